@@ -1,0 +1,1 @@
+"""The pure core: rating, account folds, money. No I/O, no clock."""

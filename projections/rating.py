@@ -1,0 +1,175 @@
+"""Rating: turn one call detail record into a charge, exactly (R1, R2, R3, R5, R7).
+
+Pure functions over plain data. The rules, with where each is decided:
+
+- R1: only answered calls are charged; the billable time runs from answer to hang-up.
+  An answered call of 0 s has nothing to time and is charged nothing (documented choice).
+- R2: billed seconds follow the destination's increments ``initial/subsequent``
+  (60/60 by default): the first ``initial`` seconds are billed whole, then each started
+  ``subsequent`` block. So under 60/60, 1 s bills 60 s and 61 s bills 120 s.
+- Price: ``ceil(billed_s * rate_micros_per_minute / 60)`` micro-units, **rounded up**, plus
+  the connect fee. Rounding up only ever happens in the sub-micro-unit (the remainder of a
+  division by 60 of an integer), and is named here so nobody has to guess. Under whole-minute
+  increments there is no remainder at all.
+- R3: a call to one of the provider's own subscribers (on-net) is free. On-net is decided by
+  the provider's own number ranges (a setting), not by a lookup of other accounts, so that
+  rating one account never needs another partition's state.
+- R5: a card applies to calls that *start* while it is in effect (``valid_from`` inclusive,
+  ``valid_to`` exclusive), so re-rating the past gives the same answer.
+- A call to a destination the card does not know is rejected with a reason, never rated 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from projections.events import CallDetailRecord, Disposition
+from projections.money import div_round_up
+
+SECONDS_PER_MINUTE = 60
+MAX_PREFIX_DIGITS = 15  # E.164 numbers have at most 15 digits.
+
+
+class RatingError(ValueError):
+    """A call that cannot be rated; ``code`` is the stable reason for dead-letters."""
+
+    code = "rating_failed"
+
+
+class UnknownDestination(RatingError):
+    code = "unknown_destination"
+
+
+class NoRateCardInEffect(RatingError):
+    code = "no_rate_card_in_effect"
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationRate:
+    prefix: str
+    name: str
+    rate_micros_per_minute: int
+    connect_fee_micros: int = 0
+    initial_increment_s: int = 60
+    subsequent_increment_s: int = 60
+
+    def __post_init__(self) -> None:
+        assert self.prefix.isdigit() and 0 < len(self.prefix) <= MAX_PREFIX_DIGITS, self.prefix
+        assert self.rate_micros_per_minute >= 0 and self.connect_fee_micros >= 0
+        assert self.initial_increment_s > 0 and self.subsequent_increment_s > 0
+
+
+@dataclass(frozen=True)
+class RateCard:
+    """One effective-dated price list in one currency, indexed by E.164 prefix."""
+
+    card_id: str
+    currency: str
+    valid_from_ms: int
+    destinations: dict[str, DestinationRate]
+    valid_to_ms: int | None = None
+    _lengths: tuple[int, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        lengths = sorted({len(p) for p in self.destinations}, reverse=True)
+        object.__setattr__(self, "_lengths", tuple(lengths))
+
+    def in_effect_at(self, at_ms: int) -> bool:
+        return self.valid_from_ms <= at_ms and (self.valid_to_ms is None or at_ms < self.valid_to_ms)
+
+    def lookup(self, digits: str) -> DestinationRate:
+        """Longest-prefix match: one dict probe per distinct prefix length, longest first."""
+        get = self.destinations.get
+        for n in self._lengths:
+            if n <= len(digits):
+                hit = get(digits[:n])
+                if hit is not None:
+                    return hit
+        raise UnknownDestination(f"no destination in rate card {self.card_id} for number {digits}")
+
+
+@dataclass(frozen=True, slots=True)
+class RatedCall:
+    """The outcome of rating, with its breakdown so an invoice line can be explained."""
+
+    duration_s: int  # answer -> hang-up (R1)
+    billed_s: int  # after increments (R2)
+    destination_prefix: str
+    destination_name: str
+    rate_micros_per_minute: int
+    usage_micros: int
+    connect_fee_micros: int
+    charge_micros: int  # usage + connect fee
+    currency: str
+    rate_card_id: str
+    on_net: bool = False
+
+
+def normalize_number(raw: str, country_code: str = "1") -> str:
+    """Digits in international form: ``+32...`` and ``0032...`` become ``32...``.
+
+    A number with a single leading ``0`` (national format) gets the configured country code;
+    a bare number is taken as already international.
+    """
+    s = raw.strip()
+    if s.startswith("+"):
+        s = s[1:]
+    elif s.startswith("00"):
+        s = s[2:]
+    elif s.startswith("0"):
+        s = country_code + s[1:]
+    if not s.isdigit():
+        raise UnknownDestination(f"not a dialable number: {raw!r}")
+    return s
+
+
+def billed_seconds(duration_s: int, initial_s: int, subsequent_s: int) -> int:
+    """R2: the first block is billed whole, then each started subsequent block."""
+    if duration_s <= 0:
+        return 0
+    if duration_s <= initial_s:
+        return initial_s
+    return initial_s + div_round_up(duration_s - initial_s, subsequent_s) * subsequent_s
+
+
+def usage_micros(billed_s: int, rate_micros_per_minute: int) -> int:
+    """Price of billed seconds; the sub-micro remainder of /60 is rounded UP (documented)."""
+    return div_round_up(billed_s * rate_micros_per_minute, SECONDS_PER_MINUTE)
+
+
+def select_card(cards: list[RateCard], currency: str, start_at_ms: int) -> RateCard:
+    """R5: the card in effect when the call *started*; the latest ``valid_from`` wins."""
+    best: RateCard | None = None
+    for card in cards:
+        if card.currency == currency and card.in_effect_at(start_at_ms):
+            if best is None or card.valid_from_ms > best.valid_from_ms:
+                best = card
+    if best is None:
+        raise NoRateCardInEffect(f"no {currency} rate card in effect at {start_at_ms} ms")
+    return best
+
+
+def rate_call(
+    cdr: CallDetailRecord,
+    card: RateCard,
+    *,
+    on_net_prefixes: tuple[str, ...] = (),
+    country_code: str = "1",
+) -> RatedCall:
+    """Rate one call. Raises a ``RatingError`` subclass when the call cannot be rated."""
+    answered = cdr.disposition is Disposition.ANSWERED and cdr.answer_at_ms is not None
+    # R1: timed from answer to hang-up; whole seconds, a started second is not billed twice
+    # because switches report whole seconds already (billsec).
+    duration_s = (cdr.end_at_ms - cdr.answer_at_ms) // 1000 if answered else 0
+    callee = normalize_number(cdr.callee, country_code)
+    if on_net_prefixes and callee.startswith(on_net_prefixes):  # R3: on-net is free
+        return RatedCall(duration_s, 0, "", "on-net", 0, 0, 0, 0, card.currency, card.card_id, on_net=True)
+    dest = card.lookup(callee)
+    if not answered or duration_s == 0:  # R1: unanswered (or zero-length) is not charged
+        return RatedCall(duration_s, 0, dest.prefix, dest.name, dest.rate_micros_per_minute,
+                         0, 0, 0, card.currency, card.card_id)
+    billed = billed_seconds(duration_s, dest.initial_increment_s, dest.subsequent_increment_s)
+    usage = usage_micros(billed, dest.rate_micros_per_minute)
+    charge = usage + dest.connect_fee_micros
+    return RatedCall(duration_s, billed, dest.prefix, dest.name, dest.rate_micros_per_minute,
+                     usage, dest.connect_fee_micros, charge, card.currency, card.card_id)

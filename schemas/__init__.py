@@ -1,0 +1,1 @@
+"""Avro schemas of every event and the Confluent-framed codec."""

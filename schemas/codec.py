@@ -1,0 +1,234 @@
+"""Avro codec with the Confluent wire framing, and the file-based schema registry.
+
+Every value on a voiceledger topic is ``0x00`` + 4-byte big-endian schema id + Avro body, so
+Kafka ecosystem tools (Schema Registry aware consumers, kcat, ksqlDB) can read it. The schema
+id tells the reader which event type a message holds, so one topic can carry several types.
+
+The registry is ``schemas/registry.json`` plus the committed ``.avsc`` files. Ids are fixed
+there forever; a reader always decodes with the newest version of a subject as its reader
+schema, and fastavro resolves older writer schemas against it (schema evolution).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import fastavro
+
+from projections.account import AccountState
+from projections.events import (
+    AccountEvent,
+    AccountOpened,
+    CallDetailRecord,
+    Direction,
+    Disposition,
+    PaymentReceived,
+)
+
+MAGIC_BYTE = 0
+HEADER = struct.Struct(">bI")
+SCHEMA_DIR = Path(__file__).resolve().parent / "avro"
+REGISTRY_FILE = Path(__file__).resolve().parent / "registry.json"
+
+
+class DecodeError(ValueError):
+    """A message value that is not a voiceledger event; ``code`` goes to the dead letter."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class RegisteredSchema:
+    schema_id: int
+    subject: str
+    version: int
+    parsed: Any
+
+
+class FileSchemaRegistry:
+    """Schema ids and parsed schemas from the committed files. Read-only and deterministic."""
+
+    def __init__(self, registry_file: Path = REGISTRY_FILE, schema_dir: Path = SCHEMA_DIR) -> None:
+        manifest = json.loads(registry_file.read_text())
+        named: dict[str, Any] = {}
+        self.by_id: dict[int, RegisteredSchema] = {}
+        self.latest: dict[str, RegisteredSchema] = {}
+        # Files are parsed in id order so a record can reference one defined before it.
+        for entry in sorted(manifest["schemas"], key=lambda e: e["id"]):
+            raw = json.loads((schema_dir / entry["file"]).read_text())
+            parsed = fastavro.parse_schema(raw, named_schemas=named)
+            reg = RegisteredSchema(entry["id"], entry["subject"], entry["version"], parsed)
+            assert reg.schema_id not in self.by_id, f"schema id {reg.schema_id} used twice"
+            self.by_id[reg.schema_id] = reg
+            current = self.latest.get(reg.subject)
+            if current is None or reg.version > current.version:
+                self.latest[reg.subject] = reg
+
+
+def frame(schema_id: int, body: bytes) -> bytes:
+    return HEADER.pack(MAGIC_BYTE, schema_id) + body
+
+
+def _cdr_from_dict(d: dict) -> CallDetailRecord:
+    return CallDetailRecord(
+        d["event_id"], d["carrier_id"], d["call_id"], d["account_id"], d["caller"], d["callee"],
+        d["start_at_ms"], d["answer_at_ms"], d["end_at_ms"], Disposition(d["disposition"]),
+        Direction(d["direction"]), d["trunk"],
+    )
+
+
+def _cdr_to_dict(c: CallDetailRecord) -> dict:
+    return {
+        "event_id": c.event_id, "carrier_id": c.carrier_id, "call_id": c.call_id,
+        "account_id": c.account_id, "caller": c.caller, "callee": c.callee,
+        "start_at_ms": c.start_at_ms, "answer_at_ms": c.answer_at_ms, "end_at_ms": c.end_at_ms,
+        "disposition": c.disposition.value, "direction": c.direction.value, "trunk": c.trunk,
+    }
+
+
+def _opened_from_dict(d: dict) -> AccountOpened:
+    return AccountOpened(d["event_id"], d["account_id"], d["occurred_at_ms"], d["currency"], d["plan"],
+                         d["billing_mode"], tuple(d["numbers"]), d["time_zone"])
+
+
+def _opened_to_dict(e: AccountOpened) -> dict:
+    return {"event_id": e.event_id, "account_id": e.account_id, "occurred_at_ms": e.occurred_at_ms,
+            "currency": e.currency, "plan": e.plan, "billing_mode": e.billing_mode,
+            "numbers": list(e.numbers), "time_zone": e.time_zone}
+
+
+def _payment_from_dict(d: dict) -> PaymentReceived:
+    return PaymentReceived(d["event_id"], d["account_id"], d["received_at_ms"], d["amount_micros"],
+                           d["currency"], d["payment_ref"])
+
+
+def _payment_to_dict(e: PaymentReceived) -> dict:
+    return {"event_id": e.event_id, "account_id": e.account_id, "received_at_ms": e.received_at_ms,
+            "amount_micros": e.amount_micros, "currency": e.currency, "payment_ref": e.payment_ref}
+
+
+_SUBJECT_OF = {
+    AccountOpened: ("voiceledger.AccountOpened", _opened_to_dict),
+    CallDetailRecord: ("voiceledger.CallDetailRecord", _cdr_to_dict),
+    PaymentReceived: ("voiceledger.PaymentReceived", _payment_to_dict),
+}
+
+# subject -> function from a decoded dict to a list of events
+_FROM_DICT: dict[str, Callable[[dict], list[AccountEvent]]] = {
+    "voiceledger.AccountOpened": lambda d: [_opened_from_dict(d)],
+    "voiceledger.CallDetailRecord": lambda d: [_cdr_from_dict(d)],
+    "voiceledger.CallDetailRecordBatch": lambda d: [_cdr_from_dict(r) for r in d["records"]],
+    "voiceledger.PaymentReceived": lambda d: [_payment_from_dict(d)],
+}
+
+
+class EventCodec:
+    """Encode and decode account events (single or enveloped) and internal state records."""
+
+    def __init__(self, registry: FileSchemaRegistry | None = None) -> None:
+        self.registry = registry or FileSchemaRegistry()
+
+    def _write(self, subject: str, record: dict) -> bytes:
+        reg = self.registry.latest[subject]
+        buf = io.BytesIO()
+        buf.write(HEADER.pack(MAGIC_BYTE, reg.schema_id))
+        fastavro.schemaless_writer(buf, reg.parsed, record)
+        return buf.getvalue()
+
+    def _read(self, value: bytes) -> tuple[str, dict]:
+        if len(value) < HEADER.size:
+            raise DecodeError("truncated", f"message of {len(value)} bytes has no schema header")
+        magic, schema_id = HEADER.unpack_from(value)
+        if magic != MAGIC_BYTE:
+            raise DecodeError("bad_magic_byte", f"magic byte {magic} is not 0 (not Confluent-framed Avro)")
+        writer = self.registry.by_id.get(schema_id)
+        if writer is None:
+            raise DecodeError("unknown_schema_id", f"schema id {schema_id} is not registered")
+        reader = self.registry.latest[writer.subject]
+        buf = io.BytesIO(value)
+        buf.seek(HEADER.size)
+        try:
+            record = fastavro.schemaless_reader(
+                buf, writer.parsed, None if reader is writer else reader.parsed
+            )
+        except Exception as exc:  # fastavro raises many types for corrupt bodies
+            raise DecodeError("avro_decode_failed", f"schema {schema_id}: {type(exc).__name__}: {exc}") from exc
+        if buf.tell() != len(value):
+            raise DecodeError("trailing_bytes", f"{len(value) - buf.tell()} bytes left after the record")
+        return writer.subject, record
+
+    # --- events -------------------------------------------------------------------------
+
+    def encode(self, event: AccountEvent) -> bytes:
+        subject, to_dict = _SUBJECT_OF[type(event)]
+        return self._write(subject, to_dict(event))
+
+    def encode_cdr_batch(self, records: list[CallDetailRecord]) -> bytes:
+        return self._write("voiceledger.CallDetailRecordBatch", {"records": [_cdr_to_dict(r) for r in records]})
+
+    def decode(self, value: bytes) -> list[AccountEvent]:
+        """One message -> its events (an envelope gives many). Raises ``DecodeError``."""
+        return self.decode_message(value)[0]
+
+    def decode_message(self, value: bytes) -> tuple[list[AccountEvent], bool]:
+        """One message -> (its events, whether it was an envelope). Raises ``DecodeError``."""
+        subject, record = self._read(value)
+        convert = _FROM_DICT.get(subject)
+        if convert is None:
+            raise DecodeError("not_an_account_event", f"{subject} does not belong on the events topic")
+        try:
+            return convert(record), subject == "voiceledger.CallDetailRecordBatch"
+        except (ValueError, KeyError) as exc:
+            raise DecodeError("bad_field", str(exc)) from exc
+
+    # --- dead letters -------------------------------------------------------------------
+
+    def encode_dead_letter(self, *, reason_code: str, reason: str, source_topic: str,
+                           source_partition: int, source_offset: int, source_index: int,
+                           original: bytes) -> bytes:
+        return self._write("voiceledger.DeadLetter", {
+            "reason_code": reason_code, "reason": reason, "source_topic": source_topic,
+            "source_partition": source_partition, "source_offset": source_offset,
+            "source_index": source_index, "original": original,
+        })
+
+    def decode_dead_letter(self, value: bytes) -> dict:
+        subject, record = self._read(value)
+        if subject != "voiceledger.DeadLetter":
+            raise DecodeError("not_a_dead_letter", subject)
+        return record
+
+    # --- account state (the accounts table's values) ------------------------------------
+
+    def encode_state(self, s: AccountState) -> bytes:
+        return self._write("voiceledger.state.AccountState", {
+            "account_id": s.account_id, "opened_event_id": s.opened_event_id, "currency": s.currency,
+            "plan": s.plan, "billing_mode": s.billing_mode, "numbers": list(s.numbers),
+            "time_zone": s.time_zone, "opened_at_ms": s.opened_at_ms,
+            "balance_micros": s.balance_micros, "charged_micros": s.charged_micros,
+            "paid_micros": s.paid_micros, "calls_charged": s.calls_charged,
+            "newest_event_ms": s.newest_event_ms,
+            "positions": {k: list(v) for k, v in s.positions.items()},
+            "recent_keys": {k: list(v) for k, v in s.recent_keys.items()},
+        })
+
+    def decode_state(self, value: bytes) -> AccountState:
+        subject, d = self._read(value)
+        assert subject == "voiceledger.state.AccountState", subject
+        return AccountState(
+            account_id=d["account_id"], opened_event_id=d["opened_event_id"], currency=d["currency"],
+            plan=d["plan"], billing_mode=d["billing_mode"], numbers=tuple(d["numbers"]),
+            time_zone=d["time_zone"], opened_at_ms=d["opened_at_ms"],
+            balance_micros=d["balance_micros"], charged_micros=d["charged_micros"],
+            paid_micros=d["paid_micros"], calls_charged=d["calls_charged"],
+            newest_event_ms=d["newest_event_ms"],
+            positions={k: (v[0], v[1]) for k, v in d["positions"].items()},
+            recent_keys={k: (v[0], v[1]) for k, v in d["recent_keys"].items()},
+        )

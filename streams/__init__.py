@@ -1,0 +1,1 @@
+"""The stream layer: Faust app, Kafka and ClickHouse I/O, CLI."""

@@ -1,0 +1,146 @@
+"""The Faust app: the events topic, the accounts table, and the folding agent.
+
+Per batch (``stream.take_events``), in this order, which is what makes the effect exactly-once
+on a broker without transactions:
+
+1. decode and fold the batch in memory (``BatchProcessor``, pure core underneath);
+2. insert the batch's call-log rows into ClickHouse and wait for it (rows collapse by call key,
+   so a repeat after a crash is harmless);
+3. write each touched account's state once to the ``accounts`` table; each state record carries
+   the log position it has applied, so it and its position can never disagree;
+4. send dead letters; then Faust acks the batch, flushes the producer and commits offsets.
+
+A crash anywhere replays from the last committed offset; replayed events at or before an
+account's recorded position are skipped (``Redelivered``), later ones are applied once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+import faust
+
+from projections.account import DAY_MS, AccountState, FoldSettings
+from schemas.codec import EventCodec
+from streams import metrics
+from streams.call_log import CALL_LOG_COLUMNS, migrate
+from streams.clickhouse import ClickHouse, connect
+from streams.config import Settings
+from streams.processor import BatchProcessor, InMessage
+from streams.ratecards import load_rate_cards
+
+log = logging.getLogger("voiceledger.worker")
+
+ACCOUNTS_TABLE = "accounts"
+
+
+def fold_settings_from(settings: Settings) -> FoldSettings:
+    return FoldSettings(
+        rate_cards=load_rate_cards(settings.rate_cards),
+        on_net_prefixes=settings.on_net_prefixes,
+        country_code=settings.country_code,
+        dedup_window_ms=settings.dedup_window_days * DAY_MS,
+        dedup_max_keys=settings.dedup_max_keys,
+    )
+
+
+def changelog_topic(settings: Settings) -> str:
+    return f"{settings.app_id}-{ACCOUNTS_TABLE}-changelog"
+
+
+def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faust.App:
+    """Build the worker app. ``clickhouse`` is opened lazily in the worker if not given."""
+    app = faust.App(
+        settings.app_id,
+        broker=settings.broker_url(),
+        store="memory://",
+        # Tansu (and some managed Kafkas) have no transactions; exactly-once comes from the
+        # idempotent fold instead, so at-least-once delivery is all we ask of Kafka.
+        processing_guarantee="at_least_once",
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=settings.commit_interval_seconds,
+        broker_session_timeout=settings.session_timeout_seconds,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
+        stream_buffer_maxsize=max(4096, settings.batch_messages_max * 2),
+        broker_max_poll_records=settings.batch_messages_max,
+        producer_acks=-1,
+        producer_linger_ms=5,
+        table_standby_replicas=0,
+        web_enabled=False,
+    )
+    codec = EventCodec()
+    processor = BatchProcessor(codec, fold_settings_from(settings), settings.partitions)
+    events_topic = app.topic(
+        settings.events_topic, key_type=bytes, value_type=bytes, key_serializer="raw",
+        value_serializer="raw", partitions=settings.partitions,
+    )
+    dead_letters = app.topic(
+        settings.dead_letter_topic, key_type=bytes, value_type=bytes, key_serializer="raw",
+        value_serializer="raw", partitions=settings.partitions,
+    )
+    # Keys are account ids as UTF-8 bytes; use_partitioner puts each state in the changelog
+    # partition Kafka's default partitioner picks for that key, the same as the events topic,
+    # which lets the agent write the table from inside take_events().
+    accounts = app.Table(
+        ACCOUNTS_TABLE, default=None, partitions=settings.partitions, use_partitioner=True,
+        schema=faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"),
+    )
+    # One thread owns the ClickHouse client: clients are not thread-safe, and the event loop
+    # must stay free to heartbeat while an insert runs.
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
+    ch_holder: dict[str, ClickHouse] = {}
+    if clickhouse is not None:
+        ch_holder["ch"] = clickhouse
+
+    def _ch() -> ClickHouse:
+        if "ch" not in ch_holder:
+            ch_holder["ch"] = connect(settings.clickhouse_url)
+            migrate(ch_holder["ch"])
+        return ch_holder["ch"]
+
+    def _insert_calls(rows: list[tuple]) -> None:
+        _ch().insert("call_log", CALL_LOG_COLUMNS, rows)
+
+    def load_state(account_id: str) -> AccountState | None:
+        raw = accounts.get(account_id.encode())
+        return None if raw is None else codec.decode_state(raw)
+
+    @app.task
+    async def open_clickhouse() -> None:
+        # Connect (and migrate) before the first batch, off the event loop.
+        await asyncio.get_running_loop().run_in_executor(executor, _ch)
+
+    @app.agent(events_topic, name="fold-events")
+    async def fold_events(stream):  # noqa: ANN001 - Faust's stream type
+        loop = asyncio.get_running_loop()
+        async for events in stream.take_events(settings.batch_messages_max, within=settings.batch_wait_seconds):
+            t0 = loop.time()
+            messages = [
+                InMessage(e.message.topic, e.message.partition, e.message.offset,
+                          int(round(e.message.timestamp * 1000)), e.message.value)
+                for e in events
+            ]
+            result = processor.process(messages, load_state)
+            if result.call_rows:
+                await loop.run_in_executor(executor, _insert_calls, result.call_rows)
+            for account_id, state in result.states.items():
+                accounts[account_id.encode()] = codec.encode_state(state)
+            for key, value in result.dead_letters:
+                await dead_letters.send(key=key, value=value)
+            metrics.BATCH_SIZE.observe(result.counts["consumed"])
+            metrics.BATCH_LATENCY.observe(loop.time() - t0)
+            metrics.ACCOUNTS_IN_STATE.set(len(result.states))
+
+    @app.on_before_shutdown.connect
+    async def close_clickhouse(app_: faust.App, **_: object) -> None:
+        ch = ch_holder.pop("ch", None)
+        if ch is not None:
+            await asyncio.get_running_loop().run_in_executor(executor, ch.close)
+        executor.shutdown(wait=True)
+
+    app.voiceledger_accounts = accounts  # type: ignore[attr-defined]
+    return app

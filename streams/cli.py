@@ -1,0 +1,105 @@
+"""The ``voiceledger`` command line. Bad input gets a one-line error and exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from streams.config import ConfigError, load_settings
+
+USAGE_ERRORS: tuple[type[BaseException], ...] = (ConfigError,)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} must be positive")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="voiceledger", description="Event-sourced billing ledger for VoIP providers")
+    p.add_argument("--config", help="TOML settings file (default: $VOICELEDGER_CONFIG)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="rate and fold a simulated stream end to end, print balances and call logs")
+    demo.add_argument("--accounts", type=_positive, default=2_000)
+    demo.add_argument("--calls", type=_positive, default=50_000)
+    demo.add_argument("--days", type=_positive, default=3)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--envelope", type=_positive, default=200, help="CDRs per Kafka message (1 = no envelopes)")
+    demo.add_argument("--broker", help="host:port of a real Kafka (default: embedded)")
+    demo.add_argument("--clickhouse-url", help="clickhouse://... or chdb:///... (default: embedded chDB)")
+    demo.add_argument("--workdir", default=".voiceledger/demo")
+
+    sub.add_parser("worker", help="run a stream worker until SIGTERM")
+
+    sub.add_parser("balances", help="print every account's balance from the accounts table")
+
+    ch = sub.add_parser("clickhouse", help="ClickHouse administration")
+    ch_sub = ch.add_subparsers(dest="ch_command", required=True)
+    ch_sub.add_parser("migrate", help="create or upgrade the ClickHouse tables")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # Imports are deferred so that `voiceledger --help` and config errors stay fast.
+    from streams.clickhouse import ClickHouseConfigError
+    from streams.demo import DemoError
+    from streams.embedded import EmbeddedServerError
+    from streams.ratecards import RateCardError
+
+    errors = USAGE_ERRORS + (DemoError, ClickHouseConfigError, EmbeddedServerError, RateCardError)
+    try:
+        if args.command == "demo":
+            from streams.demo import run_demo
+            from streams.simulate import SimulationSpec
+
+            settings = load_settings(args.config, broker=args.broker or "embedded",
+                                     clickhouse_url=args.clickhouse_url)
+            spec = SimulationSpec(accounts=args.accounts, calls=args.calls, days=args.days, seed=args.seed)
+            return run_demo(settings, spec, args.envelope, Path(args.workdir))
+        settings = load_settings(args.config)
+        if args.command == "worker":
+            from streams.ratecards import load_rate_cards
+            from streams.worker import run_worker
+
+            load_rate_cards(settings.rate_cards)  # fail fast, with the file and line
+            run_worker(settings)
+            return 0
+        if args.command == "balances":
+            from projections.money import Money
+            from streams.kafka_io import read_account_states
+
+            for account_id, s in sorted(asyncio.run(read_account_states(settings)).items()):
+                print(f"{account_id}\t{s.currency}\t{Money(s.balance_micros, s.currency).format()}")
+            return 0
+        if args.command == "clickhouse" and args.ch_command == "migrate":
+            from streams.call_log import migrate
+            from streams.clickhouse import connect, redact
+
+            ch = connect(settings.clickhouse_url)
+            migrate(ch)
+            ch.close()
+            print(f"migrated {redact(settings.clickhouse_url)}")
+            return 0
+    except errors as exc:
+        print(f"voiceledger: error: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, TimeoutError) as exc:
+        # Unreachable broker or ClickHouse, missing files: say which, without a traceback.
+        print(f"voiceledger: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""Settings: one TOML file, environment overrides, validated at start-up.
+
+Precedence: defaults < TOML file (``--config`` or ``VOICELEDGER_CONFIG``) < environment
+(``VOICELEDGER_<NAME>``, e.g. ``VOICELEDGER_BROKER``). A wrong setting raises ``ConfigError``
+whose one-line message names the setting; the CLI prints it without a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from urllib.parse import urlparse
+
+PACKAGE_DATA = Path(__file__).resolve().parent / "data"
+DEFAULT_RATE_CARDS = (
+    f"{PACKAGE_DATA / 'standard-usd.csv'}|USD|2020-01-01",
+    f"{PACKAGE_DATA / 'standard-eur.csv'}|EUR|2020-01-01",
+)
+
+
+class ConfigError(ValueError):
+    """A setting is missing or wrong. The message starts with the setting's name."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Kafka bootstrap servers, "host:port[,host:port]"; "embedded" starts a local broker (demo).
+    broker: str = "127.0.0.1:9092"
+    # clickhouse://user:pass@host:9000/db, clickhouses://... (TLS) or chdb:///path
+    clickhouse_url: str = "chdb://.voiceledger/chdb"
+    app_id: str = "voiceledger"
+    events_topic: str = "voiceledger.events"
+    dead_letter_topic: str = "voiceledger.dead-letter"
+    partitions: int = 4
+    replication_factor: int = 1
+    # Batching: a batch closes at this many messages or after this wait, whichever is first.
+    batch_messages_max: int = 2_000
+    batch_wait_seconds: float = 0.25
+    # Rate cards: "path.csv|CURRENCY|valid-from-date", comma separated.
+    rate_cards: tuple[str, ...] = DEFAULT_RATE_CARDS
+    on_net_prefixes: tuple[str, ...] = ("1555", "3278")  # the provider's own number ranges (R3)
+    country_code: str = "1"
+    dedup_window_days: int = 7
+    dedup_max_keys: int = 20_000
+    metrics_port: int = 9464  # 0 disables the /metrics endpoint
+    commit_interval_seconds: float = 1.0
+    session_timeout_seconds: float = 10.0
+    log_level: str = "warning"
+
+    def broker_url(self) -> str:
+        return "kafka://" + ";".join(self.broker.split(","))
+
+
+_TUPLES = {"rate_cards", "on_net_prefixes"}
+
+
+def _coerce(name: str, kind: type, raw: object) -> object:
+    try:
+        if name in _TUPLES:
+            if isinstance(raw, str):
+                return tuple(x.strip() for x in raw.split(",") if x.strip())
+            return tuple(str(x) for x in raw)  # type: ignore[union-attr]
+        if kind is int:
+            return int(raw)  # type: ignore[arg-type]
+        if kind is float:
+            return float(raw)  # type: ignore[arg-type]
+        return str(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: {raw!r} is not a valid {kind.__name__}") from None
+
+
+def validate(s: Settings) -> Settings:
+    if not s.broker or any(":" not in b for b in s.broker.split(",")) and s.broker != "embedded":
+        raise ConfigError(f"broker: {s.broker!r} must be host:port[,host:port] or 'embedded'")
+    scheme = urlparse(s.clickhouse_url).scheme
+    if scheme not in ("clickhouse", "clickhouses", "chdb"):
+        raise ConfigError(f"clickhouse_url: scheme {scheme!r} must be clickhouse, clickhouses or chdb")
+    if not 1 <= s.partitions <= 1024:
+        raise ConfigError(f"partitions: {s.partitions} must be between 1 and 1024")
+    if not 1 <= s.batch_messages_max <= 100_000:
+        raise ConfigError(f"batch_messages_max: {s.batch_messages_max} must be between 1 and 100000")
+    if not 0 < s.batch_wait_seconds <= 60:
+        raise ConfigError(f"batch_wait_seconds: {s.batch_wait_seconds} must be in (0, 60]")
+    if not 1 <= s.dedup_window_days <= 400:
+        raise ConfigError(f"dedup_window_days: {s.dedup_window_days} must be between 1 and 400")
+    if not 100 <= s.dedup_max_keys <= 1_000_000:
+        raise ConfigError(f"dedup_max_keys: {s.dedup_max_keys} must be between 100 and 1000000")
+    if not 0 <= s.metrics_port <= 65535:
+        raise ConfigError(f"metrics_port: {s.metrics_port} is not a port")
+    if not s.rate_cards:
+        raise ConfigError("rate_cards: at least one rate card is needed")
+    for spec in s.rate_cards:
+        if spec.count("|") != 2:
+            raise ConfigError(f"rate_cards: {spec!r} must be 'path.csv|CURRENCY|YYYY-MM-DD'")
+    if not s.country_code.isdigit():
+        raise ConfigError(f"country_code: {s.country_code!r} must be digits")
+    return s
+
+
+def load_settings(config_file: str | None = None, env: dict[str, str] | None = None,
+                  **overrides: object) -> Settings:
+    env = dict(os.environ if env is None else env)
+    values: dict[str, object] = {}
+    path = config_file or env.get("VOICELEDGER_CONFIG")
+    if path:
+        try:
+            data = tomllib.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"config: file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config: {path} is not valid TOML: {exc}") from None
+        values.update(data.get("voiceledger", data))
+    known = {f.name: f for f in fields(Settings)}
+    for name in list(values):
+        if name not in known:
+            raise ConfigError(f"{name}: unknown setting in {path}")
+    for name in known:
+        key = "VOICELEDGER_" + name.upper()
+        if key in env:
+            values[name] = env[key]
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    kinds = {"int": int, "float": float, "str": str}
+    coerced = {
+        name: _coerce(name, kinds.get(str(known[name].type), str), raw) for name, raw in values.items()
+    }
+    return validate(replace(Settings(), **coerced))

@@ -1,0 +1,167 @@
+"""The main job, end to end: simulate a carrier's day, run the real worker, show the results.
+
+Starts an embedded broker (Tansu) and uses an embedded ClickHouse (chDB) unless real ones are
+configured; produces a realistic stream; runs ``voiceledger worker`` as a separate process, as
+in production; waits until it has committed everything; stops it with SIGTERM; then prints
+balances (read back from the accounts table's changelog) and a call-log summary queried from
+ClickHouse, and checks that the two agree to the micro-unit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from dataclasses import replace
+from pathlib import Path
+
+from projections.money import Money
+from streams import call_log
+from streams.clickhouse import connect, redact
+from streams.config import Settings
+from streams.embedded import EmbeddedBroker, free_port
+from streams.kafka_io import committed_lag, ensure_topics, produce_events, read_account_states, read_topic
+from streams.simulate import SimulationSpec, simulate
+
+
+class DemoError(RuntimeError):
+    """The demo could not finish; the message says why (see the worker log it names)."""
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def worker_env(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    for name in ("broker", "clickhouse_url", "app_id", "events_topic", "dead_letter_topic", "partitions",
+                 "batch_messages_max", "metrics_port", "log_level"):
+        env["VOICELEDGER_" + name.upper()] = str(getattr(settings, name))
+    env["VOICELEDGER_RATE_CARDS"] = ",".join(settings.rate_cards)
+    env["VOICELEDGER_ON_NET_PREFIXES"] = ",".join(settings.on_net_prefixes)
+    return env
+
+
+def start_worker(settings: Settings, log_path: Path | None = None) -> subprocess.Popen:
+    out = open(log_path, "ab") if log_path else subprocess.DEVNULL
+    return subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=worker_env(settings),
+                            stdout=out, stderr=subprocess.STDOUT)
+
+
+def wait_until_committed(settings: Settings, worker: subprocess.Popen, timeout_s: float,
+                         next_offsets: dict[int, int], show_progress: bool = True) -> None:
+    deadline = time.monotonic() + timeout_s
+    last_shown = -1
+    total_messages = sum(next_offsets.values())
+    while time.monotonic() < deadline:
+        if worker.poll() is not None:
+            raise DemoError(f"worker exited early with code {worker.returncode}")
+        lag = asyncio.run(committed_lag(settings, next_offsets))
+        done = total_messages - lag
+        if show_progress and done != last_shown:
+            say(f"  worker: {done}/{total_messages} messages committed")
+            last_shown = done
+        if lag == 0:
+            return
+        time.sleep(0.5)
+    raise DemoError(f"worker did not commit all messages within {timeout_s} s")
+
+
+def stop_worker(worker: subprocess.Popen, timeout_s: float = 30) -> int:
+    worker.send_signal(signal.SIGTERM)
+    try:
+        return worker.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        return worker.wait()
+
+
+def run_demo(settings: Settings, spec: SimulationSpec, envelope_max: int, workdir: Path) -> int:
+    workdir.mkdir(parents=True, exist_ok=True)
+    broker = None
+    if settings.broker == "embedded":
+        broker = EmbeddedBroker(log_path=str(workdir / "broker.log")).start()
+        settings = replace(settings, broker=broker.bootstrap)
+        say(f"started embedded Kafka-protocol broker (Tansu) on {broker.bootstrap}")
+        if settings.clickhouse_url == Settings().clickhouse_url:
+            # The embedded broker's log lives in memory, so start the embedded ClickHouse
+            # fresh too: the two must describe the same events.
+            chdb_dir = workdir / "chdb"
+            shutil.rmtree(chdb_dir, ignore_errors=True)
+            settings = replace(settings, clickhouse_url=f"chdb://{chdb_dir.resolve()}")
+    if settings.metrics_port == Settings().metrics_port:
+        settings = replace(settings, metrics_port=free_port())
+    say(f"ClickHouse: {redact(settings.clickhouse_url)}")
+    try:
+        t0 = time.monotonic()
+        events = simulate(spec)
+        say(f"simulated {len(events)} events for {spec.accounts} accounts over {spec.days} days "
+            f"({spec.calls} calls, ~{spec.duplicate_ratio_percent}% re-sent by carriers)")
+        asyncio.run(ensure_topics(settings))
+        next_offsets = asyncio.run(produce_events(
+            settings, events, envelope_max=envelope_max,
+            progress=lambda n: say(f"  produced {n} messages") if n % 20_000 == 0 else None))
+        sent = sum(next_offsets.values())
+        say(f"produced {sent} Kafka messages to {settings.events_topic} (envelopes of up to {envelope_max} CDRs)")
+        worker = start_worker(settings, workdir / "worker.log")
+        say(f"worker started (pid {worker.pid}, metrics on :{settings.metrics_port}/metrics)")
+        try:
+            wait_until_committed(settings, worker, timeout_s=600, next_offsets=next_offsets)
+        except DemoError as exc:
+            raise DemoError(f"{exc}; see {workdir / 'worker.log'}") from None
+        finally:
+            code = stop_worker(worker)
+        say(f"worker drained and stopped (exit {code}) after {time.monotonic() - t0:.1f} s")
+        states = asyncio.run(read_account_states(settings))
+        dead = asyncio.run(read_topic(settings.broker, settings.dead_letter_topic))
+        ch = connect(settings.clickhouse_url)
+        try:
+            summary = call_log.summary(ch)
+            top = call_log.top_destinations(ch, 8)
+        finally:
+            ch.close()
+        return print_report(states, summary, top, len(dead))
+    finally:
+        if broker:
+            broker.stop()
+
+
+def print_report(states: dict, summary: list[tuple], top: list[tuple], dead_letters: int) -> int:
+    print("\n== Balances (accounts table) ==")
+    by_currency: dict[str, list] = defaultdict(list)
+    for s in states.values():
+        by_currency[s.currency].append(s)
+    for currency in sorted(by_currency):
+        group = by_currency[currency]
+        total = sum(s.balance_micros for s in group)
+        charged = sum(s.charged_micros for s in group)
+        paid = sum(s.paid_micros for s in group)
+        negative = sum(1 for s in group if s.balance_micros < 0)
+        print(f"{currency}: {len(group)} accounts, paid {Money(paid, currency).format()}, "
+              f"charged {Money(charged, currency).format()}, balance {Money(total, currency).format()}, "
+              f"{negative} below zero")
+    print("\nLowest balances:")
+    print(f"  {'account':<12} {'mode':<9} {'calls':>6} {'balance':>22}")
+    for s in sorted(states.values(), key=lambda s: (s.balance_micros, s.account_id))[:8]:
+        print(f"  {s.account_id:<12} {s.billing_mode:<9} {s.calls_charged:>6} "
+              f"{Money(s.balance_micros, s.currency).format():>22}")
+    print("\n== Call log (ClickHouse, FINAL) ==")
+    print(f"  {'currency':<8} {'calls':>8} {'answered':>9} {'billed min':>11} {'charges':>22}")
+    consistent = True
+    for currency, calls, answered, billed_s, charge in summary:
+        print(f"  {currency:<8} {calls:>8} {answered:>9} {billed_s // 60:>11} "
+              f"{Money(int(charge), currency).format():>22}")
+        expected = sum(s.charged_micros for s in by_currency.get(currency, []))
+        consistent &= int(charge) == expected
+    print("\nTop destinations by charges:")
+    for name, currency, calls, billed_s, charge in top:
+        print(f"  {name:<34} {calls:>7} calls {billed_s // 60:>8} min {Money(int(charge), currency).format():>20}")
+    print(f"\nDead letters: {dead_letters}")
+    verdict = "yes" if consistent else "NO"
+    print(f"Call-log charges equal the balances' charges to the micro-unit: {verdict}")
+    return 0 if consistent else 1

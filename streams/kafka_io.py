@@ -1,0 +1,185 @@
+"""Kafka plumbing outside the worker: create topics, produce events, read topics back.
+
+Producers key every message by account and choose its partition with the same function the
+worker checks (``partition_for``). CDRs can go one per message or in envelopes of many CDRs of
+the same partition, which is how the ledger gets past Faust's per-message cost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from typing import Iterable, Iterator
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from projections.events import AccountEvent, CallDetailRecord
+from schemas.codec import EventCodec
+from streams.config import Settings
+from streams.processor import partition_for
+
+
+async def ensure_topics(settings: Settings) -> None:
+    """Create the events and dead-letter topics with the configured partitions, if missing."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.broker, request_timeout_ms=10_000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [
+            NewTopic(name, num_partitions=settings.partitions, replication_factor=settings.replication_factor)
+            for name in (settings.events_topic, settings.dead_letter_topic) if name not in existing
+        ]
+        if wanted:
+            try:
+                await admin.create_topics(wanted)
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        await admin.close()
+
+
+def new_producer(settings: Settings) -> AIOKafkaProducer:
+    # No idempotent producer: Tansu lacks InitProducerId. Duplicates a retry might cause are
+    # harmless because the fold is idempotent.
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.broker, enable_idempotence=False, acks="all", linger_ms=5,
+        max_batch_size=1_048_576, max_request_size=8_388_608, request_timeout_ms=30_000,
+    )
+
+
+def plan_messages(events: Iterable[AccountEvent], codec: EventCodec, partitions: int,
+                  envelope_max: int) -> Iterator[tuple[int, bytes, bytes]]:
+    """(partition, key, value) per message, in input order per account.
+
+    With ``envelope_max > 1`` consecutive CDRs of one partition are packed into envelopes.
+    Any non-CDR event first flushes its partition's pending CDRs, so per-account order is
+    kept exactly as given.
+    """
+    pending: dict[int, list[CallDetailRecord]] = defaultdict(list)
+
+    def flush(p: int) -> Iterator[tuple[int, bytes, bytes]]:
+        batch = pending.pop(p, [])
+        if batch:
+            key = batch[0].account_id.encode() if len(batch) == 1 else f"envelope/{p}".encode()
+            value = codec.encode(batch[0]) if len(batch) == 1 else codec.encode_cdr_batch(batch)
+            yield p, key, value
+
+    for event in events:
+        p = partition_for(event.account_id, partitions)
+        if envelope_max > 1 and isinstance(event, CallDetailRecord):
+            pending[p].append(event)
+            if len(pending[p]) >= envelope_max:
+                yield from flush(p)
+            continue
+        yield from flush(p)
+        yield p, event.account_id.encode(), codec.encode(event)
+    for p in list(pending):
+        yield from flush(p)
+
+
+async def produce_events(settings: Settings, events: Iterable[AccountEvent], *, envelope_max: int = 1,
+                         codec: EventCodec | None = None, progress=None) -> dict[int, int]:
+    """Produce events to the events topic.
+
+    Returns, per partition, the offset after the last message sent (from the broker's acks).
+    Progress is measured against these: Tansu 0.6's ListOffsets answers with a count of record
+    batches rather than the next offset, so end offsets cannot be trusted on it.
+    """
+    codec = codec or EventCodec()
+    producer = new_producer(settings)
+    await producer.start()
+    sent = 0
+    next_offsets: dict[int, int] = {}
+
+    def note(metadata_list) -> None:
+        for md in metadata_list:
+            next_offsets[md.partition] = max(next_offsets.get(md.partition, 0), md.offset + 1)
+
+    try:
+        futures = []
+        for partition, key, value in plan_messages(events, codec, settings.partitions, envelope_max):
+            futures.append(await producer.send(settings.events_topic, value=value, key=key, partition=partition))
+            sent += 1
+            if len(futures) >= 5_000:
+                note(await asyncio.gather(*futures))
+                futures.clear()
+                if progress:
+                    progress(sent)
+        note(await asyncio.gather(*futures))
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return next_offsets
+
+
+async def produce_raw(settings: Settings, topic: str, items: list[tuple[int, bytes | None, bytes]]) -> None:
+    """Produce raw (partition, key, value) messages: for bad-input tests and replays."""
+    producer = new_producer(settings)
+    await producer.start()
+    try:
+        for partition, key, value in items:
+            await producer.send_and_wait(topic, value=value, key=key, partition=partition)
+    finally:
+        await producer.stop()
+
+
+async def read_topic(bootstrap: str, topic: str, timeout_s: float = 60.0, idle_s: float = 1.5) -> list:
+    """Every record of a topic from offset 0, read until nothing new arrives for ``idle_s``.
+
+    For topics whose writers have stopped. It does not trust end offsets (see
+    ``produce_events``), so it reads until the topic has been quiet for a while.
+    """
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                auto_offset_reset="earliest", group_id=None)
+    await consumer.start()
+    try:
+        await consumer.topics()  # loads metadata for every topic
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        if not tps:
+            return []
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        records = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        quiet_since = loop.time()
+        while loop.time() - quiet_since < idle_s:
+            if loop.time() > deadline:
+                raise TimeoutError(f"{topic} kept growing for {timeout_s} s while being read")
+            batch = await consumer.getmany(timeout_ms=300, max_records=50_000)
+            if any(batch.values()):
+                quiet_since = loop.time()
+                for recs in batch.values():
+                    records.extend(recs)
+        records.sort(key=lambda r: (r.partition, r.offset))
+        return records
+    finally:
+        await consumer.stop()
+
+
+async def committed_lag(settings: Settings, next_offsets: dict[int, int]) -> int:
+    """Messages up to ``next_offsets`` (per partition) not yet committed by the worker group."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.broker, group_id=settings.app_id,
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        lag = 0
+        for partition, target in next_offsets.items():
+            committed = await consumer.committed(TopicPartition(settings.events_topic, partition))
+            lag += max(0, target - (committed or 0))
+        return lag
+    finally:
+        await consumer.stop()
+
+
+async def read_account_states(settings: Settings, codec: EventCodec | None = None) -> dict:
+    """The accounts table as the worker left it: the newest state per key in its changelog."""
+    from streams.app import changelog_topic
+
+    codec = codec or EventCodec()
+    latest: dict[bytes, bytes | None] = {}
+    for record in await read_topic(settings.broker, changelog_topic(settings), timeout_s=30):
+        latest[record.key] = record.value
+    return {k.decode(): codec.decode_state(v) for k, v in latest.items() if v is not None}

@@ -1,0 +1,42 @@
+"""Prometheus metrics of the workers, declared once (``voiceledger_*``, units last in names)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+EVENTS_CONSUMED = Counter(
+    "voiceledger_events_consumed_total", "Events read from a topic (envelopes count each record)",
+    ["topic", "type"],
+)
+EVENTS_APPLIED = Counter(
+    "voiceledger_events_applied_total", "Events folded into account state", ["topic", "type"]
+)
+CALLS_RATED = Counter("voiceledger_calls_rated_total", "Calls rated (answered, unanswered or on-net)", ["topic"])
+EVENTS_REJECTED = Counter(
+    "voiceledger_events_rejected_total", "Events sent to the dead-letter topic, by reason",
+    ["topic", "reason"],
+)
+EVENTS_DEDUPLICATED = Counter(
+    "voiceledger_events_deduplicated_total", "Duplicate events skipped (same key and content)", ["topic"]
+)
+EVENTS_REDELIVERED = Counter(
+    "voiceledger_events_redelivered_total",
+    "Events skipped because their log position was already applied (redelivery after restart)",
+    ["topic"],
+)
+BATCH_SIZE = Histogram(
+    "voiceledger_batch_events", "Events per processed batch",
+    buckets=(1, 10, 100, 1_000, 5_000, 10_000, 50_000, 100_000),
+)
+BATCH_LATENCY = Histogram(
+    "voiceledger_batch_processing_seconds", "Wall time to process one batch, I/O included",
+    buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+CLICKHOUSE_INSERT_LATENCY = Histogram(
+    "voiceledger_clickhouse_insert_seconds", "Latency of one ClickHouse insert", ["table"],
+    buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+CLICKHOUSE_INSERT_ROWS = Counter(
+    "voiceledger_clickhouse_insert_rows_total", "Rows inserted into ClickHouse", ["table"]
+)
+ACCOUNTS_IN_STATE = Gauge("voiceledger_accounts_touched_last_batch", "Accounts written in the last batch")
