@@ -69,6 +69,7 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
         broker_max_poll_records=settings.batch_messages_max,
         producer_acks=-1,
         producer_linger_ms=5,
+        producer_max_batch_size=settings.producer_batch_bytes_max(),
         table_standby_replicas=0,
         web_enabled=False,
     )
@@ -87,7 +88,8 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
     # which lets the agent write the table from inside take_events().
     accounts = app.Table(
         ACCOUNTS_TABLE, default=None, partitions=settings.partitions, use_partitioner=True,
-        schema=faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"),
+        # bytes types make Faust use the "raw" codec for the changelog, both ways.
+        key_type=bytes, value_type=bytes,
     )
     # One thread owns the ClickHouse client: clients are not thread-safe, and the event loop
     # must stay free to heartbeat while an insert runs.

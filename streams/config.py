@@ -28,6 +28,10 @@ class ConfigError(ValueError):
 class Settings:
     # Kafka bootstrap servers, "host:port[,host:port]"; "embedded" starts a local broker (demo).
     broker: str = "127.0.0.1:9092"
+    # "kafka", or "tansu" for the embedded broker: Tansu 0.6 reports a partition's end offset
+    # as the base offset of its last record batch + 1, and Faust's table recovery stops at that
+    # offset. With "tansu" every producer sends one record per batch, which keeps it exact.
+    broker_flavor: str = "kafka"
     # clickhouse://user:pass@host:9000/db, clickhouses://... (TLS) or chdb:///path
     clickhouse_url: str = "chdb://.voiceledger/chdb"
     app_id: str = "voiceledger"
@@ -48,6 +52,9 @@ class Settings:
     commit_interval_seconds: float = 1.0
     session_timeout_seconds: float = 10.0
     log_level: str = "warning"
+
+    def producer_batch_bytes_max(self) -> int:
+        return 1 if self.broker_flavor == "tansu" else 1_048_576
 
     def broker_url(self) -> str:
         return "kafka://" + ";".join(self.broker.split(","))
@@ -74,6 +81,8 @@ def _coerce(name: str, kind: type, raw: object) -> object:
 def validate(s: Settings) -> Settings:
     if not s.broker or any(":" not in b for b in s.broker.split(",")) and s.broker != "embedded":
         raise ConfigError(f"broker: {s.broker!r} must be host:port[,host:port] or 'embedded'")
+    if s.broker_flavor not in ("kafka", "tansu"):
+        raise ConfigError(f"broker_flavor: {s.broker_flavor!r} must be 'kafka' or 'tansu'")
     scheme = urlparse(s.clickhouse_url).scheme
     if scheme not in ("clickhouse", "clickhouses", "chdb"):
         raise ConfigError(f"clickhouse_url: scheme {scheme!r} must be clickhouse, clickhouses or chdb")

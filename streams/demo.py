@@ -39,7 +39,7 @@ def say(text: str) -> None:
 
 def worker_env(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
-    for name in ("broker", "clickhouse_url", "app_id", "events_topic", "dead_letter_topic", "partitions",
+    for name in ("broker", "broker_flavor", "clickhouse_url", "app_id", "events_topic", "dead_letter_topic", "partitions",
                  "batch_messages_max", "metrics_port", "log_level"):
         env["VOICELEDGER_" + name.upper()] = str(getattr(settings, name))
     env["VOICELEDGER_RATE_CARDS"] = ",".join(settings.rate_cards)
@@ -86,7 +86,7 @@ def run_demo(settings: Settings, spec: SimulationSpec, envelope_max: int, workdi
     broker = None
     if settings.broker == "embedded":
         broker = EmbeddedBroker(log_path=str(workdir / "broker.log")).start()
-        settings = replace(settings, broker=broker.bootstrap)
+        settings = replace(settings, broker=broker.bootstrap, broker_flavor="tansu")
         say(f"started embedded Kafka-protocol broker (Tansu) on {broker.bootstrap}")
         if settings.clickhouse_url == Settings().clickhouse_url:
             # The embedded broker's log lives in memory, so start the embedded ClickHouse

@@ -45,7 +45,7 @@ def new_producer(settings: Settings) -> AIOKafkaProducer:
     # harmless because the fold is idempotent.
     return AIOKafkaProducer(
         bootstrap_servers=settings.broker, enable_idempotence=False, acks="all", linger_ms=5,
-        max_batch_size=1_048_576, max_request_size=8_388_608, request_timeout_ms=30_000,
+        max_batch_size=settings.producer_batch_bytes_max(), max_request_size=8_388_608, request_timeout_ms=30_000,
     )
 
 
@@ -114,15 +114,22 @@ async def produce_events(settings: Settings, events: Iterable[AccountEvent], *, 
     return next_offsets
 
 
-async def produce_raw(settings: Settings, topic: str, items: list[tuple[int, bytes | None, bytes]]) -> None:
-    """Produce raw (partition, key, value) messages: for bad-input tests and replays."""
+async def produce_raw(settings: Settings, topic: str,
+                      items: list[tuple[int, bytes | None, bytes]]) -> dict[int, int]:
+    """Produce raw (partition, key, value) messages: for bad-input tests and replays.
+
+    Returns the offset after the last message sent, per partition.
+    """
     producer = new_producer(settings)
     await producer.start()
+    next_offsets: dict[int, int] = {}
     try:
         for partition, key, value in items:
-            await producer.send_and_wait(topic, value=value, key=key, partition=partition)
+            md = await producer.send_and_wait(topic, value=value, key=key, partition=partition)
+            next_offsets[md.partition] = max(next_offsets.get(md.partition, 0), md.offset + 1)
     finally:
         await producer.stop()
+    return next_offsets
 
 
 async def read_topic(bootstrap: str, topic: str, timeout_s: float = 60.0, idle_s: float = 1.5) -> list:

@@ -1,0 +1,48 @@
+"""Fixtures that start real servers: a Tansu Kafka-protocol broker and both ClickHouse engines.
+
+Nothing here is a fake: the broker is a real process speaking the Kafka protocol, the
+ClickHouse server is Debian's clickhouse-server, and chDB is the ClickHouse engine in-process.
+Each test gets its own topics, consumer group and database, so tests never see each other.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+
+import pytest
+
+from streams.config import Settings
+from streams.embedded import ClickHouseServer, EmbeddedBroker, free_port
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory):
+    log = tmp_path_factory.mktemp("broker") / "tansu.log"
+    with EmbeddedBroker(log_path=str(log)) as b:
+        yield b
+
+
+@pytest.fixture(scope="session")
+def clickhouse_server(tmp_path_factory):
+    with ClickHouseServer(str(tmp_path_factory.mktemp("clickhouse"))) as server:
+        yield server
+
+
+@pytest.fixture(params=["chdb", "server"])
+def clickhouse_url(request, tmp_path):
+    """The same tests run against the embedded engine and the server."""
+    if request.param == "chdb":
+        return f"chdb://{tmp_path / 'chdb'}"
+    server = request.getfixturevalue("clickhouse_server")
+    return f"clickhouse://default@127.0.0.1:{server.tcp_port}/t_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def settings(broker, clickhouse_url) -> Settings:
+    name = f"vl-{uuid.uuid4().hex[:10]}"
+    return replace(
+        Settings(), broker=broker.bootstrap, broker_flavor="tansu", clickhouse_url=clickhouse_url,
+        app_id=name, events_topic=f"{name}.events", dead_letter_topic=f"{name}.dead-letter",
+        partitions=4, metrics_port=free_port(), session_timeout_seconds=6.0, log_level="info",
+    )

@@ -1,0 +1,54 @@
+"""Shared steps of the integration tests: run a worker process, read results, build the oracle."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from pathlib import Path
+
+from projections.account import AccountState, Positioned, fold_all
+from projections.events import AccountEvent, CallDetailRecord
+from streams.app import fold_settings_from
+from streams.config import Settings
+from streams.demo import start_worker, stop_worker, wait_until_committed
+from streams.kafka_io import read_account_states
+
+FAR_FUTURE_MS = 2**62  # the oracle has no log timestamps; nothing is "in the future" for it
+
+
+def run_worker_to_end(settings: Settings, next_offsets: dict[int, int], log: Path,
+                      timeout_s: float = 180) -> int:
+    worker = start_worker(settings, log)
+    try:
+        wait_until_committed(settings, worker, timeout_s, next_offsets, show_progress=False)
+    except Exception:
+        stop_worker(worker)
+        raise AssertionError(f"worker did not finish; log:\n{log.read_text()[-4000:]}")
+    return stop_worker(worker)
+
+
+def merge_offsets(*maps: dict[int, int]) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for m in maps:
+        for p, o in m.items():
+            out[p] = max(out.get(p, 0), o)
+    return out
+
+
+def oracle(settings: Settings, events: list[AccountEvent]) -> dict[str, AccountState]:
+    """A pure fold of the same events, in the same per-account order, from nothing."""
+    items = [Positioned("oracle/0", i, 0, FAR_FUTURE_MS, e) for i, e in enumerate(events)]
+    return fold_all(items, fold_settings_from(settings))
+
+
+def without_positions(states: dict[str, AccountState]) -> dict[str, AccountState]:
+    """Log positions differ between the worker and the oracle by construction; all else must not."""
+    return {k: replace(v, positions={}) for k, v in states.items()}
+
+
+def live_states(settings: Settings) -> dict[str, AccountState]:
+    return asyncio.run(read_account_states(settings))
+
+
+def unique_calls(events: list[AccountEvent]) -> set[str]:
+    return {e.call_key for e in events if isinstance(e, CallDetailRecord)}
