@@ -1,0 +1,150 @@
+"""The account fold is exactly-once by construction: R9 (payments credit, charges debit), R7
+(one currency per account), redelivered positions and duplicate keys change nothing, conflicts
+and bad events are rejected with a reason, dedup memory is bounded. Property tests show that
+balance = payments - charges and that folding is idempotent and batch-split independent."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from projections.account import (
+    DAY_MS,
+    Applied,
+    Duplicate,
+    FoldSettings,
+    Positioned,
+    Redelivered,
+    Rejected,
+    fold_all,
+    fold_batch,
+)
+from projections.events import AccountOpened, CallDetailRecord, Disposition, PaymentReceived
+from projections.rating import DestinationRate, RateCard
+
+T0 = 1_790_812_800_000
+NOW = 2**62
+CARD = RateCard("usd", "USD", 0, {"1": DestinationRate("1", "US", 10_000)})
+SETTINGS = FoldSettings(rate_cards=(CARD,), on_net_prefixes=("1555",), dedup_window_ms=DAY_MS, dedup_max_keys=100)
+
+
+def opened(acct="a1", currency="USD") -> AccountOpened:
+    return AccountOpened(f"open-{acct}", acct, T0, currency, "basic", "prepaid", ("15550000001",))
+
+
+def call(n: int, seconds: int = 61, acct="a1", start=T0 + 60_000, callee="12125550100") -> CallDetailRecord:
+    return CallDetailRecord(f"e{n}", "carrier", f"call-{n}", acct, "15550000001", callee, start, start + 1_000,
+                            start + 1_000 + seconds * 1000, Disposition.ANSWERED)
+
+
+def pay(n: int, micros: int, acct="a1", currency="USD") -> PaymentReceived:
+    return PaymentReceived(f"pay-{n}", acct, T0 + 1_000, micros, currency)
+
+
+def positioned(events, start_offset=0) -> list[Positioned]:
+    return [Positioned("t/0", start_offset + i, 0, NOW, e) for i, e in enumerate(events)]
+
+
+def test_R9_payments_credit_and_calls_debit():
+    state, outcomes = fold_batch(None, positioned([opened(), pay(1, 5_000_000), call(1), call(2, 30)]), SETTINGS)
+    # 61 s -> 2 min -> 20_000; 30 s -> 1 min -> 10_000
+    assert state.balance_micros == 5_000_000 - 30_000
+    assert (state.paid_micros, state.charged_micros, state.calls_charged) == (5_000_000, 30_000, 2)
+    assert all(isinstance(o, Applied) for o in outcomes)
+
+
+def test_redelivered_positions_change_nothing():
+    items = positioned([opened(), pay(1, 5_000_000), call(1)])
+    state, _ = fold_batch(None, items, SETTINGS)
+    again, outcomes = fold_batch(state, items[1:], SETTINGS)
+    assert again == state
+    assert all(isinstance(o, Redelivered) for o in outcomes)
+
+
+def test_resent_cdr_at_a_new_offset_is_a_duplicate_not_a_second_charge():
+    state, _ = fold_batch(None, positioned([opened(), call(1)]), SETTINGS)
+    resent = replace(call(1), event_id="e1-resent")
+    state2, outcomes = fold_batch(state, positioned([resent], start_offset=10), SETTINGS)
+    assert isinstance(outcomes[0], Duplicate)
+    assert state2.balance_micros == state.balance_micros
+
+
+def test_same_call_key_with_other_content_is_a_conflict():
+    state, _ = fold_batch(None, positioned([opened(), call(1)]), SETTINGS)
+    _, outcomes = fold_batch(state, positioned([call(1, seconds=600)], start_offset=10), SETTINGS)
+    assert isinstance(outcomes[0], Rejected) and outcomes[0].code == "duplicate_conflict"
+
+
+def test_R7_payment_in_another_currency_is_rejected():
+    state, outcomes = fold_batch(None, positioned([opened(), pay(1, 1_000_000, currency="EUR")]), SETTINGS)
+    assert isinstance(outcomes[1], Rejected) and outcomes[1].code == "currency_mismatch"
+    assert state.balance_micros == 0
+
+
+def test_events_before_the_account_opens_are_rejected():
+    state, outcomes = fold_batch(None, positioned([call(1)]), SETTINGS)
+    assert state is None and outcomes[0].code == "unknown_account"
+
+
+def test_dedup_window_is_bounded_and_old_events_are_refused_loudly():
+    late_start = T0 + 3 * DAY_MS
+    state, _ = fold_batch(None, positioned([opened(), call(1), call(2, start=late_start)]), SETTINGS)
+    assert "c:carrier/call-1" not in state.recent_keys, "keys older than the window are evicted"
+    _, outcomes = fold_batch(state, positioned([call(3)], start_offset=10), SETTINGS)
+    assert outcomes[0].code == "outside_dedup_window"
+
+
+def test_dedup_capacity_is_a_hard_limit():
+    tight = replace(SETTINGS, dedup_max_keys=2)
+    _, outcomes = fold_batch(None, positioned([opened(), call(1), call(2), call(3)]), tight)
+    assert outcomes[-1].code == "dedup_capacity_exceeded"
+
+
+def test_event_dated_after_it_was_logged_is_rejected():
+    item = Positioned("t/0", 1, 0, T0, call(1, start=T0 + 2 * 3_600_000))
+    state, _ = fold_batch(None, positioned([opened()]), SETTINGS)
+    _, outcomes = fold_batch(state, [item], SETTINGS)
+    assert outcomes[0].code == "event_time_in_future"
+
+
+# --- properties -----------------------------------------------------------------------
+
+event_strategy = st.one_of(
+    st.builds(lambda n, s: call(n, s), st.integers(0, 30), st.integers(0, 7200)),
+    st.builds(lambda n, m: pay(n, m), st.integers(0, 10), st.integers(1, 50_000_000)),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(event_strategy, max_size=60), st.integers(1, 60))
+def test_balance_is_payments_minus_charges_and_batching_does_not_matter(events, cut):
+    items = positioned([opened()] + events)
+    whole, _ = fold_batch(None, items, SETTINGS)
+    first, _ = fold_batch(None, items[:cut], SETTINGS)
+    split, _ = fold_batch(first, items[cut:], SETTINGS)
+    assert whole == split
+    assert whole.balance_micros == whole.paid_micros - whole.charged_micros
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(event_strategy, max_size=60), st.data())
+def test_folding_with_duplicates_and_redeliveries_is_idempotent(events, data):
+    base = [opened()] + events
+    clean, _ = fold_batch(None, positioned(base), SETTINGS)
+    # Re-send random events later in the log (duplicates), and redeliver a random prefix.
+    dupes = data.draw(st.lists(st.sampled_from(base), max_size=20)) if base else []
+    noisy = positioned(base + dupes)
+    state, _ = fold_batch(None, noisy, SETTINGS)
+    redelivered_upto = data.draw(st.integers(0, len(noisy)))
+    again, _ = fold_batch(state, noisy[:redelivered_upto], SETTINGS)
+    assert again == state
+    assert (state.balance_micros, state.charged_micros, state.paid_micros) == (
+        clean.balance_micros, clean.charged_micros, clean.paid_micros)
+
+
+def test_fold_all_groups_by_account():
+    events = [opened("a1"), opened("a2"), pay(1, 100, acct="a2"), call(1, acct="a1")]
+    states = fold_all(positioned(events), SETTINGS)
+    assert states["a1"].balance_micros == -20_000 and states["a2"].balance_micros == 100

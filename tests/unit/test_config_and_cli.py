@@ -1,0 +1,77 @@
+"""Settings are validated at start-up with one-line errors that name the setting, and the CLI
+turns bad input into a clear message and exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from streams.config import ConfigError, load_settings
+from streams.ratecards import RateCardError, load_rate_card
+
+
+def test_defaults_load_and_env_overrides_file(tmp_path):
+    cfg = tmp_path / "vl.toml"
+    cfg.write_text('[voiceledger]\npartitions = 8\nbroker = "k1:9092,k2:9092"\n')
+    s = load_settings(str(cfg), env={"VOICELEDGER_PARTITIONS": "12"})
+    assert s.partitions == 12 and s.broker == "k1:9092,k2:9092"
+    assert s.broker_url() == "kafka://k1:9092;k2:9092"
+
+
+@pytest.mark.parametrize("env,setting", [
+    ({"VOICELEDGER_PARTITIONS": "zero"}, "partitions"),
+    ({"VOICELEDGER_PARTITIONS": "0"}, "partitions"),
+    ({"VOICELEDGER_CLICKHOUSE_URL": "mysql://x"}, "clickhouse_url"),
+    ({"VOICELEDGER_BROKER": "nohostport"}, "broker"),
+    ({"VOICELEDGER_BROKER_FLAVOR": "pulsar"}, "broker_flavor"),
+    ({"VOICELEDGER_DEDUP_MAX_KEYS": "5"}, "dedup_max_keys"),
+])
+def test_bad_setting_names_itself(env, setting):
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, env=env)
+    assert str(info.value).startswith(setting + ":") and "\n" not in str(info.value)
+
+
+def test_unknown_setting_in_file_is_refused(tmp_path):
+    cfg = tmp_path / "vl.toml"
+    cfg.write_text("[voiceledger]\nparitions = 8\n")
+    with pytest.raises(ConfigError, match="^paritions: unknown setting"):
+        load_settings(str(cfg), env={})
+
+
+@pytest.mark.parametrize("row,message", [
+    ("1,US,-0.01,0,60,60", "negative"),
+    ("1,US,0.0000001,0,60,60", "more than 6 decimals"),
+    ("1x,US,0.01,0,60,60", "prefix"),
+    ("1,US,0.01,0,0,60", "increments"),
+])
+def test_rate_card_rows_are_validated_with_line_numbers(tmp_path, row, message):
+    path = tmp_path / "card.csv"
+    path.write_text("prefix,destination,rate,connect_fee,initial_increment_s,subsequent_increment_s\n" + row + "\n")
+    with pytest.raises(RateCardError, match=rf"card.csv:2: .*{message}"):
+        load_rate_card(str(path), "USD", "2026-01-01")
+
+
+def test_duplicate_prefix_is_an_error(tmp_path):
+    path = tmp_path / "card.csv"
+    path.write_text("prefix,destination,rate\n1,US,0.01\n1,US again,0.02\n")
+    with pytest.raises(RateCardError, match="card.csv:3: duplicate prefix 1"):
+        load_rate_card(str(path), "USD", "2026-01-01")
+
+
+@pytest.mark.parametrize("args,env,needle", [
+    (["demo", "--calls", "-5"], {}, "must be positive"),
+    (["worker"], {"VOICELEDGER_PARTITIONS": "many"}, "partitions:"),
+    (["clickhouse", "migrate"], {"VOICELEDGER_CLICKHOUSE_URL": "ftp://x"}, "clickhouse_url:"),
+    (["worker"], {"VOICELEDGER_RATE_CARDS": "/nope.csv|USD|2026-01-01"}, "cannot read rate card"),
+])
+def test_cli_errors_are_one_line_without_traceback(args, env, needle):
+    import os
+
+    proc = subprocess.run([sys.executable, "-m", "streams.cli", *args], capture_output=True, text=True,
+                          env={**os.environ, **env}, timeout=60)
+    assert proc.returncode == 2
+    assert needle in proc.stderr
+    assert "Traceback" not in proc.stderr
