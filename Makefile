@@ -1,0 +1,33 @@
+# Two entry points that do their own setup on a fresh machine:
+#   make demo   - rate and fold a realistic CDR stream on an embedded broker and ClickHouse
+#   make test   - the full test suite (unit + integration against real servers)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test unit bench clickhouse-server clean
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+# Debian's ClickHouse server, for the integration tests against a real server (needs root).
+clickhouse-server:
+	@command -v clickhouse-server >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clickhouse-server clickhouse-client; }
+
+demo: $(STAMP)
+	$(VENV)/bin/voiceledger demo
+
+test: $(STAMP) clickhouse-server
+	$(PY) -m pytest -q
+
+unit: $(STAMP)
+	$(PY) -m pytest -q tests/unit
+
+bench: $(STAMP)
+	$(PY) bench/pipeline.py
+
+clean:
+	rm -rf $(VENV) .voiceledger
