@@ -121,6 +121,7 @@ class ClickHouseServer:
         self.proc = subprocess.Popen(
             [binary, f"--config-file={config}", "--", f"--path={d}/", f"--tmp_path={d}/tmp/",
              f"--tcp_port={self.tcp_port}", f"--http_port={self.http_port}",
+             f"--interserver_http_port={free_port()}",
              f"--logger.log={d}/server.log", f"--logger.errorlog={d}/error.log",
              "--listen_host=127.0.0.1"],
             stdout=open(d / "stdout.log", "ab"), stderr=subprocess.STDOUT, start_new_session=True,
