@@ -51,16 +51,18 @@ def new_producer(settings: Settings) -> AIOKafkaProducer:
 
 def plan_messages(events: Iterable[AccountEvent], codec: EventCodec, partitions: int,
                   envelope_max: int) -> Iterator[tuple[int, bytes, bytes]]:
-    """(partition, key, value) per message, in input order per account.
+    """(partition, key, value) per message, keeping every account's events in input order.
 
-    With ``envelope_max > 1`` consecutive CDRs of one partition are packed into envelopes.
-    Any non-CDR event first flushes its partition's pending CDRs, so per-account order is
-    kept exactly as given.
+    With ``envelope_max > 1`` CDRs of one partition are packed into envelopes. A non-CDR event
+    flushes its partition's pending envelope only if that envelope holds a CDR of the same
+    account, which is all per-account order needs.
     """
     pending: dict[int, list[CallDetailRecord]] = defaultdict(list)
+    pending_accounts: dict[int, set[str]] = defaultdict(set)
 
     def flush(p: int) -> Iterator[tuple[int, bytes, bytes]]:
         batch = pending.pop(p, [])
+        pending_accounts.pop(p, None)
         if batch:
             key = batch[0].account_id.encode() if len(batch) == 1 else f"envelope/{p}".encode()
             value = codec.encode(batch[0]) if len(batch) == 1 else codec.encode_cdr_batch(batch)
@@ -70,10 +72,12 @@ def plan_messages(events: Iterable[AccountEvent], codec: EventCodec, partitions:
         p = partition_for(event.account_id, partitions)
         if envelope_max > 1 and isinstance(event, CallDetailRecord):
             pending[p].append(event)
+            pending_accounts[p].add(event.account_id)
             if len(pending[p]) >= envelope_max:
                 yield from flush(p)
             continue
-        yield from flush(p)
+        if event.account_id in pending_accounts.get(p, ()):
+            yield from flush(p)
         yield p, event.account_id.encode(), codec.encode(event)
     for p in list(pending):
         yield from flush(p)

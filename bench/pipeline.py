@@ -1,0 +1,99 @@
+"""Benchmark: N CDRs through the real pipeline (broker, worker process, ClickHouse); prints JSON.
+
+Produces a simulated stream first, then starts one worker process and measures the steady
+rate: CDRs committed per second from the worker's first commit to its last (so Faust start-up
+and group join are reported separately, not averaged in). This is a benchmark, not a test.
+
+    python bench/pipeline.py --calls 200000 --envelope 200 [--clickhouse-url clickhouse://...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from projections.events import CallDetailRecord  # noqa: E402
+from streams.config import Settings  # noqa: E402
+from streams.demo import start_worker, stop_worker  # noqa: E402
+from streams.embedded import ClickHouseServer, EmbeddedBroker, free_port  # noqa: E402
+from streams.kafka_io import committed_lag, ensure_topics, produce_events  # noqa: E402
+from streams.simulate import SimulationSpec, simulate  # noqa: E402
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--calls", type=int, default=200_000)
+    p.add_argument("--accounts", type=int, default=5_000)
+    p.add_argument("--envelope", type=int, default=200)
+    p.add_argument("--partitions", type=int, default=4)
+    p.add_argument("--batch-messages", type=int, default=2_000)
+    p.add_argument("--engine", choices=["chdb", "server"], default="chdb")
+    p.add_argument("--broker-flavor", choices=["tansu", "kafka"], default="tansu",
+                   help="'kafka' batches producer records (faster, but unsafe for restarts on Tansu)")
+    args = p.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="vl-bench-"))
+    with EmbeddedBroker() as broker:
+        server = ClickHouseServer(str(tmp / "ch")).start() if args.engine == "server" else None
+        try:
+            url = server.url if server else f"chdb://{tmp / 'chdb'}"
+            settings = replace(Settings(), broker=broker.bootstrap, broker_flavor=args.broker_flavor, clickhouse_url=url,
+                               partitions=args.partitions, batch_messages_max=args.batch_messages,
+                               metrics_port=free_port(), app_id="bench")
+            events = simulate(SimulationSpec(accounts=args.accounts, calls=args.calls, days=3, seed=3))
+            cdrs = sum(1 for e in events if isinstance(e, CallDetailRecord))
+            asyncio.run(ensure_topics(settings))
+            t_produce = time.perf_counter()
+            offsets = asyncio.run(produce_events(settings, events, envelope_max=args.envelope))
+            produce_s = time.perf_counter() - t_produce
+            total = sum(offsets.values())
+            t_start = time.perf_counter()
+            worker = start_worker(settings, tmp / "worker.log")
+            first_progress = None
+            lag_at_first = total
+            try:
+                while True:
+                    lag = asyncio.run(committed_lag(settings, offsets))
+                    now = time.perf_counter()
+                    if first_progress is None and lag < total:
+                        first_progress, lag_at_first = now, lag
+                    if lag == 0:
+                        break
+                    if worker.poll() is not None or now - t_start > 1800:
+                        raise SystemExit(f"worker failed; see {tmp / 'worker.log'}")
+                    time.sleep(0.05)
+                t_done = time.perf_counter()
+            finally:
+                stop_worker(worker)
+        finally:
+            if server:
+                server.stop()
+    # Messages committed after the first commit, as a share of CDRs (envelopes are uniform).
+    steady_s = max(t_done - (first_progress or t_start), 1e-9)
+    steady_cdrs = cdrs * lag_at_first / total
+    print(json.dumps({
+        "benchmark": "pipeline",
+        "cdrs": cdrs,
+        "events": len(events),
+        "kafka_messages": total,
+        "cdr_per_s_steady": round(steady_cdrs / steady_s),
+        "cdr_per_s_including_startup": round(cdrs / (t_done - t_start)),
+        "worker_startup_s": round((first_progress or t_done) - t_start, 2),
+        "produce_s": round(produce_s, 2),
+        "config": {"engine": args.engine, "envelope_cdrs_max": args.envelope, "partitions": args.partitions,
+                   "batch_messages_max": args.batch_messages, "accounts": args.accounts, "workers": 1,
+                   "broker": "tansu (embedded)", "broker_flavor": args.broker_flavor, "python": platform.python_version()},
+    }))
+
+
+if __name__ == "__main__":
+    main()
