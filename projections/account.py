@@ -22,6 +22,7 @@ import hashlib
 from dataclasses import dataclass, field, replace
 
 from projections.events import AccountEvent, AccountOpened, CallDetailRecord, PaymentReceived
+from projections.journal import JournalEntry, entry_for_call, entry_for_payment
 from projections.rating import RateCard, RatedCall, RatingError, rate_call, select_card
 from projections.validation import (
     InvalidEvent,
@@ -85,6 +86,7 @@ class AccountState:
 class Applied:
     item: Positioned
     rated: RatedCall | None = None  # set for calls
+    entry: JournalEntry | None = None  # set for events that move money
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,11 +225,11 @@ def fold_batch(
             balance -= rated.charge_micros  # R9: every charge debits the balance
             charged += rated.charge_micros
             calls += 1 if rated.charge_micros else 0
-            outcomes.append(Applied(item, rated))
+            outcomes.append(Applied(item, rated, entry_for_call(event, rated, settings.country_code)))
         else:
             balance += event.amount_micros  # R9: payments are credited
             paid += event.amount_micros
-            outcomes.append(Applied(item))
+            outcomes.append(Applied(item, None, entry_for_payment(event)))
         recent[key] = (event_ms, fp)
         if event_ms > newest:
             newest = event_ms

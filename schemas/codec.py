@@ -21,6 +21,7 @@ from typing import Any, Callable
 import fastavro
 
 from projections.account import AccountState
+from projections.journal import JournalEntry, Posting
 from projections.events import (
     AccountEvent,
     AccountOpened,
@@ -232,3 +233,26 @@ class EventCodec:
             positions={k: (v[0], v[1]) for k, v in d["positions"].items()},
             recent_keys={k: (v[0], v[1]) for k, v in d["recent_keys"].items()},
         )
+
+
+def _entry_to_dict(e: JournalEntry) -> dict:
+    return {"entry_id": e.entry_id, "account_id": e.account_id, "kind": e.kind,
+            "occurred_at_ms": e.occurred_at_ms, "currency": e.currency,
+            "postings": [{"ledger_account": p.ledger_account, "amount_micros": p.amount_micros}
+                         for p in e.postings]}
+
+
+def _entry_from_dict(d: dict) -> JournalEntry:
+    return JournalEntry(d["entry_id"], d["account_id"], d["kind"], d["occurred_at_ms"], d["currency"],
+                        tuple(Posting(p["ledger_account"], p["amount_micros"]) for p in d["postings"]))
+
+
+def encode_journal_entry(codec: EventCodec, entry: JournalEntry) -> bytes:
+    return codec._write("voiceledger.JournalEntryPosted", _entry_to_dict(entry))
+
+
+def decode_journal_entry(codec: EventCodec, value: bytes) -> JournalEntry:
+    subject, record = codec._read(value)
+    if subject != "voiceledger.JournalEntryPosted":
+        raise DecodeError("not_a_journal_entry", subject)
+    return _entry_from_dict(record)

@@ -4,11 +4,11 @@ Per batch (``stream.take_events``), in this order, which is what makes the effec
 on a broker without transactions:
 
 1. decode and fold the batch in memory (``BatchProcessor``, pure core underneath);
-2. insert the batch's call-log rows into ClickHouse and wait for it (rows collapse by call key,
-   so a repeat after a crash is harmless);
+2. insert the batch's call-log and journal rows into ClickHouse and wait for it (rows collapse
+   by call key and entry id, so a repeat after a crash is harmless);
 3. write each touched account's state once to the ``accounts`` table; each state record carries
    the log position it has applied, so it and its position can never disagree;
-4. send dead letters; then Faust acks the batch, flushes the producer and commits offsets.
+4. send journal entries (``ledger.entries``) and dead letters; then Faust acks the batch, flushes the producer and commits offsets.
 
 A crash anywhere replays from the last committed offset; replayed events at or before an
 account's recorded position are skipped (``Redelivered``), later ones are applied once.
@@ -26,6 +26,7 @@ from projections.account import DAY_MS, AccountState, FoldSettings
 from schemas.codec import EventCodec
 from streams import metrics
 from streams.call_log import CALL_LOG_COLUMNS, migrate
+from streams.journal_log import JOURNAL_COLUMNS
 from streams.clickhouse import ClickHouse, connect
 from streams.config import Settings
 from streams.processor import BatchProcessor, InMessage
@@ -83,6 +84,10 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
         settings.dead_letter_topic, key_type=bytes, value_type=bytes, key_serializer="raw",
         value_serializer="raw", partitions=settings.partitions,
     )
+    ledger_entries = app.topic(
+        settings.ledger_entries_topic, key_type=bytes, value_type=bytes, key_serializer="raw",
+        value_serializer="raw", partitions=settings.partitions,
+    )
     # Keys are account ids as UTF-8 bytes; use_partitioner puts each state in the changelog
     # partition Kafka's default partitioner picks for that key, the same as the events topic,
     # which lets the agent write the table from inside take_events().
@@ -104,8 +109,9 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
             migrate(ch_holder["ch"])
         return ch_holder["ch"]
 
-    def _insert_calls(rows: list[tuple]) -> None:
-        _ch().insert("call_log", CALL_LOG_COLUMNS, rows)
+    def _insert_rows(call_rows: list[tuple], posting_rows: list[tuple]) -> None:
+        _ch().insert("call_log", CALL_LOG_COLUMNS, call_rows)
+        _ch().insert("journal", JOURNAL_COLUMNS, posting_rows)
 
     def load_state(account_id: str) -> AccountState | None:
         raw = accounts.get(account_id.encode())
@@ -127,10 +133,12 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
                 for e in events
             ]
             result = processor.process(messages, load_state)
-            if result.call_rows:
-                await loop.run_in_executor(executor, _insert_calls, result.call_rows)
+            if result.call_rows or result.journal_rows:
+                await loop.run_in_executor(executor, _insert_rows, result.call_rows, result.journal_rows)
             for account_id, state in result.states.items():
                 accounts[account_id.encode()] = codec.encode_state(state)
+            for key, value in result.entries:
+                await ledger_entries.send(key=key, value=value)
             for key, value in result.dead_letters:
                 await dead_letters.send(key=key, value=value)
             metrics.BATCH_SIZE.observe(result.counts["consumed"])

@@ -58,7 +58,11 @@ CALL_LOG_COLUMNS = (
 
 
 def migrate(ch: ClickHouse) -> None:
+    """Create every table the worker writes (call log and journal). Idempotent."""
+    from streams import journal_log
+
     ch.execute(CALL_LOG_DDL)
+    journal_log.migrate(ch)
 
 
 def call_log_row(cdr: CallDetailRecord, rated: RatedCall, partition: int, offset: int, index: int) -> tuple:

@@ -41,6 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("balances", help="print every account's balance from the accounts table")
 
+    sub.add_parser("verify", help="recompute balances from the journal and compare; check the trial balance")
+
+    rb = sub.add_parser("rebuild", help="fold the events topic from offset 0 into fresh state and compare hashes")
+    rb.add_argument("--app-id", required=True, help="a new app id (consumer group and changelog) for the rebuild")
+    rb.add_argument("--clickhouse-url", required=True, help="a fresh ClickHouse database for the rebuilt tables")
+    rb.add_argument("--log", default="rebuild-worker.log")
+
     ch = sub.add_parser("clickhouse", help="ClickHouse administration")
     ch_sub = ch.add_subparsers(dest="ch_command", required=True)
     ch_sub.add_parser("migrate", help="create or upgrade the ClickHouse tables")
@@ -80,6 +87,29 @@ def main(argv: list[str] | None = None) -> int:
             for account_id, s in sorted(asyncio.run(read_account_states(settings)).items()):
                 print(f"{account_id}\t{s.currency}\t{Money(s.balance_micros, s.currency).format()}")
             return 0
+        if args.command == "verify":
+            from streams.selfcheck import verify
+
+            problems = verify(settings)
+            for line in problems:
+                print(line)
+            print("ledger verified: balances equal the journal, trial balance is zero" if not problems
+                  else f"ledger verify FAILED: {len(problems)} difference(s)")
+            return 1 if problems else 0
+        if args.command == "rebuild":
+            from streams.config import validate
+            from streams.selfcheck import rebuild
+            from dataclasses import replace
+
+            if args.app_id == settings.app_id:
+                raise ConfigError("--app-id: must differ from the live app_id, or the rebuild would write into live state")
+            validate(replace(settings, clickhouse_url=args.clickhouse_url))
+            hashes = rebuild(settings, args.app_id, args.clickhouse_url, Path(args.log))
+            for name, value in hashes.items():
+                print(f"{name}\t{value}")
+            same = hashes["live_state"] == hashes["rebuilt_state"] and hashes["live_journal"] == hashes["rebuilt_journal"]
+            print("rebuild equals live state: " + ("yes" if same else "NO"))
+            return 0 if same else 1
         if args.command == "clickhouse" and args.ch_command == "migrate":
             from streams.call_log import migrate
             from streams.clickhouse import connect, redact

@@ -37,6 +37,7 @@ class Settings:
     app_id: str = "voiceledger"
     events_topic: str = "voiceledger.events"
     dead_letter_topic: str = "voiceledger.dead-letter"
+    ledger_entries_topic: str = "voiceledger.ledger.entries"
     partitions: int = 4
     replication_factor: int = 1
     # Batching: a batch closes at this many messages or after this wait, whichever is first.

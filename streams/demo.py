@@ -39,7 +39,7 @@ def say(text: str) -> None:
 
 def worker_env(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
-    for name in ("broker", "broker_flavor", "clickhouse_url", "app_id", "events_topic", "dead_letter_topic", "partitions",
+    for name in ("broker", "broker_flavor", "clickhouse_url", "app_id", "events_topic", "dead_letter_topic", "ledger_entries_topic", "partitions",
                  "batch_messages_max", "metrics_port", "log_level"):
         env["VOICELEDGER_" + name.upper()] = str(getattr(settings, name))
     env["VOICELEDGER_RATE_CARDS"] = ",".join(settings.rate_cards)

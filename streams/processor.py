@@ -25,8 +25,9 @@ from projections.account import (
     fold_batch,
 )
 from projections.events import CallDetailRecord
-from schemas.codec import DecodeError, EventCodec
+from schemas.codec import DecodeError, EventCodec, encode_journal_entry
 from streams.call_log import call_log_row
+from streams.journal_log import journal_rows
 from streams import metrics
 
 
@@ -52,6 +53,8 @@ class InMessage:
 class BatchResult:
     states: dict[str, AccountState] = field(default_factory=dict)
     call_rows: list[tuple] = field(default_factory=list)
+    journal_rows: list[tuple] = field(default_factory=list)
+    entries: list[tuple[bytes, bytes]] = field(default_factory=list)  # ledger.entries (key, value)
     dead_letters: list[tuple[bytes, bytes]] = field(default_factory=list)  # (key, value)
     counts: Counter = field(default_factory=Counter)
 
@@ -119,6 +122,10 @@ class BatchProcessor:
                         result.call_rows.append(
                             call_log_row(item.event, outcome.rated, msg.partition, msg.offset, item.index)
                         )
+                    if outcome.entry is not None:
+                        result.journal_rows.extend(journal_rows(outcome.entry))
+                        result.entries.append((outcome.entry.account_id.encode(),
+                                               encode_journal_entry(self.codec, outcome.entry)))
                 elif isinstance(outcome, Duplicate):
                     result.counts["duplicate"] += 1
                     metrics.EVENTS_DEDUPLICATED.labels(topic=msg.topic).inc()

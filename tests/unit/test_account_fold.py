@@ -148,3 +148,18 @@ def test_fold_all_groups_by_account():
     events = [opened("a1"), opened("a2"), pay(1, 100, acct="a2"), call(1, acct="a1")]
     states = fold_all(positioned(events), SETTINGS)
     assert states["a1"].balance_micros == -20_000 and states["a2"].balance_micros == 100
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(event_strategy, max_size=60), st.data())
+def test_every_entry_balances_and_balance_equals_the_sum_of_postings(events, data):
+    from projections.journal import balances_from_journal
+
+    base = [opened()] + events
+    dupes = data.draw(st.lists(st.sampled_from(base), max_size=10))
+    state, outcomes = fold_batch(None, positioned(base + dupes), SETTINGS)
+    entries = [o.entry for o in outcomes if isinstance(o, Applied) and o.entry is not None]
+    for entry in entries:  # JournalEntry asserts this on construction; check it here too
+        assert sum(p.amount_micros for p in entry.postings) == 0
+    assert len({e.entry_id for e in entries}) == len(entries), "no entry is posted twice"
+    assert balances_from_journal(entries).get("a1", 0) == state.balance_micros

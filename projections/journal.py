@@ -1,0 +1,91 @@
+"""Double-entry journal: every financial event becomes one entry whose postings sum to zero.
+
+Chart of accounts (ledger accounts, not customer accounts):
+
+- ``customer:<account_id>``: the customer's prepaid funds (a liability) or, when negative, what
+  a postpaid customer owes (a receivable). The account balance the ledger shows is the
+  negated sum of its postings: a payment credits it, a charge debits it.
+- ``revenue:usage:domestic`` / ``revenue:usage:international`` / ``revenue:usage:premium``:
+  usage revenue by charge category (R16).
+- ``payments:clearing``: money received from the payment processor, not yet settled.
+
+Sign convention: a posting's ``amount_micros`` is positive for a debit and negative for a
+credit. Every entry is asserted to balance per currency (it has one currency, R7). The entry
+id is the dedup key of the event that caused it, so a repeated entry is recognisable anywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from projections.events import CallDetailRecord, PaymentReceived
+from projections.rating import RatedCall
+
+PAYMENTS_CLEARING = "payments:clearing"
+
+
+def customer_ledger(account_id: str) -> str:
+    return f"customer:{account_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Posting:
+    ledger_account: str
+    amount_micros: int  # debit > 0, credit < 0
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    entry_id: str
+    account_id: str
+    kind: str  # "usage" | "payment"
+    occurred_at_ms: int
+    currency: str
+    postings: tuple[Posting, ...]
+
+    def __post_init__(self) -> None:
+        assert len(self.postings) >= 2, "an entry has at least two postings"
+        assert sum(p.amount_micros for p in self.postings) == 0, f"entry {self.entry_id} does not balance"
+        assert all(type(p.amount_micros) is int for p in self.postings)
+
+
+def usage_category(rated: RatedCall, domestic_prefix: str) -> str:
+    """R16 usage categories: premium (connect-fee destinations), domestic, international."""
+    if rated.connect_fee_micros:
+        return "revenue:usage:premium"
+    if rated.destination_prefix.startswith(domestic_prefix):
+        return "revenue:usage:domestic"
+    return "revenue:usage:international"
+
+
+def entry_for_call(cdr: CallDetailRecord, rated: RatedCall, domestic_prefix: str) -> JournalEntry | None:
+    """A charged call debits the customer and credits usage revenue. Free calls post nothing."""
+    if rated.charge_micros == 0:
+        return None
+    return JournalEntry(
+        entry_id="c:" + cdr.call_key, account_id=cdr.account_id, kind="usage",
+        occurred_at_ms=cdr.start_at_ms, currency=rated.currency,
+        postings=(Posting(customer_ledger(cdr.account_id), rated.charge_micros),
+                  Posting(usage_category(rated, domestic_prefix), -rated.charge_micros)),
+    )
+
+
+def entry_for_payment(payment: PaymentReceived) -> JournalEntry:
+    """R9: a payment debits payments clearing and credits the customer's funds."""
+    return JournalEntry(
+        entry_id="p:" + payment.event_id, account_id=payment.account_id, kind="payment",
+        occurred_at_ms=payment.received_at_ms, currency=payment.currency,
+        postings=(Posting(PAYMENTS_CLEARING, payment.amount_micros),
+                  Posting(customer_ledger(payment.account_id), -payment.amount_micros)),
+    )
+
+
+def balances_from_journal(entries: list[JournalEntry]) -> dict[str, int]:
+    """Customer balances recomputed from postings alone: what ``verify`` compares against."""
+    out: dict[str, int] = {}
+    for entry in entries:
+        for p in entry.postings:
+            if p.ledger_account.startswith("customer:"):
+                account_id = p.ledger_account[len("customer:"):]
+                out[account_id] = out.get(account_id, 0) - p.amount_micros
+    return out
