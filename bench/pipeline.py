@@ -37,6 +37,7 @@ def main() -> None:
     p.add_argument("--partitions", type=int, default=4)
     p.add_argument("--batch-messages", type=int, default=2_000)
     p.add_argument("--engine", choices=["chdb", "server"], default="chdb")
+    p.add_argument("--log-level", default="warning", help="info logs one line per batch to the worker log")
     p.add_argument("--broker-flavor", choices=["tansu", "kafka"], default="tansu",
                    help="'kafka' batches producer records (faster, but unsafe for restarts on Tansu)")
     args = p.parse_args()
@@ -48,7 +49,7 @@ def main() -> None:
             url = server.url if server else f"chdb://{tmp / 'chdb'}"
             settings = replace(Settings(), broker=broker.bootstrap, broker_flavor=args.broker_flavor, clickhouse_url=url,
                                partitions=args.partitions, batch_messages_max=args.batch_messages,
-                               metrics_port=free_port(), app_id="bench")
+                               metrics_port=free_port(), app_id="bench", log_level=args.log_level)
             events = simulate(SimulationSpec(accounts=args.accounts, calls=args.calls, days=3, seed=3))
             cdrs = sum(1 for e in events if isinstance(e, CallDetailRecord))
             asyncio.run(ensure_topics(settings))

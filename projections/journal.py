@@ -44,9 +44,12 @@ class JournalEntry:
     postings: tuple[Posting, ...]
 
     def __post_init__(self) -> None:
-        assert len(self.postings) >= 2, "an entry has at least two postings"
-        assert sum(p.amount_micros for p in self.postings) == 0, f"entry {self.entry_id} does not balance"
-        assert all(type(p.amount_micros) is int for p in self.postings)
+        # The invariant of double entry, checked on every entry (a plain loop: this is hot).
+        total = 0
+        for p in self.postings:
+            assert type(p.amount_micros) is int, "postings are integer micro-units"
+            total += p.amount_micros
+        assert total == 0 and len(self.postings) >= 2, f"entry {self.entry_id} does not balance"
 
 
 def usage_category(rated: RatedCall, domestic_prefix: str) -> str:

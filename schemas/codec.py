@@ -77,11 +77,15 @@ def frame(schema_id: int, body: bytes) -> bytes:
     return HEADER.pack(MAGIC_BYTE, schema_id) + body
 
 
+_DISPOSITION = {d.value: d for d in Disposition}  # a dict probe is ~10x cheaper than Enum()
+_DIRECTION = {d.value: d for d in Direction}
+
+
 def _cdr_from_dict(d: dict) -> CallDetailRecord:
     return CallDetailRecord(
         d["event_id"], d["carrier_id"], d["call_id"], d["account_id"], d["caller"], d["callee"],
-        d["start_at_ms"], d["answer_at_ms"], d["end_at_ms"], Disposition(d["disposition"]),
-        Direction(d["direction"]), d["trunk"],
+        d["start_at_ms"], d["answer_at_ms"], d["end_at_ms"], _DISPOSITION[d["disposition"]],
+        _DIRECTION[d["direction"]], d["trunk"],
     )
 
 
@@ -251,8 +255,22 @@ def encode_journal_entry(codec: EventCodec, entry: JournalEntry) -> bytes:
     return codec._write("voiceledger.JournalEntryPosted", _entry_to_dict(entry))
 
 
+def encode_journal_batch(codec: EventCodec, entries: list[JournalEntry]) -> bytes:
+    return codec._write("voiceledger.JournalEntryBatch", {"entries": [_entry_to_dict(e) for e in entries]})
+
+
 def decode_journal_entry(codec: EventCodec, value: bytes) -> JournalEntry:
     subject, record = codec._read(value)
     if subject != "voiceledger.JournalEntryPosted":
         raise DecodeError("not_a_journal_entry", subject)
     return _entry_from_dict(record)
+
+
+def decode_journal_message(codec: EventCodec, value: bytes) -> list[JournalEntry]:
+    """A ``ledger.entries`` message: one entry, or an envelope of many."""
+    subject, record = codec._read(value)
+    if subject == "voiceledger.JournalEntryPosted":
+        return [_entry_from_dict(record)]
+    if subject == "voiceledger.JournalEntryBatch":
+        return [_entry_from_dict(r) for r in record["entries"]]
+    raise DecodeError("not_a_journal_entry", subject)

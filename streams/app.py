@@ -137,13 +137,17 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
                 await loop.run_in_executor(executor, _insert_rows, result.call_rows, result.journal_rows)
             for account_id, state in result.states.items():
                 accounts[account_id.encode()] = codec.encode_state(state)
-            for key, value in result.entries:
-                await ledger_entries.send(key=key, value=value)
+            for partition, key, value in result.entries:
+                await ledger_entries.send(key=key, value=value, partition=partition)
             for key, value in result.dead_letters:
                 await dead_letters.send(key=key, value=value)
             metrics.BATCH_SIZE.observe(result.counts["consumed"])
             metrics.BATCH_LATENCY.observe(loop.time() - t0)
             metrics.ACCOUNTS_IN_STATE.set(len(result.states))
+            log.info("batch messages=%d events=%d applied=%d duplicate=%d redelivered=%d rejected=%d "
+                     "accounts=%d call_rows=%d seconds=%.3f", len(messages), result.counts["consumed"],
+                     result.counts["applied"], result.counts["duplicate"], result.counts["redelivered"],
+                     len(result.dead_letters), len(result.states), len(result.call_rows), loop.time() - t0)
 
     @app.on_before_shutdown.connect
     async def close_clickhouse(app_: faust.App, **_: object) -> None:

@@ -21,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from projections.money import Money
-from streams import call_log
+from streams import call_log, journal_log
 from streams.clickhouse import connect, redact
 from streams.config import Settings
 from streams.embedded import EmbeddedBroker, free_port
@@ -123,15 +123,18 @@ def run_demo(settings: Settings, spec: SimulationSpec, envelope_max: int, workdi
         try:
             summary = call_log.summary(ch)
             top = call_log.top_destinations(ch, 8)
+            from_journal = journal_log.customer_balances(ch)
+            trial = journal_log.trial_balance(ch)
         finally:
             ch.close()
-        return print_report(states, summary, top, len(dead))
+        return print_report(states, summary, top, len(dead), from_journal, trial)
     finally:
         if broker:
             broker.stop()
 
 
-def print_report(states: dict, summary: list[tuple], top: list[tuple], dead_letters: int) -> int:
+def print_report(states: dict, summary: list[tuple], top: list[tuple], dead_letters: int,
+                 from_journal: dict[str, int], trial: list[tuple]) -> int:
     print("\n== Balances (accounts table) ==")
     by_currency: dict[str, list] = defaultdict(list)
     for s in states.values():
@@ -164,4 +167,9 @@ def print_report(states: dict, summary: list[tuple], top: list[tuple], dead_lett
     print(f"\nDead letters: {dead_letters}")
     verdict = "yes" if consistent else "NO"
     print(f"Call-log charges equal the balances' charges to the micro-unit: {verdict}")
-    return 0 if consistent else 1
+    journal_ok = all(from_journal.get(a, 0) == s.balance_micros for a, s in states.items())
+    print(f"Every balance equals the sum of its journal postings: {'yes' if journal_ok else 'NO'}")
+    trial_ok = all(total == 0 for _, total in trial)
+    print("Trial balance: " + ", ".join(f"{c} {Money(t, c).format()}" for c, t in trial)
+          + (" (balanced)" if trial_ok else " (NOT BALANCED)"))
+    return 0 if consistent and journal_ok and trial_ok else 1
