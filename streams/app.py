@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import faust
@@ -35,6 +37,10 @@ from streams.ratecards import load_rate_cards
 log = logging.getLogger("voiceledger.worker")
 
 ACCOUNTS_TABLE = "accounts"
+# Exit code of a worker that stopped itself because a batch could not be completed.
+EXIT_BATCH_FAILED = 75
+# Waits between ClickHouse insert attempts: about 30 s in all, then the worker exits.
+INSERT_RETRY_DELAYS_SECONDS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
 
 
 def fold_settings_from(settings: Settings) -> FoldSettings:
@@ -110,8 +116,19 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
         return ch_holder["ch"]
 
     def _insert_rows(call_rows: list[tuple], posting_rows: list[tuple]) -> None:
-        _ch().insert("call_log", CALL_LOG_COLUMNS, call_rows)
-        _ch().insert("journal", JOURNAL_COLUMNS, posting_rows)
+        # Runs in the ClickHouse thread, so waiting here never blocks Kafka heartbeats.
+        for attempt, delay in enumerate((*INSERT_RETRY_DELAYS_SECONDS, None)):
+            try:
+                _ch().insert("call_log", CALL_LOG_COLUMNS, call_rows)
+                _ch().insert("journal", JOURNAL_COLUMNS, posting_rows)
+                return
+            except Exception as exc:
+                if delay is None:
+                    raise
+                log.warning("clickhouse insert failed (attempt %d): %s; retrying in %.1f s",
+                            attempt + 1, exc, delay)
+                ch_holder.pop("ch", None)  # reconnect on the next attempt
+                time.sleep(delay)
 
     def load_state(account_id: str) -> AccountState | None:
         raw = accounts.get(account_id.encode())
@@ -124,30 +141,42 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
 
     @app.agent(events_topic, name="fold-events")
     async def fold_events(stream):  # noqa: ANN001 - Faust's stream type
-        loop = asyncio.get_running_loop()
         async for events in stream.take_events(settings.batch_messages_max, within=settings.batch_wait_seconds):
-            t0 = loop.time()
-            messages = [
-                InMessage(e.message.topic, e.message.partition, e.message.offset,
-                          int(round(e.message.timestamp * 1000)), e.message.value)
-                for e in events
-            ]
-            result = processor.process(messages, load_state)
-            if result.call_rows or result.journal_rows:
-                await loop.run_in_executor(executor, _insert_rows, result.call_rows, result.journal_rows)
-            for account_id, state in result.states.items():
-                accounts[account_id.encode()] = codec.encode_state(state)
-            for partition, key, value in result.entries:
-                await ledger_entries.send(key=key, value=value, partition=partition)
-            for key, value in result.dead_letters:
-                await dead_letters.send(key=key, value=value)
-            metrics.BATCH_SIZE.observe(result.counts["consumed"])
-            metrics.BATCH_LATENCY.observe(loop.time() - t0)
-            metrics.ACCOUNTS_IN_STATE.set(len(result.states))
-            log.info("batch messages=%d events=%d applied=%d duplicate=%d redelivered=%d rejected=%d "
-                     "accounts=%d call_rows=%d seconds=%.3f", len(messages), result.counts["consumed"],
-                     result.counts["applied"], result.counts["duplicate"], result.counts["redelivered"],
-                     len(result.dead_letters), len(result.states), len(result.call_rows), loop.time() - t0)
+            try:
+                await _process_batch(events)
+            except BaseException as exc:  # CancelledError too
+                # take_events acks every buffered event when the loop body is left, even by an
+                # exception, and Faust would then commit offsets of a batch whose state was never
+                # written: effects lost. So a batch that cannot complete ends the process at
+                # once, with nothing acked or committed; the restart replays it (as after SIGKILL).
+                log.critical("batch failed, exiting without commit so it is replayed: %r", exc)
+                logging.shutdown()
+                os._exit(EXIT_BATCH_FAILED)
+
+    async def _process_batch(events) -> None:  # noqa: ANN001 - Faust's event type
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        messages = [
+            InMessage(e.message.topic, e.message.partition, e.message.offset,
+                      int(round(e.message.timestamp * 1000)), e.message.value)
+            for e in events
+        ]
+        result = processor.process(messages, load_state)
+        if result.call_rows or result.journal_rows:
+            await loop.run_in_executor(executor, _insert_rows, result.call_rows, result.journal_rows)
+        for account_id, state in result.states.items():
+            accounts[account_id.encode()] = codec.encode_state(state)
+        for partition, key, value in result.entries:
+            await ledger_entries.send(key=key, value=value, partition=partition)
+        for key, value in result.dead_letters:
+            await dead_letters.send(key=key, value=value)
+        metrics.BATCH_SIZE.observe(result.counts["consumed"])
+        metrics.BATCH_LATENCY.observe(loop.time() - t0)
+        metrics.ACCOUNTS_IN_STATE.set(len(result.states))
+        log.info("batch messages=%d events=%d applied=%d duplicate=%d redelivered=%d rejected=%d "
+                 "accounts=%d call_rows=%d seconds=%.3f", len(messages), result.counts["consumed"],
+                 result.counts["applied"], result.counts["duplicate"], result.counts["redelivered"],
+                 len(result.dead_letters), len(result.states), len(result.call_rows), loop.time() - t0)
 
     @app.on_before_shutdown.connect
     async def close_clickhouse(app_: faust.App, **_: object) -> None:

@@ -171,20 +171,31 @@ async def read_topic(bootstrap: str, topic: str, timeout_s: float = 60.0, idle_s
         await consumer.stop()
 
 
+async def committed_offsets(settings: Settings, partitions: Iterable[int] | None = None,
+                            group_id: str | None = None) -> dict[int, int]:
+    """The events topic's committed offsets of a consumer group, per partition.
+
+    Asked through the admin client (OffsetFetch), never through a consumer carrying the group's
+    id, so that looking never disturbs the group's members.
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.broker, request_timeout_ms=10_000)
+    await admin.start()
+    try:
+        # Partitions are named: Tansu 0.6 answers an all-partitions OffsetFetch with bytes
+        # aiokafka cannot parse.
+        wanted = [TopicPartition(settings.events_topic, p)
+                  for p in (range(settings.partitions) if partitions is None else partitions)]
+        offsets = await admin.list_consumer_group_offsets(group_id or settings.app_id, partitions=wanted)
+    finally:
+        await admin.close()
+    return {tp.partition: meta.offset for tp, meta in offsets.items()
+            if tp.topic == settings.events_topic and meta.offset >= 0}
+
+
 async def committed_lag(settings: Settings, next_offsets: dict[int, int]) -> int:
     """Messages up to ``next_offsets`` (per partition) not yet committed by the worker group."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.broker, group_id=settings.app_id,
-                                enable_auto_commit=False)
-    await consumer.start()
-    try:
-        lag = 0
-        for partition, target in next_offsets.items():
-            committed = await consumer.committed(TopicPartition(settings.events_topic, partition))
-            lag += max(0, target - (committed or 0))
-        return lag
-    finally:
-        await consumer.stop()
-
+    committed = await committed_offsets(settings, next_offsets.keys())
+    return sum(max(0, target - committed.get(p, 0)) for p, target in next_offsets.items())
 
 async def read_account_states(settings: Settings, codec: EventCodec | None = None) -> dict:
     """The accounts table as the worker left it: the newest state per key in its changelog."""

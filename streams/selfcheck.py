@@ -14,13 +14,11 @@ import asyncio
 from dataclasses import replace
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-
 from projections.canonical import rows_hash, state_hash
 from streams.clickhouse import connect
 from streams.config import Settings
 from streams.journal_log import customer_balances, trial_balance
-from streams.kafka_io import read_account_states
+from streams.kafka_io import committed_offsets, read_account_states
 
 
 def verify(settings: Settings) -> list[str]:
@@ -55,22 +53,6 @@ def journal_hash(clickhouse_url: str) -> str:
             "amount_micros FROM journal FINAL ORDER BY account_id, entry_id, line"))
     finally:
         ch.close()
-
-
-async def committed_offsets(settings: Settings) -> dict[int, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.broker, group_id=settings.app_id,
-                                enable_auto_commit=False)
-    await consumer.start()
-    try:
-        await consumer.topics()
-        out = {}
-        for p in consumer.partitions_for_topic(settings.events_topic) or ():
-            committed = await consumer.committed(TopicPartition(settings.events_topic, p))
-            if committed:
-                out[p] = committed
-        return out
-    finally:
-        await consumer.stop()
 
 
 def rebuild(settings: Settings, new_app_id: str, clickhouse_url: str, log_path: Path) -> dict[str, str]:
