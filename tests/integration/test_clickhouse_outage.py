@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+
+import pytest
 import uuid
 from dataclasses import replace
 
@@ -18,6 +20,12 @@ from streams.kafka_io import committed_lag, produce_events
 from streams.simulate import SimulationSpec, simulate
 
 from tests.integration.helpers import live_states, merge_offsets, oracle, run_worker_to_end, unique_calls, without_positions
+
+
+@pytest.fixture
+def clickhouse_url():
+    """This test starts and stops its own ClickHouse server; the URL is set inside it."""
+    return "clickhouse://127.0.0.1:9/unused"
 
 
 def test_R9_R30_clickhouse_outage_mid_stream_loses_nothing(settings, tmp_path):
