@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-
-import pytest
 import uuid
 from dataclasses import replace
+
+import pytest
 
 from streams.app import EXIT_BATCH_FAILED
 from streams.clickhouse import connect
