@@ -134,6 +134,18 @@ _FROM_DICT: dict[str, Callable[[dict], list[AccountEvent]]] = {
 }
 
 
+def _entry_to_dict(e: JournalEntry) -> dict:
+    return {"entry_id": e.entry_id, "account_id": e.account_id, "kind": e.kind,
+            "occurred_at_ms": e.occurred_at_ms, "currency": e.currency,
+            "postings": [{"ledger_account": p.ledger_account, "amount_micros": p.amount_micros}
+                         for p in e.postings]}
+
+
+def _entry_from_dict(d: dict) -> JournalEntry:
+    return JournalEntry(d["entry_id"], d["account_id"], d["kind"], d["occurred_at_ms"], d["currency"],
+                        tuple(Posting(p["ledger_account"], p["amount_micros"]) for p in d["postings"]))
+
+
 class EventCodec:
     """Encode and decode account events (single or enveloped) and internal state records."""
 
@@ -210,6 +222,23 @@ class EventCodec:
             raise DecodeError("not_a_dead_letter", subject)
         return record
 
+    # --- journal entries (ledger.entries) ------------------------------------------------
+
+    def encode_journal_entry(self, entry: JournalEntry) -> bytes:
+        return self._write("voiceledger.JournalEntryPosted", _entry_to_dict(entry))
+
+    def encode_journal_batch(self, entries: list[JournalEntry]) -> bytes:
+        return self._write("voiceledger.JournalEntryBatch", {"entries": [_entry_to_dict(e) for e in entries]})
+
+    def decode_journal_message(self, value: bytes) -> list[JournalEntry]:
+        """A ``ledger.entries`` message: one entry, or an envelope of many."""
+        subject, record = self._read(value)
+        if subject == "voiceledger.JournalEntryPosted":
+            return [_entry_from_dict(record)]
+        if subject == "voiceledger.JournalEntryBatch":
+            return [_entry_from_dict(r) for r in record["entries"]]
+        raise DecodeError("not_a_journal_entry", subject)
+
     # --- account state (the accounts table's values) ------------------------------------
 
     def encode_state(self, s: AccountState) -> bytes:
@@ -237,40 +266,3 @@ class EventCodec:
             positions={k: (v[0], v[1]) for k, v in d["positions"].items()},
             recent_keys={k: (v[0], v[1]) for k, v in d["recent_keys"].items()},
         )
-
-
-def _entry_to_dict(e: JournalEntry) -> dict:
-    return {"entry_id": e.entry_id, "account_id": e.account_id, "kind": e.kind,
-            "occurred_at_ms": e.occurred_at_ms, "currency": e.currency,
-            "postings": [{"ledger_account": p.ledger_account, "amount_micros": p.amount_micros}
-                         for p in e.postings]}
-
-
-def _entry_from_dict(d: dict) -> JournalEntry:
-    return JournalEntry(d["entry_id"], d["account_id"], d["kind"], d["occurred_at_ms"], d["currency"],
-                        tuple(Posting(p["ledger_account"], p["amount_micros"]) for p in d["postings"]))
-
-
-def encode_journal_entry(codec: EventCodec, entry: JournalEntry) -> bytes:
-    return codec._write("voiceledger.JournalEntryPosted", _entry_to_dict(entry))
-
-
-def encode_journal_batch(codec: EventCodec, entries: list[JournalEntry]) -> bytes:
-    return codec._write("voiceledger.JournalEntryBatch", {"entries": [_entry_to_dict(e) for e in entries]})
-
-
-def decode_journal_entry(codec: EventCodec, value: bytes) -> JournalEntry:
-    subject, record = codec._read(value)
-    if subject != "voiceledger.JournalEntryPosted":
-        raise DecodeError("not_a_journal_entry", subject)
-    return _entry_from_dict(record)
-
-
-def decode_journal_message(codec: EventCodec, value: bytes) -> list[JournalEntry]:
-    """A ``ledger.entries`` message: one entry, or an envelope of many."""
-    subject, record = codec._read(value)
-    if subject == "voiceledger.JournalEntryPosted":
-        return [_entry_from_dict(record)]
-    if subject == "voiceledger.JournalEntryBatch":
-        return [_entry_from_dict(r) for r in record["entries"]]
-    raise DecodeError("not_a_journal_entry", subject)

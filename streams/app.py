@@ -53,10 +53,6 @@ def fold_settings_from(settings: Settings) -> FoldSettings:
     )
 
 
-def changelog_topic(settings: Settings) -> str:
-    return f"{settings.app_id}-{ACCOUNTS_TABLE}-changelog"
-
-
 def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faust.App:
     """Build the worker app. ``clickhouse`` is opened lazily in the worker if not given."""
     app = faust.App(
@@ -97,6 +93,7 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
     # Keys are account ids as UTF-8 bytes; use_partitioner puts each state in the changelog
     # partition Kafka's default partitioner picks for that key, the same as the events topic,
     # which lets the agent write the table from inside take_events().
+    assert f"{settings.app_id}-{ACCOUNTS_TABLE}-changelog" == settings.accounts_changelog_topic()
     accounts = app.Table(
         ACCOUNTS_TABLE, default=None, partitions=settings.partitions, use_partitioner=True,
         # bytes types make Faust use the "raw" codec for the changelog, both ways.
@@ -115,6 +112,16 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
             migrate(ch_holder["ch"])
         return ch_holder["ch"]
 
+    def _drop_client() -> None:
+        # Close before forgetting: chDB allows one open session per path in a process, so a
+        # reconnect next to a leaked session would fail every retry.
+        ch = ch_holder.pop("ch", None)
+        if ch is not None:
+            try:
+                ch.close()
+            except Exception as exc:  # the connection is already broken; nothing to save
+                log.warning("closing the failed clickhouse client: %s", exc)
+
     def _insert_rows(call_rows: list[tuple], posting_rows: list[tuple]) -> None:
         # Runs in the ClickHouse thread, so waiting here never blocks Kafka heartbeats.
         for attempt, delay in enumerate((*INSERT_RETRY_DELAYS_SECONDS, None)):
@@ -127,7 +134,7 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
                     raise
                 log.warning("clickhouse insert failed (attempt %d): %s; retrying in %.1f s",
                             attempt + 1, exc, delay)
-                ch_holder.pop("ch", None)  # reconnect on the next attempt
+                _drop_client()  # reconnect on the next attempt
                 time.sleep(delay)
 
     def load_state(account_id: str) -> AccountState | None:

@@ -57,6 +57,10 @@ class Settings:
     def producer_batch_bytes_max(self) -> int:
         return 1 if self.broker_flavor == "tansu" else 1_048_576
 
+    def accounts_changelog_topic(self) -> str:
+        """The accounts table's changelog, named as Faust names it: <app_id>-<table>-changelog."""
+        return f"{self.app_id}-accounts-changelog"
+
     def broker_url(self) -> str:
         return "kafka://" + ";".join(self.broker.split(","))
 

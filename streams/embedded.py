@@ -42,6 +42,17 @@ def wait_for_port(port: int, timeout_s: float, proc: subprocess.Popen | None = N
     raise EmbeddedServerError(f"nothing listened on 127.0.0.1:{port} within {timeout_s} s")
 
 
+def stop_process(proc: subprocess.Popen | None, timeout_s: float) -> None:
+    """SIGTERM, wait, then SIGKILL: how both embedded servers are stopped."""
+    if proc and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def tansu_binary() -> str:
     env = os.environ.get("VOICELEDGER_TANSU")
     if env:
@@ -83,13 +94,7 @@ class EmbeddedBroker:
         return self
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, 5)
 
     def __enter__(self) -> "EmbeddedBroker":
         return self.start()
@@ -130,13 +135,7 @@ class ClickHouseServer:
         return self
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, 15)
 
     def __enter__(self) -> "ClickHouseServer":
         return self.start()

@@ -199,10 +199,8 @@ async def committed_lag(settings: Settings, next_offsets: dict[int, int]) -> int
 
 async def read_account_states(settings: Settings, codec: EventCodec | None = None) -> dict:
     """The accounts table as the worker left it: the newest state per key in its changelog."""
-    from streams.app import changelog_topic
-
     codec = codec or EventCodec()
     latest: dict[bytes, bytes | None] = {}
-    for record in await read_topic(settings.broker, changelog_topic(settings), timeout_s=30):
+    for record in await read_topic(settings.broker, settings.accounts_changelog_topic(), timeout_s=30):
         latest[record.key] = record.value
     return {k.decode(): codec.decode_state(v) for k, v in latest.items() if v is not None}

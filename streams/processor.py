@@ -26,7 +26,7 @@ from projections.account import (
 )
 from projections.events import CallDetailRecord
 from projections.journal import JournalEntry
-from schemas.codec import DecodeError, EventCodec, encode_journal_batch
+from schemas.codec import DecodeError, EventCodec
 from streams.call_log import call_log_row
 from streams.journal_log import journal_rows
 from streams import metrics
@@ -177,5 +177,5 @@ class BatchProcessor:
             for i in range(0, len(entries), ENTRY_ENVELOPE_MAX):
                 chunk = entries[i:i + ENTRY_ENVELOPE_MAX]
                 result.entries.append((partition, f"entries/{partition}".encode(),
-                                       encode_journal_batch(self.codec, chunk)))
+                                       self.codec.encode_journal_batch(chunk)))
         return result

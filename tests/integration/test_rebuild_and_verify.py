@@ -14,7 +14,7 @@ import uuid
 import pytest
 
 from projections.journal import balances_from_journal
-from schemas.codec import EventCodec, decode_journal_message
+from schemas.codec import EventCodec
 from streams.clickhouse import connect
 from streams.demo import worker_env
 from streams.journal_log import JOURNAL_COLUMNS
@@ -43,7 +43,7 @@ def test_R7_R9_rebuild_equals_live_and_verify_catches_a_broken_journal(settings,
     # Every entry on ledger.entries balances, and the entries alone give the balances.
     codec = EventCodec()
     entries = {e.entry_id: e for r in asyncio.run(read_topic(settings.broker, settings.ledger_entries_topic))
-               for e in decode_journal_message(codec, r.value)}
+               for e in codec.decode_journal_message(r.value)}
     live = live_states(settings)
     from_entries = balances_from_journal(list(entries.values()))
     assert {a: s.balance_micros for a, s in live.items() if s.balance_micros} == \

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from projections.account import AccountState
 from projections.events import AccountOpened, CallDetailRecord, Direction, Disposition, PaymentReceived
-from schemas.codec import REGISTRY_FILE, DecodeError, EventCodec, decode_journal_message
+from schemas.codec import REGISTRY_FILE, DecodeError, EventCodec
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "avro"
 codec = EventCodec()
@@ -49,7 +49,7 @@ def test_confluent_framing_magic_byte_and_schema_id():
 @pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.bin")), ids=lambda p: p.name)
 def test_committed_bytes_of_every_version_decode_with_current_reader(path):
     if path.name.startswith("JournalEntry"):
-        events = decode_journal_message(codec, path.read_bytes())
+        events = codec.decode_journal_message(path.read_bytes())
     else:
         events = codec.decode(path.read_bytes())
     assert events and all(e.account_id == "acct-1" for e in events)
