@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 from projections.money import Money
@@ -38,12 +38,11 @@ def say(text: str) -> None:
 
 
 def worker_env(settings: Settings) -> dict[str, str]:
+    """Every setting as a ``VOICELEDGER_*`` variable, so a worker process runs with exactly these."""
     env = dict(os.environ)
-    for name in ("broker", "broker_flavor", "clickhouse_url", "app_id", "events_topic", "dead_letter_topic", "ledger_entries_topic", "partitions",
-                 "batch_messages_max", "metrics_port", "log_level"):
-        env["VOICELEDGER_" + name.upper()] = str(getattr(settings, name))
-    env["VOICELEDGER_RATE_CARDS"] = ",".join(settings.rate_cards)
-    env["VOICELEDGER_ON_NET_PREFIXES"] = ",".join(settings.on_net_prefixes)
+    for f in fields(Settings):
+        value = getattr(settings, f.name)
+        env["VOICELEDGER_" + f.name.upper()] = ",".join(value) if isinstance(value, tuple) else str(value)
     return env
 
 

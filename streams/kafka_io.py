@@ -138,10 +138,12 @@ async def produce_raw(settings: Settings, topic: str,
 
 
 async def read_topic(bootstrap: str, topic: str, timeout_s: float = 60.0, idle_s: float = 1.5) -> list:
-    """Every record of a topic from offset 0, read until nothing new arrives for ``idle_s``.
+    """Every record of a topic from offset 0, for topics whose writers have stopped.
 
-    For topics whose writers have stopped. It does not trust end offsets (see
-    ``produce_events``), so it reads until the topic has been quiet for a while.
+    It reads at least up to the end offsets the broker reports when it starts, so a slow fetch
+    on a loaded machine cannot cut the result short. It then goes on until nothing new arrives
+    for ``idle_s``, because Tansu 0.6 reports too low an end offset for partitions written in
+    multi-record batches (see ``produce_events``).
     """
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                                 auto_offset_reset="earliest", group_id=None)
@@ -153,18 +155,26 @@ async def read_topic(bootstrap: str, topic: str, timeout_s: float = 60.0, idle_s
             return []
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        next_offset = {tp: 0 for tp in tps}
         records = []
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         quiet_since = loop.time()
-        while loop.time() - quiet_since < idle_s:
+        while True:
+            reached = all(next_offset[tp] >= ends[tp] for tp in tps)
+            if reached and loop.time() - quiet_since >= idle_s:
+                break
             if loop.time() > deadline:
-                raise TimeoutError(f"{topic} kept growing for {timeout_s} s while being read")
+                behind = {tp.partition: (next_offset[tp], ends[tp]) for tp in tps if next_offset[tp] < ends[tp]}
+                raise TimeoutError(f"{topic}: not read to its end within {timeout_s} s "
+                                   f"(partition: (read up to, end offset) {behind})")
             batch = await consumer.getmany(timeout_ms=300, max_records=50_000)
             if any(batch.values()):
                 quiet_since = loop.time()
-                for recs in batch.values():
+                for tp, recs in batch.items():
                     records.extend(recs)
+                    next_offset[tp] = max(next_offset[tp], recs[-1].offset + 1)
         records.sort(key=lambda r: (r.partition, r.offset))
         return records
     finally:
@@ -196,6 +206,7 @@ async def committed_lag(settings: Settings, next_offsets: dict[int, int]) -> int
     """Messages up to ``next_offsets`` (per partition) not yet committed by the worker group."""
     committed = await committed_offsets(settings, next_offsets.keys())
     return sum(max(0, target - committed.get(p, 0)) for p, target in next_offsets.items())
+
 
 async def read_account_states(settings: Settings, codec: EventCodec | None = None) -> dict:
     """The accounts table as the worker left it: the newest state per key in its changelog."""

@@ -46,6 +46,30 @@ def without_positions(states: dict[str, AccountState]) -> dict[str, AccountState
     return {k: replace(v, positions={}) for k, v in states.items()}
 
 
+def state_differences(live: dict[str, AccountState], expected: dict[str, AccountState],
+                      shown_max: int = 10) -> list[str]:
+    """Readable differences, field by field, for the first accounts that differ (positions aside)."""
+    out = []
+    for account_id in sorted(set(live) | set(expected)):
+        a, b = live.get(account_id), expected.get(account_id)
+        if a is None or b is None:
+            out.append(f"{account_id}: live={'present' if a else 'missing'} oracle={'present' if b else 'missing'}")
+        else:
+            for name in ("balance_micros", "charged_micros", "paid_micros", "calls_charged", "newest_event_ms"):
+                if getattr(a, name) != getattr(b, name):
+                    out.append(f"{account_id}: {name} live={getattr(a, name)} oracle={getattr(b, name)}")
+            if a.recent_keys != b.recent_keys:
+                only_live = sorted(set(a.recent_keys) - set(b.recent_keys))[:3]
+                only_oracle = sorted(set(b.recent_keys) - set(a.recent_keys))[:3]
+                changed = sorted(k for k in set(a.recent_keys) & set(b.recent_keys)
+                                 if a.recent_keys[k] != b.recent_keys[k])[:3]
+                out.append(f"{account_id}: recent_keys only-live={only_live} only-oracle={only_oracle} "
+                           f"changed={changed}")
+        if len(out) >= shown_max:
+            break
+    return out
+
+
 def live_states(settings: Settings) -> dict[str, AccountState]:
     return asyncio.run(read_account_states(settings))
 
