@@ -7,7 +7,11 @@ One account's events arrive in log order, each with its position in the log. The
 - skips a call or payment whose dedup key it has already applied with the same content
   (a duplicate: counted, not charged twice), and rejects one whose content differs (a
   conflict goes to the dead-letter topic);
-- rates calls, debits charges and credits payments (R1, R2, R3, R7, R9).
+- rates calls, debits charges and credits payments (R1, R2, R3, R7, R9); refunds and
+  chargebacks debit the funds again (``paid_micros`` is net of them);
+- rejects, with the code ``unsupported_event``, account events it does not fold yet (the
+  lifecycle, disputes and privacy requests): loud and counted, and still in the log for a
+  rebuild once they are folded.
 
 Dedup memory is bounded (TigerBeetle: a limit on everything). Keys are kept for a window of
 event time (``dedup_window_ms``, default 7 days) behind the newest event of the account, and
@@ -21,17 +25,33 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field, replace
 
-from projections.events import AccountEvent, AccountOpened, CallDetailRecord, PaymentReceived
-from projections.journal import JournalEntry, entry_for_call, entry_for_payment
+from projections.events import (
+    AccountEvent,
+    AccountOpened,
+    CallDetailRecord,
+    ChargebackReceived,
+    PaymentReceived,
+    PaymentRefunded,
+)
+from projections.journal import (
+    JournalEntry,
+    entry_for_call,
+    entry_for_chargeback,
+    entry_for_payment,
+    entry_for_refund,
+)
 from projections.rating import RateCard, RatedCall, RatingError, rate_call, select_card
 from projections.validation import (
     InvalidEvent,
     validate_account_opened,
     validate_cdr,
-    validate_payment,
+    validate_money,
 )
 
 DAY_MS = 86_400_000
+MONEY_EVENTS = (PaymentReceived, PaymentRefunded, ChargebackReceived)
+# Dedup key prefix of each money event: one namespace per kind, so ids of kinds never collide.
+_MONEY_KEY_PREFIX = {PaymentReceived: "p:", PaymentRefunded: "r:", ChargebackReceived: "b:"}
 
 
 @dataclass(frozen=True)
@@ -70,7 +90,7 @@ class AccountState:
     opened_at_ms: int
     balance_micros: int = 0
     charged_micros: int = 0
-    paid_micros: int = 0
+    paid_micros: int = 0  # payments received, net of refunds and chargebacks
     calls_charged: int = 0
     newest_event_ms: int = 0
     # source -> (offset, index) of the last applied event from that source.
@@ -123,9 +143,10 @@ def _dedup_identity(event: AccountEvent) -> tuple[str, int, int]:
         fp = fingerprint(event.account_id, event.caller, event.callee, event.start_at_ms,
                          event.answer_at_ms, event.end_at_ms, event.disposition.value)
         return "c:" + event.call_key, event.start_at_ms, fp
-    assert isinstance(event, PaymentReceived)
-    fp = fingerprint(event.account_id, event.amount_micros, event.currency, event.received_at_ms)
-    return "p:" + event.event_id, event.received_at_ms, fp
+    assert isinstance(event, MONEY_EVENTS)
+    at_ms = event.received_at_ms if isinstance(event, PaymentReceived) else event.occurred_at_ms
+    fp = fingerprint(event.account_id, event.amount_micros, event.currency, at_ms)
+    return _MONEY_KEY_PREFIX[type(event)] + event.event_id, at_ms, fp
 
 
 def _open(item: Positioned) -> tuple[AccountState | None, Outcome]:
@@ -186,10 +207,13 @@ def fold_batch(
         try:
             if isinstance(event, CallDetailRecord):
                 validate_cdr(event)
-            else:
-                validate_payment(event)
+            elif isinstance(event, MONEY_EVENTS):
+                validate_money(event)
                 if event.currency != state.currency:  # R7: never add two currencies
-                    raise InvalidEvent("currency_mismatch", f"payment in {event.currency} for a {state.currency} account")
+                    raise InvalidEvent("currency_mismatch", f"{type(event).__name__} in {event.currency} "
+                                                            f"for a {state.currency} account")
+            else:
+                raise InvalidEvent("unsupported_event", f"{type(event).__name__} is not folded yet")
         except InvalidEvent as exc:
             outcomes.append(Rejected(item, exc.code, str(exc)))
             positions[item.source] = (item.offset, item.index)
@@ -226,10 +250,15 @@ def fold_batch(
             charged += rated.charge_micros
             calls += 1 if rated.charge_micros else 0
             outcomes.append(Applied(item, rated, entry_for_call(event, rated, settings.country_code)))
-        else:
+        elif isinstance(event, PaymentReceived):
             balance += event.amount_micros  # R9: payments are credited
             paid += event.amount_micros
             outcomes.append(Applied(item, None, entry_for_payment(event)))
+        else:  # a refund or a chargeback takes funds back out
+            balance -= event.amount_micros
+            paid -= event.amount_micros
+            entry = entry_for_refund(event) if isinstance(event, PaymentRefunded) else entry_for_chargeback(event)
+            outcomes.append(Applied(item, None, entry))
         recent[key] = (event_ms, fp)
         if event_ms > newest:
             newest = event_ms

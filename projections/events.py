@@ -1,7 +1,16 @@
-"""Domain events as frozen dataclasses: the facts the ledger folds.
+"""Domain events as frozen dataclasses: the facts the ledger folds, and the facts it emits.
 
 These are plain data with no I/O. The Avro codec in ``schemas/`` turns them into bytes and
-back. Times are epoch milliseconds in UTC, taken from the event, never from the clock.
+back. Times are epoch milliseconds in UTC, taken from the event, never from the clock. Every
+event has an ``event_id`` (its idempotency key) and an event time. Names are in the past tense.
+
+Three groups, by the topic they travel on:
+
+- account events (``ACCOUNT_EVENTS``), keyed by account on the events topic, in one order per
+  account: calls, money, account lifecycle, disputes, privacy requests;
+- reference and time events: ``RateCardPublished`` (rates topic), ``PeriodTicked`` (time topic);
+- outputs the ledger derives: ``CallRated``, ``InvoiceIssued``, ``AccountStatusChanged``
+  (and ``JournalEntryPosted`` in ``projections/journal.py``).
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ class AccountOpened:
     billing_mode: str  # "prepaid" | "postpaid"
     numbers: tuple[str, ...]
     time_zone: str = "UTC"
+    tax_jurisdiction: str = ""  # e.g. "US-NY", "BE" (R17), added in AccountOpened v2
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,4 +79,268 @@ class PaymentReceived:
     payment_ref: str = ""
 
 
-AccountEvent = AccountOpened | CallDetailRecord | PaymentReceived
+# --- money -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRefunded:
+    """Money paid back to the customer, against an earlier payment (R25: unused balance)."""
+
+    event_id: str
+    account_id: str
+    occurred_at_ms: int
+    amount_micros: int
+    currency: str
+    payment_event_id: str = ""  # the PaymentReceived it refunds, if any
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChargebackReceived:
+    """The payment processor reversed a payment (the card holder's bank took it back)."""
+
+    event_id: str
+    account_id: str
+    occurred_at_ms: int
+    amount_micros: int
+    currency: str
+    payment_event_id: str
+    reason_code: str = ""
+
+
+# --- account lifecycle -------------------------------------------------------------------
+
+
+class SuspensionReason(str, Enum):
+    NON_PAYMENT = "NON_PAYMENT"  # R23
+    FRAUD_HOLD = "FRAUD_HOLD"  # R27
+    OPERATOR = "OPERATOR"
+
+
+class TerminationReason(str, Enum):
+    NON_PAYMENT = "NON_PAYMENT"  # R24
+    CUSTOMER_REQUEST = "CUSTOMER_REQUEST"  # R25
+    PROVIDER_WITHOUT_REASON = "PROVIDER_WITHOUT_REASON"  # R25
+    BREACH = "BREACH"  # R26
+    FRAUD = "FRAUD"  # R27
+    INACTIVITY = "INACTIVITY"  # R28
+    NO_FUNDS_AFTER_REGISTRATION = "NO_FUNDS_AFTER_REGISTRATION"  # R12
+
+
+@dataclass(frozen=True, slots=True)
+class PlanChangeRequested:
+    """R21: takes effect at the end of a period, decided by the lifecycle, not by the request."""
+
+    event_id: str
+    account_id: str
+    occurred_at_ms: int
+    new_plan: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSuspended:
+    event_id: str
+    account_id: str
+    occurred_at_ms: int
+    reason: SuspensionReason
+
+
+@dataclass(frozen=True, slots=True)
+class AccountResumed:
+    event_id: str
+    account_id: str
+    occurred_at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class AccountTerminated:
+    """``effective_at_ms`` may lie before ``occurred_at_ms`` (R24: from the unpaid period's start)."""
+
+    event_id: str
+    account_id: str
+    occurred_at_ms: int
+    reason: TerminationReason
+    effective_at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class FraudHoldPlaced:
+    """R27: no service and no recharge until the investigation ends."""
+
+    event_id: str
+    account_id: str
+    occurred_at_ms: int
+    case_ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class FraudHoldReleased:
+    event_id: str
+    account_id: str
+    occurred_at_ms: int
+    case_ref: str
+
+
+# --- disputes and privacy -----------------------------------------------------------------
+
+
+class DisputeOutcome(str, Enum):
+    CUSTOMER_FAVOUR = "CUSTOMER_FAVOUR"  # R19: a credit note is issued
+    PROVIDER_FAVOUR = "PROVIDER_FAVOUR"
+
+
+@dataclass(frozen=True, slots=True)
+class DisputeOpened:
+    """R19: a dispute of a posted charge (a journal entry), within 30 days of its posting."""
+
+    event_id: str
+    account_id: str
+    occurred_at_ms: int
+    disputed_entry_id: str
+    amount_micros: int
+    currency: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DisputeResolved:
+    event_id: str
+    account_id: str
+    occurred_at_ms: int
+    dispute_event_id: str
+    outcome: DisputeOutcome
+    credit_micros: int  # 0 unless the outcome is CUSTOMER_FAVOUR
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberErasureRequested:
+    """R32: answered within 30 days; billing records stay, personal identifiers are anonymised."""
+
+    event_id: str
+    account_id: str
+    occurred_at_ms: int
+    request_ref: str
+
+
+# --- reference data and time ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RateCardDestination:
+    prefix: str
+    name: str
+    rate_micros_per_minute: int
+    connect_fee_micros: int = 0
+    initial_increment_s: int = 60
+    subsequent_increment_s: int = 60
+
+
+@dataclass(frozen=True, slots=True)
+class RateCardPublished:
+    """R5: an effective-dated rate card; it applies to calls that *start* in [valid_from, valid_to)."""
+
+    event_id: str
+    occurred_at_ms: int
+    card_id: str
+    currency: str
+    valid_from_ms: int
+    valid_to_ms: int | None
+    destinations: tuple[RateCardDestination, ...]
+
+
+class TickKind(str, Enum):
+    HOUR = "HOUR"
+    PERIOD_START = "PERIOD_START"  # 00:00 on the 1st of a month in ``time_zone`` (R13)
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodTicked:
+    """Time as an event, so that folds never read the clock."""
+
+    event_id: str
+    occurred_at_ms: int
+    kind: TickKind
+    period: str  # "YYYY-MM": the period that starts (PERIOD_START) or runs (HOUR)
+    time_zone: str = "UTC"
+
+
+# --- outputs -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CallRated:
+    """The rating of one call, with its breakdown (emitted by the worker)."""
+
+    event_id: str  # "c:<carrier>/<call_id>": one per call
+    account_id: str
+    occurred_at_ms: int  # the call's start (R5)
+    call_key: str
+    duration_s: int
+    billed_s: int
+    destination_prefix: str
+    destination_name: str
+    rate_micros_per_minute: int
+    usage_micros: int
+    connect_fee_micros: int
+    charge_micros: int
+    currency: str
+    rate_card_id: str
+    on_net: bool
+
+
+class InvoiceKind(str, Enum):
+    REGULAR = "REGULAR"  # the monthly close (R13, R14)
+    INTERIM = "INTERIM"  # R18
+    CREDIT_NOTE = "CREDIT_NOTE"  # R19
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceLine:
+    category: str  # R16 charge categories, e.g. "usage:international", "tax:US-NY"
+    description: str
+    quantity: int  # minutes, days or units, as the category says
+    amount_micros: int
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceIssued:
+    event_id: str
+    account_id: str
+    occurred_at_ms: int
+    invoice_number: str
+    kind: InvoiceKind
+    period: str  # "YYYY-MM"
+    currency: str
+    lines: tuple[InvoiceLine, ...]
+    total_micros: int
+
+
+class AccountStatus(str, Enum):
+    REGISTERED = "REGISTERED"
+    ACTIVE = "ACTIVE"
+    SUSPENDED = "SUSPENDED"
+    FRAUD_HOLD = "FRAUD_HOLD"
+    TERMINATED = "TERMINATED"
+
+
+@dataclass(frozen=True, slots=True)
+class AccountStatusChanged:
+    """Every lifecycle transition, so switches can block or unblock numbers."""
+
+    event_id: str
+    account_id: str
+    occurred_at_ms: int
+    old_status: AccountStatus
+    new_status: AccountStatus
+    reason: str
+    numbers: tuple[str, ...] = ()
+
+
+AccountEvent = (
+    AccountOpened | CallDetailRecord | PaymentReceived | PaymentRefunded | ChargebackReceived
+    | PlanChangeRequested | AccountSuspended | AccountResumed | AccountTerminated
+    | FraudHoldPlaced | FraudHoldReleased | DisputeOpened | DisputeResolved
+    | SubscriberErasureRequested
+)
+ACCOUNT_EVENTS: tuple[type, ...] = AccountEvent.__args__  # type: ignore[attr-defined]

@@ -7,7 +7,9 @@ Chart of accounts (ledger accounts, not customer accounts):
   negated sum of its postings: a payment credits it, a charge debits it.
 - ``revenue:usage:domestic`` / ``revenue:usage:international`` / ``revenue:usage:premium``:
   usage revenue by charge category (R16).
-- ``payments:clearing``: money received from the payment processor, not yet settled.
+- ``payments:clearing``: money received from the payment processor, not yet settled. A
+  chargeback takes money back out of it.
+- ``refunds:payable``: money owed back to a customer (R25: the unused balance), until paid out.
 
 Sign convention: a posting's ``amount_micros`` is positive for a debit and negative for a
 credit. Every entry is asserted to balance per currency (it has one currency, R7). The entry
@@ -18,10 +20,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from projections.events import CallDetailRecord, PaymentReceived
+from projections.events import CallDetailRecord, ChargebackReceived, PaymentReceived, PaymentRefunded
 from projections.rating import RatedCall
 
 PAYMENTS_CLEARING = "payments:clearing"
+REFUNDS_PAYABLE = "refunds:payable"
 
 
 def customer_ledger(account_id: str) -> str:
@@ -38,7 +41,7 @@ class Posting:
 class JournalEntry:
     entry_id: str
     account_id: str
-    kind: str  # "usage" | "payment"
+    kind: str  # "usage" | "payment" | "refund" | "chargeback"
     occurred_at_ms: int
     currency: str
     postings: tuple[Posting, ...]
@@ -81,6 +84,27 @@ def entry_for_payment(payment: PaymentReceived) -> JournalEntry:
         postings=(Posting(PAYMENTS_CLEARING, payment.amount_micros),
                   Posting(customer_ledger(payment.account_id), -payment.amount_micros)),
     )
+
+
+def _customer_debit(entry_id: str, kind: str, account_id: str, at_ms: int, currency: str,
+                    amount_micros: int, credit_account: str) -> JournalEntry:
+    """Funds leave the customer's account: debit the customer, credit ``credit_account``."""
+    return JournalEntry(entry_id=entry_id, account_id=account_id, kind=kind, occurred_at_ms=at_ms,
+                        currency=currency, postings=(Posting(customer_ledger(account_id), amount_micros),
+                                                     Posting(credit_account, -amount_micros)))
+
+
+def entry_for_refund(refund: PaymentRefunded) -> JournalEntry:
+    """Money going back to the customer: debit the customer's funds, credit refunds payable."""
+    return _customer_debit("r:" + refund.event_id, "refund", refund.account_id, refund.occurred_at_ms,
+                           refund.currency, refund.amount_micros, REFUNDS_PAYABLE)
+
+
+def entry_for_chargeback(chargeback: ChargebackReceived) -> JournalEntry:
+    """The processor took a payment back: debit the customer's funds, credit payments clearing."""
+    return _customer_debit("b:" + chargeback.event_id, "chargeback", chargeback.account_id,
+                           chargeback.occurred_at_ms, chargeback.currency, chargeback.amount_micros,
+                           PAYMENTS_CLEARING)
 
 
 def balances_from_journal(entries: list[JournalEntry]) -> dict[str, int]:

@@ -6,7 +6,14 @@ the code and message from ``InvalidEvent``.
 
 from __future__ import annotations
 
-from projections.events import AccountOpened, CallDetailRecord, Disposition, PaymentReceived
+from projections.events import (
+    AccountOpened,
+    CallDetailRecord,
+    ChargebackReceived,
+    Disposition,
+    PaymentReceived,
+    PaymentRefunded,
+)
 from projections.money import SUPPORTED_CURRENCIES
 
 BILLING_MODES = frozenset({"prepaid", "postpaid"})
@@ -39,11 +46,15 @@ def validate_cdr(cdr: CallDetailRecord) -> None:
         raise InvalidEvent("unanswered_with_answer_time", f"CDR {cdr.call_key} is {cdr.disposition.value} but has an answer time")
 
 
-def validate_payment(payment: PaymentReceived) -> None:
-    if payment.currency not in SUPPORTED_CURRENCIES:
-        raise InvalidEvent("unknown_currency", f"payment {payment.event_id} is in unknown currency {payment.currency!r}")
-    if payment.amount_micros <= 0:
-        raise InvalidEvent("non_positive_amount", f"payment {payment.event_id} amount must be positive")
+def validate_money(event: PaymentReceived | PaymentRefunded | ChargebackReceived) -> None:
+    """A payment, refund or chargeback: a known currency and a positive amount."""
+    kind = type(event).__name__
+    if event.currency not in SUPPORTED_CURRENCIES:
+        raise InvalidEvent("unknown_currency", f"{kind} {event.event_id} is in unknown currency {event.currency!r}")
+    if event.amount_micros <= 0:
+        raise InvalidEvent("non_positive_amount", f"{kind} {event.event_id} amount must be positive")
+
+
 
 
 def validate_account_opened(event: AccountOpened) -> None:

@@ -11,18 +11,25 @@ schema, and fastavro resolves older writer schemas against it (schema evolution)
 
 from __future__ import annotations
 
+import dataclasses
+import enum
+import functools
 import io
 import json
 import struct
+import types
+import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 import fastavro
 
 from projections.account import AccountState
 from projections.journal import JournalEntry, Posting
+from projections import events as ev
 from projections.events import (
+    ACCOUNT_EVENTS,
     AccountEvent,
     AccountOpened,
     CallDetailRecord,
@@ -53,6 +60,23 @@ class RegisteredSchema:
     parsed: Any
 
 
+class SchemaRegistry(Protocol):
+    """What the codec needs of a registry: the writer schema of an id, the newest of a subject."""
+
+    def writer(self, schema_id: int) -> RegisteredSchema | None: ...
+
+    def latest_of(self, subject: str) -> RegisteredSchema: ...
+
+
+def committed_schemas(registry_file: Path = REGISTRY_FILE, schema_dir: Path = SCHEMA_DIR) -> list[dict]:
+    """The manifest entries with each schema's JSON (``"schema"``), in id order."""
+    manifest = json.loads(registry_file.read_text())
+    out = []
+    for entry in sorted(manifest["schemas"], key=lambda e: e["id"]):
+        out.append({**entry, "schema": json.loads((schema_dir / entry["file"]).read_text())})
+    return out
+
+
 class FileSchemaRegistry:
     """Schema ids and parsed schemas from the committed files. Read-only and deterministic."""
 
@@ -72,6 +96,12 @@ class FileSchemaRegistry:
             if current is None or reg.version > current.version:
                 self.latest[reg.subject] = reg
 
+    def writer(self, schema_id: int) -> RegisteredSchema | None:
+        return self.by_id.get(schema_id)
+
+    def latest_of(self, subject: str) -> RegisteredSchema:
+        return self.latest[subject]
+
 
 def frame(schema_id: int, body: bytes) -> bytes:
     return HEADER.pack(MAGIC_BYTE, schema_id) + body
@@ -81,7 +111,7 @@ _DISPOSITION = {d.value: d for d in Disposition}  # a dict probe is ~10x cheaper
 _DIRECTION = {d.value: d for d in Direction}
 
 
-def _cdr_from_dict(d: dict) -> CallDetailRecord:
+def cdr_from_record(d: dict) -> CallDetailRecord:
     return CallDetailRecord(
         d["event_id"], d["carrier_id"], d["call_id"], d["account_id"], d["caller"], d["callee"],
         d["start_at_ms"], d["answer_at_ms"], d["end_at_ms"], _DISPOSITION[d["disposition"]],
@@ -100,13 +130,13 @@ def _cdr_to_dict(c: CallDetailRecord) -> dict:
 
 def _opened_from_dict(d: dict) -> AccountOpened:
     return AccountOpened(d["event_id"], d["account_id"], d["occurred_at_ms"], d["currency"], d["plan"],
-                         d["billing_mode"], tuple(d["numbers"]), d["time_zone"])
+                         d["billing_mode"], tuple(d["numbers"]), d["time_zone"], d["tax_jurisdiction"])
 
 
 def _opened_to_dict(e: AccountOpened) -> dict:
     return {"event_id": e.event_id, "account_id": e.account_id, "occurred_at_ms": e.occurred_at_ms,
             "currency": e.currency, "plan": e.plan, "billing_mode": e.billing_mode,
-            "numbers": list(e.numbers), "time_zone": e.time_zone}
+            "numbers": list(e.numbers), "time_zone": e.time_zone, "tax_jurisdiction": e.tax_jurisdiction}
 
 
 def _payment_from_dict(d: dict) -> PaymentReceived:
@@ -119,19 +149,75 @@ def _payment_to_dict(e: PaymentReceived) -> dict:
             "amount_micros": e.amount_micros, "currency": e.currency, "payment_ref": e.payment_ref}
 
 
-_SUBJECT_OF = {
-    AccountOpened: ("voiceledger.AccountOpened", _opened_to_dict),
-    CallDetailRecord: ("voiceledger.CallDetailRecord", _cdr_to_dict),
-    PaymentReceived: ("voiceledger.PaymentReceived", _payment_to_dict),
+# --- generic conversion, for the event types that are not on the hot path ------------------
+
+
+def to_avro(value: Any) -> Any:
+    """A dataclass event as the plain data fastavro writes: enums by value, tuples as lists."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, tuple):
+        return [to_avro(v) for v in value]
+    if dataclasses.is_dataclass(value):
+        return {f.name: to_avro(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    return value
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _from_avro_as(kind: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin = typing.get_origin(kind)
+    if origin in (typing.Union, types.UnionType):
+        kind = next(a for a in typing.get_args(kind) if a is not type(None))
+        origin = typing.get_origin(kind)
+    if origin is tuple:
+        item = typing.get_args(kind)[0]
+        return tuple(_from_avro_as(item, v) for v in value)
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        return kind(value)
+    if dataclasses.is_dataclass(kind):
+        return from_avro(kind, value)
+    return value
+
+
+def from_avro(cls: type, record: dict) -> Any:
+    """The inverse of ``to_avro`` for one dataclass type, driven by its type hints."""
+    hints = _hints(cls)
+    return cls(**{f.name: _from_avro_as(hints[f.name], record[f.name]) for f in dataclasses.fields(cls)})
+
+
+# Hand-written converters for the hot types (a CDR is decoded ~100k times a second).
+_FAST_TO_DICT: dict[type, Callable[[Any], dict]] = {
+    AccountOpened: _opened_to_dict,
+    CallDetailRecord: _cdr_to_dict,
+    PaymentReceived: _payment_to_dict,
+}
+_FAST_FROM_DICT: dict[type, Callable[[dict], Any]] = {
+    AccountOpened: _opened_from_dict,
+    CallDetailRecord: cdr_from_record,
+    PaymentReceived: _payment_from_dict,
 }
 
-# subject -> function from a decoded dict to a list of events
-_FROM_DICT: dict[str, Callable[[dict], list[AccountEvent]]] = {
-    "voiceledger.AccountOpened": lambda d: [_opened_from_dict(d)],
-    "voiceledger.CallDetailRecord": lambda d: [_cdr_from_dict(d)],
-    "voiceledger.CallDetailRecordBatch": lambda d: [_cdr_from_dict(r) for r in d["records"]],
-    "voiceledger.PaymentReceived": lambda d: [_payment_from_dict(d)],
+# Every event type with a schema, by its subject (the record's full name).
+EVENT_TYPES: dict[str, type] = {
+    f"voiceledger.{cls.__name__}": cls
+    for cls in (*ACCOUNT_EVENTS, ev.RateCardPublished, ev.PeriodTicked, ev.CallRated,
+                ev.InvoiceIssued, ev.AccountStatusChanged)
 }
+SUBJECT_OF: dict[type, str] = {cls: subject for subject, cls in EVENT_TYPES.items()}
+ACCOUNT_EVENT_SUBJECTS = frozenset(SUBJECT_OF[cls] for cls in ACCOUNT_EVENTS)
+CDR_BATCH_SUBJECT = "voiceledger.CallDetailRecordBatch"
+
+
+def _event_from_record(subject: str, record: dict) -> Any:
+    cls = EVENT_TYPES[subject]
+    fast = _FAST_FROM_DICT.get(cls)
+    return fast(record) if fast else from_avro(cls, record)
 
 
 def _entry_to_dict(e: JournalEntry) -> dict:
@@ -149,11 +235,11 @@ def _entry_from_dict(d: dict) -> JournalEntry:
 class EventCodec:
     """Encode and decode account events (single or enveloped) and internal state records."""
 
-    def __init__(self, registry: FileSchemaRegistry | None = None) -> None:
+    def __init__(self, registry: SchemaRegistry | None = None) -> None:
         self.registry = registry or FileSchemaRegistry()
 
     def _write(self, subject: str, record: dict) -> bytes:
-        reg = self.registry.latest[subject]
+        reg = self.registry.latest_of(subject)
         buf = io.BytesIO()
         buf.write(HEADER.pack(MAGIC_BYTE, reg.schema_id))
         fastavro.schemaless_writer(buf, reg.parsed, record)
@@ -165,10 +251,10 @@ class EventCodec:
         magic, schema_id = HEADER.unpack_from(value)
         if magic != MAGIC_BYTE:
             raise DecodeError("bad_magic_byte", f"magic byte {magic} is not 0 (not Confluent-framed Avro)")
-        writer = self.registry.by_id.get(schema_id)
+        writer = self.registry.writer(schema_id)
         if writer is None:
             raise DecodeError("unknown_schema_id", f"schema id {schema_id} is not registered")
-        reader = self.registry.latest[writer.subject]
+        reader = self.registry.latest_of(writer.subject)
         buf = io.BytesIO(value)
         buf.seek(HEADER.size)
         try:
@@ -183,12 +269,14 @@ class EventCodec:
 
     # --- events -------------------------------------------------------------------------
 
-    def encode(self, event: AccountEvent) -> bytes:
-        subject, to_dict = _SUBJECT_OF[type(event)]
-        return self._write(subject, to_dict(event))
+    def encode(self, event: Any) -> bytes:
+        """Any event with a schema (account events, rate cards, ticks, outputs)."""
+        cls = type(event)
+        fast = _FAST_TO_DICT.get(cls)
+        return self._write(SUBJECT_OF[cls], fast(event) if fast else to_avro(event))
 
     def encode_cdr_batch(self, records: list[CallDetailRecord]) -> bytes:
-        return self._write("voiceledger.CallDetailRecordBatch", {"records": [_cdr_to_dict(r) for r in records]})
+        return self._write(CDR_BATCH_SUBJECT, {"records": [_cdr_to_dict(r) for r in records]})
 
     def decode(self, value: bytes) -> list[AccountEvent]:
         """One message -> its events (an envelope gives many). Raises ``DecodeError``."""
@@ -197,13 +285,24 @@ class EventCodec:
     def decode_message(self, value: bytes) -> tuple[list[AccountEvent], bool]:
         """One message -> (its events, whether it was an envelope). Raises ``DecodeError``."""
         subject, record = self._read(value)
-        convert = _FROM_DICT.get(subject)
-        if convert is None:
+        if subject != CDR_BATCH_SUBJECT and subject not in ACCOUNT_EVENT_SUBJECTS:
             raise DecodeError("not_an_account_event", f"{subject} does not belong on the events topic")
         try:
-            return convert(record), subject == "voiceledger.CallDetailRecordBatch"
-        except (ValueError, KeyError) as exc:
-            raise DecodeError("bad_field", str(exc)) from exc
+            if subject == CDR_BATCH_SUBJECT:
+                return [cdr_from_record(r) for r in record["records"]], True
+            return [_event_from_record(subject, record)], False
+        except (ValueError, KeyError, TypeError) as exc:
+            raise DecodeError("bad_field", f"{subject}: {exc}") from exc
+
+    def decode_event(self, value: bytes) -> Any:
+        """One message holding one event of any type with a schema. Raises ``DecodeError``."""
+        subject, record = self._read(value)
+        if subject not in EVENT_TYPES:
+            raise DecodeError("not_an_event", f"{subject} is not an event type")
+        try:
+            return _event_from_record(subject, record)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise DecodeError("bad_field", f"{subject}: {exc}") from exc
 
     # --- dead letters -------------------------------------------------------------------
 

@@ -25,12 +25,12 @@ from concurrent.futures import ThreadPoolExecutor
 import faust
 
 from projections.account import DAY_MS, AccountState, FoldSettings
-from schemas.codec import EventCodec
 from streams import metrics
 from streams.call_log import CALL_LOG_COLUMNS, migrate
 from streams.journal_log import JOURNAL_COLUMNS
 from streams.clickhouse import ClickHouse, connect
 from streams.config import Settings
+from streams.kafka_io import codec_for
 from streams.processor import BatchProcessor, InMessage
 from streams.ratecards import load_rate_cards
 
@@ -76,7 +76,7 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
         table_standby_replicas=0,
         web_enabled=False,
     )
-    codec = EventCodec()
+    codec = codec_for(settings)
     processor = BatchProcessor(codec, fold_settings_from(settings), settings.partitions)
     events_topic = app.topic(
         settings.events_topic, key_type=bytes, value_type=bytes, key_serializer="raw",

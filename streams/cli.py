@@ -39,6 +39,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("worker", help="run a stream worker until SIGTERM")
 
+    ing = sub.add_parser("ingest", help="parse carriers' CDR files and produce them to the events topic")
+    ing.add_argument("--format", required=True, choices=("asterisk-csv", "freeswitch-json", "avro"),
+                     help="asterisk-csv: Master.csv; freeswitch-json: mod_json_cdr; avro: container file")
+    ing.add_argument("--carrier", help="carrier id: with the source's unique id, the call key (required "
+                                       "for asterisk-csv and freeswitch-json)")
+    ing.add_argument("--time-zone", default="UTC",
+                     help="the carrier's IANA time zone, for timestamps logged without one (default UTC)")
+    ing.add_argument("--envelope", type=_positive, default=200, help="CDRs per Kafka message (1 = no envelopes)")
+    ing.add_argument("paths", nargs="+", metavar="PATH")
+
     sub.add_parser("balances", help="print every account's balance from the accounts table")
 
     sub.add_parser("verify", help="recompute balances from the journal and compare; check the trial balance")
@@ -54,6 +64,23 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _ingest(settings, args: argparse.Namespace) -> int:  # noqa: ANN001 - Settings, imported lazily
+    """Exit 0 when every record was produced, 1 when some were rejected (and dead-lettered)."""
+    from streams.cdr_common import carrier_zone
+    from streams.ingest import ingest
+
+    if args.format != "avro" and not args.carrier:
+        raise ConfigError(f"--carrier: required for --format {args.format} (it scopes the call key)")
+    try:
+        zone = carrier_zone(args.time_zone)
+    except ValueError as exc:
+        raise ConfigError(f"--time-zone: {exc}") from None
+    summary = asyncio.run(ingest(settings, [Path(p) for p in args.paths], args.format, args.carrier, zone,
+                                 envelope_max=args.envelope))
+    print(summary.line())
+    return 1 if summary.rejected else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Imports are deferred so that `voiceledger --help` and config errors stay fast.
@@ -62,7 +89,11 @@ def main(argv: list[str] | None = None) -> int:
     from streams.embedded import EmbeddedServerError
     from streams.ratecards import RateCardError
 
-    errors = USAGE_ERRORS + (DemoError, ClickHouseConfigError, EmbeddedServerError, RateCardError)
+    from schemas.confluent import SchemaRegistryError
+    from streams.ingest import IngestError
+
+    errors = USAGE_ERRORS + (DemoError, ClickHouseConfigError, EmbeddedServerError, RateCardError, IngestError,
+                             SchemaRegistryError)
     try:
         if args.command == "demo":
             from streams.demo import run_demo
@@ -80,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
             load_rate_cards(settings.rate_cards)  # fail fast, with the file and line
             run_worker(settings)
             return 0
+        if args.command == "ingest":
+            return _ingest(settings, args)
         if args.command == "balances":
             from projections.money import Money
             from streams.kafka_io import read_account_states

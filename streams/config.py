@@ -34,6 +34,9 @@ class Settings:
     broker_flavor: str = "kafka"
     # clickhouse://user:pass@host:9000/db, clickhouses://... (TLS) or chdb:///path
     clickhouse_url: str = "chdb://.voiceledger/chdb"
+    # A Confluent-compatible Schema Registry (http(s)://[user:pass@]host:port); empty: the
+    # file registry committed in schemas/registry.json.
+    schema_registry_url: str = ""
     app_id: str = "voiceledger"
     events_topic: str = "voiceledger.events"
     dead_letter_topic: str = "voiceledger.dead-letter"
@@ -91,6 +94,8 @@ def validate(s: Settings) -> Settings:
     scheme = urlparse(s.clickhouse_url).scheme
     if scheme not in ("clickhouse", "clickhouses", "chdb"):
         raise ConfigError(f"clickhouse_url: scheme {scheme!r} must be clickhouse, clickhouses or chdb")
+    if s.schema_registry_url and urlparse(s.schema_registry_url).scheme not in ("http", "https"):
+        raise ConfigError("schema_registry_url: must be http(s)://host:port, or empty for the file registry")
     if not 1 <= s.partitions <= 1024:
         raise ConfigError(f"partitions: {s.partitions} must be between 1 and 1024")
     if not 1 <= s.batch_messages_max <= 100_000:

@@ -21,6 +21,15 @@ from streams.config import Settings
 from streams.processor import partition_for
 
 
+def codec_for(settings: Settings) -> EventCodec:
+    """The codec with the configured registry: a Schema Registry's, or the committed files'."""
+    if settings.schema_registry_url:
+        from schemas.confluent import ConfluentSchemaRegistry
+
+        return EventCodec(ConfluentSchemaRegistry(settings.schema_registry_url))
+    return EventCodec()
+
+
 async def ensure_topics(settings: Settings) -> None:
     """Create the events and dead-letter topics with the configured partitions, if missing."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.broker, request_timeout_ms=10_000)
@@ -92,7 +101,7 @@ async def produce_events(settings: Settings, events: Iterable[AccountEvent], *, 
     Progress is measured against these: Tansu 0.6's ListOffsets answers with a count of record
     batches rather than the next offset, so end offsets cannot be trusted on it.
     """
-    codec = codec or EventCodec()
+    codec = codec or codec_for(settings)
     producer = new_producer(settings)
     await producer.start()
     sent = 0
@@ -210,7 +219,7 @@ async def committed_lag(settings: Settings, next_offsets: dict[int, int]) -> int
 
 async def read_account_states(settings: Settings, codec: EventCodec | None = None) -> dict:
     """The accounts table as the worker left it: the newest state per key in its changelog."""
-    codec = codec or EventCodec()
+    codec = codec or codec_for(settings)
     latest: dict[bytes, bytes | None] = {}
     for record in await read_topic(settings.broker, settings.accounts_changelog_topic(), timeout_s=30):
         latest[record.key] = record.value

@@ -21,7 +21,16 @@ from projections.account import (
     fold_all,
     fold_batch,
 )
-from projections.events import AccountOpened, CallDetailRecord, Disposition, PaymentReceived
+from projections.events import (
+    AccountOpened,
+    AccountSuspended,
+    CallDetailRecord,
+    ChargebackReceived,
+    Disposition,
+    PaymentReceived,
+    PaymentRefunded,
+    SuspensionReason,
+)
 from projections.rating import DestinationRate, RateCard
 
 T0 = 1_790_812_800_000
@@ -111,9 +120,47 @@ def test_event_dated_after_it_was_logged_is_rejected():
 
 # --- properties -----------------------------------------------------------------------
 
+def refund(n: int, micros: int, currency="USD") -> PaymentRefunded:
+    return PaymentRefunded(f"refund-{n}", "a1", T0 + 2_000, micros, currency, "pay-1")
+
+
+def chargeback(n: int, micros: int) -> ChargebackReceived:
+    return ChargebackReceived(f"cb-{n}", "a1", T0 + 3_000, micros, "USD", "pay-1")
+
+
+def test_R9_refund_and_chargeback_take_funds_back_with_balanced_entries():
+    state, outcomes = fold_batch(None, positioned([opened(), pay(1, 5_000_000), refund(1, 1_000_000),
+                                                   chargeback(1, 500_000)]), SETTINGS)
+    assert state.balance_micros == 3_500_000 and state.paid_micros == 3_500_000
+    entries = {o.entry.kind: o.entry for o in outcomes if isinstance(o, Applied) and o.entry}
+    assert [(p.ledger_account, p.amount_micros) for p in entries["refund"].postings] == \
+        [("customer:a1", 1_000_000), ("refunds:payable", -1_000_000)]
+    assert [(p.ledger_account, p.amount_micros) for p in entries["chargeback"].postings] == \
+        [("customer:a1", 500_000), ("payments:clearing", -500_000)]
+    # A payment id and a refund id may be equal: their dedup keys live in separate namespaces.
+    again, outcomes = fold_batch(state, positioned([PaymentRefunded("pay-1", "a1", T0, 1, "USD")], 10), SETTINGS)
+    assert isinstance(outcomes[0], Applied) and again.balance_micros == 3_499_999
+
+
+def test_R7_refund_in_another_currency_is_rejected():
+    state, outcomes = fold_batch(None, positioned([opened(), refund(1, 100, "EUR")]), SETTINGS)
+    assert isinstance(outcomes[1], Rejected) and outcomes[1].code == "currency_mismatch"
+    assert state.balance_micros == 0
+
+
+def test_an_account_event_not_folded_yet_is_rejected_loudly_and_passed():
+    suspended = AccountSuspended("s-1", "a1", T0 + 5_000, SuspensionReason.NON_PAYMENT)
+    state, outcomes = fold_batch(None, positioned([opened(), suspended, pay(1, 100)]), SETTINGS)
+    assert isinstance(outcomes[1], Rejected) and outcomes[1].code == "unsupported_event"
+    assert isinstance(outcomes[2], Applied) and state.balance_micros == 100
+    assert state.positions["t/0"] == (2, 0), "the position moves past the rejected event"
+
+
 event_strategy = st.one_of(
     st.builds(lambda n, s: call(n, s), st.integers(0, 30), st.integers(0, 7200)),
     st.builds(lambda n, m: pay(n, m), st.integers(0, 10), st.integers(1, 50_000_000)),
+    st.builds(refund, st.integers(0, 5), st.integers(1, 5_000_000)),
+    st.builds(chargeback, st.integers(0, 5), st.integers(1, 5_000_000)),
 )
 
 
