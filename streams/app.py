@@ -3,12 +3,22 @@
 Per batch (``stream.take_events``), in this order, which is what makes the effect exactly-once
 on a broker without transactions:
 
+0. check that no record of a partition was skipped before this batch (``streams/sequence.py``:
+   faust-streaming can drop fetched records during recovery and deliver later ones);
 1. decode and fold the batch in memory (``BatchProcessor``, pure core underneath);
 2. insert the batch's call-log and journal rows into ClickHouse and wait for it (rows collapse
    by call key and entry id, so a repeat after a crash is harmless);
 3. write each touched account's state once to the ``accounts`` table; each state record carries
    the log position it has applied, so it and its position can never disagree;
-4. send journal entries (``ledger.entries``) and dead letters; then Faust acks the batch, flushes the producer and commits offsets.
+4. send journal entries (``ledger.entries``) and dead letters;
+5. wait until the broker has acknowledged every one of those writes (state changelog records,
+   journal envelopes, dead letters); only then does the loop body end, Faust ack the batch's
+   events, and a later commit cover their offsets.
+
+Step 5 is ours, not Faust's, on purpose. Faust flushes its producer before committing, but
+``ProducerBuffer.flush()`` (faust-streaming 0.15) returns as soon as one 0.1 s wait passes
+without a send, with messages still buffered. Under load a commit could then cover events whose
+state was never written, and a crash lost them: the SIGKILL test caught exactly that.
 
 A crash anywhere replays from the last committed offset; replayed events at or before an
 account's recorded position are skipped (``Redelivered``), later ones are applied once.
@@ -30,11 +40,16 @@ from streams.call_log import CALL_LOG_COLUMNS, migrate
 from streams.journal_log import JOURNAL_COLUMNS
 from streams.clickhouse import ClickHouse, connect
 from streams.config import Settings
-from streams.kafka_io import codec_for
+from streams.kafka_io import codec_for, committed_offsets, data_in_range
 from streams.processor import BatchProcessor, InMessage
+from streams.sequence import PartitionSequence
 from streams.ratecards import load_rate_cards
 
 log = logging.getLogger("voiceledger.worker")
+
+
+class RecordsDropped(RuntimeError):
+    """The consumer skipped records of a partition; applying later ones first would lose them."""
 
 ACCOUNTS_TABLE = "accounts"
 # Exit code of a worker that stopped itself because a batch could not be completed.
@@ -62,6 +77,8 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
         # Tansu (and some managed Kafkas) have no transactions; exactly-once comes from the
         # idempotent fold instead, so at-least-once delivery is all we ask of Kafka.
         processing_guarantee="at_least_once",
+        # Sends must go out when made, not at commit time: a batch waits for its writes' acks.
+        stream_publish_on_commit=False,
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,
         consumer_auto_offset_reset="earliest",
@@ -99,6 +116,20 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
         # bytes types make Faust use the "raw" codec for the changelog, both ways.
         key_type=bytes, value_type=bytes,
     )
+    # Every changelog write of the table, as the future Faust resolves when the broker acks it
+    # (see step 5 in the module docstring). The table's own write path is unchanged; this only
+    # keeps the futures that Table.on_key_set drops.
+    unacked_writes: list[asyncio.Future] = []
+    sequence = PartitionSequence()  # see streams/sequence.py: in-order delivery, checked
+    send_changelog = accounts.send_changelog
+
+    def send_changelog_tracked(*args, **kwargs):  # noqa: ANN002, ANN003 - Faust's signature
+        fut = send_changelog(*args, **kwargs)
+        unacked_writes.append(fut)
+        return fut
+
+    accounts.send_changelog = send_changelog_tracked  # type: ignore[method-assign]
+
     # One thread owns the ClickHouse client: clients are not thread-safe, and the event loop
     # must stay free to heartbeat while an insert runs.
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
@@ -160,6 +191,20 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
                 logging.shutdown()
                 os._exit(EXIT_BATCH_FAILED)
 
+    async def _check_in_order(records: list[tuple[int, int]]) -> None:
+        """Raise (so the worker stops, nothing acked) if records were dropped before this batch."""
+        new = sequence.unknown({p for p, _ in records})
+        if new:
+            committed = await committed_offsets(settings, sorted(new))
+            for p in new:
+                sequence.start(p, committed.get(p))
+        for gap in sequence.gaps(records):
+            if await data_in_range(settings.broker, settings.events_topic, gap.partition, gap.start, gap.end):
+                raise RecordsDropped(f"partition {gap.partition}: records {gap.start}..{gap.end - 1} were "
+                                     f"not delivered before offset {gap.end}; replaying in order")
+            log.info("partition %d: offsets %d..%d hold no records (transaction markers or compaction)",
+                     gap.partition, gap.start, gap.end - 1)
+
     async def _process_batch(events) -> None:  # noqa: ANN001 - Faust's event type
         loop = asyncio.get_running_loop()
         t0 = loop.time()
@@ -168,15 +213,22 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
                       int(round(e.message.timestamp * 1000)), e.message.value)
             for e in events
         ]
+        records = [(m.partition, m.offset) for m in messages]
+        await _check_in_order(records)
         result = processor.process(messages, load_state)
         if result.call_rows or result.journal_rows:
             await loop.run_in_executor(executor, _insert_rows, result.call_rows, result.journal_rows)
         for account_id, state in result.states.items():
             accounts[account_id.encode()] = codec.encode_state(state)
         for partition, key, value in result.entries:
-            await ledger_entries.send(key=key, value=value, partition=partition)
+            unacked_writes.append(await ledger_entries.send(key=key, value=value, partition=partition))
         for key, value in result.dead_letters:
-            await dead_letters.send(key=key, value=value)
+            unacked_writes.append(await dead_letters.send(key=key, value=value))
+        # Step 5: nothing of this batch may be committed before all of it is on the broker.
+        writes = list(unacked_writes)
+        unacked_writes.clear()
+        if writes:
+            await asyncio.gather(*writes)
         metrics.BATCH_SIZE.observe(result.counts["consumed"])
         metrics.BATCH_LATENCY.observe(loop.time() - t0)
         metrics.ACCOUNTS_IN_STATE.set(len(result.states))
@@ -184,6 +236,13 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
                  "accounts=%d call_rows=%d seconds=%.3f", len(messages), result.counts["consumed"],
                  result.counts["applied"], result.counts["duplicate"], result.counts["redelivered"],
                  len(result.dead_letters), len(result.states), len(result.call_rows), loop.time() - t0)
+        sequence.advance(records)
+
+    @app.on_partitions_revoked.connect
+    async def forget_revoked(app_: faust.App, revoked: set, **_: object) -> None:  # noqa: ANN001
+        # Another worker may process these meanwhile; if they come back, they start afresh
+        # at the group's committed offset.
+        sequence.forget({tp.partition for tp in revoked if tp.topic == settings.events_topic})
 
     @app.on_before_shutdown.connect
     async def close_clickhouse(app_: faust.App, **_: object) -> None:

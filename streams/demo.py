@@ -52,13 +52,31 @@ def start_worker(settings: Settings, log_path: Path | None = None) -> subprocess
                             stdout=out, stderr=subprocess.STDOUT)
 
 
+RESTARTS_MAX = 5  # a supervisor's patience with a worker that stops itself (exit 75)
+
+
 def wait_until_committed(settings: Settings, worker: subprocess.Popen, timeout_s: float,
-                         next_offsets: dict[int, int], show_progress: bool = True) -> None:
+                         next_offsets: dict[int, int], show_progress: bool = True,
+                         log_path: Path | None = None) -> subprocess.Popen:
+    """Until the worker group has committed ``next_offsets``; returns the worker then running.
+
+    Like a supervisor (systemd, Kubernetes) in production, it restarts a worker that stopped
+    itself with exit code 75 (a batch it could not complete safely, replayed on restart), at
+    most ``RESTARTS_MAX`` times, when ``log_path`` is given.
+    """
+    from streams.app import EXIT_BATCH_FAILED
+
     deadline = time.monotonic() + timeout_s
     last_shown = -1
+    restarts = 0
     total_messages = sum(next_offsets.values())
     while time.monotonic() < deadline:
         if worker.poll() is not None:
+            if worker.returncode == EXIT_BATCH_FAILED and log_path is not None and restarts < RESTARTS_MAX:
+                restarts += 1
+                say(f"  worker stopped itself (exit {EXIT_BATCH_FAILED}, see {log_path}); restarting it")
+                worker = start_worker(settings, log_path)
+                continue
             raise DemoError(f"worker exited early with code {worker.returncode}")
         lag = asyncio.run(committed_lag(settings, next_offsets))
         done = total_messages - lag
@@ -66,7 +84,7 @@ def wait_until_committed(settings: Settings, worker: subprocess.Popen, timeout_s
             say(f"  worker: {done}/{total_messages} messages committed")
             last_shown = done
         if lag == 0:
-            return
+            return worker
         time.sleep(0.5)
     raise DemoError(f"worker did not commit all messages within {timeout_s} s")
 
@@ -110,7 +128,8 @@ def run_demo(settings: Settings, spec: SimulationSpec, envelope_max: int, workdi
         worker = start_worker(settings, workdir / "worker.log")
         say(f"worker started (pid {worker.pid}, metrics on :{settings.metrics_port}/metrics)")
         try:
-            wait_until_committed(settings, worker, timeout_s=600, next_offsets=next_offsets)
+            worker = wait_until_committed(settings, worker, timeout_s=600, next_offsets=next_offsets,
+                                          log_path=workdir / "worker.log")
         except DemoError as exc:
             raise DemoError(f"{exc}; see {workdir / 'worker.log'}") from None
         finally:

@@ -211,6 +211,32 @@ async def committed_offsets(settings: Settings, partitions: Iterable[int] | None
             if tp.topic == settings.events_topic and meta.offset >= 0}
 
 
+async def data_in_range(bootstrap: str, topic: str, partition: int, start: int, end: int,
+                        timeout_s: float = 30.0) -> bool:
+    """Whether any record a consumer can read sits at an offset in ``[start, end)``.
+
+    Transaction markers and compacted-away records leave offsets without data; a consumer never
+    sees them. Used to tell such a gap from records that were fetched and then dropped.
+    """
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
+                                auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, partition)
+        consumer.assign([tp])
+        consumer.seek(tp, start)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while loop.time() < deadline:
+            batch = await consumer.getmany(tp, timeout_ms=500, max_records=1)
+            for record in batch.get(tp, []):
+                if record.offset >= start:
+                    return record.offset < end
+        raise TimeoutError(f"{topic}/{partition}: no record at or after offset {start} within {timeout_s} s")
+    finally:
+        await consumer.stop()
+
+
 async def committed_lag(settings: Settings, next_offsets: dict[int, int]) -> int:
     """Messages up to ``next_offsets`` (per partition) not yet committed by the worker group."""
     committed = await committed_offsets(settings, next_offsets.keys())

@@ -65,7 +65,7 @@ def rebuild(settings: Settings, new_app_id: str, clickhouse_url: str, log_path: 
                     ledger_entries_topic=f"{new_app_id}.ledger.entries")
     worker = start_worker(fresh, log_path)
     try:
-        wait_until_committed(fresh, worker, 3600, target, show_progress=False)
+        worker = wait_until_committed(fresh, worker, 3600, target, show_progress=False, log_path=log_path)
     finally:
         stop_worker(worker)
     return {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,11 +17,25 @@ from streams.kafka_io import read_account_states
 FAR_FUTURE_MS = 2**62  # the oracle has no log timestamps; nothing is "in the future" for it
 
 
+def wait_until_ready(log: Path, timeout_s: float = 60) -> None:
+    """Until the worker has started (Faust logs it at info level, which the tests set).
+
+    A worker stopped before Faust installs its signal handlers dies of the SIGTERM itself
+    instead of shutting down cleanly, which would make a clean stop look like a failure.
+    """
+    deadline = time.monotonic() + timeout_s
+    while "[^Worker]: Ready" not in log.read_text(errors="replace"):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"worker not ready within {timeout_s} s; log:\n{log.read_text()[-3000:]}")
+        time.sleep(0.1)
+
+
 def run_worker_to_end(settings: Settings, next_offsets: dict[int, int], log: Path,
                       timeout_s: float = 180) -> int:
     worker = start_worker(settings, log)
     try:
-        wait_until_committed(settings, worker, timeout_s, next_offsets, show_progress=False)
+        worker = wait_until_committed(settings, worker, timeout_s, next_offsets, show_progress=False, log_path=log)
+        wait_until_ready(log)
     except Exception:
         stop_worker(worker)
         raise AssertionError(f"worker did not finish; log:\n{log.read_text()[-4000:]}")

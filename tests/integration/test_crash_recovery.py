@@ -14,6 +14,7 @@ from dataclasses import replace
 
 import pytest
 
+from streams.app import EXIT_BATCH_FAILED
 from streams.clickhouse import connect
 from streams.demo import start_worker
 from streams.kafka_io import committed_lag, plan_messages, produce_raw
@@ -53,6 +54,7 @@ def test_R7_R9_R30_sigkill_at_random_points_loses_nothing_and_counts_nothing_twi
     rng = random.Random(20261124)
     offsets: dict[int, int] = {}
     lags_at_kill = []
+    exits = []
     for round_no, chunk in enumerate(chunks):
         offsets = merge_offsets(offsets, asyncio.run(produce_raw(settings, settings.events_topic, chunk)))
         if round_no == 3:
@@ -64,16 +66,19 @@ def test_R7_R9_R30_sigkill_at_random_points_loses_nothing_and_counts_nothing_twi
         kill_at_lag = int(lag_before * rng.uniform(0.2, 0.8))
         worker = start_worker(settings, tmp_path / f"worker-{round_no}.log")
         deadline = time.monotonic() + 120
-        while asyncio.run(committed_lag(settings, offsets)) > kill_at_lag and time.monotonic() < deadline:
+        while (asyncio.run(committed_lag(settings, offsets)) > kill_at_lag and worker.poll() is None
+               and time.monotonic() < deadline):
             time.sleep(0.02)
-        worker.send_signal(signal.SIGKILL)
-        worker.wait()
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGKILL)
+        exits.append(worker.wait())  # -9, or 75 if it stopped itself on dropped records first
         lags_at_kill.append((lag_before, asyncio.run(committed_lag(settings, offsets))))
     assert run_worker_to_end(settings, offsets, tmp_path / "worker-final.log", timeout_s=300) == 0
 
     # The kills must really have hit a worker mid-stream, or this proves nothing: after it
     # committed some of its input, before all of it.
-    print("committed lag (before start, at kill) per round:", lags_at_kill)
+    print("committed lag (before start, at kill) per round:", lags_at_kill, "exit codes:", exits)
+    assert set(exits) <= {-signal.SIGKILL, EXIT_BATCH_FAILED}, exits
     assert sum(1 for before, at_kill in lags_at_kill if 0 < at_kill < before) >= 5, lags_at_kill
 
     live = live_states(settings)

@@ -75,7 +75,8 @@ def test_R1_R2_R7_R9_pipeline_matches_pure_fold_and_logs_every_call_once(setting
     offsets1 = merge_offsets(offsets1, asyncio.run(produce_raw(settings, settings.events_topic, bad)))
     worker = start_worker(settings, tmp_path / "worker1.log")
     try:
-        wait_until_committed(settings, worker, 180, offsets1, show_progress=False)
+        worker = wait_until_committed(settings, worker, 180, offsets1, show_progress=False,
+                                      log_path=tmp_path / "worker1.log")
         # Dead letters are sent before their batch is committed, so they are all there now.
         dead = asyncio.run(read_topic(settings.broker, settings.dead_letter_topic))
         metrics_text = urllib.request.urlopen(f"http://127.0.0.1:{settings.metrics_port}/metrics", timeout=5).read().decode()
