@@ -40,7 +40,7 @@ from streams.call_log import CALL_LOG_COLUMNS, migrate
 from streams.journal_log import JOURNAL_COLUMNS
 from streams.clickhouse import ClickHouse, connect
 from streams.config import Settings
-from streams.kafka_io import codec_for, committed_offsets, data_in_range
+from streams.kafka_io import beginning_offsets, codec_for, committed_offsets, data_in_range
 from streams.processor import BatchProcessor, InMessage
 from streams.sequence import PartitionSequence
 from streams.ratecards import load_rate_cards
@@ -81,6 +81,7 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
         stream_publish_on_commit=False,
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,
+        # A new group reads from the log's start; the in-order guard assumes it (streams/sequence.py).
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=settings.commit_interval_seconds,
         broker_session_timeout=settings.session_timeout_seconds,
@@ -196,8 +197,11 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
         new = sequence.unknown({p for p, _ in records})
         if new:
             committed = await committed_offsets(settings, sorted(new))
+            # No committed offset yet: the group reads from the log's start (earliest).
+            uncommitted = sorted(p for p in new if p not in committed)
+            start = {**(await beginning_offsets(settings, uncommitted) if uncommitted else {}), **committed}
             for p in new:
-                sequence.start(p, committed.get(p))
+                sequence.start(p, start.get(p))
         for gap in sequence.gaps(records):
             if await data_in_range(settings.broker, settings.events_topic, gap.partition, gap.start, gap.end):
                 raise RecordsDropped(f"partition {gap.partition}: records {gap.start}..{gap.end - 1} were "

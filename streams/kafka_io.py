@@ -211,6 +211,17 @@ async def committed_offsets(settings: Settings, partitions: Iterable[int] | None
             if tp.topic == settings.events_topic and meta.offset >= 0}
 
 
+async def beginning_offsets(settings: Settings, partitions: Iterable[int]) -> dict[int, int]:
+    """The first offset still in the log, per partition of the events topic."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.broker, enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(settings.events_topic, p) for p in partitions]
+        return {tp.partition: offset for tp, offset in (await consumer.beginning_offsets(tps)).items()}
+    finally:
+        await consumer.stop()
+
+
 async def data_in_range(bootstrap: str, topic: str, partition: int, start: int, end: int,
                         timeout_s: float = 30.0) -> bool:
     """Whether any record a consumer can read sits at an offset in ``[start, end)``.
