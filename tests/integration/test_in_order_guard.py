@@ -1,0 +1,25 @@
+"""The in-order guard asks the broker whether a gap in delivered offsets holds data. Against
+the real broker: records that exist are found wherever the gap starts, including when the
+broker answers a fetch with a batch that begins before the requested offset.
+
+(A gap without data needs transaction markers or compaction, which Tansu does not have; that
+branch is covered by ``tests/unit/test_sequence.py`` and is the documented Kafka behaviour.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+from streams.config import Settings
+from streams.kafka_io import beginning_offsets, data_in_range, ensure_topics, produce_raw
+
+
+def test_data_in_range_finds_records_in_a_gap(broker):
+    settings = replace(Settings(), broker=broker.bootstrap, broker_flavor="tansu", events_topic="guard.events",
+                       dead_letter_topic="guard.dead-letter", ledger_entries_topic="guard.entries", partitions=1)
+    asyncio.run(ensure_topics(settings))
+    asyncio.run(produce_raw(settings, settings.events_topic, [(0, b"k", b"v%d" % i) for i in range(10)]))
+    assert asyncio.run(data_in_range(broker.bootstrap, settings.events_topic, 0, 0, 1))
+    assert asyncio.run(data_in_range(broker.bootstrap, settings.events_topic, 0, 4, 9))
+    assert asyncio.run(beginning_offsets(settings, [0])) == {0: 0}
