@@ -1,0 +1,88 @@
+"""Scale-out: two real worker processes share the partitions of one consumer group.
+
+A second worker joins mid-stream (a rebalance hands it half the partitions, with their accounts'
+state recovered from the changelog), then the first leaves (the second takes everything).
+Balances still equal a pure fold of the input to the micro-unit (R7, R9), ClickHouse holds one
+row per call (R30), and the in-order guard does not mistake a rebalance for dropped records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import replace
+
+import pytest
+
+from schemas.codec import EventCodec
+from streams.clickhouse import connect
+from streams.demo import start_worker, stop_worker, wait_until_committed
+from streams.embedded import free_port
+from streams.kafka_io import committed_lag, plan_messages, produce_raw
+from streams.simulate import SimulationSpec, simulate
+
+from tests.integration.helpers import (
+    live_states,
+    merge_offsets,
+    oracle,
+    state_differences,
+    unique_calls,
+    wait_until_ready,
+)
+
+
+@pytest.fixture
+def clickhouse_url(clickhouse_server):
+    import uuid
+
+    return f"clickhouse://default@127.0.0.1:{clickhouse_server.tcp_port}/scale_{uuid.uuid4().hex[:10]}"
+
+
+def test_R7_R9_R30_a_worker_joins_and_another_leaves_mid_stream(settings, tmp_path):
+    settings = replace(settings, batch_messages_max=50, commit_interval_seconds=0.2)
+    codec = EventCodec()
+    events = simulate(SimulationSpec(accounts=600, calls=30_000, days=2, seed=41))
+    messages = list(plan_messages(events, codec, settings.partitions, envelope_max=20))
+    third = len(messages) // 3
+    parts = [messages[:third], messages[third:2 * third], messages[2 * third:]]
+
+    offsets = asyncio.run(produce_raw(settings, settings.events_topic, parts[0]))
+    first_log, second_log = tmp_path / "worker-a.log", tmp_path / "worker-b.log"
+    first = start_worker(settings, first_log)
+    wait_until_ready(first_log)
+    second_settings = replace(settings, metrics_port=free_port())
+    second = None
+    try:
+        # The second worker joins while the first is working through the first third.
+        deadline = time.monotonic() + 120
+        total = asyncio.run(committed_lag(settings, offsets))
+        while asyncio.run(committed_lag(settings, offsets)) > total // 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        second = start_worker(second_settings, second_log)
+        offsets = merge_offsets(offsets, asyncio.run(produce_raw(settings, settings.events_topic, parts[1])))
+        first = wait_until_committed(settings, first, 240, offsets, show_progress=False, log_path=first_log)
+        wait_until_ready(second_log)
+        assert "Elected group leader" in first_log.read_text() + second_log.read_text()
+        # Both took part: each logged at least one batch.
+        assert "batch messages=" in second_log.read_text(), second_log.read_text()[-3000:]
+
+        # The first worker leaves; the second takes every partition and the rest of the log.
+        assert stop_worker(first) == 0, first_log.read_text()[-3000:]
+        offsets = merge_offsets(offsets, asyncio.run(produce_raw(settings, settings.events_topic, parts[2])))
+        second = wait_until_committed(second_settings, second, 240, offsets, show_progress=False, log_path=second_log)
+        assert stop_worker(second) == 0, second_log.read_text()[-3000:]
+    finally:
+        for worker in (first, second):
+            if worker is not None and worker.poll() is None:
+                stop_worker(worker)
+
+    dropped = (first_log.read_text() + second_log.read_text()).count("RecordsDropped")
+    print("workers stopped themselves on dropped records:", dropped)
+    live, expected = live_states(settings), oracle(settings, events)
+    assert state_differences(live, expected) == []
+    ch = connect(settings.clickhouse_url)
+    try:
+        calls = unique_calls(events)
+        assert ch.query("SELECT count(), uniqExact(call_key) FROM call_log FINAL") == [(len(calls), len(calls))]
+    finally:
+        ch.close()
