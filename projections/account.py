@@ -242,7 +242,7 @@ def fold_batch(
             try:
                 card = select_card(list(settings.rate_cards), state.currency, event.start_at_ms)
                 rated = rate_call(event, card, on_net_prefixes=settings.on_net_prefixes,
-                                  country_code=settings.country_code)
+                                  country_code=settings.country_code, time_zone=state.time_zone)
             except RatingError as exc:
                 outcomes.append(Rejected(item, exc.code, str(exc)))
                 continue

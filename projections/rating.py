@@ -17,11 +17,26 @@ Pure functions over plain data. The rules, with where each is decided:
 - R5: a card applies to calls that *start* while it is in effect (``valid_from`` inclusive,
   ``valid_to`` exclusive), so re-rating the past gives the same answer.
 - A call to a destination the card does not know is rejected with a reason, never rated 0.
+- Minimum billable seconds: an answered call is billed at least ``minimum_billable_s`` before
+  increments apply.
+- Tiers by elapsed time, as carriers quote them ("0.20 for the first minute, then 0.10 per
+  minute billed per second"): each tier from ``from_s`` on has its own price and increment.
+  Each tier's seconds are rounded up to its increment (a tier's length must be a multiple of
+  its increment, so rounding never spills into the next tier), and the price is the exact sum
+  over tiers of ``billed_s * rate / 60``, rounded **up** once, in the sub-micro-unit.
+- Time bands (peak, off-peak, weekend) by weekday and time of day in the account's time zone.
+  The band in effect when the call *starts* prices the whole call, the same rule as R5 for
+  rate changes: a call that crosses 18:00 from peak keeps the peak price. A destination's
+  ``band_rates`` override its standard rate for the bands it names; no matching band, or no
+  rate for it, means the standard rate (band ``"standard"``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from projections.events import CallDetailRecord, Disposition
 from projections.money import div_round_up
@@ -44,6 +59,43 @@ class NoRateCardInEffect(RatingError):
     code = "no_rate_card_in_effect"
 
 
+STANDARD_BAND = "standard"
+MINUTES_PER_DAY = 1_440
+
+
+class InvalidRateCard(ValueError):
+    """A rate card that cannot price calls exactly; the message says which part and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    """From ``from_s`` seconds of elapsed (answered) time on, this price and increment apply."""
+
+    from_s: int
+    rate_micros_per_minute: int
+    increment_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class Band:
+    """A time band: these weekdays (0 = Monday), minutes of the day [start, end), local time."""
+
+    name: str
+    weekdays: frozenset[int]
+    start_minute: int
+    end_minute: int
+
+    def __post_init__(self) -> None:
+        if not (0 <= self.start_minute < self.end_minute <= MINUTES_PER_DAY):
+            raise InvalidRateCard(f"band {self.name}: minutes [{self.start_minute}, {self.end_minute}) "
+                                  "must lie within one day (split an overnight band in two)")
+        if not self.weekdays or not self.weekdays <= frozenset(range(7)):
+            raise InvalidRateCard(f"band {self.name}: weekdays must be a non-empty subset of 0..6")
+
+    def covers(self, weekday: int, minute: int) -> bool:
+        return weekday in self.weekdays and self.start_minute <= minute < self.end_minute
+
+
 @dataclass(frozen=True, slots=True)
 class DestinationRate:
     prefix: str
@@ -52,11 +104,39 @@ class DestinationRate:
     connect_fee_micros: int = 0
     initial_increment_s: int = 60
     subsequent_increment_s: int = 60
+    minimum_billable_s: int = 0
+    tiers: tuple[Tier, ...] = ()  # when set, they price usage instead of rate and increments
+    band_rates: tuple[tuple[str, int], ...] = ()  # (band name, rate per minute) overrides
 
     def __post_init__(self) -> None:
         assert self.prefix.isdigit() and 0 < len(self.prefix) <= MAX_PREFIX_DIGITS, self.prefix
         assert self.rate_micros_per_minute >= 0 and self.connect_fee_micros >= 0
         assert self.initial_increment_s > 0 and self.subsequent_increment_s > 0
+        assert self.minimum_billable_s >= 0
+        if self.tiers:
+            _check_tiers(self.prefix, self.tiers)
+        if self.tiers and self.band_rates:
+            raise InvalidRateCard(f"destination {self.prefix}: tiers and band rates cannot be combined")
+
+    def rate_in_band(self, band: str) -> int:
+        for name, rate in self.band_rates:
+            if name == band:
+                return rate
+        return self.rate_micros_per_minute
+
+
+def _check_tiers(prefix: str, tiers: tuple[Tier, ...]) -> None:
+    if tiers[0].from_s != 0:
+        raise InvalidRateCard(f"destination {prefix}: the first tier must start at 0 s")
+    for tier, following in zip(tiers, tiers[1:] + (None,)):
+        if tier.increment_s <= 0 or tier.rate_micros_per_minute < 0:
+            raise InvalidRateCard(f"destination {prefix}: tier at {tier.from_s} s needs a positive increment "
+                                  "and a rate of at least 0")
+        if following is not None:
+            length = following.from_s - tier.from_s
+            if length <= 0 or length % tier.increment_s:
+                raise InvalidRateCard(f"destination {prefix}: tier at {tier.from_s} s lasts {length} s, "
+                                      f"not a positive multiple of its {tier.increment_s} s increment")
 
 
 @dataclass(frozen=True)
@@ -68,11 +148,31 @@ class RateCard:
     valid_from_ms: int
     destinations: dict[str, DestinationRate]
     valid_to_ms: int | None = None
+    bands: tuple[Band, ...] = ()  # the first band that covers a call's start time applies
     _lengths: tuple[int, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         lengths = sorted({len(p) for p in self.destinations}, reverse=True)
         object.__setattr__(self, "_lengths", tuple(lengths))
+        if self.valid_to_ms is not None and self.valid_to_ms <= self.valid_from_ms:
+            raise InvalidRateCard(f"rate card {self.card_id}: valid_to must be after valid_from")
+        names = {b.name for b in self.bands}
+        for dest in self.destinations.values():
+            unknown = {name for name, _ in dest.band_rates} - names
+            if unknown:
+                raise InvalidRateCard(f"rate card {self.card_id}: destination {dest.prefix} prices "
+                                      f"unknown bands {sorted(unknown)}")
+
+    def band_at(self, at_ms: int, time_zone: str) -> str:
+        """The band in effect at ``at_ms`` in the account's zone (``standard`` if none covers it)."""
+        if not self.bands:
+            return STANDARD_BAND
+        local = datetime.fromtimestamp(at_ms / 1000, timezone.utc).astimezone(_zone(time_zone))
+        weekday, minute = local.weekday(), local.hour * 60 + local.minute
+        for band in self.bands:
+            if band.covers(weekday, minute):
+                return band.name
+        return STANDARD_BAND
 
     def in_effect_at(self, at_ms: int) -> bool:
         return self.valid_from_ms <= at_ms and (self.valid_to_ms is None or at_ms < self.valid_to_ms)
@@ -86,6 +186,11 @@ class RateCard:
                 if hit is not None:
                     return hit
         raise UnknownDestination(f"no destination in rate card {self.card_id} for number {digits}")
+
+
+@lru_cache(maxsize=1_024)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +208,7 @@ class RatedCall:
     currency: str
     rate_card_id: str
     on_net: bool = False
+    band: str = STANDARD_BAND
 
 
 def normalize_number(raw: str, country_code: str = "1") -> str:
@@ -137,6 +243,20 @@ def usage_micros(billed_s: int, rate_micros_per_minute: int) -> int:
     return div_round_up(billed_s * rate_micros_per_minute, SECONDS_PER_MINUTE)
 
 
+def tiered_usage(duration_s: int, tiers: tuple[Tier, ...]) -> tuple[int, int]:
+    """(billed seconds, usage micro-units) under elapsed-time tiers; one rounding, up."""
+    billed = 0
+    micro_seconds = 0  # sum of billed_s * rate: micro-units times 60, exact
+    for tier, following in zip(tiers, tiers[1:] + (None,)):
+        if duration_s <= tier.from_s:
+            break
+        end = duration_s if following is None else min(duration_s, following.from_s)
+        in_tier = div_round_up(end - tier.from_s, tier.increment_s) * tier.increment_s
+        billed += in_tier
+        micro_seconds += in_tier * tier.rate_micros_per_minute
+    return billed, div_round_up(micro_seconds, SECONDS_PER_MINUTE)
+
+
 def select_card(cards: list[RateCard], currency: str, start_at_ms: int) -> RateCard:
     """R5: the card in effect when the call *started*; the latest ``valid_from`` wins."""
     best: RateCard | None = None
@@ -155,6 +275,7 @@ def rate_call(
     *,
     on_net_prefixes: tuple[str, ...] = (),
     country_code: str = "1",
+    time_zone: str = "UTC",
 ) -> RatedCall:
     """Rate one call. Raises a ``RatingError`` subclass when the call cannot be rated."""
     answered = cdr.disposition is Disposition.ANSWERED and cdr.answer_at_ms is not None
@@ -168,8 +289,15 @@ def rate_call(
     if not answered or duration_s == 0:  # R1: unanswered (or zero-length) is not charged
         return RatedCall(duration_s, 0, dest.prefix, dest.name, dest.rate_micros_per_minute,
                          0, 0, 0, card.currency, card.card_id)
-    billed = billed_seconds(duration_s, dest.initial_increment_s, dest.subsequent_increment_s)
-    usage = usage_micros(billed, dest.rate_micros_per_minute)
+    billable_s = max(duration_s, dest.minimum_billable_s)
+    band = card.band_at(cdr.start_at_ms, time_zone)
+    if dest.tiers:
+        billed, usage = tiered_usage(billable_s, dest.tiers)
+        rate = dest.tiers[0].rate_micros_per_minute
+    else:
+        rate = dest.rate_in_band(band)
+        billed = billed_seconds(billable_s, dest.initial_increment_s, dest.subsequent_increment_s)
+        usage = usage_micros(billed, rate)
     charge = usage + dest.connect_fee_micros
-    return RatedCall(duration_s, billed, dest.prefix, dest.name, dest.rate_micros_per_minute,
-                     usage, dest.connect_fee_micros, charge, card.currency, card.card_id)
+    return RatedCall(duration_s, billed, dest.prefix, dest.name, rate, usage, dest.connect_fee_micros,
+                     charge, card.currency, card.card_id, band=band)

@@ -6,6 +6,8 @@ the code and message from ``InvalidEvent``.
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from projections.events import (
     AccountOpened,
     CallDetailRecord,
@@ -62,3 +64,8 @@ def validate_account_opened(event: AccountOpened) -> None:
         raise InvalidEvent("unknown_currency", f"account {event.account_id} opened in unknown currency {event.currency!r}")
     if event.billing_mode not in BILLING_MODES:
         raise InvalidEvent("unknown_billing_mode", f"account {event.account_id}: billing mode {event.billing_mode!r}")
+    try:  # time bands and periods are local to the account (R13), so its zone must be real
+        ZoneInfo(event.time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidEvent("unknown_time_zone", f"account {event.account_id}: time zone {event.time_zone!r} "
+                                                "is not an IANA zone") from None

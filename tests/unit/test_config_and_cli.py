@@ -54,6 +54,32 @@ def test_rate_card_rows_are_validated_with_line_numbers(tmp_path, row, message):
         load_rate_card(str(path), "USD", "2026-01-01")
 
 
+HEADER_WITH_TIERS = ("prefix,destination,rate,connect_fee,initial_increment_s,subsequent_increment_s,"
+                     "minimum_billable_s,tiers\n")
+
+
+@pytest.mark.parametrize("row,message", [
+    ("44,UK,0,0,60,60,0,0:0.20:60;45:0.10:1", "not a positive multiple"),
+    ("44,UK,0,0,60,60,0,0:0.20", "not from_s:rate:increment_s"),
+    ("44,UK,0,0,60,60,-1,", "the minimum at least 0"),
+])
+def test_tier_and_minimum_columns_are_validated_with_line_numbers(tmp_path, row, message):
+    path = tmp_path / "card.csv"
+    path.write_text(HEADER_WITH_TIERS + row + "\n")
+    with pytest.raises(RateCardError, match=rf"card.csv:2: .*{message}"):
+        load_rate_card(str(path), "USD", "2026-01-01")
+
+
+def test_tiers_and_minimum_load_from_the_deck(tmp_path):
+    from projections.rating import Tier
+
+    path = tmp_path / "card.csv"
+    path.write_text(HEADER_WITH_TIERS + "44,UK,0,0,60,60,0,0:0.20:60;60:0.10:1\n49,DE,0.06,0,1,1,30,\n")
+    card = load_rate_card(str(path), "USD", "2026-01-01")
+    assert card.destinations["44"].tiers == (Tier(0, 200_000, 60), Tier(60, 100_000, 1))
+    assert card.destinations["49"].minimum_billable_s == 30
+
+
 def test_duplicate_prefix_is_an_error(tmp_path):
     path = tmp_path / "card.csv"
     path.write_text("prefix,destination,rate\n1,US,0.01\n1,US again,0.02\n")
