@@ -1,0 +1,60 @@
+"""Re-rating (R6): price a period's calls again at another plan's card, call by call.
+
+R6: usage found inconsistent with the account's plan (business use of a residential flat rate,
+say) is re-rated at the other plan's rates for the periods concerned, and the difference is
+posted as an adjustment. This module computes the differences; the ledger posts them (issue 4
+and 6). It is pure: the same calls and cards always give the same differences, because each
+call is re-rated with the card of the *other* plan that was in effect when it started (R5).
+
+A call the other card cannot rate (no destination, no card in effect) is reported, never
+silently priced at zero: an adjustment must be complete or not made.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from projections.events import CallDetailRecord
+from projections.rating import RateCard, RatedCall, RatingError, rate_call, select_card
+
+
+@dataclass(frozen=True, slots=True)
+class CallDifference:
+    call_key: str
+    original_micros: int
+    rerated_micros: int
+    rerated: RatedCall
+
+    @property
+    def difference_micros(self) -> int:
+        """What the customer owes in addition (negative: what is owed back)."""
+        return self.rerated_micros - self.original_micros
+
+
+@dataclass(frozen=True, slots=True)
+class Rerating:
+    currency: str
+    differences: tuple[CallDifference, ...]
+    unrated: tuple[tuple[str, str], ...]  # (call key, reason) the other card could not rate
+
+    @property
+    def total_difference_micros(self) -> int:
+        return sum(d.difference_micros for d in self.differences)
+
+
+def rerate(calls: list[tuple[CallDetailRecord, int]], other_cards: list[RateCard], currency: str, *,
+           on_net_prefixes: tuple[str, ...] = (), country_code: str = "1",
+           time_zone: str = "UTC") -> Rerating:
+    """Re-rate ``(cdr, original charge in micro-units)`` pairs at ``other_cards`` (R6)."""
+    differences = []
+    unrated = []
+    for cdr, original in sorted(calls, key=lambda c: (c[0].start_at_ms, c[0].call_key)):
+        try:
+            card = select_card(other_cards, currency, cdr.start_at_ms)
+            rated = rate_call(cdr, card, on_net_prefixes=on_net_prefixes, country_code=country_code,
+                              time_zone=time_zone)
+        except RatingError as exc:
+            unrated.append((cdr.call_key, f"{exc.code}: {exc}"))
+            continue
+        differences.append(CallDifference(cdr.call_key, original, rated.charge_micros, rated))
+    return Rerating(currency, tuple(differences), tuple(unrated))
