@@ -40,6 +40,7 @@ from projections.journal import (
     entry_for_payment,
     entry_for_refund,
 )
+from projections.periods import period_of
 from projections.rating import RateCard, RatedCall, RatingError, rate_call, select_card
 from projections.validation import (
     InvalidEvent,
@@ -63,6 +64,8 @@ class FoldSettings:
     country_code: str = "1"
     dedup_window_ms: int = 7 * DAY_MS
     dedup_max_keys: int = 20_000
+    # R4: (plan, included seconds per calendar month) for the plans that include minutes.
+    included_seconds_by_plan: tuple[tuple[str, int], ...] = ()
     # An event time further ahead of the log's own timestamp than this is a bad clock.
     max_clock_skew_ms: int = 3_600_000
 
@@ -97,6 +100,9 @@ class AccountState:
     positions: dict[str, tuple[int, int]] = field(default_factory=dict)
     # dedup key -> (event time ms, content fingerprint); bounded, see module docstring.
     recent_keys: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # R4: seconds of included minutes used per period ("YYYY-MM", the account's zone); periods
+    # whose calls the dedup window would refuse anyway are dropped, so this stays bounded.
+    included_used_s: dict[str, int] = field(default_factory=dict)
 
 
 # --- outcomes -------------------------------------------------------------------------
@@ -180,6 +186,8 @@ def fold_batch(
     paid = state.paid_micros if state else 0
     calls = state.calls_charged if state else 0
     newest = state.newest_event_ms if state else 0
+    included_used = dict(state.included_used_s) if state else {}
+    allowance_s = dict(settings.included_seconds_by_plan).get(state.plan, 0) if state else 0
 
     for item in items:
         done = positions.get(item.source)
@@ -193,6 +201,7 @@ def fold_batch(
                 outcomes.append(outcome)
                 if state is not None:
                     positions, recent, newest = dict(state.positions), {}, state.newest_event_ms
+                    allowance_s = dict(settings.included_seconds_by_plan).get(state.plan, 0)
                 continue
             if event.event_id == state.opened_event_id:
                 outcomes.append(Duplicate(item, "o:" + event.event_id))
@@ -241,11 +250,16 @@ def fold_batch(
         if isinstance(event, CallDetailRecord):
             try:
                 card = select_card(list(settings.rate_cards), state.currency, event.start_at_ms)
+                period = period_of(event.start_at_ms, state.time_zone) if allowance_s else ""
+                remaining_s = max(0, allowance_s - included_used.get(period, 0)) if allowance_s else 0
                 rated = rate_call(event, card, on_net_prefixes=settings.on_net_prefixes,
-                                  country_code=settings.country_code, time_zone=state.time_zone)
+                                  country_code=settings.country_code, time_zone=state.time_zone,
+                                  included_remaining_s=remaining_s)
             except RatingError as exc:
                 outcomes.append(Rejected(item, exc.code, str(exc)))
                 continue
+            if rated.included_s:  # R4: unused minutes do not carry over: one count per period
+                included_used[period] = included_used.get(period, 0) + rated.included_s
             balance -= rated.charge_micros  # R9: every charge debits the balance
             charged += rated.charge_micros
             calls += 1 if rated.charge_micros else 0
@@ -268,10 +282,13 @@ def fold_batch(
     horizon = newest - settings.dedup_window_ms
     if len(recent) and min(t for t, _ in recent.values()) < horizon:
         recent = {k: v for k, v in recent.items() if v[0] >= horizon}
+    if included_used:
+        oldest_kept = period_of(max(0, newest - settings.dedup_window_ms), state.time_zone)
+        included_used = {p: s for p, s in included_used.items() if p >= oldest_kept}
     assert charged - paid == -balance, "balance must equal payments minus charges"
     new_state = replace(state, balance_micros=balance, charged_micros=charged, paid_micros=paid,
                         calls_charged=calls, newest_event_ms=newest, positions=positions,
-                        recent_keys=recent)
+                        recent_keys=recent, included_used_s=included_used)
     return new_state, outcomes
 
 

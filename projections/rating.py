@@ -29,17 +29,21 @@ Pure functions over plain data. The rules, with where each is decided:
   rate changes: a call that crosses 18:00 from peak keeps the peak price. A destination's
   ``band_rates`` override its standard rate for the bands it names; no matching band, or no
   rate for it, means the standard rate (band ``"standard"``).
+- R4: minutes included in the plan are used first. They cover domestic usage (a destination
+  in the configured country code) without a connect fee and without tiers, and are consumed in
+  *billed* seconds, after increments: a 61 s call under 60/60 uses 120 s of the allowance. A
+  call partly covered pays for its other billed seconds at its rate. The caller (the fold)
+  keeps what is left for the period and passes it in as ``included_remaining_s``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 from projections.events import CallDetailRecord, Disposition
 from projections.money import div_round_up
+from projections.periods import zone as _zone
 
 SECONDS_PER_MINUTE = 60
 MAX_PREFIX_DIGITS = 15  # E.164 numbers have at most 15 digits.
@@ -188,11 +192,6 @@ class RateCard:
         raise UnknownDestination(f"no destination in rate card {self.card_id} for number {digits}")
 
 
-@lru_cache(maxsize=1_024)
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
-
-
 @dataclass(frozen=True, slots=True)
 class RatedCall:
     """The outcome of rating, with its breakdown so an invoice line can be explained."""
@@ -209,6 +208,7 @@ class RatedCall:
     rate_card_id: str
     on_net: bool = False
     band: str = STANDARD_BAND
+    included_s: int = 0  # billed seconds covered by the plan's included minutes (R4)
 
 
 def normalize_number(raw: str, country_code: str = "1") -> str:
@@ -276,6 +276,7 @@ def rate_call(
     on_net_prefixes: tuple[str, ...] = (),
     country_code: str = "1",
     time_zone: str = "UTC",
+    included_remaining_s: int = 0,
 ) -> RatedCall:
     """Rate one call. Raises a ``RatingError`` subclass when the call cannot be rated."""
     answered = cdr.disposition is Disposition.ANSWERED and cdr.answer_at_ms is not None
@@ -294,10 +295,14 @@ def rate_call(
     if dest.tiers:
         billed, usage = tiered_usage(billable_s, dest.tiers)
         rate = dest.tiers[0].rate_micros_per_minute
+        included = 0
     else:
         rate = dest.rate_in_band(band)
         billed = billed_seconds(billable_s, dest.initial_increment_s, dest.subsequent_increment_s)
-        usage = usage_micros(billed, rate)
+        included = 0
+        if included_remaining_s > 0 and not dest.connect_fee_micros and callee.startswith(country_code):
+            included = min(billed, included_remaining_s)  # R4: included minutes first
+        usage = usage_micros(billed - included, rate)
     charge = usage + dest.connect_fee_micros
     return RatedCall(duration_s, billed, dest.prefix, dest.name, rate, usage, dest.connect_fee_micros,
-                     charge, card.currency, card.card_id, band=band)
+                     charge, card.currency, card.card_id, band=band, included_s=included)

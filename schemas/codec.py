@@ -350,6 +350,7 @@ class EventCodec:
             "newest_event_ms": s.newest_event_ms,
             "positions": {k: list(v) for k, v in s.positions.items()},
             "recent_keys": {k: list(v) for k, v in s.recent_keys.items()},
+            "included_used_s": dict(s.included_used_s),
         })
 
     def decode_state(self, value: bytes) -> AccountState:
@@ -364,4 +365,5 @@ class EventCodec:
             newest_event_ms=d["newest_event_ms"],
             positions={k: (v[0], v[1]) for k, v in d["positions"].items()},
             recent_keys={k: (v[0], v[1]) for k, v in d["recent_keys"].items()},
+            included_used_s=dict(d["included_used_s"]),
         )

@@ -65,6 +65,7 @@ def fold_settings_from(settings: Settings) -> FoldSettings:
         country_code=settings.country_code,
         dedup_window_ms=settings.dedup_window_days * DAY_MS,
         dedup_max_keys=settings.dedup_max_keys,
+        included_seconds_by_plan=settings.included_seconds_by_plan(),
     )
 
 

@@ -49,6 +49,8 @@ class Settings:
     # Rate cards: "path.csv|CURRENCY|valid-from-date", comma separated.
     rate_cards: tuple[str, ...] = DEFAULT_RATE_CARDS
     on_net_prefixes: tuple[str, ...] = ("1555", "3278")  # the provider's own number ranges (R3)
+    # R4: "plan:minutes" per calendar month of domestic usage, comma separated.
+    included_minutes: tuple[str, ...] = ()
     country_code: str = "1"
     dedup_window_days: int = 7
     dedup_max_keys: int = 20_000
@@ -56,6 +58,11 @@ class Settings:
     commit_interval_seconds: float = 1.0
     session_timeout_seconds: float = 10.0
     log_level: str = "warning"
+
+    def included_seconds_by_plan(self) -> tuple[tuple[str, int], ...]:
+        """R4: (plan, included seconds per calendar month), from ``included_minutes``."""
+        return tuple((plan, int(minutes) * 60) for plan, _, minutes in
+                     (spec.rpartition(":") for spec in self.included_minutes))
 
     def producer_batch_bytes_max(self) -> int:
         return 1 if self.broker_flavor == "tansu" else 1_048_576
@@ -68,7 +75,7 @@ class Settings:
         return "kafka://" + ";".join(self.broker.split(","))
 
 
-_TUPLES = {"rate_cards", "on_net_prefixes"}
+_TUPLES = {"rate_cards", "on_net_prefixes", "included_minutes"}
 
 
 def _coerce(name: str, kind: type, raw: object) -> object:
@@ -113,6 +120,10 @@ def validate(s: Settings) -> Settings:
     for spec in s.rate_cards:
         if spec.count("|") != 2:
             raise ConfigError(f"rate_cards: {spec!r} must be 'path.csv|CURRENCY|YYYY-MM-DD'")
+    for spec in s.included_minutes:
+        plan, _, minutes = spec.rpartition(":")
+        if not plan or not minutes.isdigit():
+            raise ConfigError(f"included_minutes: {spec!r} must be 'plan:minutes' (whole minutes, at least 0)")
     if not s.country_code.isdigit():
         raise ConfigError(f"country_code: {s.country_code!r} must be digits")
     return s

@@ -223,3 +223,44 @@ def test_reordering_an_accounts_calls_and_payments_gives_the_same_balance(events
     assert (a.balance_micros, a.charged_micros, a.paid_micros, a.calls_charged) == \
         (b.balance_micros, b.charged_micros, b.paid_micros, b.calls_charged)
     assert a.recent_keys == b.recent_keys
+
+
+# --- R4: included minutes per calendar month, in log order ---------------------------------------
+
+PLUS = replace(SETTINGS, included_seconds_by_plan=(("plus", 120),), dedup_window_ms=60 * DAY_MS)
+OCT_31_2330_NY = 1_793_503_800_000  # 2026-10-31 23:30 in New York = 2026-11-01 03:30Z
+
+
+def plus_opened(time_zone="UTC") -> AccountOpened:
+    return AccountOpened("open-a1", "a1", T0, "USD", "plus", "prepaid", ("15550000001",), time_zone)
+
+
+def test_R4_the_last_included_minute_then_paid_minutes():
+    # 2 included minutes: 61 s bills 120 s, all included; the next call pays; a third pays too.
+    state, _ = fold_batch(None, positioned([plus_opened(), call(1, 61), call(2, 30), call(3, 61)]), PLUS)
+    assert state.charged_micros == 10_000 + 20_000
+    assert state.included_used_s == {"2026-10": 120}
+
+
+def test_R4_unused_minutes_do_not_carry_over_and_a_late_call_counts_in_its_own_month():
+    nov = T0 + 31 * DAY_MS + 3_600_000  # 2026-11-01 01:00Z
+    state, _ = fold_batch(None, positioned([plus_opened(), call(1, 30), call(2, 61, start=nov)]), PLUS)
+    assert state.charged_micros == 0  # October used 60 s; November starts with 120 s again
+    assert state.included_used_s == {"2026-10": 60, "2026-11": 120}
+    # A late October CDR arrives after November's: it uses October's last minute, then pays.
+    state, _ = fold_batch(state, positioned([call(3, 61, start=T0 + 3_600_000)], 10), PLUS)
+    assert state.charged_micros == 10_000 and state.included_used_s == {"2026-10": 120, "2026-11": 120}
+
+
+def test_R4_R13_the_period_is_the_month_in_the_accounts_zone():
+    # 23:30 on 31 October in New York is already November in UTC.
+    state, _ = fold_batch(None, positioned([plus_opened("America/New_York"), call(1, 30, start=OCT_31_2330_NY)]), PLUS)
+    assert state.included_used_s == {"2026-10": 60}
+    state, _ = fold_batch(None, positioned([plus_opened("UTC"), call(1, 30, start=OCT_31_2330_NY)]), PLUS)
+    assert state.included_used_s == {"2026-11": 60}
+
+
+def test_R4_old_periods_are_dropped_with_the_dedup_window():
+    later = T0 + 100 * DAY_MS
+    state, _ = fold_batch(None, positioned([plus_opened(), call(1, 30), call(2, 30, start=later)]), PLUS)
+    assert list(state.included_used_s) == ["2027-01"]

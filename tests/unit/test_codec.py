@@ -102,6 +102,8 @@ def test_committed_bytes_of_every_version_decode_with_current_reader(path):
         events = codec.decode_journal_message(value)
     elif path.name.startswith("CallDetailRecordBatch"):
         events = codec.decode(value)
+    elif path.name.startswith("AccountState"):
+        events = [codec.decode_state(value)]
     else:
         events = [codec.decode_event(value)]
     assert events
@@ -148,3 +150,9 @@ def test_account_state_round_trips():
     state = AccountState("a", "o", "USD", "p", "prepaid", ("1",), "UTC", 5, balance_micros=-7,
                          charged_micros=7, positions={"t/0": (3, 1)}, recent_keys={"c:x": (9, -5)})
     assert codec.decode_state(codec.encode_state(state)) == state
+
+
+def test_v1_account_state_in_an_old_changelog_reads_with_the_v2_default():
+    state = codec.decode_state((FIXTURES / "AccountState.v1.bin").read_bytes())
+    assert state.included_used_s == {} and state.balance_micros == -20_000
+    assert state.recent_keys == {"c:carrier-a/c-1": (1_790_812_800_000, 42)}

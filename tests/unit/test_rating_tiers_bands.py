@@ -127,3 +127,24 @@ def test_cost_never_decreases_as_duration_grows_and_equals_its_components(a, b, 
     for rated in (x, y):
         assert rated.charge_micros == rated.usage_micros + rated.connect_fee_micros
         assert rated == rate_call(cdr(callee, rated.duration_s, start), card(), time_zone="America/New_York")
+
+
+# --- R4: included minutes, used first ------------------------------------------------------------
+
+INCLUDED_CARD = RateCard("c2", "USD", 0, {
+    "1": DestinationRate("1", "US", 10_000),
+    "1900": DestinationRate("1900", "US premium", 1_500_000, 250_000),
+    "44": DestinationRate("44", "UK", 20_000),
+})
+
+
+@pytest.mark.parametrize("callee,duration_s,remaining_s,included_s,charge", [
+    ("12125550100", 61, 300, 120, 0),  # billed 120 s (60/60), all of it included
+    ("12125550100", 61, 90, 90, 5_000),  # 30 s left to pay: 30 * 10_000 / 60
+    ("12125550100", 61, 0, 0, 20_000),  # nothing left: 2 min at 0.01
+    ("442071234567", 61, 300, 0, 40_000),  # international: not covered
+    ("19005550100", 61, 300, 0, 3_250_000),  # premium (connect fee): not covered; 2 * 1.50 + 0.25
+])
+def test_R4_included_minutes_cover_domestic_billed_seconds_first(callee, duration_s, remaining_s, included_s, charge):
+    rated = rate_call(cdr(callee, duration_s), INCLUDED_CARD, included_remaining_s=remaining_s)
+    assert (rated.included_s, rated.charge_micros) == (included_s, charge)
