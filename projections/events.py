@@ -287,6 +287,8 @@ class CallRated:
     currency: str
     rate_card_id: str
     on_net: bool
+    band: str = "standard"  # v2: the time band that priced the call
+    included_s: int = 0  # v2: billed seconds covered by included minutes (R4)
 
 
 class InvoiceKind(str, Enum):

@@ -41,7 +41,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from projections.events import CallDetailRecord, Disposition
+from projections.events import CallDetailRecord, CallRated, Disposition
 from projections.money import div_round_up
 from projections.periods import zone as _zone
 
@@ -306,3 +306,16 @@ def rate_call(
     charge = usage + dest.connect_fee_micros
     return RatedCall(duration_s, billed, dest.prefix, dest.name, rate, usage, dest.connect_fee_micros,
                      charge, card.currency, card.card_id, band=band, included_s=included)
+
+
+def call_rated(cdr: CallDetailRecord, rated: RatedCall) -> CallRated:
+    """The ``CallRated`` output of one call: its identity is the call key, like its journal entry."""
+    return CallRated(
+        event_id="c:" + cdr.call_key, account_id=cdr.account_id, occurred_at_ms=cdr.start_at_ms,
+        call_key=cdr.call_key, duration_s=rated.duration_s, billed_s=rated.billed_s,
+        destination_prefix=rated.destination_prefix, destination_name=rated.destination_name,
+        rate_micros_per_minute=rated.rate_micros_per_minute, usage_micros=rated.usage_micros,
+        connect_fee_micros=rated.connect_fee_micros, charge_micros=rated.charge_micros,
+        currency=rated.currency, rate_card_id=rated.rate_card_id, on_net=rated.on_net,
+        band=rated.band, included_s=rated.included_s,
+    )

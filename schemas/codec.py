@@ -88,7 +88,12 @@ class FileSchemaRegistry:
         # Files are parsed in id order so a record can reference one defined before it.
         for entry in sorted(manifest["schemas"], key=lambda e: e["id"]):
             raw = json.loads((schema_dir / entry["file"]).read_text())
-            parsed = fastavro.parse_schema(raw, named_schemas=named)
+            # A reference to a named type means the version registered *before* this schema,
+            # forever: each schema gets its own snapshot of the names, so registering a new
+            # version of a type later never changes how older schemas that refer to it read.
+            snapshot = dict(named)
+            parsed = fastavro.parse_schema(raw, named_schemas=snapshot)
+            named.update(snapshot)
             reg = RegisteredSchema(entry["id"], entry["subject"], entry["version"], parsed)
             assert reg.schema_id not in self.by_id, f"schema id {reg.schema_id} used twice"
             self.by_id[reg.schema_id] = reg
@@ -303,6 +308,20 @@ class EventCodec:
             return _event_from_record(subject, record)
         except (ValueError, KeyError, TypeError) as exc:
             raise DecodeError("bad_field", f"{subject}: {exc}") from exc
+
+    # --- rated calls (calls.rated) ----------------------------------------------------------
+
+    def encode_call_rated_batch(self, records: list[Any]) -> bytes:
+        return self._write("voiceledger.CallRatedBatch", {"records": [to_avro(r) for r in records]})
+
+    def decode_call_rated_message(self, value: bytes) -> list[Any]:
+        """A ``calls.rated`` message: one ``CallRated``, or an envelope of many."""
+        subject, record = self._read(value)
+        if subject == "voiceledger.CallRated":
+            return [from_avro(ev.CallRated, record)]
+        if subject == "voiceledger.CallRatedBatch":
+            return [from_avro(ev.CallRated, r) for r in record["records"]]
+        raise DecodeError("not_a_rated_call", subject)
 
     # --- dead letters -------------------------------------------------------------------
 

@@ -105,6 +105,10 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
         settings.dead_letter_topic, key_type=bytes, value_type=bytes, key_serializer="raw",
         value_serializer="raw", partitions=settings.partitions,
     )
+    calls_rated = app.topic(
+        settings.calls_rated_topic, key_type=bytes, value_type=bytes, key_serializer="raw",
+        value_serializer="raw", partitions=settings.partitions,
+    )
     ledger_entries = app.topic(
         settings.ledger_entries_topic, key_type=bytes, value_type=bytes, key_serializer="raw",
         value_serializer="raw", partitions=settings.partitions,
@@ -227,6 +231,8 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
             accounts[account_id.encode()] = codec.encode_state(state)
         for partition, key, value in result.entries:
             unacked_writes.append(await ledger_entries.send(key=key, value=value, partition=partition))
+        for partition, key, value in result.rated_calls:
+            unacked_writes.append(await calls_rated.send(key=key, value=value, partition=partition))
         for key, value in result.dead_letters:
             unacked_writes.append(await dead_letters.send(key=key, value=value))
         # Step 5: nothing of this batch may be committed before all of it is on the broker.

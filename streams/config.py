@@ -41,6 +41,7 @@ class Settings:
     events_topic: str = "voiceledger.events"
     dead_letter_topic: str = "voiceledger.dead-letter"
     ledger_entries_topic: str = "voiceledger.ledger.entries"
+    calls_rated_topic: str = "voiceledger.calls.rated"
     partitions: int = 4
     replication_factor: int = 1
     # Batching: a batch closes at this many messages or after this wait, whichever is first.

@@ -38,7 +38,8 @@ async def ensure_topics(settings: Settings) -> None:
         existing = set(await admin.list_topics())
         wanted = [
             NewTopic(name, num_partitions=settings.partitions, replication_factor=settings.replication_factor)
-            for name in (settings.events_topic, settings.dead_letter_topic, settings.ledger_entries_topic)
+            for name in (settings.events_topic, settings.dead_letter_topic, settings.ledger_entries_topic,
+                         settings.calls_rated_topic)
             if name not in existing
         ]
         if wanted:

@@ -26,6 +26,7 @@ from projections.account import (
 )
 from projections.events import CallDetailRecord
 from projections.journal import JournalEntry
+from projections.rating import call_rated
 from schemas.codec import DecodeError, EventCodec
 from streams.call_log import call_log_row
 from streams.journal_log import journal_rows
@@ -61,6 +62,8 @@ class BatchResult:
     journal_rows: list[tuple] = field(default_factory=list)
     # ledger.entries: one envelope per partition per batch, as (partition, key, value)
     entries: list[tuple[int, bytes, bytes]] = field(default_factory=list)
+    # calls.rated: one CallRatedBatch envelope per partition per batch, as (partition, key, value)
+    rated_calls: list[tuple[int, bytes, bytes]] = field(default_factory=list)
     dead_letters: list[tuple[bytes, bytes]] = field(default_factory=list)  # (key, value)
     counts: Counter = field(default_factory=Counter)
 
@@ -144,6 +147,7 @@ class BatchProcessor:
                 by_account.setdefault(event.account_id, []).append(item)
 
         entries_by_partition: dict[int, list[JournalEntry]] = {}
+        rated_by_partition: dict[int, list] = {}
         for account_id, items in by_account.items():
             state = load_state(account_id)
             new_state, outcomes = fold_batch(state, items, self.settings)
@@ -157,6 +161,8 @@ class BatchProcessor:
                         result.call_rows.append(
                             call_log_row(item.event, outcome.rated, msg.partition, msg.offset, item.index)
                         )
+                        rated_by_partition.setdefault(msg.partition, []).append(
+                            call_rated(item.event, outcome.rated))
                     if outcome.entry is not None:
                         result.journal_rows.extend(journal_rows(outcome.entry))
                         entries_by_partition.setdefault(msg.partition, []).append(outcome.entry)
@@ -178,4 +184,8 @@ class BatchProcessor:
                 chunk = entries[i:i + ENTRY_ENVELOPE_MAX]
                 result.entries.append((partition, f"entries/{partition}".encode(),
                                        self.codec.encode_journal_batch(chunk)))
+        for partition, rated in sorted(rated_by_partition.items()):
+            for i in range(0, len(rated), ENTRY_ENVELOPE_MAX):
+                result.rated_calls.append((partition, f"rated/{partition}".encode(),
+                                           self.codec.encode_call_rated_batch(rated[i:i + ENTRY_ENVELOPE_MAX])))
         return result

@@ -62,7 +62,8 @@ def rebuild(settings: Settings, new_app_id: str, clickhouse_url: str, log_path: 
     target = asyncio.run(committed_offsets(settings))
     fresh = replace(settings, app_id=new_app_id, clickhouse_url=clickhouse_url, metrics_port=0,
                     dead_letter_topic=f"{new_app_id}.dead-letter",
-                    ledger_entries_topic=f"{new_app_id}.ledger.entries")
+                    ledger_entries_topic=f"{new_app_id}.ledger.entries",
+                    calls_rated_topic=f"{new_app_id}.calls.rated")
     worker = start_worker(fresh, log_path)
     try:
         worker = wait_until_committed(fresh, worker, 3600, target, show_progress=False, log_path=log_path)

@@ -17,7 +17,8 @@ from streams.kafka_io import beginning_offsets, data_in_range, ensure_topics, pr
 
 def test_data_in_range_finds_records_in_a_gap(broker):
     settings = replace(Settings(), broker=broker.bootstrap, broker_flavor="tansu", events_topic="guard.events",
-                       dead_letter_topic="guard.dead-letter", ledger_entries_topic="guard.entries", partitions=1)
+                       dead_letter_topic="guard.dead-letter", ledger_entries_topic="guard.entries",
+                       calls_rated_topic="guard.rated", partitions=1)
     asyncio.run(ensure_topics(settings))
     asyncio.run(produce_raw(settings, settings.events_topic, [(0, b"k", b"v%d" % i) for i in range(10)]))
     assert asyncio.run(data_in_range(broker.bootstrap, settings.events_topic, 0, 0, 1))

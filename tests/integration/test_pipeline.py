@@ -2,7 +2,7 @@
 
 Proves the walking skeleton: answered calls are rated in whole minutes (R1, R2), charges debit
 and payments credit the balance (R9) exactly as a pure fold of the same input (R7: integer
-micro-units), every call lands once in ``call_log``, bad input goes to the dead-letter topic
+micro-units), every call lands once in ``call_log`` and once (by event id) on ``calls.rated``, bad input goes to the dead-letter topic
 with its reason and source position, the worker keeps running, and a stopped worker resumes
 where it left off. It runs once per ClickHouse engine (chDB and the server).
 """
@@ -102,6 +102,16 @@ def test_R1_R2_R7_R9_pipeline_matches_pure_fold_and_logs_every_call_once(setting
     assert without_positions(live) == without_positions(expected)
     assert sum(s.paid_micros for s in live.values()) > 0
     assert sum(s.charged_micros for s in live.values()) > 0
+
+    # CallRated: one per call once repeats are dropped by event_id, charges equal to the balances'.
+    rated = {r.event_id: r for m in asyncio.run(read_topic(settings.broker, settings.calls_rated_topic))
+             for r in codec.decode_call_rated_message(m.value)}
+    assert {r.call_key for r in rated.values()} == unique_calls(events)
+    charged_by_account: dict[str, int] = {}
+    for r in rated.values():
+        charged_by_account[r.account_id] = charged_by_account.get(r.account_id, 0) + r.charge_micros
+    assert {a: c for a, c in charged_by_account.items() if c} == \
+        {a: s.charged_micros for a, s in expected.items() if s.charged_micros}
 
     ch = connect(settings.clickhouse_url)
     try:

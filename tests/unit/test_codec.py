@@ -102,6 +102,8 @@ def test_committed_bytes_of_every_version_decode_with_current_reader(path):
         events = codec.decode_journal_message(value)
     elif path.name.startswith("CallDetailRecordBatch"):
         events = codec.decode(value)
+    elif path.name.startswith("CallRatedBatch"):
+        events = codec.decode_call_rated_message(value)
     elif path.name.startswith("AccountState"):
         events = [codec.decode_state(value)]
     else:
@@ -156,3 +158,10 @@ def test_v1_account_state_in_an_old_changelog_reads_with_the_v2_default():
     state = codec.decode_state((FIXTURES / "AccountState.v1.bin").read_bytes())
     assert state.included_used_s == {} and state.balance_micros == -20_000
     assert state.recent_keys == {"c:carrier-a/c-1": (1_790_812_800_000, 42)}
+
+
+def test_rated_call_envelope_v2_carries_band_and_included_seconds_and_v1_reads_with_defaults():
+    (new,) = codec.decode_call_rated_message((FIXTURES / "CallRatedBatch.v2.bin").read_bytes())
+    assert (new.band, new.included_s) == ("peak", 60)
+    (old,) = codec.decode_call_rated_message((FIXTURES / "CallRatedBatch.v1.bin").read_bytes())
+    assert (old.band, old.included_s) == ("standard", 0)
