@@ -39,11 +39,10 @@ Pure functions over plain data. The rules, with where each is decided:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 
 from projections.events import CallDetailRecord, CallRated, Disposition
 from projections.money import div_round_up
-from projections.periods import zone as _zone
+from projections.periods import local_time
 
 SECONDS_PER_MINUTE = 60
 MAX_PREFIX_DIGITS = 15  # E.164 numbers have at most 15 digits.
@@ -171,7 +170,7 @@ class RateCard:
         """The band in effect at ``at_ms`` in the account's zone (``standard`` if none covers it)."""
         if not self.bands:
             return STANDARD_BAND
-        local = datetime.fromtimestamp(at_ms / 1000, timezone.utc).astimezone(_zone(time_zone))
+        local = local_time(at_ms, time_zone)
         weekday, minute = local.weekday(), local.hour * 60 + local.minute
         for band in self.bands:
             if band.covers(weekday, minute):
