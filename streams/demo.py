@@ -52,7 +52,7 @@ def start_worker(settings: Settings, log_path: Path | None = None) -> subprocess
                             stdout=out, stderr=subprocess.STDOUT)
 
 
-RESTARTS_MAX = 5  # a supervisor's patience with a worker that stops itself (exit 75)
+RESTARTS_MAX = 10  # a supervisor's patience with a worker that stops itself (exit 75); see streams/sequence.py
 
 
 def wait_until_committed(settings: Settings, worker: subprocess.Popen, timeout_s: float,
