@@ -33,6 +33,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import faust
+from faust.types import TP
 
 from projections.account import DAY_MS, AccountState, FoldSettings
 from streams import metrics
@@ -197,6 +198,16 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
                 logging.shutdown()
                 os._exit(EXIT_BATCH_FAILED)
 
+    def _observe_lag(records: list[tuple[int, int]]) -> None:
+        last: dict[int, int] = {}
+        for partition, offset in records:
+            last[partition] = max(offset, last.get(partition, offset))
+        for partition, offset in last.items():
+            highwater = app.consumer.highwater(TP(settings.events_topic, partition))
+            if highwater is not None:  # known once the partition has been fetched
+                metrics.CONSUMER_LAG.labels(topic=settings.events_topic, partition=str(partition)).set(
+                    max(0, highwater - (offset + 1)))
+
     async def _check_in_order(records: list[tuple[int, int]]) -> None:
         """Raise (so the worker stops, nothing acked) if records were dropped before this batch."""
         new = sequence.unknown({p for p, _ in records})
@@ -248,6 +259,7 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
                  result.counts["applied"], result.counts["duplicate"], result.counts["redelivered"],
                  len(result.dead_letters), len(result.states), len(result.call_rows), loop.time() - t0)
         sequence.advance(records)
+        _observe_lag(records)
 
     @app.on_partitions_revoked.connect
     async def forget_revoked(app_: faust.App, revoked: set, **_: object) -> None:  # noqa: ANN001

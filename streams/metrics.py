@@ -40,3 +40,9 @@ CLICKHOUSE_INSERT_ROWS = Counter(
     "voiceledger_clickhouse_insert_rows_total", "Rows inserted into ClickHouse", ["table"]
 )
 ACCOUNTS_IN_STATE = Gauge("voiceledger_accounts_touched_last_batch", "Accounts written in the last batch")
+CONSUMER_LAG = Gauge(
+    "voiceledger_consumer_lag_messages",
+    "Records of a partition behind the last one this worker processed (high-water mark minus next "
+    "offset), after each batch. On Tansu it reads low: its high-water mark lags for multi-record batches",
+    ["topic", "partition"],
+)

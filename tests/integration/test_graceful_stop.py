@@ -1,11 +1,15 @@
 """A clean drain: SIGTERM in the middle of a stream finishes the batch in hand, commits what it
 processed and exits 0; a new worker resumes from there, and the result is exact (R7, R9, R30).
+On the way, ``/metrics`` is scraped twice from the same worker: the named counters move as
+events flow, and the consumer-lag gauge falls.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
+import urllib.request
 from dataclasses import replace
 
 import pytest
@@ -25,6 +29,20 @@ from tests.integration.helpers import (
 )
 
 
+def scrape(settings) -> dict[str, float]:
+    """Every ``voiceledger_*`` sample of the worker's /metrics: by name summed over labels, and
+    by ``name{labels}`` one by one."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{settings.metrics_port}/metrics", timeout=5).read().decode()
+    samples: dict[str, float] = {}
+    for line in text.splitlines():
+        match = re.match(r"^(voiceledger_[a-z_]+)(\{[^}]*\})? ([0-9.e+-]+)$", line)
+        if match:
+            name, labels, value = match.group(1), match.group(2) or "", float(match.group(3))
+            samples[name] = samples.get(name, 0.0) + value
+            samples[name + labels] = value
+    return samples
+
+
 @pytest.fixture
 def clickhouse_url(tmp_path):
     return f"chdb://{tmp_path / 'chdb'}"
@@ -39,7 +57,29 @@ def test_R7_R9_R30_sigterm_mid_stream_drains_commits_and_exits_zero(settings, tm
     log = tmp_path / "worker-1.log"
     worker = start_worker(settings, log)
     wait_until_ready(log)
+    # Two scrapes of the same process while it works (a restarted process starts its counters anew).
+    first = None
     deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if worker.poll() is not None:
+            worker = start_worker(settings, log)
+            wait_until_ready(log)
+            first = None
+        lag = asyncio.run(committed_lag(settings, offsets))
+        if first is None and lag < total * 7 // 8:
+            first, first_pid = scrape(settings), worker.pid
+        if first is not None and lag <= total * 3 // 4 and worker.pid == first_pid:
+            second = scrape(settings)
+            break
+        time.sleep(0.05)
+    for name in ("voiceledger_events_consumed_total", "voiceledger_events_applied_total",
+                 "voiceledger_calls_rated_total", "voiceledger_clickhouse_insert_rows_total",
+                 "voiceledger_batch_processing_seconds_count"):
+        assert second[name] > first[name] > 0, name
+    # Nothing new is produced, so no partition's lag may rise, and some must fall.
+    lags = [(first[k], second[k]) for k in first if k.startswith("voiceledger_consumer_lag_messages{") and k in second]
+    assert lags and all(b <= a for a, b in lags) and any(b < a for a, b in lags), lags
+
     while asyncio.run(committed_lag(settings, offsets)) > total * 3 // 4 and time.monotonic() < deadline:
         if worker.poll() is not None:  # stopped itself on dropped records: restart, as a supervisor
             worker = start_worker(settings, log)
