@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 from projections.events import (
     AccountEvent,
@@ -66,6 +67,14 @@ class FoldSettings:
     dedup_max_keys: int = 20_000
     # R4: (plan, included seconds per calendar month) for the plans that include minutes.
     included_seconds_by_plan: tuple[tuple[str, int], ...] = ()
+
+    @cached_property
+    def _allowance_s(self) -> dict[str, int]:
+        return dict(self.included_seconds_by_plan)
+
+    def included_seconds(self, plan: str) -> int:
+        """R4: included seconds per calendar month of ``plan`` (0 when it includes none)."""
+        return self._allowance_s.get(plan, 0)
     # An event time further ahead of the log's own timestamp than this is a bad clock.
     max_clock_skew_ms: int = 3_600_000
 
@@ -187,7 +196,7 @@ def fold_batch(
     calls = state.calls_charged if state else 0
     newest = state.newest_event_ms if state else 0
     included_used = dict(state.included_used_s) if state else {}
-    allowance_s = dict(settings.included_seconds_by_plan).get(state.plan, 0) if state else 0
+    allowance_s = settings.included_seconds(state.plan) if state else 0
 
     for item in items:
         done = positions.get(item.source)
@@ -201,7 +210,7 @@ def fold_batch(
                 outcomes.append(outcome)
                 if state is not None:
                     positions, recent, newest = dict(state.positions), {}, state.newest_event_ms
-                    allowance_s = dict(settings.included_seconds_by_plan).get(state.plan, 0)
+                    allowance_s = settings.included_seconds(state.plan)
                 continue
             if event.event_id == state.opened_event_id:
                 outcomes.append(Duplicate(item, "o:" + event.event_id))
@@ -249,7 +258,7 @@ def fold_batch(
 
         if isinstance(event, CallDetailRecord):
             try:
-                card = select_card(list(settings.rate_cards), state.currency, event.start_at_ms)
+                card = select_card(settings.rate_cards, state.currency, event.start_at_ms)
                 period = period_of(event.start_at_ms, state.time_zone) if allowance_s else ""
                 remaining_s = max(0, allowance_s - included_used.get(period, 0)) if allowance_s else 0
                 rated = rate_call(event, card, on_net_prefixes=settings.on_net_prefixes,

@@ -38,6 +38,7 @@ Pure functions over plain data. The rules, with where each is decided:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from projections.events import CallDetailRecord, CallRated, Disposition
@@ -256,7 +257,7 @@ def tiered_usage(duration_s: int, tiers: tuple[Tier, ...]) -> tuple[int, int]:
     return billed, div_round_up(micro_seconds, SECONDS_PER_MINUTE)
 
 
-def select_card(cards: list[RateCard], currency: str, start_at_ms: int) -> RateCard:
+def select_card(cards: Sequence[RateCard], currency: str, start_at_ms: int) -> RateCard:
     """R5: the card in effect when the call *started*; the latest ``valid_from`` wins."""
     best: RateCard | None = None
     for card in cards:
