@@ -20,6 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from projections.events import CallDetailRecord, Disposition  # noqa: E402
 from projections.rating import DestinationRate, RateCard, rate_call  # noqa: E402
 from streams.ratecards import load_rate_card  # noqa: E402
+from projections.rate_book import RateBook, card_to_parts  # noqa: E402
+from schemas.codec import EventCodec  # noqa: E402
 
 
 def make_prefixes(n: int, rng: random.Random) -> list[str]:
@@ -71,6 +73,18 @@ def main() -> None:
         start = time.perf_counter()
         loaded = load_rate_card(str(deck), "USD", "2026-01-01")
         load_s = time.perf_counter() - start
+    # What `rates import` adds after loading (cut into parts, Avro-encode), and what each worker
+    # does to read the card back (decode, assemble, validate): the broker round trip aside.
+    codec = EventCodec()
+    start = time.perf_counter()
+    values = [codec.encode(p) for p in card_to_parts(loaded, event_id="bench", published_at_ms=0)]
+    encode_s = time.perf_counter() - start
+    start = time.perf_counter()
+    book = RateBook(lead_ms=0)
+    for v in values:
+        book.add(codec.decode_event(v), 0)
+    assemble_s = time.perf_counter() - start
+    assert len(book.effective_cards()[0].destinations) == len(loaded.destinations)
 
     print(json.dumps({
         "benchmark": "rating",
@@ -79,6 +93,11 @@ def main() -> None:
         "rate_cdr_per_s_one_core": round(args.calls / rate_s),
         "deck_prefixes": len(loaded.destinations),
         "deck_load_s": round(load_s, 2),
+        "deck_parts": len(values),
+        "deck_part_bytes_max": max(len(v) for v in values),
+        "deck_encode_s": round(encode_s, 2),
+        "deck_import_total_s": round(load_s + encode_s, 2),
+        "deck_worker_assemble_s": round(assemble_s, 2),
         "checksum_charge_micros": total,
     }))
 

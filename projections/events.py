@@ -227,18 +227,53 @@ class SubscriberErasureRequested:
 
 
 @dataclass(frozen=True, slots=True)
+class RateTier:
+    """Wire form of ``projections.rating.Tier``: from ``from_s`` elapsed seconds, this price."""
+
+    from_s: int
+    rate_micros_per_minute: int
+    increment_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class BandRate:
+    band: str
+    rate_micros_per_minute: int
+
+
+@dataclass(frozen=True, slots=True)
+class RateBand:
+    """Wire form of ``projections.rating.Band``: weekdays 0 (Monday)..6, minutes [start, end)."""
+
+    name: str
+    weekdays: tuple[int, ...]
+    start_minute: int
+    end_minute: int
+
+
+@dataclass(frozen=True, slots=True)
 class RateCardDestination:
+    """Wire form of ``projections.rating.DestinationRate`` (v2 adds minimum, tiers, band rates)."""
+
     prefix: str
     name: str
     rate_micros_per_minute: int
     connect_fee_micros: int = 0
     initial_increment_s: int = 60
     subsequent_increment_s: int = 60
+    minimum_billable_s: int = 0
+    tiers: tuple[RateTier, ...] = ()
+    band_rates: tuple[BandRate, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class RateCardPublished:
-    """R5: an effective-dated rate card; it applies to calls that *start* in [valid_from, valid_to)."""
+    """R5: an effective-dated rate card, or part ``part`` of ``parts`` of one.
+
+    A deck of 200k prefixes is ~8 MB of Avro, over Kafka's default 1 MB message limit, so
+    ``voiceledger rates import`` cuts it into parts that share ``card_id``; a card exists for
+    the ledger once all its parts are in the log. ``projections/rate_book.py`` assembles them.
+    """
 
     event_id: str
     occurred_at_ms: int
@@ -247,6 +282,9 @@ class RateCardPublished:
     valid_from_ms: int
     valid_to_ms: int | None
     destinations: tuple[RateCardDestination, ...]
+    bands: tuple[RateBand, ...] = ()  # v2
+    part: int = 0  # v2
+    parts: int = 1  # v2
 
 
 class TickKind(str, Enum):

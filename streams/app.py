@@ -31,6 +31,7 @@ import logging
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import faust
 from faust.types import TP
@@ -45,6 +46,8 @@ from streams.kafka_io import beginning_offsets, codec_for, committed_offsets, da
 from streams.processor import BatchProcessor, InMessage
 from streams.sequence import PartitionSequence
 from streams.ratecards import load_rate_cards
+from streams.rate_feed import RateFeed
+from projections.rating import RateCard
 
 log = logging.getLogger("voiceledger.worker")
 
@@ -59,14 +62,16 @@ EXIT_BATCH_FAILED = 75
 INSERT_RETRY_DELAYS_SECONDS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
 
 
-def fold_settings_from(settings: Settings) -> FoldSettings:
+def fold_settings_from(settings: Settings, published_cards: tuple[RateCard, ...] = ()) -> FoldSettings:
+    """The fold's settings: the configured cards plus the cards published on the rates topic."""
     return FoldSettings(
-        rate_cards=load_rate_cards(settings.rate_cards),
+        rate_cards=load_rate_cards(settings.rate_cards) + published_cards,
         on_net_prefixes=settings.on_net_prefixes,
         country_code=settings.country_code,
         dedup_window_ms=settings.dedup_window_days * DAY_MS,
         dedup_max_keys=settings.dedup_max_keys,
         included_seconds_by_plan=settings.included_seconds_by_plan(),
+        max_clock_skew_ms=settings.max_clock_skew_seconds * 1000,
     )
 
 
@@ -97,7 +102,9 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
         web_enabled=False,
     )
     codec = codec_for(settings)
-    processor = BatchProcessor(codec, fold_settings_from(settings), settings.partitions)
+    base_settings = fold_settings_from(settings)
+    processor = BatchProcessor(codec, base_settings, settings.partitions)
+    rate_feed = RateFeed(settings, codec)
     events_topic = app.topic(
         settings.events_topic, key_type=bytes, value_type=bytes, key_serializer="raw",
         value_serializer="raw", partitions=settings.partitions,
@@ -235,7 +242,18 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
         ]
         records = [(m.partition, m.offset) for m in messages]
         await _check_in_order(records)
+        # Cards logged before these calls must be known before they are rated (rate_feed.py).
+        cards_changed, refused_cards = await rate_feed.catch_up() if rate_feed.due() else (False, [])
+        if cards_changed:
+            processor.settings = replace(base_settings,
+                                         rate_cards=base_settings.rate_cards + rate_feed.book.effective_cards())
         result = processor.process(messages, load_state)
+        for refusal in refused_cards:
+            result.dead_letters.append((f"{settings.rates_topic}/0/{refusal.offset}/0".encode(),
+                                        codec.encode_dead_letter(
+                                            reason_code=refusal.code, reason=refusal.reason,
+                                            source_topic=settings.rates_topic, source_partition=0,
+                                            source_offset=refusal.offset, source_index=0, original=refusal.value)))
         if result.call_rows or result.journal_rows:
             await loop.run_in_executor(executor, _insert_rows, result.call_rows, result.journal_rows)
         for account_id, state in result.states.items():
@@ -269,6 +287,7 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
 
     @app.on_before_shutdown.connect
     async def close_clickhouse(app_: faust.App, **_: object) -> None:
+        await rate_feed.stop()
         ch = ch_holder.pop("ch", None)
         if ch is not None:
             await asyncio.get_running_loop().run_in_executor(executor, ch.close)

@@ -42,6 +42,8 @@ class Settings:
     dead_letter_topic: str = "voiceledger.dead-letter"
     ledger_entries_topic: str = "voiceledger.ledger.entries"
     calls_rated_topic: str = "voiceledger.calls.rated"
+    # Published rate cards (voiceledger rates import): one partition, compacted.
+    rates_topic: str = "voiceledger.rates"
     partitions: int = 4
     replication_factor: int = 1
     # Batching: a batch closes at this many messages or after this wait, whichever is first.
@@ -54,6 +56,12 @@ class Settings:
     included_minutes: tuple[str, ...] = ()
     country_code: str = "1"
     dedup_window_days: int = 7
+    # An event dated further ahead of its own log time than this is refused (a bad clock).
+    max_clock_skew_seconds: int = 3_600
+    # A published card takes effect at its valid-from, but never before this long after it was
+    # logged; at least max_clock_skew_seconds, which makes rebuilds rate exactly as live did
+    # (projections/rate_book.py explains why).
+    rate_card_lead_seconds: int = 3_900
     dedup_max_keys: int = 20_000
     metrics_port: int = 9464  # 0 disables the /metrics endpoint
     commit_interval_seconds: float = 1.0
@@ -116,6 +124,12 @@ def validate(s: Settings) -> Settings:
         raise ConfigError(f"dedup_max_keys: {s.dedup_max_keys} must be between 100 and 1000000")
     if not 0 <= s.metrics_port <= 65535:
         raise ConfigError(f"metrics_port: {s.metrics_port} is not a port")
+    if s.max_clock_skew_seconds < 0:
+        raise ConfigError(f"max_clock_skew_seconds: {s.max_clock_skew_seconds} must be at least 0")
+    if s.rate_card_lead_seconds < s.max_clock_skew_seconds:
+        raise ConfigError(f"rate_card_lead_seconds: {s.rate_card_lead_seconds} must be at least "
+                          f"max_clock_skew_seconds ({s.max_clock_skew_seconds}), or a rebuild could rate "
+                          "a call with a card the live worker had not read yet")
     if not s.rate_cards:
         raise ConfigError("rate_cards: at least one rate card is needed")
     for spec in s.rate_cards:

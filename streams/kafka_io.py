@@ -31,7 +31,7 @@ def codec_for(settings: Settings) -> EventCodec:
 
 
 async def ensure_topics(settings: Settings) -> None:
-    """Create the events and dead-letter topics with the configured partitions, if missing."""
+    """Create the events, output and rates topics, if missing."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.broker, request_timeout_ms=10_000)
     await admin.start()
     try:
@@ -42,6 +42,12 @@ async def ensure_topics(settings: Settings) -> None:
                          settings.calls_rated_topic)
             if name not in existing
         ]
+        if settings.rates_topic not in existing:
+            # One partition: a card's parts and the cards keep one order. Compacted: keys are
+            # card_id/part and cards are immutable, so compaction only drops re-sent parts.
+            wanted.append(NewTopic(settings.rates_topic, num_partitions=1,
+                                   replication_factor=settings.replication_factor,
+                                   topic_configs={"cleanup.policy": "compact"}))
         if wanted:
             try:
                 await admin.create_topics(wanted)

@@ -46,3 +46,4 @@ CONSUMER_LAG = Gauge(
     "offset), after each batch. On Tansu it reads low: its high-water mark lags for multi-record batches",
     ["topic", "partition"],
 )
+RATE_CARDS = Gauge("voiceledger_rate_cards_published", "Published rate cards this worker can rate with")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from projections.account import AccountState, Positioned, fold_all
 from projections.events import AccountEvent, CallDetailRecord
+from projections.rating import RateCard
 from streams.app import fold_settings_from
 from streams.config import Settings
 from streams.demo import start_worker, stop_worker, wait_until_committed
@@ -50,10 +51,11 @@ def merge_offsets(*maps: dict[int, int]) -> dict[int, int]:
     return out
 
 
-def oracle(settings: Settings, events: list[AccountEvent]) -> dict[str, AccountState]:
+def oracle(settings: Settings, events: list[AccountEvent],
+           published_cards: tuple[RateCard, ...] = ()) -> dict[str, AccountState]:
     """A pure fold of the same events, in the same per-account order, from nothing."""
     items = [Positioned("oracle/0", i, 0, FAR_FUTURE_MS, e) for i, e in enumerate(events)]
-    return fold_all(items, fold_settings_from(settings))
+    return fold_all(items, fold_settings_from(settings, published_cards))
 
 
 def without_positions(states: dict[str, AccountState]) -> dict[str, AccountState]:
