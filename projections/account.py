@@ -9,9 +9,13 @@ One account's events arrive in log order, each with its position in the log. The
   conflict goes to the dead-letter topic);
 - rates calls, debits charges and credits payments (R1, R2, R3, R7, R9); refunds and
   chargebacks debit the funds again (``paid_micros`` is net of them);
-- rejects, with the code ``unsupported_event``, account events it does not fold yet (the
-  lifecycle, disputes and privacy requests): loud and counted, and still in the log for a
-  rebuild once they are folded.
+- runs the account lifecycle (``projections/lifecycle.py``): time ticks, operator events and
+  payments move the account's status, charge the monthly fee in advance, suspend, resume and
+  terminate (R12, R14, R15, R22-R28); each status change is an ``AccountStatusChanged`` output
+  and each amount a journal entry;
+- rejects, with the code ``unsupported_event``, account events it does not fold yet (disputes,
+  plan changes and privacy requests): loud and counted, and still in the log for a rebuild once
+  they are folded.
 
 Dedup memory is bounded (TigerBeetle: a limit on everything). Keys are kept for a window of
 event time (``dedup_window_ms``, default 7 days) behind the newest event of the account, and
@@ -26,21 +30,26 @@ import hashlib
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
+from projections import lifecycle as lc_rules
 from projections.events import (
     AccountEvent,
     AccountOpened,
+    AccountStatusChanged,
     CallDetailRecord,
     ChargebackReceived,
     PaymentReceived,
     PaymentRefunded,
+    PeriodTicked,
 )
 from projections.journal import (
     JournalEntry,
     entry_for_call,
     entry_for_chargeback,
+    entry_for_decision,
     entry_for_payment,
     entry_for_refund,
 )
+from projections.lifecycle import Context, Decision, InvalidTransition, Lifecycle, Policy, StatusChanged
 from projections.periods import period_of
 from projections.rating import RateCard, RatedCall, RatingError, rate_call, select_card
 from projections.validation import (
@@ -77,6 +86,24 @@ class FoldSettings:
         return self._allowance_s.get(plan, 0)
     # An event time further ahead of the log's own timestamp than this is a bad clock.
     max_clock_skew_ms: int = 3_600_000
+    # The lifecycle (projections/lifecycle.py): (plan, monthly fee in micro-units of the
+    # account's currency) for plans with a fee (R14); the rest of its policy.
+    monthly_fee_by_plan: tuple[tuple[str, int], ...] = ()
+    termination_fee_micros: int = 0  # R26
+    registration_grace_ms: int = 36 * 3_600_000  # R12
+    inactivity_ms: int = 0  # R28; 0: never
+
+    @cached_property
+    def _policies(self) -> dict[str, Policy]:
+        return {}
+
+    def policy(self, plan: str) -> Policy:
+        found = self._policies.get(plan)
+        if found is None:
+            found = self._policies[plan] = Policy(dict(self.monthly_fee_by_plan).get(plan, 0),
+                                                  self.termination_fee_micros, self.registration_grace_ms,
+                                                  self.inactivity_ms)
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +139,7 @@ class AccountState:
     # R4: seconds of included minutes used per period ("YYYY-MM", the account's zone); periods
     # whose calls the dedup window would refuse anyway are dropped, so this stays bounded.
     included_used_s: dict[str, int] = field(default_factory=dict)
+    lifecycle: Lifecycle = Lifecycle()  # status, fee period, deadlines (AccountState v3)
 
 
 # --- outcomes -------------------------------------------------------------------------
@@ -122,6 +150,18 @@ class Applied:
     item: Positioned
     rated: RatedCall | None = None  # set for calls
     entry: JournalEntry | None = None  # set for events that move money
+    derived: tuple[JournalEntry, ...] = ()  # the lifecycle's fees, credits and refunds it caused
+    status_changes: tuple[AccountStatusChanged, ...] = ()  # for the account.status topic
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """What the lifecycle did on its own at this item: a tick's fee or deadline, or a deadline a
+    payment's time passed. The item itself is accounted for separately (or, a tick, not at all)."""
+
+    item: Positioned
+    derived: tuple[JournalEntry, ...]
+    status_changes: tuple[AccountStatusChanged, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +182,7 @@ class Rejected:
     reason: str
 
 
-Outcome = Applied | Duplicate | Redelivered | Rejected
+Outcome = Applied | Decided | Duplicate | Redelivered | Rejected
 
 
 def fingerprint(*parts: object) -> int:
@@ -180,6 +220,45 @@ def _open(item: Positioned) -> tuple[AccountState | None, Outcome]:
     return state, Applied(item)
 
 
+class _Books:
+    """The money and lifecycle of one account while a batch is folded (private, mutable)."""
+
+    __slots__ = ("state", "balance", "charged", "paid", "lifecycle", "policy")
+
+    def __init__(self, state: AccountState, policy: Policy) -> None:
+        self.state = state
+        self.balance, self.charged, self.paid = state.balance_micros, state.charged_micros, state.paid_micros
+        self.lifecycle = state.lifecycle
+        self.policy = policy
+
+    def context(self) -> Context:
+        s = self.state
+        return Context(s.account_id, s.billing_mode, s.time_zone, s.opened_at_ms, self.balance)
+
+    def settle(self, decisions: list[Decision]) -> tuple[tuple[JournalEntry, ...], tuple[AccountStatusChanged, ...]]:
+        """Apply the lifecycle's decisions: money moves with a journal entry, statuses are announced."""
+        entries: list[JournalEntry] = []
+        changes: list[AccountStatusChanged] = []
+        s = self.state
+        for d in decisions:
+            delta = lc_rules.balance_change(d)
+            self.balance += delta
+            if isinstance(d, lc_rules.BalanceRefunded):
+                self.paid += delta  # money going back out: net payments fall
+            else:
+                self.charged -= delta
+            if isinstance(d, StatusChanged):
+                old = self.lifecycle.status
+                changes.append(AccountStatusChanged(
+                    f"status:{s.account_id}/{d.at_ms}/{d.new.value}", s.account_id, d.at_ms, old, d.new,
+                    d.reason, s.numbers, d.effective_at_ms))
+            self.lifecycle = lc_rules.apply(self.lifecycle, d)
+            entry = entry_for_decision(s.account_id, s.currency, d)
+            if entry is not None:
+                entries.append(entry)
+        return tuple(entries), tuple(changes)
+
+
 def fold_batch(
     state: AccountState | None, items: list[Positioned], settings: FoldSettings
 ) -> tuple[AccountState | None, list[Outcome]]:
@@ -190,9 +269,7 @@ def fold_batch(
     # Work on private copies; the input state is never mutated.
     positions = dict(state.positions) if state else {}
     recent = dict(state.recent_keys) if state else {}
-    balance = state.balance_micros if state else 0
-    charged = state.charged_micros if state else 0
-    paid = state.paid_micros if state else 0
+    books = _Books(state, settings.policy(state.plan)) if state else None
     calls = state.calls_charged if state else 0
     newest = state.newest_event_ms if state else 0
     included_used = dict(state.included_used_s) if state else {}
@@ -200,17 +277,23 @@ def fold_batch(
 
     for item in items:
         done = positions.get(item.source)
-        if done is not None and (item.offset, item.index) <= done:
-            outcomes.append(Redelivered(item))
-            continue
         event = item.event
+        if done is not None and (item.offset, item.index) <= done:
+            if not isinstance(event, PeriodTicked):  # a tick reaches every account: not news
+                outcomes.append(Redelivered(item))
+            continue
         if isinstance(event, AccountOpened):
             if state is None:
                 state, outcome = _open(item)
-                outcomes.append(outcome)
                 if state is not None:
                     positions, recent, newest = dict(state.positions), {}, state.newest_event_ms
                     allowance_s = settings.included_seconds(state.plan)
+                    books = _Books(state, settings.policy(state.plan))
+                    books.lifecycle, decisions = lc_rules.opening(state.billing_mode, event.occurred_at_ms,
+                                                                   state.time_zone, books.policy)
+                    derived, changes = books.settle(decisions)
+                    outcome = Applied(item, derived=derived, status_changes=changes)
+                outcomes.append(outcome)
                 continue
             if event.event_id == state.opened_event_id:
                 outcomes.append(Duplicate(item, "o:" + event.event_id))
@@ -218,8 +301,31 @@ def fold_batch(
                 outcomes.append(Rejected(item, "account_already_open", f"account {event.account_id} is already open"))
             positions[item.source] = (item.offset, item.index)
             continue
-        if state is None:
-            outcomes.append(Rejected(item, "unknown_account", f"no AccountOpened for account {event.account_id}"))
+        if state is None or books is None:
+            if not isinstance(event, PeriodTicked):  # ticks fan out to known accounts only
+                outcomes.append(Rejected(item, "unknown_account", f"no AccountOpened for account {event.account_id}"))
+            continue
+
+        if isinstance(event, (PeriodTicked, *lc_rules.OPERATOR_EVENTS)) \
+                and event.occurred_at_ms > item.log_time_ms + settings.max_clock_skew_ms:
+            positions[item.source] = (item.offset, item.index)
+            outcomes.append(Rejected(item, "event_time_in_future", f"{type(event).__name__} is dated after it was logged"))
+            continue
+        if isinstance(event, PeriodTicked):
+            decisions = lc_rules.on_tick(books.lifecycle, books.context(), event.occurred_at_ms, books.policy)
+            if decisions:  # a tick that changes nothing leaves no trace (and replays the same)
+                positions[item.source] = (item.offset, item.index)
+                outcomes.append(Decided(item, *books.settle(decisions)))
+            continue
+        if isinstance(event, lc_rules.OPERATOR_EVENTS):
+            positions[item.source] = (item.offset, item.index)
+            try:
+                decisions = lc_rules.on_operator(books.lifecycle, books.context(), event, books.policy)
+            except InvalidTransition as exc:
+                outcomes.append(Rejected(item, exc.code, str(exc)))
+                continue
+            derived, changes = books.settle(decisions)
+            outcomes.append(Applied(item, derived=derived, status_changes=changes))
             continue
 
         try:
@@ -269,24 +375,35 @@ def fold_batch(
                 continue
             if rated.included_s:  # R4: unused minutes do not carry over: one count per period
                 included_used[period] = included_used.get(period, 0) + rated.included_s
-            balance -= rated.charge_micros  # R9: every charge debits the balance
-            charged += rated.charge_micros
+            books.balance -= rated.charge_micros  # R9: every charge debits the balance
+            books.charged += rated.charge_micros
             calls += 1 if rated.charge_micros else 0
+            _note_activity(books, event.start_at_ms)
             outcomes.append(Applied(item, rated, entry_for_call(event, rated, settings.country_code)))
         elif isinstance(event, PaymentReceived):
-            balance += event.amount_micros  # R9: payments are credited
-            paid += event.amount_micros
-            outcomes.append(Applied(item, None, entry_for_payment(event)))
+            # A payment's time may have passed a deadline no tick has reached yet (R24).
+            passed = lc_rules.before_funds(books.lifecycle, books.context(), event_ms, books.policy)
+            if passed:
+                outcomes.append(Decided(item, *books.settle(passed)))
+            refusal = lc_rules.payment_refusal(books.lifecycle)  # R27: no recharge on a fraud hold
+            if refusal is not None:
+                outcomes.append(Rejected(item, *refusal))
+                continue
+            books.balance += event.amount_micros  # R9: payments are credited
+            books.paid += event.amount_micros
+            _note_activity(books, event_ms)
+            derived, changes = books.settle(lc_rules.on_funds(books.lifecycle, books.context(), event_ms, books.policy))
+            outcomes.append(Applied(item, None, entry_for_payment(event), derived, changes))
         else:  # a refund or a chargeback takes funds back out
-            balance -= event.amount_micros
-            paid -= event.amount_micros
+            books.balance -= event.amount_micros
+            books.paid -= event.amount_micros
             entry = entry_for_refund(event) if isinstance(event, PaymentRefunded) else entry_for_chargeback(event)
             outcomes.append(Applied(item, None, entry))
         recent[key] = (event_ms, fp)
         if event_ms > newest:
             newest = event_ms
 
-    if state is None:
+    if state is None or books is None:
         return None, outcomes
     horizon = newest - settings.dedup_window_ms
     if len(recent) and min(t for t, _ in recent.values()) < horizon:
@@ -294,17 +411,27 @@ def fold_batch(
     if included_used:
         oldest_kept = period_of(max(0, newest - settings.dedup_window_ms), state.time_zone)
         included_used = {p: s for p, s in included_used.items() if p >= oldest_kept}
-    assert charged - paid == -balance, "balance must equal payments minus charges"
-    new_state = replace(state, balance_micros=balance, charged_micros=charged, paid_micros=paid,
+    assert books.charged - books.paid == -books.balance, "balance must equal payments minus charges"
+    new_state = replace(state, balance_micros=books.balance, charged_micros=books.charged, paid_micros=books.paid,
                         calls_charged=calls, newest_event_ms=newest, positions=positions,
-                        recent_keys=recent, included_used_s=included_used)
+                        recent_keys=recent, included_used_s=included_used, lifecycle=books.lifecycle)
     return new_state, outcomes
+
+
+def _note_activity(books: _Books, at_ms: int) -> None:
+    """R28: the newest call or payment, for the inactivity deadline."""
+    if at_ms > books.lifecycle.last_activity_ms:
+        books.lifecycle = replace(books.lifecycle, last_activity_ms=at_ms)
 
 
 def fold_all(items: list[Positioned], settings: FoldSettings) -> dict[str, AccountState]:
     """Fold a whole log from scratch: the oracle for rebuilds and tests."""
     by_account: dict[str, list[Positioned]] = {}
     for item in items:
+        if isinstance(item.event, PeriodTicked):  # a tick reaches every account known so far
+            for account_items in by_account.values():
+                account_items.append(item)
+            continue
         by_account.setdefault(item.event.account_id, []).append(item)
     states: dict[str, AccountState] = {}
     for account_id, account_items in by_account.items():

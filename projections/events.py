@@ -375,6 +375,7 @@ class AccountStatusChanged:
     new_status: AccountStatus
     reason: str
     numbers: tuple[str, ...] = ()
+    effective_at_ms: int = 0  # v2: R24 terminations take effect before they are decided
 
 
 AccountEvent = (

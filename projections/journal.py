@@ -10,6 +10,8 @@ Chart of accounts (ledger accounts, not customer accounts):
 - ``payments:clearing``: money received from the payment processor, not yet settled. A
   chargeback takes money back out of it.
 - ``refunds:payable``: money owed back to a customer (R25: the unused balance), until paid out.
+- ``revenue:monthly``: periodic (monthly) fees, charged in advance (R14, R15), less pro-rated
+  credits on termination (R25); ``revenue:termination``: termination fees (R26).
 
 Sign convention: a posting's ``amount_micros`` is positive for a debit and negative for a
 credit. Every entry is asserted to balance per currency (it has one currency, R7). The entry
@@ -21,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from projections.events import CallDetailRecord, ChargebackReceived, PaymentReceived, PaymentRefunded
+from projections.lifecycle import BalanceRefunded, Decision, FeeCharged, FeeCredited
 from projections.rating import RatedCall
 
 PAYMENTS_CLEARING = "payments:clearing"
@@ -105,6 +108,30 @@ def entry_for_chargeback(chargeback: ChargebackReceived) -> JournalEntry:
     return _customer_debit("b:" + chargeback.event_id, "chargeback", chargeback.account_id,
                            chargeback.occurred_at_ms, chargeback.currency, chargeback.amount_micros,
                            PAYMENTS_CLEARING)
+
+
+MONTHLY_REVENUE = "revenue:monthly"
+TERMINATION_REVENUE = "revenue:termination"
+
+
+def entry_for_decision(account_id: str, currency: str, d: Decision) -> JournalEntry | None:
+    """The journal entry of a lifecycle decision (``projections/lifecycle.py``); none for 0.
+
+    Entry ids name the account and period, so each fee is posted at most once per period.
+    """
+    if isinstance(d, FeeCharged) and d.amount_micros:
+        if d.kind == "termination":  # R26
+            return _customer_debit(f"tf:{account_id}", "termination_fee", account_id, d.at_ms, currency,
+                                   d.amount_micros, TERMINATION_REVENUE)
+        return _customer_debit(f"f:{account_id}/{d.period}", "fee", account_id, d.at_ms, currency,
+                               d.amount_micros, MONTHLY_REVENUE)  # R14, R15, R22
+    if isinstance(d, FeeCredited) and d.amount_micros:  # R25: the unused days, back to the customer
+        return _customer_debit(f"fc:{account_id}/{d.period}", "fee_credit", account_id, d.at_ms, currency,
+                               -d.amount_micros, MONTHLY_REVENUE)
+    if isinstance(d, BalanceRefunded) and d.amount_micros:  # R25: the unused balance is owed back
+        return _customer_debit(f"rb:{account_id}", "balance_refund", account_id, d.at_ms, currency,
+                               d.amount_micros, REFUNDS_PAYABLE)
+    return None
 
 
 def balances_from_journal(entries: list[JournalEntry]) -> dict[str, int]:

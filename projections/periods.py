@@ -27,3 +27,34 @@ def period_of(at_ms: int, time_zone: str) -> str:
     """The calendar month (R13) that ``at_ms`` falls in, in ``time_zone``: ``"YYYY-MM"``."""
     local = local_time(at_ms, time_zone)
     return f"{local.year:04d}-{local.month:02d}"
+
+
+def days_in_period(period: str) -> int:
+    year, month = int(period[:4]), int(period[5:7])
+    first = datetime(year, month, 1)
+    following = datetime(year + month // 12, month % 12 + 1, 1)
+    return (following - first).days
+
+
+def next_period(period: str) -> str:
+    year, month = int(period[:4]), int(period[5:7])
+    return f"{year + month // 12:04d}-{month % 12 + 1:02d}"
+
+
+def period_start_ms(period: str, time_zone: str) -> int:
+    """00:00 on the 1st of ``period`` in ``time_zone``, as epoch milliseconds."""
+    local = datetime(int(period[:4]), int(period[5:7]), 1, tzinfo=zone(time_zone))
+    return (local - EPOCH) // timedelta(milliseconds=1)
+
+
+def one_month_later_ms(at_ms: int, time_zone: str) -> int:
+    """The same wall time one calendar month later; the 31st becomes the month's last day.
+
+    R24's "more than one calendar month": a suspension that starts on 31 January lasts one
+    month at 28 (or 29) February, the same wall-clock time, in the account's zone.
+    """
+    local = local_time(at_ms, time_zone)
+    year, month = local.year + local.month // 12, local.month % 12 + 1
+    day = min(local.day, days_in_period(f"{year:04d}-{month:02d}"))
+    later = local.replace(tzinfo=None).replace(year=year, month=month, day=day).replace(tzinfo=zone(time_zone))
+    return (later - EPOCH) // timedelta(milliseconds=1)

@@ -26,6 +26,7 @@ from typing import Any, Callable, Protocol
 import fastavro
 
 from projections.account import AccountState
+from projections.lifecycle import Lifecycle
 from projections.journal import JournalEntry, Posting
 from projections import events as ev
 from projections.events import (
@@ -114,6 +115,7 @@ def frame(schema_id: int, body: bytes) -> bytes:
 
 _DISPOSITION = {d.value: d for d in Disposition}  # a dict probe is ~10x cheaper than Enum()
 _DIRECTION = {d.value: d for d in Direction}
+_STATUS = {s.value: s for s in ev.AccountStatus}
 
 
 def cdr_from_record(d: dict) -> CallDetailRecord:
@@ -266,6 +268,8 @@ EVENT_TYPES: dict[str, type] = {
 }
 SUBJECT_OF: dict[type, str] = {cls: subject for subject, cls in EVENT_TYPES.items()}
 ACCOUNT_EVENT_SUBJECTS = frozenset(SUBJECT_OF[cls] for cls in ACCOUNT_EVENTS)
+# The events topic carries account events and time ticks (a tick goes to every partition).
+EVENTS_TOPIC_SUBJECTS = ACCOUNT_EVENT_SUBJECTS | {SUBJECT_OF[ev.PeriodTicked]}
 CDR_BATCH_SUBJECT = "voiceledger.CallDetailRecordBatch"
 
 
@@ -340,7 +344,7 @@ class EventCodec:
     def decode_message(self, value: bytes) -> tuple[list[AccountEvent], bool]:
         """One message -> (its events, whether it was an envelope). Raises ``DecodeError``."""
         subject, record = self._read(value)
-        if subject != CDR_BATCH_SUBJECT and subject not in ACCOUNT_EVENT_SUBJECTS:
+        if subject != CDR_BATCH_SUBJECT and subject not in EVENTS_TOPIC_SUBJECTS:
             raise DecodeError("not_an_account_event", f"{subject} does not belong on the events topic")
         try:
             if subject == CDR_BATCH_SUBJECT:
@@ -420,6 +424,10 @@ class EventCodec:
             "positions": {k: list(v) for k, v in s.positions.items()},
             "recent_keys": {k: list(v) for k, v in s.recent_keys.items()},
             "included_used_s": dict(s.included_used_s),
+            "status": s.lifecycle.status.value, "status_reason": s.lifecycle.reason,
+            "status_since_ms": s.lifecycle.since_ms, "fee_period": s.lifecycle.fee_period,
+            "unpaid_period": s.lifecycle.unpaid_period, "held_from": s.lifecycle.held_from,
+            "last_activity_ms": s.lifecycle.last_activity_ms,
         })
 
     def decode_state(self, value: bytes) -> AccountState:
@@ -435,4 +443,6 @@ class EventCodec:
             positions={k: (v[0], v[1]) for k, v in d["positions"].items()},
             recent_keys={k: (v[0], v[1]) for k, v in d["recent_keys"].items()},
             included_used_s=dict(d["included_used_s"]),
+            lifecycle=Lifecycle(_STATUS[d["status"]], d["status_reason"], d["status_since_ms"], d["fee_period"],
+                                d["unpaid_period"], d["held_from"], d["last_activity_ms"]),
         )

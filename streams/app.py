@@ -47,6 +47,7 @@ from streams.processor import BatchProcessor, InMessage
 from streams.sequence import PartitionSequence
 from streams.ratecards import load_rate_cards
 from streams.rate_feed import RateFeed
+from projections.money import parse_decimal_micros
 from projections.rating import RateCard
 
 log = logging.getLogger("voiceledger.worker")
@@ -72,6 +73,10 @@ def fold_settings_from(settings: Settings, published_cards: tuple[RateCard, ...]
         dedup_max_keys=settings.dedup_max_keys,
         included_seconds_by_plan=settings.included_seconds_by_plan(),
         max_clock_skew_ms=settings.max_clock_skew_seconds * 1000,
+        monthly_fee_by_plan=settings.monthly_fee_by_plan(),
+        termination_fee_micros=parse_decimal_micros(settings.termination_fee),
+        registration_grace_ms=settings.registration_grace_hours * 3_600_000,
+        inactivity_ms=settings.inactivity_days * DAY_MS,
     )
 
 
@@ -115,6 +120,10 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
     )
     calls_rated = app.topic(
         settings.calls_rated_topic, key_type=bytes, value_type=bytes, key_serializer="raw",
+        value_serializer="raw", partitions=settings.partitions,
+    )
+    account_status = app.topic(
+        settings.account_status_topic, key_type=bytes, value_type=bytes, key_serializer="raw",
         value_serializer="raw", partitions=settings.partitions,
     )
     ledger_entries = app.topic(
@@ -186,6 +195,11 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
         raw = accounts.get(account_id.encode())
         return None if raw is None else codec.decode_state(raw)
 
+    def accounts_in_partition(partition: int) -> list[str]:
+        # The table holds the accounts of this worker's partitions; a tick of one partition
+        # reaches those of that partition (the processor checks each account's partition).
+        return [key.decode() for key in accounts.keys()]
+
     @app.task
     async def open_clickhouse() -> None:
         # Connect (and migrate) before the first batch, off the event loop.
@@ -247,7 +261,7 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
         if cards_changed:
             processor.settings = replace(base_settings,
                                          rate_cards=base_settings.rate_cards + rate_feed.book.effective_cards())
-        result = processor.process(messages, load_state)
+        result = processor.process(messages, load_state, accounts_in_partition)
         for refusal in refused_cards:
             result.dead_letters.append((f"{settings.rates_topic}/0/{refusal.offset}/0".encode(),
                                         codec.encode_dead_letter(
@@ -262,6 +276,8 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
             unacked_writes.append(await ledger_entries.send(key=key, value=value, partition=partition))
         for partition, key, value in result.rated_calls:
             unacked_writes.append(await calls_rated.send(key=key, value=value, partition=partition))
+        for partition, key, value in result.status_changes:
+            unacked_writes.append(await account_status.send(key=key, value=value, partition=partition))
         for key, value in result.dead_letters:
             unacked_writes.append(await dead_letters.send(key=key, value=value))
         # Step 5: nothing of this batch may be committed before all of it is on the broker.

@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "(0 = Monday; local time of each account); repeat for more bands")
     imp.add_argument("--dry-run", action="store_true", help="validate only, publish nothing")
 
+    tick = sub.add_parser("tick", help="publish the hourly time event (run it every hour: cron, systemd timer)")
+    tick.add_argument("--at", help="ISO 8601 time, e.g. 2026-12-01T00:00:00Z (default: now); truncated to the hour")
+
     sub.add_parser("balances", help="print every account's balance from the accounts table")
 
     sub.add_parser("verify", help="recompute balances from the journal and compare; check the trial balance")
@@ -155,6 +158,24 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "ingest":
             return _ingest(settings, args)
+        if args.command == "tick":
+            from datetime import datetime, timezone
+
+            from streams.kafka_io import ensure_topics, publish_tick
+
+            if args.at:
+                try:
+                    moment = datetime.fromisoformat(args.at.replace("Z", "+00:00"))
+                except ValueError:
+                    raise ConfigError(f"--at: {args.at!r} is not an ISO 8601 time") from None
+                if moment.tzinfo is None:
+                    raise ConfigError(f"--at: {args.at!r} has no time zone (add Z or +hh:mm)")
+            else:
+                moment = datetime.now(timezone.utc)
+            asyncio.run(ensure_topics(settings))
+            offsets = asyncio.run(publish_tick(settings, int(moment.timestamp() * 1000)))
+            print(f"tick {moment.astimezone(timezone.utc):%Y-%m-%dT%H}:00Z published to {len(offsets)} partition(s)")
+            return 0
         if args.command == "rates" and args.rates_command == "import":
             return _rates_import(settings, args)
         if args.command == "balances":

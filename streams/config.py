@@ -13,6 +13,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from urllib.parse import urlparse
 
+from projections.money import parse_decimal_micros
+
 PACKAGE_DATA = Path(__file__).resolve().parent / "data"
 DEFAULT_RATE_CARDS = (
     f"{PACKAGE_DATA / 'standard-usd.csv'}|USD|2020-01-01",
@@ -42,6 +44,8 @@ class Settings:
     dead_letter_topic: str = "voiceledger.dead-letter"
     ledger_entries_topic: str = "voiceledger.ledger.entries"
     calls_rated_topic: str = "voiceledger.calls.rated"
+    # Lifecycle transitions (AccountStatusChanged), keyed by account, for switches to block numbers.
+    account_status_topic: str = "voiceledger.account.status"
     # Published rate cards (voiceledger rates import): one partition, compacted.
     rates_topic: str = "voiceledger.rates"
     partitions: int = 4
@@ -55,6 +59,12 @@ class Settings:
     # R4: "plan:minutes" per calendar month of domestic usage, comma separated.
     included_minutes: tuple[str, ...] = ()
     country_code: str = "1"
+    # The lifecycle (projections/lifecycle.py). R14: "plan:amount" monthly fees, charged in
+    # advance in the account's currency, comma separated; plans not named have no fee.
+    monthly_fees: tuple[str, ...] = ()
+    termination_fee: str = "0"  # R26, in the account's currency
+    registration_grace_hours: int = 36  # R12
+    inactivity_days: int = 0  # R28; 0: never deactivate
     dedup_window_days: int = 7
     # An event dated further ahead of its own log time than this is refused (a bad clock).
     max_clock_skew_seconds: int = 3_600
@@ -73,6 +83,11 @@ class Settings:
         return tuple((plan, int(minutes) * 60) for plan, _, minutes in
                      (spec.rpartition(":") for spec in self.included_minutes))
 
+    def monthly_fee_by_plan(self) -> tuple[tuple[str, int], ...]:
+        """R14: (plan, monthly fee in micro-units), from ``monthly_fees``."""
+        return tuple((plan, parse_decimal_micros(amount)) for plan, _, amount in
+                     (spec.rpartition(":") for spec in self.monthly_fees))
+
     def producer_batch_bytes_max(self) -> int:
         return 1 if self.broker_flavor == "tansu" else 1_048_576
 
@@ -84,7 +99,7 @@ class Settings:
         return "kafka://" + ";".join(self.broker.split(","))
 
 
-_TUPLES = {"rate_cards", "on_net_prefixes", "included_minutes"}
+_TUPLES = {"rate_cards", "on_net_prefixes", "included_minutes", "monthly_fees"}
 
 
 def _coerce(name: str, kind: type, raw: object) -> object:
@@ -139,6 +154,21 @@ def validate(s: Settings) -> Settings:
         plan, _, minutes = spec.rpartition(":")
         if not plan or not minutes.isdigit():
             raise ConfigError(f"included_minutes: {spec!r} must be 'plan:minutes' (whole minutes, at least 0)")
+    for spec in s.monthly_fees:
+        plan, _, amount = spec.rpartition(":")
+        try:
+            ok = bool(plan) and parse_decimal_micros(amount) >= 0
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ConfigError(f"monthly_fees: {spec!r} must be 'plan:amount' (a decimal of at least 0, e.g. basic:9.99)")
+    try:
+        if parse_decimal_micros(s.termination_fee) < 0:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"termination_fee: {s.termination_fee!r} must be a decimal amount of at least 0") from None
+    if s.registration_grace_hours <= 0 or s.inactivity_days < 0:
+        raise ConfigError("registration_grace_hours must be positive and inactivity_days at least 0 (0: off)")
     if not s.country_code.isdigit():
         raise ConfigError(f"country_code: {s.country_code!r} must be digits")
     return s

@@ -39,7 +39,7 @@ async def ensure_topics(settings: Settings) -> None:
         wanted = [
             NewTopic(name, num_partitions=settings.partitions, replication_factor=settings.replication_factor)
             for name in (settings.events_topic, settings.dead_letter_topic, settings.ledger_entries_topic,
-                         settings.calls_rated_topic)
+                         settings.calls_rated_topic, settings.account_status_topic)
             if name not in existing
         ]
         if settings.rates_topic not in existing:
@@ -133,6 +133,24 @@ async def produce_events(settings: Settings, events: Iterable[AccountEvent], *, 
     finally:
         await producer.stop()
     return next_offsets
+
+
+async def publish_tick(settings: Settings, at_ms: int, codec: EventCodec | None = None) -> dict[int, int]:
+    """One hourly ``PeriodTicked`` at ``at_ms`` (truncated to the hour) on every partition.
+
+    Every partition gets it, so each account sees the tick at one place in its own order, the
+    same live and on a rebuild. Publishing the same hour twice is harmless: a tick that finds
+    nothing to do changes nothing. Returns the offset after each tick, per partition.
+    """
+    from projections.events import PeriodTicked, TickKind
+    from projections.periods import period_of
+
+    hour_ms = at_ms - at_ms % 3_600_000
+    codec = codec or codec_for(settings)
+    tick = PeriodTicked(f"tick:{hour_ms}", hour_ms, TickKind.HOUR, period_of(hour_ms, "UTC"), "UTC")
+    value = codec.encode(tick)
+    return await produce_raw(settings, settings.events_topic,
+                             [(p, b"tick", value) for p in range(settings.partitions)])
 
 
 async def produce_raw(settings: Settings, topic: str,

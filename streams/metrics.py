@@ -47,3 +47,7 @@ CONSUMER_LAG = Gauge(
     ["topic", "partition"],
 )
 RATE_CARDS = Gauge("voiceledger_rate_cards_published", "Published rate cards this worker can rate with")
+STATUS_CHANGES = Counter(
+    "voiceledger_account_status_changes_total", "Lifecycle transitions published on account.status",
+    ["status", "reason"],
+)

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterable
 
 from aiokafka.partitioner import murmur2
 
 from projections.account import (
     AccountState,
     Applied,
+    Decided,
     Duplicate,
     FoldSettings,
     Positioned,
@@ -24,7 +25,7 @@ from projections.account import (
     Rejected,
     fold_batch,
 )
-from projections.events import CallDetailRecord
+from projections.events import AccountStatusChanged, CallDetailRecord, PeriodTicked
 from projections.journal import JournalEntry
 from projections.rating import call_rated
 from schemas.codec import DecodeError, EventCodec
@@ -64,6 +65,8 @@ class BatchResult:
     entries: list[tuple[int, bytes, bytes]] = field(default_factory=list)
     # calls.rated: one CallRatedBatch envelope per partition per batch, as (partition, key, value)
     rated_calls: list[tuple[int, bytes, bytes]] = field(default_factory=list)
+    # account.status: every lifecycle transition, as (partition, key, value), keyed by account
+    status_changes: list[tuple[int, bytes, bytes]] = field(default_factory=list)
     dead_letters: list[tuple[bytes, bytes]] = field(default_factory=list)  # (key, value)
     counts: Counter = field(default_factory=Counter)
 
@@ -116,8 +119,32 @@ class BatchProcessor:
         for topic, n in redelivered.items():
             metrics.EVENTS_REDELIVERED.labels(topic=topic).inc(n)
 
+    def _status_change(self, result: BatchResult, partition: int, change: AccountStatusChanged) -> None:
+        result.status_changes.append((partition, change.account_id.encode(), self.codec.encode(change)))
+        metrics.STATUS_CHANGES.labels(status=change.new_status.value, reason=change.reason).inc()
+
+    def _fan_out(self, result: BatchResult, msg: InMessage, index: int, tick: PeriodTicked, source: str,
+                 by_account: dict[str, list[Positioned]], origin: dict, enveloped: bool,
+                 seen_in_batch: set[str], accounts_in_partition: Callable[[int], Iterable[str]]) -> None:
+        """A tick goes to every account of its partition: those in state and those opened in
+        this batch before it, at its place in each one's order."""
+        skew_ms = self.settings.max_clock_skew_ms
+        if tick.occurred_at_ms > msg.timestamp_ms + skew_ms:  # once here, not once per account
+            self._dead_letter(result, msg, index, "event_time_in_future", f"tick {tick.event_id} is dated after "
+                              "it was logged", self.codec.encode(tick) if enveloped else msg.value)
+            return
+        item = Positioned(source, msg.offset, index, msg.timestamp_ms, tick)
+        origin[id(item)] = (msg, enveloped)
+        accounts = {a for a in accounts_in_partition(msg.partition) if self._partition(a) == msg.partition}
+        for account_id in accounts | seen_in_batch:
+            by_account.setdefault(account_id, []).append(item)
+        result.counts["ticks"] += 1
+
     def process(self, messages: list[InMessage],
-                load_state: Callable[[str], AccountState | None]) -> BatchResult:
+                load_state: Callable[[str], AccountState | None],
+                accounts_in_partition: Callable[[int], Iterable[str]] = lambda p: ()) -> BatchResult:
+        """``accounts_in_partition(p)``: the accounts in state for partition ``p`` (a tick
+        reaches each of them, and each account first seen earlier in this batch)."""
         result = BatchResult()
         # Metrics are counted per batch and published once: labels() per event costs ~5 us.
         consumed: Counter = Counter()
@@ -126,6 +153,7 @@ class BatchProcessor:
         redelivered: Counter = Counter()
         by_account: dict[str, list[Positioned]] = {}
         origin: dict[int, tuple[InMessage, bool]] = {}  # id(Positioned) -> (message, enveloped)
+        batch_accounts: dict[int, set[str]] = {}  # partition -> accounts seen in this batch so far
         for msg in messages:
             try:
                 events, enveloped = self.codec.decode_message(msg.value)
@@ -135,6 +163,10 @@ class BatchProcessor:
             source = f"{msg.topic}/{msg.partition}"
             for index, event in enumerate(events):
                 consumed[(msg.topic, _event_type(event))] += 1
+                if isinstance(event, PeriodTicked):
+                    self._fan_out(result, msg, index, event, source, by_account, origin, enveloped,
+                                  batch_accounts.get(msg.partition, set()), accounts_in_partition)
+                    continue
                 if self._partition(event.account_id) != msg.partition:
                     original = self.codec.encode(event) if enveloped else msg.value
                     self._dead_letter(result, msg, index, "misrouted",
@@ -145,9 +177,18 @@ class BatchProcessor:
                 item = Positioned(source, msg.offset, index, msg.timestamp_ms, event)
                 origin[id(item)] = (msg, enveloped)
                 by_account.setdefault(event.account_id, []).append(item)
+                batch_accounts.setdefault(msg.partition, set()).add(event.account_id)
 
         entries_by_partition: dict[int, list[JournalEntry]] = {}
         rated_by_partition: dict[int, list] = {}
+
+        def lifecycle_effects(outcome: Applied | Decided, partition: int) -> None:
+            for entry in outcome.derived:
+                result.journal_rows.extend(journal_rows(entry))
+                entries_by_partition.setdefault(partition, []).append(entry)
+            for change in outcome.status_changes:
+                self._status_change(result, partition, change)
+
         for account_id, items in by_account.items():
             state = load_state(account_id)
             new_state, outcomes = fold_batch(state, items, self.settings)
@@ -166,6 +207,10 @@ class BatchProcessor:
                     if outcome.entry is not None:
                         result.journal_rows.extend(journal_rows(outcome.entry))
                         entries_by_partition.setdefault(msg.partition, []).append(outcome.entry)
+                    lifecycle_effects(outcome, msg.partition)
+                elif isinstance(outcome, Decided):
+                    result.counts["lifecycle"] += 1
+                    lifecycle_effects(outcome, msg.partition)
                 elif isinstance(outcome, Duplicate):
                     result.counts["duplicate"] += 1
                     duplicates[msg.topic] += 1

@@ -23,13 +23,12 @@ from projections.account import (
 )
 from projections.events import (
     AccountOpened,
-    AccountSuspended,
     CallDetailRecord,
     ChargebackReceived,
+    DisputeOpened,
     Disposition,
     PaymentReceived,
     PaymentRefunded,
-    SuspensionReason,
 )
 from projections.rating import DestinationRate, RateCard
 
@@ -149,8 +148,8 @@ def test_R7_refund_in_another_currency_is_rejected():
 
 
 def test_an_account_event_not_folded_yet_is_rejected_loudly_and_passed():
-    suspended = AccountSuspended("s-1", "a1", T0 + 5_000, SuspensionReason.NON_PAYMENT)
-    state, outcomes = fold_batch(None, positioned([opened(), suspended, pay(1, 100)]), SETTINGS)
+    dispute = DisputeOpened("d-1", "a1", T0 + 5_000, "c:carrier/call-1", 10_000, "USD")
+    state, outcomes = fold_batch(None, positioned([opened(), dispute, pay(1, 100)]), SETTINGS)
     assert isinstance(outcomes[1], Rejected) and outcomes[1].code == "unsupported_event"
     assert isinstance(outcomes[2], Applied) and state.balance_micros == 100
     assert state.positions["t/0"] == (2, 0), "the position moves past the rejected event"

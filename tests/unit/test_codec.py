@@ -77,10 +77,12 @@ def test_every_event_round_trips(event):
     assert codec.decode(codec.encode(event)) == [event]
 
 
-def test_only_account_events_decode_from_the_events_topic():
+def test_only_account_events_and_ticks_decode_from_the_events_topic():
     tick = ev.PeriodTicked("t", 1, ev.TickKind.HOUR, "2026-10")
+    assert codec.decode(codec.encode(tick)) == [tick]  # ticks go to every partition (lifecycle)
+    rated = ev.CallRated("c:x/1", "a", 1, "x/1", 1, 60, "1", "US", 1, 1, 0, 1, "USD", "card", False)
     with pytest.raises(DecodeError) as info:
-        codec.decode(codec.encode(tick))
+        codec.decode(codec.encode(rated))
     assert info.value.code == "not_an_account_event"
 
 

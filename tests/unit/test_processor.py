@@ -57,3 +57,31 @@ def test_envelope_applies_each_record_and_bad_input_is_dead_lettered():
     again = proc.process(messages, {acct: state}.get)
     assert acct not in again.states or again.states[acct] == state
     assert again.call_rows == [] and again.counts["redelivered"] == 4
+
+
+def test_R12_a_tick_reaches_every_account_of_its_partition_in_state_and_in_the_batch_once():
+    from projections.events import AccountStatus, PeriodTicked, TickKind
+
+    fold = FoldSettings(rate_cards=(CARD,))
+    ticker = BatchProcessor(codec, fold, partitions=4)
+    p = partition_for("acct-1", 4)
+    same = next(a for a in (f"acct-{n}" for n in range(2, 200)) if partition_for(a, 4) == p)
+    other = next(a for a in (f"acct-{n}" for n in range(2, 200)) if partition_for(a, 4) != p)
+    stored = {}
+    first = ticker.process([msg(codec.encode(AccountOpened("o1", "acct-1", T0, "USD", "b", "prepaid", ())), p, 0)],
+                           lambda a: None)
+    stored.update(first.states)
+    later = T0 + 37 * 3_600_000  # after R12's 36 hours
+    tick = codec.encode(PeriodTicked("tick", later, TickKind.HOUR, "2026-10"))
+    result = ticker.process([
+        msg(codec.encode(AccountOpened("o2", same, T0, "USD", "b", "prepaid", ())), p, 1),
+        msg(codec.encode(AccountOpened("o3", other, T0, "USD", "b", "prepaid", ())), partition_for(other, 4), 0),
+        msg(tick, p, 2),
+        msg(tick, p, 2),  # redelivered within the batch: no second effect
+    ], stored.get, lambda partition: list(stored) + [other])
+    assert {a: s.lifecycle.status for a, s in result.states.items()} == {
+        "acct-1": AccountStatus.TERMINATED, same: AccountStatus.TERMINATED, other: AccountStatus.REGISTERED}
+    changes = [codec.decode_event(v) for _, _, v in result.status_changes]
+    assert sorted(c.account_id for c in changes) == sorted(["acct-1", same])
+    assert {part for part, _, _ in result.status_changes} == {p}
+    assert result.counts["consumed"] == 4 and not result.dead_letters
