@@ -47,6 +47,8 @@ from streams.processor import BatchProcessor, InMessage
 from streams.sequence import PartitionSequence
 from streams.ratecards import load_rate_cards
 from streams.rate_feed import RateFeed
+from streams.authorization_http import AuthorizationServer, NotReady
+from streams.reservations import ReservationBook
 from projections.money import parse_decimal_micros
 from projections.rating import RateCard
 
@@ -105,6 +107,9 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
         producer_max_batch_size=settings.producer_batch_bytes_max(),
         table_standby_replicas=0,
         web_enabled=False,
+        # What the partition assignor tells other workers about this one: the authorization
+        # endpoint, so a request for an account another worker owns is redirected there.
+        canonical_url=f"http://{settings.authorization_host}:{settings.authorization_port or 6066}",
     )
     codec = codec_for(settings)
     base_settings = fold_settings_from(settings)
@@ -272,6 +277,9 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
             await loop.run_in_executor(executor, _insert_rows, result.call_rows, result.journal_rows)
         for account_id, state in result.states.items():
             accounts[account_id.encode()] = codec.encode_state(state)
+        # After the states: a hold goes only once its call's charge is in the balance.
+        for account_id, call_key in result.calls_ended:
+            reservations.settle(account_id, call_key)
         for partition, key, value in result.entries:
             unacked_writes.append(await ledger_entries.send(key=key, value=value, partition=partition))
         for partition, key, value in result.rated_calls:
@@ -288,12 +296,48 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
         metrics.BATCH_SIZE.observe(result.counts["consumed"])
         metrics.BATCH_LATENCY.observe(loop.time() - t0)
         metrics.ACCOUNTS_IN_STATE.set(len(result.states))
+        metrics.FUNDS_HELD.set(reservations.total())
         log.info("batch messages=%d events=%d applied=%d duplicate=%d redelivered=%d rejected=%d "
                  "accounts=%d call_rows=%d seconds=%.3f", len(messages), result.counts["consumed"],
                  result.counts["applied"], result.counts["duplicate"], result.counts["redelivered"],
                  len(result.dead_letters), len(result.states), len(result.call_rows), loop.time() - t0)
         sequence.advance(records)
         _observe_lag(records)
+
+    reservations = ReservationBook(settings.reservation_grace_seconds * 1000)
+    changelog_topic = settings.accounts_changelog_topic()
+
+    def owner_url(account_id: str) -> str | None:
+        partition = processor._partition(account_id)
+        if TP(settings.events_topic, partition) in app.consumer.assignment():
+            return None
+        try:
+            return str(app.assignor.key_store(changelog_topic, account_id.encode()))
+        except Exception:  # no assignment yet (KeyError) or no producer metadata yet
+            raise NotReady() from None
+
+    decoded: dict[str, tuple[bytes, AccountState]] = {}  # account -> (state bytes, decoded)
+
+    def load_state_for_authorization(account_id: str) -> AccountState | None:
+        # An account's state record holds up to dedup_max_keys dedup keys; decoding it per
+        # request would cost milliseconds. Decode once per new state record instead.
+        raw = accounts.get(account_id.encode())
+        if raw is None:
+            return None
+        hit = decoded.get(account_id)
+        if hit is not None and hit[0] is raw:
+            return hit[1]
+        if len(decoded) >= 1_000_000:
+            decoded.clear()
+        state = codec.decode_state(raw)
+        decoded[account_id] = (raw, state)
+        return state
+
+    if settings.authorization_port:
+        app.voiceledger_authorization = AuthorizationServer(  # type: ignore[attr-defined]
+            settings.authorization_host, settings.authorization_port, reservations,
+            settings.authorization_quota_seconds, load_state_for_authorization, lambda: processor.settings,
+            owner_url)
 
     @app.on_partitions_revoked.connect
     async def forget_revoked(app_: faust.App, revoked: set, **_: object) -> None:  # noqa: ANN001

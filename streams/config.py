@@ -74,6 +74,12 @@ class Settings:
     rate_card_lead_seconds: int = 3_900
     dedup_max_keys: int = 20_000
     metrics_port: int = 9464  # 0 disables the /metrics endpoint
+    # R10: the authorization endpoint (0 disables it) and the host other workers and switches
+    # reach this worker at (redirects name it). Holds last a call's quota plus the grace.
+    authorization_port: int = 0
+    authorization_host: str = "127.0.0.1"
+    authorization_quota_seconds: int = 3_600
+    reservation_grace_seconds: int = 120
     commit_interval_seconds: float = 1.0
     session_timeout_seconds: float = 10.0
     log_level: str = "warning"
@@ -137,6 +143,10 @@ def validate(s: Settings) -> Settings:
         raise ConfigError(f"dedup_window_days: {s.dedup_window_days} must be between 1 and 400")
     if not 100 <= s.dedup_max_keys <= 1_000_000:
         raise ConfigError(f"dedup_max_keys: {s.dedup_max_keys} must be between 100 and 1000000")
+    if not 0 <= s.authorization_port <= 65535:
+        raise ConfigError(f"authorization_port: {s.authorization_port} is not a port")
+    if not 1 <= s.authorization_quota_seconds <= 4 * 3600 or s.reservation_grace_seconds < 0:
+        raise ConfigError("authorization_quota_seconds must be 1-14400 and reservation_grace_seconds at least 0")
     if not 0 <= s.metrics_port <= 65535:
         raise ConfigError(f"metrics_port: {s.metrics_port} is not a port")
     if s.max_clock_skew_seconds < 0:

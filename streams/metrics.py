@@ -51,3 +51,12 @@ STATUS_CHANGES = Counter(
     "voiceledger_account_status_changes_total", "Lifecycle transitions published on account.status",
     ["status", "reason"],
 )
+AUTHORIZATIONS = Counter(
+    "voiceledger_authorizations_total", "Authorization answers (R10), by reason (ok, on_net, insufficient_funds, ...)",
+    ["reason"],
+)
+AUTHORIZATION_LATENCY = Histogram(
+    "voiceledger_authorization_seconds", "Time to answer one authorization, in the server",
+    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25),
+)
+FUNDS_HELD = Gauge("voiceledger_funds_held_micros", "Funds held for calls in progress on this worker (all currencies)")

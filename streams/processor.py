@@ -68,6 +68,8 @@ class BatchResult:
     # account.status: every lifecycle transition, as (partition, key, value), keyed by account
     status_changes: list[tuple[int, bytes, bytes]] = field(default_factory=list)
     dead_letters: list[tuple[bytes, bytes]] = field(default_factory=list)  # (key, value)
+    # (account, call key) of every CDR folded: its call is over, its authorization hold can go
+    calls_ended: list[tuple[str, str]] = field(default_factory=list)
     counts: Counter = field(default_factory=Counter)
 
 
@@ -195,6 +197,8 @@ class BatchProcessor:
             for outcome in outcomes:
                 item = outcome.item
                 msg, enveloped = origin[id(item)]
+                if isinstance(item.event, CallDetailRecord):
+                    result.calls_ended.append((account_id, item.event.call_key))
                 if isinstance(outcome, Applied):
                     applied[(msg.topic, _event_type(item.event))] += 1
                     if outcome.rated is not None:

@@ -25,6 +25,9 @@ def run_worker(settings: Settings) -> None:
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr="0.0.0.0")
     app = create_app(settings)
+    server = getattr(app, "voiceledger_authorization", None)
+    if server is not None:
+        server.start()  # its own thread: R10 answers while batches fold
     import faust
 
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)

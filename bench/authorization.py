@@ -1,0 +1,122 @@
+"""Benchmark: authorization latency (R10) at a fixed request rate, through the real endpoint.
+
+Starts the embedded broker and one worker process with its authorization endpoint, funds
+``--accounts`` prepaid accounts, then sends ``--rate`` requests per second for ``--seconds``
+on an open-loop schedule (each request is timed from when it was *due*, so a slow answer
+cannot hide the ones queued behind it). Optionally a stream of CDRs is folded meanwhile
+(``--cdr-load``), which competes with the endpoint for the GIL. Prints JSON. Not a test.
+
+    python bench/authorization.py [--rate 2000] [--seconds 10] [--cdr-load 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import aiohttp  # noqa: E402
+
+from projections.events import AccountOpened, CallDetailRecord, Disposition, PaymentReceived  # noqa: E402
+from streams.config import Settings  # noqa: E402
+from streams.demo import start_worker, stop_worker, wait_until_committed  # noqa: E402
+from streams.embedded import EmbeddedBroker, free_port  # noqa: E402
+from streams.kafka_io import ensure_topics, produce_events  # noqa: E402
+
+
+def quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def fire(base: str, accounts: list[str], rate: int, seconds: float) -> tuple[list[float], int, int]:
+    latencies: list[float] = []
+    errors = 0
+    allowed = 0
+    connector = aiohttp.TCPConnector(limit=64)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        async def one(n: int, due: float) -> None:
+            nonlocal errors, allowed
+            params = {"account": accounts[n % len(accounts)], "callee": "12125550100", "call": f"bench/{n}",
+                      "quota_s": "60"}
+            try:
+                async with session.get(f"{base}/authorize", params=params) as response:
+                    body = await response.json()
+                    allowed += 1 if body.get("allowed") else 0
+                    errors += 0 if response.status == 200 else 1
+            except aiohttp.ClientError:
+                errors += 1
+            latencies.append(time.perf_counter() - due)
+
+        loop = asyncio.get_running_loop()
+        start = time.perf_counter()
+        tasks = []
+        total = int(rate * seconds)
+        for n in range(total):
+            due = start + n / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(loop.create_task(one(n, due)))
+        await asyncio.gather(*tasks)
+        achieved = total / (time.perf_counter() - start)
+    return latencies, errors, allowed, achieved
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--rate", type=int, default=2_000)
+    p.add_argument("--seconds", type=float, default=10)
+    p.add_argument("--accounts", type=int, default=1_000)
+    p.add_argument("--cdr-load", type=int, default=0, help="CDRs to fold while the requests run")
+    args = p.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="vl-bench-authz-"))
+    with EmbeddedBroker() as broker:
+        settings = replace(Settings(), broker=broker.bootstrap, broker_flavor="tansu",
+                           clickhouse_url=f"chdb://{tmp / 'chdb'}", app_id="bench-authz", metrics_port=free_port(),
+                           authorization_port=free_port(), log_level="warning")
+        now = int(time.time() * 1000)
+        accounts = [f"acct-{n:06d}" for n in range(args.accounts)]
+        setup = []
+        for a in accounts:
+            setup += [AccountOpened(f"o-{a}", a, now - 3_600_000, "USD", "basic", "prepaid", ("15550000001",)),
+                      PaymentReceived(f"p-{a}", a, now - 3_500_000, 1_000_000_000, "USD")]
+        asyncio.run(ensure_topics(settings))
+        offsets = asyncio.run(produce_events(settings, setup))
+        worker = start_worker(settings, tmp / "worker.log")
+        try:
+            worker = wait_until_committed(settings, worker, 300, offsets, show_progress=False,
+                                          log_path=tmp / "worker.log")
+            base = f"http://127.0.0.1:{settings.authorization_port}"
+            asyncio.run(fire(base, accounts, 200, 1))  # warm up: connections, caches
+            if args.cdr_load:
+                rng = random.Random(5)
+                cdrs = [CallDetailRecord(f"e{n}", "load", f"l{n}", rng.choice(accounts), "15550000001", "12125550100",
+                                         now - 600_000, now - 599_000, now - 599_000 + rng.randrange(1, 600) * 1000,
+                                         Disposition.ANSWERED) for n in range(args.cdr_load)]
+                asyncio.run(produce_events(settings, cdrs, envelope_max=200))
+            latencies, errors, allowed, achieved = asyncio.run(fire(base, accounts, args.rate, args.seconds))
+        finally:
+            stop_worker(worker)
+    ms = [x * 1000 for x in latencies]
+    print(json.dumps({
+        "benchmark": "authorization", "requests": len(ms), "rate_target_per_s": args.rate,
+        "rate_achieved_per_s": round(achieved), "errors": errors, "allowed": allowed,
+        "latency_ms_p50": round(quantile(ms, 0.5), 3), "latency_ms_p90": round(quantile(ms, 0.9), 3),
+        "latency_ms_p99": round(quantile(ms, 0.99), 3), "latency_ms_max": round(max(ms), 3),
+        "cdr_load": args.cdr_load, "accounts": args.accounts,
+        "note": "client and worker share this 2-core machine; latency is timed from each request's due time",
+    }))
+
+
+if __name__ == "__main__":
+    main()

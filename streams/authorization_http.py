@@ -1,0 +1,127 @@
+"""The authorization endpoint (R10), served by every worker for the accounts it owns.
+
+``GET /authorize?account=ID&callee=NUMBER&call=CARRIER/CALL_ID[&at=EPOCH_MS][&quota_s=N]``
+answers ``200`` with JSON: ``allowed``, ``max_duration_s``, ``reason``, ``held_micros``,
+``destination``, ``rate_micros_per_minute``, ``available_micros``. A refusal is a ``200`` with
+``allowed: false`` and the reason: it is an answer, not an error. ``POST /release?account=&call=``
+drops a hold early (a call that failed before a CDR). Bad parameters get ``400``; an unknown
+account ``404``; a worker that does not own the account's partition answers ``307`` to the
+one that does (Faust's partition assignor knows every worker's URL, ``canonical_url``); a
+worker not yet assigned answers ``503``.
+
+The server runs on its own thread and event loop, so a batch being folded on the Faust loop
+does not stall authorizations (they still share the GIL: see the README's latency figures).
+Wall time enters here, at the edge: the request's ``at`` (default now) times the call and its
+hold; the ledger's folds still take time only from events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from dataclasses import asdict
+from typing import Callable
+
+from aiohttp import web
+
+from projections.account import AccountState, FoldSettings
+from projections.authorization import authorize
+from streams import metrics
+from streams.reservations import ReservationBook
+
+log = logging.getLogger("voiceledger.authorization")
+
+QUOTA_MAX_S = 4 * 3600
+
+
+class NotReady(Exception):
+    """The worker does not know the partition assignment yet."""
+
+
+class AuthorizationServer:
+    def __init__(self, host: str, port: int, book: ReservationBook, quota_s: int,
+                 load_state: Callable[[str], AccountState | None], fold_settings: Callable[[], FoldSettings],
+                 owner_url: Callable[[str], str | None]) -> None:
+        """``owner_url(account)``: the owner's base URL, None if this worker owns it; may raise NotReady."""
+        self.host, self.port = host, port
+        self.book, self.quota_s = book, quota_s
+        self.load_state, self.fold_settings, self.owner_url = load_state, fold_settings, owner_url
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    def start(self) -> None:
+        threading.Thread(target=self._run, name="authorization-http", daemon=True).start()
+        self._ready.wait(30)
+        if self._error is not None:
+            raise self._error
+
+    def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+
+    def _run(self) -> None:
+        loop = self._loop = asyncio.new_event_loop()
+        app = web.Application()
+        app.router.add_get("/authorize", self._authorize)
+        app.router.add_post("/release", self._release)
+        runner = web.AppRunner(app, access_log=None)
+        try:
+            loop.run_until_complete(runner.setup())
+            loop.run_until_complete(web.TCPSite(runner, "0.0.0.0", self.port, reuse_address=True).start())
+        except BaseException as exc:  # a port in use: the worker must fail at start, loudly
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        loop.run_forever()
+
+    def _route(self, request: web.Request, account_id: str) -> web.Response | None:
+        try:
+            owner = self.owner_url(account_id)
+        except NotReady:
+            return web.json_response({"error": "partition assignment not known yet; retry"}, status=503)
+        if owner is None:
+            return None
+        raise web.HTTPTemporaryRedirect(owner.rstrip("/") + str(request.rel_url))
+
+    async def _authorize(self, request: web.Request) -> web.Response:
+        started = time.perf_counter()
+        q = request.query
+        account_id, callee, call_key = q.get("account", ""), q.get("callee", ""), q.get("call", "")
+        if not account_id or not callee or not call_key:
+            return web.json_response({"error": "account, callee and call (carrier/call_id) are required"}, status=400)
+        try:
+            now_ms = int(time.time() * 1000)
+            at_ms = int(q.get("at", now_ms))
+            quota_s = int(q.get("quota_s", self.quota_s))
+        except ValueError:
+            return web.json_response({"error": "at and quota_s must be whole numbers"}, status=400)
+        if not 1 <= quota_s <= QUOTA_MAX_S:
+            return web.json_response({"error": f"quota_s must be between 1 and {QUOTA_MAX_S}"}, status=400)
+        routed = self._route(request, account_id)
+        if routed is not None:
+            return routed
+        state = self.load_state(account_id)
+        if state is None:
+            return web.json_response({"allowed": False, "reason": "unknown_account"}, status=404)
+        settings = self.fold_settings()
+        answer = self.book.authorize(account_id, call_key, now_ms, quota_s,
+                                     lambda held: authorize(state, callee, at_ms, held, quota_s, settings))
+        metrics.AUTHORIZATIONS.labels(reason=answer.reason).inc()
+        metrics.AUTHORIZATION_LATENCY.observe(time.perf_counter() - started)
+        body = asdict(answer)
+        body["held_micros"] = body.pop("hold_micros") if answer.allowed else 0
+        body["destination"] = body.pop("destination_prefix")
+        return web.json_response(body)
+
+    async def _release(self, request: web.Request) -> web.Response:
+        account_id, call_key = request.query.get("account", ""), request.query.get("call", "")
+        if not account_id or not call_key:
+            return web.json_response({"error": "account and call are required"}, status=400)
+        routed = self._route(request, account_id)
+        if routed is not None:
+            return routed
+        return web.json_response({"released": self.book.settle(account_id, call_key)})

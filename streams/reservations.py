@@ -1,0 +1,74 @@
+"""Funds held for calls in progress (R10), in the worker that owns the account's partition.
+
+An authorization holds the charge of the duration it allows; the call's CDR, once folded,
+settles the hold (the balance now carries the real charge), and a hold nobody settles expires
+after its quota plus a grace period. Check-and-hold is atomic under one lock, so concurrent
+authorizations of one account can never hold more than its balance (MagnusBilling #38).
+
+Holds live in memory, not in the log: they are promises about calls in progress, and they
+have no meaning on a rebuild. A worker that restarts or loses the partition forgets them, so
+for the calls in progress during a failover a second call may be authorized against the same
+funds (README, "Authorization").
+
+Order matters for safety: the worker writes an account's new state *before* it settles the
+holds of the calls in it. In between, an authorization sees the charge twice (in the balance
+and in the hold): too careful, never too generous.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Callable
+
+from projections.authorization import Authorization
+
+
+class ReservationBook:
+    def __init__(self, grace_ms: int) -> None:
+        self.grace_ms = grace_ms
+        self._lock = threading.Lock()
+        self._held: dict[str, dict[str, tuple[int, int]]] = {}  # account -> call key -> (micros, expires ms)
+
+    def _live(self, account_id: str, now_ms: int) -> dict[str, tuple[int, int]]:
+        holds = self._held.get(account_id)
+        if not holds:
+            return {}
+        expired = [k for k, (_, until) in holds.items() if until <= now_ms]
+        for k in expired:
+            del holds[k]
+        return holds
+
+    def authorize(self, account_id: str, call_key: str, now_ms: int, quota_s: int,
+                  decide: Callable[[int], Authorization]) -> Authorization:
+        """``decide(held_micros)`` under the lock; an allowed answer holds its charge.
+
+        Authorizing the same call key again replaces its hold (a switch asking for a new quota).
+        """
+        with self._lock:
+            holds = self._live(account_id, now_ms)
+            held = sum(micros for key, (micros, _) in holds.items() if key != call_key)
+            answer = decide(held)
+            if answer.allowed and answer.hold_micros:
+                self._held.setdefault(account_id, {})[call_key] = (
+                    answer.hold_micros, now_ms + quota_s * 1000 + self.grace_ms)
+            else:
+                holds.pop(call_key, None)
+            return answer
+
+    def settle(self, account_id: str, call_key: str) -> bool:
+        """The call's CDR is in the balance now (or the call ended without one): drop its hold."""
+        with self._lock:
+            holds = self._held.get(account_id)
+            if not holds or holds.pop(call_key, None) is None:
+                return False
+            if not holds:
+                del self._held[account_id]
+            return True
+
+    def held(self, account_id: str, now_ms: int) -> int:
+        with self._lock:
+            return sum(micros for micros, _ in self._live(account_id, now_ms).values())
+
+    def total(self) -> int:
+        with self._lock:
+            return sum(m for holds in self._held.values() for m, _ in holds.values())

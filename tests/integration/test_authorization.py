@@ -1,0 +1,160 @@
+"""Prepaid authorization through the real HTTP endpoint of a real worker (R10).
+
+Two hundred authorizations fire at once against one account holding 1.00: the holds never add
+up to more than the balance (MagnusBilling #38 let 30 calls through on one unit). A folded CDR
+settles its call's hold; a released hold frees funds at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import replace
+
+import aiohttp
+import pytest
+
+from projections.events import AccountOpened, CallDetailRecord, Disposition, PaymentReceived
+from streams.demo import start_worker, stop_worker, wait_until_committed
+from streams.embedded import free_port
+from streams.kafka_io import produce_events
+
+from tests.integration.helpers import live_states, merge_offsets, wait_until_ready
+
+
+@pytest.fixture
+def clickhouse_url(tmp_path):
+    return f"chdb://{tmp_path / 'chdb'}"
+
+
+async def authorize_all(base: str, calls: list[str], quota_s: int = 60) -> list[dict]:
+    async with aiohttp.ClientSession() as session:
+        async def one(call: str) -> dict:
+            params = {"account": "acct-authz", "callee": "12125550100", "call": call, "quota_s": str(quota_s)}
+            async with session.get(f"{base}/authorize", params=params) as response:
+                assert response.status == 200, await response.text()
+                return await response.json()
+        return await asyncio.gather(*(one(c) for c in calls))
+
+
+async def post(base: str, path: str, **params: str) -> dict:
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{base}{path}", params=params) as response:
+            return await response.json()
+
+
+async def get_status(base: str, **params: str) -> tuple[int, dict]:
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{base}/authorize", params=params) as response:
+            return response.status, await response.json()
+
+
+def test_R10_concurrent_authorizations_never_hold_more_than_the_balance(settings, tmp_path):
+    settings = replace(settings, authorization_port=free_port())
+    base = f"http://127.0.0.1:{settings.authorization_port}"
+    now = int(time.time() * 1000)
+    setup = [AccountOpened("open-authz", "acct-authz", now - 60_000, "USD", "basic", "prepaid", ("15550002000",)),
+             PaymentReceived("pay-authz", "acct-authz", now - 50_000, 1_000_000, "USD")]  # 1.00
+    offsets = asyncio.run(produce_events(settings, setup))
+    log = tmp_path / "worker.log"
+    worker = start_worker(settings, log)
+    try:
+        worker = wait_until_committed(settings, worker, 120, offsets, show_progress=False, log_path=log)
+        wait_until_ready(log)
+
+        # The standard card: 0.01/min, 60/60. A one-minute quota holds 0.01: exactly 100 fit.
+        answers = asyncio.run(authorize_all(base, [f"carrier-a/call-{n}" for n in range(200)]))
+        allowed = [a for a in answers if a["allowed"]]
+        assert len(allowed) == 100
+        assert sum(a["held_micros"] for a in allowed) == 1_000_000  # never more than the balance
+        assert {a["reason"] for a in answers if not a["allowed"]} == {"insufficient_funds"}
+        assert all(a["max_duration_s"] == 60 for a in allowed)
+
+        # Bad requests are clear; an unknown account is a 404 with a reason.
+        status, body = asyncio.run(get_status(base, account="acct-authz"))
+        assert status == 400 and "required" in body["error"]
+        status, body = asyncio.run(get_status(base, account="nobody", callee="12125550100", call="x/1"))
+        assert (status, body["reason"]) == (404, "unknown_account")
+
+        # One call ends: its CDR is folded, the charge is in the balance and its hold is gone.
+        first = next(n for n, a in enumerate(answers) if a["allowed"])
+        start = now + 1_000
+        cdr = CallDetailRecord("cdr-authz", "carrier-a", f"call-{first}", "acct-authz", "15550002000",
+                               "12125550100", start, start + 1_000, start + 31_000, Disposition.ANSWERED)
+        offsets = merge_offsets(offsets, asyncio.run(produce_events(settings, [cdr])))
+        worker = wait_until_committed(settings, worker, 120, offsets, show_progress=False, log_path=log)
+        (again,) = asyncio.run(authorize_all(base, ["carrier-a/late-1"]))
+        assert not again["allowed"] and again["available_micros"] == 0  # 0.99 left, 0.99 held
+
+        released = asyncio.run(post(base, "/release", account="acct-authz", call=f"carrier-a/call-{first + 1}"))
+        assert released == {"released": True}
+        (freed,) = asyncio.run(authorize_all(base, ["carrier-a/late-2"]))
+        assert freed["allowed"] and freed["held_micros"] == 10_000
+    finally:
+        assert stop_worker(worker) == 0, log.read_text()[-3000:]
+    assert live_states(settings)["acct-authz"].balance_micros == 990_000
+
+
+def test_R10_a_request_reaches_the_worker_that_owns_the_accounts_partition(settings, tmp_path):
+    from streams.processor import partition_for
+
+    settings = replace(settings, authorization_port=free_port())
+    other_settings = replace(settings, authorization_port=free_port(), metrics_port=free_port())
+    now = int(time.time() * 1000)
+    accounts = [f"acct-route-{n}" for n in range(12)]
+    setup = []
+    for a in accounts:
+        setup += [AccountOpened(f"o-{a}", a, now - 60_000, "USD", "basic", "prepaid", ("15550003000",)),
+                  PaymentReceived(f"p-{a}", a, now - 50_000, 1_000_000, "USD")]
+    offsets = asyncio.run(produce_events(settings, setup))
+    logs = tmp_path / "a.log", tmp_path / "b.log"
+    first = start_worker(settings, logs[0])
+    second = None
+    try:
+        first = wait_until_committed(settings, first, 120, offsets, show_progress=False, log_path=logs[0])
+        second = start_worker(other_settings, logs[1])
+        wait_until_ready(logs[1])
+        bases = [f"http://127.0.0.1:{s.authorization_port}" for s in (settings, other_settings)]
+
+        async def ask_everywhere() -> list[tuple[str, int, str, bool]]:
+            out = []
+            async with aiohttp.ClientSession() as session:
+                for a in accounts:
+                    for base in bases:
+                        params = {"account": a, "callee": "12125550100", "call": f"r/{a}/{base[-5:]}", "quota_s": "60"}
+                        async with session.get(f"{base}/authorize", params=params, allow_redirects=False) as r:
+                            out.append((a, r.status, r.headers.get("Location", ""), base))
+            return out
+
+        # Until the rebalance has settled, a worker may answer 503; then every account has one owner.
+        deadline = time.monotonic() + 90
+        while True:
+            answers = asyncio.run(ask_everywhere())
+            statuses = {status for _, status, _, _ in answers}
+            if statuses == {200, 307} or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        for a in accounts:
+            mine = [(status, location, base) for acct, status, location, base in answers if acct == a]
+            assert sorted(status for status, _, _ in mine) == [200, 307], (a, mine)
+            owner = next(base for status, _, base in mine if status == 200)
+            redirect = next(location for status, location, _ in mine if status == 307)
+            assert redirect.startswith(owner + "/authorize?"), (a, redirect, owner)
+        # Both workers own some accounts (the four partitions are shared).
+        owners = {base for _, status, _, base in answers if status == 200}
+        assert len(owners) == 2, {partition_for(a, settings.partitions) for a in accounts}
+        # A client that follows the redirect gets the owner's answer, with the owner's holds.
+        (followed,) = asyncio.run(authorize_all_for(bases[0], accounts[0]))
+        assert followed["allowed"] and followed["held_micros"] == 10_000
+    finally:
+        if second is not None:
+            stop_worker(second)
+        stop_worker(first)
+
+
+async def authorize_all_for(base: str, account_id: str) -> list[dict]:
+    async with aiohttp.ClientSession() as session:
+        params = {"account": account_id, "callee": "12125550100", "call": "r/follow", "quota_s": "60"}
+        async with session.get(f"{base}/authorize", params=params) as response:
+            assert response.status == 200
+            return [await response.json()]

@@ -1,0 +1,108 @@
+"""Prepaid authorization (R10, R3, R4, R2): how long may a call last, and holds that never
+let concurrent calls overspend. Amounts are computed by hand from the card below."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from projections.account import AccountState, FoldSettings
+from projections.authorization import authorize
+from projections.events import AccountStatus, CallDetailRecord, Disposition
+from projections.lifecycle import Lifecycle
+from projections.rating import DestinationRate, RateCard, rate_call
+from streams.reservations import ReservationBook
+
+T = 1_790_812_800_000  # 2026-10-01T00:00Z, a Thursday
+CARD = RateCard("usd", "USD", 0, {
+    "1": DestinationRate("1", "US", 100_000),  # 0.10/min, 60/60
+    "44": DestinationRate("44", "UK", 60_000, 0, 30, 6),  # 0.06/min, 30/6
+    "49": DestinationRate("49", "Germany", 600_000, 0, 1, 1, minimum_billable_s=60),  # 0.60/min, 60 s minimum
+    "1900": DestinationRate("1900", "US premium", 1_500_000, 250_000),  # 1.50/min + 0.25 a call
+})
+FOLD = FoldSettings(rate_cards=(CARD,), on_net_prefixes=("1555",), included_seconds_by_plan=(("plus", 600),))
+
+
+def account(balance: int, status=AccountStatus.ACTIVE, plan="basic", mode="prepaid") -> AccountState:
+    return AccountState("a1", "open", "USD", plan, mode, ("15550000001",), "UTC", T - 86_400_000,
+                        balance_micros=balance, lifecycle=Lifecycle(status))
+
+
+def ask(balance, callee, held=0, quota=3600, **kw):
+    return authorize(account(balance, **kw), callee, T, held, quota, FOLD)
+
+
+def test_R10_the_call_may_last_as_long_as_whole_blocks_are_paid_for():
+    full = ask(1_000_000, "12125550100")  # 1.00 at 0.10/min: ten minutes
+    assert (full.allowed, full.max_duration_s, full.hold_micros, full.reason) == (True, 600, 1_000_000, "ok")
+    partial = ask(950_000, "12125550100")  # 0.95: the tenth minute cannot be paid
+    assert (partial.max_duration_s, partial.hold_micros) == (540, 900_000)
+    uk = ask(50_000, "442071234567")  # 30/6 at 0.06: 30 s = 0.03, then 0.006 a block: 3 blocks
+    assert (uk.max_duration_s, uk.hold_micros) == (48, 48_000)
+    assert ask(99_999, "12125550100").reason == "insufficient_funds"  # not even the first minute
+
+
+def test_R10_R2_minimum_billable_seconds_and_connect_fees_count_from_the_first_second():
+    # A2Billing #22: ignoring the minimum let balances go negative.
+    assert ask(300_000, "4930123456").reason == "insufficient_funds"  # 60 s minimum at 0.60 = 0.60
+    assert ask(600_000, "4930123456").max_duration_s == 60
+    assert ask(1_000_000, "19005550100").reason == "insufficient_funds"  # 1.50 + 0.25 for the first minute
+    assert ask(2_000_000, "19005550100").max_duration_s == 60
+
+
+def test_R10_the_quota_caps_the_answer_and_the_hold():
+    answer = ask(10_000_000, "12125550100", quota=120)
+    assert (answer.max_duration_s, answer.hold_micros) == (120, 200_000)
+
+
+def test_R3_on_net_is_allowed_with_no_funds_and_R4_included_minutes_are_free():
+    on_net = ask(0, "15550000002")
+    assert (on_net.allowed, on_net.reason, on_net.hold_micros, on_net.max_duration_s) == (True, "on_net", 0, 3600)
+    included = ask(0, "12125550100", plan="plus")  # 10 included minutes, no funds
+    assert (included.allowed, included.max_duration_s, included.hold_micros) == (True, 600, 0)
+
+
+def test_R10_accounts_that_are_not_active_are_refused_with_the_reason():
+    for status, reason in [(AccountStatus.REGISTERED, "not_active"), (AccountStatus.SUSPENDED, "suspended"),
+                           (AccountStatus.FRAUD_HOLD, "fraud_hold"), (AccountStatus.TERMINATED, "terminated")]:
+        answer = ask(10_000_000, "15550000002", status=status)  # on-net too: the account is blocked
+        assert (answer.allowed, answer.reason) == (False, reason)
+    assert ask(10_000_000, "99912345").reason == "unknown_destination"
+    assert ask(-5_000_000, "12125550100", mode="postpaid").reason == "postpaid"
+
+
+def test_R10_holds_make_concurrent_calls_share_the_balance_and_settling_frees_it():
+    book = ReservationBook(grace_ms=60_000)
+    state = account(1_000_000)
+
+    def auth(call, now=T, quota=60):
+        return book.authorize("a1", call, now, quota, lambda held: authorize(state, "12125550100", now, held, quota, FOLD))
+
+    answers = [auth(f"c/{n}") for n in range(15)]  # a one-minute quota holds 0.10 each
+    assert [a.allowed for a in answers] == [True] * 10 + [False] * 5
+    assert book.held("a1", T) == 1_000_000 <= state.balance_micros
+    assert auth("c/0").allowed  # the same call asking again replaces its own hold
+    assert book.settle("a1", "c/3") and not book.settle("a1", "c/3")
+    assert auth("c/new").allowed and not auth("c/newer").allowed
+    later = T + 60_000 + 60_000  # quota + grace: every hold has expired
+    assert book.held("a1", later) == 0 and auth("c/after", now=later).allowed
+
+
+@given(st.integers(0, 5_000_000), st.sampled_from(["12125550100", "442071234567", "4930123456", "19005550100"]),
+       st.integers(0, 3_000_000), st.integers(1, 7200))
+def test_R10_the_answer_is_the_longest_call_the_available_funds_pay_for(balance, callee, held, quota):
+    answer = ask(balance, callee, held=held, quota=quota)
+    available = balance - held
+
+    def charge(seconds):
+        cdr = CallDetailRecord("x", "x", "x", "a1", "", callee, T, T, T + seconds * 1000, Disposition.ANSWERED)
+        return rate_call(cdr, CARD).charge_micros
+
+    if answer.allowed:
+        assert answer.hold_micros == charge(answer.max_duration_s) <= available
+        assert answer.max_duration_s == quota or charge(answer.max_duration_s + 1) > available
+    else:
+        assert answer.reason == "insufficient_funds" and charge(1) > available
+    assert replace(answer) == ask(balance, callee, held=held, quota=quota)  # deterministic
