@@ -36,6 +36,7 @@ from projections.events import (
     AccountOpened,
     AccountStatusChanged,
     CallDetailRecord,
+    InterimInvoiceDue,
     ChargebackReceived,
     PaymentReceived,
     PaymentRefunded,
@@ -92,6 +93,7 @@ class FoldSettings:
     termination_fee_micros: int = 0  # R26
     registration_grace_ms: int = 36 * 3_600_000  # R12
     inactivity_ms: int = 0  # R28; 0: never
+    interim_threshold_micros: int = 50_000_000  # R18: 50.00 in the account's currency
 
     @cached_property
     def _policies(self) -> dict[str, Policy]:
@@ -144,6 +146,8 @@ class AccountState:
 
 # --- outcomes -------------------------------------------------------------------------
 
+Notice = AccountStatusChanged | InterimInvoiceDue
+
 
 @dataclass(frozen=True, slots=True)
 class Applied:
@@ -151,7 +155,7 @@ class Applied:
     rated: RatedCall | None = None  # set for calls
     entry: JournalEntry | None = None  # set for events that move money
     derived: tuple[JournalEntry, ...] = ()  # the lifecycle's fees, credits and refunds it caused
-    status_changes: tuple[AccountStatusChanged, ...] = ()  # for the account.status topic
+    notices: tuple[Notice, ...] = ()  # status changes and R18 signals, for the account.status topic
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +165,7 @@ class Decided:
 
     item: Positioned
     derived: tuple[JournalEntry, ...]
-    status_changes: tuple[AccountStatusChanged, ...]
+    notices: tuple[Notice, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,10 +227,11 @@ def _open(item: Positioned) -> tuple[AccountState | None, Outcome]:
 class _Books:
     """The money and lifecycle of one account while a batch is folded (private, mutable)."""
 
-    __slots__ = ("state", "balance", "charged", "paid", "lifecycle", "policy")
+    __slots__ = ("state", "balance", "charged", "paid", "lifecycle", "policy", "interim_threshold")
 
-    def __init__(self, state: AccountState, policy: Policy) -> None:
+    def __init__(self, state: AccountState, policy: Policy, interim_threshold: int) -> None:
         self.state = state
+        self.interim_threshold = interim_threshold
         self.balance, self.charged, self.paid = state.balance_micros, state.charged_micros, state.paid_micros
         self.lifecycle = state.lifecycle
         self.policy = policy
@@ -235,7 +240,24 @@ class _Books:
         s = self.state
         return Context(s.account_id, s.billing_mode, s.time_zone, s.opened_at_ms, self.balance)
 
-    def settle(self, decisions: list[Decision]) -> tuple[tuple[JournalEntry, ...], tuple[AccountStatusChanged, ...]]:
+    def interim(self, at_ms: int) -> tuple[Notice, ...]:
+        """R18: announce once when a postpaid account's debt rises above the threshold; the
+        flag clears when the debt falls back to it or below (a payment, a credit)."""
+        if self.state.billing_mode != "postpaid":
+            return ()
+        owed = -self.balance
+        due = owed > self.interim_threshold
+        if due == self.lifecycle.interim_due:
+            return ()
+        self.lifecycle = replace(self.lifecycle, interim_due=due)
+        if not due:
+            return ()
+        s = self.state
+        return (InterimInvoiceDue(f"interim:{s.account_id}/{at_ms}", s.account_id, at_ms, owed,
+                                  self.interim_threshold, s.currency),)
+
+    def settle(self, decisions: list[Decision], at_ms: int | None = None
+               ) -> tuple[tuple[JournalEntry, ...], tuple[Notice, ...]]:
         """Apply the lifecycle's decisions: money moves with a journal entry, statuses are announced."""
         entries: list[JournalEntry] = []
         changes: list[AccountStatusChanged] = []
@@ -256,6 +278,8 @@ class _Books:
             entry = entry_for_decision(s.account_id, s.currency, d)
             if entry is not None:
                 entries.append(entry)
+        if decisions:
+            changes.extend(self.interim(at_ms if at_ms is not None else decisions[-1].at_ms))
         return tuple(entries), tuple(changes)
 
 
@@ -269,7 +293,7 @@ def fold_batch(
     # Work on private copies; the input state is never mutated.
     positions = dict(state.positions) if state else {}
     recent = dict(state.recent_keys) if state else {}
-    books = _Books(state, settings.policy(state.plan)) if state else None
+    books = _Books(state, settings.policy(state.plan), settings.interim_threshold_micros) if state else None
     calls = state.calls_charged if state else 0
     newest = state.newest_event_ms if state else 0
     included_used = dict(state.included_used_s) if state else {}
@@ -288,11 +312,11 @@ def fold_batch(
                 if state is not None:
                     positions, recent, newest = dict(state.positions), {}, state.newest_event_ms
                     allowance_s = settings.included_seconds(state.plan)
-                    books = _Books(state, settings.policy(state.plan))
+                    books = _Books(state, settings.policy(state.plan), settings.interim_threshold_micros)
                     books.lifecycle, decisions = lc_rules.opening(state.billing_mode, event.occurred_at_ms,
                                                                    state.time_zone, books.policy)
                     derived, changes = books.settle(decisions)
-                    outcome = Applied(item, derived=derived, status_changes=changes)
+                    outcome = Applied(item, derived=derived, notices=changes)
                 outcomes.append(outcome)
                 continue
             if event.event_id == state.opened_event_id:
@@ -325,7 +349,7 @@ def fold_batch(
                 outcomes.append(Rejected(item, exc.code, str(exc)))
                 continue
             derived, changes = books.settle(decisions)
-            outcomes.append(Applied(item, derived=derived, status_changes=changes))
+            outcomes.append(Applied(item, derived=derived, notices=changes))
             continue
 
         try:
@@ -379,7 +403,8 @@ def fold_batch(
             books.charged += rated.charge_micros
             calls += 1 if rated.charge_micros else 0
             _note_activity(books, event.start_at_ms)
-            outcomes.append(Applied(item, rated, entry_for_call(event, rated, settings.country_code)))
+            outcomes.append(Applied(item, rated, entry_for_call(event, rated, settings.country_code),
+                                    notices=books.interim(event.start_at_ms)))
         elif isinstance(event, PaymentReceived):
             # A payment's time may have passed a deadline no tick has reached yet (R24).
             passed = lc_rules.before_funds(books.lifecycle, books.context(), event_ms, books.policy)
@@ -393,12 +418,12 @@ def fold_batch(
             books.paid += event.amount_micros
             _note_activity(books, event_ms)
             derived, changes = books.settle(lc_rules.on_funds(books.lifecycle, books.context(), event_ms, books.policy))
-            outcomes.append(Applied(item, None, entry_for_payment(event), derived, changes))
+            outcomes.append(Applied(item, None, entry_for_payment(event), derived, changes + books.interim(event_ms)))
         else:  # a refund or a chargeback takes funds back out
             books.balance -= event.amount_micros
             books.paid -= event.amount_micros
             entry = entry_for_refund(event) if isinstance(event, PaymentRefunded) else entry_for_chargeback(event)
-            outcomes.append(Applied(item, None, entry))
+            outcomes.append(Applied(item, None, entry, notices=books.interim(event_ms)))
         recent[key] = (event_ms, fp)
         if event_ms > newest:
             newest = event_ms

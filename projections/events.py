@@ -378,6 +378,18 @@ class AccountStatusChanged:
     effective_at_ms: int = 0  # v2: R24 terminations take effect before they are decided
 
 
+@dataclass(frozen=True, slots=True)
+class InterimInvoiceDue:
+    """R18: a postpaid account owes more than the threshold; the provider may bill early."""
+
+    event_id: str
+    account_id: str
+    occurred_at_ms: int
+    owed_micros: int
+    threshold_micros: int
+    currency: str
+
+
 AccountEvent = (
     AccountOpened | CallDetailRecord | PaymentReceived | PaymentRefunded | ChargebackReceived
     | PlanChangeRequested | AccountSuspended | AccountResumed | AccountTerminated

@@ -75,6 +75,7 @@ class Lifecycle:
     unpaid_period: str = ""  # R23: the period whose fee could not be paid
     held_from: str = ""  # R27: the status a fraud hold returns to
     last_activity_ms: int = 0  # R28: the newest call or payment
+    interim_due: bool = False  # R18: owed above the threshold (announced once per crossing)
 
 
 @dataclass(frozen=True, slots=True)

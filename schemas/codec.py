@@ -264,7 +264,7 @@ _FAST_FROM_DICT: dict[type, Callable[[dict], Any]] = {
 EVENT_TYPES: dict[str, type] = {
     f"voiceledger.{cls.__name__}": cls
     for cls in (*ACCOUNT_EVENTS, ev.RateCardPublished, ev.PeriodTicked, ev.CallRated,
-                ev.InvoiceIssued, ev.AccountStatusChanged)
+                ev.InvoiceIssued, ev.AccountStatusChanged, ev.InterimInvoiceDue)
 }
 SUBJECT_OF: dict[type, str] = {cls: subject for subject, cls in EVENT_TYPES.items()}
 ACCOUNT_EVENT_SUBJECTS = frozenset(SUBJECT_OF[cls] for cls in ACCOUNT_EVENTS)
@@ -427,7 +427,7 @@ class EventCodec:
             "status": s.lifecycle.status.value, "status_reason": s.lifecycle.reason,
             "status_since_ms": s.lifecycle.since_ms, "fee_period": s.lifecycle.fee_period,
             "unpaid_period": s.lifecycle.unpaid_period, "held_from": s.lifecycle.held_from,
-            "last_activity_ms": s.lifecycle.last_activity_ms,
+            "last_activity_ms": s.lifecycle.last_activity_ms, "interim_due": s.lifecycle.interim_due,
         })
 
     def decode_state(self, value: bytes) -> AccountState:
@@ -444,5 +444,5 @@ class EventCodec:
             recent_keys={k: (v[0], v[1]) for k, v in d["recent_keys"].items()},
             included_used_s=dict(d["included_used_s"]),
             lifecycle=Lifecycle(_STATUS[d["status"]], d["status_reason"], d["status_since_ms"], d["fee_period"],
-                                d["unpaid_period"], d["held_from"], d["last_activity_ms"]),
+                                d["unpaid_period"], d["held_from"], d["last_activity_ms"], d["interim_due"]),
         )

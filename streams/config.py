@@ -65,6 +65,7 @@ class Settings:
     termination_fee: str = "0"  # R26, in the account's currency
     registration_grace_hours: int = 36  # R12
     inactivity_days: int = 0  # R28; 0: never deactivate
+    interim_threshold: str = "50.00"  # R18: owed above this (account currency) is announced
     dedup_window_days: int = 7
     # An event dated further ahead of its own log time than this is refused (a bad clock).
     max_clock_skew_seconds: int = 3_600
@@ -177,6 +178,11 @@ def validate(s: Settings) -> Settings:
             raise ValueError
     except ValueError:
         raise ConfigError(f"termination_fee: {s.termination_fee!r} must be a decimal amount of at least 0") from None
+    try:
+        if parse_decimal_micros(s.interim_threshold) <= 0:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"interim_threshold: {s.interim_threshold!r} must be a positive decimal amount") from None
     if s.registration_grace_hours <= 0 or s.inactivity_days < 0:
         raise ConfigError("registration_grace_hours must be positive and inactivity_days at least 0 (0: off)")
     if not s.country_code.isdigit():

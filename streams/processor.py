@@ -25,7 +25,7 @@ from projections.account import (
     Rejected,
     fold_batch,
 )
-from projections.events import AccountStatusChanged, CallDetailRecord, PeriodTicked
+from projections.events import AccountStatusChanged, CallDetailRecord, InterimInvoiceDue, PeriodTicked
 from projections.journal import JournalEntry
 from projections.rating import call_rated
 from schemas.codec import DecodeError, EventCodec
@@ -121,9 +121,12 @@ class BatchProcessor:
         for topic, n in redelivered.items():
             metrics.EVENTS_REDELIVERED.labels(topic=topic).inc(n)
 
-    def _status_change(self, result: BatchResult, partition: int, change: AccountStatusChanged) -> None:
+    def _status_change(self, result: BatchResult, partition: int, change: AccountStatusChanged | InterimInvoiceDue) -> None:
         result.status_changes.append((partition, change.account_id.encode(), self.codec.encode(change)))
-        metrics.STATUS_CHANGES.labels(status=change.new_status.value, reason=change.reason).inc()
+        if isinstance(change, AccountStatusChanged):
+            metrics.STATUS_CHANGES.labels(status=change.new_status.value, reason=change.reason).inc()
+        else:
+            metrics.INTERIM_INVOICES_DUE.inc()
 
     def _fan_out(self, result: BatchResult, msg: InMessage, index: int, tick: PeriodTicked, source: str,
                  by_account: dict[str, list[Positioned]], origin: dict, enveloped: bool,
@@ -188,7 +191,7 @@ class BatchProcessor:
             for entry in outcome.derived:
                 result.journal_rows.extend(journal_rows(entry))
                 entries_by_partition.setdefault(partition, []).append(entry)
-            for change in outcome.status_changes:
+            for change in outcome.notices:
                 self._status_change(result, partition, change)
 
         for account_id, items in by_account.items():

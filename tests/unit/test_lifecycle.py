@@ -63,7 +63,7 @@ class Account:
         for o in outcomes:
             if isinstance(o, (Applied, Decided)):
                 self.entries += [e for e in ((getattr(o, "entry", None),) + o.derived) if e is not None]
-                self.changes += list(o.status_changes)
+                self.changes += list(o.notices)
         self.outcomes = outcomes
         return outcomes
 
@@ -260,6 +260,29 @@ def test_R14_postpaid_starts_active_with_a_pro_rated_fee_and_owes_it():
     assert a.status is AccountStatus.ACTIVE and a.state.balance_micros == -10_000_000  # 10 of 30 days
     a.tick("2026-05-01T00:00:00")
     assert a.state.balance_micros == -40_000_000 and a.status is AccountStatus.ACTIVE  # never suspended
+
+
+def test_R18_a_postpaid_debt_above_the_threshold_is_announced_once_per_crossing():
+    from projections.events import InterimInvoiceDue
+
+    a = Account("2026-04-01T00:00:00", mode="postpaid")  # April's fee: owes 30.00
+    start = ms("2026-04-02T12:00:00")
+
+    def call(n, minutes):
+        return CallDetailRecord(f"e{n}", "c", f"k{n}", "a1", "15550000001", "12125550100", start + n * 3_600_000,
+                                start + n * 3_600_000, start + n * 3_600_000 + minutes * 60_000, Disposition.ANSWERED)
+
+    a.feed(call(1, 2000))  # 20.00 (0.01/min): owes 50.00, not above
+    assert not [c for c in a.changes if isinstance(c, InterimInvoiceDue)]
+    a.feed(call(2, 1))  # owes 50.01
+    a.feed(call(3, 100))  # owes 51.01: still the same crossing
+    due = [c for c in a.changes if isinstance(c, InterimInvoiceDue)]
+    assert [(d.owed_micros, d.threshold_micros) for d in due] == [(50_010_000, 50_000_000)]
+    a.pay("2026-04-03T00:00:00", 30_000_000)  # owes 21.01: the flag clears
+    assert not a.state.lifecycle.interim_due
+    a.feed(call(4, 1500))  # 15.00: owes 36.01
+    a.feed(call(5, 1500))  # owes 51.01 again: a new crossing
+    assert len([c for c in a.changes if isinstance(c, InterimInvoiceDue)]) == 2
 
 
 HOURS = st.integers(0, 24 * 150)
