@@ -25,7 +25,7 @@ from streams import call_log, journal_log
 from streams.clickhouse import connect, redact
 from streams.config import Settings
 from streams.embedded import EmbeddedBroker, free_port
-from streams.kafka_io import committed_lag, ensure_topics, produce_events, read_account_states, read_topic
+from streams.kafka_io import committed_lag, committed_offsets, ensure_topics, produce_events, read_account_states, read_topic
 from streams.simulate import SimulationSpec, simulate
 
 
@@ -52,7 +52,7 @@ def start_worker(settings: Settings, log_path: Path | None = None) -> subprocess
                             stdout=out, stderr=subprocess.STDOUT)
 
 
-RESTARTS_MAX = 10  # a supervisor's patience with a worker that stops itself (exit 75); see streams/sequence.py
+RESTARTS_MAX = 20  # a supervisor's patience with a worker that stops itself (exit 75); see streams/sequence.py
 
 
 def wait_until_committed(settings: Settings, worker: subprocess.Popen, timeout_s: float,
@@ -86,7 +86,10 @@ def wait_until_committed(settings: Settings, worker: subprocess.Popen, timeout_s
         if lag == 0:
             return worker
         time.sleep(0.5)
-    raise DemoError(f"worker did not commit all messages within {timeout_s} s")
+    committed = asyncio.run(committed_offsets(settings, next_offsets.keys()))
+    behind = {p: (committed.get(p), target) for p, target in sorted(next_offsets.items()) if committed.get(p, 0) < target}
+    raise DemoError(f"worker did not commit all messages within {timeout_s} s "
+                    f"(partition: (committed, target) {behind})")
 
 
 def stop_worker(worker: subprocess.Popen, timeout_s: float = 30) -> int:

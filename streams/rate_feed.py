@@ -59,6 +59,13 @@ class RateFeed:
         margin_s = settings.rate_card_lead_seconds - settings.max_clock_skew_seconds
         self.refresh_seconds = min(5.0, margin_s / 2)
         self._looked_at: float | None = None  # monotonic time of the last look
+        self._lock = asyncio.Lock()  # one reader of the consumer at a time (start-up task, batches)
+        self._changed_unseen = False  # cards read at start-up that the fold has not been given
+
+    def mark_unread(self) -> None:
+        """Make the next ``due()`` true: the cards read so far must still reach the fold."""
+        self._looked_at = None
+        self._changed_unseen = bool(self.book.effective)
 
     def due(self) -> bool:
         """Whether the next batch must look at the rates topic first (see module docstring)."""
@@ -80,13 +87,17 @@ class RateFeed:
 
     async def catch_up(self, timeout_s: float = 60.0) -> tuple[bool, list[Refusal]]:
         """Read to the topic's end. Returns (whether the usable cards changed, refusals)."""
+        async with self._lock:
+            return await self._catch_up(timeout_s)
+
+    async def _catch_up(self, timeout_s: float) -> tuple[bool, list[Refusal]]:
         if self._consumer is None:
             await self.start()
         consumer = self._consumer
         assert consumer is not None
         looked_at = time.monotonic()
         end = (await consumer.end_offsets([self._tp]))[self._tp]
-        changed = False
+        changed, self._changed_unseen = self._changed_unseen, False
         refusals: list[Refusal] = []
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
