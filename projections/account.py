@@ -256,8 +256,7 @@ class _Books:
         return (InterimInvoiceDue(f"interim:{s.account_id}/{at_ms}", s.account_id, at_ms, owed,
                                   self.interim_threshold, s.currency),)
 
-    def settle(self, decisions: list[Decision], at_ms: int | None = None
-               ) -> tuple[tuple[JournalEntry, ...], tuple[Notice, ...]]:
+    def settle(self, decisions: list[Decision]) -> tuple[tuple[JournalEntry, ...], tuple[Notice, ...]]:
         """Apply the lifecycle's decisions: money moves with a journal entry, statuses are announced."""
         entries: list[JournalEntry] = []
         changes: list[AccountStatusChanged] = []
@@ -279,7 +278,7 @@ class _Books:
             if entry is not None:
                 entries.append(entry)
         if decisions:
-            changes.extend(self.interim(at_ms if at_ms is not None else decisions[-1].at_ms))
+            changes.extend(self.interim(decisions[-1].at_ms))
         return tuple(entries), tuple(changes)
 
 

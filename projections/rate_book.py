@@ -114,6 +114,7 @@ class RateBook:
     lead_ms: int
     cards: dict[str, RateCard] = field(default_factory=dict)  # card id -> card as published
     effective: dict[str, RateCard] = field(default_factory=dict)  # card id -> card as the fold uses it
+    version: int = 0  # moves each time ``effective`` changes: readers compare, not poll flags
     _pending: dict[str, list[tuple[RateCardPublished, int]]] = field(default_factory=dict)
     # card id -> {part number: content hash}: enough to tell a re-sent part from a changed one
     # without keeping a second copy of every destination.
@@ -146,6 +147,7 @@ class RateBook:
             return card, (f"rate card {card.card_id} expires before it can take effect "
                           f"(published at {published_at} ms + lead)")
         self.effective[card.card_id] = usable
+        self.version += 1
         return card, None
 
     def effective_cards(self) -> tuple[RateCard, ...]:

@@ -124,6 +124,7 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
     base_settings = fold_settings_from(settings)
     processor = BatchProcessor(codec, base_settings, settings.partitions)
     rate_feed = RateFeed(settings, codec)
+    cards_version = [0]  # the rate book's version the processor's settings were built from
     events_topic = app.topic(
         settings.events_topic, key_type=bytes, value_type=bytes, key_serializer="raw",
         value_serializer="raw", partitions=settings.partitions,
@@ -217,10 +218,8 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
     @app.task
     async def read_rate_cards() -> None:
         # At start-up, not in the first batch: a slow first batch after recovery makes Faust drop
-        # more fetched records (streams/sequence.py). The first batch then finds the book read
-        # (its cards reach the fold through that batch's own look, which is due at once).
+        # more fetched records (streams/sequence.py). The first batch sees the book's new version.
         await rate_feed.catch_up()
-        rate_feed.mark_unread()
 
     @app.task
     async def open_clickhouse() -> None:
@@ -279,12 +278,14 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
         records = [(m.partition, m.offset) for m in messages]
         await _check_in_order(records)
         # Cards logged before these calls must be known before they are rated (rate_feed.py).
-        cards_changed, refused_cards = await rate_feed.catch_up() if rate_feed.due() else (False, [])
-        if cards_changed:
+        if rate_feed.due():
+            await rate_feed.catch_up()
+        if rate_feed.book.version != cards_version[0]:
+            cards_version[0] = rate_feed.book.version
             processor.settings = replace(base_settings,
                                          rate_cards=base_settings.rate_cards + rate_feed.book.effective_cards())
         result = processor.process(messages, load_state, accounts_in_partition)
-        for refusal in refused_cards:
+        for refusal in rate_feed.take_refusals():
             result.dead_letters.append((f"{settings.rates_topic}/0/{refusal.offset}/0".encode(),
                                         codec.encode_dead_letter(
                                             reason_code=refusal.code, reason=refusal.reason,

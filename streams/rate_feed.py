@@ -60,12 +60,12 @@ class RateFeed:
         self.refresh_seconds = min(5.0, margin_s / 2)
         self._looked_at: float | None = None  # monotonic time of the last look
         self._lock = asyncio.Lock()  # one reader of the consumer at a time (start-up task, batches)
-        self._changed_unseen = False  # cards read at start-up that the fold has not been given
+        self._refused: list[Refusal] = []  # for the next batch to dead-letter
 
-    def mark_unread(self) -> None:
-        """Make the next ``due()`` true: the cards read so far must still reach the fold."""
-        self._looked_at = None
-        self._changed_unseen = bool(self.book.effective)
+    def take_refusals(self) -> list[Refusal]:
+        """The records refused since the last call, whoever read them (start-up or a batch)."""
+        refused, self._refused = self._refused, []
+        return refused
 
     def due(self) -> bool:
         """Whether the next batch must look at the rates topic first (see module docstring)."""
@@ -85,20 +85,18 @@ class RateFeed:
             await self._consumer.stop()
             self._consumer = None
 
-    async def catch_up(self, timeout_s: float = 60.0) -> tuple[bool, list[Refusal]]:
-        """Read to the topic's end. Returns (whether the usable cards changed, refusals)."""
+    async def catch_up(self, timeout_s: float = 60.0) -> None:
+        """Read to the topic's end. ``book.version`` tells of new cards, ``take_refusals`` of bad records."""
         async with self._lock:
             return await self._catch_up(timeout_s)
 
-    async def _catch_up(self, timeout_s: float) -> tuple[bool, list[Refusal]]:
+    async def _catch_up(self, timeout_s: float) -> None:
         if self._consumer is None:
             await self.start()
         consumer = self._consumer
         assert consumer is not None
         looked_at = time.monotonic()
         end = (await consumer.end_offsets([self._tp]))[self._tp]
-        changed, self._changed_unseen = self._changed_unseen, False
-        refusals: list[Refusal] = []
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         while self._next < end:
@@ -112,41 +110,30 @@ class RateFeed:
             self._next = records[-1].offset + 1
             # Decoding and checking a 200k-prefix card takes seconds of CPU: off the event loop,
             # so the consumer group's heartbeats go on meanwhile.
-            completed, refused = await loop.run_in_executor(None, self._take_all, records)
-            changed = changed or completed
-            refusals.extend(refused)
+            self._refused.extend(await loop.run_in_executor(None, self._take_all, records))
         self._looked_at = looked_at
-        if changed:
-            metrics.RATE_CARDS.set(len(self.book.effective))
-        return changed, refusals
+        metrics.RATE_CARDS.set(len(self.book.effective))
 
-    def _take_all(self, records: list) -> tuple[bool, list[Refusal]]:
-        completed, refusals = False, []
-        for record in records:
-            done, refusal = self._take(record.offset, record.timestamp, record.value)
-            completed = completed or done
-            if refusal is not None:
-                refusals.append(refusal)
-        return completed, refusals
+    def _take_all(self, records: list) -> list[Refusal]:
+        refusals = (self._take(r.offset, r.timestamp, r.value) for r in records)
+        return [r for r in refusals if r is not None]
 
-    def _take(self, offset: int, log_time_ms: int, value: bytes) -> tuple[bool, Refusal | None]:
-        """(whether a usable card was completed, the refusal if the record was refused)."""
+    def _take(self, offset: int, log_time_ms: int, value: bytes) -> Refusal | None:
+        """Add one record to the book; the refusal if it was refused."""
         try:
             part = self.codec.decode_event(value)
         except DecodeError as exc:
-            return False, self._refuse(offset, exc.code, str(exc), value)
+            return self._refuse(offset, exc.code, str(exc), value)
         if not isinstance(part, RateCardPublished):
-            return False, self._refuse(offset, "not_a_rate_card",
-                                       f"{type(part).__name__} does not belong on the rates topic", value)
+            return self._refuse(offset, "not_a_rate_card",
+                                f"{type(part).__name__} does not belong on the rates topic", value)
         card, reason = self.book.add(part, log_time_ms)
         if reason is not None:
-            return False, self._refuse(offset, "rate_card_refused", reason, value)
-        if card is None:
-            return False, None
-        usable = self.book.effective[card.card_id]
-        log.warning("rate card %s (%s, %d destinations) takes effect at %d ms", card.card_id, card.currency,
-                    len(card.destinations), usable.valid_from_ms)
-        return True, None
+            return self._refuse(offset, "rate_card_refused", reason, value)
+        if card is not None:
+            log.warning("rate card %s (%s, %d destinations) takes effect at %d ms", card.card_id, card.currency,
+                        len(card.destinations), self.book.effective[card.card_id].valid_from_ms)
+        return None
 
     def _refuse(self, offset: int, code: str, reason: str, value: bytes) -> Refusal:
         log.error("rates topic offset %d refused (%s): %s", offset, code, reason)

@@ -43,6 +43,18 @@ def run_worker_to_end(settings: Settings, next_offsets: dict[int, int], log: Pat
     return stop_worker(worker)
 
 
+def start_worker_caught_up(settings: Settings, next_offsets: dict[int, int], log: Path, timeout_s: float = 120):
+    """A running worker that has committed ``next_offsets`` (the caller stops it)."""
+    worker = start_worker(settings, log)
+    try:
+        worker = wait_until_committed(settings, worker, timeout_s, next_offsets, show_progress=False, log_path=log)
+        wait_until_ready(log)
+    except Exception:
+        stop_worker(worker)
+        raise
+    return worker
+
+
 def merge_offsets(*maps: dict[int, int]) -> dict[int, int]:
     out: dict[int, int] = {}
     for m in maps:

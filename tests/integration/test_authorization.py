@@ -19,7 +19,7 @@ from streams.demo import start_worker, stop_worker, wait_until_committed
 from streams.embedded import free_port
 from streams.kafka_io import produce_events
 
-from tests.integration.helpers import live_states, merge_offsets, wait_until_ready
+from tests.integration.helpers import live_states, merge_offsets, start_worker_caught_up, wait_until_ready
 
 
 @pytest.fixture
@@ -57,10 +57,8 @@ def test_R10_concurrent_authorizations_never_hold_more_than_the_balance(settings
              PaymentReceived("pay-authz", "acct-authz", now - 50_000, 1_000_000, "USD")]  # 1.00
     offsets = asyncio.run(produce_events(settings, setup))
     log = tmp_path / "worker.log"
-    worker = start_worker(settings, log)
+    worker = start_worker_caught_up(settings, offsets, log)
     try:
-        worker = wait_until_committed(settings, worker, 120, offsets, show_progress=False, log_path=log)
-        wait_until_ready(log)
 
         # The standard card: 0.01/min, 60/60. A one-minute quota holds 0.01: exactly 100 fit.
         answers = asyncio.run(authorize_all(base, [f"carrier-a/call-{n}" for n in range(200)]))

@@ -19,7 +19,7 @@ import pytest
 
 from projections.events import AccountOpened, CallDetailRecord, Disposition, PaymentReceived
 from schemas.codec import EventCodec
-from streams.demo import start_worker, stop_worker, wait_until_committed, worker_env
+from streams.demo import stop_worker, wait_until_committed, worker_env
 from streams.kafka_io import ensure_topics, produce_events, produce_raw, read_topic
 from streams.rate_feed import read_rate_book
 
@@ -28,8 +28,8 @@ from tests.integration.helpers import (
     merge_offsets,
     oracle,
     run_worker_to_end,
+    start_worker_caught_up,
     state_differences,
-    wait_until_ready,
     without_positions,
 )
 
@@ -55,10 +55,8 @@ def test_R5_a_card_published_while_the_worker_runs_prices_only_calls_that_start_
               call(2, now - 500_000, "+12125550100", 30)]   # standard: 0.01/min -> 60 s = 0.01
     offsets = asyncio.run(produce_events(settings, before))
     log = tmp_path / "worker.log"
-    worker = start_worker(settings, log)
+    worker = start_worker_caught_up(settings, offsets, log)
     try:
-        worker = wait_until_committed(settings, worker, 120, offsets, show_progress=False, log_path=log)
-        wait_until_ready(log)
 
         deck = tmp_path / "promo.csv"
         deck.write_text("prefix,destination,rate,connect_fee,initial_increment_s,subsequent_increment_s\n"
