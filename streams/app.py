@@ -61,12 +61,12 @@ class RecordsDropped(RuntimeError):
 ACCOUNTS_TABLE = "accounts"
 # Exit code of a worker that stopped itself because a batch could not be completed.
 EXIT_BATCH_FAILED = 75
-# faust-streaming 0.15.3 sometimes (after restarts on Tansu, seen several times a run on a slow
-# machine) holds acked offsets it can never commit: records just after the committed offset were
-# never acked, and its _new_offset refuses to commit over a gap of more than one record. The
-# partition then never commits again and every restart would replay more. The watchdog exits
-# (75) once that state lasts this long; the restart reads from the committed offset, the fold
-# skips what it already applied, and commits move again.
+# faust-streaming 0.15.3 sometimes (after restarts on Tansu, several times a run on a slow
+# machine) stops making progress on a partition: it holds acked offsets it can never commit
+# (its _new_offset refuses a gap of more than one un-acked record), or it stops delivering a
+# partition that has records waiting. The worker then idles with its lag stuck. The watchdog
+# exits (75) once either state lasts this long; the restart reads from the committed offset,
+# the fold skips what it already applied, and the partition moves again.
 COMMIT_WATCHDOG_SECONDS = 5.0
 COMMIT_STALL_SECONDS = 20.0
 # Waits between ClickHouse insert attempts: about 30 s in all, then the worker exits.
@@ -268,6 +268,16 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
                      gap.partition, gap.start, gap.end - 1)
 
     async def _process_batch(events) -> None:  # noqa: ANN001 - Faust's event type
+        in_batch[0] = True
+        try:
+            await _fold_and_write(events)
+        finally:
+            in_batch[0] = False
+            now = time.monotonic()
+            for e in events:
+                last_delivery[e.message.partition] = now
+
+    async def _fold_and_write(events) -> None:  # noqa: ANN001 - Faust's event type
         loop = asyncio.get_running_loop()
         t0 = loop.time()
         messages = [
@@ -358,24 +368,41 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
             owner_url)
 
     stalled_since: dict[TP, float] = {}
+    last_delivery: dict[int, float] = {}  # partition -> monotonic time a batch last held its records
+    in_batch = [False]
+
+    def _stalled(tp: TP, now: float) -> str | None:
+        """Why ``tp`` cannot make progress, or None. Two faust-streaming 0.15.3 states seen here:
+        acked offsets it will never commit (records after the committed offset never acked), and
+        a partition with records waiting that it no longer delivers."""
+        consumer = app.consumer
+        acked = getattr(consumer, "_acked", {}).get(tp)
+        committed = getattr(consumer, "_committed_offset", {}).get(tp)
+        if acked and committed is not None and min(acked) - committed > 1:
+            return f"offsets {committed}..{min(acked) - 1} were never acked, so it cannot commit past {committed}"
+        # The next offset to process: ours once a batch held the partition, Faust's committed before.
+        expected, highwater = sequence.expected.get(tp.partition, committed), consumer.highwater(tp)
+        if expected is not None and highwater is not None and highwater > expected \
+                and now - last_delivery.setdefault(tp.partition, now) >= COMMIT_STALL_SECONDS:
+            return f"records {expected}..{highwater - 1} wait but none was delivered for {COMMIT_STALL_SECONDS:.0f} s"
+        return None
 
     @app.timer(interval=COMMIT_WATCHDOG_SECONDS)
     async def commit_watchdog() -> None:
-        """Exit 75 if Faust can no longer commit a partition (see ``COMMIT_STALL_SECONDS``)."""
-        consumer = app.consumer
-        acked_by_tp = getattr(consumer, "_acked", {})
-        committed_by_tp = getattr(consumer, "_committed_offset", {})
+        """Exit 75 if a partition cannot make progress for ``COMMIT_STALL_SECONDS``."""
+        if in_batch[0]:  # a batch may legitimately take long (ClickHouse retries)
+            return
         now = time.monotonic()
-        for tp in list(acked_by_tp):
-            acked, committed = acked_by_tp.get(tp), committed_by_tp.get(tp)
-            if tp.topic != settings.events_topic or not acked or committed is None or min(acked) - committed <= 1:
+        for tp in app.consumer.assignment():
+            if tp.topic != settings.events_topic:
+                continue
+            reason = _stalled(tp, now)
+            if reason is None:
                 stalled_since.pop(tp, None)
                 continue
-            first = stalled_since.setdefault(tp, now)
-            if now - first >= COMMIT_STALL_SECONDS:
-                log.critical("partition %d: offsets %d..%d were never acked, so Faust cannot commit past %d "
-                             "(acked from %d); exiting so the restart replays them", tp.partition, committed,
-                             min(acked) - 1, committed, min(acked))
+            if now - stalled_since.setdefault(tp, now) >= COMMIT_STALL_SECONDS:
+                log.critical("partition %d stalled: %s; exiting so the restart replays from the committed "
+                             "offset", tp.partition, reason)
                 logging.shutdown()
                 os._exit(EXIT_BATCH_FAILED)
 
@@ -383,7 +410,10 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
     async def forget_revoked(app_: faust.App, revoked: set, **_: object) -> None:  # noqa: ANN001
         # Another worker may process these meanwhile; if they come back, they start afresh
         # at the group's committed offset.
-        sequence.forget({tp.partition for tp in revoked if tp.topic == settings.events_topic})
+        gone = {tp.partition for tp in revoked if tp.topic == settings.events_topic}
+        sequence.forget(gone)
+        for p in gone:
+            last_delivery.pop(p, None)
 
     @app.on_before_shutdown.connect
     async def close_clickhouse(app_: faust.App, **_: object) -> None:
