@@ -45,6 +45,7 @@ from streams.config import Settings
 from streams.kafka_io import beginning_offsets, codec_for, committed_offsets, data_in_range
 from streams.processor import BatchProcessor, InMessage
 from streams.sequence import PartitionSequence
+from streams.progress_watch import ProgressWatch
 from streams.ratecards import load_rate_cards
 from streams.rate_feed import RateFeed
 from streams.authorization_http import AuthorizationServer, NotReady
@@ -63,10 +64,11 @@ ACCOUNTS_TABLE = "accounts"
 EXIT_BATCH_FAILED = 75
 # faust-streaming 0.15.3 sometimes (after restarts on Tansu, several times a run on a slow
 # machine) stops making progress on a partition: it holds acked offsets it can never commit
-# (its _new_offset refuses a gap of more than one un-acked record), or it stops delivering a
-# partition that has records waiting. The worker then idles with its lag stuck. The watchdog
-# exits (75) once either state lasts this long; the restart reads from the committed offset,
-# the fold skips what it already applied, and the partition moves again.
+# (its _new_offset refuses a gap of more than one un-acked record), or it stops fetching a
+# partition that has records waiting (streams/progress_watch.py). The worker then idles with its
+# lag stuck. The watchdog exits (75) once either state lasts COMMIT_STALL_SECONDS; the restart
+# reads from the committed offset, the fold skips what it already applied, and the partition
+# moves again.
 COMMIT_WATCHDOG_SECONDS = 5.0
 COMMIT_STALL_SECONDS = 20.0
 # Waits between ClickHouse insert attempts: about 30 s in all, then the worker exits.
@@ -250,14 +252,17 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
                 metrics.CONSUMER_LAG.labels(topic=settings.events_topic, partition=str(partition)).set(
                     max(0, highwater - (offset + 1)))
 
+    async def _start_offsets(partitions: list[int]) -> dict[int, int]:
+        """Where the group starts reading: its committed offset, else the log's start (earliest)."""
+        committed = await committed_offsets(settings, partitions)
+        uncommitted = [p for p in partitions if p not in committed]
+        return {**(await beginning_offsets(settings, uncommitted) if uncommitted else {}), **committed}
+
     async def _check_in_order(records: list[tuple[int, int]]) -> None:
         """Raise (so the worker stops, nothing acked) if records were dropped before this batch."""
         new = sequence.unknown({p for p, _ in records})
         if new:
-            committed = await committed_offsets(settings, sorted(new))
-            # No committed offset yet: the group reads from the log's start (earliest).
-            uncommitted = sorted(p for p in new if p not in committed)
-            start = {**(await beginning_offsets(settings, uncommitted) if uncommitted else {}), **committed}
+            start = await _start_offsets(sorted(new))
             for p in new:
                 sequence.start(p, start.get(p))
         for gap in sequence.gaps(records):
@@ -273,9 +278,6 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
             await _fold_and_write(events)
         finally:
             in_batch[0] = False
-            now = time.monotonic()
-            for e in events:
-                last_delivery[e.message.partition] = now
 
     async def _fold_and_write(events) -> None:  # noqa: ANN001 - Faust's event type
         loop = asyncio.get_running_loop()
@@ -367,44 +369,65 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
             settings.authorization_quota_seconds, load_state_for_authorization, lambda: processor.settings,
             owner_url)
 
-    stalled_since: dict[TP, float] = {}
-    last_delivery: dict[int, float] = {}  # partition -> monotonic time a batch last held its records
+    acked_gap_since: dict[TP, float] = {}
+    watch = ProgressWatch(COMMIT_STALL_SECONDS)  # streams/progress_watch.py
+    start_positions: dict[int, int] = {}  # partition -> where it started, until a batch holds it
     in_batch = [False]
 
-    def _stalled(tp: TP, now: float) -> str | None:
-        """Why ``tp`` cannot make progress, or None. Two faust-streaming 0.15.3 states seen here:
-        acked offsets it will never commit (records after the committed offset never acked), and
-        a partition with records waiting that it no longer delivers."""
+    def _acked_gap(tp: TP) -> str | None:
+        """Acked offsets Faust will never commit: records after the committed offset never acked."""
         consumer = app.consumer
         acked = getattr(consumer, "_acked", {}).get(tp)
         committed = getattr(consumer, "_committed_offset", {}).get(tp)
         if acked and committed is not None and min(acked) - committed > 1:
             return f"offsets {committed}..{min(acked) - 1} were never acked, so it cannot commit past {committed}"
-        # The next offset to process: ours once a batch held the partition, Faust's committed before.
-        expected, highwater = sequence.expected.get(tp.partition, committed), consumer.highwater(tp)
-        if expected is not None and highwater is not None and highwater > expected \
-                and now - last_delivery.setdefault(tp.partition, now) >= COMMIT_STALL_SECONDS:
-            return f"records {expected}..{highwater - 1} wait but none was delivered for {COMMIT_STALL_SECONDS:.0f} s"
         return None
+
+    async def _stalled_partitions(now: float) -> list[tuple[int, str]]:
+        tps = [tp for tp in app.consumer.assignment() if tp.topic == settings.events_topic]
+        stalled = []
+        for tp in tps:
+            reason = _acked_gap(tp)
+            if reason is None:
+                acked_gap_since.pop(tp, None)
+            elif now - acked_gap_since.setdefault(tp, now) >= COMMIT_STALL_SECONDS:
+                stalled.append((tp.partition, reason))
+        if not tps:
+            return stalled
+        ends = await app.consumer.highwaters(*tps)
+        unknown = [tp.partition for tp in tps if tp.partition not in sequence.expected
+                   and tp.partition not in start_positions]
+        if unknown:
+            start_positions.update(await _start_offsets(unknown))
+        for tp in tps:
+            position = sequence.expected.get(tp.partition, start_positions.get(tp.partition))
+            end = ends.get(tp)
+            if position is None or end is None:
+                continue
+            reason = watch.observe(tp.partition, position, end, now)
+            if reason is not None:
+                stalled.append((tp.partition, reason))
+        return stalled
 
     @app.timer(interval=COMMIT_WATCHDOG_SECONDS)
     async def commit_watchdog() -> None:
         """Exit 75 if a partition cannot make progress for ``COMMIT_STALL_SECONDS``."""
         if in_batch[0]:  # a batch may legitimately take long (ClickHouse retries)
             return
-        now = time.monotonic()
-        for tp in app.consumer.assignment():
-            if tp.topic != settings.events_topic:
-                continue
-            reason = _stalled(tp, now)
-            if reason is None:
-                stalled_since.pop(tp, None)
-                continue
-            if now - stalled_since.setdefault(tp, now) >= COMMIT_STALL_SECONDS:
-                log.critical("partition %d stalled: %s; exiting so the restart replays from the committed "
-                             "offset", tp.partition, reason)
-                logging.shutdown()
-                os._exit(EXIT_BATCH_FAILED)
+        if getattr(app, "in_recovery", False) or app.rebalancing:
+            watch.restart_clocks()  # recovery pauses every partition on purpose
+            return
+        try:
+            stalled = await _stalled_partitions(time.monotonic())
+        except Exception as exc:  # the broker may be briefly unreachable; the next tick retries
+            log.warning("progress watchdog could not read offsets: %s", exc)
+            return
+        for partition, reason in stalled:
+            log.critical("partition %d stalled: %s; exiting so the restart replays from the committed "
+                         "offset", partition, reason)
+        if stalled:
+            logging.shutdown()
+            os._exit(EXIT_BATCH_FAILED)
 
     @app.on_partitions_revoked.connect
     async def forget_revoked(app_: faust.App, revoked: set, **_: object) -> None:  # noqa: ANN001
@@ -412,8 +435,9 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
         # at the group's committed offset.
         gone = {tp.partition for tp in revoked if tp.topic == settings.events_topic}
         sequence.forget(gone)
+        watch.forget(gone)
         for p in gone:
-            last_delivery.pop(p, None)
+            start_positions.pop(p, None)
 
     @app.on_before_shutdown.connect
     async def close_clickhouse(app_: faust.App, **_: object) -> None:
