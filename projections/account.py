@@ -37,6 +37,8 @@ from projections.events import (
     AccountStatusChanged,
     CallDetailRecord,
     InterimInvoiceDue,
+    InvoiceIssued,
+    InvoiceKind,
     ChargebackReceived,
     PaymentReceived,
     PaymentRefunded,
@@ -49,9 +51,12 @@ from projections.journal import (
     entry_for_decision,
     entry_for_payment,
     entry_for_refund,
+    usage_category,
 )
+from projections import invoicing
+from projections.invoicing import Billing, TaxRule, add_charge
 from projections.lifecycle import Context, Decision, InvalidTransition, Lifecycle, Policy, StatusChanged
-from projections.periods import period_of
+from projections.periods import period_of, previous_period
 from projections.rating import RateCard, RatedCall, RatingError, rate_call, select_card
 from projections.validation import (
     InvalidEvent,
@@ -94,6 +99,16 @@ class FoldSettings:
     registration_grace_ms: int = 36 * 3_600_000  # R12
     inactivity_ms: int = 0  # R28; 0: never
     interim_threshold_micros: int = 50_000_000  # R18: 50.00 in the account's currency
+    # Invoicing (projections/invoicing.py): the issuer's prefix of invoice numbers, and the tax
+    # rules (R17) of accounts by currency until accounts carry a service address.
+    invoice_issuer: str = "VL"
+    taxes_by_currency: tuple[tuple[str, tuple[TaxRule, ...]], ...] = ()
+
+    def taxes(self, currency: str) -> tuple[TaxRule, ...]:
+        for c, rules in self.taxes_by_currency:
+            if c == currency:
+                return rules
+        return ()
 
     @cached_property
     def _policies(self) -> dict[str, Policy]:
@@ -142,11 +157,12 @@ class AccountState:
     # whose calls the dedup window would refuse anyway are dropped, so this stays bounded.
     included_used_s: dict[str, int] = field(default_factory=dict)
     lifecycle: Lifecycle = Lifecycle()  # status, fee period, deadlines (AccountState v3)
+    billing: Billing = Billing()  # unbilled charges and invoice numbering (AccountState v3)
 
 
 # --- outcomes -------------------------------------------------------------------------
 
-Notice = AccountStatusChanged | InterimInvoiceDue
+Notice = AccountStatusChanged | InterimInvoiceDue | InvoiceIssued
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,14 +243,49 @@ def _open(item: Positioned) -> tuple[AccountState | None, Outcome]:
 class _Books:
     """The money and lifecycle of one account while a batch is folded (private, mutable)."""
 
-    __slots__ = ("state", "balance", "charged", "paid", "lifecycle", "policy", "interim_threshold")
+    __slots__ = ("state", "balance", "charged", "paid", "lifecycle", "policy", "interim_threshold", "billing",
+                 "settings")
 
-    def __init__(self, state: AccountState, policy: Policy, interim_threshold: int) -> None:
+    def __init__(self, state: AccountState, settings: FoldSettings) -> None:
         self.state = state
-        self.interim_threshold = interim_threshold
+        self.settings = settings
+        self.interim_threshold = settings.interim_threshold_micros
         self.balance, self.charged, self.paid = state.balance_micros, state.charged_micros, state.paid_micros
         self.lifecycle = state.lifecycle
-        self.policy = policy
+        self.policy = settings.policy(state.plan)
+        # A private copy: add_charge mutates the unbilled sums while the batch folds.
+        self.billing = replace(state.billing, unbilled=dict(state.billing.unbilled))
+
+    def charge_call(self, start_ms: int, rated: RatedCall) -> None:
+        """Note a charged call for the invoice of the month it started in (R13, R16)."""
+        category = usage_category(rated, self.settings.country_code).removeprefix("revenue:")
+        add_charge(self.billing.unbilled, period_of(start_ms, self.state.time_zone), category,
+                   rated.billed_s, rated.charge_micros)
+
+    def close(self, at_ms: int, period: str, usage_through: str, fees_through: str,
+              ) -> tuple[tuple[JournalEntry, ...], tuple[Notice, ...]]:
+        """Invoice what is unbilled up to the given periods (projections/invoicing.py)."""
+        s = self.state
+        closing = invoicing.close(s.account_id, s.currency, self.billing, period=period, usage_through=usage_through,
+                                  fees_through=fees_through, at_ms=at_ms, time_zone=s.time_zone,
+                                  taxes=self.settings.taxes(s.currency), issuer=self.settings.invoice_issuer)
+        if closing is None:
+            if period > self.billing.billed_through:
+                self.billing = replace(self.billing, billed_through=period)
+            return (), ()
+        self.billing = closing.billing
+        self.balance -= closing.debit_micros
+        self.charged += closing.debit_micros
+        return ((closing.entry,) if closing.entry else ()), (closing.invoice,) + self.interim(at_ms)
+
+    def month_close(self, at_ms: int) -> tuple[tuple[JournalEntry, ...], tuple[Notice, ...]]:
+        """R13, R14: the first time a tick shows a new month, the previous month closes, with
+        the new month's fee (just charged in advance)."""
+        current = period_of(at_ms, self.state.time_zone)
+        previous = previous_period(current)
+        if self.billing.billed_through >= previous:
+            return (), ()
+        return self.close(at_ms, previous, previous, current)
 
     def context(self) -> Context:
         s = self.state
@@ -259,9 +310,22 @@ class _Books:
     def settle(self, decisions: list[Decision]) -> tuple[tuple[JournalEntry, ...], tuple[Notice, ...]]:
         """Apply the lifecycle's decisions: money moves with a journal entry, statuses are announced."""
         entries: list[JournalEntry] = []
-        changes: list[AccountStatusChanged] = []
+        changes: list[Notice] = []
         s = self.state
+        final = bool(decisions) and isinstance(decisions[-1], StatusChanged) \
+            and decisions[-1].new is lc_rules.AccountStatus.TERMINATED
         for d in decisions:
+            if final and isinstance(d, (lc_rules.BalanceRefunded, StatusChanged)):
+                # The final invoice (R25, R26) comes before the refund of what is left, so its
+                # rounding and taxes are settled in the refund: everything unbilled, any period.
+                final = False
+                closed, invoices = self.close(d.at_ms, period_of(d.at_ms, s.time_zone), "9999-12", "9999-12")
+                entries.extend(closed)
+                changes.extend(invoices)
+                if isinstance(d, lc_rules.BalanceRefunded):
+                    if self.balance <= 0:
+                        continue
+                    d = replace(d, amount_micros=self.balance)
             delta = lc_rules.balance_change(d)
             self.balance += delta
             if isinstance(d, lc_rules.BalanceRefunded):
@@ -277,6 +341,11 @@ class _Books:
             entry = entry_for_decision(s.account_id, s.currency, d)
             if entry is not None:
                 entries.append(entry)
+            if isinstance(d, lc_rules.FeeCharged) and d.amount_micros:
+                add_charge(self.billing.unbilled, d.period, "termination" if d.kind == "termination" else "monthly",
+                           1, d.amount_micros)
+            elif isinstance(d, lc_rules.FeeCredited) and d.amount_micros:
+                add_charge(self.billing.unbilled, d.period, "monthly:credit", 1, -d.amount_micros)
         if decisions:
             changes.extend(self.interim(decisions[-1].at_ms))
         return tuple(entries), tuple(changes)
@@ -292,7 +361,7 @@ def fold_batch(
     # Work on private copies; the input state is never mutated.
     positions = dict(state.positions) if state else {}
     recent = dict(state.recent_keys) if state else {}
-    books = _Books(state, settings.policy(state.plan), settings.interim_threshold_micros) if state else None
+    books = _Books(state, settings) if state else None
     calls = state.calls_charged if state else 0
     newest = state.newest_event_ms if state else 0
     included_used = dict(state.included_used_s) if state else {}
@@ -311,7 +380,10 @@ def fold_batch(
                 if state is not None:
                     positions, recent, newest = dict(state.positions), {}, state.newest_event_ms
                     allowance_s = settings.included_seconds(state.plan)
-                    books = _Books(state, settings.policy(state.plan), settings.interim_threshold_micros)
+                    books = _Books(state, settings)
+                    # Invoicing starts with the month the account opens in (R15: its pro-rated fee).
+                    books.billing = replace(books.billing, billed_through=previous_period(
+                        period_of(event.occurred_at_ms, state.time_zone)))
                     books.lifecycle, decisions = lc_rules.opening(state.billing_mode, event.occurred_at_ms,
                                                                    state.time_zone, books.policy)
                     derived, changes = books.settle(decisions)
@@ -336,9 +408,11 @@ def fold_batch(
             continue
         if isinstance(event, PeriodTicked):
             decisions = lc_rules.on_tick(books.lifecycle, books.context(), event.occurred_at_ms, books.policy)
-            if decisions:  # a tick that changes nothing leaves no trace (and replays the same)
+            derived, notices = books.settle(decisions)
+            closed_entries, invoices = books.month_close(event.occurred_at_ms)
+            if decisions or invoices:  # a tick that changes nothing leaves no trace (and replays the same)
                 positions[item.source] = (item.offset, item.index)
-                outcomes.append(Decided(item, *books.settle(decisions)))
+                outcomes.append(Decided(item, derived + closed_entries, notices + invoices))
             continue
         if isinstance(event, lc_rules.OPERATOR_EVENTS):
             positions[item.source] = (item.offset, item.index)
@@ -400,6 +474,8 @@ def fold_batch(
                 included_used[period] = included_used.get(period, 0) + rated.included_s
             books.balance -= rated.charge_micros  # R9: every charge debits the balance
             books.charged += rated.charge_micros
+            if rated.charge_micros:
+                books.charge_call(event.start_at_ms, rated)
             calls += 1 if rated.charge_micros else 0
             _note_activity(books, event.start_at_ms)
             outcomes.append(Applied(item, rated, entry_for_call(event, rated, settings.country_code),
@@ -438,7 +514,8 @@ def fold_batch(
     assert books.charged - books.paid == -books.balance, "balance must equal payments minus charges"
     new_state = replace(state, balance_micros=books.balance, charged_micros=books.charged, paid_micros=books.paid,
                         calls_charged=calls, newest_event_ms=newest, positions=positions,
-                        recent_keys=recent, included_used_s=included_used, lifecycle=books.lifecycle)
+                        recent_keys=recent, included_used_s=included_used, lifecycle=books.lifecycle,
+                        billing=books.billing)
     return new_state, outcomes
 
 

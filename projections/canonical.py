@@ -17,7 +17,8 @@ def state_hash(states: dict[str, AccountState]) -> str:
             s.account_id, s.opened_event_id, s.currency, s.plan, s.billing_mode, s.numbers, s.time_zone,
             s.opened_at_ms, s.balance_micros, s.charged_micros, s.paid_micros, s.calls_charged,
             s.newest_event_ms, sorted(s.positions.items()), sorted(s.recent_keys.items()),
-            sorted(s.included_used_s.items()),
+            sorted(s.included_used_s.items()), s.lifecycle, sorted(s.billing.unbilled.items()),
+            s.billing.billed_through, s.billing.invoice_year, s.billing.invoice_seq,
         )).encode())
         h.update(b"\n")
     return h.hexdigest()

@@ -41,6 +41,11 @@ def next_period(period: str) -> str:
     return f"{year + month // 12:04d}-{month % 12 + 1:02d}"
 
 
+def previous_period(period: str) -> str:
+    year, month = int(period[:4]), int(period[5:7])
+    return f"{year - (month == 1):04d}-{(month - 2) % 12 + 1:02d}"
+
+
 def period_start_ms(period: str, time_zone: str) -> int:
     """00:00 on the 1st of ``period`` in ``time_zone``, as epoch milliseconds."""
     local = datetime(int(period[:4]), int(period[5:7]), 1, tzinfo=zone(time_zone))

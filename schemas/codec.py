@@ -26,6 +26,7 @@ from typing import Any, Callable, Protocol
 import fastavro
 
 from projections.account import AccountState
+from projections.invoicing import Billing
 from projections.lifecycle import Lifecycle
 from projections.journal import JournalEntry, Posting
 from projections import events as ev
@@ -428,6 +429,9 @@ class EventCodec:
             "status_since_ms": s.lifecycle.since_ms, "fee_period": s.lifecycle.fee_period,
             "unpaid_period": s.lifecycle.unpaid_period, "held_from": s.lifecycle.held_from,
             "last_activity_ms": s.lifecycle.last_activity_ms, "interim_due": s.lifecycle.interim_due,
+            "unbilled": {k: list(v) for k, v in s.billing.unbilled.items()},
+            "billed_through": s.billing.billed_through, "invoice_year": s.billing.invoice_year,
+            "invoice_seq": s.billing.invoice_seq,
         })
 
     def decode_state(self, value: bytes) -> AccountState:
@@ -445,4 +449,6 @@ class EventCodec:
             included_used_s=dict(d["included_used_s"]),
             lifecycle=Lifecycle(_STATUS[d["status"]], d["status_reason"], d["status_since_ms"], d["fee_period"],
                                 d["unpaid_period"], d["held_from"], d["last_activity_ms"], d["interim_due"]),
+            billing=Billing({k: (v[0], v[1]) for k, v in d["unbilled"].items()}, d["billed_through"],
+                            d["invoice_year"], d["invoice_seq"]),
         )

@@ -90,6 +90,8 @@ def fold_settings_from(settings: Settings, published_cards: tuple[RateCard, ...]
         registration_grace_ms=settings.registration_grace_hours * 3_600_000,
         inactivity_ms=settings.inactivity_days * DAY_MS,
         interim_threshold_micros=parse_decimal_micros(settings.interim_threshold),
+        invoice_issuer=settings.invoice_issuer,
+        taxes_by_currency=settings.taxes_by_currency(),
     )
 
 
@@ -141,6 +143,10 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
     )
     account_status = app.topic(
         settings.account_status_topic, key_type=bytes, value_type=bytes, key_serializer="raw",
+        value_serializer="raw", partitions=settings.partitions,
+    )
+    invoices_topic = app.topic(
+        settings.invoices_topic, key_type=bytes, value_type=bytes, key_serializer="raw",
         value_serializer="raw", partitions=settings.partitions,
     )
     ledger_entries = app.topic(
@@ -316,6 +322,8 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
             unacked_writes.append(await calls_rated.send(key=key, value=value, partition=partition))
         for partition, key, value in result.status_changes:
             unacked_writes.append(await account_status.send(key=key, value=value, partition=partition))
+        for partition, key, value in result.invoices:
+            unacked_writes.append(await invoices_topic.send(key=key, value=value, partition=partition))
         for key, value in result.dead_letters:
             unacked_writes.append(await dead_letters.send(key=key, value=value))
         # Step 5: nothing of this batch may be committed before all of it is on the broker.

@@ -13,7 +13,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from urllib.parse import urlparse
 
-from projections.money import parse_decimal_micros
+from projections.invoicing import TaxRule
+from projections.money import SUPPORTED_CURRENCIES, parse_decimal_micros
 
 PACKAGE_DATA = Path(__file__).resolve().parent / "data"
 DEFAULT_RATE_CARDS = (
@@ -46,6 +47,8 @@ class Settings:
     calls_rated_topic: str = "voiceledger.calls.rated"
     # Lifecycle transitions (AccountStatusChanged), keyed by account, for switches to block numbers.
     account_status_topic: str = "voiceledger.account.status"
+    # Issued invoices (InvoiceIssued), keyed by account: the monthly close and final invoices.
+    invoices_topic: str = "voiceledger.invoices"
     # Published rate cards (voiceledger rates import): one partition, compacted.
     rates_topic: str = "voiceledger.rates"
     partitions: int = 4
@@ -66,6 +69,11 @@ class Settings:
     registration_grace_hours: int = 36  # R12
     inactivity_days: int = 0  # R28; 0: never deactivate
     interim_threshold: str = "50.00"  # R18: owed above this (account currency) is announced
+    # Invoicing (projections/invoicing.py): the issuer's prefix of invoice numbers, and R17 tax
+    # rules "CURRENCY:JURISDICTION:PERCENT:Name", comma separated, applied to the accounts of
+    # that currency (EXAMPLE_TAX_RULES shows a US and a Belgian profile). None by default.
+    invoice_issuer: str = "VL"
+    tax_rules: tuple[str, ...] = ()
     dedup_window_days: int = 7
     # An event dated further ahead of its own log time than this is refused (a bad clock).
     max_clock_skew_seconds: int = 3_600
@@ -95,6 +103,14 @@ class Settings:
         return tuple((plan, parse_decimal_micros(amount)) for plan, _, amount in
                      (spec.rpartition(":") for spec in self.monthly_fees))
 
+    def taxes_by_currency(self) -> tuple[tuple[str, tuple[TaxRule, ...]], ...]:
+        """R17: the tax rules of each currency's accounts, from ``tax_rules``."""
+        by_currency: dict[str, list[TaxRule]] = {}
+        for spec in self.tax_rules:
+            currency, jurisdiction, pct, name = spec.split(":", 3)
+            by_currency.setdefault(currency, []).append(TaxRule(jurisdiction, name, parse_decimal_micros(pct) // 100))
+        return tuple((c, tuple(rules)) for c, rules in by_currency.items())
+
     def producer_batch_bytes_max(self) -> int:
         return 1 if self.broker_flavor == "tansu" else 1_048_576
 
@@ -106,7 +122,11 @@ class Settings:
         return "kafka://" + ";".join(self.broker.split(","))
 
 
-_TUPLES = {"rate_cards", "on_net_prefixes", "included_minutes", "monthly_fees"}
+_TUPLES = {"rate_cards", "on_net_prefixes", "included_minutes", "monthly_fees", "tax_rules"}
+
+# R17 examples: a US profile (a federal surcharge and a state tax) and a Belgian one (21% VAT).
+EXAMPLE_TAX_RULES = ("USD:US-FED:3.4:Federal universal service surcharge", "USD:US-NY:4:New York State sales tax",
+                     "EUR:BE:21:VAT (BTW/TVA)")
 
 
 def _coerce(name: str, kind: type, raw: object) -> object:
@@ -183,6 +203,19 @@ def validate(s: Settings) -> Settings:
             raise ValueError
     except ValueError:
         raise ConfigError(f"interim_threshold: {s.interim_threshold!r} must be a positive decimal amount") from None
+    for spec in s.tax_rules:
+        parts = spec.split(":", 3)
+        try:
+            ok = len(parts) == 4 and parts[0] in SUPPORTED_CURRENCIES and bool(parts[1]) and bool(parts[3]) \
+                and 0 <= parse_decimal_micros(parts[2]) <= 100_000_000 and parse_decimal_micros(parts[2]) % 100 == 0
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ConfigError(f"tax_rules: {spec!r} must be 'CURRENCY:JURISDICTION:PERCENT:Name' with a currency in "
+                              f"{sorted(SUPPORTED_CURRENCIES)} and 0-100 percent (at most 4 decimals), "
+                              "e.g. EUR:BE:21:VAT")
+    if not s.invoice_issuer or not s.invoice_issuer.replace("_", "").isalnum():
+        raise ConfigError(f"invoice_issuer: {s.invoice_issuer!r} must be letters and digits (it prefixes invoice numbers)")
     if s.registration_grace_hours <= 0 or s.inactivity_days < 0:
         raise ConfigError("registration_grace_hours must be positive and inactivity_days at least 0 (0: off)")
     if not s.country_code.isdigit():

@@ -20,13 +20,18 @@ from collections import defaultdict
 from dataclasses import fields, replace
 from pathlib import Path
 
+from projections.events import InvoiceIssued
+from projections.invoicing import format_minor
 from projections.money import Money
+from projections.periods import next_period, period_of, period_start_ms
+from streams.invoice_render import render_html, render_text
 from streams import call_log, journal_log
 from streams.clickhouse import connect, redact
 from streams.config import Settings
 from streams.embedded import EmbeddedBroker, free_port
-from streams.kafka_io import committed_lag, committed_offsets, ensure_topics, produce_events, read_account_states, read_topic
-from streams.simulate import SimulationSpec, simulate
+from streams.kafka_io import (codec_for, committed_lag, committed_offsets, ensure_topics, produce_events, publish_tick,
+                              read_account_states, read_topic)
+from streams.simulate import START_MS, SimulationSpec, simulate
 
 
 class DemoError(RuntimeError):
@@ -128,6 +133,10 @@ def run_demo(settings: Settings, spec: SimulationSpec, envelope_max: int, workdi
             progress=lambda n: say(f"  produced {n} messages") if n % 20_000 == 0 else None))
         sent = sum(next_offsets.values())
         say(f"produced {sent} Kafka messages to {settings.events_topic} (envelopes of up to {envelope_max} CDRs)")
+        # The scheduler's tick at the next month's start closes the simulated month (R13).
+        close_at = period_start_ms(next_period(period_of(START_MS, "UTC")), "UTC")
+        next_offsets = asyncio.run(publish_tick(settings, close_at))
+        say(f"published the month-start tick ({period_of(close_at, 'UTC')}-01 00:00 UTC) to every partition")
         worker = start_worker(settings, workdir / "worker.log")
         say(f"worker started (pid {worker.pid}, metrics on :{settings.metrics_port}/metrics)")
         try:
@@ -140,22 +149,65 @@ def run_demo(settings: Settings, spec: SimulationSpec, envelope_max: int, workdi
         say(f"worker drained and stopped (exit {code}) after {time.monotonic() - t0:.1f} s")
         states = asyncio.run(read_account_states(settings))
         dead = asyncio.run(read_topic(settings.broker, settings.dead_letter_topic))
+        invoices = read_invoices(settings)
         ch = connect(settings.clickhouse_url)
         try:
             summary = call_log.summary(ch)
             top = call_log.top_destinations(ch, 8)
             from_journal = journal_log.customer_balances(ch)
             trial = journal_log.trial_balance(ch)
+            usage = journal_log.usage_revenue(ch)
+            invoiced = journal_log.customer_debits_by_account(ch)
         finally:
             ch.close()
-        return print_report(states, summary, top, len(dead), from_journal, trial)
+        code = print_report(states, summary, top, len(dead), from_journal, trial, usage)
+        return print_invoices(invoices, invoiced, workdir) or code
     finally:
         if broker:
             broker.stop()
 
 
+def read_invoices(settings: Settings) -> list[InvoiceIssued]:
+    """Every issued invoice once (the topic is at-least-once; an invoice is known by its number)."""
+    codec = codec_for(settings)
+    by_number: dict[str, InvoiceIssued] = {}
+    for record in asyncio.run(read_topic(settings.broker, settings.invoices_topic)):
+        invoice = codec.decode_event(record.value)
+        by_number.setdefault(invoice.invoice_number, invoice)
+    return sorted(by_number.values(), key=lambda i: (i.account_id, i.invoice_number))
+
+
+def print_invoices(invoices: list[InvoiceIssued], debits: dict[str, int], workdir: Path) -> int:
+    """The month's invoices: totals, one sample in full (text and HTML), and the check that every
+    invoice equals the customer's journal debits it covers, to the micro-unit."""
+    print(f"\n== Invoices (topic, {len(invoices)} issued) ==")
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for inv in invoices:
+        t = totals[inv.currency]
+        t[0] += 1
+        t[1] += inv.total_micros
+        t[2] += sum(line.amount_micros for line in inv.lines if line.category.startswith("tax:"))
+    for currency, (n, total, tax) in sorted(totals.items()):
+        print(f"  {currency}: {n} invoices, total {format_minor(total, currency)} {currency}, "
+              f"of which taxes {format_minor(tax, currency)} {currency}")
+    if not invoices:
+        return 0
+    sample = max(invoices, key=lambda i: (len(i.lines), i.total_micros, i.invoice_number))
+    print("\n" + render_text(sample))
+    html_path = workdir / f"invoice-{sample.invoice_number}.html"
+    html_path.write_text(render_html(sample))
+    print(f"\n  rendered for the customer: {html_path}")
+    # Only one close happened, so each account's customer debits are exactly its invoice.
+    by_account: dict[str, int] = defaultdict(int)
+    for inv in invoices:
+        by_account[inv.account_id] += inv.total_micros
+    ok = all(debits.get(a, 0) == total for a, total in by_account.items())
+    print(f"Every invoice total equals the customer's journal debits it covers: {'yes' if ok else 'NO'}")
+    return 0 if ok else 1
+
+
 def print_report(states: dict, summary: list[tuple], top: list[tuple], dead_letters: int,
-                 from_journal: dict[str, int], trial: list[tuple]) -> int:
+                 from_journal: dict[str, int], trial: list[tuple], usage: dict[str, int]) -> int:
     print("\n== Balances (accounts table) ==")
     by_currency: dict[str, list] = defaultdict(list)
     for s in states.values():
@@ -180,14 +232,13 @@ def print_report(states: dict, summary: list[tuple], top: list[tuple], dead_lett
     for currency, calls, answered, billed_s, charge in summary:
         print(f"  {currency:<8} {calls:>8} {answered:>9} {billed_s // 60:>11} "
               f"{Money(int(charge), currency).format():>22}")
-        expected = sum(s.charged_micros for s in by_currency.get(currency, []))
-        consistent &= int(charge) == expected
+        consistent &= int(charge) == usage.get(currency, 0)
     print("\nTop destinations by charges:")
     for name, currency, calls, billed_s, charge in top:
         print(f"  {name:<34} {calls:>7} calls {billed_s // 60:>8} min {Money(int(charge), currency).format():>20}")
     print(f"\nDead letters: {dead_letters}")
     verdict = "yes" if consistent else "NO"
-    print(f"Call-log charges equal the balances' charges to the micro-unit: {verdict}")
+    print(f"Call-log charges equal the journal's usage revenue to the micro-unit: {verdict}")
     journal_ok = all(from_journal.get(a, 0) == s.balance_micros for a, s in states.items())
     print(f"Every balance equals the sum of its journal postings: {'yes' if journal_ok else 'NO'}")
     trial_ok = all(total == 0 for _, total in trial)

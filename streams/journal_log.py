@@ -48,3 +48,19 @@ def trial_balance(ch: ClickHouse) -> list[tuple]:
     """Per currency, the sum of every posting: zero when the books balance."""
     return [(c, int(s)) for c, s in
             ch.query("SELECT currency, toInt64(sum(amount_micros)) FROM journal FINAL GROUP BY currency ORDER BY currency")]
+
+
+def usage_revenue(ch: ClickHouse) -> dict[str, int]:
+    """Per currency, usage revenue (R16 usage categories): what the call log's charges must equal."""
+    return {c: int(s) for c, s in ch.query(
+        "SELECT currency, toInt64(-sum(amount_micros)) FROM journal FINAL "
+        "WHERE startsWith(ledger_account, 'revenue:usage:') GROUP BY currency")}
+
+
+def customer_debits_by_account(ch: ClickHouse) -> dict[str, int]:
+    """Per account, every debit of its customer account (charges, fees, rounding, taxes; not
+    payments): what its invoices together must equal once everything is invoiced."""
+    return {a: int(s) for a, s in ch.query(
+        "SELECT account_id, toInt64(sum(amount_micros)) FROM journal FINAL "
+        "WHERE ledger_account = concat('customer:', account_id) AND kind NOT IN ('payment', 'refund', 'chargeback', "
+        "'balance_refund') GROUP BY account_id")}

@@ -39,7 +39,8 @@ async def ensure_topics(settings: Settings) -> None:
         wanted = [
             NewTopic(name, num_partitions=settings.partitions, replication_factor=settings.replication_factor)
             for name in (settings.events_topic, settings.dead_letter_topic, settings.ledger_entries_topic,
-                         settings.calls_rated_topic, settings.account_status_topic)
+                         settings.calls_rated_topic, settings.account_status_topic,
+                         settings.invoices_topic)
             if name not in existing
         ]
         if settings.rates_topic not in existing:

@@ -60,5 +60,7 @@ AUTHORIZATION_LATENCY = Histogram(
     buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25),
 )
 FUNDS_HELD = Gauge("voiceledger_funds_held_micros", "Funds held for calls in progress on this worker (all currencies)")
+INVOICES_ISSUED = Counter(
+    "voiceledger_invoices_issued_total", "Invoices issued (monthly close and final invoices)", ["currency"])
 INTERIM_INVOICES_DUE = Counter(
     "voiceledger_interim_invoices_due_total", "R18: postpaid accounts whose debt rose above the interim threshold")

@@ -25,7 +25,7 @@ from projections.account import (
     Rejected,
     fold_batch,
 )
-from projections.events import AccountStatusChanged, CallDetailRecord, InterimInvoiceDue, PeriodTicked
+from projections.events import AccountStatusChanged, CallDetailRecord, InterimInvoiceDue, InvoiceIssued, PeriodTicked
 from projections.journal import JournalEntry
 from projections.rating import call_rated
 from schemas.codec import DecodeError, EventCodec
@@ -67,6 +67,8 @@ class BatchResult:
     rated_calls: list[tuple[int, bytes, bytes]] = field(default_factory=list)
     # account.status: every lifecycle transition, as (partition, key, value), keyed by account
     status_changes: list[tuple[int, bytes, bytes]] = field(default_factory=list)
+    # invoices: every InvoiceIssued, as (partition, key, value), keyed by account
+    invoices: list[tuple[int, bytes, bytes]] = field(default_factory=list)
     dead_letters: list[tuple[bytes, bytes]] = field(default_factory=list)  # (key, value)
     # (account, call key) of every CDR folded: its call is over, its authorization hold can go
     calls_ended: list[tuple[str, str]] = field(default_factory=list)
@@ -121,7 +123,12 @@ class BatchProcessor:
         for topic, n in redelivered.items():
             metrics.EVENTS_REDELIVERED.labels(topic=topic).inc(n)
 
-    def _status_change(self, result: BatchResult, partition: int, change: AccountStatusChanged | InterimInvoiceDue) -> None:
+    def _status_change(self, result: BatchResult, partition: int,
+                       change: AccountStatusChanged | InterimInvoiceDue | InvoiceIssued) -> None:
+        if isinstance(change, InvoiceIssued):
+            result.invoices.append((partition, change.account_id.encode(), self.codec.encode(change)))
+            metrics.INVOICES_ISSUED.labels(currency=change.currency).inc()
+            return
         result.status_changes.append((partition, change.account_id.encode(), self.codec.encode(change)))
         if isinstance(change, AccountStatusChanged):
             metrics.STATUS_CHANGES.labels(status=change.new_status.value, reason=change.reason).inc()

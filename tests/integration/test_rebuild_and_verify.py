@@ -1,7 +1,8 @@
 """Rebuild and self-check through the real CLI: ``voiceledger rebuild`` folds the log from offset 0
-into fresh state whose canonical hash equals the live state's, journal included; ``voiceledger
-verify`` passes on a healthy ledger (balances = journal, trial balance zero, R7/R9) and fails,
-with exit 1, on a deliberately broken journal. Journal entries also reach ``ledger.entries``."""
+into fresh state whose canonical hash equals the live state's, journal included, and reissues
+every invoice of a month close byte for byte (R13); ``voiceledger verify`` passes on a healthy
+ledger (balances = journal, trial balance zero, R7/R9) and fails, with exit 1, on a
+deliberately broken journal. Journal entries also reach ``ledger.entries``."""
 
 from __future__ import annotations
 
@@ -13,12 +14,17 @@ import uuid
 
 import pytest
 
+from dataclasses import replace
+
+from projections.events import PeriodTicked, TickKind
 from projections.journal import balances_from_journal
+from projections.periods import period_start_ms
 from schemas.codec import EventCodec
 from streams.clickhouse import connect
 from streams.demo import worker_env
 from streams.journal_log import JOURNAL_COLUMNS
-from streams.kafka_io import produce_events, read_topic
+from streams.config import EXAMPLE_TAX_RULES
+from streams.kafka_io import produce_events, publish_tick, read_topic
 from streams.simulate import SimulationSpec, simulate
 
 from tests.integration.helpers import live_states, oracle, run_worker_to_end, without_positions
@@ -34,14 +40,33 @@ def cli(settings, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=600)
 
 
-def test_R7_R9_rebuild_equals_live_and_verify_catches_a_broken_journal(settings, clickhouse_server, tmp_path):
+def test_R7_R9_R13_rebuild_equals_live_invoices_included_and_verify_catches_a_broken_journal(
+        settings, clickhouse_server, tmp_path):
+    settings = replace(settings, tax_rules=EXAMPLE_TAX_RULES)
     events = simulate(SimulationSpec(accounts=200, calls=3_000, days=2, seed=23))
-    offsets = asyncio.run(produce_events(settings, events, envelope_max=40))
+    asyncio.run(produce_events(settings, events, envelope_max=40))
+    # The month-start tick closes October (R13): every account with charges gets an invoice.
+    close_at = period_start_ms("2026-11", "UTC")
+    offsets = asyncio.run(publish_tick(settings, close_at))
     assert run_worker_to_end(settings, offsets, tmp_path / "live.log") == 0
-    assert without_positions(live_states(settings)) == without_positions(oracle(settings, events))
+    tick = PeriodTicked(f"tick:{close_at}", close_at, TickKind.HOUR, "2026-11", "UTC")
+    assert without_positions(live_states(settings)) == without_positions(oracle(settings, [*events, tick]))
+    codec = EventCodec()
+    invoices = {codec.decode_event(r.value).invoice_number: codec.decode_event(r.value)
+                for r in asyncio.run(read_topic(settings.broker, settings.invoices_topic))}
+    charged = {a for a, s in live_states(settings).items() if s.charged_micros}
+    assert {i.account_id for i in invoices.values()} == charged and all(i.period == "2026-10" for i in invoices.values())
+
+    # What finance reads: an account's invoices as text, and as HTML for the customer.
+    sample = next(iter(sorted(invoices.values(), key=lambda i: i.invoice_number)))
+    shown = cli(settings, "invoices", "--account", sample.account_id, "--html", str(tmp_path / "html"))
+    assert shown.returncode == 0, shown.stderr
+    assert f"Invoice {sample.invoice_number}" in shown.stdout and shown.stdout.rstrip().endswith("1 invoice(s), HTML in "
+                                                                                                 f"{tmp_path / 'html'}")
+    page = (tmp_path / "html" / f"{sample.invoice_number}.html").read_text()
+    assert sample.invoice_number in page and "Total due" in page
 
     # Every entry on ledger.entries balances, and the entries alone give the balances.
-    codec = EventCodec()
     entries = {e.entry_id: e for r in asyncio.run(read_topic(settings.broker, settings.ledger_entries_topic))
                for e in codec.decode_journal_message(r.value)}
     live = live_states(settings)
@@ -60,6 +85,9 @@ def test_R7_R9_rebuild_equals_live_and_verify_catches_a_broken_journal(settings,
     hashes = dict(line.split("\t") for line in rb.stdout.splitlines() if "\t" in line)
     assert hashes["live_state"] == hashes["rebuilt_state"]
     assert hashes["live_journal"] == hashes["rebuilt_journal"]
+    # Every invoice again, byte for byte, numbers included.
+    assert hashes["live_invoices"] == hashes["rebuilt_invoices"]
+    assert hashes["live_invoices"].startswith(f"{len(invoices)}:")
 
     # Break the books: one unbalanced posting on a customer account.
     ch = connect(settings.clickhouse_url)

@@ -27,11 +27,23 @@ def test_defaults_load_and_env_overrides_file(tmp_path):
     ({"VOICELEDGER_BROKER": "nohostport"}, "broker"),
     ({"VOICELEDGER_BROKER_FLAVOR": "pulsar"}, "broker_flavor"),
     ({"VOICELEDGER_DEDUP_MAX_KEYS": "5"}, "dedup_max_keys"),
+    ({"VOICELEDGER_TAX_RULES": "EUR:BE:21"}, "tax_rules"),
+    ({"VOICELEDGER_TAX_RULES": "GBP:UK:20:VAT"}, "tax_rules"),
+    ({"VOICELEDGER_TAX_RULES": "EUR:BE:21.00001:VAT"}, "tax_rules"),
+    ({"VOICELEDGER_TAX_RULES": "EUR:BE:120:VAT"}, "tax_rules"),
+    ({"VOICELEDGER_INVOICE_ISSUER": "A B"}, "invoice_issuer"),
 ])
 def test_bad_setting_names_itself(env, setting):
     with pytest.raises(ConfigError) as info:
         load_settings(None, env=env)
     assert str(info.value).startswith(setting + ":") and "\n" not in str(info.value)
+
+
+def test_R17_tax_rules_parse_into_per_currency_profiles():
+    s = load_settings(None, env={"VOICELEDGER_TAX_RULES": "USD:US-FED:3.4:Federal surcharge,USD:US-NY:4:NY tax,"
+                                                           "EUR:BE:21:VAT"})
+    assert [(c, [(r.jurisdiction, r.rate_ppm) for r in rules]) for c, rules in s.taxes_by_currency()] == [
+        ("USD", [("US-FED", 34_000), ("US-NY", 40_000)]), ("EUR", [("BE", 210_000)])]
 
 
 def test_unknown_setting_in_file_is_refused(tmp_path):
@@ -92,6 +104,7 @@ def test_duplicate_prefix_is_an_error(tmp_path):
     (["worker"], {"VOICELEDGER_PARTITIONS": "many"}, "partitions:"),
     (["clickhouse", "migrate"], {"VOICELEDGER_CLICKHOUSE_URL": "ftp://x"}, "clickhouse_url:"),
     (["worker"], {"VOICELEDGER_RATE_CARDS": "/nope.csv|USD|2026-01-01"}, "cannot read rate card"),
+    (["invoices", "--period", "2026-13"], {}, "--period: '2026-13' must be YYYY-MM"),
 ])
 def test_cli_errors_are_one_line_without_traceback(args, env, needle):
     import os

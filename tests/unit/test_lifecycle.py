@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from projections.account import Applied, Decided, FoldSettings, Positioned, Rejected, fold_batch
 from projections.events import (
+    InvoiceIssued,
     AccountOpened,
     AccountResumed,
     AccountStatus,
@@ -53,6 +54,7 @@ class Account:
         self.state = None
         self.entries = []
         self.changes = []
+        self.invoices = []
         self.outcomes = []
         self.feed(AccountOpened("open", "a1", ms(opened_at, tz), "USD", "basic", mode, ("15550000001",), tz))
 
@@ -63,7 +65,8 @@ class Account:
         for o in outcomes:
             if isinstance(o, (Applied, Decided)):
                 self.entries += [e for e in ((getattr(o, "entry", None),) + o.derived) if e is not None]
-                self.changes += list(o.notices)
+                self.changes += [n for n in o.notices if not isinstance(n, InvoiceIssued)]
+                self.invoices += [n for n in o.notices if isinstance(n, InvoiceIssued)]
         self.outcomes = outcomes
         return outcomes
 
@@ -237,7 +240,11 @@ def test_R28_an_account_inactive_for_the_configured_time_is_deactivated():
     a.tick("2026-08-13T12:00:00")  # 90 days
     assert a.status is AccountStatus.TERMINATED and a.state.lifecycle.reason == "INACTIVITY"
     # Fees for April..August were charged (150.00), the call 0.01; August's 18 unused days come back.
-    assert a.kinds()[-2:] == [("fee_credit", "fc:a1/2026-08", -17_419_354), ("balance_refund", "rb:a1", 167_409_354)]
+    # The final invoice rounds the credit to the cent before the refund, which pays out the rest.
+    assert a.kinds()[-3:] == [("fee_credit", "fc:a1/2026-08", -17_419_354), ("invoice", "i:VL-a1-2026-0002", -646),
+                              ("balance_refund", "rb:a1", 167_410_000)]
+    assert a.state.balance_micros == 0 and a.state.billing.unbilled == {}
+    assert [i.invoice_number for i in a.invoices] == [f"VL-a1-2026-{n:04d}" for n in (1, 2)]
 
 
 def test_operator_suspend_resume_and_invalid_transitions_are_rejected_with_a_reason():

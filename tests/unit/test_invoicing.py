@@ -1,0 +1,213 @@
+"""Invoices from the fold (R13-R17, R25), on concrete calendars with hand-computed amounts.
+
+Prices keep the arithmetic visible: domestic calls cost 0.01 a minute, calls to the UK
+0.123456 a minute (sub-cent, so lines need rounding), Belgian calls 0.05 EUR a minute; whole-minute
+increments. The monthly fee is 30.00. Every invoice must equal, to the micro-unit, the customer
+debits in the journal that it covers.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from projections.account import Applied, Decided, FoldSettings, Positioned, fold_batch
+from projections.events import (
+    AccountOpened,
+    AccountTerminated,
+    CallDetailRecord,
+    Disposition,
+    InvoiceIssued,
+    PaymentReceived,
+    PeriodTicked,
+    TerminationReason,
+    TickKind,
+)
+from projections.invoicing import ROUNDING_RESIDUE, TaxRule, format_minor, round_half_away
+from projections.journal import JournalEntry
+from projections.rating import DestinationRate, RateCard
+
+FEE = 30_000_000
+NOW = 2**62
+USD = RateCard("usd", "USD", 0, {"1": DestinationRate("1", "US", 10_000), "44": DestinationRate("44", "UK", 123_456)})
+EUR = RateCard("eur", "EUR", 0, {"32": DestinationRate("32", "Belgium", 50_000)})
+US_TAXES = (TaxRule("US-FED", "Federal universal service surcharge", 34_000), TaxRule("US-NY", "NY sales tax", 40_000))
+BE_TAXES = (TaxRule("BE", "VAT", 210_000),)
+FOLD = FoldSettings(rate_cards=(USD, EUR), monthly_fee_by_plan=(("basic", FEE),),
+                    taxes_by_currency=(("USD", US_TAXES), ("EUR", BE_TAXES)))
+NO_TAX = FoldSettings(rate_cards=(USD, EUR), monthly_fee_by_plan=(("basic", FEE),))
+
+
+def ms(text: str) -> int:
+    return int(datetime.fromisoformat(text).replace(tzinfo=ZoneInfo("UTC")).timestamp() * 1000)
+
+
+class Account:
+    """One account's events through the fold, one batch each, as the worker would."""
+
+    def __init__(self, opened_at: str, currency: str = "USD", mode: str = "postpaid", fold: FoldSettings = FOLD):
+        self.fold, self.offset, self.state, self.calls = fold, 0, None, 0
+        self.entries: list[JournalEntry] = []
+        self.invoices: list[InvoiceIssued] = []
+        self.feed(AccountOpened("open", "a1", ms(opened_at), currency, "basic", mode, ("15550000001",), "UTC"))
+
+    def feed(self, event):
+        item = Positioned("t/0", self.offset, 0, NOW, event)
+        self.offset += 1
+        self.state, outcomes = fold_batch(self.state, [item], self.fold)
+        for o in outcomes:
+            if isinstance(o, (Applied, Decided)):
+                self.entries += [e for e in ((getattr(o, "entry", None),) + o.derived) if e is not None]
+                self.invoices += [n for n in o.notices if isinstance(n, InvoiceIssued)]
+        return outcomes
+
+    def call(self, at: str, callee: str, seconds: int):
+        start = ms(at)
+        self.calls += 1
+        return self.feed(CallDetailRecord(f"e{self.calls}", "c", f"k{self.calls}", "a1", "15550000001", callee,
+                                          start, start, start + seconds * 1000, Disposition.ANSWERED))
+
+    def tick(self, at: str):
+        return self.feed(PeriodTicked(f"tick-{at}", ms(at), TickKind.HOUR, at[:7]))
+
+    def customer_debits(self) -> int:
+        """Every debit on the customer's ledger account except money movements."""
+        return sum(p.amount_micros for e in self.entries if e.kind not in ("payment", "balance_refund")
+                   for p in e.postings if p.ledger_account == "customer:a1")
+
+    def lines(self, n: int = -1) -> list[tuple[str, str, int]]:
+        return [(line.category, line.description, line.amount_micros) for line in self.invoices[n].lines]
+
+
+def test_R13_R14_R16_R17_monthly_close_itemises_fees_usage_and_taxes_and_reconciles_to_the_micro_unit():
+    a = Account("2026-10-01T00:00:00")
+    a.call("2026-10-05T10:00:00", "12125550100", 61)  # 120 s billed: 0.02
+    a.call("2026-10-06T10:00:00", "447700900123", 30)  # 60 s: 0.123456
+    a.call("2026-10-07T10:00:00", "447700900123", 90)  # 120 s: 0.246912
+    assert a.invoices == []  # nothing is invoiced before the month ends
+    a.tick("2026-11-01T00:00:00")
+    (invoice,) = a.invoices
+    assert (invoice.invoice_number, invoice.period, invoice.currency) == ("VL-a1-2026-0001", "2026-10", "USD")
+    assert a.lines() == [
+        ("monthly", "Monthly service, 2026-10", 30_000_000),
+        ("monthly", "Monthly service, 2026-11, in advance", 30_000_000),  # R14: in advance
+        ("usage:domestic", "Calls, domestic, 2026-10, 2:00 min billed", 20_000),
+        ("usage:international", "Calls, international, 2026-10, 3:00 min billed", 370_000),  # 0.370368
+        # R17: 3.4% of 60.39 = 2.05326 -> 2.05; 4% = 2.4156 -> 2.42
+        ("tax:US-FED", "Federal universal service surcharge 3.4% of 60.39 USD", 2_050_000),
+        ("tax:US-NY", "NY sales tax 4% of 60.39 USD", 2_420_000),
+    ]
+    assert invoice.total_micros == 64_860_000
+    # The close posts the rounding residue (-0.000368) and the taxes, in one balanced entry.
+    close = a.entries[-1]
+    assert close.entry_id == "i:VL-a1-2026-0001" and close.kind == "invoice"
+    assert {p.ledger_account: p.amount_micros for p in close.postings} == {
+        "customer:a1": 4_469_632, ROUNDING_RESIDUE: 368, "tax:payable:US-FED": -2_050_000,
+        "tax:payable:US-NY": -2_420_000}
+    assert a.customer_debits() == invoice.total_micros
+    assert a.state.balance_micros == -invoice.total_micros and a.state.billing.unbilled == {}
+
+
+def test_R17_eur_account_gets_belgian_vat():
+    a = Account("2026-10-01T00:00:00", currency="EUR", mode="prepaid")
+    a.feed(PaymentReceived("p1", "a1", ms("2026-10-01T00:00:00"), 100_000_000, "EUR"))
+    a.call("2026-10-03T09:00:00", "3225551234", 125)  # 180 s at 0.05: 0.15
+    a.tick("2026-11-01T00:00:00")
+    (invoice,) = a.invoices
+    # Fees 30.00 (October, charged at funding) + 30.00 (November), usage 0.15: 60.15; VAT 21% = 12.6315 -> 12.63
+    assert [line.amount_micros for line in invoice.lines] == [30_000_000, 30_000_000, 150_000, 12_630_000]
+    assert invoice.lines[-1].description == "VAT 21% of 60.15 EUR" and invoice.total_micros == 72_780_000
+    assert a.customer_debits() == invoice.total_micros
+    assert a.state.balance_micros == 100_000_000 - 72_780_000
+
+
+def test_R13_a_late_cdr_never_changes_an_issued_invoice_and_appears_next_month_as_prior_period_usage():
+    a = Account("2026-10-01T00:00:00", fold=NO_TAX)
+    a.call("2026-10-20T10:00:00", "12125550100", 60)
+    a.tick("2026-11-01T00:00:00")
+    first = a.invoices[0]
+    a.call("2026-10-31T23:59:00", "12125550100", 300)  # the carrier's file came late: 0.05
+    a.call("2026-11-03T08:00:00", "12125550100", 60)
+    a.tick("2026-11-01T01:00:00")  # another tick in November closes nothing
+    assert a.invoices == [first]
+    a.tick("2026-12-01T00:00:00")
+    assert a.invoices[0] == first and len(a.invoices) == 2
+    assert a.invoices[1].invoice_number == "VL-a1-2026-0002"
+    assert a.lines() == [
+        ("monthly", "Monthly service, 2026-12, in advance", 30_000_000),
+        ("usage:domestic:prior", "Prior-period usage: Calls, domestic, 2026-10, 5:00 min billed", 50_000),
+        ("usage:domestic", "Calls, domestic, 2026-11, 1:00 min billed", 10_000),
+    ]
+    assert a.customer_debits() == sum(i.total_micros for i in a.invoices)
+
+
+def test_R15_first_invoice_prorates_by_day_for_starts_on_the_1st_15th_31st_and_in_a_leap_february():
+    cases = {  # opened -> (first month's fee, the month the first invoice closes)
+        "2026-10-01T00:00:00": (30_000_000, "2026-11-01T00:00:00"),  # whole month
+        "2026-10-15T00:00:00": (16_450_000, "2026-11-01T00:00:00"),  # 17/31 x 30 = 16.4516.. -> 16.45
+        "2026-10-31T00:00:00": (970_000, "2026-11-01T00:00:00"),  # 1/31 x 30 = 0.9677.. -> 0.97
+        "2028-02-15T00:00:00": (15_520_000, "2028-03-01T00:00:00"),  # 15/29 x 30 = 15.5172.. -> 15.52
+    }
+    for opened, (first_fee, close_at) in cases.items():
+        a = Account(opened, fold=NO_TAX)
+        a.tick(close_at)
+        assert [line.amount_micros for line in a.invoices[0].lines] == [first_fee, FEE], opened
+        assert a.invoices[0].period == opened[:7]
+        assert a.customer_debits() == a.invoices[0].total_micros
+
+
+def test_R25_termination_mid_month_issues_the_final_invoice_with_the_unused_days_credited():
+    a = Account("2026-10-01T00:00:00", fold=NO_TAX)
+    a.tick("2026-11-01T00:00:00")
+    a.call("2026-11-05T10:00:00", "12125550100", 60)
+    at = ms("2026-11-10T12:00:00")
+    a.feed(AccountTerminated("t1", "a1", at, TerminationReason.CUSTOMER_REQUEST, at))
+    final = a.invoices[-1]
+    assert (final.invoice_number, final.period) == ("VL-a1-2026-0002", "2026-11")
+    # November was charged in advance on invoice 1; its unused days (the 11th to the 30th) come
+    # back: 20/30 x 30.00. The final invoice is a net credit.
+    assert a.lines() == [
+        ("monthly:credit", "Monthly service credit, unused days, 2026-11", -20_000_000),
+        ("usage:domestic", "Calls, domestic, 2026-11, 1:00 min billed", 10_000),
+    ]
+    assert final.total_micros == -19_990_000
+    assert a.customer_debits() == sum(i.total_micros for i in a.invoices)
+    a.tick("2026-12-01T00:00:00")
+    assert len(a.invoices) == 2 and a.state.billing.unbilled == {}
+
+
+def test_invoice_numbers_are_gapless_per_account_and_start_again_each_year():
+    a = Account("2026-11-01T00:00:00", fold=NO_TAX)
+    for at in ("2026-12-01T00:00:00", "2027-01-01T00:00:00", "2027-01-15T00:00:00", "2027-02-01T00:00:00"):
+        a.tick(at)
+    assert [i.invoice_number for i in a.invoices] == ["VL-a1-2026-0001", "VL-a1-2027-0001", "VL-a1-2027-0002"]
+
+
+def test_rounding_is_half_away_from_zero_to_the_cent():
+    assert [round_half_away(m, 10_000) for m in (4_999, 5_000, -5_000, -4_999, 15_000, 0)] == \
+        [0, 10_000, -10_000, 0, 20_000, 0]
+    assert [format_minor(m, "USD") for m in (0, 10_000, -1_230_000, 123_450_000)] == ["0.00", "0.01", "-1.23", "123.45"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 80), st.sampled_from(["12125550100", "447700900123", "3225551234"]),
+                          st.integers(1, 900)), max_size=25))
+def test_invoices_always_equal_the_journal_debits_they_cover_and_every_entry_balances(calls):
+    a = Account("2026-09-10T00:00:00")
+    days = ["2026-10-01T00:00:00", "2026-11-01T00:00:00", "2026-12-01T00:00:00"]
+    for day, callee, seconds in calls:
+        a.call(f"2026-{9 + (10 + day) // 30:02d}-{(10 + day) % 30 + 1:02d}T12:00:00", callee, seconds)
+        if days and day > 30 * (3 - len(days)) + 25:
+            a.tick(days.pop(0))
+    for day in days:
+        a.tick(day)
+    a.tick("2027-01-01T00:00:00")
+    for e in a.entries:
+        assert sum(p.amount_micros for p in e.postings) == 0
+    unit = 10_000
+    assert all(line.amount_micros % unit == 0 for i in a.invoices for line in i.lines)
+    unbilled = sum(m for _, m in a.state.billing.unbilled.values())
+    assert a.customer_debits() == sum(i.total_micros for i in a.invoices) + unbilled
