@@ -13,8 +13,11 @@ One account's events arrive in log order, each with its position in the log. The
   payments move the account's status, charge the monthly fee in advance, suspend, resume and
   terminate (R12, R14, R15, R22-R28); each status change is an ``AccountStatusChanged`` output
   and each amount a journal entry;
-- rejects, with the code ``unsupported_event``, account events it does not fold yet (disputes,
-  plan changes and privacy requests): loud and counted, and still in the log for a rebuild once
+- keeps what is unbilled and issues invoices at the month close and at termination
+  (``projections/invoicing.py``); opens and resolves disputes of issued invoices, a resolution
+  for the customer being a credit note (``projections/disputes.py``, R19);
+- rejects, with the code ``unsupported_event``, account events it does not fold yet (plan
+  changes and privacy requests): loud and counted, and still in the log for a rebuild once
   they are folded.
 
 Dedup memory is bounded (TigerBeetle: a limit on everything). Keys are kept for a window of
@@ -38,8 +41,9 @@ from projections.events import (
     CallDetailRecord,
     InterimInvoiceDue,
     InvoiceIssued,
-    InvoiceKind,
     ChargebackReceived,
+    DisputeOpened,
+    DisputeResolved,
     PaymentReceived,
     PaymentRefunded,
     PeriodTicked,
@@ -54,9 +58,10 @@ from projections.journal import (
     usage_category,
 )
 from projections import invoicing
+from projections.disputes import Refused, open_dispute, resolve_dispute
 from projections.invoicing import Billing, TaxRule, add_charge
 from projections.lifecycle import Context, Decision, InvalidTransition, Lifecycle, Policy, StatusChanged
-from projections.periods import period_of, previous_period
+from projections.periods import local_time, period_of, previous_period
 from projections.rating import RateCard, RatedCall, RatingError, rate_call, select_card
 from projections.validation import (
     InvalidEvent,
@@ -69,6 +74,7 @@ DAY_MS = 86_400_000
 MONEY_EVENTS = (PaymentReceived, PaymentRefunded, ChargebackReceived)
 # Dedup key prefix of each money event: one namespace per kind, so ids of kinds never collide.
 _MONEY_KEY_PREFIX = {PaymentReceived: "p:", PaymentRefunded: "r:", ChargebackReceived: "b:"}
+DISPUTE_EVENTS = (DisputeOpened, DisputeResolved)
 
 
 @dataclass(frozen=True)
@@ -218,6 +224,13 @@ def _dedup_identity(event: AccountEvent) -> tuple[str, int, int]:
         fp = fingerprint(event.account_id, event.caller, event.callee, event.start_at_ms,
                          event.answer_at_ms, event.end_at_ms, event.disposition.value)
         return "c:" + event.call_key, event.start_at_ms, fp
+    if isinstance(event, DisputeOpened):
+        return "do:" + event.event_id, event.occurred_at_ms, fingerprint(
+            event.account_id, event.disputed_entry_id, event.amount_micros, event.currency, event.occurred_at_ms)
+    if isinstance(event, DisputeResolved):
+        return "dr:" + event.event_id, event.occurred_at_ms, fingerprint(
+            event.account_id, event.dispute_event_id, event.outcome.value, event.credit_micros, event.currency,
+            event.occurred_at_ms)
     assert isinstance(event, MONEY_EVENTS)
     at_ms = event.received_at_ms if isinstance(event, PaymentReceived) else event.occurred_at_ms
     fp = fingerprint(event.account_id, event.amount_micros, event.currency, at_ms)
@@ -433,6 +446,10 @@ def fold_batch(
                 if event.currency != state.currency:  # R7: never add two currencies
                     raise InvalidEvent("currency_mismatch", f"{type(event).__name__} in {event.currency} "
                                                             f"for a {state.currency} account")
+            elif isinstance(event, DISPUTE_EVENTS):
+                if event.currency != state.currency:  # R7
+                    raise InvalidEvent("currency_mismatch", f"{type(event).__name__} in {event.currency} "
+                                                            f"for a {state.currency} account")
             else:
                 raise InvalidEvent("unsupported_event", f"{type(event).__name__} is not folded yet")
         except InvalidEvent as exc:
@@ -494,6 +511,24 @@ def fold_batch(
             _note_activity(books, event_ms)
             derived, changes = books.settle(lc_rules.on_funds(books.lifecycle, books.context(), event_ms, books.policy))
             outcomes.append(Applied(item, None, entry_for_payment(event), derived, changes + books.interim(event_ms)))
+        elif isinstance(event, DisputeOpened):  # R19
+            opened = open_dispute(books.billing, event)
+            if isinstance(opened, Refused):
+                outcomes.append(Rejected(item, opened.code, opened.reason))
+                continue
+            books.billing = opened
+            outcomes.append(Applied(item))
+        elif isinstance(event, DisputeResolved):  # R19: a win for the customer is a credit note
+            year = local_time(event_ms, state.time_zone).year
+            resolved = resolve_dispute(books.billing, event, state.currency, year, settings.invoice_issuer)
+            if isinstance(resolved, Refused):
+                outcomes.append(Rejected(item, resolved.code, resolved.reason))
+                continue
+            books.billing = resolved.billing
+            books.balance += resolved.credit_micros
+            books.charged -= resolved.credit_micros
+            notes = (resolved.credit_note,) if resolved.credit_note else ()
+            outcomes.append(Applied(item, None, resolved.entry, notices=notes + books.interim(event_ms)))
         else:  # a refund or a chargeback takes funds back out
             books.balance -= event.amount_micros
             books.paid -= event.amount_micros

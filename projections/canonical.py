@@ -19,6 +19,7 @@ def state_hash(states: dict[str, AccountState]) -> str:
             s.newest_event_ms, sorted(s.positions.items()), sorted(s.recent_keys.items()),
             sorted(s.included_used_s.items()), s.lifecycle, sorted(s.billing.unbilled.items()),
             s.billing.billed_through, s.billing.invoice_year, s.billing.invoice_seq,
+            sorted(s.billing.recent_invoices.items()), sorted(s.billing.open_disputes.items()),
         )).encode())
         h.update(b"\n")
     return h.hexdigest()

@@ -102,7 +102,20 @@ class Billing:
     unbilled: dict[str, tuple[int, int]] = field(default_factory=dict)  # "period|category" -> (quantity, micros)
     billed_through: str = ""  # the newest closed usage period, "YYYY-MM"
     invoice_year: int = 0
-    invoice_seq: int = 0  # invoices issued in ``invoice_year``
+    invoice_seq: int = 0  # invoices (and credit notes) issued in ``invoice_year``
+    # R19 (projections/disputes.py): invoices still open to dispute, number -> (issued at, total,
+    # period), and open disputes, dispute id -> (invoice number, its period, opened at, amount).
+    recent_invoices: dict[str, tuple[int, int, str]] = field(default_factory=dict)
+    open_disputes: dict[str, tuple[str, str, int, int]] = field(default_factory=dict)
+
+
+DISPUTE_WINDOW_MS = 30 * 86_400_000  # R19
+
+
+def next_number(billing: Billing, issuer: str, account_id: str, year: int) -> tuple[str, int]:
+    """The next number of the account's gapless sequence for ``year``, and its sequence value."""
+    seq = billing.invoice_seq + 1 if billing.invoice_year == year else 1
+    return f"{issuer}-{account_id}-{year}-{seq:04d}", seq
 
 
 def add_charge(unbilled: dict[str, tuple[int, int]], period: str, category: str, quantity: int, micros: int) -> None:
@@ -168,8 +181,7 @@ def close(account_id: str, currency: str, billing: Billing, *, period: str, usag
     total = sum(line.amount_micros for line in lines)
 
     year = local_time(at_ms, time_zone).year
-    seq = billing.invoice_seq + 1 if billing.invoice_year == year else 1
-    number = f"{issuer}-{account_id}-{year}-{seq:04d}"
+    number, seq = next_number(billing, issuer, account_id, year)
     debit = residue - sum(p.amount_micros for p in tax_postings)
     postings = [Posting(customer_ledger(account_id), debit)] if debit else []
     if residue:
@@ -182,5 +194,8 @@ def close(account_id: str, currency: str, billing: Billing, *, period: str, usag
     invoice = InvoiceIssued(event_id=f"invoice:{number}", account_id=account_id, occurred_at_ms=at_ms,
                             invoice_number=number, kind=kind, period=period, currency=currency,
                             lines=tuple(lines), total_micros=total)
-    new_billing = Billing(kept, max(billing.billed_through, period), year, seq)
+    # Invoices stay open to dispute for 30 days (R19); older ones are forgotten (bounded state).
+    recent = {n: v for n, v in billing.recent_invoices.items() if at_ms - v[0] <= DISPUTE_WINDOW_MS}
+    recent[number] = (at_ms, total, period)
+    new_billing = Billing(kept, max(billing.billed_through, period), year, seq, recent, billing.open_disputes)
     return Closing(invoice, entry, new_billing, debit)

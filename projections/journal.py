@@ -12,6 +12,10 @@ Chart of accounts (ledger accounts, not customer accounts):
 - ``refunds:payable``: money owed back to a customer (R25: the unused balance), until paid out.
 - ``revenue:monthly``: periodic (monthly) fees, charged in advance (R14, R15), less pro-rated
   credits on termination (R25); ``revenue:termination``: termination fees (R26).
+- ``tax:payable:<jurisdiction>``: taxes and surcharges invoiced, owed to the authority (R17).
+- ``rounding:residue``: the difference between invoice lines rounded to the minor unit and the
+  exact micro-unit charges they sum (projections/invoicing.py); either sign.
+- ``revenue:disputes``: a contra-revenue account, debited by credits granted on disputes (R19).
 
 Sign convention: a posting's ``amount_micros`` is positive for a debit and negative for a
 credit. Every entry is asserted to balance per currency (it has one currency, R7). The entry
@@ -44,7 +48,8 @@ class Posting:
 class JournalEntry:
     entry_id: str
     account_id: str
-    kind: str  # "usage" | "payment" | "refund" | "chargeback"
+    kind: str  # "usage" | "payment" | "refund" | "chargeback" | "fee" | "fee_credit" | "termination_fee"
+    #            | "balance_refund" | "invoice" (rounding and taxes) | "dispute_credit"
     occurred_at_ms: int
     currency: str
     postings: tuple[Posting, ...]

@@ -25,7 +25,7 @@ from projections.events import (
     AccountOpened,
     CallDetailRecord,
     ChargebackReceived,
-    DisputeOpened,
+    PlanChangeRequested,
     Disposition,
     PaymentReceived,
     PaymentRefunded,
@@ -148,8 +148,8 @@ def test_R7_refund_in_another_currency_is_rejected():
 
 
 def test_an_account_event_not_folded_yet_is_rejected_loudly_and_passed():
-    dispute = DisputeOpened("d-1", "a1", T0 + 5_000, "c:carrier/call-1", 10_000, "USD")
-    state, outcomes = fold_batch(None, positioned([opened(), dispute, pay(1, 100)]), SETTINGS)
+    change = PlanChangeRequested("pc-1", "a1", T0 + 5_000, "business")  # R21: not folded yet
+    state, outcomes = fold_batch(None, positioned([opened(), change, pay(1, 100)]), SETTINGS)
     assert isinstance(outcomes[1], Rejected) and outcomes[1].code == "unsupported_event"
     assert isinstance(outcomes[2], Applied) and state.balance_micros == 100
     assert state.positions["t/0"] == (2, 0), "the position moves past the rejected event"

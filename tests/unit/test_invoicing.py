@@ -1,4 +1,4 @@
-"""Invoices from the fold (R13-R17, R25), on concrete calendars with hand-computed amounts.
+"""Invoices and credit notes from the fold (R13-R17, R19, R25), on concrete calendars with hand-computed amounts.
 
 Prices keep the arithmetic visible: domestic calls cost 0.01 a minute, calls to the UK
 0.123456 a minute (sub-cent, so lines need rounding), Belgian calls 0.05 EUR a minute; whole-minute
@@ -14,13 +14,17 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from projections.account import Applied, Decided, FoldSettings, Positioned, fold_batch
+from projections.account import Applied, Decided, Duplicate, FoldSettings, Positioned, Rejected, fold_batch
 from projections.events import (
     AccountOpened,
     AccountTerminated,
     CallDetailRecord,
+    DisputeOpened,
+    DisputeOutcome,
+    DisputeResolved,
     Disposition,
     InvoiceIssued,
+    InvoiceKind,
     PaymentReceived,
     PeriodTicked,
     TerminationReason,
@@ -211,3 +215,58 @@ def test_invoices_always_equal_the_journal_debits_they_cover_and_every_entry_bal
     assert all(line.amount_micros % unit == 0 for i in a.invoices for line in i.lines)
     unbilled = sum(m for _, m in a.state.billing.unbilled.values())
     assert a.customer_debits() == sum(i.total_micros for i in a.invoices) + unbilled
+
+
+def disputed_account() -> tuple[Account, InvoiceIssued]:
+    a = Account("2026-10-01T00:00:00", fold=NO_TAX)
+    a.call("2026-10-20T10:00:00", "447700900123", 600)  # 10 min: 1.23456
+    a.tick("2026-11-01T00:00:00")
+    return a, a.invoices[0]
+
+
+def test_R19_a_dispute_on_day_29_is_accepted_and_a_win_issues_a_credit_note_and_posts_the_credit():
+    a, invoice = disputed_account()
+    assert invoice.total_micros == 61_230_000
+    before = a.state.balance_micros
+    out = a.feed(DisputeOpened("d1", "a1", ms("2026-11-30T00:00:00"), invoice.invoice_number, 1_230_000, "USD",
+                               "calls I did not make"))  # day 29 after issue
+    assert isinstance(out[0], Applied) and "d1" in a.state.billing.open_disputes
+    assert a.state.balance_micros == before  # opening a dispute moves no money
+    a.feed(DisputeResolved("r1", "a1", ms("2026-12-03T00:00:00"), "d1", DisputeOutcome.CUSTOMER_FAVOUR, 1_230_000, "USD"))
+    note = a.invoices[-1]
+    assert (note.kind, note.invoice_number, note.period, note.total_micros) == \
+        (InvoiceKind.CREDIT_NOTE, "VL-a1-2026-0002", "2026-10", -1_230_000)
+    entry = a.entries[-1]
+    assert (entry.entry_id, entry.kind) == ("dc:d1", "dispute_credit")
+    assert {p.ledger_account: p.amount_micros for p in entry.postings} == {"revenue:disputes": 1_230_000,
+                                                                          "customer:a1": -1_230_000}
+    assert a.state.balance_micros == before + 1_230_000 and a.state.billing.open_disputes == {}
+    # The credit note is the next number of the sequence; the next invoice follows it.
+    a.tick("2026-12-01T01:00:00")
+    assert a.invoices[-1].invoice_number == "VL-a1-2026-0003"
+
+
+def test_R19_a_dispute_on_day_31_is_refused():
+    a, invoice = disputed_account()
+    out = a.feed(DisputeOpened("d1", "a1", ms("2026-12-02T00:00:00"), invoice.invoice_number, 1_230_000, "USD"))
+    assert isinstance(out[0], Rejected) and out[0].code == "dispute_too_late"
+    assert "30 days" in out[0].reason and a.state.billing.open_disputes == {}
+
+
+def test_R19_disputes_are_checked_against_the_invoice_and_a_provider_win_moves_no_money():
+    a, invoice = disputed_account()
+    n = invoice.invoice_number
+    day = ms("2026-11-05T00:00:00")
+    assert a.feed(DisputeOpened("d0", "a1", day, "VL-a1-2026-0099", 10_000, "USD"))[0].code == "unknown_invoice"
+    assert a.feed(DisputeOpened("d0", "a1", day, n, 99_000_000, "USD"))[0].code == "dispute_exceeds_invoice"
+    assert a.feed(DisputeOpened("d0", "a1", day, n, 10_000, "EUR"))[0].code == "currency_mismatch"
+    assert isinstance(a.feed(DisputeOpened("d1", "a1", day, n, 1_000_000, "USD"))[0], Applied)
+    assert isinstance(a.feed(DisputeOpened("d1", "a1", day, n, 1_000_000, "USD"))[0], Duplicate)
+    before = a.state.balance_micros
+    assert a.feed(DisputeResolved("r0", "a1", day, "d9", DisputeOutcome.CUSTOMER_FAVOUR, 10_000, "USD"))[0].code \
+        == "unknown_dispute"
+    assert a.feed(DisputeResolved("r0", "a1", day, "d1", DisputeOutcome.CUSTOMER_FAVOUR, 1_000_001, "USD"))[0].code \
+        == "bad_credit"
+    assert isinstance(a.feed(DisputeResolved("r1", "a1", day, "d1", DisputeOutcome.PROVIDER_FAVOUR, 0, "USD"))[0],
+                      Applied)
+    assert a.state.balance_micros == before and len(a.invoices) == 1 and a.state.billing.open_disputes == {}
