@@ -281,7 +281,8 @@ class _Books:
         s = self.state
         closing = invoicing.close(s.account_id, s.currency, self.billing, period=period, usage_through=usage_through,
                                   fees_through=fees_through, at_ms=at_ms, time_zone=s.time_zone,
-                                  taxes=self.settings.taxes(s.currency), issuer=self.settings.invoice_issuer)
+                                  taxes=self.settings.taxes(s.currency), issuer=self.settings.invoice_issuer,
+                                  balance_micros=self.balance)
         if closing is None:
             if period > self.billing.billed_through:
                 self.billing = replace(self.billing, billed_through=period)
@@ -508,6 +509,7 @@ def fold_batch(
                 continue
             books.balance += event.amount_micros  # R9: payments are credited
             books.paid += event.amount_micros
+            books.billing = replace(books.billing, payments_since=books.billing.payments_since + event.amount_micros)
             _note_activity(books, event_ms)
             derived, changes = books.settle(lc_rules.on_funds(books.lifecycle, books.context(), event_ms, books.policy))
             outcomes.append(Applied(item, None, entry_for_payment(event), derived, changes + books.interim(event_ms)))
@@ -520,7 +522,8 @@ def fold_batch(
             outcomes.append(Applied(item))
         elif isinstance(event, DisputeResolved):  # R19: a win for the customer is a credit note
             year = local_time(event_ms, state.time_zone).year
-            resolved = resolve_dispute(books.billing, event, state.currency, year, settings.invoice_issuer)
+            resolved = resolve_dispute(books.billing, event, state.currency, year, settings.invoice_issuer,
+                                       books.balance)
             if isinstance(resolved, Refused):
                 outcomes.append(Rejected(item, resolved.code, resolved.reason))
                 continue
@@ -532,6 +535,7 @@ def fold_batch(
         else:  # a refund or a chargeback takes funds back out
             books.balance -= event.amount_micros
             books.paid -= event.amount_micros
+            books.billing = replace(books.billing, payments_since=books.billing.payments_since - event.amount_micros)
             entry = entry_for_refund(event) if isinstance(event, PaymentRefunded) else entry_for_chargeback(event)
             outcomes.append(Applied(item, None, entry, notices=books.interim(event_ms)))
         recent[key] = (event_ms, fp)

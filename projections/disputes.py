@@ -68,7 +68,7 @@ def open_dispute(billing: Billing, event: DisputeOpened) -> Billing | Refused:
 
 
 def resolve_dispute(billing: Billing, event: DisputeResolved, currency: str, year: int,
-                    issuer: str) -> Credited | Refused:
+                    issuer: str, balance_micros: int) -> Credited | Refused:
     """Close an open dispute; in the customer's favour, credit it with a credit note."""
     dispute = billing.open_disputes.get(event.dispute_event_id)
     if dispute is None:
@@ -89,6 +89,7 @@ def resolve_dispute(billing: Billing, event: DisputeResolved, currency: str, yea
                                          f"{format_minor(credit, currency)} {currency}", 1, -credit)
     note = InvoiceIssued(event_id=f"invoice:{number}", account_id=event.account_id, occurred_at_ms=event.occurred_at_ms,
                          invoice_number=number, kind=InvoiceKind.CREDIT_NOTE, period=period,
-                         currency=currency, lines=(line,), total_micros=-credit)
+                         currency=currency, lines=(line,), total_micros=-credit,
+                         balance_micros=balance_micros + credit)
     return Credited(replace(billing, open_disputes=remaining, invoice_year=year, invoice_seq=seq), entry, note, credit)
 

@@ -354,6 +354,8 @@ class InvoiceIssued:
     currency: str
     lines: tuple[InvoiceLine, ...]
     total_micros: int
+    payments_micros: int = 0  # v2: received since the previous invoice, net of refunds and chargebacks
+    balance_micros: int = 0  # v2: the balance right after issue (funds > 0, owed < 0)
 
 
 class AccountStatus(str, Enum):

@@ -107,6 +107,7 @@ class Billing:
     # period), and open disputes, dispute id -> (invoice number, its period, opened at, amount).
     recent_invoices: dict[str, tuple[int, int, str]] = field(default_factory=dict)
     open_disputes: dict[str, tuple[str, str, int, int]] = field(default_factory=dict)
+    payments_since: int = 0  # net payments since the previous invoice, printed on the next one
 
 
 DISPUTE_WINDOW_MS = 30 * 86_400_000  # R19
@@ -147,7 +148,7 @@ def _describe(period: str, category: str, closing_period: str, quantity: int) ->
 
 
 def close(account_id: str, currency: str, billing: Billing, *, period: str, usage_through: str, fees_through: str,
-          at_ms: int, time_zone: str, taxes: tuple[TaxRule, ...], issuer: str,
+          at_ms: int, time_zone: str, taxes: tuple[TaxRule, ...], issuer: str, balance_micros: int,
           kind: InvoiceKind = InvoiceKind.REGULAR) -> Closing | None:
     """The invoice of everything unbilled up to the given periods, or None when nothing is."""
     due, kept = [], {}
@@ -193,9 +194,10 @@ def close(account_id: str, currency: str, billing: Billing, *, period: str, usag
                              occurred_at_ms=at_ms, currency=currency, postings=tuple(postings))
     invoice = InvoiceIssued(event_id=f"invoice:{number}", account_id=account_id, occurred_at_ms=at_ms,
                             invoice_number=number, kind=kind, period=period, currency=currency,
-                            lines=tuple(lines), total_micros=total)
+                            lines=tuple(lines), total_micros=total, payments_micros=billing.payments_since,
+                            balance_micros=balance_micros - debit)
     # Invoices stay open to dispute for 30 days (R19); older ones are forgotten (bounded state).
     recent = {n: v for n, v in billing.recent_invoices.items() if at_ms - v[0] <= DISPUTE_WINDOW_MS}
     recent[number] = (at_ms, total, period)
-    new_billing = Billing(kept, max(billing.billed_through, period), year, seq, recent, billing.open_disputes)
+    new_billing = Billing(kept, max(billing.billed_through, period), year, seq, recent, billing.open_disputes, 0)
     return Closing(invoice, entry, new_billing, debit)

@@ -436,6 +436,7 @@ class EventCodec:
                                 for k, v in s.billing.recent_invoices.items()},
             "open_disputes": {k: {"invoice_number": v[0], "period": v[1], "opened_at_ms": v[2], "amount_micros": v[3]}
                               for k, v in s.billing.open_disputes.items()},
+            "payments_since": s.billing.payments_since,
         })
 
     def decode_state(self, value: bytes) -> AccountState:
@@ -457,5 +458,5 @@ class EventCodec:
                             d["invoice_year"], d["invoice_seq"],
                             {k: (v["issued_at_ms"], v["total_micros"], v["period"]) for k, v in d["recent_invoices"].items()},
                             {k: (v["invoice_number"], v["period"], v["opened_at_ms"], v["amount_micros"])
-                             for k, v in d["open_disputes"].items()}),
+                             for k, v in d["open_disputes"].items()}, d["payments_since"]),
         )

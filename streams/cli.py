@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     inv.add_argument("--account", help="only this account's invoices")
     inv.add_argument("--period", help="only invoices of this period, YYYY-MM")
     inv.add_argument("--html", metavar="DIR", help="also write each invoice as DIR/<number>.html")
+    inv.add_argument("--pdf", metavar="DIR", help="also write each invoice as DIR/<number>.pdf")
 
     sub.add_parser("verify", help="recompute balances from the journal and compare; check the trial balance")
 
@@ -105,21 +106,26 @@ def _ingest(settings, args: argparse.Namespace) -> int:  # noqa: ANN001 - Settin
 
 def _invoices(settings, args: argparse.Namespace) -> int:  # noqa: ANN001 - Settings, imported lazily
     from streams.demo import read_invoices
-    from streams.invoice_render import render_html, render_text
+    from streams.invoice_render import render_html, render_pdf, render_text
 
     if args.period and not (len(args.period) == 7 and args.period[4] == "-" and args.period[:4].isdigit()
                             and args.period[5:].isdigit() and 1 <= int(args.period[5:]) <= 12):
         raise ConfigError(f"--period: {args.period!r} must be YYYY-MM")
     shown = [i for i in read_invoices(settings)
              if (not args.account or i.account_id == args.account) and (not args.period or i.period == args.period)]
-    out_dir = Path(args.html) if args.html else None
-    if out_dir:
-        out_dir.mkdir(parents=True, exist_ok=True)
+    html_dir = Path(args.html) if args.html else None
+    pdf_dir = Path(args.pdf) if args.pdf else None
+    for d in (html_dir, pdf_dir):
+        if d:
+            d.mkdir(parents=True, exist_ok=True)
     for invoice in shown:
         print(render_text(invoice) + "\n")
-        if out_dir:
-            (out_dir / f"{invoice.invoice_number}.html").write_text(render_html(invoice))
-    print(f"{len(shown)} invoice(s)" + (f", HTML in {out_dir}" if out_dir else ""))
+        if html_dir:
+            (html_dir / f"{invoice.invoice_number}.html").write_text(render_html(invoice))
+        if pdf_dir:
+            (pdf_dir / f"{invoice.invoice_number}.pdf").write_bytes(render_pdf(invoice))
+    print(f"{len(shown)} invoice(s)" + (f", HTML in {html_dir}" if html_dir else "")
+          + (f", PDF in {pdf_dir}" if pdf_dir else ""))
     return 0
 
 

@@ -24,7 +24,7 @@ from projections.events import InvoiceIssued
 from projections.invoicing import format_minor
 from projections.money import Money
 from projections.periods import next_period, period_of, period_start_ms
-from streams.invoice_render import render_html, render_text
+from streams.invoice_render import render_html, render_pdf, render_text
 from streams import call_log, journal_log
 from streams.clickhouse import connect, redact
 from streams.config import Settings
@@ -196,7 +196,9 @@ def print_invoices(invoices: list[InvoiceIssued], debits: dict[str, int], workdi
     print("\n" + render_text(sample))
     html_path = workdir / f"invoice-{sample.invoice_number}.html"
     html_path.write_text(render_html(sample))
-    print(f"\n  rendered for the customer: {html_path}")
+    pdf_path = html_path.with_suffix(".pdf")
+    pdf_path.write_bytes(render_pdf(sample))
+    print(f"\n  rendered for the customer: {html_path} and {pdf_path.name}")
     # Only one close happened, so each account's customer debits are exactly its invoice.
     by_account: dict[str, int] = defaultdict(int)
     for inv in invoices:

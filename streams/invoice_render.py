@@ -1,4 +1,5 @@
-"""Issued invoices as a person reads them: plain text for the terminal, HTML for the customer.
+"""Issued invoices as a person reads them: plain text for the terminal, HTML and PDF for the
+customer.
 
 Rendering reads only the ``InvoiceIssued`` record (lines are already rounded to the minor unit
 and taxes itemised by jurisdiction, projections/invoicing.py), so a re-rendered invoice always
@@ -26,6 +27,14 @@ def _split(invoice: InvoiceIssued) -> tuple[list, list]:
     return charges, taxes
 
 
+def account_summary(invoice: InvoiceIssued) -> list[tuple[str, int]]:
+    """The account lines under the total: payments since the last invoice, the balance after
+    this one, and what that means (R9 prepaid funds, or an amount due)."""
+    balance = invoice.balance_micros
+    return [("Payments received since the previous invoice", invoice.payments_micros),
+            ("Paid from prepaid funds; remaining credit", balance) if balance >= 0 else ("Amount due", -balance)]
+
+
 def render_text(invoice: InvoiceIssued) -> str:
     charges, taxes = _split(invoice)
     c = invoice.currency
@@ -38,6 +47,8 @@ def render_text(invoice: InvoiceIssued) -> str:
     for line in taxes:
         out.append(f"  {line.description:<66} {format_minor(line.amount_micros, c):>12} {c}")
     out.append(f"  {'Total':<66} {format_minor(invoice.total_micros, c):>12} {c}")
+    for label, micros in account_summary(invoice):
+        out.append(f"  {label:<66} {format_minor(micros, c):>12} {c}")
     return "\n".join(out)
 
 
@@ -74,7 +85,8 @@ def render_html(invoice: InvoiceIssued, issuer: str = ISSUER_NAME) -> str:
     rows = [row(line.description, quantity(line), line.amount_micros) for line in charges]
     rows.append(row("Subtotal", "", subtotal, "sub"))
     rows += [row(line.description, "", line.amount_micros) for line in taxes]
-    rows.append(row("Total due", "", invoice.total_micros, "total"))
+    rows.append(row("Total", "", invoice.total_micros, "total"))
+    rows += [row(label, "", micros, "sub" if i == 1 else "") for i, (label, micros) in enumerate(account_summary(invoice))]
     title = "Credit note" if invoice.kind.value == "CREDIT_NOTE" else "Invoice"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title} {e(invoice.invoice_number)}</title>
@@ -96,3 +108,61 @@ Taxes and surcharges are passed through as itemised lines. You may dispute a cha
 of its posting.</footer>
 </body></html>
 """
+
+
+def render_pdf(invoice: InvoiceIssued, issuer: str = ISSUER_NAME) -> bytes:
+    """One A4 page (more if the lines need it) with the same content as the HTML."""
+    from fpdf import FPDF  # deferred: only invoice rendering needs it
+
+    charges, taxes = _split(invoice)
+    c = invoice.currency
+    title = "Credit note" if invoice.kind.value == "CREDIT_NOTE" else "Invoice"
+    pdf = FPDF(format="A4")
+    pdf.set_auto_page_break(auto=True, margin=18)
+    pdf.add_page()
+    blue = (29, 78, 137)
+    pdf.set_text_color(*blue)
+    pdf.set_font("Helvetica", "B", 18)
+    pdf.cell(110, 9, issuer)
+    pdf.cell(0, 9, title, align="R", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_text_color(34, 34, 34)
+    pdf.set_font("Helvetica", "", 10)
+    pdf.cell(110, 6, "Telephone service")
+    pdf.cell(0, 6, f"Number {invoice.invoice_number}", align="R", new_x="LMARGIN", new_y="NEXT")
+    for label, value in (("Issued", _date(invoice.occurred_at_ms)), ("Account", invoice.account_id),
+                         ("Billing period", invoice.period)):
+        pdf.cell(110, 6, "")
+        pdf.cell(0, 6, f"{label} {value}", align="R", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_draw_color(*blue)
+    pdf.set_line_width(0.8)
+    pdf.line(pdf.l_margin, pdf.get_y() + 2, pdf.w - pdf.r_margin, pdf.get_y() + 2)
+    pdf.ln(8)
+    pdf.set_line_width(0.2)
+    pdf.set_font("Helvetica", "B", 10)
+    pdf.cell(120, 7, "Description", border="B")
+    pdf.cell(25, 7, "Quantity", border="B", align="R")
+    pdf.cell(0, 7, "Amount", border="B", align="R", new_x="LMARGIN", new_y="NEXT")
+
+    def row(label: str, quantity: str, micros: int, style: str = "", border: str = "") -> None:
+        pdf.set_font("Helvetica", style, 10)
+        pdf.cell(120, 7, label[:70], border=border)
+        pdf.cell(25, 7, quantity, border=border, align="R")
+        pdf.cell(0, 7, f"{format_minor(micros, c)} {c}", border=border, align="R", new_x="LMARGIN", new_y="NEXT")
+
+    for line in charges:
+        quantity = (f"{line.quantity // 60}:{line.quantity % 60:02d} min" if line.category.startswith("usage:")
+                    else str(line.quantity))
+        row(line.description, quantity, line.amount_micros)
+    row("Subtotal", "", sum(line.amount_micros for line in charges), "B", "T")
+    for line in taxes:
+        row(line.description, "", line.amount_micros)
+    row("Total", "", invoice.total_micros, "B", "T")
+    pdf.ln(3)
+    for i, (label, micros) in enumerate(account_summary(invoice)):
+        row(label, "", micros, "B" if i == 1 else "")
+    pdf.ln(8)
+    pdf.set_font("Helvetica", "", 8)
+    pdf.multi_cell(0, 4, f"Amounts in {c}. Usage is billed in arrears for the calendar month, service fees in "
+                         "advance. Taxes and surcharges are passed through as itemised lines. You may dispute a "
+                         "charge within 30 days of its posting.")
+    return bytes(pdf.output())

@@ -59,12 +59,14 @@ def test_R7_R9_R13_rebuild_equals_live_invoices_included_and_verify_catches_a_br
 
     # What finance reads: an account's invoices as text, and as HTML for the customer.
     sample = next(iter(sorted(invoices.values(), key=lambda i: i.invoice_number)))
-    shown = cli(settings, "invoices", "--account", sample.account_id, "--html", str(tmp_path / "html"))
+    shown = cli(settings, "invoices", "--account", sample.account_id, "--html", str(tmp_path / "html"),
+                "--pdf", str(tmp_path / "pdf"))
     assert shown.returncode == 0, shown.stderr
-    assert f"Invoice {sample.invoice_number}" in shown.stdout and shown.stdout.rstrip().endswith("1 invoice(s), HTML in "
-                                                                                                 f"{tmp_path / 'html'}")
+    assert f"Invoice {sample.invoice_number}" in shown.stdout
+    assert shown.stdout.rstrip().endswith(f"1 invoice(s), HTML in {tmp_path / 'html'}, PDF in {tmp_path / 'pdf'}")
     page = (tmp_path / "html" / f"{sample.invoice_number}.html").read_text()
-    assert sample.invoice_number in page and "Total due" in page
+    assert sample.invoice_number in page and "Payments received since the previous invoice" in page
+    assert (tmp_path / "pdf" / f"{sample.invoice_number}.pdf").read_bytes().startswith(b"%PDF-")
 
     # Every entry on ledger.entries balances, and the entries alone give the balances.
     entries = {e.entry_id: e for r in asyncio.run(read_topic(settings.broker, settings.ledger_entries_topic))

@@ -113,6 +113,8 @@ def test_R13_R14_R16_R17_monthly_close_itemises_fees_usage_and_taxes_and_reconci
         "tax:payable:US-NY": -2_420_000}
     assert a.customer_debits() == invoice.total_micros
     assert a.state.balance_micros == -invoice.total_micros and a.state.billing.unbilled == {}
+    # The account summary printed on it: nothing paid yet, 64.86 owed.
+    assert (invoice.payments_micros, invoice.balance_micros) == (0, -64_860_000)
 
 
 def test_R17_eur_account_gets_belgian_vat():
@@ -126,6 +128,7 @@ def test_R17_eur_account_gets_belgian_vat():
     assert invoice.lines[-1].description == "VAT 21% of 60.15 EUR" and invoice.total_micros == 72_780_000
     assert a.customer_debits() == invoice.total_micros
     assert a.state.balance_micros == 100_000_000 - 72_780_000
+    assert (invoice.payments_micros, invoice.balance_micros) == (100_000_000, 27_220_000)
 
 
 def test_R13_a_late_cdr_never_changes_an_issued_invoice_and_appears_next_month_as_prior_period_usage():
