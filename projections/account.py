@@ -41,6 +41,8 @@ from projections.events import (
     CallDetailRecord,
     InterimInvoiceDue,
     InvoiceIssued,
+    AdjustmentPosted,
+    ADJUSTMENT_CATEGORIES,
     ChargebackReceived,
     DisputeOpened,
     DisputeResolved,
@@ -52,6 +54,7 @@ from projections.journal import (
     JournalEntry,
     entry_for_call,
     entry_for_chargeback,
+    entry_for_adjustment,
     entry_for_decision,
     entry_for_payment,
     entry_for_refund,
@@ -106,15 +109,16 @@ class FoldSettings:
     inactivity_ms: int = 0  # R28; 0: never
     interim_threshold_micros: int = 50_000_000  # R18: 50.00 in the account's currency
     # Invoicing (projections/invoicing.py): the issuer's prefix of invoice numbers, and the tax
-    # rules (R17) of accounts by currency until accounts carry a service address.
+    # rules (R17) by key: an account's tax jurisdiction, else its currency.
     invoice_issuer: str = "VL"
-    taxes_by_currency: tuple[tuple[str, tuple[TaxRule, ...]], ...] = ()
+    taxes_by_key: tuple[tuple[str, tuple[TaxRule, ...]], ...] = ()
 
-    def taxes(self, currency: str) -> tuple[TaxRule, ...]:
-        for c, rules in self.taxes_by_currency:
-            if c == currency:
-                return rules
-        return ()
+    def taxes(self, tax_jurisdiction: str, currency: str) -> tuple[TaxRule, ...]:
+        """R17: the rules of the account's jurisdiction when there are any, else of its currency."""
+        by_key = dict(self.taxes_by_key)
+        if tax_jurisdiction and tax_jurisdiction in by_key:
+            return by_key[tax_jurisdiction]
+        return by_key.get(currency, ())
 
     @cached_property
     def _policies(self) -> dict[str, Policy]:
@@ -164,6 +168,7 @@ class AccountState:
     included_used_s: dict[str, int] = field(default_factory=dict)
     lifecycle: Lifecycle = Lifecycle()  # status, fee period, deadlines (AccountState v3)
     billing: Billing = Billing()  # unbilled charges and invoice numbering (AccountState v3)
+    tax_jurisdiction: str = ""  # R17: from AccountOpened v2; picks the account's tax rules
 
 
 # --- outcomes -------------------------------------------------------------------------
@@ -224,6 +229,9 @@ def _dedup_identity(event: AccountEvent) -> tuple[str, int, int]:
         fp = fingerprint(event.account_id, event.caller, event.callee, event.start_at_ms,
                          event.answer_at_ms, event.end_at_ms, event.disposition.value)
         return "c:" + event.call_key, event.start_at_ms, fp
+    if isinstance(event, AdjustmentPosted):
+        return "a:" + event.event_id, event.occurred_at_ms, fingerprint(
+            event.account_id, event.amount_micros, event.currency, event.category, event.occurred_at_ms)
     if isinstance(event, DisputeOpened):
         return "do:" + event.event_id, event.occurred_at_ms, fingerprint(
             event.account_id, event.disputed_entry_id, event.amount_micros, event.currency, event.occurred_at_ms)
@@ -247,7 +255,7 @@ def _open(item: Positioned) -> tuple[AccountState | None, Outcome]:
     state = AccountState(
         account_id=event.account_id, opened_event_id=event.event_id, currency=event.currency,
         plan=event.plan, billing_mode=event.billing_mode, numbers=tuple(event.numbers),
-        time_zone=event.time_zone, opened_at_ms=event.occurred_at_ms,
+        time_zone=event.time_zone, opened_at_ms=event.occurred_at_ms, tax_jurisdiction=event.tax_jurisdiction,
         newest_event_ms=event.occurred_at_ms, positions={item.source: (item.offset, item.index)},
     )
     return state, Applied(item)
@@ -281,7 +289,7 @@ class _Books:
         s = self.state
         closing = invoicing.close(s.account_id, s.currency, self.billing, period=period, usage_through=usage_through,
                                   fees_through=fees_through, at_ms=at_ms, time_zone=s.time_zone,
-                                  taxes=self.settings.taxes(s.currency), issuer=self.settings.invoice_issuer,
+                                  taxes=self.settings.taxes(s.tax_jurisdiction, s.currency), issuer=self.settings.invoice_issuer,
                                   balance_micros=self.balance)
         if closing is None:
             if period > self.billing.billed_through:
@@ -447,6 +455,15 @@ def fold_batch(
                 if event.currency != state.currency:  # R7: never add two currencies
                     raise InvalidEvent("currency_mismatch", f"{type(event).__name__} in {event.currency} "
                                                             f"for a {state.currency} account")
+            elif isinstance(event, AdjustmentPosted):
+                if event.currency != state.currency:  # R7
+                    raise InvalidEvent("currency_mismatch", f"AdjustmentPosted in {event.currency} "
+                                                            f"for a {state.currency} account")
+                if event.category not in ADJUSTMENT_CATEGORIES:
+                    raise InvalidEvent("unknown_category", f"adjustment {event.event_id}: category {event.category!r} "
+                                                           f"is not one of {', '.join(ADJUSTMENT_CATEGORIES)}")
+                if event.amount_micros == 0:
+                    raise InvalidEvent("zero_amount", f"adjustment {event.event_id} has no amount")
             elif isinstance(event, DISPUTE_EVENTS):
                 if event.currency != state.currency:  # R7
                     raise InvalidEvent("currency_mismatch", f"{type(event).__name__} in {event.currency} "
@@ -513,6 +530,12 @@ def fold_batch(
             _note_activity(books, event_ms)
             derived, changes = books.settle(lc_rules.on_funds(books.lifecycle, books.context(), event_ms, books.policy))
             outcomes.append(Applied(item, None, entry_for_payment(event), derived, changes + books.interim(event_ms)))
+        elif isinstance(event, AdjustmentPosted):  # R16: its own invoice line
+            books.balance -= event.amount_micros
+            books.charged += event.amount_micros
+            add_charge(books.billing.unbilled, period_of(event_ms, state.time_zone), event.category, 1,
+                       event.amount_micros)
+            outcomes.append(Applied(item, None, entry_for_adjustment(event), notices=books.interim(event_ms)))
         elif isinstance(event, DisputeOpened):  # R19
             opened = open_dispute(books.billing, event)
             if isinstance(opened, Refused):

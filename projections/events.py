@@ -108,6 +108,23 @@ class ChargebackReceived:
     reason_code: str = ""
 
 
+ADJUSTMENT_CATEGORIES = ("activation", "feature", "equipment", "shipping", "goodwill", "correction")
+
+
+@dataclass(frozen=True, slots=True)
+class AdjustmentPosted:
+    """An operator's one-time charge (R16: activation, advanced features, equipment, shipping and
+    handling) when positive, or a credit (goodwill, correction) when negative."""
+
+    event_id: str
+    account_id: str
+    occurred_at_ms: int
+    amount_micros: int
+    currency: str
+    category: str  # one of ADJUSTMENT_CATEGORIES
+    reason: str = ""
+
+
 # --- account lifecycle -------------------------------------------------------------------
 
 
@@ -396,6 +413,6 @@ AccountEvent = (
     AccountOpened | CallDetailRecord | PaymentReceived | PaymentRefunded | ChargebackReceived
     | PlanChangeRequested | AccountSuspended | AccountResumed | AccountTerminated
     | FraudHoldPlaced | FraudHoldReleased | DisputeOpened | DisputeResolved
-    | SubscriberErasureRequested
+    | SubscriberErasureRequested | AdjustmentPosted
 )
 ACCOUNT_EVENTS: tuple[type, ...] = AccountEvent.__args__  # type: ignore[attr-defined]

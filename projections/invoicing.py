@@ -46,17 +46,24 @@ MINOR_UNIT_MICROS = {"USD": 10_000, "EUR": 10_000}
 
 # Categories of unbilled charges (R16), in the order an invoice lists them, with their labels.
 USAGE_CATEGORIES = ("usage:domestic", "usage:international", "usage:premium")
-FEE_CATEGORIES = ("activation", "monthly", "monthly:credit", "termination")
+FEE_CATEGORIES = ("activation", "monthly", "monthly:credit", "feature", "equipment", "shipping", "termination",
+                  "goodwill", "correction")
 _LABELS = {
     "activation": "Activation",
     "monthly": "Monthly service",
     "monthly:credit": "Monthly service credit, unused days",
     "termination": "Termination fee",
+    "feature": "Advanced features",
+    "equipment": "Equipment",
+    "shipping": "Shipping and handling",
+    "goodwill": "Goodwill credit",
+    "correction": "Correction",
     "usage:domestic": "Calls, domestic",
     "usage:international": "Calls, international",
     "usage:premium": "Calls, premium destinations",
 }
-_ORDER = {c: i for i, c in enumerate(("activation", "monthly", "monthly:credit", *USAGE_CATEGORIES, "termination"))}
+_ORDER = {c: i for i, c in enumerate(("activation", "monthly", "monthly:credit", "feature", *USAGE_CATEGORIES,
+                                      "equipment", "shipping", "termination", "goodwill", "correction"))}
 
 
 def div_round_half_away(numerator: int, denominator: int) -> int:

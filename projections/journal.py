@@ -16,6 +16,9 @@ Chart of accounts (ledger accounts, not customer accounts):
 - ``rounding:residue``: the difference between invoice lines rounded to the minor unit and the
   exact micro-unit charges they sum (projections/invoicing.py); either sign.
 - ``revenue:disputes``: a contra-revenue account, debited by credits granted on disputes (R19).
+- ``revenue:<category>`` for an operator's one-time charges (R16: ``activation``, ``feature``,
+  ``equipment``, ``shipping``) and ``revenue:adjustments`` for goodwill and correction credits
+  or debits (``AdjustmentPosted``).
 
 Sign convention: a posting's ``amount_micros`` is positive for a debit and negative for a
 credit. Every entry is asserted to balance per currency (it has one currency, R7). The entry
@@ -26,7 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from projections.events import CallDetailRecord, ChargebackReceived, PaymentReceived, PaymentRefunded
+from projections.events import AdjustmentPosted, CallDetailRecord, ChargebackReceived, PaymentReceived, PaymentRefunded
 from projections.lifecycle import BalanceRefunded, Decision, FeeCharged, FeeCredited
 from projections.rating import RatedCall
 
@@ -49,7 +52,7 @@ class JournalEntry:
     entry_id: str
     account_id: str
     kind: str  # "usage" | "payment" | "refund" | "chargeback" | "fee" | "fee_credit" | "termination_fee"
-    #            | "balance_refund" | "invoice" (rounding and taxes) | "dispute_credit"
+    #            | "balance_refund" | "invoice" (rounding and taxes) | "dispute_credit" | "adjustment"
     occurred_at_ms: int
     currency: str
     postings: tuple[Posting, ...]
@@ -117,6 +120,14 @@ def entry_for_chargeback(chargeback: ChargebackReceived) -> JournalEntry:
 
 MONTHLY_REVENUE = "revenue:monthly"
 TERMINATION_REVENUE = "revenue:termination"
+
+
+def entry_for_adjustment(event: AdjustmentPosted) -> JournalEntry:
+    """A one-time charge debits the customer (a credit, negative, credits it) against its revenue."""
+    revenue = ("revenue:adjustments" if event.category in ("goodwill", "correction")
+               else f"revenue:{event.category}")
+    return _customer_debit("a:" + event.event_id, "adjustment", event.account_id, event.occurred_at_ms,
+                           event.currency, event.amount_micros, revenue)
 
 
 def entry_for_decision(account_id: str, currency: str, d: Decision) -> JournalEntry | None:

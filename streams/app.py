@@ -91,7 +91,7 @@ def fold_settings_from(settings: Settings, published_cards: tuple[RateCard, ...]
         inactivity_ms=settings.inactivity_days * DAY_MS,
         interim_threshold_micros=parse_decimal_micros(settings.interim_threshold),
         invoice_issuer=settings.invoice_issuer,
-        taxes_by_currency=settings.taxes_by_currency(),
+        taxes_by_key=settings.taxes_by_key(),
     )
 
 

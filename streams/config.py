@@ -70,8 +70,9 @@ class Settings:
     inactivity_days: int = 0  # R28; 0: never deactivate
     interim_threshold: str = "50.00"  # R18: owed above this (account currency) is announced
     # Invoicing (projections/invoicing.py): the issuer's prefix of invoice numbers, and R17 tax
-    # rules "CURRENCY:JURISDICTION:PERCENT:Name", comma separated, applied to the accounts of
-    # that currency (EXAMPLE_TAX_RULES shows a US and a Belgian profile). None by default.
+    # rules "KEY:JURISDICTION:PERCENT:Name", comma separated. KEY is an account's tax
+    # jurisdiction (AccountOpened.tax_jurisdiction, e.g. US-NY) or, for accounts without rules of
+    # their own, a currency (EXAMPLE_TAX_RULES shows both). None by default.
     invoice_issuer: str = "VL"
     tax_rules: tuple[str, ...] = ()
     dedup_window_days: int = 7
@@ -103,13 +104,13 @@ class Settings:
         return tuple((plan, parse_decimal_micros(amount)) for plan, _, amount in
                      (spec.rpartition(":") for spec in self.monthly_fees))
 
-    def taxes_by_currency(self) -> tuple[tuple[str, tuple[TaxRule, ...]], ...]:
-        """R17: the tax rules of each currency's accounts, from ``tax_rules``."""
-        by_currency: dict[str, list[TaxRule]] = {}
+    def taxes_by_key(self) -> tuple[tuple[str, tuple[TaxRule, ...]], ...]:
+        """R17: the tax rules per account jurisdiction or currency, from ``tax_rules``."""
+        by_key: dict[str, list[TaxRule]] = {}
         for spec in self.tax_rules:
-            currency, jurisdiction, pct, name = spec.split(":", 3)
-            by_currency.setdefault(currency, []).append(TaxRule(jurisdiction, name, parse_decimal_micros(pct) // 100))
-        return tuple((c, tuple(rules)) for c, rules in by_currency.items())
+            key, jurisdiction, pct, name = spec.split(":", 3)
+            by_key.setdefault(key, []).append(TaxRule(jurisdiction, name, parse_decimal_micros(pct) // 100))
+        return tuple((k, tuple(rules)) for k, rules in by_key.items())
 
     def producer_batch_bytes_max(self) -> int:
         return 1 if self.broker_flavor == "tansu" else 1_048_576
@@ -124,9 +125,12 @@ class Settings:
 
 _TUPLES = {"rate_cards", "on_net_prefixes", "included_minutes", "monthly_fees", "tax_rules"}
 
-# R17 examples: a US profile (a federal surcharge and a state tax) and a Belgian one (21% VAT).
-EXAMPLE_TAX_RULES = ("USD:US-FED:3.4:Federal universal service surcharge", "USD:US-NY:4:New York State sales tax",
-                     "EUR:BE:21:VAT (BTW/TVA)")
+# R17 examples: a US profile (a federal surcharge and a state tax) and a Belgian one (21% VAT),
+# for accounts opened with those jurisdictions and, as a fallback, for accounts of each currency.
+_US_NY = ("US-FED:3.4:Federal universal service surcharge", "US-NY:4:New York State sales tax")
+_BE = ("BE:21:VAT (BTW/TVA)",)
+EXAMPLE_TAX_RULES = tuple(f"{key}:{rule}" for keys, rules in ((("US-NY", "USD"), _US_NY), (("BE", "EUR"), _BE))
+                          for key in keys for rule in rules)
 
 
 def _coerce(name: str, kind: type, raw: object) -> object:
@@ -206,14 +210,14 @@ def validate(s: Settings) -> Settings:
     for spec in s.tax_rules:
         parts = spec.split(":", 3)
         try:
-            ok = len(parts) == 4 and parts[0] in SUPPORTED_CURRENCIES and bool(parts[1]) and bool(parts[3]) \
+            ok = len(parts) == 4 and parts[0].replace("-", "").isalnum() and bool(parts[1]) and bool(parts[3]) \
                 and 0 <= parse_decimal_micros(parts[2]) <= 100_000_000 and parse_decimal_micros(parts[2]) % 100 == 0
         except ValueError:
             ok = False
         if not ok:
-            raise ConfigError(f"tax_rules: {spec!r} must be 'CURRENCY:JURISDICTION:PERCENT:Name' with a currency in "
-                              f"{sorted(SUPPORTED_CURRENCIES)} and 0-100 percent (at most 4 decimals), "
-                              "e.g. EUR:BE:21:VAT")
+            raise ConfigError(f"tax_rules: {spec!r} must be 'KEY:JURISDICTION:PERCENT:Name' with KEY an account "
+                              f"tax jurisdiction (e.g. US-NY) or a currency ({', '.join(sorted(SUPPORTED_CURRENCIES))}) "
+                              "and 0-100 percent (at most 4 decimals), e.g. EUR:BE:21:VAT")
     if not s.invoice_issuer or not s.invoice_issuer.replace("_", "").isalnum():
         raise ConfigError(f"invoice_issuer: {s.invoice_issuer!r} must be letters and digits (it prefixes invoice numbers)")
     if s.registration_grace_hours <= 0 or s.inactivity_days < 0:

@@ -26,6 +26,7 @@ from projections.events import (
     CallDetailRecord,
     ChargebackReceived,
     PlanChangeRequested,
+    AdjustmentPosted,
     Disposition,
     PaymentReceived,
     PaymentRefunded,
@@ -127,6 +128,10 @@ def chargeback(n: int, micros: int) -> ChargebackReceived:
     return ChargebackReceived(f"cb-{n}", "a1", T0 + 3_000, micros, "USD", "pay-1")
 
 
+def adjust(n: int, micros: int, category: str = "equipment") -> AdjustmentPosted:
+    return AdjustmentPosted(f"adj-{n}", "a1", T0 + 4_000, micros, "USD", category)
+
+
 def test_R9_refund_and_chargeback_take_funds_back_with_balanced_entries():
     state, outcomes = fold_batch(None, positioned([opened(), pay(1, 5_000_000), refund(1, 1_000_000),
                                                    chargeback(1, 500_000)]), SETTINGS)
@@ -160,6 +165,8 @@ event_strategy = st.one_of(
     st.builds(lambda n, m: pay(n, m), st.integers(0, 10), st.integers(1, 50_000_000)),
     st.builds(refund, st.integers(0, 5), st.integers(1, 5_000_000)),
     st.builds(chargeback, st.integers(0, 5), st.integers(1, 5_000_000)),
+    st.builds(adjust, st.integers(0, 5), st.integers(-5_000_000, 5_000_000).filter(bool),
+              st.sampled_from(["equipment", "goodwill", "activation"])),
 )
 
 

@@ -28,7 +28,7 @@ def test_defaults_load_and_env_overrides_file(tmp_path):
     ({"VOICELEDGER_BROKER_FLAVOR": "pulsar"}, "broker_flavor"),
     ({"VOICELEDGER_DEDUP_MAX_KEYS": "5"}, "dedup_max_keys"),
     ({"VOICELEDGER_TAX_RULES": "EUR:BE:21"}, "tax_rules"),
-    ({"VOICELEDGER_TAX_RULES": "GBP:UK:20:VAT"}, "tax_rules"),
+    ({"VOICELEDGER_TAX_RULES": "G B:UK:20:VAT"}, "tax_rules"),
     ({"VOICELEDGER_TAX_RULES": "EUR:BE:21.00001:VAT"}, "tax_rules"),
     ({"VOICELEDGER_TAX_RULES": "EUR:BE:120:VAT"}, "tax_rules"),
     ({"VOICELEDGER_INVOICE_ISSUER": "A B"}, "invoice_issuer"),
@@ -42,7 +42,7 @@ def test_bad_setting_names_itself(env, setting):
 def test_R17_tax_rules_parse_into_per_currency_profiles():
     s = load_settings(None, env={"VOICELEDGER_TAX_RULES": "USD:US-FED:3.4:Federal surcharge,USD:US-NY:4:NY tax,"
                                                            "EUR:BE:21:VAT"})
-    assert [(c, [(r.jurisdiction, r.rate_ppm) for r in rules]) for c, rules in s.taxes_by_currency()] == [
+    assert [(c, [(r.jurisdiction, r.rate_ppm) for r in rules]) for c, rules in s.taxes_by_key()] == [
         ("USD", [("US-FED", 34_000), ("US-NY", 40_000)]), ("EUR", [("BE", 210_000)])]
 
 

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from projections.account import Applied, Decided, Duplicate, FoldSettings, Positioned, Rejected, fold_batch
 from projections.events import (
     AccountOpened,
+    AdjustmentPosted,
     AccountTerminated,
     CallDetailRecord,
     DisputeOpened,
@@ -41,7 +42,7 @@ EUR = RateCard("eur", "EUR", 0, {"32": DestinationRate("32", "Belgium", 50_000)}
 US_TAXES = (TaxRule("US-FED", "Federal universal service surcharge", 34_000), TaxRule("US-NY", "NY sales tax", 40_000))
 BE_TAXES = (TaxRule("BE", "VAT", 210_000),)
 FOLD = FoldSettings(rate_cards=(USD, EUR), monthly_fee_by_plan=(("basic", FEE),),
-                    taxes_by_currency=(("USD", US_TAXES), ("EUR", BE_TAXES)))
+                    taxes_by_key=(("USD", US_TAXES), ("EUR", BE_TAXES), ("US-CA", (TaxRule("US-CA", "CA tax", 72_500),))))
 NO_TAX = FoldSettings(rate_cards=(USD, EUR), monthly_fee_by_plan=(("basic", FEE),))
 
 
@@ -52,11 +53,13 @@ def ms(text: str) -> int:
 class Account:
     """One account's events through the fold, one batch each, as the worker would."""
 
-    def __init__(self, opened_at: str, currency: str = "USD", mode: str = "postpaid", fold: FoldSettings = FOLD):
+    def __init__(self, opened_at: str, currency: str = "USD", mode: str = "postpaid", fold: FoldSettings = FOLD,
+                 tax_jurisdiction: str = ""):
         self.fold, self.offset, self.state, self.calls = fold, 0, None, 0
         self.entries: list[JournalEntry] = []
         self.invoices: list[InvoiceIssued] = []
-        self.feed(AccountOpened("open", "a1", ms(opened_at), currency, "basic", mode, ("15550000001",), "UTC"))
+        self.feed(AccountOpened("open", "a1", ms(opened_at), currency, "basic", mode, ("15550000001",), "UTC",
+                                tax_jurisdiction))
 
     def feed(self, event):
         item = Positioned("t/0", self.offset, 0, NOW, event)
@@ -129,6 +132,17 @@ def test_R17_eur_account_gets_belgian_vat():
     assert a.customer_debits() == invoice.total_micros
     assert a.state.balance_micros == 100_000_000 - 72_780_000
     assert (invoice.payments_micros, invoice.balance_micros) == (100_000_000, 27_220_000)
+
+
+def test_R17_an_accounts_own_jurisdiction_picks_its_rules_before_its_currency():
+    a = Account("2026-10-01T00:00:00", tax_jurisdiction="US-CA")
+    a.tick("2026-11-01T00:00:00")
+    # 60.00 of fees; California's 7.25% only (not the USD fallback's federal and NY lines): 4.35
+    assert [(line.category, line.amount_micros) for line in a.invoices[0].lines][-1:] == [("tax:US-CA", 4_350_000)]
+    assert len(a.invoices[0].lines) == 3
+    b = Account("2026-10-01T00:00:00", tax_jurisdiction="US-TX")  # no rules of its own: the currency's
+    b.tick("2026-11-01T00:00:00")
+    assert [line.category for line in b.invoices[0].lines][-2:] == ["tax:US-FED", "tax:US-NY"]
 
 
 def test_R13_a_late_cdr_never_changes_an_issued_invoice_and_appears_next_month_as_prior_period_usage():
@@ -273,3 +287,25 @@ def test_R19_disputes_are_checked_against_the_invoice_and_a_provider_win_moves_n
     assert isinstance(a.feed(DisputeResolved("r1", "a1", day, "d1", DisputeOutcome.PROVIDER_FAVOUR, 0, "USD"))[0],
                       Applied)
     assert a.state.balance_micros == before and len(a.invoices) == 1 and a.state.billing.open_disputes == {}
+
+
+def test_R16_one_time_charges_and_credits_are_their_own_lines_and_journal_entries():
+    a = Account("2026-10-01T00:00:00", fold=NO_TAX)
+    a.feed(AdjustmentPosted("x1", "a1", ms("2026-10-02T09:00:00"), 49_000_000, "USD", "equipment", "IP phone"))
+    a.feed(AdjustmentPosted("x2", "a1", ms("2026-10-02T09:00:00"), 9_950_000, "USD", "shipping"))
+    a.feed(AdjustmentPosted("x3", "a1", ms("2026-10-09T09:00:00"), -5_000_000, "USD", "goodwill", "outage 8 Oct"))
+    assert isinstance(a.feed(AdjustmentPosted("x3", "a1", ms("2026-10-09T09:00:00"), -5_000_000, "USD", "goodwill",
+                                              "outage 8 Oct"))[0], Duplicate)
+    bad = a.feed(AdjustmentPosted("x4", "a1", ms("2026-10-09T09:00:00"), 1_000_000, "USD", "lunch"))[0]
+    assert isinstance(bad, Rejected) and bad.code == "unknown_category"
+    a.tick("2026-11-01T00:00:00")
+    assert [(c, amount) for c, _, amount in a.lines()] == [
+        ("monthly", 30_000_000), ("monthly", 30_000_000), ("equipment", 49_000_000), ("shipping", 9_950_000),
+        ("goodwill", -5_000_000)]
+    equipment = next(e for e in a.entries if e.entry_id == "a:x1")
+    assert {p.ledger_account: p.amount_micros for p in equipment.postings} == {"customer:a1": 49_000_000,
+                                                                              "revenue:equipment": -49_000_000}
+    goodwill = next(e for e in a.entries if e.entry_id == "a:x3")
+    assert {p.ledger_account: p.amount_micros for p in goodwill.postings} == {"customer:a1": -5_000_000,
+                                                                             "revenue:adjustments": 5_000_000}
+    assert a.customer_debits() == a.invoices[0].total_micros == 113_950_000
