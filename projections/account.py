@@ -41,6 +41,7 @@ from projections.events import (
     CallDetailRecord,
     InterimInvoiceDue,
     InvoiceIssued,
+    InvoiceKind,
     AdjustmentPosted,
     ADJUSTMENT_CATEGORIES,
     ChargebackReceived,
@@ -284,21 +285,22 @@ class _Books:
                    rated.billed_s, rated.charge_micros)
 
     def close(self, at_ms: int, period: str, usage_through: str, fees_through: str,
-              ) -> tuple[tuple[JournalEntry, ...], tuple[Notice, ...]]:
+              kind: InvoiceKind = InvoiceKind.REGULAR) -> tuple[tuple[JournalEntry, ...], tuple[Notice, ...]]:
         """Invoice what is unbilled up to the given periods (projections/invoicing.py)."""
         s = self.state
         closing = invoicing.close(s.account_id, s.currency, self.billing, period=period, usage_through=usage_through,
                                   fees_through=fees_through, at_ms=at_ms, time_zone=s.time_zone,
-                                  taxes=self.settings.taxes(s.tax_jurisdiction, s.currency), issuer=self.settings.invoice_issuer,
-                                  balance_micros=self.balance)
+                                  taxes=self.settings.taxes(s.tax_jurisdiction, s.currency),
+                                  issuer=self.settings.invoice_issuer, balance_micros=self.balance, kind=kind)
         if closing is None:
-            if period > self.billing.billed_through:
+            if kind is InvoiceKind.REGULAR and period > self.billing.billed_through:
                 self.billing = replace(self.billing, billed_through=period)
             return (), ()
         self.billing = closing.billing
         self.balance -= closing.debit_micros
         self.charged += closing.debit_micros
-        return ((closing.entry,) if closing.entry else ()), (closing.invoice,) + self.interim(at_ms)
+        entries, notices = self.interim(at_ms)
+        return ((closing.entry,) if closing.entry else ()) + entries, (closing.invoice,) + notices
 
     def month_close(self, at_ms: int) -> tuple[tuple[JournalEntry, ...], tuple[Notice, ...]]:
         """R13, R14: the first time a tick shows a new month, the previous month closes, with
@@ -313,24 +315,31 @@ class _Books:
         s = self.state
         return Context(s.account_id, s.billing_mode, s.time_zone, s.opened_at_ms, self.balance)
 
-    def interim(self, at_ms: int) -> tuple[Notice, ...]:
-        """R18: announce once when a postpaid account's debt rises above the threshold; the
-        flag clears when the debt falls back to it or below (a payment, a credit)."""
+    def interim(self, at_ms: int) -> tuple[tuple[JournalEntry, ...], tuple[Notice, ...]]:
+        """R18: once when a postpaid account's debt rises above the threshold, announce it and
+        issue an INTERIM invoice of everything unbilled so far (the month it falls in still
+        closes as usual, with what comes after). The flag clears when the debt falls back to
+        the threshold or below (a payment, a credit)."""
         if self.state.billing_mode != "postpaid":
-            return ()
+            return (), ()
         owed = -self.balance
         due = owed > self.interim_threshold
         if due == self.lifecycle.interim_due:
-            return ()
-        self.lifecycle = replace(self.lifecycle, interim_due=due)
+            return (), ()
+        self.lifecycle = replace(self.lifecycle, interim_due=due)  # first: the close below re-checks
         if not due:
-            return ()
+            return (), ()
         s = self.state
-        return (InterimInvoiceDue(f"interim:{s.account_id}/{at_ms}", s.account_id, at_ms, owed,
-                                  self.interim_threshold, s.currency),)
+        notice = InterimInvoiceDue(f"interim:{s.account_id}/{at_ms}", s.account_id, at_ms, owed,
+                                   self.interim_threshold, s.currency)
+        period = period_of(at_ms, s.time_zone)
+        entries, invoices = self.close(at_ms, period, period, period, InvoiceKind.INTERIM)
+        return entries, (notice, *invoices)
 
-    def settle(self, decisions: list[Decision]) -> tuple[tuple[JournalEntry, ...], tuple[Notice, ...]]:
-        """Apply the lifecycle's decisions: money moves with a journal entry, statuses are announced."""
+    def settle(self, decisions: list[Decision], check_interim: bool = True,
+               ) -> tuple[tuple[JournalEntry, ...], tuple[Notice, ...]]:
+        """Apply the lifecycle's decisions: money moves with a journal entry, statuses are announced.
+        ``check_interim=False`` leaves R18 to the caller (a tick closes the month first)."""
         entries: list[JournalEntry] = []
         changes: list[Notice] = []
         s = self.state
@@ -368,8 +377,10 @@ class _Books:
                            1, d.amount_micros)
             elif isinstance(d, lc_rules.FeeCredited) and d.amount_micros:
                 add_charge(self.billing.unbilled, d.period, "monthly:credit", 1, -d.amount_micros)
-        if decisions:
-            changes.extend(self.interim(decisions[-1].at_ms))
+        if decisions and check_interim:
+            interim_entries, interim_notices = self.interim(decisions[-1].at_ms)
+            entries.extend(interim_entries)
+            changes.extend(interim_notices)
         return tuple(entries), tuple(changes)
 
 
@@ -430,11 +441,15 @@ def fold_batch(
             continue
         if isinstance(event, PeriodTicked):
             decisions = lc_rules.on_tick(books.lifecycle, books.context(), event.occurred_at_ms, books.policy)
-            derived, notices = books.settle(decisions)
+            # The month closes before R18 is checked: an interim invoice covers only what the
+            # regular one has not.
+            derived, notices = books.settle(decisions, check_interim=False)
             closed_entries, invoices = books.month_close(event.occurred_at_ms)
-            if decisions or invoices:  # a tick that changes nothing leaves no trace (and replays the same)
+            interim_entries, interim_notices = books.interim(event.occurred_at_ms)
+            if decisions or invoices or interim_notices:  # a tick that changes nothing leaves no trace
                 positions[item.source] = (item.offset, item.index)
-                outcomes.append(Decided(item, derived + closed_entries, notices + invoices))
+                outcomes.append(Decided(item, derived + closed_entries + interim_entries,
+                                        notices + invoices + interim_notices))
             continue
         if isinstance(event, lc_rules.OPERATOR_EVENTS):
             positions[item.source] = (item.offset, item.index)
@@ -514,7 +529,7 @@ def fold_batch(
             calls += 1 if rated.charge_micros else 0
             _note_activity(books, event.start_at_ms)
             outcomes.append(Applied(item, rated, entry_for_call(event, rated, settings.country_code),
-                                    notices=books.interim(event.start_at_ms)))
+                                    *books.interim(event.start_at_ms)))
         elif isinstance(event, PaymentReceived):
             # A payment's time may have passed a deadline no tick has reached yet (R24).
             passed = lc_rules.before_funds(books.lifecycle, books.context(), event_ms, books.policy)
@@ -529,13 +544,15 @@ def fold_batch(
             books.billing = replace(books.billing, payments_since=books.billing.payments_since + event.amount_micros)
             _note_activity(books, event_ms)
             derived, changes = books.settle(lc_rules.on_funds(books.lifecycle, books.context(), event_ms, books.policy))
-            outcomes.append(Applied(item, None, entry_for_payment(event), derived, changes + books.interim(event_ms)))
+            interim_entries, interim_notices = books.interim(event_ms)
+            outcomes.append(Applied(item, None, entry_for_payment(event), derived + interim_entries,
+                                    changes + interim_notices))
         elif isinstance(event, AdjustmentPosted):  # R16: its own invoice line
             books.balance -= event.amount_micros
             books.charged += event.amount_micros
             add_charge(books.billing.unbilled, period_of(event_ms, state.time_zone), event.category, 1,
                        event.amount_micros)
-            outcomes.append(Applied(item, None, entry_for_adjustment(event), notices=books.interim(event_ms)))
+            outcomes.append(Applied(item, None, entry_for_adjustment(event), *books.interim(event_ms)))
         elif isinstance(event, DisputeOpened):  # R19
             opened = open_dispute(books.billing, event)
             if isinstance(opened, Refused):
@@ -554,13 +571,14 @@ def fold_batch(
             books.balance += resolved.credit_micros
             books.charged -= resolved.credit_micros
             notes = (resolved.credit_note,) if resolved.credit_note else ()
-            outcomes.append(Applied(item, None, resolved.entry, notices=notes + books.interim(event_ms)))
+            interim_entries, interim_notices = books.interim(event_ms)
+            outcomes.append(Applied(item, None, resolved.entry, interim_entries, notes + interim_notices))
         else:  # a refund or a chargeback takes funds back out
             books.balance -= event.amount_micros
             books.paid -= event.amount_micros
             books.billing = replace(books.billing, payments_since=books.billing.payments_since - event.amount_micros)
             entry = entry_for_refund(event) if isinstance(event, PaymentRefunded) else entry_for_chargeback(event)
-            outcomes.append(Applied(item, None, entry, notices=books.interim(event_ms)))
+            outcomes.append(Applied(item, None, entry, *books.interim(event_ms)))
         recent[key] = (event_ms, fp)
         if event_ms > newest:
             newest = event_ms

@@ -206,5 +206,7 @@ def close(account_id: str, currency: str, billing: Billing, *, period: str, usag
     # Invoices stay open to dispute for 30 days (R19); older ones are forgotten (bounded state).
     recent = {n: v for n, v in billing.recent_invoices.items() if at_ms - v[0] <= DISPUTE_WINDOW_MS}
     recent[number] = (at_ms, total, period)
-    new_billing = Billing(kept, max(billing.billed_through, period), year, seq, recent, billing.open_disputes, 0)
+    # Only the regular close marks a month as closed; an interim invoice leaves it open (R18).
+    billed_through = max(billing.billed_through, period) if kind is InvoiceKind.REGULAR else billing.billed_through
+    new_billing = Billing(kept, billed_through, year, seq, recent, billing.open_disputes, 0)
     return Closing(invoice, entry, new_billing, debit)

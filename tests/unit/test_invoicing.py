@@ -289,7 +289,7 @@ def test_R19_disputes_are_checked_against_the_invoice_and_a_provider_win_moves_n
     assert a.state.balance_micros == before and len(a.invoices) == 1 and a.state.billing.open_disputes == {}
 
 
-def test_R16_one_time_charges_and_credits_are_their_own_lines_and_journal_entries():
+def test_R16_R18_one_time_charges_and_credits_are_their_own_lines_and_a_debt_over_the_threshold_is_invoiced_early():
     a = Account("2026-10-01T00:00:00", fold=NO_TAX)
     a.feed(AdjustmentPosted("x1", "a1", ms("2026-10-02T09:00:00"), 49_000_000, "USD", "equipment", "IP phone"))
     a.feed(AdjustmentPosted("x2", "a1", ms("2026-10-02T09:00:00"), 9_950_000, "USD", "shipping"))
@@ -298,14 +298,19 @@ def test_R16_one_time_charges_and_credits_are_their_own_lines_and_journal_entrie
                                               "outage 8 Oct"))[0], Duplicate)
     bad = a.feed(AdjustmentPosted("x4", "a1", ms("2026-10-09T09:00:00"), 1_000_000, "USD", "lunch"))[0]
     assert isinstance(bad, Rejected) and bad.code == "unknown_category"
+    # R18: October's fee and the phone (79.00 owed) passed the 50.00 threshold: an interim
+    # invoice of what was unbilled then; the month stays open for the rest.
+    interim = a.invoices[0]
+    assert (interim.kind, interim.period, interim.invoice_number) == (InvoiceKind.INTERIM, "2026-10", "VL-a1-2026-0001")
+    assert [(c, amount) for c, _, amount in a.lines(0)] == [("monthly", 30_000_000), ("equipment", 49_000_000)]
     a.tick("2026-11-01T00:00:00")
+    assert (a.invoices[1].kind, a.invoices[1].period) == (InvoiceKind.REGULAR, "2026-10")
     assert [(c, amount) for c, _, amount in a.lines()] == [
-        ("monthly", 30_000_000), ("monthly", 30_000_000), ("equipment", 49_000_000), ("shipping", 9_950_000),
-        ("goodwill", -5_000_000)]
+        ("monthly", 30_000_000), ("shipping", 9_950_000), ("goodwill", -5_000_000)]
     equipment = next(e for e in a.entries if e.entry_id == "a:x1")
     assert {p.ledger_account: p.amount_micros for p in equipment.postings} == {"customer:a1": 49_000_000,
                                                                               "revenue:equipment": -49_000_000}
     goodwill = next(e for e in a.entries if e.entry_id == "a:x3")
     assert {p.ledger_account: p.amount_micros for p in goodwill.postings} == {"customer:a1": -5_000_000,
                                                                              "revenue:adjustments": 5_000_000}
-    assert a.customer_debits() == a.invoices[0].total_micros == 113_950_000
+    assert a.customer_debits() == sum(i.total_micros for i in a.invoices) == 113_950_000
