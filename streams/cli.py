@@ -74,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     inv.add_argument("--html", metavar="DIR", help="also write each invoice as DIR/<number>.html")
     inv.add_argument("--pdf", metavar="DIR", help="also write each invoice as DIR/<number>.pdf")
 
+    st = sub.add_parser("statement", help="R20: an account's statement for the current month or one of the three before")
+    st.add_argument("account")
+    st.add_argument("--month", help="YYYY-MM (default: the current month)")
+    st.add_argument("--as-of", help="YYYY-MM-DD: the day taken as today (default: today, UTC)")
+
     sub.add_parser("verify", help="recompute balances from the journal and compare; check the trial balance")
 
     rb = sub.add_parser("rebuild", help="fold the events topic from offset 0 into fresh state and compare hashes")
@@ -126,6 +131,34 @@ def _invoices(settings, args: argparse.Namespace) -> int:  # noqa: ANN001 - Sett
             (pdf_dir / f"{invoice.invoice_number}.pdf").write_bytes(render_pdf(invoice))
     print(f"{len(shown)} invoice(s)" + (f", HTML in {html_dir}" if html_dir else "")
           + (f", PDF in {pdf_dir}" if pdf_dir else ""))
+    return 0
+
+
+def _statement(settings, args: argparse.Namespace) -> int:  # noqa: ANN001 - Settings, imported lazily
+    from datetime import date, datetime, timezone
+
+    from streams.demo import read_invoices
+    from streams.kafka_io import read_account_states
+    from streams.statements import StatementRefused, statement
+
+    if args.as_of:
+        try:
+            today = date.fromisoformat(args.as_of)
+        except ValueError:
+            raise ConfigError(f"--as-of: {args.as_of!r} must be YYYY-MM-DD") from None
+    else:
+        today = datetime.now(timezone.utc).date()  # the edge where wall time enters
+    month = args.month or f"{today.year:04d}-{today.month:02d}"
+    if not (len(month) == 7 and month[4] == "-" and month[:4].isdigit() and month[5:].isdigit()
+            and 1 <= int(month[5:]) <= 12):
+        raise ConfigError(f"--month: {month!r} must be YYYY-MM")
+    states = asyncio.run(read_account_states(settings))
+    try:
+        print(statement(args.account, month, f"{today.year:04d}-{today.month:02d}", states.get(args.account),
+                        read_invoices(settings)))
+    except StatementRefused as exc:
+        print(f"voiceledger: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -214,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "rates" and args.rates_command == "import":
             return _rates_import(settings, args)
+        if args.command == "statement":
+            return _statement(settings, args)
         if args.command == "invoices":
             return _invoices(settings, args)
         if args.command == "balances":

@@ -67,6 +67,11 @@ def test_R7_R9_R13_rebuild_equals_live_invoices_included_and_verify_catches_a_br
     page = (tmp_path / "html" / f"{sample.invoice_number}.html").read_text()
     assert sample.invoice_number in page and "Payments received since the previous invoice" in page
     assert (tmp_path / "pdf" / f"{sample.invoice_number}.pdf").read_bytes().startswith(b"%PDF-")
+    # R20: the statement of November shows the invoice issued on 1 November; June is refused.
+    month = cli(settings, "statement", sample.account_id, "--as-of", "2026-12-24", "--month", "2026-11")
+    assert month.returncode == 0 and sample.invoice_number in month.stdout, month.stdout + month.stderr
+    old = cli(settings, "statement", sample.account_id, "--as-of", "2026-12-24", "--month", "2026-06")
+    assert old.returncode == 2 and "(2026-09, 2026-10, 2026-11, 2026-12) (R20)" in old.stderr
 
     # Every entry on ledger.entries balances, and the entries alone give the balances.
     entries = {e.entry_id: e for r in asyncio.run(read_topic(settings.broker, settings.ledger_entries_topic))
