@@ -16,8 +16,9 @@ One account's events arrive in log order, each with its position in the log. The
 - keeps what is unbilled and issues invoices at the month close and at termination
   (``projections/invoicing.py``); opens and resolves disputes of issued invoices, a resolution
   for the customer being a credit note (``projections/disputes.py``, R19);
-- rejects, with the code ``unsupported_event``, account events it does not fold yet (plan
-  changes and privacy requests): loud and counted, and still in the log for a rebuild once
+- switches plans at a period end (``projections/plan_change.py``, R21);
+- rejects, with the code ``unsupported_event``, account events it does not fold yet (privacy
+  requests): loud and counted, and still in the log for a rebuild once
   they are folded.
 
 Dedup memory is bounded (TigerBeetle: a limit on everything). Keys are kept for a window of
@@ -43,6 +44,7 @@ from projections.events import (
     InvoiceIssued,
     InvoiceKind,
     AdjustmentPosted,
+    PlanChangeRequested,
     ADJUSTMENT_CATEGORIES,
     ChargebackReceived,
     DisputeOpened,
@@ -56,6 +58,7 @@ from projections.journal import (
     entry_for_call,
     entry_for_chargeback,
     entry_for_adjustment,
+    entry_for_connection_fee,
     entry_for_decision,
     entry_for_payment,
     entry_for_refund,
@@ -63,6 +66,7 @@ from projections.journal import (
 )
 from projections import invoicing
 from projections.disputes import Refused, open_dispute, resolve_dispute
+from projections.plan_change import connection_fee_difference, effective_period
 from projections.invoicing import Billing, TaxRule, add_charge
 from projections.lifecycle import Context, Decision, InvalidTransition, Lifecycle, Policy, StatusChanged
 from projections.periods import local_time, period_of, previous_period
@@ -106,6 +110,7 @@ class FoldSettings:
     # account's currency) for plans with a fee (R14); the rest of its policy.
     monthly_fee_by_plan: tuple[tuple[str, int], ...] = ()
     termination_fee_micros: int = 0  # R26
+    connection_fee_by_plan: tuple[tuple[str, int], ...] = ()  # R21: an upgrade pays the difference
     registration_grace_ms: int = 36 * 3_600_000  # R12
     inactivity_ms: int = 0  # R28; 0: never
     interim_threshold_micros: int = 50_000_000  # R18: 50.00 in the account's currency
@@ -170,6 +175,8 @@ class AccountState:
     lifecycle: Lifecycle = Lifecycle()  # status, fee period, deadlines (AccountState v3)
     billing: Billing = Billing()  # unbilled charges and invoice numbering (AccountState v3)
     tax_jurisdiction: str = ""  # R17: from AccountOpened v2; picks the account's tax rules
+    pending_plan: str = ""  # R21: the plan requested, from the period pending_plan_from on
+    pending_plan_from: str = ""
 
 
 # --- outcomes -------------------------------------------------------------------------
@@ -230,6 +237,9 @@ def _dedup_identity(event: AccountEvent) -> tuple[str, int, int]:
         fp = fingerprint(event.account_id, event.caller, event.callee, event.start_at_ms,
                          event.answer_at_ms, event.end_at_ms, event.disposition.value)
         return "c:" + event.call_key, event.start_at_ms, fp
+    if isinstance(event, PlanChangeRequested):
+        return "pc:" + event.event_id, event.occurred_at_ms, fingerprint(
+            event.account_id, event.new_plan, event.occurred_at_ms)
     if isinstance(event, AdjustmentPosted):
         return "a:" + event.event_id, event.occurred_at_ms, fingerprint(
             event.account_id, event.amount_micros, event.currency, event.category, event.occurred_at_ms)
@@ -266,7 +276,7 @@ class _Books:
     """The money and lifecycle of one account while a batch is folded (private, mutable)."""
 
     __slots__ = ("state", "balance", "charged", "paid", "lifecycle", "policy", "interim_threshold", "billing",
-                 "settings")
+                 "settings", "plan", "pending")
 
     def __init__(self, state: AccountState, settings: FoldSettings) -> None:
         self.state = state
@@ -277,6 +287,26 @@ class _Books:
         self.policy = settings.policy(state.plan)
         # A private copy: add_charge mutates the unbilled sums while the batch folds.
         self.billing = replace(state.billing, unbilled=dict(state.billing.unbilled))
+        self.plan = state.plan
+        self.pending = (state.pending_plan, state.pending_plan_from)  # R21
+
+    def switch_plan(self, at_ms: int) -> tuple[JournalEntry, ...]:
+        """R21: at the first tick of the period a requested plan starts in, switch to it; an
+        upgrade to a higher connection fee charges the difference (an activation line)."""
+        new_plan, from_period = self.pending
+        if not new_plan or period_of(at_ms, self.state.time_zone) < from_period:
+            return ()
+        s = self.state
+        fees = dict(self.settings.connection_fee_by_plan)
+        difference = connection_fee_difference(fees.get(self.plan, 0), fees.get(new_plan, 0))
+        self.plan, self.pending = new_plan, ("", "")
+        self.policy = self.settings.policy(new_plan)
+        if not difference:
+            return ()
+        self.balance -= difference
+        self.charged += difference
+        add_charge(self.billing.unbilled, from_period, "activation", 1, difference)
+        return (entry_for_connection_fee(s.account_id, s.currency, from_period, at_ms, difference),)
 
     def charge_call(self, start_ms: int, rated: RatedCall) -> None:
         """Note a charged call for the invoice of the month it started in (R13, R16)."""
@@ -440,15 +470,18 @@ def fold_batch(
             outcomes.append(Rejected(item, "event_time_in_future", f"{type(event).__name__} is dated after it was logged"))
             continue
         if isinstance(event, PeriodTicked):
+            switched = books.switch_plan(event.occurred_at_ms)  # R21: before the period's fee
+            if switched or books.plan != state.plan:
+                allowance_s = settings.included_seconds(books.plan)
             decisions = lc_rules.on_tick(books.lifecycle, books.context(), event.occurred_at_ms, books.policy)
             # The month closes before R18 is checked: an interim invoice covers only what the
             # regular one has not.
             derived, notices = books.settle(decisions, check_interim=False)
             closed_entries, invoices = books.month_close(event.occurred_at_ms)
             interim_entries, interim_notices = books.interim(event.occurred_at_ms)
-            if decisions or invoices or interim_notices:  # a tick that changes nothing leaves no trace
+            if decisions or invoices or interim_notices or switched:  # a tick that changes nothing leaves no trace
                 positions[item.source] = (item.offset, item.index)
-                outcomes.append(Decided(item, derived + closed_entries + interim_entries,
+                outcomes.append(Decided(item, switched + derived + closed_entries + interim_entries,
                                         notices + invoices + interim_notices))
             continue
         if isinstance(event, lc_rules.OPERATOR_EVENTS):
@@ -470,6 +503,11 @@ def fold_batch(
                 if event.currency != state.currency:  # R7: never add two currencies
                     raise InvalidEvent("currency_mismatch", f"{type(event).__name__} in {event.currency} "
                                                             f"for a {state.currency} account")
+            elif isinstance(event, PlanChangeRequested):
+                if books.lifecycle.status is lc_rules.AccountStatus.TERMINATED:
+                    raise InvalidEvent("account_terminated", f"plan change {event.event_id}: the account is terminated")
+                if not event.new_plan:
+                    raise InvalidEvent("bad_field", f"plan change {event.event_id} names no plan")
             elif isinstance(event, AdjustmentPosted):
                 if event.currency != state.currency:  # R7
                     raise InvalidEvent("currency_mismatch", f"AdjustmentPosted in {event.currency} "
@@ -547,6 +585,9 @@ def fold_batch(
             interim_entries, interim_notices = books.interim(event_ms)
             outcomes.append(Applied(item, None, entry_for_payment(event), derived + interim_entries,
                                     changes + interim_notices))
+        elif isinstance(event, PlanChangeRequested):  # R21: takes effect at a period end
+            books.pending = (event.new_plan, effective_period(event_ms, state.time_zone))
+            outcomes.append(Applied(item))
         elif isinstance(event, AdjustmentPosted):  # R16: its own invoice line
             books.balance -= event.amount_micros
             books.charged += event.amount_micros
@@ -592,7 +633,8 @@ def fold_batch(
         oldest_kept = period_of(max(0, newest - settings.dedup_window_ms), state.time_zone)
         included_used = {p: s for p, s in included_used.items() if p >= oldest_kept}
     assert books.charged - books.paid == -books.balance, "balance must equal payments minus charges"
-    new_state = replace(state, balance_micros=books.balance, charged_micros=books.charged, paid_micros=books.paid,
+    new_state = replace(state, plan=books.plan, pending_plan=books.pending[0], pending_plan_from=books.pending[1],
+                        balance_micros=books.balance, charged_micros=books.charged, paid_micros=books.paid,
                         calls_charged=calls, newest_event_ms=newest, positions=positions,
                         recent_keys=recent, included_used_s=included_used, lifecycle=books.lifecycle,
                         billing=books.billing)

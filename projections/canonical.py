@@ -20,7 +20,7 @@ def state_hash(states: dict[str, AccountState]) -> str:
             sorted(s.included_used_s.items()), s.lifecycle, sorted(s.billing.unbilled.items()),
             s.billing.billed_through, s.billing.invoice_year, s.billing.invoice_seq,
             sorted(s.billing.recent_invoices.items()), sorted(s.billing.open_disputes.items()),
-            s.billing.payments_since, s.tax_jurisdiction,
+            s.billing.payments_since, s.tax_jurisdiction, s.pending_plan, s.pending_plan_from,
         )).encode())
         h.update(b"\n")
     return h.hexdigest()

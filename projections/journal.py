@@ -130,6 +130,12 @@ def entry_for_adjustment(event: AdjustmentPosted) -> JournalEntry:
                            event.currency, event.amount_micros, revenue)
 
 
+def entry_for_connection_fee(account_id: str, currency: str, period: str, at_ms: int, amount_micros: int) -> JournalEntry:
+    """R21: an upgrade to a plan with a higher connection fee pays the difference, once per period."""
+    return _customer_debit(f"cf:{account_id}/{period}", "connection_fee", account_id, at_ms, currency, amount_micros,
+                           "revenue:activation")
+
+
 def entry_for_decision(account_id: str, currency: str, d: Decision) -> JournalEntry | None:
     """The journal entry of a lifecycle decision (``projections/lifecycle.py``); none for 0.
 

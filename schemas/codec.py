@@ -437,6 +437,7 @@ class EventCodec:
             "open_disputes": {k: {"invoice_number": v[0], "period": v[1], "opened_at_ms": v[2], "amount_micros": v[3]}
                               for k, v in s.billing.open_disputes.items()},
             "payments_since": s.billing.payments_since, "tax_jurisdiction": s.tax_jurisdiction,
+            "pending_plan": s.pending_plan, "pending_plan_from": s.pending_plan_from,
         })
 
     def decode_state(self, value: bytes) -> AccountState:
@@ -459,5 +460,6 @@ class EventCodec:
                             {k: (v["issued_at_ms"], v["total_micros"], v["period"]) for k, v in d["recent_invoices"].items()},
                             {k: (v["invoice_number"], v["period"], v["opened_at_ms"], v["amount_micros"])
                              for k, v in d["open_disputes"].items()}, d["payments_since"]),
-            tax_jurisdiction=d["tax_jurisdiction"],
+            tax_jurisdiction=d["tax_jurisdiction"], pending_plan=d["pending_plan"],
+            pending_plan_from=d["pending_plan_from"],
         )

@@ -66,6 +66,8 @@ class Settings:
     # advance in the account's currency, comma separated; plans not named have no fee.
     monthly_fees: tuple[str, ...] = ()
     termination_fee: str = "0"  # R26, in the account's currency
+    # R21: "plan:amount" connection fees; a plan change to a higher one charges the difference.
+    connection_fees: tuple[str, ...] = ()
     registration_grace_hours: int = 36  # R12
     inactivity_days: int = 0  # R28; 0: never deactivate
     interim_threshold: str = "50.00"  # R18: owed above this (account currency) is announced
@@ -99,6 +101,11 @@ class Settings:
         return tuple((plan, int(minutes) * 60) for plan, _, minutes in
                      (spec.rpartition(":") for spec in self.included_minutes))
 
+    def connection_fee_by_plan(self) -> tuple[tuple[str, int], ...]:
+        """R21: (plan, connection fee in micro-units), from ``connection_fees``."""
+        return tuple((plan, parse_decimal_micros(amount)) for plan, _, amount in
+                     (spec.rpartition(":") for spec in self.connection_fees))
+
     def monthly_fee_by_plan(self) -> tuple[tuple[str, int], ...]:
         """R14: (plan, monthly fee in micro-units), from ``monthly_fees``."""
         return tuple((plan, parse_decimal_micros(amount)) for plan, _, amount in
@@ -123,7 +130,7 @@ class Settings:
         return "kafka://" + ";".join(self.broker.split(","))
 
 
-_TUPLES = {"rate_cards", "on_net_prefixes", "included_minutes", "monthly_fees", "tax_rules"}
+_TUPLES = {"rate_cards", "on_net_prefixes", "included_minutes", "monthly_fees", "tax_rules", "connection_fees"}
 
 # R17 examples: a US profile (a federal surcharge and a state tax) and a Belgian one (21% VAT),
 # for accounts opened with those jurisdictions and, as a fallback, for accounts of each currency.
@@ -146,6 +153,16 @@ def _coerce(name: str, kind: type, raw: object) -> object:
         return str(raw)
     except (TypeError, ValueError):
         raise ConfigError(f"{name}: {raw!r} is not a valid {kind.__name__}") from None
+
+
+def _check_plan_amount(name: str, spec: str) -> None:
+    plan, _, amount = spec.rpartition(":")
+    try:
+        ok = bool(plan) and parse_decimal_micros(amount) >= 0
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ConfigError(f"{name}: {spec!r} must be 'plan:amount' (a decimal of at least 0, e.g. basic:9.99)")
 
 
 def validate(s: Settings) -> Settings:
@@ -189,14 +206,9 @@ def validate(s: Settings) -> Settings:
         plan, _, minutes = spec.rpartition(":")
         if not plan or not minutes.isdigit():
             raise ConfigError(f"included_minutes: {spec!r} must be 'plan:minutes' (whole minutes, at least 0)")
-    for spec in s.monthly_fees:
-        plan, _, amount = spec.rpartition(":")
-        try:
-            ok = bool(plan) and parse_decimal_micros(amount) >= 0
-        except ValueError:
-            ok = False
-        if not ok:
-            raise ConfigError(f"monthly_fees: {spec!r} must be 'plan:amount' (a decimal of at least 0, e.g. basic:9.99)")
+    for name, specs in (("monthly_fees", s.monthly_fees), ("connection_fees", s.connection_fees)):
+        for spec in specs:
+            _check_plan_amount(name, spec)
     try:
         if parse_decimal_micros(s.termination_fee) < 0:
             raise ValueError

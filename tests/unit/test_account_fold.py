@@ -26,6 +26,7 @@ from projections.events import (
     CallDetailRecord,
     ChargebackReceived,
     PlanChangeRequested,
+    SubscriberErasureRequested,
     AdjustmentPosted,
     Disposition,
     PaymentReceived,
@@ -153,8 +154,8 @@ def test_R7_refund_in_another_currency_is_rejected():
 
 
 def test_an_account_event_not_folded_yet_is_rejected_loudly_and_passed():
-    change = PlanChangeRequested("pc-1", "a1", T0 + 5_000, "business")  # R21: not folded yet
-    state, outcomes = fold_batch(None, positioned([opened(), change, pay(1, 100)]), SETTINGS)
+    erasure = SubscriberErasureRequested("er-1", "a1", T0 + 5_000, "gdpr-1")  # R32: not folded yet
+    state, outcomes = fold_batch(None, positioned([opened(), erasure, pay(1, 100)]), SETTINGS)
     assert isinstance(outcomes[1], Rejected) and outcomes[1].code == "unsupported_event"
     assert isinstance(outcomes[2], Applied) and state.balance_micros == 100
     assert state.positions["t/0"] == (2, 0), "the position moves past the rejected event"

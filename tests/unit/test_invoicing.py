@@ -18,6 +18,7 @@ from projections.account import Applied, Decided, Duplicate, FoldSettings, Posit
 from projections.events import (
     AccountOpened,
     AdjustmentPosted,
+    PlanChangeRequested,
     AccountTerminated,
     CallDetailRecord,
     DisputeOpened,
@@ -314,3 +315,47 @@ def test_R16_R18_one_time_charges_and_credits_are_their_own_lines_and_a_debt_ove
     assert {p.ledger_account: p.amount_micros for p in goodwill.postings} == {"customer:a1": -5_000_000,
                                                                              "revenue:adjustments": 5_000_000}
     assert a.customer_debits() == sum(i.total_micros for i in a.invoices) == 113_950_000
+
+
+PLANS = FoldSettings(rate_cards=(USD, EUR), monthly_fee_by_plan=(("basic", FEE), ("business", 50_000_000)),
+                     connection_fee_by_plan=(("basic", 10_000_000), ("business", 35_000_000)),
+                     interim_threshold_micros=10**12)
+
+
+def test_R21_a_plan_change_4_days_before_month_end_takes_effect_at_its_end_and_an_upgrade_pays_the_connection_difference():
+    a = Account("2026-10-01T00:00:00", fold=PLANS)
+    a.feed(PlanChangeRequested("pc1", "a1", ms("2026-10-27T12:00:00"), "business"))  # 4.5 days before 1 November
+    assert (a.state.plan, a.state.pending_plan, a.state.pending_plan_from) == ("basic", "business", "2026-11")
+    a.tick("2026-11-01T00:00:00")
+    assert a.state.plan == "business" and a.state.pending_plan == ""
+    assert [(c, d, amount) for c, d, amount in a.lines()] == [
+        ("activation", "Activation, 2026-11", 25_000_000),  # connection fee 35.00 - 10.00
+        ("monthly", "Monthly service, 2026-10", 30_000_000),
+        ("monthly", "Monthly service, 2026-11, in advance", 50_000_000),  # the new plan's fee
+    ]
+    fee = next(e for e in a.entries if e.entry_id == "cf:a1/2026-11")
+    assert {p.ledger_account: p.amount_micros for p in fee.postings} == {"customer:a1": 25_000_000,
+                                                                        "revenue:activation": -25_000_000}
+    assert a.customer_debits() == a.invoices[0].total_micros
+
+
+def test_R21_a_plan_change_2_days_before_month_end_waits_for_the_end_of_the_next_and_a_downgrade_pays_nothing():
+    a = Account("2026-10-01T00:00:00", fold=PLANS)
+    a.feed(PlanChangeRequested("pc1", "a1", ms("2026-10-27T12:00:00"), "business"))
+    a.tick("2026-11-01T00:00:00")
+    a.feed(PlanChangeRequested("pc2", "a1", ms("2026-11-29T00:00:00"), "basic"))  # 2 days before 1 December
+    assert a.state.pending_plan_from == "2027-01"
+    a.tick("2026-12-01T00:00:00")
+    assert a.state.plan == "business" and a.lines()[-1][2] == 50_000_000
+    a.tick("2027-01-01T00:00:00")
+    assert a.state.plan == "basic"
+    assert [(c, amount) for c, _, amount in a.lines()] == [("monthly", 30_000_000)]  # no activation line
+
+
+def test_R21_the_three_day_notice_is_counted_to_the_minute_in_the_accounts_zone():
+    from projections.plan_change import effective_period
+
+    assert effective_period(ms("2026-10-29T00:00:00"), "UTC") == "2026-11"  # exactly 3 days before
+    assert effective_period(ms("2026-10-29T00:01:00"), "UTC") == "2026-12"
+    # 29 October 02:00 UTC is still 28 October 22:00 in New York: 3 days and 2 hours before its 1 November.
+    assert effective_period(ms("2026-10-29T02:00:00"), "America/New_York") == "2026-11"
