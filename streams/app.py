@@ -39,6 +39,7 @@ from faust.types import TP
 from projections.account import DAY_MS, AccountState, FoldSettings
 from streams import metrics
 from streams.call_log import CALL_LOG_COLUMNS, migrate
+from streams.invoice_log import INVOICE_COLUMNS, INVOICE_LINE_COLUMNS
 from streams.journal_log import JOURNAL_COLUMNS
 from streams.clickhouse import ClickHouse, connect
 from streams.config import Settings
@@ -200,12 +201,16 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
             except Exception as exc:  # the connection is already broken; nothing to save
                 log.warning("closing the failed clickhouse client: %s", exc)
 
-    def _insert_rows(call_rows: list[tuple], posting_rows: list[tuple]) -> None:
+    def _insert_rows(call_rows: list[tuple], posting_rows: list[tuple], invoice_rows: list[tuple],
+                     invoice_line_rows: list[tuple]) -> None:
         # Runs in the ClickHouse thread, so waiting here never blocks Kafka heartbeats.
         for attempt, delay in enumerate((*INSERT_RETRY_DELAYS_SECONDS, None)):
             try:
                 _ch().insert("call_log", CALL_LOG_COLUMNS, call_rows)
                 _ch().insert("journal", JOURNAL_COLUMNS, posting_rows)
+                if invoice_rows:
+                    _ch().insert("invoices", INVOICE_COLUMNS, invoice_rows)
+                    _ch().insert("invoice_lines", INVOICE_LINE_COLUMNS, invoice_line_rows)
                 return
             except Exception as exc:
                 if delay is None:
@@ -310,8 +315,9 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
                                             reason_code=refusal.code, reason=refusal.reason,
                                             source_topic=settings.rates_topic, source_partition=0,
                                             source_offset=refusal.offset, source_index=0, original=refusal.value)))
-        if result.call_rows or result.journal_rows:
-            await loop.run_in_executor(executor, _insert_rows, result.call_rows, result.journal_rows)
+        if result.call_rows or result.journal_rows or result.invoice_rows:
+            await loop.run_in_executor(executor, _insert_rows, result.call_rows, result.journal_rows,
+                                       result.invoice_rows, result.invoice_line_rows)
         for account_id, state in result.states.items():
             accounts[account_id.encode()] = codec.encode_state(state)
         # After the states: a hold goes only once its call's charge is in the balance.

@@ -58,11 +58,12 @@ CALL_LOG_COLUMNS = (
 
 
 def migrate(ch: ClickHouse) -> None:
-    """Create every table the worker writes (call log and journal). Idempotent."""
-    from streams import journal_log
+    """Create every table the worker writes (call log, journal, invoices). Idempotent."""
+    from streams import invoice_log, journal_log
 
     ch.execute(CALL_LOG_DDL)
     journal_log.migrate(ch)
+    invoice_log.migrate(ch)
 
 
 def call_log_row(cdr: CallDetailRecord, rated: RatedCall, partition: int, offset: int, index: int) -> tuple:

@@ -79,6 +79,14 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--month", help="YYYY-MM (default: the current month)")
     st.add_argument("--as-of", help="YYYY-MM-DD: the day taken as today (default: today, UTC)")
 
+    ret = sub.add_parser("retention", help="R30/R31 call-log retention")
+    ret_sub = ret.add_subparsers(dest="retention_command", required=True)
+    ra = ret_sub.add_parser("apply", help="aggregate, then drop call-log months older than retention_years")
+    ra.add_argument("--as-of", required=True, help="YYYY-MM-DD: the day retention is counted from")
+
+    rc = sub.add_parser("reconcile", help="finance reconciliation of a month: journal, call log, invoices, trial balance")
+    rc.add_argument("--month", required=True, help="YYYY-MM (UTC)")
+
     sub.add_parser("verify", help="recompute balances from the journal and compare; check the trial balance")
 
     rb = sub.add_parser("rebuild", help="fold the events topic from offset 0 into fresh state and compare hashes")
@@ -109,13 +117,18 @@ def _ingest(settings, args: argparse.Namespace) -> int:  # noqa: ANN001 - Settin
     return 1 if summary.rejected else 0
 
 
+def _check_month(flag: str, month: str) -> None:
+    if not (len(month) == 7 and month[4] == "-" and month[:4].isdigit() and month[5:].isdigit()
+            and 1 <= int(month[5:]) <= 12):
+        raise ConfigError(f"{flag}: {month!r} must be YYYY-MM")
+
+
 def _invoices(settings, args: argparse.Namespace) -> int:  # noqa: ANN001 - Settings, imported lazily
     from streams.demo import read_invoices
     from streams.invoice_render import render_html, render_pdf, render_text
 
-    if args.period and not (len(args.period) == 7 and args.period[4] == "-" and args.period[:4].isdigit()
-                            and args.period[5:].isdigit() and 1 <= int(args.period[5:]) <= 12):
-        raise ConfigError(f"--period: {args.period!r} must be YYYY-MM")
+    if args.period:
+        _check_month("--period", args.period)
     shown = [i for i in read_invoices(settings)
              if (not args.account or i.account_id == args.account) and (not args.period or i.period == args.period)]
     html_dir = Path(args.html) if args.html else None
@@ -149,9 +162,7 @@ def _statement(settings, args: argparse.Namespace) -> int:  # noqa: ANN001 - Set
     else:
         today = datetime.now(timezone.utc).date()  # the edge where wall time enters
     month = args.month or f"{today.year:04d}-{today.month:02d}"
-    if not (len(month) == 7 and month[4] == "-" and month[:4].isdigit() and month[5:].isdigit()
-            and 1 <= int(month[5:]) <= 12):
-        raise ConfigError(f"--month: {month!r} must be YYYY-MM")
+    _check_month("--month", month)
     states = asyncio.run(read_account_states(settings))
     try:
         print(statement(args.account, month, f"{today.year:04d}-{today.month:02d}", states.get(args.account),
@@ -247,6 +258,40 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "rates" and args.rates_command == "import":
             return _rates_import(settings, args)
+        if args.command == "retention" and args.retention_command == "apply":
+            import json
+            from dataclasses import asdict
+            from datetime import date
+
+            from streams.call_log import migrate
+            from streams.clickhouse import connect
+            from streams.retention import apply_retention
+
+            try:
+                as_of = date.fromisoformat(args.as_of)
+            except ValueError:
+                raise ConfigError(f"--as-of: {args.as_of!r} must be YYYY-MM-DD") from None
+            ch = connect(settings.clickhouse_url)
+            try:
+                migrate(ch)
+                print(json.dumps(asdict(apply_retention(ch, as_of, settings.retention_years))))
+            finally:
+                ch.close()
+            return 0
+        if args.command == "reconcile":
+            from streams.clickhouse import connect
+            from streams.reconcile import reconcile
+
+            _check_month("--month", args.month)
+            ch = connect(settings.clickhouse_url)
+            try:
+                problems, summary = reconcile(ch, args.month, settings.country_code)
+            finally:
+                ch.close()
+            for line in summary + problems:
+                print(line)
+            print(f"reconciliation of {args.month}: " + ("OK" if not problems else f"{len(problems)} difference(s)"))
+            return 1 if problems else 0
         if args.command == "statement":
             return _statement(settings, args)
         if args.command == "invoices":

@@ -77,6 +77,8 @@ class Settings:
     # their own, a currency (EXAMPLE_TAX_RULES shows both). None by default.
     invoice_issuer: str = "VL"
     tax_rules: tuple[str, ...] = ()
+    # R30: call-log rows are kept this many years (never fewer than five), then aggregated.
+    retention_years: int = 5
     dedup_window_days: int = 7
     # An event dated further ahead of its own log time than this is refused (a bad clock).
     max_clock_skew_seconds: int = 3_600
@@ -219,6 +221,8 @@ def validate(s: Settings) -> Settings:
             raise ValueError
     except ValueError:
         raise ConfigError(f"interim_threshold: {s.interim_threshold!r} must be a positive decimal amount") from None
+    if s.retention_years < 5:
+        raise ConfigError(f"retention_years: {s.retention_years} is below five years, the minimum for call logs (R30)")
     for spec in s.tax_rules:
         parts = spec.split(":", 3)
         try:

@@ -29,6 +29,7 @@ from projections.events import AccountStatusChanged, CallDetailRecord, InterimIn
 from projections.journal import JournalEntry
 from projections.rating import call_rated
 from schemas.codec import DecodeError, EventCodec
+from streams.invoice_log import invoice_rows
 from streams.call_log import call_log_row
 from streams.journal_log import journal_rows
 from streams import metrics
@@ -69,6 +70,8 @@ class BatchResult:
     status_changes: list[tuple[int, bytes, bytes]] = field(default_factory=list)
     # invoices: every InvoiceIssued, as (partition, key, value), keyed by account
     invoices: list[tuple[int, bytes, bytes]] = field(default_factory=list)
+    invoice_rows: list[tuple] = field(default_factory=list)  # ClickHouse invoices
+    invoice_line_rows: list[tuple] = field(default_factory=list)  # ClickHouse invoice_lines
     dead_letters: list[tuple[bytes, bytes]] = field(default_factory=list)  # (key, value)
     # (account, call key) of every CDR folded: its call is over, its authorization hold can go
     calls_ended: list[tuple[str, str]] = field(default_factory=list)
@@ -127,6 +130,9 @@ class BatchProcessor:
                        change: AccountStatusChanged | InterimInvoiceDue | InvoiceIssued) -> None:
         if isinstance(change, InvoiceIssued):
             result.invoices.append((partition, change.account_id.encode(), self.codec.encode(change)))
+            head, lines = invoice_rows(change)
+            result.invoice_rows.append(head)
+            result.invoice_line_rows.extend(lines)
             metrics.INVOICES_ISSUED.labels(currency=change.currency).inc()
             return
         result.status_changes.append((partition, change.account_id.encode(), self.codec.encode(change)))

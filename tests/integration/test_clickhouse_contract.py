@@ -41,3 +41,33 @@ def test_R30_call_log_collapses_duplicates_and_reads_back_exactly(clickhouse_url
         assert ch.server_version()[0] >= 18
     finally:
         ch.close()
+
+
+def test_R30_R31_retention_drops_exactly_the_months_older_than_five_years_keeping_anonymous_aggregates(clickhouse_url):
+    from datetime import date
+
+    from streams.retention import apply_retention
+
+    ch = connect(clickhouse_url)
+    try:
+        migrate(ch)
+        may_2021, nov_2021, dec_2021 = 1_620_000_000, 1_636_000_000, 1_638_400_000  # 3 May, 4 Nov, 2 Dec 2021
+        ch.insert("call_log", CALL_LOG_COLUMNS, [
+            row("old-1", "acct-1", 10_000, start=may_2021), row("old-2", "acct-2", 30_000, start=may_2021 + 60),
+            row("old-3", "acct-2", 0, start=may_2021 + 86_400, answered=False),
+            row("edge", "acct-1", 20_000, start=nov_2021), row("new", "acct-3", 40_000, start=dec_2021)])
+        report = apply_retention(ch, date(2026, 11, 24), 5)
+        # As of 24 Nov 2026, five years back is 24 Nov 2021: May 2021 is wholly older and goes;
+        # November 2021 is only partly older and stays, as does everything after.
+        assert report.dropped == {"202105": 3} and report.keep_from_month == "2021-11"
+        assert sorted(k for (k,) in ch.query("SELECT call_key FROM call_log FINAL")) == ["c/edge", "c/new"]
+        daily = ch.query("SELECT toString(day), currency, calls, answered, billed_s, charge_micros FROM call_daily FINAL "
+                         "ORDER BY day")
+        assert [tuple(r) for r in daily] == [("2021-05-03", "USD", 2, 2, 120, 40_000), ("2021-05-04", "USD", 1, 0, 0, 0)]
+        columns = {name for (name, *_) in ch.query("DESCRIBE TABLE call_daily")}
+        assert not columns & {"account_id", "caller", "callee", "call_key"}, "aggregates identify no subscriber"
+        again = apply_retention(ch, date(2026, 11, 24), 5)  # safe to run daily
+        assert again.dropped == {} and again.aggregated_rows == 0
+        assert len(ch.query("SELECT * FROM call_daily FINAL")) == 2
+    finally:
+        ch.close()

@@ -16,6 +16,7 @@ from dataclasses import replace
 from projections.events import AccountOpened, CallDetailRecord, Disposition, PaymentReceived
 from schemas.codec import EventCodec
 from streams.clickhouse import connect
+from streams.reconcile import reconcile
 from streams.demo import start_worker, stop_worker, wait_until_committed
 from streams.kafka_io import produce_events, produce_raw, read_topic
 from streams.processor import partition_for
@@ -131,5 +132,8 @@ def test_R1_R2_R7_R9_pipeline_matches_pure_fold_and_logs_every_call_once(setting
         assert bad_minutes == 0
         (unanswered_billed,), = ch.query("SELECT count() FROM call_log FINAL WHERE answer_at IS NULL AND billed_s > 0")
         assert unanswered_billed == 0
+        # The month's reconciliation passes on this engine too (calls = journal, trial balance).
+        problems, summary = reconcile(ch, "2026-10", settings.country_code)
+        assert problems == [] and "charged calls" in summary[1], summary
     finally:
         ch.close()

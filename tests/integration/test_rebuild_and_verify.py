@@ -73,6 +73,13 @@ def test_R7_R9_R13_rebuild_equals_live_invoices_included_and_verify_catches_a_br
     old = cli(settings, "statement", sample.account_id, "--as-of", "2026-12-24", "--month", "2026-06")
     assert old.returncode == 2 and "(2026-09, 2026-10, 2026-11, 2026-12) (R20)" in old.stderr
 
+    # Finance reconciliation: October's calls against the journal, November's invoices against
+    # their lines and the journal's tax payable, the trial balance.
+    for month in ("2026-10", "2026-11"):
+        rec = cli(settings, "reconcile", "--month", month)
+        assert rec.returncode == 0 and f"reconciliation of {month}: OK" in rec.stdout, rec.stdout + rec.stderr
+    assert f"invoices: {len(invoices)} issued in 2026-11" in rec.stdout
+
     # Every entry on ledger.entries balances, and the entries alone give the balances.
     entries = {e.entry_id: e for r in asyncio.run(read_topic(settings.broker, settings.ledger_entries_topic))
                for e in codec.decode_journal_message(r.value)}
@@ -102,8 +109,15 @@ def test_R7_R9_R13_rebuild_equals_live_invoices_included_and_verify_catches_a_br
         victim = sorted(live)[0]
         ch.insert("journal", JOURNAL_COLUMNS,
                   [("tampered", 0, victim, "usage", 1_790_812_800, live[victim].currency, f"customer:{victim}", 1)])
+        # And a balanced entry that invents usage revenue no call explains.
+        ch.insert("journal", JOURNAL_COLUMNS,
+                  [("tampered-2", i, victim, "usage", 1_790_812_800, live[victim].currency, acct, amount)
+                   for i, (acct, amount) in enumerate(((f"customer:{victim}", 5), ("revenue:usage:domestic", -5)))])
     finally:
         ch.close()
     bad = cli(settings, "verify")
     assert bad.returncode == 1
     assert f"{victim}: balance" in bad.stdout and "trial balance in" in bad.stdout
+    broken = cli(settings, "reconcile", "--month", "2026-10")
+    assert broken.returncode == 1 and "trial balance in" in broken.stdout, broken.stdout + broken.stderr
+    assert f"{victim} usage:domestic: call log charges" in broken.stdout

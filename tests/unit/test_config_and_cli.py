@@ -32,6 +32,7 @@ def test_defaults_load_and_env_overrides_file(tmp_path):
     ({"VOICELEDGER_TAX_RULES": "EUR:BE:21.00001:VAT"}, "tax_rules"),
     ({"VOICELEDGER_TAX_RULES": "EUR:BE:120:VAT"}, "tax_rules"),
     ({"VOICELEDGER_INVOICE_ISSUER": "A B"}, "invoice_issuer"),
+    ({"VOICELEDGER_RETENTION_YEARS": "4"}, "retention_years"),
 ])
 def test_bad_setting_names_itself(env, setting):
     with pytest.raises(ConfigError) as info:
