@@ -72,6 +72,9 @@ EXIT_BATCH_FAILED = 75
 # moves again.
 COMMIT_WATCHDOG_SECONDS = 5.0
 COMMIT_STALL_SECONDS = 20.0
+# Longest the watchdog waits out Faust's recovery or rebalancing flags before it checks anyway.
+# A large changelog may take longer to restore; a false stall costs one restart, nothing else.
+PAUSE_MAX_SECONDS = 300.0
 # Waits between ClickHouse insert attempts: about 30 s in all, then the worker exits.
 INSERT_RETRY_DELAYS_SECONDS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
 
@@ -386,7 +389,9 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
 
     acked_gap_since: dict[TP, float] = {}
     watch = ProgressWatch(COMMIT_STALL_SECONDS)  # streams/progress_watch.py
+    watch_paused_since: dict[str, float] = {}
     start_positions: dict[int, int] = {}  # partition -> where it started, until a batch holds it
+    last_lag_log: dict[int, float] = {}
     in_batch = [False]
 
     def _acked_gap(tp: TP) -> str | None:
@@ -422,20 +427,37 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
             reason = watch.observe(tp.partition, position, end, now)
             if reason is not None:
                 stalled.append((tp.partition, reason))
+            elif position < end and now - last_lag_log.get(tp.partition, 0.0) >= 30:
+                last_lag_log[tp.partition] = now
+                log.info("partition %d: position %d, log end %d", tp.partition, position, end)
         return stalled
 
     @app.timer(interval=COMMIT_WATCHDOG_SECONDS)
     async def commit_watchdog() -> None:
         """Exit 75 if a partition cannot make progress for ``COMMIT_STALL_SECONDS``."""
+        now = time.monotonic()
+        recovering = bool(getattr(app, "in_recovery", False))
+        if now - watch_paused_since.get("logged", 0.0) >= 60:  # what the watch sees, once a minute
+            watch_paused_since["logged"] = now
+            log.info("progress watchdog: in_batch=%s in_recovery=%s rebalancing=%s assigned=%d", in_batch[0],
+                     recovering, app.rebalancing, len(app.consumer.assignment()))
         if in_batch[0]:  # a batch may legitimately take long (ClickHouse retries)
             return
-        if getattr(app, "in_recovery", False) or app.rebalancing:
-            watch.restart_clocks()  # recovery pauses every partition on purpose
-            return
+        if recovering or app.rebalancing:
+            # Recovery pauses every partition on purpose, so its time does not count, up to a
+            # limit: a flag stuck after a rebalance that never completed must not blind the watch.
+            since = watch_paused_since.setdefault("paused", now)
+            if now - since < PAUSE_MAX_SECONDS:
+                watch.restart_clocks()
+                return
+            log.warning("progress watchdog: %s for %.0f s; checking progress anyway",
+                        "in recovery" if recovering else "rebalancing", now - since)
+        else:
+            watch_paused_since.pop("paused", None)
         try:
-            stalled = await _stalled_partitions(time.monotonic())
+            stalled = await asyncio.wait_for(_stalled_partitions(now), timeout=COMMIT_STALL_SECONDS)
         except Exception as exc:  # the broker may be briefly unreachable; the next tick retries
-            log.warning("progress watchdog could not read offsets: %s", exc)
+            log.warning("progress watchdog could not read offsets: %r", exc)
             return
         for partition, reason in stalled:
             log.critical("partition %d stalled: %s; exiting so the restart replays from the committed "
