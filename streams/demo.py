@@ -67,7 +67,8 @@ def wait_until_committed(settings: Settings, worker: subprocess.Popen, timeout_s
 
     Like a supervisor (systemd, Kubernetes) in production, it restarts a worker that stopped
     itself with exit code 75 (a batch it could not complete safely, replayed on restart), at
-    most ``RESTARTS_MAX`` times, when ``log_path`` is given.
+    most ``RESTARTS_MAX`` times, when ``log_path`` is given. On a timeout it stops the worker
+    then running before it raises, so no restarted worker is left behind.
     """
     from streams.app import EXIT_BATCH_FAILED
 
@@ -91,6 +92,8 @@ def wait_until_committed(settings: Settings, worker: subprocess.Popen, timeout_s
         if lag == 0:
             return worker
         time.sleep(0.5)
+    # The caller holds the first worker only; a restarted one must not outlive this failure.
+    stop_worker(worker)
     committed = asyncio.run(committed_offsets(settings, next_offsets.keys()))
     behind = {p: (committed.get(p), target) for p, target in sorted(next_offsets.items()) if committed.get(p, 0) < target}
     raise DemoError(f"worker did not commit all messages within {timeout_s} s "
