@@ -49,6 +49,7 @@ from streams.sequence import PartitionSequence
 from streams.progress_watch import ProgressWatch
 from streams.ratecards import load_rate_cards
 from streams.rate_feed import RateFeed
+from streams.api_tokens import load_tokens
 from streams.authorization_http import AuthorizationServer, NotReady
 from streams.reservations import ReservationBook
 from projections.money import parse_decimal_micros
@@ -67,9 +68,10 @@ EXIT_BATCH_FAILED = 75
 # machine) stops making progress on a partition: it holds acked offsets it can never commit
 # (its _new_offset refuses a gap of more than one un-acked record), or it stops fetching a
 # partition that has records waiting (streams/progress_watch.py). The worker then idles with its
-# lag stuck. The watchdog exits (75) once either state lasts COMMIT_STALL_SECONDS; the restart
-# reads from the committed offset, the fold skips what it already applied, and the partition
-# moves again.
+# lag stuck. The watchdog sees both from the broker (log ends and the group's committed offsets
+# against what this worker processed) and exits (75) once either lasts COMMIT_STALL_SECONDS; the
+# restart reads from the committed offset, the fold skips what it already applied, and the
+# partition moves again.
 COMMIT_WATCHDOG_SECONDS = 5.0
 COMMIT_STALL_SECONDS = 20.0
 # Longest the watchdog waits out Faust's recovery or rebalancing flags before it checks anyway.
@@ -385,51 +387,52 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
         app.voiceledger_authorization = AuthorizationServer(  # type: ignore[attr-defined]
             settings.authorization_host, settings.authorization_port, reservations,
             settings.authorization_quota_seconds, load_state_for_authorization, lambda: processor.settings,
-            owner_url)
+            owner_url, load_tokens(settings.api_tokens_file) if settings.api_tokens_file else None)
+        if not settings.api_tokens_file:
+            log.warning("authorization API on port %d has no api_tokens_file: open to anyone who can reach it",
+                        settings.authorization_port)
 
-    acked_gap_since: dict[TP, float] = {}
-    watch = ProgressWatch(COMMIT_STALL_SECONDS)  # streams/progress_watch.py
+    watch = ProgressWatch(COMMIT_STALL_SECONDS)  # streams/progress_watch.py: delivery
+    commit_watch = ProgressWatch(COMMIT_STALL_SECONDS)  # the same, for the group's committed offset
     watch_paused_since: dict[str, float] = {}
     start_positions: dict[int, int] = {}  # partition -> where it started, until a batch holds it
     last_lag_log: dict[int, float] = {}
     in_batch = [False]
 
-    def _acked_gap(tp: TP) -> str | None:
-        """Acked offsets Faust will never commit: records after the committed offset never acked."""
-        consumer = app.consumer
-        acked = getattr(consumer, "_acked", {}).get(tp)
-        committed = getattr(consumer, "_committed_offset", {}).get(tp)
-        if acked and committed is not None and min(acked) - committed > 1:
-            return f"offsets {committed}..{min(acked) - 1} were never acked, so it cannot commit past {committed}"
-        return None
-
     async def _stalled_partitions(now: float) -> list[tuple[int, str]]:
+        """Partitions that cannot make progress, with why. Two checks, both against the broker:
+
+        - delivery: records wait after this worker's position and the position does not move;
+        - commits: this worker has processed records after the group's committed offset, and that
+          offset does not move (Faust holds acked offsets it will not commit).
+        """
         tps = [tp for tp in app.consumer.assignment() if tp.topic == settings.events_topic]
-        stalled = []
-        for tp in tps:
-            reason = _acked_gap(tp)
-            if reason is None:
-                acked_gap_since.pop(tp, None)
-            elif now - acked_gap_since.setdefault(tp, now) >= COMMIT_STALL_SECONDS:
-                stalled.append((tp.partition, reason))
         if not tps:
-            return stalled
+            return []
+        stalled = []
+        partitions = [tp.partition for tp in tps]
         ends = await app.consumer.highwaters(*tps)
-        unknown = [tp.partition for tp in tps if tp.partition not in sequence.expected
-                   and tp.partition not in start_positions]
-        if unknown:
-            start_positions.update(await _start_offsets(unknown))
+        committed = await committed_offsets(settings, partitions)
         for tp in tps:
-            position = sequence.expected.get(tp.partition, start_positions.get(tp.partition))
+            p = tp.partition
+            processed = sequence.expected.get(p)  # the record after the last one applied
+            start = committed.get(p)
+            if start is None and processed is None and p not in start_positions:
+                start_positions.update(await beginning_offsets(settings, [p]))  # a new group: earliest
+            position = processed if processed is not None else (start if start is not None else start_positions.get(p))
             end = ends.get(tp)
-            if position is None or end is None:
-                continue
-            reason = watch.observe(tp.partition, position, end, now)
-            if reason is not None:
-                stalled.append((tp.partition, reason))
-            elif position < end and now - last_lag_log.get(tp.partition, 0.0) >= 30:
-                last_lag_log[tp.partition] = now
-                log.info("partition %d: position %d, log end %d", tp.partition, position, end)
+            if position is not None and end is not None:
+                reason = watch.observe(p, position, end, now)
+                if reason is not None:
+                    stalled.append((p, reason))
+                elif position < end and now - last_lag_log.get(p, 0.0) >= 30:
+                    last_lag_log[p] = now
+                    log.info("partition %d: position %d, log end %d, committed %s", p, position, end, start)
+            if processed is not None and start is not None:
+                reason = commit_watch.observe(p, start, processed, now)
+                if reason is not None:
+                    stalled.append((p, f"processed up to offset {processed - 1} but the group's committed offset "
+                                       f"stays at {start}: {reason}"))
         return stalled
 
     @app.timer(interval=COMMIT_WATCHDOG_SECONDS)
@@ -449,6 +452,7 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
             since = watch_paused_since.setdefault("paused", now)
             if now - since < PAUSE_MAX_SECONDS:
                 watch.restart_clocks()
+                commit_watch.restart_clocks()
                 return
             log.warning("progress watchdog: %s for %.0f s; checking progress anyway",
                         "in recovery" if recovering else "rebalancing", now - since)
@@ -473,6 +477,7 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
         gone = {tp.partition for tp in revoked if tp.topic == settings.events_topic}
         sequence.forget(gone)
         watch.forget(gone)
+        commit_watch.forget(gone)
         for p in gone:
             start_positions.pop(p, None)
 

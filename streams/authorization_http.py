@@ -4,7 +4,9 @@
 answers ``200`` with JSON: ``allowed``, ``max_duration_s``, ``reason``, ``held_micros``,
 ``destination``, ``rate_micros_per_minute``, ``available_micros``. A refusal is a ``200`` with
 ``allowed: false`` and the reason: it is an answer, not an error. ``POST /release?account=&call=``
-drops a hold early (a call that failed before a CDR). Bad parameters get ``400``; an unknown
+drops a hold early (a call that failed before a CDR). With ``api_tokens_file`` set, every
+request needs a bearer token scoped to its account (``401`` without, ``403`` for another
+account; streams/api_tokens.py, R35). Bad parameters get ``400``; an unknown
 account ``404``; a worker that does not own the account's partition answers ``307`` to the
 one that does (Faust's partition assignor knows every worker's URL, ``canonical_url``); a
 worker not yet assigned answers ``503``.
@@ -28,7 +30,7 @@ from aiohttp import web
 
 from projections.account import AccountState, FoldSettings
 from projections.authorization import authorize
-from streams import metrics
+from streams import api_tokens, metrics
 from streams.reservations import ReservationBook
 
 log = logging.getLogger("voiceledger.authorization")
@@ -43,8 +45,10 @@ class NotReady(Exception):
 class AuthorizationServer:
     def __init__(self, host: str, port: int, book: ReservationBook, quota_s: int,
                  load_state: Callable[[str], AccountState | None], fold_settings: Callable[[], FoldSettings],
-                 owner_url: Callable[[str], str | None]) -> None:
-        """``owner_url(account)``: the owner's base URL, None if this worker owns it; may raise NotReady."""
+                 owner_url: Callable[[str], str | None], tokens: dict[str, str] | None = None) -> None:
+        """``owner_url(account)``: the owner's base URL, None if this worker owns it; may raise NotReady.
+        ``tokens``: token -> scope (streams/api_tokens.py); None leaves the API open."""
+        self.tokens = tokens
         self.host, self.port = host, port
         self.book, self.quota_s = book, quota_s
         self.load_state, self.fold_settings, self.owner_url = load_state, fold_settings, owner_url
@@ -64,7 +68,7 @@ class AuthorizationServer:
 
     def _run(self) -> None:
         loop = self._loop = asyncio.new_event_loop()
-        app = web.Application()
+        app = web.Application(middlewares=[self._require_token] if self.tokens is not None else [])
         app.router.add_get("/authorize", self._authorize)
         app.router.add_post("/release", self._release)
         runner = web.AppRunner(app, access_log=None)
@@ -77,6 +81,20 @@ class AuthorizationServer:
             return
         self._ready.set()
         loop.run_forever()
+
+    @web.middleware
+    async def _require_token(self, request: web.Request, handler):  # noqa: ANN001, ANN202 - aiohttp's types
+        """R35: a valid bearer token, scoped to the account asked about (streams/api_tokens.py)."""
+        assert self.tokens is not None
+        status = api_tokens.check(self.tokens, request.headers.get("Authorization"), request.query.get("account"))
+        if status == 401:
+            metrics.API_REFUSED.labels(status="401").inc()
+            return web.json_response({"error": "a valid bearer token is required"}, status=401,
+                                     headers={"WWW-Authenticate": "Bearer"})
+        if status == 403:
+            metrics.API_REFUSED.labels(status="403").inc()
+            return web.json_response({"error": "this token may not ask about this account"}, status=403)
+        return await handler(request)
 
     def _route(self, request: web.Request, account_id: str) -> web.Response | None:
         try:

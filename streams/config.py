@@ -93,6 +93,9 @@ class Settings:
     authorization_port: int = 0
     authorization_host: str = "127.0.0.1"
     authorization_quota_seconds: int = 3_600
+    # R35: the HTTP API's bearer tokens, "TOKEN SCOPE" per line (streams/api_tokens.py); empty
+    # leaves the API open to anyone who can reach the port (the worker warns at start).
+    api_tokens_file: str = ""
     reservation_grace_seconds: int = 120
     commit_interval_seconds: float = 1.0
     session_timeout_seconds: float = 10.0

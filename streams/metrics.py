@@ -60,6 +60,9 @@ AUTHORIZATION_LATENCY = Histogram(
     buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25),
 )
 FUNDS_HELD = Gauge("voiceledger_funds_held_micros", "Funds held for calls in progress on this worker (all currencies)")
+API_REFUSED = Counter(
+    "voiceledger_api_requests_refused_total", "HTTP API requests refused: 401 no valid token, 403 another account",
+    ["status"])
 INVOICES_ISSUED = Counter(
     "voiceledger_invoices_issued_total", "Invoices issued (monthly close and final invoices)", ["currency"])
 INTERIM_INVOICES_DUE = Counter(

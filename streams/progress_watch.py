@@ -12,6 +12,12 @@ group's committed offset. A partition behind its log end whose position has not 
 ``stall_seconds`` is stalled; the worker then exits with code 75 and the supervisor's restart
 reads again from the committed offset (nothing is lost: the fold skips what it applied).
 
+The same watch serves the second stall: records processed after the group's committed offset
+while that offset does not move (Faust holding acked offsets it never commits; seen in a rerun
+of the same CI test, where Faust's own ``_committed_offset`` was still empty, so only the
+broker's view shows it). There the "position" is the committed offset and the "end" is what
+this worker has processed.
+
 This module is the pure part (no clock, no Kafka): the caller passes the time and the offsets.
 """
 

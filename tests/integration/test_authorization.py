@@ -156,3 +156,34 @@ async def authorize_all_for(base: str, account_id: str) -> list[dict]:
         async with session.get(f"{base}/authorize", params=params) as response:
             assert response.status == 200
             return [await response.json()]
+
+
+async def get_with_token(base: str, token: str | None, **params: str) -> int:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{base}/authorize", params=params, headers=headers) as response:
+            return response.status
+
+
+def test_R35_the_api_refuses_requests_without_a_token_or_for_another_account(settings, tmp_path):
+    tokens = tmp_path / "tokens"
+    tokens.write_text("# switch and portal tokens\nswitch-token-0123456789 *\nportal-token-for-acct-a acct-a\n")
+    settings = replace(settings, authorization_port=free_port(), api_tokens_file=str(tokens))
+    base = f"http://127.0.0.1:{settings.authorization_port}"
+    now = int(time.time() * 1000)
+    setup = [AccountOpened(f"open-{a}", a, now - 60_000, "USD", "basic", "prepaid", (n,))
+             for a, n in (("acct-a", "15550003000"), ("acct-b", "15550003001"))]
+    setup += [PaymentReceived(f"pay-{e.account_id}", e.account_id, now - 50_000, 1_000_000, "USD") for e in setup]
+    log = tmp_path / "worker.log"
+    worker = start_worker_caught_up(settings, asyncio.run(produce_events(settings, setup)), log)
+    try:
+        ask = {"callee": "12125550100", "call": "carrier-a/t-1"}
+        assert asyncio.run(get_with_token(base, None, account="acct-a", **ask)) == 401
+        assert asyncio.run(get_with_token(base, "guessed-token-0000000", account="acct-a", **ask)) == 401
+        assert asyncio.run(get_with_token(base, "portal-token-for-acct-a", account="acct-b", **ask)) == 403
+        assert asyncio.run(get_with_token(base, "portal-token-for-acct-a", account="acct-a", **ask)) == 200
+        assert asyncio.run(get_with_token(base, "switch-token-0123456789", account="acct-b",
+                                          callee="12125550100", call="carrier-a/t-2")) == 200
+    finally:
+        assert stop_worker(worker) == 0, log.read_text()[-3000:]
+    assert "switch-token" not in log.read_text() and "portal-token" not in log.read_text(), "tokens are never logged"
