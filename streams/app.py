@@ -37,7 +37,7 @@ import faust
 from faust.types import TP
 
 from projections.account import DAY_MS, AccountState, FoldSettings
-from streams import metrics
+from streams import faust_patches, metrics
 from streams.call_log import CALL_LOG_COLUMNS, migrate
 from streams.invoice_log import INVOICE_COLUMNS, INVOICE_LINE_COLUMNS
 from streams.journal_log import JOURNAL_COLUMNS
@@ -46,7 +46,7 @@ from streams.config import Settings
 from streams.kafka_io import beginning_offsets, codec_for, committed_offsets, data_in_range
 from streams.processor import BatchProcessor, InMessage
 from streams.sequence import PartitionSequence
-from streams.progress_watch import ProgressWatch
+from streams.progress_watch import CommitWatch, ProgressWatch
 from streams.ratecards import load_rate_cards
 from streams.rate_feed import RateFeed
 from streams.api_tokens import load_tokens
@@ -104,6 +104,7 @@ def fold_settings_from(settings: Settings, published_cards: tuple[RateCard, ...]
 
 def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faust.App:
     """Build the worker app. ``clickhouse`` is opened lazily in the worker if not given."""
+    faust_patches.apply()  # Faust's commit bookkeeping with repeated offsets (streams/faust_patches.py)
     app = faust.App(
         settings.app_id,
         broker=settings.broker_url(),
@@ -393,7 +394,7 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
                         settings.authorization_port)
 
     watch = ProgressWatch(COMMIT_STALL_SECONDS)  # streams/progress_watch.py: delivery
-    commit_watch = ProgressWatch(COMMIT_STALL_SECONDS)  # the same, for the group's committed offset
+    commit_watch = CommitWatch(COMMIT_STALL_SECONDS)  # the group's committed offset reaches what we processed
     watch_paused_since: dict[str, float] = {}
     start_positions: dict[int, int] = {}  # partition -> where it started, until a batch holds it
     last_lag_log: dict[int, float] = {}
@@ -413,6 +414,10 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
         partitions = [tp.partition for tp in tps]
         ends = await app.consumer.highwaters(*tps)
         committed = await committed_offsets(settings, partitions)
+        if watch_paused_since.pop("show", None):
+            log.info("progress watchdog: partition: (processed, committed, log end) %s",
+                     {tp.partition: (sequence.expected.get(tp.partition), committed.get(tp.partition), ends.get(tp))
+                      for tp in tps})
         for tp in tps:
             p = tp.partition
             processed = sequence.expected.get(p)  # the record after the last one applied
@@ -431,8 +436,7 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
             if processed is not None and start is not None:
                 reason = commit_watch.observe(p, start, processed, now)
                 if reason is not None:
-                    stalled.append((p, f"processed up to offset {processed - 1} but the group's committed offset "
-                                       f"stays at {start}: {reason}"))
+                    stalled.append((p, reason))
         return stalled
 
     @app.timer(interval=COMMIT_WATCHDOG_SECONDS)
@@ -442,6 +446,7 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
         recovering = bool(getattr(app, "in_recovery", False))
         if now - watch_paused_since.get("logged", 0.0) >= 60:  # what the watch sees, once a minute
             watch_paused_since["logged"] = now
+            watch_paused_since["show"] = 1.0
             log.info("progress watchdog: in_batch=%s in_recovery=%s rebalancing=%s assigned=%d", in_batch[0],
                      recovering, app.rebalancing, len(app.consumer.assignment()))
         if in_batch[0]:  # a batch may legitimately take long (ClickHouse retries)

@@ -12,11 +12,9 @@ group's committed offset. A partition behind its log end whose position has not 
 ``stall_seconds`` is stalled; the worker then exits with code 75 and the supervisor's restart
 reads again from the committed offset (nothing is lost: the fold skips what it applied).
 
-The same watch serves the second stall: records processed after the group's committed offset
-while that offset does not move (Faust holding acked offsets it never commits; seen in a rerun
-of the same CI test, where Faust's own ``_committed_offset`` was still empty, so only the
-broker's view shows it). There the "position" is the committed offset and the "end" is what
-this worker has processed.
+The second stall is on the commit side: records processed after the group's committed offset
+while that offset does not catch up (Faust's ``_committed_offset`` was empty there, so only the
+broker's view shows it). ``CommitWatch`` covers it.
 
 This module is the pure part (no clock, no Kafka): the caller passes the time and the offsets.
 """
@@ -56,3 +54,39 @@ class ProgressWatch:
     def restart_clocks(self) -> None:
         """Time that does not count: table recovery pauses every partition on purpose."""
         self._since.clear()
+
+
+@dataclass
+class CommitWatch:
+    """Per partition, whether the group's committed offset reaches what this worker processed.
+
+    A committed offset that merely moves is not enough: Faust was seen committing one offset per
+    commit interval (``streams/faust_patches.py``), minutes behind the processed position. So
+    the watch remembers a target (the position processed at some moment) and reports a stall
+    when the committed offset has not reached it ``stall_seconds`` later. Under steady load the
+    committed offset trails the newest record by a batch or so, but it passes every target
+    within a commit interval or two, and each time a new target is taken.
+    """
+
+    stall_seconds: float
+    _target: dict[int, tuple[int, float]] = field(default_factory=dict)  # partition -> (offset, since)
+
+    def observe(self, partition: int, committed: int, processed: int, now: float) -> str | None:
+        if committed >= processed:
+            self._target.pop(partition, None)
+            return None
+        target = self._target.get(partition)
+        if target is None or committed >= target[0]:
+            self._target[partition] = (processed, now)
+            return None
+        waited = now - target[1]
+        if waited < self.stall_seconds:
+            return None
+        return f"the committed offset {committed} has not reached offset {target[0]}, processed {waited:.0f} s ago"
+
+    def forget(self, partitions: set[int]) -> None:
+        for p in partitions:
+            self._target.pop(p, None)
+
+    def restart_clocks(self) -> None:
+        self._target.clear()

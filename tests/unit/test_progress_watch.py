@@ -43,3 +43,26 @@ def test_recovery_time_and_revoked_partitions_do_not_count():
     assert watch.observe(0, 5, 50, now=65.0) is not None
     # Partition 1 was not observed since the clocks restarted: it starts again too.
     assert watch.observe(1, 5, 50, now=65.0) is None
+
+
+def test_a_committed_offset_that_creeps_but_never_reaches_what_was_processed_is_a_stall():
+    from streams.progress_watch import CommitWatch
+
+    watch = CommitWatch(stall_seconds=20)
+    assert watch.observe(0, committed=236, processed=922, now=0.0) is None
+    for second in range(1, 20):  # one offset a second: it moves, but never reaches 922
+        assert watch.observe(0, committed=236 + second, processed=922, now=float(second)) is None
+    reason = watch.observe(0, committed=256, processed=922, now=20.0)
+    assert reason is not None and "922" in reason
+
+
+def test_a_committed_offset_that_keeps_up_under_load_is_never_a_stall():
+    from streams.progress_watch import CommitWatch
+
+    watch = CommitWatch(stall_seconds=20)
+    processed = 1000
+    for second in range(0, 300):
+        committed = processed  # the last commit covered everything processed a second ago
+        processed += 500
+        assert watch.observe(0, committed=committed, processed=processed, now=float(second)) is None
+    assert watch.observe(0, committed=processed, processed=processed, now=400.0) is None

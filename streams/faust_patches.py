@@ -1,0 +1,40 @@
+"""One correction to faust-streaming 0.15.3's commit bookkeeping, applied when the app is built.
+
+Faust commits, per partition, the end of the first run of consecutive offsets in its sorted
+list of acked offsets (``Consumer._new_offset``, with ``faust.utils.functional.
+consecutive_numbers``). The list can hold an offset twice: when Faust drops fetched records
+during recovery it notes the skipped range as a "gap", and ``_new_offset`` later adds every gap
+offset to the list, also those acked after the restart's redelivery. Runs are cut at every
+repeated number (5, 5, 6, 6 is the runs [5], [5, 6], [6]), so each commit advanced by one
+offset: seen here as a worker whose committed offset crept one record per second, minutes
+behind what it had processed, while the test waited for it.
+
+The replacement treats a repeated offset as part of its run, so ``_new_offset`` returns the
+same end as it would without repeats and removes the repeats with the run. It commits nothing
+that was not acked or gap-filled by Faust anyway; records Faust drops are still caught before
+they are acked by the in-order guard (``streams/sequence.py``). Checked by
+``tests/unit/test_faust_patches.py`` against the original.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Iterator
+
+import faust.transport.consumer as faust_consumer
+
+
+def consecutive_allowing_repeats(numbers: Iterable[int]) -> Iterator[list[int]]:
+    """Runs of sorted ``numbers`` whose neighbours differ by at most one: [5, 5, 6, 6, 8] -> [5, 5, 6, 6], [8]."""
+    run: list[int] = []
+    for n in numbers:
+        if run and n - run[-1] > 1:
+            yield run
+            run = []
+        run.append(n)
+    if run:
+        yield run
+
+
+def apply() -> None:
+    """Idempotent: the consumer module's name now points at the tolerant version."""
+    faust_consumer.consecutive_numbers = consecutive_allowing_repeats  # type: ignore[attr-defined]

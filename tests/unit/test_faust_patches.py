@@ -1,0 +1,26 @@
+"""streams/faust_patches.py: Faust commits past repeated acked offsets in one step."""
+
+from faust.utils.functional import consecutive_numbers
+
+from streams.faust_patches import consecutive_allowing_repeats
+
+
+def test_without_repeats_the_runs_are_faust_own():
+    for numbers in ([], [1], [1, 2, 3], [34, 35, 36, 40, 41, 42, 43, 44], [5, 7, 9]):
+        assert list(consecutive_allowing_repeats(numbers)) == [list(r) for r in consecutive_numbers(numbers)]
+
+
+def test_repeated_offsets_stay_in_their_run():
+    acked = [5, 5, 6, 6, 7, 7, 9]
+    assert next(consecutive_numbers(acked)) == [5]  # Faust: commit 6, one offset per commit
+    assert list(consecutive_allowing_repeats(acked)) == [[5, 5, 6, 6, 7, 7], [9]]  # commit 8 at once
+
+
+def test_the_consumer_uses_it_once_the_app_is_built():
+    import faust.transport.consumer as faust_consumer
+
+    from streams.app import create_app
+    from streams.config import Settings
+
+    create_app(Settings())
+    assert faust_consumer.consecutive_numbers is consecutive_allowing_repeats
