@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 from projections.account import AccountState, Positioned, fold_all
@@ -84,9 +84,11 @@ def state_differences(live: dict[str, AccountState], expected: dict[str, Account
         if a is None or b is None:
             out.append(f"{account_id}: live={'present' if a else 'missing'} oracle={'present' if b else 'missing'}")
         else:
-            for name in ("balance_micros", "charged_micros", "paid_micros", "calls_charged", "newest_event_ms"):
-                if getattr(a, name) != getattr(b, name):
-                    out.append(f"{account_id}: {name} live={getattr(a, name)} oracle={getattr(b, name)}")
+            for f in fields(a):
+                if f.name in ("positions", "recent_keys"):
+                    continue
+                if getattr(a, f.name) != getattr(b, f.name):
+                    out.append(f"{account_id}: {f.name} live={getattr(a, f.name)} oracle={getattr(b, f.name)}")
             if a.recent_keys != b.recent_keys:
                 only_live = sorted(set(a.recent_keys) - set(b.recent_keys))[:3]
                 only_oracle = sorted(set(b.recent_keys) - set(a.recent_keys))[:3]

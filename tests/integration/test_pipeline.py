@@ -24,6 +24,7 @@ from streams.simulate import SimulationSpec, simulate
 
 from tests.integration.helpers import (
     live_states,
+    state_differences,
     merge_offsets,
     oracle,
     run_worker_to_end,
@@ -100,7 +101,7 @@ def test_R1_R2_R7_R9_pipeline_matches_pure_fold_and_logs_every_call_once(setting
     live = live_states(settings)
     expected = oracle(settings, events)
     assert len(live) == 300
-    assert without_positions(live) == without_positions(expected)
+    assert without_positions(live) == without_positions(expected), "\n".join(state_differences(live, expected))
     assert sum(s.paid_micros for s in live.values()) > 0
     assert sum(s.charged_micros for s in live.values()) > 0
 
