@@ -289,6 +289,8 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
                                      f"not delivered before offset {gap.end}; replaying in order")
             log.info("partition %d: offsets %d..%d hold no records (transaction markers or compaction)",
                      gap.partition, gap.start, gap.end - 1)
+            # Proven empty, so Faust may commit over them (it no longer guesses: faust_patches.py).
+            faust_patches.mark_empty(app.consumer, TP(settings.events_topic, gap.partition), gap.start, gap.end)
 
     async def _process_batch(events) -> None:  # noqa: ANN001 - Faust's event type
         in_batch[0] = True

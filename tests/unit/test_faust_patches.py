@@ -24,3 +24,30 @@ def test_the_consumer_uses_it_once_the_app_is_built():
 
     create_app(Settings())
     assert faust_consumer.consecutive_numbers is consecutive_allowing_repeats
+
+
+def test_faust_no_longer_commits_over_offsets_it_merely_skipped():
+    import asyncio
+
+    import faust.transport.consumer as faust_consumer
+    from faust.types import TP
+
+    from streams.app import create_app
+    from streams.config import Settings
+    from streams.faust_patches import mark_empty
+
+    app = create_app(Settings())
+    consumer = app.consumer
+    tp = TP("voiceledger.events", 0)
+    consumer._committed_offset[tp] = 100
+    for offset in (100, 101):  # processed and acked
+        consumer._acked[tp].append(offset)
+        consumer._acked_index[tp].add(offset)
+    asyncio.run(consumer._add_gap(tp, 102, 110))  # Faust saw a jump: records dropped, maybe
+    assert consumer._new_offset(tp) == 102, "only what was acked is committed"
+    consumer._committed_offset[tp] = 102  # what the commit of 102 records
+    mark_empty(consumer, tp, 102, 111)  # the broker showed 102..110 hold no records
+    consumer._acked[tp].append(111)
+    consumer._acked_index[tp].add(111)
+    assert consumer._new_offset(tp) == 112
+    assert faust_consumer.Consumer._add_gap.__name__ == "_no_blind_gap"
