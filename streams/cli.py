@@ -84,6 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
     ra = ret_sub.add_parser("apply", help="aggregate, then drop call-log months older than retention_years")
     ra.add_argument("--as-of", required=True, help="YYYY-MM-DD: the day retention is counted from")
 
+    rep = sub.add_parser("report", help="R36 analytics over the call log: " + ", ".join(
+        ["destinations", "carriers", "top-accounts", "number-cycling", "premium-spikes"]))
+    rep.add_argument("name", choices=["destinations", "carriers", "top-accounts", "number-cycling", "premium-spikes"])
+    rep.add_argument("--from", dest="date_from", required=True, help="YYYY-MM-DD (UTC), included")
+    rep.add_argument("--to", dest="date_to", required=True, help="YYYY-MM-DD (UTC), excluded")
+    rep.add_argument("--csv", action="store_true", help="CSV instead of a table")
+
     rc = sub.add_parser("reconcile", help="finance reconciliation of a month: journal, call log, invoices, trial balance")
     rc.add_argument("--month", required=True, help="YYYY-MM (UTC)")
 
@@ -277,6 +284,27 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(asdict(apply_retention(ch, as_of, settings.retention_years))))
             finally:
                 ch.close()
+            return 0
+        if args.command == "report":
+            from datetime import date
+
+            from streams.clickhouse import connect
+            from streams.reports import REPORTS, as_csv, as_table, run_report
+
+            for flag, value in (("--from", args.date_from), ("--to", args.date_to)):
+                try:
+                    date.fromisoformat(value)
+                except ValueError:
+                    raise ConfigError(f"{flag}: {value!r} must be YYYY-MM-DD") from None
+            if args.date_from >= args.date_to:
+                raise ConfigError(f"--to: {args.date_to} must be after --from {args.date_from}")
+            ch = connect(settings.clickhouse_url)
+            try:
+                rows = run_report(ch, args.name, args.date_from, args.date_to)
+            finally:
+                ch.close()
+            columns = REPORTS[args.name].columns
+            print(as_csv(columns, rows) if args.csv else as_table(columns, rows), end="" if args.csv else "\n")
             return 0
         if args.command == "reconcile":
             from streams.clickhouse import connect

@@ -71,3 +71,41 @@ def test_R30_R31_retention_drops_exactly_the_months_older_than_five_years_keepin
         assert len(ch.query("SELECT * FROM call_daily FINAL")) == 2
     finally:
         ch.close()
+
+
+def test_R36_reports_give_the_same_answers_on_every_engine_and_never_show_a_number(clickhouse_url):
+
+    from streams.call_log import CALL_LOG_COLUMNS as COLS
+    from streams.reports import REPORTS, as_csv, run_report
+
+    def call(n: int, account: str, callee: str, seconds: int, answered: bool = True, connect_fee: int = 0,
+             carrier: str = "c") -> tuple:
+        values = dict(zip(COLS, row(f"r{n}", account, 10_000 + connect_fee, start=T + n, answered=answered)))
+        values.update(callee=callee, duration_s=seconds if answered else 0, connect_fee_micros=connect_fee,
+                      carrier_id=carrier, call_key=f"{carrier}/r{n}", destination_name="Premium" if connect_fee else "US")
+        return tuple(values[c] for c in COLS)
+
+    ch = connect(clickhouse_url)
+    try:
+        migrate(ch)
+        rows = [call(n, "cycler", f"1900555{n:04d}", 3) for n in range(25)]  # 25 short calls, 25 numbers
+        rows += [call(100 + n, "premium", "88213000001", 120, connect_fee=500_000) for n in range(20)]
+        rows += [call(200, "quiet", "12125550100", 300), call(201, "quiet", "12125550100", 0, answered=False,
+                                                                carrier="d")]
+        ch.insert("call_log", COLS, rows)
+        ch.insert("call_log", COLS, rows[:5])  # repeats collapse
+        cycling = run_report(ch, "number-cycling", "2026-10-01", "2026-10-02")
+        assert cycling == [("2026-10-01", "cycler", 25, 25)]
+        assert run_report(ch, "premium-spikes", "2026-10-01", "2026-10-02") == [("2026-10-01", "premium", 20, 10_200_000)]
+        carriers = dict(((c, t), (n, a, asr, acd)) for c, t, n, a, asr, acd in
+                        run_report(ch, "carriers", "2026-10-01", "2026-10-02"))
+        assert carriers[("c", "t\\1")] == (46, 46, 10_000, (25 * 3 + 20 * 120 + 300) // 46)
+        assert carriers[("d", "t\\1")] == (1, 0, 0, 0)
+        top = run_report(ch, "top-accounts", "2026-10-01", "2026-10-02")
+        assert [a for a, *_ in top] == ["premium", "cycler", "quiet"]
+        assert run_report(ch, "destinations", "2026-10-02", "2026-10-03") == []  # the range is respected
+        for name in REPORTS:
+            text = as_csv(REPORTS[name].columns, run_report(ch, name, "2026-10-01", "2026-10-02"))
+            assert "1900555" not in text and "12125550100" not in text, f"{name} shows a number (R34)"
+    finally:
+        ch.close()
