@@ -91,6 +91,16 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--to", dest="date_to", required=True, help="YYYY-MM-DD (UTC), excluded")
     rep.add_argument("--csv", action="store_true", help="CSV instead of a table")
 
+    cr = sub.add_parser("carrier-reconcile", help="a carrier's CDR file against our call log (dispute evidence)")
+    cr.add_argument("--carrier", required=True, help="carrier id, as given to ingest")
+    cr.add_argument("--format", required=True, choices=("asterisk-csv", "freeswitch-json", "avro"))
+    cr.add_argument("--time-zone", default="UTC", help="the carrier's IANA zone for timestamps without one")
+    cr.add_argument("--from", dest="date_from", required=True, help="YYYY-MM-DD (UTC), included")
+    cr.add_argument("--to", dest="date_to", required=True, help="YYYY-MM-DD (UTC), excluded")
+    cr.add_argument("--start-tolerance", type=int, default=2, help="seconds (default 2)")
+    cr.add_argument("--duration-tolerance", type=int, default=1, help="seconds (default 1)")
+    cr.add_argument("paths", nargs="+", metavar="PATH")
+
     rc = sub.add_parser("reconcile", help="finance reconciliation of a month: journal, call log, invoices, trial balance")
     rc.add_argument("--month", required=True, help="YYYY-MM (UTC)")
 
@@ -122,6 +132,53 @@ def _ingest(settings, args: argparse.Namespace) -> int:  # noqa: ANN001 - Settin
                                  envelope_max=args.envelope))
     print(summary.line())
     return 1 if summary.rejected else 0
+
+
+def _carrier_reconcile(settings, args: argparse.Namespace) -> int:  # noqa: ANN001 - Settings, imported lazily
+    from datetime import date, datetime, timezone
+
+    from schemas.codec import EventCodec
+    from streams.carrier_reconcile import CallSide, compare
+    from streams.cdr_common import carrier_zone
+    from streams.clickhouse import connect
+    from streams.ingest import parse_file
+
+    bounds = []
+    for flag, value in (("--from", args.date_from), ("--to", args.date_to)):
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            raise ConfigError(f"{flag}: {value!r} must be YYYY-MM-DD") from None
+        bounds.append(int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp()))
+    try:
+        zone = carrier_zone(args.time_zone)
+    except ValueError as exc:
+        raise ConfigError(f"--time-zone: {exc}") from None
+    theirs, unreadable = [], 0
+    for path in args.paths:
+        for parsed in parse_file(Path(path), args.format, args.carrier, zone, EventCodec()):
+            if parsed.cdr is None:
+                unreadable += 1
+                continue
+            c = parsed.cdr
+            if bounds[0] <= c.start_at_ms // 1000 < bounds[1]:
+                answered = 0 if c.answer_at_ms is None else (c.end_at_ms - c.answer_at_ms) // 1000
+                theirs.append(CallSide(c.call_key, c.start_at_ms // 1000, answered))
+    carrier = args.carrier.replace("'", "")
+    ch = connect(settings.clickhouse_url)
+    try:
+        rows = ch.query("SELECT call_key, toUInt32(start_at), duration_s, charge_micros FROM call_log FINAL "
+                        f"WHERE carrier_id = '{carrier}' AND start_at >= toDateTime({bounds[0]}) "
+                        f"AND start_at < toDateTime({bounds[1]})")
+    finally:
+        ch.close()
+    ours = [CallSide(k, int(s), int(d), int(m)) for k, s, d, m in rows]
+    result = compare(theirs, ours, args.start_tolerance, args.duration_tolerance)
+    for line in result.lines():
+        print(line)
+    if unreadable:
+        print(f"{unreadable} record(s) of the carrier's file could not be parsed (see voiceledger ingest for why)")
+    return 0 if result.clean else 1
 
 
 def _check_month(flag: str, month: str) -> None:
@@ -285,6 +342,8 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 ch.close()
             return 0
+        if args.command == "carrier-reconcile":
+            return _carrier_reconcile(settings, args)
         if args.command == "report":
             from datetime import date
 

@@ -124,3 +124,21 @@ def test_R1_R9_R30_ingest_cli_produces_good_records_and_dead_letters_bad_ones(se
         assert ch.query("SELECT count(), uniqExact(call_key) FROM call_log FINAL") == [(13, 13)]
     finally:
         ch.close()
+
+    # Carrier reconciliation: their file against our call log; then a file with one call
+    # missing and one call's duration changed, as a carrier's invoice might have it.
+    def reconcile(path: Path) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "streams.cli", "carrier-reconcile", "--carrier", "carrier-a",
+                               "--format", "asterisk-csv", "--time-zone", NEW_YORK, "--from", "2000-01-01",
+                               "--to", "2100-01-01", str(path)], env=worker_env(settings), capture_output=True,
+                              text=True, timeout=120)
+
+    same = reconcile(asterisk)
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert "matched 7 calls; 0 only in the carrier's file, 0 only in our call log, 0 beyond" in same.stdout
+    short = tmp_path / "carrier-a-missing-one.csv"
+    short.write_text("".join(asterisk.read_text().splitlines(keepends=True)[1:]))  # their file lacks line 1
+    missing_one = reconcile(short)
+    assert missing_one.returncode == 1 and "matched 6 calls; 0 only in the carrier's file, 1 only in our call log" \
+        in missing_one.stdout, missing_one.stdout
+
