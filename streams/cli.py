@@ -101,6 +101,15 @@ def build_parser() -> argparse.ArgumentParser:
     cr.add_argument("--duration-tolerance", type=int, default=1, help="seconds (default 1)")
     cr.add_argument("paths", nargs="+", metavar="PATH")
 
+    subs = sub.add_parser("subscriber", help="R32/R33: a subscriber's data: export, erase")
+    subs_sub = subs.add_subparsers(dest="subscriber_command", required=True)
+    sx = subs_sub.add_parser("export", help="the subscriber's calls, journal and invoices as JSON and CSV")
+    sx.add_argument("account")
+    sx.add_argument("--out", required=True, metavar="DIR")
+    se = subs_sub.add_parser("erase", help="anonymise the subscriber's numbers in ClickHouse; amounts are kept")
+    se.add_argument("account")
+    se.add_argument("--yes", action="store_true", help="required: erasure cannot be undone")
+
     rc = sub.add_parser("reconcile", help="finance reconciliation of a month: journal, call log, invoices, trial balance")
     rc.add_argument("--month", required=True, help="YYYY-MM (UTC)")
 
@@ -339,6 +348,28 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 migrate(ch)
                 print(json.dumps(asdict(apply_retention(ch, as_of, settings.retention_years))))
+            finally:
+                ch.close()
+            return 0
+        if args.command == "subscriber":
+            import json
+
+            from streams.call_log import migrate
+            from streams.clickhouse import connect
+            from streams.privacy import erase_in_clickhouse, export
+
+            if args.subscriber_command == "erase" and not args.yes:
+                raise ConfigError("--yes: required, because an erasure cannot be undone")
+            ch = connect(settings.clickhouse_url)
+            try:
+                migrate(ch)
+                if args.subscriber_command == "export":
+                    counts = export(ch, args.account, Path(args.out))
+                    print(json.dumps({"account": args.account, "out": args.out, "rows": counts}))
+                else:
+                    rows = erase_in_clickhouse(ch, args.account)
+                    print(json.dumps({"account": args.account, "call_log_rows_anonymised": rows,
+                                      "kafka_log": "not erased: needs crypto-shredding (see README)"}))
             finally:
                 ch.close()
             return 0

@@ -109,3 +109,44 @@ def test_R36_reports_give_the_same_answers_on_every_engine_and_never_show_a_numb
             assert "1900555" not in text and "12125550100" not in text, f"{name} shows a number (R34)"
     finally:
         ch.close()
+
+
+def test_R32_R33_export_is_machine_readable_and_erasure_leaves_no_number_but_every_amount(clickhouse_url, tmp_path):
+    import csv as csv_module
+    import json as json_module
+
+    from streams.journal_log import JOURNAL_COLUMNS, migrate as migrate_journal
+    from streams.privacy import erase_in_clickhouse, export
+
+    ch = connect(clickhouse_url)
+    try:
+        migrate(ch)
+        migrate_journal(ch)
+        mine = [row(f"m{n}", "acct-1", 10_000 * (n + 1), start=T + n, caller="15550000001") for n in range(3)]
+        theirs = [row("o1", "acct-2", 70_000, caller="15550000002")]
+        ch.insert("call_log", CALL_LOG_COLUMNS, mine + theirs)
+        ch.insert("journal", JOURNAL_COLUMNS, [("c:c/m0", 0, "acct-1", "usage", T, "USD", "customer:acct-1", 10_000),
+                                               ("c:c/m0", 1, "acct-1", "usage", T, "USD", "revenue:usage:domestic",
+                                                -10_000)])
+        counts = export(ch, "acct-1", tmp_path / "export")
+        assert counts == {"calls": 3, "journal": 2, "invoices": 0, "invoice_lines": 0}
+        calls = json_module.loads((tmp_path / "export" / "acct-1-calls.json").read_text())["calls"]
+        assert [c["callee"] for c in calls] == ["12125550100"] * 3 and calls[0]["caller"] == "15550000001"
+        with open(tmp_path / "export" / "acct-1-journal.csv") as handle:
+            assert [r["ledger_account"] for r in csv_module.DictReader(handle)] == ["customer:acct-1",
+                                                                                  "revenue:usage:domestic"]
+        (before,), = ch.query("SELECT sum(charge_micros) FROM call_log FINAL")
+        assert erase_in_clickhouse(ch, "acct-1") == 3
+        assert erase_in_clickhouse(ch, "acct-1") == 3  # idempotent
+        erased = ch.query("SELECT caller, callee, charge_micros, billed_s FROM call_log FINAL WHERE account_id = 'acct-1' "
+                          "ORDER BY call_key")
+        assert erased == [("", "1**********", 10_000 * (n + 1), 60) for n in range(3)]
+        (after,), = ch.query("SELECT sum(charge_micros) FROM call_log FINAL")
+        assert after == before, "every amount is kept"
+        assert ch.query("SELECT caller, callee FROM call_log FINAL WHERE account_id = 'acct-2'") == \
+            [("15550000002", "12125550100")], "other subscribers are untouched"
+        (raw,), = ch.query("SELECT count() FROM call_log WHERE caller = '15550000001' OR "
+                           "(account_id = 'acct-1' AND callee = '12125550100')")
+        assert raw == 0, "no raw number of the subscriber remains, merged or not"
+    finally:
+        ch.close()

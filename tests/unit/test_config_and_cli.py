@@ -108,6 +108,7 @@ def test_duplicate_prefix_is_an_error(tmp_path):
     (["invoices", "--period", "2026-13"], {}, "--period: '2026-13' must be YYYY-MM"),
     (["report", "carriers", "--from", "2026-10-05", "--to", "2026-10-01"], {}, "--to: 2026-10-01 must be after"),
     (["retention", "apply", "--as-of", "yesterday"], {}, "--as-of: 'yesterday' must be YYYY-MM-DD"),
+    (["subscriber", "erase", "acct-1"], {}, "--yes: required"),
 ])
 def test_cli_errors_are_one_line_without_traceback(args, env, needle):
     import os
