@@ -51,6 +51,7 @@ from streams.ratecards import load_rate_cards
 from streams.rate_feed import RateFeed
 from streams.api_tokens import load_tokens
 from streams.authorization_http import AuthorizationServer, NotReady
+from streams.ops_http import STALE_S
 from streams.reservations import ReservationBook
 from projections.money import parse_decimal_micros
 from projections.rating import RateCard
@@ -441,10 +442,27 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
                     stalled.append((p, reason))
         return stalled
 
+    loop_alive = [time.monotonic()]  # stamped by the watchdog: /healthz (streams/ops_http.py)
+
+    def health() -> tuple[bool, str]:
+        age = time.monotonic() - loop_alive[0]
+        return (True, "event loop alive") if age < STALE_S else (False, f"event loop silent for {age:.0f} s")
+
+    def ready() -> tuple[bool, str]:
+        if getattr(app, "in_recovery", False) or app.rebalancing:
+            return False, "rebalancing or recovering tables"
+        if not any(tp.topic == settings.events_topic for tp in app.consumer.assignment()):
+            return False, "no partition assigned yet"
+        return True, "partitions assigned, tables recovered"
+
+    app.voiceledger_health = health  # type: ignore[attr-defined]
+    app.voiceledger_ready = ready  # type: ignore[attr-defined]
+
     @app.timer(interval=COMMIT_WATCHDOG_SECONDS)
     async def commit_watchdog() -> None:
         """Exit 75 if a partition cannot make progress for ``COMMIT_STALL_SECONDS``."""
         now = time.monotonic()
+        loop_alive[0] = now
         recovering = bool(getattr(app, "in_recovery", False))
         if now - watch_paused_since.get("logged", 0.0) >= 60:  # what the watch sees, once a minute
             watch_paused_since["logged"] = now

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from prometheus_client import start_http_server
+from streams.ops_http import OpsServer
 
 from streams.app import create_app
 from streams.config import Settings
@@ -22,9 +22,9 @@ def run_worker(settings: Settings) -> None:
     # Topics first, with the configured partition count: Faust would otherwise create the
     # events topic with its own default.
     asyncio.run(ensure_topics(settings))
-    if settings.metrics_port:
-        start_http_server(settings.metrics_port, addr="0.0.0.0")
     app = create_app(settings)
+    if settings.metrics_port:  # /metrics, /healthz, /readyz (streams/ops_http.py)
+        OpsServer(settings.metrics_port, app.voiceledger_health, app.voiceledger_ready).start()  # type: ignore[attr-defined]
     server = getattr(app, "voiceledger_authorization", None)
     if server is not None:
         server.start()  # its own thread: R10 answers while batches fold

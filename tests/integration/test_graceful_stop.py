@@ -1,6 +1,6 @@
 """A clean drain: SIGTERM in the middle of a stream finishes the batch in hand, commits what it
 processed and exits 0; a new worker resumes from there, and the result is exact (R7, R9, R30).
-On the way, ``/metrics`` is scraped twice from the same worker: the named counters move as
+On the way, ``/healthz`` and ``/readyz`` answer 200, and ``/metrics`` is scraped twice from the same worker: the named counters move as
 events flow, and the consumer-lag gauge falls.
 """
 
@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+import json
+import urllib.error
 import urllib.request
 from dataclasses import replace
 
@@ -41,6 +43,14 @@ def scrape(settings) -> dict[str, float]:
             samples[name] = samples.get(name, 0.0) + value
             samples[name + labels] = value
     return samples
+
+
+def probe(settings, name: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{settings.metrics_port}/{name}", timeout=5) as response:
+            return response.status, json.loads(response.read())["status"]
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())["status"]
 
 
 @pytest.fixture
@@ -76,6 +86,12 @@ def test_R7_R9_R30_sigterm_mid_stream_drains_commits_and_exits_zero(settings, tm
                  "voiceledger_calls_rated_total", "voiceledger_clickhouse_insert_rows_total",
                  "voiceledger_batch_processing_seconds_count"):
         assert second[name] > first[name] > 0, name
+    # The probes of the same endpoint: alive, and ready once partitions are assigned and recovered.
+    assert probe(settings, "healthz") == (200, "ok")
+    ready_deadline = time.monotonic() + 20
+    while probe(settings, "readyz") != (200, "ok") and time.monotonic() < ready_deadline:
+        time.sleep(0.2)
+    assert probe(settings, "readyz") == (200, "ok")
     # Nothing new is produced, so no partition's lag may rise, and some must fall.
     lags = [(first[k], second[k]) for k in first if k.startswith("voiceledger_consumer_lag_messages{") and k in second]
     assert lags and all(b <= a for a, b in lags) and any(b < a for a, b in lags), lags

@@ -1,0 +1,30 @@
+"""The operations endpoint (streams/ops_http.py): probes answer what their checks say."""
+
+import json
+import urllib.error
+import urllib.request
+
+import streams.metrics  # noqa: F401 - registers the worker's metrics
+from streams.embedded import free_port
+from streams.ops_http import OpsServer
+
+
+def get(port: int, path: str) -> tuple[int, dict | str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+            body = r.read().decode()
+            return r.status, json.loads(body) if path != "/metrics" else body
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_probes_report_the_checks_and_metrics_are_served():
+    state = {"ready": (False, "no partition assigned yet")}
+    port = free_port()
+    OpsServer(port, lambda: (True, "event loop alive"), lambda: state["ready"]).start()
+    assert get(port, "/healthz") == (200, {"status": "ok", "reason": "event loop alive"})
+    assert get(port, "/readyz") == (503, {"status": "unavailable", "reason": "no partition assigned yet"})
+    state["ready"] = (True, "partitions assigned, tables recovered")
+    assert get(port, "/readyz")[0] == 200
+    status, text = get(port, "/metrics")
+    assert status == 200 and "# TYPE voiceledger_events_consumed_total counter" in text
