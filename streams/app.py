@@ -52,6 +52,7 @@ from streams.rate_feed import RateFeed
 from streams.api_tokens import load_tokens
 from streams.authorization_http import AuthorizationServer, NotReady
 from streams.ops_http import STALE_S
+from streams.kafka_security import client_kwargs, faust_credentials
 from streams.reservations import ReservationBook
 from projections.money import parse_decimal_micros
 from projections.rating import RateCard
@@ -106,6 +107,7 @@ def fold_settings_from(settings: Settings, published_cards: tuple[RateCard, ...]
 def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faust.App:
     """Build the worker app. ``clickhouse`` is opened lazily in the worker if not given."""
     faust_patches.apply()  # Faust's commit bookkeeping with repeated offsets (streams/faust_patches.py)
+    kafka_security = client_kwargs(settings)
     app = faust.App(
         settings.app_id,
         broker=settings.broker_url(),
@@ -121,6 +123,7 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=settings.commit_interval_seconds,
         broker_session_timeout=settings.session_timeout_seconds,
+        broker_credentials=faust_credentials(settings),  # R35: TLS/SASL (streams/kafka_security.py)
         broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
         stream_buffer_maxsize=max(4096, settings.batch_messages_max * 2),
         broker_max_poll_records=settings.batch_messages_max,
@@ -285,7 +288,8 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
             for p in new:
                 sequence.start(p, start.get(p))
         for gap in sequence.gaps(records):
-            if await data_in_range(settings.broker, settings.events_topic, gap.partition, gap.start, gap.end):
+            if await data_in_range(settings.broker, settings.events_topic, gap.partition, gap.start, gap.end,
+                                   security=kafka_security):
                 raise RecordsDropped(f"partition {gap.partition}: records {gap.start}..{gap.end - 1} were "
                                      f"not delivered before offset {gap.end}; replaying in order")
             log.info("partition %d: offsets %d..%d hold no records (transaction markers or compaction)",

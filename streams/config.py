@@ -40,6 +40,15 @@ class Settings:
     # A Confluent-compatible Schema Registry (http(s)://[user:pass@]host:port); empty: the
     # file registry committed in schemas/registry.json.
     schema_registry_url: str = ""
+    # R35: TLS and SASL to Kafka (streams/kafka_security.py). The SASL password is never a
+    # setting: kafka_sasl_password_file, or the VOICELEDGER_KAFKA_SASL_PASSWORD variable.
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_ssl_cafile: str = ""
+    kafka_ssl_certfile: str = ""
+    kafka_ssl_keyfile: str = ""
+    kafka_sasl_mechanism: str = "PLAIN"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password_file: str = ""
     app_id: str = "voiceledger"
     events_topic: str = "voiceledger.events"
     dead_letter_topic: str = "voiceledger.dead-letter"
@@ -224,6 +233,17 @@ def validate(s: Settings) -> Settings:
             raise ValueError
     except ValueError:
         raise ConfigError(f"interim_threshold: {s.interim_threshold!r} must be a positive decimal amount") from None
+    if s.kafka_security_protocol not in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"):
+        raise ConfigError(f"kafka_security_protocol: {s.kafka_security_protocol!r} must be PLAINTEXT, SSL, "
+                          "SASL_PLAINTEXT or SASL_SSL")
+    if s.kafka_security_protocol.startswith("SASL"):
+        if s.kafka_sasl_mechanism not in ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"):
+            raise ConfigError(f"kafka_sasl_mechanism: {s.kafka_sasl_mechanism!r} must be PLAIN, SCRAM-SHA-256 or "
+                              "SCRAM-SHA-512")
+        if not s.kafka_sasl_username:
+            raise ConfigError("kafka_sasl_username: SASL needs a user name")
+    if s.kafka_ssl_keyfile and not s.kafka_ssl_certfile:
+        raise ConfigError("kafka_ssl_keyfile: given without kafka_ssl_certfile")
     if s.retention_years < 5:
         raise ConfigError(f"retention_years: {s.retention_years} is below five years, the minimum for call logs (R30)")
     for spec in s.tax_rules:

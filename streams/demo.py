@@ -29,6 +29,7 @@ from streams import call_log, journal_log
 from streams.clickhouse import connect, redact
 from streams.config import Settings
 from streams.embedded import EmbeddedBroker, free_port
+from streams.kafka_security import client_kwargs
 from streams.kafka_io import (codec_for, committed_lag, committed_offsets, ensure_topics, produce_events, publish_tick,
                               read_account_states, read_topic)
 from streams.simulate import START_MS, SimulationSpec, simulate
@@ -151,7 +152,7 @@ def run_demo(settings: Settings, spec: SimulationSpec, envelope_max: int, workdi
             code = stop_worker(worker)
         say(f"worker drained and stopped (exit {code}) after {time.monotonic() - t0:.1f} s")
         states = asyncio.run(read_account_states(settings))
-        dead = asyncio.run(read_topic(settings.broker, settings.dead_letter_topic))
+        dead = asyncio.run(read_topic(settings.broker, settings.dead_letter_topic, security=client_kwargs(settings)))
         invoices = read_invoices(settings)
         ch = connect(settings.clickhouse_url)
         try:
@@ -174,7 +175,7 @@ def read_invoices(settings: Settings) -> list[InvoiceIssued]:
     """Every issued invoice once (the topic is at-least-once; an invoice is known by its number)."""
     codec = codec_for(settings)
     by_number: dict[str, InvoiceIssued] = {}
-    for record in asyncio.run(read_topic(settings.broker, settings.invoices_topic)):
+    for record in asyncio.run(read_topic(settings.broker, settings.invoices_topic, security=client_kwargs(settings))):
         invoice = codec.decode_event(record.value)
         by_number.setdefault(invoice.invoice_number, invoice)
     return sorted(by_number.values(), key=lambda i: (i.account_id, i.invoice_number))

@@ -17,6 +17,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from projections.events import AccountEvent, CallDetailRecord
 from schemas.codec import EventCodec
+from streams.kafka_security import client_kwargs
 from streams.config import Settings
 from streams.processor import partition_for
 
@@ -32,7 +33,7 @@ def codec_for(settings: Settings) -> EventCodec:
 
 async def ensure_topics(settings: Settings) -> None:
     """Create the events, output and rates topics, if missing."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.broker, request_timeout_ms=10_000)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.broker, request_timeout_ms=10_000, **client_kwargs(settings))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -62,7 +63,7 @@ def new_producer(settings: Settings) -> AIOKafkaProducer:
     # No idempotent producer: Tansu lacks InitProducerId. Duplicates a retry might cause are
     # harmless because the fold is idempotent.
     return AIOKafkaProducer(
-        bootstrap_servers=settings.broker, enable_idempotence=False, acks="all", linger_ms=5,
+        **client_kwargs(settings), bootstrap_servers=settings.broker, enable_idempotence=False, acks="all", linger_ms=5,
         max_batch_size=settings.producer_batch_bytes_max(), max_request_size=8_388_608, request_timeout_ms=30_000,
     )
 
@@ -172,7 +173,8 @@ async def produce_raw(settings: Settings, topic: str,
     return next_offsets
 
 
-async def read_topic(bootstrap: str, topic: str, timeout_s: float = 60.0, idle_s: float = 1.5) -> list:
+async def read_topic(bootstrap: str, topic: str, timeout_s: float = 60.0, idle_s: float = 1.5,
+                     security: dict | None = None) -> list:
     """Every record of a topic from offset 0, for topics whose writers have stopped.
 
     It reads at least up to the end offsets the broker reports when it starts, so a slow fetch
@@ -181,7 +183,7 @@ async def read_topic(bootstrap: str, topic: str, timeout_s: float = 60.0, idle_s
     multi-record batches (see ``produce_events``).
     """
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                auto_offset_reset="earliest", group_id=None)
+                                auto_offset_reset="earliest", group_id=None, **(security or {}))
     await consumer.start()
     try:
         await consumer.topics()  # loads metadata for every topic
@@ -223,7 +225,7 @@ async def committed_offsets(settings: Settings, partitions: Iterable[int] | None
     Asked through the admin client (OffsetFetch), never through a consumer carrying the group's
     id, so that looking never disturbs the group's members.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.broker, request_timeout_ms=10_000)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.broker, request_timeout_ms=10_000, **client_kwargs(settings))
     await admin.start()
     try:
         # Partitions are named: Tansu 0.6 answers an all-partitions OffsetFetch with bytes
@@ -239,7 +241,8 @@ async def committed_offsets(settings: Settings, partitions: Iterable[int] | None
 
 async def beginning_offsets(settings: Settings, partitions: Iterable[int]) -> dict[int, int]:
     """The first offset still in the log, per partition of the events topic."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.broker, enable_auto_commit=False, group_id=None)
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.broker, enable_auto_commit=False, group_id=None,
+                                **client_kwargs(settings))
     await consumer.start()
     try:
         tps = [TopicPartition(settings.events_topic, p) for p in partitions]
@@ -249,14 +252,14 @@ async def beginning_offsets(settings: Settings, partitions: Iterable[int]) -> di
 
 
 async def data_in_range(bootstrap: str, topic: str, partition: int, start: int, end: int,
-                        timeout_s: float = 30.0) -> bool:
+                        timeout_s: float = 30.0, security: dict | None = None) -> bool:
     """Whether any record a consumer can read sits at an offset in ``[start, end)``.
 
     Transaction markers and compacted-away records leave offsets without data; a consumer never
     sees them. Used to tell such a gap from records that were fetched and then dropped.
     """
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
-                                auto_offset_reset="earliest")
+                                auto_offset_reset="earliest", **(security or {}))
     await consumer.start()
     try:
         tp = TopicPartition(topic, partition)
@@ -284,6 +287,7 @@ async def read_account_states(settings: Settings, codec: EventCodec | None = Non
     """The accounts table as the worker left it: the newest state per key in its changelog."""
     codec = codec or codec_for(settings)
     latest: dict[bytes, bytes | None] = {}
-    for record in await read_topic(settings.broker, settings.accounts_changelog_topic(), timeout_s=30):
+    for record in await read_topic(settings.broker, settings.accounts_changelog_topic(), timeout_s=30,
+                                   security=client_kwargs(settings)):
         latest[record.key] = record.value
     return {k.decode(): codec.decode_state(v) for k, v in latest.items() if v is not None}

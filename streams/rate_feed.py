@@ -30,6 +30,7 @@ from projections.rate_book import RateBook, card_to_parts
 from projections.rating import RateCard
 from schemas.codec import DecodeError, EventCodec
 from streams import metrics
+from streams.kafka_security import client_kwargs
 from streams.config import Settings
 from streams.kafka_io import codec_for, ensure_topics, new_producer
 
@@ -72,7 +73,8 @@ class RateFeed:
         return self._looked_at is None or time.monotonic() - self._looked_at >= self.refresh_seconds
 
     async def start(self) -> None:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.broker, enable_auto_commit=False,
+        consumer = AIOKafkaConsumer(**client_kwargs(self.settings), bootstrap_servers=self.settings.broker,
+                                    enable_auto_commit=False,
                                     group_id=None, auto_offset_reset="earliest",
                                     max_partition_fetch_bytes=8_388_608)
         await consumer.start()

@@ -21,6 +21,7 @@ from streams.clickhouse import connect
 from streams.config import Settings
 from streams.journal_log import customer_balances, trial_balance
 from streams.kafka_io import committed_offsets, read_account_states, read_topic
+from streams.kafka_security import client_kwargs
 
 
 def verify(settings: Settings) -> list[str]:
@@ -78,15 +79,15 @@ def rebuild(settings: Settings, new_app_id: str, clickhouse_url: str, log_path: 
         "rebuilt_state": state_hash(asyncio.run(read_account_states(fresh))),
         "live_journal": journal_hash(settings.clickhouse_url),
         "rebuilt_journal": journal_hash(clickhouse_url),
-        "live_invoices": invoices_hash(settings.broker, settings.invoices_topic),
-        "rebuilt_invoices": invoices_hash(fresh.broker, fresh.invoices_topic),
+        "live_invoices": invoices_hash(settings.broker, settings.invoices_topic, client_kwargs(settings)),
+        "rebuilt_invoices": invoices_hash(fresh.broker, fresh.invoices_topic, client_kwargs(settings)),
     }
 
 
-def invoices_hash(bootstrap: str, topic: str) -> str:
+def invoices_hash(bootstrap: str, topic: str, security: dict | None = None) -> str:
     """Every distinct invoice record, byte for byte. The topic is at-least-once: a replay after a
     crash may send an invoice again, as the identical record (same number), which counts once."""
-    values = sorted({r.value for r in asyncio.run(read_topic(bootstrap, topic))})
+    values = sorted({r.value for r in asyncio.run(read_topic(bootstrap, topic, security=security))})
     digest = hashlib.sha256()
     for v in values:
         digest.update(len(v).to_bytes(4, "big") + v)
