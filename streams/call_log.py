@@ -57,13 +57,26 @@ CALL_LOG_COLUMNS = (
 )
 
 
+# R34 (CPNI): what analysts read instead of call_log. No caller, and the called number cut to
+# the destination prefix it was rated at; everything else (amounts, durations, carriers) as is.
+CALLS_ANONYMISED_DDL = """
+CREATE VIEW IF NOT EXISTS calls_anonymised AS
+SELECT call_key, carrier_id, account_id, start_at, answer_at, end_at, disposition, direction, trunk,
+       duration_s, billed_s, destination_prefix, destination_name, rate_micros_per_minute, usage_micros,
+       connect_fee_micros, charge_micros, currency, rate_card_id, on_net
+FROM call_log FINAL
+"""
+
+
 def migrate(ch: ClickHouse) -> None:
-    """Create every table the worker writes (call log, journal, invoices). Idempotent."""
+    """Create every table the worker writes (call log, journal, invoices) and the analysts'
+    view. Idempotent."""
     from streams import invoice_log, journal_log
 
     ch.execute(CALL_LOG_DDL)
     journal_log.migrate(ch)
     invoice_log.migrate(ch)
+    ch.execute(CALLS_ANONYMISED_DDL)
 
 
 def call_log_row(cdr: CallDetailRecord, rated: RatedCall, partition: int, offset: int, index: int) -> tuple:

@@ -150,3 +150,15 @@ def test_R32_R33_export_is_machine_readable_and_erasure_leaves_no_number_but_eve
         assert raw == 0, "no raw number of the subscriber remains, merged or not"
     finally:
         ch.close()
+
+
+def test_R34_the_analysts_view_has_no_number_but_the_same_amounts(clickhouse_url):
+    ch = connect(clickhouse_url)
+    try:
+        migrate(ch)
+        ch.insert("call_log", CALL_LOG_COLUMNS, [row("v1", "a", 10_000), row("v1", "a", 10_000), row("v2", "b", 5_000)])
+        columns = {name for (name, *_) in ch.query("DESCRIBE TABLE calls_anonymised")}
+        assert not columns & {"caller", "callee", "call_id", "event_id"}
+        assert ch.query("SELECT count(), sum(charge_micros) FROM calls_anonymised") == [(2, 15_000)]
+    finally:
+        ch.close()
