@@ -3,7 +3,7 @@ credit note (pure).
 
 What a customer disputes is a charge they were shown: an issued invoice, named by its number in
 ``DisputeOpened.disputed_entry_id``. It was posted when the invoice was issued, so the fold keeps
-the issue time and total of each invoice for the dispute window (and no longer: bounded state).
+the issue time and total of each invoice for a while (``STATEMENT_WINDOW_MS``: bounded state).
 
 - ``DisputeOpened`` is accepted while ``occurred_at - issued_at <= 30 days``, for at most the
   invoice's total, and refused after (``dispute_too_late``), for an invoice the account does not
@@ -50,7 +50,9 @@ def open_dispute(billing: Billing, event: DisputeOpened) -> Billing | Refused:
     if issued is None:
         return Refused("unknown_invoice", f"dispute {event.event_id}: no invoice {event.disputed_entry_id!r} issued to "
                                           f"{event.account_id} in the last 30 days (R19)")
-    issued_at_ms, total, period = issued
+    issued_at_ms, total, period, kind = issued
+    if kind == InvoiceKind.CREDIT_NOTE.value:
+        return Refused("unknown_invoice", f"dispute {event.event_id}: {event.disputed_entry_id} is a credit note")
     if event.occurred_at_ms - issued_at_ms > DISPUTE_WINDOW_MS:
         days = (event.occurred_at_ms - issued_at_ms) // DAY_MS
         return Refused("dispute_too_late", f"dispute {event.event_id}: invoice {event.disputed_entry_id} was issued "
@@ -91,5 +93,8 @@ def resolve_dispute(billing: Billing, event: DisputeResolved, currency: str, yea
                          invoice_number=number, kind=InvoiceKind.CREDIT_NOTE, period=period,
                          currency=currency, lines=(line,), total_micros=-credit,
                          balance_micros=balance_micros + credit)
-    return Credited(replace(billing, open_disputes=remaining, invoice_year=year, invoice_seq=seq), entry, note, credit)
+    recent = dict(billing.recent_invoices)
+    recent[number] = (event.occurred_at_ms, -credit, period, InvoiceKind.CREDIT_NOTE.value)  # for R20 statements
+    return Credited(replace(billing, open_disputes=remaining, invoice_year=year, invoice_seq=seq, recent_invoices=recent),
+                    entry, note, credit)
 

@@ -110,14 +110,18 @@ class Billing:
     billed_through: str = ""  # the newest closed usage period, "YYYY-MM"
     invoice_year: int = 0
     invoice_seq: int = 0  # invoices (and credit notes) issued in ``invoice_year``
-    # R19 (projections/disputes.py): invoices still open to dispute, number -> (issued at, total,
-    # period), and open disputes, dispute id -> (invoice number, its period, opened at, amount).
-    recent_invoices: dict[str, tuple[int, int, str]] = field(default_factory=dict)
+    # Invoices and credit notes of the last STATEMENT_WINDOW_MS, number -> (issued at, total,
+    # period, kind): what R19 disputes and R20 statements need; and open disputes, dispute id ->
+    # (invoice number, its period, opened at, amount) (projections/disputes.py).
+    recent_invoices: dict[str, tuple[int, int, str, str]] = field(default_factory=dict)
     open_disputes: dict[str, tuple[str, str, int, int]] = field(default_factory=dict)
     payments_since: int = 0  # net payments since the previous invoice, printed on the next one
 
 
 DISPUTE_WINDOW_MS = 30 * 86_400_000  # R19
+# R20: statements cover the current month and the three before it; 125 days keeps every
+# invoice issued in them (bounded state: about five invoices an account).
+STATEMENT_WINDOW_MS = 125 * 86_400_000
 
 
 def next_number(billing: Billing, issuer: str, account_id: str, year: int) -> tuple[str, int]:
@@ -203,9 +207,9 @@ def close(account_id: str, currency: str, billing: Billing, *, period: str, usag
                             invoice_number=number, kind=kind, period=period, currency=currency,
                             lines=tuple(lines), total_micros=total, payments_micros=billing.payments_since,
                             balance_micros=balance_micros - debit)
-    # Invoices stay open to dispute for 30 days (R19); older ones are forgotten (bounded state).
-    recent = {n: v for n, v in billing.recent_invoices.items() if at_ms - v[0] <= DISPUTE_WINDOW_MS}
-    recent[number] = (at_ms, total, period)
+    # Kept for disputes (R19, 30 days) and statements (R20); older ones are forgotten.
+    recent = {n: v for n, v in billing.recent_invoices.items() if at_ms - v[0] <= STATEMENT_WINDOW_MS}
+    recent[number] = (at_ms, total, period, kind.value)
     # Only the regular close marks a month as closed; an interim invoice leaves it open (R18).
     billed_through = max(billing.billed_through, period) if kind is InvoiceKind.REGULAR else billing.billed_through
     new_billing = Billing(kept, billed_through, year, seq, recent, billing.open_disputes, 0)

@@ -432,7 +432,7 @@ class EventCodec:
             "unbilled": {k: list(v) for k, v in s.billing.unbilled.items()},
             "billed_through": s.billing.billed_through, "invoice_year": s.billing.invoice_year,
             "invoice_seq": s.billing.invoice_seq,
-            "recent_invoices": {k: {"issued_at_ms": v[0], "total_micros": v[1], "period": v[2]}
+            "recent_invoices": {k: {"issued_at_ms": v[0], "total_micros": v[1], "period": v[2], "kind": v[3]}
                                 for k, v in s.billing.recent_invoices.items()},
             "open_disputes": {k: {"invoice_number": v[0], "period": v[1], "opened_at_ms": v[2], "amount_micros": v[3]}
                               for k, v in s.billing.open_disputes.items()},
@@ -457,7 +457,8 @@ class EventCodec:
                                 d["unpaid_period"], d["held_from"], d["last_activity_ms"], d["interim_due"]),
             billing=Billing({k: (v[0], v[1]) for k, v in d["unbilled"].items()}, d["billed_through"],
                             d["invoice_year"], d["invoice_seq"],
-                            {k: (v["issued_at_ms"], v["total_micros"], v["period"]) for k, v in d["recent_invoices"].items()},
+                            {k: (v["issued_at_ms"], v["total_micros"], v["period"], v["kind"])
+                             for k, v in d["recent_invoices"].items()},
                             {k: (v["invoice_number"], v["period"], v["opened_at_ms"], v["amount_micros"])
                              for k, v in d["open_disputes"].items()}, d["payments_since"]),
             tax_jurisdiction=d["tax_jurisdiction"], pending_plan=d["pending_plan"],

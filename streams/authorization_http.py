@@ -1,6 +1,7 @@
 """The authorization endpoint (R10), served by every worker for the accounts it owns.
 
 ``GET /authorize?account=ID&callee=NUMBER&call=CARRIER/CALL_ID[&at=EPOCH_MS][&quota_s=N]``
+(and ``GET /statement?account=ID[&month=YYYY-MM]``, R20, the same routing and tokens)
 answers ``200`` with JSON: ``allowed``, ``max_duration_s``, ``reason``, ``held_micros``,
 ``destination``, ``rate_micros_per_minute``, ``available_micros``. A refusal is a ``200`` with
 ``allowed: false`` and the reason: it is an answer, not an error. ``POST /release?account=&call=``
@@ -24,6 +25,7 @@ import logging
 import threading
 import time
 from dataclasses import asdict
+from datetime import date, datetime, timezone
 from typing import Callable
 
 from aiohttp import web
@@ -31,6 +33,7 @@ from aiohttp import web
 from projections.account import AccountState, FoldSettings
 from projections.authorization import authorize
 from streams import api_tokens, metrics
+from streams.statements import StatementRefused, issued_from_state, statement
 from streams.reservations import ReservationBook
 
 log = logging.getLogger("voiceledger.authorization")
@@ -71,6 +74,7 @@ class AuthorizationServer:
         app = web.Application(middlewares=[self._require_token] if self.tokens is not None else [])
         app.router.add_get("/authorize", self._authorize)
         app.router.add_post("/release", self._release)
+        app.router.add_get("/statement", self._statement)
         runner = web.AppRunner(app, access_log=None)
         try:
             loop.run_until_complete(runner.setup())
@@ -134,6 +138,33 @@ class AuthorizationServer:
         body["held_micros"] = body.pop("hold_micros") if answer.allowed else 0
         body["destination"] = body.pop("destination_prefix")
         return web.json_response(body)
+
+    async def _statement(self, request: web.Request) -> web.Response:
+        """R20: ``GET /statement?account=ID[&month=YYYY-MM][&as_of=YYYY-MM-DD]``, from the state of
+        the worker that owns the account (its memory of what it issued covers the four months)."""
+        q = request.query
+        account_id = q.get("account", "")
+        if not account_id:
+            return web.json_response({"error": "account is required"}, status=400)
+        try:
+            today = date.fromisoformat(q["as_of"]) if "as_of" in q else datetime.now(timezone.utc).date()
+        except ValueError:
+            return web.json_response({"error": "as_of must be YYYY-MM-DD"}, status=400)
+        current = f"{today.year:04d}-{today.month:02d}"
+        month = q.get("month", current)
+        if len(month) != 7 or month[4] != "-" or not (month[:4] + month[5:]).isdigit():
+            return web.json_response({"error": "month must be YYYY-MM"}, status=400)
+        routed = self._route(request, account_id)
+        if routed is not None:
+            return routed
+        state = self.load_state(account_id)
+        if state is None:
+            return web.json_response({"error": "unknown_account"}, status=404)
+        try:
+            text = statement(account_id, month, current, state, issued_from_state(state))
+        except StatementRefused as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        return web.json_response({"account": account_id, "month": month, "statement": text})
 
     async def _release(self, request: web.Request) -> web.Response:
         account_id, call_key = request.query.get("account", ""), request.query.get("call", "")

@@ -225,7 +225,7 @@ def _statement(settings, args: argparse.Namespace) -> int:  # noqa: ANN001 - Set
 
     from streams.demo import read_invoices
     from streams.kafka_io import read_account_states
-    from streams.statements import StatementRefused, statement
+    from streams.statements import StatementRefused, issued_from_invoices, statement
 
     if args.as_of:
         try:
@@ -238,8 +238,9 @@ def _statement(settings, args: argparse.Namespace) -> int:  # noqa: ANN001 - Set
     _check_month("--month", month)
     states = asyncio.run(read_account_states(settings))
     try:
+        mine = [i for i in read_invoices(settings) if i.account_id == args.account]
         print(statement(args.account, month, f"{today.year:04d}-{today.month:02d}", states.get(args.account),
-                        read_invoices(settings)))
+                        issued_from_invoices(mine)))
     except StatementRefused as exc:
         print(f"voiceledger: {exc}", file=sys.stderr)
         return 2

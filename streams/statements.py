@@ -12,6 +12,8 @@ Which month is "current" is the one edge where wall time enters (the CLI passes 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from projections.account import AccountState
 from projections.events import InvoiceIssued
 from projections.invoicing import MINOR_UNIT_MICROS, format_minor, round_half_away
@@ -31,8 +33,28 @@ def available_months(current: str) -> list[str]:
     return months
 
 
+@dataclass(frozen=True, slots=True)
+class Issued:
+    """What a statement lists of an invoice or credit note."""
+
+    number: str
+    kind: str
+    period: str
+    issued_at_ms: int
+    total_micros: int
+
+
+def issued_from_invoices(invoices: list[InvoiceIssued]) -> list[Issued]:
+    return [Issued(i.invoice_number, i.kind.value, i.period, i.occurred_at_ms, i.total_micros) for i in invoices]
+
+
+def issued_from_state(state: AccountState) -> list[Issued]:
+    """The account's own memory of what it was issued (the last 125 days: enough for R20)."""
+    return [Issued(n, kind, period, at, total) for n, (at, total, period, kind) in state.billing.recent_invoices.items()]
+
+
 def statement(account_id: str, month: str, current: str, state: AccountState | None,
-              invoices: list[InvoiceIssued]) -> str:
+              issued: list[Issued]) -> str:
     """The statement text, or ``StatementRefused``."""
     months = available_months(current)
     if month not in months:
@@ -42,10 +64,10 @@ def statement(account_id: str, month: str, current: str, state: AccountState | N
         raise StatementRefused(f"unknown account {account_id!r}")
     c = state.currency
     out = [f"Statement {month} for account {account_id} ({state.billing_mode}, {c})"]
-    issued = [i for i in invoices if i.account_id == account_id and _issue_month(i, state) == month]
-    out.append(f"  Issued in {month}:" if issued else f"  Nothing issued in {month}.")
-    for inv in sorted(issued, key=lambda i: i.invoice_number):
-        out.append(f"    {inv.invoice_number:<28} {inv.kind.value:<12} period {inv.period}  "
+    shown = [i for i in issued if period_of(i.issued_at_ms, state.time_zone) == month]
+    out.append(f"  Issued in {month}:" if shown else f"  Nothing issued in {month}.")
+    for inv in sorted(shown, key=lambda i: i.number):
+        out.append(f"    {inv.number:<28} {inv.kind:<12} period {inv.period}  "
                    f"{format_minor(inv.total_micros, c):>12} {c}")
     if month == current:
         unit = MINOR_UNIT_MICROS[c]
@@ -58,6 +80,3 @@ def statement(account_id: str, month: str, current: str, state: AccountState | N
                    f"({'credit' if state.balance_micros >= 0 else 'owed'})")
     return "\n".join(out)
 
-
-def _issue_month(invoice: InvoiceIssued, state: AccountState) -> str:
-    return period_of(invoice.occurred_at_ms, state.time_zone)

@@ -158,6 +158,13 @@ async def authorize_all_for(base: str, account_id: str) -> list[dict]:
             return [await response.json()]
 
 
+async def get_path(base: str, path: str, token: str | None, **params: str) -> tuple[int, dict | None]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{base}{path}", params=params, headers=headers) as response:
+            return response.status, (await response.json() if response.status in (200, 400) else None)
+
+
 async def get_with_token(base: str, token: str | None, **params: str) -> int:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with aiohttp.ClientSession() as session:
@@ -184,6 +191,14 @@ def test_R35_the_api_refuses_requests_without_a_token_or_for_another_account(set
         assert asyncio.run(get_with_token(base, "portal-token-for-acct-a", account="acct-a", **ask)) == 200
         assert asyncio.run(get_with_token(base, "switch-token-0123456789", account="acct-b",
                                           callee="12125550100", call="carrier-a/t-2")) == 200
+        # R20 statements on the same API: only for the token's own account.
+        assert asyncio.run(get_path(base, "/statement", None, account="acct-a")) == (401, None)
+        assert asyncio.run(get_path(base, "/statement", "portal-token-for-acct-a", account="acct-b")) == (403, None)
+        status, body = asyncio.run(get_path(base, "/statement", "portal-token-for-acct-a", account="acct-a"))
+        assert status == 200 and body["statement"].startswith("Statement ") and "acct-a" in body["statement"]
+        status, body = asyncio.run(get_path(base, "/statement", "portal-token-for-acct-a", account="acct-a",
+                                            month="2020-01"))
+        assert status == 400 and "(R20)" in body["error"]
     finally:
         assert stop_worker(worker) == 0, log.read_text()[-3000:]
     assert "switch-token" not in log.read_text() and "portal-token" not in log.read_text(), "tokens are never logged"
