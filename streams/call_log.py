@@ -68,15 +68,12 @@ FROM call_log FINAL
 """
 
 
-def migrate(ch: ClickHouse) -> None:
-    """Create every table the worker writes (call log, journal, invoices) and the analysts'
-    view. Idempotent."""
-    from streams import invoice_log, journal_log
+def migrate(ch: ClickHouse) -> list[int]:
+    """Bring the database to the current schema (``streams/migrations.py``); returns the
+    migration versions applied now. Idempotent."""
+    from streams import migrations
 
-    ch.execute(CALL_LOG_DDL)
-    journal_log.migrate(ch)
-    invoice_log.migrate(ch)
-    ch.execute(CALLS_ANONYMISED_DDL)
+    return migrations.migrate(ch)
 
 
 def call_log_row(cdr: CallDetailRecord, rated: RatedCall, partition: int, offset: int, index: int) -> tuple:

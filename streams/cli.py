@@ -449,10 +449,16 @@ def main(argv: list[str] | None = None) -> int:
             from streams.call_log import migrate
             from streams.clickhouse import connect, redact
 
+            from streams.migrations import MIGRATIONS
+
             ch = connect(settings.clickhouse_url)
-            migrate(ch)
-            ch.close()
-            print(f"migrated {redact(settings.clickhouse_url)}")
+            try:
+                applied = migrate(ch)
+            finally:
+                ch.close()
+            for version, name, _ in MIGRATIONS:
+                print(f"{version}\t{'applied now' if version in applied else 'already there'}\t{name}")
+            print(f"migrated {redact(settings.clickhouse_url)} to version {MIGRATIONS[-1][0]}")
             return 0
     except errors as exc:
         print(f"voiceledger: error: {exc}", file=sys.stderr)

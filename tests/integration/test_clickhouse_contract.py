@@ -162,3 +162,26 @@ def test_R34_the_analysts_view_has_no_number_but_the_same_amounts(clickhouse_url
         assert ch.query("SELECT count(), sum(charge_micros) FROM calls_anonymised") == [(2, 15_000)]
     finally:
         ch.close()
+
+
+def test_migrations_are_versioned_apply_once_and_bring_an_older_database_up_to_date(clickhouse_url):
+    from streams.migrations import MIGRATIONS, applied_versions
+
+    latest = [v for v, _, _ in MIGRATIONS]
+    ch = connect(clickhouse_url)
+    try:
+        # A database from before invoices existed: migrations 1 and 2 only.
+        assert applied_versions(ch) == set()  # creates the record table
+        for version, name, statements in MIGRATIONS[:2]:
+            for sql in statements:
+                ch.execute(sql)
+            ch.insert("schema_migrations", ("version", "name", "applied_at"), [(version, name, T)])
+        assert applied_versions(ch) == {1, 2}
+        assert migrate(ch) == latest[2:]
+        assert migrate(ch) == []  # nothing twice
+        assert applied_versions(ch) == set(latest)
+        tables = {t for (t,) in ch.query("SHOW TABLES")}
+        assert {"call_log", "journal", "invoices", "invoice_lines", "call_daily", "calls_anonymised",
+                "schema_migrations"} <= tables
+    finally:
+        ch.close()

@@ -1,0 +1,61 @@
+"""Versioned ClickHouse migrations: ``voiceledger clickhouse migrate`` (and every worker at start).
+
+Each migration has a number, a name and its statements; ``schema_migrations`` records which
+numbers a database has. ``migrate`` applies the missing ones in order and records each, so a
+database created by an older release gets exactly what it lacks, and a current one nothing.
+Statements are idempotent (``IF NOT EXISTS``), so two workers migrating at once, or a database
+created before versioning, end the same. The record table is a ``ReplacingMergeTree`` keyed by
+version: a version recorded twice counts once.
+
+A new table or view is a new migration at the end of ``MIGRATIONS``, never an edit of an old
+one. The SQL is written for current ClickHouse and runs on the 18.16 server Debian ships; where
+a feature needs a newer server (table TTL: ``streams/retention.py``) the code checks the version
+and says what it skipped.
+"""
+
+from __future__ import annotations
+
+import time
+
+from streams.call_log import CALL_LOG_DDL, CALLS_ANONYMISED_DDL
+from streams.clickhouse import ClickHouse
+from streams.invoice_log import INVOICE_LINES_DDL, INVOICES_DDL
+from streams.journal_log import JOURNAL_DDL
+from streams.retention import CALL_DAILY_DDL
+
+SCHEMA_MIGRATIONS_DDL = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version UInt32,
+    name String,
+    applied_at DateTime('UTC')
+) ENGINE = ReplacingMergeTree()
+ORDER BY version
+"""
+
+MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
+    (1, "call_log: one row per call, five years (R30)", (CALL_LOG_DDL,)),
+    (2, "journal: one row per posting", (JOURNAL_DDL,)),
+    (3, "invoices and invoice_lines", (INVOICES_DDL, INVOICE_LINES_DDL)),
+    (4, "call_daily: anonymised daily aggregates kept after retention (R31)", (CALL_DAILY_DDL,)),
+    (5, "calls_anonymised: the analysts' view without numbers (R34)", (CALLS_ANONYMISED_DDL,)),
+)
+
+
+def applied_versions(ch: ClickHouse) -> set[int]:
+    ch.execute(SCHEMA_MIGRATIONS_DDL)
+    return {int(v) for (v,) in ch.query("SELECT version FROM schema_migrations FINAL")}
+
+
+def migrate(ch: ClickHouse) -> list[int]:
+    """Apply every missing migration in order; returns the versions applied now."""
+    done = applied_versions(ch)
+    applied = []
+    for version, name, statements in MIGRATIONS:
+        if version in done:
+            continue
+        for sql in statements:
+            ch.execute(sql)
+        # Through insert(), not INSERT ... VALUES: the native driver waits for data after an INSERT.
+        ch.insert("schema_migrations", ("version", "name", "applied_at"), [(version, name, int(time.time()))])
+        applied.append(version)
+    return applied
