@@ -113,7 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     rc = sub.add_parser("reconcile", help="finance reconciliation of a month: journal, call log, invoices, trial balance")
     rc.add_argument("--month", required=True, help="YYYY-MM (UTC)")
 
-    sub.add_parser("verify", help="recompute balances from the journal and compare; check the trial balance")
+    vf = sub.add_parser("verify", help="recompute balances from the journal and compare; check the trial balance")
+    vf.add_argument("--metrics-file", metavar="PATH.prom",
+                    help="also write the result for Prometheus' node_exporter textfile collector")
 
     rb = sub.add_parser("rebuild", help="fold the events topic from offset 0 into fresh state and compare hashes")
     rb.add_argument("--app-id", required=True, help="a new app id (consumer group and changelog) for the rebuild")
@@ -426,6 +428,10 @@ def main(argv: list[str] | None = None) -> int:
             from streams.selfcheck import verify
 
             problems = verify(settings)
+            if args.metrics_file:
+                from streams.selfcheck import write_verify_metrics
+
+                write_verify_metrics(Path(args.metrics_file), len(problems))
             for line in problems:
                 print(line)
             print("ledger verified: balances equal the journal, trial balance is zero" if not problems

@@ -48,6 +48,22 @@ def verify(settings: Settings) -> list[str]:
     return problems
 
 
+def write_verify_metrics(path: Path, differences: int) -> None:
+    """The self-check's result for node_exporter's textfile collector (verify runs from a timer,
+    not inside a worker): differences found, and when it last ran. Written atomically."""
+    import time
+
+    text = ("# HELP voiceledger_verify_differences Differences the last ledger self-check found (0: healthy)\n"
+            "# TYPE voiceledger_verify_differences gauge\n"
+            f"voiceledger_verify_differences {differences}\n"
+            "# HELP voiceledger_verify_last_run_timestamp_seconds When the ledger self-check last ran\n"
+            "# TYPE voiceledger_verify_last_run_timestamp_seconds gauge\n"
+            f"voiceledger_verify_last_run_timestamp_seconds {int(time.time())}\n")
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
 def journal_hash(clickhouse_url: str) -> str:
     ch = connect(clickhouse_url)
     try:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import logging.config
 
+from streams.logs import logging_config
 from streams.ops_http import OpsServer
 
 from streams.app import create_app
@@ -17,8 +19,7 @@ from streams.kafka_io import ensure_topics
 
 
 def run_worker(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format='{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","msg":"%(message)s"}')
+    logging.config.dictConfig(logging_config(settings.log_level))  # JSON lines (streams/logs.py)
     # Topics first, with the configured partition count: Faust would otherwise create the
     # events topic with its own default.
     asyncio.run(ensure_topics(settings))
@@ -30,5 +31,6 @@ def run_worker(settings: Settings) -> None:
         server.start()  # its own thread: R10 answers while batches fold
     import faust
 
-    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
+    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True,
+                          logging_config=logging_config(settings.log_level))
     worker.execute_from_commandline()

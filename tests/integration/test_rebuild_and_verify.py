@@ -88,8 +88,9 @@ def test_R7_R9_R13_rebuild_equals_live_invoices_included_and_verify_catches_a_br
     assert {a: s.balance_micros for a, s in live.items() if s.balance_micros} == \
         {a: b for a, b in from_entries.items() if b}
 
-    ok = cli(settings, "verify")
+    ok = cli(settings, "verify", "--metrics-file", str(tmp_path / "verify.prom"))
     assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "voiceledger_verify_differences 0\n" in (tmp_path / "verify.prom").read_text()
     assert "ledger verified" in ok.stdout
 
     rebuilt_url = f"clickhouse://default@127.0.0.1:{clickhouse_server.tcp_port}/rebuilt_{uuid.uuid4().hex[:10]}"
@@ -115,8 +116,9 @@ def test_R7_R9_R13_rebuild_equals_live_invoices_included_and_verify_catches_a_br
                    for i, (acct, amount) in enumerate(((f"customer:{victim}", 5), ("revenue:usage:domestic", -5)))])
     finally:
         ch.close()
-    bad = cli(settings, "verify")
+    bad = cli(settings, "verify", "--metrics-file", str(tmp_path / "verify.prom"))
     assert bad.returncode == 1
+    assert "voiceledger_verify_differences 0\n" not in (tmp_path / "verify.prom").read_text()
     assert f"{victim}: balance" in bad.stdout and "trial balance in" in bad.stdout
     broken = cli(settings, "reconcile", "--month", "2026-10")
     assert broken.returncode == 1 and "trial balance in" in broken.stdout, broken.stdout + broken.stderr

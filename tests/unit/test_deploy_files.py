@@ -7,7 +7,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 METRICS_SOURCE = (ROOT / "streams" / "metrics.py").read_text()
-EXPORTED = set(re.findall(r'"(voiceledger_[a-z_]+)"', METRICS_SOURCE))
+EXPORTED = set(re.findall(r'"(voiceledger_[a-z_]+)"', METRICS_SOURCE)) | set(
+    re.findall(r"(voiceledger_verify_[a-z_]+) ", (ROOT / "streams" / "selfcheck.py").read_text()))
 
 
 def used_metrics(text: str) -> set[str]:
