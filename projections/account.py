@@ -286,7 +286,7 @@ class _Books:
         self.lifecycle = state.lifecycle
         self.policy = settings.policy(state.plan)
         # A private copy: add_charge mutates the unbilled sums while the batch folds.
-        self.billing = replace(state.billing, unbilled=dict(state.billing.unbilled))
+        self.billing = invoicing.private_copy(state.billing)
         self.plan = state.plan
         self.pending = (state.pending_plan, state.pending_plan_from)  # R21
 
@@ -579,7 +579,7 @@ def fold_batch(
                 continue
             books.balance += event.amount_micros  # R9: payments are credited
             books.paid += event.amount_micros
-            books.billing = replace(books.billing, payments_since=books.billing.payments_since + event.amount_micros)
+            books.billing = invoicing.with_payments(books.billing, books.billing.payments_since + event.amount_micros)
             _note_activity(books, event_ms)
             derived, changes = books.settle(lc_rules.on_funds(books.lifecycle, books.context(), event_ms, books.policy))
             interim_entries, interim_notices = books.interim(event_ms)
@@ -617,7 +617,7 @@ def fold_batch(
         else:  # a refund or a chargeback takes funds back out
             books.balance -= event.amount_micros
             books.paid -= event.amount_micros
-            books.billing = replace(books.billing, payments_since=books.billing.payments_since - event.amount_micros)
+            books.billing = invoicing.with_payments(books.billing, books.billing.payments_since - event.amount_micros)
             entry = entry_for_refund(event) if isinstance(event, PaymentRefunded) else entry_for_chargeback(event)
             outcomes.append(Applied(item, None, entry, *books.interim(event_ms)))
         recent[key] = (event_ms, fp)
@@ -644,7 +644,7 @@ def fold_batch(
 def _note_activity(books: _Books, at_ms: int) -> None:
     """R28: the newest call or payment, for the inactivity deadline."""
     if at_ms > books.lifecycle.last_activity_ms:
-        books.lifecycle = replace(books.lifecycle, last_activity_ms=at_ms)
+        books.lifecycle = books.lifecycle.with_last_activity(at_ms)
 
 
 def fold_all(items: list[Positioned], settings: FoldSettings) -> dict[str, AccountState]:

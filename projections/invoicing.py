@@ -130,6 +130,20 @@ def next_number(billing: Billing, issuer: str, account_id: str, year: int) -> tu
     return f"{issuer}-{account_id}-{year}-{seq:04d}", seq
 
 
+def with_payments(billing: Billing, payments_since: int) -> Billing:
+    """A copy with ``payments_since`` set (hot: once per payment, so not ``dataclasses.replace``)."""
+    b = billing
+    return Billing(b.unbilled, b.billed_through, b.invoice_year, b.invoice_seq, b.recent_invoices, b.open_disputes,
+                   payments_since)
+
+
+def private_copy(billing: Billing) -> Billing:
+    """A copy whose unbilled sums the fold may change in place (once per account and batch)."""
+    b = billing
+    return Billing(dict(b.unbilled), b.billed_through, b.invoice_year, b.invoice_seq, b.recent_invoices,
+                   b.open_disputes, b.payments_since)
+
+
 def add_charge(unbilled: dict[str, tuple[int, int]], period: str, category: str, quantity: int, micros: int) -> None:
     """Note an already-posted charge (or credit, negative) for the invoice of its period."""
     key = f"{period}|{category}"

@@ -77,6 +77,11 @@ class Lifecycle:
     last_activity_ms: int = 0  # R28: the newest call or payment
     interim_due: bool = False  # R18: owed above the threshold (announced once per crossing)
 
+    def with_last_activity(self, at_ms: int) -> Lifecycle:
+        """A copy with ``last_activity_ms`` set: hot (once per call), so not ``dataclasses.replace``."""
+        return Lifecycle(self.status, self.reason, self.since_ms, self.fee_period, self.unpaid_period,
+                         self.held_from, at_ms, self.interim_due)
+
 
 @dataclass(frozen=True, slots=True)
 class Context:
