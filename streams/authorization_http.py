@@ -20,9 +20,7 @@ hold; the ledger's folds still take time only from events.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import threading
 import time
 from dataclasses import asdict
 from datetime import date, datetime, timezone
@@ -33,6 +31,7 @@ from aiohttp import web
 from projections.account import AccountState, FoldSettings
 from projections.authorization import authorize
 from streams import api_tokens, metrics
+from streams.http_thread import ThreadedHttpServer
 from streams.statements import StatementRefused, issued_from_state, statement
 from streams.reservations import ReservationBook
 
@@ -45,46 +44,26 @@ class NotReady(Exception):
     """The worker does not know the partition assignment yet."""
 
 
-class AuthorizationServer:
+class AuthorizationServer(ThreadedHttpServer):
+    thread_name = "authorization-http"
+
     def __init__(self, host: str, port: int, book: ReservationBook, quota_s: int,
                  load_state: Callable[[str], AccountState | None], fold_settings: Callable[[], FoldSettings],
                  owner_url: Callable[[str], str | None], tokens: dict[str, str] | None = None) -> None:
         """``owner_url(account)``: the owner's base URL, None if this worker owns it; may raise NotReady.
         ``tokens``: token -> scope (streams/api_tokens.py); None leaves the API open."""
+        super().__init__(port)
         self.tokens = tokens
-        self.host, self.port = host, port
+        self.host = host
         self.book, self.quota_s = book, quota_s
         self.load_state, self.fold_settings, self.owner_url = load_state, fold_settings, owner_url
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
 
-    def start(self) -> None:
-        threading.Thread(target=self._run, name="authorization-http", daemon=True).start()
-        self._ready.wait(30)
-        if self._error is not None:
-            raise self._error
-
-    def stop(self) -> None:
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-
-    def _run(self) -> None:
-        loop = self._loop = asyncio.new_event_loop()
+    def build_app(self) -> web.Application:
         app = web.Application(middlewares=[self._require_token] if self.tokens is not None else [])
         app.router.add_get("/authorize", self._authorize)
         app.router.add_post("/release", self._release)
         app.router.add_get("/statement", self._statement)
-        runner = web.AppRunner(app, access_log=None)
-        try:
-            loop.run_until_complete(runner.setup())
-            loop.run_until_complete(web.TCPSite(runner, "0.0.0.0", self.port, reuse_address=True).start())
-        except BaseException as exc:  # a port in use: the worker must fail at start, loudly
-            self._error = exc
-            self._ready.set()
-            return
-        self._ready.set()
-        loop.run_forever()
+        return app
 
     @web.middleware
     async def _require_token(self, request: web.Request, handler):  # noqa: ANN001, ANN202 - aiohttp's types

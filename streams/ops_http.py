@@ -8,50 +8,35 @@
   503 with the reason before that (a readiness probe keeps traffic, such as authorization
   requests, away until then).
 
-It runs on its own thread and event loop, like the authorization endpoint, so it answers while
-a batch is being folded.
+It runs on its own thread and event loop (``streams/http_thread.py``), like the authorization
+endpoint, so it answers while a batch is being folded.
 """
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from typing import Callable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
+from streams.http_thread import ThreadedHttpServer
+
 STALE_S = 60.0
 
 
-class OpsServer:
+class OpsServer(ThreadedHttpServer):
+    thread_name = "ops-http"
+
     def __init__(self, port: int, health: Callable[[], tuple[bool, str]], ready: Callable[[], tuple[bool, str]]) -> None:
-        self.port, self.health, self.ready = port, health, ready
-        self._ready_event = threading.Event()
-        self._error: BaseException | None = None
+        super().__init__(port)
+        self.health, self.ready = health, ready
 
-    def start(self) -> None:
-        threading.Thread(target=self._run, name="ops-http", daemon=True).start()
-        self._ready_event.wait(30)
-        if self._error is not None:
-            raise self._error
-
-    def _run(self) -> None:
-        loop = asyncio.new_event_loop()
+    def build_app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/healthz", self._probe(self.health))
         app.router.add_get("/readyz", self._probe(self.ready))
-        runner = web.AppRunner(app, access_log=None)
-        try:
-            loop.run_until_complete(runner.setup())
-            loop.run_until_complete(web.TCPSite(runner, "0.0.0.0", self.port, reuse_address=True).start())
-        except BaseException as exc:  # a port in use: the worker must fail at start, loudly
-            self._error = exc
-            self._ready_event.set()
-            return
-        self._ready_event.set()
-        loop.run_forever()
+        return app
 
     async def _metrics(self, request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})

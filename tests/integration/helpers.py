@@ -33,13 +33,10 @@ def wait_until_ready(log: Path, timeout_s: float = 60) -> None:
 
 def run_worker_to_end(settings: Settings, next_offsets: dict[int, int], log: Path,
                       timeout_s: float = 180) -> int:
-    worker = start_worker(settings, log)
     try:
-        worker = wait_until_committed(settings, worker, timeout_s, next_offsets, show_progress=False, log_path=log)
-        wait_until_ready(log)
+        worker = start_worker_caught_up(settings, next_offsets, log, timeout_s)
     except Exception:
-        stop_worker(worker)
-        raise AssertionError(f"worker did not finish; log:\n{log.read_text()[-4000:]}")
+        raise AssertionError(f"worker did not finish; log:\n{log.read_text()[-4000:]}") from None
     return stop_worker(worker)
 
 

@@ -1,0 +1,50 @@
+"""An aiohttp server on its own thread and event loop, for the worker's HTTP endpoints.
+
+The worker's Faust loop folds batches; an endpoint on that loop would stall while a batch runs.
+So each endpoint (authorization, operations) runs its own loop on a daemon thread. ``start``
+returns once the port is bound and raises if it could not be (a port in use must fail the
+worker at start, loudly).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from aiohttp import web
+
+
+class ThreadedHttpServer:
+    thread_name = "http"
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._bound = threading.Event()
+        self._error: BaseException | None = None
+
+    def build_app(self) -> web.Application:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        threading.Thread(target=self._run, name=self.thread_name, daemon=True).start()
+        self._bound.wait(30)
+        if self._error is not None:
+            raise self._error
+
+    def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+
+    def _run(self) -> None:
+        loop = self._loop = asyncio.new_event_loop()
+        runner = web.AppRunner(self.build_app(), access_log=None)
+        try:
+            loop.run_until_complete(runner.setup())
+            loop.run_until_complete(web.TCPSite(runner, "0.0.0.0", self.port, reuse_address=True).start())
+        except BaseException as exc:  # a port in use: the worker must fail at start, loudly
+            self._error = exc
+            self._bound.set()
+            return
+        self._bound.set()
+        loop.run_forever()
