@@ -6,16 +6,20 @@ on a broker without transactions:
 0. check that no record of a partition was skipped before this batch (``streams/sequence.py``:
    faust-streaming can drop fetched records during recovery and deliver later ones);
 1. decode and fold the batch in memory (``BatchProcessor``, pure core underneath);
-2. insert the batch's call-log and journal rows into ClickHouse and wait for it (rows collapse
-   by call key and entry id, so a repeat after a crash is harmless);
-3. write each touched account's state once to the ``accounts`` table; each state record carries
-   the log position it has applied, so it and its position can never disagree;
-4. send journal entries (``ledger.entries``) and dead letters;
-5. wait until the broker has acknowledged every one of those writes (state changelog records,
-   journal envelopes, dead letters); only then does the loop body end, Faust ack the batch's
-   events, and a later commit cover their offsets.
+2. send the batch's outputs (journal entries on ``ledger.entries``, ``CallRated``, status
+   changes, invoices, dead letters) and insert its call-log, journal and invoice rows into
+   ClickHouse; wait until the broker has acknowledged every output and the insert is done. All
+   of them carry stable ids (entry id, call key, invoice number, source position), so a repeat
+   after a crash is a duplicate that readers and ClickHouse collapse, never a new fact;
+3. only then write each touched account's state once to the ``accounts`` table; each state
+   record carries the log position it has applied, so it and its position can never disagree;
+4. wait until the broker has acknowledged every state changelog record; only then does the
+   loop body end, Faust ack the batch's events, and a later commit cover their offsets.
 
-Step 5 is ours, not Faust's, on purpose. Faust flushes its producer before committing, but
+Outputs before states matters: a replay skips every event a recovered state has applied
+(``Redelivered``), so an output still unsent when its state landed would never be sent again.
+
+Steps 2 and 4 wait for acks themselves, on purpose. Faust flushes its producer before committing, but
 ``ProducerBuffer.flush()`` (faust-streaming 0.15) returns as soon as one 0.1 s wait passes
 without a send, with messages still buffered. Under load a commit could then cover events whose
 state was never written, and a crash lost them: the SIGKILL test caught exactly that.
@@ -175,7 +179,7 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
         key_type=bytes, value_type=bytes,
     )
     # Every changelog write of the table, as the future Faust resolves when the broker acks it
-    # (see step 5 in the module docstring). The table's own write path is unchanged; this only
+    # (see step 4 in the module docstring). The table's own write path is unchanged; this only
     # keeps the futures that Table.on_key_set drops.
     unacked_writes: list[asyncio.Future] = []
     sequence = PartitionSequence()  # see streams/sequence.py: in-order delivery, checked
@@ -328,25 +332,30 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
                                             reason_code=refusal.code, reason=refusal.reason,
                                             source_topic=settings.rates_topic, source_partition=0,
                                             source_offset=refusal.offset, source_index=0, original=refusal.value)))
+        # Step 2: outputs first; their acks arrive while ClickHouse inserts.
+        outputs: list[asyncio.Future] = []
+        for partition, key, value in result.entries:
+            outputs.append(await ledger_entries.send(key=key, value=value, partition=partition))
+        for partition, key, value in result.rated_calls:
+            outputs.append(await calls_rated.send(key=key, value=value, partition=partition))
+        for partition, key, value in result.status_changes:
+            outputs.append(await account_status.send(key=key, value=value, partition=partition))
+        for partition, key, value in result.invoices:
+            outputs.append(await invoices_topic.send(key=key, value=value, partition=partition))
+        for key, value in result.dead_letters:
+            outputs.append(await dead_letters.send(key=key, value=value))
         if result.call_rows or result.journal_rows or result.invoice_rows:
             await loop.run_in_executor(executor, _insert_rows, result.call_rows, result.journal_rows,
                                        result.invoice_rows, result.invoice_line_rows)
+        if outputs:
+            await asyncio.gather(*outputs)
+        # Step 3: the states, only once everything they imply is on the broker and in ClickHouse.
         for account_id, state in result.states.items():
             accounts[account_id.encode()] = codec.encode_state(state)
         # After the states: a hold goes only once its call's charge is in the balance.
         for account_id, call_key in result.calls_ended:
             reservations.settle(account_id, call_key)
-        for partition, key, value in result.entries:
-            unacked_writes.append(await ledger_entries.send(key=key, value=value, partition=partition))
-        for partition, key, value in result.rated_calls:
-            unacked_writes.append(await calls_rated.send(key=key, value=value, partition=partition))
-        for partition, key, value in result.status_changes:
-            unacked_writes.append(await account_status.send(key=key, value=value, partition=partition))
-        for partition, key, value in result.invoices:
-            unacked_writes.append(await invoices_topic.send(key=key, value=value, partition=partition))
-        for key, value in result.dead_letters:
-            unacked_writes.append(await dead_letters.send(key=key, value=value))
-        # Step 5: nothing of this batch may be committed before all of it is on the broker.
+        # Step 4: nothing of this batch may be committed before its states are on the broker.
         writes = list(unacked_writes)
         unacked_writes.clear()
         if writes:
