@@ -554,7 +554,7 @@ def fold_batch(
                 remaining_s = max(0, allowance_s - included_used.get(period, 0)) if allowance_s else 0
                 rated = rate_call(event, card, on_net_prefixes=settings.on_net_prefixes,
                                   country_code=settings.country_code, time_zone=state.time_zone,
-                                  included_remaining_s=remaining_s)
+                                  included_remaining_s=remaining_s, plan=books.plan)
             except RatingError as exc:
                 outcomes.append(Rejected(item, exc.code, str(exc)))
                 continue

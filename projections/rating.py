@@ -209,6 +209,7 @@ class RatedCall:
     on_net: bool = False
     band: str = STANDARD_BAND
     included_s: int = 0  # billed seconds covered by the plan's included minutes (R4)
+    plan: str = ""  # the account's plan when the call was rated (analytics: R36 usage patterns)
 
 
 def normalize_number(raw: str, country_code: str = "1") -> str:
@@ -277,6 +278,7 @@ def rate_call(
     country_code: str = "1",
     time_zone: str = "UTC",
     included_remaining_s: int = 0,
+    plan: str = "",
 ) -> RatedCall:
     """Rate one call. Raises a ``RatingError`` subclass when the call cannot be rated."""
     answered = cdr.disposition is Disposition.ANSWERED and cdr.answer_at_ms is not None
@@ -285,11 +287,11 @@ def rate_call(
     duration_s = (cdr.end_at_ms - cdr.answer_at_ms) // 1000 if answered else 0
     callee = normalize_number(cdr.callee, country_code)
     if on_net_prefixes and callee.startswith(on_net_prefixes):  # R3: on-net is free
-        return RatedCall(duration_s, 0, "", "on-net", 0, 0, 0, 0, card.currency, card.card_id, on_net=True)
+        return RatedCall(duration_s, 0, "", "on-net", 0, 0, 0, 0, card.currency, card.card_id, on_net=True, plan=plan)
     dest = card.lookup(callee)
     if not answered or duration_s == 0:  # R1: unanswered (or zero-length) is not charged
         return RatedCall(duration_s, 0, dest.prefix, dest.name, dest.rate_micros_per_minute,
-                         0, 0, 0, card.currency, card.card_id)
+                         0, 0, 0, card.currency, card.card_id, plan=plan)
     billable_s = max(duration_s, dest.minimum_billable_s)
     band = card.band_at(cdr.start_at_ms, time_zone)
     if dest.tiers:
@@ -305,7 +307,7 @@ def rate_call(
         usage = usage_micros(billed - included, rate)
     charge = usage + dest.connect_fee_micros
     return RatedCall(duration_s, billed, dest.prefix, dest.name, rate, usage, dest.connect_fee_micros,
-                     charge, card.currency, card.card_id, band=band, included_s=included)
+                     charge, card.currency, card.card_id, band=band, included_s=included, plan=plan)
 
 
 def call_rated(cdr: CallDetailRecord, rated: RatedCall) -> CallRated:

@@ -53,8 +53,12 @@ CALL_LOG_COLUMNS = (
     "start_at", "answer_at", "end_at", "disposition", "direction", "trunk", "duration_s",
     "billed_s", "destination_prefix", "destination_name", "rate_micros_per_minute",
     "usage_micros", "connect_fee_micros", "charge_micros", "currency", "rate_card_id", "on_net",
-    "source_partition", "source_offset", "source_index",
+    "source_partition", "source_offset", "source_index", "plan",
 )
+
+# Migration 6 adds it (streams/migrations.py: AddColumn): the account's plan at rating time, for
+# usage-pattern analytics (R36). Rows written before it read ''.
+CALL_LOG_PLAN_COLUMN = ("call_log", "plan", "String DEFAULT ''")
 
 
 # R34 (CPNI): what analysts read instead of call_log. No caller, and the called number cut to
@@ -85,7 +89,7 @@ def call_log_row(cdr: CallDetailRecord, rated: RatedCall, partition: int, offset
         rated.duration_s, rated.billed_s, rated.destination_prefix, rated.destination_name,
         rated.rate_micros_per_minute, rated.usage_micros, rated.connect_fee_micros,
         rated.charge_micros, rated.currency, rated.rate_card_id, 1 if rated.on_net else 0,
-        partition, offset, index,
+        partition, offset, index, rated.plan,
     )
 
 

@@ -8,6 +8,9 @@ import sys
 from pathlib import Path
 
 from streams.config import ConfigError, load_settings
+from streams.reports import REPORTS
+
+REPORT_NAMES = list(REPORTS)
 
 USAGE_ERRORS: tuple[type[BaseException], ...] = (ConfigError,)
 
@@ -84,9 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     ra = ret_sub.add_parser("apply", help="aggregate, then drop call-log months older than retention_years")
     ra.add_argument("--as-of", required=True, help="YYYY-MM-DD: the day retention is counted from")
 
-    rep = sub.add_parser("report", help="R36 analytics over the call log: " + ", ".join(
-        ["destinations", "carriers", "top-accounts", "number-cycling", "premium-spikes"]))
-    rep.add_argument("name", choices=["destinations", "carriers", "top-accounts", "number-cycling", "premium-spikes"])
+    rep = sub.add_parser("report", help="R36 analytics over the call log: " + ", ".join(REPORT_NAMES))
+    rep.add_argument("name", choices=REPORT_NAMES)
     rep.add_argument("--from", dest="date_from", required=True, help="YYYY-MM-DD (UTC), included")
     rep.add_argument("--to", dest="date_to", required=True, help="YYYY-MM-DD (UTC), excluded")
     rep.add_argument("--csv", action="store_true", help="CSV instead of a table")
@@ -393,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise ConfigError(f"--to: {args.date_to} must be after --from {args.date_from}")
             ch = connect(settings.clickhouse_url)
             try:
-                rows = run_report(ch, args.name, args.date_from, args.date_to)
+                rows = run_report(ch, args.name, args.date_from, args.date_to, settings.residential_plans)
             finally:
                 ch.close()
             columns = REPORTS[args.name].columns

@@ -86,6 +86,8 @@ class Settings:
     # their own, a currency (EXAMPLE_TAX_RULES shows both). None by default.
     invoice_issuer: str = "VL"
     tax_rules: tuple[str, ...] = ()
+    # R36: plans sold to residential customers; the business-on-residential report watches them.
+    residential_plans: tuple[str, ...] = ()
     # R30: call-log rows are kept this many years (never fewer than five), then aggregated.
     retention_years: int = 5
     dedup_window_days: int = 7

@@ -16,11 +16,13 @@ and says what it skipped.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
-from streams.call_log import CALL_LOG_DDL, CALLS_ANONYMISED_DDL
+from streams.call_log import CALL_LOG_DDL, CALL_LOG_PLAN_COLUMN, CALLS_ANONYMISED_DDL
 from streams.clickhouse import ClickHouse
 from streams.invoice_log import INVOICE_LINES_DDL, INVOICES_DDL
 from streams.journal_log import JOURNAL_DDL
+from streams.reports import REPORT_VIEWS_DDL
 from streams.retention import CALL_DAILY_DDL
 
 SCHEMA_MIGRATIONS_DDL = """
@@ -32,12 +34,44 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 ORDER BY version
 """
 
-MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
+
+
+@dataclass(frozen=True)
+class AddColumn:
+    """``ALTER TABLE ... ADD COLUMN`` that is idempotent on every server.
+
+    The 18.16 server has no ``ADD COLUMN IF NOT EXISTS``, so the column is looked up first, and
+    a concurrent migrator that added it in between (the ALTER then fails) is not an error.
+    """
+
+    table: str
+    column: str
+    type_and_default: str
+
+    def _exists(self, ch: ClickHouse) -> bool:
+        return bool(ch.query("SELECT count() FROM system.columns WHERE database = currentDatabase() "
+                             f"AND table = '{self.table}' AND name = '{self.column}'")[0][0])
+
+    def apply(self, ch: ClickHouse) -> None:
+        if self._exists(ch):
+            return
+        try:
+            ch.execute(f"ALTER TABLE {self.table} ADD COLUMN {self.column} {self.type_and_default}")
+        except Exception:
+            if not self._exists(ch):
+                raise
+
+
+Statement = str | AddColumn
+
+MIGRATIONS: tuple[tuple[int, str, tuple[Statement, ...]], ...] = (
     (1, "call_log: one row per call, five years (R30)", (CALL_LOG_DDL,)),
     (2, "journal: one row per posting", (JOURNAL_DDL,)),
     (3, "invoices and invoice_lines", (INVOICES_DDL, INVOICE_LINES_DDL)),
     (4, "call_daily: anonymised daily aggregates kept after retention (R31)", (CALL_DAILY_DDL,)),
     (5, "calls_anonymised: the analysts' view without numbers (R34)", (CALLS_ANONYMISED_DDL,)),
+    (6, "call_log.plan: the plan a call was rated under (R36 usage patterns)", (AddColumn(*CALL_LOG_PLAN_COLUMN),)),
+    (7, "r36_*_daily: the analytics reports as views, without numbers (R34, R36)", REPORT_VIEWS_DDL),
 )
 
 
@@ -53,8 +87,11 @@ def migrate(ch: ClickHouse) -> list[int]:
     for version, name, statements in MIGRATIONS:
         if version in done:
             continue
-        for sql in statements:
-            ch.execute(sql)
+        for statement in statements:
+            if isinstance(statement, AddColumn):
+                statement.apply(ch)
+            else:
+                ch.execute(statement)
         # Through insert(), not INSERT ... VALUES: the native driver waits for data after an INSERT.
         ch.insert("schema_migrations", ("version", "name", "applied_at"), [(version, name, int(time.time()))])
         applied.append(version)

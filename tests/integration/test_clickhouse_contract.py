@@ -19,6 +19,7 @@ def row(call_id: str, account: str, charge: int, start: int = T, answered: bool 
         "destination_prefix": "1", "destination_name": "US", "rate_micros_per_minute": 10_000,
         "usage_micros": charge, "connect_fee_micros": 0, "charge_micros": charge, "currency": "USD",
         "rate_card_id": "usd", "on_net": 0, "source_partition": 0, "source_offset": 1, "source_index": 0,
+        "plan": "basic",
     }
     return tuple(values[c] for c in CALL_LOG_COLUMNS)
 
@@ -79,10 +80,11 @@ def test_R36_reports_give_the_same_answers_on_every_engine_and_never_show_a_numb
     from streams.reports import REPORTS, as_csv, run_report
 
     def call(n: int, account: str, callee: str, seconds: int, answered: bool = True, connect_fee: int = 0,
-             carrier: str = "c") -> tuple:
+             carrier: str = "c", plan: str = "basic") -> tuple:
         values = dict(zip(COLS, row(f"r{n}", account, 10_000 + connect_fee, start=T + n, answered=answered)))
         values.update(callee=callee, duration_s=seconds if answered else 0, connect_fee_micros=connect_fee,
-                      carrier_id=carrier, call_key=f"{carrier}/r{n}", destination_name="Premium" if connect_fee else "US")
+                      carrier_id=carrier, call_key=f"{carrier}/r{n}", destination_name="Premium" if connect_fee else "US",
+                      plan=plan)
         return tuple(values[c] for c in COLS)
 
     ch = connect(clickhouse_url)
@@ -104,8 +106,29 @@ def test_R36_reports_give_the_same_answers_on_every_engine_and_never_show_a_numb
         top = run_report(ch, "top-accounts", "2026-10-01", "2026-10-02")
         assert [a for a, *_ in top] == ["premium", "cycler", "quiet"]
         assert run_report(ch, "destinations", "2026-10-02", "2026-10-03") == []  # the range is respected
+
+        # Business-like use of a residential plan: 60 answered calls to 30 numbers in a day. The
+        # same pattern on a business plan, or 60 calls to 10 numbers at home, is no signal.
+        shop = [call(1000 + n, "shop", f"1212555{n % 30:04d}", 90, plan="home") for n in range(60)]
+        office = [call(2000 + n, "office", f"1212556{n % 30:04d}", 90, plan="business") for n in range(60)]
+        family = [call(3000 + n, "family", f"1212557{n % 10:04d}", 90, plan="home") for n in range(60)]
+        ch.insert("call_log", COLS, shop + office + family)
+        assert run_report(ch, "business-on-residential", "2026-10-01", "2026-10-02", ("home", "student")) == [
+            ("2026-10-01", "shop", "home", 60, 30, 60)]
+        assert run_report(ch, "business-on-residential", "2026-10-01", "2026-10-02") == []  # no plan named
+
+        # The views hold the same daily figures as the reports, for every day, without numbers.
+        views = {name for (name,) in ch.query("SHOW TABLES") if name.startswith("r36_")}
+        assert views == {"r36_destinations_daily", "r36_carriers_daily", "r36_accounts_daily"}
+        assert ch.query("SELECT toString(day), short_calls, short_call_numbers FROM r36_accounts_daily "
+                        "WHERE account_id = 'cycler'") == [("2026-10-01", 25, 25)]
+        assert ch.query("SELECT sum(calls), sum(answered) FROM r36_carriers_daily WHERE carrier_id = 'd'") == [(1, 0)]
+        for view in views:
+            text = as_csv(tuple(c for (c, *_) in ch.query(f"DESCRIBE TABLE {view}")),
+                          ch.query(f"SELECT * FROM {view}"))
+            assert "1900555" not in text and "1212555" not in text, f"{view} shows a number (R34)"
         for name in REPORTS:
-            text = as_csv(REPORTS[name].columns, run_report(ch, name, "2026-10-01", "2026-10-02"))
+            text = as_csv(REPORTS[name].columns, run_report(ch, name, "2026-10-01", "2026-10-02", ("home",)))
             assert "1900555" not in text and "12125550100" not in text, f"{name} shows a number (R34)"
     finally:
         ch.close()
@@ -177,11 +200,15 @@ def test_migrations_are_versioned_apply_once_and_bring_an_older_database_up_to_d
                 ch.execute(sql)
             ch.insert("schema_migrations", ("version", "name", "applied_at"), [(version, name, T)])
         assert applied_versions(ch) == {1, 2}
+        ch.insert("call_log", CALL_LOG_COLUMNS[:-1], [row("old", "a", 10_000)[:-1]])  # written before plan existed
         assert migrate(ch) == latest[2:]
+        # Migration 6 added call_log.plan: old rows read '', new rows carry it.
+        ch.insert("call_log", CALL_LOG_COLUMNS, [row("new", "a", 10_000)])
+        assert ch.query("SELECT call_id, plan FROM call_log FINAL ORDER BY call_id") == [("new", "basic"), ("old", "")]
         assert migrate(ch) == []  # nothing twice
         assert applied_versions(ch) == set(latest)
         tables = {t for (t,) in ch.query("SHOW TABLES")}
         assert {"call_log", "journal", "invoices", "invoice_lines", "call_daily", "calls_anonymised",
-                "schema_migrations"} <= tables
+                "schema_migrations", "r36_accounts_daily"} <= tables
     finally:
         ch.close()

@@ -46,6 +46,9 @@ def test_envelope_applies_each_record_and_bad_input_is_dead_lettered():
     state = result.states[acct]
     assert state.balance_micros == -20_000  # 61 s -> 2 minutes at 0.01
     assert len(result.call_rows) == 1
+    # R36: the call-log row carries the plan the call was rated under (usage-pattern analytics).
+    from streams.call_log import CALL_LOG_COLUMNS
+    assert dict(zip(CALL_LOG_COLUMNS, result.call_rows[0]))["plan"] == "b"
     assert result.counts["duplicate"] == 1
     letters = [codec.decode_dead_letter(v) for _, v in result.dead_letters]
     assert [(d["reason_code"], d["source_offset"], d["source_index"]) for d in letters] == [
