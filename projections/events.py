@@ -375,6 +375,21 @@ class InvoiceIssued:
     balance_micros: int = 0  # v2: the balance right after issue (funds > 0, owed < 0)
 
 
+@dataclass(frozen=True, slots=True)
+class InvoiceNumbered:
+    """The legal number of an issued invoice: gapless per issuer and year (projections/numbering.py)."""
+
+    event_id: str  # "numbered:<reference>"
+    reference: str  # the InvoiceIssued.invoice_number it numbers (the account's own sequence)
+    account_id: str
+    issuer: str
+    year: int
+    sequence: int
+    number: str  # "<issuer>-<year>-<nnnnnn>"
+    epoch_ms: int  # the tick whose epoch numbered it
+    issued_at_ms: int
+
+
 class AccountStatus(str, Enum):
     REGISTERED = "REGISTERED"
     ACTIVE = "ACTIVE"

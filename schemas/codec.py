@@ -265,7 +265,7 @@ _FAST_FROM_DICT: dict[type, Callable[[dict], Any]] = {
 EVENT_TYPES: dict[str, type] = {
     f"voiceledger.{cls.__name__}": cls
     for cls in (*ACCOUNT_EVENTS, ev.RateCardPublished, ev.PeriodTicked, ev.CallRated,
-                ev.InvoiceIssued, ev.AccountStatusChanged, ev.InterimInvoiceDue)
+                ev.InvoiceIssued, ev.AccountStatusChanged, ev.InterimInvoiceDue, ev.InvoiceNumbered)
 }
 SUBJECT_OF: dict[type, str] = {cls: subject for subject, cls in EVENT_TYPES.items()}
 ACCOUNT_EVENT_SUBJECTS = frozenset(SUBJECT_OF[cls] for cls in ACCOUNT_EVENTS)
@@ -464,3 +464,63 @@ class EventCodec:
             tax_jurisdiction=d["tax_jurisdiction"], pending_plan=d["pending_plan"],
             pending_plan_from=d["pending_plan_from"],
         )
+
+    # --- invoice numbering (projections/numbering.py) -----------------------------------
+
+    def encode_numbering_batch(self, source_partition: int, items: list[Any]) -> bytes:
+        """One events partition's drafts and passed ticks, in its log order."""
+        from projections.numbering import Draft
+
+        out = []
+        for it in items:
+            if isinstance(it, Draft):
+                out.append({"kind": "DRAFT", "source_offset": it.source_offset, "reference": it.reference,
+                            "account_id": it.account_id, "issuer": it.issuer, "year": it.year,
+                            "issued_at_ms": it.issued_at_ms, "tick_ms": 0})
+            else:
+                out.append({"kind": "TICK", "source_offset": it.source_offset, "reference": "", "account_id": "",
+                            "issuer": "", "year": 0, "issued_at_ms": 0, "tick_ms": it.tick_ms})
+        return self._write("voiceledger.InvoiceNumberingBatch", {"source_partition": source_partition, "items": out})
+
+    def decode_numbering_batch(self, value: bytes) -> list[Any]:
+        from projections.numbering import Draft, TickPassed
+
+        subject, record = self._read(value)
+        if subject != "voiceledger.InvoiceNumberingBatch":
+            raise DecodeError("not_a_numbering_batch", subject)
+        p = record["source_partition"]
+        return [Draft(i["reference"], i["account_id"], i["issuer"], i["year"], i["issued_at_ms"], p, i["source_offset"])
+                if i["kind"] == "DRAFT" else TickPassed(p, i["source_offset"], i["tick_ms"])
+                for i in record["items"]]
+
+    def encode_numbering_state(self, s: Any) -> bytes:
+        drafts = [(-1, d) for pending in s.pending.values() for d in pending.values()]
+        drafts += [(epoch, d) for epoch, ds in s.sealed.items() for d in ds]
+        return self._write("voiceledger.state.NumberingState", {
+            "partitions": s.partitions, "next_offset": s.next_offset,
+            "sealed": [{"partition": p, "offset": s.sealed_offset[p], "tick_ms": s.sealed_tick_ms[p]}
+                       for p in sorted(s.sealed_offset)],
+            "drafts": [{"epoch_ms": epoch, "reference": d.reference, "account_id": d.account_id, "issuer": d.issuer,
+                        "year": d.year, "issued_at_ms": d.issued_at_ms, "source_partition": d.source_partition,
+                        "source_offset": d.source_offset} for epoch, d in drafts],
+            "last_sequence": dict(s.last_sequence),
+        })
+
+    def decode_numbering_state(self, value: bytes) -> Any:
+        from projections.numbering import Draft, NumberingState
+
+        subject, d = self._read(value)
+        assert subject == "voiceledger.state.NumberingState", subject
+        s = NumberingState(d["partitions"], d["next_offset"])
+        for x in d["sealed"]:
+            s.sealed_offset[x["partition"]] = x["offset"]
+            s.sealed_tick_ms[x["partition"]] = x["tick_ms"]
+        for x in d["drafts"]:
+            draft = Draft(x["reference"], x["account_id"], x["issuer"], x["year"], x["issued_at_ms"],
+                          x["source_partition"], x["source_offset"])
+            if x["epoch_ms"] < 0:
+                s.pending.setdefault(draft.source_partition, {})[draft.reference] = draft
+            else:
+                s.sealed.setdefault(x["epoch_ms"], []).append(draft)
+        s.last_sequence = dict(d["last_sequence"])
+        return s

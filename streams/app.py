@@ -41,7 +41,7 @@ import faust
 from faust.types import TP
 
 from projections.account import DAY_MS, AccountState, FoldSettings
-from streams import faust_patches, metrics
+from streams import faust_patches, metrics, numbering_stage
 from streams.call_log import CALL_LOG_COLUMNS, migrate
 from streams.invoice_log import INVOICE_COLUMNS, INVOICE_LINE_COLUMNS
 from streams.journal_log import JOURNAL_COLUMNS
@@ -169,6 +169,10 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
         settings.ledger_entries_topic, key_type=bytes, value_type=bytes, key_serializer="raw",
         value_serializer="raw", partitions=settings.partitions,
     )
+    numbering_topic = app.topic(
+        settings.invoice_numbering_topic, key_type=bytes, value_type=bytes, key_serializer="raw",
+        value_serializer="raw", partitions=1,
+    )
     # Keys are account ids as UTF-8 bytes; use_partitioner puts each state in the changelog
     # partition Kafka's default partitioner picks for that key, the same as the events topic,
     # which lets the agent write the table from inside take_events().
@@ -233,6 +237,24 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
                             attempt + 1, exc, delay)
                 _drop_client()  # reconnect on the next attempt
                 time.sleep(delay)
+
+    def _insert_one(table: str, columns: tuple, rows: list[tuple]) -> None:
+        for attempt, delay in enumerate((*INSERT_RETRY_DELAYS_SECONDS, None)):
+            try:
+                _ch().insert(table, columns, rows)
+                return
+            except Exception as exc:
+                if delay is None:
+                    raise
+                log.warning("clickhouse insert into %s failed (attempt %d): %s; retrying in %.1f s",
+                            table, attempt + 1, exc, delay)
+                _drop_client()
+                time.sleep(delay)
+
+    async def run_insert(table: str, columns: tuple, rows: list[tuple]) -> None:
+        await asyncio.get_running_loop().run_in_executor(executor, _insert_one, table, columns, rows)
+
+    numbering_stage.install(app, settings, codec, run_insert, dead_letters, kafka_security)
 
     def load_state(account_id: str) -> AccountState | None:
         raw = accounts.get(account_id.encode())
@@ -344,6 +366,8 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
             outputs.append(await invoices_topic.send(key=key, value=value, partition=partition))
         for key, value in result.dead_letters:
             outputs.append(await dead_letters.send(key=key, value=value))
+        for key, value in result.numbering:  # drafts and ticks, one envelope per partition, in log order
+            outputs.append(await numbering_topic.send(key=key, value=value, partition=0))
         if result.call_rows or result.journal_rows or result.invoice_rows:
             await loop.run_in_executor(executor, _insert_rows, result.call_rows, result.journal_rows,
                                        result.invoice_rows, result.invoice_line_rows)

@@ -201,7 +201,7 @@ def _check_month(flag: str, month: str) -> None:
 
 
 def _invoices(settings, args: argparse.Namespace) -> int:  # noqa: ANN001 - Settings, imported lazily
-    from streams.demo import read_invoices
+    from streams.invoice_feed import read_invoice_numbers, read_invoices
     from streams.invoice_render import render_html, render_pdf, render_text
 
     if args.period:
@@ -213,12 +213,17 @@ def _invoices(settings, args: argparse.Namespace) -> int:  # noqa: ANN001 - Sett
     for d in (html_dir, pdf_dir):
         if d:
             d.mkdir(parents=True, exist_ok=True)
+    numbers = read_invoice_numbers(settings)
     for invoice in shown:
-        print(render_text(invoice) + "\n")
+        numbered = numbers.get(invoice.invoice_number)
+        number = numbered.number if numbered else None
+        print(render_text(invoice, number) + "\n")
+        # Files are named by the legal number once there is one, else by the reference.
+        name = number or invoice.invoice_number
         if html_dir:
-            (html_dir / f"{invoice.invoice_number}.html").write_text(render_html(invoice))
+            (html_dir / f"{name}.html").write_text(render_html(invoice, number=number))
         if pdf_dir:
-            (pdf_dir / f"{invoice.invoice_number}.pdf").write_bytes(render_pdf(invoice))
+            (pdf_dir / f"{name}.pdf").write_bytes(render_pdf(invoice, number=number))
     print(f"{len(shown)} invoice(s)" + (f", HTML in {html_dir}" if html_dir else "")
           + (f", PDF in {pdf_dir}" if pdf_dir else ""))
     return 0
@@ -227,7 +232,7 @@ def _invoices(settings, args: argparse.Namespace) -> int:  # noqa: ANN001 - Sett
 def _statement(settings, args: argparse.Namespace) -> int:  # noqa: ANN001 - Settings, imported lazily
     from datetime import date, datetime, timezone
 
-    from streams.demo import read_invoices
+    from streams.invoice_feed import read_invoices
     from streams.kafka_io import read_account_states
     from streams.statements import StatementRefused, issued_from_invoices, statement
 
@@ -450,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
             hashes = rebuild(settings, args.app_id, args.clickhouse_url, Path(args.log))
             for name, value in hashes.items():
                 print(f"{name}\t{value}")
-            same = all(hashes[f"live_{part}"] == hashes[f"rebuilt_{part}"] for part in ("state", "journal", "invoices"))
+            same = all(hashes[f"live_{part}"] == hashes[f"rebuilt_{part}"] for part in ("state", "journal", "invoices", "numbers"))
             print("rebuild equals live state: " + ("yes" if same else "NO"))
             return 0 if same else 1
         if args.command == "clickhouse" and args.ch_command == "migrate":

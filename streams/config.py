@@ -58,6 +58,10 @@ class Settings:
     account_status_topic: str = "voiceledger.account.status"
     # Issued invoices (InvoiceIssued), keyed by account: the monthly close and final invoices.
     invoices_topic: str = "voiceledger.invoices"
+    # Invoice numbering (projections/numbering.py): drafts and ticks in, legal numbers out; one
+    # partition each.
+    invoice_numbering_topic: str = "voiceledger.invoice-numbering"
+    invoice_numbers_topic: str = "voiceledger.invoice-numbers"
     # Published rate cards (voiceledger rates import): one partition, compacted.
     rates_topic: str = "voiceledger.rates"
     partitions: int = 4

@@ -20,10 +20,11 @@ from collections import defaultdict
 from dataclasses import fields, replace
 from pathlib import Path
 
-from projections.events import InvoiceIssued
+from projections.events import InvoiceIssued, InvoiceNumbered
 from projections.invoicing import format_minor
 from projections.money import Money
 from projections.periods import next_period, period_of, period_start_ms
+from streams.invoice_feed import gaps_by_issuer_year, numbering_lag, read_invoice_numbers, read_invoices
 from streams.invoice_render import render_html, render_pdf, render_text
 from streams import call_log, journal_log
 from streams.clickhouse import connect, redact
@@ -64,7 +65,8 @@ RESTARTS_MAX = 20  # a supervisor's patience with a worker that stops itself (ex
 def wait_until_committed(settings: Settings, worker: subprocess.Popen, timeout_s: float,
                          next_offsets: dict[int, int], show_progress: bool = True,
                          log_path: Path | None = None) -> subprocess.Popen:
-    """Until the worker group has committed ``next_offsets``; returns the worker then running.
+    """Until the worker group has committed ``next_offsets``, and then everything the invoice
+    numbering stage was sent; returns the worker then running.
 
     Like a supervisor (systemd, Kubernetes) in production, it restarts a worker that stopped
     itself with exit code 75 (a batch it could not complete safely, replayed on restart), at
@@ -90,7 +92,7 @@ def wait_until_committed(settings: Settings, worker: subprocess.Popen, timeout_s
         if show_progress and done != last_shown:
             say(f"  worker: {done}/{total_messages} messages committed")
             last_shown = done
-        if lag == 0:
+        if lag == 0 and numbering_lag(settings) == 0:
             return worker
         time.sleep(0.5)
     # The caller holds the first worker only; a restarted one must not outlive this failure.
@@ -154,6 +156,7 @@ def run_demo(settings: Settings, spec: SimulationSpec, envelope_max: int, workdi
         states = asyncio.run(read_account_states(settings))
         dead = asyncio.run(read_topic(settings.broker, settings.dead_letter_topic, security=client_kwargs(settings)))
         invoices = read_invoices(settings)
+        numbers = read_invoice_numbers(settings)
         ch = connect(settings.clickhouse_url)
         try:
             summary = call_log.summary(ch)
@@ -165,23 +168,14 @@ def run_demo(settings: Settings, spec: SimulationSpec, envelope_max: int, workdi
         finally:
             ch.close()
         code = print_report(states, summary, top, len(dead), from_journal, trial, usage)
-        return print_invoices(invoices, invoiced, workdir) or code
+        return print_invoices(invoices, numbers, invoiced, workdir) or code
     finally:
         if broker:
             broker.stop()
 
 
-def read_invoices(settings: Settings) -> list[InvoiceIssued]:
-    """Every issued invoice once (the topic is at-least-once; an invoice is known by its number)."""
-    codec = codec_for(settings)
-    by_number: dict[str, InvoiceIssued] = {}
-    for record in asyncio.run(read_topic(settings.broker, settings.invoices_topic, security=client_kwargs(settings))):
-        invoice = codec.decode_event(record.value)
-        by_number.setdefault(invoice.invoice_number, invoice)
-    return sorted(by_number.values(), key=lambda i: (i.account_id, i.invoice_number))
-
-
-def print_invoices(invoices: list[InvoiceIssued], debits: dict[str, int], workdir: Path) -> int:
+def print_invoices(invoices: list[InvoiceIssued], numbers: dict[str, InvoiceNumbered], debits: dict[str, int],
+                   workdir: Path) -> int:
     """The month's invoices: totals, one sample in full (text and HTML), and the check that every
     invoice equals the customer's journal debits it covers, to the micro-unit."""
     print(f"\n== Invoices (topic, {len(invoices)} issued) ==")
@@ -197,11 +191,12 @@ def print_invoices(invoices: list[InvoiceIssued], debits: dict[str, int], workdi
     if not invoices:
         return 0
     sample = max(invoices, key=lambda i: (len(i.lines), i.total_micros, i.invoice_number))
-    print("\n" + render_text(sample))
-    html_path = workdir / f"invoice-{sample.invoice_number}.html"
-    html_path.write_text(render_html(sample))
+    number = numbers[sample.invoice_number].number if sample.invoice_number in numbers else None
+    print("\n" + render_text(sample, number))
+    html_path = workdir / f"invoice-{number or sample.invoice_number}.html"
+    html_path.write_text(render_html(sample, number=number))
     pdf_path = html_path.with_suffix(".pdf")
-    pdf_path.write_bytes(render_pdf(sample))
+    pdf_path.write_bytes(render_pdf(sample, number=number))
     print(f"\n  rendered for the customer: {html_path} and {pdf_path.name}")
     # Only one close happened, so each account's customer debits are exactly its invoice.
     by_account: dict[str, int] = defaultdict(int)
@@ -209,7 +204,15 @@ def print_invoices(invoices: list[InvoiceIssued], debits: dict[str, int], workdi
         by_account[inv.account_id] += inv.total_micros
     ok = all(debits.get(a, 0) == total for a, total in by_account.items())
     print(f"Every invoice total equals the customer's journal debits it covers: {'yes' if ok else 'NO'}")
-    return 0 if ok else 1
+    # The month's close is one epoch: once every partition passed its tick, all are numbered.
+    all_numbered = {i.invoice_number for i in invoices} == set(numbers)
+    gaps = gaps_by_issuer_year(numbers)
+    span = ", ".join(f"{k}: {min(n.number for n in numbers.values() if f'{n.issuer} {n.year}' == k)} .. "
+                     f"{max(n.number for n in numbers.values() if f'{n.issuer} {n.year}' == k)}"
+                     for k in sorted({f"{n.issuer} {n.year}" for n in numbers.values()}))
+    print(f"Every invoice has a legal number, gapless per issuer and year ({span}): "
+          f"{'yes' if all_numbered and not gaps else f'NO {gaps}'}")
+    return 0 if ok and all_numbered and not gaps else 1
 
 
 def print_report(states: dict, summary: list[tuple], top: list[tuple], dead_letters: int,

@@ -1,4 +1,8 @@
-"""The ClickHouse ``invoices`` and ``invoice_lines`` tables: every issued invoice, for finance.
+"""The ClickHouse ``invoices``, ``invoice_lines`` and ``invoice_numbers`` tables, for finance.
+
+``invoices.invoice_number`` is the account's own reference (``<issuer>-<account>-<year>-<n>``);
+``invoice_numbers`` maps it to the legal number, gapless per issuer and year, that the
+numbering stage gives it (``projections/numbering.py``) once its epoch is complete.
 
 Both are ``ReplacingMergeTree`` keyed by the invoice number (and line), so an invoice written
 again after a crash replay is the same rows; exact queries use ``FINAL``. Partitioned by the
@@ -7,7 +11,7 @@ month of issue. The SQL runs on the 18.16 server Debian ships and on current Cli
 
 from __future__ import annotations
 
-from projections.events import InvoiceIssued
+from projections.events import InvoiceIssued, InvoiceNumbered
 from streams.clickhouse import ClickHouse
 
 INVOICES_DDL = """
@@ -42,6 +46,22 @@ PARTITION BY toYYYYMM(issued_at)
 ORDER BY (account_id, invoice_number, line)
 """
 
+INVOICE_NUMBERS_DDL = """
+CREATE TABLE IF NOT EXISTS invoice_numbers (
+    reference String,
+    number String,
+    account_id String,
+    issuer String,
+    year UInt16,
+    sequence UInt64,
+    epoch_at DateTime('UTC'),
+    issued_at DateTime('UTC')
+) ENGINE = ReplacingMergeTree()
+PARTITION BY year
+ORDER BY reference
+"""
+INVOICE_NUMBER_COLUMNS = ("reference", "number", "account_id", "issuer", "year", "sequence", "epoch_at", "issued_at")
+
 INVOICE_COLUMNS = ("invoice_number", "account_id", "kind", "period", "issued_at", "currency", "total_micros",
                    "payments_micros", "balance_micros")
 INVOICE_LINE_COLUMNS = ("invoice_number", "line", "account_id", "issued_at", "currency", "category", "description",
@@ -61,3 +81,8 @@ def invoice_rows(invoice: InvoiceIssued) -> tuple[tuple, list[tuple]]:
     lines = [(invoice.invoice_number, i, invoice.account_id, at_s, invoice.currency, line.category, line.description,
               line.quantity, line.amount_micros) for i, line in enumerate(invoice.lines)]
     return head, lines
+
+
+def number_row(n: InvoiceNumbered) -> tuple:
+    return (n.reference, n.number, n.account_id, n.issuer, n.year, n.sequence, n.epoch_ms // 1000,
+            n.issued_at_ms // 1000)

@@ -35,11 +35,17 @@ def account_summary(invoice: InvoiceIssued) -> list[tuple[str, int]]:
             ("Paid from prepaid funds; remaining credit", balance) if balance >= 0 else ("Amount due", -balance)]
 
 
-def render_text(invoice: InvoiceIssued) -> str:
+def legal_number(number: str | None) -> str:
+    """The legal number (projections/numbering.py), or a note that it is not given yet."""
+    return number or "pending (given once every partition has passed the next tick)"
+
+
+def render_text(invoice: InvoiceIssued, number: str | None = None) -> str:
+    """``number``: the legal number from the numbering stage; the reference is always shown."""
     charges, taxes = _split(invoice)
     c = invoice.currency
-    out = [f"Invoice {invoice.invoice_number}   account {invoice.account_id}   period {invoice.period}   "
-           f"issued {_date(invoice.occurred_at_ms)}   {invoice.kind.value}"]
+    out = [f"Invoice {legal_number(number)}   reference {invoice.invoice_number}   account {invoice.account_id}   "
+           f"period {invoice.period}   issued {_date(invoice.occurred_at_ms)}   {invoice.kind.value}"]
     for line in charges:
         out.append(f"  {line.description:<66} {format_minor(line.amount_micros, c):>12} {c}")
     subtotal = sum(line.amount_micros for line in charges)
@@ -67,7 +73,7 @@ footer { margin-top: 2em; font-size: .85em; color: #555; }
 """
 
 
-def render_html(invoice: InvoiceIssued, issuer: str = ISSUER_NAME) -> str:
+def render_html(invoice: InvoiceIssued, issuer: str = ISSUER_NAME, number: str | None = None) -> str:
     charges, taxes = _split(invoice)
     c = invoice.currency
     e = html.escape
@@ -89,12 +95,13 @@ def render_html(invoice: InvoiceIssued, issuer: str = ISSUER_NAME) -> str:
     rows += [row(label, "", micros, "sub" if i == 1 else "") for i, (label, micros) in enumerate(account_summary(invoice))]
     title = "Credit note" if invoice.kind.value == "CREDIT_NOTE" else "Invoice"
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{title} {e(invoice.invoice_number)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>{title} {e(number or invoice.invoice_number)}</title>
 <style>{_CSS}</style></head>
 <body>
 <header><div><h1>{e(issuer)}</h1><div>Telephone service</div></div>
 <div><h1>{title}</h1><table class="meta">
-<tr><td>Number</td><td>{e(invoice.invoice_number)}</td></tr>
+<tr><td>Number</td><td>{e(legal_number(number))}</td></tr>
+<tr><td>Reference</td><td>{e(invoice.invoice_number)}</td></tr>
 <tr><td>Issued</td><td>{_date(invoice.occurred_at_ms)}</td></tr>
 <tr><td>Account</td><td>{e(invoice.account_id)}</td></tr>
 <tr><td>Billing period</td><td>{e(invoice.period)}</td></tr>
@@ -110,7 +117,7 @@ of its posting.</footer>
 """
 
 
-def render_pdf(invoice: InvoiceIssued, issuer: str = ISSUER_NAME) -> bytes:
+def render_pdf(invoice: InvoiceIssued, issuer: str = ISSUER_NAME, number: str | None = None) -> bytes:
     """One A4 page (more if the lines need it) with the same content as the HTML."""
     from fpdf import FPDF  # deferred: only invoice rendering needs it
 
@@ -128,8 +135,9 @@ def render_pdf(invoice: InvoiceIssued, issuer: str = ISSUER_NAME) -> bytes:
     pdf.set_text_color(34, 34, 34)
     pdf.set_font("Helvetica", "", 10)
     pdf.cell(110, 6, "Telephone service")
-    pdf.cell(0, 6, f"Number {invoice.invoice_number}", align="R", new_x="LMARGIN", new_y="NEXT")
-    for label, value in (("Issued", _date(invoice.occurred_at_ms)), ("Account", invoice.account_id),
+    pdf.cell(0, 6, f"Number {number or 'pending'}", align="R", new_x="LMARGIN", new_y="NEXT")
+    for label, value in (("Reference", invoice.invoice_number), ("Issued", _date(invoice.occurred_at_ms)),
+                         ("Account", invoice.account_id),
                          ("Billing period", invoice.period)):
         pdf.cell(110, 6, "")
         pdf.cell(0, 6, f"{label} {value}", align="R", new_x="LMARGIN", new_y="NEXT")

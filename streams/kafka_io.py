@@ -44,6 +44,11 @@ async def ensure_topics(settings: Settings) -> None:
                          settings.invoices_topic)
             if name not in existing
         ]
+        # One partition each: the numbering stage sees every events partition's drafts in one
+        # order and gives one sequence per issuer (projections/numbering.py).
+        wanted += [NewTopic(name, num_partitions=1, replication_factor=settings.replication_factor)
+                   for name in (settings.invoice_numbering_topic, settings.invoice_numbers_topic)
+                   if name not in existing]
         if settings.rates_topic not in existing:
             # One partition: a card's parts and the cards keep one order. Compacted: keys are
             # card_id/part and cards are immutable, so compaction only drops re-sent parts.
@@ -219,8 +224,9 @@ async def read_topic(bootstrap: str, topic: str, timeout_s: float = 60.0, idle_s
 
 
 async def committed_offsets(settings: Settings, partitions: Iterable[int] | None = None,
-                            group_id: str | None = None) -> dict[int, int]:
-    """The events topic's committed offsets of a consumer group, per partition.
+                            group_id: str | None = None, topic: str | None = None) -> dict[int, int]:
+    """A topic's committed offsets of a consumer group, per partition (the events topic's and
+    the worker group's unless told otherwise).
 
     Asked through the admin client (OffsetFetch), never through a consumer carrying the group's
     id, so that looking never disturbs the group's members.
@@ -230,22 +236,21 @@ async def committed_offsets(settings: Settings, partitions: Iterable[int] | None
     try:
         # Partitions are named: Tansu 0.6 answers an all-partitions OffsetFetch with bytes
         # aiokafka cannot parse.
-        wanted = [TopicPartition(settings.events_topic, p)
-                  for p in (range(settings.partitions) if partitions is None else partitions)]
+        topic = topic or settings.events_topic
+        wanted = [TopicPartition(topic, p) for p in (range(settings.partitions) if partitions is None else partitions)]
         offsets = await admin.list_consumer_group_offsets(group_id or settings.app_id, partitions=wanted)
     finally:
         await admin.close()
-    return {tp.partition: meta.offset for tp, meta in offsets.items()
-            if tp.topic == settings.events_topic and meta.offset >= 0}
+    return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset >= 0}
 
 
-async def beginning_offsets(settings: Settings, partitions: Iterable[int]) -> dict[int, int]:
-    """The first offset still in the log, per partition of the events topic."""
+async def beginning_offsets(settings: Settings, partitions: Iterable[int], topic: str | None = None) -> dict[int, int]:
+    """The first offset still in the log, per partition of a topic (the events topic by default)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.broker, enable_auto_commit=False, group_id=None,
                                 **client_kwargs(settings))
     await consumer.start()
     try:
-        tps = [TopicPartition(settings.events_topic, p) for p in partitions]
+        tps = [TopicPartition(topic or settings.events_topic, p) for p in partitions]
         return {tp.partition: offset for tp, offset in (await consumer.beginning_offsets(tps)).items()}
     finally:
         await consumer.stop()

@@ -65,5 +65,7 @@ API_REFUSED = Counter(
     ["status"])
 INVOICES_ISSUED = Counter(
     "voiceledger_invoices_issued_total", "Invoices issued (monthly close and final invoices)", ["currency"])
+INVOICES_NUMBERED = Counter(
+    "voiceledger_invoices_numbered_total", "Invoices given their legal number by the numbering stage")
 INTERIM_INVOICES_DUE = Counter(
     "voiceledger_interim_invoices_due_total", "R18: postpaid accounts whose debt rose above the interim threshold")

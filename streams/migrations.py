@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from streams.call_log import CALL_LOG_DDL, CALL_LOG_PLAN_COLUMN, CALLS_ANONYMISED_DDL
 from streams.clickhouse import ClickHouse
-from streams.invoice_log import INVOICE_LINES_DDL, INVOICES_DDL
+from streams.invoice_log import INVOICE_LINES_DDL, INVOICE_NUMBERS_DDL, INVOICES_DDL
 from streams.journal_log import JOURNAL_DDL
 from streams.reports import REPORT_VIEWS_DDL
 from streams.retention import CALL_DAILY_DDL
@@ -72,6 +72,7 @@ MIGRATIONS: tuple[tuple[int, str, tuple[Statement, ...]], ...] = (
     (5, "calls_anonymised: the analysts' view without numbers (R34)", (CALLS_ANONYMISED_DDL,)),
     (6, "call_log.plan: the plan a call was rated under (R36 usage patterns)", (AddColumn(*CALL_LOG_PLAN_COLUMN),)),
     (7, "r36_*_daily: the analytics reports as views, without numbers (R34, R36)", REPORT_VIEWS_DDL),
+    (8, "invoice_numbers: legal invoice numbers, gapless per issuer and year", (INVOICE_NUMBERS_DDL,)),
 )
 
 

@@ -27,6 +27,7 @@ from projections.account import (
 )
 from projections.events import AccountStatusChanged, CallDetailRecord, InterimInvoiceDue, InvoiceIssued, PeriodTicked
 from projections.journal import JournalEntry
+from projections.numbering import Draft, TickPassed, draft_of
 from projections.rating import call_rated
 from schemas.codec import DecodeError, EventCodec
 from streams.invoice_log import invoice_rows
@@ -72,6 +73,9 @@ class BatchResult:
     invoices: list[tuple[int, bytes, bytes]] = field(default_factory=list)
     invoice_rows: list[tuple] = field(default_factory=list)  # ClickHouse invoices
     invoice_line_rows: list[tuple] = field(default_factory=list)  # ClickHouse invoice_lines
+    # invoice-numbering: per events partition, its drafts and passed ticks in log order, as one
+    # (key, value) envelope each (projections/numbering.py)
+    numbering: list[tuple[bytes, bytes]] = field(default_factory=list)
     dead_letters: list[tuple[bytes, bytes]] = field(default_factory=list)  # (key, value)
     # (account, call key) of every CDR folded: its call is over, its authorization hold can go
     calls_ended: list[tuple[str, str]] = field(default_factory=list)
@@ -126,10 +130,14 @@ class BatchProcessor:
         for topic, n in redelivered.items():
             metrics.EVENTS_REDELIVERED.labels(topic=topic).inc(n)
 
-    def _status_change(self, result: BatchResult, partition: int,
-                       change: AccountStatusChanged | InterimInvoiceDue | InvoiceIssued) -> None:
+    def _notice(self, result: BatchResult, partition: int, offset: int,
+                change: AccountStatusChanged | InterimInvoiceDue | InvoiceIssued,
+                numbering: dict[int, list[Draft | TickPassed]]) -> None:
+        """Route a notice of the fold: an invoice to the invoices topic, ClickHouse and the
+        numbering stage; a status change or interim notice to the status topic."""
         if isinstance(change, InvoiceIssued):
             result.invoices.append((partition, change.account_id.encode(), self.codec.encode(change)))
+            numbering.setdefault(partition, []).append(draft_of(change, partition, offset))
             head, lines = invoice_rows(change)
             result.invoice_rows.append(head)
             result.invoice_line_rows.extend(lines)
@@ -143,7 +151,8 @@ class BatchProcessor:
 
     def _fan_out(self, result: BatchResult, msg: InMessage, index: int, tick: PeriodTicked, source: str,
                  by_account: dict[str, list[Positioned]], origin: dict, enveloped: bool,
-                 seen_in_batch: set[str], accounts_in_partition: Callable[[int], Iterable[str]]) -> None:
+                 seen_in_batch: set[str], accounts_in_partition: Callable[[int], Iterable[str]],
+                 numbering: dict[int, list[Draft | TickPassed]]) -> None:
         """A tick goes to every account of its partition: those in state and those opened in
         this batch before it, at its place in each one's order."""
         skew_ms = self.settings.max_clock_skew_ms
@@ -156,6 +165,8 @@ class BatchProcessor:
         accounts = {a for a in accounts_in_partition(msg.partition) if self._partition(a) == msg.partition}
         for account_id in accounts | seen_in_batch:
             by_account.setdefault(account_id, []).append(item)
+        # Sent on a replay too: the numbering stage ignores a tick it has seen (by offset).
+        numbering.setdefault(msg.partition, []).append(TickPassed(msg.partition, msg.offset, tick.occurred_at_ms))
         result.counts["ticks"] += 1
 
     def process(self, messages: list[InMessage],
@@ -172,6 +183,7 @@ class BatchProcessor:
         by_account: dict[str, list[Positioned]] = {}
         origin: dict[int, tuple[InMessage, bool]] = {}  # id(Positioned) -> (message, enveloped)
         batch_accounts: dict[int, set[str]] = {}  # partition -> accounts seen in this batch so far
+        numbering: dict[int, list[Draft | TickPassed]] = {}  # partition -> drafts and ticks
         for msg in messages:
             try:
                 events, enveloped = self.codec.decode_message(msg.value)
@@ -183,7 +195,7 @@ class BatchProcessor:
                 consumed[(msg.topic, _event_type(event))] += 1
                 if isinstance(event, PeriodTicked):
                     self._fan_out(result, msg, index, event, source, by_account, origin, enveloped,
-                                  batch_accounts.get(msg.partition, set()), accounts_in_partition)
+                                  batch_accounts.get(msg.partition, set()), accounts_in_partition, numbering)
                     continue
                 if self._partition(event.account_id) != msg.partition:
                     original = self.codec.encode(event) if enveloped else msg.value
@@ -200,12 +212,12 @@ class BatchProcessor:
         entries_by_partition: dict[int, list[JournalEntry]] = {}
         rated_by_partition: dict[int, list] = {}
 
-        def lifecycle_effects(outcome: Applied | Decided, partition: int) -> None:
+        def lifecycle_effects(outcome: Applied | Decided, partition: int, offset: int) -> None:
             for entry in outcome.derived:
                 result.journal_rows.extend(journal_rows(entry))
                 entries_by_partition.setdefault(partition, []).append(entry)
             for change in outcome.notices:
-                self._status_change(result, partition, change)
+                self._notice(result, partition, offset, change, numbering)
 
         for account_id, items in by_account.items():
             state = load_state(account_id)
@@ -227,10 +239,10 @@ class BatchProcessor:
                     if outcome.entry is not None:
                         result.journal_rows.extend(journal_rows(outcome.entry))
                         entries_by_partition.setdefault(msg.partition, []).append(outcome.entry)
-                    lifecycle_effects(outcome, msg.partition)
+                    lifecycle_effects(outcome, msg.partition, msg.offset)
                 elif isinstance(outcome, Decided):
                     result.counts["lifecycle"] += 1
-                    lifecycle_effects(outcome, msg.partition)
+                    lifecycle_effects(outcome, msg.partition, msg.offset)
                 elif isinstance(outcome, Duplicate):
                     result.counts["duplicate"] += 1
                     duplicates[msg.topic] += 1
@@ -253,4 +265,10 @@ class BatchProcessor:
             for i in range(0, len(rated), ENTRY_ENVELOPE_MAX):
                 result.rated_calls.append((partition, f"rated/{partition}".encode(),
                                            self.codec.encode_call_rated_batch(rated[i:i + ENTRY_ENVELOPE_MAX])))
+        # One envelope per partition, in log order: drafts of an offset before a tick at it (a
+        # month's close is drafted by its tick and belongs to that tick's epoch).
+        for partition, items in sorted(numbering.items()):
+            items.sort(key=lambda it: (it.source_offset, isinstance(it, TickPassed)))
+            result.numbering.append((f"numbering/{partition}".encode(),
+                                     self.codec.encode_numbering_batch(partition, items)))
         return result

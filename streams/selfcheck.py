@@ -6,7 +6,8 @@
 - ``rebuild`` folds the events topic from offset 0 into fresh state (a new app id: a new
   consumer group and a new accounts changelog, and the ClickHouse URL it is given), up to the
   offsets the live group has committed, and prints canonical hashes of both (states, journal,
-  and every issued invoice byte for byte), which must match.
+  every issued invoice byte for byte, and every legal invoice number, which the rebuild's own
+  numbering stage gives again: projections/numbering.py), which must match.
 """
 
 from __future__ import annotations
@@ -84,7 +85,9 @@ def rebuild(settings: Settings, new_app_id: str, clickhouse_url: str, log_path: 
                     ledger_entries_topic=f"{new_app_id}.ledger.entries",
                     calls_rated_topic=f"{new_app_id}.calls.rated",
                     account_status_topic=f"{new_app_id}.account.status",
-                    invoices_topic=f"{new_app_id}.invoices")
+                    invoices_topic=f"{new_app_id}.invoices",
+                    invoice_numbering_topic=f"{new_app_id}.invoice-numbering",
+                    invoice_numbers_topic=f"{new_app_id}.invoice-numbers")
     worker = start_worker(fresh, log_path)
     try:
         worker = wait_until_committed(fresh, worker, 3600, target, show_progress=False, log_path=log_path)
@@ -97,12 +100,14 @@ def rebuild(settings: Settings, new_app_id: str, clickhouse_url: str, log_path: 
         "rebuilt_journal": journal_hash(clickhouse_url),
         "live_invoices": invoices_hash(settings.broker, settings.invoices_topic, client_kwargs(settings)),
         "rebuilt_invoices": invoices_hash(fresh.broker, fresh.invoices_topic, client_kwargs(settings)),
+        "live_numbers": invoices_hash(settings.broker, settings.invoice_numbers_topic, client_kwargs(settings)),
+        "rebuilt_numbers": invoices_hash(fresh.broker, fresh.invoice_numbers_topic, client_kwargs(settings)),
     }
 
 
 def invoices_hash(bootstrap: str, topic: str, security: dict | None = None) -> str:
-    """Every distinct invoice record, byte for byte. The topic is at-least-once: a replay after a
-    crash may send an invoice again, as the identical record (same number), which counts once."""
+    """Every distinct record of an invoices or invoice-numbers topic, byte for byte. The topics
+    are at-least-once: a replay after a crash may send a record again, identical, which counts once."""
     values = sorted({r.value for r in asyncio.run(read_topic(bootstrap, topic, security=security))})
     digest = hashlib.sha256()
     for v in values:

@@ -1,6 +1,7 @@
 """Rebuild and self-check through the real CLI: ``voiceledger rebuild`` folds the log from offset 0
 into fresh state whose canonical hash equals the live state's, journal included, and reissues
-every invoice of a month close byte for byte (R13); ``voiceledger verify`` passes on a healthy
+every invoice of a month close byte for byte (R13) with the same legal numbers, gapless per issuer
+and year across every partition (issue 6); ``voiceledger verify`` passes on a healthy
 ledger (balances = journal, trial balance zero, R7/R9) and fails, with exit 1, on a
 deliberately broken journal. Journal entries also reach ``ledger.entries``."""
 
@@ -24,6 +25,8 @@ from streams.clickhouse import connect
 from streams.demo import worker_env
 from streams.journal_log import JOURNAL_COLUMNS
 from streams.config import EXAMPLE_TAX_RULES
+from streams.invoice_feed import read_invoice_numbers
+from streams.processor import partition_for
 from streams.kafka_io import produce_events, publish_tick, read_topic
 from streams.simulate import SimulationSpec, simulate
 
@@ -56,17 +59,25 @@ def test_R7_R9_R13_rebuild_equals_live_invoices_included_and_verify_catches_a_br
                 for r in asyncio.run(read_topic(settings.broker, settings.invoices_topic))}
     charged = {a for a, s in live_states(settings).items() if s.charged_micros}
     assert {i.account_id for i in invoices.values()} == charged and all(i.period == "2026-10" for i in invoices.values())
+    # Legal numbers: one sequence for the issuer over all four partitions, 1..n, in the
+    # canonical order of the epoch (issue time, then account).
+    numbers = read_invoice_numbers(settings)
+    assert set(numbers) == set(invoices)
+    ordered = sorted(numbers.values(), key=lambda n: (invoices[n.reference].occurred_at_ms, n.account_id, n.reference))
+    assert [n.number for n in ordered] == [f"VL-2026-{i:06d}" for i in range(1, len(invoices) + 1)]
+    assert len({partition_for(n.account_id, settings.partitions) for n in ordered}) == settings.partitions
 
     # What finance reads: an account's invoices as text, and as HTML for the customer.
     sample = next(iter(sorted(invoices.values(), key=lambda i: i.invoice_number)))
     shown = cli(settings, "invoices", "--account", sample.account_id, "--html", str(tmp_path / "html"),
                 "--pdf", str(tmp_path / "pdf"))
     assert shown.returncode == 0, shown.stderr
-    assert f"Invoice {sample.invoice_number}" in shown.stdout
+    legal = numbers[sample.invoice_number].number
+    assert f"Invoice {legal}   reference {sample.invoice_number}" in shown.stdout
     assert shown.stdout.rstrip().endswith(f"1 invoice(s), HTML in {tmp_path / 'html'}, PDF in {tmp_path / 'pdf'}")
-    page = (tmp_path / "html" / f"{sample.invoice_number}.html").read_text()
-    assert sample.invoice_number in page and "Payments received since the previous invoice" in page
-    assert (tmp_path / "pdf" / f"{sample.invoice_number}.pdf").read_bytes().startswith(b"%PDF-")
+    page = (tmp_path / "html" / f"{legal}.html").read_text()
+    assert legal in page and sample.invoice_number in page and "Payments received since the previous invoice" in page
+    assert (tmp_path / "pdf" / f"{legal}.pdf").read_bytes().startswith(b"%PDF-")
     # R20: the statement of November shows the invoice issued on 1 November; June is refused.
     month = cli(settings, "statement", sample.account_id, "--as-of", "2026-12-24", "--month", "2026-11")
     assert month.returncode == 0 and sample.invoice_number in month.stdout, month.stdout + month.stderr
@@ -103,6 +114,9 @@ def test_R7_R9_R13_rebuild_equals_live_invoices_included_and_verify_catches_a_br
     # Every invoice again, byte for byte, numbers included.
     assert hashes["live_invoices"] == hashes["rebuilt_invoices"]
     assert hashes["live_invoices"].startswith(f"{len(invoices)}:")
+    # The rebuild's own numbering stage gives every invoice the same legal number again.
+    assert hashes["live_numbers"] == hashes["rebuilt_numbers"]
+    assert hashes["live_numbers"].startswith(f"{len(invoices)}:")
 
     # Break the books: one unbalanced posting on a customer account.
     ch = connect(settings.clickhouse_url)

@@ -12,8 +12,8 @@ INVOICE = InvoiceIssued(
 
 
 def test_R16_R17_text_lists_every_line_the_taxes_and_the_account_summary():
-    text = render_text(INVOICE)
-    for needle in ("Invoice VL-a<1>-2026-0001", "Monthly service, 2026-11, in advance", "30.00 EUR", "0.37 EUR",
+    text = render_text(INVOICE, "VL-2026-000042")
+    for needle in ("Invoice VL-2026-000042   reference VL-a<1>-2026-0001", "Monthly service, 2026-11, in advance", "30.00 EUR", "0.37 EUR",
                    "Subtotal", "30.37 EUR", "VAT 21% of 30.37 EUR", "6.38 EUR", "36.75 EUR", "50.00 EUR", "13.25 EUR"):
         assert needle in text, needle
     assert text.index("Subtotal") < text.index("VAT") < text.index("Total")
@@ -34,3 +34,10 @@ def test_pdf_is_a_pdf_document_with_one_page():
     pdf = render_pdf(INVOICE)
     assert pdf.startswith(b"%PDF-") and pdf.rstrip().endswith(b"%%EOF")
     assert b"/Count 1" in pdf  # the page tree holds one page
+
+
+def test_an_invoice_without_its_legal_number_yet_says_so_and_shows_its_reference():
+    text, page = render_text(INVOICE), render_html(INVOICE)
+    assert "Invoice pending" in text and "reference VL-a<1>-2026-0001" in text
+    assert "<td>Number</td><td>pending" in page and "VL-a&lt;1&gt;-2026-0001" in page
+    assert "<td>Number</td><td>VL-2026-000042</td>" in render_html(INVOICE, number="VL-2026-000042")
