@@ -8,7 +8,7 @@ Each test gets its own topics, consumer group and database, so tests never see e
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
+from dataclasses import fields, replace
 
 import pytest
 
@@ -41,11 +41,17 @@ def clickhouse_url(request, tmp_path):
 @pytest.fixture
 def settings(broker, clickhouse_url) -> Settings:
     name = f"vl-{uuid.uuid4().hex[:10]}"
-    return replace(
+    s = replace(
         Settings(), broker=broker.bootstrap, broker_flavor="tansu", clickhouse_url=clickhouse_url,
         app_id=name, events_topic=f"{name}.events", dead_letter_topic=f"{name}.dead-letter",
         ledger_entries_topic=f"{name}.ledger.entries", calls_rated_topic=f"{name}.calls.rated",
         rates_topic=f"{name}.rates", account_status_topic=f"{name}.account.status",
         invoices_topic=f"{name}.invoices",
+        invoice_numbering_topic=f"{name}.invoice-numbering", invoice_numbers_topic=f"{name}.invoice-numbers",
         partitions=4, metrics_port=free_port(), session_timeout_seconds=6.0, log_level="info",
     )
+    # Tests share one broker: a topic left at its default name would mix tests' records.
+    shared = [f.name for f in fields(Settings) if f.name.endswith("_topic")
+              and getattr(s, f.name) == getattr(Settings(), f.name)]
+    assert not shared, f"give these topics a per-test name: {shared}"
+    return s
