@@ -83,6 +83,9 @@ COMMIT_STALL_SECONDS = 20.0
 # Longest the watchdog waits out Faust's recovery or rebalancing flags before it checks anyway.
 # A large changelog may take longer to restore; a false stall costs one restart, nothing else.
 PAUSE_MAX_SECONDS = 300.0
+# Decoded account states kept in memory (streams/app.py: load_state); past this many the cache
+# starts again empty. A decoded state costs a few KB (its dedup keys), so this bounds ~GBs.
+DECODED_STATES_MAX = 500_000
 # Waits between ClickHouse insert attempts: about 30 s in all, then the worker exits.
 INSERT_RETRY_DELAYS_SECONDS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
 
@@ -254,11 +257,31 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
     async def run_insert(table: str, columns: tuple, rows: list[tuple]) -> None:
         await asyncio.get_running_loop().run_in_executor(executor, _insert_one, table, columns, rows)
 
-    numbering_stage.install(app, settings, codec, run_insert, dead_letters, kafka_security)
+    numbering = numbering_stage.install(app, settings, codec, run_insert, dead_letters, kafka_security)
+
+    # Decoded states by the exact bytes object they came from (or were encoded to). A state
+    # record holds up to dedup_max_keys dedup keys, so decoding one costs ~80 us; the worker
+    # wrote most of the records it reads, and keeps their decoded form instead of decoding its
+    # own output again (~10% of a batch). Identity, not equality: a record recovered from the
+    # changelog is a new object and is decoded. The fold never mutates the state it is given
+    # (projections/account.py: fold_batch works on private copies), so sharing it is safe.
+    decoded: dict[str, tuple[bytes, AccountState]] = {}  # account -> (state bytes, decoded)
+
+    def remember(account_id: str, raw: bytes, state: AccountState) -> None:
+        if len(decoded) >= DECODED_STATES_MAX:
+            decoded.clear()
+        decoded[account_id] = (raw, state)
 
     def load_state(account_id: str) -> AccountState | None:
         raw = accounts.get(account_id.encode())
-        return None if raw is None else codec.decode_state(raw)
+        if raw is None:
+            return None
+        hit = decoded.get(account_id)
+        if hit is not None and hit[0] is raw:
+            return hit[1]
+        state = codec.decode_state(raw)
+        remember(account_id, raw, state)
+        return state
 
     def accounts_in_partition(partition: int) -> list[str]:
         # The table holds the accounts of this worker's partitions; a tick of one partition
@@ -375,7 +398,9 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
             await asyncio.gather(*outputs)
         # Step 3: the states, only once everything they imply is on the broker and in ClickHouse.
         for account_id, state in result.states.items():
-            accounts[account_id.encode()] = codec.encode_state(state)
+            raw = codec.encode_state(state)
+            accounts[account_id.encode()] = raw
+            remember(account_id, raw, state)
         # After the states: a hold goes only once its call's charge is in the balance.
         for account_id, call_key in result.calls_ended:
             reservations.settle(account_id, call_key)
@@ -407,22 +432,9 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
         except Exception:  # no assignment yet (KeyError) or no producer metadata yet
             raise NotReady() from None
 
-    decoded: dict[str, tuple[bytes, AccountState]] = {}  # account -> (state bytes, decoded)
-
-    def load_state_for_authorization(account_id: str) -> AccountState | None:
-        # An account's state record holds up to dedup_max_keys dedup keys; decoding it per
-        # request would cost milliseconds. Decode once per new state record instead.
-        raw = accounts.get(account_id.encode())
-        if raw is None:
-            return None
-        hit = decoded.get(account_id)
-        if hit is not None and hit[0] is raw:
-            return hit[1]
-        if len(decoded) >= 1_000_000:
-            decoded.clear()
-        state = codec.decode_state(raw)
-        decoded[account_id] = (raw, state)
-        return state
+    # An authorization reads the same decoded states (decoding per request would cost
+    # milliseconds). It runs on the HTTP thread: the dict operations it uses are atomic.
+    load_state_for_authorization = load_state
 
     if settings.authorization_port:
         app.voiceledger_authorization = AuthorizationServer(  # type: ignore[attr-defined]
@@ -435,22 +447,46 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
 
     watch = ProgressWatch(COMMIT_STALL_SECONDS)  # streams/progress_watch.py: delivery
     commit_watch = CommitWatch(COMMIT_STALL_SECONDS)  # the group's committed offset reaches what we processed
+    # The same two checks for the numbering topic's one partition, when this worker owns it.
+    numbering_watch = ProgressWatch(COMMIT_STALL_SECONDS)
+    numbering_commit_watch = CommitWatch(COMMIT_STALL_SECONDS)
     watch_paused_since: dict[str, float] = {}
     start_positions: dict[int, int] = {}  # partition -> where it started, until a batch holds it
     last_lag_log: dict[int, float] = {}
     in_batch = [False]
 
-    async def _stalled_partitions(now: float) -> list[tuple[int, str]]:
+    async def _numbering_stalled(now: float) -> list[tuple[str, str]]:
+        tp = TP(settings.invoice_numbering_topic, 0)
+        if tp not in app.consumer.assignment():
+            return []
+        end = (await app.consumer.highwaters(tp)).get(tp)
+        committed = (await committed_offsets(settings, [0], topic=settings.invoice_numbering_topic)).get(0)
+        processed = numbering.next_offset
+        position = processed if processed is not None else committed
+        if position is None:
+            position = (await beginning_offsets(settings, [0], topic=settings.invoice_numbering_topic)).get(0, 0)
+        stalled = []
+        if end is not None:
+            reason = numbering_watch.observe(0, position, end, now)
+            if reason is not None:
+                stalled.append((tp.topic, reason))
+        if processed is not None and committed is not None:
+            reason = numbering_commit_watch.observe(0, committed, processed, now)
+            if reason is not None:
+                stalled.append((tp.topic, reason))
+        return stalled
+
+    async def _stalled_partitions(now: float) -> list[tuple[int | str, str]]:
         """Partitions that cannot make progress, with why. Two checks, both against the broker:
 
         - delivery: records wait after this worker's position and the position does not move;
         - commits: this worker has processed records after the group's committed offset, and that
           offset does not move (Faust holds acked offsets it will not commit).
         """
+        stalled: list[tuple[int | str, str]] = await _numbering_stalled(now)
         tps = [tp for tp in app.consumer.assignment() if tp.topic == settings.events_topic]
         if not tps:
-            return []
-        stalled = []
+            return stalled
         partitions = [tp.partition for tp in tps]
         ends = await app.consumer.highwaters(*tps)
         committed = await committed_offsets(settings, partitions)
@@ -513,8 +549,8 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
             # limit: a flag stuck after a rebalance that never completed must not blind the watch.
             since = watch_paused_since.setdefault("paused", now)
             if now - since < PAUSE_MAX_SECONDS:
-                watch.restart_clocks()
-                commit_watch.restart_clocks()
+                for w in (watch, commit_watch, numbering_watch, numbering_commit_watch):
+                    w.restart_clocks()
                 return
             log.warning("progress watchdog: %s for %.0f s; checking progress anyway",
                         "in recovery" if recovering else "rebalancing", now - since)
@@ -526,7 +562,7 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
             log.warning("progress watchdog could not read offsets: %r", exc)
             return
         for partition, reason in stalled:
-            log.critical("partition %d stalled: %s; exiting so the restart replays from the committed "
+            log.critical("partition %s stalled: %s; exiting so the restart replays from the committed "
                          "offset", partition, reason)
         if stalled:
             logging.shutdown()
@@ -536,6 +572,9 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
     async def forget_revoked(app_: faust.App, revoked: set, **_: object) -> None:  # noqa: ANN001
         # Another worker may process these meanwhile; if they come back, they start afresh
         # at the group's committed offset.
+        if any(tp.topic == settings.invoice_numbering_topic for tp in revoked):
+            numbering_watch.forget({0})
+            numbering_commit_watch.forget({0})
         gone = {tp.partition for tp in revoked if tp.topic == settings.events_topic}
         sequence.forget(gone)
         watch.forget(gone)

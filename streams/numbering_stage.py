@@ -38,10 +38,19 @@ STATE_KEY = b"state"
 EXIT_BATCH_FAILED = 75  # as streams/app.py
 
 
+class Progress:
+    """What the worker's progress watchdog needs: the first numbering-topic offset not yet
+    applied by this worker (None until its first batch since the partition was assigned)."""
+
+    def __init__(self) -> None:
+        self.next_offset: int | None = None
+
+
 def install(app: faust.App, settings: Settings, codec: EventCodec, run_insert: Callable[[str, tuple, list], Any],
-            dead_letters: Any, security: dict) -> None:
+            dead_letters: Any, security: dict) -> Progress:
     """Add the numbering topic, table and agent to ``app``. ``run_insert(table, columns, rows)``
     is awaitable and runs in the worker's ClickHouse thread."""
+    progress = Progress()
     source = app.topic(settings.invoice_numbering_topic, key_type=bytes, value_type=bytes, key_serializer="raw",
                        value_serializer="raw", partitions=1)
     numbers = app.topic(settings.invoice_numbers_topic, key_type=bytes, value_type=bytes, key_serializer="raw",
@@ -112,6 +121,7 @@ def install(app: faust.App, settings: Settings, codec: EventCodec, run_insert: C
         states = unacked[:]
         unacked.clear()
         await asyncio.gather(*states)
+        progress.next_offset = state.next_offset
         metrics.INVOICES_NUMBERED.inc(len(out))
         if out or rejected:
             log.info("numbering batch messages=%d numbered=%d rejected=%d next_offset=%d", len(events), len(out),
@@ -126,3 +136,10 @@ def install(app: faust.App, settings: Settings, codec: EventCodec, run_insert: C
                 log.critical("numbering batch failed, exiting without commit so it is replayed: %r", exc)
                 logging.shutdown()
                 os._exit(EXIT_BATCH_FAILED)
+
+    @app.on_partitions_revoked.connect
+    async def forget_numbering(app_: faust.App, revoked: set, **_: object) -> None:  # noqa: ANN001
+        if any(tp.topic == settings.invoice_numbering_topic for tp in revoked):
+            progress.next_offset = None
+
+    return progress

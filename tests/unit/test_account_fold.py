@@ -271,3 +271,35 @@ def test_R4_old_periods_are_dropped_with_the_dedup_window():
     later = T0 + 100 * DAY_MS
     state, _ = fold_batch(None, positioned([plus_opened(), call(1, 30), call(2, 30, start=later)]), PLUS)
     assert list(state.included_used_s) == ["2027-01"]
+
+
+def test_the_fold_never_changes_the_state_it_is_given():
+    # The worker keeps decoded states and hands the same object to the next batch
+    # (streams/app.py: load_state), so a fold that changed its input in place would make live
+    # state drift from the log. Every kind of work here: calls, payments, a month's close.
+    from projections.account import Positioned, fold_batch
+    from projections.events import PeriodTicked, TickKind
+    from schemas.codec import EventCodec
+    from streams.app import fold_settings_from
+    from streams.config import EXAMPLE_TAX_RULES, Settings
+    from streams.simulate import SimulationSpec, simulate
+
+    codec = EventCodec()
+    fs = fold_settings_from(Settings(tax_rules=EXAMPLE_TAX_RULES, monthly_fees=("basic:9.99",),
+                                     interim_threshold="1.00"))
+    events = simulate(SimulationSpec(accounts=40, calls=2_000, days=2, seed=7))
+    close = PeriodTicked("tick:nov", 1_793_491_200_000, TickKind.HOUR, "2026-11", "UTC")
+    by_account: dict[str, list] = {}
+    for i, e in enumerate([*events, close]):
+        targets = by_account.keys() if isinstance(e, PeriodTicked) else [e.account_id]
+        for a in list(targets):
+            by_account.setdefault(a, []).append(Positioned("e/0", i, 0, 2**62, e))
+    for items in by_account.values():
+        half = len(items) // 2
+        state, _ = fold_batch(None, items[:half], fs)
+        if state is None:
+            continue
+        before = codec.encode_state(state)
+        after, _ = fold_batch(state, items[half:], fs)
+        assert after is not state
+        assert codec.encode_state(state) == before
