@@ -31,7 +31,7 @@ from streams.clickhouse import connect, redact
 from streams.config import Settings
 from streams.embedded import EmbeddedBroker, free_port
 from streams.kafka_security import client_kwargs
-from streams.kafka_io import (codec_for, committed_lag, committed_offsets, ensure_topics, produce_events, publish_tick,
+from streams.kafka_io import (committed_lag, committed_offsets, ensure_topics, produce_events, publish_tick,
                               read_account_states, read_topic)
 from streams.simulate import START_MS, SimulationSpec, simulate
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from dataclasses import fields, replace
 from pathlib import Path
@@ -13,7 +14,7 @@ from projections.rating import RateCard
 from streams.app import fold_settings_from
 from streams.config import Settings
 from streams.demo import start_worker, stop_worker, wait_until_committed
-from streams.kafka_io import read_account_states
+from streams.kafka_io import committed_lag, read_account_states
 
 FAR_FUTURE_MS = 2**62  # the oracle has no log timestamps; nothing is "in the future" for it
 
@@ -29,6 +30,27 @@ def wait_until_ready(log: Path, timeout_s: float = 60) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"worker not ready within {timeout_s} s; log:\n{log.read_text()[-3000:]}")
         time.sleep(0.1)
+
+
+def kill_mid_stream(settings: Settings, next_offsets: dict[int, int], kill_at_lag: int, log: Path,
+                    then_wait_s: float = 0.0, timeout_s: float = 120) -> tuple[list[int], bool]:
+    """Start a worker, and SIGKILL it once the group's committed lag is down to ``kill_at_lag``
+    (and ``then_wait_s`` more). A worker that stops itself (exit 75) is restarted, as a
+    supervisor would. Returns the exit codes seen and whether the kill hit a running worker."""
+    exits = []
+    worker = start_worker(settings, log)
+    deadline = time.monotonic() + timeout_s
+    while asyncio.run(committed_lag(settings, next_offsets)) > kill_at_lag and time.monotonic() < deadline:
+        if worker.poll() is not None:
+            exits.append(worker.returncode)
+            worker = start_worker(settings, log)
+        time.sleep(0.02)
+    time.sleep(then_wait_s)
+    landed = worker.poll() is None
+    if landed:
+        worker.send_signal(signal.SIGKILL)
+    exits.append(worker.wait())
+    return exits, landed
 
 
 def run_worker_to_end(settings: Settings, next_offsets: dict[int, int], log: Path,

@@ -11,19 +11,18 @@ from __future__ import annotations
 import asyncio
 import random
 import signal
-import time
 from dataclasses import replace
 
 import pytest
 
 from streams.app import EXIT_BATCH_FAILED
 from streams.clickhouse import connect
-from streams.demo import start_worker
 from streams.kafka_io import committed_lag, plan_messages, produce_raw, read_topic
 from schemas.codec import EventCodec
 from streams.simulate import SimulationSpec, simulate
 
 from tests.integration.helpers import (
+    kill_mid_stream,
     live_states,
     merge_offsets,
     oracle,
@@ -66,19 +65,9 @@ def test_R7_R9_R30_sigkill_at_random_points_loses_nothing_and_counts_nothing_twi
         # Kill once the committed lag is down to a random fraction of what this round started
         # with: the worker has committed some of its input and is folding more of it.
         kill_at_lag = int(lag_before * rng.uniform(0.2, 0.8))
-        log = tmp_path / f"worker-{round_no}.log"
-        worker = start_worker(settings, log)
-        deadline = time.monotonic() + 120
-        while asyncio.run(committed_lag(settings, offsets)) > kill_at_lag and time.monotonic() < deadline:
-            if worker.poll() is not None:
-                # It stopped itself (exit 75, records dropped by Faust, see streams/sequence.py):
-                # restart it as a supervisor would; this round still ends with a SIGKILL.
-                exits.append(worker.returncode)
-                worker = start_worker(settings, log)
-            time.sleep(0.02)
-        if worker.poll() is None:
-            worker.send_signal(signal.SIGKILL)
-        exits.append(worker.wait())
+        # A worker that stops itself (exit 75, records dropped by Faust, see streams/sequence.py)
+        # is restarted; the round still ends with a SIGKILL.
+        exits += kill_mid_stream(settings, offsets, kill_at_lag, tmp_path / f"worker-{round_no}.log")[0]
         lags_at_kill.append((lag_before, asyncio.run(committed_lag(settings, offsets))))
     assert run_worker_to_end(settings, offsets, tmp_path / "worker-final.log", timeout_s=300) == 0
 
