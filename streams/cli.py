@@ -232,7 +232,7 @@ def _invoices(settings, args: argparse.Namespace) -> int:  # noqa: ANN001 - Sett
 def _statement(settings, args: argparse.Namespace) -> int:  # noqa: ANN001 - Settings, imported lazily
     from datetime import date, datetime, timezone
 
-    from streams.invoice_feed import read_invoices
+    from streams.invoice_feed import read_invoice_numbers, read_invoices
     from streams.kafka_io import read_account_states
     from streams.statements import StatementRefused, issued_from_invoices, statement
 
@@ -248,8 +248,9 @@ def _statement(settings, args: argparse.Namespace) -> int:  # noqa: ANN001 - Set
     states = asyncio.run(read_account_states(settings))
     try:
         mine = [i for i in read_invoices(settings) if i.account_id == args.account]
+        numbers = {r: n.number for r, n in read_invoice_numbers(settings).items()}
         print(statement(args.account, month, f"{today.year:04d}-{today.month:02d}", states.get(args.account),
-                        issued_from_invoices(mine)))
+                        issued_from_invoices(mine, numbers)))
     except StatementRefused as exc:
         print(f"voiceledger: {exc}", file=sys.stderr)
         return 2

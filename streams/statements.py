@@ -37,15 +37,19 @@ def available_months(current: str) -> list[str]:
 class Issued:
     """What a statement lists of an invoice or credit note."""
 
-    number: str
+    number: str  # the reference (projections/invoicing.py)
     kind: str
     period: str
     issued_at_ms: int
     total_micros: int
+    legal_number: str = ""  # from the numbering stage, once given (projections/numbering.py)
 
 
-def issued_from_invoices(invoices: list[InvoiceIssued]) -> list[Issued]:
-    return [Issued(i.invoice_number, i.kind.value, i.period, i.occurred_at_ms, i.total_micros) for i in invoices]
+def issued_from_invoices(invoices: list[InvoiceIssued], legal_numbers: dict[str, str] | None = None) -> list[Issued]:
+    """``legal_numbers``: reference -> legal number, for the invoices numbered so far."""
+    legal = legal_numbers or {}
+    return [Issued(i.invoice_number, i.kind.value, i.period, i.occurred_at_ms, i.total_micros,
+                   legal.get(i.invoice_number, "")) for i in invoices]
 
 
 def issued_from_state(state: AccountState) -> list[Issued]:
@@ -67,7 +71,7 @@ def statement(account_id: str, month: str, current: str, state: AccountState | N
     shown = [i for i in issued if period_of(i.issued_at_ms, state.time_zone) == month]
     out.append(f"  Issued in {month}:" if shown else f"  Nothing issued in {month}.")
     for inv in sorted(shown, key=lambda i: i.number):
-        out.append(f"    {inv.number:<28} {inv.kind:<12} period {inv.period}  "
+        out.append(f"    {inv.legal_number or 'number pending':<16} {inv.number:<28} {inv.kind:<12} period {inv.period}  "
                    f"{format_minor(inv.total_micros, c):>12} {c}")
     if month == current:
         unit = MINOR_UNIT_MICROS[c]

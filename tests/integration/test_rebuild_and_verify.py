@@ -80,7 +80,7 @@ def test_R7_R9_R13_rebuild_equals_live_invoices_included_and_verify_catches_a_br
     assert (tmp_path / "pdf" / f"{legal}.pdf").read_bytes().startswith(b"%PDF-")
     # R20: the statement of November shows the invoice issued on 1 November; June is refused.
     month = cli(settings, "statement", sample.account_id, "--as-of", "2026-12-24", "--month", "2026-11")
-    assert month.returncode == 0 and sample.invoice_number in month.stdout, month.stdout + month.stderr
+    assert month.returncode == 0 and f"{legal}   {sample.invoice_number}" in month.stdout, month.stdout + month.stderr
     old = cli(settings, "statement", sample.account_id, "--as-of", "2026-12-24", "--month", "2026-06")
     assert old.returncode == 2 and "(2026-09, 2026-10, 2026-11, 2026-12) (R20)" in old.stderr
 

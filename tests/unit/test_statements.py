@@ -27,15 +27,17 @@ def test_R20_the_current_month_and_the_three_before_are_available_across_a_year_
 
 def test_R20_a_statement_lists_what_was_issued_and_for_the_current_month_what_is_pending():
     a = account_with_history()
-    text = statement("a1", "2026-11", "2026-11", a.state, issued_from_invoices(a.invoices))
     november = [i for i in a.invoices if i.occurred_at_ms >= 1_793_491_200_000]  # issued from 1 November
+    legal = {november[0].invoice_number: "VL-2026-000007"}  # given by the numbering stage
+    text = statement("a1", "2026-11", "2026-11", a.state, issued_from_invoices(a.invoices, legal))
     assert [i.period for i in november] == ["2026-10"]
-    assert f"{november[0].invoice_number}              REGULAR      period 2026-10" in text
+    assert f"VL-2026-000007   {november[0].invoice_number}              REGULAR      period 2026-10" in text
     assert "usage:international          2026-11       600          1.23 USD" in text  # 10 min at 0.123456
     assert "usage:domestic               2026-11        60          0.01 USD" in text
     assert "Balance now:" in text and "owed" in text
     older = statement("a1", "2026-09", "2026-11", a.state, issued_from_invoices(a.invoices))
-    assert "VL-a1-2026-0001              REGULAR      period 2026-08" in older and "Balance now" not in older
+    assert "number pending   VL-a1-2026-0001              REGULAR      period 2026-08" in older
+    assert "Balance now" not in older
 
 
 def test_R20_a_fifth_month_back_is_refused_with_the_months_that_are_available():
