@@ -72,6 +72,29 @@ FROM call_log FINAL
 """
 
 
+# R34, R35 on every server: the analysts' own database, ``<database>_analytics``, holds ``calls``:
+# the anonymised call log as a table, fed by a materialized view on every insert into call_log
+# and filled once from what was there before (repeats collapse: ReplacingMergeTree). A plain
+# view is not enough on the 18.16 server: reading it needs access to the database of the table
+# under it, so an analyst allowed only their own database could not read a view of call_log
+# (tests/integration/test_clickhouse_roles.py shows both). Same columns as calls_anonymised.
+ANONYMISED_COLUMNS = ("call_key, carrier_id, account_id, start_at, answer_at, end_at, disposition, direction, trunk, "
+                      "duration_s, billed_s, destination_prefix, destination_name, rate_micros_per_minute, "
+                      "usage_micros, connect_fee_micros, charge_micros, currency, rate_card_id, on_net, plan")
+ANALYTICS_DDL = (
+    "CREATE DATABASE IF NOT EXISTS {analytics}",
+    "CREATE TABLE IF NOT EXISTS {analytics}.calls ENGINE = ReplacingMergeTree() PARTITION BY toYYYYMM(start_at) "
+    f"ORDER BY (account_id, call_key) AS SELECT {ANONYMISED_COLUMNS} FROM {{db}}.call_log WHERE 0",
+    "CREATE MATERIALIZED VIEW IF NOT EXISTS {analytics}.calls_feed TO {analytics}.calls AS "
+    f"SELECT {ANONYMISED_COLUMNS} FROM {{db}}.call_log",
+    f"INSERT INTO {{analytics}}.calls SELECT {ANONYMISED_COLUMNS} FROM {{db}}.call_log",
+)
+
+
+def analytics_database(ch: ClickHouse) -> str:
+    return f"{ch.database}_analytics"
+
+
 def migrate(ch: ClickHouse) -> list[int]:
     """Bring the database to the current schema (``streams/migrations.py``); returns the
     migration versions applied now. Idempotent."""

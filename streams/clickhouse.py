@@ -42,6 +42,7 @@ class ClickHouseConfigError(ValueError):
 
 class ClickHouse(Protocol):
     url: str
+    database: str  # the one the ledger's tables are in
 
     def execute(self, sql: str) -> None: ...
 
@@ -132,6 +133,7 @@ class ChdbClickHouse:
 
     url: str
     path: str
+    database: str = CHDB_DATABASE
 
     def __post_init__(self) -> None:
         from chdb import session

@@ -111,6 +111,9 @@ class ClickHouseServer:
     tcp_port: int = field(default_factory=free_port)
     http_port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
+    # Extra users (a users.d/ snippet such as deploy/clickhouse/voiceledger-users.xml), merged
+    # with the system's users.xml into this server's own copy.
+    users_snippets: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
@@ -123,12 +126,19 @@ class ClickHouseServer:
         d = Path(self.directory)
         (d / "tmp").mkdir(parents=True, exist_ok=True)
         config = "/etc/clickhouse-server/config.xml"
+        users = []
+        if self.users_snippets:
+            (d / "users.d").mkdir(exist_ok=True)
+            shutil.copy("/etc/clickhouse-server/users.xml", d / "users.xml")
+            for snippet in self.users_snippets:
+                shutil.copy(snippet, d / "users.d" / Path(snippet).name)
+            users = [f"--users_config={d}/users.xml"]
         self.proc = subprocess.Popen(
             [binary, f"--config-file={config}", "--", f"--path={d}/", f"--tmp_path={d}/tmp/",
              f"--tcp_port={self.tcp_port}", f"--http_port={self.http_port}",
              f"--interserver_http_port={free_port()}",
              f"--logger.log={d}/server.log", f"--logger.errorlog={d}/error.log",
-             "--listen_host=127.0.0.1"],
+             "--listen_host=127.0.0.1", *users],
             stdout=open(d / "stdout.log", "ab"), stderr=subprocess.STDOUT, start_new_session=True,
         )
         wait_for_port(self.tcp_port, 60, self.proc)

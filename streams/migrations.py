@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from streams.call_log import CALL_LOG_DDL, CALL_LOG_PLAN_COLUMN, CALLS_ANONYMISED_DDL
+from streams.call_log import ANALYTICS_DDL, CALL_LOG_DDL, CALL_LOG_PLAN_COLUMN, CALLS_ANONYMISED_DDL, analytics_database
 from streams.clickhouse import ClickHouse
 from streams.invoice_log import INVOICE_LINES_DDL, INVOICE_NUMBERS_DDL, INVOICES_DDL
 from streams.journal_log import JOURNAL_DDL
@@ -62,7 +62,17 @@ class AddColumn:
                 raise
 
 
-Statement = str | AddColumn
+@dataclass(frozen=True)
+class Named:
+    """A statement naming databases: ``{db}`` (the ledger's) and ``{analytics}`` (the analysts')."""
+
+    template: str
+
+    def apply(self, ch: ClickHouse) -> None:
+        ch.execute(self.template.format(db=ch.database, analytics=analytics_database(ch)))
+
+
+Statement = str | AddColumn | Named
 
 MIGRATIONS: tuple[tuple[int, str, tuple[Statement, ...]], ...] = (
     (1, "call_log: one row per call, five years (R30)", (CALL_LOG_DDL,)),
@@ -73,6 +83,8 @@ MIGRATIONS: tuple[tuple[int, str, tuple[Statement, ...]], ...] = (
     (6, "call_log.plan: the plan a call was rated under (R36 usage patterns)", (AddColumn(*CALL_LOG_PLAN_COLUMN),)),
     (7, "r36_*_daily: the analytics reports as views, without numbers (R34, R36)", REPORT_VIEWS_DDL),
     (8, "invoice_numbers: legal invoice numbers, gapless per issuer and year", (INVOICE_NUMBERS_DDL,)),
+    (9, "<db>_analytics.calls: the analysts' anonymised call log, fed on insert (R34, R35)",
+     tuple(Named(sql) for sql in ANALYTICS_DDL)),
 )
 
 
@@ -89,7 +101,7 @@ def migrate(ch: ClickHouse) -> list[int]:
         if version in done:
             continue
         for statement in statements:
-            if isinstance(statement, AddColumn):
+            if isinstance(statement, (AddColumn, Named)):
                 statement.apply(ch)
             else:
                 ch.execute(statement)

@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from streams.call_log import analytics_database
 from streams.clickhouse import ClickHouse
 
 CALL_DAILY_DDL = """
@@ -51,6 +52,7 @@ class RetentionReport:
     as_of: str
     keep_from_month: str  # partitions before this month were dropped
     dropped: dict[str, int] = field(default_factory=dict)  # partition -> rows it held
+    dropped_analytics: list[str] = field(default_factory=list)  # partitions of <db>_analytics.calls
     aggregated_rows: int = 0
     ttl: str = ""
 
@@ -80,6 +82,14 @@ def apply_retention(ch: ClickHouse, as_of: date, years: int) -> RetentionReport:
         ch.execute(f"ALTER TABLE call_log DROP PARTITION {partition}")
         report.dropped[str(partition)] = int(rows)
         report.aggregated_rows += int(after) - int(before)
+    # The analysts' anonymised copy (streams/call_log.py) keeps no longer than the call log.
+    analytics = analytics_database(ch)
+    for (partition,) in ch.query(
+            f"SELECT DISTINCT partition FROM system.parts WHERE database = '{analytics}' AND table = 'calls' "
+            "AND active ORDER BY partition"):
+        if int(partition) < keep_from:
+            ch.execute(f"ALTER TABLE {analytics}.calls DROP PARTITION {partition}")
+            report.dropped_analytics.append(str(partition))
     version = ch.server_version()
     if tuple(version[:2]) >= TTL_SINCE:
         ch.execute(f"ALTER TABLE call_log MODIFY TTL start_at + INTERVAL {years + 1} YEAR")

@@ -62,13 +62,17 @@ def test_R30_R31_retention_drops_exactly_the_months_older_than_five_years_keepin
         # November 2021 is only partly older and stays, as does everything after.
         assert report.dropped == {"202105": 3} and report.keep_from_month == "2021-11"
         assert sorted(k for (k,) in ch.query("SELECT call_key FROM call_log FINAL")) == ["c/edge", "c/new"]
+        # The analysts' anonymised copy (fed on insert) loses the same month.
+        assert report.dropped_analytics == ["202105"]
+        assert sorted(k for (k,) in ch.query(f"SELECT call_key FROM {ch.database}_analytics.calls FINAL")) == [
+            "c/edge", "c/new"]
         daily = ch.query("SELECT toString(day), currency, calls, answered, billed_s, charge_micros FROM call_daily FINAL "
                          "ORDER BY day")
         assert [tuple(r) for r in daily] == [("2021-05-03", "USD", 2, 2, 120, 40_000), ("2021-05-04", "USD", 1, 0, 0, 0)]
         columns = {name for (name, *_) in ch.query("DESCRIBE TABLE call_daily")}
         assert not columns & {"account_id", "caller", "callee", "call_key"}, "aggregates identify no subscriber"
         again = apply_retention(ch, date(2026, 11, 24), 5)  # safe to run daily
-        assert again.dropped == {} and again.aggregated_rows == 0
+        assert again.dropped == {} and again.aggregated_rows == 0 and again.dropped_analytics == []
         assert len(ch.query("SELECT * FROM call_daily FINAL")) == 2
     finally:
         ch.close()
@@ -175,14 +179,26 @@ def test_R32_R33_export_is_machine_readable_and_erasure_leaves_no_number_but_eve
         ch.close()
 
 
-def test_R34_the_analysts_view_has_no_number_but_the_same_amounts(clickhouse_url):
+def test_R34_the_analysts_view_and_their_database_have_no_number_but_the_same_amounts(clickhouse_url):
     ch = connect(clickhouse_url)
     try:
+        ch.execute("CREATE DATABASE IF NOT EXISTS " + ch.database)
+        from streams.migrations import MIGRATIONS, applied_versions
+        applied_versions(ch)
+        for version, name, statements in MIGRATIONS[:1]:  # a call log from before the analysts' database
+            ch.execute(statements[0])
+            ch.insert("schema_migrations", ("version", "name", "applied_at"), [(version, name, T)])
+        ch.insert("call_log", CALL_LOG_COLUMNS[:-1], [row("v0", "a", 1_000)[:-1]])
         migrate(ch)
         ch.insert("call_log", CALL_LOG_COLUMNS, [row("v1", "a", 10_000), row("v1", "a", 10_000), row("v2", "b", 5_000)])
         columns = {name for (name, *_) in ch.query("DESCRIBE TABLE calls_anonymised")}
         assert not columns & {"caller", "callee", "call_id", "event_id"}
-        assert ch.query("SELECT count(), sum(charge_micros) FROM calls_anonymised") == [(2, 15_000)]
+        assert ch.query("SELECT count(), sum(charge_micros) FROM calls_anonymised") == [(3, 16_000)]
+        # The analysts' own database: the same rows (the old one filled at migration, the new
+        # ones fed on insert, the repeat collapsed), the same columns, no number.
+        analytics = f"{ch.database}_analytics"
+        assert {name for (name, *_) in ch.query(f"DESCRIBE TABLE {analytics}.calls")} == columns | {"plan"}
+        assert ch.query(f"SELECT count(), sum(charge_micros) FROM {analytics}.calls FINAL") == [(3, 16_000)]
     finally:
         ch.close()
 
