@@ -234,8 +234,11 @@ def fingerprint(*parts: object) -> int:
 def _dedup_identity(event: AccountEvent) -> tuple[str, int, int]:
     """(dedup key, event time, fingerprint) of a call or payment."""
     if isinstance(event, CallDetailRecord):
-        fp = fingerprint(event.account_id, event.caller, event.callee, event.start_at_ms,
-                         event.answer_at_ms, event.end_at_ms, event.disposition.value)
+        # fingerprint(account, caller, callee, start, answer, end, disposition) spelled out: the
+        # same bytes (str() of each, joined by 0x1f), without a generator per call (hot path).
+        raw = (f"{event.account_id}\x1f{event.caller}\x1f{event.callee}\x1f{event.start_at_ms}\x1f"
+               f"{event.answer_at_ms}\x1f{event.end_at_ms}\x1f{event.disposition.value}").encode()
+        fp = int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "big", signed=True)
         return "c:" + event.call_key, event.start_at_ms, fp
     if isinstance(event, PlanChangeRequested):
         return "pc:" + event.event_id, event.occurred_at_ms, fingerprint(
