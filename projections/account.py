@@ -17,9 +17,10 @@ One account's events arrive in log order, each with its position in the log. The
   (``projections/invoicing.py``); opens and resolves disputes of issued invoices, a resolution
   for the customer being a credit note (``projections/disputes.py``, R19);
 - switches plans at a period end (``projections/plan_change.py``, R21);
-- rejects, with the code ``unsupported_event``, account events it does not fold yet (privacy
-  requests): loud and counted, and still in the log for a rebuild once
-  they are folded.
+- folds a subscriber's erasure request (R32): the account's own numbers leave its state, and
+  so every later status change; billing records stay;
+- rejects, with the code ``unsupported_event``, an account event type it does not fold: loud
+  and counted, and still in the log for a rebuild once it is folded.
 
 Dedup memory is bounded (TigerBeetle: a limit on everything). Keys are kept for a window of
 event time (``dedup_window_ms``, default 7 days) behind the newest event of the account, and
@@ -45,6 +46,7 @@ from projections.events import (
     InvoiceKind,
     AdjustmentPosted,
     PlanChangeRequested,
+    SubscriberErasureRequested,
     ADJUSTMENT_CATEGORIES,
     ChargebackReceived,
     DisputeOpened,
@@ -486,6 +488,16 @@ def fold_batch(
                 positions[item.source] = (item.offset, item.index)
                 outcomes.append(Decided(item, switched + derived + closed_entries + interim_entries,
                                         notices + invoices + interim_notices))
+            continue
+        if isinstance(event, SubscriberErasureRequested):
+            # R32: billing records stay, personal identifiers go. The account's own numbers leave
+            # its state (and so every later AccountStatusChanged); ClickHouse rows are anonymised
+            # by `voiceledger subscriber erase`, which logs this event. A rebuild drops them too.
+            positions[item.source] = (item.offset, item.index)
+            if state.numbers:
+                state = replace(state, numbers=())
+                books.state = state
+            outcomes.append(Applied(item))
             continue
         if isinstance(event, lc_rules.OPERATOR_EVENTS):
             positions[item.source] = (item.offset, item.index)

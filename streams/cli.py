@@ -108,9 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
     sx = subs_sub.add_parser("export", help="the subscriber's calls, journal and invoices as JSON and CSV")
     sx.add_argument("account")
     sx.add_argument("--out", required=True, metavar="DIR")
-    se = subs_sub.add_parser("erase", help="anonymise the subscriber's numbers in ClickHouse; amounts are kept")
+    se = subs_sub.add_parser("erase", help="anonymise the subscriber's numbers in ClickHouse and log the erasure "
+                                          "(the worker then drops them from the account's state); amounts are kept")
     se.add_argument("account")
     se.add_argument("--yes", action="store_true", help="required: erasure cannot be undone")
+    se.add_argument("--ref", default="", help="the request's reference (e.g. the privacy ticket), kept in the event")
 
     rc = sub.add_parser("reconcile", help="finance reconciliation of a month: journal, call log, invoices, trial balance")
     rc.add_argument("--month", required=True, help="YYYY-MM (UTC)")
@@ -367,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
 
             from streams.call_log import migrate
             from streams.clickhouse import connect
-            from streams.privacy import erase_in_clickhouse, export
+            from streams.privacy import erase_in_clickhouse, export, log_erasure
 
             if args.subscriber_command == "erase" and not args.yes:
                 raise ConfigError("--yes: required, because an erasure cannot be undone")
@@ -379,8 +381,10 @@ def main(argv: list[str] | None = None) -> int:
                     print(json.dumps({"account": args.account, "out": args.out, "rows": counts}))
                 else:
                     rows = erase_in_clickhouse(ch, args.account)
+                    logged = log_erasure(settings, args.account, args.ref)
                     print(json.dumps({"account": args.account, "call_log_rows_anonymised": rows,
-                                      "kafka_log": "not erased: needs crypto-shredding (see README)"}))
+                                      "erasure_event": logged,
+                                      "kafka_log": "events still hold the numbers: needs crypto-shredding (see README)"}))
             finally:
                 ch.close()
             return 0

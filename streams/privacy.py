@@ -92,3 +92,20 @@ def erase_in_clickhouse(ch: ClickHouse, account_id: str, timeout_s: float = 120.
     if left:
         raise ErasureIncomplete(f"{left} call-log rows of {account_id} still hold a number")
     return int(rows)
+
+
+def log_erasure(settings, account_id: str, request_ref: str = "") -> str:  # noqa: ANN001 - Settings
+    """Log the erasure on the events topic (R32), so the worker drops the subscriber's numbers
+    from the account's state, and a rebuild does too. Returns the event id. The time is the
+    wall clock: this is the edge where the request enters the log."""
+    import asyncio
+
+    from projections.events import SubscriberErasureRequested
+    from streams.kafka_io import ensure_topics, produce_events
+
+    now_ms = int(time.time() * 1000)
+    ref = request_ref or f"cli-{now_ms}"
+    event = SubscriberErasureRequested(f"erase:{account_id}:{ref}", account_id, now_ms, ref)
+    asyncio.run(ensure_topics(settings))
+    asyncio.run(produce_events(settings, [event]))
+    return event.event_id

@@ -8,6 +8,7 @@ deliberately broken journal. Journal entries also reach ``ledger.entries``."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -103,6 +104,19 @@ def test_R7_R9_R13_rebuild_equals_live_invoices_included_and_verify_catches_a_br
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "voiceledger_verify_differences 0\n" in (tmp_path / "verify.prom").read_text()
     assert "ledger verified" in ok.stdout
+
+    # R32: a subscriber's erasure: call-log rows anonymised, the request logged, the worker
+    # drops the subscriber's numbers from the account's state; the rebuild below must agree.
+    erased = sample.account_id
+    assert live[erased].numbers
+    er = cli(settings, "subscriber", "erase", erased, "--yes", "--ref", "gdpr-42")
+    assert er.returncode == 0, er.stdout + er.stderr
+    assert json.loads(er.stdout)["erasure_event"] == f"erase:{erased}:gdpr-42"
+    offsets[partition_for(erased, settings.partitions)] += 1
+    assert run_worker_to_end(settings, offsets, tmp_path / "erase.log") == 0
+    after = live_states(settings)
+    assert after[erased].numbers == () and after[erased].balance_micros == live[erased].balance_micros
+    assert all(after[a].numbers == live[a].numbers for a in live if a != erased)
 
     rebuilt_url = f"clickhouse://default@127.0.0.1:{clickhouse_server.tcp_port}/rebuilt_{uuid.uuid4().hex[:10]}"
     rb = cli(settings, "rebuild", "--app-id", settings.app_id + "-rebuild", "--clickhouse-url", rebuilt_url,

@@ -153,12 +153,20 @@ def test_R7_refund_in_another_currency_is_rejected():
     assert state.balance_micros == 0
 
 
-def test_an_account_event_not_folded_yet_is_rejected_loudly_and_passed():
-    erasure = SubscriberErasureRequested("er-1", "a1", T0 + 5_000, "gdpr-1")  # R32: not folded yet
-    state, outcomes = fold_batch(None, positioned([opened(), erasure, pay(1, 100)]), SETTINGS)
-    assert isinstance(outcomes[1], Rejected) and outcomes[1].code == "unsupported_event"
-    assert isinstance(outcomes[2], Applied) and state.balance_micros == 100
-    assert state.positions["t/0"] == (2, 0), "the position moves past the rejected event"
+def test_R32_an_erasure_takes_the_subscribers_numbers_out_of_state_and_keeps_the_billing():
+    from projections.events import AccountSuspended, AccountStatusChanged, SuspensionReason
+
+    erasure = SubscriberErasureRequested("er-1", "a1", T0 + 5_000, "gdpr-1")
+    before, _ = fold_batch(None, positioned([opened(), pay(1, 100_000), call(1)]), SETTINGS)
+    assert before.numbers == ("15550000001",)
+    suspend = AccountSuspended("s1", "a1", T0 + 6_000, SuspensionReason.OPERATOR)
+    state, outcomes = fold_batch(before, positioned([erasure, pay(2, 100), suspend], start_offset=3), SETTINGS)
+    assert isinstance(outcomes[0], Applied) and state.numbers == ()
+    assert state.balance_micros == before.balance_micros + 100 and state.calls_charged == 1  # billing stays
+    changes = [n for o in outcomes for n in getattr(o, "notices", ()) if isinstance(n, AccountStatusChanged)]
+    assert changes and all(c.numbers == () for c in changes)  # switches are told no number
+    again, outcomes = fold_batch(state, positioned([erasure], start_offset=3), SETTINGS)  # redelivered
+    assert again.numbers == () and outcomes[0].__class__.__name__ == "Redelivered"
 
 
 event_strategy = st.one_of(
