@@ -50,6 +50,7 @@ from streams.config import Settings
 from streams.kafka_io import beginning_offsets, codec_for, committed_offsets, data_in_range
 from streams.processor import BatchProcessor, InMessage
 from streams.sequence import PartitionSequence
+from streams.table_acks import track_changelog_acks
 from streams.progress_watch import CommitWatch, ProgressWatch
 from streams.ratecards import load_rate_cards
 from streams.rate_feed import RateFeed
@@ -186,18 +187,9 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
         key_type=bytes, value_type=bytes,
     )
     # Every changelog write of the table, as the future Faust resolves when the broker acks it
-    # (see step 4 in the module docstring). The table's own write path is unchanged; this only
-    # keeps the futures that Table.on_key_set drops.
-    unacked_writes: list[asyncio.Future] = []
+    # (step 4 in the module docstring; streams/table_acks.py).
+    unacked_writes = track_changelog_acks(accounts)
     sequence = PartitionSequence()  # see streams/sequence.py: in-order delivery, checked
-    send_changelog = accounts.send_changelog
-
-    def send_changelog_tracked(*args, **kwargs):  # noqa: ANN002, ANN003 - Faust's signature
-        fut = send_changelog(*args, **kwargs)
-        unacked_writes.append(fut)
-        return fut
-
-    accounts.send_changelog = send_changelog_tracked  # type: ignore[method-assign]
 
     # One thread owns the ClickHouse client: clients are not thread-safe, and the event loop
     # must stay free to heartbeat while an insert runs.
@@ -206,11 +198,16 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
     if clickhouse is not None:
         ch_holder["ch"] = clickhouse
 
+    # ch_holder is read and changed only on the ClickHouse thread (open, drop, close all run in
+    # the executor), so a shutdown during the start-up migration cannot pull the client away
+    # from under it: the close simply runs after the open.
     def _ch() -> ClickHouse:
-        if "ch" not in ch_holder:
-            ch_holder["ch"] = connect(settings.clickhouse_url)
-            migrate(ch_holder["ch"])
-        return ch_holder["ch"]
+        ch = ch_holder.get("ch")
+        if ch is None:
+            ch = connect(settings.clickhouse_url)
+            migrate(ch)
+            ch_holder["ch"] = ch
+        return ch
 
     def _drop_client() -> None:
         # Close before forgetting: chDB allows one open session per path in a process, so a
@@ -222,16 +219,14 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
             except Exception as exc:  # the connection is already broken; nothing to save
                 log.warning("closing the failed clickhouse client: %s", exc)
 
-    def _insert_rows(call_rows: list[tuple], posting_rows: list[tuple], invoice_rows: list[tuple],
-                     invoice_line_rows: list[tuple]) -> None:
-        # Runs in the ClickHouse thread, so waiting here never blocks Kafka heartbeats.
+    def _insert(tables: list[tuple[str, tuple, list[tuple]]]) -> None:
+        """Insert (table, columns, rows) in order, retrying the whole list on a failure (rows
+        collapse by key, so a repeat is harmless). Runs in the ClickHouse thread, so waiting
+        here never blocks Kafka heartbeats."""
         for attempt, delay in enumerate((*INSERT_RETRY_DELAYS_SECONDS, None)):
             try:
-                _ch().insert("call_log", CALL_LOG_COLUMNS, call_rows)
-                _ch().insert("journal", JOURNAL_COLUMNS, posting_rows)
-                if invoice_rows:
-                    _ch().insert("invoices", INVOICE_COLUMNS, invoice_rows)
-                    _ch().insert("invoice_lines", INVOICE_LINE_COLUMNS, invoice_line_rows)
+                for table, columns, rows in tables:
+                    _ch().insert(table, columns, rows)
                 return
             except Exception as exc:
                 if delay is None:
@@ -241,21 +236,8 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
                 _drop_client()  # reconnect on the next attempt
                 time.sleep(delay)
 
-    def _insert_one(table: str, columns: tuple, rows: list[tuple]) -> None:
-        for attempt, delay in enumerate((*INSERT_RETRY_DELAYS_SECONDS, None)):
-            try:
-                _ch().insert(table, columns, rows)
-                return
-            except Exception as exc:
-                if delay is None:
-                    raise
-                log.warning("clickhouse insert into %s failed (attempt %d): %s; retrying in %.1f s",
-                            table, attempt + 1, exc, delay)
-                _drop_client()
-                time.sleep(delay)
-
     async def run_insert(table: str, columns: tuple, rows: list[tuple]) -> None:
-        await asyncio.get_running_loop().run_in_executor(executor, _insert_one, table, columns, rows)
+        await asyncio.get_running_loop().run_in_executor(executor, _insert, [(table, columns, rows)])
 
     numbering = numbering_stage.install(app, settings, codec, run_insert, dead_letters, kafka_security)
 
@@ -392,8 +374,10 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
         for key, value in result.numbering:  # drafts and ticks, one envelope per partition, in log order
             outputs.append(await numbering_topic.send(key=key, value=value, partition=0))
         if result.call_rows or result.journal_rows or result.invoice_rows:
-            await loop.run_in_executor(executor, _insert_rows, result.call_rows, result.journal_rows,
-                                       result.invoice_rows, result.invoice_line_rows)
+            await loop.run_in_executor(executor, _insert, [
+                ("call_log", CALL_LOG_COLUMNS, result.call_rows), ("journal", JOURNAL_COLUMNS, result.journal_rows),
+                ("invoices", INVOICE_COLUMNS, result.invoice_rows),
+                ("invoice_lines", INVOICE_LINE_COLUMNS, result.invoice_line_rows)])
         if outputs:
             await asyncio.gather(*outputs)
         # Step 3: the states, only once everything they imply is on the broker and in ClickHouse.
@@ -585,9 +569,13 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
     @app.on_before_shutdown.connect
     async def close_clickhouse(app_: faust.App, **_: object) -> None:
         await rate_feed.stop()
-        ch = ch_holder.pop("ch", None)
-        if ch is not None:
-            await asyncio.get_running_loop().run_in_executor(executor, ch.close)
+
+        def close() -> None:
+            ch = ch_holder.pop("ch", None)
+            if ch is not None:
+                ch.close()
+
+        await asyncio.get_running_loop().run_in_executor(executor, close)
         executor.shutdown(wait=True)
 
     app.voiceledger_accounts = accounts  # type: ignore[attr-defined]

@@ -7,7 +7,6 @@ each invoice counts once by its reference and each number once by the reference 
 from __future__ import annotations
 
 import asyncio
-import time
 
 from projections.events import InvoiceIssued, InvoiceNumbered
 from streams.config import Settings
@@ -56,16 +55,6 @@ def numbering_lag(settings: Settings) -> int:
     end = asyncio.run(ends())
     committed = asyncio.run(committed_offsets(settings, [0], topic=settings.invoice_numbering_topic)).get(0, 0)
     return max(0, end - committed)
-
-
-def wait_numbering_caught_up(settings: Settings, timeout_s: float = 120) -> None:
-    """Until the numbering stage has committed everything on its topic (call it once the events
-    are committed: their numbering items were acked before their commit)."""
-    deadline = time.monotonic() + timeout_s
-    while (lag := numbering_lag(settings)) > 0:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"invoice numbering still {lag} message(s) behind after {timeout_s} s")
-        time.sleep(0.5)
 
 
 def gaps_by_issuer_year(numbers: dict[str, InvoiceNumbered]) -> dict[str, list[int]]:

@@ -101,10 +101,10 @@ def migrate(ch: ClickHouse) -> list[int]:
         if version in done:
             continue
         for statement in statements:
-            if isinstance(statement, (AddColumn, Named)):
-                statement.apply(ch)
-            else:
+            if isinstance(statement, str):
                 ch.execute(statement)
+            else:
+                statement.apply(ch)
         # Through insert(), not INSERT ... VALUES: the native driver waits for data after an INSERT.
         ch.insert("schema_migrations", ("version", "name", "applied_at"), [(version, name, int(time.time()))])
         applied.append(version)

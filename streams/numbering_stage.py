@@ -30,6 +30,7 @@ from streams import faust_patches, metrics
 from streams.config import Settings
 from streams.invoice_log import INVOICE_NUMBER_COLUMNS, number_row
 from streams.kafka_io import beginning_offsets, data_in_range
+from streams.table_acks import track_changelog_acks
 
 log = logging.getLogger("voiceledger.numbering")
 
@@ -57,15 +58,8 @@ def install(app: faust.App, settings: Settings, codec: EventCodec, run_insert: C
                         value_serializer="raw", partitions=1)
     table = app.Table(NUMBERING_TABLE, default=None, partitions=1, use_partitioner=True, key_type=bytes,
                       value_type=bytes)
-    unacked: list[asyncio.Future] = []
-    send_changelog = table.send_changelog
-
-    def send_changelog_tracked(*args, **kwargs):  # noqa: ANN002, ANN003 - Faust's signature
-        fut = send_changelog(*args, **kwargs)
-        unacked.append(fut)
-        return fut
-
-    table.send_changelog = send_changelog_tracked  # type: ignore[method-assign]
+    # The state's changelog acks (and dead letters' sends), awaited before a batch ends.
+    unacked = track_changelog_acks(table)
 
     async def load_state() -> numbering.NumberingState:
         raw = table.get(STATE_KEY)
