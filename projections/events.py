@@ -31,6 +31,16 @@ class Direction(str, Enum):
     INBOUND = "INBOUND"
 
 
+# A personal field sealed with the subscriber's key (crypto-shredding, R31, R32, R35; the
+# sealing itself is I/O and lives in ``streams/sealing.py``). The core only needs to recognise
+# one: a sealed number is never a number, and rating then reads the route kept in clear.
+SEALED_PREFIX = "vlseal1:"
+
+
+def is_sealed(value: str) -> bool:
+    return value.startswith(SEALED_PREFIX)
+
+
 @dataclass(frozen=True, slots=True)
 class AccountOpened:
     event_id: str
@@ -60,6 +70,13 @@ class CallDetailRecord:
     disposition: Disposition
     direction: Direction = Direction.OUTBOUND
     trunk: str = ""
+    callee_route: str = ""  # v2: the called number's leading characters, in clear, when callee is sealed
+
+    @property
+    def dialled(self) -> str:
+        """What rating reads: the called number, or the clear route prefix when it is sealed
+        (the same on every replay, with or without the subscriber's key)."""
+        return self.callee_route if self.callee.startswith(SEALED_PREFIX) else self.callee
 
     @property
     def call_key(self) -> str:

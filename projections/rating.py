@@ -285,7 +285,7 @@ def rate_call(
     # R1: timed from answer to hang-up; whole seconds, a started second is not billed twice
     # because switches report whole seconds already (billsec).
     duration_s = (cdr.end_at_ms - cdr.answer_at_ms) // 1000 if answered else 0
-    callee = normalize_number(cdr.callee, country_code)
+    callee = normalize_number(cdr.dialled, country_code)
     if on_net_prefixes and callee.startswith(on_net_prefixes):  # R3: on-net is free
         return RatedCall(duration_s, 0, "", "on-net", 0, 0, 0, 0, card.currency, card.card_id, on_net=True, plan=plan)
     dest = card.lookup(callee)

@@ -123,7 +123,7 @@ def cdr_from_record(d: dict) -> CallDetailRecord:
     return CallDetailRecord(
         d["event_id"], d["carrier_id"], d["call_id"], d["account_id"], d["caller"], d["callee"],
         d["start_at_ms"], d["answer_at_ms"], d["end_at_ms"], _DISPOSITION[d["disposition"]],
-        _DIRECTION[d["direction"]], d["trunk"],
+        _DIRECTION[d["direction"]], d["trunk"], d["callee_route"],
     )
 
 
@@ -133,6 +133,7 @@ def _cdr_to_dict(c: CallDetailRecord) -> dict:
         "account_id": c.account_id, "caller": c.caller, "callee": c.callee,
         "start_at_ms": c.start_at_ms, "answer_at_ms": c.answer_at_ms, "end_at_ms": c.end_at_ms,
         "disposition": c.disposition.value, "direction": c.direction.value, "trunk": c.trunk,
+        "callee_route": c.callee_route,
     }
 
 

@@ -43,6 +43,7 @@ from faust.types import TP
 from projections.account import DAY_MS, AccountState, FoldSettings
 from streams import faust_patches, metrics, numbering_stage
 from streams.call_log import CALL_LOG_COLUMNS, migrate
+from streams.sealing import opener_for
 from streams.invoice_log import INVOICE_COLUMNS, INVOICE_LINE_COLUMNS
 from streams.journal_log import JOURNAL_COLUMNS
 from streams.clickhouse import ClickHouse, connect
@@ -52,7 +53,7 @@ from streams.processor import BatchProcessor, InMessage
 from streams.sequence import PartitionSequence
 from streams.table_acks import track_changelog_acks
 from streams.progress_watch import CommitWatch, ProgressWatch
-from streams.ratecards import load_rate_cards
+from streams.ratecards import check_route_fits, load_rate_cards
 from streams.rate_feed import RateFeed
 from streams.api_tokens import load_tokens
 from streams.authorization_http import AuthorizationServer, NotReady
@@ -93,8 +94,12 @@ INSERT_RETRY_DELAYS_SECONDS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
 
 def fold_settings_from(settings: Settings, published_cards: tuple[RateCard, ...] = ()) -> FoldSettings:
     """The fold's settings: the configured cards plus the cards published on the rates topic."""
+    configured = load_rate_cards(settings.rate_cards)
+    if settings.seal_personal_data:
+        for card in configured:
+            check_route_fits(card, settings.route_digits)
     return FoldSettings(
-        rate_cards=load_rate_cards(settings.rate_cards) + published_cards,
+        rate_cards=configured + published_cards,
         on_net_prefixes=settings.on_net_prefixes,
         country_code=settings.country_code,
         dedup_window_ms=settings.dedup_window_days * DAY_MS,
@@ -146,7 +151,7 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
     )
     codec = codec_for(settings)
     base_settings = fold_settings_from(settings)
-    processor = BatchProcessor(codec, base_settings, settings.partitions)
+    processor = BatchProcessor(codec, base_settings, settings.partitions, opener_for(settings))
     rate_feed = RateFeed(settings, codec)
     cards_version = [0]  # the rate book's version the processor's settings were built from
     events_topic = app.topic(

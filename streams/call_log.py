@@ -103,10 +103,13 @@ def migrate(ch: ClickHouse) -> list[int]:
     return migrations.migrate(ch)
 
 
-def call_log_row(cdr: CallDetailRecord, rated: RatedCall, partition: int, offset: int, index: int) -> tuple:
+def call_log_row(cdr: CallDetailRecord, rated: RatedCall, partition: int, offset: int, index: int,
+                 parties: tuple[str, str] | None = None) -> tuple:
+    """``parties``: (caller, callee) opened from a sealed CDR (``streams/sealing.py``)."""
+    caller, callee = parties if parties is not None else (cdr.caller, cdr.callee)
     return (
-        cdr.call_key, cdr.carrier_id, cdr.call_id, cdr.account_id, cdr.event_id, cdr.caller,
-        cdr.callee, cdr.start_at_ms // 1000,
+        cdr.call_key, cdr.carrier_id, cdr.call_id, cdr.account_id, cdr.event_id, caller,
+        callee, cdr.start_at_ms // 1000,
         None if cdr.answer_at_ms is None else cdr.answer_at_ms // 1000,
         cdr.end_at_ms // 1000, cdr.disposition.value, cdr.direction.value, cdr.trunk,
         rated.duration_s, rated.billed_s, rated.destination_prefix, rated.destination_name,
@@ -122,6 +125,15 @@ def summary(ch: ClickHouse) -> list[tuple]:
         "SELECT currency, count() AS calls, countIf(answer_at IS NOT NULL) AS answered, "
         "toInt64(sum(billed_s)) AS billed_s, toInt64(sum(charge_micros)) AS charge_micros "
         "FROM call_log FINAL GROUP BY currency ORDER BY currency"
+    )
+
+
+def latest_calls(ch: ClickHouse, limit: int = 5) -> list[tuple]:
+    """The newest answered calls: what a billing clerk looks up (numbers in clear, R34: not an
+    analyst's view)."""
+    return ch.query(
+        "SELECT toString(start_at), account_id, caller, callee, destination_name, billed_s, charge_micros, currency "
+        f"FROM call_log FINAL WHERE answer_at IS NOT NULL ORDER BY start_at DESC, call_key LIMIT {int(limit)}"
     )
 
 

@@ -108,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     sx = subs_sub.add_parser("export", help="the subscriber's calls, journal and invoices as JSON and CSV")
     sx.add_argument("account")
     sx.add_argument("--out", required=True, metavar="DIR")
-    se = subs_sub.add_parser("erase", help="anonymise the subscriber's numbers in ClickHouse and log the erasure "
+    se = subs_sub.add_parser("erase", help="delete the subscriber's key (sealed numbers in the Kafka log become "
+                                          "unreadable), anonymise their numbers in ClickHouse and log the erasure "
                                           "(the worker then drops them from the account's state); amounts are kept")
     se.add_argument("account")
     se.add_argument("--yes", action="store_true", help="required: erasure cannot be undone")
@@ -264,12 +265,14 @@ def _rates_import(settings, args: argparse.Namespace) -> int:  # noqa: ANN001 - 
     import time
 
     from streams.rate_feed import publish_card
-    from streams.ratecards import load_rate_card, parse_band
+    from streams.ratecards import check_route_fits, load_rate_card, parse_band
 
     t0 = time.perf_counter()
     bands = tuple(parse_band(spec) for spec in args.band)
     card = load_rate_card(args.path, args.currency, args.valid_from, valid_to=args.valid_to, bands=bands,
                           card_id=args.card_id)
+    if settings.seal_personal_data:
+        check_route_fits(card, settings.route_digits)
     loaded_s = time.perf_counter() - t0
     summary = {"card_id": card.card_id, "currency": card.currency, "destinations": len(card.destinations),
                "bands": [b.name for b in card.bands], "valid_from_ms": card.valid_from_ms,
@@ -380,11 +383,18 @@ def main(argv: list[str] | None = None) -> int:
                     counts = export(ch, args.account, Path(args.out))
                     print(json.dumps({"account": args.account, "out": args.out, "rows": counts}))
                 else:
+                    from streams.sealing import SubscriberKeys
+
+                    # The key first: from here on no worker opens the subscriber's sealed fields,
+                    # so no call row with numbers can reach ClickHouse after it is anonymised.
+                    shredded = SubscriberKeys(settings.subscriber_keys_dir).erase(args.account, args.ref)
                     rows = erase_in_clickhouse(ch, args.account)
                     logged = log_erasure(settings, args.account, args.ref)
                     print(json.dumps({"account": args.account, "call_log_rows_anonymised": rows,
-                                      "erasure_event": logged,
-                                      "kafka_log": "events still hold the numbers: needs crypto-shredding (see README)"}))
+                                      "erasure_event": logged, "subscriber_key_deleted": shredded,
+                                      "kafka_log": "sealed numbers in the log can no longer be opened" if shredded
+                                      else "no subscriber key was here: numbers logged without sealing "
+                                           "(seal_personal_data off) stay in the log (see README)"}))
             finally:
                 ch.close()
             return 0

@@ -95,6 +95,14 @@ class Settings:
     # R30: call-log rows are kept this many years (never fewer than five), then aggregated.
     retention_years: int = 5
     dedup_window_days: int = 7
+    # R31, R32, R35: crypto-shredding (streams/sealing.py). The edge seals a CDR's caller and
+    # callee and an account's own numbers with the subscriber's key from this store (shared by
+    # ingest, workers and the CLI; a KMS in production); erasure deletes the key. Rating reads
+    # the first route_digits digits of the called number, kept in clear (1-6; rate-card
+    # prefixes may be no longer). Off: the edge puts numbers on the log in clear.
+    seal_personal_data: bool = True
+    subscriber_keys_dir: str = ".voiceledger/subscriber-keys"
+    route_digits: int = 6
     # An event dated further ahead of its own log time than this is refused (a bad clock).
     max_clock_skew_seconds: int = 3_600
     # A published card takes effect at its valid-from, but never before this long after it was
@@ -166,6 +174,13 @@ def _coerce(name: str, kind: type, raw: object) -> object:
             if isinstance(raw, str):
                 return tuple(x.strip() for x in raw.split(",") if x.strip())
             return tuple(str(x) for x in raw)  # type: ignore[union-attr]
+        if kind is bool:
+            if isinstance(raw, bool):
+                return raw
+            word = str(raw).strip().lower()
+            if word not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+                raise ValueError
+            return word in ("true", "1", "yes", "on")
         if kind is int:
             return int(raw)  # type: ignore[arg-type]
         if kind is float:
@@ -269,6 +284,11 @@ def validate(s: Settings) -> Settings:
         raise ConfigError("registration_grace_hours must be positive and inactivity_days at least 0 (0: off)")
     if not s.country_code.isdigit():
         raise ConfigError(f"country_code: {s.country_code!r} must be digits")
+    if not 1 <= s.route_digits <= 6:
+        raise ConfigError(f"route_digits: {s.route_digits} must be 1-6 (more would keep a number-like run of the "
+                          "called number in clear)")
+    if not s.subscriber_keys_dir:
+        raise ConfigError("subscriber_keys_dir: the subscribers' key store (a directory) is needed")
     return s
 
 
@@ -294,7 +314,7 @@ def load_settings(config_file: str | None = None, env: dict[str, str] | None = N
         if key in env:
             values[name] = env[key]
     values.update({k: v for k, v in overrides.items() if v is not None})
-    kinds = {"int": int, "float": float, "str": str}
+    kinds = {"int": int, "float": float, "str": str, "bool": bool}
     coerced = {
         name: _coerce(name, kinds.get(str(known[name].type), str), raw) for name, raw in values.items()
     }

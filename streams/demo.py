@@ -20,7 +20,7 @@ from collections import defaultdict
 from dataclasses import fields, replace
 from pathlib import Path
 
-from projections.events import InvoiceIssued, InvoiceNumbered
+from projections.events import CallDetailRecord, InvoiceIssued, InvoiceNumbered, is_sealed
 from projections.invoicing import format_minor
 from projections.money import Money
 from projections.periods import next_period, period_of, period_start_ms
@@ -31,8 +31,8 @@ from streams.clickhouse import connect, redact
 from streams.config import Settings
 from streams.embedded import EmbeddedBroker, free_port
 from streams.kafka_security import client_kwargs
-from streams.kafka_io import (committed_lag, committed_offsets, ensure_topics, produce_events, publish_tick,
-                              read_account_states, read_topic)
+from streams.kafka_io import (codec_for, committed_lag, committed_offsets, ensure_topics, produce_events,
+                              publish_tick, read_account_states, read_topic)
 from streams.simulate import START_MS, SimulationSpec, simulate
 
 
@@ -119,6 +119,11 @@ def run_demo(settings: Settings, spec: SimulationSpec, envelope_max: int, workdi
         broker = EmbeddedBroker(log_path=str(workdir / "broker.log")).start()
         settings = replace(settings, broker=broker.bootstrap, broker_flavor="tansu")
         say(f"started embedded Kafka-protocol broker (Tansu) on {broker.bootstrap}")
+        if settings.subscriber_keys_dir == Settings().subscriber_keys_dir:
+            # The subscribers' keys belong to this (in-memory) log: a fresh store beside it.
+            keys_dir = workdir / "subscriber-keys"
+            shutil.rmtree(keys_dir, ignore_errors=True)
+            settings = replace(settings, subscriber_keys_dir=str(keys_dir.resolve()))
         if settings.clickhouse_url == Settings().clickhouse_url:
             # The embedded broker's log lives in memory, so start the embedded ClickHouse
             # fresh too: the two must describe the same events.
@@ -155,12 +160,15 @@ def run_demo(settings: Settings, spec: SimulationSpec, envelope_max: int, workdi
         say(f"worker drained and stopped (exit {code}) after {time.monotonic() - t0:.1f} s")
         states = asyncio.run(read_account_states(settings))
         dead = asyncio.run(read_topic(settings.broker, settings.dead_letter_topic, security=client_kwargs(settings)))
+        logged = asyncio.run(read_topic(settings.broker, settings.events_topic, security=client_kwargs(settings)))
+        sealed, cdrs = sealed_cdrs(codec_for(settings), [r.value for r in logged])
         invoices = read_invoices(settings)
         numbers = read_invoice_numbers(settings)
         ch = connect(settings.clickhouse_url)
         try:
             summary = call_log.summary(ch)
             top = call_log.top_destinations(ch, 8)
+            latest = call_log.latest_calls(ch, 5)
             from_journal = journal_log.customer_balances(ch)
             trial = journal_log.trial_balance(ch)
             usage = journal_log.usage_revenue(ch)
@@ -168,6 +176,7 @@ def run_demo(settings: Settings, spec: SimulationSpec, envelope_max: int, workdi
         finally:
             ch.close()
         code = print_report(states, summary, top, len(dead), from_journal, trial, usage)
+        code = print_privacy(latest, sealed, cdrs, settings.seal_personal_data) or code
         return print_invoices(invoices, numbers, invoiced, workdir) or code
     finally:
         if broker:
@@ -213,6 +222,28 @@ def print_invoices(invoices: list[InvoiceIssued], numbers: dict[str, InvoiceNumb
     print(f"Every invoice has a legal number, gapless per issuer and year ({span}): "
           f"{'yes' if all_numbered and not gaps else f'NO {gaps}'}")
     return 0 if ok and all_numbered and not gaps else 1
+
+
+def sealed_cdrs(codec, values: list[bytes]) -> tuple[int, int]:  # noqa: ANN001 - EventCodec
+    """(CDRs whose caller and callee are sealed, CDRs) among the events topic's messages."""
+    sealed = total = 0
+    for value in values:
+        for event in codec.decode(value):
+            if isinstance(event, CallDetailRecord):
+                total += 1
+                sealed += is_sealed(event.callee) and (not event.caller or is_sealed(event.caller))
+    return sealed, total
+
+
+def print_privacy(latest: list[tuple], sealed: int, cdrs: int, sealing: bool) -> int:
+    print("\nLatest answered calls (ClickHouse call_log; analysts read the anonymised copy instead, R34):")
+    for start, account, caller, callee, dest, billed_s, charge, currency in latest:
+        print(f"  {start}  {account:<12} {caller:>14} -> {callee:<16} {dest:<22} {billed_s:>5} s "
+              f"{Money(int(charge), currency).format():>14}")
+    ok = sealed == cdrs if sealing else True
+    print(f"CDRs on the events topic with caller and callee sealed by the subscriber's key (R32): {sealed} of "
+          f"{cdrs}: {'yes' if ok else 'NO'}" + ("" if sealing else " (seal_personal_data is off)"))
+    return 0 if ok else 1
 
 
 def print_report(states: dict, summary: list[tuple], top: list[tuple], dead_letters: int,

@@ -13,6 +13,12 @@ Every record is parsed and validated at the edge:
 
 Re-ingesting a file is safe: a CDR's identity is (carrier, the source's unique id), and the
 worker counts a re-sent CDR as a duplicate, never a second charge.
+
+R32: with ``seal_personal_data`` (the default) caller and callee reach the log sealed with the
+subscriber's key (``streams/sealing.py``; deterministic, so a re-ingested file still gives
+duplicates). A *rejected* line goes to the dead-letter topic as it was read, numbers and all,
+because its account may be unknown: give that topic a retention shorter than the erasure
+deadline (README, privacy).
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from streams.cdr_common import CdrRejected, Parsed
 from streams.cdr_freeswitch import read_json_cdrs
 from streams.config import Settings
 from streams.kafka_io import codec_for, ensure_topics, new_producer, plan_messages
+from streams.sealing import sealer_for
 
 FORMATS = ("asterisk-csv", "freeswitch-json", "avro")
 CHUNK_RECORDS = 20_000  # records parsed before they are produced: bounds memory on big files
@@ -132,7 +139,11 @@ async def ingest(settings: Settings, paths: list[Path], fmt: str, carrier_id: st
             await asyncio.gather(*pending)
             pending.clear()
 
+    sealer = sealer_for(settings)
+
     async def produce(cdrs: list[CallDetailRecord]) -> None:
+        if sealer is not None:  # R32: numbers reach the log sealed with the subscriber's key
+            cdrs = sealer.seal_events(cdrs)
         for partition, key, value in plan_messages(cdrs, codec, settings.partitions, envelope_max):
             await send(settings.events_topic, key, value, partition)
         summary.produced += len(cdrs)
@@ -162,6 +173,8 @@ async def ingest(settings: Settings, paths: list[Path], fmt: str, carrier_id: st
                 await send(settings.dead_letter_topic, f"file:{path}/{parsed.line}".encode(), letter)
             if chunk:
                 await produce(chunk)
+            if sealer is not None:
+                sealer.forget()  # an erasure between files holds for the next one
         await asyncio.gather(*pending)  # every record is on the broker before we say so
         await producer.flush()
     finally:

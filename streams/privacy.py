@@ -11,8 +11,10 @@
   and the five-year retention of financial records still hold. It waits for ClickHouse's
   mutations to finish and then checks that no number survived.
 
-Not done here (see the README): the Kafka log still holds the numbers in its events; erasing
-them needs per-subscriber encryption of personal fields (crypto-shredding), not built yet.
+The Kafka log's copies are erased by deleting the subscriber's key (``streams/sealing.py``,
+crypto-shredding); ``voiceledger subscriber erase`` does that first, then this, then logs
+the erasure. A worker that replays the log afterwards writes the same anonymised rows
+(``sealing.anonymised_callee`` is this module's SQL in Python).
 """
 
 from __future__ import annotations

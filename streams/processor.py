@@ -25,7 +25,8 @@ from projections.account import (
     Rejected,
     fold_batch,
 )
-from projections.events import AccountStatusChanged, CallDetailRecord, InterimInvoiceDue, InvoiceIssued, PeriodTicked
+from projections.events import (AccountEvent, AccountOpened, AccountStatusChanged, CallDetailRecord,
+                                InterimInvoiceDue, InvoiceIssued, PeriodTicked, is_sealed)
 from projections.journal import JournalEntry
 from projections.numbering import Draft, TickPassed, draft_of
 from projections.rating import call_rated
@@ -33,6 +34,7 @@ from schemas.codec import DecodeError, EventCodec
 from streams.invoice_log import invoice_rows
 from streams.call_log import call_log_row
 from streams.journal_log import journal_rows
+from streams.sealing import Opener, SealError, anonymised_callee, sealed_length
 from streams import metrics
 
 
@@ -87,9 +89,13 @@ def _event_type(event: object) -> str:
 
 
 class BatchProcessor:
-    def __init__(self, codec: EventCodec, settings: FoldSettings, partitions: int) -> None:
+    def __init__(self, codec: EventCodec, settings: FoldSettings, partitions: int,
+                 opener: Opener | None = None) -> None:
         assert partitions > 0
         self.codec = codec
+        # Opens sealed caller and callee for the call log (R32 crypto-shredding); without one a
+        # sealed CDR is dead-lettered, never written to ClickHouse as a token.
+        self.opener = opener
         self.settings = settings
         self.partitions = partitions
         # murmur2 in pure Python costs ~3 us; accounts repeat, so remember each one's partition.
@@ -113,6 +119,24 @@ class BatchProcessor:
         result.dead_letters.append((key, value))
         result.counts[f"rejected:{code}"] += 1
         metrics.EVENTS_REJECTED.labels(topic=msg.topic, reason=code).inc()
+
+    def _open(self, event: AccountEvent) -> tuple[str, str | None] | None:
+        """A sealed CDR's (caller, callee), callee None if the subscriber was erased; None for
+        anything not sealed. Raises ``SealError`` for a sealed value this worker cannot open,
+        which would otherwise reach ClickHouse as a token (a key store not shared with the edge)."""
+        if isinstance(event, CallDetailRecord):
+            if not is_sealed(event.callee):
+                return None
+            if self.opener is None:
+                raise SealError("sealed CDR, and this processor has no key store")
+            caller = self.opener.open(event.account_id, event.caller)
+            return caller or "", self.opener.open(event.account_id, event.callee)
+        if isinstance(event, AccountOpened) and event.numbers and is_sealed(event.numbers[0]):
+            if self.opener is None:
+                raise SealError("sealed numbers, and this processor has no key store")
+            for number in event.numbers:  # the status topic hands these to switches: they must open
+                self.opener.open(event.account_id, number)
+        return None
 
     @staticmethod
     def _publish_metrics(result: BatchResult, consumed: Counter, applied: Counter,
@@ -184,6 +208,9 @@ class BatchProcessor:
         origin: dict[int, tuple[InMessage, bool]] = {}  # id(Positioned) -> (message, enveloped)
         batch_accounts: dict[int, set[str]] = {}  # partition -> accounts seen in this batch so far
         numbering: dict[int, list[Draft | TickPassed]] = {}  # partition -> drafts and ticks
+        parties: dict[int, tuple[str, str | None]] = {}  # id(Positioned) -> opened (caller, callee)
+        if self.opener is not None:
+            self.opener.forget()  # keys are read afresh each batch: an erasure holds from the next
         for msg in messages:
             try:
                 events, enveloped = self.codec.decode_message(msg.value)
@@ -204,8 +231,16 @@ class BatchProcessor:
                                       f"{self._partition(event.account_id)}, not {msg.partition}",
                                       original)
                     continue
+                try:
+                    opened = self._open(event)
+                except SealError as exc:
+                    original = self.codec.encode(event) if enveloped else msg.value
+                    self._dead_letter(result, msg, index, "sealed_unreadable", str(exc), original)
+                    continue
                 item = Positioned(source, msg.offset, index, msg.timestamp_ms, event)
                 origin[id(item)] = (msg, enveloped)
+                if opened is not None:
+                    parties[id(item)] = opened
                 by_account.setdefault(event.account_id, []).append(item)
                 batch_accounts.setdefault(msg.partition, set()).add(event.account_id)
 
@@ -231,8 +266,12 @@ class BatchProcessor:
                     applied[(msg.topic, _event_type(item.event))] += 1
                     if outcome.rated is not None:
                         assert isinstance(item.event, CallDetailRecord)
+                        opened = parties.get(id(item))
+                        if opened is not None and opened[1] is None:  # erased: as subscriber erase leaves it
+                            opened = (opened[0], anonymised_callee(outcome.rated.destination_prefix,
+                                                                   sealed_length(item.event.callee)))
                         result.call_rows.append(
-                            call_log_row(item.event, outcome.rated, msg.partition, msg.offset, item.index)
+                            call_log_row(item.event, outcome.rated, msg.partition, msg.offset, item.index, opened)
                         )
                         rated_by_partition.setdefault(msg.partition, []).append(
                             call_rated(item.event, outcome.rated))

@@ -189,6 +189,16 @@ def _row_problem(row: dict, line: int, destinations: dict[str, DestinationRate],
     return None
 
 
+def check_route_fits(card: RateCard, route_digits: int) -> None:
+    """R32: a sealed call is rated on the first ``route_digits`` digits of its called number
+    (``streams/sealing.py``), so a longer prefix could never match one. Refused at the edge."""
+    longer = sorted(p for p in card.destinations if len(p) > route_digits)
+    if longer:
+        raise RateCardError(f"{card.card_id}: {len(longer)} prefix(es) longer than route_digits ({route_digits}), "
+                            f"e.g. {', '.join(longer[:3])}: sealed calls are rated on that many digits; "
+                            "shorten them, raise route_digits (at most 6) or turn seal_personal_data off")
+
+
 def load_rate_cards(specs: tuple[str, ...]) -> tuple[RateCard, ...]:
     cards = []
     for spec in specs:

@@ -39,7 +39,7 @@ def clickhouse_url(request, tmp_path):
 
 
 @pytest.fixture
-def settings(broker, clickhouse_url) -> Settings:
+def settings(broker, clickhouse_url, tmp_path) -> Settings:
     name = f"vl-{uuid.uuid4().hex[:10]}"
     s = replace(
         Settings(), broker=broker.bootstrap, broker_flavor="tansu", clickhouse_url=clickhouse_url,
@@ -49,6 +49,7 @@ def settings(broker, clickhouse_url) -> Settings:
         invoices_topic=f"{name}.invoices",
         invoice_numbering_topic=f"{name}.invoice-numbering", invoice_numbers_topic=f"{name}.invoice-numbers",
         partitions=4, metrics_port=free_port(), session_timeout_seconds=6.0, log_level="info",
+        subscriber_keys_dir=str(tmp_path / "subscriber-keys"),  # R32: each test's own key store
     )
     # Tests share one broker: a topic left at its default name would mix tests' records.
     shared = [f.name for f in fields(Settings) if f.name.endswith("_topic")

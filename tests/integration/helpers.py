@@ -15,6 +15,7 @@ from streams.app import fold_settings_from
 from streams.config import Settings
 from streams.demo import start_worker, stop_worker, wait_until_committed
 from streams.kafka_io import committed_lag, read_account_states
+from streams.sealing import sealer_for
 
 FAR_FUTURE_MS = 2**62  # the oracle has no log timestamps; nothing is "in the future" for it
 
@@ -82,10 +83,18 @@ def merge_offsets(*maps: dict[int, int]) -> dict[int, int]:
     return out
 
 
+def at_the_edge(settings: Settings, events: list[AccountEvent]) -> list[AccountEvent]:
+    """The events as ``produce_events`` and ``ingest`` put them on the log: personal fields sealed
+    with the subscriber's key (R32). For tests that produce prepared messages themselves."""
+    sealer = sealer_for(settings)
+    return list(events) if sealer is None else sealer.seal_events(events)
+
+
 def oracle(settings: Settings, events: list[AccountEvent],
            published_cards: tuple[RateCard, ...] = ()) -> dict[str, AccountState]:
-    """A pure fold of the same events, in the same per-account order, from nothing."""
-    items = [Positioned("oracle/0", i, 0, FAR_FUTURE_MS, e) for i, e in enumerate(events)]
+    """A pure fold of the same events, in the same per-account order, from nothing, as the
+    edge put them on the log (sealed: the tokens are deterministic, so these are the same)."""
+    items = [Positioned("oracle/0", i, 0, FAR_FUTURE_MS, e) for i, e in enumerate(at_the_edge(settings, events))]
     return fold_all(items, fold_settings_from(settings, published_cards))
 
 

@@ -22,6 +22,7 @@ from schemas.codec import EventCodec
 from streams.simulate import SimulationSpec, simulate
 
 from tests.integration.helpers import (
+    at_the_edge,
     kill_mid_stream,
     live_states,
     merge_offsets,
@@ -48,7 +49,7 @@ def test_R7_R9_R30_sigkill_at_random_points_loses_nothing_and_counts_nothing_twi
     settings = replace(settings, batch_messages_max=40, batch_wait_seconds=0.05, commit_interval_seconds=0.2)
     codec = EventCodec()
     events = simulate(SimulationSpec(accounts=1_000, calls=100_000, days=3, seed=5, duplicate_ratio_percent=3))
-    messages = list(plan_messages(events, codec, settings.partitions, envelope_max=25))
+    messages = list(plan_messages(at_the_edge(settings, events), codec, settings.partitions, envelope_max=25))
     # Keep per-partition order: chunk by position, not by striding.
     size = -(-len(messages) // KILLS)
     chunks = [messages[i * size:(i + 1) * size] for i in range(KILLS)]

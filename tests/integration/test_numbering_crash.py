@@ -22,7 +22,7 @@ from streams.kafka_io import committed_lag, plan_messages, produce_raw, publish_
 from streams.selfcheck import rebuild
 from streams.simulate import START_MS, SimulationSpec, simulate
 
-from tests.integration.helpers import kill_mid_stream, merge_offsets, run_worker_to_end
+from tests.integration.helpers import at_the_edge, kill_mid_stream, merge_offsets, run_worker_to_end
 
 H = 3_600_000
 NOV_1 = 1_793_491_200_000  # 2026-11-01T00:00:00Z: closes October (R13)
@@ -42,7 +42,7 @@ def test_numbers_stay_one_per_invoice_gapless_and_rebuild_identically_when_the_w
     settings = replace(settings, batch_messages_max=20, batch_wait_seconds=0.05, commit_interval_seconds=0.2)
     codec = EventCodec()
     events = simulate(SimulationSpec(accounts=300, calls=6_000, days=2, seed=31))
-    messages = list(plan_messages(events, codec, settings.partitions, envelope_max=10))
+    messages = list(plan_messages(at_the_edge(settings, events), codec, settings.partitions, envelope_max=10))
     size = -(-len(messages) // len(TICKS))
     chunks = [messages[i * size:(i + 1) * size] for i in range(len(TICKS))]
     rng = random.Random(20261201)

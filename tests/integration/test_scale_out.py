@@ -22,6 +22,7 @@ from streams.kafka_io import committed_lag, plan_messages, produce_raw
 from streams.simulate import SimulationSpec, simulate
 
 from tests.integration.helpers import (
+    at_the_edge,
     live_states,
     merge_offsets,
     oracle,
@@ -42,7 +43,7 @@ def test_R7_R9_R30_a_worker_joins_and_another_leaves_mid_stream(settings, tmp_pa
     settings = replace(settings, batch_messages_max=50, commit_interval_seconds=0.2)
     codec = EventCodec()
     events = simulate(SimulationSpec(accounts=600, calls=30_000, days=2, seed=41))
-    messages = list(plan_messages(events, codec, settings.partitions, envelope_max=20))
+    messages = list(plan_messages(at_the_edge(settings, events), codec, settings.partitions, envelope_max=20))
     third = len(messages) // 3
     parts = [messages[:third], messages[third:2 * third], messages[2 * third:]]
 

@@ -124,6 +124,17 @@ def test_v1_account_opened_reads_with_the_v2_default():
     assert v2.tax_jurisdiction == "BE"
 
 
+def test_v1_cdr_reads_with_an_empty_route_and_v2_keeps_its_sealed_fields():
+    """R32: a v2 CDR carries sealed caller and callee and the clear route that rating reads."""
+    (old,) = codec.decode((FIXTURES / "CallDetailRecord.v1.bin").read_bytes())
+    assert old.callee_route == "" and old.dialled == old.callee == "+442071234567"
+    (new,) = codec.decode((FIXTURES / "CallDetailRecord.v2.bin").read_bytes())
+    assert new.callee.startswith("vlseal1:") and new.callee_route == "+442071"
+    assert new.dialled == "+442071"
+    batch = codec.decode((FIXTURES / "CallDetailRecordBatch.v2.bin").read_bytes())
+    assert [c.dialled for c in batch] == ["+442071", "+442071234567"]
+
+
 def test_every_registered_schema_version_has_a_fixture_or_is_internal():
     manifest = json.loads(REGISTRY_FILE.read_text())
     for entry in manifest["schemas"]:

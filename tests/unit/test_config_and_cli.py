@@ -33,11 +33,31 @@ def test_defaults_load_and_env_overrides_file(tmp_path):
     ({"VOICELEDGER_TAX_RULES": "EUR:BE:120:VAT"}, "tax_rules"),
     ({"VOICELEDGER_INVOICE_ISSUER": "A B"}, "invoice_issuer"),
     ({"VOICELEDGER_RETENTION_YEARS": "4"}, "retention_years"),
+    ({"VOICELEDGER_ROUTE_DIGITS": "7"}, "route_digits"),
+    ({"VOICELEDGER_SEAL_PERSONAL_DATA": "maybe"}, "seal_personal_data"),
 ])
 def test_bad_setting_names_itself(env, setting):
     with pytest.raises(ConfigError) as info:
         load_settings(None, env=env)
     assert str(info.value).startswith(setting + ":") and "\n" not in str(info.value)
+
+
+def test_R32_sealing_is_on_by_default_and_a_yes_no_setting():
+    assert load_settings(None, env={}).seal_personal_data is True
+    assert load_settings(None, env={"VOICELEDGER_SEAL_PERSONAL_DATA": "off"}).seal_personal_data is False
+    assert load_settings(None, env={"VOICELEDGER_SEAL_PERSONAL_DATA": "True"}).seal_personal_data is True
+
+
+def test_R32_a_card_with_prefixes_longer_than_the_clear_route_is_refused(tmp_path):
+    from streams.ratecards import check_route_fits
+
+    path = tmp_path / "long.csv"
+    path.write_text("prefix,destination,rate,connect_fee,initial_increment_s,subsequent_increment_s\n"
+                    "44,UK,0.02,0,60,60\n4477009,UK special,0.5,0,60,60\n")
+    card = load_rate_card(str(path), "USD", "2026-01-01")
+    check_route_fits(card, 7)
+    with pytest.raises(RateCardError, match="1 prefix\\(es\\) longer than route_digits \\(6\\), e.g. 4477009"):
+        check_route_fits(card, 6)
 
 
 def test_R17_tax_rules_parse_into_per_currency_profiles():

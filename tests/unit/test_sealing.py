@@ -1,0 +1,143 @@
+"""Crypto-shredding (R31, R32, R35; issue 7): personal fields sealed with the subscriber's own
+key at the edge, opened by the worker for the call log, unreadable for ever once the key is
+erased; rating and deduplication work on the sealed event alone, so a rebuild after an erasure
+folds exactly as the live worker did."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from projections.account import Duplicate, FoldSettings, Positioned, fold_batch
+from projections.events import AccountOpened, CallDetailRecord, Disposition, is_sealed
+from projections.rating import DestinationRate, RateCard, rate_call
+from schemas.codec import EventCodec
+from streams.call_log import CALL_LOG_COLUMNS
+from streams.processor import BatchProcessor, InMessage, partition_for
+from streams.sealing import (Opener, SealError, Sealer, SubscriberKeys, anonymised_callee, route_of,
+                             sealed_length)
+
+T0 = 1_790_812_800_000
+ACCT = "acct-7"
+codec = EventCodec()
+CARD = RateCard("usd", "USD", 0, {"1": DestinationRate("1", "US", 10_000),
+                                  "44": DestinationRate("44", "UK", 20_000),
+                                  "447": DestinationRate("447", "UK mobile", 80_000)})
+CALL = CallDetailRecord("e1", "carrier-a", "k1", ACCT, "+15550001234", "+447700900123", T0, T0 + 1_000,
+                        T0 + 61_000, Disposition.ANSWERED)
+
+
+@pytest.fixture
+def keys(tmp_path):
+    return SubscriberKeys(tmp_path / "keys")
+
+
+def test_R32_sealed_numbers_are_not_in_the_event_and_open_with_the_key(keys):
+    sealer = Sealer(keys, 6)
+    sealed = sealer.seal_event(CALL)
+    assert is_sealed(sealed.caller) and is_sealed(sealed.callee)
+    encoded = codec.encode(sealed)
+    for number in ("15550001234", "447700900123", "7700900123"):
+        assert number.encode() not in encoded
+    assert sealed.callee_route == "+447700" and sealed.dialled == "+447700"
+    opener = Opener(keys)
+    assert (opener.open(ACCT, sealed.caller), opener.open(ACCT, sealed.callee)) == (CALL.caller, CALL.callee)
+    assert sealed_length(sealed.callee) == len(CALL.callee)
+
+
+def test_sealing_is_deterministic_per_account_so_a_resent_cdr_is_a_duplicate(keys):
+    """The fold's fingerprint reads the tokens: the same call sealed again must give the same ones,
+    from another ingest process too (a second store object on the same directory)."""
+    one, two = Sealer(keys, 6), Sealer(SubscriberKeys(keys.directory), 6)
+    assert one.seal_event(CALL) == two.seal_event(CALL)
+    assert one.seal(ACCT, "15550001234") != one.seal("acct-8", "15550001234")  # per subscriber
+    assert one.seal_event(one.seal_event(CALL)) == one.seal_event(CALL)  # sealed once only
+    events = [AccountOpened("o", ACCT, T0 - 1, "USD", "basic", "prepaid", ()), one.seal_event(CALL),
+              two.seal_event(replace(CALL, event_id="e1-resent"))]
+    items = [Positioned("t/0", i, 0, 2**62, e) for i, e in enumerate(events)]
+    _, outcomes = fold_batch(None, items, FoldSettings(rate_cards=(CARD,)))
+    assert isinstance(outcomes[-1], Duplicate) and not isinstance(outcomes[-2], Duplicate)
+
+
+def test_a_token_copied_into_another_account_or_altered_does_not_open(keys):
+    sealer, opener = Sealer(keys, 6), Opener(keys)
+    token = sealer.seal(ACCT, "15550001234")
+    Sealer(keys, 6).seal("acct-8", "1")  # acct-8 has a key of its own
+    with pytest.raises(SealError):
+        opener.open("acct-8", token)
+    body = token[-6:]
+    flipped = token[:-6] + ("A" if body[0] != "A" else "B") + body[1:]
+    with pytest.raises(SealError):
+        opener.open(ACCT, flipped)
+
+
+def test_R32_erasure_deletes_the_key_and_a_store_without_the_key_is_not_taken_for_an_erasure(keys, tmp_path):
+    sealer = Sealer(keys, 6)
+    token = sealer.seal(ACCT, "15550001234")
+    # Another store (a worker not given the edge's directory): unreadable, not "erased".
+    with pytest.raises(SealError, match="subscriber_keys_dir"):
+        Opener(SubscriberKeys(tmp_path / "elsewhere")).open(ACCT, token)
+    assert keys.erase(ACCT, "ticket-1") is True and keys.erase(ACCT) is False  # idempotent
+    assert Opener(keys).open(ACCT, token) is None
+    assert Opener(keys).show(ACCT, token) == "[erased]"
+    # Later events are sealed under a new key; the old tokens stay unreadable.
+    fresh = Sealer(keys, 6).seal(ACCT, "15550001234")
+    assert fresh != token and Opener(keys).open(ACCT, fresh) == "15550001234"
+    assert Opener(keys).open(ACCT, token) is None
+
+
+@pytest.mark.parametrize("number,digits,route", [
+    ("+447700900123", 6, "+447700"), ("00447700900123", 4, "004477"), ("02071234567", 6, "0207123"),
+    ("12125550100", 6, "121255"), ("123", 6, "123"), (" +3247 ", 2, "+32"),
+])
+def test_route_keeps_the_mark_and_the_leading_digits(number, digits, route):
+    assert route_of(number, digits) == route
+
+
+def test_rating_a_sealed_call_reads_the_route_and_equals_the_clear_rating_when_prefixes_fit(keys):
+    """Card prefixes no longer than route_digits: the route rates exactly as the full number."""
+    sealed = Sealer(keys, 6).seal_event(CALL)
+    assert rate_call(sealed, CARD) == rate_call(CALL, CARD)
+    assert rate_call(sealed, CARD).destination_prefix == "447"
+
+
+def _process(processor: BatchProcessor, events: list, states: dict) -> object:
+    p = partition_for(ACCT, 4)
+    messages = [InMessage("events", p, i, 2**62, codec.encode(e)) for i, e in enumerate(events)]
+    result = processor.process(messages, states.get)
+    states.update(result.states)
+    return result
+
+
+def test_R32_the_worker_opens_for_the_call_log_and_after_erasure_writes_what_subscriber_erase_leaves(keys):
+    sealer = Sealer(keys, 6)
+    opened = AccountOpened("o", ACCT, T0 - 1, "USD", "basic", "prepaid", ("+15550001234",))
+    events = sealer.seal_events([opened, CALL])
+    assert is_sealed(events[0].numbers[0])
+    processor = BatchProcessor(codec, FoldSettings(rate_cards=(CARD,)), 4, Opener(keys))
+    live = _process(processor, events, {})
+    row = dict(zip(CALL_LOG_COLUMNS, live.call_rows[0]))
+    assert (row["caller"], row["callee"]) == ("+15550001234", "+447700900123")
+    assert live.states[ACCT].numbers == events[0].numbers  # state keeps them sealed
+
+    keys.erase(ACCT)
+    rebuilt = _process(processor, events, {})
+    after = dict(zip(CALL_LOG_COLUMNS, rebuilt.call_rows[0]))
+    # The SQL of streams/privacy.py: concat(prefix, stars for the rest of the number).
+    assert (after["caller"], after["callee"]) == ("", "447" + "*" * 10)
+    assert after["callee"] == anonymised_callee("447", len("+447700900123"))
+    assert {k: v for k, v in after.items() if k not in ("caller", "callee")} == \
+        {k: v for k, v in row.items() if k not in ("caller", "callee")}
+    assert rebuilt.states[ACCT] == live.states[ACCT]
+    assert rebuilt.dead_letters == []
+
+
+def test_a_sealed_cdr_this_worker_cannot_open_is_dead_lettered_not_logged_as_a_token(keys, tmp_path):
+    events = Sealer(keys, 6).seal_events([AccountOpened("o", ACCT, T0 - 1, "USD", "basic", "prepaid", ()), CALL])
+    processor = BatchProcessor(codec, FoldSettings(rate_cards=(CARD,)), 4, Opener(SubscriberKeys(tmp_path / "x")))
+    result = _process(processor, events, {})
+    assert result.call_rows == []
+    (letter,) = [codec.decode_dead_letter(v) for _, v in result.dead_letters]
+    assert letter["reason_code"] == "sealed_unreadable" and "subscriber_keys_dir" in letter["reason"]
+    assert codec.decode(letter["original"]) == [events[1]]  # kept whole, to re-submit
