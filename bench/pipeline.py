@@ -40,6 +40,7 @@ def main() -> None:
     p.add_argument("--log-level", default="warning", help="info logs one line per batch to the worker log")
     p.add_argument("--broker-flavor", choices=["tansu", "kafka"], default="tansu",
                    help="'kafka' batches producer records (faster, but unsafe for restarts on Tansu)")
+    p.add_argument("--no-seal", action="store_true", help="numbers in clear on the log (seal_personal_data off)")
     args = p.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="vl-bench-"))
@@ -49,7 +50,8 @@ def main() -> None:
             url = server.url if server else f"chdb://{tmp / 'chdb'}"
             settings = replace(Settings(), broker=broker.bootstrap, broker_flavor=args.broker_flavor, clickhouse_url=url,
                                partitions=args.partitions, batch_messages_max=args.batch_messages,
-                               metrics_port=free_port(), app_id="bench", log_level=args.log_level)
+                               metrics_port=free_port(), app_id="bench", log_level=args.log_level,
+                               seal_personal_data=not args.no_seal, subscriber_keys_dir=str(tmp / "keys"))
             events = simulate(SimulationSpec(accounts=args.accounts, calls=args.calls, days=3, seed=3))
             cdrs = sum(1 for e in events if isinstance(e, CallDetailRecord))
             asyncio.run(ensure_topics(settings))
@@ -92,7 +94,8 @@ def main() -> None:
         "produce_s": round(produce_s, 2),
         "config": {"engine": args.engine, "envelope_cdrs_max": args.envelope, "partitions": args.partitions,
                    "batch_messages_max": args.batch_messages, "accounts": args.accounts, "workers": 1,
-                   "broker": "tansu (embedded)", "broker_flavor": args.broker_flavor, "python": platform.python_version()},
+                   "broker": "tansu (embedded)", "broker_flavor": args.broker_flavor,
+                   "sealed": not args.no_seal, "python": platform.python_version()},
     }))
 
 

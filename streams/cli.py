@@ -470,7 +470,8 @@ def main(argv: list[str] | None = None) -> int:
             hashes = rebuild(settings, args.app_id, args.clickhouse_url, Path(args.log))
             for name, value in hashes.items():
                 print(f"{name}\t{value}")
-            same = all(hashes[f"live_{part}"] == hashes[f"rebuilt_{part}"] for part in ("state", "journal", "invoices", "numbers"))
+            same = all(hashes[f"live_{part}"] == hashes[f"rebuilt_{part}"]
+                       for part in ("state", "journal", "call_log", "invoices", "numbers"))
             print("rebuild equals live state: " + ("yes" if same else "NO"))
             return 0 if same else 1
         if args.command == "clickhouse" and args.ch_command == "migrate":

@@ -75,6 +75,20 @@ def journal_hash(clickhouse_url: str) -> str:
         ch.close()
 
 
+def call_log_hash(clickhouse_url: str) -> str:
+    """Every call-log row's content (not its insert version). After an erasure the live rows were
+    anonymised in place and a rebuild writes them anonymised (R32): the two must agree."""
+    ch = connect(clickhouse_url)
+    try:
+        return rows_hash(ch.query(
+            "SELECT call_key, account_id, event_id, caller, callee, toUnixTimestamp(start_at), "
+            "toUnixTimestamp(end_at), disposition, direction, trunk, duration_s, billed_s, destination_prefix, "
+            "destination_name, rate_micros_per_minute, usage_micros, connect_fee_micros, charge_micros, currency, "
+            "rate_card_id, on_net, plan FROM call_log FINAL ORDER BY call_key"))
+    finally:
+        ch.close()
+
+
 def rebuild(settings: Settings, new_app_id: str, clickhouse_url: str, log_path: Path) -> dict[str, str]:
     """Fold the log again into fresh state; returns the canonical hashes of live and rebuilt."""
     from streams.demo import start_worker, stop_worker, wait_until_committed
@@ -98,6 +112,8 @@ def rebuild(settings: Settings, new_app_id: str, clickhouse_url: str, log_path: 
         "rebuilt_state": state_hash(asyncio.run(read_account_states(fresh))),
         "live_journal": journal_hash(settings.clickhouse_url),
         "rebuilt_journal": journal_hash(clickhouse_url),
+        "live_call_log": call_log_hash(settings.clickhouse_url),
+        "rebuilt_call_log": call_log_hash(clickhouse_url),
         "live_invoices": invoices_hash(settings.broker, settings.invoices_topic, client_kwargs(settings)),
         "rebuilt_invoices": invoices_hash(fresh.broker, fresh.invoices_topic, client_kwargs(settings)),
         "live_numbers": invoices_hash(settings.broker, settings.invoice_numbers_topic, client_kwargs(settings)),

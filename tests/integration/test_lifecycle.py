@@ -16,10 +16,11 @@ from dataclasses import replace
 
 import pytest
 
-from projections.events import AccountOpened, AccountStatus, PaymentReceived, PeriodTicked, TickKind
+from projections.events import AccountOpened, AccountStatus, PaymentReceived, PeriodTicked, TickKind, is_sealed
 from schemas.codec import EventCodec
 from streams.demo import worker_env
 from streams.kafka_io import produce_events, read_topic
+from streams.sealing import opener_for
 
 from tests.integration.helpers import (
     live_states,
@@ -87,7 +88,10 @@ def test_R12_R14_R23_R24_ticks_charge_fees_suspend_and_terminate_and_a_rebuild_a
     ]
     ended = next(c for c in changes if c.account_id == "acct-short" and c.new_status is AccountStatus.TERMINATED)
     assert ended.effective_at_ms == OCT_1  # the unpaid period's start
-    assert ended.numbers == ("15550000102",)
+    # The numbers a switch blocks travel sealed (R32); the switch opens them with the key store.
+    opener = opener_for(settings)
+    assert all(is_sealed(n) for n in ended.numbers)
+    assert tuple(opener.open("acct-short", n) for n in ended.numbers) == ("15550000102",)
 
     entries = [e for m in asyncio.run(read_topic(settings.broker, settings.ledger_entries_topic))
                for e in codec.decode_journal_message(m.value)]
