@@ -492,7 +492,8 @@ def fold_batch(
         if isinstance(event, SubscriberErasureRequested):
             # R32: billing records stay, personal identifiers go. The account's own numbers leave
             # its state (and so every later AccountStatusChanged); ClickHouse rows are anonymised
-            # by `voiceledger subscriber erase`, which logs this event. A rebuild drops them too.
+            # by `voiceledger subscriber erase`, which logs this event, and again by the worker
+            # that folds it (streams/processor.py: BatchResult.erased). A rebuild drops them too.
             positions[item.source] = (item.offset, item.index)
             if state.numbers:
                 state = replace(state, numbers=())

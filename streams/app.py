@@ -43,6 +43,7 @@ from faust.types import TP
 from projections.account import DAY_MS, AccountState, FoldSettings
 from streams import faust_patches, metrics, numbering_stage
 from streams.call_log import CALL_LOG_COLUMNS, migrate
+from streams.privacy import anonymise_statement
 from streams.sealing import opener_for
 from streams.invoice_log import INVOICE_COLUMNS, INVOICE_LINE_COLUMNS
 from streams.journal_log import JOURNAL_COLUMNS
@@ -224,14 +225,17 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
             except Exception as exc:  # the connection is already broken; nothing to save
                 log.warning("closing the failed clickhouse client: %s", exc)
 
-    def _insert(tables: list[tuple[str, tuple, list[tuple]]]) -> None:
-        """Insert (table, columns, rows) in order, retrying the whole list on a failure (rows
-        collapse by key, so a repeat is harmless). Runs in the ClickHouse thread, so waiting
-        here never blocks Kafka heartbeats."""
+    def _insert(tables: list[tuple[str, tuple, list[tuple]]], statements: tuple[str, ...] = ()) -> None:
+        """Insert (table, columns, rows) in order, then run ``statements``, retrying the whole
+        list on a failure (rows collapse by key, and the statements are idempotent mutations,
+        so a repeat is harmless). Runs in the ClickHouse thread, so waiting here never blocks
+        Kafka heartbeats."""
         for attempt, delay in enumerate((*INSERT_RETRY_DELAYS_SECONDS, None)):
             try:
                 for table, columns, rows in tables:
                     _ch().insert(table, columns, rows)
+                for statement in statements:
+                    _ch().execute(statement)
                 return
             except Exception as exc:
                 if delay is None:
@@ -378,11 +382,14 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
             outputs.append(await dead_letters.send(key=key, value=value))
         for key, value in result.numbering:  # drafts and ticks, one envelope per partition, in log order
             outputs.append(await numbering_topic.send(key=key, value=value, partition=0))
-        if result.call_rows or result.journal_rows or result.invoice_rows:
+        if result.call_rows or result.journal_rows or result.invoice_rows or result.erased:
+            # R32: an erasure folded here anonymises the subscriber's rows once more, after
+            # every row of theirs this worker inserted (one opened in the moment the key went).
             await loop.run_in_executor(executor, _insert, [
                 ("call_log", CALL_LOG_COLUMNS, result.call_rows), ("journal", JOURNAL_COLUMNS, result.journal_rows),
                 ("invoices", INVOICE_COLUMNS, result.invoice_rows),
-                ("invoice_lines", INVOICE_LINE_COLUMNS, result.invoice_line_rows)])
+                ("invoice_lines", INVOICE_LINE_COLUMNS, result.invoice_line_rows)],
+                tuple(anonymise_statement(a) for a in result.erased))
         if outputs:
             await asyncio.gather(*outputs)
         # Step 3: the states, only once everything they imply is on the broker and in ClickHouse.

@@ -72,16 +72,21 @@ def export(ch: ClickHouse, account_id: str, out_dir: Path) -> dict[str, int]:
     return counts
 
 
+def anonymise_statement(account_id: str) -> str:
+    """The mutation that anonymises a subscriber's call-log rows (this command's, and the
+    worker's when it folds the erasure). caller: the subscriber's own number, gone; callee: the
+    rated prefix, then stars (replaceRegexpAll, not repeat(): the 18.16 server has no repeat())."""
+    return (f"ALTER TABLE call_log UPDATE caller = '', callee = concat(destination_prefix, "
+            f"replaceRegexpAll(substring(callee, length(destination_prefix) + 1), '.', '*')) "
+            f"WHERE account_id = {_quoted(account_id)}")
+
+
 def erase_in_clickhouse(ch: ClickHouse, account_id: str, timeout_s: float = 120.0) -> int:
     """Anonymise the subscriber's call-log rows; returns how many rows were rewritten."""
     who = _quoted(account_id)
     (rows,), = ch.query(f"SELECT count() FROM call_log WHERE account_id = {who}")
     if rows:
-        # caller: the subscriber's own number, gone; callee: the rated prefix, then stars.
-        # (replaceRegexpAll, not repeat(): the 18.16 server has no repeat())
-        ch.execute(f"ALTER TABLE call_log UPDATE caller = '', callee = concat(destination_prefix, "
-                   f"replaceRegexpAll(substring(callee, length(destination_prefix) + 1), '.', '*')) "
-                   f"WHERE account_id = {who}")
+        ch.execute(anonymise_statement(account_id))
         deadline = time.monotonic() + timeout_s
         while ch.query("SELECT count() FROM system.mutations WHERE database = currentDatabase() "
                        "AND table = 'call_log' AND is_done = 0")[0][0]:

@@ -26,7 +26,8 @@ from projections.account import (
     fold_batch,
 )
 from projections.events import (AccountEvent, AccountOpened, AccountStatusChanged, CallDetailRecord,
-                                InterimInvoiceDue, InvoiceIssued, PeriodTicked, is_sealed)
+                                InterimInvoiceDue, InvoiceIssued, PeriodTicked, SubscriberErasureRequested,
+                                is_sealed)
 from projections.journal import JournalEntry
 from projections.numbering import Draft, TickPassed, draft_of
 from projections.rating import call_rated
@@ -81,6 +82,9 @@ class BatchResult:
     dead_letters: list[tuple[bytes, bytes]] = field(default_factory=list)  # (key, value)
     # (account, call key) of every CDR folded: its call is over, its authorization hold can go
     calls_ended: list[tuple[str, str]] = field(default_factory=list)
+    # R32: accounts whose erasure was applied in this batch; their call-log rows are anonymised
+    # again after this batch's inserts (a row opened just before the key went is caught too)
+    erased: list[str] = field(default_factory=list)
     counts: Counter = field(default_factory=Counter)
 
 
@@ -264,6 +268,8 @@ class BatchProcessor:
                     result.calls_ended.append((account_id, item.event.call_key))
                 if isinstance(outcome, Applied):
                     applied[(msg.topic, _event_type(item.event))] += 1
+                    if isinstance(item.event, SubscriberErasureRequested):
+                        result.erased.append(account_id)
                     if outcome.rated is not None:
                         assert isinstance(item.event, CallDetailRecord)
                         opened = parties.get(id(item))

@@ -141,3 +141,17 @@ def test_a_sealed_cdr_this_worker_cannot_open_is_dead_lettered_not_logged_as_a_t
     (letter,) = [codec.decode_dead_letter(v) for _, v in result.dead_letters]
     assert letter["reason_code"] == "sealed_unreadable" and "subscriber_keys_dir" in letter["reason"]
     assert codec.decode(letter["original"]) == [events[1]]  # kept whole, to re-submit
+
+
+def test_R32_a_folded_erasure_asks_for_the_call_log_to_be_anonymised_once_more_and_a_replay_does_not(keys):
+    from projections.events import SubscriberErasureRequested
+    from streams.privacy import anonymise_statement
+
+    events = [AccountOpened("o", ACCT, T0 - 1, "USD", "basic", "prepaid", ("+15550001234",)), CALL,
+              SubscriberErasureRequested("erase:1", ACCT, T0 + 90_000, "dsar-1")]
+    processor = BatchProcessor(codec, FoldSettings(rate_cards=(CARD,)), 4, Opener(keys))
+    states: dict = {}
+    first = _process(processor, Sealer(keys, 6).seal_events(events), states)
+    assert first.erased == [ACCT] and states[ACCT].numbers == ()
+    assert _process(processor, Sealer(keys, 6).seal_events(events), states).erased == []  # redelivered
+    assert anonymise_statement("o'brien").endswith("WHERE account_id = 'o\\'brien'")
