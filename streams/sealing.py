@@ -7,7 +7,7 @@ rewrite it. Instead the personal fields of events (a CDR's caller and callee, th
 key of the subscriber's own, and erasure deletes the key: every copy in the events topic, in
 the accounts changelog, on the status topic and in dead letters becomes unreadable at once.
 
-A sealed value is the text ``vlseal1:<key id>:<base64url(nonce | ciphertext | tag)>``,
+A sealed value is the text ``vlseal1:<key id>:<base64(nonce | ciphertext | tag)>``,
 AES-256-GCM-SIV with the account id as associated data (a token copied into another account's
 event does not open). Sealing is deterministic: the nonce is HMAC-SHA256(mac key, value)
 cut to 12 bytes, so one number under one key always gives the same token. That is what lets
@@ -34,7 +34,9 @@ Deleting a file does not scrub the disk under it: put the directory on encrypted
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
+import time
 import hmac
 import os
 import secrets
@@ -175,7 +177,7 @@ class Sealer:
         plain = value.encode()
         nonce = hmac.new(mac_key, plain, hashlib.sha256).digest()[:NONCE_BYTES]
         body = nonce + aead.encrypt(nonce, plain, account_id.encode())
-        return f"{SEALED_PREFIX}{key_id}:{base64.urlsafe_b64encode(body).decode()}"
+        return f"{SEALED_PREFIX}{key_id}:{binascii.b2a_base64(body, newline=False).decode()}"
 
     def seal_event(self, event):  # noqa: ANN001, ANN201 - any account event
         """The event with its personal fields sealed; other events as they are."""
@@ -197,7 +199,7 @@ class Sealer:
 
 def sealed_length(token: str) -> int:
     """The length of the sealed text (GCM-SIV does not pad: ciphertext = text + tag)."""
-    body = base64.urlsafe_b64decode(token.rsplit(":", 1)[1])
+    body = binascii.a2b_base64(token.rsplit(":", 1)[1])
     return len(body) - NONCE_BYTES - TAG_BYTES
 
 
@@ -208,12 +210,18 @@ def anonymised_callee(destination_prefix: str, length: int) -> str:
 
 
 class Opener:
-    """The reading side (the worker, the CLI). Keys are cached until ``forget()``: the worker
-    calls it once per batch, so an erasure takes effect from the next batch."""
+    """The reading side (the worker, the CLI). Keys are cached for ``ttl_s`` at most (reading
+    one costs ~50 us; a batch touches thousands of accounts), and a subscriber's key leaves the
+    cache as soon as the worker folds their erasure (``forget``). A key deleted by ``subscriber
+    erase`` may so be used for up to ``ttl_s`` more: every row opened meanwhile was inserted
+    before the worker folds the logged erasure, which anonymises the rows again
+    (``streams/processor.py``: ``BatchResult.erased``)."""
 
-    def __init__(self, keys: SubscriberKeys) -> None:
+    def __init__(self, keys: SubscriberKeys, ttl_s: float = 30.0) -> None:
         self.keys = keys
+        self.ttl_s = ttl_s
         self._cache: dict[tuple[str, str], AESGCMSIV | None] = {}
+        self._loaded_at = time.monotonic()
 
     def open(self, account_id: str, value: str) -> str | None:
         """The clear text; the value itself when it is not sealed; None when the subscriber was
@@ -222,8 +230,8 @@ class Opener:
             return value
         try:
             key_id, b64 = value[len(SEALED_PREFIX):].split(":", 1)
-            body = base64.urlsafe_b64decode(b64)
-        except ValueError:
+            body = binascii.a2b_base64(b64)
+        except (ValueError, binascii.Error):
             raise SealError(f"malformed sealed value for account {account_id}") from None
         ck = (account_id, key_id)
         if ck in self._cache:
@@ -255,5 +263,16 @@ class Opener:
             return "[sealed: no key here]"
         return "[erased]" if opened is None else opened
 
-    def forget(self) -> None:
-        self._cache.clear()
+    def refresh(self) -> None:
+        """Drop every cached key once ``ttl_s`` has passed (called at the start of a batch)."""
+        if time.monotonic() - self._loaded_at >= self.ttl_s:
+            self._cache.clear()
+            self._loaded_at = time.monotonic()
+
+    def forget(self, account_id: str | None = None) -> None:
+        """Drop one subscriber's cached keys (their erasure was folded), or all."""
+        if account_id is None:
+            self._cache.clear()
+        else:
+            for cached in [k for k in self._cache if k[0] == account_id]:
+                del self._cache[cached]

@@ -1,0 +1,93 @@
+"""Benchmark: the worker's batch path alone, without Kafka or ClickHouse; prints JSON.
+
+What ``streams/app.py`` does to a batch in its own process, minus the I/O: decode the
+messages, open sealed numbers, fold every account, encode the outputs and the new states (as
+the changelog write would). It answers "where does the time go" for the pipeline benchmark:
+``--profile N`` adds the N most expensive functions (cumulative) to the JSON.
+
+    python bench/batch_path.py --calls 100000 [--no-seal] [--profile 25]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import pstats
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from projections.events import CallDetailRecord  # noqa: E402
+from schemas.codec import EventCodec  # noqa: E402
+from streams.app import fold_settings_from  # noqa: E402
+from streams.config import Settings  # noqa: E402
+from streams.kafka_io import plan_messages  # noqa: E402
+from streams.processor import BatchProcessor, InMessage  # noqa: E402
+from streams.sealing import opener_for, sealer_for  # noqa: E402
+from streams.simulate import SimulationSpec, simulate  # noqa: E402
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--calls", type=int, default=100_000)
+    p.add_argument("--accounts", type=int, default=5_000)
+    p.add_argument("--envelope", type=int, default=200)
+    p.add_argument("--partitions", type=int, default=4)
+    p.add_argument("--batch-messages", type=int, default=50, help="messages per batch (the worker's batches "
+                   "are what one fetch brings, typically tens of envelopes)")
+    p.add_argument("--no-seal", action="store_true")
+    p.add_argument("--profile", type=int, default=0, metavar="N")
+    args = p.parse_args()
+
+    keys = tempfile.mkdtemp(prefix="vl-bench-keys-")
+    settings = replace(Settings(), partitions=args.partitions, seal_personal_data=not args.no_seal,
+                       subscriber_keys_dir=keys)
+    codec = EventCodec()
+    events = simulate(SimulationSpec(accounts=args.accounts, calls=args.calls, days=3, seed=3))
+    sealer = sealer_for(settings)
+    if sealer is not None:
+        events = sealer.seal_events(events)
+    cdrs = sum(1 for e in events if isinstance(e, CallDetailRecord))
+    offsets: dict[int, int] = {}
+    messages = []
+    for partition, _key, value in plan_messages(events, codec, args.partitions, args.envelope):
+        offset = offsets.get(partition, 0)
+        offsets[partition] = offset + 1
+        messages.append(InMessage("events", partition, offset, 2**62, value))
+    processor = BatchProcessor(codec, fold_settings_from(settings), args.partitions, opener_for(settings))
+    states: dict = {}
+    encoded: dict[str, bytes] = {}
+
+    def run() -> None:
+        for i in range(0, len(messages), args.batch_messages):
+            result = processor.process(messages[i:i + args.batch_messages], states.get)
+            for account_id, state in result.states.items():
+                encoded[account_id] = codec.encode_state(state)  # what the changelog write costs
+                states[account_id] = state
+
+    profiler = cProfile.Profile() if args.profile else None
+    t0 = time.perf_counter()
+    if profiler:
+        profiler.runcall(run)
+    else:
+        run()
+    seconds = time.perf_counter() - t0
+    out = {"benchmark": "batch_path", "cdrs": cdrs, "events": len(events), "messages": len(messages),
+           "seconds": round(seconds, 2), "cdr_per_s": round(cdrs / seconds),
+           "config": {"sealed": not args.no_seal, "envelope": args.envelope, "batch_messages": args.batch_messages,
+                      "accounts": args.accounts, "profiled": bool(profiler)}}
+    if profiler:
+        text = io.StringIO()
+        pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(args.profile)
+        out["profile_top"] = [line.strip() for line in text.getvalue().splitlines() if "(" in line][:args.profile]
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
