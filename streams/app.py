@@ -141,6 +141,10 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
         broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
         stream_buffer_maxsize=max(4096, settings.batch_messages_max * 2),
         broker_max_poll_records=settings.batch_messages_max,
+        # Bytes fetched per partition at a time (Faust's default is 1 MiB). A batch is what one
+        # fetch brings; with sealed numbers a CDR is ~2x the bytes, and smaller batches write
+        # each touched account's state more often (6.9k -> 7.4-7.7k CDR/s in bench/pipeline.py).
+        consumer_max_fetch_size=settings.fetch_bytes_per_partition,
         producer_acks=-1,
         producer_linger_ms=5,
         producer_max_batch_size=settings.producer_batch_bytes_max(),

@@ -69,6 +69,9 @@ class Settings:
     # Batching: a batch closes at this many messages or after this wait, whichever is first.
     batch_messages_max: int = 2_000
     batch_wait_seconds: float = 0.25
+    # Bytes the consumer fetches per partition at a time; bounds a batch's size and the memory
+    # of fetched-but-unprocessed records (this times the partitions a worker owns).
+    fetch_bytes_per_partition: int = 8 * 1024 * 1024
     # Rate cards: "path.csv|CURRENCY|valid-from-date", comma separated.
     rate_cards: tuple[str, ...] = DEFAULT_RATE_CARDS
     on_net_prefixes: tuple[str, ...] = ("1555", "3278")  # the provider's own number ranges (R3)
@@ -214,6 +217,8 @@ def validate(s: Settings) -> Settings:
         raise ConfigError(f"partitions: {s.partitions} must be between 1 and 1024")
     if not 1 <= s.batch_messages_max <= 100_000:
         raise ConfigError(f"batch_messages_max: {s.batch_messages_max} must be between 1 and 100000")
+    if not 64 * 1024 <= s.fetch_bytes_per_partition <= 256 * 1024 * 1024:
+        raise ConfigError(f"fetch_bytes_per_partition: {s.fetch_bytes_per_partition} must be 64 KiB-256 MiB in bytes")
     if not 0 < s.batch_wait_seconds <= 60:
         raise ConfigError(f"batch_wait_seconds: {s.batch_wait_seconds} must be in (0, 60]")
     if not 1 <= s.dedup_window_days <= 400:
