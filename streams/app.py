@@ -118,6 +118,21 @@ def fold_settings_from(settings: Settings, published_cards: tuple[RateCard, ...]
     )
 
 
+def chunks_by_bytes(events: list, limit: int) -> list[list]:
+    """Consecutive runs of ``events`` whose message values hold at most ``limit`` bytes (a
+    larger message alone in its run), in order."""
+    parts: list[list] = []
+    size = 0
+    for event in events:
+        n = len(event.message.value or b"")
+        if not parts or size + n > limit:
+            parts.append([])
+            size = 0
+        parts[-1].append(event)
+        size += n
+    return parts
+
+
 def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faust.App:
     """Build the worker app. ``clickhouse`` is opened lazily in the worker if not given."""
     faust_patches.apply()  # Faust's commit bookkeeping with repeated offsets (streams/faust_patches.py)
@@ -344,7 +359,12 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
     async def _process_batch(events) -> None:  # noqa: ANN001 - Faust's event type
         in_batch[0] = True
         try:
-            await _fold_and_write(events)
+            # The fold runs on the event loop: while it runs, no heartbeat reaches the broker.
+            # Envelopes of 200 CDRs make 2,000 messages up to 400k CDRs (~40 s here), far past
+            # the session timeout, so a batch is folded and written in parts of at most
+            # batch_bytes_max message bytes, each awaiting its writes (heartbeats run then).
+            for part in chunks_by_bytes(events, settings.batch_bytes_max):
+                await _fold_and_write(part)
         finally:
             in_batch[0] = False
 
@@ -411,6 +431,10 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
             await asyncio.gather(*writes)
         metrics.BATCH_SIZE.observe(result.counts["consumed"])
         metrics.BATCH_LATENCY.observe(loop.time() - t0)
+        if loop.time() - t0 > settings.session_timeout_seconds / 2:
+            log.warning("a batch part took %.1f s, over half of session_timeout_seconds (%.0f s): the broker may "
+                        "take this worker for dead; lower batch_bytes_max", loop.time() - t0,
+                        settings.session_timeout_seconds)
         metrics.ACCOUNTS_IN_STATE.set(len(result.states))
         metrics.FUNDS_HELD.set(reservations.total())
         log.info("batch messages=%d events=%d applied=%d duplicate=%d redelivered=%d rejected=%d "

@@ -88,3 +88,18 @@ def test_R12_a_tick_reaches_every_account_of_its_partition_in_state_and_in_the_b
     assert sorted(c.account_id for c in changes) == sorted(["acct-1", same])
     assert {part for part, _, _ in result.status_changes} == {p}
     assert result.counts["consumed"] == 4 and not result.dead_letters
+
+
+def test_a_batch_is_cut_into_parts_of_bounded_bytes_in_order():
+    """The fold blocks the event loop; parts bound how long (streams/app.py)."""
+    from types import SimpleNamespace
+
+    from streams.app import chunks_by_bytes
+
+    events = [SimpleNamespace(message=SimpleNamespace(value=b"x" * n)) for n in (40, 50, 10, 120, 5, 5)]
+    parts = chunks_by_bytes(events, 100)
+    assert [[len(e.message.value) for e in p] for p in parts] == [[40, 50, 10], [120], [5, 5]]
+    assert [e for p in parts for e in p] == events
+    assert chunks_by_bytes([], 100) == []
+    empty = [SimpleNamespace(message=SimpleNamespace(value=None))]  # a tombstone
+    assert chunks_by_bytes(empty, 100) == [empty]
