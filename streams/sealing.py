@@ -85,7 +85,7 @@ class SubscriberKeys:
             return self._parse(path.read_text())
         except FileNotFoundError:
             pass
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         key_id = secrets.token_hex(4)  # unique per subscriber is enough: it names their current key
         tmp = path.parent / f".{key_id}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -120,7 +120,7 @@ class SubscriberKeys:
         """Crypto-shred the subscriber: mark them erased, then delete their key. Returns whether
         a key was deleted. Idempotent."""
         directory = self._dir(account_id)
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         # The mark first: a worker that misses the key must find it (else: dead letters).
         (directory / ERASED_MARK).write_text(reference + "\n")
         try:
@@ -128,9 +128,6 @@ class SubscriberKeys:
             return True
         except FileNotFoundError:
             return False
-
-    def is_erased(self, account_id: str) -> bool:
-        return (self._dir(account_id) / ERASED_MARK).exists()
 
 
 def sealer_for(settings) -> Sealer | None:  # noqa: ANN001 - streams.config.Settings
