@@ -243,22 +243,6 @@ class Opener:
             raise SealError(f"a sealed value of account {account_id} does not open with its key {key_id} "
                             "(tampered, or sealed for another account)") from None
 
-    def call_parties(self, cdr: CallDetailRecord, destination_prefix: str) -> tuple[str, str]:
-        """(caller, callee) for the call log: clear, or after an erasure the anonymised form."""
-        caller = self.open(cdr.account_id, cdr.caller)
-        callee = self.open(cdr.account_id, cdr.callee)
-        if callee is None:
-            callee = anonymised_callee(destination_prefix, sealed_length(cdr.callee))
-        return caller or "", callee
-
-    def show(self, account_id: str, value: str) -> str:
-        """For people: the clear text, or a note that it was erased or cannot be read."""
-        try:
-            opened = self.open(account_id, value)
-        except SealError:
-            return "[sealed: no key here]"
-        return "[erased]" if opened is None else opened
-
     def refresh(self) -> None:
         """Drop every cached key once ``ttl_s`` has passed (called at the start of a batch)."""
         if time.monotonic() - self._loaded_at >= self.ttl_s:
