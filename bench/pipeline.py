@@ -41,7 +41,13 @@ def main() -> None:
     p.add_argument("--broker-flavor", choices=["tansu", "kafka"], default="tansu",
                    help="'kafka' batches producer records (faster, but unsafe for restarts on Tansu)")
     p.add_argument("--no-seal", action="store_true", help="numbers in clear on the log (seal_personal_data off)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes in one group (more than one needs "
+                   "--engine server: a chDB path belongs to one process)")
     args = p.parse_args()
+    if args.workers < 1 or args.workers > args.partitions:
+        p.error("--workers must be between 1 and --partitions")
+    if args.workers > 1 and args.engine != "server":
+        p.error("--workers above 1 needs --engine server")
 
     tmp = Path(tempfile.mkdtemp(prefix="vl-bench-"))
     with EmbeddedBroker() as broker:
@@ -60,7 +66,8 @@ def main() -> None:
             produce_s = time.perf_counter() - t_produce
             total = sum(offsets.values())
             t_start = time.perf_counter()
-            worker = start_worker(settings, tmp / "worker.log")
+            workers = [start_worker(replace(settings, metrics_port=free_port() if n else settings.metrics_port),
+                                    tmp / f"worker-{n}.log") for n in range(args.workers)]
             first_progress = None
             lag_at_first = total
             try:
@@ -71,12 +78,13 @@ def main() -> None:
                         first_progress, lag_at_first = now, lag
                     if lag == 0:
                         break
-                    if worker.poll() is not None or now - t_start > 1800:
-                        raise SystemExit(f"worker failed; see {tmp / 'worker.log'}")
+                    if any(w.poll() is not None for w in workers) or now - t_start > 1800:
+                        raise SystemExit(f"a worker failed; see {tmp}/worker-*.log")
                     time.sleep(0.05)
                 t_done = time.perf_counter()
             finally:
-                stop_worker(worker)
+                for worker in workers:
+                    stop_worker(worker)
         finally:
             if server:
                 server.stop()
@@ -93,7 +101,7 @@ def main() -> None:
         "worker_startup_s": round((first_progress or t_done) - t_start, 2),
         "produce_s": round(produce_s, 2),
         "config": {"engine": args.engine, "envelope_cdrs_max": args.envelope, "partitions": args.partitions,
-                   "batch_messages_max": args.batch_messages, "accounts": args.accounts, "workers": 1,
+                   "batch_messages_max": args.batch_messages, "accounts": args.accounts, "workers": args.workers,
                    "broker": "tansu (embedded)", "broker_flavor": args.broker_flavor,
                    "sealed": not args.no_seal, "python": platform.python_version()},
     }))
