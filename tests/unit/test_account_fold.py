@@ -69,8 +69,17 @@ def test_redelivered_positions_change_nothing():
     items = positioned([opened(), pay(1, 5_000_000), call(1)])
     state, _ = fold_batch(None, items, SETTINGS)
     again, outcomes = fold_batch(state, items[1:], SETTINGS)
-    assert again == state
+    assert again is state, "an unchanged account is the same object: the worker then writes nothing"
     assert all(isinstance(o, Redelivered) for o in outcomes)
+
+
+def test_a_tick_that_changes_nothing_leaves_the_very_same_state():
+    from projections.events import PeriodTicked, TickKind
+
+    state, _ = fold_batch(None, positioned([opened(), pay(1, 5_000_000), call(1)]), SETTINGS)
+    tick = Positioned("t/0", 10, 0, NOW, PeriodTicked("tick-1", T0 + 3_600_000, TickKind.HOUR, "2026-10"))
+    after, outcomes = fold_batch(state, [tick], SETTINGS)
+    assert after is state and outcomes == []
 
 
 def test_resent_cdr_at_a_new_offset_is_a_duplicate_not_a_second_charge():
