@@ -12,6 +12,7 @@ schema, and fastavro resolves older writer schemas against it (schema evolution)
 from __future__ import annotations
 
 import dataclasses
+import sys
 import enum
 import functools
 import io
@@ -19,13 +20,14 @@ import json
 import struct
 import types
 import typing
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
 import fastavro
 
-from projections.account import AccountState
+from projections.account import AccountState, dedup_key_id
 from projections.invoicing import Billing
 from projections.lifecycle import Lifecycle
 from projections.journal import JournalEntry, Posting
@@ -293,6 +295,35 @@ def _entry_from_dict(d: dict) -> JournalEntry:
                         tuple(Posting(p["ledger_account"], p["amount_micros"]) for p in d["postings"]))
 
 
+def pack_dedup_keys(keys: dict[int, tuple[int, int]]) -> bytes:
+    """AccountState v4's dedup_keys: key ids, event times, fingerprints, as three little-endian
+    int64 arrays back to back (C-speed both ways; the map it replaces was ~20% of a batch)."""
+    ids = array("q", keys)
+    times = array("q", [v[0] for v in keys.values()])
+    fingerprints = array("q", [v[1] for v in keys.values()])
+    if sys.byteorder != "little":
+        for a in (ids, times, fingerprints):
+            a.byteswap()
+    return ids.tobytes() + times.tobytes() + fingerprints.tobytes()
+
+
+def unpack_dedup_keys(packed: bytes, legacy: dict[str, list[int]]) -> dict[int, tuple[int, int]]:
+    """The state's dedup keys from v4's packed form, and from a pre-v4 record's string keys."""
+    if isinstance(packed, str):  # the field's default, read into an older record: Avro spells bytes defaults as text
+        packed = packed.encode("latin-1")
+    if len(packed) % 24:
+        raise DecodeError("bad_dedup_keys", f"dedup_keys of {len(packed)} bytes is not a whole number of keys")
+    a = array("q")
+    a.frombytes(packed)
+    if sys.byteorder != "little":
+        a.byteswap()
+    n = len(a) // 3
+    keys = dict(zip(a[:n], zip(a[n:2 * n], a[2 * n:])))
+    for key, (at_ms, fingerprint) in legacy.items():
+        keys[dedup_key_id(key)] = (at_ms, fingerprint)
+    return keys
+
+
 class EventCodec:
     """Encode and decode account events (single or enveloped) and internal state records."""
 
@@ -424,7 +455,7 @@ class EventCodec:
             "paid_micros": s.paid_micros, "calls_charged": s.calls_charged,
             "newest_event_ms": s.newest_event_ms,
             "positions": {k: list(v) for k, v in s.positions.items()},
-            "recent_keys": {k: list(v) for k, v in s.recent_keys.items()},
+            "recent_keys": {}, "dedup_keys": pack_dedup_keys(s.recent_keys),
             "included_used_s": dict(s.included_used_s),
             "status": s.lifecycle.status.value, "status_reason": s.lifecycle.reason,
             "status_since_ms": s.lifecycle.since_ms, "fee_period": s.lifecycle.fee_period,
@@ -452,7 +483,7 @@ class EventCodec:
             paid_micros=d["paid_micros"], calls_charged=d["calls_charged"],
             newest_event_ms=d["newest_event_ms"],
             positions={k: (v[0], v[1]) for k, v in d["positions"].items()},
-            recent_keys={k: (v[0], v[1]) for k, v in d["recent_keys"].items()},
+            recent_keys=unpack_dedup_keys(d["dedup_keys"], d["recent_keys"]),
             included_used_s=dict(d["included_used_s"]),
             lifecycle=Lifecycle(_STATUS[d["status"]], d["status_reason"], d["status_since_ms"], d["fee_period"],
                                 d["unpaid_period"], d["held_from"], d["last_activity_ms"], d["interim_due"]),

@@ -385,7 +385,9 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
             cards_version[0] = rate_feed.book.version
             processor.settings = replace(base_settings,
                                          rate_cards=base_settings.rate_cards + rate_feed.book.effective_cards())
+        t_fold = loop.time()
         result = processor.process(messages, load_state, accounts_in_partition)
+        t_outputs = loop.time()
         for refusal in rate_feed.take_refusals():
             result.dead_letters.append((f"{settings.rates_topic}/0/{refusal.offset}/0".encode(),
                                         codec.encode_dead_letter(
@@ -416,6 +418,7 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
                 tuple(anonymise_statement(a) for a in result.erased))
         if outputs:
             await asyncio.gather(*outputs)
+        t_states = loop.time()
         # Step 3: the states, only once everything they imply is on the broker and in ClickHouse.
         for account_id, state in result.states.items():
             raw = codec.encode_state(state)
@@ -438,9 +441,10 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> faus
         metrics.ACCOUNTS_IN_STATE.set(len(result.states))
         metrics.FUNDS_HELD.set(reservations.total())
         log.info("batch messages=%d events=%d applied=%d duplicate=%d redelivered=%d rejected=%d "
-                 "accounts=%d call_rows=%d seconds=%.3f", len(messages), result.counts["consumed"],
-                 result.counts["applied"], result.counts["duplicate"], result.counts["redelivered"],
-                 len(result.dead_letters), len(result.states), len(result.call_rows), loop.time() - t0)
+                 "accounts=%d call_rows=%d seconds=%.3f (check %.3f fold %.3f outputs+clickhouse %.3f states %.3f)",
+                 len(messages), result.counts["consumed"], result.counts["applied"], result.counts["duplicate"],
+                 result.counts["redelivered"], len(result.dead_letters), len(result.states), len(result.call_rows),
+                 loop.time() - t0, t_fold - t0, t_outputs - t_fold, t_states - t_outputs, loop.time() - t_states)
         sequence.advance(records)
         _observe_lag(records)
 
