@@ -22,6 +22,7 @@ import types
 import typing
 from array import array
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
@@ -296,15 +297,15 @@ def _entry_from_dict(d: dict) -> JournalEntry:
 
 
 def pack_dedup_keys(keys: dict[int, tuple[int, int]]) -> bytes:
-    """AccountState v4's dedup_keys: key ids, event times, fingerprints, as three little-endian
-    int64 arrays back to back (C-speed both ways; the map it replaces was ~20% of a batch)."""
+    """AccountState v4's dedup_keys: the key ids, then each key's (event time, fingerprint), as
+    little-endian int64 arrays back to back (both built in C; the map they replace, and the
+    Python loops a first packing used, were ~20% of a batch)."""
     ids = array("q", keys)
-    times = array("q", [v[0] for v in keys.values()])
-    fingerprints = array("q", [v[1] for v in keys.values()])
+    pairs = array("q", chain.from_iterable(keys.values()))
     if sys.byteorder != "little":
-        for a in (ids, times, fingerprints):
-            a.byteswap()
-    return ids.tobytes() + times.tobytes() + fingerprints.tobytes()
+        ids.byteswap()
+        pairs.byteswap()
+    return ids.tobytes() + pairs.tobytes()
 
 
 def unpack_dedup_keys(packed: bytes, legacy: dict[str, list[int]]) -> dict[int, tuple[int, int]]:
@@ -318,7 +319,8 @@ def unpack_dedup_keys(packed: bytes, legacy: dict[str, list[int]]) -> dict[int, 
     if sys.byteorder != "little":
         a.byteswap()
     n = len(a) // 3
-    keys = dict(zip(a[:n], zip(a[n:2 * n], a[2 * n:])))
+    pairs = iter(a[n:])
+    keys = dict(zip(a[:n], zip(pairs, pairs)))
     for key, (at_ms, fingerprint) in legacy.items():
         keys[dedup_key_id(key)] = (at_ms, fingerprint)
     return keys

@@ -52,6 +52,7 @@ from projections.events import SEALED_PREFIX, AccountOpened, CallDetailRecord, i
 
 NONCE = bytes(12)  # one nonce for every value: deterministic on purpose (see above)
 TAG_BYTES = 16
+OPENED_MAX = 100_000  # opened values an Opener keeps (a few MB), see Opener._opened
 KEY_FILE = "current"
 ERASED_MARK = "ERASED"
 MAX_ROUTE_DIGITS = 6  # more would keep a number-like run in clear (the erasure check looks for 7)
@@ -217,6 +218,9 @@ class Opener:
         self.keys = keys
         self.ttl_s = ttl_s
         self._cache: dict[tuple[str, str], AESGCMSIV | None] = {}
+        # Opened values by (account, token): a caller's number repeats on every call, and tokens
+        # are deterministic. Emptied with the keys (ttl_s, forget), so an erasure reaches it too.
+        self._opened: dict[tuple[str, str], str] = {}
         self._loaded_at = time.monotonic()
 
     def open(self, account_id: str, value: str) -> str | None:
@@ -224,6 +228,9 @@ class Opener:
         erased. Raises ``SealError`` for a token that cannot be opened otherwise."""
         if not value.startswith(SEALED_PREFIX):
             return value
+        opened = self._opened.get((account_id, value))
+        if opened is not None:
+            return opened
         try:
             key_id, b64 = value[len(SEALED_PREFIX):].split(":", 1)
             body = binascii.a2b_base64(b64)
@@ -238,21 +245,29 @@ class Opener:
         if aead is None:
             return None
         try:
-            return aead.decrypt(NONCE, body, account_id.encode()).decode()
+            opened = aead.decrypt(NONCE, body, account_id.encode()).decode()
         except (InvalidTag, ValueError, UnicodeDecodeError):
             raise SealError(f"a sealed value of account {account_id} does not open with its key {key_id} "
                             "(tampered, or sealed for another account)") from None
+        if len(self._opened) >= OPENED_MAX:
+            self._opened.clear()
+        self._opened[(account_id, value)] = opened
+        return opened
 
     def refresh(self) -> None:
         """Drop every cached key once ``ttl_s`` has passed (called at the start of a batch)."""
         if time.monotonic() - self._loaded_at >= self.ttl_s:
             self._cache.clear()
+            self._opened.clear()
             self._loaded_at = time.monotonic()
 
     def forget(self, account_id: str | None = None) -> None:
         """Drop one subscriber's cached keys (their erasure was folded), or all."""
         if account_id is None:
             self._cache.clear()
+            self._opened.clear()
         else:
             for cached in [k for k in self._cache if k[0] == account_id]:
                 del self._cache[cached]
+            for cached in [k for k in self._opened if k[0] == account_id]:
+                del self._opened[cached]

@@ -86,6 +86,17 @@ def test_R32_erasure_deletes_the_key_and_a_store_without_the_key_is_not_taken_fo
     assert Opener(keys).open(ACCT, token) is None
 
 
+def test_R32_an_erasure_by_another_process_reaches_a_long_lived_opener_within_its_ttl(keys):
+    """`subscriber erase` deletes the key in its own process; a worker's Opener, which keeps keys
+    and opened values, must stop opening once its cache expires (the worker refreshes per batch)."""
+    token = Sealer(keys, 6).seal(ACCT, "15550001234")
+    opener = Opener(keys, ttl_s=0)
+    assert opener.open(ACCT, token) == "15550001234"
+    assert keys.erase(ACCT, "ticket-1") is True
+    opener.refresh()
+    assert opener.open(ACCT, token) is None
+
+
 @pytest.mark.parametrize("number,digits,route", [
     ("+447700900123", 6, "+447700"), ("00447700900123", 4, "004477"), ("02071234567", 6, "0207123"),
     ("12125550100", 6, "121255"), ("123", 6, "123"), (" +3247 ", 2, "+32"),
