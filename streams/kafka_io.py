@@ -18,7 +18,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 from projections.events import AccountEvent, CallDetailRecord
 from schemas.codec import EventCodec
 from streams.kafka_security import client_kwargs
-from streams.config import Settings
+from streams.config import ConfigError, Settings
 from streams.sealing import sealer_for
 from streams.processor import partition_for
 
@@ -61,8 +61,31 @@ async def ensure_topics(settings: Settings) -> None:
                 await admin.create_topics(wanted)
             except TopicAlreadyExistsError:
                 pass
+        await _check_partition_counts(admin, settings, existing)
     finally:
         await admin.close()
+
+
+async def _check_partition_counts(admin: AIOKafkaAdminClient, settings: Settings, existing: set[str]) -> None:
+    """Refuse to run when a topic keyed by account has another partition count than ``partitions``.
+
+    An account's partition is murmur2(account) mod the count: with another count, producers and
+    the worker would disagree on where accounts live (every event dead-lettered as ``misrouted``),
+    states would sit in the wrong changelog partitions, and the invoice numbering stage would
+    wait for ticks from partitions that do not exist. Kafka lets anyone add partitions to a topic,
+    so this is checked at every start, before any event is read."""
+    keyed = [settings.events_topic, settings.accounts_changelog_topic()]
+    described = await admin.describe_topics([t for t in keyed if t in existing or t == settings.events_topic])
+    for topic in described:
+        count = len(topic.get("partitions") or ())
+        if topic.get("error_code", 0) or not count:
+            continue  # not there (yet): Faust creates the changelog with the configured count
+        if count != settings.partitions:
+            raise ConfigError(
+                f"partitions: topic {topic['topic']} has {count} partitions, but partitions = {settings.partitions}. "
+                "An account's partition is murmur2(account) mod the partition count, so the two must agree; "
+                "changing the count needs the workers stopped and the state rebuilt from the log (README: "
+                "Partitions, keys and state)")
 
 
 def new_producer(settings: Settings) -> AIOKafkaProducer:
