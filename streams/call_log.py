@@ -81,6 +81,12 @@ FROM call_log FINAL
 ANONYMISED_COLUMNS = ("call_key, carrier_id, account_id, start_at, answer_at, end_at, disposition, direction, trunk, "
                       "duration_s, billed_s, destination_prefix, destination_name, rate_micros_per_minute, "
                       "usage_micros, connect_fee_micros, charge_micros, currency, rate_card_id, on_net, plan")
+# Migration 10: calls_anonymised again, with the columns of <database>_analytics.calls (plan
+# came with migration 6, after the view). A view holds no data, so replacing it loses nothing.
+CALLS_ANONYMISED_WITH_PLAN_DDL = (
+    "DROP TABLE IF EXISTS calls_anonymised",
+    f"CREATE VIEW calls_anonymised AS SELECT {ANONYMISED_COLUMNS} FROM call_log FINAL",
+)
 ANALYTICS_DDL = (
     "CREATE DATABASE IF NOT EXISTS {analytics}",
     "CREATE TABLE IF NOT EXISTS {analytics}.calls ENGINE = ReplacingMergeTree() PARTITION BY toYYYYMM(start_at) "

@@ -18,7 +18,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from streams.call_log import ANALYTICS_DDL, CALL_LOG_DDL, CALL_LOG_PLAN_COLUMN, CALLS_ANONYMISED_DDL, analytics_database
+from streams.call_log import (ANALYTICS_DDL, CALL_LOG_DDL, CALL_LOG_PLAN_COLUMN, CALLS_ANONYMISED_DDL,
+                              CALLS_ANONYMISED_WITH_PLAN_DDL, analytics_database)
 from streams.clickhouse import ClickHouse
 from streams.invoice_log import INVOICE_LINES_DDL, INVOICE_NUMBERS_DDL, INVOICES_DDL
 from streams.journal_log import JOURNAL_DDL
@@ -85,6 +86,8 @@ MIGRATIONS: tuple[tuple[int, str, tuple[Statement, ...]], ...] = (
     (8, "invoice_numbers: legal invoice numbers, gapless per issuer and year", (INVOICE_NUMBERS_DDL,)),
     (9, "<db>_analytics.calls: the analysts' anonymised call log, fed on insert (R34, R35)",
      tuple(Named(sql) for sql in ANALYTICS_DDL)),
+    (10, "calls_anonymised: with plan, the same columns as the analysts' calls (R34, R36)",
+     CALLS_ANONYMISED_WITH_PLAN_DDL),
 )
 
 
