@@ -23,6 +23,9 @@ class EmbeddedServerError(RuntimeError):
     pass
 
 
+PORT_ATTEMPTS = 3  # starts of an embedded server on fresh ports when a chosen one was taken meanwhile
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -83,6 +86,19 @@ class EmbeddedBroker:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> "EmbeddedBroker":
+        # As ClickHouseServer.start: a broker that exits before listening most likely lost its
+        # port to someone else meanwhile (its output may go nowhere to say so); fresh port, again.
+        for attempt in range(PORT_ATTEMPTS):
+            try:
+                return self._start_once()
+            except EmbeddedServerError:
+                exited = self.proc is not None and self.proc.poll() is not None
+                if not exited or attempt == PORT_ATTEMPTS - 1:
+                    raise
+                self.port = free_port()
+        raise AssertionError("unreachable")
+
+    def _start_once(self) -> "EmbeddedBroker":
         url = f"tcp://127.0.0.1:{self.port}"
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         self.proc = subprocess.Popen(
@@ -120,6 +136,23 @@ class ClickHouseServer:
         return f"clickhouse://default@127.0.0.1:{self.tcp_port}/voiceledger"
 
     def start(self) -> "ClickHouseServer":
+        # A port free_port() found free can be taken before the server binds it (another server
+        # starting, or an outgoing connection's ephemeral port: one CI run lost every server test
+        # that way). The server then exits at once saying so; try again on fresh ports.
+        for attempt in range(PORT_ATTEMPTS):
+            try:
+                return self._start_once()
+            except EmbeddedServerError:
+                errors = Path(self.directory, "error.log")
+                exited = self.proc is not None and self.proc.poll() is not None
+                taken = exited and errors.exists() and "Address already in use" in errors.read_text(errors="replace")
+                if not taken or attempt == PORT_ATTEMPTS - 1:
+                    raise
+                errors.unlink()
+                self.tcp_port, self.http_port = free_port(), free_port()
+        raise AssertionError("unreachable")
+
+    def _start_once(self) -> "ClickHouseServer":
         binary = shutil.which("clickhouse-server")
         if binary is None:
             raise EmbeddedServerError("clickhouse-server is not installed (apt-get install clickhouse-server)")
