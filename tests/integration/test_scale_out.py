@@ -74,6 +74,7 @@ def test_R7_R9_R30_a_worker_joins_and_another_leaves_mid_stream(settings, tmp_pa
     wait_until_ready(first_log)
     second_settings = replace(settings, metrics_port=free_port())
     second = None
+    workers: dict = {}
     try:
         # The second worker joins while the first is working through the first third.
         deadline = time.monotonic() + 120
@@ -84,7 +85,7 @@ def test_R7_R9_R30_a_worker_joins_and_another_leaves_mid_stream(settings, tmp_pa
         offsets = merge_offsets(offsets, asyncio.run(produce_raw(settings, settings.events_topic, parts[1])))
         # Both run as under a supervisor: either may stop itself with exit 75 after the rebalance
         # (records dropped by Faust, streams/sequence.py) and is restarted.
-        workers = {"first": (first, settings, first_log), "second": (second, second_settings, second_log)}
+        workers.update(first=(first, settings, first_log), second=(second, second_settings, second_log))
         until_committed_supervising(settings, workers, offsets, 240)
         (first, _, _), (second, _, _) = workers["first"], workers["second"]
         wait_until_ready(second_log)
@@ -101,7 +102,8 @@ def test_R7_R9_R30_a_worker_joins_and_another_leaves_mid_stream(settings, tmp_pa
         # Both took part: each logged batches (the second at the latest once it had every partition).
         assert "batch messages=" in first_log.read_text() and "batch messages=" in second_log.read_text()
     finally:
-        for worker in (first, second):
+        # Restarted processes too: a failure while supervising must not leave one running.
+        for worker in (first, second, *(w for w, _, _ in workers.values())):
             if worker is not None and worker.poll() is None:
                 stop_worker(worker)
 
