@@ -1,10 +1,12 @@
 """Benchmark: N CDRs through the real pipeline (broker, worker process, ClickHouse); prints JSON.
 
-Produces a simulated stream first, then starts one worker process and measures the steady
-rate: CDRs committed per second from the worker's first commit to its last (so Faust start-up
-and group join are reported separately, not averaged in). This is a benchmark, not a test.
+Produces a simulated stream first, then starts the worker processes (one by default, one
+group) and measures the steady rate: CDRs committed per second from the group's first commit to
+its last (so Faust start-up and group join are reported separately, not averaged in). This is a
+benchmark, not a test.
 
-    python bench/pipeline.py --calls 200000 --envelope 200 [--clickhouse-url clickhouse://...]
+    python bench/pipeline.py --calls 200000 --envelope 200
+    python bench/pipeline.py --engine server --workers 2      # what `make bench` runs
 """
 
 from __future__ import annotations
