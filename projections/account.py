@@ -228,11 +228,15 @@ class Rejected:
 Outcome = Applied | Decided | Duplicate | Redelivered | Rejected
 
 
-def fingerprint(*parts: object) -> int:
-    """A stable 64-bit content hash (Python's ``hash`` is salted per process; this is not)."""
-    raw = "\x1f".join(str(p) for p in parts).encode()
-    # Signed, so it fits an Avro long in the state record.
+def _hash64(raw: bytes) -> int:
+    """BLAKE2b cut to 64 bits, signed so it fits an Avro long (Python's ``hash`` is salted per
+    process; this is stable)."""
     return int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "big", signed=True)
+
+
+def fingerprint(*parts: object) -> int:
+    """A stable 64-bit content hash of ``parts`` (``str()`` of each, joined by 0x1f)."""
+    return _hash64("\x1f".join(str(p) for p in parts).encode())
 
 
 def dedup_key_id(key: str) -> int:
@@ -241,7 +245,7 @@ def dedup_key_id(key: str) -> int:
     the later event a conflict (dead-lettered, loud) unless its content fingerprint matched too,
     so a collision can refuse a call but never charge one twice; with 20,000 keys an account the
     chance of any is ~1e-11 per dedup window."""
-    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
+    return _hash64(key.encode())
 
 
 def _dedup_identity(event: AccountEvent) -> tuple[str, int, int]:
@@ -251,8 +255,7 @@ def _dedup_identity(event: AccountEvent) -> tuple[str, int, int]:
         # same bytes (str() of each, joined by 0x1f), without a generator per call (hot path).
         raw = (f"{event.account_id}\x1f{event.caller}\x1f{event.callee}\x1f{event.start_at_ms}\x1f"
                f"{event.answer_at_ms}\x1f{event.end_at_ms}\x1f{event.disposition.value}").encode()
-        fp = int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "big", signed=True)
-        return "c:" + event.call_key, event.start_at_ms, fp
+        return "c:" + event.call_key, event.start_at_ms, _hash64(raw)
     if isinstance(event, PlanChangeRequested):
         return "pc:" + event.event_id, event.occurred_at_ms, fingerprint(
             event.account_id, event.new_plan, event.occurred_at_ms)

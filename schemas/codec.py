@@ -12,12 +12,12 @@ schema, and fastavro resolves older writer schemas against it (schema evolution)
 from __future__ import annotations
 
 import dataclasses
-import sys
 import enum
 import functools
 import io
 import json
 import struct
+import sys
 import types
 import typing
 from array import array

@@ -17,6 +17,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 
 class EmbeddedServerError(RuntimeError):
@@ -24,6 +25,24 @@ class EmbeddedServerError(RuntimeError):
 
 
 PORT_ATTEMPTS = 3  # starts of an embedded server on fresh ports when a chosen one was taken meanwhile
+
+
+def start_on_free_ports(start_once: Callable[[], object], proc: Callable[[], subprocess.Popen | None],
+                        port_was_taken: Callable[[], bool], new_ports: Callable[[], None]) -> None:
+    """Run ``start_once`` until it starts, choosing new ports after a start that failed because
+    a port ``free_port()`` found free was taken before the server bound it (another server
+    starting, an outgoing connection's ephemeral port: one CI run lost every ClickHouse-server
+    test that way). Only a server that exited is started again, and only ``PORT_ATTEMPTS`` times."""
+    for attempt in range(PORT_ATTEMPTS):
+        try:
+            start_once()
+            return
+        except EmbeddedServerError:
+            process = proc()
+            exited = process is not None and process.poll() is not None
+            if not exited or not port_was_taken() or attempt == PORT_ATTEMPTS - 1:
+                raise
+            new_ports()
 
 
 def free_port() -> int:
@@ -86,17 +105,13 @@ class EmbeddedBroker:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> "EmbeddedBroker":
-        # As ClickHouseServer.start: a broker that exits before listening most likely lost its
-        # port to someone else meanwhile (its output may go nowhere to say so); fresh port, again.
-        for attempt in range(PORT_ATTEMPTS):
-            try:
-                return self._start_once()
-            except EmbeddedServerError:
-                exited = self.proc is not None and self.proc.poll() is not None
-                if not exited or attempt == PORT_ATTEMPTS - 1:
-                    raise
-                self.port = free_port()
-        raise AssertionError("unreachable")
+        # A broker that exits before listening most likely lost its port (its output may go
+        # nowhere to say so).
+        start_on_free_ports(self._start_once, lambda: self.proc, lambda: True, self._new_port)
+        return self
+
+    def _new_port(self) -> None:
+        self.port = free_port()
 
     def _start_once(self) -> "EmbeddedBroker":
         url = f"tcp://127.0.0.1:{self.port}"
@@ -136,21 +151,16 @@ class ClickHouseServer:
         return f"clickhouse://default@127.0.0.1:{self.tcp_port}/voiceledger"
 
     def start(self) -> "ClickHouseServer":
-        # A port free_port() found free can be taken before the server binds it (another server
-        # starting, or an outgoing connection's ephemeral port: one CI run lost every server test
-        # that way). The server then exits at once saying so; try again on fresh ports.
-        for attempt in range(PORT_ATTEMPTS):
-            try:
-                return self._start_once()
-            except EmbeddedServerError:
-                errors = Path(self.directory, "error.log")
-                exited = self.proc is not None and self.proc.poll() is not None
-                taken = exited and errors.exists() and "Address already in use" in errors.read_text(errors="replace")
-                if not taken or attempt == PORT_ATTEMPTS - 1:
-                    raise
-                errors.unlink()
-                self.tcp_port, self.http_port = free_port(), free_port()
-        raise AssertionError("unreachable")
+        start_on_free_ports(self._start_once, lambda: self.proc, self._port_was_taken, self._new_ports)
+        return self
+
+    def _port_was_taken(self) -> bool:
+        errors = Path(self.directory, "error.log")  # the server says so there, then exits
+        return errors.exists() and "Address already in use" in errors.read_text(errors="replace")
+
+    def _new_ports(self) -> None:
+        Path(self.directory, "error.log").unlink(missing_ok=True)  # the next attempt's reason only
+        self.tcp_port, self.http_port = free_port(), free_port()
 
     def _start_once(self) -> "ClickHouseServer":
         binary = shutil.which("clickhouse-server")

@@ -74,8 +74,9 @@ async def _check_partition_counts(admin: AIOKafkaAdminClient, settings: Settings
     states would sit in the wrong changelog partitions, and the invoice numbering stage would
     wait for ticks from partitions that do not exist. Kafka lets anyone add partitions to a topic,
     so this is checked at every start, before any event is read."""
-    keyed = [settings.events_topic, settings.accounts_changelog_topic()]
-    described = await admin.describe_topics([t for t in keyed if t in existing or t == settings.events_topic])
+    # The changelog only once Faust has made it (asking a broker about a missing topic may create it).
+    changelog = settings.accounts_changelog_topic()
+    described = await admin.describe_topics([settings.events_topic, *([changelog] if changelog in existing else [])])
     for topic in described:
         count = len(topic.get("partitions") or ())
         if topic.get("error_code", 0) or not count:
