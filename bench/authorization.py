@@ -26,10 +26,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import aiohttp  # noqa: E402
 
 from projections.events import AccountOpened, CallDetailRecord, Disposition, PaymentReceived  # noqa: E402
-from streams.config import Settings  # noqa: E402
-from streams.demo import start_worker, stop_worker, wait_until_committed  # noqa: E402
-from streams.embedded import EmbeddedBroker, free_port  # noqa: E402
-from streams.kafka_io import ensure_topics, produce_events  # noqa: E402
+from streams.config.settings import Settings  # noqa: E402
+from streams.dev.demo import start_worker, stop_worker, wait_until_committed  # noqa: E402
+from streams.dev.embedded import EmbeddedBroker, free_port  # noqa: E402
+from streams.kafka.admin import ensure_topics  # noqa: E402
+from streams.edge.publish import produce_events  # noqa: E402
 
 
 def quantile(values: list[float], q: float) -> float:

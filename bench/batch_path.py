@@ -1,6 +1,6 @@
 """Benchmark: the worker's batch path alone, without Kafka or ClickHouse; prints JSON.
 
-What ``streams/app.py`` does to a batch in its own process, minus the I/O: decode the
+What ``streams/worker/app.py`` does to a batch in its own process, minus the I/O: decode the
 messages, open sealed numbers, fold every account, encode the outputs and the new states (as
 the changelog write would). It answers "where does the time go" for the pipeline benchmark:
 ``--profile N`` adds the N most expensive functions (cumulative) to the JSON.
@@ -25,12 +25,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from projections.events import CallDetailRecord  # noqa: E402
 from schemas.codec import EventCodec  # noqa: E402
-from streams.app import fold_settings_from  # noqa: E402
-from streams.config import Settings  # noqa: E402
-from streams.kafka_io import plan_messages  # noqa: E402
-from streams.processor import BatchProcessor, InMessage  # noqa: E402
-from streams.sealing import opener_for, sealer_for  # noqa: E402
-from streams.simulate import SimulationSpec, simulate  # noqa: E402
+from streams.worker.app import fold_settings_from  # noqa: E402
+from streams.config.settings import Settings  # noqa: E402
+from streams.kafka.producer import plan_messages  # noqa: E402
+from streams.worker.processor import BatchProcessor, InMessage  # noqa: E402
+from streams.edge.sealing import opener_for, sealer_for  # noqa: E402
+from streams.dev.simulate import SimulationSpec, simulate  # noqa: E402
 
 
 def main() -> None:

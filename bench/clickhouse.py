@@ -26,10 +26,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from projections.events import CallDetailRecord, Direction, Disposition  # noqa: E402
 from projections.rating import RatedCall  # noqa: E402
-from streams.call_log import CALL_LOG_COLUMNS, call_log_row, migrate  # noqa: E402
-from streams.clickhouse import connect  # noqa: E402
-from streams.embedded import ClickHouseServer  # noqa: E402
-from streams.reports import REPORTS, run_report  # noqa: E402
+from streams.clickhouse.call_log import CALL_LOG_COLUMNS, call_log_row  # noqa: E402
+from streams.clickhouse.migrations import migrate  # noqa: E402
+from streams.clickhouse.client import connect  # noqa: E402
+from streams.dev.embedded import ClickHouseServer  # noqa: E402
+from streams.clickhouse.reports import REPORTS, run_report  # noqa: E402
 
 START_S = 1_640_995_200  # 2022-01-01T00:00:00Z: five years of months up to 2026-12
 SPAN_S = 5 * 365 * 86_400

@@ -24,11 +24,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from projections.events import CallDetailRecord  # noqa: E402
-from streams.config import Settings  # noqa: E402
-from streams.demo import start_worker, stop_worker  # noqa: E402
-from streams.embedded import ClickHouseServer, EmbeddedBroker, free_port  # noqa: E402
-from streams.kafka_io import committed_lag, ensure_topics, produce_events  # noqa: E402
-from streams.simulate import SimulationSpec, simulate  # noqa: E402
+from streams.config.settings import Settings  # noqa: E402
+from streams.dev.demo import start_worker, stop_worker  # noqa: E402
+from streams.dev.embedded import ClickHouseServer, EmbeddedBroker, free_port  # noqa: E402
+from streams.kafka.admin import committed_lag, ensure_topics  # noqa: E402
+from streams.edge.publish import produce_events  # noqa: E402
+from streams.dev.simulate import SimulationSpec, simulate  # noqa: E402
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from projections.events import CallDetailRecord, Disposition  # noqa: E402
 from projections.rating import DestinationRate, RateCard, rate_call  # noqa: E402
-from streams.ratecards import load_rate_card  # noqa: E402
+from streams.edge.rate_decks import load_rate_card  # noqa: E402
 from projections.rate_book import RateBook, card_to_parts  # noqa: E402
 from schemas.codec import EventCodec  # noqa: E402
 

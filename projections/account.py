@@ -524,7 +524,7 @@ def fold_batch(
             # R32: billing records stay, personal identifiers go. The account's own numbers leave
             # its state (and so every later AccountStatusChanged); ClickHouse rows are anonymised
             # by `voiceledger subscriber erase`, which logs this event, and again by the worker
-            # that folds it (streams/processor.py: BatchResult.erased). A rebuild drops them too.
+            # that folds it (streams/worker/processor.py: BatchResult.erased). A rebuild drops them too.
             positions[item.source] = (item.offset, item.index)
             if state.numbers:
                 state = replace(state, numbers=())

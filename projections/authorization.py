@@ -16,7 +16,7 @@ increments and balances went negative).
   first block cannot be paid is refused (``insufficient_funds``).
 
 The charge of that duration is what the caller holds as a reservation until the CDR settles it
-(``streams/reservations.py``), so concurrent calls can never overspend (MagnusBilling #38).
+(``streams/http/reservations.py``), so concurrent calls can never overspend (MagnusBilling #38).
 The charge grows with duration (a property test of rating), so a binary search finds the
 longest affordable duration in ~12 ratings.
 """

@@ -32,7 +32,7 @@ class Direction(str, Enum):
 
 
 # A personal field sealed with the subscriber's key (crypto-shredding, R31, R32, R35; the
-# sealing itself is I/O and lives in ``streams/sealing.py``). The core only needs to recognise
+# sealing itself is I/O and lives in ``streams/edge/sealing.py``). The core only needs to recognise
 # one: a sealed number is never a number, and rating then reads the route kept in clear.
 SEALED_PREFIX = "vlseal1:"
 

@@ -14,7 +14,7 @@ it, live or on a rebuild. The rule is an epoch per tick:
 - an epoch ``T`` is complete once every partition has passed a tick at or after ``T``: no draft
   of ``T`` can still come, because a partition's drafts reach the stage in its own log order
   (the worker sends a batch's outputs in offset order and waits for their acks before the next
-  batch; ``streams/app.py``);
+  batch; ``streams/worker/app.py``);
 - a complete epoch is numbered in a canonical order, by (issuer, year, issue time, account,
   reference), continuing each (issuer, year) sequence. Epochs are numbered in time order.
 
@@ -69,7 +69,7 @@ class TickPassed:
 
 @dataclass
 class NumberingState:
-    """What the stage keeps between batches (one record; ``streams/numbering_stage.py``)."""
+    """What the stage keeps between batches (one record; ``streams/worker/numbering.py``)."""
 
     partitions: int
     next_offset: int = 0  # of the numbering topic: the first message not yet applied

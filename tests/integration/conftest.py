@@ -12,8 +12,8 @@ from dataclasses import fields, replace
 
 import pytest
 
-from streams.config import Settings
-from streams.embedded import ClickHouseServer, EmbeddedBroker, free_port
+from streams.config.settings import Settings
+from streams.dev.embedded import ClickHouseServer, EmbeddedBroker, free_port
 
 
 @pytest.fixture(scope="session")

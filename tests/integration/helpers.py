@@ -11,11 +11,12 @@ from pathlib import Path
 from projections.account import AccountState, Positioned, fold_all
 from projections.events import AccountEvent, CallDetailRecord
 from projections.rating import RateCard
-from streams.app import fold_settings_from
-from streams.config import Settings
-from streams.demo import start_worker, stop_worker, wait_until_committed
-from streams.kafka_io import committed_lag, read_account_states
-from streams.sealing import sealer_for
+from streams.worker.app import fold_settings_from
+from streams.config.settings import Settings
+from streams.dev.demo import start_worker, stop_worker, wait_until_committed
+from streams.kafka.admin import committed_lag
+from streams.kafka.reader import read_account_states
+from streams.edge.sealing import sealer_for
 
 FAR_FUTURE_MS = 2**62  # the oracle has no log timestamps; nothing is "in the future" for it
 

@@ -15,9 +15,9 @@ import aiohttp
 import pytest
 
 from projections.events import AccountOpened, CallDetailRecord, Disposition, PaymentReceived
-from streams.demo import start_worker, stop_worker, wait_until_committed
-from streams.embedded import free_port
-from streams.kafka_io import produce_events
+from streams.dev.demo import start_worker, stop_worker, wait_until_committed
+from streams.dev.embedded import free_port
+from streams.edge.publish import produce_events
 
 from tests.integration.helpers import live_states, merge_offsets, start_worker_caught_up, wait_until_ready
 
@@ -94,7 +94,7 @@ def test_R10_concurrent_authorizations_never_hold_more_than_the_balance(settings
 
 
 def test_R10_a_request_reaches_the_worker_that_owns_the_accounts_partition(settings, tmp_path):
-    from streams.processor import partition_for
+    from streams.kafka.partitioning import partition_for
 
     settings = replace(settings, authorization_port=free_port())
     other_settings = replace(settings, authorization_port=free_port(), metrics_port=free_port())

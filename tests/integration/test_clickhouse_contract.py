@@ -4,8 +4,9 @@ partitions by month, and round-trips every column type the worker writes."""
 
 from __future__ import annotations
 
-from streams.call_log import CALL_LOG_COLUMNS, migrate, summary
-from streams.clickhouse import connect
+from streams.clickhouse.call_log import CALL_LOG_COLUMNS, summary
+from streams.clickhouse.migrations import JOURNAL_DDL, migrate
+from streams.clickhouse.client import connect
 
 T = 1_790_812_800  # 2026-10-01T00:00:00Z, seconds
 
@@ -47,7 +48,7 @@ def test_R30_call_log_collapses_duplicates_and_reads_back_exactly(clickhouse_url
 def test_R30_R31_retention_drops_exactly_the_months_older_than_five_years_keeping_anonymous_aggregates(clickhouse_url):
     from datetime import date
 
-    from streams.retention import apply_retention
+    from streams.clickhouse.retention import apply_retention
 
     ch = connect(clickhouse_url)
     try:
@@ -80,8 +81,8 @@ def test_R30_R31_retention_drops_exactly_the_months_older_than_five_years_keepin
 
 def test_R36_reports_give_the_same_answers_on_every_engine_and_never_show_a_number(clickhouse_url):
 
-    from streams.call_log import CALL_LOG_COLUMNS as COLS
-    from streams.reports import REPORTS, as_csv, run_report
+    from streams.clickhouse.call_log import CALL_LOG_COLUMNS as COLS
+    from streams.clickhouse.reports import REPORTS, as_csv, run_report
 
     def call(n: int, account: str, callee: str, seconds: int, answered: bool = True, connect_fee: int = 0,
              carrier: str = "c", plan: str = "basic") -> tuple:
@@ -142,13 +143,13 @@ def test_R32_R33_export_is_machine_readable_and_erasure_leaves_no_number_but_eve
     import csv as csv_module
     import json as json_module
 
-    from streams.journal_log import JOURNAL_COLUMNS, migrate as migrate_journal
-    from streams.privacy import erase_in_clickhouse, export
+    from streams.clickhouse.journal import JOURNAL_COLUMNS
+    from streams.clickhouse.privacy import erase_in_clickhouse, export
 
     ch = connect(clickhouse_url)
     try:
         migrate(ch)
-        migrate_journal(ch)
+        ch.execute(JOURNAL_DDL)
         mine = [row(f"m{n}", "acct-1", 10_000 * (n + 1), start=T + n, caller="15550000001") for n in range(3)]
         theirs = [row("o1", "acct-2", 70_000, caller="15550000002")]
         ch.insert("call_log", CALL_LOG_COLUMNS, mine + theirs)
@@ -183,7 +184,7 @@ def test_R34_the_analysts_view_and_their_database_have_no_number_but_the_same_am
     ch = connect(clickhouse_url)
     try:
         ch.execute("CREATE DATABASE IF NOT EXISTS " + ch.database)
-        from streams.migrations import MIGRATIONS, applied_versions
+        from streams.clickhouse.migrations import MIGRATIONS, applied_versions
         applied_versions(ch)
         for version, name, statements in MIGRATIONS[:1]:  # a call log from before the analysts' database
             ch.execute(statements[0])
@@ -206,7 +207,7 @@ def test_R34_the_analysts_view_and_their_database_have_no_number_but_the_same_am
 
 
 def test_migrations_are_versioned_apply_once_and_bring_an_older_database_up_to_date(clickhouse_url):
-    from streams.migrations import MIGRATIONS, applied_versions
+    from streams.clickhouse.migrations import MIGRATIONS, applied_versions
 
     latest = [v for v, _, _ in MIGRATIONS]
     ch = connect(clickhouse_url)

@@ -12,12 +12,13 @@ from dataclasses import replace
 
 import pytest
 
-from streams.app import EXIT_BATCH_FAILED
-from streams.clickhouse import connect
-from streams.demo import start_worker
-from streams.embedded import ClickHouseServer
-from streams.kafka_io import committed_lag, produce_events
-from streams.simulate import SimulationSpec, simulate
+from streams.worker.app import EXIT_BATCH_FAILED
+from streams.clickhouse.client import connect
+from streams.dev.demo import start_worker
+from streams.dev.embedded import ClickHouseServer
+from streams.kafka.admin import committed_lag
+from streams.edge.publish import produce_events
+from streams.dev.simulate import SimulationSpec, simulate
 
 from tests.integration.helpers import live_states, merge_offsets, oracle, run_worker_to_end, unique_calls, without_positions
 

@@ -4,7 +4,7 @@ analysts' database and nothing else, finance reads the ledger's database, neithe
 
 Debian's 18.16 server has no SQL roles, so access is per user and per database. It also checks
 a view's underlying database against the reader, which is why the analysts get a table fed on
-insert (streams/call_log.py) and not a view of call_log: the last part shows a view is refused.
+insert (streams/clickhouse/call_log.py) and not a view of call_log: the last part shows a view is refused.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ import pytest
 from clickhouse_driver import Client
 from clickhouse_driver.errors import ServerException
 
-from streams.call_log import CALL_LOG_COLUMNS, migrate
-from streams.clickhouse import connect
-from streams.embedded import ClickHouseServer
-from streams.journal_log import JOURNAL_COLUMNS
+from streams.clickhouse.call_log import CALL_LOG_COLUMNS
+from streams.clickhouse.migrations import migrate
+from streams.clickhouse.client import connect
+from streams.dev.embedded import ClickHouseServer
+from streams.clickhouse.journal import JOURNAL_COLUMNS
 
 USERS = Path(__file__).resolve().parents[2] / "deploy" / "clickhouse" / "voiceledger-users.xml"
 T = 1_790_812_800  # 2026-10-01T00:00:00Z

@@ -15,11 +15,13 @@ from dataclasses import replace
 
 import pytest
 
-from streams.app import EXIT_BATCH_FAILED
-from streams.clickhouse import connect
-from streams.kafka_io import committed_lag, plan_messages, produce_raw, read_topic
+from streams.worker.app import EXIT_BATCH_FAILED
+from streams.clickhouse.client import connect
+from streams.kafka.admin import committed_lag
+from streams.kafka.producer import plan_messages, produce_raw
+from streams.kafka.reader import read_topic
 from schemas.codec import EventCodec
-from streams.simulate import SimulationSpec, simulate
+from streams.dev.simulate import SimulationSpec, simulate
 
 from tests.integration.helpers import (
     at_the_edge,
@@ -66,7 +68,7 @@ def test_R7_R9_R30_sigkill_at_random_points_loses_nothing_and_counts_nothing_twi
         # Kill once the committed lag is down to a random fraction of what this round started
         # with: the worker has committed some of its input and is folding more of it.
         kill_at_lag = int(lag_before * rng.uniform(0.2, 0.8))
-        # A worker that stops itself (exit 75, records dropped by Faust, see streams/sequence.py)
+        # A worker that stops itself (exit 75, records dropped by Faust, see streams/worker/sequence.py)
         # is restarted; the round still ends with a SIGKILL.
         exits += kill_mid_stream(settings, offsets, kill_at_lag, tmp_path / f"worker-{round_no}.log")[0]
         lags_at_kill.append((lag_before, asyncio.run(committed_lag(settings, offsets))))

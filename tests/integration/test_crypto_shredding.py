@@ -20,13 +20,15 @@ from aiokafka import AIOKafkaConsumer
 from projections.events import AccountOpened, CallDetailRecord, Disposition, is_sealed
 from projections.periods import period_start_ms
 from schemas.codec import EventCodec
-from streams.call_log import analytics_database
-from streams.clickhouse import connect
-from streams.demo import worker_env
-from streams.kafka_io import produce_events, publish_tick, read_topic
-from streams.processor import partition_for
-from streams.sealing import Opener, SubscriberKeys
-from streams.simulate import SimulationSpec, simulate
+from streams.clickhouse.migrations import analytics_database
+from streams.clickhouse.client import connect
+from streams.dev.demo import worker_env
+from streams.edge.publish import produce_events
+from streams.kafka.producer import publish_tick
+from streams.kafka.reader import read_topic
+from streams.kafka.partitioning import partition_for
+from streams.edge.sealing import Opener, SubscriberKeys
+from streams.dev.simulate import SimulationSpec, simulate
 
 from tests.integration.helpers import merge_offsets, run_worker_to_end
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import socket
 
-from streams.clickhouse import connect
-from streams.embedded import ClickHouseServer
+from streams.clickhouse.client import connect
+from streams.dev.embedded import ClickHouseServer
 
 
 def test_a_clickhouse_server_whose_port_was_taken_meanwhile_starts_on_fresh_ports(tmp_path):
@@ -36,7 +36,7 @@ def test_a_broker_whose_port_was_taken_meanwhile_starts_on_a_fresh_port():
 
     from aiokafka.admin import AIOKafkaAdminClient
 
-    from streams.embedded import EmbeddedBroker
+    from streams.dev.embedded import EmbeddedBroker
 
     async def topics(bootstrap: str) -> list:
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)

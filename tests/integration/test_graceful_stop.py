@@ -16,10 +16,11 @@ from dataclasses import replace
 
 import pytest
 
-from streams.clickhouse import connect
-from streams.demo import start_worker, stop_worker
-from streams.kafka_io import committed_lag, produce_events
-from streams.simulate import SimulationSpec, simulate
+from streams.clickhouse.client import connect
+from streams.dev.demo import start_worker, stop_worker
+from streams.kafka.admin import committed_lag
+from streams.edge.publish import produce_events
+from streams.dev.simulate import SimulationSpec, simulate
 
 from tests.integration.helpers import (
     live_states,

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 
-from streams.config import Settings
-from streams.kafka_io import beginning_offsets, data_in_range, ensure_topics, produce_raw
+from streams.config.settings import Settings
+from streams.kafka.admin import beginning_offsets, data_in_range, ensure_topics
+from streams.kafka.producer import produce_raw
 
 
 def test_data_in_range_finds_records_in_a_gap(broker):

@@ -19,13 +19,14 @@ import pytest
 
 from projections.events import AccountOpened, CallDetailRecord, PaymentReceived
 from schemas.codec import EventCodec
-from streams.cdr_asterisk import read_master_csv
-from streams.cdr_common import carrier_zone
-from streams.cdr_freeswitch import read_json_cdrs
-from streams.clickhouse import connect
-from streams.demo import worker_env
-from streams.kafka_io import produce_events, read_topic
-from streams.processor import partition_for
+from streams.edge.asterisk import read_master_csv
+from streams.edge.cdr import carrier_zone
+from streams.edge.freeswitch import read_json_cdrs
+from streams.clickhouse.client import connect
+from streams.dev.demo import worker_env
+from streams.edge.publish import produce_events
+from streams.kafka.reader import read_topic
+from streams.kafka.partitioning import partition_for
 
 from tests.integration.helpers import live_states, oracle, run_worker_to_end, state_differences
 

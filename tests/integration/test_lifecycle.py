@@ -18,9 +18,10 @@ import pytest
 
 from projections.events import AccountOpened, AccountStatus, PaymentReceived, PeriodTicked, TickKind, is_sealed
 from schemas.codec import EventCodec
-from streams.demo import worker_env
-from streams.kafka_io import produce_events, read_topic
-from streams.sealing import opener_for
+from streams.dev.demo import worker_env
+from streams.edge.publish import produce_events
+from streams.kafka.reader import read_topic
+from streams.edge.sealing import opener_for
 
 from tests.integration.helpers import (
     live_states,

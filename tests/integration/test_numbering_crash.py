@@ -16,11 +16,13 @@ from dataclasses import replace
 import pytest
 
 from schemas.codec import EventCodec
-from streams.app import EXIT_BATCH_FAILED
-from streams.invoice_feed import gaps_by_issuer_year, read_invoice_numbers, read_invoices
-from streams.kafka_io import committed_lag, plan_messages, produce_raw, publish_tick, read_topic
-from streams.selfcheck import rebuild
-from streams.simulate import START_MS, SimulationSpec, simulate
+from streams.worker.app import EXIT_BATCH_FAILED
+from streams.kafka.invoice_feed import gaps_by_issuer_year, read_invoice_numbers, read_invoices
+from streams.kafka.admin import committed_lag
+from streams.kafka.producer import plan_messages, produce_raw, publish_tick
+from streams.kafka.reader import read_topic
+from streams.ledger.selfcheck import rebuild
+from streams.dev.simulate import START_MS, SimulationSpec, simulate
 
 from tests.integration.helpers import at_the_edge, kill_mid_stream, merge_offsets, run_worker_to_end
 

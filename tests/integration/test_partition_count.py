@@ -16,10 +16,10 @@ from dataclasses import replace
 
 import pytest
 
-from streams.config import ConfigError, Settings
-from streams.demo import worker_env
-from streams.embedded import free_port
-from streams.kafka_io import ensure_topics
+from streams.config.settings import ConfigError, Settings
+from streams.dev.demo import worker_env
+from streams.dev.embedded import free_port
+from streams.kafka.admin import ensure_topics
 
 
 def test_a_worker_configured_for_another_partition_count_than_the_topic_refuses_to_start(broker, tmp_path):

@@ -15,12 +15,14 @@ from dataclasses import replace
 
 from projections.events import AccountOpened, CallDetailRecord, Disposition, PaymentReceived
 from schemas.codec import EventCodec
-from streams.clickhouse import connect
-from streams.reconcile import reconcile
-from streams.demo import start_worker, stop_worker, wait_until_committed
-from streams.kafka_io import produce_events, produce_raw, read_topic
-from streams.processor import partition_for
-from streams.simulate import SimulationSpec, simulate
+from streams.clickhouse.client import connect
+from streams.clickhouse.reconcile import reconcile
+from streams.dev.demo import start_worker, stop_worker, wait_until_committed
+from streams.edge.publish import produce_events
+from streams.kafka.producer import produce_raw
+from streams.kafka.reader import read_topic
+from streams.kafka.partitioning import partition_for
+from streams.dev.simulate import SimulationSpec, simulate
 
 from tests.integration.helpers import (
     live_states,

@@ -19,9 +19,12 @@ import pytest
 
 from projections.events import AccountOpened, CallDetailRecord, Disposition, PaymentReceived
 from schemas.codec import EventCodec
-from streams.demo import stop_worker, wait_until_committed, worker_env
-from streams.kafka_io import ensure_topics, produce_events, produce_raw, read_topic
-from streams.rate_feed import read_rate_book
+from streams.dev.demo import stop_worker, wait_until_committed, worker_env
+from streams.kafka.admin import ensure_topics
+from streams.edge.publish import produce_events
+from streams.kafka.producer import produce_raw
+from streams.kafka.reader import read_topic
+from streams.worker.rate_feed import read_rate_book
 
 from tests.integration.helpers import (
     live_states,
@@ -103,6 +106,6 @@ def test_R5_a_card_published_while_the_worker_runs_prices_only_calls_that_start_
 
 
 async def _states(settings):
-    from streams.kafka_io import read_account_states
+    from streams.kafka.reader import read_account_states
 
     return await read_account_states(settings)

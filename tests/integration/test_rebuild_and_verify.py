@@ -22,14 +22,16 @@ from projections.events import PeriodTicked, TickKind
 from projections.journal import balances_from_journal
 from projections.periods import period_start_ms
 from schemas.codec import EventCodec
-from streams.clickhouse import connect
-from streams.demo import worker_env
-from streams.journal_log import JOURNAL_COLUMNS
-from streams.config import EXAMPLE_TAX_RULES
-from streams.invoice_feed import read_invoice_numbers
-from streams.processor import partition_for
-from streams.kafka_io import produce_events, publish_tick, read_topic
-from streams.simulate import SimulationSpec, simulate
+from streams.clickhouse.client import connect
+from streams.dev.demo import worker_env
+from streams.clickhouse.journal import JOURNAL_COLUMNS
+from streams.config.settings import EXAMPLE_TAX_RULES
+from streams.kafka.invoice_feed import read_invoice_numbers
+from streams.kafka.partitioning import partition_for
+from streams.edge.publish import produce_events
+from streams.kafka.producer import publish_tick
+from streams.kafka.reader import read_topic
+from streams.dev.simulate import SimulationSpec, simulate
 
 from tests.integration.helpers import live_states, oracle, run_worker_to_end, without_positions
 

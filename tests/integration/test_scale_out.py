@@ -15,13 +15,14 @@ from dataclasses import replace
 import pytest
 
 from schemas.codec import EventCodec
-from streams.clickhouse import connect
-from streams.app import EXIT_BATCH_FAILED
-from streams.demo import RESTARTS_MAX, start_worker, stop_worker, wait_until_committed
-from streams.invoice_feed import numbering_lag
-from streams.embedded import free_port
-from streams.kafka_io import committed_lag, plan_messages, produce_raw
-from streams.simulate import SimulationSpec, simulate
+from streams.clickhouse.client import connect
+from streams.worker.app import EXIT_BATCH_FAILED
+from streams.dev.demo import RESTARTS_MAX, start_worker, stop_worker, wait_until_committed
+from streams.kafka.invoice_feed import numbering_lag
+from streams.dev.embedded import free_port
+from streams.kafka.admin import committed_lag
+from streams.kafka.producer import plan_messages, produce_raw
+from streams.dev.simulate import SimulationSpec, simulate
 
 from tests.integration.helpers import (
     at_the_edge,
@@ -84,7 +85,7 @@ def test_R7_R9_R30_a_worker_joins_and_another_leaves_mid_stream(settings, tmp_pa
         second = start_worker(second_settings, second_log)
         offsets = merge_offsets(offsets, asyncio.run(produce_raw(settings, settings.events_topic, parts[1])))
         # Both run as under a supervisor: either may stop itself with exit 75 after the rebalance
-        # (records dropped by Faust, streams/sequence.py) and is restarted.
+        # (records dropped by Faust, streams/worker/sequence.py) and is restarted.
         workers.update(first=(first, settings, first_log), second=(second, second_settings, second_log))
         until_committed_supervising(settings, workers, offsets, 240)
         (first, _, _), (second, _, _) = workers["first"], workers["second"]

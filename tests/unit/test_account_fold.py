@@ -294,14 +294,14 @@ def test_R4_old_periods_are_dropped_with_the_dedup_window():
 
 def test_the_fold_never_changes_the_state_it_is_given():
     # The worker keeps decoded states and hands the same object to the next batch
-    # (streams/app.py: load_state), so a fold that changed its input in place would make live
+    # (streams/worker/app.py: load_state), so a fold that changed its input in place would make live
     # state drift from the log. Every kind of work here: calls, payments, a month's close.
     from projections.account import Positioned, fold_batch
     from projections.events import PeriodTicked, TickKind
     from schemas.codec import EventCodec
-    from streams.app import fold_settings_from
-    from streams.config import EXAMPLE_TAX_RULES, Settings
-    from streams.simulate import SimulationSpec, simulate
+    from streams.worker.app import fold_settings_from
+    from streams.config.settings import EXAMPLE_TAX_RULES, Settings
+    from streams.dev.simulate import SimulationSpec, simulate
 
     codec = EventCodec()
     fs = fold_settings_from(Settings(tax_rules=EXAMPLE_TAX_RULES, monthly_fees=("basic:9.99",),

@@ -13,7 +13,7 @@ from projections.authorization import authorize
 from projections.events import AccountStatus, CallDetailRecord, Disposition
 from projections.lifecycle import Lifecycle
 from projections.rating import DestinationRate, RateCard, rate_call
-from streams.reservations import ReservationBook
+from streams.http.reservations import ReservationBook
 
 T = 1_790_812_800_000  # 2026-10-01T00:00Z, a Thursday
 CARD = RateCard("usd", "USD", 0, {

@@ -1,7 +1,7 @@
-"""Carrier reconciliation (streams/carrier_reconcile.py): missing calls on either side and
+"""Carrier reconciliation (streams/edge/carrier_reconcile.py): missing calls on either side and
 differences beyond the tolerances, as evidence for a carrier dispute."""
 
-from streams.carrier_reconcile import CallSide, compare
+from streams.edge.carrier_reconcile import CallSide, compare
 
 
 def test_calls_missing_on_either_side_and_differences_beyond_tolerance_are_reported():

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from projections.events import Disposition
-from streams.cdr_asterisk import read_master_csv
-from streams.cdr_common import carrier_zone
-from streams.cdr_freeswitch import read_json_cdrs
+from streams.edge.asterisk import read_master_csv
+from streams.edge.cdr import carrier_zone
+from streams.edge.freeswitch import read_json_cdrs
 
 SAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "cdr"
 NEW_YORK = carrier_zone("America/New_York")

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from streams.config import ConfigError, load_settings
-from streams.ratecards import RateCardError, load_rate_card
+from streams.config.settings import ConfigError, load_settings
+from streams.edge.rate_decks import RateCardError, load_rate_card
 
 
 def test_defaults_load_and_env_overrides_file(tmp_path):
@@ -49,7 +49,7 @@ def test_R32_sealing_is_on_by_default_and_a_yes_no_setting():
 
 
 def test_R32_a_card_with_prefixes_longer_than_the_clear_route_is_refused(tmp_path):
-    from streams.ratecards import check_route_fits
+    from streams.edge.rate_decks import check_route_fits
 
     path = tmp_path / "long.csv"
     path.write_text("prefix,destination,rate,connect_fee,initial_increment_s,subsequent_increment_s\n"

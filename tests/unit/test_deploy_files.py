@@ -6,9 +6,9 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-METRICS_SOURCE = (ROOT / "streams" / "metrics.py").read_text()
+METRICS_SOURCE = (ROOT / "streams" / "observe" / "metrics.py").read_text()
 EXPORTED = set(re.findall(r'"(voiceledger_[a-z_]+)"', METRICS_SOURCE)) | set(
-    re.findall(r"(voiceledger_verify_[a-z_]+) ", (ROOT / "streams" / "selfcheck.py").read_text()))
+    re.findall(r"(voiceledger_verify_[a-z_]+) ", (ROOT / "streams" / "ledger" / "selfcheck.py").read_text()))
 
 
 def used_metrics(text: str) -> set[str]:
@@ -40,7 +40,7 @@ def test_deploy_settings_are_real_settings_that_validate():
     import tomllib
     from dataclasses import fields
 
-    from streams.config import Settings, load_settings
+    from streams.config.settings import Settings, load_settings
 
     names = {f.name for f in fields(Settings)}
     outside = {"CONFIG", "KAFKA_SASL_PASSWORD"}  # the config file path; the secret that is never a setting
@@ -59,7 +59,7 @@ def test_deploy_settings_are_real_settings_that_validate():
 
 
 def test_deploy_commands_are_real_cli_commands():
-    from streams.cli import build_parser
+    from streams.cli.main import build_parser
 
     commands = set(build_parser()._subparsers._group_actions[0].choices)  # noqa: SLF001 - argparse has no API
     docker = (ROOT / "deploy" / "Dockerfile").read_text()

@@ -1,8 +1,8 @@
-"""streams/faust_patches.py: Faust commits past repeated acked offsets in one step."""
+"""streams/worker/faust_patches.py: Faust commits past repeated acked offsets in one step."""
 
 from faust.utils.functional import consecutive_numbers
 
-from streams.faust_patches import consecutive_allowing_repeats
+from streams.worker.faust_patches import consecutive_allowing_repeats
 
 
 def test_without_repeats_the_runs_are_faust_own():
@@ -19,8 +19,8 @@ def test_repeated_offsets_stay_in_their_run():
 def test_the_consumer_uses_it_once_the_app_is_built():
     import faust.transport.consumer as faust_consumer
 
-    from streams.app import create_app
-    from streams.config import Settings
+    from streams.worker.app import create_app
+    from streams.config.settings import Settings
 
     create_app(Settings())
     assert faust_consumer.consecutive_numbers is consecutive_allowing_repeats
@@ -32,9 +32,9 @@ def test_faust_no_longer_commits_over_offsets_it_merely_skipped():
     import faust.transport.consumer as faust_consumer
     from faust.types import TP
 
-    from streams.app import create_app
-    from streams.config import Settings
-    from streams.faust_patches import mark_empty
+    from streams.worker.app import create_app
+    from streams.config.settings import Settings
+    from streams.worker.faust_patches import mark_empty
 
     app = create_app(Settings())
     consumer = app.consumer

@@ -2,7 +2,7 @@
 summary (R16, R17), escaped for HTML, and a PDF a person can open."""
 
 from projections.events import InvoiceIssued, InvoiceKind, InvoiceLine
-from streams.invoice_render import render_html, render_pdf, render_text
+from streams.documents.invoice import render_html, render_pdf, render_text
 
 INVOICE = InvoiceIssued(
     "invoice:VL-a<1>-2026-0001", "a<1>", 1_793_491_200_000, "VL-a<1>-2026-0001", InvoiceKind.REGULAR, "2026-10", "EUR", (

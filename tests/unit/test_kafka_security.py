@@ -1,4 +1,4 @@
-"""R35: Kafka TLS and SASL options (streams/kafka_security.py). Config level only: no broker
+"""R35: Kafka TLS and SASL options (streams/kafka/security.py). Config level only: no broker
 with TLS or SASL can be started on these machines (see the README)."""
 
 from dataclasses import replace
@@ -6,8 +6,8 @@ from dataclasses import replace
 import faust
 import pytest
 
-from streams.config import ConfigError, Settings, load_settings
-from streams.kafka_security import PASSWORD_ENV, client_kwargs, faust_credentials
+from streams.config.settings import ConfigError, Settings, load_settings
+from streams.kafka.security import PASSWORD_ENV, client_kwargs, faust_credentials
 
 SASL = replace(Settings(), kafka_security_protocol="SASL_PLAINTEXT", kafka_sasl_mechanism="SCRAM-SHA-512",
                kafka_sasl_username="ledger")

@@ -1,9 +1,9 @@
-"""Structured logs (streams/logs.py): every line is one JSON object, extra ids included."""
+"""Structured logs (streams/observe/logs.py): every line is one JSON object, extra ids included."""
 
 import json
 import logging
 
-from streams.logs import JsonFormatter
+from streams.observe.logs import JsonFormatter
 
 
 def test_a_log_line_is_json_with_its_event_id_even_with_quotes_and_newlines():

@@ -1,12 +1,12 @@
-"""The operations endpoint (streams/ops_http.py): probes answer what their checks say."""
+"""The operations endpoint (streams/http/ops.py): probes answer what their checks say."""
 
 import json
 import urllib.error
 import urllib.request
 
-import streams.metrics  # noqa: F401 - registers the worker's metrics
-from streams.embedded import free_port
-from streams.ops_http import OpsServer
+import streams.observe.metrics  # noqa: F401 - registers the worker's metrics
+from streams.dev.embedded import free_port
+from streams.http.ops import OpsServer
 
 
 def get(port: int, path: str) -> tuple[int, dict | str]:

@@ -10,7 +10,8 @@ from projections.account import FoldSettings
 from projections.events import AccountOpened, CallDetailRecord, Disposition
 from projections.rating import DestinationRate, RateCard
 from schemas.codec import EventCodec
-from streams.processor import BatchProcessor, InMessage, partition_for
+from streams.worker.processor import BatchProcessor, InMessage
+from streams.kafka.partitioning import partition_for
 
 T0 = 1_790_812_800_000
 codec = EventCodec()
@@ -47,7 +48,7 @@ def test_envelope_applies_each_record_and_bad_input_is_dead_lettered():
     assert state.balance_micros == -20_000  # 61 s -> 2 minutes at 0.01
     assert len(result.call_rows) == 1
     # R36: the call-log row carries the plan the call was rated under (usage-pattern analytics).
-    from streams.call_log import CALL_LOG_COLUMNS
+    from streams.clickhouse.call_log import CALL_LOG_COLUMNS
     assert dict(zip(CALL_LOG_COLUMNS, result.call_rows[0]))["plan"] == "b"
     assert result.counts["duplicate"] == 1
     letters = [codec.decode_dead_letter(v) for _, v in result.dead_letters]
@@ -91,10 +92,10 @@ def test_R12_a_tick_reaches_every_account_of_its_partition_in_state_and_in_the_b
 
 
 def test_a_batch_is_cut_into_parts_of_bounded_bytes_in_order():
-    """The fold blocks the event loop; parts bound how long (streams/app.py)."""
+    """The fold blocks the event loop; parts bound how long (streams/worker/app.py)."""
     from types import SimpleNamespace
 
-    from streams.app import chunks_by_bytes
+    from streams.worker.app import chunks_by_bytes
 
     events = [SimpleNamespace(message=SimpleNamespace(value=b"x" * n)) for n in (40, 50, 10, 120, 5, 5)]
     parts = chunks_by_bytes(events, 100)

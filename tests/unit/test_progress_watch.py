@@ -1,6 +1,6 @@
-"""The stall watch behind the worker's watchdog (streams/progress_watch.py)."""
+"""The stall watch behind the worker's watchdog (streams/worker/progress_watch.py)."""
 
-from streams.progress_watch import ProgressWatch
+from streams.worker.progress_watch import ProgressWatch
 
 
 def test_a_partition_behind_its_log_end_that_does_not_move_is_stalled_after_the_wait():
@@ -46,7 +46,7 @@ def test_recovery_time_and_revoked_partitions_do_not_count():
 
 
 def test_a_committed_offset_that_creeps_but_never_reaches_what_was_processed_is_a_stall():
-    from streams.progress_watch import CommitWatch
+    from streams.worker.progress_watch import CommitWatch
 
     watch = CommitWatch(stall_seconds=20)
     assert watch.observe(0, committed=236, processed=922, now=0.0) is None
@@ -57,7 +57,7 @@ def test_a_committed_offset_that_creeps_but_never_reaches_what_was_processed_is_
 
 
 def test_a_committed_offset_that_keeps_up_under_load_is_never_a_stall():
-    from streams.progress_watch import CommitWatch
+    from streams.worker.progress_watch import CommitWatch
 
     watch = CommitWatch(stall_seconds=20)
     processed = 1000

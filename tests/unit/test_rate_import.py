@@ -15,7 +15,7 @@ from projections.events import CallDetailRecord, Disposition
 from projections.rate_book import PART_DESTINATIONS_MAX, RateBook, card_from_parts, card_to_parts, effective_card
 from projections.rating import DestinationRate, InvalidRateCard, RateCard, rate_call
 from schemas.codec import EventCodec
-from streams.ratecards import ERRORS_SHOWN, RateCardError, load_rate_card, parse_band
+from streams.edge.rate_decks import ERRORS_SHOWN, RateCardError, load_rate_card, parse_band
 
 DAY_MS = 86_400_000
 T_2026_12_01 = 1_796_083_200_000  # 2026-12-01T00:00:00Z
@@ -184,8 +184,8 @@ def test_cli_rates_import_dry_run_prints_a_summary_and_a_bad_deck_is_one_clean_e
 def test_R5_worker_looks_at_the_rates_topic_before_every_batch_when_there_is_no_margin():
     from dataclasses import replace
 
-    from streams.config import Settings
-    from streams.rate_feed import RateFeed
+    from streams.config.settings import Settings
+    from streams.worker.rate_feed import RateFeed
 
     default = RateFeed(Settings())  # lead 3900 s, skew 3600 s: a 300 s margin
     assert default.refresh_seconds == 5.0 and default.due()  # never looked yet

@@ -20,7 +20,7 @@ import pytest
 from projections.events import CallDetailRecord, Disposition, PaymentReceived
 from schemas.codec import EventCodec, frame
 from schemas.confluent import ConfluentSchemaRegistry, SchemaRegistryError
-from streams.embedded import free_port
+from streams.dev.embedded import free_port
 
 
 class Registry:

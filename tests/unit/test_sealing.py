@@ -13,9 +13,10 @@ from projections.account import Duplicate, FoldSettings, Positioned, fold_batch
 from projections.events import AccountOpened, CallDetailRecord, Disposition, is_sealed
 from projections.rating import DestinationRate, RateCard, rate_call
 from schemas.codec import EventCodec
-from streams.call_log import CALL_LOG_COLUMNS
-from streams.processor import BatchProcessor, InMessage, partition_for
-from streams.sealing import (Opener, SealError, Sealer, SubscriberKeys, anonymised_callee, route_of,
+from streams.clickhouse.call_log import CALL_LOG_COLUMNS
+from streams.worker.processor import BatchProcessor, InMessage
+from streams.kafka.partitioning import partition_for
+from streams.edge.sealing import (Opener, SealError, Sealer, SubscriberKeys, anonymised_callee, route_of,
                              sealed_length)
 
 T0 = 1_790_812_800_000
@@ -135,7 +136,7 @@ def test_R32_the_worker_opens_for_the_call_log_and_after_erasure_writes_what_sub
     # A rebuild: a fresh worker replays the same events without the key.
     rebuilt = _process(BatchProcessor(codec, FoldSettings(rate_cards=(CARD,)), 4, Opener(keys)), events, {})
     after = dict(zip(CALL_LOG_COLUMNS, rebuilt.call_rows[0]))
-    # The SQL of streams/privacy.py: concat(prefix, stars for the rest of the number).
+    # The SQL of streams/clickhouse/privacy.py: concat(prefix, stars for the rest of the number).
     assert (after["caller"], after["callee"]) == ("", "447" + "*" * 10)
     assert after["callee"] == anonymised_callee("447", len("+447700900123"))
     assert {k: v for k, v in after.items() if k not in ("caller", "callee")} == \
@@ -156,7 +157,7 @@ def test_a_sealed_cdr_this_worker_cannot_open_is_dead_lettered_not_logged_as_a_t
 
 def test_R32_a_folded_erasure_asks_for_the_call_log_to_be_anonymised_once_more_and_a_replay_does_not(keys):
     from projections.events import SubscriberErasureRequested
-    from streams.privacy import anonymise_statement
+    from streams.clickhouse.privacy import anonymise_statement
 
     events = [AccountOpened("o", ACCT, T0 - 1, "USD", "basic", "prepaid", ("+15550001234",)), CALL,
               SubscriberErasureRequested("erase:1", ACCT, T0 + 90_000, "dsar-1")]

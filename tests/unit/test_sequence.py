@@ -1,8 +1,8 @@
-"""The in-order guard (``streams/sequence.py``): a batch that leaves a gap in a partition's
+"""The in-order guard (``streams/worker/sequence.py``): a batch that leaves a gap in a partition's
 offsets is found before anything is applied; redeliveries (records behind the expected offset)
 are not gaps; a partition starts at the group's committed offset, and again after a rebalance."""
 
-from streams.sequence import Gap, PartitionSequence
+from streams.worker.sequence import Gap, PartitionSequence
 
 
 def test_contiguous_batches_leave_no_gap():

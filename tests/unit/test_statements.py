@@ -2,7 +2,7 @@
 
 import pytest
 
-from streams.statements import (
+from streams.documents.statement import (
     StatementRefused,
     available_months,
     issued_from_invoices,

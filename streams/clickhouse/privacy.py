@@ -1,0 +1,103 @@
+"""A subscriber's data: export it (R32 access, R33 portability) and erase what identifies them
+(R31, R32) in ClickHouse, keeping every amount finance must keep.
+
+- ``export(ch, account, out_dir)`` writes the subscriber's call records, journal postings,
+  invoices and invoice lines, each as JSON and CSV (machine-readable, R33), and returns the
+  files and row counts.
+- ``erase_in_clickhouse(ch, account)`` rewrites the subscriber's call-log rows so that no
+  telephone number remains: the caller (their own number) becomes empty and the callee keeps
+  only the destination prefix the call was rated at (what analytics and disputes need), the
+  rest replaced by ``*``. Amounts, durations, dates, carriers and keys stay, so reconciliation
+  and the five-year retention of financial records still hold. It waits for ClickHouse's
+  mutations to finish and then checks that no number survived.
+
+The Kafka log's copies are erased by deleting the subscriber's key (``streams/edge/sealing.py``,
+crypto-shredding); ``voiceledger subscriber erase`` does that first, then this, then logs
+the erasure. A worker that replays the log afterwards writes the same anonymised rows
+(``sealing.anonymised_callee`` is this module's SQL in Python).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from pathlib import Path
+
+from streams.clickhouse.client import ClickHouse
+
+EXPORTS = {
+    "calls": ("call_log", ("call_key", "carrier_id", "call_id", "caller", "callee", "toString(start_at)",
+                           "toString(answer_at)", "toString(end_at)", "disposition", "direction", "duration_s",
+                           "billed_s", "destination_prefix", "destination_name", "rate_micros_per_minute",
+                           "charge_micros", "currency", "rate_card_id"), "start_at, call_key"),
+    "journal": ("journal", ("entry_id", "line", "kind", "toString(occurred_at)", "currency", "ledger_account",
+                            "amount_micros"), "occurred_at, entry_id, line"),
+    "invoices": ("invoices", ("invoice_number", "kind", "period", "toString(issued_at)", "currency", "total_micros",
+                              "payments_micros", "balance_micros"), "issued_at, invoice_number"),
+    "invoice_lines": ("invoice_lines", ("invoice_number", "line", "toString(issued_at)", "currency", "category",
+                                        "description", "quantity", "amount_micros"), "issued_at, invoice_number, line"),
+}
+
+
+class ErasureIncomplete(RuntimeError):
+    """ClickHouse did not finish the erasure, or a number survived it."""
+
+
+def _quoted(account_id: str) -> str:
+    return "'" + account_id.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _name(expr: str) -> str:
+    return expr[len("toString("):-1] if expr.startswith("toString(") else expr
+
+
+def export(ch: ClickHouse, account_id: str, out_dir: Path) -> dict[str, int]:
+    """Write ``<account>-<part>.json`` and ``.csv`` for every part; returns rows per part."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    counts = {}
+    for part, (table, columns, order) in EXPORTS.items():
+        rows = ch.query(f"SELECT {', '.join(columns)} FROM {table} FINAL WHERE account_id = {_quoted(account_id)} "
+                        f"ORDER BY {order}")
+        names = [_name(c) for c in columns]
+        records = [dict(zip(names, (v if isinstance(v, (int, str)) or v is None else str(v) for v in row)))
+                   for row in rows]
+        stem = out_dir / f"{account_id}-{part}"
+        stem.with_suffix(".json").write_text(json.dumps({"account_id": account_id, part: records}, indent=1) + "\n")
+        with open(stem.with_suffix(".csv"), "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(names)
+            writer.writerows([[r[n] for n in names] for r in records])
+        counts[part] = len(records)
+    return counts
+
+
+def anonymise_statement(account_id: str) -> str:
+    """The mutation that anonymises a subscriber's call-log rows (this command's, and the
+    worker's when it folds the erasure). caller: the subscriber's own number, gone; callee: the
+    rated prefix, then stars (replaceRegexpAll, not repeat(): the 18.16 server has no repeat())."""
+    return (f"ALTER TABLE call_log UPDATE caller = '', callee = concat(destination_prefix, "
+            f"replaceRegexpAll(substring(callee, length(destination_prefix) + 1), '.', '*')) "
+            f"WHERE account_id = {_quoted(account_id)}")
+
+
+def erase_in_clickhouse(ch: ClickHouse, account_id: str, timeout_s: float = 120.0) -> int:
+    """Anonymise the subscriber's call-log rows; returns how many rows were rewritten."""
+    who = _quoted(account_id)
+    (rows,), = ch.query(f"SELECT count() FROM call_log WHERE account_id = {who}")
+    if rows:
+        ch.execute(anonymise_statement(account_id))
+        deadline = time.monotonic() + timeout_s
+        while ch.query("SELECT count() FROM system.mutations WHERE database = currentDatabase() "
+                       "AND table = 'call_log' AND is_done = 0")[0][0]:
+            if time.monotonic() > deadline:
+                raise ErasureIncomplete(f"ClickHouse has not finished erasing {account_id} within {timeout_s:.0f} s; "
+                                        "run the erasure again (it is idempotent)")
+            time.sleep(0.2)
+    (left,), = ch.query(f"SELECT count() FROM call_log WHERE account_id = {who} AND (caller != '' OR "
+                        "match(callee, '[0-9]{7,}'))")
+    if left:
+        raise ErasureIncomplete(f"{left} call-log rows of {account_id} still hold a number")
+    return int(rows)
+
+

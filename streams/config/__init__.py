@@ -1,0 +1,1 @@
+"""Settings: typed, parsed and validated once at start."""

@@ -1,0 +1,273 @@
+"""Per-subscriber keys and sealed personal fields: erasure in the Kafka log by crypto-shredding
+(R31, R32, R35).
+
+Why: the event log is append-only and kept for rebuilds, so a subscriber's erasure cannot
+rewrite it. Instead the personal fields of events (a CDR's caller and callee, the numbers of
+``AccountOpened``) are sealed at the edge (``voiceledger ingest``, ``produce_events``) with a
+key of the subscriber's own, and erasure deletes the key: every copy in the events topic, in
+the accounts changelog, on the status topic and in dead letters becomes unreadable at once.
+
+A sealed value is the text ``vlseal1:<key id>:<base64(ciphertext | tag)>``, AES-256-GCM-SIV
+(RFC 8452) with the account id as associated data (a token copied into another account's
+event does not open). Sealing is deterministic: every value of a key is sealed with the same
+nonce, so one number under one key always gives the same token. That is what lets the fold
+tell a re-sent CDR (same tokens: a duplicate) from a conflicting one without opening anything,
+and keeps an account's state identical on every rebuild. GCM-SIV is built for exactly this:
+its IV is synthesised from the key, the nonce, the associated data and the text, so a
+repeated nonce reveals that two sealed values of one account are equal, nothing more. (No
+nonce in the token keeps a CDR small: the pipeline pays for every byte on the broker.)
+
+Rating never needs the key: a sealed CDR carries the first ``route_digits`` digits of the
+called number in clear (``callee_route``), and the fold rates on that (``CallDetailRecord.dialled``).
+Only the call-log row in ClickHouse opens caller and callee. After an erasure the worker writes
+that row anonymised, in exactly the form ``subscriber erase`` gives existing rows, so a rebuild
+still equals the live state.
+
+Key store: a directory (setting ``subscriber_keys_dir``) with one sub-directory per account,
+named by a hash of the account id. ``current`` holds the key id and 32 random bytes (the
+AES-256 key), created atomically (two ingest processes agree on one key). Erasure deletes it and
+leaves ``ERASED``. An opener that finds ``ERASED`` and not the token's key reports the value
+erased; one that finds neither reports it unreadable, so a store that was not shared with the
+worker shows up as dead letters, never as silently anonymised call logs. In production the
+store is a KMS or Vault holding the same keys; this class is the only thing that changes.
+Deleting a file does not scrub the disk under it: put the directory on encrypted storage.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import secrets
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Iterable
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCMSIV
+
+from projections.events import SEALED_PREFIX, AccountOpened, CallDetailRecord, is_sealed
+
+NONCE = bytes(12)  # one nonce for every value: deterministic on purpose (see above)
+TAG_BYTES = 16
+OPENED_MAX = 100_000  # opened values an Opener keeps (a few MB), see Opener._opened
+KEY_FILE = "current"
+ERASED_MARK = "ERASED"
+MAX_ROUTE_DIGITS = 6  # more would keep a number-like run in clear (the erasure check looks for 7)
+
+
+class SealError(ValueError):
+    """A sealed value that cannot be opened although its subscriber was never erased: a key
+    store not shared with the sealing side, or a corrupt or tampered token."""
+
+
+class SubscriberKeys:
+    """The key store: one key per subscriber (account), created on first use, deleted on erasure."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+
+    def _dir(self, account_id: str) -> Path:
+        # A hash, not the id: account ids are not file names, and the tree lists no customers.
+        return self.directory / hashlib.sha256(account_id.encode()).hexdigest()[:32]
+
+    @staticmethod
+    def _parse(text: str) -> tuple[str, bytes]:
+        key_id, _, material = text.strip().partition(" ")
+        return key_id, base64.b64decode(material)
+
+    def current(self, account_id: str) -> tuple[str, bytes]:
+        """The subscriber's key (id, 32 bytes), created if there is none (a new one after an
+        erasure: later events are sealed again, old tokens stay unreadable)."""
+        path = self._dir(account_id) / KEY_FILE
+        try:
+            return self._parse(path.read_text())
+        except FileNotFoundError:
+            pass
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        key_id = secrets.token_hex(4)  # unique per subscriber is enough: it names their current key
+        tmp = path.parent / f".{key_id}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(f"{key_id} {base64.b64encode(secrets.token_bytes(32)).decode()}\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(tmp, path)  # atomic, and refuses if another process made one first
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+        return self._parse(path.read_text())
+
+    def key(self, account_id: str, key_id: str) -> bytes | None:
+        """The key a token names; None when the subscriber was erased. Raises ``SealError``
+        when the key is not here and the subscriber was never erased."""
+        directory = self._dir(account_id)
+        try:
+            current_id, material = self._parse((directory / KEY_FILE).read_text())
+        except FileNotFoundError:
+            current_id, material = "", b""
+        if current_id == key_id:
+            return material
+        if (directory / ERASED_MARK).exists():
+            return None
+        raise SealError(f"no key {key_id} for account {account_id} in {self.directory} "
+                        "(is subscriber_keys_dir the store the sealing side used?)")
+
+    def erase(self, account_id: str, reference: str = "") -> bool:
+        """Crypto-shred the subscriber: mark them erased, then delete their key. Returns whether
+        a key was deleted. Idempotent."""
+        directory = self._dir(account_id)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # The mark first: a worker that misses the key must find it (else: dead letters).
+        (directory / ERASED_MARK).write_text(reference + "\n")
+        try:
+            (directory / KEY_FILE).unlink()
+            return True
+        except FileNotFoundError:
+            return False
+
+
+def sealer_for(settings) -> Sealer | None:  # noqa: ANN001 - streams.config.settings.Settings
+    """The edge's sealer, or None when ``seal_personal_data`` is off."""
+    if not settings.seal_personal_data:
+        return None
+    return Sealer(SubscriberKeys(settings.subscriber_keys_dir), settings.route_digits)
+
+
+def opener_for(settings) -> Opener:  # noqa: ANN001 - streams.config.settings.Settings
+    """Readers open sealed values whatever ``seal_personal_data`` says now (it may have been on)."""
+    return Opener(SubscriberKeys(settings.subscriber_keys_dir))
+
+
+def _cipher(material: bytes) -> AESGCMSIV:
+    return AESGCMSIV(material)
+
+
+def route_of(number: str, digits: int) -> str:
+    """The leading part of a called number kept in clear for rating: an international or
+    national mark (``+``, ``00``, ``0``) and then ``digits`` digits."""
+    s = number.strip()
+    mark = "+" if s.startswith("+") else "00" if s.startswith("00") else "0" if s.startswith("0") else ""
+    return s[:len(mark) + digits]
+
+
+class Sealer:
+    """The sealing side (the edge that puts events on the log)."""
+
+    def __init__(self, keys: SubscriberKeys, route_digits: int) -> None:
+        if not 1 <= route_digits <= MAX_ROUTE_DIGITS:
+            raise ValueError(f"route_digits must be 1..{MAX_ROUTE_DIGITS}, not {route_digits}")
+        self.keys = keys
+        self.route_digits = route_digits
+        self._cache: dict[str, tuple[str, AESGCMSIV]] = {}
+
+    def seal(self, account_id: str, value: str) -> str:
+        if is_sealed(value):
+            return value  # sealed once, at the first edge
+        cached = self._cache.get(account_id)
+        if cached is None:
+            key_id, material = self.keys.current(account_id)
+            cached = self._cache[account_id] = (key_id, _cipher(material))
+        key_id, aead = cached
+        body = aead.encrypt(NONCE, value.encode(), account_id.encode())
+        return f"{SEALED_PREFIX}{key_id}:{binascii.b2a_base64(body, newline=False).decode()}"
+
+    def seal_event(self, event):  # noqa: ANN001, ANN201 - any account event
+        """The event with its personal fields sealed; other events as they are."""
+        if isinstance(event, CallDetailRecord) and not is_sealed(event.callee):
+            return replace(event, caller=self.seal(event.account_id, event.caller) if event.caller else "",
+                           callee=self.seal(event.account_id, event.callee),
+                           callee_route=route_of(event.callee, self.route_digits))
+        if isinstance(event, AccountOpened) and event.numbers:
+            return replace(event, numbers=tuple(self.seal(event.account_id, n) for n in event.numbers))
+        return event
+
+    def seal_events(self, events: Iterable) -> list:
+        return [self.seal_event(e) for e in events]
+
+    def forget(self) -> None:
+        """Drop cached keys (a long-running edge calls it between files, so an erasure holds)."""
+        self._cache.clear()
+
+
+def sealed_length(token: str) -> int:
+    """The length of the sealed text (GCM-SIV does not pad: ciphertext = text + tag)."""
+    body = binascii.a2b_base64(token.rsplit(":", 1)[1])
+    return len(body) - TAG_BYTES
+
+
+def anonymised_callee(destination_prefix: str, length: int) -> str:
+    """The called number as ``subscriber erase`` leaves it in ClickHouse: the prefix the call
+    was rated at, then one ``*`` for each further character (``streams/clickhouse/privacy.py``)."""
+    return destination_prefix + "*" * max(0, length - len(destination_prefix))
+
+
+class Opener:
+    """The reading side (the worker, the CLI). Keys are cached for ``ttl_s`` at most (reading
+    one costs ~50 us; a batch touches thousands of accounts), and a subscriber's key leaves the
+    cache as soon as the worker folds their erasure (``forget``). A key deleted by ``subscriber
+    erase`` may so be used for up to ``ttl_s`` more: every row opened meanwhile was inserted
+    before the worker folds the logged erasure, which anonymises the rows again
+    (``streams/worker/processor.py``: ``BatchResult.erased``)."""
+
+    def __init__(self, keys: SubscriberKeys, ttl_s: float = 30.0) -> None:
+        self.keys = keys
+        self.ttl_s = ttl_s
+        self._cache: dict[tuple[str, str], AESGCMSIV | None] = {}
+        # Opened values by (account, token): a caller's number repeats on every call, and tokens
+        # are deterministic. Emptied with the keys (ttl_s, forget), so an erasure reaches it too.
+        self._opened: dict[tuple[str, str], str] = {}
+        self._loaded_at = time.monotonic()
+
+    def open(self, account_id: str, value: str) -> str | None:
+        """The clear text; the value itself when it is not sealed; None when the subscriber was
+        erased. Raises ``SealError`` for a token that cannot be opened otherwise."""
+        if not value.startswith(SEALED_PREFIX):
+            return value
+        opened = self._opened.get((account_id, value))
+        if opened is not None:
+            return opened
+        try:
+            key_id, b64 = value[len(SEALED_PREFIX):].split(":", 1)
+            body = binascii.a2b_base64(b64)
+        except (ValueError, binascii.Error):
+            raise SealError(f"malformed sealed value for account {account_id}") from None
+        ck = (account_id, key_id)
+        if ck in self._cache:
+            aead = self._cache[ck]
+        else:
+            material = self.keys.key(account_id, key_id)
+            aead = self._cache[ck] = None if material is None else _cipher(material)
+        if aead is None:
+            return None
+        try:
+            opened = aead.decrypt(NONCE, body, account_id.encode()).decode()
+        except (InvalidTag, ValueError, UnicodeDecodeError):
+            raise SealError(f"a sealed value of account {account_id} does not open with its key {key_id} "
+                            "(tampered, or sealed for another account)") from None
+        if len(self._opened) >= OPENED_MAX:
+            self._opened.clear()
+        self._opened[(account_id, value)] = opened
+        return opened
+
+    def refresh(self) -> None:
+        """Drop every cached key once ``ttl_s`` has passed (called at the start of a batch)."""
+        if time.monotonic() - self._loaded_at >= self.ttl_s:
+            self._cache.clear()
+            self._opened.clear()
+            self._loaded_at = time.monotonic()
+
+    def forget(self, account_id: str | None = None) -> None:
+        """Drop one subscriber's cached keys (their erasure was folded), or all."""
+        if account_id is None:
+            self._cache.clear()
+            self._opened.clear()
+        else:
+            for cached in [k for k in self._cache if k[0] == account_id]:
+                del self._cache[cached]
+            for cached in [k for k in self._opened if k[0] == account_id]:
+                del self._opened[cached]

@@ -1,0 +1,156 @@
+"""The authorization endpoint (R10), served by every worker for the accounts it owns.
+
+``GET /authorize?account=ID&callee=NUMBER&call=CARRIER/CALL_ID[&at=EPOCH_MS][&quota_s=N]``
+(and ``GET /statement?account=ID[&month=YYYY-MM]``, R20, the same routing and tokens)
+answers ``200`` with JSON: ``allowed``, ``max_duration_s``, ``reason``, ``held_micros``,
+``destination``, ``rate_micros_per_minute``, ``available_micros``. A refusal is a ``200`` with
+``allowed: false`` and the reason: it is an answer, not an error. ``POST /release?account=&call=``
+drops a hold early (a call that failed before a CDR). With ``api_tokens_file`` set, every
+request needs a bearer token scoped to its account (``401`` without, ``403`` for another
+account; streams/http/tokens.py, R35). Bad parameters get ``400``; an unknown
+account ``404``; a worker that does not own the account's partition answers ``307`` to the
+one that does (Faust's partition assignor knows every worker's URL, ``canonical_url``); a
+worker not yet assigned answers ``503``.
+
+The server runs on its own thread and event loop, so a batch being folded on the Faust loop
+does not stall authorizations (they still share the GIL: see the README's latency figures).
+Wall time enters here, at the edge: the request's ``at`` (default now) times the call and its
+hold; the ledger's folds still take time only from events.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict
+from datetime import date, datetime, timezone
+from typing import Callable
+
+from aiohttp import web
+
+from projections.account import AccountState, FoldSettings
+from projections.authorization import authorize
+from streams.http import tokens as api_tokens
+from streams.observe import metrics
+from streams.http.server import ThreadedHttpServer
+from streams.documents.statement import StatementRefused, issued_from_state, statement
+from streams.http.reservations import ReservationBook
+
+log = logging.getLogger("voiceledger.authorization")
+
+QUOTA_MAX_S = 4 * 3600
+
+
+class NotReady(Exception):
+    """The worker does not know the partition assignment yet."""
+
+
+class AuthorizationServer(ThreadedHttpServer):
+    thread_name = "authorization-http"
+
+    def __init__(self, host: str, port: int, book: ReservationBook, quota_s: int,
+                 load_state: Callable[[str], AccountState | None], fold_settings: Callable[[], FoldSettings],
+                 owner_url: Callable[[str], str | None], tokens: dict[str, str] | None = None) -> None:
+        """``owner_url(account)``: the owner's base URL, None if this worker owns it; may raise NotReady.
+        ``tokens``: token -> scope (streams/http/tokens.py); None leaves the API open."""
+        super().__init__(port)
+        self.tokens = tokens
+        self.host = host
+        self.book, self.quota_s = book, quota_s
+        self.load_state, self.fold_settings, self.owner_url = load_state, fold_settings, owner_url
+
+    def build_app(self) -> web.Application:
+        app = web.Application(middlewares=[self._require_token] if self.tokens is not None else [])
+        app.router.add_get("/authorize", self._authorize)
+        app.router.add_post("/release", self._release)
+        app.router.add_get("/statement", self._statement)
+        return app
+
+    @web.middleware
+    async def _require_token(self, request: web.Request, handler):  # noqa: ANN001, ANN202 - aiohttp's types
+        """R35: a valid bearer token, scoped to the account asked about (streams/http/tokens.py)."""
+        assert self.tokens is not None
+        status = api_tokens.check(self.tokens, request.headers.get("Authorization"), request.query.get("account"))
+        if status == 401:
+            metrics.API_REFUSED.labels(status="401").inc()
+            return web.json_response({"error": "a valid bearer token is required"}, status=401,
+                                     headers={"WWW-Authenticate": "Bearer"})
+        if status == 403:
+            metrics.API_REFUSED.labels(status="403").inc()
+            return web.json_response({"error": "this token may not ask about this account"}, status=403)
+        return await handler(request)
+
+    def _route(self, request: web.Request, account_id: str) -> web.Response | None:
+        try:
+            owner = self.owner_url(account_id)
+        except NotReady:
+            return web.json_response({"error": "partition assignment not known yet; retry"}, status=503)
+        if owner is None:
+            return None
+        raise web.HTTPTemporaryRedirect(owner.rstrip("/") + str(request.rel_url))
+
+    async def _authorize(self, request: web.Request) -> web.Response:
+        started = time.perf_counter()
+        q = request.query
+        account_id, callee, call_key = q.get("account", ""), q.get("callee", ""), q.get("call", "")
+        if not account_id or not callee or not call_key:
+            return web.json_response({"error": "account, callee and call (carrier/call_id) are required"}, status=400)
+        try:
+            now_ms = int(time.time() * 1000)
+            at_ms = int(q.get("at", now_ms))
+            quota_s = int(q.get("quota_s", self.quota_s))
+        except ValueError:
+            return web.json_response({"error": "at and quota_s must be whole numbers"}, status=400)
+        if not 1 <= quota_s <= QUOTA_MAX_S:
+            return web.json_response({"error": f"quota_s must be between 1 and {QUOTA_MAX_S}"}, status=400)
+        routed = self._route(request, account_id)
+        if routed is not None:
+            return routed
+        state = self.load_state(account_id)
+        if state is None:
+            return web.json_response({"allowed": False, "reason": "unknown_account"}, status=404)
+        settings = self.fold_settings()
+        answer = self.book.authorize(account_id, call_key, now_ms, quota_s,
+                                     lambda held: authorize(state, callee, at_ms, held, quota_s, settings))
+        metrics.AUTHORIZATIONS.labels(reason=answer.reason).inc()
+        metrics.AUTHORIZATION_LATENCY.observe(time.perf_counter() - started)
+        body = asdict(answer)
+        body["held_micros"] = body.pop("hold_micros") if answer.allowed else 0
+        body["destination"] = body.pop("destination_prefix")
+        return web.json_response(body)
+
+    async def _statement(self, request: web.Request) -> web.Response:
+        """R20: ``GET /statement?account=ID[&month=YYYY-MM][&as_of=YYYY-MM-DD]``, from the state of
+        the worker that owns the account (its memory of what it issued covers the four months)."""
+        q = request.query
+        account_id = q.get("account", "")
+        if not account_id:
+            return web.json_response({"error": "account is required"}, status=400)
+        try:
+            today = date.fromisoformat(q["as_of"]) if "as_of" in q else datetime.now(timezone.utc).date()
+        except ValueError:
+            return web.json_response({"error": "as_of must be YYYY-MM-DD"}, status=400)
+        current = f"{today.year:04d}-{today.month:02d}"
+        month = q.get("month", current)
+        if len(month) != 7 or month[4] != "-" or not (month[:4] + month[5:]).isdigit():
+            return web.json_response({"error": "month must be YYYY-MM"}, status=400)
+        routed = self._route(request, account_id)
+        if routed is not None:
+            return routed
+        state = self.load_state(account_id)
+        if state is None:
+            return web.json_response({"error": "unknown_account"}, status=404)
+        try:
+            text = statement(account_id, month, current, state, issued_from_state(state))
+        except StatementRefused as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        return web.json_response({"account": account_id, "month": month, "statement": text})
+
+    async def _release(self, request: web.Request) -> web.Response:
+        account_id, call_key = request.query.get("account", ""), request.query.get("call", "")
+        if not account_id or not call_key:
+            return web.json_response({"error": "account and call are required"}, status=400)
+        routed = self._route(request, account_id)
+        if routed is not None:
+            return routed
+        return web.json_response({"released": self.book.settle(account_id, call_key)})

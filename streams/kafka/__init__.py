@@ -1,0 +1,1 @@
+"""Kafka clients: topic administration, producers, readers, partitioning and security (R35)."""

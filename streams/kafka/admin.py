@@ -1,0 +1,136 @@
+"""Topic administration and offsets: create and check topics, read committed and first offsets,
+and prove a range of offsets empty (the in-order guard's question)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Iterable
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from streams.config.settings import ConfigError, Settings
+from streams.kafka.security import client_kwargs
+
+
+async def ensure_topics(settings: Settings) -> None:
+    """Create the events, output and rates topics, if missing."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.broker, request_timeout_ms=10_000, **client_kwargs(settings))
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [
+            NewTopic(name, num_partitions=settings.partitions, replication_factor=settings.replication_factor)
+            for name in (settings.events_topic, settings.dead_letter_topic, settings.ledger_entries_topic,
+                         settings.calls_rated_topic, settings.account_status_topic,
+                         settings.invoices_topic)
+            if name not in existing
+        ]
+        # One partition each: the numbering stage sees every events partition's drafts in one
+        # order and gives one sequence per issuer (projections/numbering.py).
+        wanted += [NewTopic(name, num_partitions=1, replication_factor=settings.replication_factor)
+                   for name in (settings.invoice_numbering_topic, settings.invoice_numbers_topic)
+                   if name not in existing]
+        if settings.rates_topic not in existing:
+            # One partition: a card's parts and the cards keep one order. Compacted: keys are
+            # card_id/part and cards are immutable, so compaction only drops re-sent parts.
+            wanted.append(NewTopic(settings.rates_topic, num_partitions=1,
+                                   replication_factor=settings.replication_factor,
+                                   topic_configs={"cleanup.policy": "compact"}))
+        if wanted:
+            try:
+                await admin.create_topics(wanted)
+            except TopicAlreadyExistsError:
+                pass
+        await _check_partition_counts(admin, settings, existing)
+    finally:
+        await admin.close()
+
+
+async def _check_partition_counts(admin: AIOKafkaAdminClient, settings: Settings, existing: set[str]) -> None:
+    """Refuse to run when a topic keyed by account has another partition count than ``partitions``.
+
+    An account's partition is murmur2(account) mod the count: with another count, producers and
+    the worker would disagree on where accounts live (every event dead-lettered as ``misrouted``),
+    states would sit in the wrong changelog partitions, and the invoice numbering stage would
+    wait for ticks from partitions that do not exist. Kafka lets anyone add partitions to a topic,
+    so this is checked at every start, before any event is read."""
+    # The changelog only once Faust has made it (asking a broker about a missing topic may create it).
+    changelog = settings.accounts_changelog_topic()
+    described = await admin.describe_topics([settings.events_topic, *([changelog] if changelog in existing else [])])
+    for topic in described:
+        count = len(topic.get("partitions") or ())
+        if topic.get("error_code", 0) or not count:
+            continue  # not there (yet): Faust creates the changelog with the configured count
+        if count != settings.partitions:
+            raise ConfigError(
+                f"partitions: topic {topic['topic']} has {count} partitions, but partitions = {settings.partitions}. "
+                "An account's partition is murmur2(account) mod the partition count, so the two must agree; "
+                "changing the count needs the workers stopped and the state rebuilt from the log (README: "
+                "Partitions, keys and state)")
+
+
+async def committed_offsets(settings: Settings, partitions: Iterable[int] | None = None,
+                            group_id: str | None = None, topic: str | None = None) -> dict[int, int]:
+    """A topic's committed offsets of a consumer group, per partition (the events topic's and
+    the worker group's unless told otherwise).
+
+    Asked through the admin client (OffsetFetch), never through a consumer carrying the group's
+    id, so that looking never disturbs the group's members.
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.broker, request_timeout_ms=10_000, **client_kwargs(settings))
+    await admin.start()
+    try:
+        # Partitions are named: Tansu 0.6 answers an all-partitions OffsetFetch with bytes
+        # aiokafka cannot parse.
+        topic = topic or settings.events_topic
+        wanted = [TopicPartition(topic, p) for p in (range(settings.partitions) if partitions is None else partitions)]
+        offsets = await admin.list_consumer_group_offsets(group_id or settings.app_id, partitions=wanted)
+    finally:
+        await admin.close()
+    return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset >= 0}
+
+
+async def beginning_offsets(settings: Settings, partitions: Iterable[int], topic: str | None = None) -> dict[int, int]:
+    """The first offset still in the log, per partition of a topic (the events topic by default)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.broker, enable_auto_commit=False, group_id=None,
+                                **client_kwargs(settings))
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic or settings.events_topic, p) for p in partitions]
+        return {tp.partition: offset for tp, offset in (await consumer.beginning_offsets(tps)).items()}
+    finally:
+        await consumer.stop()
+
+
+async def data_in_range(bootstrap: str, topic: str, partition: int, start: int, end: int,
+                        timeout_s: float = 30.0, security: dict | None = None) -> bool:
+    """Whether any record a consumer can read sits at an offset in ``[start, end)``.
+
+    Transaction markers and compacted-away records leave offsets without data; a consumer never
+    sees them. Used to tell such a gap from records that were fetched and then dropped.
+    """
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
+                                auto_offset_reset="earliest", **(security or {}))
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, partition)
+        consumer.assign([tp])
+        consumer.seek(tp, start)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while loop.time() < deadline:
+            batch = await consumer.getmany(tp, timeout_ms=500, max_records=1)
+            for record in batch.get(tp, []):
+                if record.offset >= start:
+                    return record.offset < end
+        raise TimeoutError(f"{topic}/{partition}: no record at or after offset {start} within {timeout_s} s")
+    finally:
+        await consumer.stop()
+
+
+async def committed_lag(settings: Settings, next_offsets: dict[int, int]) -> int:
+    """Messages up to ``next_offsets`` (per partition) not yet committed by the worker group."""
+    committed = await committed_offsets(settings, next_offsets.keys())
+    return sum(max(0, target - committed.get(p, 0)) for p, target in next_offsets.items())

@@ -1,0 +1,67 @@
+"""Reading topics back: a whole topic up to its end, and the accounts table's latest states."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from schemas.codec import EventCodec
+from streams.config.settings import Settings
+from streams.kafka.codec import codec_for
+from streams.kafka.security import client_kwargs
+
+
+async def read_topic(bootstrap: str, topic: str, timeout_s: float = 60.0, idle_s: float = 1.5,
+                     security: dict | None = None) -> list:
+    """Every record of a topic from offset 0, for topics whose writers have stopped.
+
+    It reads at least up to the end offsets the broker reports when it starts, so a slow fetch
+    on a loaded machine cannot cut the result short. It then goes on until nothing new arrives
+    for ``idle_s``, because Tansu 0.6 reports too low an end offset for partitions written in
+    multi-record batches (see ``produce_events``).
+    """
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                auto_offset_reset="earliest", group_id=None, **(security or {}))
+    await consumer.start()
+    try:
+        await consumer.topics()  # loads metadata for every topic
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        if not tps:
+            return []
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        next_offset = {tp: 0 for tp in tps}
+        records = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        quiet_since = loop.time()
+        while True:
+            reached = all(next_offset[tp] >= ends[tp] for tp in tps)
+            if reached and loop.time() - quiet_since >= idle_s:
+                break
+            if loop.time() > deadline:
+                behind = {tp.partition: (next_offset[tp], ends[tp]) for tp in tps if next_offset[tp] < ends[tp]}
+                raise TimeoutError(f"{topic}: not read to its end within {timeout_s} s "
+                                   f"(partition: (read up to, end offset) {behind})")
+            batch = await consumer.getmany(timeout_ms=300, max_records=50_000)
+            if any(batch.values()):
+                quiet_since = loop.time()
+                for tp, recs in batch.items():
+                    records.extend(recs)
+                    next_offset[tp] = max(next_offset[tp], recs[-1].offset + 1)
+        records.sort(key=lambda r: (r.partition, r.offset))
+        return records
+    finally:
+        await consumer.stop()
+
+
+async def read_account_states(settings: Settings, codec: EventCodec | None = None) -> dict:
+    """The accounts table as the worker left it: the newest state per key in its changelog."""
+    codec = codec or codec_for(settings)
+    latest: dict[bytes, bytes | None] = {}
+    for record in await read_topic(settings.broker, settings.accounts_changelog_topic(), timeout_s=30,
+                                   security=client_kwargs(settings)):
+        latest[record.key] = record.value
+    return {k.decode(): codec.decode_state(v) for k, v in latest.items() if v is not None}

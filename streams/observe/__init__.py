@@ -1,0 +1,1 @@
+"""What the workers show about themselves: Prometheus metrics and JSON logs."""

@@ -1,0 +1,36 @@
+"""Run one stream worker process: metrics endpoint, then the Faust worker until SIGTERM/SIGINT.
+
+Faust's worker handles the signals: it stops the agent after its current batch, flushes the
+producer, commits offsets and exits. Nothing is lost on a SIGKILL either (see ``streams/worker/app.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import logging.config
+
+from streams.observe.logs import logging_config
+from streams.http.ops import OpsServer
+
+from streams.worker.app import create_app
+from streams.config.settings import Settings
+from streams.kafka.admin import ensure_topics
+
+
+def run_worker(settings: Settings) -> None:
+    logging.config.dictConfig(logging_config(settings.log_level))  # JSON lines (streams/observe/logs.py)
+    # Topics first, with the configured partition count: Faust would otherwise create the
+    # events topic with its own default.
+    asyncio.run(ensure_topics(settings))
+    app = create_app(settings)
+    if settings.metrics_port:  # /metrics, /healthz, /readyz (streams/http/ops.py)
+        OpsServer(settings.metrics_port, app.voiceledger_health, app.voiceledger_ready).start()  # type: ignore[attr-defined]
+    server = getattr(app, "voiceledger_authorization", None)
+    if server is not None:
+        server.start()  # its own thread: R10 answers while batches fold
+    import faust
+
+    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True,
+                          logging_config=logging_config(settings.log_level))
+    worker.execute_from_commandline()
