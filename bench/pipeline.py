@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from projections.events import CallDetailRecord  # noqa: E402
 from streams.config.settings import Settings  # noqa: E402
-from streams.dev.demo import start_worker, stop_worker  # noqa: E402
+from streams.worker.supervise import start_worker, stop_worker  # noqa: E402
 from streams.dev.embedded import ClickHouseServer, EmbeddedBroker, free_port  # noqa: E402
 from streams.kafka.admin import committed_lag, ensure_topics  # noqa: E402
 from streams.edge.publish import produce_events  # noqa: E402

@@ -10,21 +10,17 @@ ClickHouse, and checks that the two agree to the micro-unit.
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
-import signal
-import subprocess
-import sys
 import time
 from collections import defaultdict
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
 
 from projections.events import CallDetailRecord, InvoiceIssued, InvoiceNumbered, is_sealed
 from projections.invoicing import format_minor
 from projections.money import Money
 from projections.periods import next_period, period_of, period_start_ms
-from streams.kafka.invoice_feed import gaps_by_issuer_year, numbering_lag, read_invoice_numbers, read_invoices
+from streams.kafka.invoice_feed import gaps_by_issuer_year, read_invoice_numbers, read_invoices
 from streams.documents.invoice import render_html, render_pdf, render_text
 from streams.clickhouse import call_log, journal
 from streams.clickhouse.client import connect, redact
@@ -32,87 +28,16 @@ from streams.config.settings import Settings
 from streams.dev.embedded import EmbeddedBroker, free_port
 from streams.kafka.security import client_kwargs
 from streams.kafka.codec import codec_for
-from streams.kafka.admin import committed_lag, committed_offsets, ensure_topics
+from streams.kafka.admin import ensure_topics
 from streams.edge.publish import produce_events
 from streams.kafka.producer import publish_tick
 from streams.kafka.reader import read_account_states, read_topic
 from streams.dev.simulate import START_MS, SimulationSpec, simulate
+from streams.worker.supervise import WorkerError, say, start_worker, stop_worker, wait_until_committed
 
 
 class DemoError(RuntimeError):
     """The demo could not finish; the message says why (see the worker log it names)."""
-
-
-def say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
-def worker_env(settings: Settings) -> dict[str, str]:
-    """Every setting as a ``VOICELEDGER_*`` variable, so a worker process runs with exactly these."""
-    env = dict(os.environ)
-    for f in fields(Settings):
-        value = getattr(settings, f.name)
-        env["VOICELEDGER_" + f.name.upper()] = ",".join(value) if isinstance(value, tuple) else str(value)
-    return env
-
-
-def start_worker(settings: Settings, log_path: Path | None = None) -> subprocess.Popen:
-    out = open(log_path, "ab") if log_path else subprocess.DEVNULL
-    return subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=worker_env(settings),
-                            stdout=out, stderr=subprocess.STDOUT)
-
-
-RESTARTS_MAX = 20  # a supervisor's patience with a worker that stops itself (exit 75); see streams/worker/sequence.py
-
-
-def wait_until_committed(settings: Settings, worker: subprocess.Popen, timeout_s: float,
-                         next_offsets: dict[int, int], show_progress: bool = True,
-                         log_path: Path | None = None) -> subprocess.Popen:
-    """Until the worker group has committed ``next_offsets``, and then everything the invoice
-    numbering stage was sent; returns the worker then running.
-
-    Like a supervisor (systemd, Kubernetes) in production, it restarts a worker that stopped
-    itself with exit code 75 (a batch it could not complete safely, replayed on restart), at
-    most ``RESTARTS_MAX`` times, when ``log_path`` is given. On a timeout it stops the worker
-    then running before it raises, so no restarted worker is left behind.
-    """
-    from streams.worker.app import EXIT_BATCH_FAILED
-
-    deadline = time.monotonic() + timeout_s
-    last_shown = -1
-    restarts = 0
-    total_messages = sum(next_offsets.values())
-    while time.monotonic() < deadline:
-        if worker.poll() is not None:
-            if worker.returncode == EXIT_BATCH_FAILED and log_path is not None and restarts < RESTARTS_MAX:
-                restarts += 1
-                say(f"  worker stopped itself (exit {EXIT_BATCH_FAILED}, see {log_path}); restarting it")
-                worker = start_worker(settings, log_path)
-                continue
-            raise DemoError(f"worker exited early with code {worker.returncode}")
-        lag = asyncio.run(committed_lag(settings, next_offsets))
-        done = total_messages - lag
-        if show_progress and done != last_shown:
-            say(f"  worker: {done}/{total_messages} messages committed")
-            last_shown = done
-        if lag == 0 and numbering_lag(settings) == 0:
-            return worker
-        time.sleep(0.5)
-    # The caller holds the first worker only; a restarted one must not outlive this failure.
-    stop_worker(worker)
-    committed = asyncio.run(committed_offsets(settings, next_offsets.keys()))
-    behind = {p: (committed.get(p), target) for p, target in sorted(next_offsets.items()) if committed.get(p, 0) < target}
-    raise DemoError(f"worker did not commit all messages within {timeout_s} s "
-                    f"(partition: (committed, target) {behind})")
-
-
-def stop_worker(worker: subprocess.Popen, timeout_s: float = 30) -> int:
-    worker.send_signal(signal.SIGTERM)
-    try:
-        return worker.wait(timeout_s)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-        return worker.wait()
 
 
 def run_demo(settings: Settings, spec: SimulationSpec, envelope_max: int, workdir: Path) -> int:
@@ -156,7 +81,7 @@ def run_demo(settings: Settings, spec: SimulationSpec, envelope_max: int, workdi
         try:
             worker = wait_until_committed(settings, worker, timeout_s=600, next_offsets=next_offsets,
                                           log_path=workdir / "worker.log")
-        except DemoError as exc:
+        except WorkerError as exc:
             raise DemoError(f"{exc}; see {workdir / 'worker.log'}") from None
         finally:
             code = stop_worker(worker)

@@ -92,7 +92,7 @@ def call_log_hash(clickhouse_url: str) -> str:
 
 def rebuild(settings: Settings, new_app_id: str, clickhouse_url: str, log_path: Path) -> dict[str, str]:
     """Fold the log again into fresh state; returns the canonical hashes of live and rebuilt."""
-    from streams.dev.demo import start_worker, stop_worker, wait_until_committed
+    from streams.worker.supervise import start_worker, stop_worker, wait_until_committed
 
     target = asyncio.run(committed_offsets(settings))
     fresh = replace(settings, app_id=new_app_id, clickhouse_url=clickhouse_url, metrics_port=0,

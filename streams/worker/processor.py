@@ -2,8 +2,8 @@
 
 This is the stream layer's logic without Faust: decode, route-check, group by account, call
 the pure fold, and collect what to write (account states, call-log rows, dead letters). The
-Faust agent in ``streams/worker/app.py`` only feeds it messages and performs the writes, in the order
-that keeps the exactly-once effect (call-log rows before state, state before the offset commit).
+fold stage (``streams/worker/fold_stage.py``) feeds it messages and writes what it returns through
+``BatchCommit``, in the order that keeps the exactly-once effect.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from projections.account import (
     Decided,
     Duplicate,
     FoldSettings,
+    Outcome,
     Positioned,
     Redelivered,
     Rejected,
@@ -79,6 +80,33 @@ class BatchResult:
     counts: Counter = field(default_factory=Counter)
 
 
+    # (account, (encoded state, state)) of every state to write, once encode_states has run
+    encoded_states: dict[str, tuple[bytes, AccountState]] = field(default_factory=dict)
+
+    def encode_states(self, codec: EventCodec) -> None:
+        self.encoded_states = {a: (codec.encode_state(s), s) for a, s in self.states.items()}
+
+
+@dataclass
+class _BatchWork:
+    """One batch while it is processed: its events by account, where each came from, and what
+    it collects for envelopes and metrics (counted per batch, published once: labels() per
+    event costs ~5 us)."""
+
+    result: BatchResult = field(default_factory=lambda: BatchResult())
+    by_account: dict[str, list[Positioned]] = field(default_factory=dict)
+    origin: dict[int, tuple[InMessage, bool]] = field(default_factory=dict)  # id(Positioned) -> (message, enveloped)
+    batch_accounts: dict[int, set[str]] = field(default_factory=dict)  # partition -> accounts seen so far
+    numbering: dict[int, list[Draft | TickPassed]] = field(default_factory=dict)  # partition -> drafts and ticks
+    parties: dict[int, tuple[str, str | None]] = field(default_factory=dict)  # id(Positioned) -> opened numbers
+    entries_by_partition: dict[int, list[JournalEntry]] = field(default_factory=dict)
+    rated_by_partition: dict[int, list] = field(default_factory=dict)
+    consumed: Counter = field(default_factory=Counter)
+    applied: Counter = field(default_factory=Counter)
+    duplicates: Counter = field(default_factory=Counter)
+    redelivered: Counter = field(default_factory=Counter)
+
+
 def _event_type(event: object) -> str:
     return type(event).__name__
 
@@ -96,7 +124,7 @@ class BatchProcessor:
         # murmur2 in pure Python costs ~3 us; accounts repeat, so remember each one's partition.
         self._partition_of: dict[str, int] = {}
 
-    def _partition(self, account_id: str) -> int:
+    def partition_of(self, account_id: str) -> int:
         p = self._partition_of.get(account_id)
         if p is None:
             if len(self._partition_of) >= PARTITION_CACHE_MAX:
@@ -181,7 +209,7 @@ class BatchProcessor:
             return
         item = Positioned(source, msg.offset, index, msg.timestamp_ms, tick)
         origin[id(item)] = (msg, enveloped)
-        accounts = {a for a in accounts_in_partition(msg.partition) if self._partition(a) == msg.partition}
+        accounts = {a for a in accounts_in_partition(msg.partition) if self.partition_of(a) == msg.partition}
         for account_id in accounts | seen_in_batch:
             by_account.setdefault(account_id, []).append(item)
         # Sent on a replay too: the numbering stage ignores a tick it has seen (by offset).
@@ -193,120 +221,119 @@ class BatchProcessor:
                 accounts_in_partition: Callable[[int], Iterable[str]] = lambda p: ()) -> BatchResult:
         """``accounts_in_partition(p)``: the accounts in state for partition ``p`` (a tick
         reaches each of them, and each account first seen earlier in this batch)."""
-        result = BatchResult()
-        # Metrics are counted per batch and published once: labels() per event costs ~5 us.
-        consumed: Counter = Counter()
-        applied: Counter = Counter()
-        duplicates: Counter = Counter()
-        redelivered: Counter = Counter()
-        by_account: dict[str, list[Positioned]] = {}
-        origin: dict[int, tuple[InMessage, bool]] = {}  # id(Positioned) -> (message, enveloped)
-        batch_accounts: dict[int, set[str]] = {}  # partition -> accounts seen in this batch so far
-        numbering: dict[int, list[Draft | TickPassed]] = {}  # partition -> drafts and ticks
-        parties: dict[int, tuple[str, str | None]] = {}  # id(Positioned) -> opened (caller, callee)
+        work = _BatchWork()
         if self.opener is not None:
             self.opener.refresh()  # cached keys expire (an erasure folded below drops its key at once)
         for msg in messages:
-            try:
-                events, enveloped = self.codec.decode_message(msg.value)
-            except DecodeError as exc:
-                self._dead_letter(result, msg, 0, exc.code, str(exc), msg.value)
-                continue
-            source = f"{msg.topic}/{msg.partition}"
-            for index, event in enumerate(events):
-                consumed[(msg.topic, _event_type(event))] += 1
-                if isinstance(event, PeriodTicked):
-                    self._fan_out(result, msg, index, event, source, by_account, origin, enveloped,
-                                  batch_accounts.get(msg.partition, set()), accounts_in_partition, numbering)
-                    continue
-                if self._partition(event.account_id) != msg.partition:
-                    original = self.codec.encode(event) if enveloped else msg.value
-                    self._dead_letter(result, msg, index, "misrouted",
-                                      f"account {event.account_id} belongs to partition "
-                                      f"{self._partition(event.account_id)}, not {msg.partition}",
-                                      original)
-                    continue
-                try:
-                    opened = self._open(event)
-                except SealError as exc:
-                    original = self.codec.encode(event) if enveloped else msg.value
-                    self._dead_letter(result, msg, index, "sealed_unreadable", str(exc), original)
-                    continue
-                item = Positioned(source, msg.offset, index, msg.timestamp_ms, event)
-                origin[id(item)] = (msg, enveloped)
-                if opened is not None:
-                    parties[id(item)] = opened
-                by_account.setdefault(event.account_id, []).append(item)
-                batch_accounts.setdefault(msg.partition, set()).add(event.account_id)
-
-        entries_by_partition: dict[int, list[JournalEntry]] = {}
-        rated_by_partition: dict[int, list] = {}
-
-        def lifecycle_effects(outcome: Applied | Decided, partition: int, offset: int) -> None:
-            for entry in outcome.derived:
-                result.journal_rows.extend(journal_rows(entry))
-                entries_by_partition.setdefault(partition, []).append(entry)
-            for change in outcome.notices:
-                self._notice(result, partition, offset, change, numbering)
-
-        for account_id, items in by_account.items():
+            self._route(work, msg, accounts_in_partition)
+        for account_id, items in work.by_account.items():
             state = load_state(account_id)
             new_state, outcomes = fold_batch(state, items, self.settings)
             for outcome in outcomes:
-                item = outcome.item
-                msg, enveloped = origin[id(item)]
-                if isinstance(item.event, CallDetailRecord):
-                    result.calls_ended.append((account_id, item.event.call_key))
-                if isinstance(outcome, Applied):
-                    applied[(msg.topic, _event_type(item.event))] += 1
-                    if isinstance(item.event, SubscriberErasureRequested):
-                        result.erased.append(account_id)
-                        if self.opener is not None:
-                            self.opener.forget(account_id)
-                    if outcome.rated is not None:
-                        assert isinstance(item.event, CallDetailRecord)
-                        opened = parties.get(id(item))
-                        if opened is not None and opened[1] is None:  # erased: as subscriber erase leaves it
-                            opened = (opened[0], anonymised_callee(outcome.rated.destination_prefix,
-                                                                   sealed_length(item.event.callee)))
-                        result.call_rows.append(
-                            call_log_row(item.event, outcome.rated, msg.partition, msg.offset, item.index, opened)
-                        )
-                        rated_by_partition.setdefault(msg.partition, []).append(
-                            call_rated(item.event, outcome.rated))
-                    if outcome.entry is not None:
-                        result.journal_rows.extend(journal_rows(outcome.entry))
-                        entries_by_partition.setdefault(msg.partition, []).append(outcome.entry)
-                    lifecycle_effects(outcome, msg.partition, msg.offset)
-                elif isinstance(outcome, Decided):
-                    result.counts["lifecycle"] += 1
-                    lifecycle_effects(outcome, msg.partition, msg.offset)
-                elif isinstance(outcome, Duplicate):
-                    result.counts["duplicate"] += 1
-                    duplicates[msg.topic] += 1
-                elif isinstance(outcome, Redelivered):
-                    result.counts["redelivered"] += 1
-                    redelivered[msg.topic] += 1
-                elif isinstance(outcome, Rejected):
-                    original = self.codec.encode(item.event) if enveloped else msg.value
-                    self._dead_letter(result, msg, item.index, outcome.code, outcome.reason, original)
+                self._collect(work, account_id, outcome)
             if new_state is not None and new_state is not state:
-                result.states[account_id] = new_state
-        self._publish_metrics(result, consumed, applied, duplicates, redelivered)
-        # Envelopes cut Kafka's per-message cost; each stays in its accounts' partition number.
-        for partition, entries in sorted(entries_by_partition.items()):
+                work.result.states[account_id] = new_state
+        self._publish_metrics(work.result, work.consumed, work.applied, work.duplicates, work.redelivered)
+        self._envelopes(work)
+        return work.result
+
+    def _route(self, work: _BatchWork, msg: InMessage, accounts_in_partition: Callable[[int], Iterable[str]]) -> None:
+        """Decode one message and put each of its events in its account's list (a tick in every
+        account's of its partition); what cannot be routed is dead-lettered."""
+        result = work.result
+        try:
+            events, enveloped = self.codec.decode_message(msg.value)
+        except DecodeError as exc:
+            self._dead_letter(result, msg, 0, exc.code, str(exc), msg.value)
+            return
+        source = f"{msg.topic}/{msg.partition}"
+        for index, event in enumerate(events):
+            work.consumed[(msg.topic, _event_type(event))] += 1
+            if isinstance(event, PeriodTicked):
+                self._fan_out(result, msg, index, event, source, work.by_account, work.origin, enveloped,
+                              work.batch_accounts.get(msg.partition, set()), accounts_in_partition, work.numbering)
+                continue
+            if self.partition_of(event.account_id) != msg.partition:
+                self._dead_letter(result, msg, index, "misrouted", f"account {event.account_id} belongs to partition "
+                                  f"{self.partition_of(event.account_id)}, not {msg.partition}",
+                                  self.codec.encode(event) if enveloped else msg.value)
+                continue
+            try:
+                opened = self._open(event)
+            except SealError as exc:
+                self._dead_letter(result, msg, index, "sealed_unreadable", str(exc),
+                                  self.codec.encode(event) if enveloped else msg.value)
+                continue
+            item = Positioned(source, msg.offset, index, msg.timestamp_ms, event)
+            work.origin[id(item)] = (msg, enveloped)
+            if opened is not None:
+                work.parties[id(item)] = opened
+            work.by_account.setdefault(event.account_id, []).append(item)
+            work.batch_accounts.setdefault(msg.partition, set()).add(event.account_id)
+
+    def _collect(self, work: _BatchWork, account_id: str, outcome: Outcome) -> None:
+        """What one outcome of the fold writes: rows, outputs, dead letters, counts."""
+        item = outcome.item
+        msg, enveloped = work.origin[id(item)]
+        if isinstance(item.event, CallDetailRecord):
+            work.result.calls_ended.append((account_id, item.event.call_key))
+        if isinstance(outcome, Applied):
+            work.applied[(msg.topic, _event_type(item.event))] += 1
+            self._applied(work, account_id, outcome, msg)
+        elif isinstance(outcome, Decided):
+            work.result.counts["lifecycle"] += 1
+            self._lifecycle_effects(work, outcome, msg.partition, msg.offset)
+        elif isinstance(outcome, Duplicate):
+            work.result.counts["duplicate"] += 1
+            work.duplicates[msg.topic] += 1
+        elif isinstance(outcome, Redelivered):
+            work.result.counts["redelivered"] += 1
+            work.redelivered[msg.topic] += 1
+        elif isinstance(outcome, Rejected):
+            original = self.codec.encode(item.event) if enveloped else msg.value
+            self._dead_letter(work.result, msg, item.index, outcome.code, outcome.reason, original)
+
+    def _applied(self, work: _BatchWork, account_id: str, outcome: Applied, msg: InMessage) -> None:
+        item, result = outcome.item, work.result
+        if isinstance(item.event, SubscriberErasureRequested):
+            result.erased.append(account_id)
+            if self.opener is not None:
+                self.opener.forget(account_id)
+        if outcome.rated is not None:
+            assert isinstance(item.event, CallDetailRecord)
+            opened = work.parties.get(id(item))
+            if opened is not None and opened[1] is None:  # erased: as subscriber erase leaves it
+                opened = (opened[0], anonymised_callee(outcome.rated.destination_prefix,
+                                                       sealed_length(item.event.callee)))
+            result.call_rows.append(call_log_row(item.event, outcome.rated, msg.partition, msg.offset, item.index,
+                                                 opened))
+            work.rated_by_partition.setdefault(msg.partition, []).append(call_rated(item.event, outcome.rated))
+        if outcome.entry is not None:
+            result.journal_rows.extend(journal_rows(outcome.entry))
+            work.entries_by_partition.setdefault(msg.partition, []).append(outcome.entry)
+        self._lifecycle_effects(work, outcome, msg.partition, msg.offset)
+
+    def _lifecycle_effects(self, work: _BatchWork, outcome: Applied | Decided, partition: int, offset: int) -> None:
+        for entry in outcome.derived:
+            work.result.journal_rows.extend(journal_rows(entry))
+            work.entries_by_partition.setdefault(partition, []).append(entry)
+        for change in outcome.notices:
+            self._notice(work.result, partition, offset, change, work.numbering)
+
+    def _envelopes(self, work: _BatchWork) -> None:
+        """Envelopes cut Kafka's per-message cost; each stays in its accounts' partition number."""
+        result = work.result
+        for partition, entries in sorted(work.entries_by_partition.items()):
             for i in range(0, len(entries), ENTRY_ENVELOPE_MAX):
-                chunk = entries[i:i + ENTRY_ENVELOPE_MAX]
                 result.entries.append((partition, f"entries/{partition}".encode(),
-                                       self.codec.encode_journal_batch(chunk)))
-        for partition, rated in sorted(rated_by_partition.items()):
+                                       self.codec.encode_journal_batch(entries[i:i + ENTRY_ENVELOPE_MAX])))
+        for partition, rated in sorted(work.rated_by_partition.items()):
             for i in range(0, len(rated), ENTRY_ENVELOPE_MAX):
                 result.rated_calls.append((partition, f"rated/{partition}".encode(),
                                            self.codec.encode_call_rated_batch(rated[i:i + ENTRY_ENVELOPE_MAX])))
         # One envelope per partition, in log order: drafts of an offset before a tick at it (a
         # month's close is drafted by its tick and belongs to that tick's epoch).
-        for partition, items in sorted(numbering.items()):
+        for partition, items in sorted(work.numbering.items()):
             items.sort(key=lambda it: (it.source_offset, isinstance(it, TickPassed)))
             result.numbering.append((f"numbering/{partition}".encode(),
                                      self.codec.encode_numbering_batch(partition, items)))
-        return result

@@ -23,14 +23,12 @@ def run_worker(settings: Settings) -> None:
     # Topics first, with the configured partition count: Faust would otherwise create the
     # events topic with its own default.
     asyncio.run(ensure_topics(settings))
-    app = create_app(settings)
+    worker = create_app(settings)
     if settings.metrics_port:  # /metrics, /healthz, /readyz (streams/http/ops.py)
-        OpsServer(settings.metrics_port, app.voiceledger_health, app.voiceledger_ready).start()  # type: ignore[attr-defined]
-    server = getattr(app, "voiceledger_authorization", None)
-    if server is not None:
-        server.start()  # its own thread: R10 answers while batches fold
+        OpsServer(settings.metrics_port, worker.health, worker.ready).start()
+    if worker.authorization is not None:
+        worker.authorization.start()  # its own thread: R10 answers while batches fold
     import faust
 
-    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True,
-                          logging_config=logging_config(settings.log_level))
-    worker.execute_from_commandline()
+    faust.Worker(worker.app, loglevel=settings.log_level, quiet=True,
+                 logging_config=logging_config(settings.log_level)).execute_from_commandline()

@@ -25,3 +25,21 @@ def track_changelog_acks(table: Any) -> list[asyncio.Future]:
 
     table.send_changelog = send_changelog_tracked
     return unacked
+
+
+class ChangelogStore:
+    """A Faust table as ``BatchCommit``'s state store: ``put`` sets a key (Faust sends the
+    changelog record), ``flush`` waits for the broker's ack of every record sent so far."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+        self._unacked = track_changelog_acks(table)
+
+    def put(self, key: bytes, value: bytes) -> None:
+        self.table[key] = value
+
+    async def flush(self) -> None:
+        writes = list(self._unacked)
+        self._unacked.clear()
+        if writes:
+            await asyncio.gather(*writes)

@@ -13,7 +13,7 @@ from projections.events import AccountEvent, CallDetailRecord
 from projections.rating import RateCard
 from streams.worker.app import fold_settings_from
 from streams.config.settings import Settings
-from streams.dev.demo import start_worker, stop_worker, wait_until_committed
+from streams.worker.supervise import start_worker, stop_worker, wait_until_committed
 from streams.kafka.admin import committed_lag
 from streams.kafka.reader import read_account_states
 from streams.edge.sealing import sealer_for

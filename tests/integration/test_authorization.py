@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 
 from projections.events import AccountOpened, CallDetailRecord, Disposition, PaymentReceived
-from streams.dev.demo import start_worker, stop_worker, wait_until_committed
+from streams.worker.supervise import start_worker, stop_worker, wait_until_committed
 from streams.dev.embedded import free_port
 from streams.edge.publish import produce_events
 

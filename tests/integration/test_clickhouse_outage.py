@@ -12,9 +12,9 @@ from dataclasses import replace
 
 import pytest
 
-from streams.worker.app import EXIT_BATCH_FAILED
+from streams.worker.exits import EXIT_BATCH_FAILED
 from streams.clickhouse.client import connect
-from streams.dev.demo import start_worker
+from streams.worker.supervise import start_worker
 from streams.dev.embedded import ClickHouseServer
 from streams.kafka.admin import committed_lag
 from streams.edge.publish import produce_events

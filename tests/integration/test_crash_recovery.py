@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import pytest
 
-from streams.worker.app import EXIT_BATCH_FAILED
+from streams.worker.exits import EXIT_BATCH_FAILED
 from streams.clickhouse.client import connect
 from streams.kafka.admin import committed_lag
 from streams.kafka.producer import plan_messages, produce_raw

@@ -22,7 +22,7 @@ from projections.periods import period_start_ms
 from schemas.codec import EventCodec
 from streams.clickhouse.migrations import analytics_database
 from streams.clickhouse.client import connect
-from streams.dev.demo import worker_env
+from streams.worker.supervise import worker_env
 from streams.edge.publish import produce_events
 from streams.kafka.producer import publish_tick
 from streams.kafka.reader import read_topic

@@ -17,7 +17,7 @@ from dataclasses import replace
 import pytest
 
 from streams.clickhouse.client import connect
-from streams.dev.demo import start_worker, stop_worker
+from streams.worker.supervise import start_worker, stop_worker
 from streams.kafka.admin import committed_lag
 from streams.edge.publish import produce_events
 from streams.dev.simulate import SimulationSpec, simulate

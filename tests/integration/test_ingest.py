@@ -23,7 +23,7 @@ from streams.edge.asterisk import read_master_csv
 from streams.edge.cdr import carrier_zone
 from streams.edge.freeswitch import read_json_cdrs
 from streams.clickhouse.client import connect
-from streams.dev.demo import worker_env
+from streams.worker.supervise import worker_env
 from streams.edge.publish import produce_events
 from streams.kafka.reader import read_topic
 from streams.kafka.partitioning import partition_for

@@ -18,7 +18,7 @@ import pytest
 
 from projections.events import AccountOpened, AccountStatus, PaymentReceived, PeriodTicked, TickKind, is_sealed
 from schemas.codec import EventCodec
-from streams.dev.demo import worker_env
+from streams.worker.supervise import worker_env
 from streams.edge.publish import produce_events
 from streams.kafka.reader import read_topic
 from streams.edge.sealing import opener_for

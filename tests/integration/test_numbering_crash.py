@@ -16,7 +16,7 @@ from dataclasses import replace
 import pytest
 
 from schemas.codec import EventCodec
-from streams.worker.app import EXIT_BATCH_FAILED
+from streams.worker.exits import EXIT_BATCH_FAILED
 from streams.kafka.invoice_feed import gaps_by_issuer_year, read_invoice_numbers, read_invoices
 from streams.kafka.admin import committed_lag
 from streams.kafka.producer import plan_messages, produce_raw, publish_tick

@@ -17,7 +17,7 @@ from dataclasses import replace
 import pytest
 
 from streams.config.settings import ConfigError, Settings
-from streams.dev.demo import worker_env
+from streams.worker.supervise import worker_env
 from streams.dev.embedded import free_port
 from streams.kafka.admin import ensure_topics
 

@@ -17,7 +17,7 @@ from projections.events import AccountOpened, CallDetailRecord, Disposition, Pay
 from schemas.codec import EventCodec
 from streams.clickhouse.client import connect
 from streams.clickhouse.reconcile import reconcile
-from streams.dev.demo import start_worker, stop_worker, wait_until_committed
+from streams.worker.supervise import start_worker, stop_worker, wait_until_committed
 from streams.edge.publish import produce_events
 from streams.kafka.producer import produce_raw
 from streams.kafka.reader import read_topic

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import uuid
@@ -23,7 +22,7 @@ from projections.journal import balances_from_journal
 from projections.periods import period_start_ms
 from schemas.codec import EventCodec
 from streams.clickhouse.client import connect
-from streams.dev.demo import worker_env
+from streams.worker.supervise import worker_env
 from streams.clickhouse.journal import JOURNAL_COLUMNS
 from streams.config.settings import EXAMPLE_TAX_RULES
 from streams.kafka.invoice_feed import read_invoice_numbers

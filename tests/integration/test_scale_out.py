@@ -16,8 +16,8 @@ import pytest
 
 from schemas.codec import EventCodec
 from streams.clickhouse.client import connect
-from streams.worker.app import EXIT_BATCH_FAILED
-from streams.dev.demo import RESTARTS_MAX, start_worker, stop_worker, wait_until_committed
+from streams.worker.exits import EXIT_BATCH_FAILED
+from streams.worker.supervise import RESTARTS_MAX, start_worker, stop_worker, wait_until_committed
 from streams.kafka.invoice_feed import numbering_lag
 from streams.dev.embedded import free_port
 from streams.kafka.admin import committed_lag

@@ -26,7 +26,6 @@ from projections.events import (
     AccountOpened,
     CallDetailRecord,
     ChargebackReceived,
-    PlanChangeRequested,
     SubscriberErasureRequested,
     AdjustmentPosted,
     Disposition,

@@ -36,7 +36,7 @@ def test_faust_no_longer_commits_over_offsets_it_merely_skipped():
     from streams.config.settings import Settings
     from streams.worker.faust_patches import mark_empty
 
-    app = create_app(Settings())
+    app = create_app(Settings()).app
     consumer = app.consumer
     tp = TP("voiceledger.events", 0)
     consumer._committed_offset[tp] = 100

@@ -95,7 +95,7 @@ def test_a_batch_is_cut_into_parts_of_bounded_bytes_in_order():
     """The fold blocks the event loop; parts bound how long (streams/worker/app.py)."""
     from types import SimpleNamespace
 
-    from streams.worker.app import chunks_by_bytes
+    from streams.worker.fold_stage import chunks_by_bytes
 
     events = [SimpleNamespace(message=SimpleNamespace(value=b"x" * n)) for n in (40, 50, 10, 120, 5, 5)]
     parts = chunks_by_bytes(events, 100)

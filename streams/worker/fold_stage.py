@@ -1,0 +1,169 @@
+"""The events agent's work per batch: check the order, fold, commit, then settle and advance.
+
+Per batch part, in this order:
+
+0. check that no record of a partition was skipped before it (``streams/worker/in_order.py``);
+1. make sure cards logged before these calls are known (``streams/worker/rate_feed.py``);
+2. decode and fold it in memory (``BatchProcessor``, the pure core underneath);
+3. write everything it implies through ``BatchCommit`` (``streams/worker/commit.py``: outputs,
+   ClickHouse, then states, each step acknowledged before the next);
+4. then settle the authorization holds of the calls that ended, and advance the in-order guard.
+
+A batch is folded and written in parts of at most ``batch_bytes_max`` message bytes: the fold
+runs on the event loop, and while it runs no heartbeat reaches the broker. Envelopes of 200
+CDRs make 2,000 messages up to 400k CDRs (~40 s here), far past the session timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import replace
+from typing import Callable
+
+from projections.account import FoldSettings
+from schemas.codec import EventCodec
+from streams.clickhouse.call_log import CALL_LOG_COLUMNS
+from streams.clickhouse.invoices import INVOICE_COLUMNS, INVOICE_LINE_COLUMNS
+from streams.clickhouse.journal import JOURNAL_COLUMNS
+from streams.clickhouse.privacy import anonymise_statement
+from streams.config.settings import Settings
+from streams.http.reservations import ReservationBook
+from streams.observe import metrics
+from streams.worker.commit import BatchCommit, CommitPlan, OutMessage
+from streams.worker.in_order import InOrderGuard
+from streams.worker.processor import BatchProcessor, BatchResult, InMessage
+from streams.worker.rate_feed import RateFeed, Refusal
+from streams.worker.state_cache import AccountStates
+
+log = logging.getLogger("voiceledger.worker")
+
+
+def chunks_by_bytes(events: list, limit: int) -> list[list]:
+    """Consecutive runs of ``events`` whose message values hold at most ``limit`` bytes (a
+    larger message alone in its run), in order."""
+    parts: list[list] = []
+    size = 0
+    for event in events:
+        n = len(event.message.value or b"")
+        if not parts or size + n > limit:
+            parts.append([])
+            size = 0
+        parts[-1].append(event)
+        size += n
+    return parts
+
+
+def plan_for(result: BatchResult, settings: Settings) -> CommitPlan:
+    """What ``BatchCommit`` writes for one folded part: every output message, every row."""
+    s = settings
+    messages = [OutMessage(s.ledger_entries_topic, k, v, p) for p, k, v in result.entries]
+    messages += [OutMessage(s.calls_rated_topic, k, v, p) for p, k, v in result.rated_calls]
+    messages += [OutMessage(s.account_status_topic, k, v, p) for p, k, v in result.status_changes]
+    messages += [OutMessage(s.invoices_topic, k, v, p) for p, k, v in result.invoices]
+    messages += [OutMessage(s.dead_letter_topic, k, v) for k, v in result.dead_letters]
+    # Drafts and ticks, one envelope per events partition, in log order, to the one partition.
+    messages += [OutMessage(s.invoice_numbering_topic, k, v, 0) for k, v in result.numbering]
+    return CommitPlan(
+        messages=messages,
+        inserts=[("call_log", CALL_LOG_COLUMNS, result.call_rows), ("journal", JOURNAL_COLUMNS, result.journal_rows),
+                 ("invoices", INVOICE_COLUMNS, result.invoice_rows),
+                 ("invoice_lines", INVOICE_LINE_COLUMNS, result.invoice_line_rows)],
+        # R32: an erasure folded here anonymises the subscriber's rows once more, after every
+        # row of theirs this part inserted (one opened in the moment the key went).
+        statements=tuple(anonymise_statement(a) for a in result.erased),
+        states=[(account_id.encode(), raw) for account_id, (raw, _) in result.encoded_states.items()],
+    )
+
+
+def refusal_dead_letter(settings: Settings, codec: EventCodec, refusal: Refusal) -> tuple[bytes, bytes]:
+    """A rates-topic record the rate book refused, as a dead letter (key, value)."""
+    key = f"{settings.rates_topic}/0/{refusal.offset}/0".encode()
+    return key, codec.encode_dead_letter(reason_code=refusal.code, reason=refusal.reason,
+                                         source_topic=settings.rates_topic, source_partition=0,
+                                         source_offset=refusal.offset, source_index=0, original=refusal.value)
+
+
+class FoldStage:
+    def __init__(self, settings: Settings, codec: EventCodec, processor: BatchProcessor, rate_feed: RateFeed,
+                 states: AccountStates, commit: BatchCommit, guard: InOrderGuard, reservations: ReservationBook,
+                 highwater: Callable[[int], int | None]) -> None:
+        self.settings = settings
+        self.codec = codec
+        self.processor = processor
+        self.base_settings: FoldSettings = processor.settings  # the configured cards, before published ones
+        self.rate_feed = rate_feed
+        self.states = states
+        self.commit = commit
+        self.guard = guard
+        self.reservations = reservations
+        self.highwater = highwater  # partition -> the log end the consumer last saw (lag metric)
+        self.cards_version = 0  # the rate book's version the processor's settings were built from
+        self.busy = False  # a batch is being written: the watchdog lets it take its time
+
+    async def process_batch(self, events: list) -> None:  # Faust's events
+        self.busy = True
+        try:
+            for part in chunks_by_bytes(events, self.settings.batch_bytes_max):
+                await self.fold_and_write(part)
+        finally:
+            self.busy = False
+
+    async def fold_and_write(self, events: list) -> None:
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        messages = [InMessage(e.message.topic, e.message.partition, e.message.offset,
+                              int(round(e.message.timestamp * 1000)), e.message.value) for e in events]
+        records = [(m.partition, m.offset) for m in messages]
+        await self.guard.check(records)
+        await self._refresh_cards()
+        t_fold = loop.time()
+        result = self.processor.process(messages, self.states.load, self.states.account_ids)
+        result.dead_letters.extend(refusal_dead_letter(self.settings, self.codec, r)
+                                   for r in self.rate_feed.take_refusals())
+        result.encode_states(self.codec)
+        t_commit = loop.time()
+        await self.commit.commit(plan_for(result, self.settings))
+        for account_id, (raw, state) in result.encoded_states.items():
+            self.states.remember(account_id, raw, state)
+        for account_id, call_key in result.calls_ended:  # after the states: the charge is in the balance
+            self.reservations.settle(account_id, call_key)
+        self._observe(result, len(messages), (t0, t_fold, t_commit, loop.time()))
+        self.guard.advance(records)
+        self._observe_lag(records)
+
+    async def _refresh_cards(self) -> None:
+        """Cards logged before these calls must be known before they are rated (rate_feed.py)."""
+        if self.rate_feed.due():
+            await self.rate_feed.catch_up()
+        book = self.rate_feed.book
+        if book.version != self.cards_version:
+            self.cards_version = book.version
+            self.processor.settings = replace(
+                self.base_settings, rate_cards=self.base_settings.rate_cards + book.effective_cards())
+
+    def _observe(self, result: BatchResult, n_messages: int, times: tuple[float, float, float, float]) -> None:
+        t0, t_fold, t_commit, t_end = times
+        metrics.BATCH_SIZE.observe(result.counts["consumed"])
+        metrics.BATCH_LATENCY.observe(t_end - t0)
+        metrics.ACCOUNTS_IN_STATE.set(len(result.states))
+        metrics.FUNDS_HELD.set(self.reservations.total())
+        if t_end - t0 > self.settings.session_timeout_seconds / 2:
+            log.warning("a batch part took %.1f s, over half of session_timeout_seconds (%.0f s): the broker may "
+                        "take this worker for dead; lower batch_bytes_max", t_end - t0,
+                        self.settings.session_timeout_seconds)
+        c = result.counts
+        log.info("batch messages=%d events=%d applied=%d duplicate=%d redelivered=%d rejected=%d accounts=%d "
+                 "call_rows=%d seconds=%.3f (check %.3f fold %.3f commit %.3f)", n_messages, c["consumed"],
+                 c["applied"], c["duplicate"], c["redelivered"], len(result.dead_letters), len(result.states),
+                 len(result.call_rows), t_end - t0, t_fold - t0, t_commit - t_fold, t_end - t_commit)
+
+    def _observe_lag(self, records: list[tuple[int, int]]) -> None:
+        last: dict[int, int] = {}
+        for partition, offset in records:
+            last[partition] = max(offset, last.get(partition, offset))
+        for partition, offset in last.items():
+            highwater = self.highwater(partition)
+            if highwater is not None:  # known once the partition has been fetched
+                metrics.CONSUMER_LAG.labels(topic=self.settings.events_topic, partition=str(partition)).set(
+                    max(0, highwater - (offset + 1)))

@@ -1,0 +1,224 @@
+"""``BatchCommit`` holds the exactly-once write order, without servers.
+
+Fakes stand in for the producer, ClickHouse and the changelog; what the broker has acknowledged
+and what ClickHouse holds survive a "crash", everything in memory does not. The tests prove:
+
+- the order: every output is sent, the rows are inserted, every output is acknowledged, and only
+  then are the states written and their acks awaited;
+- a failure injected at each step stops the worker with exit 75 through the agent's loop
+  (``run_batches``), nothing of that batch is committed, and the restart ends with exactly the
+  states, rows and outputs of a run that never failed, and the states of the pure fold (R9: no
+  charge lost or doubled).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field, replace
+
+import pytest
+
+from projections.account import Positioned, fold_all
+from schemas.codec import EventCodec
+from streams.config.settings import Settings
+from streams.dev.simulate import SimulationSpec, simulate
+from streams.kafka.partitioning import partition_for
+from streams.kafka.producer import plan_messages
+from streams.worker.app import fold_settings_from
+from streams.worker.commit import BatchCommit, CommitPlan, OutMessage
+from streams.worker.exits import EXIT_BATCH_FAILED, run_batches
+from streams.worker.fold_stage import plan_for
+from streams.worker.processor import BatchProcessor, InMessage
+from streams.worker.state_cache import AccountStates
+
+SETTINGS = Settings(partitions=2, seal_personal_data=False)
+FOLD = fold_settings_from(SETTINGS)
+CODEC = EventCodec()
+LOG_TIME_MS = 2**62  # every event is logged long after it happened: none is "in the future"
+STEPS = ("send", "ack", "insert", "put", "flush")
+
+
+class Injected(RuntimeError):
+    """The failure a test injects."""
+
+
+class Exited(BaseException):
+    """What the fake ``os._exit`` raises instead of ending the test process."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def fake_exit(code: int):  # noqa: ANN201 - NoReturn
+    raise Exited(code)
+
+
+@dataclass
+class Durable:
+    """What survives a crash: acknowledged messages and states, inserted rows, committed offsets."""
+
+    messages: list[OutMessage] = field(default_factory=list)
+    rows: dict[str, set[tuple]] = field(default_factory=dict)
+    states: dict[bytes, bytes] = field(default_factory=dict)
+    committed: int = 0  # the next message of the log to consume
+
+
+class FakeSender:
+    def __init__(self, durable: Durable, fail: str | None, journal: list[str]) -> None:
+        self.durable, self.fail, self.journal = durable, fail, journal
+
+    async def send(self, message: OutMessage) -> asyncio.Future:
+        if self.fail == "send" and len(self.journal) > 2:
+            raise Injected("send")
+        self.journal.append(f"send {message.topic}")
+        ack: asyncio.Future = asyncio.get_running_loop().create_future()
+
+        def acknowledge() -> None:
+            if self.fail == "ack":
+                ack.set_exception(Injected("ack"))
+                return
+            self.durable.messages.append(message)
+            self.journal.append(f"ack {message.topic}")
+            ack.set_result(None)
+
+        asyncio.get_running_loop().call_later(0.001, acknowledge)
+        return ack
+
+
+class FakeRows:
+    def __init__(self, durable: Durable, fail: str | None, journal: list[str]) -> None:
+        self.durable, self.fail, self.journal = durable, fail, journal
+
+    async def insert(self, tables, statements=()) -> None:  # noqa: ANN001 - RowWriter
+        if self.fail == "insert":
+            raise Injected("insert")
+        for table, _, rows in tables:
+            self.durable.rows.setdefault(table, set()).update(rows)
+        self.journal.append("insert")
+
+
+class FakeStates:
+    """The in-memory table (lost in a crash) and its changelog (durable once flushed). A failed
+    flush leaves half of the records acknowledged, as a broker may."""
+
+    def __init__(self, durable: Durable, fail: str | None, journal: list[str]) -> None:
+        self.durable, self.fail, self.journal = durable, fail, journal
+        self.table = dict(durable.states)
+        self.pending: list[tuple[bytes, bytes]] = []
+
+    def put(self, key: bytes, value: bytes) -> None:
+        if self.fail == "put":
+            raise Injected("put")
+        self.journal.append("put")
+        self.table[key] = value
+        self.pending.append((key, value))
+
+    async def flush(self) -> None:
+        pending, self.pending = self.pending, []
+        if self.fail == "flush":
+            self.durable.states.update(pending[:len(pending) // 2])
+            raise Injected("flush")
+        self.durable.states.update(pending)
+        self.journal.append("flush")
+
+
+def the_log() -> list[InMessage]:
+    """A simulated stream (openings, payments, calls, ~10% re-sent) as the edge produces it."""
+    events = simulate(SimulationSpec(accounts=12, calls=300, days=2, seed=3, duplicate_ratio_percent=10))
+    offsets: dict[int, int] = {}
+    log = []
+    for partition, _, value in plan_messages(events, CODEC, SETTINGS.partitions, envelope_max=20):
+        offset = offsets[partition] = offsets.get(partition, -1) + 1
+        log.append(InMessage(SETTINGS.events_topic, partition, offset, LOG_TIME_MS, value))
+    return log
+
+
+async def a_worker_process(log: list[InMessage], durable: Durable, fail: str | None = None,
+                           fail_in_batch: int = -1, batch_messages: int = 4) -> list[str]:
+    """One worker process from start to exit: states recovered from the changelog, then batches
+    from the committed offset, each committed only once its loop body has completed."""
+    journal: list[str] = []
+    batch_no = {"n": 0}
+    states_store = FakeStates(durable, None, journal)
+    states = AccountStates(states_store.table, CODEC)
+    processor = BatchProcessor(CODEC, FOLD, SETTINGS.partitions)
+
+    async def batches():  # noqa: ANN202 - the consumer: offsets are committed after each body
+        while durable.committed < len(log):
+            end = min(len(log), durable.committed + batch_messages)
+            yield log[durable.committed:end]
+            durable.committed = end
+
+    async def process(batch: list[InMessage]) -> None:
+        failing = fail if batch_no["n"] == fail_in_batch else None
+        batch_no["n"] += 1
+        states_store.fail = failing
+        commit = BatchCommit(FakeSender(durable, failing, journal), FakeRows(durable, failing, journal),
+                             states_store)
+        result = processor.process(batch, states.load, states.account_ids)
+        result.encode_states(CODEC)
+        await commit.commit(plan_for(result, SETTINGS))
+
+    await run_batches(batches(), process, "batch", exit_process=fake_exit)
+    return journal
+
+
+def decoded(durable: Durable) -> dict:
+    return {k.decode(): CODEC.decode_state(v) for k, v in durable.states.items()}
+
+
+def the_pure_fold(log: list[InMessage]) -> dict:
+    items = []
+    for m in log:
+        events, _ = CODEC.decode_message(m.value)
+        items += [Positioned(f"{m.topic}/{m.partition}", m.offset, i, m.timestamp_ms, e) for i, e in enumerate(events)]
+    return fold_all(items, FOLD)
+
+
+def test_the_order_is_outputs_then_rows_then_acks_then_states():
+    journal: list[str] = []
+    durable = Durable()
+    states = FakeStates(durable, None, journal)
+    commit = BatchCommit(FakeSender(durable, None, journal), FakeRows(durable, None, journal), states)
+    plan = CommitPlan(messages=[OutMessage("a", b"k", b"1"), OutMessage("b", b"k", b"2", 0)],
+                      inserts=[("call_log", ("x",), [(1,)])], states=[(b"acct", b"s1"), (b"acct2", b"s2")])
+    asyncio.run(commit.commit(plan))
+    sends = [i for i, j in enumerate(journal) if j.startswith("send")]
+    acks = [i for i, j in enumerate(journal) if j.startswith("ack")]
+    puts = [i for i, j in enumerate(journal) if j == "put"]
+    assert len(sends) == 2 and len(acks) == 2 and len(puts) == 2
+    assert max(sends) < journal.index("insert"), journal  # 1 before 2
+    assert max(acks) < min(puts), journal  # 3 before 4: no state before its outputs are on the broker
+    assert journal[-1] == "flush" and durable.states == {b"acct": b"s1", b"acct2": b"s2"}  # 5
+
+
+def test_a_plan_with_nothing_to_insert_does_not_call_clickhouse():
+    journal: list[str] = []
+    durable = Durable()
+    commit = BatchCommit(FakeSender(durable, None, journal), FakeRows(durable, "insert", journal),
+                         FakeStates(durable, None, journal))
+    asyncio.run(commit.commit(CommitPlan(inserts=[("call_log", ("x",), [])], states=[(b"a", b"s")])))
+    assert journal == ["put", "flush"]
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_R9_a_failure_at_any_step_exits_75_and_the_restart_loses_and_doubles_nothing(step):
+    log = the_log()
+    clean = Durable()
+    asyncio.run(a_worker_process(log, clean))
+    assert clean.committed == len(log)
+
+    durable = Durable()
+    with pytest.raises(Exited) as exited:
+        asyncio.run(a_worker_process(log, durable, fail=step, fail_in_batch=3))
+    assert exited.value.code == EXIT_BATCH_FAILED
+    assert durable.committed == 3 * 4, "the failed batch must not be committed"
+    asyncio.run(a_worker_process(log, durable))  # the supervisor's restart
+
+    assert durable.states == clean.states  # byte for byte, log positions included
+    assert durable.rows == clean.rows  # ClickHouse collapses repeats by key: compare distinct rows
+    assert set(durable.messages) == set(clean.messages)  # every output sent; repeats are duplicates
+    pure = {k: replace(v, positions={}) for k, v in the_pure_fold(log).items()}
+    assert {k: replace(v, positions={}) for k, v in decoded(durable).items()} == pure
+    assert sum(s.calls_charged for s in pure.values()) > 100  # the stream really charged calls
