@@ -22,7 +22,6 @@ from projections.account import Positioned, fold_all
 from schemas.codec import EventCodec
 from streams.config.settings import Settings
 from streams.dev.simulate import SimulationSpec, simulate
-from streams.kafka.partitioning import partition_for
 from streams.kafka.producer import plan_messages
 from streams.worker.app import fold_settings_from
 from streams.worker.commit import BatchCommit, CommitPlan, OutMessage
