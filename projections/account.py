@@ -33,9 +33,9 @@ state record, so 20,000 keys cost ~470 KB an account at most.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from typing import Callable
 
 from projections import lifecycle as lc_rules
 from projections.events import (
@@ -57,6 +57,7 @@ from projections.events import (
     PaymentRefunded,
     PeriodTicked,
 )
+from projections.identity import dedup_key_id
 from projections.journal import (
     JournalEntry,
     entry_for_call,
@@ -83,10 +84,6 @@ from projections.validation import (
 )
 
 DAY_MS = 86_400_000
-MONEY_EVENTS = (PaymentReceived, PaymentRefunded, ChargebackReceived)
-# Dedup key prefix of each money event: one namespace per kind, so ids of kinds never collide.
-_MONEY_KEY_PREFIX = {PaymentReceived: "p:", PaymentRefunded: "r:", ChargebackReceived: "b:"}
-DISPUTE_EVENTS = (DisputeOpened, DisputeResolved)
 
 
 @dataclass(frozen=True)
@@ -226,53 +223,6 @@ class Rejected:
 
 
 Outcome = Applied | Decided | Duplicate | Redelivered | Rejected
-
-
-def _hash64(raw: bytes) -> int:
-    """BLAKE2b cut to 64 bits, signed so it fits an Avro long (Python's ``hash`` is salted per
-    process; this is stable)."""
-    return int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "big", signed=True)
-
-
-def fingerprint(*parts: object) -> int:
-    """A stable 64-bit content hash of ``parts`` (``str()`` of each, joined by 0x1f)."""
-    return _hash64("\x1f".join(str(p) for p in parts).encode())
-
-
-def dedup_key_id(key: str) -> int:
-    """A dedup key as the 64-bit id the state keeps: 24 bytes a key in the state record instead of
-    ~49, which is most of what every batch writes per account. Two keys sharing an id would make
-    the later event a conflict (dead-lettered, loud) unless its content fingerprint matched too,
-    so a collision can refuse a call but never charge one twice; with 20,000 keys an account the
-    chance of any is ~1e-11 per dedup window."""
-    return _hash64(key.encode())
-
-
-def _dedup_identity(event: AccountEvent) -> tuple[str, int, int]:
-    """(dedup key, event time, fingerprint) of a call or payment."""
-    if isinstance(event, CallDetailRecord):
-        # fingerprint(account, caller, callee, start, answer, end, disposition) spelled out: the
-        # same bytes (str() of each, joined by 0x1f), without a generator per call (hot path).
-        raw = (f"{event.account_id}\x1f{event.caller}\x1f{event.callee}\x1f{event.start_at_ms}\x1f"
-               f"{event.answer_at_ms}\x1f{event.end_at_ms}\x1f{event.disposition.value}").encode()
-        return "c:" + event.call_key, event.start_at_ms, _hash64(raw)
-    if isinstance(event, PlanChangeRequested):
-        return "pc:" + event.event_id, event.occurred_at_ms, fingerprint(
-            event.account_id, event.new_plan, event.occurred_at_ms)
-    if isinstance(event, AdjustmentPosted):
-        return "a:" + event.event_id, event.occurred_at_ms, fingerprint(
-            event.account_id, event.amount_micros, event.currency, event.category, event.occurred_at_ms)
-    if isinstance(event, DisputeOpened):
-        return "do:" + event.event_id, event.occurred_at_ms, fingerprint(
-            event.account_id, event.disputed_entry_id, event.amount_micros, event.currency, event.occurred_at_ms)
-    if isinstance(event, DisputeResolved):
-        return "dr:" + event.event_id, event.occurred_at_ms, fingerprint(
-            event.account_id, event.dispute_event_id, event.outcome.value, event.credit_micros, event.currency,
-            event.occurred_at_ms)
-    assert isinstance(event, MONEY_EVENTS)
-    at_ms = event.received_at_ms if isinstance(event, PaymentReceived) else event.occurred_at_ms
-    fp = fingerprint(event.account_id, event.amount_micros, event.currency, at_ms)
-    return _MONEY_KEY_PREFIX[type(event)] + event.event_id, at_ms, fp
 
 
 def _open(item: Positioned) -> tuple[AccountState | None, Outcome]:
@@ -450,248 +400,351 @@ class _Books:
         return tuple(entries), tuple(changes)
 
 
+class _Fold:
+    """One account while a batch of its events is folded: private copies of what the events
+    change, and the outcomes so far. The input state is never mutated."""
+
+    __slots__ = ("settings", "state", "books", "positions", "recent", "calls", "newest", "included_used",
+                 "allowance_s", "outcomes")
+
+    def __init__(self, state: AccountState | None, settings: FoldSettings) -> None:
+        self.settings = settings
+        self.outcomes: list[Outcome] = []
+        self.state = state
+        self.books = _Books(state, settings) if state else None
+        self.positions = dict(state.positions) if state else {}
+        self.recent = dict(state.recent_keys) if state else {}
+        self.calls = state.calls_charged if state else 0
+        self.newest = state.newest_event_ms if state else 0
+        self.included_used = dict(state.included_used_s) if state else {}
+        self.allowance_s = settings.included_seconds(state.plan) if state else 0
+
+    def at(self, item: Positioned) -> None:
+        """The account has taken ``item`` into account (applied, decided or rejected)."""
+        self.positions[item.source] = (item.offset, item.index)
+
+    def reject(self, item: Positioned, code: str, reason: str) -> None:
+        self.outcomes.append(Rejected(item, code, reason))
+
+    def finish(self) -> AccountState | None:
+        state, books = self.state, self.books
+        if state is None or books is None:
+            return None
+        horizon = self.newest - self.settings.dedup_window_ms
+        recent = self.recent
+        # min() of the (time, fingerprint) tuples: their times, compared in C (once per account and batch).
+        if recent and min(recent.values())[0] < horizon:
+            recent = {k: v for k, v in recent.items() if v[0] >= horizon}
+        included_used = self.included_used
+        if included_used:
+            oldest_kept = period_of(max(0, horizon), state.time_zone)
+            included_used = {p: s for p, s in included_used.items() if p >= oldest_kept}
+        assert books.charged - books.paid == -books.balance, "balance must equal payments minus charges"
+        new_state = replace(state, plan=books.plan, pending_plan=books.pending[0], pending_plan_from=books.pending[1],
+                            balance_micros=books.balance, charged_micros=books.charged, paid_micros=books.paid,
+                            calls_charged=self.calls, newest_event_ms=self.newest, positions=self.positions,
+                            recent_keys=recent, included_used_s=included_used, lifecycle=books.lifecycle,
+                            billing=books.billing)
+        # Ticks that changed nothing, redeliveries: the caller sees the very same state and
+        # writes nothing (a tick reaches every account of its partition, most of them idle).
+        return state if new_state == state else new_state
+
+
 def fold_batch(
     state: AccountState | None, items: list[Positioned], settings: FoldSettings
 ) -> tuple[AccountState | None, list[Outcome]]:
-    """Fold one account's events, in log order. Never raises on a bad event: it rejects it."""
-    outcomes: list[Outcome] = []
-    if not items:
-        return state, outcomes
-    # Work on private copies; the input state is never mutated.
-    positions = dict(state.positions) if state else {}
-    recent = dict(state.recent_keys) if state else {}
-    books = _Books(state, settings) if state else None
-    calls = state.calls_charged if state else 0
-    newest = state.newest_event_ms if state else 0
-    included_used = dict(state.included_used_s) if state else {}
-    allowance_s = settings.included_seconds(state.plan) if state else 0
+    """Fold one account's events, in log order. Never raises on a bad event: it rejects it.
 
+    The steps every event shares are here: a redelivery is skipped, then the event goes to its
+    kind's handler (``_PLAIN`` or, for events with a dedup key, ``_DEDUPED`` after the dedup
+    checks of ``_deduplicated``)."""
+    if not items:
+        return state, []
+    fold = _Fold(state, settings)
     for item in items:
-        done = positions.get(item.source)
+        done = fold.positions.get(item.source)
         event = item.event
         if done is not None and (item.offset, item.index) <= done:
             if not isinstance(event, PeriodTicked):  # a tick reaches every account: not news
-                outcomes.append(Redelivered(item))
+                fold.outcomes.append(Redelivered(item))
             continue
         if isinstance(event, AccountOpened):
-            if state is None:
-                state, outcome = _open(item)
-                if state is not None:
-                    positions, recent, newest = dict(state.positions), {}, state.newest_event_ms
-                    allowance_s = settings.included_seconds(state.plan)
-                    books = _Books(state, settings)
-                    # Invoicing starts with the month the account opens in (R15: its pro-rated fee).
-                    books.billing = replace(books.billing, billed_through=previous_period(
-                        period_of(event.occurred_at_ms, state.time_zone)))
-                    books.lifecycle, decisions = lc_rules.opening(state.billing_mode, event.occurred_at_ms,
-                                                                   state.time_zone, books.policy)
-                    derived, changes = books.settle(decisions)
-                    outcome = Applied(item, derived=derived, notices=changes)
-                outcomes.append(outcome)
-                continue
-            if event.event_id == state.opened_event_id:
-                outcomes.append(Duplicate(item, "o:" + event.event_id))
-            else:
-                outcomes.append(Rejected(item, "account_already_open", f"account {event.account_id} is already open"))
-            positions[item.source] = (item.offset, item.index)
-            continue
-        if state is None or books is None:
+            _opened(fold, item)
+        elif fold.state is None:
             if not isinstance(event, PeriodTicked):  # ticks fan out to known accounts only
-                outcomes.append(Rejected(item, "unknown_account", f"no AccountOpened for account {event.account_id}"))
-            continue
-
-        if isinstance(event, (PeriodTicked, *lc_rules.OPERATOR_EVENTS)) \
-                and event.occurred_at_ms > item.log_time_ms + settings.max_clock_skew_ms:
-            positions[item.source] = (item.offset, item.index)
-            outcomes.append(Rejected(item, "event_time_in_future", f"{type(event).__name__} is dated after it was logged"))
-            continue
-        if isinstance(event, PeriodTicked):
-            switched = books.switch_plan(event.occurred_at_ms)  # R21: before the period's fee
-            if switched or books.plan != state.plan:
-                allowance_s = settings.included_seconds(books.plan)
-            decisions = lc_rules.on_tick(books.lifecycle, books.context(), event.occurred_at_ms, books.policy)
-            # The month closes before R18 is checked: an interim invoice covers only what the
-            # regular one has not.
-            derived, notices = books.settle(decisions, check_interim=False)
-            closed_entries, invoices = books.month_close(event.occurred_at_ms)
-            interim_entries, interim_notices = books.interim(event.occurred_at_ms)
-            if decisions or invoices or interim_notices or switched:  # a tick that changes nothing leaves no trace
-                positions[item.source] = (item.offset, item.index)
-                outcomes.append(Decided(item, switched + derived + closed_entries + interim_entries,
-                                        notices + invoices + interim_notices))
-            continue
-        if isinstance(event, SubscriberErasureRequested):
-            # R32: billing records stay, personal identifiers go. The account's own numbers leave
-            # its state (and so every later AccountStatusChanged); ClickHouse rows are anonymised
-            # by `voiceledger subscriber erase`, which logs this event, and again by the worker
-            # that folds it (streams/worker/processor.py: BatchResult.erased). A rebuild drops them too.
-            positions[item.source] = (item.offset, item.index)
-            if state.numbers:
-                state = replace(state, numbers=())
-                books.state = state
-            outcomes.append(Applied(item))
-            continue
-        if isinstance(event, lc_rules.OPERATOR_EVENTS):
-            positions[item.source] = (item.offset, item.index)
-            try:
-                decisions = lc_rules.on_operator(books.lifecycle, books.context(), event, books.policy)
-            except InvalidTransition as exc:
-                outcomes.append(Rejected(item, exc.code, str(exc)))
-                continue
-            derived, changes = books.settle(decisions)
-            outcomes.append(Applied(item, derived=derived, notices=changes))
-            continue
-
-        try:
-            if isinstance(event, CallDetailRecord):
-                validate_cdr(event)
-            elif isinstance(event, MONEY_EVENTS):
-                validate_money(event)
-                if event.currency != state.currency:  # R7: never add two currencies
-                    raise InvalidEvent("currency_mismatch", f"{type(event).__name__} in {event.currency} "
-                                                            f"for a {state.currency} account")
-            elif isinstance(event, PlanChangeRequested):
-                if books.lifecycle.status is lc_rules.AccountStatus.TERMINATED:
-                    raise InvalidEvent("account_terminated", f"plan change {event.event_id}: the account is terminated")
-                if not event.new_plan:
-                    raise InvalidEvent("bad_field", f"plan change {event.event_id} names no plan")
-            elif isinstance(event, AdjustmentPosted):
-                if event.currency != state.currency:  # R7
-                    raise InvalidEvent("currency_mismatch", f"AdjustmentPosted in {event.currency} "
-                                                            f"for a {state.currency} account")
-                if event.category not in ADJUSTMENT_CATEGORIES:
-                    raise InvalidEvent("unknown_category", f"adjustment {event.event_id}: category {event.category!r} "
-                                                           f"is not one of {', '.join(ADJUSTMENT_CATEGORIES)}")
-                if event.amount_micros == 0:
-                    raise InvalidEvent("zero_amount", f"adjustment {event.event_id} has no amount")
-            elif isinstance(event, DISPUTE_EVENTS):
-                if event.currency != state.currency:  # R7
-                    raise InvalidEvent("currency_mismatch", f"{type(event).__name__} in {event.currency} "
-                                                            f"for a {state.currency} account")
+                fold.reject(item, "unknown_account", f"no AccountOpened for account {event.account_id}")
+        elif type(event) in _PLAIN:
+            handler, skew_checked = _PLAIN[type(event)]
+            if skew_checked and event.occurred_at_ms > item.log_time_ms + settings.max_clock_skew_ms:
+                fold.at(item)
+                fold.reject(item, "event_time_in_future", f"{type(event).__name__} is dated after it was logged")
             else:
-                raise InvalidEvent("unsupported_event", f"{type(event).__name__} is not folded yet")
-        except InvalidEvent as exc:
-            outcomes.append(Rejected(item, exc.code, str(exc)))
-            positions[item.source] = (item.offset, item.index)
-            continue
+                handler(fold, item)
+        elif type(event) in _DEDUPED:
+            _deduplicated(fold, item)
+        else:
+            fold.at(item)
+            fold.reject(item, "unsupported_event", f"{type(event).__name__} is not folded yet")
+    return fold.finish(), fold.outcomes
 
-        key, event_ms, fp = _dedup_identity(event)
-        positions[item.source] = (item.offset, item.index)
-        if event_ms > item.log_time_ms + settings.max_clock_skew_ms:
-            outcomes.append(Rejected(item, "event_time_in_future", f"{key} is dated after it was logged"))
-            continue
-        key_id = dedup_key_id(key)
-        seen = recent.get(key_id)
-        if seen is not None:
-            if seen[1] == fp:
-                outcomes.append(Duplicate(item, key))
-            else:
-                outcomes.append(Rejected(item, "duplicate_conflict", f"{key} was already applied with other content"))
-            continue
-        if event_ms < newest - settings.dedup_window_ms:
-            outcomes.append(Rejected(item, "outside_dedup_window", f"{key} is older than the dedup window"))
-            continue
-        if len(recent) >= settings.dedup_max_keys:
-            outcomes.append(Rejected(item, "dedup_capacity_exceeded", f"account holds {len(recent)} dedup keys"))
-            continue
 
-        if isinstance(event, CallDetailRecord):
-            try:
-                card = select_card(settings.rate_cards, state.currency, event.start_at_ms)
-                period = period_of(event.start_at_ms, state.time_zone) if allowance_s else ""
-                remaining_s = max(0, allowance_s - included_used.get(period, 0)) if allowance_s else 0
-                rated = rate_call(event, card, on_net_prefixes=settings.on_net_prefixes,
-                                  country_code=settings.country_code, time_zone=state.time_zone,
-                                  included_remaining_s=remaining_s, plan=books.plan)
-            except RatingError as exc:
-                outcomes.append(Rejected(item, exc.code, str(exc)))
-                continue
-            if rated.included_s:  # R4: unused minutes do not carry over: one count per period
-                included_used[period] = included_used.get(period, 0) + rated.included_s
-            books.balance -= rated.charge_micros  # R9: every charge debits the balance
-            books.charged += rated.charge_micros
-            if rated.charge_micros:
-                books.charge_call(event.start_at_ms, rated)
-            calls += 1 if rated.charge_micros else 0
-            books.note_activity(event.start_at_ms)
-            outcomes.append(Applied(item, rated, entry_for_call(event, rated, settings.country_code),
-                                    *books.interim(event.start_at_ms)))
-        elif isinstance(event, PaymentReceived):
-            # A payment's time may have passed a deadline no tick has reached yet (R24).
-            passed = lc_rules.before_funds(books.lifecycle, books.context(), event_ms, books.policy)
-            if passed:
-                outcomes.append(Decided(item, *books.settle(passed)))
-            refusal = lc_rules.payment_refusal(books.lifecycle)  # R27: no recharge on a fraud hold
-            if refusal is not None:
-                outcomes.append(Rejected(item, *refusal))
-                continue
-            books.balance += event.amount_micros  # R9: payments are credited
-            books.paid += event.amount_micros
-            books.billing = invoicing.with_payments(books.billing, books.billing.payments_since + event.amount_micros)
-            books.note_activity(event_ms)
-            derived, changes = books.settle(lc_rules.on_funds(books.lifecycle, books.context(), event_ms, books.policy))
-            interim_entries, interim_notices = books.interim(event_ms)
-            outcomes.append(Applied(item, None, entry_for_payment(event), derived + interim_entries,
-                                    changes + interim_notices))
-        elif isinstance(event, PlanChangeRequested):  # R21: takes effect at a period end
-            books.pending = (event.new_plan, effective_period(event_ms, state.time_zone))
-            outcomes.append(Applied(item))
-        elif isinstance(event, AdjustmentPosted):  # R16: its own invoice line
-            books.balance -= event.amount_micros
-            books.charged += event.amount_micros
-            add_charge(books.billing.unbilled, period_of(event_ms, state.time_zone), event.category, 1,
-                       event.amount_micros)
-            outcomes.append(Applied(item, None, entry_for_adjustment(event), *books.interim(event_ms)))
-        elif isinstance(event, DisputeOpened):  # R19
-            opened = open_dispute(books.billing, event)
-            if isinstance(opened, Refused):
-                outcomes.append(Rejected(item, opened.code, opened.reason))
-                continue
-            books.billing = opened
-            outcomes.append(Applied(item))
-        elif isinstance(event, DisputeResolved):  # R19: a win for the customer is a credit note
-            year = local_time(event_ms, state.time_zone).year
-            resolved = resolve_dispute(books.billing, event, state.currency, year, settings.invoice_issuer,
-                                       books.balance)
-            if isinstance(resolved, Refused):
-                outcomes.append(Rejected(item, resolved.code, resolved.reason))
-                continue
-            books.billing = resolved.billing
-            books.balance += resolved.credit_micros
-            books.charged -= resolved.credit_micros
-            notes = (resolved.credit_note,) if resolved.credit_note else ()
-            interim_entries, interim_notices = books.interim(event_ms)
-            outcomes.append(Applied(item, None, resolved.entry, interim_entries, notes + interim_notices))
-        else:  # a refund or a chargeback takes funds back out
-            books.balance -= event.amount_micros
-            books.paid -= event.amount_micros
-            books.billing = invoicing.with_payments(books.billing, books.billing.payments_since - event.amount_micros)
-            entry = entry_for_refund(event) if isinstance(event, PaymentRefunded) else entry_for_chargeback(event)
-            outcomes.append(Applied(item, None, entry, *books.interim(event_ms)))
-        recent[key_id] = (event_ms, fp)
-        if event_ms > newest:
-            newest = event_ms
+def _deduplicated(fold: _Fold, item: Positioned) -> None:
+    """An event with a dedup key: validated, checked against the keys applied (a duplicate
+    is counted, a conflict rejected), bounded by the dedup window and capacity, then applied."""
+    event, settings = item.event, fold.settings
+    validate, apply = _DEDUPED[type(event)]
+    try:
+        validate(fold, event)
+    except InvalidEvent as exc:
+        fold.reject(item, exc.code, str(exc))
+        fold.at(item)
+        return
+    key, event_ms, fp = event.dedup_identity()
+    fold.at(item)
+    if event_ms > item.log_time_ms + settings.max_clock_skew_ms:
+        return fold.reject(item, "event_time_in_future", f"{key} is dated after it was logged")
+    key_id = dedup_key_id(key)
+    seen = fold.recent.get(key_id)
+    if seen is not None:
+        if seen[1] == fp:
+            fold.outcomes.append(Duplicate(item, key))
+        else:
+            fold.reject(item, "duplicate_conflict", f"{key} was already applied with other content")
+        return
+    if event_ms < fold.newest - settings.dedup_window_ms:
+        return fold.reject(item, "outside_dedup_window", f"{key} is older than the dedup window")
+    if len(fold.recent) >= settings.dedup_max_keys:
+        return fold.reject(item, "dedup_capacity_exceeded", f"account holds {len(fold.recent)} dedup keys")
+    if apply(fold, item, event_ms):
+        fold.recent[key_id] = (event_ms, fp)
+        if event_ms > fold.newest:
+            fold.newest = event_ms
 
-    if state is None or books is None:
-        return None, outcomes
-    horizon = newest - settings.dedup_window_ms
-    # min() of the (time, fingerprint) tuples: their times, compared in C (once per account and batch).
-    if recent and min(recent.values())[0] < horizon:
-        recent = {k: v for k, v in recent.items() if v[0] >= horizon}
-    if included_used:
-        oldest_kept = period_of(max(0, newest - settings.dedup_window_ms), state.time_zone)
-        included_used = {p: s for p, s in included_used.items() if p >= oldest_kept}
-    assert books.charged - books.paid == -books.balance, "balance must equal payments minus charges"
-    new_state = replace(state, plan=books.plan, pending_plan=books.pending[0], pending_plan_from=books.pending[1],
-                        balance_micros=books.balance, charged_micros=books.charged, paid_micros=books.paid,
-                        calls_charged=calls, newest_event_ms=newest, positions=positions,
-                        recent_keys=recent, included_used_s=included_used, lifecycle=books.lifecycle,
-                        billing=books.billing)
-    if new_state == state:
-        # Ticks that changed nothing, redeliveries: the caller sees the very same state and
-        # writes nothing (a tick reaches every account of its partition, most of them idle).
-        return state, outcomes
-    return new_state, outcomes
+
+# --- handlers: one per event kind ---------------------------------------------------------
+
+
+def _opened(fold: _Fold, item: Positioned) -> None:
+    event = item.event
+    assert isinstance(event, AccountOpened)
+    if fold.state is not None:
+        if event.event_id == fold.state.opened_event_id:
+            fold.outcomes.append(Duplicate(item, "o:" + event.event_id))
+        else:
+            fold.reject(item, "account_already_open", f"account {event.account_id} is already open")
+        fold.at(item)
+        return
+    state, outcome = _open(item)
+    if state is not None:
+        fold.state, fold.positions, fold.recent, fold.newest = state, dict(state.positions), {}, state.newest_event_ms
+        fold.allowance_s = fold.settings.included_seconds(state.plan)
+        books = fold.books = _Books(state, fold.settings)
+        # Invoicing starts with the month the account opens in (R15: its pro-rated fee).
+        books.billing = replace(books.billing, billed_through=previous_period(
+            period_of(event.occurred_at_ms, state.time_zone)))
+        books.lifecycle, decisions = lc_rules.opening(state.billing_mode, event.occurred_at_ms, state.time_zone,
+                                                       books.policy)
+        derived, changes = books.settle(decisions)
+        outcome = Applied(item, derived=derived, notices=changes)
+    fold.outcomes.append(outcome)
+
+
+def _tick(fold: _Fold, item: Positioned) -> None:
+    books, at_ms = fold.books, item.event.occurred_at_ms
+    switched = books.switch_plan(at_ms)  # R21: before the period's fee
+    if switched or books.plan != fold.state.plan:
+        fold.allowance_s = fold.settings.included_seconds(books.plan)
+    decisions = lc_rules.on_tick(books.lifecycle, books.context(), at_ms, books.policy)
+    # The month closes before R18 is checked: an interim invoice covers only what the regular
+    # one has not.
+    derived, notices = books.settle(decisions, check_interim=False)
+    closed_entries, invoices = books.month_close(at_ms)
+    interim_entries, interim_notices = books.interim(at_ms)
+    if decisions or invoices or interim_notices or switched:  # a tick that changes nothing leaves no trace
+        fold.at(item)
+        fold.outcomes.append(Decided(item, switched + derived + closed_entries + interim_entries,
+                                     notices + invoices + interim_notices))
+
+
+def _erasure(fold: _Fold, item: Positioned) -> None:
+    """R32: billing records stay, personal identifiers go. The account's own numbers leave its
+    state (and so every later AccountStatusChanged); ClickHouse rows are anonymised by
+    `voiceledger subscriber erase`, which logs this event, and again by the worker that folds it
+    (streams/worker/processor.py: BatchResult.erased). A rebuild drops them too."""
+    fold.at(item)
+    if fold.state.numbers:
+        fold.state = replace(fold.state, numbers=())
+        fold.books.state = fold.state
+    fold.outcomes.append(Applied(item))
+
+
+def _operator(fold: _Fold, item: Positioned) -> None:
+    """R22-R27: suspend, resume, terminate, fraud holds."""
+    books = fold.books
+    fold.at(item)
+    try:
+        decisions = lc_rules.on_operator(books.lifecycle, books.context(), item.event, books.policy)
+    except InvalidTransition as exc:
+        return fold.reject(item, exc.code, str(exc))
+    derived, changes = books.settle(decisions)
+    fold.outcomes.append(Applied(item, derived=derived, notices=changes))
+
+
+_PLAIN: dict[type, tuple[Callable[[_Fold, Positioned], None], bool]] = {
+    PeriodTicked: (_tick, True),  # (handler, whether an event time past the log time is refused first)
+    SubscriberErasureRequested: (_erasure, False),
+    **{kind: (_operator, True) for kind in lc_rules.OPERATOR_EVENTS},
+}
+
+
+def _same_currency(fold: _Fold, event: AccountEvent) -> None:
+    if event.currency != fold.state.currency:  # R7: never add two currencies
+        raise InvalidEvent("currency_mismatch", f"{type(event).__name__} in {event.currency} "
+                                                f"for a {fold.state.currency} account")
+
+
+def _valid_call(fold: _Fold, event: CallDetailRecord) -> None:
+    validate_cdr(event)
+
+
+def _valid_money(fold: _Fold, event: AccountEvent) -> None:
+    validate_money(event)
+    _same_currency(fold, event)
+
+
+def _valid_plan_change(fold: _Fold, event: PlanChangeRequested) -> None:
+    if fold.books.lifecycle.status is lc_rules.AccountStatus.TERMINATED:
+        raise InvalidEvent("account_terminated", f"plan change {event.event_id}: the account is terminated")
+    if not event.new_plan:
+        raise InvalidEvent("bad_field", f"plan change {event.event_id} names no plan")
+
+
+def _valid_adjustment(fold: _Fold, event: AdjustmentPosted) -> None:
+    _same_currency(fold, event)
+    if event.category not in ADJUSTMENT_CATEGORIES:
+        raise InvalidEvent("unknown_category", f"adjustment {event.event_id}: category {event.category!r} "
+                                               f"is not one of {', '.join(ADJUSTMENT_CATEGORIES)}")
+    if event.amount_micros == 0:
+        raise InvalidEvent("zero_amount", f"adjustment {event.event_id} has no amount")
+
+
+def _call(fold: _Fold, item: Positioned, event_ms: int) -> bool:
+    """R1-R4, R9: rate the call, debit its charge, count included minutes."""
+    event, state, books, settings = item.event, fold.state, fold.books, fold.settings
+    allowance_s = fold.allowance_s
+    try:
+        card = select_card(settings.rate_cards, state.currency, event.start_at_ms)
+        period = period_of(event.start_at_ms, state.time_zone) if allowance_s else ""
+        remaining_s = max(0, allowance_s - fold.included_used.get(period, 0)) if allowance_s else 0
+        rated = rate_call(event, card, on_net_prefixes=settings.on_net_prefixes, country_code=settings.country_code,
+                          time_zone=state.time_zone, included_remaining_s=remaining_s, plan=books.plan)
+    except RatingError as exc:
+        fold.reject(item, exc.code, str(exc))
+        return False
+    if rated.included_s:  # R4: unused minutes do not carry over: one count per period
+        fold.included_used[period] = fold.included_used.get(period, 0) + rated.included_s
+    books.balance -= rated.charge_micros  # R9: every charge debits the balance
+    books.charged += rated.charge_micros
+    if rated.charge_micros:
+        books.charge_call(event.start_at_ms, rated)
+        fold.calls += 1
+    books.note_activity(event.start_at_ms)
+    fold.outcomes.append(Applied(item, rated, entry_for_call(event, rated, settings.country_code),
+                                 *books.interim(event.start_at_ms)))
+    return True
+
+
+def _payment(fold: _Fold, item: Positioned, event_ms: int) -> bool:
+    """R9, R24, R27: a payment is credited, unless a fraud hold refuses it."""
+    event, books = item.event, fold.books
+    # A payment's time may have passed a deadline no tick has reached yet (R24).
+    passed = lc_rules.before_funds(books.lifecycle, books.context(), event_ms, books.policy)
+    if passed:
+        fold.outcomes.append(Decided(item, *books.settle(passed)))
+    refusal = lc_rules.payment_refusal(books.lifecycle)  # R27: no recharge on a fraud hold
+    if refusal is not None:
+        fold.reject(item, *refusal)
+        return False
+    books.balance += event.amount_micros  # R9: payments are credited
+    books.paid += event.amount_micros
+    books.billing = invoicing.with_payments(books.billing, books.billing.payments_since + event.amount_micros)
+    books.note_activity(event_ms)
+    derived, changes = books.settle(lc_rules.on_funds(books.lifecycle, books.context(), event_ms, books.policy))
+    interim_entries, interim_notices = books.interim(event_ms)
+    fold.outcomes.append(Applied(item, None, entry_for_payment(event), derived + interim_entries,
+                                 changes + interim_notices))
+    return True
+
+
+def _refund(fold: _Fold, item: Positioned, event_ms: int) -> bool:
+    """A refund or a chargeback takes funds back out."""
+    event, books = item.event, fold.books
+    books.balance -= event.amount_micros
+    books.paid -= event.amount_micros
+    books.billing = invoicing.with_payments(books.billing, books.billing.payments_since - event.amount_micros)
+    entry = entry_for_refund(event) if isinstance(event, PaymentRefunded) else entry_for_chargeback(event)
+    fold.outcomes.append(Applied(item, None, entry, *books.interim(event_ms)))
+    return True
+
+
+def _plan_change(fold: _Fold, item: Positioned, event_ms: int) -> bool:
+    """R21: takes effect at a period end."""
+    fold.books.pending = (item.event.new_plan, effective_period(event_ms, fold.state.time_zone))
+    fold.outcomes.append(Applied(item))
+    return True
+
+
+def _adjustment(fold: _Fold, item: Positioned, event_ms: int) -> bool:
+    """R16: a one-off charge or credit, with its own invoice line."""
+    event, books = item.event, fold.books
+    books.balance -= event.amount_micros
+    books.charged += event.amount_micros
+    add_charge(books.billing.unbilled, period_of(event_ms, fold.state.time_zone), event.category, 1,
+               event.amount_micros)
+    fold.outcomes.append(Applied(item, None, entry_for_adjustment(event), *books.interim(event_ms)))
+    return True
+
+
+def _dispute_opened(fold: _Fold, item: Positioned, event_ms: int) -> bool:
+    """R19."""
+    opened = open_dispute(fold.books.billing, item.event)
+    if isinstance(opened, Refused):
+        fold.reject(item, opened.code, opened.reason)
+        return False
+    fold.books.billing = opened
+    fold.outcomes.append(Applied(item))
+    return True
+
+
+def _dispute_resolved(fold: _Fold, item: Positioned, event_ms: int) -> bool:
+    """R19: a win for the customer is a credit note."""
+    state, books = fold.state, fold.books
+    year = local_time(event_ms, state.time_zone).year
+    resolved = resolve_dispute(books.billing, item.event, state.currency, year, fold.settings.invoice_issuer,
+                               books.balance)
+    if isinstance(resolved, Refused):
+        fold.reject(item, resolved.code, resolved.reason)
+        return False
+    books.billing = resolved.billing
+    books.balance += resolved.credit_micros
+    books.charged -= resolved.credit_micros
+    notes = (resolved.credit_note,) if resolved.credit_note else ()
+    interim_entries, interim_notices = books.interim(event_ms)
+    fold.outcomes.append(Applied(item, None, resolved.entry, interim_entries, notes + interim_notices))
+    return True
+
+
+# (validate, apply) per kind of event with a dedup key; apply returns whether the key is kept.
+_DEDUPED: dict[type, tuple[Callable[[_Fold, AccountEvent], None], Callable[[_Fold, Positioned, int], bool]]] = {
+    CallDetailRecord: (_valid_call, _call),
+    PaymentReceived: (_valid_money, _payment),
+    PaymentRefunded: (_valid_money, _refund),
+    ChargebackReceived: (_valid_money, _refund),
+    PlanChangeRequested: (_valid_plan_change, _plan_change),
+    AdjustmentPosted: (_valid_adjustment, _adjustment),
+    DisputeOpened: (_same_currency, _dispute_opened),
+    DisputeResolved: (_same_currency, _dispute_resolved),
+}
 
 
 def fold_all(items: list[Positioned], settings: FoldSettings) -> dict[str, AccountState]:

@@ -1,29 +1,29 @@
-"""Canonical hashes of projections, so two states can be compared by one value (rebuild = live)."""
+"""Canonical forms of projections, so two of them can be compared by one value (rebuild = live).
+
+A state's dicts keep the order their keys were first written in, which differs between a worker
+that folded in batches and a rebuild that folded in others; ``sorted_maps`` puts every dict in
+key order, so two states equal field by field become equal byte for byte once encoded.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from typing import Iterable
+from dataclasses import fields, is_dataclass, replace
+from typing import Iterable, TypeVar
 
-from projections.account import AccountState
+T = TypeVar("T")
 
 
-def state_hash(states: dict[str, AccountState]) -> str:
-    """SHA-256 over every account state, with every mapping in sorted order."""
-    h = hashlib.sha256()
-    for account_id in sorted(states):
-        s = states[account_id]
-        h.update(repr((
-            s.account_id, s.opened_event_id, s.currency, s.plan, s.billing_mode, s.numbers, s.time_zone,
-            s.opened_at_ms, s.balance_micros, s.charged_micros, s.paid_micros, s.calls_charged,
-            s.newest_event_ms, sorted(s.positions.items()), sorted(s.recent_keys.items()),
-            sorted(s.included_used_s.items()), s.lifecycle, sorted(s.billing.unbilled.items()),
-            s.billing.billed_through, s.billing.invoice_year, s.billing.invoice_seq,
-            sorted(s.billing.recent_invoices.items()), sorted(s.billing.open_disputes.items()),
-            s.billing.payments_since, s.tax_jurisdiction, s.pending_plan, s.pending_plan_from,
-        )).encode())
-        h.update(b"\n")
-    return h.hexdigest()
+def sorted_maps(value: T) -> T:
+    """``value`` with every dict in it, dataclass fields and tuples included, in key order."""
+    if isinstance(value, dict):
+        return {k: sorted_maps(value[k]) for k in sorted(value)}  # type: ignore[return-value]
+    if isinstance(value, tuple) and not hasattr(value, "_fields"):
+        return tuple(sorted_maps(v) for v in value)  # type: ignore[return-value]
+    if is_dataclass(value) and not isinstance(value, type):
+        changed = {f.name: sorted_maps(getattr(value, f.name)) for f in fields(value) if f.init}
+        return replace(value, **changed)
+    return value
 
 
 def rows_hash(rows: Iterable[tuple]) -> str:

@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from projections.identity import fingerprint, hash64
+
 
 class Disposition(str, Enum):
     ANSWERED = "ANSWERED"
@@ -83,6 +85,14 @@ class CallDetailRecord:
         """The dedup identity of a call: the carrier's own unique id, scoped by carrier."""
         return f"{self.carrier_id}/{self.call_id}"
 
+    def dedup_identity(self) -> tuple[str, int, int]:
+        """(dedup key, event time, content fingerprint): ``fingerprint(account, caller, callee,
+        start, answer, end, disposition)`` spelled out, the same bytes without a generator per
+        call (hot path)."""
+        raw = (f"{self.account_id}\x1f{self.caller}\x1f{self.callee}\x1f{self.start_at_ms}\x1f"
+               f"{self.answer_at_ms}\x1f{self.end_at_ms}\x1f{self.disposition.value}").encode()
+        return "c:" + self.call_key, self.start_at_ms, hash64(raw)
+
 
 @dataclass(frozen=True, slots=True)
 class PaymentReceived:
@@ -94,6 +104,10 @@ class PaymentReceived:
     amount_micros: int
     currency: str
     payment_ref: str = ""
+
+    def dedup_identity(self) -> tuple[str, int, int]:
+        at_ms = self.received_at_ms
+        return "p:" + self.event_id, at_ms, fingerprint(self.account_id, self.amount_micros, self.currency, at_ms)
 
 
 # --- money -----------------------------------------------------------------------------
@@ -111,6 +125,10 @@ class PaymentRefunded:
     payment_event_id: str = ""  # the PaymentReceived it refunds, if any
     reason: str = ""
 
+    def dedup_identity(self) -> tuple[str, int, int]:
+        at_ms = self.occurred_at_ms
+        return "r:" + self.event_id, at_ms, fingerprint(self.account_id, self.amount_micros, self.currency, at_ms)
+
 
 @dataclass(frozen=True, slots=True)
 class ChargebackReceived:
@@ -123,6 +141,10 @@ class ChargebackReceived:
     currency: str
     payment_event_id: str
     reason_code: str = ""
+
+    def dedup_identity(self) -> tuple[str, int, int]:
+        at_ms = self.occurred_at_ms
+        return "b:" + self.event_id, at_ms, fingerprint(self.account_id, self.amount_micros, self.currency, at_ms)
 
 
 ADJUSTMENT_CATEGORIES = ("activation", "feature", "equipment", "shipping", "goodwill", "correction")
@@ -140,6 +162,10 @@ class AdjustmentPosted:
     currency: str
     category: str  # one of ADJUSTMENT_CATEGORIES
     reason: str = ""
+
+    def dedup_identity(self) -> tuple[str, int, int]:
+        return "a:" + self.event_id, self.occurred_at_ms, fingerprint(
+            self.account_id, self.amount_micros, self.currency, self.category, self.occurred_at_ms)
 
 
 # --- account lifecycle -------------------------------------------------------------------
@@ -169,6 +195,10 @@ class PlanChangeRequested:
     account_id: str
     occurred_at_ms: int
     new_plan: str
+
+    def dedup_identity(self) -> tuple[str, int, int]:
+        return "pc:" + self.event_id, self.occurred_at_ms, fingerprint(
+            self.account_id, self.new_plan, self.occurred_at_ms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +265,10 @@ class DisputeOpened:
     currency: str
     reason: str = ""
 
+    def dedup_identity(self) -> tuple[str, int, int]:
+        return "do:" + self.event_id, self.occurred_at_ms, fingerprint(
+            self.account_id, self.disputed_entry_id, self.amount_micros, self.currency, self.occurred_at_ms)
+
 
 @dataclass(frozen=True, slots=True)
 class DisputeResolved:
@@ -245,6 +279,11 @@ class DisputeResolved:
     outcome: DisputeOutcome
     credit_micros: int  # 0 unless the outcome is CUSTOMER_FAVOUR
     currency: str
+
+    def dedup_identity(self) -> tuple[str, int, int]:
+        return "dr:" + self.event_id, self.occurred_at_ms, fingerprint(
+            self.account_id, self.dispute_event_id, self.outcome.value, self.credit_micros, self.currency,
+            self.occurred_at_ms)
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,8 @@ from typing import Any, Callable, Protocol
 
 import fastavro
 
-from projections.account import AccountState, dedup_key_id
+from projections.account import AccountState
+from projections.identity import dedup_key_id
 from projections.invoicing import Billing
 from projections.lifecycle import Lifecycle
 from projections.journal import JournalEntry, Posting

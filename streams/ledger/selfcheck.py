@@ -17,7 +17,9 @@ import hashlib
 from dataclasses import replace
 from pathlib import Path
 
-from projections.canonical import rows_hash, state_hash
+from projections.account import AccountState
+from projections.canonical import rows_hash, sorted_maps
+from schemas.codec import EventCodec
 from streams.clickhouse.client import connect
 from streams.config.settings import Settings
 from streams.clickhouse.journal import customer_balances, trial_balance
@@ -88,6 +90,17 @@ def call_log_hash(clickhouse_url: str) -> str:
             "rate_card_id, on_net, plan FROM call_log FINAL ORDER BY call_key"))
     finally:
         ch.close()
+
+
+def state_hash(states: dict[str, AccountState], codec: EventCodec | None = None) -> str:
+    """SHA-256 over every account's encoded state, in account order, with every map in key
+    order: the bytes a state record holds, so no field can be left out of the comparison."""
+    codec = codec or EventCodec()
+    h = hashlib.sha256()
+    for account_id in sorted(states):
+        raw = codec.encode_state(sorted_maps(states[account_id]))
+        h.update(len(raw).to_bytes(4, "big") + raw)
+    return h.hexdigest()
 
 
 def rebuild(settings: Settings, new_app_id: str, clickhouse_url: str, log_path: Path) -> dict[str, str]:

@@ -19,9 +19,9 @@ from projections.account import (
     Redelivered,
     Rejected,
     fold_all,
-    dedup_key_id,
     fold_batch,
 )
+from projections.identity import dedup_key_id
 from projections.events import (
     AccountOpened,
     CallDetailRecord,
@@ -329,8 +329,8 @@ def test_a_calls_dedup_fingerprint_is_the_generic_one_spelled_out(caller, callee
     # Fingerprints are stored in account states: the hot-path spelling must give the same value
     # as fingerprint() over the same parts, or a carrier's re-send after an upgrade would be
     # taken for a conflicting call.
-    from projections.account import _dedup_identity, fingerprint
+    from projections.identity import fingerprint
 
     cdr = CallDetailRecord("e", "c", "k", "a\x1fb", caller, callee, start, answer, start + 5, disposition)
-    assert _dedup_identity(cdr)[2] == fingerprint(cdr.account_id, caller, callee, start, answer, start + 5,
+    assert cdr.dedup_identity()[2] == fingerprint(cdr.account_id, caller, callee, start, answer, start + 5,
                                                   disposition.value)

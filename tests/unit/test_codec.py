@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from dataclasses import replace
 
-from projections.account import AccountState, dedup_key_id
+from projections.account import AccountState
+from projections.identity import dedup_key_id
 from projections.events import AccountOpened, CallDetailRecord, Direction, Disposition, PaymentReceived
 from projections import events as ev
 from schemas.codec import ACCOUNT_EVENT_SUBJECTS, EVENT_TYPES, REGISTRY_FILE, DecodeError, EventCodec, unpack_dedup_keys

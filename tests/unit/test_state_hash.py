@@ -1,0 +1,51 @@
+"""The rebuild's state comparison (``state_hash``) sees every field of ``AccountState`` and
+nothing else: a change to any one field changes the hash, and the order in which a state's
+maps were written (a live worker's batches against a rebuild's) does not."""
+
+from __future__ import annotations
+
+from dataclasses import fields, replace
+
+from projections.account import AccountState
+from projections.invoicing import Billing
+from projections.lifecycle import AccountStatus, Lifecycle
+from streams.ledger.selfcheck import state_hash
+
+BASE = AccountState(
+    account_id="acct-1", opened_event_id="o-1", currency="EUR", plan="basic", billing_mode="prepaid",
+    numbers=("3221234567",), time_zone="Europe/Brussels", opened_at_ms=1_000, balance_micros=-5, charged_micros=15,
+    paid_micros=10, calls_charged=2, newest_event_ms=9_000, positions={"events/0": (4, 0), "events/1": (7, 2)},
+    recent_keys={11: (8_000, 3), -12: (9_000, 4)}, included_used_s={"2026-10": 60, "2026-11": 30},
+    lifecycle=Lifecycle(AccountStatus.ACTIVE, "", 1_000, "2026-11"),
+    billing=Billing(unbilled={"2026-11|usage": (2, 15)}, billed_through="2026-10", invoice_year=2026, invoice_seq=3,
+                    recent_invoices={"VL-1": (5_000, 10, "2026-10", "REGULAR")},
+                    open_disputes={"d-1": ("VL-1", "2026-10", 6_000, 4)}, payments_since=10),
+    tax_jurisdiction="BE", pending_plan="pro", pending_plan_from="2026-12",
+)
+
+# One other value per field. The set of names is checked against the dataclass, so a new field
+# cannot be added without showing here that the comparison sees it.
+OTHER = {
+    "account_id": "acct-2", "opened_event_id": "o-2", "currency": "USD", "plan": "pro", "billing_mode": "postpaid",
+    "numbers": (), "time_zone": "UTC", "opened_at_ms": 1_001, "balance_micros": -6, "charged_micros": 16,
+    "paid_micros": 11, "calls_charged": 3, "newest_event_ms": 9_001, "positions": {"events/0": (4, 1)},
+    "recent_keys": {11: (8_000, 5)}, "included_used_s": {"2026-11": 30},
+    "lifecycle": Lifecycle(AccountStatus.SUSPENDED, "unpaid", 1_000, "2026-11"),
+    "billing": replace(BASE.billing, invoice_seq=4), "tax_jurisdiction": "US-NY", "pending_plan": "",
+    "pending_plan_from": "",
+}
+
+
+def test_every_field_is_in_the_hash():
+    assert set(OTHER) == {f.name for f in fields(AccountState)}
+    base = state_hash({"acct-1": BASE})
+    for name, value in OTHER.items():
+        assert state_hash({"acct-1": replace(BASE, **{name: value})}) != base, name
+
+
+def test_the_order_maps_were_written_in_does_not_count():
+    reordered = replace(BASE, positions=dict(reversed(BASE.positions.items())),
+                        recent_keys=dict(reversed(BASE.recent_keys.items())),
+                        included_used_s=dict(reversed(BASE.included_used_s.items())))
+    assert list(reordered.positions) != list(BASE.positions)
+    assert state_hash({"acct-1": reordered}) == state_hash({"acct-1": BASE})
