@@ -1,0 +1,163 @@
+"""Parsers and checks of single setting values. Each returns the parsed value or raises
+``ValueError`` with what the value must be; ``streams/config/settings.py`` names the setting.
+
+The parsers of structured settings (``plan:amount`` lists, tax rules) are the only place their
+text is read: validation and the code that uses the values call the same function.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import urlparse
+
+from projections.invoicing import TaxRule
+from projections.money import SUPPORTED_CURRENCIES, parse_decimal_micros
+
+_HOST_PORT = re.compile(r"^[A-Za-z0-9._\-\[\]:]+:\d{1,5}$")
+_TOPIC = re.compile(r"^[A-Za-z0-9._\-]{1,249}$")  # Kafka's legal topic names
+_HOST = re.compile(r"^[A-Za-z0-9._\-:\[\]]{1,253}$")
+_NAME = re.compile(r"^[^\s,:|]{1,64}$")  # a plan name: no separators of the list settings
+
+
+class Invalid(ValueError):
+    """A value of a setting is wrong; the message says what it must be."""
+
+
+def broker(value: str) -> None:
+    if value == "embedded":
+        return
+    if not value or not all(_HOST_PORT.match(b) for b in value.split(",")):
+        raise Invalid("must be host:port[,host:port] or 'embedded'")
+
+
+def clickhouse_url(value: str) -> None:
+    if urlparse(value).scheme not in ("clickhouse", "clickhouses", "chdb"):
+        raise Invalid(f"scheme {urlparse(value).scheme!r} must be clickhouse, clickhouses or chdb")
+
+
+def registry_url(value: str) -> None:
+    if value and urlparse(value).scheme not in ("http", "https"):
+        raise Invalid("must be http(s)://host:port, or empty for the file registry")
+
+
+def topic(value: str) -> None:
+    if not _TOPIC.match(value):
+        raise Invalid("must be 1-249 letters, digits, '.', '_' or '-' (a Kafka topic or group name)")
+
+
+def host(value: str) -> None:
+    if not _HOST.match(value):
+        raise Invalid("must be a host name or an IP address")
+
+
+def one_of(*choices: str):  # noqa: ANN201 - a check
+    def check(value: str) -> None:
+        if value not in choices:
+            raise Invalid(f"must be {', '.join(choices[:-1])} or {choices[-1]}" if len(choices) > 1 else choices[0])
+    return check
+
+
+def digits(value: str) -> None:
+    if not (value.isdigit() and 1 <= len(value) <= 3):
+        raise Invalid("must be a country calling code of 1-3 digits")
+
+
+def prefixes(values: tuple[str, ...]) -> None:
+    for v in values:
+        if not (v.isdigit() and len(v) <= 15):
+            raise Invalid(f"{v!r} is not a number prefix (digits only)")
+
+
+def issuer(value: str) -> None:
+    if not value or len(value) > 16 or not value.replace("_", "").isalnum():
+        raise Invalid("must be 1-16 letters and digits (it prefixes invoice numbers)")
+
+
+def plan_names(values: tuple[str, ...]) -> None:
+    for v in values:
+        if not _NAME.match(v):
+            raise Invalid(f"{v!r} is not a plan name")
+
+
+def amount(value: str, positive: bool = False) -> int:
+    """A decimal amount in the account's currency, as micro-units."""
+    try:
+        micros = parse_decimal_micros(value)
+    except ValueError:
+        micros = -1
+    if micros < (1 if positive else 0) or micros > 10**15:
+        raise Invalid(f"{value!r} must be a {'positive' if positive else 'non-negative'} decimal amount "
+                      "(at most 6 decimals)")
+    return micros
+
+
+def positive_amount(value: str) -> int:
+    return amount(value, positive=True)
+
+
+def rate_cards(values: tuple[str, ...]) -> None:
+    if not values:
+        raise Invalid("at least one rate card is needed")
+    for spec in values:
+        if spec.count("|") != 2:
+            raise Invalid(f"{spec!r} must be 'path.csv|CURRENCY|YYYY-MM-DD'")
+
+
+def plan_amounts(values: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
+    """'plan:amount' pairs: (plan, micro-units)."""
+    out = []
+    for spec in values:
+        plan, _, text = spec.rpartition(":")
+        try:
+            if not _NAME.match(plan):
+                raise Invalid("")
+            out.append((plan, amount(text)))
+        except Invalid:
+            raise Invalid(f"{spec!r} must be 'plan:amount' (a decimal of at least 0, e.g. basic:9.99)") from None
+    return tuple(out)
+
+
+def plan_minutes(values: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
+    """R4: 'plan:minutes' pairs as (plan, included seconds per calendar month)."""
+    out = []
+    for spec in values:
+        plan, _, minutes = spec.rpartition(":")
+        if not _NAME.match(plan) or not minutes.isdigit() or int(minutes) > 1_000_000:
+            raise Invalid(f"{spec!r} must be 'plan:minutes' (whole minutes, 0-1000000)")
+        out.append((plan, int(minutes) * 60))
+    return tuple(out)
+
+
+def tax_rules(values: tuple[str, ...]) -> tuple[tuple[str, tuple[TaxRule, ...]], ...]:
+    """R17: 'KEY:JURISDICTION:PERCENT:Name' rules, grouped by key (a jurisdiction or a currency)."""
+    by_key: dict[str, list[TaxRule]] = {}
+    for spec in values:
+        parts = spec.split(":", 3)
+        try:
+            ppm = parse_decimal_micros(parts[2]) // 100 if len(parts) == 4 else -1
+            ok = len(parts) == 4 and parts[0].replace("-", "").isalnum() and bool(parts[1]) and bool(parts[3]) \
+                and 0 <= ppm <= 1_000_000 and parse_decimal_micros(parts[2]) % 100 == 0
+        except ValueError:
+            ok = False
+        if not ok:
+            raise Invalid(f"{spec!r} must be 'KEY:JURISDICTION:PERCENT:Name' with KEY an account tax jurisdiction "
+                          f"(e.g. US-NY) or a currency ({', '.join(sorted(SUPPORTED_CURRENCIES))}) and 0-100 "
+                          "percent (at most 4 decimals), e.g. EUR:BE:21:VAT")
+        by_key.setdefault(parts[0], []).append(TaxRule(parts[1], parts[3], ppm))
+    return tuple((k, tuple(rules)) for k, rules in by_key.items())
+
+
+def directory(value: str) -> None:
+    """A directory the process may create: not empty, and not an existing file."""
+    if not value:
+        raise Invalid("a directory is needed")
+    if Path(value).exists() and not Path(value).is_dir():
+        raise Invalid(f"{value} exists and is not a directory")
+
+
+def file_if_set(value: str) -> None:
+    """A file path, or empty. Existence is checked where the file is read (a secret may be
+    mounted after the settings are checked); a directory is refused here."""
+    if value and Path(value).is_dir():
+        raise Invalid(f"{value} is a directory, not a file")
