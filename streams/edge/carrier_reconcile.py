@@ -17,6 +17,11 @@ exit status is 1 when anything differs beyond the tolerances.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from schemas.codec import EventCodec
+from streams.edge.ingest import parse_file
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,3 +72,20 @@ def compare(theirs: list[CallSide], ours: list[CallSide], start_tolerance_s: int
             result.matched += 1
     result.only_ours = sorted((o for k, o in ours_by_key.items() if k not in seen), key=lambda c: c.call_key)
     return result
+
+
+def theirs_in_window(paths: list[Path], fmt: str, carrier_id: str, zone: ZoneInfo,
+                     bounds: list[int]) -> tuple[list[CallSide], int]:
+    """The carrier's calls that start in [bounds[0], bounds[1]) (epoch seconds), parsed as
+    ``ingest`` parses them, and how many records could not be parsed."""
+    theirs, unreadable = [], 0
+    for path in paths:
+        for parsed in parse_file(path, fmt, carrier_id, zone, EventCodec()):
+            if parsed.cdr is None:
+                unreadable += 1
+                continue
+            c = parsed.cdr
+            if bounds[0] <= c.start_at_ms // 1000 < bounds[1]:
+                answered = 0 if c.answer_at_ms is None else (c.end_at_ms - c.answer_at_ms) // 1000
+                theirs.append(CallSide(c.call_key, c.start_at_ms // 1000, answered))
+    return theirs, unreadable

@@ -1,0 +1,152 @@
+"""``voiceledger balances``, ``invoices``, ``statement``, ``reconcile``, ``verify`` and
+``rebuild``: reading the ledger, and checking it against itself."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+from streams.cli.common import day, month, settings_of
+from streams.config.settings import ConfigError, validate
+
+
+def register(sub: argparse._SubParsersAction, parents: list) -> None:
+    sub.add_parser("balances", parents=parents,
+                   help="print every account's balance from the accounts table").set_defaults(handler=balances)
+    inv = sub.add_parser("invoices", parents=parents,
+                         help="print issued invoices from the invoices topic; render them as HTML")
+    inv.add_argument("--account", help="only this account's invoices")
+    inv.add_argument("--period", help="only invoices of this period, YYYY-MM")
+    inv.add_argument("--html", metavar="DIR", help="also write each invoice as DIR/<number>.html")
+    inv.add_argument("--pdf", metavar="DIR", help="also write each invoice as DIR/<number>.pdf")
+    inv.set_defaults(handler=invoices)
+    st = sub.add_parser("statement", parents=parents,
+                        help="R20: an account's statement for the current month or one of the three before")
+    st.add_argument("account")
+    st.add_argument("--month", help="YYYY-MM (default: the current month)")
+    st.add_argument("--as-of", help="YYYY-MM-DD: the day taken as today (default: today, UTC)")
+    st.set_defaults(handler=statement)
+    rc = sub.add_parser("reconcile", parents=parents,
+                        help="finance reconciliation of a month: journal, call log, invoices, trial balance")
+    rc.add_argument("--month", required=True, help="YYYY-MM (UTC)")
+    rc.set_defaults(handler=reconcile)
+    vf = sub.add_parser("verify", parents=parents,
+                        help="recompute balances from the journal and compare; check the trial balance")
+    vf.add_argument("--metrics-file", metavar="PATH.prom",
+                    help="also write the result for Prometheus' node_exporter textfile collector")
+    vf.set_defaults(handler=verify)
+    rb = sub.add_parser("rebuild", parents=parents,
+                        help="fold the events topic from offset 0 into fresh state and compare hashes")
+    rb.add_argument("--app-id", required=True, help="a new app id (consumer group and changelog) for the rebuild")
+    rb.add_argument("--clickhouse-url", required=True, help="a fresh ClickHouse database for the rebuilt tables")
+    rb.add_argument("--log", default="rebuild-worker.log")
+    rb.set_defaults(handler=rebuild)
+
+
+def balances(args: argparse.Namespace) -> int:
+    from projections.money import Money
+    from streams.kafka.reader import read_account_states
+
+    for account_id, s in sorted(asyncio.run(read_account_states(settings_of(args))).items()):
+        print(f"{account_id}\t{s.currency}\t{Money(s.balance_micros, s.currency).format()}")
+    return 0
+
+
+def invoices(args: argparse.Namespace) -> int:
+    from streams.documents.invoice import render_html, render_pdf, render_text
+    from streams.kafka.invoice_feed import read_invoice_numbers, read_invoices
+
+    settings = settings_of(args)
+    if args.period:
+        month("--period", args.period)
+    shown = [i for i in read_invoices(settings)
+             if (not args.account or i.account_id == args.account) and (not args.period or i.period == args.period)]
+    html_dir, pdf_dir = (Path(d) if d else None for d in (args.html, args.pdf))
+    for d in (html_dir, pdf_dir):
+        if d:
+            d.mkdir(parents=True, exist_ok=True)
+    numbers = read_invoice_numbers(settings)
+    for invoice in shown:
+        numbered = numbers.get(invoice.invoice_number)
+        number = numbered.number if numbered else None
+        print(render_text(invoice, number) + "\n")
+        name = number or invoice.invoice_number  # the legal number once there is one, else the reference
+        if html_dir:
+            (html_dir / f"{name}.html").write_text(render_html(invoice, number=number))
+        if pdf_dir:
+            (pdf_dir / f"{name}.pdf").write_bytes(render_pdf(invoice, number=number))
+    print(f"{len(shown)} invoice(s)" + (f", HTML in {html_dir}" if html_dir else "")
+          + (f", PDF in {pdf_dir}" if pdf_dir else ""))
+    return 0
+
+
+def statement(args: argparse.Namespace) -> int:
+    from streams.documents.statement import StatementRefused, issued_from_invoices
+    from streams.documents.statement import statement as render
+    from streams.kafka.invoice_feed import read_invoice_numbers, read_invoices
+    from streams.kafka.reader import read_account_states
+
+    settings = settings_of(args)
+    today = day("--as-of", args.as_of) if args.as_of else datetime.now(timezone.utc).date()  # wall time enters here
+    shown = month("--month", args.month or f"{today.year:04d}-{today.month:02d}")
+    states = asyncio.run(read_account_states(settings))
+    try:
+        mine = [i for i in read_invoices(settings) if i.account_id == args.account]
+        numbers = {r: n.number for r, n in read_invoice_numbers(settings).items()}
+        print(render(args.account, shown, f"{today.year:04d}-{today.month:02d}", states.get(args.account),
+                     issued_from_invoices(mine, numbers)))
+    except StatementRefused as exc:
+        print(f"voiceledger: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def reconcile(args: argparse.Namespace) -> int:
+    from streams.clickhouse.client import connect
+    from streams.clickhouse.reconcile import reconcile as run
+
+    settings = settings_of(args)
+    month("--month", args.month)
+    ch = connect(settings.clickhouse_url)
+    try:
+        problems, summary = run(ch, args.month, settings.country_code)
+    finally:
+        ch.close()
+    for line in summary + problems:
+        print(line)
+    print(f"reconciliation of {args.month}: " + ("OK" if not problems else f"{len(problems)} difference(s)"))
+    return 1 if problems else 0
+
+
+def verify(args: argparse.Namespace) -> int:
+    from streams.ledger.selfcheck import verify as run
+    from streams.ledger.selfcheck import write_verify_metrics
+
+    problems = run(settings_of(args))
+    if args.metrics_file:
+        write_verify_metrics(Path(args.metrics_file), len(problems))
+    for line in problems:
+        print(line)
+    print("ledger verified: balances equal the journal, trial balance is zero" if not problems
+          else f"ledger verify FAILED: {len(problems)} difference(s)")
+    return 1 if problems else 0
+
+
+def rebuild(args: argparse.Namespace) -> int:
+    from streams.ledger.selfcheck import rebuild as run
+
+    settings = settings_of(args)
+    if args.app_id == settings.app_id:
+        raise ConfigError("--app-id: must differ from the live app_id, or the rebuild would write into live state")
+    validate(replace(settings, clickhouse_url=args.clickhouse_url, app_id=args.app_id))
+    hashes = run(settings, args.app_id, args.clickhouse_url, Path(args.log))
+    for name, value in hashes.items():
+        print(f"{name}\t{value}")
+    same = all(hashes[f"live_{part}"] == hashes[f"rebuilt_{part}"]
+               for part in ("state", "journal", "call_log", "invoices", "numbers"))
+    print("rebuild equals live state: " + ("yes" if same else "NO"))
+    return 0 if same else 1
