@@ -32,7 +32,7 @@ from streams.edge.publish import produce_events  # noqa: E402
 from streams.dev.simulate import SimulationSpec, simulate  # noqa: E402
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser()
     p.add_argument("--calls", type=int, default=200_000)
     p.add_argument("--accounts", type=int, default=5_000)
@@ -51,7 +51,29 @@ def main() -> None:
         p.error("--workers must be between 1 and --partitions")
     if args.workers > 1 and args.engine != "server":
         p.error("--workers above 1 needs --engine server")
+    return args
 
+
+def wait_until_drained(settings: Settings, offsets: dict[int, int], workers: list, tmp: Path,
+                       t_start: float) -> tuple[float, float | None, int]:
+    """(done at, first progress at, lag at first progress): the workers' committed offsets, watched."""
+    total = sum(offsets.values())
+    first_progress = None
+    lag_at_first = total
+    while True:
+        lag = asyncio.run(committed_lag(settings, offsets))
+        now = time.perf_counter()
+        if first_progress is None and lag < total:
+            first_progress, lag_at_first = now, lag
+        if lag == 0:
+            return time.perf_counter(), first_progress, lag_at_first
+        if any(w.poll() is not None for w in workers) or now - t_start > 1800:
+            raise SystemExit(f"a worker failed; see {tmp}/worker-*.log")
+        time.sleep(0.05)
+
+
+def main() -> None:
+    args = parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="vl-bench-"))
     with EmbeddedBroker() as broker:
         server = ClickHouseServer(str(tmp / "ch")).start() if args.engine == "server" else None
@@ -71,20 +93,8 @@ def main() -> None:
             t_start = time.perf_counter()
             workers = [start_worker(replace(settings, metrics_port=free_port() if n else settings.metrics_port),
                                     tmp / f"worker-{n}.log") for n in range(args.workers)]
-            first_progress = None
-            lag_at_first = total
             try:
-                while True:
-                    lag = asyncio.run(committed_lag(settings, offsets))
-                    now = time.perf_counter()
-                    if first_progress is None and lag < total:
-                        first_progress, lag_at_first = now, lag
-                    if lag == 0:
-                        break
-                    if any(w.poll() is not None for w in workers) or now - t_start > 1800:
-                        raise SystemExit(f"a worker failed; see {tmp}/worker-*.log")
-                    time.sleep(0.05)
-                t_done = time.perf_counter()
+                t_done, first_progress, lag_at_first = wait_until_drained(settings, offsets, workers, tmp, t_start)
             finally:
                 for worker in workers:
                     stop_worker(worker)
