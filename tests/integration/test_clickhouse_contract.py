@@ -231,3 +231,22 @@ def test_migrations_are_versioned_apply_once_and_bring_an_older_database_up_to_d
                 "schema_migrations", "r36_accounts_daily"} <= tables
     finally:
         ch.close()
+
+
+def test_every_column_the_worker_writes_exists_after_the_migrations(clickhouse_url):
+    """The row builders and the DDL agree: each table has every column its builder writes
+    (call_log.plan comes with migration 6, after the table of migration 1)."""
+    from streams.clickhouse.invoices import INVOICE_COLUMNS, INVOICE_LINE_COLUMNS, INVOICE_NUMBER_COLUMNS
+    from streams.clickhouse.journal import JOURNAL_COLUMNS
+
+    ch = connect(clickhouse_url)
+    try:
+        migrate(ch)
+        for table, columns in (("call_log", CALL_LOG_COLUMNS), ("journal", JOURNAL_COLUMNS),
+                               ("invoices", INVOICE_COLUMNS), ("invoice_lines", INVOICE_LINE_COLUMNS),
+                               ("invoice_numbers", INVOICE_NUMBER_COLUMNS)):
+            have = {name for (name,) in ch.query("SELECT name FROM system.columns WHERE database = currentDatabase() "
+                                                 f"AND table = '{table}'")}
+            assert set(columns) <= have, (table, set(columns) - have)
+    finally:
+        ch.close()
