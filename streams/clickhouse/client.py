@@ -136,7 +136,11 @@ class ChdbClickHouse:
     database: str = CHDB_DATABASE
 
     def __post_init__(self) -> None:
-        from chdb import session
+        try:
+            from chdb import session
+        except ImportError:
+            raise ClickHouseConfigError("clickhouse_url: chdb:// needs the embedded engine: "
+                                        "pip install 'voiceledger[embedded]'") from None
 
         Path(self.path).mkdir(parents=True, exist_ok=True)
         self._session = session.Session(self.path)

@@ -33,6 +33,7 @@ DEFAULT_RATE_CARDS = (
 )
 STRING_LENGTH_MAX = 4_096  # any text setting; a list setting's items each
 LIST_ITEMS_MAX = 1_000
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 class ConfigError(ValueError):
@@ -140,6 +141,9 @@ class Settings:
     # reach this worker at (redirects name it). Holds last a call's quota plus the grace.
     authorization_port: int = setting(0, low=0, high=65_535)
     authorization_host: str = setting("127.0.0.1", check=checks.host)
+    # The address the worker's HTTP endpoints (/metrics, /healthz, /readyz, authorization) listen
+    # on: loopback unless set (0.0.0.0 in a container, where Prometheus and switches reach it).
+    http_bind_host: str = setting("127.0.0.1", check=checks.host)
     authorization_quota_seconds: int = setting(3_600, low=1, high=4 * 3_600)
     # R35: the HTTP API's bearer tokens, "TOKEN SCOPE" per line (streams/http/tokens.py); empty
     # leaves the API open to anyone who can reach the port (the worker warns at start).
@@ -253,6 +257,9 @@ def _check_together(s: Settings) -> None:
         raise ConfigError("kafka_sasl_username: SASL needs a user name")
     if s.kafka_ssl_keyfile and not s.kafka_ssl_certfile:
         raise ConfigError("kafka_ssl_keyfile: given without kafka_ssl_certfile")
+    if s.authorization_port and not s.api_tokens_file and s.http_bind_host not in LOOPBACK_HOSTS:
+        raise ConfigError(f"api_tokens_file: required when the authorization API listens on {s.http_bind_host} "
+                          "(beyond loopback): R35, no open API on the network")
     if s.commit_interval_seconds >= s.session_timeout_seconds:
         raise ConfigError(f"commit_interval_seconds: {s.commit_interval_seconds} must be below "
                           f"session_timeout_seconds ({s.session_timeout_seconds})")

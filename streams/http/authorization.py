@@ -50,10 +50,11 @@ class AuthorizationServer(ThreadedHttpServer):
 
     def __init__(self, host: str, port: int, book: ReservationBook, quota_s: int,
                  load_state: Callable[[str], AccountState | None], fold_settings: Callable[[], FoldSettings],
-                 owner_url: Callable[[str], str | None], tokens: dict[str, str] | None = None) -> None:
+                 owner_url: Callable[[str], str | None], tokens: dict[str, str] | None = None,
+                 bind_host: str = "127.0.0.1") -> None:
         """``owner_url(account)``: the owner's base URL, None if this worker owns it; may raise NotReady.
         ``tokens``: token -> scope (streams/http/tokens.py); None leaves the API open."""
-        super().__init__(port)
+        super().__init__(port, bind_host)
         self.tokens = tokens
         self.host = host
         self.book, self.quota_s = book, quota_s

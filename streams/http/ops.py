@@ -27,8 +27,9 @@ STALE_S = 60.0
 class OpsServer(ThreadedHttpServer):
     thread_name = "ops-http"
 
-    def __init__(self, port: int, health: Callable[[], tuple[bool, str]], ready: Callable[[], tuple[bool, str]]) -> None:
-        super().__init__(port)
+    def __init__(self, port: int, health: Callable[[], tuple[bool, str]], ready: Callable[[], tuple[bool, str]],
+                 bind_host: str = "127.0.0.1") -> None:
+        super().__init__(port, bind_host)
         self.health, self.ready = health, ready
 
     def build_app(self) -> web.Application:

@@ -17,11 +17,13 @@ from aiohttp import web
 class ThreadedHttpServer:
     thread_name = "http"
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, bind_host: str = "127.0.0.1") -> None:
         self.port = port
+        self.bind_host = bind_host  # loopback unless the settings say otherwise (http_bind_host)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._bound = threading.Event()
         self._error: BaseException | None = None
+        self.bound: list[tuple] = []  # the addresses listened on, once started
 
     def build_app(self) -> web.Application:
         raise NotImplementedError
@@ -41,7 +43,9 @@ class ThreadedHttpServer:
         runner = web.AppRunner(self.build_app(), access_log=None)
         try:
             loop.run_until_complete(runner.setup())
-            loop.run_until_complete(web.TCPSite(runner, "0.0.0.0", self.port, reuse_address=True).start())
+            site = web.TCPSite(runner, self.bind_host, self.port, reuse_address=True)
+            loop.run_until_complete(site.start())
+            self.bound = [s.getsockname() for s in site._server.sockets]  # noqa: SLF001 - aiohttp has no API for it
         except BaseException as exc:  # a port in use: the worker must fail at start, loudly
             self._error = exc
             self._bound.set()

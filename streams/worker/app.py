@@ -156,7 +156,7 @@ def _authorization(app: faust.App, settings: Settings, processor: BatchProcessor
     tokens = load_tokens(settings.api_tokens_file) if settings.api_tokens_file else None
     return AuthorizationServer(settings.authorization_host, settings.authorization_port, reservations,
                                settings.authorization_quota_seconds, states.load, lambda: processor.settings,
-                               owner_url, tokens)
+                               owner_url, tokens, settings.http_bind_host)
 
 
 def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> Worker:

@@ -25,7 +25,7 @@ def run_worker(settings: Settings) -> None:
     asyncio.run(ensure_topics(settings))
     worker = create_app(settings)
     if settings.metrics_port:  # /metrics, /healthz, /readyz (streams/http/ops.py)
-        OpsServer(settings.metrics_port, worker.health, worker.ready).start()
+        OpsServer(settings.metrics_port, worker.health, worker.ready, settings.http_bind_host).start()
     if worker.authorization is not None:
         worker.authorization.start()  # its own thread: R10 answers while batches fold
     import faust

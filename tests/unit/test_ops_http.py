@@ -28,3 +28,17 @@ def test_probes_report_the_checks_and_metrics_are_served():
     assert get(port, "/readyz")[0] == 200
     status, text = get(port, "/metrics")
     assert status == 200 and "# TYPE voiceledger_events_consumed_total counter" in text
+
+
+def test_R35_the_endpoints_listen_on_loopback_unless_told_otherwise():
+    from streams.http.server import ThreadedHttpServer
+
+    assert ThreadedHttpServer(0).bind_host == "127.0.0.1"
+    loopback = OpsServer(free_port(), lambda: (True, "ok"), lambda: (True, "ok"))
+    loopback.start()
+    assert loopback.bound and {a[0] for a in loopback.bound} == {"127.0.0.1"}
+    everywhere = OpsServer(free_port(), lambda: (True, "ok"), lambda: (True, "ok"), bind_host="0.0.0.0")
+    everywhere.start()
+    assert {a[0] for a in everywhere.bound} == {"0.0.0.0"}
+    loopback.stop()
+    everywhere.stop()

@@ -197,3 +197,16 @@ def test_R5_worker_looks_at_the_rates_topic_before_every_batch_when_there_is_no_
     assert tight.due()  # looked just now, and still due: no margin
     default._looked_at = time.monotonic()
     assert not default.due()
+
+
+def test_a_deck_saved_by_a_spreadsheet_reads_as_any_other(tmp_path):
+    """A UTF-8 BOM and CRLF line ends (Excel's CSV), and a currency given in lower case."""
+    from streams.edge.rate_decks import load_rate_card
+
+    plain = tmp_path / "plain.csv"
+    plain.write_text("prefix,destination,rate\n44,UK,0.02\n1,US,0.01\n")
+    excel = tmp_path / "excel.csv"
+    excel.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes().replace(b"\n", b"\r\n"))
+    a = load_rate_card(str(plain), "USD", "2026-01-01", card_id="c")
+    b = load_rate_card(str(excel), "usd", "2026-01-01", card_id="c")
+    assert a == b and b.currency == "USD" and len(b.destinations) == 2

@@ -66,6 +66,7 @@ SAMPLES: dict[str, tuple[str, str, object]] = {
     "metrics_port": ("9500", "9500", 9500),
     "authorization_port": ("6066", "6066", 6066),
     "authorization_host": ('"10.1.2.3"', "10.1.2.3", "10.1.2.3"),
+    "http_bind_host": ('"0.0.0.0"', "0.0.0.0", "0.0.0.0"),
     "authorization_quota_seconds": ("600", "600", 600),
     "api_tokens_file": ('"/etc/vl/tokens"', "/etc/vl/tokens", "/etc/vl/tokens"),
     "reservation_grace_seconds": ("30", "30", 30),
@@ -172,3 +173,11 @@ def test_a_config_file_that_is_not_a_table_of_settings_is_one_line(tmp_path):
     with pytest.raises(ConfigError, match="^config: .*must be a table"):
         load_settings(str(cfg), env={})
     assert math.isfinite(load_settings(None, env={}).session_timeout_seconds)
+
+
+def test_R35_the_authorization_api_beyond_loopback_needs_tokens():
+    env = {"VOICELEDGER_AUTHORIZATION_PORT": "6066", "VOICELEDGER_HTTP_BIND_HOST": "0.0.0.0"}
+    with pytest.raises(ConfigError, match="^api_tokens_file: required"):
+        load_settings(None, env=env)
+    assert load_settings(None, env={**env, "VOICELEDGER_API_TOKENS_FILE": "/run/secrets/t"}).http_bind_host == "0.0.0.0"
+    assert load_settings(None, env={"VOICELEDGER_AUTHORIZATION_PORT": "6066"}).http_bind_host == "127.0.0.1"
