@@ -20,8 +20,10 @@ clickhouse-server:
 demo: $(STAMP)
 	$(VENV)/bin/voiceledger demo
 
+# Two pytest workers (pytest-xdist): the integration tests mostly wait on servers and worker
+# processes, and each xdist worker starts its own broker and ClickHouse server.
 test: $(STAMP) clickhouse-server
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2
 
 unit: $(STAMP)
 	$(PY) -m pytest -q tests/unit
