@@ -84,6 +84,10 @@ from projections.validation import (
 )
 
 DAY_MS = 86_400_000
+# An account's balance, charges and payments stay within this, far inside an Avro long (9.2e18):
+# one event moves them by at most ~1e15 (projections/validation.py: AMOUNT_MAX_MICROS), so past
+# this bound the account takes no more money events and its state stays encodable.
+TOTALS_MAX_MICROS = 10**18
 
 
 @dataclass(frozen=True)
@@ -515,6 +519,10 @@ def _deduplicated(fold: _Fold, item: Positioned) -> None:
         return fold.reject(item, "outside_dedup_window", f"{key} is older than the dedup window")
     if len(fold.recent) >= settings.dedup_max_keys:
         return fold.reject(item, "dedup_capacity_exceeded", f"account holds {len(fold.recent)} dedup keys")
+    books = fold.books
+    if max(abs(books.balance), abs(books.charged), abs(books.paid)) > TOTALS_MAX_MICROS:
+        return fold.reject(item, "account_totals_out_of_range", f"the account's totals passed {TOTALS_MAX_MICROS} "
+                                                                "micro-units: nothing more is added to them")
     if apply(fold, item, event_ms):
         fold.recent[key_id] = (event_ms, fp)
         if event_ms > fold.newest:

@@ -5,14 +5,33 @@ A period is named ``YYYY-MM``; names sort in time order. Pure: time comes from t
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+TIME_ZONE_CHARS_MAX = 64
+_ZONE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*$")
 
 
 @lru_cache(maxsize=1_024)
 def zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
+
+
+@lru_cache(maxsize=4_096)
+def is_time_zone(name: str) -> bool:
+    """Whether ``name`` is a zone of the tz database. The name is checked before zoneinfo sees it:
+    a long name, or one naming a directory of the database (``America``), makes zoneinfo raise
+    OSError subclasses rather than its own error."""
+    if not (0 < len(name) <= TIME_ZONE_CHARS_MAX and _ZONE_NAME.match(name)) or ".." in name:
+        return False
+    try:
+        zone(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

@@ -2,11 +2,16 @@
 
 An invalid event is never folded; the stream layer sends it to the dead-letter topic with
 the code and message from ``InvalidEvent``.
+
+``check_bounds`` comes first, for every event from outside: every time, amount, text and list
+within a named bound (TigerBeetle: a limit on everything), so that no later step (a zone
+lookup, a date conversion, a state record's Avro long, a ClickHouse DateTime) meets a value it
+cannot hold.
 """
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from dataclasses import fields
 
 from projections.events import (
     AccountOpened,
@@ -17,15 +22,76 @@ from projections.events import (
     PaymentRefunded,
 )
 from projections.money import SUPPORTED_CURRENCIES
+from projections.periods import is_time_zone
 
 BILLING_MODES = frozenset({"prepaid", "postpaid"})
 MAX_CALL_DURATION_MS = 48 * 3600 * 1000  # a longer "call" is a switch fault, not usage
+
+
+# Event times: nothing billed here happened before 2000, and ClickHouse's DateTime ends in 2106.
+TIME_MIN_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
+TIME_MAX_MS = 4_102_444_800_000  # 2100-01-01T00:00:00Z
+AMOUNT_MAX_MICROS = 10**15  # a billion units of any currency in one event
+TEXT_CHARS_MAX = 1_024  # any text field of an event
+LIST_ITEMS_MAX = 100  # any list field (an account's numbers)
 
 
 class InvalidEvent(ValueError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+def _kinds(event_type: type) -> tuple[tuple[str, str], ...]:
+    """(field, kind) of an event type, kind from the field's name and type: "time" (``*_ms``),
+    "amount" (``*_micros``), "zone", "text", "list", or "" (bounded by its type: enums)."""
+    out = []
+    for f in fields(event_type):
+        annotation = str(f.type)
+        if f.name.endswith("_ms"):
+            out.append((f.name, "time"))
+        elif f.name.endswith("_micros"):
+            out.append((f.name, "amount"))
+        elif f.name == "time_zone":
+            out.append((f.name, "zone"))
+        elif annotation.startswith("tuple"):
+            out.append((f.name, "list"))
+        elif annotation == "str":
+            out.append((f.name, "text"))
+        else:
+            out.append((f.name, ""))
+    return tuple(out)
+
+
+_KINDS: dict[type, tuple[tuple[str, str], ...]] = {}
+
+
+def check_bounds(event: object) -> None:
+    """Raise ``InvalidEvent`` for a time, amount, text or list of ``event`` outside its bound."""
+    kinds = _KINDS.get(type(event))
+    if kinds is None:
+        kinds = _KINDS[type(event)] = _kinds(type(event))
+    for name, kind in kinds:
+        value = getattr(event, name)
+        if kind == "time":
+            if value is not None and not TIME_MIN_MS <= value < TIME_MAX_MS:
+                raise InvalidEvent("time_out_of_range", f"{type(event).__name__}.{name} = {value} is not between "
+                                                        "2000 and 2100")
+        elif kind == "amount":
+            if not -AMOUNT_MAX_MICROS <= value <= AMOUNT_MAX_MICROS:
+                raise InvalidEvent("amount_out_of_range", f"{type(event).__name__}.{name} = {value}: at most "
+                                                          f"{AMOUNT_MAX_MICROS} micro-units either way")
+        elif kind == "zone":
+            if not is_time_zone(value):
+                raise InvalidEvent("unknown_time_zone", f"{type(event).__name__}: time zone {value[:80]!r} is not "
+                                                        "an IANA zone")
+        elif kind == "text":
+            if len(value) > TEXT_CHARS_MAX:
+                raise InvalidEvent("field_too_long", f"{type(event).__name__}.{name} has {len(value)} characters")
+        elif kind == "list":
+            if len(value) > LIST_ITEMS_MAX or any(len(v) > TEXT_CHARS_MAX for v in value):
+                raise InvalidEvent("field_too_long", f"{type(event).__name__}.{name}: at most {LIST_ITEMS_MAX} "
+                                                     f"items of {TEXT_CHARS_MAX} characters")
 
 
 def validate_cdr(cdr: CallDetailRecord) -> None:
@@ -64,8 +130,6 @@ def validate_account_opened(event: AccountOpened) -> None:
         raise InvalidEvent("unknown_currency", f"account {event.account_id} opened in unknown currency {event.currency!r}")
     if event.billing_mode not in BILLING_MODES:
         raise InvalidEvent("unknown_billing_mode", f"account {event.account_id}: billing mode {event.billing_mode!r}")
-    try:  # time bands and periods are local to the account (R13), so its zone must be real
-        ZoneInfo(event.time_zone)
-    except (ZoneInfoNotFoundError, ValueError):
+    if not is_time_zone(event.time_zone):  # time bands and periods are local to the account (R13)
         raise InvalidEvent("unknown_time_zone", f"account {event.account_id}: time zone {event.time_zone!r} "
-                                                "is not an IANA zone") from None
+                                                "is not an IANA zone")

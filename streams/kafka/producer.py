@@ -30,6 +30,10 @@ def new_producer(settings: Settings) -> AIOKafkaProducer:
     )
 
 
+# CDRs per envelope at the most: the worker dead-letters a bigger envelope (~3 MB when sealed).
+ENVELOPE_CDRS_MAX = 10_000
+
+
 def plan_messages(events: Iterable[AccountEvent], codec: EventCodec, partitions: int,
                   envelope_max: int) -> Iterator[tuple[int, bytes, bytes]]:
     """(partition, key, value) per message, keeping every account's events in input order.
@@ -38,6 +42,7 @@ def plan_messages(events: Iterable[AccountEvent], codec: EventCodec, partitions:
     flushes its partition's pending envelope only if that envelope holds a CDR of the same
     account, which is all per-account order needs.
     """
+    envelope_max = min(envelope_max, ENVELOPE_CDRS_MAX)
     pending: dict[int, list[CallDetailRecord]] = defaultdict(list)
     pending_accounts: dict[int, set[str]] = defaultdict(set)
 

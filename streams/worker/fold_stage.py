@@ -4,7 +4,8 @@ Per batch part, in this order:
 
 0. check that no record of a partition was skipped before it (``streams/worker/in_order.py``);
 1. make sure cards logged before these calls are known (``streams/worker/rate_feed.py``);
-2. decode and fold it in memory (``BatchProcessor``, the pure core underneath);
+2. decode and fold it in memory (``BatchProcessor``, the pure core underneath); a record whose
+   fold fails is isolated and dead-lettered (``streams/worker/containment.py``);
 3. write everything it implies through ``BatchCommit`` (``streams/worker/commit.py``: outputs,
    ClickHouse, then states, each step acknowledged before the next);
 4. then settle the authorization holds of the calls that ended, and advance the in-order guard.
@@ -31,6 +32,7 @@ from streams.config.settings import Settings
 from streams.http.reservations import ReservationBook
 from streams.observe import metrics
 from streams.worker.commit import BatchCommit, CommitPlan, OutMessage
+from streams.worker.containment import fold_contained
 from streams.worker.in_order import InOrderGuard
 from streams.worker.processor import BatchProcessor, BatchResult, InMessage
 from streams.worker.rate_feed import RateFeed, Refusal
@@ -118,10 +120,9 @@ class FoldStage:
         await self.guard.check(records)
         await self._refresh_cards()
         t_fold = loop.time()
-        result = self.processor.process(messages, self.states.load, self.states.account_ids)
+        result = fold_contained(self.processor, self.codec, messages, self.states.load, self.states.account_ids)
         result.dead_letters.extend(refusal_dead_letter(self.settings, self.codec, r)
                                    for r in self.rate_feed.take_refusals())
-        result.encode_states(self.codec)
         t_commit = loop.time()
         await self.commit.commit(plan_for(result, self.settings))
         for account_id, (raw, state) in result.encoded_states.items():

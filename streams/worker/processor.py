@@ -9,10 +9,11 @@ fold stage (``streams/worker/fold_stage.py``) feeds it messages and writes what 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Callable, Iterable
 
 from streams.kafka.partitioning import partition_for
+from streams.kafka.producer import ENVELOPE_CDRS_MAX
 
 from projections.account import (
     AccountState,
@@ -32,6 +33,7 @@ from projections.events import (AccountEvent, AccountOpened, AccountStatusChange
 from projections.journal import JournalEntry
 from projections.numbering import Draft, TickPassed, draft_of
 from projections.rating import call_rated
+from projections.validation import InvalidEvent, check_bounds
 from schemas.codec import DecodeError, EventCodec
 from streams.clickhouse.invoices import invoice_rows
 from streams.clickhouse.call_log import call_log_row
@@ -42,6 +44,11 @@ from streams.observe import metrics
 
 PARTITION_CACHE_MAX = 1_000_000  # accounts whose partition is remembered (~100 MB at most)
 ENTRY_ENVELOPE_MAX = 5_000  # journal entries per ledger.entries message (~0.5 MB)
+# What one events-topic message may hold: bigger ones are dead letters, so that one message can
+# neither block the event loop past the session timeout nor make a batch part unbounded.
+MESSAGE_BYTES_MAX = 8 * 1024 * 1024  # the producers' max_request_size
+ENVELOPE_RECORDS_MAX = ENVELOPE_CDRS_MAX
+DEAD_LETTER_ORIGINAL_MAX = 1024 * 1024  # a dead letter keeps at most this much of the original
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +57,10 @@ class InMessage:
     partition: int
     offset: int
     timestamp_ms: int
-    value: bytes
+    value: bytes | None  # None: a tombstone
+    # The index of the message's first event in its envelope: one event of an envelope, taken
+    # out of it to be folded alone (streams/worker/containment.py), keeps its log position.
+    first_index: int = 0
 
 
 @dataclass
@@ -85,6 +95,21 @@ class BatchResult:
 
     def encode_states(self, codec: EventCodec) -> None:
         self.encoded_states = {a: (codec.encode_state(s), s) for a, s in self.states.items()}
+
+    @staticmethod
+    def merged(results: list[BatchResult]) -> BatchResult:
+        """Consecutive parts' results as one, in log order: lists joined, later states win."""
+        if len(results) == 1:
+            return results[0]
+        out = BatchResult()
+        for r in results:
+            for f in fields(BatchResult):
+                mine, theirs = getattr(out, f.name), getattr(r, f.name)
+                if isinstance(mine, list):
+                    mine.extend(theirs)
+                else:  # the dicts of states and the counts
+                    mine.update(theirs)
+        return out
 
 
 @dataclass
@@ -124,6 +149,12 @@ class BatchProcessor:
         # murmur2 in pure Python costs ~3 us; accounts repeat, so remember each one's partition.
         self._partition_of: dict[str, int] = {}
 
+    def rejected(self, msg: InMessage, index: int, code: str, reason: str, original: bytes) -> BatchResult:
+        """A batch result that only dead-letters one message (or one event of an envelope)."""
+        result = BatchResult()
+        self._dead_letter(result, msg, index, code, reason, original)
+        return result
+
     def partition_of(self, account_id: str) -> int:
         p = self._partition_of.get(account_id)
         if p is None:
@@ -135,6 +166,9 @@ class BatchProcessor:
     def _dead_letter(self, result: BatchResult, msg: InMessage, index: int, code: str,
                      reason: str, original: bytes) -> None:
         key = f"{msg.topic}/{msg.partition}/{msg.offset}/{index}".encode()
+        if len(original) > DEAD_LETTER_ORIGINAL_MAX:  # a dead letter must itself fit a Kafka message
+            reason = f"{reason} (original truncated from {len(original)} bytes)"
+            original = original[:DEAD_LETTER_ORIGINAL_MAX]
         value = self.codec.encode_dead_letter(
             reason_code=code, reason=reason, source_topic=msg.topic, source_partition=msg.partition,
             source_offset=msg.offset, source_index=index, original=original,
@@ -237,18 +271,41 @@ class BatchProcessor:
         self._envelopes(work)
         return work.result
 
-    def _route(self, work: _BatchWork, msg: InMessage, accounts_in_partition: Callable[[int], Iterable[str]]) -> None:
-        """Decode one message and put each of its events in its account's list (a tick in every
-        account's of its partition); what cannot be routed is dead-lettered."""
-        result = work.result
+    def _decode(self, result: BatchResult, msg: InMessage) -> tuple[list[AccountEvent], bool]:
+        """A message's events and whether it is an envelope; none (dead-lettered) for a message
+        that is not a bounded voiceledger event."""
+        if msg.value is None:
+            self._dead_letter(result, msg, 0, "tombstone", "a message with no value (a tombstone)", b"")
+            return [], False
+        if len(msg.value) > MESSAGE_BYTES_MAX:  # refused before it is decoded: decoding blocks the loop
+            self._dead_letter(result, msg, 0, "message_too_large", f"{len(msg.value)} bytes, at most "
+                              f"{MESSAGE_BYTES_MAX}", msg.value)
+            return [], False
         try:
             events, enveloped = self.codec.decode_message(msg.value)
         except DecodeError as exc:
             self._dead_letter(result, msg, 0, exc.code, str(exc), msg.value)
-            return
+            return [], False
+        if len(events) > ENVELOPE_RECORDS_MAX:
+            self._dead_letter(result, msg, 0, "envelope_too_large", f"{len(events)} records, at most "
+                              f"{ENVELOPE_RECORDS_MAX}", msg.value)
+            return [], False
+        return events, enveloped
+
+    def _route(self, work: _BatchWork, msg: InMessage, accounts_in_partition: Callable[[int], Iterable[str]]) -> None:
+        """Decode one message and put each of its events in its account's list (a tick in every
+        account's of its partition); what cannot be routed is dead-lettered."""
+        result = work.result
+        events, enveloped = self._decode(result, msg)
         source = f"{msg.topic}/{msg.partition}"
-        for index, event in enumerate(events):
+        for index, event in enumerate(events, start=msg.first_index):
             work.consumed[(msg.topic, _event_type(event))] += 1
+            try:
+                check_bounds(event)
+            except InvalidEvent as exc:
+                self._dead_letter(result, msg, index, exc.code, str(exc),
+                                  self.codec.encode(event) if enveloped else msg.value)
+                continue
             if isinstance(event, PeriodTicked):
                 self._fan_out(result, msg, index, event, source, work.by_account, work.origin, enveloped,
                               work.batch_accounts.get(msg.partition, set()), accounts_in_partition, work.numbering)

@@ -334,3 +334,22 @@ def test_a_calls_dedup_fingerprint_is_the_generic_one_spelled_out(caller, callee
     cdr = CallDetailRecord("e", "c", "k", "a\x1fb", caller, callee, start, answer, start + 5, disposition)
     assert cdr.dedup_identity()[2] == fingerprint(cdr.account_id, caller, callee, start, answer, start + 5,
                                                   disposition.value)
+
+
+def test_R9_an_accounts_totals_cannot_grow_past_what_its_state_record_holds():
+    """Payments of the largest amount an event may carry, again and again: once the totals pass
+    TOTALS_MAX_MICROS the account refuses more, and its state stays an Avro long."""
+    from projections.account import TOTALS_MAX_MICROS
+    from projections.validation import AMOUNT_MAX_MICROS
+    from schemas.codec import EventCodec
+
+    acct = "acct-rich"
+    fs = FoldSettings(rate_cards=(CARD,), dedup_max_keys=1_000_000)
+    n = TOTALS_MAX_MICROS // AMOUNT_MAX_MICROS + 3
+    items = positioned([opened(acct)] + [PaymentReceived(f"p{i}", acct, T0 + i, AMOUNT_MAX_MICROS, "USD")
+                                         for i in range(n)])
+    state, outcomes = fold_batch(None, items, fs)
+    refused = [o for o in outcomes if isinstance(o, Rejected)]
+    assert [o.code for o in refused] == ["account_totals_out_of_range"] * 2
+    assert TOTALS_MAX_MICROS < state.paid_micros <= TOTALS_MAX_MICROS + AMOUNT_MAX_MICROS
+    EventCodec().decode_state(EventCodec().encode_state(state))  # still encodable
