@@ -114,6 +114,8 @@ def faust_app(settings: Settings) -> faust.App:
         producer_acks=-1,
         producer_linger_ms=5,
         producer_max_batch_size=settings.producer_batch_bytes_max(),
+        # As the edge's producers (streams/kafka/producer.py): outputs and dead letters up to 8 MiB.
+        producer_max_request_size=8 * 1024 * 1024,
         table_standby_replicas=0,
         web_enabled=False,
         # What the partition assignor tells other workers about this one: the authorization

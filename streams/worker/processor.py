@@ -48,7 +48,7 @@ ENTRY_ENVELOPE_MAX = 5_000  # journal entries per ledger.entries message (~0.5 M
 # neither block the event loop past the session timeout nor make a batch part unbounded.
 MESSAGE_BYTES_MAX = 8 * 1024 * 1024  # the producers' max_request_size
 ENVELOPE_RECORDS_MAX = ENVELOPE_CDRS_MAX
-DEAD_LETTER_ORIGINAL_MAX = 1024 * 1024  # a dead letter keeps at most this much of the original
+DEAD_LETTER_ORIGINAL_MAX = 512 * 1024  # a dead letter keeps at most this much of the original
 
 
 @dataclass(frozen=True, slots=True)
