@@ -29,7 +29,7 @@ from typing import Callable
 from aiohttp import web
 
 from projections.account import AccountState, FoldSettings
-from projections.authorization import authorize
+from projections.authorization import Authorization, authorize
 from streams.http import tokens as api_tokens
 from streams.observe import metrics
 from streams.http.server import ThreadedHttpServer
@@ -107,18 +107,35 @@ class AuthorizationServer(ThreadedHttpServer):
         routed = self._route(request, account_id)
         if routed is not None:
             return routed
-        state = self.load_state(account_id)
-        if state is None:
+        answer = self.decide(account_id, callee, call_key, at_ms, now_ms, quota_s)
+        if answer is None:
             return web.json_response({"allowed": False, "reason": "unknown_account"}, status=404)
-        settings = self.fold_settings()
-        answer = self.book.authorize(account_id, call_key, now_ms, quota_s,
-                                     lambda held: authorize(state, callee, at_ms, held, quota_s, settings))
         metrics.AUTHORIZATIONS.labels(reason=answer.reason).inc()
         metrics.AUTHORIZATION_LATENCY.observe(time.perf_counter() - started)
         body = asdict(answer)
         body["held_micros"] = body.pop("hold_micros") if answer.allowed else 0
         body["destination"] = body.pop("destination_prefix")
         return web.json_response(body)
+
+    def decide(self, account_id: str, callee: str, call_key: str, at_ms: int, now_ms: int,
+               quota_s: int) -> Authorization | None:
+        """R10: the answer, and its hold. The state is read under the book's lock, with the holds:
+        the fold writes an account's new state before it settles the holds of the calls in it,
+        so a state read under the lock is either the old one with the call's hold still there, or
+        the new one (charge in the balance) with or without the hold: never the old balance
+        without the hold, which would let a request spend the same money twice."""
+        settings = self.fold_settings()
+        found: list[AccountState | None] = []
+
+        def decide(held: int) -> Authorization:
+            state = self.load_state(account_id)
+            found.append(state)
+            if state is None:
+                return Authorization(False, 0, "unknown_account", 0)
+            return authorize(state, callee, at_ms, held, quota_s, settings)
+
+        answer = self.book.authorize(account_id, call_key, now_ms, quota_s, decide)
+        return None if found and found[0] is None else answer
 
     async def _statement(self, request: web.Request) -> web.Response:
         """R20: ``GET /statement?account=ID[&month=YYYY-MM][&as_of=YYYY-MM-DD]``, from the state of

@@ -106,3 +106,38 @@ def test_R10_the_answer_is_the_longest_call_the_available_funds_pay_for(balance,
     else:
         assert answer.reason == "insufficient_funds" and charge(1) > available
     assert replace(answer) == ask(balance, callee, held=held, quota=quota)  # deterministic
+
+
+def test_R10_a_batch_settling_between_the_state_read_and_the_hold_cannot_let_money_be_spent_twice():
+    """The account has 1.00 and a call holding 0.60. A batch lands that charges that call (new
+    balance 0.40) and settles its hold. It is made to run exactly between the moment the
+    authorization reads the state and the moment it looks at the holds: the request for a
+    second call must still see either the old balance with the hold, or the new balance, and
+    so never be allowed more than 0.40 (four minutes at 0.10)."""
+    import threading
+
+    from streams.http.authorization import AuthorizationServer
+
+    book = ReservationBook(grace_ms=0)
+    assert book.authorize("a1", "carrier/call-1", T, 3600, lambda held: ask(1_000_000, "12125550100", quota=360))
+    states = {"a1": account(1_000_000)}
+
+    def the_batch_lands() -> None:  # the fold: new state first, then the settle
+        states["a1"] = account(400_000)
+        book.settle("a1", "carrier/call-1")
+
+    reads = []
+
+    def load_state(account_id: str) -> AccountState:
+        state = states[account_id]
+        if not reads:  # the first read: the batch lands now, on its own thread, as the fold does
+            batch = threading.Thread(target=the_batch_lands)
+            batch.start()
+            batch.join(0.5)  # it finishes now unless the read is under the book's lock
+        reads.append(state)
+        return state
+
+    server = AuthorizationServer("127.0.0.1", 0, book, 3600, load_state, lambda: FOLD, lambda a: None)
+    answer = server.decide("a1", "12125550100", "carrier/call-2", T, T, 3600)
+    assert answer.allowed and answer.hold_micros <= 400_000, answer
+    assert answer.max_duration_s <= 240
