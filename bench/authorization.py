@@ -29,7 +29,7 @@ from projections.events import AccountOpened, CallDetailRecord, Disposition, Pay
 from streams.config.settings import Settings  # noqa: E402
 from streams.worker.supervise import start_worker, stop_worker, wait_until_committed  # noqa: E402
 from streams.dev.embedded import EmbeddedBroker, free_port  # noqa: E402
-from streams.kafka.admin import ensure_topics  # noqa: E402
+from streams.kafka.topics import ensure_topics  # noqa: E402
 from streams.edge.publish import produce_events  # noqa: E402
 
 

@@ -27,7 +27,8 @@ from projections.events import CallDetailRecord  # noqa: E402
 from streams.config.settings import Settings  # noqa: E402
 from streams.worker.supervise import start_worker, stop_worker  # noqa: E402
 from streams.dev.embedded import ClickHouseServer, EmbeddedBroker, free_port  # noqa: E402
-from streams.kafka.admin import committed_lag, ensure_topics  # noqa: E402
+from streams.kafka.admin import committed_lag  # noqa: E402
+from streams.kafka.topics import ensure_topics  # noqa: E402
 from streams.edge.publish import produce_events  # noqa: E402
 from streams.dev.simulate import SimulationSpec, simulate  # noqa: E402
 

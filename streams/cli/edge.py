@@ -85,7 +85,7 @@ def ingest(args: argparse.Namespace) -> int:
 
 
 def publish_tick(args: argparse.Namespace) -> int:
-    from streams.kafka.admin import ensure_topics
+    from streams.kafka.topics import ensure_topics
     from streams.kafka.producer import publish_tick as publish
 
     settings = settings_of(args)

@@ -11,11 +11,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from streams.cli import analytics, edge, ledger, run, subscriber
+from streams.cli import analytics, edge, ledger, run, subscriber, topics
 from streams.cli.common import config_option
 from streams.config.settings import ConfigError
 
-GROUPS = (run, edge, ledger, analytics, subscriber)
+GROUPS = (run, edge, ledger, analytics, subscriber, topics)
 
 
 def build_parser() -> argparse.ArgumentParser:

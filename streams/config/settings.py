@@ -83,6 +83,11 @@ class Settings:
     invoice_numbers_topic: str = setting("voiceledger.invoice-numbers", check=checks.topic)
     # Published rate cards (voiceledger rates import): one partition, compacted.
     rates_topic: str = setting("voiceledger.rates", check=checks.topic)
+    # Topic retention (streams/kafka/topics.py): the events topic keeps every record; a worker
+    # refuses one that expires unless this says the log is kept elsewhere (tiered storage, a mirror).
+    allow_finite_event_retention: bool = setting(False)
+    dead_letter_retention_days: int = setting(90, low=1, high=3_650)
+    calls_rated_retention_days: int = setting(90, low=1, high=3_650)
     partitions: int = setting(4, low=1, high=1024)
     replication_factor: int = setting(1, low=1, high=32)
     # Batching: a batch closes at this many messages or after this wait, whichever is first.

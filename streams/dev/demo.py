@@ -28,7 +28,7 @@ from streams.config.settings import Settings
 from streams.dev.embedded import EmbeddedBroker, free_port
 from streams.kafka.security import client_kwargs
 from streams.kafka.codec import codec_for
-from streams.kafka.admin import ensure_topics
+from streams.kafka.topics import ensure_topics
 from streams.edge.publish import produce_events
 from streams.kafka.producer import publish_tick
 from streams.kafka.reader import read_account_states, read_topic

@@ -41,7 +41,7 @@ from streams.edge.cdr import CdrRejected, Parsed
 from streams.edge.freeswitch import read_json_cdrs
 from streams.config.settings import Settings
 from streams.kafka.codec import codec_for
-from streams.kafka.admin import ensure_topics
+from streams.kafka.topics import ensure_topics
 from streams.kafka.producer import new_producer, plan_messages
 from streams.edge.sealing import sealer_for
 

@@ -11,7 +11,7 @@ from projections.events import AccountEvent, SubscriberErasureRequested
 from schemas.codec import EventCodec
 from streams.config.settings import Settings
 from streams.edge.sealing import sealer_for
-from streams.kafka.admin import ensure_topics
+from streams.kafka.topics import ensure_topics
 from streams.kafka.codec import codec_for
 from streams.kafka.producer import new_producer, plan_messages
 
@@ -26,6 +26,7 @@ async def produce_events(settings: Settings, events: Iterable[AccountEvent], *, 
     This is an edge of the log: personal fields are sealed here (``streams/edge/sealing.py``).
     """
     codec = codec or codec_for(settings)
+    await ensure_topics(settings)  # created with their retention, never by a first write's defaults
     sealer = sealer_for(settings)
     if sealer is not None:
         events = map(sealer.seal_event, events)
@@ -62,6 +63,5 @@ def log_erasure(settings, account_id: str, request_ref: str = "") -> str:  # noq
     now_ms = int(time.time() * 1000)
     ref = request_ref or f"cli-{now_ms}"
     event = SubscriberErasureRequested(f"erase:{account_id}:{ref}", account_id, now_ms, ref)
-    asyncio.run(ensure_topics(settings))
     asyncio.run(produce_events(settings, [event]))
     return event.event_id

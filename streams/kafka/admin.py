@@ -7,68 +7,10 @@ import asyncio
 from typing import Iterable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.admin import AIOKafkaAdminClient
 
-from streams.config.settings import ConfigError, Settings
+from streams.config.settings import Settings
 from streams.kafka.security import client_kwargs
-
-
-async def ensure_topics(settings: Settings) -> None:
-    """Create the events, output and rates topics, if missing."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.broker, request_timeout_ms=10_000, **client_kwargs(settings))
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        wanted = [
-            NewTopic(name, num_partitions=settings.partitions, replication_factor=settings.replication_factor)
-            for name in (settings.events_topic, settings.dead_letter_topic, settings.ledger_entries_topic,
-                         settings.calls_rated_topic, settings.account_status_topic,
-                         settings.invoices_topic)
-            if name not in existing
-        ]
-        # One partition each: the numbering stage sees every events partition's drafts in one
-        # order and gives one sequence per issuer (projections/numbering.py).
-        wanted += [NewTopic(name, num_partitions=1, replication_factor=settings.replication_factor)
-                   for name in (settings.invoice_numbering_topic, settings.invoice_numbers_topic)
-                   if name not in existing]
-        if settings.rates_topic not in existing:
-            # One partition: a card's parts and the cards keep one order. Compacted: keys are
-            # card_id/part and cards are immutable, so compaction only drops re-sent parts.
-            wanted.append(NewTopic(settings.rates_topic, num_partitions=1,
-                                   replication_factor=settings.replication_factor,
-                                   topic_configs={"cleanup.policy": "compact"}))
-        if wanted:
-            try:
-                await admin.create_topics(wanted)
-            except TopicAlreadyExistsError:
-                pass
-        await _check_partition_counts(admin, settings, existing)
-    finally:
-        await admin.close()
-
-
-async def _check_partition_counts(admin: AIOKafkaAdminClient, settings: Settings, existing: set[str]) -> None:
-    """Refuse to run when a topic keyed by account has another partition count than ``partitions``.
-
-    An account's partition is murmur2(account) mod the count: with another count, producers and
-    the worker would disagree on where accounts live (every event dead-lettered as ``misrouted``),
-    states would sit in the wrong changelog partitions, and the invoice numbering stage would
-    wait for ticks from partitions that do not exist. Kafka lets anyone add partitions to a topic,
-    so this is checked at every start, before any event is read."""
-    # The changelog only once Faust has made it (asking a broker about a missing topic may create it).
-    changelog = settings.accounts_changelog_topic()
-    described = await admin.describe_topics([settings.events_topic, *([changelog] if changelog in existing else [])])
-    for topic in described:
-        count = len(topic.get("partitions") or ())
-        if topic.get("error_code", 0) or not count:
-            continue  # not there (yet): Faust creates the changelog with the configured count
-        if count != settings.partitions:
-            raise ConfigError(
-                f"partitions: topic {topic['topic']} has {count} partitions, but partitions = {settings.partitions}. "
-                "An account's partition is murmur2(account) mod the partition count, so the two must agree; "
-                "changing the count needs the workers stopped and the state rebuilt from the log (README: "
-                "Partitions, keys and state)")
 
 
 async def committed_offsets(settings: Settings, partitions: Iterable[int] | None = None,

@@ -19,6 +19,7 @@ from streams.config.settings import Settings
 from streams.kafka.codec import codec_for
 from streams.kafka.partitioning import partition_for
 from streams.kafka.security import client_kwargs
+from streams.kafka.topics import ensure_topics
 
 
 def new_producer(settings: Settings) -> AIOKafkaProducer:
@@ -93,6 +94,7 @@ async def produce_raw(settings: Settings, topic: str,
 
     Returns the offset after the last message sent, per partition.
     """
+    await ensure_topics(settings)  # created with their retention, never by a first write's defaults
     producer = new_producer(settings)
     await producer.start()
     next_offsets: dict[int, int] = {}

@@ -33,7 +33,7 @@ from streams.observe import metrics
 from streams.kafka.security import client_kwargs
 from streams.config.settings import Settings
 from streams.kafka.codec import codec_for
-from streams.kafka.admin import ensure_topics
+from streams.kafka.topics import ensure_topics
 from streams.kafka.producer import new_producer
 
 log = logging.getLogger("voiceledger.rates")

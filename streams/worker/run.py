@@ -15,7 +15,7 @@ from streams.http.ops import OpsServer
 
 from streams.worker.app import create_app
 from streams.config.settings import Settings
-from streams.kafka.admin import ensure_topics
+from streams.kafka.topics import ensure_topics, require_kept_log
 
 
 def run_worker(settings: Settings) -> None:
@@ -23,6 +23,7 @@ def run_worker(settings: Settings) -> None:
     # Topics first, with the configured partition count: Faust would otherwise create the
     # events topic with its own default.
     asyncio.run(ensure_topics(settings))
+    asyncio.run(require_kept_log(settings))  # the log is the source of truth: it must not expire
     worker = create_app(settings)
     if settings.metrics_port:  # /metrics, /healthz, /readyz (streams/http/ops.py)
         OpsServer(settings.metrics_port, worker.health, worker.ready, settings.http_bind_host).start()

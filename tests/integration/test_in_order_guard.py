@@ -12,7 +12,8 @@ import asyncio
 from dataclasses import replace
 
 from streams.config.settings import Settings
-from streams.kafka.admin import beginning_offsets, data_in_range, ensure_topics
+from streams.kafka.admin import beginning_offsets, data_in_range
+from streams.kafka.topics import ensure_topics
 from streams.kafka.producer import produce_raw
 
 

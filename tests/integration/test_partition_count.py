@@ -19,7 +19,7 @@ import pytest
 from streams.config.settings import ConfigError, Settings
 from streams.worker.supervise import worker_env
 from streams.dev.embedded import free_port
-from streams.kafka.admin import ensure_topics
+from streams.kafka.topics import ensure_topics
 
 
 def test_a_worker_configured_for_another_partition_count_than_the_topic_refuses_to_start(broker, tmp_path):

@@ -17,7 +17,7 @@ import pytest
 from projections.events import (AccountOpened, AdjustmentPosted, CallDetailRecord, Disposition, PaymentReceived,
                                 PeriodTicked, TickKind)
 from schemas.codec import EventCodec
-from streams.kafka.admin import ensure_topics
+from streams.kafka.topics import ensure_topics
 from streams.kafka.partitioning import partition_for
 from streams.kafka.producer import ENVELOPE_CDRS_MAX, produce_raw
 from streams.kafka.reader import read_topic

@@ -20,7 +20,7 @@ import pytest
 from projections.events import AccountOpened, CallDetailRecord, Disposition, PaymentReceived
 from schemas.codec import EventCodec
 from streams.worker.supervise import stop_worker, wait_until_committed, worker_env
-from streams.kafka.admin import ensure_topics
+from streams.kafka.topics import ensure_topics
 from streams.edge.publish import produce_events
 from streams.kafka.producer import produce_raw
 from streams.kafka.reader import read_topic

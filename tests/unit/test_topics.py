@@ -1,0 +1,26 @@
+"""Topics as configuration: what ``voiceledger topics ensure --dry-run --json`` asks for, without a
+broker. The events topic keeps every record; the numbering topics have one partition."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+
+def test_dry_run_shows_the_events_topic_with_infinite_retention():
+    env = {**os.environ, "VOICELEDGER_PARTITIONS": "12", "VOICELEDGER_REPLICATION_FACTOR": "3",
+           "VOICELEDGER_DEAD_LETTER_RETENTION_DAYS": "30", "VOICELEDGER_BROKER": "127.0.0.1:1"}
+    run = subprocess.run([sys.executable, "-m", "streams.cli", "topics", "ensure", "--dry-run", "--json"],
+                         capture_output=True, text=True, timeout=60, env=env)
+    assert run.returncode == 0, run.stderr
+    topics = {t["name"]: t for t in json.loads(run.stdout)["topics"]}
+    events = topics["voiceledger.events"]
+    assert events["configs"] == {"retention.ms": "-1", "retention.bytes": "-1"}
+    assert (events["partitions"], events["replication_factor"]) == (12, 3)
+    for name in ("voiceledger.invoices", "voiceledger.ledger.entries", "voiceledger.invoice-numbers"):
+        assert topics[name]["configs"]["retention.ms"] == "-1", name
+    assert topics["voiceledger.dead-letter"]["configs"]["retention.ms"] == str(30 * 86_400_000)
+    assert topics["voiceledger.invoice-numbering"]["partitions"] == 1
+    assert topics["voiceledger.rates"]["configs"] == {"cleanup.policy": "compact"}
