@@ -14,6 +14,7 @@ import sys
 from streams.cli import analytics, edge, ledger, run, subscriber, topics
 from streams.cli.common import config_option
 from streams.config.settings import ConfigError
+from streams.observe.logs import quiet_client_libraries
 
 GROUPS = (run, edge, ledger, analytics, subscriber, topics)
 
@@ -42,13 +43,27 @@ def _known_errors() -> tuple[type[BaseException], ...]:
             IngestError, SchemaRegistryError)
 
 
+def _server_errors() -> dict[type[BaseException], str]:
+    """What an unreachable or failing server raises, by the server's name."""
+    from aiokafka.errors import KafkaError
+    from clickhouse_driver.errors import Error as ClickHouseError
+
+    return {KafkaError: "Kafka", ClickHouseError: "ClickHouse"}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    quiet_client_libraries()  # the worker's own logging (JSON lines) is set up when it starts
     errors = _known_errors()
+    servers = _server_errors()
     try:
         return args.handler(args)
     except errors as exc:
         print(f"voiceledger: error: {exc}", file=sys.stderr)
+        return 2
+    except tuple(servers) as exc:
+        server = next(name for kind, name in servers.items() if isinstance(exc, kind))
+        print(f"voiceledger: error: {server}: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     except (OSError, TimeoutError) as exc:
         # Unreachable broker or ClickHouse, missing files: say which, without a traceback.

@@ -22,8 +22,8 @@ async def committed_offsets(settings: Settings, partitions: Iterable[int] | None
     id, so that looking never disturbs the group's members.
     """
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.broker, request_timeout_ms=10_000, **client_kwargs(settings))
-    await admin.start()
-    try:
+    try:  # stopped in finally even when start fails (no unclosed-client warnings)
+        await admin.start()
         # Partitions are named: Tansu 0.6 answers an all-partitions OffsetFetch with bytes
         # aiokafka cannot parse.
         topic = topic or settings.events_topic
@@ -38,8 +38,8 @@ async def beginning_offsets(settings: Settings, partitions: Iterable[int], topic
     """The first offset still in the log, per partition of a topic (the events topic by default)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.broker, enable_auto_commit=False, group_id=None,
                                 **client_kwargs(settings))
-    await consumer.start()
-    try:
+    try:  # stopped in finally even when start fails (no unclosed-client warnings)
+        await consumer.start()
         tps = [TopicPartition(topic or settings.events_topic, p) for p in partitions]
         return {tp.partition: offset for tp, offset in (await consumer.beginning_offsets(tps)).items()}
     finally:
@@ -55,8 +55,8 @@ async def data_in_range(bootstrap: str, topic: str, partition: int, start: int, 
     """
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
                                 auto_offset_reset="earliest", **(security or {}))
-    await consumer.start()
-    try:
+    try:  # stopped in finally even when start fails (no unclosed-client warnings)
+        await consumer.start()
         tp = TopicPartition(topic, partition)
         consumer.assign([tp])
         consumer.seek(tp, start)

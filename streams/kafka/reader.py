@@ -23,8 +23,8 @@ async def read_topic(bootstrap: str, topic: str, timeout_s: float = 60.0, idle_s
     """
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                                 auto_offset_reset="earliest", group_id=None, **(security or {}))
-    await consumer.start()
-    try:
+    try:  # stopped in finally even when start fails (no unclosed-client warnings)
+        await consumer.start()
         await consumer.topics()  # loads metadata for every topic
         tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
         if not tps:

@@ -34,6 +34,19 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
+# Client libraries that log a failed connection (with a traceback) before they raise it: the
+# command line says it once, in one line, instead (streams/cli/main.py).
+CLIENT_LOGGERS = ("aiokafka", "kafka", "clickhouse_driver")
+
+
+def quiet_client_libraries(quiet: bool = True) -> None:
+    """Only the error that reaches the caller is shown; the clients' own retries and warnings
+    about a server that is not there are not printed first. ``quiet=False`` gives the clients
+    their voice back (a running worker logs them)."""
+    for name in CLIENT_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL if quiet else logging.NOTSET)
+
+
 def logging_config(level: str) -> dict:
     """A ``logging.config.dictConfig`` for the worker (Faust's Worker applies it)."""
     return {

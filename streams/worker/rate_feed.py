@@ -165,8 +165,8 @@ async def publish_card(settings: Settings, card: RateCard, *, event_id: str, pub
     codec = codec_for(settings)
     parts = card_to_parts(card, event_id=event_id, published_at_ms=published_at_ms)
     producer = new_producer(settings)
-    await producer.start()
-    try:
+    try:  # stopped in finally even when start fails (no unclosed-client warnings)
+        await producer.start()
         futures = [await producer.send(settings.rates_topic, key=f"{card.card_id}/{p.part}".encode(),
                                        value=codec.encode(p), partition=0) for p in parts]
         await asyncio.gather(*futures)

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import logging.config
 
-from streams.observe.logs import logging_config
+from streams.observe.logs import logging_config, quiet_client_libraries
 from streams.http.ops import OpsServer
 
 from streams.worker.app import create_app
@@ -19,11 +19,13 @@ from streams.kafka.topics import ensure_topics, require_kept_log
 
 
 def run_worker(settings: Settings) -> None:
-    logging.config.dictConfig(logging_config(settings.log_level))  # JSON lines (streams/observe/logs.py)
     # Topics first, with the configured partition count: Faust would otherwise create the
-    # events topic with its own default.
+    # events topic with its own default. Before the worker's logging: a broker that is not there
+    # is one line from the command line, not a client's log of it first.
     asyncio.run(ensure_topics(settings))
     asyncio.run(require_kept_log(settings))  # the log is the source of truth: it must not expire
+    quiet_client_libraries(False)  # from here on the clients' logs are the worker's
+    logging.config.dictConfig(logging_config(settings.log_level))  # JSON lines (streams/observe/logs.py)
     worker = create_app(settings)
     if settings.metrics_port:  # /metrics, /healthz, /readyz (streams/http/ops.py)
         OpsServer(settings.metrics_port, worker.health, worker.ready, settings.http_bind_host).start()
