@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict
 
 from streams.cli.common import day, settings_of
 from streams.clickhouse.reports import REPORTS
@@ -20,7 +19,8 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
     ret = sub.add_parser("retention", help="R30/R31 call-log retention")
     ret_sub = ret.add_subparsers(dest="retention_command", required=True)
     ra = ret_sub.add_parser("apply", parents=parents,
-                            help="aggregate, then drop call-log months older than retention_years")
+                            help="aggregate, then drop call-log months older than retention_years, and destroy "
+                                 "their key months so their CDRs in the log stay sealed for good")
     ra.add_argument("--as-of", required=True, help="YYYY-MM-DD: the day retention is counted from")
     ra.set_defaults(handler=retention)
     rep = sub.add_parser("report", parents=parents, help="R36 analytics over the call log: " + ", ".join(REPORTS))
@@ -49,18 +49,10 @@ def migrate(args: argparse.Namespace) -> int:
 
 
 def retention(args: argparse.Namespace) -> int:
-    from streams.clickhouse.client import connect
-    from streams.clickhouse.migrations import migrate as run_migrations
-    from streams.clickhouse.retention import apply_retention
+    from streams.ledger.retention import apply_retention
 
     settings = settings_of(args)
-    as_of = day("--as-of", args.as_of)
-    ch = connect(settings.clickhouse_url)
-    try:
-        run_migrations(ch)
-        print(json.dumps(asdict(apply_retention(ch, as_of, settings.retention_years))))
-    finally:
-        ch.close()
+    print(json.dumps(apply_retention(settings, day("--as-of", args.as_of))))
     return 0
 
 

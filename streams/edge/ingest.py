@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
 from zoneinfo import ZoneInfo
@@ -156,6 +156,9 @@ async def ingest(settings: Settings, paths: list[Path], fmt: str, carrier_id: st
             chunk: list[CallDetailRecord] = []
             for parsed in parse_file(path, fmt, carrier_id, zone, codec):
                 summary.read += 1
+                if parsed.cdr is not None and sealer is not None and sealer.past_retention(parsed.cdr):
+                    parsed = replace(parsed, cdr=None, rejected=CdrRejected(
+                        "past_retention", "the call is older than the retention: its month's key is destroyed (R31)"))
                 if parsed.cdr is not None:
                     chunk.append(parsed.cdr)
                     if len(chunk) >= CHUNK_RECORDS:

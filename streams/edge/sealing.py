@@ -31,6 +31,16 @@ erased; one that finds neither reports it unreadable, so a store that was not sh
 worker shows up as dead letters, never as silently anonymised call logs. In production the
 store is a KMS or Vault holding the same keys; this class is the only thing that changes.
 Deleting a file does not scrub the disk under it: put the directory on encrypted storage.
+
+Epochs (R31: after five years a CDR's numbers must be gone from the log too). A CDR's caller
+and callee are sealed with a key derived from the subscriber's key and the secret of the UTC
+month the call started in (HKDF-SHA256): the token's key id is ``<subscriber key id>.<YYYYMM>``.
+The month secrets live once for the whole store, in ``epochs/``. ``retention apply`` destroys
+the secrets of the months it drops from ClickHouse and records the first month kept in
+``EXPIRED_BEFORE``: every older CDR in Kafka then stays sealed for good, whoever holds the
+subscriber's key. An opener reports such a value as gone (like an erasure: the call-log row is
+written anonymised, the charge stays), not as unreadable. An account's own numbers
+(``AccountOpened``) are sealed with the subscriber's key alone: they live as long as the account.
 """
 
 from __future__ import annotations
@@ -42,11 +52,14 @@ import os
 import secrets
 import time
 from dataclasses import replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCMSIV
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from projections.events import SEALED_PREFIX, AccountOpened, CallDetailRecord, is_sealed
 
@@ -55,6 +68,8 @@ TAG_BYTES = 16
 OPENED_MAX = 100_000  # opened values an Opener keeps (a few MB), see Opener._opened
 KEY_FILE = "current"
 ERASED_MARK = "ERASED"
+EPOCHS_DIR = "epochs"  # one secret per UTC month of call start, shared by every subscriber
+EXPIRED_MARK = "EXPIRED_BEFORE"  # YYYYMM: the secrets of the months before it were destroyed
 MAX_ROUTE_DIGITS = 6  # more would keep a number-like run in clear (the erasure check looks for 7)
 
 
@@ -78,17 +93,17 @@ class SubscriberKeys:
         key_id, _, material = text.strip().partition(" ")
         return key_id, base64.b64decode(material)
 
-    def current(self, account_id: str) -> tuple[str, bytes]:
-        """The subscriber's key (id, 32 bytes), created if there is none (a new one after an
-        erasure: later events are sealed again, old tokens stay unreadable)."""
-        path = self._dir(account_id) / KEY_FILE
+    @classmethod
+    def _created_once(cls, path: Path) -> tuple[str, bytes]:
+        """The (id, 32 bytes) in ``path``, created with fresh ones if there is none: atomically,
+        so two processes sealing at once agree on one."""
         try:
-            return self._parse(path.read_text())
+            return cls._parse(path.read_text())
         except FileNotFoundError:
             pass
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        key_id = secrets.token_hex(4)  # unique per subscriber is enough: it names their current key
-        tmp = path.parent / f".{key_id}.tmp"
+        key_id = secrets.token_hex(4)
+        tmp = path.parent / f".{path.name}.{key_id}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(f"{key_id} {base64.b64encode(secrets.token_bytes(32)).decode()}\n")
@@ -100,11 +115,57 @@ class SubscriberKeys:
             pass
         finally:
             tmp.unlink()
-        return self._parse(path.read_text())
+        return cls._parse(path.read_text())
+
+    def current(self, account_id: str) -> tuple[str, bytes]:
+        """The subscriber's key (id, 32 bytes), created if there is none (a new one after an
+        erasure: later events are sealed again, old tokens stay unreadable)."""
+        return self._created_once(self._dir(account_id) / KEY_FILE)
+
+    def for_month(self, account_id: str, epoch: str) -> tuple[str, bytes]:
+        """The key a CDR of UTC month ``epoch`` (YYYYMM) is sealed with: (id, 32 bytes)."""
+        key_id, master = self.current(account_id)
+        if epoch < self.expired_before():
+            raise SealError(f"month {epoch} is past retention: its secret was destroyed, nothing is sealed with it")
+        _, secret = self._created_once(self.directory / EPOCHS_DIR / epoch)
+        return f"{key_id}.{epoch}", _derive(master, secret, epoch)
+
+    def expired_before(self) -> str:
+        try:
+            return (self.directory / EXPIRED_MARK).read_text().strip()
+        except FileNotFoundError:
+            return ""
+
+    def expire_before(self, epoch: str) -> list[str]:
+        """R31: destroy the secrets of the months before ``epoch`` (YYYYMM); returns them. The
+        mark first: an opener that misses a secret must know it was destroyed, not lost."""
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if epoch > self.expired_before():
+            (self.directory / EXPIRED_MARK).write_text(epoch + "\n")
+        destroyed = []
+        for path in sorted((self.directory / EPOCHS_DIR).glob("[0-9]" * 6)):
+            if path.name < epoch:
+                path.unlink()
+                destroyed.append(path.name)
+        return destroyed
 
     def key(self, account_id: str, key_id: str) -> bytes | None:
-        """The key a token names; None when the subscriber was erased. Raises ``SealError``
-        when the key is not here and the subscriber was never erased."""
+        """The key a token names; None when the subscriber was erased or the token's month is
+        past retention. Raises ``SealError`` when the key is not here otherwise."""
+        key_id, _, epoch = key_id.partition(".")
+        master = self._master(account_id, key_id)
+        if master is None or not epoch:
+            return master
+        if epoch < self.expired_before():
+            return None
+        try:
+            _, secret = self._parse((self.directory / EPOCHS_DIR / epoch).read_text())
+        except FileNotFoundError:
+            raise SealError(f"no secret for month {epoch} in {self.directory} (is subscriber_keys_dir the store "
+                            "the sealing side used?)") from None
+        return _derive(master, secret, epoch)
+
+    def _master(self, account_id: str, key_id: str) -> bytes | None:
         directory = self._dir(account_id)
         try:
             current_id, material = self._parse((directory / KEY_FILE).read_text())
@@ -129,6 +190,18 @@ class SubscriberKeys:
             return True
         except FileNotFoundError:
             return False
+
+
+def _derive(master: bytes, secret: bytes, epoch: str) -> bytes:
+    """The key of one subscriber and one month: neither alone opens the month's tokens."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=secret, info=b"voiceledger-epoch:" + epoch.encode()
+                ).derive(master)
+
+
+def epoch_of(at_ms: int) -> str:
+    """The UTC month (YYYYMM) of a time: the month ClickHouse partitions the call log by."""
+    day = datetime.fromtimestamp(at_ms // 1000, tz=timezone.utc)
+    return f"{day.year:04d}{day.month:02d}"
 
 
 def sealer_for(settings) -> Sealer | None:  # noqa: ANN001 - streams.config.settings.Settings
@@ -163,15 +236,17 @@ class Sealer:
             raise ValueError(f"route_digits must be 1..{MAX_ROUTE_DIGITS}, not {route_digits}")
         self.keys = keys
         self.route_digits = route_digits
-        self._cache: dict[str, tuple[str, AESGCMSIV]] = {}
+        self._cache: dict[tuple[str, str], tuple[str, AESGCMSIV]] = {}
+        self._expired_before: str | None = None  # read once until forget()
 
-    def seal(self, account_id: str, value: str) -> str:
+    def seal(self, account_id: str, value: str, epoch: str = "") -> str:
+        """``value`` sealed with the subscriber's key, or with their key of month ``epoch``."""
         if is_sealed(value):
             return value  # sealed once, at the first edge
-        cached = self._cache.get(account_id)
+        cached = self._cache.get((account_id, epoch))
         if cached is None:
-            key_id, material = self.keys.current(account_id)
-            cached = self._cache[account_id] = (key_id, _cipher(material))
+            key_id, material = self.keys.for_month(account_id, epoch) if epoch else self.keys.current(account_id)
+            cached = self._cache[(account_id, epoch)] = (key_id, _cipher(material))
         key_id, aead = cached
         body = aead.encrypt(NONCE, value.encode(), account_id.encode())
         return f"{SEALED_PREFIX}{key_id}:{binascii.b2a_base64(body, newline=False).decode()}"
@@ -179,12 +254,19 @@ class Sealer:
     def seal_event(self, event):  # noqa: ANN001, ANN201 - any account event
         """The event with its personal fields sealed; other events as they are."""
         if isinstance(event, CallDetailRecord) and not is_sealed(event.callee):
-            return replace(event, caller=self.seal(event.account_id, event.caller) if event.caller else "",
-                           callee=self.seal(event.account_id, event.callee),
+            epoch = epoch_of(event.start_at_ms)
+            return replace(event, caller=self.seal(event.account_id, event.caller, epoch) if event.caller else "",
+                           callee=self.seal(event.account_id, event.callee, epoch),
                            callee_route=route_of(event.callee, self.route_digits))
         if isinstance(event, AccountOpened) and event.numbers:
             return replace(event, numbers=tuple(self.seal(event.account_id, n) for n in event.numbers))
         return event
+
+    def past_retention(self, cdr: CallDetailRecord) -> bool:
+        """R31: the call's month is past retention; it can no longer be sealed, nor put on the log."""
+        if self._expired_before is None:
+            self._expired_before = self.keys.expired_before()
+        return epoch_of(cdr.start_at_ms) < self._expired_before
 
     def seal_events(self, events: Iterable) -> list:
         return [self.seal_event(e) for e in events]
@@ -192,6 +274,7 @@ class Sealer:
     def forget(self) -> None:
         """Drop cached keys (a long-running edge calls it between files, so an erasure holds)."""
         self._cache.clear()
+        self._expired_before = None
 
 
 def sealed_length(token: str) -> int:

@@ -148,3 +148,44 @@ def opened_numbers(codec: EventCodec, records: dict[str, list], settings, accoun
     """The subscriber's own numbers as the log holds them (sealed, in ``AccountOpened``)."""
     return [n for r in records[settings.events_topic] for e in codec.decode(r.value)
             if isinstance(e, AccountOpened) and e.account_id == account for n in e.numbers]
+
+
+def test_R30_R31_after_retention_apply_a_five_year_old_cdr_in_the_log_no_longer_opens(settings):
+    """``retention apply`` destroys the key months it drops from ClickHouse: on the real broker, a
+    sealed CDR of five years and a month ago stays sealed for good, one of four years ago still
+    opens, and the charges of both stay: folding the log again gives the same balances."""
+    from dataclasses import replace
+
+    from streams.worker.app import fold_settings_from
+    from streams.worker.processor import BatchProcessor, InMessage
+    from tests.integration.helpers import oracle, without_positions
+
+    acct, start = "acct-old", 1_630_454_400_000  # 2021-09-01T00:00:00Z
+    old_call = CallDetailRecord("e-old", "carrier-a", "old", acct, "15550001", "442071234567", start + 9 * 86_400_000,
+                                start + 9 * 86_400_000 + 1_000, start + 9 * 86_400_000 + 91_000, Disposition.ANSWERED)
+    new_call = replace(old_call, event_id="e-new", call_id="new", callee="12125550199",
+                       start_at_ms=old_call.start_at_ms + 430 * 86_400_000,  # 2022-11
+                       answer_at_ms=old_call.answer_at_ms + 430 * 86_400_000,
+                       end_at_ms=old_call.end_at_ms + 430 * 86_400_000)
+    events = [AccountOpened("o-old", acct, start, "USD", "basic", "postpaid", ("15550001",)), old_call, new_call]
+    asyncio.run(produce_events(settings, events))
+
+    run = cli(settings, "retention", "apply", "--as-of", "2026-10-15")
+    assert run.returncode == 0, run.stderr[-2000:]
+    destroyed = json.loads(run.stdout)["key_months_destroyed"]
+    assert "202109" in destroyed and "202211" not in destroyed
+
+    records = asyncio.run(read_topic(settings.broker, settings.events_topic))
+    codec = EventCodec()
+    logged = [e for r in sorted(records, key=lambda r: r.offset) for e in codec.decode_message(r.value)[0]]
+    cdrs = {e.call_id: e for e in logged if isinstance(e, CallDetailRecord)}
+    opener = Opener(SubscriberKeys(settings.subscriber_keys_dir))
+    assert is_sealed(cdrs["old"].callee) and opener.open(acct, cdrs["old"].callee) is None
+    assert opener.open(acct, cdrs["new"].callee) == "12125550199"
+
+    processor = BatchProcessor(codec, fold_settings_from(settings), settings.partitions, opener)
+    messages = [InMessage(settings.events_topic, r.partition, r.offset, r.timestamp, r.value) for r in records]
+    result = processor.process(sorted(messages, key=lambda m: (m.partition, m.offset)), lambda a: None)
+    assert not result.dead_letters and without_positions(result.states) == without_positions(oracle(settings, logged))
+    rows = {row[0]: row for row in result.call_rows}  # the old call's row is written anonymised, charged
+    assert rows["carrier-a/old"][5] == "" and "*" in rows["carrier-a/old"][6] and rows["carrier-a/old"][20] > 0

@@ -171,3 +171,51 @@ def test_R32_a_folded_erasure_asks_for_the_call_log_to_be_anonymised_once_more_a
     assert processor.opener.open(ACCT, sealed[1].callee) is None
     assert _process(processor, sealed, states).erased == []  # redelivered
     assert anonymise_statement("o'brien").endswith("WHERE account_id = 'o\\'brien'")
+
+
+def test_R31_a_cdr_is_sealed_with_its_months_key_and_expiring_the_month_leaves_it_sealed_for_good(tmp_path):
+    """The month secret is destroyed by retention: the month's CDRs no longer open (reported as
+    gone, like an erasure, not as a store that was not shared), later months and the account's
+    own numbers still do, and a CDR of an expired month is refused at the edge."""
+    from projections.events import AccountOpened
+    from streams.edge.sealing import Opener, Sealer, SubscriberKeys, epoch_of
+
+    keys = SubscriberKeys(tmp_path / "keys")
+    sealer = Sealer(keys, 6)
+    old_start, new_start = 1_633_046_400_000, 1_790_812_800_000  # 2021-10-01 and 2026-10-01
+    old = sealer.seal_event(CallDetailRecord("e1", "c", "k1", "a1", "15550001", "12125550100", old_start, None,
+                                             old_start, Disposition.NO_ANSWER))
+    new = sealer.seal_event(CallDetailRecord("e2", "c", "k2", "a1", "15550001", "12125550100", new_start, None,
+                                             new_start, Disposition.NO_ANSWER))
+    opened = sealer.seal_event(AccountOpened("o", "a1", old_start, "USD", "basic", "prepaid", ("15550001",)))
+    assert old.callee.split(":")[1].endswith(".202110") and new.callee.split(":")[1].endswith(".202610")
+    assert old.callee != new.callee  # one number, two months: two tokens
+    assert Opener(keys).open("a1", old.callee) == "12125550100"
+
+    assert keys.expire_before(epoch_of(new_start - 365 * 86_400_000)) == ["202110"]
+    fresh = Opener(keys)
+    assert fresh.open("a1", old.callee) is None and fresh.open("a1", old.caller) is None
+    assert fresh.open("a1", new.callee) == "12125550100"
+    assert fresh.open("a1", opened.numbers[0]) == "15550001"  # the account's numbers live with the account
+    assert Sealer(keys, 6).past_retention(old) and not Sealer(keys, 6).past_retention(new)
+    with pytest.raises(SealError):
+        Sealer(keys, 6).seal("a1", "12125550100", "202109")
+
+
+def test_R31_a_month_secret_that_is_missing_without_being_destroyed_is_an_error_not_an_erasure(tmp_path):
+    from streams.edge.sealing import Opener, Sealer, SubscriberKeys
+
+    keys = SubscriberKeys(tmp_path / "keys")
+    token = Sealer(keys, 6).seal("a1", "12125550100", "202610")
+    (tmp_path / "keys" / "epochs" / "202610").unlink()  # lost, not expired
+    with pytest.raises(SealError, match="no secret for month 202610"):
+        Opener(keys).open("a1", token)
+
+
+def test_R32_an_erasure_closes_every_months_tokens(tmp_path):
+    from streams.edge.sealing import Opener, Sealer, SubscriberKeys
+
+    keys = SubscriberKeys(tmp_path / "keys")
+    tokens = [Sealer(keys, 6).seal("a1", "12125550100", month) for month in ("202609", "202610")]
+    keys.erase("a1")
+    assert [Opener(keys).open("a1", t) for t in tokens] == [None, None]
