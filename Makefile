@@ -23,7 +23,7 @@ demo: $(STAMP)
 # Two pytest workers (pytest-xdist): the integration tests mostly wait on servers and worker
 # processes, and each xdist worker starts its own broker and ClickHouse server.
 test: $(STAMP) clickhouse-server
-	$(PY) -m pytest -q -n 2
+	$(PY) -m pytest -q -n 2 --dist worksteal
 
 unit: $(STAMP)
 	$(PY) -m pytest -q tests/unit
