@@ -155,6 +155,10 @@ class Settings:
     api_tokens_file: str = setting("", check=checks.file_if_set)
     reservation_grace_seconds: int = setting(120, low=0, high=86_400)
     commit_interval_seconds: float = setting(1.0, low=0.01, high=60)
+    # A batch part still being written after this long makes /healthz unhealthy; after the
+    # second, the worker exits (75) for its supervisor (a hung ClickHouse: streams/worker/watchdog.py).
+    batch_stuck_seconds: int = setting(60, low=5, high=3_600)
+    batch_stuck_exit_seconds: int = setting(180, low=10, high=7_200)
     session_timeout_seconds: float = setting(10.0, low=1, high=300)
     log_level: str = setting("warning", check=checks.one_of("debug", "info", "warning", "error", "critical"))
 
@@ -265,6 +269,9 @@ def _check_together(s: Settings) -> None:
     if s.authorization_port and not s.api_tokens_file and s.http_bind_host not in LOOPBACK_HOSTS:
         raise ConfigError(f"api_tokens_file: required when the authorization API listens on {s.http_bind_host} "
                           "(beyond loopback): R35, no open API on the network")
+    if s.batch_stuck_exit_seconds < s.batch_stuck_seconds:
+        raise ConfigError(f"batch_stuck_exit_seconds: {s.batch_stuck_exit_seconds} must be at least "
+                          f"batch_stuck_seconds ({s.batch_stuck_seconds})")
     if s.commit_interval_seconds >= s.session_timeout_seconds:
         raise ConfigError(f"commit_interval_seconds: {s.commit_interval_seconds} must be below "
                           f"session_timeout_seconds ({s.session_timeout_seconds})")

@@ -183,7 +183,7 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> Work
                                BatchCommit(sender, writer, ChangelogStore(numbering_table)), security,
                                lambda start, end: faust_patches.mark_empty(
                                    app.consumer, TP(settings.invoice_numbering_topic, 0), start, end))
-    watchdog = Watchdog(app, settings, guard, lambda: numbering.next_offset, lambda: fold.busy)
+    watchdog = Watchdog(app, settings, guard, lambda: numbering.next_offset, lambda: fold.busy_since)
 
     @app.task
     async def start_up() -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import replace
 from typing import Callable
 
@@ -101,15 +102,15 @@ class FoldStage:
         self.reservations = reservations
         self.highwater = highwater  # partition -> the log end the consumer last saw (lag metric)
         self.cards_version = 0  # the rate book's version the processor's settings were built from
-        self.busy = False  # a batch is being written: the watchdog lets it take its time
+        self.busy_since: float | None = None  # monotonic start of the part being written (the watchdog)
 
     async def process_batch(self, events: list) -> None:  # Faust's events
-        self.busy = True
         try:
             for part in chunks_by_bytes(events, self.settings.batch_bytes_max):
+                self.busy_since = time.monotonic()
                 await self.fold_and_write(part)
         finally:
-            self.busy = False
+            self.busy_since = None
 
     async def fold_and_write(self, events: list) -> None:
         loop = asyncio.get_running_loop()

@@ -9,6 +9,13 @@ offsets against what this worker processed), for the events partitions and the n
 topic's one partition, and exits once either lasts ``COMMIT_STALL_SECONDS``; the restart reads
 from the committed offset, the fold skips what it already applied, and the partition moves again.
 
+It also bounds how long one batch part may take to be written: past ``batch_stuck_seconds``
+``/healthz`` answers unhealthy, and past ``batch_stuck_exit_seconds`` the worker exits (75) for
+its supervisor. ClickHouse inserts retry for about 30 s and then fail on their own, but a server
+that hangs without closing the connection (frozen, or a network that drops packets) holds an
+insert for the driver's own timeout, minutes per attempt; the batch waits in another thread, so
+the event loop, and this watchdog, still run.
+
 It also stamps the event loop as alive for ``/healthz`` and answers ``/readyz``.
 """
 
@@ -42,12 +49,14 @@ LAG_LOG_SECONDS = 30.0
 
 class Watchdog:
     def __init__(self, app: Any, settings: Settings, guard: InOrderGuard, numbering_next_offset: Callable[[], int | None],
-                 busy: Callable[[], bool], exit_process: Callable[[int], NoReturn] = os._exit) -> None:
+                 busy_since: Callable[[], float | None], exit_process: Callable[[int], NoReturn] = os._exit) -> None:
         self.app = app  # the Faust app: its consumer's assignment and log ends, its recovery flags
         self.settings = settings
         self.guard = guard  # what this worker processed of each events partition
         self.numbering_next_offset = numbering_next_offset
-        self.busy = busy  # a batch is being written; it may legitimately take long (ClickHouse retries)
+        # When the batch part being written began (monotonic), None when idle: a batch may take
+        # long (ClickHouse retries), so the progress checks wait for it, up to the stuck bounds.
+        self.busy_since = busy_since
         self.exit_process = exit_process
         self.delivery = ProgressWatch(COMMIT_STALL_SECONDS)
         self.commits = CommitWatch(COMMIT_STALL_SECONDS)  # the group's committed offset reaches what we processed
@@ -64,7 +73,11 @@ class Watchdog:
         """One look (every ``WATCHDOG_INTERVAL_SECONDS``); exits 75 if a partition is stalled."""
         now = self.alive_at = time.monotonic()
         self._log_status(now)
-        if self.busy() or self._paused(now):
+        since = self.busy_since()
+        if since is not None and now - since > self.settings.batch_stuck_exit_seconds:
+            exit_for_replay(f"a batch part has been writing for {now - since:.0f} s (a hung ClickHouse or broker?)",
+                            self.exit_process)
+        if since is not None or self._paused(now):
             return
         try:
             stalled = await asyncio.wait_for(self.stalled(now), timeout=COMMIT_STALL_SECONDS)
@@ -88,8 +101,14 @@ class Watchdog:
             self._start_positions.pop(p, None)
 
     def health(self) -> tuple[bool, str]:
-        age = time.monotonic() - self.alive_at
-        return (True, "event loop alive") if age < STALE_S else (False, f"event loop silent for {age:.0f} s")
+        now = time.monotonic()
+        age = now - self.alive_at
+        if age >= STALE_S:
+            return False, f"event loop silent for {age:.0f} s"
+        since = self.busy_since()
+        if since is not None and now - since > self.settings.batch_stuck_seconds:
+            return False, f"a batch part has been writing for {now - since:.0f} s"
+        return True, "event loop alive"
 
     def ready(self) -> tuple[bool, str]:
         if getattr(self.app, "in_recovery", False) or self.app.rebalancing:
@@ -106,7 +125,8 @@ class Watchdog:
             return
         self._status_logged_at = now
         self._show_positions = True
-        log.info("progress watchdog: in_batch=%s in_recovery=%s rebalancing=%s assigned=%d", self.busy(),
+        log.info("progress watchdog: in_batch=%s in_recovery=%s rebalancing=%s assigned=%d",
+                 self.busy_since() is not None,
                  bool(getattr(self.app, "in_recovery", False)), self.app.rebalancing,
                  len(self.app.consumer.assignment()))
 

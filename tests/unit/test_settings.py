@@ -74,6 +74,8 @@ SAMPLES: dict[str, tuple[str, str, object]] = {
     "api_tokens_file": ('"/etc/vl/tokens"', "/etc/vl/tokens", "/etc/vl/tokens"),
     "reservation_grace_seconds": ("30", "30", 30),
     "commit_interval_seconds": ("2", "2", 2.0),
+    "batch_stuck_seconds": ("90", "90", 90),
+    "batch_stuck_exit_seconds": ("600", "600", 600),
     "session_timeout_seconds": ("30", "30.0", 30.0),
     "log_level": ('"info"', "info", "info"),
 }
