@@ -12,10 +12,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,embedded]'
 	touch $(STAMP)
 
-# Debian's ClickHouse server, for the integration tests against a real server (needs root).
+# Debian's ClickHouse server, for the integration tests against a real server, and promtool
+# (Debian's prometheus package), for the alert rules' unit tests (needs root).
 clickhouse-server:
-	@command -v clickhouse-server >/dev/null || { \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clickhouse-server clickhouse-client; }
+	@command -v clickhouse-server >/dev/null && command -v promtool >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    clickhouse-server clickhouse-client prometheus; }
 
 demo: $(STAMP)
 	$(VENV)/bin/voiceledger demo

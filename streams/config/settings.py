@@ -133,6 +133,9 @@ class Settings:
     # prefixes may be no longer). Off: the edge puts numbers on the log in clear.
     seal_personal_data: bool = setting(True)
     subscriber_keys_dir: str = setting(".voiceledger/subscriber-keys", check=checks.directory)
+    # Where a worker writes what it needs locally (Faust's data directory): a writable volume in
+    # an image or a unit, never the install directory.
+    data_dir: str = setting(".voiceledger", check=checks.directory)
     route_digits: int = setting(6, low=1, high=6)
     # An event dated further ahead of its own log time than this is refused (a bad clock).
     max_clock_skew_seconds: int = setting(3_600, low=0, high=7 * 86_400)

@@ -92,6 +92,9 @@ def faust_app(settings: Settings) -> faust.App:
         settings.app_id,
         broker=settings.broker_url(),
         store="memory://",
+        # Faust's own files (its data directory): under data_dir, never the working directory,
+        # which may be a read-only install directory.
+        datadir=f"{settings.data_dir}/faust-{{conf.name}}",
         # Tansu (and some managed Kafkas) have no transactions; exactly-once comes from the
         # idempotent fold instead, so at-least-once delivery is all we ask of Kafka.
         processing_guarantee="at_least_once",

@@ -2,6 +2,8 @@
 the labels they carry, so they cannot rot silently when a metric is renamed."""
 
 import json
+import subprocess
+import sys
 import re
 from pathlib import Path
 
@@ -63,8 +65,67 @@ def test_deploy_commands_are_real_cli_commands():
 
     commands = set(build_parser()._subparsers._group_actions[0].choices)  # noqa: SLF001 - argparse has no API
     docker = (ROOT / "deploy" / "Dockerfile").read_text()
-    used = set(re.findall(r'CMD \["(\w[\w-]*)"', docker))
+    used = set(re.findall(r'^CMD \["(\w[\w-]*)"', docker, re.M))
     for text in ((ROOT / "deploy" / "kubernetes" / "voiceledger.yaml").read_text(),
                  (ROOT / "deploy" / "compose" / "docker-compose.yml").read_text()):
         used |= set(re.findall(r'(?:args|command): \["(\w[\w-]*)"', text))
     assert used and used <= commands, used - commands
+
+
+def run_tool(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(args, capture_output=True, text=True, timeout=120, cwd=ROOT)
+
+
+def test_alert_rules_pass_their_promtool_tests():
+    """A worker that disappears and a self-check that never ran both fire (absent()); promtool
+    comes with Debian's prometheus package, which make test installs."""
+    run = run_tool("promtool", "test", "rules", "deploy/prometheus/voiceledger-alerts.test.yml")
+    assert run.returncode == 0 and "SUCCESS" in run.stdout, run.stdout + run.stderr
+    check = run_tool("promtool", "check", "rules", "deploy/prometheus/voiceledger-alerts.yml")
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_compose_and_kubernetes_files_validate_against_their_schemas():
+    bin_dir = Path(sys.executable).parent
+    compose = run_tool(str(bin_dir / "check-jsonschema"), "--builtin-schema", "vendor.compose-spec",
+                       "deploy/compose/docker-compose.yml")
+    assert compose.returncode == 0, compose.stdout + compose.stderr
+    kube = run_tool(str(bin_dir / "kubernetes-validate"), "--strict", "deploy/kubernetes/voiceledger.yaml")
+    assert kube.returncode == 0, kube.stdout + kube.stderr
+
+
+def test_production_files_set_their_own_rates_and_number_ranges_and_a_writable_data_dir():
+    """No toy defaults: the demo's decks and on-net prefixes (which make Belgian 078 numbers free)
+    are not what a deployment runs on."""
+    import tomllib
+
+    from streams.config.settings import Settings
+
+    defaults = Settings()
+    env = dict(line.split("=", 1) for line in (ROOT / "deploy" / "compose" / "voiceledger.env").read_text().splitlines()
+               if line and not line.startswith("#"))
+    assert "VOICELEDGER_RATE_CARDS" in env and "streams/data" not in env["VOICELEDGER_RATE_CARDS"]
+    assert env["VOICELEDGER_ON_NET_PREFIXES"] == ""
+    manifest = (ROOT / "deploy" / "kubernetes" / "voiceledger.yaml").read_text()
+    block = manifest.split("voiceledger.toml: |\n", 1)[1].split("---", 1)[0]
+    config = tomllib.loads("\n".join(line[4:] for line in block.splitlines()))
+    assert config["on_net_prefixes"] == [] and tuple(config["rate_cards"]) != defaults.rate_cards
+    assert config["data_dir"] == "/var/lib/voiceledger" and config["subscriber_keys_dir"].startswith(config["data_dir"])
+    assert "persistentVolumeClaim: {claimName: voiceledger-subscriber-keys}" in manifest
+    docker = (ROOT / "deploy" / "Dockerfile").read_text()
+    for needed in ("USER 10001", "WORKDIR /var/lib/voiceledger", "VOICELEDGER_DATA_DIR=/var/lib/voiceledger", "LICENSE"):
+        assert needed in docker, needed
+    compose = (ROOT / "deploy" / "compose" / "docker-compose.yml").read_text()
+    assert "subscriber-keys:/var/lib/voiceledger/subscriber-keys" in compose and "service_healthy" in compose
+    assert (ROOT / "deploy" / "compose" / "grafana-provisioning" / "datasources" / "prometheus.yml").exists()
+
+
+def test_each_systemd_worker_instance_gets_its_own_documented_metrics_port():
+    unit = (ROOT / "deploy" / "systemd" / "voiceledger-worker@.service").read_text()
+    command = re.search(r"^ExecStart=/bin/sh -c '(.*)'$", unit, re.M).group(1)
+    assert "WorkingDirectory=/var/lib/voiceledger" in unit and "StateDirectory=voiceledger" in unit
+    for instance, port in ((1, 9464), (2, 9465), (10, 9473)):
+        shell = command.replace("$$", "$").replace("%i", str(instance))  # what systemd hands the shell
+        shell = shell.replace("/opt/voiceledger/.venv/bin/voiceledger worker", "/usr/bin/env")  # what it is given
+        env = subprocess.run(["/bin/sh", "-c", shell], capture_output=True, text=True, env={}).stdout.splitlines()
+        assert f"VOICELEDGER_METRICS_PORT={port}" in env, (instance, env)

@@ -62,6 +62,7 @@ SAMPLES: dict[str, tuple[str, str, object]] = {
     "dedup_window_days": ("14", "14", 14),
     "seal_personal_data": ("false", "off", False),
     "subscriber_keys_dir": ('"/var/lib/vl/keys"', "/var/lib/vl/keys", "/var/lib/vl/keys"),
+    "data_dir": ('"/var/lib/vl"', "/var/lib/vl", "/var/lib/vl"),
     "route_digits": ("4", "4", 4),
     "max_clock_skew_seconds": ("600", "600", 600),
     "rate_card_lead_seconds": ("7200", "7200", 7200),
