@@ -72,6 +72,43 @@ async def data_in_range(bootstrap: str, topic: str, partition: int, start: int, 
         await consumer.stop()
 
 
+class RangeTooLarge(RuntimeError):
+    """More records in a range than the caller would hold in memory."""
+
+
+async def records_in_range(bootstrap: str, topic: str, partition: int, start: int, end: int, *,
+                           records_max: int, bytes_max: int, timeout_s: float = 30.0,
+                           security: dict | None = None) -> list:
+    """Every record a consumer can read at an offset in ``[start, end)``, in order. Raises
+    ``RangeTooLarge`` past ``records_max`` records or ``bytes_max`` bytes of values."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
+                                auto_offset_reset="earliest", **(security or {}))
+    found: list = []
+    size = 0
+    try:  # stopped in finally even when start fails (no unclosed-client warnings)
+        await consumer.start()
+        tp = TopicPartition(topic, partition)
+        consumer.assign([tp])
+        consumer.seek(tp, start)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while loop.time() < deadline:
+            for record in (await consumer.getmany(tp, timeout_ms=500, max_records=500)).get(tp, []):
+                if record.offset >= end:
+                    return found
+                if record.offset >= start:
+                    found.append(record)
+                    size += len(record.value or b"")
+                    if len(found) > records_max or size > bytes_max:
+                        raise RangeTooLarge(f"{topic}/{partition}: over {records_max} records or {bytes_max} "
+                                            f"bytes in {start}..{end - 1}")
+            if found and found[-1].offset >= end - 1:
+                return found
+        raise TimeoutError(f"{topic}/{partition}: offsets {start}..{end - 1} not read within {timeout_s} s")
+    finally:
+        await consumer.stop()
+
+
 async def committed_lag(settings: Settings, next_offsets: dict[int, int]) -> int:
     """Messages up to ``next_offsets`` (per partition) not yet committed by the worker group."""
     committed = await committed_offsets(settings, next_offsets.keys())

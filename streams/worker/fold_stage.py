@@ -2,7 +2,8 @@
 
 Per batch part, in this order:
 
-0. check that no record of a partition was skipped before it (``streams/worker/in_order.py``);
+0. check that no record of a partition was skipped before it, and fold any that were first,
+   read from the broker (``streams/worker/in_order.py``);
 1. make sure cards logged before these calls are known (``streams/worker/rate_feed.py``);
 2. decode and fold it in memory (``BatchProcessor``, the pure core underneath); a record whose
    fold fails is isolated and dead-lettered (``streams/worker/containment.py``);
@@ -118,7 +119,12 @@ class FoldStage:
         messages = [InMessage(e.message.topic, e.message.partition, e.message.offset,
                               int(round(e.message.timestamp * 1000)), e.message.value) for e in events]
         records = [(m.partition, m.offset) for m in messages]
-        await self.guard.check(records)
+        fills = await self.guard.check(records)
+        if fills:  # records Faust skipped, read from the broker: folded in log order with the rest
+            # A stable sort: each partition's records in offset order (a batch may skip more than
+            # once), anything delivered twice still in delivery order.
+            messages = sorted(fills + messages, key=lambda m: (m.partition, m.offset))
+            records = [(m.partition, m.offset) for m in messages]
         await self._refresh_cards()
         t_fold = loop.time()
         result = fold_contained(self.processor, self.codec, messages, self.states.load, self.states.account_ids)
@@ -131,6 +137,7 @@ class FoldStage:
         for account_id, call_key in result.calls_ended:  # after the states: the charge is in the balance
             self.reservations.settle(account_id, call_key)
         self._observe(result, len(messages), (t0, t_fold, t_commit, loop.time()))
+        self.guard.release()  # only now may Faust commit over the filled offsets
         self.guard.advance(records)
         self._observe_lag(records)
 

@@ -26,3 +26,25 @@ def test_data_in_range_finds_records_in_a_gap(broker):
     assert asyncio.run(data_in_range(broker.bootstrap, settings.events_topic, 0, 0, 1))
     assert asyncio.run(data_in_range(broker.bootstrap, settings.events_topic, 0, 4, 9))
     assert asyncio.run(beginning_offsets(settings, [0])) == {0: 0}
+
+
+def test_records_in_range_reads_exactly_the_gap_and_refuses_one_too_large(broker):
+    """What the guard folds in place of records the consumer skipped: exactly those offsets, in
+    order, with their values and log times; a gap over the bound is refused (the worker replays)."""
+    import pytest
+
+    from streams.kafka.admin import RangeTooLarge, records_in_range
+
+    settings = replace(Settings(), broker=broker.bootstrap, broker_flavor="tansu", events_topic="fill.events",
+                       dead_letter_topic="fill.dead-letter", ledger_entries_topic="fill.entries",
+                       calls_rated_topic="fill.rated", invoices_topic="fill.invoices",
+                       account_status_topic="fill.status", invoice_numbering_topic="fill.numbering",
+                       invoice_numbers_topic="fill.numbers", rates_topic="fill.rates", partitions=1)
+    asyncio.run(produce_raw(settings, settings.events_topic, [(0, b"k", b"v%d" % i) for i in range(20)]))
+    found = asyncio.run(records_in_range(broker.bootstrap, settings.events_topic, 0, 7, 12, records_max=100,
+                                         bytes_max=1_000_000))
+    assert [(r.offset, r.value) for r in found] == [(i, b"v%d" % i) for i in range(7, 12)]
+    assert all(r.timestamp > 0 for r in found)
+    with pytest.raises(RangeTooLarge):
+        asyncio.run(records_in_range(broker.bootstrap, settings.events_topic, 0, 0, 20, records_max=5,
+                                     bytes_max=1_000_000))
