@@ -4,7 +4,8 @@ and prove a range of offsets empty (the in-order guard's question)."""
 from __future__ import annotations
 
 import asyncio
-from typing import Iterable
+from contextlib import asynccontextmanager
+from typing import AsyncIterator, Iterable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -46,13 +47,10 @@ async def beginning_offsets(settings: Settings, partitions: Iterable[int], topic
         await consumer.stop()
 
 
-async def data_in_range(bootstrap: str, topic: str, partition: int, start: int, end: int,
-                        timeout_s: float = 30.0, security: dict | None = None) -> bool:
-    """Whether any record a consumer can read sits at an offset in ``[start, end)``.
-
-    Transaction markers and compacted-away records leave offsets without data; a consumer never
-    sees them. Used to tell such a gap from records that were fetched and then dropped.
-    """
+@asynccontextmanager
+async def _reading_at(bootstrap: str, topic: str, partition: int, start: int,
+                      security: dict | None) -> AsyncIterator[tuple[AIOKafkaConsumer, TopicPartition]]:
+    """A group-less consumer of one partition, positioned at ``start``."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
                                 auto_offset_reset="earliest", **(security or {}))
     try:  # stopped in finally even when start fails (no unclosed-client warnings)
@@ -60,6 +58,19 @@ async def data_in_range(bootstrap: str, topic: str, partition: int, start: int, 
         tp = TopicPartition(topic, partition)
         consumer.assign([tp])
         consumer.seek(tp, start)
+        yield consumer, tp
+    finally:
+        await consumer.stop()
+
+
+async def data_in_range(bootstrap: str, topic: str, partition: int, start: int, end: int,
+                        timeout_s: float = 30.0, security: dict | None = None) -> bool:
+    """Whether any record a consumer can read sits at an offset in ``[start, end)``.
+
+    Transaction markers and compacted-away records leave offsets without data; a consumer never
+    sees them. Used to tell such a gap from records that were fetched and then dropped.
+    """
+    async with _reading_at(bootstrap, topic, partition, start, security) as (consumer, tp):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         while loop.time() < deadline:
@@ -68,8 +79,6 @@ async def data_in_range(bootstrap: str, topic: str, partition: int, start: int, 
                 if record.offset >= start:
                     return record.offset < end
         raise TimeoutError(f"{topic}/{partition}: no record at or after offset {start} within {timeout_s} s")
-    finally:
-        await consumer.stop()
 
 
 class RangeTooLarge(RuntimeError):
@@ -81,15 +90,9 @@ async def records_in_range(bootstrap: str, topic: str, partition: int, start: in
                            security: dict | None = None) -> list:
     """Every record a consumer can read at an offset in ``[start, end)``, in order. Raises
     ``RangeTooLarge`` past ``records_max`` records or ``bytes_max`` bytes of values."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
-                                auto_offset_reset="earliest", **(security or {}))
     found: list = []
     size = 0
-    try:  # stopped in finally even when start fails (no unclosed-client warnings)
-        await consumer.start()
-        tp = TopicPartition(topic, partition)
-        consumer.assign([tp])
-        consumer.seek(tp, start)
+    async with _reading_at(bootstrap, topic, partition, start, security) as (consumer, tp):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         while loop.time() < deadline:
@@ -105,8 +108,6 @@ async def records_in_range(bootstrap: str, topic: str, partition: int, start: in
             if found and found[-1].offset >= end - 1:
                 return found
         raise TimeoutError(f"{topic}/{partition}: offsets {start}..{end - 1} not read within {timeout_s} s")
-    finally:
-        await consumer.stop()
 
 
 async def committed_lag(settings: Settings, next_offsets: dict[int, int]) -> int:
