@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 import faust
@@ -88,6 +89,8 @@ def fold_settings_from(settings: Settings, published_cards: tuple[RateCard, ...]
 
 def faust_app(settings: Settings) -> faust.App:
     faust_patches.apply()  # Faust's commit bookkeeping with repeated offsets (streams/worker/faust_patches.py)
+    # Faust makes its own directory, not its parents: data_dir must exist (a fresh volume may not).
+    Path(settings.data_dir).mkdir(mode=0o750, parents=True, exist_ok=True)
     return faust.App(
         settings.app_id,
         broker=settings.broker_url(),

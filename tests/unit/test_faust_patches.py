@@ -51,3 +51,16 @@ def test_faust_no_longer_commits_over_offsets_it_merely_skipped():
     consumer._acked_index[tp].add(111)
     assert consumer._new_offset(tp) == 112
     assert faust_consumer.Consumer._add_gap.__name__ == "_no_blind_gap"
+
+
+def test_the_data_dir_is_made_with_its_parents_and_faust_writes_under_it(tmp_path):
+    """Faust creates its data directory but not the parents (a fresh volume, a fresh clone)."""
+    from dataclasses import replace
+
+    from streams.config.settings import Settings
+    from streams.worker.app import faust_app
+
+    data = tmp_path / "fresh" / "volume"
+    app = faust_app(replace(Settings(), data_dir=str(data), app_id="vl-data"))
+    assert data.is_dir() and str(app.conf.datadir) == f"{data}/faust-vl-data"
+    app.conf.datadir.mkdir(exist_ok=True)  # what Faust does at start: it must now succeed
