@@ -25,6 +25,8 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
     ing.add_argument("--time-zone", default="UTC",
                      help="the carrier's IANA time zone, for timestamps logged without one (default UTC)")
     ing.add_argument("--envelope", type=positive, default=200, help="CDRs per Kafka message (1 = no envelopes)")
+    ing.add_argument("--dry-run", action="store_true",
+                     help="parse and assemble only, no broker: one JSON object per call or rejected record")
     ing.add_argument("paths", nargs="+", metavar="PATH")
     ing.set_defaults(handler=ingest)
 
@@ -78,10 +80,29 @@ def ingest(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     if args.format != "avro" and not args.carrier:
         raise ConfigError(f"--carrier: required for --format {args.format} (it scopes the call key)")
+    if args.dry_run:
+        return dry_run(settings, args)
     summary = asyncio.run(run(settings, [Path(p) for p in args.paths], args.format, args.carrier,
                               _zone(args.time_zone), envelope_max=args.envelope))
     print(summary.line())
     return 1 if summary.rejected else 0
+
+
+def dry_run(settings, args: argparse.Namespace) -> int:  # noqa: ANN001 - Settings
+    """What ingest would produce, as JSON lines: a contract scripts rely on (docs/ingest.md)."""
+    from streams.edge.ingest import parse_file, call_json
+    from streams.kafka.codec import codec_for
+
+    zone, codec, rejected = _zone(args.time_zone), codec_for(settings), 0
+    for path in args.paths:
+        for parsed in parse_file(Path(path), args.format, args.carrier, zone, codec):
+            if parsed.cdr is None:
+                rejected += 1
+                print(json.dumps({"rejected": parsed.rejected.code if parsed.rejected else "unreadable",
+                                  "file": path, "line": parsed.line}))
+            else:
+                print(json.dumps(call_json(parsed.cdr, parsed.legs)))
+    return 1 if rejected else 0
 
 
 def publish_tick(args: argparse.Namespace) -> int:

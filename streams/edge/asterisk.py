@@ -7,7 +7,11 @@ Master.csv has no header. Its columns, in order (Asterisk ``cdr_csv``):
 
 ``uniqueid`` is written when ``loguniqueid=yes``; it is the call key for dedup, so a record
 without it is refused (a billing ledger cannot tell a re-sent call from a new one without it).
-Later columns (userfield, peeraccount, linkedid, sequence) are ignored.
+With ``newcdrcolumns=yes`` three more follow ``userfield``: ``peeraccount``, ``linkedid`` and
+``sequence`` (Asterisk's ``cdr/cdr_csv.c``). One channel that forks a ``Dial`` or dials more than
+once writes several rows with the same ``uniqueid`` and rising ``sequence``: they are legs of one
+call, assembled before rating (``streams/edge/assembly.py``), and the leg that carries the talk
+time is billed.
 
 - ``accountcode`` is the ledger account; ``src`` the caller, ``dst`` the callee.
 - ``start``/``answer``/``end`` are ``YYYY-MM-DD HH:MM:SS`` with no zone: the carrier's zone
@@ -28,12 +32,13 @@ from zoneinfo import ZoneInfo
 
 from projections.events import CallDetailRecord, Direction, Disposition
 from projections.validation import InvalidEvent, validate_cdr
-from streams.edge.cdr import CdrRejected, Parsed, local_ms
+from streams.edge.cdr import CdrRejected, Leg, Parsed, local_ms
 
 COLUMNS = ("accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel", "lastapp",
            "lastdata", "start", "answer", "end", "duration", "billsec", "disposition", "amaflags",
-           "uniqueid", "userfield")
+           "uniqueid", "userfield", "peeraccount", "linkedid", "sequence")
 UNIQUEID = COLUMNS.index("uniqueid")
+SEQUENCE = COLUMNS.index("sequence")
 DISPOSITIONS = {
     "ANSWERED": Disposition.ANSWERED,
     "NO ANSWER": Disposition.NO_ANSWER,
@@ -97,6 +102,12 @@ def parse_record(fields: list[str], carrier_id: str, zone: ZoneInfo) -> CallDeta
     return cdr
 
 
+def _sequence(fields: list[str], line: int) -> int:
+    """The row's ``sequence`` (newcdrcolumns), else its line: the order of a channel's attempts."""
+    text = fields[SEQUENCE].strip() if len(fields) > SEQUENCE else ""
+    return int(text) if text.isdigit() else line
+
+
 def read_master_csv(lines: Iterable[str], carrier_id: str, zone: ZoneInfo) -> Iterator[Parsed]:
     """Every record of a Master.csv, in order, each parsed or rejected with its line number.
 
@@ -109,7 +120,8 @@ def read_master_csv(lines: Iterable[str], carrier_id: str, zone: ZoneInfo) -> It
             continue
         try:
             (fields,) = csv.reader([raw])
-            yield Parsed(number, raw, parse_record(fields, carrier_id, zone), None)
+            cdr = parse_record(fields, carrier_id, zone)
+            yield Parsed(number, raw, cdr, None, Leg(cdr.call_id, True, _sequence(fields, number)))
         except csv.Error as exc:
             yield Parsed(number, raw, None, CdrRejected("bad_csv", str(exc)))
         except CdrRejected as exc:

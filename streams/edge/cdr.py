@@ -20,6 +20,15 @@ class CdrRejected(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class Leg:
+    """Where a record stands in its call: switches write one record per leg or per attempt."""
+
+    call: str  # the call it belongs to: Asterisk's uniqueid; FreeSWITCH's A-leg uuid
+    billed: bool  # False for a FreeSWITCH B leg: the call is billed on its A leg's record
+    sequence: int  # Asterisk's sequence (newcdrcolumns), else the record's place in the file
+
+
+@dataclass(frozen=True, slots=True)
 class Parsed:
     """One source record: its line (or record number), its original text, and the outcome."""
 
@@ -27,6 +36,8 @@ class Parsed:
     raw: str
     cdr: CallDetailRecord | None
     rejected: CdrRejected | None
+    leg: Leg | None = None
+    legs: int = 1  # records assembled into this call (streams/edge/assembly.py)
 
 
 def carrier_zone(name: str) -> ZoneInfo:

@@ -14,7 +14,10 @@ fields used are under ``variables`` (values may be URL-encoded, as FreeSWITCH wr
 - ``hangup_cause``: for unanswered legs, ``USER_BUSY`` is BUSY; ``NO_ANSWER``,
   ``NO_USER_RESPONSE``, ``ORIGINATOR_CANCEL`` and ``ALLOTTED_TIMEOUT`` are NO_ANSWER; anything
   else is FAILED;
-- ``sip_gateway_name``: the trunk.
+- ``sip_gateway_name``: the trunk;
+- ``originator`` (``originating_leg_uuid`` in older versions): set on a B leg, the uuid of the A
+  leg that created it. A bridged call writes both legs, often both with the ``accountcode``; the
+  call is billed once, on its A leg (``streams/edge/assembly.py``).
 
 A file may hold one JSON object, a JSON array of them, or one object per line (JSON Lines).
 """
@@ -28,7 +31,7 @@ from zoneinfo import ZoneInfo
 
 from projections.events import CallDetailRecord, Direction, Disposition
 from projections.validation import InvalidEvent, validate_cdr
-from streams.edge.cdr import CdrRejected, Parsed, local_ms
+from streams.edge.cdr import CdrRejected, Leg, Parsed, local_ms
 
 NO_ANSWER_CAUSES = frozenset({"NO_ANSWER", "NO_USER_RESPONSE", "ORIGINATOR_CANCEL", "ALLOTTED_TIMEOUT"})
 BILLSEC_TOLERANCE_MS = 1_000
@@ -140,6 +143,14 @@ def read_json_cdrs(text: str, carrier_id: str, zone: ZoneInfo) -> Iterator[Parse
 
 def _parse(number: int, raw: str, record: Any, carrier_id: str, zone: ZoneInfo) -> Parsed:
     try:
-        return Parsed(number, raw, parse_record(record, carrier_id, zone), None)
+        cdr = parse_record(record, carrier_id, zone)
     except CdrRejected as exc:
         return Parsed(number, raw, None, exc)
+    return Parsed(number, raw, cdr, None, leg_of(record["variables"], cdr.call_id, number))
+
+
+def leg_of(variables: dict, uuid: str, number: int) -> Leg:
+    """A B leg names the A leg that originated it (``originator``, or ``originating_leg_uuid`` in
+    older versions): it belongs to that call, which is billed on the A leg's record."""
+    a_leg = _var(variables, "originator") or _var(variables, "originating_leg_uuid")
+    return Leg(a_leg, False, number) if a_leg and a_leg != uuid else Leg(uuid, True, number)

@@ -27,6 +27,7 @@ import asyncio
 import sys
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 from zoneinfo import ZoneInfo
@@ -36,14 +37,15 @@ import fastavro
 from projections.events import CallDetailRecord
 from projections.validation import InvalidEvent, validate_cdr
 from schemas.codec import EventCodec, cdr_from_record
+from streams.config.settings import Settings
+from streams.edge.assembly import assemble
 from streams.edge.asterisk import read_master_csv
 from streams.edge.cdr import CdrRejected, Parsed
 from streams.edge.freeswitch import read_json_cdrs
-from streams.config.settings import Settings
-from streams.kafka.codec import codec_for
-from streams.kafka.topics import ensure_topics
-from streams.kafka.producer import new_producer, plan_messages
 from streams.edge.sealing import sealer_for
+from streams.kafka.codec import codec_for
+from streams.kafka.producer import new_producer, plan_messages
+from streams.kafka.topics import ensure_topics
 
 FORMATS = ("asterisk-csv", "freeswitch-json", "avro")
 CHUNK_RECORDS = 20_000  # records parsed before they are produced: bounds memory on big files
@@ -101,8 +103,28 @@ def _read_avro(path: Path, carrier_id: str | None, codec: EventCodec) -> Iterato
             yield Parsed(number, raw, cdr, None)
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _iso(at_ms: int | None) -> str | None:
+    if at_ms is None:
+        return None
+    return (EPOCH + timedelta(milliseconds=at_ms)).isoformat().replace("+00:00", "Z")
+
+
+def call_json(cdr: CallDetailRecord, legs: int) -> dict:
+    """An assembled call as ``ingest --dry-run`` prints it (times ISO 8601 UTC; ``talk_s`` is
+    answer to hang-up, before any billing increment; ``answer_at`` null when unanswered)."""
+    talk_ms = 0 if cdr.answer_at_ms is None else cdr.end_at_ms - cdr.answer_at_ms
+    return {"call_key": cdr.call_key, "account_id": cdr.account_id, "direction": cdr.direction.value.lower(),
+            "legs": legs, "caller": cdr.caller, "callee": cdr.callee, "start_at": _iso(cdr.start_at_ms),
+            "answer_at": _iso(cdr.answer_at_ms), "end_at": _iso(cdr.end_at_ms), "talk_s": talk_ms // 1000,
+            "disposition": cdr.disposition.value}
+
+
 def parse_file(path: Path, fmt: str, carrier_id: str | None, zone: ZoneInfo, codec: EventCodec) -> Iterator[Parsed]:
-    """Every record of one file, parsed or rejected, in file order."""
+    """Every call of one file, its legs assembled (``streams/edge/assembly.py``), or a rejected
+    record; a switch's records in file order, give or take the assembly window."""
     if fmt == "avro":
         yield from _read_avro(path, carrier_id, codec)
         return
@@ -110,11 +132,11 @@ def parse_file(path: Path, fmt: str, carrier_id: str | None, zone: ZoneInfo, cod
     try:
         if fmt == "asterisk-csv":
             with open(path, encoding="utf-8", errors="replace", newline="") as handle:
-                yield from read_master_csv(handle, carrier_id, zone)
+                yield from assemble(read_master_csv(handle, carrier_id, zone))
         elif fmt == "freeswitch-json":
             if path.stat().st_size > FILE_BYTES_MAX:
                 raise IngestError(f"{path}: larger than {FILE_BYTES_MAX} bytes; split it into JSON Lines files")
-            yield from read_json_cdrs(path.read_text(encoding="utf-8", errors="replace"), carrier_id, zone)
+            yield from assemble(read_json_cdrs(path.read_text(encoding="utf-8", errors="replace"), carrier_id, zone))
         else:
             raise IngestError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
     except OSError as exc:
