@@ -41,6 +41,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from projections.dialling import international_digits
 from projections.events import CallDetailRecord, CallRated, Disposition
 from projections.money import div_round_up
 from projections.periods import local_time
@@ -213,18 +214,11 @@ class RatedCall:
 
 
 def normalize_number(raw: str, country_code: str = "1") -> str:
-    """Digits in international form: ``+32...`` and ``0032...`` become ``32...``.
-
-    A number with a single leading ``0`` (national format) gets the configured country code;
-    a bare number is taken as already international.
+    """Digits in international form, by the country's dialling plan (``projections/dialling.py``):
+    ``+32...``, ``0032...`` and, in North America, ``011 32...`` become ``32...``; a national
+    number with its trunk ``0`` gets the country code; a bare number is taken as international.
     """
-    s = raw.strip()
-    if s.startswith("+"):
-        s = s[1:]
-    elif s.startswith("00"):
-        s = s[2:]
-    elif s.startswith("0"):
-        s = country_code + s[1:]
+    s = international_digits(raw, country_code)
     if not s.isdigit():
         raise UnknownDestination(f"not a dialable number: {raw!r}")
     return s

@@ -61,6 +61,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCMSIV
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from projections.dialling import mark_of
 from projections.events import SEALED_PREFIX, AccountOpened, CallDetailRecord, is_sealed
 
 NONCE = bytes(12)  # one nonce for every value: deterministic on purpose (see above)
@@ -208,7 +209,7 @@ def sealer_for(settings) -> Sealer | None:  # noqa: ANN001 - streams.config.sett
     """The edge's sealer, or None when ``seal_personal_data`` is off."""
     if not settings.seal_personal_data:
         return None
-    return Sealer(SubscriberKeys(settings.subscriber_keys_dir), settings.route_digits)
+    return Sealer(SubscriberKeys(settings.subscriber_keys_dir), settings.route_digits, settings.country_code)
 
 
 def opener_for(settings) -> Opener:  # noqa: ANN001 - streams.config.settings.Settings
@@ -220,22 +221,23 @@ def _cipher(material: bytes) -> AESGCMSIV:
     return AESGCMSIV(material)
 
 
-def route_of(number: str, digits: int) -> str:
-    """The leading part of a called number kept in clear for rating: an international or
-    national mark (``+``, ``00``, ``0``) and then ``digits`` digits."""
+def route_of(number: str, digits: int, country_code: str = "1") -> str:
+    """The leading part of a called number kept in clear for rating: its international or
+    national mark in the country's dialling plan (``+``, ``00``, ``011`` in North America,
+    ``0``) and then ``digits`` digits."""
     s = number.strip()
-    mark = "+" if s.startswith("+") else "00" if s.startswith("00") else "0" if s.startswith("0") else ""
-    return s[:len(mark) + digits]
+    return s[:len(mark_of(s, country_code)) + digits]
 
 
 class Sealer:
     """The sealing side (the edge that puts events on the log)."""
 
-    def __init__(self, keys: SubscriberKeys, route_digits: int) -> None:
+    def __init__(self, keys: SubscriberKeys, route_digits: int, country_code: str = "1") -> None:
         if not 1 <= route_digits <= MAX_ROUTE_DIGITS:
             raise ValueError(f"route_digits must be 1..{MAX_ROUTE_DIGITS}, not {route_digits}")
         self.keys = keys
         self.route_digits = route_digits
+        self.country_code = country_code  # the dialling plan the route's mark is read in
         self._cache: dict[tuple[str, str], tuple[str, AESGCMSIV]] = {}
         self._expired_before: str | None = None  # read once until forget()
 
@@ -257,7 +259,7 @@ class Sealer:
             epoch = epoch_of(event.start_at_ms)
             return replace(event, caller=self.seal(event.account_id, event.caller, epoch) if event.caller else "",
                            callee=self.seal(event.account_id, event.callee, epoch),
-                           callee_route=route_of(event.callee, self.route_digits))
+                           callee_route=route_of(event.callee, self.route_digits, self.country_code))
         if isinstance(event, AccountOpened) and event.numbers:
             return replace(event, numbers=tuple(self.seal(event.account_id, n) for n in event.numbers))
         return event
