@@ -25,6 +25,9 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
     ing.add_argument("--time-zone", default="UTC",
                      help="the carrier's IANA time zone, for timestamps logged without one (default UTC)")
     ing.add_argument("--envelope", type=positive, default=200, help="CDRs per Kafka message (1 = no envelopes)")
+    ing.add_argument("--directory", metavar="FILE.csv",
+                     help="number_or_trunk,account_id lines: the account of a CDR with no accountcode, by its "
+                          "calling number or its trunk (trunk:NAME)")
     ing.add_argument("--dry-run", action="store_true",
                      help="parse and assemble only, no broker: one JSON object per call or rejected record")
     ing.add_argument("paths", nargs="+", metavar="PATH")
@@ -80,22 +83,34 @@ def ingest(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     if args.format != "avro" and not args.carrier:
         raise ConfigError(f"--carrier: required for --format {args.format} (it scopes the call key)")
+    directory = _directory(settings, args)
     if args.dry_run:
-        return dry_run(settings, args)
+        return dry_run(settings, args, directory)
     summary = asyncio.run(run(settings, [Path(p) for p in args.paths], args.format, args.carrier,
-                              _zone(args.time_zone), envelope_max=args.envelope))
+                              _zone(args.time_zone), envelope_max=args.envelope, directory=directory))
     print(summary.line())
     return 1 if summary.rejected else 0
 
 
-def dry_run(settings, args: argparse.Namespace) -> int:  # noqa: ANN001 - Settings
+def _directory(settings, args: argparse.Namespace):  # noqa: ANN001, ANN202 - Settings, NumberDirectory
+    from streams.edge.directory import DirectoryError, NumberDirectory
+
+    if not args.directory:
+        return None
+    try:
+        return NumberDirectory.from_csv(args.directory, settings.country_code)
+    except DirectoryError as exc:
+        raise ConfigError(f"--directory: {exc}") from None
+
+
+def dry_run(settings, args: argparse.Namespace, directory=None) -> int:  # noqa: ANN001 - Settings, NumberDirectory
     """What ingest would produce, as JSON lines: a contract scripts rely on (docs/ingest.md)."""
     from streams.edge.ingest import parse_file, call_json
     from streams.kafka.codec import codec_for
 
     zone, codec, rejected = _zone(args.time_zone), codec_for(settings), 0
     for path in args.paths:
-        for parsed in parse_file(Path(path), args.format, args.carrier, zone, codec):
+        for parsed in parse_file(Path(path), args.format, args.carrier, zone, codec, directory):
             if parsed.cdr is None:
                 rejected += 1
                 print(json.dumps({"rejected": parsed.rejected.code if parsed.rejected else "unreadable",

@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 from projections.events import CallDetailRecord, Direction, Disposition
 from projections.validation import InvalidEvent, validate_cdr
 from streams.edge.cdr import CdrRejected, Leg, Parsed, local_ms
+from streams.edge.directory import NumberDirectory
 
 COLUMNS = ("accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel", "lastapp",
            "lastdata", "start", "answer", "end", "duration", "billsec", "disposition", "amaflags",
@@ -55,7 +56,8 @@ def _trunk(dstchannel: str) -> str:
     return head if sep and tail and all(c in "0123456789abcdef" for c in tail.lower()) else dstchannel
 
 
-def parse_record(fields: list[str], carrier_id: str, zone: ZoneInfo) -> CallDetailRecord:
+def parse_record(fields: list[str], carrier_id: str, zone: ZoneInfo,
+                 directory: NumberDirectory | None = None) -> CallDetailRecord:
     """One Master.csv record. Raises ``CdrRejected`` with a reason code."""
     if len(fields) <= UNIQUEID:
         raise CdrRejected("missing_uniqueid", f"{len(fields)} columns; cdr_csv needs loguniqueid=yes "
@@ -64,9 +66,15 @@ def parse_record(fields: list[str], carrier_id: str, zone: ZoneInfo) -> CallDeta
     uniqueid = row["uniqueid"].strip()
     if not uniqueid:
         raise CdrRejected("missing_uniqueid", "empty uniqueid (the call key)")
-    account_id = row["accountcode"].strip()
+    trunk = _trunk(row["dstchannel"].strip())
+    # Without an account code: the calling number, else the peer the call came from (the
+    # customer's trunk: the source channel, SIP/pbx-acme), in the number directory.
+    account_id = row["accountcode"].strip() or (
+        directory.account_for(row["src"].strip(), _trunk(row["channel"].strip())) if directory else "")
     if not account_id:
-        raise CdrRejected("missing_accountcode", f"call {uniqueid} has no accountcode (the ledger account)")
+        raise CdrRejected("unknown_number" if directory else "missing_accountcode",
+                          f"call {uniqueid} has no accountcode, and its caller and trunk are not in the number "
+                          "directory" if directory else f"call {uniqueid} has no accountcode (the ledger account)")
     disposition = DISPOSITIONS.get(row["disposition"].strip().upper())
     if disposition is None:
         raise CdrRejected("unknown_disposition", f"disposition {row['disposition']!r}")
@@ -93,7 +101,7 @@ def parse_record(fields: list[str], carrier_id: str, zone: ZoneInfo) -> CallDeta
         event_id=f"{carrier_id}/{uniqueid}", carrier_id=carrier_id, call_id=uniqueid,
         account_id=account_id, caller=row["src"].strip(), callee=row["dst"].strip(),
         start_at_ms=start, answer_at_ms=answer, end_at_ms=end, disposition=disposition,
-        direction=Direction.OUTBOUND, trunk=_trunk(row["dstchannel"].strip()),
+        direction=Direction.OUTBOUND, trunk=trunk,
     )
     try:
         validate_cdr(cdr)
@@ -108,7 +116,8 @@ def _sequence(fields: list[str], line: int) -> int:
     return int(text) if text.isdigit() else line
 
 
-def read_master_csv(lines: Iterable[str], carrier_id: str, zone: ZoneInfo) -> Iterator[Parsed]:
+def read_master_csv(lines: Iterable[str], carrier_id: str, zone: ZoneInfo,
+                    directory: NumberDirectory | None = None) -> Iterator[Parsed]:
     """Every record of a Master.csv, in order, each parsed or rejected with its line number.
 
     One record per line (cdr_csv writes no embedded newlines), so a rejected record's dead
@@ -120,7 +129,7 @@ def read_master_csv(lines: Iterable[str], carrier_id: str, zone: ZoneInfo) -> It
             continue
         try:
             (fields,) = csv.reader([raw])
-            cdr = parse_record(fields, carrier_id, zone)
+            cdr = parse_record(fields, carrier_id, zone, directory)
             yield Parsed(number, raw, cdr, None, Leg(cdr.call_id, True, _sequence(fields, number)))
         except csv.Error as exc:
             yield Parsed(number, raw, None, CdrRejected("bad_csv", str(exc)))

@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 from projections.events import CallDetailRecord, Direction, Disposition
 from projections.validation import InvalidEvent, validate_cdr
 from streams.edge.cdr import CdrRejected, Leg, Parsed, local_ms
+from streams.edge.directory import NumberDirectory
 
 NO_ANSWER_CAUSES = frozenset({"NO_ANSWER", "NO_USER_RESPONSE", "ORIGINATOR_CANCEL", "ALLOTTED_TIMEOUT"})
 BILLSEC_TOLERANCE_MS = 1_000
@@ -67,7 +68,8 @@ def _profile(record: dict) -> dict:
     return {}
 
 
-def parse_record(record: Any, carrier_id: str, zone: ZoneInfo) -> CallDetailRecord:
+def parse_record(record: Any, carrier_id: str, zone: ZoneInfo,
+                 directory: NumberDirectory | None = None) -> CallDetailRecord:
     """One JSON CDR object. Raises ``CdrRejected`` with a reason code."""
     if not isinstance(record, dict) or not isinstance(record.get("variables"), dict):
         raise CdrRejected("missing_variables", "not a mod_json_cdr object (no \"variables\")")
@@ -75,11 +77,14 @@ def parse_record(record: Any, carrier_id: str, zone: ZoneInfo) -> CallDetailReco
     uuid = _var(v, "uuid")
     if not uuid:
         raise CdrRejected("missing_uuid", "no variables.uuid (the call key)")
-    account_id = _var(v, "accountcode")
-    if not account_id:
-        raise CdrRejected("missing_accountcode", f"leg {uuid} has no accountcode (the ledger account)")
     profile = _profile(record)
     caller = _var(v, "caller_id_number") or str(profile.get("caller_id_number", "")).strip()
+    account_id = _var(v, "accountcode") or (directory.account_for(caller, _var(v, "sip_gateway_name"))
+                                            if directory else "")
+    if not account_id:
+        raise CdrRejected("unknown_number" if directory else "missing_accountcode",
+                          f"leg {uuid} has no accountcode, and its caller and trunk are not in the number directory"
+                          if directory else f"leg {uuid} has no accountcode (the ledger account)")
     callee = _var(v, "destination_number") or str(profile.get("destination_number", "")).strip()
     if not callee:
         raise CdrRejected("missing_destination", f"leg {uuid} has no destination_number")
@@ -115,7 +120,8 @@ def parse_record(record: Any, carrier_id: str, zone: ZoneInfo) -> CallDetailReco
     return cdr
 
 
-def read_json_cdrs(text: str, carrier_id: str, zone: ZoneInfo) -> Iterator[Parsed]:
+def read_json_cdrs(text: str, carrier_id: str, zone: ZoneInfo,
+                   directory: NumberDirectory | None = None) -> Iterator[Parsed]:
     """Every JSON CDR in a file: one object, an array of objects, or one object per line."""
     stripped = text.strip()
     if not stripped:
@@ -128,7 +134,7 @@ def read_json_cdrs(text: str, carrier_id: str, zone: ZoneInfo) -> Iterator[Parse
         records = whole if isinstance(whole, list) else [whole]
         for number, record in enumerate(records, start=1):
             raw = json.dumps(record, separators=(",", ":"))
-            yield _parse(number, raw, record, carrier_id, zone)
+            yield _parse(number, raw, record, carrier_id, zone, directory)
         return
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -138,12 +144,13 @@ def read_json_cdrs(text: str, carrier_id: str, zone: ZoneInfo) -> Iterator[Parse
         except json.JSONDecodeError as exc:
             yield Parsed(number, line, None, CdrRejected("bad_json", f"{exc.msg} at column {exc.colno}"))
             continue
-        yield _parse(number, line, record, carrier_id, zone)
+        yield _parse(number, line, record, carrier_id, zone, directory)
 
 
-def _parse(number: int, raw: str, record: Any, carrier_id: str, zone: ZoneInfo) -> Parsed:
+def _parse(number: int, raw: str, record: Any, carrier_id: str, zone: ZoneInfo,
+           directory: NumberDirectory | None = None) -> Parsed:
     try:
-        cdr = parse_record(record, carrier_id, zone)
+        cdr = parse_record(record, carrier_id, zone, directory)
     except CdrRejected as exc:
         return Parsed(number, raw, None, exc)
     return Parsed(number, raw, cdr, None, leg_of(record["variables"], cdr.call_id, number))

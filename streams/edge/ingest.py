@@ -41,6 +41,7 @@ from streams.config.settings import Settings
 from streams.edge.assembly import assemble
 from streams.edge.asterisk import read_master_csv
 from streams.edge.cdr import CdrRejected, Parsed
+from streams.edge.directory import NumberDirectory
 from streams.edge.freeswitch import read_json_cdrs
 from streams.edge.sealing import sealer_for
 from streams.kafka.codec import codec_for
@@ -122,7 +123,8 @@ def call_json(cdr: CallDetailRecord, legs: int) -> dict:
             "disposition": cdr.disposition.value}
 
 
-def parse_file(path: Path, fmt: str, carrier_id: str | None, zone: ZoneInfo, codec: EventCodec) -> Iterator[Parsed]:
+def parse_file(path: Path, fmt: str, carrier_id: str | None, zone: ZoneInfo, codec: EventCodec,
+               directory: NumberDirectory | None = None) -> Iterator[Parsed]:
     """Every call of one file, its legs assembled (``streams/edge/assembly.py``), or a rejected
     record; a switch's records in file order, give or take the assembly window."""
     if fmt == "avro":
@@ -132,11 +134,12 @@ def parse_file(path: Path, fmt: str, carrier_id: str | None, zone: ZoneInfo, cod
     try:
         if fmt == "asterisk-csv":
             with open(path, encoding="utf-8", errors="replace", newline="") as handle:
-                yield from assemble(read_master_csv(handle, carrier_id, zone))
+                yield from assemble(read_master_csv(handle, carrier_id, zone, directory))
         elif fmt == "freeswitch-json":
             if path.stat().st_size > FILE_BYTES_MAX:
                 raise IngestError(f"{path}: larger than {FILE_BYTES_MAX} bytes; split it into JSON Lines files")
-            yield from assemble(read_json_cdrs(path.read_text(encoding="utf-8", errors="replace"), carrier_id, zone))
+            yield from assemble(read_json_cdrs(path.read_text(encoding="utf-8", errors="replace"), carrier_id, zone,
+                                               directory))
         else:
             raise IngestError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
     except OSError as exc:
@@ -144,7 +147,8 @@ def parse_file(path: Path, fmt: str, carrier_id: str | None, zone: ZoneInfo, cod
 
 
 async def ingest(settings: Settings, paths: list[Path], fmt: str, carrier_id: str | None, zone: ZoneInfo,
-                 envelope_max: int = 200, report: Callable[[str], None] | None = None) -> IngestSummary:
+                 envelope_max: int = 200, report: Callable[[str], None] | None = None,
+                 directory: NumberDirectory | None = None) -> IngestSummary:
     """Parse, validate and produce every record of ``paths``; returns what happened."""
     report = report or (lambda text: print(text, file=sys.stderr, flush=True))
     codec = codec_for(settings)
@@ -176,7 +180,7 @@ async def ingest(settings: Settings, paths: list[Path], fmt: str, carrier_id: st
         for path in paths:
             summary.files += 1
             chunk: list[CallDetailRecord] = []
-            for parsed in parse_file(path, fmt, carrier_id, zone, codec):
+            for parsed in parse_file(path, fmt, carrier_id, zone, codec, directory):
                 summary.read += 1
                 if parsed.cdr is not None and sealer is not None and sealer.past_retention(parsed.cdr):
                     parsed = replace(parsed, cdr=None, rejected=CdrRejected(

@@ -102,3 +102,20 @@ def test_ingest_dry_run_prints_the_assembled_calls_as_json_lines_with_no_broker(
     assert (call["call_key"], call["legs"], call["talk_s"], call["answer_at"]) == \
         ("carrier-c/a1", 2, 60, "2026-10-01T16:30:05Z")
     assert refused == {"rejected": "b_leg_without_a_leg", "file": str(SAMPLES / "freeswitch-ab-legs.jsonl"), "line": 3}
+
+
+def test_R9_an_empty_accountcode_is_resolved_by_the_number_directory_or_refused():
+    """The common case in real files: no accountcode. The calling number in any form (+1 555...)
+    finds its account; a PBX's calls are found by the peer they came from; a caller found
+    neither way is refused with its reason, never billed to a guess."""
+    from streams.edge.directory import NumberDirectory
+
+    directory = NumberDirectory.from_csv(SAMPLES / "directory.csv", "1")
+    parsed = list(parse_file(SAMPLES / "asterisk-no-accountcode-Master.csv", "asterisk-csv", "carrier-a", UTC,
+                             EventCodec(), directory))
+    assert [(p.cdr.call_id, p.cdr.account_id) for p in parsed if p.cdr] == [
+        ("1790874000.20", "acct-000001"), ("1790874300.21", "acct-acme")]
+    assert [(p.line, p.rejected.code) for p in parsed if p.rejected] == [(3, "unknown_number")]
+    without = list(parse_file(SAMPLES / "asterisk-no-accountcode-Master.csv", "asterisk-csv", "carrier-a", UTC,
+                              EventCodec()))
+    assert {p.rejected.code for p in without} == {"missing_accountcode"}
