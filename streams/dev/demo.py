@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import replace
 from pathlib import Path
 
@@ -33,6 +33,8 @@ from streams.edge.publish import produce_events
 from streams.kafka.producer import publish_tick
 from streams.kafka.reader import read_account_states, read_topic
 from streams.dev.simulate import START_MS, SimulationSpec, simulate
+from streams.dev.switch import authorize_calls
+from streams.worker.app import fold_settings_from
 from streams.worker.supervise import WorkerError, say, start_worker, stop_worker, wait_until_committed
 
 
@@ -63,9 +65,11 @@ def run_demo(settings: Settings, spec: SimulationSpec, envelope_max: int, workdi
     say(f"ClickHouse: {redact(settings.clickhouse_url)}")
     try:
         t0 = time.monotonic()
-        events = simulate(spec)
+        events, switched = authorize_calls(simulate(spec), fold_settings_from(settings),
+                                           settings.authorization_quota_seconds)
         say(f"simulated {len(events)} events for {spec.accounts} accounts over {spec.days} days "
-            f"({spec.calls} calls, ~{spec.duplicate_ratio_percent}% re-sent by carriers)")
+            f"({spec.calls} calls, ~{spec.duplicate_ratio_percent}% re-sent by carriers); the switch asked "
+            f"before each call (R10): {sum(v for k, v in switched.items() if k.startswith('refused'))} refused")
         asyncio.run(ensure_topics(settings))
         next_offsets = asyncio.run(produce_events(
             settings, events, envelope_max=envelope_max,
@@ -104,6 +108,7 @@ def run_demo(settings: Settings, spec: SimulationSpec, envelope_max: int, workdi
         finally:
             ch.close()
         code = print_report(states, summary, top, len(dead), from_journal, trial, usage)
+        code = print_switch(states, switched) or code
         code = print_privacy(latest, sealed, cdrs, settings.seal_personal_data) or code
         return print_invoices(invoices, numbers, invoiced, workdir) or code
     finally:
@@ -172,6 +177,16 @@ def print_privacy(latest: list[tuple], sealed: int, cdrs: int, sealing: bool) ->
     print(f"CDRs on the events topic with caller and callee sealed by the subscriber's key (R32): {sealed} of "
           f"{cdrs}: {'yes' if ok else 'NO'}" + ("" if sealing else " (seal_personal_data is off)"))
     return 0 if ok else 1
+
+
+def print_switch(states: dict, switched: Counter) -> int:
+    """R10: what the simulated switch decided, and that no prepaid balance fell below zero."""
+    print("\nThe switch asked before each call how long it may last (R10):")
+    for outcome, n in sorted(switched.items()):
+        print(f"  {outcome:<40} {n:>7} calls")
+    below = sum(1 for s in states.values() if s.billing_mode == "prepaid" and s.balance_micros < 0)
+    print(f"No prepaid balance below zero: {'yes' if not below else f'NO ({below})'}")
+    return 0 if not below else 1
 
 
 def print_report(states: dict, summary: list[tuple], top: list[tuple], dead_letters: int,
