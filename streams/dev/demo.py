@@ -65,17 +65,7 @@ def run_demo(settings: Settings, spec: SimulationSpec, envelope_max: int, workdi
     say(f"ClickHouse: {redact(settings.clickhouse_url)}")
     try:
         t0 = time.monotonic()
-        events, switched = authorize_calls(simulate(spec), fold_settings_from(settings),
-                                           settings.authorization_quota_seconds)
-        say(f"simulated {len(events)} events for {spec.accounts} accounts over {spec.days} days "
-            f"({spec.calls} calls, ~{spec.duplicate_ratio_percent}% re-sent by carriers); the switch asked "
-            f"before each call (R10): {sum(v for k, v in switched.items() if k.startswith('refused'))} refused")
-        asyncio.run(ensure_topics(settings))
-        next_offsets = asyncio.run(produce_events(
-            settings, events, envelope_max=envelope_max,
-            progress=lambda n: say(f"  produced {n} messages") if n % 20_000 == 0 else None))
-        sent = sum(next_offsets.values())
-        say(f"produced {sent} Kafka messages to {settings.events_topic} (envelopes of up to {envelope_max} CDRs)")
+        switched = simulate_and_produce(settings, spec, envelope_max)
         # The scheduler's tick at the next month's start closes the simulated month (R13).
         close_at = period_start_ms(next_period(period_of(START_MS, "UTC")), "UTC")
         next_offsets = asyncio.run(publish_tick(settings, close_at))
@@ -177,6 +167,23 @@ def print_privacy(latest: list[tuple], sealed: int, cdrs: int, sealing: bool) ->
     print(f"CDRs on the events topic with caller and callee sealed by the subscriber's key (R32): {sealed} of "
           f"{cdrs}: {'yes' if ok else 'NO'}" + ("" if sealing else " (seal_personal_data is off)"))
     return 0 if ok else 1
+
+
+def simulate_and_produce(settings: Settings, spec: SimulationSpec, envelope_max: int) -> Counter:
+    """The simulated stream, each call as the switch let it run, on the events topic; returns what
+    the switch decided."""
+    events, switched = authorize_calls(simulate(spec), fold_settings_from(settings),
+                                       settings.authorization_quota_seconds)
+    say(f"simulated {len(events)} events for {spec.accounts} accounts over {spec.days} days "
+        f"({spec.calls} calls, ~{spec.duplicate_ratio_percent}% re-sent by carriers); the switch asked "
+        f"before each call (R10): {sum(v for k, v in switched.items() if k.startswith('refused'))} refused")
+    asyncio.run(ensure_topics(settings))
+    next_offsets = asyncio.run(produce_events(
+        settings, events, envelope_max=envelope_max,
+        progress=lambda n: say(f"  produced {n} messages") if n % 20_000 == 0 else None))
+    say(f"produced {sum(next_offsets.values())} Kafka messages to {settings.events_topic} (envelopes of up to "
+        f"{envelope_max} CDRs)")
+    return switched
 
 
 def print_switch(states: dict, switched: Counter) -> int:
