@@ -24,11 +24,14 @@ longest affordable duration in ~12 ratings.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from projections.account import AccountState, FoldSettings
 from projections.events import AccountStatus, CallDetailRecord, Disposition
 from projections.periods import period_of
-from projections.rating import RatingError, rate_call, select_card
+from projections.invoicing import add_charge, debit_at_close
+from projections.journal import usage_category
+from projections.rating import RatedCall, RatingError, rate_call, select_card
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,15 +80,44 @@ def authorize(state: AccountState, callee: str, at_ms: int, held_micros: int, qu
     dest, rate = full.destination_prefix, full.rate_micros_per_minute
     if state.billing_mode != "prepaid":
         return Authorization(True, quota_s, "postpaid", full.charge_micros, dest, rate, available)
-    if full.charge_micros <= available:
-        return Authorization(True, quota_s, "ok", full.charge_micros, dest, rate, available)
-    if charge(1).charge_micros > available:  # R10: not even the first block
+    cost = _prepaid_cost(state, settings, at_ms, charge)
+
+    def hold(duration_s: int) -> int:
+        """What to hold: the charge, and what the close will add for it (never less than the charge)."""
+        return max(charge(duration_s).charge_micros, cost(duration_s) - cost(0))
+
+    def fits(duration_s: int) -> bool:  # neither now nor after the close below zero
+        return charge(duration_s).charge_micros <= available and cost(duration_s) <= available
+
+    if fits(quota_s):
+        return Authorization(True, quota_s, "ok", hold(quota_s), dest, rate, available)
+    if not fits(1):  # R10: not even the first block
         return Authorization(False, 0, "insufficient_funds", 0, dest, rate, available)
-    low, high = 1, quota_s  # charge(low) fits, charge(high) does not
+    low, high = 1, quota_s  # low fits, high does not
     while high - low > 1:
         mid = (low + high) // 2
-        if charge(mid).charge_micros <= available:
+        if fits(mid):
             low = mid
         else:
             high = mid
-    return Authorization(True, low, "ok", charge(low).charge_micros, dest, rate, available)
+    return Authorization(True, low, "ok", hold(low), dest, rate, available)
+
+
+def _prepaid_cost(state: AccountState, settings: FoldSettings, at_ms: int,
+                  charge: Callable[[int], RatedCall]) -> Callable[[int], int]:
+    """What a call of ``d`` seconds takes from a prepaid balance, the close included: its charge,
+    and the rounding and taxes (R17) the next invoice adds on everything unbilled with it. So the
+    taxes a month's calls bring at its close cannot take a prepaid balance below zero (R10).
+    ``cost(0)`` is what the close adds to what is unbilled already."""
+    taxes = settings.taxes(state.tax_jurisdiction, state.currency)
+    period = period_of(at_ms, state.time_zone)
+
+    def cost(duration_s: int) -> int:
+        unbilled = dict(state.billing.unbilled)
+        rated = charge(duration_s) if duration_s else None
+        if rated is not None and rated.charge_micros:
+            category = usage_category(rated, settings.country_code).removeprefix("revenue:")
+            add_charge(unbilled, period, category, rated.billed_s, rated.charge_micros)
+        return (rated.charge_micros if rated else 0) + debit_at_close(unbilled, state.currency, taxes)
+
+    return cost

@@ -172,6 +172,21 @@ def _describe(period: str, category: str, closing_period: str, quantity: int) ->
     return category, f"{label}, {period}"
 
 
+def _tax(base: int, rule: TaxRule, unit: int) -> int:
+    """One rounding, from the exact product: base x rate / 1e6, to the minor unit."""
+    return div_round_half_away(base * rule.rate_ppm, MICROS_PER_UNIT * unit) * unit
+
+
+def debit_at_close(unbilled: dict[str, tuple[int, int]], currency: str, taxes: tuple[TaxRule, ...]) -> int:
+    """What invoicing everything in ``unbilled`` on one invoice would debit on top of the charges
+    themselves (already in the balance): each line's rounding residue and the taxes (R10 holds
+    it for prepaid calls, so that taxes at the close cannot take a balance below zero)."""
+    unit = MINOR_UNIT_MICROS[currency]
+    rounded = [round_half_away(exact, unit) for _, exact in unbilled.values()]
+    residue = sum(rounded) - sum(exact for _, exact in unbilled.values())
+    return residue + sum(_tax(sum(rounded), rule, unit) for rule in taxes)
+
+
 def close(account_id: str, currency: str, billing: Billing, *, period: str, usage_through: str, fees_through: str,
           at_ms: int, time_zone: str, taxes: tuple[TaxRule, ...], issuer: str, balance_micros: int,
           kind: InvoiceKind = InvoiceKind.REGULAR) -> Closing | None:
@@ -198,8 +213,7 @@ def close(account_id: str, currency: str, billing: Billing, *, period: str, usag
     base = sum(line.amount_micros for line in lines)
     tax_postings: list[Posting] = []
     for rule in taxes:
-        # One rounding, from the exact product: base x rate / 1e6, to the minor unit.
-        tax = div_round_half_away(base * rule.rate_ppm, MICROS_PER_UNIT * unit) * unit
+        tax = _tax(base, rule, unit)
         lines.append(InvoiceLine(f"tax:{rule.jurisdiction}", f"{rule.name} {percent(rule.rate_ppm)}% "
                                  f"of {format_minor(base, currency)} {currency}", 1, tax))
         if tax:

@@ -40,7 +40,8 @@ def test_R10_the_call_may_last_as_long_as_whole_blocks_are_paid_for():
     partial = ask(950_000, "12125550100")  # 0.95: the tenth minute cannot be paid
     assert (partial.max_duration_s, partial.hold_micros) == (540, 900_000)
     uk = ask(50_000, "442071234567")  # 30/6 at 0.06: 30 s = 0.03, then 0.006 a block: 3 blocks
-    assert (uk.max_duration_s, uk.hold_micros) == (48, 48_000)
+    # 0.048 of calls, which the invoice rounds to 0.05: the hold covers what the close debits
+    assert (uk.max_duration_s, uk.hold_micros) == (48, 50_000)
     assert ask(99_999, "12125550100").reason == "insufficient_funds"  # not even the first minute
 
 
@@ -141,3 +142,16 @@ def test_R10_a_batch_settling_between_the_state_read_and_the_hold_cannot_let_mon
     answer = server.decide("a1", "12125550100", "carrier/call-2", T, T, 3600)
     assert answer.allowed and answer.hold_micros <= 400_000, answer
     assert answer.max_duration_s <= 240
+
+
+def test_R10_R17_a_prepaid_call_leaves_room_for_the_taxes_its_invoice_will_add():
+    """With 7.4% of taxes on the account's invoices, 1.00 pays for nine minutes at 0.10, not ten:
+    ten would be 1.00 of calls and 0.074 of taxes at the close, a balance of -0.07."""
+    from projections.invoicing import TaxRule
+
+    taxed = FoldSettings(rate_cards=(CARD,), taxes_by_key=(("USD", (TaxRule("US-FED", "Federal", 34_000),
+                                                                    TaxRule("US-NY", "NY", 40_000))),))
+    answer = authorize(account(1_000_000), "12125550100", T, 0, 3600, taxed)
+    assert (answer.max_duration_s, answer.hold_micros) == (540, 970_000)  # 0.90 + 0.07 of taxes (6.66 -> 7)
+    untaxed = authorize(account(1_000_000), "12125550100", T, 0, 3600, FOLD)
+    assert untaxed.max_duration_s == 600
