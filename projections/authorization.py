@@ -24,6 +24,7 @@ longest affordable duration in ~12 ratings.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable
 
 from projections.account import AccountState, FoldSettings
@@ -64,6 +65,7 @@ def authorize(state: AccountState, callee: str, at_ms: int, held_micros: int, qu
     remaining_s = max(0, allowance_s - state.included_used_s.get(period_of(at_ms, state.time_zone), 0)) \
         if allowance_s else 0
 
+    @lru_cache(maxsize=None)  # one request: the search below asks for a duration more than once
     def charge(duration_s: int):
         cdr = CallDetailRecord("authz", "authz", "authz", state.account_id, "", callee, at_ms, at_ms,
                                at_ms + duration_s * 1000, Disposition.ANSWERED)
