@@ -53,7 +53,8 @@ def _call(fields: dict):  # noqa: ANN202 - a CallDetailRecord
         raise ValueError("callee is required")
     if "duration_s" in fields:
         answer = _ms(fields.get("start_at"), "start_at")
-        if not isinstance(fields["duration_s"], int) or fields["duration_s"] < 0:
+        duration = fields["duration_s"]
+        if isinstance(duration, bool) or not isinstance(duration, int) or duration < 0:
             raise ValueError("duration_s must be whole seconds, at least 0")
         end = answer + fields["duration_s"] * 1000
     else:
@@ -65,10 +66,11 @@ def _call(fields: dict):  # noqa: ANN202 - a CallDetailRecord
 
 def _priced(card, fields: dict, country: str) -> dict:  # noqa: ANN001 - a RateCard
     from projections.rating import RatingError, normalize_number, rate_call
-    from projections.validation import InvalidEvent, validate_cdr
+    from projections.validation import InvalidEvent, check_bounds, validate_cdr
 
     try:
         cdr = _call(fields)
+        check_bounds(cdr)  # the same bounds as every event on the log (a call dated 9999 is refused)
         validate_cdr(cdr)
         rated = rate_call(cdr, card, country_code=country)
     except (ValueError, KeyError) as exc:

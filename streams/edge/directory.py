@@ -47,6 +47,8 @@ class NumberDirectory:
                         raise DirectoryError(f"{path}: more than {ENTRIES_MAX} entries")
         except OSError as exc:
             raise DirectoryError(f"{path}: cannot read the number directory: {exc.strerror}") from None
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise DirectoryError(f"{path}: not a CSV number directory in UTF-8: {exc}") from None
         return cls(entries, country_code)
 
     @staticmethod

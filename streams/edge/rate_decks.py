@@ -104,13 +104,16 @@ def load_rate_card(path: str, currency: str, valid_from: str | None, *, valid_to
     errors: list[tuple[int, str]] = []  # (line, problem)
     band_names = {b.name for b in bands}
     with handle:
-        reader = csv.DictReader(handle)
-        reader.fieldnames = [name.strip() for name in reader.fieldnames or []]
-        missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise RateCardError(f"{path}:1: missing columns {missing}")
-        has_dates = "effective_date" in (reader.fieldnames or [])
-        rows = list(enumerate(reader, start=2))
+        try:  # a file that is not UTF-8 text, or not CSV, is one error naming it
+            reader = csv.DictReader(handle)
+            reader.fieldnames = [name.strip() for name in reader.fieldnames or []]
+            missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise RateCardError(f"{path}:1: missing columns {missing}")
+            has_dates = "effective_date" in (reader.fieldnames or [])
+            rows = list(enumerate(reader, start=2))
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise RateCardError(f"{path}: not a CSV rate deck in UTF-8: {exc}") from None
     # Carrier decks date each row. A card has one start, so it starts at the newest row date
     # (or the date given); a row dated after the card's start belongs in a later card.
     row_dates: dict[int, int] = {}

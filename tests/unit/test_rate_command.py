@@ -38,3 +38,24 @@ def test_R1_R2_calls_on_standard_input_and_a_refusal(tmp_path):
     out = [json.loads(line) for line in run.stdout.splitlines()]
     assert [(o.get("billed_s"), o.get("charge_micros")) for o in out[:2]] == [(120, 20_000), (60, 10_000)]
     assert [o.get("rejected") for o in out[2:]] == ["unknown_destination", "bad_json"]
+
+
+def test_hostile_calls_and_files_are_refused_in_one_line(tmp_path):
+    """A call dated 9999 and a duration of true are refused with their reason (the log's own
+    bounds); a deck or a number directory that is not UTF-8 CSV is one line and exit 2."""
+    lines = [{"callee": "12125550100", "start_at": "9999-12-31T23:59:59Z", "duration_s": 5},
+             {"callee": "12125550100", "start_at": "2026-10-01T10:00:00Z", "duration_s": True}]
+    out = [json.loads(line) for line in rate(tmp_path, stdin="\n".join(json.dumps(x) for x in lines)).stdout.splitlines()]
+    assert [o.get("rejected") for o in out] == ["time_out_of_range", "bad_call"]
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(bytes(range(128, 256)) * 20)
+    bad_deck = subprocess.run([sys.executable, "-m", "streams.cli", "rate", "--deck", str(junk), "--currency", "USD",
+                               "--callee", "1212", "--start", "2026-10-01T00:00:00Z", "--duration", "5"],
+                              capture_output=True, text=True, timeout=60)
+    sample = str(tmp_path.parents[0] / "unused")  # no CDR file is read before the directory fails
+    bad_directory = subprocess.run([sys.executable, "-m", "streams.cli", "ingest", "--dry-run", "--format",
+                                    "asterisk-csv", "--carrier", "c", "--directory", str(junk), sample],
+                                   capture_output=True, text=True, timeout=60)
+    for run, needle in ((bad_deck, "not a CSV rate deck in UTF-8"), (bad_directory, "not a CSV number directory")):
+        assert run.returncode == 2 and len(run.stderr.strip().splitlines()) == 1, run.stderr[-1500:]
+        assert needle in run.stderr and "Traceback" not in run.stderr
