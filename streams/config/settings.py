@@ -226,7 +226,9 @@ def _coerce(kind: str, raw: object) -> object:
     if kind == "bool":
         if isinstance(raw, bool):
             return raw
-        return _BOOL_WORDS[str(raw).strip().lower()] if isinstance(raw, str) else _fail()
+        if not isinstance(raw, str):
+            raise ValueError
+        return _BOOL_WORDS[raw.strip().lower()]
     if kind == "int":
         if isinstance(raw, bool) or not (isinstance(raw, int) or isinstance(raw, str) and _WHOLE.match(raw.strip())):
             raise ValueError
@@ -238,10 +240,6 @@ def _coerce(kind: str, raw: object) -> object:
     if not isinstance(raw, str):
         raise ValueError
     return raw
-
-
-def _fail() -> None:
-    raise ValueError
 
 
 def _check_field(s: Settings, f: Any) -> None:

@@ -27,7 +27,7 @@ import asyncio
 import sys
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 from typing import Callable, Iterator
 from zoneinfo import ZoneInfo
@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 import fastavro
 
 from projections.events import CallDetailRecord
+from projections.periods import EPOCH
 from projections.validation import InvalidEvent, validate_cdr
 from schemas.codec import EventCodec, cdr_from_record
 from streams.config.settings import Settings
@@ -102,9 +103,6 @@ def _read_avro(path: Path, carrier_id: str | None, codec: EventCodec) -> Iterato
                 yield Parsed(number, raw, None, exc)
                 continue
             yield Parsed(number, raw, cdr, None)
-
-
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def _iso(at_ms: int | None) -> str | None:

@@ -43,7 +43,7 @@ from streams.worker.processor import BatchProcessor
 from streams.worker.rate_feed import RateFeed
 from streams.worker.state_cache import AccountStates
 from streams.worker.table_acks import ChangelogStore
-from streams.worker.topics import TopicSender, output_topics, raw_topic
+from streams.worker.faust_topics import TopicSender, output_topics, raw_topic
 from streams.worker.watchdog import WATCHDOG_INTERVAL_SECONDS, Watchdog
 
 log = logging.getLogger("voiceledger.worker")

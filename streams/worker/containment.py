@@ -19,7 +19,7 @@ import logging
 from typing import Callable, Iterable
 
 from projections.account import AccountState
-from schemas.codec import DecodeError, EventCodec
+from schemas.codec import EventCodec
 from streams.worker.processor import BatchProcessor, BatchResult, InMessage
 
 log = logging.getLogger("voiceledger.worker")
@@ -82,7 +82,7 @@ def _fold_one(part: _Part, msg: InMessage, exc: Exception) -> None:
     """One message whose fold failed: an envelope's events one by one, else the message itself."""
     try:
         events, enveloped = part.codec.decode_message(msg.value) if msg.value is not None else ([], False)
-    except (DecodeError, Exception):  # noqa: BLE001 - undecodable: the message itself is the record
+    except Exception:  # noqa: BLE001 - undecodable (DecodeError or worse): the message itself is the record
         events, enveloped = [], False
     if not enveloped or len(events) < 2:
         _unprocessable(part, msg, msg.first_index, exc, msg.value or b"")

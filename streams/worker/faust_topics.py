@@ -1,4 +1,5 @@
 """The worker's Kafka topics, declared once on the Faust app, and the sender ``BatchCommit`` uses.
+(What each topic must be on the broker, retention and partitions, is ``streams/kafka/topics.py``.)
 
 Every topic is raw bytes both ways: the worker encodes and decodes with its own codec
 (Confluent-framed Avro, ``schemas/codec.py``), keys are account ids or stable ids.
