@@ -57,10 +57,13 @@ from projections.events import (
     PaymentRefunded,
     PeriodTicked,
 )
+from projections.dialling import calling_code
+from projections.corrections import CORRECTION, Charged, judge
 from projections.identity import dedup_key_id
 from projections.journal import (
     JournalEntry,
     entry_for_call,
+    entry_for_correction,
     entry_for_chargeback,
     entry_for_adjustment,
     entry_for_connection_fee,
@@ -182,6 +185,9 @@ class AccountState:
     tax_jurisdiction: str = ""  # R17: from AccountOpened v2; picks the account's tax rules
     pending_plan: str = ""  # R21: the plan requested, from the period pending_plan_from on
     pending_plan_from: str = ""
+    # The charge of each call whose dedup key is kept, for its corrections (projections/corrections.py).
+    call_charges: dict[int, Charged] = field(default_factory=dict)
+    country_code: str = ""  # the account's calling code (AccountOpened v3 country); "": the deployment's
 
 
 # --- outcomes -------------------------------------------------------------------------
@@ -240,6 +246,7 @@ def _open(item: Positioned) -> tuple[AccountState | None, Outcome]:
         account_id=event.account_id, opened_event_id=event.event_id, currency=event.currency,
         plan=event.plan, billing_mode=event.billing_mode, numbers=tuple(event.numbers),
         time_zone=event.time_zone, opened_at_ms=event.occurred_at_ms, tax_jurisdiction=event.tax_jurisdiction,
+        country_code=calling_code(event.country),
         newest_event_ms=event.occurred_at_ms, positions={item.source: (item.offset, item.index)},
     )
     return state, Applied(item)
@@ -298,9 +305,9 @@ class _Books:
         add_charge(self.billing.unbilled, from_period, "activation", 1, difference)
         return (entry_for_connection_fee(s.account_id, s.currency, from_period, at_ms, difference),)
 
-    def charge_call(self, start_ms: int, rated: RatedCall) -> None:
+    def charge_call(self, start_ms: int, rated: RatedCall, country_code: str) -> None:
         """Note a charged call for the invoice of the month it started in (R13, R16)."""
-        category = usage_category(rated, self.settings.country_code).removeprefix("revenue:")
+        category = usage_category(rated, country_code).removeprefix("revenue:")
         add_charge(self.billing.unbilled, period_of(start_ms, self.state.time_zone), category,
                    rated.billed_s, rated.charge_micros)
 
@@ -408,8 +415,8 @@ class _Fold:
     """One account while a batch of its events is folded: private copies of what the events
     change, and the outcomes so far. The input state is never mutated."""
 
-    __slots__ = ("settings", "state", "books", "positions", "recent", "calls", "newest", "included_used",
-                 "allowance_s", "outcomes")
+    __slots__ = ("settings", "state", "books", "positions", "recent", "charges", "calls", "newest", "included_used",
+                 "allowance_s", "country", "key_id", "outcomes")
 
     def __init__(self, state: AccountState | None, settings: FoldSettings) -> None:
         self.settings = settings
@@ -418,6 +425,9 @@ class _Fold:
         self.books = _Books(state, settings) if state else None
         self.positions = dict(state.positions) if state else {}
         self.recent = dict(state.recent_keys) if state else {}
+        self.charges = dict(state.call_charges) if state else {}
+        self.country = (state.country_code or settings.country_code) if state else settings.country_code
+        self.key_id = 0  # the dedup key id of the event being applied (a call keeps its charge under it)
         self.calls = state.calls_charged if state else 0
         self.newest = state.newest_event_ms if state else 0
         self.included_used = dict(state.included_used_s) if state else {}
@@ -439,6 +449,9 @@ class _Fold:
         # min() of the (time, fingerprint) tuples: their times, compared in C (once per account and batch).
         if recent and min(recent.values())[0] < horizon:
             recent = {k: v for k, v in recent.items() if v[0] >= horizon}
+        charges = self.charges
+        if len(charges) > len(recent):  # a call's charge is kept as long as its dedup key
+            charges = {k: v for k, v in charges.items() if k in recent}
         included_used = self.included_used
         if included_used:
             oldest_kept = period_of(max(0, horizon), state.time_zone)
@@ -447,7 +460,8 @@ class _Fold:
         new_state = replace(state, plan=books.plan, pending_plan=books.pending[0], pending_plan_from=books.pending[1],
                             balance_micros=books.balance, charged_micros=books.charged, paid_micros=books.paid,
                             calls_charged=self.calls, newest_event_ms=self.newest, positions=self.positions,
-                            recent_keys=recent, included_used_s=included_used, lifecycle=books.lifecycle,
+                            recent_keys=recent, call_charges=charges, included_used_s=included_used,
+                            lifecycle=books.lifecycle,
                             billing=books.billing)
         # Ticks that changed nothing, redeliveries: the caller sees the very same state and
         # writes nothing (a tick reaches every account of its partition, most of them idle).
@@ -510,7 +524,9 @@ def _deduplicated(fold: _Fold, item: Positioned) -> None:
     key_id = dedup_key_id(key)
     seen = fold.recent.get(key_id)
     if seen is not None:
-        if seen[1] == fp:
+        if type(event) is CallDetailRecord:
+            _revised(fold, item, key_id, fp, seen[1] == fp)
+        elif seen[1] == fp:
             fold.outcomes.append(Duplicate(item, key))
         else:
             fold.reject(item, "duplicate_conflict", f"{key} was already applied with other content")
@@ -523,6 +539,7 @@ def _deduplicated(fold: _Fold, item: Positioned) -> None:
     if max(abs(books.balance), abs(books.charged), abs(books.paid)) > TOTALS_MAX_MICROS:
         return fold.reject(item, "account_totals_out_of_range", f"the account's totals passed {TOTALS_MAX_MICROS} "
                                                                 "micro-units: nothing more is added to them")
+    fold.key_id = key_id
     if apply(fold, item, event_ms):
         fold.recent[key_id] = (event_ms, fp)
         if event_ms > fold.newest:
@@ -546,6 +563,7 @@ def _opened(fold: _Fold, item: Positioned) -> None:
     if state is not None:
         fold.state, fold.positions, fold.recent, fold.newest = state, dict(state.positions), {}, state.newest_event_ms
         fold.allowance_s = fold.settings.included_seconds(state.plan)
+        fold.country = state.country_code or fold.settings.country_code
         books = fold.books = _Books(state, fold.settings)
         # Invoicing starts with the month the account opens in (R15: its pro-rated fee).
         books.billing = replace(books.billing, billed_through=previous_period(
@@ -636,29 +654,85 @@ def _valid_adjustment(fold: _Fold, event: AdjustmentPosted) -> None:
         raise InvalidEvent("zero_amount", f"adjustment {event.event_id} has no amount")
 
 
-def _call(fold: _Fold, item: Positioned, event_ms: int) -> bool:
-    """R1-R4, R9: rate the call, debit its charge, count included minutes."""
-    event, state, books, settings = item.event, fold.state, fold.books, fold.settings
-    allowance_s = fold.allowance_s
+def _rate(fold: _Fold, item: Positioned, given_back_s: int = 0) -> tuple[RatedCall, str] | None:
+    """R1-R5: the call rated with the card of its start and the included minutes left in its
+    month (plus ``given_back_s``, a corrected call's earlier use); None when it is rejected."""
+    event, state, settings, allowance_s = item.event, fold.state, fold.settings, fold.allowance_s
     try:
         card = select_card(settings.rate_cards, state.currency, event.start_at_ms)
         period = period_of(event.start_at_ms, state.time_zone) if allowance_s else ""
-        remaining_s = max(0, allowance_s - fold.included_used.get(period, 0)) if allowance_s else 0
-        rated = rate_call(event, card, on_net_prefixes=settings.on_net_prefixes, country_code=settings.country_code,
-                          time_zone=state.time_zone, included_remaining_s=remaining_s, plan=books.plan)
+        remaining_s = max(0, allowance_s - fold.included_used.get(period, 0) + given_back_s) if allowance_s else 0
+        rated = rate_call(event, card, on_net_prefixes=settings.on_net_prefixes, country_code=fold.country,
+                          time_zone=state.time_zone, included_remaining_s=remaining_s, plan=fold.books.plan)
     except RatingError as exc:
         fold.reject(item, exc.code, str(exc))
+        return None
+    return rated, period
+
+
+def _call(fold: _Fold, item: Positioned, event_ms: int) -> bool:
+    """R1-R4, R9: rate the call, debit its charge, count included minutes."""
+    event, books = item.event, fold.books
+    rating = _rate(fold, item)
+    if rating is None:
         return False
+    rated, period = rating
     if rated.included_s:  # R4: unused minutes do not carry over: one count per period
         fold.included_used[period] = fold.included_used.get(period, 0) + rated.included_s
     books.balance -= rated.charge_micros  # R9: every charge debits the balance
     books.charged += rated.charge_micros
     if rated.charge_micros:
-        books.charge_call(event.start_at_ms, rated)
+        books.charge_call(event.start_at_ms, rated, fold.country)
         fold.calls += 1
     books.note_activity(event.start_at_ms)
-    fold.outcomes.append(Applied(item, rated, entry_for_call(event, rated, settings.country_code),
+    fold.charges[fold.key_id] = (rated.charge_micros, rated.included_s, event.revision, event.parties_fingerprint())
+    fold.outcomes.append(Applied(item, rated, entry_for_call(event, rated, fold.country),
                                  *books.interim(event.start_at_ms)))
+    return True
+
+
+def _revised(fold: _Fold, item: Positioned, key_id: int, fp: int, same: bool) -> None:
+    """A call applied before: the same content (a duplicate, at whatever revision: a higher one
+    is noted, so that an older revision arriving later is superseded by it), an older revision
+    (superseded, counted like a duplicate), a correction (projections/corrections.py), or a
+    conflict."""
+    event = item.event
+    prior = fold.charges.get(key_id)
+    if same:
+        if prior is not None and event.revision > prior[2]:
+            fold.charges[key_id] = (prior[0], prior[1], event.revision, prior[3])
+        return fold.outcomes.append(Duplicate(item, "c:" + event.call_key))
+    try:
+        verdict = judge(prior, event)
+    except InvalidEvent as exc:
+        return fold.reject(item, exc.code, str(exc))
+    if verdict is not CORRECTION:
+        return fold.outcomes.append(Duplicate(item, f"c:{event.call_key}@{event.revision} ({verdict})"))
+    if _correction(fold, item, key_id):
+        fold.recent[key_id] = (event.start_at_ms, fp)
+
+
+def _correction(fold: _Fold, item: Positioned, key_id: int) -> bool:
+    """Re-rate a corrected call and post the difference: a journal entry and an invoice line
+    of the call's month, never a second charge."""
+    event, books = item.event, fold.books
+    charge, included_s, _, parties = fold.charges[key_id]
+    rating = _rate(fold, item, given_back_s=included_s)
+    if rating is None:
+        return False
+    rated, period = rating
+    if included_s or rated.included_s:  # R4: the earlier revision's use is given back
+        fold.included_used[period] = fold.included_used.get(period, 0) - included_s + rated.included_s
+    difference = rated.charge_micros - charge
+    books.balance -= difference
+    books.charged += difference
+    if difference:
+        add_charge(books.billing.unbilled, period_of(event.start_at_ms, fold.state.time_zone), "usage:correction",
+                   1, difference)
+    fold.calls += (rated.charge_micros > 0) - (charge > 0)
+    fold.charges[key_id] = (rated.charge_micros, rated.included_s, event.revision, parties)
+    entry = entry_for_correction(event, rated, difference, fold.country)
+    fold.outcomes.append(Applied(item, rated, entry, *books.interim(event.start_at_ms)))
     return True
 
 

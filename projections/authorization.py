@@ -69,7 +69,8 @@ def authorize(state: AccountState, callee: str, at_ms: int, held_micros: int, qu
     def charge(duration_s: int):
         cdr = CallDetailRecord("authz", "authz", "authz", state.account_id, "", callee, at_ms, at_ms,
                                at_ms + duration_s * 1000, Disposition.ANSWERED)
-        return rate_call(cdr, card, on_net_prefixes=settings.on_net_prefixes, country_code=settings.country_code,
+        return rate_call(cdr, card, on_net_prefixes=settings.on_net_prefixes,
+                         country_code=state.country_code or settings.country_code,
                          time_zone=state.time_zone, included_remaining_s=remaining_s)
 
     try:
@@ -118,7 +119,7 @@ def _prepaid_cost(state: AccountState, settings: FoldSettings, at_ms: int,
         unbilled = dict(state.billing.unbilled)
         rated = charge(duration_s) if duration_s else None
         if rated is not None and rated.charge_micros:
-            category = usage_category(rated, settings.country_code).removeprefix("revenue:")
+            category = usage_category(rated, state.country_code or settings.country_code).removeprefix("revenue:")
             add_charge(unbilled, period, category, rated.billed_s, rated.charge_micros)
         return (rated.charge_micros if rated else 0) + debit_at_close(unbilled, state.currency, taxes)
 

@@ -6,11 +6,15 @@ exceptions that matter here: the North American Numbering Plan (country code 1) 
 abroad, so a US subscriber's ``011 44 20...`` is a call to the United Kingdom, not a national
 number; Australia ``0011``, Japan ``010``, Russia ``810`` (and ``00``).
 
-The plan is the deployment's country (``country_code``). An account's own country, for accounts
-of several countries on one deployment, is not carried yet (issue 18).
+The plan is the account's own country (AccountOpened v3 ``country``, ISO 3166 alpha-2, turned
+into its calling code here with Google's libphonenumber metadata), else the deployment's
+``country_code``. The same country decides domestic from international (R16 usage categories,
+R4 included minutes): a Belgian account's call to ``02 ...`` is domestic.
 """
 
 from __future__ import annotations
+
+import phonenumbers
 
 # Country calling code -> its international prefixes besides "00", longest first.
 INTERNATIONAL_PREFIXES: dict[str, tuple[str, ...]] = {
@@ -40,3 +44,12 @@ def international_digits(number: str, country_code: str) -> str:
     if mark == TRUNK_PREFIX:
         return country_code + s[len(mark):]
     return s[len(mark):]
+
+
+def calling_code(region: str) -> str:
+    """The country calling code of an ISO 3166 alpha-2 region ("BE" -> "32"); "" when unknown."""
+    if len(region) != 2 or not region.isalpha():
+        return ""
+    # country_code_for_region answers 0 for an unknown region (the _valid_ variant raises).
+    code = phonenumbers.country_code_for_region(region.upper())
+    return str(code) if code else ""

@@ -54,6 +54,7 @@ class AccountOpened:
     numbers: tuple[str, ...]
     time_zone: str = "UTC"
     tax_jurisdiction: str = ""  # e.g. "US-NY", "BE" (R17), added in AccountOpened v2
+    country: str = ""  # v3: ISO 3166 alpha-2; its dialling plan and "domestic" (empty: the deployment's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,12 @@ class CallDetailRecord:
     direction: Direction = Direction.OUTBOUND
     trunk: str = ""
     callee_route: str = ""  # v2: the called number's leading characters, in clear, when callee is sealed
+    revision: int = 0  # v3: a carrier's correction carries a higher revision and supersedes the call
+
+    def parties_fingerprint(self) -> int:
+        """What a correction may not change (projections/account.py): the account, the numbers
+        and the start of the call."""
+        return hash64(f"{self.account_id}\x1f{self.caller}\x1f{self.callee}\x1f{self.start_at_ms}".encode())
 
     @property
     def dialled(self) -> str:
@@ -400,6 +407,7 @@ class CallRated:
     on_net: bool
     band: str = "standard"  # v2: the time band that priced the call
     included_s: int = 0  # v2: billed seconds covered by included minutes (R4)
+    revision: int = 0  # v3: the CDR revision rated (a correction's row replaces the call's)
 
 
 class InvoiceKind(str, Enum):

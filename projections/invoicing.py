@@ -24,7 +24,9 @@ When an account is invoiced (R13, R14):
 
 Usage of a month already invoiced (a late CDR) never changes that invoice: it is unbilled in its
 own period and appears on the next invoice as a separate "prior-period usage" line, dated by
-the call's month.
+the call's month. A carrier's correction of a call (projections/corrections.py) is the same: its
+difference is a ``usage:correction`` line of the call's month, prior-period once that month is
+invoiced.
 
 Numbering: ``<issuer>-<account>-<year>-<n>``, sequential and gapless per account and calendar
 year of issue, and deterministic on rebuild (it is folded state). A number sequence per *issuer*
@@ -45,7 +47,7 @@ ROUNDING_RESIDUE = "rounding:residue"
 MINOR_UNIT_MICROS = {"USD": 10_000, "EUR": 10_000}
 
 # Categories of unbilled charges (R16), in the order an invoice lists them, with their labels.
-USAGE_CATEGORIES = ("usage:domestic", "usage:international", "usage:premium")
+USAGE_CATEGORIES = ("usage:domestic", "usage:international", "usage:premium", "usage:correction")
 FEE_CATEGORIES = ("activation", "monthly", "monthly:credit", "feature", "equipment", "shipping", "termination",
                   "goodwill", "correction")
 _LABELS = {
@@ -61,6 +63,7 @@ _LABELS = {
     "usage:domestic": "Calls, domestic",
     "usage:international": "Calls, international",
     "usage:premium": "Calls, premium destinations",
+    "usage:correction": "Corrected calls",  # projections/corrections.py: the difference, a call per correction
 }
 _ORDER = {c: i for i, c in enumerate(("activation", "monthly", "monthly:credit", "feature", *USAGE_CATEGORIES,
                                       "equipment", "shipping", "termination", "goodwill", "correction"))}
@@ -163,7 +166,8 @@ def _describe(period: str, category: str, closing_period: str, quantity: int) ->
     label = _LABELS.get(category, category)
     if category in USAGE_CATEGORIES:
         minutes, seconds = divmod(quantity, 60)
-        usage = f"{label}, {period}, {minutes}:{seconds:02d} min billed"
+        usage = (f"{label}, {period}, {quantity} {'correction' if quantity == 1 else 'corrections'}"
+                 if category == "usage:correction" else f"{label}, {period}, {minutes}:{seconds:02d} min billed")
         if period < closing_period:
             return category + ":prior", "Prior-period usage: " + usage
         return category, usage

@@ -51,7 +51,7 @@ class Posting:
 class JournalEntry:
     entry_id: str
     account_id: str
-    kind: str  # "usage" | "payment" | "refund" | "chargeback" | "fee" | "fee_credit" | "termination_fee"
+    kind: str  # "usage" | "usage_correction" | "payment" | "refund" | "chargeback" | "fee" | "fee_credit" | "termination_fee"
     #            | "balance_refund" | "invoice" (rounding and taxes) | "dispute_credit" | "adjustment"
     occurred_at_ms: int
     currency: str
@@ -84,6 +84,20 @@ def entry_for_call(cdr: CallDetailRecord, rated: RatedCall, domestic_prefix: str
         occurred_at_ms=cdr.start_at_ms, currency=rated.currency,
         postings=(Posting(customer_ledger(cdr.account_id), rated.charge_micros),
                   Posting(usage_category(rated, domestic_prefix), -rated.charge_micros)),
+    )
+
+
+def entry_for_correction(cdr: CallDetailRecord, rated: RatedCall, difference_micros: int,
+                         domestic_prefix: str) -> JournalEntry | None:
+    """A corrected call (projections/corrections.py): the difference from what its earlier
+    revision was charged, against the same usage revenue; the earlier entry stays as it was."""
+    if difference_micros == 0:
+        return None
+    return JournalEntry(
+        entry_id=f"c:{cdr.call_key}#r{cdr.revision}", account_id=cdr.account_id, kind="usage_correction",
+        occurred_at_ms=cdr.start_at_ms, currency=rated.currency,
+        postings=(Posting(customer_ledger(cdr.account_id), difference_micros),
+                  Posting(usage_category(rated, domestic_prefix), -difference_micros)),
     )
 
 

@@ -313,5 +313,5 @@ def call_rated(cdr: CallDetailRecord, rated: RatedCall) -> CallRated:
         rate_micros_per_minute=rated.rate_micros_per_minute, usage_micros=rated.usage_micros,
         connect_fee_micros=rated.connect_fee_micros, charge_micros=rated.charge_micros,
         currency=rated.currency, rate_card_id=rated.rate_card_id, on_net=rated.on_net,
-        band=rated.band, included_s=rated.included_s,
+        band=rated.band, included_s=rated.included_s, revision=cdr.revision,
     )

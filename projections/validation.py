@@ -21,6 +21,7 @@ from projections.events import (
     PaymentReceived,
     PaymentRefunded,
 )
+from projections.dialling import calling_code
 from projections.money import SUPPORTED_CURRENCIES
 from projections.periods import is_time_zone
 
@@ -99,6 +100,8 @@ def validate_cdr(cdr: CallDetailRecord) -> None:
         raise InvalidEvent("missing_call_key", "CDR has no carrier_id or call_id")
     if not cdr.account_id:
         raise InvalidEvent("missing_account", "CDR has no account_id")
+    if cdr.revision < 0:
+        raise InvalidEvent("bad_field", f"CDR {cdr.call_key} has a negative revision")
     if cdr.end_at_ms < cdr.start_at_ms:
         raise InvalidEvent("negative_duration", f"CDR {cdr.call_key} ends before it starts")
     if cdr.end_at_ms - cdr.start_at_ms > MAX_CALL_DURATION_MS:
@@ -126,6 +129,9 @@ def validate_money(event: PaymentReceived | PaymentRefunded | ChargebackReceived
 
 
 def validate_account_opened(event: AccountOpened) -> None:
+    if event.country and not calling_code(event.country):
+        raise InvalidEvent("unknown_country", f"account {event.account_id}: country {event.country[:8]!r} is not an "
+                                              "ISO 3166 alpha-2 region with a calling code")
     if event.currency not in SUPPORTED_CURRENCIES:
         raise InvalidEvent("unknown_currency", f"account {event.account_id} opened in unknown currency {event.currency!r}")
     if event.billing_mode not in BILLING_MODES:

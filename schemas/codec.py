@@ -127,7 +127,7 @@ def cdr_from_record(d: dict) -> CallDetailRecord:
     return CallDetailRecord(
         d["event_id"], d["carrier_id"], d["call_id"], d["account_id"], d["caller"], d["callee"],
         d["start_at_ms"], d["answer_at_ms"], d["end_at_ms"], _DISPOSITION[d["disposition"]],
-        _DIRECTION[d["direction"]], d["trunk"], d["callee_route"],
+        _DIRECTION[d["direction"]], d["trunk"], d["callee_route"], d["revision"],
     )
 
 
@@ -137,19 +137,20 @@ def _cdr_to_dict(c: CallDetailRecord) -> dict:
         "account_id": c.account_id, "caller": c.caller, "callee": c.callee,
         "start_at_ms": c.start_at_ms, "answer_at_ms": c.answer_at_ms, "end_at_ms": c.end_at_ms,
         "disposition": c.disposition.value, "direction": c.direction.value, "trunk": c.trunk,
-        "callee_route": c.callee_route,
+        "callee_route": c.callee_route, "revision": c.revision,
     }
 
 
 def _opened_from_dict(d: dict) -> AccountOpened:
     return AccountOpened(d["event_id"], d["account_id"], d["occurred_at_ms"], d["currency"], d["plan"],
-                         d["billing_mode"], tuple(d["numbers"]), d["time_zone"], d["tax_jurisdiction"])
+                         d["billing_mode"], tuple(d["numbers"]), d["time_zone"], d["tax_jurisdiction"], d["country"])
 
 
 def _opened_to_dict(e: AccountOpened) -> dict:
     return {"event_id": e.event_id, "account_id": e.account_id, "occurred_at_ms": e.occurred_at_ms,
             "currency": e.currency, "plan": e.plan, "billing_mode": e.billing_mode,
-            "numbers": list(e.numbers), "time_zone": e.time_zone, "tax_jurisdiction": e.tax_jurisdiction}
+            "numbers": list(e.numbers), "time_zone": e.time_zone, "tax_jurisdiction": e.tax_jurisdiction,
+            "country": e.country}
 
 
 def _payment_from_dict(d: dict) -> PaymentReceived:
@@ -211,7 +212,7 @@ def _call_rated_to_dict(r: Any) -> dict:
             "rate_micros_per_minute": r.rate_micros_per_minute, "usage_micros": r.usage_micros,
             "connect_fee_micros": r.connect_fee_micros, "charge_micros": r.charge_micros,
             "currency": r.currency, "rate_card_id": r.rate_card_id, "on_net": r.on_net,
-            "band": r.band, "included_s": r.included_s}
+            "band": r.band, "included_s": r.included_s, "revision": r.revision}
 
 
 def _destination_to_dict(d: Any) -> dict:
@@ -325,6 +326,32 @@ def unpack_dedup_keys(packed: bytes, legacy: dict[str, list[int]]) -> dict[int, 
     for key, (at_ms, fingerprint) in legacy.items():
         keys[dedup_key_id(key)] = (at_ms, fingerprint)
     return keys
+
+
+def pack_call_charges(charges: dict[int, tuple[int, int, int, int]]) -> bytes:
+    """AccountState v5's call_charges: the key ids, then each call's (charge, included seconds,
+    revision, parties fingerprint), little-endian int64 arrays back to back, like dedup_keys."""
+    ids = array("q", charges)
+    values = array("q", chain.from_iterable(charges.values()))
+    if sys.byteorder != "little":
+        ids.byteswap()
+        values.byteswap()
+    return ids.tobytes() + values.tobytes()
+
+
+def unpack_call_charges(packed: bytes | str) -> dict[int, tuple[int, int, int, int]]:
+    """The calls' charges from v5's packed form; empty for an older record (none was kept)."""
+    if isinstance(packed, str):  # the field's default, read into an older record
+        packed = packed.encode("latin-1")
+    if len(packed) % 40:
+        raise DecodeError("bad_call_charges", f"call_charges of {len(packed)} bytes is not a whole number of calls")
+    a = array("q")
+    a.frombytes(packed)
+    if sys.byteorder != "little":
+        a.byteswap()
+    n = len(a) // 5
+    values = iter(a[n:])
+    return dict(zip(a[:n], zip(values, values, values, values)))
 
 
 class EventCodec:
@@ -473,6 +500,7 @@ class EventCodec:
                               for k, v in s.billing.open_disputes.items()},
             "payments_since": s.billing.payments_since, "tax_jurisdiction": s.tax_jurisdiction,
             "pending_plan": s.pending_plan, "pending_plan_from": s.pending_plan_from,
+            "call_charges": pack_call_charges(s.call_charges), "country_code": s.country_code,
         })
 
     def decode_state(self, value: bytes) -> AccountState:
@@ -498,6 +526,7 @@ class EventCodec:
                              for k, v in d["open_disputes"].items()}, d["payments_since"]),
             tax_jurisdiction=d["tax_jurisdiction"], pending_plan=d["pending_plan"],
             pending_plan_from=d["pending_plan_from"],
+            call_charges=unpack_call_charges(d["call_charges"]), country_code=d["country_code"],
         )
 
     # --- invoice numbering (projections/numbering.py) -----------------------------------

@@ -2,7 +2,8 @@
 
 The table is a ``ReplacingMergeTree`` ordered by ``(account_id, call_key)``: a call written
 twice (a redelivery after a crash, a carrier re-sending it) is one row after merges, and any
-query that must be exact reads it with ``FINAL``. Partitions are calendar months of the call
+query that must be exact reads it with ``FINAL``. A carrier's correction (``revision`` > 0,
+projections/corrections.py) is inserted after the call it corrects, so it is the row kept. Partitions are calendar months of the call
 start, so retention (R30, R31) can drop whole months on every ClickHouse version.
 
 The SQL here runs unchanged on the 18.16 server Debian ships and on current ClickHouse/chDB.
@@ -20,17 +21,8 @@ CALL_LOG_COLUMNS = (
     "start_at", "answer_at", "end_at", "disposition", "direction", "trunk", "duration_s",
     "billed_s", "destination_prefix", "destination_name", "rate_micros_per_minute",
     "usage_micros", "connect_fee_micros", "charge_micros", "currency", "rate_card_id", "on_net",
-    "source_partition", "source_offset", "source_index", "plan",
+    "source_partition", "source_offset", "source_index", "plan", "revision",
 )
-
-
-
-
-
-
-
-
-
 
 
 def call_log_row(cdr: CallDetailRecord, rated: RatedCall, partition: int, offset: int, index: int,
@@ -45,8 +37,16 @@ def call_log_row(cdr: CallDetailRecord, rated: RatedCall, partition: int, offset
         rated.duration_s, rated.billed_s, rated.destination_prefix, rated.destination_name,
         rated.rate_micros_per_minute, rated.usage_micros, rated.connect_fee_micros,
         rated.charge_micros, rated.currency, rated.rate_card_id, 1 if rated.on_net else 0,
-        partition, offset, index, rated.plan,
+        partition, offset, index, rated.plan, cdr.revision,
     )
+
+
+def latest_rows(rows: list[tuple]) -> list[tuple]:
+    """The rows of one insert, a call's last row only: a carrier's correction folded in the same
+    batch as the call it corrects replaces it here, as a later insert replaces it in the table
+    (a ReplacingMergeTree without a version keeps the row inserted last)."""
+    latest = {row[0]: row for row in rows}
+    return rows if len(latest) == len(rows) else list(latest.values())
 
 
 def summary(ch: ClickHouse) -> list[tuple]:

@@ -26,7 +26,7 @@ from typing import Callable
 
 from projections.account import FoldSettings
 from schemas.codec import EventCodec
-from streams.clickhouse.call_log import CALL_LOG_COLUMNS
+from streams.clickhouse.call_log import CALL_LOG_COLUMNS, latest_rows
 from streams.clickhouse.invoices import INVOICE_COLUMNS, INVOICE_LINE_COLUMNS
 from streams.clickhouse.journal import JOURNAL_COLUMNS
 from streams.clickhouse.privacy import anonymise_statement
@@ -70,7 +70,7 @@ def plan_for(result: BatchResult, settings: Settings) -> CommitPlan:
     messages += [OutMessage(s.invoice_numbering_topic, k, v, 0) for k, v in result.numbering]
     return CommitPlan(
         messages=messages,
-        inserts=[("call_log", CALL_LOG_COLUMNS, result.call_rows), ("journal", JOURNAL_COLUMNS, result.journal_rows),
+        inserts=[("call_log", CALL_LOG_COLUMNS, latest_rows(result.call_rows)), ("journal", JOURNAL_COLUMNS, result.journal_rows),
                  ("invoices", INVOICE_COLUMNS, result.invoice_rows),
                  ("invoice_lines", INVOICE_LINE_COLUMNS, result.invoice_line_rows)],
         # R32: an erasure folded here anonymises the subscriber's rows once more, after every

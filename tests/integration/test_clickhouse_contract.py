@@ -11,7 +11,8 @@ from streams.clickhouse.client import connect
 T = 1_790_812_800  # 2026-10-01T00:00:00Z, seconds
 
 
-def row(call_id: str, account: str, charge: int, start: int = T, answered: bool = True, caller="1555\t0001") -> tuple:
+def row(call_id: str, account: str, charge: int, start: int = T, answered: bool = True, caller="1555\t0001",
+        revision: int = 0) -> tuple:
     values = {
         "call_key": f"c/{call_id}", "carrier_id": "c", "call_id": call_id, "account_id": account,
         "event_id": f"e-{call_id}", "caller": caller, "callee": "12125550100", "start_at": start,
@@ -20,7 +21,7 @@ def row(call_id: str, account: str, charge: int, start: int = T, answered: bool 
         "destination_prefix": "1", "destination_name": "US", "rate_micros_per_minute": 10_000,
         "usage_micros": charge, "connect_fee_micros": 0, "charge_micros": charge, "currency": "USD",
         "rate_card_id": "usd", "on_net": 0, "source_partition": 0, "source_offset": 1, "source_index": 0,
-        "plan": "basic",
+        "plan": "basic", "revision": revision,
     }
     return tuple(values[c] for c in CALL_LOG_COLUMNS)
 
@@ -38,6 +39,10 @@ def test_R30_call_log_collapses_duplicates_and_reads_back_exactly(clickhouse_url
         assert ch.query("SELECT count() FROM call_log") == [(3,)]
         assert ch.query("SELECT caller, trunk, toUnixTimestamp(start_at), answer_at IS NULL FROM call_log FINAL "
                         "WHERE call_id = '2'") == [("1555\t0001", "t\\1", T, 1)]
+        # A carrier's correction of call 1 (issue 18), inserted after it, is the row kept.
+        ch.insert("call_log", CALL_LOG_COLUMNS, [row("1", "a", 4_000, revision=2)])
+        ch.execute("OPTIMIZE TABLE call_log FINAL")
+        assert ch.query("SELECT charge_micros, revision FROM call_log FINAL WHERE call_id = '1'") == [(4_000, 2)]
         parts = ch.query("SELECT DISTINCT toYYYYMM(start_at) AS m FROM call_log ORDER BY m")
         assert parts == [(202610,), (202611,)]
         assert ch.server_version()[0] >= 18
@@ -189,7 +194,7 @@ def test_R34_the_analysts_view_and_their_database_have_no_number_but_the_same_am
         for version, name, statements in MIGRATIONS[:1]:  # a call log from before the analysts' database
             ch.execute(statements[0])
             ch.insert("schema_migrations", ("version", "name", "applied_at"), [(version, name, T)])
-        ch.insert("call_log", CALL_LOG_COLUMNS[:-1], [row("v0", "a", 1_000)[:-1]])
+        ch.insert("call_log", CALL_LOG_COLUMNS[:-2], [row("v0", "a", 1_000)[:-2]])
         migrate(ch)
         ch.insert("call_log", CALL_LOG_COLUMNS, [row("v1", "a", 10_000), row("v1", "a", 10_000), row("v2", "b", 5_000)])
         columns = {name for (name, *_) in ch.query("DESCRIBE TABLE calls_anonymised")}
@@ -219,11 +224,12 @@ def test_migrations_are_versioned_apply_once_and_bring_an_older_database_up_to_d
                 ch.execute(sql)
             ch.insert("schema_migrations", ("version", "name", "applied_at"), [(version, name, T)])
         assert applied_versions(ch) == {1, 2}
-        ch.insert("call_log", CALL_LOG_COLUMNS[:-1], [row("old", "a", 10_000)[:-1]])  # written before plan existed
+        ch.insert("call_log", CALL_LOG_COLUMNS[:-2], [row("old", "a", 10_000)[:-2]])  # before plan and revision
         assert migrate(ch) == latest[2:]
         # Migration 6 added call_log.plan: old rows read '', new rows carry it.
         ch.insert("call_log", CALL_LOG_COLUMNS, [row("new", "a", 10_000)])
-        assert ch.query("SELECT call_id, plan FROM call_log FINAL ORDER BY call_id") == [("new", "basic"), ("old", "")]
+        assert ch.query("SELECT call_id, plan, revision FROM call_log FINAL ORDER BY call_id") == [
+            ("new", "basic", 0), ("old", "", 0)]
         assert migrate(ch) == []  # nothing twice
         assert applied_versions(ch) == set(latest)
         tables = {t for (t,) in ch.query("SHOW TABLES")}

@@ -21,7 +21,15 @@ from projections.account import AccountState
 from projections.identity import dedup_key_id
 from projections.events import AccountOpened, CallDetailRecord, Direction, Disposition, PaymentReceived
 from projections import events as ev
-from schemas.codec import ACCOUNT_EVENT_SUBJECTS, EVENT_TYPES, REGISTRY_FILE, DecodeError, EventCodec, unpack_dedup_keys
+from schemas.codec import (
+    ACCOUNT_EVENT_SUBJECTS,
+    EVENT_TYPES,
+    REGISTRY_FILE,
+    DecodeError,
+    EventCodec,
+    unpack_call_charges,
+    unpack_dedup_keys,
+)
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "avro"
 codec = EventCodec()
@@ -203,3 +211,24 @@ def test_rated_call_envelope_v2_carries_band_and_included_seconds_and_v1_reads_w
     assert (new.band, new.included_s) == ("peak", 60)
     (old,) = codec.decode_call_rated_message((FIXTURES / "CallRatedBatch.v1.bin").read_bytes())
     assert (old.band, old.included_s) == ("standard", 0)
+
+
+def test_v3_cdr_carries_its_revision_and_older_ones_read_as_revision_0():
+    (old,) = codec.decode((FIXTURES / "CallDetailRecord.v2.bin").read_bytes())
+    (new,) = codec.decode((FIXTURES / "CallDetailRecord.v3.bin").read_bytes())
+    assert (old.revision, new.revision) == (0, 2)
+    (rated,) = codec.decode_call_rated_message((FIXTURES / "CallRated.v3.bin").read_bytes())
+    assert rated.revision == 2
+    (opened,) = codec.decode((FIXTURES / "AccountOpened.v3.bin").read_bytes())
+    assert opened.country == "BE"
+
+
+def test_v5_state_keeps_the_calls_charges_and_a_v4_record_reads_with_none():
+    v4 = codec.decode_state((FIXTURES / "AccountState.v4.bin").read_bytes())
+    v5 = codec.decode_state((FIXTURES / "AccountState.v5.bin").read_bytes())
+    assert v4.call_charges == {} and v4.country_code == ""
+    assert v5.call_charges == {dedup_key_id("c:carrier-a/c-1"): (20_000, 0, 2, 7)} and v5.country_code == "32"
+    assert codec.decode_state(codec.encode_state(v5)) == v5
+    with pytest.raises(DecodeError) as info:
+        unpack_call_charges(b"\0" * 41)
+    assert info.value.code == "bad_call_charges"

@@ -44,3 +44,40 @@ def test_R32_the_clear_route_keeps_the_whole_international_mark():
     assert route_of("011447700900123", 6, "1") == "011447700"  # six digits of the destination after 011
     assert route_of("+447700900123", 6, "1") == "+447700"
     assert route_of("0117900123", 6, "44") == "0117900"  # a UK national number: trunk 0
+
+
+def _fold_one(country: str, dialled: str):
+    from projections.account import FoldSettings, Positioned, fold_batch
+    from projections.events import AccountOpened, CallDetailRecord, Disposition
+    from projections.rating import DestinationRate, RateCard
+
+    card = RateCard("eur", "EUR", 0, {"32": DestinationRate("32", "Belgium", 50_000),
+                                      "1": DestinationRate("1", "USA", 20_000)})
+    t = 1_790_812_800_000
+    events = [AccountOpened("o", "a1", t, "EUR", "basic", "postpaid", ("3225000001",), "Europe/Brussels", "BE",
+                            country),
+              CallDetailRecord("e", "sw", "k", "a1", "3225000001", dialled, t, t, t + 60_000, Disposition.ANSWERED)]
+    # The deployment is North American: only the account's own country makes the call Belgian.
+    settings = FoldSettings(rate_cards=(card,), country_code="1")
+    state, outcomes = fold_batch(None, [Positioned("t/0", i, 0, 2**62, e) for i, e in enumerate(events)], settings)
+    return state, outcomes[-1]
+
+
+def test_R2_R7_a_belgian_accounts_call_to_02_is_domestic_on_a_north_american_deployment():
+    state, outcome = _fold_one("BE", "021234567")
+    assert state.country_code == "32"
+    assert outcome.rated.destination_prefix == "32" and outcome.rated.charge_micros == 50_000
+    assert outcome.entry.postings[1].ledger_account == "revenue:usage:domestic"
+    assert dict(state.billing.unbilled) == {"2026-10|usage:domestic": (60, 50_000)}
+    # The same account without a country is read in the deployment's plan: a wrong country.
+    _, misread = _fold_one("", "021234567")
+    assert misread.rated.destination_prefix == "1"
+
+
+def test_an_account_opened_in_an_unknown_country_is_refused():
+    from projections.account import FoldSettings, Positioned, Rejected, fold_batch
+    from projections.events import AccountOpened
+
+    opened = AccountOpened("o", "a1", 1_790_812_800_000, "EUR", "basic", "postpaid", (), "UTC", "", "XX")
+    _, (outcome,) = fold_batch(None, [Positioned("t/0", 0, 0, 2**62, opened)], FoldSettings(rate_cards=()))
+    assert isinstance(outcome, Rejected) and outcome.code == "unknown_country"

@@ -21,6 +21,7 @@ BASE = AccountState(
                     recent_invoices={"VL-1": (5_000, 10, "2026-10", "REGULAR")},
                     open_disputes={"d-1": ("VL-1", "2026-10", 6_000, 4)}, payments_since=10),
     tax_jurisdiction="BE", pending_plan="pro", pending_plan_from="2026-12",
+    call_charges={11: (20_000, 0, 0, 7), -12: (0, 0, 1, 8)}, country_code="32",
 )
 
 # One other value per field. The set of names is checked against the dataclass, so a new field
@@ -32,7 +33,7 @@ OTHER = {
     "recent_keys": {11: (8_000, 5)}, "included_used_s": {"2026-11": 30},
     "lifecycle": Lifecycle(AccountStatus.SUSPENDED, "unpaid", 1_000, "2026-11"),
     "billing": replace(BASE.billing, invoice_seq=4), "tax_jurisdiction": "US-NY", "pending_plan": "",
-    "pending_plan_from": "",
+    "pending_plan_from": "", "call_charges": {11: (20_000, 0, 1, 7)}, "country_code": "1",
 }
 
 
@@ -46,6 +47,7 @@ def test_every_field_is_in_the_hash():
 def test_the_order_maps_were_written_in_does_not_count():
     reordered = replace(BASE, positions=dict(reversed(BASE.positions.items())),
                         recent_keys=dict(reversed(BASE.recent_keys.items())),
+                        call_charges=dict(reversed(BASE.call_charges.items())),
                         included_used_s=dict(reversed(BASE.included_used_s.items())))
     assert list(reordered.positions) != list(BASE.positions)
     assert state_hash({"acct-1": reordered}) == state_hash({"acct-1": BASE})
