@@ -43,6 +43,7 @@ from projections.events import (
     AccountOpened,
     AccountStatusChanged,
     CallDetailRecord,
+    Direction,
     InterimInvoiceDue,
     InvoiceIssued,
     InvoiceKind,
@@ -78,7 +79,7 @@ from projections.plan_change import connection_fee_difference, effective_period
 from projections.invoicing import Billing, TaxRule, add_charge
 from projections.lifecycle import Context, Decision, InvalidTransition, Lifecycle, Policy, StatusChanged
 from projections.periods import local_time, period_of, previous_period
-from projections.rating import RateCard, RatedCall, RatingError, rate_call, select_card
+from projections.rating import RateCard, RatedCall, RatingError, rate_call, rate_inbound, select_card
 from projections.validation import (
     InvalidEvent,
     validate_account_opened,
@@ -104,10 +105,16 @@ class FoldSettings:
     dedup_max_keys: int = 20_000
     # R4: (plan, included seconds per calendar month) for the plans that include minutes.
     included_seconds_by_plan: tuple[tuple[str, int], ...] = ()
+    # Calls received on a rented number (issue 18): (plan, micro-units per minute); others free.
+    inbound_rate_by_plan: tuple[tuple[str, int], ...] = ()
 
     @cached_property
     def _allowance_s(self) -> dict[str, int]:
         return dict(self.included_seconds_by_plan)
+
+    def inbound_rate(self, plan: str) -> int:
+        """Micro-units per minute a call received on a rented number costs under ``plan``."""
+        return dict(self.inbound_rate_by_plan).get(plan, 0)
 
     def included_seconds(self, plan: str) -> int:
         """R4: included seconds per calendar month of ``plan`` (0 when it includes none)."""
@@ -660,6 +667,8 @@ def _rate(fold: _Fold, item: Positioned, given_back_s: int = 0) -> tuple[RatedCa
     event, state, settings, allowance_s = item.event, fold.state, fold.settings, fold.allowance_s
     try:
         card = select_card(settings.rate_cards, state.currency, event.start_at_ms)
+        if event.direction is Direction.INBOUND:  # billed to the rented number's owner
+            return rate_inbound(event, card, settings.inbound_rate(fold.books.plan), fold.books.plan), ""
         period = period_of(event.start_at_ms, state.time_zone) if allowance_s else ""
         remaining_s = max(0, allowance_s - fold.included_used.get(period, 0) + given_back_s) if allowance_s else 0
         rated = rate_call(event, card, on_net_prefixes=settings.on_net_prefixes, country_code=fold.country,

@@ -47,7 +47,7 @@ ROUNDING_RESIDUE = "rounding:residue"
 MINOR_UNIT_MICROS = {"USD": 10_000, "EUR": 10_000}
 
 # Categories of unbilled charges (R16), in the order an invoice lists them, with their labels.
-USAGE_CATEGORIES = ("usage:domestic", "usage:international", "usage:premium", "usage:correction")
+USAGE_CATEGORIES = ("usage:domestic", "usage:international", "usage:premium", "usage:inbound", "usage:correction")
 FEE_CATEGORIES = ("activation", "monthly", "monthly:credit", "feature", "equipment", "shipping", "termination",
                   "goodwill", "correction")
 _LABELS = {
@@ -63,6 +63,7 @@ _LABELS = {
     "usage:domestic": "Calls, domestic",
     "usage:international": "Calls, international",
     "usage:premium": "Calls, premium destinations",
+    "usage:inbound": "Calls received on rented numbers",
     "usage:correction": "Corrected calls",  # projections/corrections.py: the difference, a call per correction
 }
 _ORDER = {c: i for i, c in enumerate(("activation", "monthly", "monthly:credit", "feature", *USAGE_CATEGORIES,

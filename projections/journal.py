@@ -67,7 +67,10 @@ class JournalEntry:
 
 
 def usage_category(rated: RatedCall, domestic_prefix: str) -> str:
-    """R16 usage categories: premium (connect-fee destinations), domestic, international."""
+    """R16 usage categories: premium (connect-fee destinations), domestic, international, and
+    inbound (calls received on a rented number, billed to its owner)."""
+    if rated.inbound:
+        return "revenue:usage:inbound"
     if rated.connect_fee_micros:
         return "revenue:usage:premium"
     if rated.destination_prefix.startswith(domestic_prefix):

@@ -48,6 +48,7 @@ from projections.periods import local_time
 
 SECONDS_PER_MINUTE = 60
 MAX_PREFIX_DIGITS = 15  # E.164 numbers have at most 15 digits.
+INBOUND = "inbound"  # the destination of a call received on a rented number (rate_inbound)
 
 
 class RatingError(ValueError):
@@ -212,6 +213,10 @@ class RatedCall:
     included_s: int = 0  # billed seconds covered by the plan's included minutes (R4)
     plan: str = ""  # the account's plan when the call was rated (analytics: R36 usage patterns)
 
+    @property
+    def inbound(self) -> bool:
+        return self.destination_prefix == INBOUND
+
 
 def normalize_number(raw: str, country_code: str = "1") -> str:
     """Digits in international form, by the country's dialling plan (``projections/dialling.py``):
@@ -302,6 +307,19 @@ def rate_call(
     charge = usage + dest.connect_fee_micros
     return RatedCall(duration_s, billed, dest.prefix, dest.name, rate, usage, dest.connect_fee_micros,
                      charge, card.currency, card.card_id, band=band, included_s=included, plan=plan)
+
+
+def rate_inbound(cdr: CallDetailRecord, card: RateCard, rate_micros_per_minute: int, plan: str = "") -> RatedCall:
+    """A call *to* a number the account rents, billed to its owner (issue 18, seed 004's
+    per-minute Basic Services): the plan's inbound rate per minute (0: free), answered time only
+    (R1), in whole minutes (60/60, R2's default increments); no destination lookup, no included
+    minutes (R4 covers the account's own domestic calls)."""
+    answered = cdr.disposition is Disposition.ANSWERED and cdr.answer_at_ms is not None
+    duration_s = (cdr.end_at_ms - cdr.answer_at_ms) // 1000 if answered else 0
+    billed = billed_seconds(duration_s, 60, 60) if duration_s and rate_micros_per_minute else 0
+    usage = usage_micros(billed, rate_micros_per_minute)
+    return RatedCall(duration_s, billed, INBOUND, "Inbound to a rented number", rate_micros_per_minute, usage, 0,
+                     usage, card.currency, card.card_id, plan=plan)
 
 
 def call_rated(cdr: CallDetailRecord, rated: RatedCall) -> CallRated:

@@ -28,6 +28,9 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
     ing.add_argument("--directory", metavar="FILE.csv",
                      help="number_or_trunk,account_id lines: the account of a CDR with no accountcode, by its "
                           "calling number or its trunk (trunk:NAME)")
+    ing.add_argument("--revision", type=revision, default=0, metavar="N",
+                     help="the file is the carrier's correction of calls it sent before: its calls get revision N "
+                          "(1, 2, ...) and supersede earlier revisions (docs/ingest.md, corrections)")
     ing.add_argument("--dry-run", action="store_true",
                      help="parse and assemble only, no broker: one JSON object per call or rejected record")
     ing.add_argument("paths", nargs="+", metavar="PATH")
@@ -67,6 +70,15 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
     cr.set_defaults(handler=carrier_reconcile)
 
 
+def revision(text: str) -> int:
+    from streams.edge.source import REVISION_MAX
+
+    value = positive(text)
+    if value > REVISION_MAX:
+        raise argparse.ArgumentTypeError(f"{text} is above {REVISION_MAX}")
+    return value
+
+
 def _zone(text: str):  # noqa: ANN202 - a ZoneInfo
     from streams.edge.cdr import carrier_zone
 
@@ -81,40 +93,43 @@ def ingest(args: argparse.Namespace) -> int:
     from streams.edge.ingest import ingest as run
 
     settings = settings_of(args)
-    if args.format != "avro" and not args.carrier:
-        raise ConfigError(f"--carrier: required for --format {args.format} (it scopes the call key)")
-    directory = _directory(settings, args)
+    source = _source(settings, args)
     if args.dry_run:
-        return dry_run(settings, args, directory)
-    summary = asyncio.run(run(settings, [Path(p) for p in args.paths], args.format, args.carrier,
-                              _zone(args.time_zone), envelope_max=args.envelope, directory=directory))
+        return dry_run(args, source)
+    summary = asyncio.run(run(settings, [Path(p) for p in args.paths], source, envelope_max=args.envelope))
     print(summary.line())
     return 1 if summary.rejected else 0
 
 
-def _directory(settings, args: argparse.Namespace):  # noqa: ANN001, ANN202 - Settings, NumberDirectory
+def _source(settings, args: argparse.Namespace):  # noqa: ANN001, ANN202 - Settings, Source
+    """How the records of ``args`` are read, from the command line (one line and exit 2 if wrong)."""
     from streams.edge.directory import DirectoryError, NumberDirectory
+    from streams.edge.source import Source
 
-    if not args.directory:
-        return None
+    if args.format != "avro" and not args.carrier:
+        raise ConfigError(f"--carrier: required for --format {args.format} (it scopes the call key)")
+    if args.format == "avro" and args.revision:
+        raise ConfigError("--revision: an Avro record carries its own revision")
     try:
-        return NumberDirectory.from_csv(args.directory, settings.country_code)
+        directory = NumberDirectory.from_csv(args.directory, settings.country_code) if args.directory else None
     except DirectoryError as exc:
         raise ConfigError(f"--directory: {exc}") from None
+    return Source(args.format, args.carrier, _zone(args.time_zone), directory, args.revision)
 
 
-def dry_run(settings, args: argparse.Namespace, directory=None) -> int:  # noqa: ANN001 - Settings, NumberDirectory
-    """What ingest would produce, as JSON lines: a contract scripts rely on (docs/ingest.md)."""
-    from streams.edge.ingest import parse_file, call_json
-    from streams.kafka.codec import codec_for
+def dry_run(args: argparse.Namespace, source) -> int:  # noqa: ANN001 - Source
+    """What ingest would produce, as JSON lines: a contract scripts rely on (docs/ingest.md).
+    No broker: the directory is the ``--directory`` file only."""
+    from schemas.codec import EventCodec
+    from streams.edge.ingest import call_json, rejected_json
+    from streams.edge.source import parse_file
 
-    zone, codec, rejected = _zone(args.time_zone), codec_for(settings), 0
+    rejected = 0
     for path in args.paths:
-        for parsed in parse_file(Path(path), args.format, args.carrier, zone, codec, directory):
+        for parsed in parse_file(Path(path), source, EventCodec()):
             if parsed.cdr is None:
                 rejected += 1
-                print(json.dumps({"rejected": parsed.rejected.code if parsed.rejected else "unreadable",
-                                  "file": path, "line": parsed.line}))
+                print(json.dumps(rejected_json(parsed, path)))
             else:
                 print(json.dumps(call_json(parsed.cdr, parsed.legs)))
     return 1 if rejected else 0

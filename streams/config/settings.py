@@ -112,6 +112,9 @@ class Settings:
     termination_fee: str = setting("0", check=checks.amount)  # R26, in the account's currency
     # R21: "plan:amount" connection fees; a plan change to a higher one charges the difference.
     connection_fees: tuple[str, ...] = setting((), check=checks.plan_amounts)
+    # Calls received on a rented number, billed to its owner (issue 18): "plan:amount" per minute,
+    # comma separated; plans not named receive calls free.
+    inbound_rates: tuple[str, ...] = setting((), check=checks.plan_amounts)
     registration_grace_hours: int = setting(36, low=1, high=8_760)  # R12
     inactivity_days: int = setting(0, low=0, high=3_650)  # R28; 0: never deactivate
     interim_threshold: str = setting("50.00", check=checks.positive_amount)  # R18: owed above this (account currency) is announced
@@ -170,6 +173,7 @@ class Settings:
         return {"included_minutes": checks.plan_minutes(self.included_minutes),
                 "monthly_fees": checks.plan_amounts(self.monthly_fees),
                 "connection_fees": checks.plan_amounts(self.connection_fees),
+                "inbound_rates": checks.plan_amounts(self.inbound_rates),
                 "tax_rules": checks.tax_rules(self.tax_rules)}
 
     def included_seconds_by_plan(self) -> tuple[tuple[str, int], ...]:
@@ -179,6 +183,10 @@ class Settings:
     def connection_fee_by_plan(self) -> tuple[tuple[str, int], ...]:
         """R21: (plan, connection fee in micro-units), from ``connection_fees``."""
         return self._parsed["connection_fees"]
+
+    def inbound_rate_by_plan(self) -> tuple[tuple[str, int], ...]:
+        """(plan, micro-units per minute of a call received on a rented number), from ``inbound_rates``."""
+        return self._parsed["inbound_rates"]
 
     def monthly_fee_by_plan(self) -> tuple[tuple[str, int], ...]:
         """R14: (plan, monthly fee in micro-units), from ``monthly_fees``."""

@@ -30,10 +30,10 @@ import csv
 from typing import Iterable, Iterator
 from zoneinfo import ZoneInfo
 
-from projections.events import CallDetailRecord, Direction, Disposition
+from projections.events import CallDetailRecord, Disposition
 from projections.validation import InvalidEvent, validate_cdr
 from streams.edge.cdr import CdrRejected, Leg, Parsed, local_ms
-from streams.edge.directory import NumberDirectory
+from streams.edge.directory import NumberDirectory, owner_of
 
 COLUMNS = ("accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel", "lastapp",
            "lastdata", "start", "answer", "end", "duration", "billsec", "disposition", "amaflags",
@@ -67,14 +67,10 @@ def parse_record(fields: list[str], carrier_id: str, zone: ZoneInfo,
     if not uniqueid:
         raise CdrRejected("missing_uniqueid", "empty uniqueid (the call key)")
     trunk = _trunk(row["dstchannel"].strip())
-    # Without an account code: the calling number, else the peer the call came from (the
-    # customer's trunk: the source channel, SIP/pbx-acme), in the number directory.
-    account_id = row["accountcode"].strip() or (
-        directory.account_for(row["src"].strip(), _trunk(row["channel"].strip())) if directory else "")
-    if not account_id:
-        raise CdrRejected("unknown_number" if directory else "missing_accountcode",
-                          f"call {uniqueid} has no accountcode, and its caller and trunk are not in the number "
-                          "directory" if directory else f"call {uniqueid} has no accountcode (the ledger account)")
+    # Without an account code: the caller's number, the rented number called (an inbound call),
+    # or the peer the call came from (the customer's trunk: the source channel, SIP/pbx-acme).
+    account_id, direction = owner_of(directory, row["accountcode"].strip(), row["src"].strip(), row["dst"].strip(),
+                                     _trunk(row["channel"].strip()), f"call {uniqueid}")
     disposition = DISPOSITIONS.get(row["disposition"].strip().upper())
     if disposition is None:
         raise CdrRejected("unknown_disposition", f"disposition {row['disposition']!r}")
@@ -101,7 +97,7 @@ def parse_record(fields: list[str], carrier_id: str, zone: ZoneInfo,
         event_id=f"{carrier_id}/{uniqueid}", carrier_id=carrier_id, call_id=uniqueid,
         account_id=account_id, caller=row["src"].strip(), callee=row["dst"].strip(),
         start_at_ms=start, answer_at_ms=answer, end_at_ms=end, disposition=disposition,
-        direction=Direction.OUTBOUND, trunk=trunk,
+        direction=direction, trunk=trunk,
     )
     try:
         validate_cdr(cdr)
@@ -117,13 +113,13 @@ def _sequence(fields: list[str], line: int) -> int:
 
 
 def read_master_csv(lines: Iterable[str], carrier_id: str, zone: ZoneInfo,
-                    directory: NumberDirectory | None = None) -> Iterator[Parsed]:
+                    directory: NumberDirectory | None = None, first_line: int = 1) -> Iterator[Parsed]:
     """Every record of a Master.csv, in order, each parsed or rejected with its line number.
 
     One record per line (cdr_csv writes no embedded newlines), so a rejected record's dead
     letter carries its line exactly as it was.
     """
-    for number, line in enumerate(lines, start=1):
+    for number, line in enumerate(lines, start=first_line):
         raw = line.rstrip("\r\n")
         if not raw.strip():
             continue

@@ -21,7 +21,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from schemas.codec import EventCodec
-from streams.edge.ingest import parse_file
+from streams.edge.source import Source, parse_file
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +80,7 @@ def theirs_in_window(paths: list[Path], fmt: str, carrier_id: str, zone: ZoneInf
     ``ingest`` parses them, and how many records could not be parsed."""
     theirs, unreadable = [], 0
     for path in paths:
-        for parsed in parse_file(path, fmt, carrier_id, zone, EventCodec()):
+        for parsed in parse_file(path, Source(fmt, carrier_id, zone), EventCodec()):
             if parsed.cdr is None:
                 unreadable += 1
                 continue

@@ -1,26 +1,52 @@
-"""The number directory: whose call a CDR is when the switch wrote no account code.
+"""The number directory: who pays for a call the switch wrote no account code for, and which way
+the call went.
 
-Most switches leave ``accountcode`` empty; billing systems find the account from the calling
-number or from the trunk the call came in on. The directory is a CSV file of
-``number_or_trunk,account_id`` lines (``voiceledger ingest --directory FILE``): a number in any
-form the deployment's dialling plan reads (``+1 212...``, ``00 32...``, national), or
-``trunk:NAME`` for a trunk (``SIP/pbx-acme`` as the adapters write it). A CDR whose caller is
-in the directory is that account's outbound call; else one whose trunk is, the trunk's account's.
-A CDR found neither way is refused (``unknown_number``), never billed to a guess.
+Most switches leave ``accountcode`` empty; billing systems find the account from the numbers
+and the trunk instead. The directory holds, in international digits:
 
-Not built yet: the directory from the log itself (the numbers of ``AccountOpened``) and calls
-*to* a rented number billed to its owner (inbound); see issue 18.
+- **the log's numbers**: every account's numbers as the worker folded them (``AccountOpened``,
+  less erased and terminated accounts), read from the accounts table's changelog
+  (``from_states``), each number read in its own account's dialling plan;
+- **a CSV file** (``voiceledger ingest --directory FILE``) of ``number_or_trunk,account_id``
+  lines, for a dry run or for numbers not on the log yet: a number in any form the deployment's
+  dialling plan reads (``+1 212...``, ``00 32...``, national), or ``trunk:NAME`` for a customer's
+  trunk or peer (``SIP/pbx-acme`` as the adapters write it). A CSV line wins over the log.
+
+Who pays (``owner``), in this order (R9: the account charged; R10: its authorization):
+
+1. the switch's ``accountcode``, when it wrote one: that account's outbound call;
+2. the **caller's** number: that account's outbound call;
+3. the **called** number, rented by an account: an **inbound** call, billed to the number's
+   owner at its plan's inbound rate (``inbound_rates``; free when its plan names none);
+4. the trunk or peer the call came from: that trunk's account's outbound call.
+
+A call found none of these ways is refused (``unknown_number``), never billed to a guess. A call
+between two of the provider's subscribers is the caller's outbound call, free when the callee is
+in the provider's own ranges (R3, ``on_net_prefixes``).
 """
 
 from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Iterable
 
+from projections.account import AccountState
 from projections.dialling import international_digits
+from projections.events import Direction
+from projections.lifecycle import AccountStatus
+from streams.edge.cdr import CdrRejected
 
 TRUNK = "trunk:"
 ENTRIES_MAX = 5_000_000  # a directory larger than this is refused: it is held in memory
+
+
+def _digits(number: str, country_code: str) -> str:
+    """A number as people write it (spaces, dashes, dots, brackets) in international digits."""
+    return international_digits(number.translate(_SEPARATORS), country_code)
+
+
+_SEPARATORS = str.maketrans("", "", " -.()")
 
 
 class DirectoryError(ValueError):
@@ -31,6 +57,20 @@ class NumberDirectory:
     def __init__(self, entries: dict[str, str], country_code: str) -> None:
         self.entries = entries  # international digits or "trunk:NAME" -> account id
         self.country_code = country_code
+
+    @classmethod
+    def from_states(cls, states: Iterable[AccountState], country_code: str) -> NumberDirectory:
+        """The numbers of every account the worker folded, but terminated ones (their numbers
+        are released) and erased ones (R32: none are left in their state)."""
+        entries = {}
+        for state in states:
+            if state.lifecycle.status is AccountStatus.TERMINATED:
+                continue
+            for number in state.numbers:
+                digits = _digits(number, state.country_code or country_code)
+                if digits.isdigit():
+                    entries[digits] = state.account_id
+        return cls(entries, country_code)
 
     @classmethod
     def from_csv(cls, path: str | Path, country_code: str) -> NumberDirectory:
@@ -51,17 +91,46 @@ class NumberDirectory:
             raise DirectoryError(f"{path}: not a CSV number directory in UTF-8: {exc}") from None
         return cls(entries, country_code)
 
+    def overlaid_with(self, other: NumberDirectory | None) -> NumberDirectory:
+        """This directory with ``other``'s entries on top (a CSV file over the log's numbers)."""
+        return self if other is None else NumberDirectory({**self.entries, **other.entries}, self.country_code)
+
     @staticmethod
     def _key(text: str, country_code: str, where: str) -> str:
         text = text.strip()
         if text.startswith(TRUNK):
             return text
-        digits = international_digits(text.replace(" ", "").replace("-", ""), country_code)
+        digits = _digits(text, country_code)
         if not digits.isdigit():
             raise DirectoryError(f"{where}: {text!r} is neither a number nor trunk:NAME")
         return digits
 
-    def account_for(self, caller: str, trunk: str) -> str:
-        """The account of an outbound call: by its calling number, else its trunk; '' if neither."""
-        digits = international_digits(caller.replace(" ", ""), self.country_code) if caller else ""
-        return self.entries.get(digits, "") or (self.entries.get(TRUNK + trunk, "") if trunk else "")
+    def _number(self, number: str) -> str:
+        digits = _digits(number, self.country_code) if number else ""
+        return self.entries.get(digits, "") if digits else ""
+
+    def owner(self, caller: str, callee: str, trunk: str) -> tuple[str, Direction] | None:
+        """Who pays, and the direction (module docstring); None when nobody is found."""
+        account = self._number(caller)
+        if account:
+            return account, Direction.OUTBOUND
+        account = self._number(callee)
+        if account:
+            return account, Direction.INBOUND
+        account = self.entries.get(TRUNK + trunk, "") if trunk else ""
+        return (account, Direction.OUTBOUND) if account else None
+
+
+def owner_of(directory: NumberDirectory | None, accountcode: str, caller: str, callee: str, trunk: str,
+             what: str) -> tuple[str, Direction]:
+    """The account and direction of one record (``what`` names it in a refusal): its account
+    code, else the directory's answer. Raises ``CdrRejected``."""
+    if accountcode:
+        return accountcode, Direction.OUTBOUND
+    if directory is None:
+        raise CdrRejected("missing_accountcode", f"{what} has no accountcode (the ledger account)")
+    found = directory.owner(caller, callee, trunk)
+    if found is None:
+        raise CdrRejected("unknown_number", f"{what} has no accountcode, and neither its numbers nor its trunk "
+                                            "are in the number directory")
+    return found

@@ -29,10 +29,10 @@ from typing import Any, Iterator
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
-from projections.events import CallDetailRecord, Direction, Disposition
+from projections.events import CallDetailRecord, Disposition
 from projections.validation import InvalidEvent, validate_cdr
 from streams.edge.cdr import CdrRejected, Leg, Parsed, local_ms
-from streams.edge.directory import NumberDirectory
+from streams.edge.directory import NumberDirectory, owner_of
 
 NO_ANSWER_CAUSES = frozenset({"NO_ANSWER", "NO_USER_RESPONSE", "ORIGINATOR_CANCEL", "ALLOTTED_TIMEOUT"})
 BILLSEC_TOLERANCE_MS = 1_000
@@ -79,15 +79,11 @@ def parse_record(record: Any, carrier_id: str, zone: ZoneInfo,
         raise CdrRejected("missing_uuid", "no variables.uuid (the call key)")
     profile = _profile(record)
     caller = _var(v, "caller_id_number") or str(profile.get("caller_id_number", "")).strip()
-    account_id = _var(v, "accountcode") or (directory.account_for(caller, _var(v, "sip_gateway_name"))
-                                            if directory else "")
-    if not account_id:
-        raise CdrRejected("unknown_number" if directory else "missing_accountcode",
-                          f"leg {uuid} has no accountcode, and its caller and trunk are not in the number directory"
-                          if directory else f"leg {uuid} has no accountcode (the ledger account)")
     callee = _var(v, "destination_number") or str(profile.get("destination_number", "")).strip()
     if not callee:
         raise CdrRejected("missing_destination", f"leg {uuid} has no destination_number")
+    account_id, direction = owner_of(directory, _var(v, "accountcode"), caller, callee, _var(v, "sip_gateway_name"),
+                                     f"leg {uuid}")
     start = _time_ms(v, "start", zone)
     end = _time_ms(v, "end", zone)
     if start is None or end is None:
@@ -111,7 +107,7 @@ def parse_record(record: Any, carrier_id: str, zone: ZoneInfo,
     cdr = CallDetailRecord(
         event_id=f"{carrier_id}/{uuid}", carrier_id=carrier_id, call_id=uuid, account_id=account_id,
         caller=caller, callee=callee, start_at_ms=start, answer_at_ms=answer, end_at_ms=end,
-        disposition=disposition, direction=Direction.OUTBOUND, trunk=_var(v, "sip_gateway_name"),
+        disposition=disposition, direction=direction, trunk=_var(v, "sip_gateway_name"),
     )
     try:
         validate_cdr(cdr)
@@ -121,7 +117,7 @@ def parse_record(record: Any, carrier_id: str, zone: ZoneInfo,
 
 
 def read_json_cdrs(text: str, carrier_id: str, zone: ZoneInfo,
-                   directory: NumberDirectory | None = None) -> Iterator[Parsed]:
+                   directory: NumberDirectory | None = None, first_line: int = 1) -> Iterator[Parsed]:
     """Every JSON CDR in a file: one object, an array of objects, or one object per line."""
     stripped = text.strip()
     if not stripped:
@@ -132,11 +128,11 @@ def read_json_cdrs(text: str, carrier_id: str, zone: ZoneInfo,
         whole = None  # not one JSON document: read it as JSON Lines
     if whole is not None:
         records = whole if isinstance(whole, list) else [whole]
-        for number, record in enumerate(records, start=1):
+        for number, record in enumerate(records, start=first_line):
             raw = json.dumps(record, separators=(",", ":"))
             yield _parse(number, raw, record, carrier_id, zone, directory)
         return
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=first_line):
         if not line.strip():
             continue
         try:

@@ -79,6 +79,7 @@ def fold_settings_from(settings: Settings, published_cards: tuple[RateCard, ...]
         monthly_fee_by_plan=settings.monthly_fee_by_plan(),
         termination_fee_micros=parse_decimal_micros(settings.termination_fee),
         connection_fee_by_plan=settings.connection_fee_by_plan(),
+        inbound_rate_by_plan=settings.inbound_rate_by_plan(),
         registration_grace_ms=settings.registration_grace_hours * 3_600_000,
         inactivity_ms=settings.inactivity_days * DAY_MS,
         interim_threshold_micros=parse_decimal_micros(settings.interim_threshold),

@@ -14,7 +14,7 @@ from projections.rating import DestinationRate, RateCard
 from schemas.codec import EventCodec
 from streams.edge.assembly import assemble
 from streams.edge.cdr import Leg, Parsed
-from streams.edge.ingest import parse_file
+from streams.edge.source import Source, parse_file
 from projections.events import AccountOpened, PaymentReceived
 
 SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "cdr"
@@ -24,7 +24,7 @@ CARD = RateCard("usd", "USD", 0, {"1": DestinationRate("1", "US", 60_000, 0, 1, 
 
 
 def calls(name: str, fmt: str) -> list[Parsed]:
-    return list(parse_file(SAMPLES / name, fmt, "carrier-a", UTC, EventCodec()))
+    return list(parse_file(SAMPLES / name, Source(fmt, "carrier-a", UTC), EventCodec()))
 
 
 def test_R1_a_forked_dial_is_billed_once_for_its_answered_leg():
@@ -111,11 +111,11 @@ def test_R9_an_empty_accountcode_is_resolved_by_the_number_directory_or_refused(
     from streams.edge.directory import NumberDirectory
 
     directory = NumberDirectory.from_csv(SAMPLES / "directory.csv", "1")
-    parsed = list(parse_file(SAMPLES / "asterisk-no-accountcode-Master.csv", "asterisk-csv", "carrier-a", UTC,
-                             EventCodec(), directory))
+    parsed = list(parse_file(SAMPLES / "asterisk-no-accountcode-Master.csv", Source("asterisk-csv", "carrier-a", UTC, directory),
+                             EventCodec()))
     assert [(p.cdr.call_id, p.cdr.account_id) for p in parsed if p.cdr] == [
         ("1790874000.20", "acct-000001"), ("1790874300.21", "acct-acme")]
     assert [(p.line, p.rejected.code) for p in parsed if p.rejected] == [(3, "unknown_number")]
-    without = list(parse_file(SAMPLES / "asterisk-no-accountcode-Master.csv", "asterisk-csv", "carrier-a", UTC,
+    without = list(parse_file(SAMPLES / "asterisk-no-accountcode-Master.csv", Source("asterisk-csv", "carrier-a", UTC),
                               EventCodec()))
     assert {p.rejected.code for p in without} == {"missing_accountcode"}

@@ -52,6 +52,7 @@ SAMPLES: dict[str, tuple[str, str, object]] = {
     "monthly_fees": ('["basic:9.99"]', "basic:9.99", ("basic:9.99",)),
     "termination_fee": ('"25.00"', "25.00", "25.00"),
     "connection_fees": ('["pro:10"]', "pro:10", ("pro:10",)),
+    "inbound_rates": ('["business:0.012"]', "business:0.012", ("business:0.012",)),
     "registration_grace_hours": ("48", "48", 48),
     "inactivity_days": ("180", "180", 180),
     "interim_threshold": ('"75"', "75", "75"),

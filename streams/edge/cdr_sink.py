@@ -1,0 +1,99 @@
+"""Where the edge puts carriers' CDRs: good calls on the events topic, bad records on the
+dead-letter topic with their reason, for every way CDRs arrive (a file, a followed file, an
+HTTP push).
+
+A call is sealed first (R32: caller and callee with the subscriber's key, deterministic, so a
+re-sent call is still a duplicate), then packed with the calls of its partition into envelopes
+of up to ``envelope_max`` (the worker pays its per-message cost once per envelope). A rejected
+record goes to the dead-letter topic as it was read, with where it came from (``source_topic``
+``file:<path>`` or ``http:<carrier>``, ``source_offset`` its line or request number), because
+its account may be unknown. ``flush`` returns once the broker has acknowledged everything sent:
+only then may a caller say a CDR is on the log (an HTTP answer, a followed file's position).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from projections.events import CallDetailRecord
+from streams.config.settings import Settings
+from streams.edge.cdr import CdrRejected
+from streams.edge.sealing import sealer_for
+from streams.kafka.codec import codec_for
+from streams.kafka.producer import new_producer, plan_messages
+from streams.kafka.topics import ensure_topics
+
+PENDING_MAX = 5_000  # sends in flight before the sink waits for their acknowledgements
+
+
+@dataclass
+class SinkCounts:
+    produced: int = 0
+    rejected: int = 0
+    reasons: Counter = field(default_factory=Counter)
+
+
+class CdrSink:
+    def __init__(self, settings: Settings, envelope_max: int = 200) -> None:
+        self.settings = settings
+        self.codec = codec_for(settings)
+        self.envelope_max = envelope_max
+        self.counts = SinkCounts()
+        self._producer: Any = None
+        self._sealer = None
+        self._pending: list[asyncio.Future] = []
+
+    async def start(self) -> None:
+        await ensure_topics(self.settings)  # created with their retention, never by a first write's defaults
+        self._sealer = sealer_for(self.settings)
+        self._producer = new_producer(self.settings)
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+    def past_retention(self, cdr: CallDetailRecord) -> CdrRejected | None:
+        """R31: a call older than the retention cannot be sealed: its month's key is destroyed."""
+        if self._sealer is not None and self._sealer.past_retention(cdr):
+            return CdrRejected("past_retention", "the call is older than the retention: its month's key is destroyed "
+                                                 "(R31)")
+        return None
+
+    async def calls(self, cdrs: list[CallDetailRecord]) -> None:
+        """Send good calls to the events topic (acknowledged by ``flush``)."""
+        if self._sealer is not None:
+            cdrs = self._sealer.seal_events(cdrs)
+        s = self.settings
+        for partition, key, value in plan_messages(cdrs, self.codec, s.partitions, self.envelope_max):
+            await self._send(s.events_topic, key, value, partition)
+        self.counts.produced += len(cdrs)
+
+    async def reject(self, source: str, number: int, raw: str, rejected: CdrRejected) -> None:
+        """Send a bad record to the dead-letter topic with its reason (acknowledged by ``flush``)."""
+        self.counts.rejected += 1
+        self.counts.reasons[rejected.code] += 1
+        letter = self.codec.encode_dead_letter(
+            reason_code=rejected.code, reason=f"{source}:{number}: {rejected}", source_topic=source,
+            source_partition=-1, source_offset=number, source_index=0, original=raw.encode())
+        await self._send(self.settings.dead_letter_topic, f"{source}/{number}".encode(), letter)
+
+    async def flush(self) -> None:
+        """Every record sent so far is acknowledged by the broker (raises if one was not)."""
+        pending, self._pending = self._pending, []
+        await asyncio.gather(*pending)
+        await self._producer.flush()
+
+    def forget_keys(self) -> None:
+        """Reload subscriber keys at the next call: an erasure between two files holds for the next."""
+        if self._sealer is not None:
+            self._sealer.forget()
+
+    async def _send(self, topic: str, key: bytes, value: bytes, partition: int | None = None) -> None:
+        self._pending.append(await self._producer.send(topic, key=key, value=value, partition=partition))
+        if len(self._pending) >= PENDING_MAX:
+            await self.flush()
