@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -13,13 +14,14 @@ from pathlib import Path
 from streams.cli.common import day, positive, settings_of
 from streams.config.settings import ConfigError
 
-FORMATS = ("asterisk-csv", "freeswitch-json", "avro")
+FORMATS = ("asterisk-csv", "freeswitch-json", "plain-json", "avro")
 
 
 def register(sub: argparse._SubParsersAction, parents: list) -> None:
     ing = sub.add_parser("ingest", parents=parents, help="parse carriers' CDR files and produce them to the events topic")
     ing.add_argument("--format", required=True, choices=FORMATS,
-                     help="asterisk-csv: Master.csv; freeswitch-json: mod_json_cdr; avro: container file")
+                     help="asterisk-csv: Master.csv; freeswitch-json: mod_json_cdr; plain-json: JSON Lines, a call "
+                          "per line (docs/ingest.md); avro: container file")
     ing.add_argument("--carrier", help="carrier id: with the source's unique id, the call key (required "
                                        "for asterisk-csv and freeswitch-json)")
     ing.add_argument("--time-zone", default="UTC",
@@ -31,6 +33,11 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
     ing.add_argument("--revision", type=revision, default=0, metavar="N",
                      help="the file is the carrier's correction of calls it sent before: its calls get revision N "
                           "(1, 2, ...) and supersede earlier revisions (docs/ingest.md, corrections)")
+    ing.add_argument("--follow", action="store_true",
+                     help="tail one growing file (Master.csv, JSON Lines) until stopped, through rotations, keeping "
+                          "its position in --position")
+    ing.add_argument("--position", metavar="FILE", help="with --follow: where the position is kept "
+                                                        "(default PATH.position)")
     ing.add_argument("--dry-run", action="store_true",
                      help="parse and assemble only, no broker: one JSON object per call or rejected record")
     ing.add_argument("paths", nargs="+", metavar="PATH")
@@ -93,15 +100,17 @@ def ingest(args: argparse.Namespace) -> int:
     from streams.edge.ingest import ingest as run
 
     settings = settings_of(args)
-    source = _source(settings, args)
+    source = source_from_args(settings, args)
     if args.dry_run:
         return dry_run(args, source)
+    if args.follow:
+        return follow(settings, args, source)
     summary = asyncio.run(run(settings, [Path(p) for p in args.paths], source, envelope_max=args.envelope))
     print(summary.line())
     return 1 if summary.rejected else 0
 
 
-def _source(settings, args: argparse.Namespace):  # noqa: ANN001, ANN202 - Settings, Source
+def source_from_args(settings, args: argparse.Namespace):  # noqa: ANN001, ANN202 - Settings, Source
     """How the records of ``args`` are read, from the command line (one line and exit 2 if wrong)."""
     from streams.edge.directory import DirectoryError, NumberDirectory
     from streams.edge.source import Source
@@ -115,6 +124,21 @@ def _source(settings, args: argparse.Namespace):  # noqa: ANN001, ANN202 - Setti
     except DirectoryError as exc:
         raise ConfigError(f"--directory: {exc}") from None
     return Source(args.format, args.carrier, _zone(args.time_zone), directory, args.revision)
+
+
+def follow(settings, args: argparse.Namespace, source) -> int:  # noqa: ANN001 - Settings, Source
+    """``ingest --follow``: runs until SIGTERM or SIGINT, then exits 0."""
+    from streams.edge.follow import follow as run
+
+    if len(args.paths) != 1 or args.format == "avro":
+        raise ConfigError("--follow: one file of a text format (asterisk-csv, plain-json, freeswitch-json as JSON Lines)")
+    path = Path(args.paths[0])
+    position = Path(args.position) if args.position else path.with_name(path.name + ".position")
+    try:
+        asyncio.run(run(settings, path, source, position, lambda text: print(text, file=sys.stderr, flush=True)))
+    except ValueError as exc:  # a damaged position file
+        raise ConfigError(f"--position: {exc}") from None
+    return 0
 
 
 def dry_run(args: argparse.Namespace, source) -> int:  # noqa: ANN001 - Source

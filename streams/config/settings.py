@@ -156,7 +156,7 @@ class Settings:
     # on: loopback unless set (0.0.0.0 in a container, where Prometheus and switches reach it).
     http_bind_host: str = setting("127.0.0.1", check=checks.host)
     authorization_quota_seconds: int = setting(3_600, low=1, high=4 * 3_600)
-    # R35: the HTTP API's bearer tokens, "TOKEN SCOPE" per line (streams/http/tokens.py); empty
+    # R35: the HTTP API's bearer tokens, "TOKEN SCOPE" per line (streams/config/tokens.py); empty
     # leaves the API open to anyone who can reach the port (the worker warns at start).
     api_tokens_file: str = setting("", check=checks.file_if_set)
     reservation_grace_seconds: int = setting(120, low=0, high=86_400)

@@ -36,6 +36,7 @@ from projections.dialling import international_digits
 from projections.events import Direction
 from projections.lifecycle import AccountStatus
 from streams.edge.cdr import CdrRejected
+from streams.edge.sealing import Opener, SealError
 
 TRUNK = "trunk:"
 ENTRIES_MAX = 5_000_000  # a directory larger than this is refused: it is held in memory
@@ -59,14 +60,22 @@ class NumberDirectory:
         self.country_code = country_code
 
     @classmethod
-    def from_states(cls, states: Iterable[AccountState], country_code: str) -> NumberDirectory:
+    def from_states(cls, states: Iterable[AccountState], country_code: str,
+                    opener: Opener | None = None) -> NumberDirectory:
         """The numbers of every account the worker folded, but terminated ones (their numbers
-        are released) and erased ones (R32: none are left in their state)."""
+        are released) and erased ones (R32: none are left in their state). Numbers sealed on
+        the log (R32) are opened with the subscriber's key."""
         entries = {}
         for state in states:
             if state.lifecycle.status is AccountStatus.TERMINATED:
                 continue
-            for number in state.numbers:
+            for sealed in state.numbers:
+                try:
+                    number = opener.open(state.account_id, sealed) if opener else sealed
+                except SealError:
+                    number = None
+                if number is None:  # the subscriber's key is gone (erased)
+                    continue
                 digits = _digits(number, state.country_code or country_code)
                 if digits.isdigit():
                     entries[digits] = state.account_id

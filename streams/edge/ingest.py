@@ -37,6 +37,7 @@ from streams.config.settings import Settings
 from streams.edge.cdr import Parsed
 from streams.edge.cdr_sink import CdrSink, SinkCounts
 from streams.edge.directory import NumberDirectory
+from streams.edge.sealing import opener_for
 from streams.edge.source import IngestError, Source, parse_file
 from streams.kafka.codec import codec_for
 from streams.kafka.reader import read_account_states
@@ -86,7 +87,9 @@ def call_json(cdr: CallDetailRecord, legs: int) -> dict:
 async def log_directory(settings: Settings, overlay: NumberDirectory | None = None) -> NumberDirectory:
     """The numbers of every account the worker has folded, with ``overlay`` (a CSV file) over them."""
     states = await read_account_states(settings, codec_for(settings))
-    return NumberDirectory.from_states(states.values(), settings.country_code).overlaid_with(overlay)
+    # R32: the numbers are sealed on the log (whatever seal_personal_data says now, as for every reader).
+    return NumberDirectory.from_states(states.values(), settings.country_code, opener_for(settings)).overlaid_with(
+        overlay)
 
 
 async def ingest(settings: Settings, paths: list[Path], source: Source, envelope_max: int = 200,

@@ -2,7 +2,8 @@
 zone, the number directory, the revision of a correction file) and the parsers of whole files
 (``parse_file``) and of chunks of text (``parse_lines``, for a followed file and an HTTP push).
 
-Formats: ``asterisk-csv`` (Master.csv), ``freeswitch-json`` (mod_json_cdr), and ``avro`` (an Avro
+Formats: ``asterisk-csv`` (Master.csv), ``freeswitch-json`` (mod_json_cdr), ``plain-json`` (JSON
+Lines of ``streams/edge/plain_json.py``), and ``avro`` (an Avro
 object container file of ``voiceledger.CallDetailRecord`` records, in any committed version).
 Text formats go through call assembly (``streams/edge/assembly.py``) before they are billed.
 
@@ -30,8 +31,9 @@ from streams.edge.asterisk import read_master_csv
 from streams.edge.cdr import CdrRejected, Parsed
 from streams.edge.directory import NumberDirectory
 from streams.edge.freeswitch import read_json_cdrs
+from streams.edge.plain_json import read_plain_json
 
-FORMATS = ("asterisk-csv", "freeswitch-json", "avro")
+FORMATS = ("asterisk-csv", "freeswitch-json", "plain-json", "avro")
 FILE_BYTES_MAX = 2 * 1024**3  # JSON files are read whole; refuse what cannot be meant
 REVISION_MAX = 1_000_000  # a correction file's revision (an Avro int, and more than any carrier re-sends)
 
@@ -107,7 +109,7 @@ def parse_file(path: Path, source: Source, codec: EventCodec) -> Iterator[Parsed
         yield from _read_avro(path, source.carrier_id, codec)
         return
     try:
-        if source.fmt == "freeswitch-json" and path.stat().st_size > FILE_BYTES_MAX:
+        if source.fmt != "asterisk-csv" and path.stat().st_size > FILE_BYTES_MAX:
             raise IngestError(f"{path}: larger than {FILE_BYTES_MAX} bytes; split it into JSON Lines files")
         with open(path, encoding="utf-8", errors="replace", newline="") as handle:
             yield from parse_lines(handle if source.fmt == "asterisk-csv" else [handle.read()], source)
@@ -123,8 +125,10 @@ def parse_lines(lines: Iterable[str], source: Source, first_line: int = 1) -> It
         records = read_master_csv(lines, source.carrier_id, source.zone, source.directory, first_line)
     elif source.fmt == "freeswitch-json":
         records = read_json_cdrs("".join(lines), source.carrier_id, source.zone, source.directory, first_line)
+    elif source.fmt == "plain-json":
+        records = read_plain_json("".join(lines), source.carrier_id, source.zone, source.directory, first_line)
     else:
-        raise IngestError(f"unknown text format {source.fmt!r}; one of {', '.join(FORMATS[:2])}")
+        raise IngestError(f"unknown text format {source.fmt!r}; one of {', '.join(FORMATS[:3])}")
     for parsed in assemble(records):
         yield _revised(parsed, source.revision)
 

@@ -7,7 +7,7 @@ answers ``200`` with JSON: ``allowed``, ``max_duration_s``, ``reason``, ``held_m
 ``allowed: false`` and the reason: it is an answer, not an error. ``POST /release?account=&call=``
 drops a hold early (a call that failed before a CDR). With ``api_tokens_file`` set, every
 request needs a bearer token scoped to its account (``401`` without, ``403`` for another
-account; streams/http/tokens.py, R35). Bad parameters get ``400``; an unknown
+account; streams/config/tokens.py, R35). Bad parameters get ``400``; an unknown
 account ``404``; a worker that does not own the account's partition answers ``307`` to the
 one that does (Faust's partition assignor knows every worker's URL, ``canonical_url``); a
 worker not yet assigned answers ``503``.
@@ -30,7 +30,7 @@ from aiohttp import web
 
 from projections.account import AccountState, FoldSettings
 from projections.authorization import Authorization, authorize
-from streams.http import tokens as api_tokens
+from streams.config import tokens as api_tokens
 from streams.observe import metrics
 from streams.http.server import ThreadedHttpServer
 from streams.documents.statement import StatementRefused, issued_from_state, statement
@@ -53,7 +53,7 @@ class AuthorizationServer(ThreadedHttpServer):
                  owner_url: Callable[[str], str | None], tokens: dict[str, str] | None = None,
                  bind_host: str = "127.0.0.1") -> None:
         """``owner_url(account)``: the owner's base URL, None if this worker owns it; may raise NotReady.
-        ``tokens``: token -> scope (streams/http/tokens.py); None leaves the API open."""
+        ``tokens``: token -> scope (streams/config/tokens.py); None leaves the API open."""
         super().__init__(port, bind_host)
         self.tokens = tokens
         self.host = host
@@ -69,7 +69,7 @@ class AuthorizationServer(ThreadedHttpServer):
 
     @web.middleware
     async def _require_token(self, request: web.Request, handler):  # noqa: ANN001, ANN202 - aiohttp's types
-        """R35: a valid bearer token, scoped to the account asked about (streams/http/tokens.py)."""
+        """R35: a valid bearer token, scoped to the account asked about (streams/config/tokens.py)."""
         assert self.tokens is not None
         status = api_tokens.check(self.tokens, request.headers.get("Authorization"), request.query.get("account"))
         if status == 401:

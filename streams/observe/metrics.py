@@ -69,3 +69,8 @@ INVOICES_NUMBERED = Counter(
     "voiceledger_invoices_numbered_total", "Invoices given their legal number by the numbering stage")
 INTERIM_INVOICES_DUE = Counter(
     "voiceledger_interim_invoices_due_total", "R18: postpaid accounts whose debt rose above the interim threshold")
+CDRS_RECEIVED = Counter(
+    "voiceledger_cdrs_received_total",
+    "CDRs posted to the receiver (voiceledger receive), by outcome: produced, rejected (dead-lettered), b_leg "
+    "(billed on its A leg), unavailable (the broker did not take it: 503), too_large",
+    ["outcome"])

@@ -30,7 +30,7 @@ from streams.edge.rate_decks import check_route_fits, load_rate_cards
 from streams.edge.sealing import opener_for
 from streams.http.authorization import AuthorizationServer, NotReady
 from streams.http.reservations import ReservationBook
-from streams.http.tokens import load_tokens
+from streams.config.tokens import load_tokens
 from streams.kafka.codec import codec_for
 from streams.kafka.security import client_kwargs, faust_credentials
 from streams.worker import faust_patches

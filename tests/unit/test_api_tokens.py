@@ -1,8 +1,8 @@
-"""R35: API tokens (streams/http/tokens.py)."""
+"""R35: API tokens (streams/config/tokens.py)."""
 
 import pytest
 
-from streams.http.tokens import TokenFileError, check, load_tokens
+from streams.config.tokens import TokenFileError, check, load_tokens
 
 TOKENS = {"switch-token-0123456789": "*", "portal-token-for-acct-a": "acct-a"}
 

@@ -129,6 +129,11 @@ def test_duplicate_prefix_is_an_error(tmp_path):
     (["report", "carriers", "--from", "2026-10-05", "--to", "2026-10-01"], {}, "--to: 2026-10-01 must be after"),
     (["retention", "apply", "--as-of", "yesterday"], {}, "--as-of: 'yesterday' must be YYYY-MM-DD"),
     (["subscriber", "erase", "acct-1"], {}, "--yes: required"),
+    (["ingest", "--follow", "--format", "asterisk-csv", "--carrier", "c", "a.csv", "b.csv"], {}, "--follow: one file"),
+    (["ingest", "--format", "avro", "--revision", "2", "x.avro"], {}, "--revision: an Avro record carries"),
+    (["ingest", "--format", "asterisk-csv", "--carrier", "c", "--revision", "0", "x.csv"], {}, "must be positive"),
+    (["receive", "--carrier", "c", "--listen", "nowhere"], {}, "--listen: 'nowhere' must be HOST:PORT"),
+    (["receive", "--carrier", "c", "--listen", "0.0.0.0:8090"], {}, "api_tokens_file: required when the receiver"),
 ])
 def test_cli_errors_are_one_line_without_traceback(args, env, needle):
     import os

@@ -1,0 +1,160 @@
+"""``voiceledger receive``: live CDRs over HTTP, as each call ends.
+
+- ``POST /cdr/freeswitch``: what FreeSWITCH ``mod_json_cdr`` posts for each leg: the JSON object
+  as the body, or a form with the JSON in its ``cdr`` field (``application/x-www-form-urlencoded``),
+  values URL-encoded as the module writes them (``streams/edge/freeswitch.py``);
+- ``POST /cdr/json``: one plain JSON CDR (``streams/edge/plain_json.py``);
+- ``GET /healthz``: 200 while the receiver runs; ``GET /metrics``: its Prometheus metrics
+  (``voiceledger_cdrs_received_total`` by outcome).
+
+The answer comes only after the broker has acknowledged the record (``streams/edge/cdr_sink.py``):
+
+- ``200`` ``{"call_key", "account_id", "direction"}``: the call is on the events topic;
+- ``200`` ``{"billed": false, "reason": "b_leg"}``: a FreeSWITCH B leg (it names its A leg in
+  ``originator``): the call is billed once, on its A leg, as in files (``streams/edge/assembly.py``);
+- ``422`` ``{"rejected": CODE, "reason"}``: the record is on the dead-letter topic with its reason
+  (``source_topic`` ``http:<carrier>``), never billed to a guess. mod_json_cdr keeps a refused
+  record in its ``err-log-dir``, so it can be posted again once fixed (the directory, say);
+- ``413`` for a body over ``BODY_BYTES_MAX``, ``401`` without a valid token (``api_tokens_file``:
+  ``Authorization: Bearer TOKEN``, or HTTP Basic with the token as password, which is what
+  mod_json_cdr's ``cred`` sends), ``503`` when the broker cannot take it: the switch retries.
+
+The same call assembly rules, number directory and dead letters as file ingest apply. The
+directory is the log's (the accounts changelog) with ``--directory`` over it, reloaded every
+``DIRECTORY_REFRESH_S`` so that a newly opened account's numbers are found within a minute.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+from dataclasses import replace
+from urllib.parse import parse_qs
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from streams.config.settings import Settings
+from streams.config.tokens import ANY_ACCOUNT, check
+from streams.edge.cdr import CdrRejected, Parsed
+from streams.edge.cdr_sink import CdrSink
+from streams.edge.freeswitch import read_json_cdrs
+from streams.edge.ingest import log_directory
+from streams.edge.plain_json import read_plain_json
+from streams.edge.source import Source
+from streams.observe.metrics import CDRS_RECEIVED
+
+BODY_BYTES_MAX = 1024 * 1024  # one CDR: mod_json_cdr's largest legs are tens of kilobytes
+DIRECTORY_REFRESH_S = 60.0
+log = logging.getLogger("voiceledger.receiver")
+
+
+class CdrReceiver:
+    def __init__(self, settings: Settings, source: Source, tokens: dict[str, str] | None = None) -> None:
+        self.settings, self.source, self.tokens = settings, source, tokens
+        self.sink = CdrSink(settings, envelope_max=1)
+        self.received = 0  # requests so far: a dead letter's source_offset
+        self._refresh: asyncio.Task | None = None
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=BODY_BYTES_MAX)
+        app.router.add_post("/cdr/freeswitch", self.freeswitch)
+        app.router.add_post("/cdr/json", self.plain)
+        app.router.add_get("/healthz", lambda _: web.json_response({"status": "ok"}))
+        app.router.add_get("/metrics", _metrics)
+        app.on_startup.append(self._start)
+        app.on_cleanup.append(self._stop)
+        return app
+
+    async def _start(self, _: web.Application) -> None:
+        await self.sink.start()
+        await self._reload_directory()
+        self._refresh = asyncio.create_task(self._refresh_directory())
+
+    async def _stop(self, _: web.Application) -> None:
+        if self._refresh is not None:
+            self._refresh.cancel()
+        await self.sink.stop()
+
+    async def _reload_directory(self) -> None:
+        directory = await log_directory(self.settings, self.source.directory)
+        self._directory = directory
+
+    async def _refresh_directory(self) -> None:
+        while True:
+            await asyncio.sleep(DIRECTORY_REFRESH_S)
+            try:
+                await self._reload_directory()
+            except Exception:  # the broker is down: keep the directory we have, and say so
+                log.warning("number directory not reloaded; keeping the previous one", exc_info=True)
+
+    async def freeswitch(self, request: web.Request) -> web.Response:
+        text = await self._body(request)
+        if request.content_type == "application/x-www-form-urlencoded":
+            text = (parse_qs(text).get("cdr") or [""])[0]
+        return await self._one(text, read_json_cdrs)
+
+    async def plain(self, request: web.Request) -> web.Response:
+        return await self._one(await self._body(request), read_plain_json)
+
+    async def _body(self, request: web.Request) -> str:
+        if not self._authorized(request.headers.get("Authorization")):
+            raise web.HTTPUnauthorized(text=json.dumps({"error": "a valid token is required"}),
+                                       content_type="application/json")
+        try:
+            return (await request.read()).decode("utf-8", errors="replace")
+        except web.HTTPRequestEntityTooLarge:
+            CDRS_RECEIVED.labels("too_large").inc()
+            raise
+
+    def _authorized(self, header: str | None) -> bool:
+        if self.tokens is None:
+            return True
+        if header and header.startswith("Basic "):  # mod_json_cdr's cred=user:TOKEN
+            try:
+                header = "Bearer " + base64.b64decode(header[6:]).decode().partition(":")[2]
+            except (ValueError, UnicodeDecodeError):
+                return False
+        return check(self.tokens, header, ANY_ACCOUNT) is None
+
+    async def _one(self, text: str, reader) -> web.Response:  # noqa: ANN001 - a reader of streams/edge
+        self.received += 1
+        number, source = self.received, replace(self.source, directory=self._directory)
+        records = list(reader(text, source.carrier_id, source.zone, source.directory, number))
+        parsed = records[0] if len(records) == 1 else Parsed(
+            number, text[:4096], None, CdrRejected("one_cdr_per_request", f"{len(records)} records in one request"))
+        try:
+            return await self._answer(parsed, number)
+        except Exception:  # the broker did not acknowledge: the switch keeps the CDR and retries
+            CDRS_RECEIVED.labels("unavailable").inc()
+            log.warning("CDR %d not acknowledged by the broker", number, exc_info=True)
+            return web.json_response({"error": "the events topic is unavailable; retry"}, status=503)
+
+    async def _answer(self, parsed: Parsed, number: int) -> web.Response:
+        if parsed.cdr is not None and parsed.leg is not None and not parsed.leg.billed:
+            CDRS_RECEIVED.labels("b_leg").inc()
+            return web.json_response({"billed": False, "reason": "b_leg"})
+        rejected = parsed.rejected if parsed.cdr is None else self.sink.past_retention(parsed.cdr)
+        if rejected is not None:
+            await self.sink.reject(f"http:{self.source.carrier_id}", number, parsed.raw, rejected)
+            await self.sink.flush()
+            CDRS_RECEIVED.labels("rejected").inc()
+            return web.json_response({"rejected": rejected.code, "reason": str(rejected)}, status=422)
+        cdr = replace(parsed.cdr, revision=self.source.revision) if self.source.revision else parsed.cdr
+        await self.sink.calls([cdr])
+        await self.sink.flush()
+        CDRS_RECEIVED.labels("produced").inc()
+        return web.json_response({"call_key": cdr.call_key, "account_id": cdr.account_id,
+                                  "direction": cdr.direction.value.lower()})
+
+
+async def _metrics(_: web.Request) -> web.Response:
+    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def serve(settings: Settings, source: Source, host: str, port: int, tokens: dict[str, str] | None) -> None:
+    """Run the receiver until SIGTERM or SIGINT (aiohttp stops it gracefully)."""
+    web.run_app(CdrReceiver(settings, source, tokens).app(), host=host, port=port, print=None,
+                handle_signals=True)

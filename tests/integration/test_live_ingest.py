@@ -1,0 +1,206 @@
+"""Live CDRs (issue 18), with real processes, the real broker and ClickHouse:
+
+- ``voiceledger receive``: FreeSWITCH mod_json_cdr POSTs (a JSON body, and the form with the JSON
+  in ``cdr``, URL-encoded values) and a plain JSON CDR are answered only once on the events
+  topic; the B leg is not billed; a bad CDR is a 422 and a dead letter; the worker rates what was
+  posted into ClickHouse (R1, R2, R9), an inbound call to a rented number billed to its owner;
+- ``voiceledger ingest --follow``: SIGKILLed mid-file, the file then rotated, and restarted: no
+  row is lost, only the chunk in flight at the kill can reach the log twice, and every call is
+  billed once (R9, R30).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from projections.events import AccountOpened, CallDetailRecord, PaymentReceived
+from streams.clickhouse.client import connect
+from streams.dev.embedded import free_port
+from streams.edge.follow import CHUNK_LINES
+from streams.edge.publish import produce_events
+from streams.kafka.reader import read_topic
+from streams.worker.supervise import worker_env
+from tests.integration.helpers import run_worker_to_end
+
+SAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "cdr"
+T_OPEN_MS = 1_790_726_400_000  # 2026-09-30T00:00:00Z
+
+
+@pytest.fixture
+def clickhouse_url(tmp_path):
+    return f"chdb://{tmp_path / 'chdb'}"
+
+
+def _open_accounts(settings, accounts: dict[str, tuple[str, ...]]) -> None:
+    events = []
+    for account_id, numbers in accounts.items():
+        events += [AccountOpened(f"open-{account_id}", account_id, T_OPEN_MS, "USD", "basic", "postpaid", numbers),
+                   PaymentReceived(f"pay-{account_id}", account_id, T_OPEN_MS + 1_000, 50_000_000, "USD")]
+    asyncio.run(produce_events(settings, events))
+
+
+def _post(url: str, body: bytes, content_type: str) -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": content_type}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def _wait_http(url: str, process: subprocess.Popen, log: Path, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"receiver exited {process.returncode}: {log.read_text()[-2000:]}")
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"receiver not up: {log.read_text()[-2000:]}")
+
+
+def _events_and_offsets(settings) -> tuple[list[CallDetailRecord], dict[int, int]]:
+    from streams.kafka.codec import codec_for
+
+    codec, cdrs, offsets = codec_for(settings), [], {}
+    for record in asyncio.run(read_topic(settings.broker, settings.events_topic)):
+        offsets[record.partition] = max(offsets.get(record.partition, 0), record.offset + 1)
+        cdrs += [e for e in codec.decode_message(record.value)[0] if isinstance(e, CallDetailRecord)]
+    return cdrs, offsets
+
+
+def test_R1_R2_R9_cdrs_posted_to_the_receiver_are_answered_once_on_the_log_and_rated_into_clickhouse(settings, tmp_path):
+    _open_accounts(settings, {"acct-000003": ("15550000003",), "acct-did": ("15550000700",)})
+    # The directory is the log's: the accounts as the worker folded them (the changelog).
+    assert run_worker_to_end(settings, _events_and_offsets(settings)[1], tmp_path / "worker.log") == 0
+    port, log = free_port(), tmp_path / "receiver.log"
+    with open(log, "w") as out:
+        receiver = subprocess.Popen([sys.executable, "-m", "streams.cli", "receive", "--carrier", "fs-1",
+                                     "--listen", f"127.0.0.1:{port}"], env=worker_env(settings),
+                                    stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_http(base + "/healthz", receiver, log)
+        a_leg, b_leg, _ = (SAMPLES / "freeswitch-ab-legs.jsonl").read_text().splitlines()
+        assert _post(base + "/cdr/freeswitch", a_leg.encode(), "application/json") == (
+            200, {"call_key": "fs-1/a1", "account_id": "acct-000003", "direction": "outbound"})
+        form = urllib.parse.urlencode({"cdr": b_leg}).encode()  # mod_json_cdr's form post
+        assert _post(base + "/cdr/freeswitch", form, "application/x-www-form-urlencoded") == (
+            200, {"billed": False, "reason": "b_leg"})
+        status, bad = _post(base + "/cdr/freeswitch", b'{"variables": {"accountcode": "acct-000003"}}',
+                            "application/json")
+        assert (status, bad["rejected"]) == (422, "missing_uuid")
+        inbound = {"call_id": "in-1", "caller": "+442079460000", "callee": "+1 555 000 0700",
+                   "start_at": "2026-10-05T09:00:01Z", "answer_at": "2026-10-05T09:00:09Z",
+                   "end_at": "2026-10-05T09:04:19Z"}
+        assert _post(base + "/cdr/json", json.dumps(inbound).encode(), "application/json") == (
+            200, {"call_key": "fs-1/in-1", "account_id": "acct-did", "direction": "inbound"})
+        assert _post(base + "/cdr/json", b"[1, 2", "application/json")[0] == 422
+        metrics = urllib.request.urlopen(base + "/metrics", timeout=5).read().decode()
+        assert 'voiceledger_cdrs_received_total{outcome="produced"} 2.0' in metrics
+    finally:
+        receiver.send_signal(signal.SIGTERM)
+        assert receiver.wait(30) == 0, log.read_text()[-2000:]
+
+    cdrs, offsets = _events_and_offsets(settings)
+    assert sorted(c.call_key for c in cdrs) == ["fs-1/a1", "fs-1/in-1"]
+    from streams.kafka.codec import codec_for
+
+    letters = [codec_for(settings).decode_dead_letter(r.value)
+               for r in asyncio.run(read_topic(settings.broker, settings.dead_letter_topic))]
+    assert sorted((d["source_topic"], d["reason_code"]) for d in letters) == [
+        ("http:fs-1", "bad_json"), ("http:fs-1", "missing_uuid")]
+    assert run_worker_to_end(settings, offsets, tmp_path / "worker.log") == 0
+    ch = connect(settings.clickhouse_url)
+    try:
+        rows = ch.query("SELECT call_key, account_id, direction, billed_s, charge_micros FROM call_log FINAL "
+                        "ORDER BY call_key")
+    finally:
+        ch.close()
+    # a1: 60 s to the US at 0.01/min (the default card); in-1: received on a rented number, free by default.
+    assert rows == [("fs-1/a1", "acct-000003", "OUTBOUND", 60, 10_000),
+                    ("fs-1/in-1", "acct-did", "INBOUND", 0, 0)]
+
+
+def _master_rows(first: int, count: int) -> str:
+    rows = []
+    for n in range(first, first + count):
+        account = f"acct-f{n % 3}"
+        start = f"2026-10-06 10:{(n // 60) % 60:02d}:{n % 60:02d}"
+        end = f"2026-10-06 11:{(n // 60) % 60:02d}:{n % 60:02d}"
+        rows.append(f'"{account}","15550001{n % 3:03d}","12125550100","from-internal","","SIP/1001-{n:08x}",'
+                    f'"SIP/carrier-a-{n:08x}","Dial","SIP/carrier-a/12125550100","{start}","{start}","{end}",'
+                    f'3600,3600,"ANSWERED","DOCUMENTATION","1791000000.{n}",""\n')
+    return "".join(rows)
+
+
+def _follower(settings, path: Path, log: Path) -> subprocess.Popen:
+    with open(log, "a") as out:
+        return subprocess.Popen([sys.executable, "-m", "streams.cli", "ingest", "--follow", "--format", "asterisk-csv",
+                                 "--carrier", "pbx-1", str(path)], env=worker_env(settings), stdout=out,
+                                stderr=subprocess.STDOUT)
+
+
+def _position(path: Path) -> dict:
+    try:
+        return json.loads(Path(str(path) + ".position").read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {"line": 0, "inode": 0}
+
+
+def _wait_position(path: Path, test, process: subprocess.Popen, log: Path, timeout_s: float = 120) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        position = _position(path)
+        if test(position):
+            return position
+        if process.poll() is not None:
+            raise AssertionError(f"follower exited {process.returncode}: {log.read_text()[-2000:]}")
+        time.sleep(0.01)
+    raise AssertionError(f"follower stuck at {_position(path)}: {log.read_text()[-2000:]}")
+
+
+def test_R9_R30_ingest_follow_killed_mid_file_then_rotated_loses_no_row_and_bills_each_call_once(settings, tmp_path):
+    _open_accounts(settings, {f"acct-f{i}": (f"15550001{i:03d}",) for i in range(3)})
+    path, log = tmp_path / "Master.csv", tmp_path / "follow.log"
+    path.write_text(_master_rows(0, 12_000))
+    first = _follower(settings, path, log)
+    killed_at = _wait_position(path, lambda p: p["line"] > 0, first, log)
+    first.send_signal(signal.SIGKILL)
+    first.wait(30)
+    assert killed_at["line"] < 12_000, "the kill must land mid-file"
+    with open(path, "a") as handle:
+        handle.write(_master_rows(12_000, 1_000))  # written while the follower was down
+    os.rename(path, tmp_path / "Master.csv.1")  # logrotate: rename, and the switch starts a new file
+    path.write_text(_master_rows(13_000, 500))
+    second = _follower(settings, path, log)
+    new_inode = path.stat().st_ino
+    _wait_position(path, lambda p: p["inode"] == new_inode and p["line"] == 500, second, log)
+    second.send_signal(signal.SIGTERM)
+    assert second.wait(30) == 0, log.read_text()[-2000:]
+
+    cdrs, offsets = _events_and_offsets(settings)
+    keys = [c.call_key for c in cdrs]
+    assert set(keys) == {f"pbx-1/1791000000.{n}" for n in range(13_500)}, "no row lost"
+    assert len(keys) - len(set(keys)) <= CHUNK_LINES, "only the chunk in flight at the kill is sent again"
+    assert run_worker_to_end(settings, offsets, tmp_path / "worker.log", timeout_s=300) == 0
+    ch = connect(settings.clickhouse_url)
+    try:
+        (count, charged), = ch.query("SELECT count(), sum(charge_micros) FROM call_log FINAL")
+    finally:
+        ch.close()
+    assert (count, charged) == (13_500, 13_500 * 600_000), "each call billed once: 60 min at 0.01"
