@@ -14,14 +14,17 @@ from pathlib import Path
 from streams.cli.common import day, positive, settings_of
 from streams.config.settings import ConfigError
 
-FORMATS = ("asterisk-csv", "freeswitch-json", "plain-json", "avro")
+FORMATS = ("asterisk-csv", "freeswitch-json", "plain-json", "csv", "avro")
 
 
 def register(sub: argparse._SubParsersAction, parents: list) -> None:
     ing = sub.add_parser("ingest", parents=parents, help="parse carriers' CDR files and produce them to the events topic")
     ing.add_argument("--format", required=True, choices=FORMATS,
                      help="asterisk-csv: Master.csv; freeswitch-json: mod_json_cdr; plain-json: JSON Lines, a call "
-                          "per line (docs/ingest.md); avro: container file")
+                          "per line (docs/ingest.md); csv: any CSV layout, with --mapping; avro: container file")
+    ing.add_argument("--mapping", metavar="NAME|FILE.toml",
+                     help="with --format csv: a shipped mapping (asterisk-master, freeswitch-cdr-csv, kamailio-acc-cdrs, "
+                          "opensips-acc) or a TOML mapping file (docs/ingest.md)")
     ing.add_argument("--carrier", help="carrier id: with the source's unique id, the call key (required "
                                        "for asterisk-csv and freeswitch-json)")
     ing.add_argument("--time-zone", default="UTC",
@@ -119,11 +122,25 @@ def source_from_args(settings, args: argparse.Namespace):  # noqa: ANN001, ANN20
         raise ConfigError(f"--carrier: required for --format {args.format} (it scopes the call key)")
     if args.format == "avro" and args.revision:
         raise ConfigError("--revision: an Avro record carries its own revision")
+    mapping = _mapping(args)
     try:
         directory = NumberDirectory.from_csv(args.directory, settings.country_code) if args.directory else None
     except DirectoryError as exc:
         raise ConfigError(f"--directory: {exc}") from None
-    return Source(args.format, args.carrier, _zone(args.time_zone), directory, args.revision)
+    return Source(args.format, args.carrier, _zone(args.time_zone), directory, args.revision, mapping)
+
+
+def _mapping(args: argparse.Namespace):  # noqa: ANN202 - a Mapping or None
+    from streams.edge.csv_mapping import Mapping, MappingError
+
+    if (args.format == "csv") != bool(getattr(args, "mapping", None)):
+        raise ConfigError("--mapping: required with --format csv, and only with it")
+    if args.format != "csv":
+        return None
+    try:
+        return Mapping.load(args.mapping)
+    except MappingError as exc:
+        raise ConfigError(f"--mapping: {exc}") from None
 
 
 def follow(settings, args: argparse.Namespace, source) -> int:  # noqa: ANN001 - Settings, Source
@@ -131,7 +148,11 @@ def follow(settings, args: argparse.Namespace, source) -> int:  # noqa: ANN001 -
     from streams.edge.follow import follow as run
 
     if len(args.paths) != 1 or args.format == "avro":
-        raise ConfigError("--follow: one file of a text format (asterisk-csv, plain-json, freeswitch-json as JSON Lines)")
+        raise ConfigError("--follow: one file of a text format (asterisk-csv, csv, plain-json, freeswitch-json as "
+                          "JSON Lines)")
+    if source.mapping is not None and source.mapping.header:
+        raise ConfigError("--follow: a mapping with a header line cannot be followed (a rotated file starts "
+                          "without it); use a mapping by column index")
     path = Path(args.paths[0])
     position = Path(args.position) if args.position else path.with_name(path.name + ".position")
     try:

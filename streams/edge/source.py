@@ -3,7 +3,9 @@ zone, the number directory, the revision of a correction file) and the parsers o
 (``parse_file``) and of chunks of text (``parse_lines``, for a followed file and an HTTP push).
 
 Formats: ``asterisk-csv`` (Master.csv), ``freeswitch-json`` (mod_json_cdr), ``plain-json`` (JSON
-Lines of ``streams/edge/plain_json.py``), and ``avro`` (an Avro
+Lines of ``streams/edge/plain_json.py``), ``csv`` with a column mapping (Asterisk cdr_custom,
+FreeSWITCH mod_cdr_csv, Kamailio acc_cdrs, OpenSIPS acc: ``streams/edge/csv_mapping.py``), and
+``avro`` (an Avro
 object container file of ``voiceledger.CallDetailRecord`` records, in any committed version).
 Text formats go through call assembly (``streams/edge/assembly.py``) before they are billed.
 
@@ -29,11 +31,12 @@ from schemas.codec import EventCodec, cdr_from_record
 from streams.edge.assembly import assemble
 from streams.edge.asterisk import read_master_csv
 from streams.edge.cdr import CdrRejected, Parsed
+from streams.edge.csv_mapping import Mapping, read_mapped_csv
 from streams.edge.directory import NumberDirectory
 from streams.edge.freeswitch import read_json_cdrs
 from streams.edge.plain_json import read_plain_json
 
-FORMATS = ("asterisk-csv", "freeswitch-json", "plain-json", "avro")
+FORMATS = ("asterisk-csv", "freeswitch-json", "plain-json", "csv", "avro")
 FILE_BYTES_MAX = 2 * 1024**3  # JSON files are read whole; refuse what cannot be meant
 REVISION_MAX = 1_000_000  # a correction file's revision (an Avro int, and more than any carrier re-sends)
 
@@ -51,6 +54,7 @@ class Source:
     zone: ZoneInfo  # the carrier's zone, for timestamps written without one
     directory: NumberDirectory | None = None  # who pays when a record has no accountcode
     revision: int = 0  # > 0: the calls correct those sent before
+    mapping: Mapping | None = None  # the column mapping of --format csv (streams/edge/csv_mapping.py)
 
 
 def _read_avro(path: Path, carrier_id: str | None, codec: EventCodec) -> Iterator[Parsed]:
@@ -109,10 +113,10 @@ def parse_file(path: Path, source: Source, codec: EventCodec) -> Iterator[Parsed
         yield from _read_avro(path, source.carrier_id, codec)
         return
     try:
-        if source.fmt != "asterisk-csv" and path.stat().st_size > FILE_BYTES_MAX:
+        if source.fmt not in ("asterisk-csv", "csv") and path.stat().st_size > FILE_BYTES_MAX:
             raise IngestError(f"{path}: larger than {FILE_BYTES_MAX} bytes; split it into JSON Lines files")
         with open(path, encoding="utf-8", errors="replace", newline="") as handle:
-            yield from parse_lines(handle if source.fmt == "asterisk-csv" else [handle.read()], source)
+            yield from parse_lines(handle if source.fmt in ("asterisk-csv", "csv") else [handle.read()], source)
     except OSError as exc:
         raise IngestError(f"{path}: cannot read: {exc.strerror}") from None
 
@@ -127,8 +131,10 @@ def parse_lines(lines: Iterable[str], source: Source, first_line: int = 1) -> It
         records = read_json_cdrs("".join(lines), source.carrier_id, source.zone, source.directory, first_line)
     elif source.fmt == "plain-json":
         records = read_plain_json("".join(lines), source.carrier_id, source.zone, source.directory, first_line)
+    elif source.fmt == "csv" and source.mapping is not None:
+        records = read_mapped_csv(lines, source.mapping, source.carrier_id, source.zone, source.directory, first_line)
     else:
-        raise IngestError(f"unknown text format {source.fmt!r}; one of {', '.join(FORMATS[:3])}")
+        raise IngestError(f"unknown text format {source.fmt!r} (csv needs a mapping); one of {', '.join(FORMATS[:4])}")
     for parsed in assemble(records):
         yield _revised(parsed, source.revision)
 
