@@ -204,3 +204,34 @@ def test_R9_R30_ingest_follow_killed_mid_file_then_rotated_loses_no_row_and_bill
     finally:
         ch.close()
     assert (count, charged) == (13_500, 13_500 * 600_000), "each call billed once: 60 min at 0.01"
+
+
+def test_R1_R2_R9_a_carriers_correction_file_re_rates_the_call_and_posts_the_exact_difference(settings, tmp_path):
+    """ingest, then the carrier's corrected file with --revision 1: ClickHouse keeps the corrected
+    row, the journal the first charge and the difference, and the balance moves by the difference."""
+    _open_accounts(settings, {"acct-f0": ("15550001000",)})
+    first, corrected = tmp_path / "Master.csv", tmp_path / "Master-corrected.csv"
+    first.write_text(_master_rows(0, 1))  # 3600 s billed: 60 min at 0.01 = 0.60
+    corrected.write_text(_master_rows(0, 1).replace('"2026-10-06 11:00:00",3600,3600,',
+                                                    '"2026-10-06 10:10:00",600,600,'))  # the call lasted 600 s
+    for path, extra in ((first, ()), (corrected, ("--revision", "1")), (corrected, ("--revision", "1"))):
+        done = subprocess.run([sys.executable, "-m", "streams.cli", "ingest", "--format", "asterisk-csv",
+                               "--carrier", "pbx-1", *extra, str(path)], env=worker_env(settings),
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+    cdrs, offsets = _events_and_offsets(settings)
+    assert [c.revision for c in cdrs] == [0, 1, 1], "both versions stay in the log (and the re-sent one)"
+    assert run_worker_to_end(settings, offsets, tmp_path / "worker.log") == 0
+    ch = connect(settings.clickhouse_url)
+    try:
+        rows = ch.query("SELECT revision, billed_s, charge_micros FROM call_log FINAL")
+        journal = ch.query("SELECT entry_id, kind, amount_micros FROM journal FINAL "
+                           "WHERE ledger_account = 'customer:acct-f0' AND kind LIKE 'usage%' ORDER BY entry_id")
+    finally:
+        ch.close()
+    assert rows == [(1, 600, 100_000)]
+    assert journal == [("c:pbx-1/1791000000.0", "usage", 600_000),
+                       ("c:pbx-1/1791000000.0#r1", "usage_correction", -500_000)]
+    from tests.integration.helpers import live_states
+
+    assert live_states(settings)["acct-f0"].balance_micros == 50_000_000 - 100_000
