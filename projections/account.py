@@ -6,7 +6,8 @@ One account's events arrive in log order, each with its position in the log. The
   crash: the state record and its position are written together, so they never disagree);
 - skips a call or payment whose dedup key it has already applied with the same content
   (a duplicate: counted, not charged twice), and rejects one whose content differs (a
-  conflict goes to the dead-letter topic);
+  conflict goes to the dead-letter topic), unless it is a call at a higher revision: a
+  carrier's correction, re-rated with the difference posted (``projections/corrections.py``);
 - rates calls, debits charges and credits payments (R1, R2, R3, R7, R9); refunds and
   chargebacks debit the funds again (``paid_micros`` is net of them);
 - runs the account lifecycle (``projections/lifecycle.py``): time ticks, operator events and
@@ -28,7 +29,9 @@ at most ``dedup_max_keys`` per account. An event older than the window cannot be
 so it is rejected (``outside_dedup_window``) rather than risk a double charge; a full key set
 rejects (``dedup_capacity_exceeded``). Both are loud, counted and dead-lettered. A key is kept
 as a 64-bit id with its event time and content fingerprint (``dedup_key_id``): 24 bytes in the
-state record, so 20,000 keys cost ~470 KB an account at most.
+state record, so 20,000 keys cost ~470 KB an account at most. A call's key also keeps what it was
+charged, its included seconds, its revision and its parties' fingerprint (40 bytes), for a
+carrier's correction (``projections/corrections.py``), and is dropped with its key.
 """
 
 from __future__ import annotations

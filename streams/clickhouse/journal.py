@@ -41,6 +41,15 @@ def usage_revenue(ch: ClickHouse) -> dict[str, int]:
         "WHERE ledger_account LIKE 'revenue:usage:%' GROUP BY currency")}
 
 
+def corrections(ch: ClickHouse) -> list[tuple[str, int, int]]:
+    """Per currency, carriers' corrections of calls (projections/corrections.py): how many, and
+    the difference they posted to customers (negative: credited)."""
+    return [(c, int(n), int(s)) for c, n, s in ch.query(
+        "SELECT currency, count(), toInt64(sum(amount_micros)) FROM journal FINAL "
+        "WHERE kind = 'usage_correction' AND ledger_account = concat('customer:', account_id) "
+        "GROUP BY currency ORDER BY currency")]
+
+
 def customer_debits_by_account(ch: ClickHouse) -> dict[str, int]:
     """Per account, every debit of its customer account (charges, fees, rounding, taxes; not
     payments): what its invoices together must equal once everything is invoiced."""

@@ -95,10 +95,12 @@ def run_demo(settings: Settings, spec: SimulationSpec, envelope_max: int, workdi
             trial = journal.trial_balance(ch)
             usage = journal.usage_revenue(ch)
             invoiced = journal.customer_debits_by_account(ch)
+            corrected = journal.corrections(ch)
         finally:
             ch.close()
         code = print_report(states, summary, top, len(dead), from_journal, trial, usage)
         code = print_switch(states, switched) or code
+        print_corrections(corrected)
         code = print_privacy(latest, sealed, cdrs, settings.seal_personal_data) or code
         return print_invoices(invoices, numbers, invoiced, workdir) or code
     finally:
@@ -175,7 +177,8 @@ def simulate_and_produce(settings: Settings, spec: SimulationSpec, envelope_max:
     events, switched = authorize_calls(simulate(spec), fold_settings_from(settings),
                                        settings.authorization_quota_seconds)
     say(f"simulated {len(events)} events for {spec.accounts} accounts over {spec.days} days "
-        f"({spec.calls} calls, ~{spec.duplicate_ratio_percent}% re-sent by carriers); the switch asked "
+        f"({spec.calls} calls, ~{spec.duplicate_ratio_percent}% re-sent and ~{spec.correction_ratio_percent}% corrected "
+        f"by carriers); the switch asked "
         f"before each call (R10): {sum(v for k, v in switched.items() if k.startswith('refused'))} refused")
     asyncio.run(ensure_topics(settings))
     next_offsets = asyncio.run(produce_events(
@@ -184,6 +187,13 @@ def simulate_and_produce(settings: Settings, spec: SimulationSpec, envelope_max:
     say(f"produced {sum(next_offsets.values())} Kafka messages to {settings.events_topic} (envelopes of up to "
         f"{envelope_max} CDRs)")
     return switched
+
+
+def print_corrections(corrected: list[tuple[str, int, int]]) -> None:
+    """Carriers' corrections: re-rated, the difference posted once (issue 18)."""
+    print("\nCarrier corrections (a later revision re-rates the call; the difference is posted, not a 2nd charge):")
+    for currency, n, difference in corrected:
+        print(f"  {currency}  {n:>5} calls corrected, difference {Money(difference, currency).format():>20}")
 
 
 def print_switch(states: dict, switched: Counter) -> int:

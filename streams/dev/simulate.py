@@ -9,7 +9,7 @@ gives the same events, so a run can be checked against a pure fold of the same i
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from projections.events import (
     AccountEvent,
@@ -42,6 +42,7 @@ class SimulationSpec:
     seed: int = 7
     duplicate_ratio_percent: int = 2
     eur_ratio_percent: int = 30
+    correction_ratio_percent: int = 1  # answered calls a carrier corrects later (revision 1, shorter)
 
 
 def _pick(rng: random.Random, table: list[tuple[int, str, int]]) -> str:
@@ -73,8 +74,10 @@ def simulate(spec: SimulationSpec) -> list[AccountEvent]:
         opened = START_MS + rng.randrange(3_600_000)
         mode = "postpaid" if rng.randrange(10) == 0 else "prepaid"
         accounts.append((account_id, currency, number, opened))
+        # The account's country decides its dialling plan and what is domestic (issue 18).
         timed.append((opened, seq, AccountOpened(f"open-{account_id}", account_id, opened, currency,
-                                                 "residential-basic", mode, (number,), "UTC")))
+                                                 "residential-basic", mode, (number,), "UTC", "",
+                                                 "BE" if eur else "US")))
         seq += 1
         # Top-ups: one at opening, more later (R9: funds are a prepayment).
         for k in range(1 + rng.randrange(3)):
@@ -108,6 +111,12 @@ def simulate(spec: SimulationSpec) -> list[AccountEvent]:
                 "carrier_id", "call_id", "account_id", "caller", "callee", "start_at_ms",
                 "answer_at_ms", "end_at_ms", "disposition", "direction", "trunk")])
             timed.append((end + rng.randrange(1, 3_600_000), seq, resent))
+            seq += 1
+        if answer is not None and end - answer > 2_000 and rng.randrange(100) < spec.correction_ratio_percent:
+            # The carrier's billsec was too long (a switch fault): its correction file, a day later.
+            fixed = replace(cdr, event_id=f"cdr-{n}-r1", end_at_ms=answer + (end - answer) * rng.randrange(30, 90) // 100,
+                            revision=1)
+            timed.append((end + rng.randrange(3_600_000, 86_400_000), seq, fixed))
             seq += 1
     timed.sort(key=lambda t: (t[0], t[1]))
     return [event for _, _, event in timed]

@@ -5,7 +5,8 @@ Without it the simulator's prepaid subscribers talked past their funds and ended
 which the product prevents but the demo did not show. The switch folds the simulated log as it
 goes (the same pure fold the worker runs), asks ``projections.authorization.authorize`` at each
 call's first record, refuses it or cuts its talk time to the allowed duration, and keeps a
-carrier's re-send of that call the same as what the switch let run.
+carrier's re-send of that call the same as what the switch let run (a correction only ever
+shortens it).
 """
 
 from __future__ import annotations
@@ -35,6 +36,15 @@ def _as_let_run(state: AccountState | None, cdr: CallDetailRecord, settings: Fol
     return cdr
 
 
+def _as_sent(let_run: CallDetailRecord, cdr: CallDetailRecord) -> CallDetailRecord:
+    """A carrier's record of a call the switch let run: a re-send repeats it; a correction (a
+    higher revision) keeps its own, shorter, talk time, never past where the switch cut the call."""
+    if not cdr.revision or cdr.answer_at_ms is None or let_run.answer_at_ms is None:
+        return replace(let_run, event_id=cdr.event_id)
+    return replace(let_run, event_id=cdr.event_id, revision=cdr.revision,
+                   end_at_ms=min(cdr.end_at_ms, let_run.end_at_ms))
+
+
 def authorize_calls(events: list[AccountEvent], settings: FoldSettings,
                     quota_s: int) -> tuple[list[AccountEvent], Counter]:
     """The events as a switch that authorizes every call would have produced them, and what it
@@ -50,7 +60,7 @@ def authorize_calls(events: list[AccountEvent], settings: FoldSettings,
             let_run = decided[event.call_key]
             if let_run is None:
                 continue
-            event = replace(let_run, event_id=event.event_id)  # a re-send repeats what the switch let run
+            event = _as_sent(let_run, event)
         out.append(event)
         if not isinstance(event, PeriodTicked):
             state = states.get(event.account_id)
