@@ -136,3 +136,12 @@ def test_the_cli_refuses_a_bad_mapping_in_one_line(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "--mapping: nope: cannot read the mapping" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_R1_real_master_csv_shapes_an_unquoted_empty_answer_and_17_columns_with_pjsip_channels():
+    directory = NumberDirectory({"1001": "acct-reception"}, "1")
+    parsed = _parse("asterisk-shapes-Master.csv", Source("asterisk-csv", "pbx", ZoneInfo("UTC"), directory))
+    unanswered, answered = sorted((p.cdr for p in parsed), key=lambda c: c.start_at_ms)
+    assert unanswered.disposition is Disposition.NO_ANSWER and unanswered.answer_at_ms is None
+    assert answered.end_at_ms - answered.answer_at_ms == 192_000 and answered.trunk == "PJSIP/trunk-endpoint"
+    assert answered.account_id == "acct-reception" and answered.direction is Direction.OUTBOUND
