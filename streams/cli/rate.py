@@ -26,7 +26,8 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
     rate = sub.add_parser("rate", parents=parents, help="price calls against a rate deck (JSON lines in and out)")
     rate.add_argument("--deck", required=True, metavar="FILE.csv", help="a carrier rate deck (the rates import CSV)")
     rate.add_argument("--currency", required=True, help="the deck's currency")
-    rate.add_argument("--country", help="the caller's country calling code (default: country_code)")
+    rate.add_argument("--country", help="the caller's country: ISO 3166 alpha-2 (BE), as an account has it, or a "
+                                        "calling code (32) (default: country_code)")
     rate.add_argument("--valid-from", help="YYYY-MM-DD (UTC): the deck's start (default: its effective_date column)")
     rate.add_argument("--callee", help="one call: the number dialled")
     rate.add_argument("--start", help="one call: its answer time, ISO 8601 with a zone")
@@ -88,8 +89,12 @@ def price(args: argparse.Namespace) -> int:
 
     settings = settings_of(args)
     country = args.country or settings.country_code
+    if country.isalpha():
+        from projections.dialling import calling_code
+
+        country = calling_code(country) or country
     if not (country.isdigit() and len(country) <= 3):
-        raise ConfigError(f"--country: {country!r} must be a country calling code (1-3 digits)")
+        raise ConfigError(f"--country: {args.country!r} must be an ISO 3166 country (BE) or a calling code (32)")
     card = load_rate_card(args.deck, args.currency, args.valid_from or None, card_id="rate")
     if args.callee:
         calls = [{"callee": args.callee, "start_at": args.start, "duration_s": args.duration}]

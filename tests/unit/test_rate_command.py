@@ -26,6 +26,11 @@ def test_R2_one_call_from_the_command_line(tmp_path):
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout) == {"callee_e164": "+442071234567", "prefix": "4420", "destination": "London",
                                       "band": "standard", "billed_s": 61, "charge_micros": 15_250, "currency": "USD"}
+    by_region = rate(tmp_path, "--country", "US", "--callee", "011442071234567", "--start", "2026-10-01T10:00:00Z",
+                     "--duration", "61")
+    assert json.loads(by_region.stdout) == json.loads(run.stdout), "a country as an account has it: US is 1"
+    bad = rate(tmp_path, "--country", "XX", "--callee", "1", "--start", "2026-10-01T10:00:00Z", "--duration", "1")
+    assert bad.returncode == 2 and "--country: 'XX' must be an ISO 3166 country" in bad.stderr
 
 
 def test_R1_R2_calls_on_standard_input_and_a_refusal(tmp_path):
