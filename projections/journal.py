@@ -68,7 +68,10 @@ class JournalEntry:
 
 def usage_category(rated: RatedCall, domestic_prefix: str) -> str:
     """R16 usage categories: premium (connect-fee destinations), domestic, international, and
-    inbound (calls received on a rented number, billed to its owner)."""
+    inbound (calls received on a rented number, billed to its owner). Rating decided it, in the
+    account's own country; ``domestic_prefix`` serves a rating that did not (built by hand)."""
+    if rated.category:
+        return "revenue:usage:" + rated.category
     if rated.inbound:
         return "revenue:usage:inbound"
     if rated.connect_fee_micros:

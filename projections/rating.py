@@ -212,6 +212,9 @@ class RatedCall:
     band: str = STANDARD_BAND
     included_s: int = 0  # billed seconds covered by the plan's included minutes (R4)
     plan: str = ""  # the account's plan when the call was rated (analytics: R36 usage patterns)
+    # R16: "domestic", "international", "premium" or "inbound", decided where the account's
+    # country is known (here); "" for a free on-net call.
+    category: str = ""
 
     @property
     def inbound(self) -> bool:
@@ -288,9 +291,11 @@ def rate_call(
     if on_net_prefixes and callee.startswith(on_net_prefixes):  # R3: on-net is free
         return RatedCall(duration_s, 0, "", "on-net", 0, 0, 0, 0, card.currency, card.card_id, on_net=True, plan=plan)
     dest = card.lookup(callee)
+    category = ("premium" if dest.connect_fee_micros else
+                "domestic" if dest.prefix.startswith(country_code) else "international")
     if not answered or duration_s == 0:  # R1: unanswered (or zero-length) is not charged
         return RatedCall(duration_s, 0, dest.prefix, dest.name, dest.rate_micros_per_minute,
-                         0, 0, 0, card.currency, card.card_id, plan=plan)
+                         0, 0, 0, card.currency, card.card_id, plan=plan, category=category)
     billable_s = max(duration_s, dest.minimum_billable_s)
     band = card.band_at(cdr.start_at_ms, time_zone)
     if dest.tiers:
@@ -306,7 +311,7 @@ def rate_call(
         usage = usage_micros(billed - included, rate)
     charge = usage + dest.connect_fee_micros
     return RatedCall(duration_s, billed, dest.prefix, dest.name, rate, usage, dest.connect_fee_micros,
-                     charge, card.currency, card.card_id, band=band, included_s=included, plan=plan)
+                     charge, card.currency, card.card_id, band=band, included_s=included, plan=plan, category=category)
 
 
 def rate_inbound(cdr: CallDetailRecord, card: RateCard, rate_micros_per_minute: int, plan: str = "") -> RatedCall:
@@ -319,7 +324,7 @@ def rate_inbound(cdr: CallDetailRecord, card: RateCard, rate_micros_per_minute: 
     billed = billed_seconds(duration_s, 60, 60) if duration_s and rate_micros_per_minute else 0
     usage = usage_micros(billed, rate_micros_per_minute)
     return RatedCall(duration_s, billed, INBOUND, "Inbound to a rented number", rate_micros_per_minute, usage, 0,
-                     usage, card.currency, card.card_id, plan=plan)
+                     usage, card.currency, card.card_id, plan=plan, category="inbound")
 
 
 def call_rated(cdr: CallDetailRecord, rated: RatedCall) -> CallRated:

@@ -21,7 +21,7 @@ CALL_LOG_COLUMNS = (
     "start_at", "answer_at", "end_at", "disposition", "direction", "trunk", "duration_s",
     "billed_s", "destination_prefix", "destination_name", "rate_micros_per_minute",
     "usage_micros", "connect_fee_micros", "charge_micros", "currency", "rate_card_id", "on_net",
-    "source_partition", "source_offset", "source_index", "plan", "revision",
+    "source_partition", "source_offset", "source_index", "plan", "revision", "category",
 )
 
 
@@ -37,7 +37,7 @@ def call_log_row(cdr: CallDetailRecord, rated: RatedCall, partition: int, offset
         rated.duration_s, rated.billed_s, rated.destination_prefix, rated.destination_name,
         rated.rate_micros_per_minute, rated.usage_micros, rated.connect_fee_micros,
         rated.charge_micros, rated.currency, rated.rate_card_id, 1 if rated.on_net else 0,
-        partition, offset, index, rated.plan, cdr.revision,
+        partition, offset, index, rated.plan, cdr.revision, rated.category,
     )
 
 

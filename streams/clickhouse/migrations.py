@@ -64,8 +64,10 @@ ORDER BY (account_id, call_key)
 # Migration 6 adds it (AddColumn, below): the account's plan at rating time, for
 # usage-pattern analytics (R36). Rows written before it read ''.
 CALL_LOG_PLAN_COLUMN = ("call_log", "plan", "String DEFAULT ''")
-# Migration 11 (issue 18): the CDR revision a row rates; a correction's row replaces the call's.
+# Migration 11 (issue 18): the CDR revision a row rates (a correction's row replaces the call's),
+# and its usage category (R16) as rating decided it, in the account's own country.
 CALL_LOG_REVISION_COLUMN = ("call_log", "revision", "UInt32 DEFAULT 0")
+CALL_LOG_CATEGORY_COLUMN = ("call_log", "category", "String DEFAULT ''")
 
 
 # R34 (CPNI): what analysts read instead of call_log. No caller, and the called number cut to
@@ -265,8 +267,9 @@ MIGRATIONS: tuple[tuple[int, str, tuple[Statement, ...]], ...] = (
      tuple(Named(sql) for sql in ANALYTICS_DDL)),
     (10, "calls_anonymised: with plan, the same columns as the analysts' calls (R34, R36)",
      CALLS_ANONYMISED_WITH_PLAN_DDL),
-    (11, "call_log.revision: the CDR revision rated; a carrier's correction replaces the call's row",
-     (AddColumn(*CALL_LOG_REVISION_COLUMN),)),
+    (11, "call_log.revision and .category: the CDR revision rated (a carrier's correction replaces the call's "
+         "row), the usage category in the account's own country",
+     (AddColumn(*CALL_LOG_REVISION_COLUMN), AddColumn(*CALL_LOG_CATEGORY_COLUMN))),
 )
 
 

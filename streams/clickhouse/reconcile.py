@@ -40,14 +40,17 @@ def reconcile(ch: ClickHouse, month: str, country_code: str) -> tuple[list[str],
     summary.append("trial balance: " + (", ".join(f"{c} {int(t)}" for c, t in trial) or "no postings"))
 
     cc = country_code.replace("'", "")
-    category = (f"multiIf(connect_fee_micros > 0, 'premium', substring(destination_prefix, 1, {len(cc)}) = '{cc}', "
-                "'domestic', 'international')")
+    # The category rating decided (call_log.category, in the account's own country); rows from
+    # before it was kept are categorised by the deployment's country, as they were rated.
+    category = (f"if(category != '', category, multiIf(connect_fee_micros > 0, 'premium', "
+                f"substring(destination_prefix, 1, {len(cc)}) = '{cc}', 'domestic', 'international'))")
     calls = {(a, c): (int(n), int(s)) for a, c, n, s in ch.query(
-        f"SELECT account_id, {category} AS category, count(), toInt64(sum(charge_micros)) FROM call_log FINAL "
-        f"WHERE start_at >= {start} AND start_at < {end} AND charge_micros != 0 GROUP BY account_id, category")}
+        f"SELECT account_id, {category} AS usage_category, count(), toInt64(sum(charge_micros)) FROM call_log FINAL "
+        f"WHERE start_at >= {start} AND start_at < {end} AND charge_micros != 0 GROUP BY account_id, usage_category")}
     posted = {(a, c[len("revenue:usage:"):]): int(s) for a, c, s in ch.query(
         "SELECT account_id, ledger_account, toInt64(-sum(amount_micros)) FROM journal FINAL "
-        f"WHERE kind = 'usage' AND ledger_account LIKE 'revenue:usage:%' AND occurred_at >= {start} "
+        f"WHERE kind IN ('usage', 'usage_correction') AND ledger_account LIKE 'revenue:usage:%' "
+        f"AND occurred_at >= {start} "
         f"AND occurred_at < {end} GROUP BY account_id, ledger_account")}
     for key in sorted(set(calls) | set(posted)):
         logged, journal = calls.get(key, (0, 0))[1], posted.get(key, 0)

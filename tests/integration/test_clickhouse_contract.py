@@ -21,7 +21,7 @@ def row(call_id: str, account: str, charge: int, start: int = T, answered: bool 
         "destination_prefix": "1", "destination_name": "US", "rate_micros_per_minute": 10_000,
         "usage_micros": charge, "connect_fee_micros": 0, "charge_micros": charge, "currency": "USD",
         "rate_card_id": "usd", "on_net": 0, "source_partition": 0, "source_offset": 1, "source_index": 0,
-        "plan": "basic", "revision": revision,
+        "plan": "basic", "revision": revision, "category": "domestic",
     }
     return tuple(values[c] for c in CALL_LOG_COLUMNS)
 
@@ -194,7 +194,7 @@ def test_R34_the_analysts_view_and_their_database_have_no_number_but_the_same_am
         for version, name, statements in MIGRATIONS[:1]:  # a call log from before the analysts' database
             ch.execute(statements[0])
             ch.insert("schema_migrations", ("version", "name", "applied_at"), [(version, name, T)])
-        ch.insert("call_log", CALL_LOG_COLUMNS[:-2], [row("v0", "a", 1_000)[:-2]])
+        ch.insert("call_log", CALL_LOG_COLUMNS[:-3], [row("v0", "a", 1_000)[:-3]])
         migrate(ch)
         ch.insert("call_log", CALL_LOG_COLUMNS, [row("v1", "a", 10_000), row("v1", "a", 10_000), row("v2", "b", 5_000)])
         columns = {name for (name, *_) in ch.query("DESCRIBE TABLE calls_anonymised")}
@@ -224,7 +224,7 @@ def test_migrations_are_versioned_apply_once_and_bring_an_older_database_up_to_d
                 ch.execute(sql)
             ch.insert("schema_migrations", ("version", "name", "applied_at"), [(version, name, T)])
         assert applied_versions(ch) == {1, 2}
-        ch.insert("call_log", CALL_LOG_COLUMNS[:-2], [row("old", "a", 10_000)[:-2]])  # before plan and revision
+        ch.insert("call_log", CALL_LOG_COLUMNS[:-3], [row("old", "a", 10_000)[:-3]])  # before plan, revision, category
         assert migrate(ch) == latest[2:]
         # Migration 6 added call_log.plan: old rows read '', new rows carry it.
         ch.insert("call_log", CALL_LOG_COLUMNS, [row("new", "a", 10_000)])
