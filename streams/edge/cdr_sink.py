@@ -45,6 +45,8 @@ class CdrSink:
         self._producer: Any = None
         self._sealer = None
         self._pending: list[asyncio.Future] = []
+        # (topic, partition) -> the offset after the last record the broker acknowledged from us.
+        self.acked: dict[tuple[str, int], int] = {}
 
     async def start(self) -> None:
         await ensure_topics(self.settings)  # created with their retention, never by a first write's defaults
@@ -85,7 +87,9 @@ class CdrSink:
     async def flush(self) -> None:
         """Every record sent so far is acknowledged by the broker (raises if one was not)."""
         pending, self._pending = self._pending, []
-        await asyncio.gather(*pending)
+        for md in await asyncio.gather(*pending):
+            key = (md.topic, md.partition)
+            self.acked[key] = max(self.acked.get(key, 0), md.offset + 1)
         await self._producer.flush()
 
     def forget_keys(self) -> None:

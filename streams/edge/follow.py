@@ -15,10 +15,14 @@ path's inode changed, or the file is shorter than the position), finishes the ol
 starts the new one at its first line. After a restart, an old position's inode is looked for
 among the files of the directory (``Master.csv.1``), and the rest of that file is read first.
 
-**What a kill can repeat.** A kill after a chunk is acknowledged and before its position is
-written sends that chunk again at the restart (at most ``CHUNK_LINES`` lines). Those calls reach
-the log twice and the worker counts the copies as duplicates: nothing is billed twice. Closing
-even that gap needs a transactional producer, which the embedded broker does not have (docs/ingest.md).
+**Nothing twice.** Before a chunk is sent, the position file records, per partition of the
+events and dead-letter topics, an offset at or before where the chunk's records can land (the
+offsets the broker acknowledged to this follower, else the end offsets it reported at start:
+Tansu may report too little, never too much). A follower killed mid-chunk finds that mark at its
+restart, reads the two topics from there, and does not send again the calls (by call key,
+revision and times: what is in clear on the log) and dead letters (by file line) that reached
+them. So a kill at any point neither skips nor repeats a line, with no transactional producer
+(the embedded broker has none).
 
 Legs of one call are assembled within a chunk: Asterisk writes a call's rows together when it
 ends, so they arrive in one read.
@@ -34,10 +38,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
+from projections.events import CallDetailRecord
 from streams.config.settings import Settings
 from streams.edge.cdr_sink import CdrSink
 from streams.edge.ingest import log_directory
 from streams.edge.source import Source, parse_lines
+from streams.kafka.reader import end_offsets, read_topic
+from streams.kafka.security import client_kwargs
 
 CHUNK_LINES = 2_000  # lines sent, acknowledged and recorded together
 POLL_S = 0.25  # how often the end of the file is looked at again
@@ -50,12 +57,18 @@ class Position:
     inode: int = 0
     offset: int = 0  # bytes taken from the file: the start of the next line
     line: int = 0  # lines taken
+    # While a chunk is being sent: per topic and partition, an offset at or before its first
+    # record (``{"topic": {"partition": offset}}``), so that a restart can see what reached the log.
+    pending: dict | None = None
 
     @classmethod
     def load(cls, path: Path) -> Position:
         try:
             data = json.loads(path.read_text())
-            return cls(int(data["inode"]), int(data["offset"]), int(data["line"]))
+            pending = data.get("pending")
+            if pending is not None and not isinstance(pending, dict):
+                raise TypeError("pending")
+            return cls(int(data["inode"]), int(data["offset"]), int(data["line"]), pending)
         except FileNotFoundError:
             return cls()
         except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -64,7 +77,7 @@ class Position:
     def save(self, path: Path) -> None:
         temporary = path.with_name(path.name + ".tmp")
         with open(temporary, "w") as handle:
-            json.dump({"inode": self.inode, "offset": self.offset, "line": self.line}, handle)
+            json.dump({"inode": self.inode, "offset": self.offset, "line": self.line, "pending": self.pending}, handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
@@ -95,10 +108,14 @@ class Follower:
         self.stopping = asyncio.Event()
         self.csv_directory = source.directory  # the --directory file, over the log's numbers
         self._directory_due = 0.0
+        self._bases: dict[str, dict[int, int]] = {}
+        self._sent_calls: set[tuple] = set()  # of the chunk a kill interrupted: already on the log
+        self._sent_letters: set[int] = set()
 
     async def run(self) -> None:
         await self.sink.start()
         try:
+            await self._bases_and_recovery()
             await self._reload_directory()
             await self._switch_if_rotated()  # a rotation while the follower was stopped
             while not self.stopping.is_set():
@@ -156,23 +173,60 @@ class Follower:
             return False
         if not lines:
             return False
+        self.position.inode = inode
+        self.position.pending = self._starts()
+        self.position.save(self.position_file)  # write-ahead: where this chunk's records can be
         await self._send(lines)
         self.position = Position(inode, self.position.offset + taken, self.position.line + len(lines))
         self.position.save(self.position_file)
         return True
+
+    def _starts(self) -> dict:
+        """Per topic and partition, an offset at or before the next record this follower sends."""
+        return {topic: {str(p): max(base, self.sink.acked.get((topic, p), 0)) for p, base in bases.items()}
+                for topic, bases in self._bases.items()}
+
+    async def _bases_and_recovery(self) -> None:
+        """The topics' end offsets now (lower bounds of what comes next), and after a kill in the
+        middle of a chunk, what of it reached the log: those records are not sent again."""
+        s, security = self.settings, client_kwargs(self.settings)
+        topics = (s.events_topic, s.dead_letter_topic)
+        self._bases = {t: await end_offsets(s.broker, t, security) for t in topics}
+        pending = self.position.pending
+        if not pending:
+            return
+        starts = {t: {int(p): o for p, o in pending.get(t, {}).items()} for t in topics}
+        for record in await read_topic(s.broker, s.events_topic, security=security, starts=starts[s.events_topic]):
+            events, _ = self.sink.codec.decode_message(record.value)
+            self._sent_calls.update(_identity(e) for e in events if isinstance(e, CallDetailRecord))
+        for record in await read_topic(s.broker, s.dead_letter_topic, security=security,
+                                       starts=starts[s.dead_letter_topic]):
+            letter = self.sink.codec.decode_dead_letter(record.value)
+            if letter["source_topic"] == f"file:{self.path}":
+                self._sent_letters.add(letter["source_offset"])
+        self.report(f"follow: after a stop mid-chunk, {len(self._sent_calls)} calls and {len(self._sent_letters)} dead "
+                    "letters of it were already on the log; they are not sent again")
 
     async def _send(self, lines: list[str]) -> None:
         chunk = []
         for parsed in parse_lines(lines, self.source, self.position.line + 1):
             rejected = parsed.rejected if parsed.cdr is None else self.sink.past_retention(parsed.cdr)
             if rejected is None:
-                chunk.append(parsed.cdr)
-            else:
+                if _identity(parsed.cdr) not in self._sent_calls:
+                    chunk.append(parsed.cdr)
+            elif parsed.line not in self._sent_letters:
                 self.report(f"  {self.path}:{parsed.line}: {rejected.code}: {rejected}")
                 await self.sink.reject(f"file:{self.path}", parsed.line, parsed.raw, rejected)
         if chunk:
             await self.sink.calls(chunk)
         await self.sink.flush()
+        self._sent_calls.clear()  # only the chunk in flight at a kill can be on the log already
+        self._sent_letters.clear()
+
+
+def _identity(cdr: CallDetailRecord) -> tuple:
+    """A call as the log holds it, by what is in clear there (the numbers may be sealed)."""
+    return cdr.call_key, cdr.revision, cdr.start_at_ms, cdr.answer_at_ms, cdr.end_at_ms, cdr.disposition
 
 
 def _complete_lines(handle, limit: int) -> tuple[list[str], int]:  # noqa: ANN001 - a binary file

@@ -13,8 +13,9 @@ from streams.kafka.security import client_kwargs
 
 
 async def read_topic(bootstrap: str, topic: str, timeout_s: float = 60.0, idle_s: float = 1.5,
-                     security: dict | None = None) -> list:
-    """Every record of a topic from offset 0, for topics whose writers have stopped.
+                     security: dict | None = None, starts: dict[int, int] | None = None) -> list:
+    """Every record of a topic from offset 0 (or, per partition, from ``starts``), for topics
+    whose writers have stopped.
 
     It reads at least up to the end offsets the broker reports when it starts, so a slow fetch
     on a loaded machine cannot cut the result short. It then goes on until nothing new arrives
@@ -31,8 +32,11 @@ async def read_topic(bootstrap: str, topic: str, timeout_s: float = 60.0, idle_s
             return []
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
+        for tp in tps:
+            if starts and starts.get(tp.partition):
+                consumer.seek(tp, starts[tp.partition])
         ends = await consumer.end_offsets(tps)
-        next_offset = {tp: 0 for tp in tps}
+        next_offset = {tp: (starts or {}).get(tp.partition, 0) for tp in tps}
         records = []
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
@@ -53,6 +57,20 @@ async def read_topic(bootstrap: str, topic: str, timeout_s: float = 60.0, idle_s
                     next_offset[tp] = max(next_offset[tp], recs[-1].offset + 1)
         records.sort(key=lambda r: (r.partition, r.offset))
         return records
+    finally:
+        await consumer.stop()
+
+
+async def end_offsets(bootstrap: str, topic: str, security: dict | None = None) -> dict[int, int]:
+    """Per partition, the end offset the broker reports: a lower bound of where the next record
+    goes (Tansu 0.6 may report less than the true end, never more)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
+                                **(security or {}))
+    try:
+        await consumer.start()
+        await consumer.topics()
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        return {tp.partition: offset for tp, offset in (await consumer.end_offsets(tps)).items()} if tps else {}
     finally:
         await consumer.stop()
 
