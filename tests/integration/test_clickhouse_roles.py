@@ -50,7 +50,7 @@ def test_R34_R35_analysts_read_only_anonymised_calls_and_finance_only_the_ledger
                           caller=caller, callee=callee, start_at=T + n, answer_at=T + n, end_at=T + n + 60,
                           disposition="ANSWERED", direction="OUTBOUND", trunk="t", destination_prefix=callee[:4],
                           destination_name="d", currency="USD", rate_card_id="usd", charge_micros=10_000 * (n + 1),
-                          plan="basic")
+                          plan="basic", category="domestic")
             calls.append(tuple(values[c] for c in CALL_LOG_COLUMNS))
         ch.insert("call_log", CALL_LOG_COLUMNS, calls)
         ch.insert("journal", JOURNAL_COLUMNS, [("u:1", 0, "acct-0", "usage", T, "USD", "customer:acct-0", 10_000),
