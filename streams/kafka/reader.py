@@ -43,7 +43,11 @@ async def read_topic(bootstrap: str, topic: str, timeout_s: float = 60.0, idle_s
         quiet_since = loop.time()
         while True:
             reached = all(next_offset[tp] >= ends[tp] for tp in tps)
-            if reached and loop.time() - quiet_since >= idle_s:
+            # Quiet counts only once every partition has answered a fetch (aiokafka knows its high
+            # watermark then): on a loaded machine the first fetch can take longer than idle_s.
+            if not all(consumer.highwater(tp) is not None for tp in tps):
+                quiet_since = loop.time()
+            elif reached and loop.time() - quiet_since >= idle_s:
                 break
             if loop.time() > deadline:
                 behind = {tp.partition: (next_offset[tp], ends[tp]) for tp in tps if next_offset[tp] < ends[tp]}

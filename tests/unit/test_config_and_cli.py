@@ -133,6 +133,11 @@ def test_duplicate_prefix_is_an_error(tmp_path):
     (["ingest", "--format", "avro", "--revision", "2", "x.avro"], {}, "--revision: an Avro record carries"),
     (["ingest", "--format", "asterisk-csv", "--carrier", "c", "--revision", "0", "x.csv"], {}, "must be positive"),
     (["receive", "--carrier", "c", "--listen", "nowhere"], {}, "--listen: 'nowhere' must be HOST:PORT"),
+    (["account", "open", "a1", "--currency", "XXX", "--plan", "b", "--mode", "prepaid"], {}, "unknown_currency"),
+    (["account", "open", "a1", "--currency", "EUR", "--plan", "b", "--mode", "prepaid", "--time-zone", "Mars/X"], {},
+     "unknown_time_zone"),
+    (["payment", "record", "a1", "--amount", "1.2345678", "--currency", "USD"], {}, "--amount:"),
+    (["payment", "record", "a1", "--amount", "5", "--currency", "USD", "--at", "yesterday"], {}, "--at:"),
     (["receive", "--carrier", "c", "--listen", "0.0.0.0:8090"], {}, "api_tokens_file: required when the receiver"),
 ])
 def test_cli_errors_are_one_line_without_traceback(args, env, needle):

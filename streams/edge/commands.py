@@ -1,0 +1,120 @@
+"""Operators' commands as events (issue 19, first part): open an account, record a payment.
+
+An operator or a CRM gives plain values; this module turns them into the account event, checks
+it as the worker will (bounds, currency, billing mode, country, zone: ``projections/validation``),
+and puts it on the events topic through the edge's producer (``streams/edge/publish.py``: the
+account's partition, its numbers sealed with the subscriber's key, R32). Nobody writes Avro.
+
+**Idempotency.** Every command has an idempotency key (``--idempotency-key``; by default the
+account id for an opening, a fresh one printed back for a payment). The event id derives from
+it, and once the broker has acknowledged the event it is kept in ``<data_dir>/commands/`` with
+its answer (per events topic): the same key again sends nothing and gives the same answer; the same key with other
+values is refused (``idempotency_key_reused``). A retry after a crash between the acknowledgement
+and that record, or from another machine, sends the event again: the worker counts it a
+duplicate (the event id is the fold's dedup key), or, with another time, dead-letters it as a
+conflict; it is never credited twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from projections.events import AccountOpened, PaymentReceived
+from projections.validation import InvalidEvent, check_bounds, validate_account_opened, validate_money
+from streams.config.settings import ConfigError, Settings
+from streams.edge.publish import produce_events
+from streams.kafka.partitioning import partition_for
+
+KEY_CHARS_MAX = 200
+
+
+class CommandRefused(ConfigError):
+    """A command whose values the worker would refuse; said in one line, exit 2."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    event_id: str
+    account_id: str
+    partition: int
+    idempotency_key: str
+    replayed: bool = False  # the same key was used before: the same event was sent again
+
+
+def _event_id(kind: str, key: str) -> str:
+    if not key or len(key) > KEY_CHARS_MAX:
+        raise CommandRefused(f"--idempotency-key: 1 to {KEY_CHARS_MAX} characters")
+    return f"{kind}:{hashlib.sha256(key.encode()).hexdigest()[:32]}"
+
+
+def opening(account_id: str, currency: str, plan: str, mode: str, numbers: list[str], time_zone: str,
+            country: str, tax_jurisdiction: str, key: str, at_ms: int | None = None) -> AccountOpened:
+    event = AccountOpened(_event_id("open", key or account_id), account_id, at_ms or int(time.time() * 1000),
+                          currency.upper(), plan, mode, tuple(numbers), time_zone, tax_jurisdiction, country.upper())
+    _checked(event, validate_account_opened)
+    return event
+
+
+def payment(account_id: str, amount_micros: int, currency: str, reference: str, key: str,
+            at_ms: int | None = None) -> PaymentReceived:
+    event = PaymentReceived(_event_id("pay", key), account_id, at_ms or int(time.time() * 1000), amount_micros,
+                            currency.upper(), reference)
+    _checked(event, validate_money)
+    return event
+
+
+def _checked(event: object, validate) -> None:  # noqa: ANN001 - a validation function
+    if not getattr(event, "account_id", ""):
+        raise CommandRefused("account: an account id is required")
+    try:
+        check_bounds(event)
+        validate(event)
+    except InvalidEvent as exc:
+        raise CommandRefused(f"{exc.code}: {exc}") from None
+
+
+def _record_path(settings: Settings, event_id: str) -> Path:
+    """Where the event sent under a key is kept: per events topic (a key means one command on
+    one log, not on another deployment's)."""
+    topic = settings.events_topic.replace("/", "_")
+    return Path(settings.data_dir) / "commands" / topic / f"{event_id.replace(':', '-')}.json"
+
+
+def submit(settings: Settings, event: AccountOpened | PaymentReceived, key: str) -> Answer:
+    """The event on the log once. A key seen before sends nothing and gives the first answer
+    (its event was acknowledged before the record of it was written)."""
+    record = _record_path(settings, event.event_id)
+    first = json.loads(record.read_text()) if record.exists() else None
+    if first is not None:
+        if _untimed(first["event"]) != _untimed(_plain(event)):
+            raise CommandRefused("idempotency_key_reused: this key was used for another command; use a new key")
+        return Answer(**{**first["answer"], "replayed": True})
+    asyncio.run(produce_events(settings, [event]))
+    answer = Answer(event.event_id, event.account_id, partition_for(event.account_id, settings.partitions), key)
+    record.parent.mkdir(parents=True, exist_ok=True)
+    temporary = record.with_suffix(".tmp")
+    temporary.write_text(json.dumps({"event": _plain(event), "answer": asdict(answer)}))
+    os.replace(temporary, record)
+    return answer
+
+
+_TIMES = ("occurred_at_ms", "received_at_ms")  # from the clock: a retry keeps the first one's
+
+
+def _plain(event: object) -> dict:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(event).items()}
+
+
+def _untimed(values: dict) -> dict:
+    return {k: v for k, v in values.items() if k not in _TIMES}
+
+
+def new_key() -> str:
+    return uuid.uuid4().hex
