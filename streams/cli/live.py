@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
     rc.set_defaults(handler=receive)
 
 
-def _listen(text: str) -> tuple[str, int]:
+def listen_address(text: str) -> tuple[str, int]:
     host, _, port = text.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65_536:
         raise ConfigError(f"--listen: {text!r} must be HOST:PORT")
@@ -34,7 +34,7 @@ def receive(args: argparse.Namespace) -> int:
     from streams.edge.receiver import serve
 
     settings = settings_of(args)
-    host, port = _listen(args.listen)
+    host, port = listen_address(args.listen)
     args.format, args.revision = "freeswitch-json", 0
     source = source_from_args(settings, args)
     if not settings.api_tokens_file and host not in LOOPBACK_HOSTS:

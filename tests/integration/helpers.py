@@ -136,3 +136,16 @@ def live_states(settings: Settings) -> dict[str, AccountState]:
 
 def unique_calls(events: list[AccountEvent]) -> set[str]:
     return {e.call_key for e in events if isinstance(e, CallDetailRecord)}
+
+
+def log_events(settings: Settings) -> tuple[list[AccountEvent], dict[int, int]]:
+    """Every event on the events topic, in partition and offset order, and each partition's
+    next offset (what a worker must commit to have folded them all)."""
+    from streams.kafka.codec import codec_for
+    from streams.kafka.reader import read_topic
+
+    codec, events, offsets = codec_for(settings), [], {}
+    for record in asyncio.run(read_topic(settings.broker, settings.events_topic)):
+        offsets[record.partition] = max(offsets.get(record.partition, 0), record.offset + 1)
+        events += codec.decode_message(record.value)[0]
+    return events, offsets

@@ -30,7 +30,7 @@ from streams.dev.embedded import free_port
 from streams.edge.publish import produce_events
 from streams.kafka.reader import read_topic
 from streams.worker.supervise import worker_env
-from tests.integration.helpers import run_worker_to_end
+from tests.integration.helpers import log_events, run_worker_to_end
 
 SAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "cdr"
 T_OPEN_MS = 1_790_726_400_000  # 2026-09-30T00:00:00Z
@@ -72,13 +72,8 @@ def _wait_http(url: str, process: subprocess.Popen, log: Path, timeout_s: float 
 
 
 def _events_and_offsets(settings) -> tuple[list[CallDetailRecord], dict[int, int]]:
-    from streams.kafka.codec import codec_for
-
-    codec, cdrs, offsets = codec_for(settings), [], {}
-    for record in asyncio.run(read_topic(settings.broker, settings.events_topic)):
-        offsets[record.partition] = max(offsets.get(record.partition, 0), record.offset + 1)
-        cdrs += [e for e in codec.decode_message(record.value)[0] if isinstance(e, CallDetailRecord)]
-    return cdrs, offsets
+    events, offsets = log_events(settings)
+    return [e for e in events if isinstance(e, CallDetailRecord)], offsets
 
 
 def test_R1_R2_R9_cdrs_posted_to_the_receiver_are_answered_once_on_the_log_and_rated_into_clickhouse(settings, tmp_path):

@@ -5,7 +5,6 @@ with one idempotency key gives one event; a bad value is one line and exit 2."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import sys
@@ -14,10 +13,8 @@ from pathlib import Path
 import pytest
 
 from projections.events import AccountOpened, CallDetailRecord, PaymentReceived
-from streams.kafka.codec import codec_for
-from streams.kafka.reader import read_topic
 from streams.worker.supervise import worker_env
-from tests.integration.helpers import live_states, oracle, run_worker_to_end, state_differences
+from tests.integration.helpers import log_events, live_states, oracle, run_worker_to_end, state_differences
 
 SAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "cdr"
 
@@ -46,21 +43,13 @@ def test_R9_an_account_opened_and_topped_up_from_the_cli_then_called_from_folds_
     bad = cli(settings, "payment", "record", "acct-000001", "--amount", "-5", "--currency", "USD")
     assert bad.returncode == 2 and "non_positive_amount" in bad.stderr and "Traceback" not in bad.stderr
     # A worker folds the opening (the directory is the log's), then the account's calls are ingested.
-    codec = codec_for(settings)
 
-    def log() -> tuple[list, dict[int, int]]:
-        events, offsets = [], {}
-        for record in asyncio.run(read_topic(settings.broker, settings.events_topic)):
-            offsets[record.partition] = max(offsets.get(record.partition, 0), record.offset + 1)
-            events += codec.decode_message(record.value)[0]
-        return events, offsets
-
-    assert run_worker_to_end(settings, log()[1], tmp_path / "worker.log") == 0
+    assert run_worker_to_end(settings, log_events(settings)[1], tmp_path / "worker.log") == 0
     ingested = cli(settings, "ingest", "--format", "asterisk-csv", "--carrier", "carrier-a",
                    str(SAMPLES / "asterisk-no-accountcode-Master.csv"))
     # The caller +1 555 000 0001 is the account's; the other two callers are nobody's.
     assert "1 produced, 2 rejected (unknown_number 2)" in ingested.stdout, ingested.stdout + ingested.stderr
-    events, offsets = log()
+    events, offsets = log_events(settings)
     kinds = [type(e).__name__ for e in events]
     assert kinds.count("AccountOpened") == 1 and kinds.count("PaymentReceived") == 1, "one event per key"
     assert [e.account_id for e in events if isinstance(e, CallDetailRecord)] == ["acct-000001"]

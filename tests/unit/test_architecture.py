@@ -22,7 +22,7 @@ LAYERS = {
     "streams.documents": 1,
     "streams.kafka": 2, "streams.clickhouse": 2,
     "streams.edge": 3, "streams.http": 3,
-    "streams.worker": 4,
+    "streams.worker": 4, "streams.api": 4,
     "streams.ledger": 5,
     "streams.dev": 6,
     "streams.cli": 7,

@@ -1,0 +1,112 @@
+"""The API's routes (issue 19, first part): open an account and record a payment as commands
+(``streams/edge/commands.py``: validated, sealed, partitioned, idempotent by the
+``Idempotency-Key`` header), and an account's balance from the journal in ClickHouse.
+
+Commands go to the log, never to a database: the worker folds them like any event, so the
+log stays the one source of truth. Reads come from ClickHouse, which the worker writes: any
+number of stateless API processes can answer them without asking the worker that owns the
+account (the authorization API, which places holds, stays on that worker).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import Depends, FastAPI, Header, Path, Request
+from starlette.concurrency import run_in_threadpool
+
+from projections.money import parse_decimal_micros
+from streams.api import access, problems
+from streams.api.models import ACCOUNT_ID, Accepted, AccountOpening, Balance, PaymentRecording, ProblemDetails
+from streams.api.problems import Problem
+from streams.config.settings import Settings
+from streams.edge import commands
+
+BODY_BYTES_MAX = 64 * 1024  # a command is a few hundred bytes
+KEY = Header(alias="Idempotency-Key", min_length=1, max_length=200, description="the same key, the same event once")
+ERRORS = {status: {"model": ProblemDetails, "content": {"application/problem+json": {}}}
+          for status in (400, 401, 403, 409, 413, 422, 503)}
+
+
+def build_app(settings: Settings, tokens: dict[str, str]) -> FastAPI:
+    app = FastAPI(title="voiceledger", version="1", openapi_url="/v1/openapi.json", docs_url=None, redoc_url=None)
+    problems.install(app)
+
+    @app.middleware("http")
+    async def bounded(request: Request, call_next):  # noqa: ANN001, ANN202 - Starlette's middleware shape
+        length = request.headers.get("content-length", "0")
+        if not length.isdigit() or int(length) > BODY_BYTES_MAX:
+            return problems.problem(413, "too-large", f"a request body is at most {BODY_BYTES_MAX} bytes")
+        return await call_next(request)
+
+    def scope(request: Request) -> str:
+        found = access.scope_of(tokens, request.headers.get("Authorization"))
+        if found is None:
+            raise Problem(401, "unauthorized", "a valid bearer token is required")
+        return found
+
+    @app.post("/v1/accounts", status_code=202, response_model=Accepted, responses=ERRORS)
+    def open_account(body: AccountOpening, key: str = KEY, who: str = Depends(scope)) -> Accepted:
+        _must(access.may_command(who))
+        event = _command(lambda: commands.opening(body.account_id, body.currency, body.plan, body.billing_mode,
+                                                  body.numbers, body.time_zone, body.country, body.tax_jurisdiction,
+                                                  key, _ms(body.opened_at)))
+        return Accepted(**vars(_command(lambda: commands.submit(settings, event, key))))
+
+    @app.post("/v1/accounts/{account_id}/payments", status_code=202, response_model=Accepted, responses=ERRORS)
+    def record_payment(body: PaymentRecording, account_id: str = Path(pattern=ACCOUNT_ID), key: str = KEY,
+                       who: str = Depends(scope)) -> Accepted:
+        _must(access.may_command(who))
+        event = _command(lambda: commands.payment(account_id, parse_decimal_micros(body.amount), body.currency,
+                                                  body.reference, key, _ms(body.received_at)))
+        return Accepted(**vars(_command(lambda: commands.submit(settings, event, key))))
+
+    @app.get("/v1/accounts/{account_id}/balance", response_model=Balance, responses={**ERRORS, 404: ERRORS[401]})
+    async def balance(account_id: str = Path(pattern=ACCOUNT_ID), who: str = Depends(scope)) -> Balance:
+        _must(access.may_read(who, account_id))
+        return await run_in_threadpool(_balance, settings.clickhouse_url, account_id)
+
+    return app
+
+
+def _ms(at: datetime | None) -> int | None:
+    return None if at is None else int(at.timestamp() * 1000)
+
+
+def _must(allowed: bool) -> None:
+    if not allowed:
+        raise Problem(403, "forbidden", "this token's scope does not cover this request")
+
+
+def _command(step):  # noqa: ANN001, ANN202 - a step of streams/edge/commands.py
+    """A command's step, its refusals as problems: a value the worker would refuse is a 422, a
+    reused idempotency key a 409, a broker that does not take the event a 503."""
+    try:
+        return step()
+    except commands.CommandRefused as exc:
+        text = str(exc)
+        kind = text.split(":", 1)[0] if ":" in text else "invalid-command"
+        raise Problem(409 if kind == "idempotency_key_reused" else 422, kind.replace("_", "-"), text) from None
+    except ValueError as exc:
+        raise Problem(422, "invalid-command", str(exc)) from None
+    except (OSError, TimeoutError, RuntimeError) as exc:  # the broker is down or too slow
+        raise Problem(503, "log-unavailable", f"the events topic did not take the command: {exc}") from None
+
+
+def _balance(clickhouse_url: str, account_id: str) -> Balance:
+    from streams.clickhouse.client import connect
+
+    try:
+        ch = connect(clickhouse_url)
+        try:
+            rows = ch.query("SELECT currency, toInt64(-sum(amount_micros)), count() FROM journal FINAL "
+                            f"WHERE account_id = '{account_id}' AND ledger_account = 'customer:{account_id}' "
+                            "GROUP BY currency")
+        finally:
+            ch.close()
+    except Exception as exc:  # the read model is not there (yet) or ClickHouse is down
+        raise Problem(503, "read-model-unavailable", f"ClickHouse could not answer: {type(exc).__name__}") from None
+    if not rows:
+        raise Problem(404, "unknown-account", f"no postings for account {account_id} (yet)")
+    currency, total, count = rows[0]
+    return Balance(account_id=account_id, currency=currency, balance_micros=int(total), postings=int(count))

@@ -1,0 +1,61 @@
+"""The API's request and response models: typed once, they give the OpenAPI 3.1 document."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+ACCOUNT_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"  # safe in a URL and in a read model's query
+AMOUNT = r"^[0-9]{1,9}(\.[0-9]{1,6})?$"  # a positive decimal, at most micro-units
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AccountOpening(_Strict):
+    account_id: str = Field(pattern=ACCOUNT_ID)
+    currency: Literal["USD", "EUR"]
+    plan: str = Field(min_length=1, max_length=64)
+    billing_mode: Literal["prepaid", "postpaid"]
+    numbers: list[str] = Field(default_factory=list, max_length=100)
+    time_zone: str = Field(default="UTC", min_length=1, max_length=64)
+    country: str = Field(default="", pattern=r"^([A-Za-z]{2})?$", description="ISO 3166 alpha-2")
+    tax_jurisdiction: str = Field(default="", max_length=16)
+    opened_at: AwareDatetime | None = Field(default=None, description="default: now; earlier for a migrated customer")
+
+
+class PaymentRecording(_Strict):
+    amount: str = Field(pattern=AMOUNT, description="in the account's currency, e.g. 25.00")
+    currency: Literal["USD", "EUR"]
+    reference: str = Field(default="", max_length=128)
+    received_at: AwareDatetime | None = Field(default=None, description="when the payment was received; default: now")
+
+
+class Accepted(BaseModel):
+    """A command on the events topic: the worker folds it."""
+
+    event_id: str
+    account_id: str
+    partition: int
+    idempotency_key: str
+    replayed: bool = Field(description="true when this key was used before: nothing was sent again")
+
+
+class Balance(BaseModel):
+    """An account's balance as its journal postings in ClickHouse give it (the worker writes them)."""
+
+    account_id: str
+    currency: str
+    balance_micros: int = Field(description="payments minus charges, in micro-units")
+    postings: int
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details: ``type`` is stable, ``detail`` is for people."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
