@@ -298,60 +298,54 @@ def _entry_from_dict(d: dict) -> JournalEntry:
                         tuple(Posting(p["ledger_account"], p["amount_micros"]) for p in d["postings"]))
 
 
-def pack_dedup_keys(keys: dict[int, tuple[int, int]]) -> bytes:
-    """AccountState v4's dedup_keys: the key ids, then each key's (event time, fingerprint), as
-    little-endian int64 arrays back to back (both built in C; the map they replace, and the
-    Python loops a first packing used, were ~20% of a batch)."""
-    ids = array("q", keys)
-    pairs = array("q", chain.from_iterable(keys.values()))
-    if sys.byteorder != "little":
-        ids.byteswap()
-        pairs.byteswap()
-    return ids.tobytes() + pairs.tobytes()
-
-
-def unpack_dedup_keys(packed: bytes, legacy: dict[str, list[int]]) -> dict[int, tuple[int, int]]:
-    """The state's dedup keys from v4's packed form, and from a pre-v4 record's string keys."""
-    if isinstance(packed, str):  # the field's default, read into an older record: Avro spells bytes defaults as text
-        packed = packed.encode("latin-1")
-    if len(packed) % 24:
-        raise DecodeError("bad_dedup_keys", f"dedup_keys of {len(packed)} bytes is not a whole number of keys")
-    a = array("q")
-    a.frombytes(packed)
-    if sys.byteorder != "little":
-        a.byteswap()
-    n = len(a) // 3
-    pairs = iter(a[n:])
-    keys = dict(zip(a[:n], zip(pairs, pairs)))
-    for key, (at_ms, fingerprint) in legacy.items():
-        keys[dedup_key_id(key)] = (at_ms, fingerprint)
-    return keys
-
-
-def pack_call_charges(charges: dict[int, tuple[int, int, int, int]]) -> bytes:
-    """AccountState v5's call_charges: the key ids, then each call's (charge, included seconds,
-    revision, parties fingerprint), little-endian int64 arrays back to back, like dedup_keys."""
-    ids = array("q", charges)
-    values = array("q", chain.from_iterable(charges.values()))
+def _pack(table: dict[int, tuple[int, ...]]) -> bytes:
+    """Key ids, then each key's values, as little-endian int64 arrays back to back (both built in
+    C; the map they replace, and the Python loops a first packing used, were ~20% of a batch)."""
+    ids = array("q", table)
+    values = array("q", chain.from_iterable(table.values()))
     if sys.byteorder != "little":
         ids.byteswap()
         values.byteswap()
     return ids.tobytes() + values.tobytes()
 
 
-def unpack_call_charges(packed: bytes | str) -> dict[int, tuple[int, int, int, int]]:
-    """The calls' charges from v5's packed form; empty for an older record (none was kept)."""
-    if isinstance(packed, str):  # the field's default, read into an older record
+def _unpack(packed: bytes | str, width: int, code: str, what: str) -> dict[int, tuple[int, ...]]:
+    """The inverse of ``_pack`` for ``width`` values a key; raises ``DecodeError(code)``."""
+    if isinstance(packed, str):  # the field's default, read into an older record: Avro spells bytes defaults as text
         packed = packed.encode("latin-1")
-    if len(packed) % 40:
-        raise DecodeError("bad_call_charges", f"call_charges of {len(packed)} bytes is not a whole number of calls")
+    if len(packed) % (8 * (width + 1)):
+        raise DecodeError(code, f"{what} of {len(packed)} bytes is not a whole number of keys")
     a = array("q")
     a.frombytes(packed)
     if sys.byteorder != "little":
         a.byteswap()
-    n = len(a) // 5
+    n = len(a) // (width + 1)
     values = iter(a[n:])
-    return dict(zip(a[:n], zip(values, values, values, values)))
+    return dict(zip(a[:n], zip(*[values] * width)))
+
+
+def pack_dedup_keys(keys: dict[int, tuple[int, int]]) -> bytes:
+    """AccountState v4's dedup_keys: each key id's (event time, content fingerprint)."""
+    return _pack(keys)
+
+
+def unpack_dedup_keys(packed: bytes, legacy: dict[str, list[int]]) -> dict[int, tuple[int, int]]:
+    """The state's dedup keys from v4's packed form, and from a pre-v4 record's string keys."""
+    keys = _unpack(packed, 2, "bad_dedup_keys", "dedup_keys")
+    for key, (at_ms, fingerprint) in legacy.items():
+        keys[dedup_key_id(key)] = (at_ms, fingerprint)
+    return keys
+
+
+def pack_call_charges(charges: dict[int, tuple[int, int, int, int]]) -> bytes:
+    """AccountState v5's call_charges: each call's (charge, included seconds, revision, parties
+    fingerprint) by its key id."""
+    return _pack(charges)
+
+
+def unpack_call_charges(packed: bytes | str) -> dict[int, tuple[int, int, int, int]]:
+    """The calls' charges from v5's packed form; empty for an older record (none was kept)."""
+    return _unpack(packed, 4, "bad_call_charges", "call_charges")
 
 
 class EventCodec:

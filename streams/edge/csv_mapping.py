@@ -41,6 +41,7 @@ from __future__ import annotations
 import csv
 import math
 import tomllib
+from decimal import Decimal, InvalidOperation
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -148,10 +149,10 @@ class _Row:
         if not text:
             return None
         try:
-            value = float(text)
-        except ValueError:
+            value = Decimal(text)  # exact: 121.250 s is 122 billed seconds, never 121.99999
+        except InvalidOperation:
             raise CdrRejected("bad_number", f"{name} {text!r} is not a number of seconds") from None
-        if not 0 <= value < 10**7:
+        if not value.is_finite() or not 0 <= value < 10**7:
             raise CdrRejected("bad_number", f"{name} {text!r} is out of range")
         return math.ceil(value)
 
@@ -170,8 +171,11 @@ class _Row:
             if times == "iso":
                 at = datetime.fromisoformat(text.replace("Z", "+00:00"))
                 return int((at if at.tzinfo else at.replace(tzinfo=self.zone)).timestamp() * 1000)
-            return int(float(text) * (1000 if times == "epoch" else 1))
-        except (ValueError, OverflowError):
+            at = Decimal(text) * (1000 if times == "epoch" else 1)
+            if not at.is_finite():
+                raise ValueError(text)
+            return int(at)
+        except (ValueError, OverflowError, InvalidOperation):
             raise CdrRejected("bad_timestamp", f"{name} {text!r} is not a {times} time") from None
 
 

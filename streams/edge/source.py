@@ -17,15 +17,12 @@ An Avro record carries its own revision.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import timedelta
 from pathlib import Path
 from typing import Iterable, Iterator
 from zoneinfo import ZoneInfo
 
 import fastavro
 
-from projections.events import CallDetailRecord
-from projections.periods import EPOCH
 from projections.validation import InvalidEvent, validate_cdr
 from schemas.codec import EventCodec, cdr_from_record
 from streams.edge.assembly import assemble
@@ -88,22 +85,6 @@ def _read_avro(path: Path, carrier_id: str | None, codec: EventCodec) -> Iterato
                 yield Parsed(number, raw, None, exc)
                 continue
             yield Parsed(number, raw, cdr, None)
-
-
-def _iso(at_ms: int | None) -> str | None:
-    if at_ms is None:
-        return None
-    return (EPOCH + timedelta(milliseconds=at_ms)).isoformat().replace("+00:00", "Z")
-
-
-def call_json(cdr: CallDetailRecord, legs: int) -> dict:
-    """An assembled call as ``ingest --dry-run`` prints it (times ISO 8601 UTC; ``talk_s`` is
-    answer to hang-up, before any billing increment; ``answer_at`` null when unanswered)."""
-    talk_ms = 0 if cdr.answer_at_ms is None else cdr.end_at_ms - cdr.answer_at_ms
-    return {"call_key": cdr.call_key, "account_id": cdr.account_id, "direction": cdr.direction.value.lower(),
-            "legs": legs, "caller": cdr.caller, "callee": cdr.callee, "start_at": _iso(cdr.start_at_ms),
-            "answer_at": _iso(cdr.answer_at_ms), "end_at": _iso(cdr.end_at_ms), "talk_s": talk_ms // 1000,
-            "disposition": cdr.disposition.value}
 
 
 def parse_file(path: Path, source: Source, codec: EventCodec) -> Iterator[Parsed]:
