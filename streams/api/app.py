@@ -1,4 +1,5 @@
-"""The API's routes (issue 19, first part): open an account and record a payment as commands
+"""The API's routes (issue 19, first part): open an account, record a payment or a refund, post
+a one-off charge or credit, change an account's status (suspend, resume, fraud hold) as commands
 (``streams/edge/commands.py``: validated, sealed, partitioned, idempotent by the
 ``Idempotency-Key`` header), and an account's balance from the journal in ClickHouse.
 
@@ -17,7 +18,17 @@ from starlette.concurrency import run_in_threadpool
 
 from projections.money import parse_decimal_micros
 from streams.api import access, problems
-from streams.api.models import ACCOUNT_ID, Accepted, AccountOpening, Balance, PaymentRecording, ProblemDetails
+from streams.api.models import (
+    ACCOUNT_ID,
+    Accepted,
+    AccountOpening,
+    AdjustmentPosting,
+    Balance,
+    PaymentRecording,
+    ProblemDetails,
+    RefundRecording,
+    StatusChange,
+)
 from streams.api.problems import Problem
 from streams.config.settings import Settings
 from streams.edge import commands
@@ -61,12 +72,42 @@ def build_app(settings: Settings, tokens: dict[str, str]) -> FastAPI:
                                                   body.reference, key, _ms(body.received_at)))
         return Accepted(**vars(_command(lambda: commands.submit(settings, event, key))))
 
+    _more_commands(app, settings, scope)
+
     @app.get("/v1/accounts/{account_id}/balance", response_model=Balance, responses={**ERRORS, 404: ERRORS[401]})
     async def balance(account_id: str = Path(pattern=ACCOUNT_ID), who: str = Depends(scope)) -> Balance:
         _must(access.may_read(who, account_id))
         return await run_in_threadpool(_balance, settings.clickhouse_url, account_id)
 
     return app
+
+
+def _more_commands(app: FastAPI, settings: Settings, scope) -> None:  # noqa: ANN001 - the scope dependency
+    """Refunds, one-off charges and credits, status changes: each a command like a payment."""
+
+    def accept(who: str, step, key: str) -> Accepted:  # noqa: ANN001 - a command's constructor
+        _must(access.may_command(who))
+        event = _command(step)
+        return Accepted(**vars(_command(lambda: commands.submit(settings, event, key))))
+
+    @app.post("/v1/accounts/{account_id}/refunds", status_code=202, response_model=Accepted, responses=ERRORS)
+    def refund(body: RefundRecording, account_id: str = Path(pattern=ACCOUNT_ID), key: str = KEY,
+               who: str = Depends(scope)) -> Accepted:
+        return accept(who, lambda: commands.refund(account_id, parse_decimal_micros(body.amount), body.currency,
+                                                   body.payment_event_id, body.reason, key, _ms(body.occurred_at)), key)
+
+    @app.post("/v1/accounts/{account_id}/adjustments", status_code=202, response_model=Accepted, responses=ERRORS)
+    def adjust(body: AdjustmentPosting, account_id: str = Path(pattern=ACCOUNT_ID), key: str = KEY,
+               who: str = Depends(scope)) -> Accepted:
+        negative = body.amount.startswith("-")
+        micros = parse_decimal_micros(body.amount.lstrip("-")) * (-1 if negative else 1)
+        return accept(who, lambda: commands.adjustment(account_id, micros, body.currency, body.category, body.reason,
+                                                       key, _ms(body.occurred_at)), key)
+
+    @app.post("/v1/accounts/{account_id}/status", status_code=202, response_model=Accepted, responses=ERRORS)
+    def change_status(body: StatusChange, account_id: str = Path(pattern=ACCOUNT_ID), key: str = KEY,
+                      who: str = Depends(scope)) -> Accepted:
+        return accept(who, lambda: commands.status_change(body.action, account_id, body.case_ref, key), key)
 
 
 def _ms(at: datetime | None) -> int | None:

@@ -33,6 +33,33 @@ class PaymentRecording(_Strict):
     received_at: AwareDatetime | None = Field(default=None, description="when the payment was received; default: now")
 
 
+class RefundRecording(_Strict):
+    amount: str = Field(pattern=AMOUNT)
+    currency: Literal["USD", "EUR"]
+    payment_event_id: str = Field(default="", max_length=128, description="the payment it refunds, if one")
+    reason: str = Field(default="", max_length=256)
+    occurred_at: AwareDatetime | None = None
+
+
+class AdjustmentPosting(_Strict):
+    """R16: a one-off charge (activation, feature, equipment, shipping) or a credit (goodwill,
+    correction: a negative amount), on the next invoice as its own line."""
+
+    amount: str = Field(pattern=r"^-?[0-9]{1,9}(\.[0-9]{1,6})?$", description="negative: a credit")
+    currency: Literal["USD", "EUR"]
+    category: Literal["activation", "feature", "equipment", "shipping", "goodwill", "correction"]
+    reason: str = Field(default="", max_length=256)
+    occurred_at: AwareDatetime | None = None
+
+
+class StatusChange(_Strict):
+    """R22-R27: the worker's lifecycle decides whether the move is allowed (a refused one is a
+    dead letter with its reason)."""
+
+    action: Literal["suspend", "resume", "hold", "release"]
+    case_ref: str = Field(default="", max_length=128, description="the fraud case: required to hold or release")
+
+
 class Accepted(BaseModel):
     """A command on the events topic: the worker folds it."""
 

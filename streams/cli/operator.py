@@ -1,4 +1,5 @@
-"""``voiceledger account open`` and ``voiceledger payment record``: an operator's commands,
+"""``voiceledger account open|suspend|resume|hold|release``, ``voiceledger payment
+record|refund`` and ``voiceledger adjust``: an operator's commands,
 without writing Avro (streams/edge/commands.py). Each prints one line, or one JSON object with
 ``--json``, and takes ``--idempotency-key``: the same key again gives the same event and answer."""
 
@@ -29,6 +30,13 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
     op.add_argument("--at", help="ISO 8601 time the account opens (default: now; earlier for a migrated customer)")
     _common(op)
     op.set_defaults(handler=open_account)
+    for action, text in (("suspend", "suspend (R22: an operator's suspension)"), ("resume", "resume a suspension"),
+                         ("hold", "place a fraud hold (R27: no calls, no recharge)"), ("release", "release it")):
+        change = account_sub.add_parser(action, parents=parents, help=text)
+        change.add_argument("account")
+        change.add_argument("--case", default="", help="the fraud case (hold and release)")
+        _common(change)
+        change.set_defaults(handler=change_status, action=action)
 
     payment = sub.add_parser("payment", help="payments: record")
     payment_sub = payment.add_subparsers(dest="payment_command", required=True)
@@ -40,6 +48,26 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
     pr.add_argument("--at", help="ISO 8601 time the payment was received (default: now)")
     _common(pr)
     pr.set_defaults(handler=record_payment)
+    rf = payment_sub.add_parser("refund", parents=parents, help="money going back to the customer")
+    rf.add_argument("account")
+    rf.add_argument("--amount", required=True)
+    rf.add_argument("--currency", required=True)
+    rf.add_argument("--payment", default="", metavar="EVENT_ID", help="the payment it refunds, if one")
+    rf.add_argument("--reason", default="")
+    rf.add_argument("--at", help="ISO 8601 (default: now)")
+    _common(rf)
+    rf.set_defaults(handler=record_refund)
+
+    adjust = sub.add_parser("adjust", parents=parents, help="R16: a one-off charge, or a credit (negative amount)")
+    adjust.add_argument("account")
+    adjust.add_argument("--amount", required=True, help="e.g. 12.50 (a charge) or -5.00 (a credit)")
+    adjust.add_argument("--currency", required=True)
+    adjust.add_argument("--category", required=True,
+                        help="activation, feature, equipment, shipping (charges); goodwill, correction (credits)")
+    adjust.add_argument("--reason", default="", help="shown on the invoice line")
+    adjust.add_argument("--at", help="ISO 8601 (default: now)")
+    _common(adjust)
+    adjust.set_defaults(handler=post_adjustment)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -80,15 +108,47 @@ def _at_ms(text: str | None) -> int | None:
     return int(at.timestamp() * 1000)
 
 
-def record_payment(args: argparse.Namespace) -> int:
+def _amount(text: str) -> int:
     from projections.money import parse_decimal_micros
+
+    negative = text.startswith("-")
+    try:
+        micros = parse_decimal_micros(text[1:] if negative else text)
+    except ValueError as exc:
+        raise ConfigError(f"--amount: {exc}") from None
+    return -micros if negative else micros
+
+
+def record_refund(args: argparse.Namespace) -> int:
+    from streams.edge import commands
+
+    key = args.idempotency_key or commands.new_key()
+    event = commands.refund(args.account, _amount(args.amount), args.currency, args.payment, args.reason, key,
+                            _at_ms(args.at))
+    return _say(commands.submit(settings_of(args), event, key), args, "refund recorded for")
+
+
+def post_adjustment(args: argparse.Namespace) -> int:
+    from streams.edge import commands
+
+    key = args.idempotency_key or commands.new_key()
+    event = commands.adjustment(args.account, _amount(args.amount), args.currency, args.category, args.reason, key,
+                                _at_ms(args.at))
+    return _say(commands.submit(settings_of(args), event, key), args, "adjustment posted for")
+
+
+def change_status(args: argparse.Namespace) -> int:
+    from streams.edge import commands
+
+    key = args.idempotency_key or commands.new_key()
+    event = commands.status_change(args.action, args.account, args.case, key)
+    return _say(commands.submit(settings_of(args), event, key), args, f"{args.action}:")
+
+
+def record_payment(args: argparse.Namespace) -> int:
     from streams.edge import commands
 
     settings = settings_of(args)
-    try:
-        amount = parse_decimal_micros(args.amount)
-    except ValueError as exc:
-        raise ConfigError(f"--amount: {exc}") from None
     key = args.idempotency_key or commands.new_key()
-    event = commands.payment(args.account, amount, args.currency, args.reference, key, _at_ms(args.at))
+    event = commands.payment(args.account, _amount(args.amount), args.currency, args.reference, key, _at_ms(args.at))
     return _say(commands.submit(settings, event, key), args, "payment recorded for")

@@ -1,4 +1,6 @@
-"""Operators' commands as events (issue 19, first part): open an account, record a payment.
+"""Operators' commands as events (issue 19, first part): open an account, record a payment or a
+refund, post a one-off charge or credit, suspend or resume an account, place or release a
+fraud hold.
 
 An operator or a CRM gives plain values; this module turns them into the account event, checks
 it as the worker will (bounds, currency, billing mode, country, zone: ``projections/validation``),
@@ -24,9 +26,22 @@ import os
 import time
 import uuid
 from dataclasses import asdict, dataclass
+from enum import Enum
 from pathlib import Path
 
-from projections.events import AccountOpened, PaymentReceived
+from projections.events import (
+    ADJUSTMENT_CATEGORIES,
+    AccountOpened,
+    AccountResumed,
+    AccountSuspended,
+    AdjustmentPosted,
+    FraudHoldPlaced,
+    FraudHoldReleased,
+    PaymentReceived,
+    PaymentRefunded,
+    SuspensionReason,
+)
+from projections.money import SUPPORTED_CURRENCIES
 from projections.validation import InvalidEvent, check_bounds, validate_account_opened, validate_money
 from streams.config.settings import ConfigError, Settings
 from streams.edge.publish import produce_events
@@ -70,6 +85,56 @@ def payment(account_id: str, amount_micros: int, currency: str, reference: str, 
     return event
 
 
+def refund(account_id: str, amount_micros: int, currency: str, payment_event_id: str, reason: str, key: str,
+           at_ms: int | None = None) -> PaymentRefunded:
+    """Money going back to the customer (a refund of a payment, or of an unused balance)."""
+    event = PaymentRefunded(_event_id("refund", key), account_id, at_ms or int(time.time() * 1000), amount_micros,
+                            currency.upper(), payment_event_id, reason)
+    _checked(event, validate_money)
+    return event
+
+
+def adjustment(account_id: str, amount_micros: int, currency: str, category: str, reason: str, key: str,
+               at_ms: int | None = None) -> AdjustmentPosted:
+    """R16: a one-off charge (activation, feature, equipment, shipping: a number change is a
+    feature) or, negative, a credit (goodwill, correction), invoiced as its own line."""
+    event = AdjustmentPosted(_event_id("adjust", key), account_id, at_ms or int(time.time() * 1000), amount_micros,
+                             currency.upper(), category, reason)
+    _checked(event, _valid_adjustment)
+    return event
+
+
+def _valid_adjustment(event: AdjustmentPosted) -> None:
+    if event.currency not in SUPPORTED_CURRENCIES:
+        raise InvalidEvent("unknown_currency", f"currency {event.currency[:8]!r}")
+    if event.category not in ADJUSTMENT_CATEGORIES:
+        raise InvalidEvent("unknown_category", f"category {event.category[:40]!r} is not one of "
+                                               f"{', '.join(ADJUSTMENT_CATEGORIES)}")
+    if event.amount_micros == 0:
+        raise InvalidEvent("zero_amount", "an adjustment needs an amount")
+
+
+STATUS_ACTIONS = ("suspend", "resume", "hold", "release")
+
+
+def status_change(action: str, account_id: str, case_ref: str, key: str, at_ms: int | None = None):  # noqa: ANN201
+    """R22-R27: an operator suspends or resumes an account, or places or releases a fraud hold
+    (``case_ref``: the fraud case). The worker's lifecycle decides whether the move is allowed."""
+    at, event_id = at_ms or int(time.time() * 1000), _event_id(action, key)
+    if action == "suspend":
+        event = AccountSuspended(event_id, account_id, at, SuspensionReason.OPERATOR)
+    elif action == "resume":
+        event = AccountResumed(event_id, account_id, at)
+    elif action in ("hold", "release"):
+        if not case_ref:
+            raise CommandRefused("case_ref: a fraud hold names its case")
+        event = (FraudHoldPlaced if action == "hold" else FraudHoldReleased)(event_id, account_id, at, case_ref)
+    else:
+        raise CommandRefused(f"action: one of {', '.join(STATUS_ACTIONS)}")
+    _checked(event, lambda _: None)
+    return event
+
+
 def _checked(event: object, validate) -> None:  # noqa: ANN001 - a validation function
     if not getattr(event, "account_id", ""):
         raise CommandRefused("account: an account id is required")
@@ -87,7 +152,7 @@ def _record_path(settings: Settings, event_id: str) -> Path:
     return Path(settings.data_dir) / "commands" / topic / f"{event_id.replace(':', '-')}.json"
 
 
-def submit(settings: Settings, event: AccountOpened | PaymentReceived, key: str) -> Answer:
+def submit(settings: Settings, event, key: str) -> Answer:  # noqa: ANN001 - one of the events above
     """The event on the log once. A key seen before sends nothing and gives the first answer
     (its event was acknowledged before the record of it was written)."""
     record = _record_path(settings, event.event_id)
@@ -109,7 +174,8 @@ _TIMES = ("occurred_at_ms", "received_at_ms")  # from the clock: a retry keeps t
 
 
 def _plain(event: object) -> dict:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(event).items()}
+    plain = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(event).items()}
+    return {"kind": type(event).__name__, **{k: v.value if isinstance(v, Enum) else v for k, v in plain.items()}}
 
 
 def _untimed(values: dict) -> dict:

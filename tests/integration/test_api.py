@@ -109,6 +109,16 @@ def test_R9_opened_and_topped_up_through_the_api_then_called_the_balance_read_ba
                                                                  "received_at": "2026-09-30T12:00:00Z"},
                 key="crm-pay-1")
     assert paid[0] == 202
+    credit = {"amount": "-1.50", "currency": "USD", "category": "goodwill", "reason": "outage, 3 Oct",
+              "occurred_at": "2026-10-05T00:00:00Z"}
+    assert call(base, "POST", "/v1/accounts/acct-000001/adjustments", credit, key="crm-adj-1")[0] == 202
+    assert call(base, "POST", "/v1/accounts/acct-000001/adjustments", {**credit, "category": "bonus"},
+                key="crm-adj-2")[0] == 422
+    for n, action in enumerate(("hold", "release")):
+        status, body, _ = call(base, "POST", "/v1/accounts/acct-000001/status", {"action": action, "case_ref": "c-9"},
+                               key=f"crm-status-{n}")
+        assert status == 202, body
+    assert call(base, "POST", "/v1/accounts/acct-000001/status", {"action": "hold"}, key="crm-status-9")[0] == 422
 
     assert run_worker_to_end(settings, log_events(settings)[1], tmp_path / "worker.log") == 0
     ingest = subprocess.run([sys.executable, "-m", "streams.cli", "ingest", "--format", "asterisk-csv", "--carrier",
@@ -121,7 +131,8 @@ def test_R9_opened_and_topped_up_through_the_api_then_called_the_balance_read_ba
     expected = oracle(settings, events)["acct-000001"]
     status, balance, _ = call(base, "GET", "/v1/accounts/acct-000001/balance", scope="portal:acct-000001")
     assert status == 200 and balance["balance_micros"] == expected.balance_micros
-    assert expected.charged_micros > 0 and expected.paid_micros == 25_000_000
+    assert expected.calls_charged == 1 and expected.paid_micros == 25_000_000
+    assert any(type(e).__name__ == "AdjustmentPosted" for e in events)
 
 
 def test_the_served_openapi_document_holds_under_generated_requests(api):

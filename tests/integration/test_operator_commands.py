@@ -40,6 +40,13 @@ def test_R9_an_account_opened_and_topped_up_from_the_cli_then_called_from_folds_
     assert json.loads(again.stdout) == {**json.loads(first.stdout), "replayed": True}
     reused = cli(settings, *pay[:4], "26.00", *pay[5:])
     assert reused.returncode == 2 and "idempotency_key_reused" in reused.stderr
+    adjusted = cli(settings, "adjust", "acct-000001", "--amount", "-2.00", "--currency", "USD", "--category",
+                   "goodwill", "--reason", "outage", "--at", "2026-10-02T00:00:00Z", "--json")
+    assert adjusted.returncode == 0, adjusted.stderr
+    held = cli(settings, "account", "hold", "acct-000001", "--case", "fraud-1")
+    released = cli(settings, "account", "release", "acct-000001", "--case", "fraud-1")
+    assert held.returncode == released.returncode == 0, held.stderr + released.stderr
+    assert cli(settings, "account", "hold", "acct-000001").returncode == 2, "a hold names its case"
     bad = cli(settings, "payment", "record", "acct-000001", "--amount", "-5", "--currency", "USD")
     assert bad.returncode == 2 and "non_positive_amount" in bad.stderr and "Traceback" not in bad.stderr
     # A worker folds the opening (the directory is the log's), then the account's calls are ingested.
@@ -52,10 +59,12 @@ def test_R9_an_account_opened_and_topped_up_from_the_cli_then_called_from_folds_
     events, offsets = log_events(settings)
     kinds = [type(e).__name__ for e in events]
     assert kinds.count("AccountOpened") == 1 and kinds.count("PaymentReceived") == 1, "one event per key"
+    assert kinds.count("AdjustmentPosted") == kinds.count("FraudHoldPlaced") == kinds.count("FraudHoldReleased") == 1
     assert [e.account_id for e in events if isinstance(e, CallDetailRecord)] == ["acct-000001"]
     assert run_worker_to_end(settings, offsets, tmp_path / "worker.log") == 0
     live = live_states(settings)
     assert state_differences(live, oracle(settings, events)) == []
     payment = next(e for e in events if isinstance(e, PaymentReceived))
     assert live["acct-000001"].balance_micros == payment.amount_micros - live["acct-000001"].charged_micros > 0
+    assert live["acct-000001"].lifecycle.status.value == "ACTIVE", "held, then released"
     assert next(e for e in events if isinstance(e, AccountOpened)).country == "US"
