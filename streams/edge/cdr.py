@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from projections.events import CallDetailRecord
@@ -38,6 +40,17 @@ class Parsed:
     rejected: CdrRejected | None
     leg: Leg | None = None
     legs: int = 1  # records assembled into this call (streams/edge/assembly.py)
+
+
+def json_value(text: str) -> Any:
+    """``json.loads`` with its refusals as ``CdrRejected("bad_json")``: a syntax error, or nesting
+    deeper than the interpreter can recurse (``[[[[...`` must not crash a reader)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CdrRejected("bad_json", f"{exc.msg} at column {exc.colno}") from None
+    except RecursionError:
+        raise CdrRejected("bad_json", "nested too deeply") from None
 
 
 def carrier_zone(name: str) -> ZoneInfo:

@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 
 from projections.events import CallDetailRecord, Disposition
 from projections.validation import InvalidEvent, validate_cdr
-from streams.edge.cdr import CdrRejected, Leg, Parsed, local_ms
+from streams.edge.cdr import CdrRejected, Leg, Parsed, json_value, local_ms
 from streams.edge.directory import NumberDirectory, owner_of
 
 NO_ANSWER_CAUSES = frozenset({"NO_ANSWER", "NO_USER_RESPONSE", "ORIGINATOR_CANCEL", "ALLOTTED_TIMEOUT"})
@@ -123,8 +123,8 @@ def read_json_cdrs(text: str, carrier_id: str, zone: ZoneInfo,
     if not stripped:
         return
     try:
-        whole = json.loads(stripped)
-    except json.JSONDecodeError:
+        whole = json_value(stripped)
+    except CdrRejected:
         whole = None  # not one JSON document: read it as JSON Lines
     if whole is not None:
         records = whole if isinstance(whole, list) else [whole]
@@ -136,9 +136,9 @@ def read_json_cdrs(text: str, carrier_id: str, zone: ZoneInfo,
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield Parsed(number, line, None, CdrRejected("bad_json", f"{exc.msg} at column {exc.colno}"))
+            record = json_value(line)
+        except CdrRejected as exc:
+            yield Parsed(number, line, None, exc)
             continue
         yield _parse(number, line, record, carrier_id, zone, directory)
 

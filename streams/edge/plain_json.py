@@ -22,14 +22,13 @@ Anything else is ignored; a wrong type or a missing field refuses the record wit
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any, Iterator
 from zoneinfo import ZoneInfo
 
 from projections.events import CallDetailRecord, Disposition
 from projections.validation import InvalidEvent, validate_cdr
-from streams.edge.cdr import CdrRejected, Leg, Parsed
+from streams.edge.cdr import CdrRejected, Leg, Parsed, json_value
 from streams.edge.directory import NumberDirectory, owner_of
 
 TEXT_MAX = 256  # any text field: an id, a number, a trunk
@@ -99,9 +98,7 @@ def read_plain_json(text: str, carrier_id: str, zone: ZoneInfo, directory: Numbe
         if not line.strip():
             continue
         try:
-            cdr = parse_record(json.loads(line), carrier_id, zone, directory)
-        except json.JSONDecodeError as exc:
-            yield Parsed(number, line, None, CdrRejected("bad_json", f"{exc.msg} at column {exc.colno}"))
+            cdr = parse_record(json_value(line), carrier_id, zone, directory)
         except CdrRejected as exc:
             yield Parsed(number, line, None, exc)
         else:

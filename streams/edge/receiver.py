@@ -122,7 +122,10 @@ class CdrReceiver:
     async def _one(self, text: str, reader) -> web.Response:  # noqa: ANN001 - a reader of streams/edge
         self.received += 1
         number, source = self.received, replace(self.source, directory=self._directory)
-        records = list(reader(text, source.carrier_id, source.zone, source.directory, number))
+        try:
+            records = list(reader(text, source.carrier_id, source.zone, source.directory, number))
+        except Exception as exc:  # a reader must refuse, never raise: this keeps the receiver up if one does
+            records = [Parsed(number, text[:4096], None, CdrRejected("unprocessable", type(exc).__name__))]
         parsed = records[0] if len(records) == 1 else Parsed(
             number, text[:4096], None, CdrRejected("one_cdr_per_request", f"{len(records)} records in one request"))
         try:

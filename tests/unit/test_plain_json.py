@@ -49,3 +49,12 @@ def test_a_bad_plain_cdr_is_refused_with_its_reason(change, code):
 def test_a_line_that_is_not_json_is_refused_and_the_next_one_still_read():
     parsed = list(read_plain_json("{oops\n" + json.dumps(GOOD), "carrier-a", ZoneInfo("UTC"), first_line=7))
     assert [(p.line, p.rejected.code if p.rejected else "ok") for p in parsed] == [(7, "bad_json"), (8, "ok")]
+
+
+def test_a_hostile_json_record_nested_too_deeply_is_refused_not_raised():
+    from streams.edge.freeswitch import read_json_cdrs
+
+    deep = "[" * 100_000
+    for reader in (read_plain_json, read_json_cdrs):
+        parsed = list(reader(deep, "carrier-a", ZoneInfo("UTC")))
+        assert [p.rejected.code for p in parsed] == ["bad_json"], reader.__name__
