@@ -1,7 +1,7 @@
 """The API's routes (issue 19, first part): open an account, record a payment or a refund, post
 a one-off charge or credit, change an account's status (suspend, resume, fraud hold) as commands
 (``streams/edge/commands.py``: validated, sealed, partitioned, idempotent by the
-``Idempotency-Key`` header), and an account's balance from the journal in ClickHouse.
+``Idempotency-Key`` header), and an account's balance and call records (R33) from ClickHouse.
 
 Commands go to the log, never to a database: the worker folds them like any event, so the
 log stays the one source of truth. Reads come from ClickHouse, which the worker writes: any
@@ -11,9 +11,9 @@ account (the authorization API, which places holds, stays on that worker).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
-from fastapi import Depends, FastAPI, Header, Path, Request
+from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from projections.money import parse_decimal_micros
@@ -24,6 +24,8 @@ from streams.api.models import (
     AccountOpening,
     AdjustmentPosting,
     Balance,
+    CallPage,
+    CallRecord,
     PaymentRecording,
     ProblemDetails,
     RefundRecording,
@@ -78,6 +80,12 @@ def build_app(settings: Settings, tokens: dict[str, str]) -> FastAPI:
     async def balance(account_id: str = Path(pattern=ACCOUNT_ID), who: str = Depends(scope)) -> Balance:
         _must(access.may_read(who, account_id))
         return await run_in_threadpool(_balance, settings.clickhouse_url, account_id)
+
+    @app.get("/v1/accounts/{account_id}/calls", response_model=CallPage, responses=ERRORS)
+    async def calls(account_id: str = Path(pattern=ACCOUNT_ID), limit: int = Query(100, ge=1, le=500),
+                    offset: int = Query(0, ge=0, le=1_000_000), who: str = Depends(scope)) -> CallPage:
+        _must(access.may_read(who, account_id))
+        return await run_in_threadpool(_calls, settings.clickhouse_url, account_id, limit, offset)
 
     return app
 
@@ -134,19 +142,43 @@ def _command(step):  # noqa: ANN001, ANN202 - a step of streams/edge/commands.py
         raise Problem(503, "log-unavailable", f"the events topic did not take the command: {exc}") from None
 
 
-def _balance(clickhouse_url: str, account_id: str) -> Balance:
+def _read(clickhouse_url: str, sql: str) -> list[tuple]:
+    """One read-model query; ClickHouse down (or its tables not made yet) is a 503. Account ids in
+    ``sql`` passed ``ACCOUNT_ID``'s pattern: letters, digits and ``._:-`` only."""
     from streams.clickhouse.client import connect
 
     try:
         ch = connect(clickhouse_url)
         try:
-            rows = ch.query("SELECT currency, toInt64(-sum(amount_micros)), count() FROM journal FINAL "
-                            f"WHERE account_id = '{account_id}' AND ledger_account = 'customer:{account_id}' "
-                            "GROUP BY currency")
+            return ch.query(sql)
         finally:
             ch.close()
     except Exception as exc:  # the read model is not there (yet) or ClickHouse is down
         raise Problem(503, "read-model-unavailable", f"ClickHouse could not answer: {type(exc).__name__}") from None
+
+
+def _calls(clickhouse_url: str, account_id: str, limit: int, offset: int) -> CallPage:
+    """R33: the account's call records, newest first, a page at a time."""
+    rows = _read(clickhouse_url,
+                 "SELECT call_key, toUnixTimestamp(start_at), toUnixTimestamp(answer_at), toUnixTimestamp(end_at), "
+                 "direction, caller, callee, destination_name, billed_s, charge_micros, currency, revision "
+                 f"FROM call_log FINAL WHERE account_id = '{account_id}' ORDER BY start_at DESC, call_key "
+                 f"LIMIT {limit + 1} OFFSET {offset}")
+    records = [CallRecord(call_key=r[0], start_at=_iso(r[1]), answer_at=None if r[2] is None else _iso(r[2]),
+                          end_at=_iso(r[3]), direction=r[4], caller=r[5], callee=r[6], destination=r[7],
+                          billed_s=int(r[8]), charge_micros=int(r[9]), currency=r[10], revision=int(r[11]))
+               for r in rows[:limit]]
+    return CallPage(account_id=account_id, calls=records, next_offset=offset + limit if len(rows) > limit else None)
+
+
+def _iso(epoch_s: int) -> str:
+    return datetime.fromtimestamp(int(epoch_s), timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _balance(clickhouse_url: str, account_id: str) -> Balance:
+    rows = _read(clickhouse_url, "SELECT currency, toInt64(-sum(amount_micros)), count() FROM journal FINAL "
+                                 f"WHERE account_id = '{account_id}' AND ledger_account = 'customer:{account_id}' "
+                                 "GROUP BY currency")
     if not rows:
         raise Problem(404, "unknown-account", f"no postings for account {account_id} (yet)")
     currency, total, count = rows[0]

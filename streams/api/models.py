@@ -79,6 +79,29 @@ class Balance(BaseModel):
     postings: int
 
 
+class CallRecord(BaseModel):
+    """One call as the call log keeps it (R33: the subscriber's own records)."""
+
+    call_key: str
+    start_at: str = Field(description="ISO 8601, UTC")
+    answer_at: str | None
+    end_at: str
+    direction: str
+    caller: str
+    callee: str
+    destination: str
+    billed_s: int
+    charge_micros: int
+    currency: str
+    revision: int = Field(description="> 0: a carrier's correction replaced the first record")
+
+
+class CallPage(BaseModel):
+    account_id: str
+    calls: list[CallRecord]
+    next_offset: int | None = Field(description="the offset of the next page; null on the last")
+
+
 class ProblemDetails(BaseModel):
     """RFC 9457 problem details: ``type`` is stable, ``detail`` is for people."""
 

@@ -133,6 +133,13 @@ def test_R9_opened_and_topped_up_through_the_api_then_called_the_balance_read_ba
     assert status == 200 and balance["balance_micros"] == expected.balance_micros
     assert expected.calls_charged == 1 and expected.paid_micros == 25_000_000
     assert any(type(e).__name__ == "AdjustmentPosted" for e in events)
+    # R33: the call records behind the charge, read by the customer's portal token, a page at a time.
+    status, page, _ = call(base, "GET", "/v1/accounts/acct-000001/calls?limit=1", scope="portal:acct-000001")
+    assert status == 200 and page["next_offset"] is None and len(page["calls"]) == 1
+    (record,) = page["calls"]
+    assert (record["call_key"], record["caller"], record["charge_micros"]) == (
+        "carrier-a/1790874000.20", "+15550000001", expected.charged_micros + 1_500_000)
+    assert call(base, "GET", "/v1/accounts/acct-000002/calls", scope="portal:acct-000001")[0] == 403
 
 
 def test_the_served_openapi_document_holds_under_generated_requests(api):
