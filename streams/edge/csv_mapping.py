@@ -49,7 +49,7 @@ from typing import Iterable, Iterator
 from zoneinfo import ZoneInfo
 
 from projections.events import CallDetailRecord, Disposition
-from projections.validation import InvalidEvent, validate_cdr
+from projections.validation import InvalidEvent, check_bounds, validate_cdr
 from streams.edge.cdr import CdrRejected, Leg, Parsed, local_ms
 from streams.edge.directory import NumberDirectory, owner_of
 
@@ -242,6 +242,7 @@ def parse_row(row: _Row, carrier_id: str, directory: NumberDirectory | None) -> 
         caller=caller, callee=callee, start_at_ms=start, answer_at_ms=answer, end_at_ms=end,
         disposition=disposition, direction=direction, trunk=_peer(row.text("trunk")))
     try:
+        check_bounds(cdr)  # the log's own bounds at the edge: a call dated 9999 never reaches a worker
         validate_cdr(cdr)
     except InvalidEvent as exc:
         raise CdrRejected(exc.code, str(exc)) from None

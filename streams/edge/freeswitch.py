@@ -30,7 +30,7 @@ from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 from projections.events import CallDetailRecord, Disposition
-from projections.validation import InvalidEvent, validate_cdr
+from projections.validation import InvalidEvent, check_bounds, validate_cdr
 from streams.edge.cdr import CdrRejected, Leg, Parsed, json_value, local_ms
 from streams.edge.directory import NumberDirectory, owner_of
 
@@ -110,6 +110,7 @@ def parse_record(record: Any, carrier_id: str, zone: ZoneInfo,
         disposition=disposition, direction=direction, trunk=_var(v, "sip_gateway_name"),
     )
     try:
+        check_bounds(cdr)  # the log's own bounds at the edge: a call dated 9999 never reaches a worker
         validate_cdr(cdr)
     except InvalidEvent as exc:
         raise CdrRejected(exc.code, str(exc)) from None

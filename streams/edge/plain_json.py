@@ -27,7 +27,7 @@ from typing import Any, Iterator
 from zoneinfo import ZoneInfo
 
 from projections.events import CallDetailRecord, Disposition
-from projections.validation import InvalidEvent, validate_cdr
+from projections.validation import InvalidEvent, check_bounds, validate_cdr
 from streams.edge.cdr import CdrRejected, Leg, Parsed, json_value
 from streams.edge.directory import NumberDirectory, owner_of
 
@@ -85,6 +85,7 @@ def parse_record(record: Any, carrier_id: str, zone: ZoneInfo,
         end_at_ms=_time_ms(record, "end_at", zone), disposition=_disposition(record, answer is not None),
         direction=direction, trunk=trunk, revision=revision)
     try:
+        check_bounds(cdr)  # the log's own bounds at the edge: a call dated 9999 never reaches a worker
         validate_cdr(cdr)
     except InvalidEvent as exc:
         raise CdrRejected(exc.code, str(exc)) from None

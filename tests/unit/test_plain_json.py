@@ -58,3 +58,8 @@ def test_a_hostile_json_record_nested_too_deeply_is_refused_not_raised():
     for reader in (read_plain_json, read_json_cdrs):
         parsed = list(reader(deep, "carrier-a", ZoneInfo("UTC")))
         assert [p.rejected.code for p in parsed] == ["bad_json"], reader.__name__
+
+
+def test_a_call_outside_the_logs_time_bounds_is_refused_at_the_edge():
+    parsed = _one({**GOOD, "start_at": "2999-10-05T09:00:01Z", "answer_at": None, "end_at": "2999-10-05T09:01:01Z"})
+    assert parsed.cdr is None and parsed.rejected.code == "time_out_of_range"
