@@ -203,6 +203,52 @@ ORDER BY (day, currency, carrier_id, destination_prefix, destination_name)
 """
 
 
+# --- accounts, dead_letters: the operators' read models (streams/clickhouse/accounts.py) -----------
+
+# One row per account, the state the worker last wrote for it; ``version`` is the account's
+# position in its events partition, so the newest state wins however often a batch is replayed.
+ACCOUNTS_DDL = """
+CREATE TABLE IF NOT EXISTS accounts (
+    account_id String,
+    currency String,
+    plan String,
+    pending_plan String,
+    billing_mode String,
+    status String,
+    status_reason String,
+    status_since DateTime('UTC'),
+    time_zone String,
+    country_code String,
+    tax_jurisdiction String,
+    opened_at DateTime('UTC'),
+    balance_micros Int64,
+    paid_micros Int64,
+    charged_micros Int64,
+    calls_charged UInt64,
+    open_disputes UInt16,
+    newest_event_at DateTime('UTC'),
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY account_id
+"""
+
+# Every dead letter the worker wrote, with the account when the record could be read that far.
+DEAD_LETTERS_DDL = """
+CREATE TABLE IF NOT EXISTS dead_letters (
+    source_topic String,
+    source_partition UInt32,
+    source_offset UInt64,
+    source_index UInt32,
+    account_id String,
+    reason_code String,
+    reason String,
+    logged_at DateTime('UTC')
+) ENGINE = ReplacingMergeTree()
+PARTITION BY toYYYYMM(logged_at)
+ORDER BY (account_id, source_topic, source_partition, source_offset, source_index)
+"""
+
+
 # --- schema_migrations: which migrations a database has ------------------------------
 
 SCHEMA_MIGRATIONS_DDL = """
@@ -270,6 +316,8 @@ MIGRATIONS: tuple[tuple[int, str, tuple[Statement, ...]], ...] = (
     (11, "call_log.revision and .category: the CDR revision rated (a carrier's correction replaces the call's "
          "row), the usage category in the account's own country",
      (AddColumn(*CALL_LOG_REVISION_COLUMN), AddColumn(*CALL_LOG_CATEGORY_COLUMN))),
+    (12, "accounts and dead_letters: the operators' read models (the API's account, console)",
+     (ACCOUNTS_DDL, DEAD_LETTERS_DDL)),
 )
 
 

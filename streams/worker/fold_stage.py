@@ -26,6 +26,7 @@ from typing import Callable
 
 from projections.account import FoldSettings
 from schemas.codec import EventCodec
+from streams.clickhouse.accounts import ACCOUNT_COLUMNS, DEAD_LETTER_COLUMNS, account_row
 from streams.clickhouse.call_log import CALL_LOG_COLUMNS, latest_rows
 from streams.clickhouse.invoices import INVOICE_COLUMNS, INVOICE_LINE_COLUMNS
 from streams.clickhouse.journal import JOURNAL_COLUMNS
@@ -72,7 +73,10 @@ def plan_for(result: BatchResult, settings: Settings) -> CommitPlan:
         messages=messages,
         inserts=[("call_log", CALL_LOG_COLUMNS, latest_rows(result.call_rows)), ("journal", JOURNAL_COLUMNS, result.journal_rows),
                  ("invoices", INVOICE_COLUMNS, result.invoice_rows),
-                 ("invoice_lines", INVOICE_LINE_COLUMNS, result.invoice_line_rows)],
+                 ("invoice_lines", INVOICE_LINE_COLUMNS, result.invoice_line_rows),
+                 ("dead_letters", DEAD_LETTER_COLUMNS, result.dead_letter_rows),
+                 # the operators' read model: each touched account's state as written below
+                 ("accounts", ACCOUNT_COLUMNS, [account_row(s) for _, s in result.encoded_states.values()])],
         # R32: an erasure folded here anonymises the subscriber's rows once more, after every
         # row of theirs this part inserted (one opened in the moment the key went).
         statements=tuple(anonymise_statement(a) for a in result.erased),

@@ -82,6 +82,7 @@ class BatchResult:
     # (key, value) envelope each (projections/numbering.py)
     numbering: list[tuple[bytes, bytes]] = field(default_factory=list)
     dead_letters: list[tuple[bytes, bytes]] = field(default_factory=list)  # (key, value)
+    dead_letter_rows: list[tuple] = field(default_factory=list)  # ClickHouse dead_letters (the console)
     # (account, call key) of every CDR folded: its call is over, its authorization hold can go
     calls_ended: list[tuple[str, str]] = field(default_factory=list)
     # R32: accounts whose erasure was applied in this batch; their call-log rows are anonymised
@@ -164,7 +165,7 @@ class BatchProcessor:
         return p
 
     def _dead_letter(self, result: BatchResult, msg: InMessage, index: int, code: str,
-                     reason: str, original: bytes) -> None:
+                     reason: str, original: bytes, account_id: str = "") -> None:
         key = f"{msg.topic}/{msg.partition}/{msg.offset}/{index}".encode()
         if len(original) > DEAD_LETTER_ORIGINAL_MAX:  # a dead letter must itself fit a Kafka message
             reason = f"{reason} (original truncated from {len(original)} bytes)"
@@ -174,6 +175,8 @@ class BatchProcessor:
             source_offset=msg.offset, source_index=index, original=original,
         )
         result.dead_letters.append((key, value))
+        result.dead_letter_rows.append((msg.topic, msg.partition, msg.offset, index, account_id, code, reason[:1000],
+                                        msg.timestamp_ms // 1000))
         result.counts[f"rejected:{code}"] += 1
         metrics.EVENTS_REJECTED.labels(topic=msg.topic, reason=code).inc()
 
@@ -304,7 +307,8 @@ class BatchProcessor:
                 check_bounds(event)
             except InvalidEvent as exc:
                 self._dead_letter(result, msg, index, exc.code, str(exc),
-                                  self.codec.encode(event) if enveloped else msg.value)
+                                  self.codec.encode(event) if enveloped else msg.value,
+                                  getattr(event, "account_id", ""))
                 continue
             if isinstance(event, PeriodTicked):
                 self._fan_out(result, msg, index, event, source, work.by_account, work.origin, enveloped,
@@ -313,13 +317,13 @@ class BatchProcessor:
             if self.partition_of(event.account_id) != msg.partition:
                 self._dead_letter(result, msg, index, "misrouted", f"account {event.account_id} belongs to partition "
                                   f"{self.partition_of(event.account_id)}, not {msg.partition}",
-                                  self.codec.encode(event) if enveloped else msg.value)
+                                  self.codec.encode(event) if enveloped else msg.value, event.account_id)
                 continue
             try:
                 opened = self._open(event)
             except SealError as exc:
                 self._dead_letter(result, msg, index, "sealed_unreadable", str(exc),
-                                  self.codec.encode(event) if enveloped else msg.value)
+                                  self.codec.encode(event) if enveloped else msg.value, event.account_id)
                 continue
             item = Positioned(source, msg.offset, index, msg.timestamp_ms, event)
             work.origin[id(item)] = (msg, enveloped)
@@ -348,7 +352,7 @@ class BatchProcessor:
             work.redelivered[msg.topic] += 1
         elif isinstance(outcome, Rejected):
             original = self.codec.encode(item.event) if enveloped else msg.value
-            self._dead_letter(work.result, msg, item.index, outcome.code, outcome.reason, original)
+            self._dead_letter(work.result, msg, item.index, outcome.code, outcome.reason, original, account_id)
 
     def _applied(self, work: _BatchWork, account_id: str, outcome: Applied, msg: InMessage) -> None:
         item, result = outcome.item, work.result
