@@ -8,6 +8,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 ACCOUNT_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"  # safe in a URL and in a read model's query
 AMOUNT = r"^[0-9]{1,9}(\.[0-9]{1,6})?$"  # a positive decimal, at most micro-units
+INVOICE_NUMBER = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
+MONTH = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 
 
 class _Strict(BaseModel):
@@ -56,8 +58,51 @@ class StatusChange(_Strict):
     """R22-R27: the worker's lifecycle decides whether the move is allowed (a refused one is a
     dead letter with its reason)."""
 
-    action: Literal["suspend", "resume", "hold", "release"]
+    action: Literal["suspend", "resume", "hold", "release", "terminate"]
     case_ref: str = Field(default="", max_length=128, description="the fraud case: required to hold or release")
+    reason: Literal["", "CUSTOMER_REQUEST", "PROVIDER_WITHOUT_REASON", "BREACH", "FRAUD"] = Field(
+        default="", description="required to terminate (R25-R27)")
+
+
+class ChargebackRecording(_Strict):
+    amount: str = Field(pattern=AMOUNT)
+    currency: Literal["USD", "EUR"]
+    payment_event_id: str = Field(default="", max_length=128, description="the payment the bank took back")
+    reason_code: str = Field(default="", max_length=64, description="the card scheme's reason code")
+    occurred_at: AwareDatetime | None = None
+
+
+class PlanChange(_Strict):
+    """R21: the new plan applies from the next billing period."""
+
+    plan: str = Field(min_length=1, max_length=64)
+
+
+class DisputeOpening(_Strict):
+    """R19: a dispute of an invoice, named by its legal number (or its reference), within 30 days
+    of its issue."""
+
+    invoice_number: str = Field(pattern=INVOICE_NUMBER)
+    amount: str = Field(pattern=AMOUNT, description="the amount disputed, at most the invoice's total")
+    currency: Literal["USD", "EUR"]
+    reason: str = Field(default="", max_length=512)
+
+
+class DisputeResolution(_Strict):
+    outcome: Literal["CUSTOMER_FAVOUR", "PROVIDER_FAVOUR"]
+    credit: str = Field(default="0", pattern=AMOUNT, description="the credit note's amount (CUSTOMER_FAVOUR)")
+    currency: Literal["USD", "EUR"]
+
+
+class PortalLinkRequest(_Strict):
+    account_id: str = Field(pattern=ACCOUNT_ID)
+    days: int = Field(default=7, ge=1, le=90)
+
+
+class PortalLink(BaseModel):
+    account_id: str
+    url: str
+    expires_at: str = Field(description="ISO 8601, UTC")
 
 
 class Accepted(BaseModel):
@@ -71,12 +116,102 @@ class Accepted(BaseModel):
 
 
 class Balance(BaseModel):
-    """An account's balance as its journal postings in ClickHouse give it (the worker writes them)."""
+    """An account's balance as its journal postings in ClickHouse give it (the worker writes
+    them), with what authorizations hold on the worker that owns it."""
 
     account_id: str
     currency: str
     balance_micros: int = Field(description="payments minus charges, in micro-units")
+    held_micros: int | None = Field(description="held by calls in progress (R10); null: the worker did not answer")
+    available_micros: int | None = Field(description="balance minus held")
     postings: int
+
+
+class Account(BaseModel):
+    account_id: str
+    currency: str
+    plan: str
+    pending_plan: str = Field(description="R21: the plan from the next period, if one was asked for")
+    billing_mode: str
+    status: str
+    status_reason: str
+    status_since: str
+    time_zone: str
+    country_code: str
+    tax_jurisdiction: str
+    opened_at: str
+    balance_micros: int
+    paid_micros: int
+    charged_micros: int
+    calls_charged: int
+    open_disputes: int
+
+
+class MovementLine(BaseModel):
+    kind: str
+    count: int
+    amount_micros: int = Field(description="+ raised the balance (payments, credits), - lowered it (charges)")
+
+
+class PaymentLine(BaseModel):
+    entry_id: str
+    kind: str
+    at: str
+    amount_micros: int
+
+
+class InvoiceSummary(BaseModel):
+    reference: str
+    legal_number: str | None = Field(description="null until the numbering stage has given it")
+    kind: str
+    period: str
+    issued_at: str
+    currency: str
+    total_micros: int
+    payments_micros: int
+    balance_micros: int
+    disputable_until: str = Field(description="R19: the last moment a dispute of it is accepted")
+
+
+class InvoiceLineOut(BaseModel):
+    category: str
+    description: str
+    quantity: int
+    amount_micros: int
+
+
+class InvoiceDocument(InvoiceSummary):
+    lines: list[InvoiceLineOut]
+
+
+class InvoiceList(BaseModel):
+    account_id: str
+    invoices: list[InvoiceSummary]
+
+
+class Statement(BaseModel):
+    """R20: one month of an account, in its time zone: the opening balance, what was paid, what
+    was charged, the closing balance (the balance now, for the current month)."""
+
+    account_id: str
+    month: str
+    currency: str
+    time_zone: str
+    opening_balance_micros: int
+    payments_micros: int
+    charges_micros: int = Field(description="net of credits: what lowered the balance")
+    closing_balance_micros: int
+    movements: list[MovementLine]
+    payments: list[PaymentLine]
+    invoices: list[InvoiceSummary]
+    available_months: list[str]
+
+
+class DeadLetterOut(BaseModel):
+    source: str = Field(description="topic/partition/offset/index")
+    reason_code: str
+    reason: str
+    logged_at: str
 
 
 class CallRecord(BaseModel):
@@ -109,3 +244,29 @@ class ProblemDetails(BaseModel):
     title: str
     status: int
     detail: str
+
+
+class AuthorizationRequest(_Strict):
+    callee: str = Field(min_length=1, max_length=64, description="the number called")
+    call: str = Field(pattern=r"^[^/\s]{1,64}/[^\s]{1,128}$", description="carrier/call_id, as its CDR will say")
+    at: int | None = Field(default=None, ge=0, le=32_503_680_000_000, description="epoch ms; default now")
+    quota_s: int | None = Field(default=None, ge=1, le=4 * 3600)
+
+
+class AuthorizationAnswer(BaseModel):
+    allowed: bool
+    max_duration_s: int
+    reason: str
+    held_micros: int
+    destination: str | None = None
+    rate_micros_per_minute: int | None = None
+    available_micros: int | None = None
+
+
+class Erasure(BaseModel):
+    """R32: what an erasure did."""
+
+    account_id: str
+    call_log_rows_anonymised: int
+    erasure_event: str
+    subscriber_key_deleted: bool

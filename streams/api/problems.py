@@ -21,17 +21,35 @@ class Problem(Exception):
         self.status, self.kind, self.detail = status, kind, detail
 
 
+class PageRefused(Exception):
+    """A page's refusal, already rendered (the portal's and the console's, streams/api/pages.py)."""
+
+    def __init__(self, response) -> None:  # noqa: ANN001 - an HTMLResponse
+        super().__init__(response.status_code)
+        self.response = response
+
+
+PAGE_PREFIXES = ("/portal", "/console")
+
+
 def problem(status: int, kind: str, detail: str, **extra: object) -> JSONResponse:
     body = {"type": BASE + kind, "title": kind.replace("-", " "), "status": status, "detail": detail, **extra}
     return JSONResponse(body, status_code=status, media_type="application/problem+json")
 
 
-def install(app: FastAPI) -> None:
-    """Every error the app can give, as a problem."""
+def install(app: FastAPI, page=None) -> None:  # noqa: ANN001 - (request, problem) -> a page
+    """Every error the app can give, as a problem; on the pages (``PAGE_PREFIXES``), as the page
+    ``page`` renders."""
 
     @app.exception_handler(Problem)
-    async def _problem(_: Request, exc: Problem) -> JSONResponse:
+    async def _problem(request: Request, exc: Problem):  # noqa: ANN202 - JSON, or a page for the pages
+        if page is not None and request.url.path.startswith(PAGE_PREFIXES):
+            return page(request, exc)
         return problem(exc.status, exc.kind, exc.detail)
+
+    @app.exception_handler(PageRefused)
+    async def _page(_: Request, exc: PageRefused):  # noqa: ANN202 - the rendered page
+        return exc.response
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

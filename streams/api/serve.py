@@ -47,6 +47,10 @@ def _read_models(settings: Settings) -> None:
 
 def serve(settings: Settings, tokens: dict[str, str], host: str, port: int) -> None:
     _read_models(settings)
-    config = uvicorn.Config(build_app(settings, tokens), host=host, port=port, log_level="warning", access_log=False,
+    app = build_app(settings, tokens)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                             limit_concurrency=256, timeout_graceful_shutdown=10)
-    _Server(config).run()
+    try:
+        _Server(config).run()
+    finally:
+        app.state.context.log.close()

@@ -1,5 +1,5 @@
-"""``voiceledger account open|suspend|resume|hold|release``, ``voiceledger payment
-record|refund`` and ``voiceledger adjust``: an operator's commands,
+"""``voiceledger account open|show|plan|suspend|resume|terminate|hold|release``, ``voiceledger
+payment record|refund|chargeback`` and ``voiceledger adjust``: an operator's commands,
 without writing Avro (streams/edge/commands.py). Each prints one line, or one JSON object with
 ``--json``, and takes ``--idempotency-key``: the same key again gives the same event and answer."""
 
@@ -30,13 +30,7 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
     op.add_argument("--at", help="ISO 8601 time the account opens (default: now; earlier for a migrated customer)")
     _common(op)
     op.set_defaults(handler=open_account)
-    for action, text in (("suspend", "suspend (R22: an operator's suspension)"), ("resume", "resume a suspension"),
-                         ("hold", "place a fraud hold (R27: no calls, no recharge)"), ("release", "release it")):
-        change = account_sub.add_parser(action, parents=parents, help=text)
-        change.add_argument("account")
-        change.add_argument("--case", default="", help="the fraud case (hold and release)")
-        _common(change)
-        change.set_defaults(handler=change_status, action=action)
+    _account_changes(account_sub, parents)
 
     payment = sub.add_parser("payment", help="payments: record")
     payment_sub = payment.add_subparsers(dest="payment_command", required=True)
@@ -57,6 +51,15 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
     rf.add_argument("--at", help="ISO 8601 (default: now)")
     _common(rf)
     rf.set_defaults(handler=record_refund)
+    cb = payment_sub.add_parser("chargeback", parents=parents, help="the card holder's bank took a payment back")
+    cb.add_argument("account")
+    cb.add_argument("--amount", required=True)
+    cb.add_argument("--currency", required=True)
+    cb.add_argument("--payment", default="", metavar="EVENT_ID", help="the payment taken back")
+    cb.add_argument("--reason-code", default="", help="the card scheme's reason code")
+    cb.add_argument("--at", help="ISO 8601 (default: now)")
+    _common(cb)
+    cb.set_defaults(handler=record_chargeback)
 
     adjust = sub.add_parser("adjust", parents=parents, help="R16: a one-off charge, or a credit (negative amount)")
     adjust.add_argument("account")
@@ -68,6 +71,28 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
     adjust.add_argument("--at", help="ISO 8601 (default: now)")
     _common(adjust)
     adjust.set_defaults(handler=post_adjustment)
+
+
+def _account_changes(account_sub: argparse._SubParsersAction, parents: list) -> None:
+    show = account_sub.add_parser("show", parents=parents, help="the account as the read model holds it (JSON)")
+    show.add_argument("account")
+    show.set_defaults(handler=show_account)
+    plan = account_sub.add_parser("plan", parents=parents, help="R21: change the plan from the next period")
+    plan.add_argument("account")
+    plan.add_argument("--plan", required=True)
+    _common(plan)
+    plan.set_defaults(handler=change_plan)
+    for action, text in (("suspend", "suspend (R22: an operator's suspension)"), ("resume", "resume a suspension"),
+                         ("terminate", "terminate the account (R25-R27; --reason)"),
+                         ("hold", "place a fraud hold (R27: no calls, no recharge)"), ("release", "release it")):
+        change = account_sub.add_parser(action, parents=parents, help=text)
+        change.add_argument("account")
+        change.add_argument("--case", default="", help="the fraud case (hold and release)")
+        if action == "terminate":
+            change.add_argument("--reason", required=True,
+                                choices=("CUSTOMER_REQUEST", "PROVIDER_WITHOUT_REASON", "BREACH", "FRAUD"))
+        _common(change)
+        change.set_defaults(handler=change_status, action=action)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -141,7 +166,7 @@ def change_status(args: argparse.Namespace) -> int:
     from streams.edge import commands
 
     key = args.idempotency_key or commands.new_key()
-    event = commands.status_change(args.action, args.account, args.case, key)
+    event = commands.status_change(args.action, args.account, args.case, key, reason=getattr(args, "reason", ""))
     return _say(commands.submit(settings_of(args), event, key), args, f"{args.action}:")
 
 
@@ -152,3 +177,34 @@ def record_payment(args: argparse.Namespace) -> int:
     key = args.idempotency_key or commands.new_key()
     event = commands.payment(args.account, _amount(args.amount), args.currency, args.reference, key, _at_ms(args.at))
     return _say(commands.submit(settings, event, key), args, "payment recorded for")
+
+
+def record_chargeback(args: argparse.Namespace) -> int:
+    from streams.edge import commands
+
+    key = args.idempotency_key or commands.new_key()
+    event = commands.chargeback(args.account, _amount(args.amount), args.currency, args.payment, args.reason_code, key,
+                                _at_ms(args.at))
+    return _say(commands.submit(settings_of(args), event, key), args, "chargeback recorded for")
+
+
+def change_plan(args: argparse.Namespace) -> int:
+    from streams.edge import commands
+
+    key = args.idempotency_key or commands.new_key()
+    event = commands.plan_change(args.account, args.plan, key)
+    return _say(commands.submit(settings_of(args), event, key), args, f"plan {args.plan} from the next period for")
+
+
+def show_account(args: argparse.Namespace) -> int:
+    """The account's row of the read model, as the API's GET /v1/accounts/{id} gives it."""
+    from streams.api import read_model
+    from streams.api.problems import Problem
+    from streams.api.read_routes import account_view
+
+    reader = read_model.Reader(settings_of(args).clickhouse_url)
+    try:
+        print(account_view(read_model.account(reader, args.account)).model_dump_json())
+    except Problem as exc:
+        raise ConfigError(f"{args.account}: {exc.detail}") from None
+    return 0

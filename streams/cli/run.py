@@ -21,6 +21,8 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
     demo.add_argument("--broker", help="host:port of a real Kafka (default: embedded)")
     demo.add_argument("--clickhouse-url", help="clickhouse://... or chdb:///... (default: embedded chDB)")
     demo.add_argument("--workdir", default=".voiceledger/demo")
+    demo.add_argument("--serve", action="store_true",
+                      help="keep the API, the portal and the console up at the end, until Ctrl-C")
     demo.set_defaults(handler=run_demo)
     worker = sub.add_parser("worker", parents=parents, help="run a stream worker until SIGTERM")
     worker.set_defaults(handler=run_worker)
@@ -34,7 +36,7 @@ def run_demo(args: argparse.Namespace) -> int:
     if not settings.tax_rules:  # the demo shows R17 with the example US and Belgian profiles
         settings = replace(settings, tax_rules=EXAMPLE_TAX_RULES)
     spec = SimulationSpec(accounts=args.accounts, calls=args.calls, days=args.days, seed=args.seed)
-    return demo(settings, spec, args.envelope, Path(args.workdir))
+    return demo(settings, spec, args.envelope, Path(args.workdir), args.serve)
 
 
 def run_worker(args: argparse.Namespace) -> int:

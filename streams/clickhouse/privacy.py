@@ -52,16 +52,24 @@ def _name(expr: str) -> str:
     return expr[len("toString("):-1] if expr.startswith("toString(") else expr
 
 
+def export_records(query, account_id: str) -> dict[str, list[dict]]:  # noqa: ANN001 - sql -> rows
+    """R32/R33: every part (calls, journal, invoices) of the subscriber's data as records."""
+    parts = {}
+    for part, (table, columns, order) in EXPORTS.items():
+        rows = query(f"SELECT {', '.join(columns)} FROM {table} FINAL WHERE account_id = {_quoted(account_id)} "
+                     f"ORDER BY {order}")
+        names = [_name(c) for c in columns]
+        parts[part] = [dict(zip(names, (v if isinstance(v, (int, str)) or v is None else str(v) for v in row)))
+                       for row in rows]
+    return parts
+
+
 def export(ch: ClickHouse, account_id: str, out_dir: Path) -> dict[str, int]:
     """Write ``<account>-<part>.json`` and ``.csv`` for every part; returns rows per part."""
     out_dir.mkdir(parents=True, exist_ok=True)
     counts = {}
-    for part, (table, columns, order) in EXPORTS.items():
-        rows = ch.query(f"SELECT {', '.join(columns)} FROM {table} FINAL WHERE account_id = {_quoted(account_id)} "
-                        f"ORDER BY {order}")
-        names = [_name(c) for c in columns]
-        records = [dict(zip(names, (v if isinstance(v, (int, str)) or v is None else str(v) for v in row)))
-                   for row in rows]
+    for part, records in export_records(ch.query, account_id).items():
+        names = [_name(c) for c in EXPORTS[part][1]]
         stem = out_dir / f"{account_id}-{part}"
         stem.with_suffix(".json").write_text(json.dumps({"account_id": account_id, part: records}, indent=1) + "\n")
         with open(stem.with_suffix(".csv"), "w", newline="") as handle:

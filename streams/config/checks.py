@@ -161,3 +161,15 @@ def file_if_set(value: str) -> None:
     mounted after the settings are checked); a directory is refused here."""
     if value and Path(value).is_dir():
         raise Invalid(f"{value} is a directory, not a file")
+
+
+def base_url(value: str) -> None:
+    """An http(s) address with a host and no query: links and forwards are built on it."""
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.query or parsed.fragment:
+        raise Invalid("an http:// or https:// address with a host, such as https://billing.example.com")
+
+
+def base_url_if_set(value: str) -> None:
+    if value:
+        base_url(value)

@@ -159,6 +159,15 @@ class Settings:
     # R35: the HTTP API's bearer tokens, "TOKEN SCOPE" per line (streams/config/tokens.py); empty
     # leaves the API open to anyone who can reach the port (the worker warns at start).
     api_tokens_file: str = setting("", check=checks.file_if_set)
+    # voiceledger api (issue 19): the secret that signs customers' portal links and sessions
+    # (streams/api/links.py), at least 32 bytes; empty: the portal is off. Where the API's own
+    # pages and links point (the address customers reach it by), and how long a link lasts.
+    portal_secret_file: str = setting("", check=checks.file_if_set)
+    portal_base_url: str = setting("http://127.0.0.1:8080", check=checks.base_url)
+    portal_link_days: int = setting(7, low=1, high=90)
+    # The worker's authorization endpoint the API forwards POST /v1/.../authorizations to (any
+    # worker: one that does not own the account redirects to the one that does); empty: none.
+    worker_url: str = setting("", check=checks.base_url_if_set)
     reservation_grace_seconds: int = setting(120, low=0, high=86_400)
     commit_interval_seconds: float = setting(1.0, low=0.01, high=60)
     # A batch part still being written after this long makes /healthz unhealthy; after the

@@ -18,6 +18,9 @@ from pathlib import Path
 from streams.config.settings import ConfigError
 
 ANY_ACCOUNT = "*"
+# voiceledger api's scopes (streams/api/access.py) that the worker's authorization accepts for
+# any account: an operator's and a switch's; ``portal:ACCOUNT`` is that account's alone.
+ANY_ACCOUNT_SCOPES = (ANY_ACCOUNT, "operator", "switch")
 
 
 class TokenFileError(ConfigError):
@@ -56,6 +59,8 @@ def check(tokens: dict[str, str], authorization_header: str | None, account_id: 
             scope = token_scope
     if scope is None:
         return 401
-    if scope != ANY_ACCOUNT and scope != account_id:
+    if scope in ANY_ACCOUNT_SCOPES:
+        return None
+    if scope.removeprefix("portal:") != account_id:
         return 403
     return None

@@ -1,6 +1,6 @@
-"""Operators' commands as events (issue 19, first part): open an account, record a payment or a
-refund, post a one-off charge or credit, suspend or resume an account, place or release a
-fraud hold.
+"""Operators' commands as events (issue 19): open an account, record a payment, a refund or a
+chargeback, post a one-off charge or credit, change a plan, suspend, resume or terminate an
+account, place or release a fraud hold, open and resolve a dispute.
 
 An operator or a CRM gives plain values; this module turns them into the account event, checks
 it as the worker will (bounds, currency, billing mode, country, zone: ``projections/validation``),
@@ -34,12 +34,19 @@ from projections.events import (
     AccountOpened,
     AccountResumed,
     AccountSuspended,
+    AccountTerminated,
     AdjustmentPosted,
+    ChargebackReceived,
+    DisputeOpened,
+    DisputeOutcome,
+    DisputeResolved,
     FraudHoldPlaced,
     FraudHoldReleased,
     PaymentReceived,
     PaymentRefunded,
+    PlanChangeRequested,
     SuspensionReason,
+    TerminationReason,
 )
 from projections.money import SUPPORTED_CURRENCIES
 from projections.validation import InvalidEvent, check_bounds, validate_account_opened, validate_money
@@ -114,14 +121,69 @@ def _valid_adjustment(event: AdjustmentPosted) -> None:
         raise InvalidEvent("zero_amount", "an adjustment needs an amount")
 
 
-STATUS_ACTIONS = ("suspend", "resume", "hold", "release")
+def chargeback(account_id: str, amount_micros: int, currency: str, payment_event_id: str, reason_code: str,
+               key: str, at_ms: int | None = None) -> ChargebackReceived:
+    """The card holder's bank took a payment back: the funds are debited again."""
+    event = ChargebackReceived(_event_id("chargeback", key), account_id, at_ms or _now_ms(), amount_micros,
+                               currency.upper(), payment_event_id, reason_code)
+    _checked(event, validate_money)
+    return event
 
 
-def status_change(action: str, account_id: str, case_ref: str, key: str, at_ms: int | None = None):  # noqa: ANN201
-    """R22-R27: an operator suspends or resumes an account, or places or releases a fraud hold
-    (``case_ref``: the fraud case). The worker's lifecycle decides whether the move is allowed."""
-    at, event_id = at_ms or int(time.time() * 1000), _event_id(action, key)
-    if action == "suspend":
+def plan_change(account_id: str, new_plan: str, key: str, at_ms: int | None = None) -> PlanChangeRequested:
+    """R21: the new plan applies from the next period; the worker decides when."""
+    if not new_plan or len(new_plan) > 64:
+        raise CommandRefused("plan: 1 to 64 characters")
+    event = PlanChangeRequested(_event_id("plan", key), account_id, at_ms or _now_ms(), new_plan)
+    _checked(event, lambda _: None)
+    return event
+
+
+def dispute(account_id: str, invoice_reference: str, amount_micros: int, currency: str, reason: str, key: str,
+            at_ms: int | None = None) -> DisputeOpened:
+    """R19: a dispute of an issued invoice (its reference; the API finds it by its legal number
+    too). The worker refuses one opened more than 30 days after the invoice."""
+    event = DisputeOpened(_event_id("dispute", key), account_id, at_ms or _now_ms(), invoice_reference,
+                          amount_micros, currency.upper(), reason)
+    _checked(event, validate_money)
+    return event
+
+
+def dispute_resolution(account_id: str, dispute_event_id: str, outcome: str, credit_micros: int, currency: str,
+                       key: str, at_ms: int | None = None) -> DisputeResolved:
+    """R19: for the customer, a credit note of ``credit_micros``; for the provider, nothing moves."""
+    try:
+        decided = DisputeOutcome(outcome.upper())
+    except ValueError:
+        raise CommandRefused(f"outcome: one of {', '.join(o.value for o in DisputeOutcome)}") from None
+    if (decided is DisputeOutcome.CUSTOMER_FAVOUR) != (credit_micros > 0):
+        raise CommandRefused("credit: positive for CUSTOMER_FAVOUR, zero for PROVIDER_FAVOUR")
+    event = DisputeResolved(_event_id("resolve", key), account_id, at_ms or _now_ms(), dispute_event_id, decided,
+                            credit_micros, currency.upper())
+    _checked(event, lambda _: None)
+    return event
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+STATUS_ACTIONS = ("suspend", "resume", "hold", "release", "terminate")
+# R25-R27: the reasons an operator terminates for (non-payment and inactivity are the lifecycle's own)
+TERMINATION_REASONS = ("CUSTOMER_REQUEST", "PROVIDER_WITHOUT_REASON", "BREACH", "FRAUD")
+
+
+def status_change(action: str, account_id: str, case_ref: str, key: str, at_ms: int | None = None,  # noqa: ANN201
+                  reason: str = ""):
+    """R22-R27: an operator suspends, resumes or terminates an account (``reason``: one of
+    ``TERMINATION_REASONS``), or places or releases a fraud hold (``case_ref``: the fraud case).
+    The worker's lifecycle decides whether the move is allowed."""
+    at, event_id = at_ms or _now_ms(), _event_id(action, key)
+    if action == "terminate":
+        if reason.upper() not in TERMINATION_REASONS:
+            raise CommandRefused(f"reason: a termination gives one of {', '.join(TERMINATION_REASONS)}")
+        event = AccountTerminated(event_id, account_id, at, TerminationReason(reason.upper()), at)
+    elif action == "suspend":
         event = AccountSuspended(event_id, account_id, at, SuspensionReason.OPERATOR)
     elif action == "resume":
         event = AccountResumed(event_id, account_id, at)
@@ -152,16 +214,20 @@ def _record_path(settings: Settings, event_id: str) -> Path:
     return Path(settings.data_dir) / "commands" / topic / f"{event_id.replace(':', '-')}.json"
 
 
-def submit(settings: Settings, event, key: str) -> Answer:  # noqa: ANN001 - one of the events above
+def submit(settings: Settings, event, key: str, send=None) -> Answer:  # noqa: ANN001 - one of the events above
     """The event on the log once. A key seen before sends nothing and gives the first answer
-    (its event was acknowledged before the record of it was written)."""
+    (its event was acknowledged before the record of it was written). ``send(events)``: how the
+    event reaches the log (the API's long-lived producer); by default a producer of its own."""
     record = _record_path(settings, event.event_id)
     first = json.loads(record.read_text()) if record.exists() else None
     if first is not None:
         if _untimed(first["event"]) != _untimed(_plain(event)):
             raise CommandRefused("idempotency_key_reused: this key was used for another command; use a new key")
         return Answer(**{**first["answer"], "replayed": True})
-    asyncio.run(produce_events(settings, [event]))
+    if send is None:
+        asyncio.run(produce_events(settings, [event]))
+    else:
+        send([event])
     answer = Answer(event.event_id, event.account_id, partition_for(event.account_id, settings.partitions), key)
     record.parent.mkdir(parents=True, exist_ok=True)
     temporary = record.with_suffix(".tmp")

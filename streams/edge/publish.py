@@ -17,21 +17,25 @@ from streams.kafka.producer import new_producer, plan_messages
 
 
 async def produce_events(settings: Settings, events: Iterable[AccountEvent], *, envelope_max: int = 1,
-                         codec: EventCodec | None = None, progress=None) -> dict[int, int]:
+                         codec: EventCodec | None = None, progress=None, producer=None) -> dict[int, int]:
     """Produce events to the events topic.
 
     Returns, per partition, the offset after the last message sent (from the broker's acks).
     Progress is measured against these: Tansu 0.6's ListOffsets answers with a count of record
     batches rather than the next offset, so end offsets cannot be trusted on it.
     This is an edge of the log: personal fields are sealed here (``streams/edge/sealing.py``).
+    ``producer``: a started producer the caller keeps (the API's, long-lived; the caller made
+    the topics); without one, a producer is started and stopped for these events.
     """
     codec = codec or codec_for(settings)
-    await ensure_topics(settings)  # created with their retention, never by a first write's defaults
     sealer = sealer_for(settings)
     if sealer is not None:
         events = map(sealer.seal_event, events)
-    producer = new_producer(settings)
-    await producer.start()
+    own = producer is None
+    if own:
+        await ensure_topics(settings)  # created with their retention, never by a first write's defaults
+        producer = new_producer(settings)
+        await producer.start()
     sent = 0
     next_offsets: dict[int, int] = {}
 
@@ -52,7 +56,8 @@ async def produce_events(settings: Settings, events: Iterable[AccountEvent], *, 
         note(await asyncio.gather(*futures))
         await producer.flush()
     finally:
-        await producer.stop()
+        if own:
+            await producer.stop()
     return next_offsets
 
 

@@ -65,13 +65,17 @@ class AuthorizationServer(ThreadedHttpServer):
         app.router.add_get("/authorize", self._authorize)
         app.router.add_post("/release", self._release)
         app.router.add_get("/statement", self._statement)
+        # The same, as voiceledger api documents it (issue 19): a POST, since it places a hold.
+        app.router.add_post("/v1/accounts/{account}/authorizations", self._authorize_post)
+        app.router.add_get("/v1/accounts/{account}/holds", self._holds)
         return app
 
     @web.middleware
     async def _require_token(self, request: web.Request, handler):  # noqa: ANN001, ANN202 - aiohttp's types
         """R35: a valid bearer token, scoped to the account asked about (streams/config/tokens.py)."""
         assert self.tokens is not None
-        status = api_tokens.check(self.tokens, request.headers.get("Authorization"), request.query.get("account"))
+        account = request.match_info.get("account") or request.query.get("account")
+        status = api_tokens.check(self.tokens, request.headers.get("Authorization"), account)
         if status == 401:
             metrics.API_REFUSED.labels(status="401").inc()
             return web.json_response({"error": "a valid bearer token is required"}, status=401,
@@ -91,8 +95,29 @@ class AuthorizationServer(ThreadedHttpServer):
         raise web.HTTPTemporaryRedirect(owner.rstrip("/") + str(request.rel_url))
 
     async def _authorize(self, request: web.Request) -> web.Response:
+        return await self._answer(request, request.query)
+
+    async def _authorize_post(self, request: web.Request) -> web.Response:
+        """``POST /v1/accounts/{account}/authorizations`` with ``{"callee", "call", "at"?,
+        "quota_s"?}``: the authorization of ``GET /authorize``, under the API's path."""
+        try:
+            body = await request.json() if request.content_length and request.content_length <= 4096 else None
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return web.json_response({"error": "a JSON object of at most 4096 bytes with callee and call"}, status=400)
+        fields = {k: str(v) for k, v in body.items() if k in ("callee", "call", "at", "quota_s") and v is not None}
+        return await self._answer(request, {**fields, "account": request.match_info["account"]})
+
+    async def _holds(self, request: web.Request) -> web.Response:
+        account_id = request.match_info["account"]
+        routed = self._route(request, account_id)
+        if routed is not None:
+            return routed
+        return web.json_response({"account": account_id, "held_micros": self.book.held(account_id, int(time.time() * 1000))})
+
+    async def _answer(self, request: web.Request, q) -> web.Response:  # noqa: ANN001 - the query or a body's fields
         started = time.perf_counter()
-        q = request.query
         account_id, callee, call_key = q.get("account", ""), q.get("callee", ""), q.get("call", "")
         if not account_id or not callee or not call_key:
             return web.json_response({"error": "account, callee and call (carrier/call_id) are required"}, status=400)

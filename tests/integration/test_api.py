@@ -12,25 +12,22 @@ ClickHouse server, beside the real worker:
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 import uuid
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from projections.periods import next_period, period_start_ms, previous_period
+
 from streams.dev.embedded import free_port
 from streams.worker.supervise import worker_env
-from tests.integration.helpers import log_events, oracle, run_worker_to_end
+from tests.integration.api_scenario import ACCOUNT, TOKENS, api_process, call, four_months, iso
+from tests.integration.helpers import log_events, oracle, run_worker_to_end, start_worker_caught_up, stop_worker
 
 SAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "cdr"
-TOKENS = {"operator": "op-" + "a" * 20, "finance": "fin-" + "b" * 20, "switch": "sw-" + "c" * 20,
-          "portal:acct-000001": "portal-" + "d" * 20}
 
 
 @pytest.fixture
@@ -41,41 +38,8 @@ def clickhouse_url(clickhouse_server):
 
 @pytest.fixture
 def api(settings, tmp_path):
-    tokens = tmp_path / "api-tokens.txt"
-    tokens.write_text("".join(f"{token} {scope}\n" for scope, token in TOKENS.items()))
-    settings = replace(settings, api_tokens_file=str(tokens))
-    port, log = free_port(), tmp_path / "api.log"
-    with open(log, "w") as out:
-        process = subprocess.Popen([sys.executable, "-m", "streams.cli", "api", "--listen", f"127.0.0.1:{port}"],
-                                   env=worker_env(settings), stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(base + "/v1/openapi.json", timeout=1).close()
-            break
-        except OSError:
-            assert process.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
-            time.sleep(0.2)
-    yield settings, base
-    process.terminate()
-    assert process.wait(30) == 0, log.read_text()[-2000:]
-
-
-def call(base: str, method: str, path: str, body: dict | None = None, scope: str | None = "operator",
-         key: str | None = None) -> tuple[int, dict, str]:
-    headers = {"Content-Type": "application/json"}
-    if scope:
-        headers["Authorization"] = f"Bearer {TOKENS[scope]}"
-    if key:
-        headers["Idempotency-Key"] = key
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(base + path, data=data, headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read()), response.headers.get("Content-Type", "")
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read()), exc.headers.get("Content-Type", "")
+    with api_process(settings, tmp_path) as running:
+        yield running
 
 
 OPENING = {"account_id": "acct-000001", "currency": "USD", "plan": "basic", "billing_mode": "prepaid",
@@ -142,12 +106,113 @@ def test_R9_opened_and_topped_up_through_the_api_then_called_the_balance_read_ba
     assert call(base, "GET", "/v1/accounts/acct-000002/calls", scope="portal:acct-000001")[0] == 403
 
 
-def test_the_served_openapi_document_holds_under_generated_requests(api):
-    """schemathesis against the running process: no 5xx, every response as its schema says."""
+def test_R19_R20_R33_four_months_through_the_api_statements_invoices_and_disputes_equal_the_pure_fold(api, tmp_path):
+    """The end-to-end test of issue 19: opened and topped up through the API, calls ingested,
+    months closed; every statement of R20's four months, the balance and the call records read
+    back through the API equal a pure fold of the same events."""
     settings, base = api
-    run = subprocess.run([sys.executable, "-m", "schemathesis.cli", "run", base + "/v1/openapi.json",
-                          "--checks", "not_a_server_error,response_schema_conformance,status_code_conformance,"
-                          "content_type_conformance", "--max-examples", "25",
-                          "-H", f"Authorization: Bearer {TOKENS['operator']}", "-H", "Idempotency-Key: st-1"],
-                         capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    lived = four_months(settings, base, tmp_path)
+    events, _ = log_events(settings)
+    expected = oracle(settings, events)[ACCOUNT]
+    status, balance, _ = call(base, "GET", f"/v1/accounts/{ACCOUNT}/balance", scope="portal:acct-000001")
+    assert status == 200 and balance["balance_micros"] == expected.balance_micros
+    status, account, _ = call(base, "GET", f"/v1/accounts/{ACCOUNT}", scope="finance")
+    assert (status, account["balance_micros"], account["calls_charged"], account["status"]) == (
+        200, expected.balance_micros, 4, expected.lifecycle.status.value)
+    opening = usage = 0
+    for month in reversed(lived.months):  # oldest first: each opens where the one before closed
+        status, shown, _ = call(base, "GET", f"/v1/accounts/{ACCOUNT}/statements/{month}", scope="portal:acct-000001")
+        assert status == 200, shown
+        end_ms = period_start_ms(next_period(month), "UTC")
+        at_end = oracle(settings, [e for e in events if posted_at_ms(e) < end_ms])[ACCOUNT]
+        assert (shown["opening_balance_micros"], shown["closing_balance_micros"]) == (opening, at_end.balance_micros)
+        assert shown["closing_balance_micros"] == opening + shown["payments_micros"] - shown["charges_micros"]
+        assert shown["available_months"] == lived.months
+        opening = shown["closing_balance_micros"]
+        usage += sum(m["amount_micros"] for m in shown["movements"] if m["kind"] == "usage")
+    assert opening == expected.balance_micros
+    status, refused, _ = call(base, "GET", f"/v1/accounts/{ACCOUNT}/statements/{previous_period(lived.months[3])}")
+    assert (status, refused["type"]) == (422, "https://voiceledger.dev/problems/statement-unavailable")
+    assert "(R20)" in refused["detail"]
+
+    status, page, _ = call(base, "GET", f"/v1/accounts/{ACCOUNT}/calls?limit=3", scope="portal:acct-000001")
+    assert status == 200 and len(page["calls"]) == 3 and page["next_offset"] == 3
+    rest = call(base, "GET", f"/v1/accounts/{ACCOUNT}/calls?offset=3", scope="portal:acct-000001")[1]
+    assert len(rest["calls"]) == 1 and rest["next_offset"] is None
+    assert sum(c["charge_micros"] for c in page["calls"] + rest["calls"]) == -usage > 0, "R33: the calls behind the charges"
+
+    status, listed, _ = call(base, "GET", f"/v1/accounts/{ACCOUNT}/invoices", scope="portal:acct-000001")
+    by_issue = {i["issued_at"]: i for i in listed["invoices"]}
+    old = next(i for i in listed["invoices"] if i["issued_at"] == iso(lived.old_invoice_close_ms))
+    fresh = next(i for i in listed["invoices"] if i["issued_at"] == iso(lived.fresh_close_ms) and i["total_micros"] > 0)
+    assert old["legal_number"], "every partition has passed a later tick: the old invoice has its legal number"
+    assert len(by_issue) >= 2
+    status, pdf, kind = call(base, "GET", f"/v1/accounts/{ACCOUNT}/invoices/{old['legal_number']}/pdf",
+                             scope="portal:acct-000001")
+    assert (status, kind, pdf["raw"][:5]) == (200, "application/pdf", b"%PDF-")
+    dispute = {"invoice_number": old["legal_number"], "amount": "0.01", "currency": "USD", "reason": "wrong rate"}
+    status, refused, _ = call(base, "POST", f"/v1/accounts/{ACCOUNT}/disputes", dispute, scope="portal:acct-000001",
+                              key="d-1")
+    assert (status, refused["type"]) == (422, "https://voiceledger.dev/problems/dispute-too-late")
+    status, opened, _ = call(base, "POST", f"/v1/accounts/{ACCOUNT}/disputes",
+                             {**dispute, "invoice_number": fresh["reference"]}, scope="portal:acct-000001", key="d-2")
+    assert status == 202, opened
+    assert run_worker_to_end(settings, log_events(settings)[1], tmp_path / "worker.log") == 0
+    assert call(base, "GET", f"/v1/accounts/{ACCOUNT}", scope="finance")[1]["open_disputes"] == 1
+    status, letters, _ = call(base, "GET", f"/v1/accounts/{ACCOUNT}/dead-letters")
+    assert status == 200 and letters == [], "nothing the API sent was refused by the worker"
+    # R32: the customer's export, then their erasure: numbers gone, amounts kept.
+    status, export, _ = call(base, "POST", f"/v1/accounts/{ACCOUNT}/exports", scope="portal:acct-000001")
+    assert status == 200 and len(export["calls"]) == 4 and export["calls"][0]["caller"] == "+15550000001"
+    assert call(base, "POST", f"/v1/accounts/{ACCOUNT}/erasure", scope="portal:acct-000001", key="gdpr-1")[0] == 403
+    status, erased, _ = call(base, "POST", f"/v1/accounts/{ACCOUNT}/erasure", key="gdpr-1")
+    assert status == 200 and erased["subscriber_key_deleted"] and erased["call_log_rows_anonymised"] == 4, erased
+    after = call(base, "GET", f"/v1/accounts/{ACCOUNT}/calls", scope="portal:acct-000001")[1]["calls"]
+    assert {c["caller"] for c in after} == {""} and sum(c["charge_micros"] for c in after) == -usage
+
+
+def posted_at_ms(event) -> int:  # noqa: ANN001 - an account event
+    """When the journal posts it: a payment at its receipt, a call at its start (R11, R13)."""
+    for name in ("received_at_ms", "start_at_ms", "occurred_at_ms"):
+        if hasattr(event, name):
+            return getattr(event, name)
+    raise AssertionError(event)
+
+
+SCHEMATHESIS_CHECKS = ("not_a_server_error,response_schema_conformance,status_code_conformance,"
+                       "content_type_conformance")
+
+
+def schemathesis(base: str, config: Path | None = None) -> subprocess.CompletedProcess:
+    options = ["--config-file", str(config)] if config else []
+    return subprocess.run([sys.executable, "-m", "schemathesis.cli", *options, "run", base + "/v1/openapi.json",
+                           "--checks", SCHEMATHESIS_CHECKS, "--max-examples", "25",
+                           "-H", f"Authorization: Bearer {TOKENS['operator']}", "-H", "Idempotency-Key: st-1"],
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_the_served_openapi_document_holds_under_generated_requests(settings, tmp_path):
+    """schemathesis against the running API, beside a running worker that answers its
+    authorizations, on an account with four months of history: no 5xx, every response as its
+    schema says. Twice: with generated account ids, then with the account's own id, invoice
+    and month, so that the reads and the commands reach their logic rather than a 404."""
+    worker_port = free_port()
+    settings = replace(settings, authorization_port=worker_port)
+    with api_process(settings, tmp_path, worker_url=f"http://127.0.0.1:{worker_port}") as (settings, base):
+        lived = four_months(settings, base, tmp_path)
+        worker = start_worker_caught_up(settings, log_events(settings)[1], tmp_path / "worker-2.log")
+        try:
+            status, answer, _ = call(base, "POST", f"/v1/accounts/{ACCOUNT}/authorizations",
+                                     {"callee": "+12125550100", "call": "carrier-a/auth-1"}, scope="switch")
+            assert status == 200 and answer["allowed"] and answer["held_micros"] > 0, answer
+            held = call(base, "GET", f"/v1/accounts/{ACCOUNT}/balance", scope="finance")[1]
+            assert held["held_micros"] == answer["held_micros"], held
+            assert held["available_micros"] == held["balance_micros"] - held["held_micros"]
+            invoice = call(base, "GET", f"/v1/accounts/{ACCOUNT}/invoices")[1]["invoices"][0]["reference"]
+            config = tmp_path / "schemathesis.toml"
+            config.write_text(f'[parameters]\n"path.account_id" = "{ACCOUNT}"\n"path.number" = "{invoice}"\n'
+                              f'"path.month" = "{lived.months[1]}"\n')
+            for run in (schemathesis(base), schemathesis(base, config)):
+                assert run.returncode == 0, run.stdout[-5000:] + run.stderr[-2000:]
+        finally:
+            stop_worker(worker)

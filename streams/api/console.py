@@ -1,0 +1,107 @@
+"""The operator console at ``/console`` (issue 19): find an account, see its status, balance,
+funds held, invoices and dead letters, and place or release a fraud hold or post a goodwill
+credit from the page.
+
+An operator signs in with their API token (``operator``: sees and acts; ``finance``: sees). The
+token itself is never kept in the browser: the session cookie is a signed, expiring token of
+the scope (``streams/api/links.py``), valid for a working day. The actions are the API's
+commands, idempotent by a key each form carries.
+"""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from projections.money import parse_decimal_micros
+from streams.api import access, pages, read_model as rm, statements
+from streams.api.context import Context, command, context
+from streams.api.problems import PageRefused
+from streams.api.read_routes import account_view
+from streams.api.worker_routes import held_on_worker
+from streams.edge import commands
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+COOKIE = "vl_console"
+SESSION_S = 12 * 3600
+
+
+def operator(request: Request, ctx: Context = Depends(context)) -> str:
+    scope = pages.session_scope(ctx, request, COOKIE)
+    if scope not in (access.OPERATOR, access.FINANCE):
+        raise PageRefused(RedirectResponse("/console/login", status_code=303))
+    return scope
+
+
+@router.get("/login")
+def login_form() -> Response:
+    return pages.page("console_login.html", title="Sign in")
+
+
+@router.post("/login")
+async def login(request: Request, ctx: Context = Depends(context)) -> Response:
+    fields = await pages.form(request) or {}
+    scope = access.scope_of(ctx.tokens, "Bearer " + fields.get("token", "")[:512])
+    if ctx.signer is None:
+        return pages.message("Console off", "Set portal_secret_file to sign the console's sessions.", 503)
+    if scope not in (access.OPERATOR, access.FINANCE):
+        return pages.page("console_login.html", 401, title="Sign in", refused=True)
+    response = RedirectResponse("/console", status_code=303)
+    pages.set_session(response, request, COOKIE, ctx.signer.token(scope, int(time.time()) + SESSION_S), "/console",
+                      SESSION_S)
+    return response
+
+
+@router.get("")
+def search(q: str = Query("", max_length=64, pattern=r"^[A-Za-z0-9._:-]*$"), scope: str = Depends(operator),
+           ctx: Context = Depends(context)) -> Response:
+    found = rm.find_accounts(ctx.reader, q)
+    if len(found) == 1 and q:
+        return RedirectResponse(f"/console/accounts/{found[0].account_id}", status_code=303)
+    return pages.page("console_search.html", title="Accounts", q=q, scope=scope, accounts=found)
+
+
+@router.get("/accounts/{account_id}")
+def account(request: Request, account_id: str, notice: str = Query("", max_length=200),
+            scope: str = Depends(operator), ctx: Context = Depends(context)) -> Response:
+    row = rm.account(ctx.reader, account_id[:64])
+    held = held_on_worker(ctx, row.account_id)
+    letters = [{"source": f"{t}/{p}/{o}/{i}", "reason_code": c, "reason": r, "logged_at": statements.iso(at)}
+               for t, p, o, i, c, r, at in rm.dead_letters(ctx.reader, row.account_id)]
+    return pages.page("console_account.html", currency=row.currency, title=row.account_id, scope=scope,
+                      account=account_view(row), held=held, operator=scope == access.OPERATOR, notice=notice,
+                      invoices=[statements.summary(r) for r in rm.invoices(ctx.reader, row.account_id)],
+                      dead_letters=letters, key=pages.new_key(), csrf=ctx.signer.csrf(request.cookies.get(COOKIE, "")))
+
+
+@router.post("/accounts/{account_id}/{action}")
+async def act(request: Request, account_id: str, action: str, scope: str = Depends(operator),
+              ctx: Context = Depends(context)) -> Response:
+    fields = await pages.form(request)
+    if scope != access.OPERATOR or fields is None or not pages.csrf_ok(ctx, request, COOKIE, fields):
+        return pages.message("Not done", "Only an operator may act, from a fresh page.", 403, base="console_base.html")
+    return await run_in_threadpool(_act, ctx, account_id[:64], action, fields)
+
+
+def _act(ctx: Context, account_id: str, action: str, fields: dict[str, str]) -> Response:
+    row = rm.account(ctx.reader, account_id)
+    key = "console:" + fields.get("key", "")[:64]
+    if action == "hold":
+        move = fields.get("action", "hold")
+        event = command(lambda: commands.status_change(move if move in ("hold", "release") else "", account_id,
+                                                       fields.get("case_ref", "")[:128], key))
+        done = f"Fraud {'hold placed' if move == 'hold' else 'hold released'}"
+    elif action == "credit":
+        micros = command(lambda: -parse_decimal_micros(fields.get("amount", "")[:16]))
+        event = command(lambda: commands.adjustment(account_id, micros, row.currency, "goodwill",
+                                                    fields.get("reason", "")[:256], key))
+        done = f"Credit of {fields.get('amount', '')} {row.currency} posted"
+    else:
+        return pages.message("Unknown action", f"No action {action[:20]!r}.", 404, base="console_base.html")
+    answer = ctx.submit(event, key)
+    notice = f"{done} ({answer.event_id}); the page shows it once the worker has folded it."
+    return RedirectResponse(f"/console/accounts/{account_id}?notice={quote(notice)}", status_code=303)

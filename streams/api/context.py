@@ -1,0 +1,68 @@
+"""What every route needs, kept on the app: the settings, the tokens, the read model, the way onto
+the log, the portal's signer, and the dependencies that check the caller."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from fastapi import Request
+
+from streams.api import access
+from streams.api.links import Signer
+from streams.api.log_writer import LogWriter
+from streams.api.problems import Problem
+from streams.api.read_model import Reader
+from streams.config.settings import Settings
+from streams.edge import commands
+
+
+@dataclass
+class Context:
+    settings: Settings
+    tokens: dict[str, str]
+    reader: Reader
+    log: LogWriter
+    signer: Signer | None  # None: no portal_secret_file, the portal and the console are off
+
+    def submit(self, event, key: str) -> commands.Answer:  # noqa: ANN001 - an account event
+        return command(lambda: commands.submit(self.settings, event, key, send=self.log.send))
+
+
+def context(request: Request) -> Context:
+    return request.app.state.context
+
+
+def caller(request: Request) -> str:
+    """The scope of the request's bearer token; none valid is a 401."""
+    found = access.scope_of(request.app.state.context.tokens, request.headers.get("Authorization"))
+    if found is None:
+        raise Problem(401, "unauthorized", "a valid bearer token is required")
+    return found
+
+
+def must(allowed: bool) -> None:
+    if not allowed:
+        raise Problem(403, "forbidden", "this token's scope does not cover this request")
+
+
+def ms(at: datetime | None) -> int | None:
+    return None if at is None else int(at.timestamp() * 1000)
+
+
+def command(step):  # noqa: ANN001, ANN201 - a step of streams/edge/commands.py
+    """A command's step, its refusals as problems: a value the worker would refuse is a 422, a
+    reused idempotency key a 409, a broker that does not take the event a 503."""
+    try:
+        return step()
+    except commands.CommandRefused as exc:
+        text = str(exc)
+        kind = text.split(":", 1)[0] if ":" in text else "invalid-command"
+        raise Problem(409 if kind == "idempotency_key_reused" else 422, kind.replace("_", "-"), text) from None
+    except Problem:
+        raise
+    except ValueError as exc:
+        raise Problem(422, "invalid-command", str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - aiokafka's errors, a timeout: the broker is down or too slow
+        raise Problem(503, "log-unavailable", f"the events topic did not take the command: "
+                                              f"{type(exc).__name__}") from None

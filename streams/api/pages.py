@@ -1,0 +1,85 @@
+"""What the portal's and the console's server-rendered pages share: the templates (Jinja2,
+escaping every value), amounts as people read them, sessions in signed cookies, form tokens,
+and bounded form bodies.
+
+Pages are rendered on the server, with no script: they work in any browser, a screen reader
+reads them, and there is no second client to keep in step with the API. Both page sets call the
+same read model and the same commands as the API's JSON routes.
+"""
+
+from __future__ import annotations
+
+import secrets
+from urllib.parse import parse_qs
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from projections.invoicing import MINOR_UNIT_MICROS, format_minor, round_half_away
+from streams.api.context import Context
+from streams.documents.invoice import ISSUER_NAME
+
+FORM_BYTES_MAX = 8 * 1024
+TEMPLATES = Environment(loader=PackageLoader("streams.api", "templates"), autoescape=select_autoescape(["html"]))
+
+
+def money_of(currency: str):  # noqa: ANN201 - a formatter for templates
+    """Micro-units as the page prints them: rounded half away from zero to the minor unit."""
+    unit = MINOR_UNIT_MICROS.get(currency, 10_000)
+    return lambda micros: format_minor(round_half_away(int(micros), unit), currency if currency in MINOR_UNIT_MICROS
+                                       else "USD")
+
+
+def page(template: str, status: int = 200, currency: str = "USD", **values: object) -> HTMLResponse:
+    html = TEMPLATES.get_template(template).render(issuer=ISSUER_NAME, money=money_of(currency), **values)
+    return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store",
+                                                           "Content-Security-Policy": "default-src 'self'; "
+                                                           "style-src 'unsafe-inline'; form-action 'self'"})
+
+
+def message(title: str, text: str, status: int, base: str = "base.html", kind: str = "refused",
+            back: str = "", **values: object) -> HTMLResponse:
+    return page("message.html", status, base=base, title=title, message=text, kind=kind, back=back, **values)
+
+
+def problem_page(request: Request, exc) -> HTMLResponse:  # noqa: ANN001 - a Problem
+    """A problem met while rendering a page, as a page saying it."""
+    base = "portal_base.html" if request.url.path.startswith("/portal") else "console_base.html"
+    return message(exc.kind.replace("-", " ").capitalize(), exc.detail, exc.status, base=base,
+                   account_id=getattr(request.state, "account_id", ""))
+
+
+def session_scope(ctx: Context, request: Request, cookie: str) -> str | None:
+    """The scope of the signed session cookie, None without a valid, unexpired one."""
+    if ctx.signer is None:
+        return None
+    found = ctx.signer.scope_of(request.cookies.get(cookie))
+    return None if found is None else found[0]
+
+
+def set_session(response: HTMLResponse, request: Request, cookie: str, token: str, path: str, max_age_s: int) -> None:
+    response.set_cookie(cookie, token, max_age=max_age_s, path=path, httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https")
+
+
+async def form(request: Request) -> dict[str, str] | None:
+    """A posted form's fields (the first value of each); None for a body too large to be a form."""
+    body = await request.body()
+    if len(body) > FORM_BYTES_MAX:
+        return None
+    try:
+        return {k: v[0] for k, v in parse_qs(body.decode(), max_num_fields=20).items()}
+    except (UnicodeDecodeError, ValueError):
+        return None
+
+
+def csrf_ok(ctx: Context, request: Request, cookie: str, fields: dict[str, str]) -> bool:
+    session = request.cookies.get(cookie, "")
+    return ctx.signer is not None and bool(session) and secrets.compare_digest(
+        fields.get("csrf", ""), ctx.signer.csrf(session))
+
+
+def new_key() -> str:
+    """A form's idempotency key: a form sent twice (a double click, a reload) is one command."""
+    return secrets.token_hex(16)

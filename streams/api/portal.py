@@ -1,0 +1,174 @@
+"""The customer portal at ``/portal`` (issue 19): the account's balance and recent payments, its
+statements for the current month and the three before (R20), its invoices to view and download
+as PDF, the call records behind its charges (R33), a dispute form (R19: refused after 30 days),
+and a data export (R32).
+
+A customer arrives by the signed, expiring link an operator gave them (``streams/api/links.py``);
+the link's token becomes the session cookie, scoped to that one account. Every page reads the
+same read model as the API, and a dispute is the same command.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from projections.money import parse_decimal_micros
+from streams.api import pages, read_model as rm, statements
+from streams.api.access import PORTAL
+from streams.api.context import Context, command, context
+from streams.api.models import MONTH
+from streams.api.problems import PageRefused, Problem
+from streams.api.read_routes import call_page, pdf_response
+from streams.clickhouse.privacy import export_records
+from streams.edge import commands
+
+router = APIRouter(prefix="/portal", include_in_schema=False)
+COOKIE = "vl_portal"
+BASE = "portal_base.html"
+
+
+def customer(request: Request, ctx: Context = Depends(context)) -> str:
+    """The account of the session; without a valid one, a page that says how to get in."""
+    scope = pages.session_scope(ctx, request, COOKIE)
+    if scope is None or not scope.startswith(PORTAL):
+        raise PageRefused(pages.message("Please sign in", "Your session has ended or this page needs your portal "
+                                        "link. Open the link your provider sent you, or ask them for a new one.", 401))
+    request.state.account_id = scope[len(PORTAL):]
+    return request.state.account_id
+
+
+@router.get("/login")
+def login(request: Request, token: str = Query("", max_length=512), ctx: Context = Depends(context)) -> Response:
+    found = ctx.signer.scope_of(token) if ctx.signer is not None else None
+    if found is None or not found[0].startswith(PORTAL):
+        return pages.message("This link does not work", "The link is not valid or has expired. Ask your provider "
+                                                        "for a new one.", 401)
+    response = RedirectResponse("/portal", status_code=303)
+    pages.set_session(response, request, COOKIE, token, "/portal", found[1] - int(time.time()))
+    return response
+
+
+@router.get("")
+def home(account_id: str = Depends(customer), ctx: Context = Depends(context)) -> Response:
+    account = rm.account(ctx.reader, account_id)
+    found = rm.journal_balance(ctx.reader, account_id)
+    months = statements.months_of(account)
+    start_s, _ = rm.month_bounds_s(months[-1], account.time_zone)
+    recent = rm.payments(ctx.reader, account_id, start_s, 2**32 - 1, limit=20)
+    return pages.page("portal_home.html", currency=account.currency, title="Your account", account_id=account_id,
+                      account=account, balance=found[1] if found else 0,
+                      payments=[{"at": statements.iso(p.at_s), "kind": p.kind, "amount_micros": p.amount_micros}
+                                for p in recent])
+
+
+@router.get("/statements")
+def statement(month: str = Query("", pattern=r"^$|" + MONTH), account_id: str = Depends(customer),
+              ctx: Context = Depends(context)) -> Response:
+    account = rm.account(ctx.reader, account_id)
+    months = statements.months_of(account)
+    try:
+        found = statements.statement(ctx.reader, account_id, month or months[0])
+    except Problem as exc:
+        if exc.kind != "statement-unavailable":
+            raise
+        return pages.message("Statement not available", exc.detail, 403, base=BASE, account_id=account_id,
+                             back="/portal/statements")
+    return pages.page("portal_statement.html", currency=account.currency, title=f"Statement {found.month}",
+                      account_id=account_id, statement=found)
+
+
+@router.get("/invoices")
+def invoices(account_id: str = Depends(customer), ctx: Context = Depends(context)) -> Response:
+    rows = [statements.summary(r) for r in rm.invoices(ctx.reader, account_id)]
+    currency = rows[0].currency if rows else "USD"
+    return pages.page("portal_invoices.html", currency=currency, title="Invoices", account_id=account_id, invoices=rows)
+
+
+@router.get("/invoices/{number}")
+def invoice(number: str, account_id: str = Depends(customer), ctx: Context = Depends(context)) -> Response:
+    from streams.documents.invoice import render_html
+
+    doc, issued = statements.document(ctx.reader, account_id, number[:128])
+    return pages.HTMLResponse(render_html(issued, number=doc.legal_number))
+
+
+@router.get("/invoices/{number}/pdf")
+async def invoice_pdf(number: str, account_id: str = Depends(customer), ctx: Context = Depends(context)) -> Response:
+    return await run_in_threadpool(pdf_response, ctx.reader, account_id, number[:128])
+
+
+@router.get("/calls")
+def calls(offset: int = Query(0, ge=0, le=1_000_000), account_id: str = Depends(customer),
+          ctx: Context = Depends(context)) -> Response:
+    page = call_page(account_id, rm.calls(ctx.reader, account_id, 50, offset), 50, offset)
+    currency = page.calls[0].currency if page.calls else "USD"
+    return pages.page("portal_calls.html", currency=currency, title="Call records", account_id=account_id, page=page)
+
+
+@router.get("/disputes")
+def dispute_form(request: Request, invoice: str = Query("", max_length=128), account_id: str = Depends(customer),
+                 ctx: Context = Depends(context)) -> Response:
+    account = rm.account(ctx.reader, account_id)
+    rows = [{**statements.summary(r).model_dump(), "open": statements.dispute_window_open(r)}
+            for r in rm.invoices(ctx.reader, account_id) if r.kind != "CREDIT_NOTE"]
+    return pages.page("portal_disputes.html", currency=account.currency, title="Disputes", account_id=account_id,
+                      invoices=rows, chosen=invoice, currency_code=account.currency, key=pages.new_key(),
+                      csrf=ctx.signer.csrf(request.cookies.get(COOKIE, "")))
+
+
+async def _posted(request: Request, ctx: Context, account_id: str, back: str) -> dict[str, str]:
+    """A form posted from one of this session's pages; anything else is refused with a page."""
+    fields = await pages.form(request)
+    if fields is None or not pages.csrf_ok(ctx, request, COOKIE, fields):
+        raise PageRefused(pages.message("Not sent", "The form expired; open the page again.", 400, base=BASE,
+                                        account_id=account_id, back=back))
+    return fields
+
+
+@router.post("/disputes")
+async def open_dispute(request: Request, account_id: str = Depends(customer), ctx: Context = Depends(context)) -> Response:
+    fields = await _posted(request, ctx, account_id, "/portal/disputes")
+    return await run_in_threadpool(_dispute, ctx, account_id, fields)
+
+
+def _dispute(ctx: Context, account_id: str, fields: dict[str, str]) -> Response:
+    account = rm.account(ctx.reader, account_id)
+    row = rm.invoice(ctx.reader, account_id, fields.get("invoice", "")[:128])
+    shown = row.legal_number or row.reference
+    try:
+        amount = parse_decimal_micros(fields.get("amount", "")[:16])
+    except ValueError:
+        amount = 0
+    try:
+        statements.check_dispute(row, amount)
+    except Problem as exc:
+        return pages.message("Dispute refused", exc.detail[0].upper() + exc.detail[1:] + ".", 422, base=BASE,
+                             account_id=account_id, back="/portal/disputes")
+    key = "portal:" + fields.get("key", "")[:64]
+    event = command(lambda: commands.dispute(account_id, row.reference, amount, account.currency,
+                                             fields.get("reason", "")[:500], key))
+    answer = ctx.submit(event, key)
+    return pages.message("Dispute received", f"Your dispute {answer.event_id} of invoice {shown} is open. We will "
+                         "answer it; if it is decided in your favour, your account is credited with a credit note.",
+                         202, base=BASE, kind="done", account_id=account_id, back="/portal/invoices")
+
+
+@router.get("/privacy")
+def privacy(request: Request, account_id: str = Depends(customer), ctx: Context = Depends(context)) -> Response:
+    return pages.page("portal_privacy.html", title="My data", account_id=account_id,
+                      csrf=ctx.signer.csrf(request.cookies.get(COOKIE, "")))
+
+
+@router.post("/export")
+async def export(request: Request, account_id: str = Depends(customer), ctx: Context = Depends(context)) -> Response:
+    """R32: everything kept about the account, as a JSON download."""
+    await _posted(request, ctx, account_id, "/portal/privacy")
+    parts = await run_in_threadpool(export_records, ctx.reader.rows, account_id)
+    body = json.dumps({"account_id": account_id, **parts}, indent=1)
+    return Response(body, media_type="application/json",
+                    headers={"Content-Disposition": f'attachment; filename="{account_id}-data.json"'})

@@ -1,0 +1,218 @@
+"""The API's reads: an account, its balance, statements (R20), invoices and call records (R33),
+from the read models the worker writes to ClickHouse (``accounts``, ``journal``, ``invoices``,
+``invoice_numbers``, ``call_log``, ``dead_letters``).
+
+Why ClickHouse and not the owning worker: any number of stateless API processes answer reads
+without a hop to the worker that owns the account, a busy fold never slows a customer's page,
+and finance reads the same tables. The cost is a lag of one batch (about a second) behind the
+log, which a statement or an invoice does not notice. Authorization, which must see the
+newest balance and places a hold, stays on the worker (``streams/http/authorization.py``).
+
+Each API thread keeps one ClickHouse connection (clickhouse-driver clients are not
+thread-safe) and opens it again after a failure. Values put into SQL passed the models'
+patterns (letters, digits and ``._:/-``) and are quoted besides.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from projections.periods import next_period, period_start_ms
+from streams.api.problems import Problem
+from streams.clickhouse.client import ClickHouse, connect
+
+PAYMENT_KINDS = ("payment", "refund", "chargeback")  # money in and back out; everything else is a charge
+
+
+class Reader:
+    """One ClickHouse connection per thread, opened on first use and again after a failure."""
+
+    def __init__(self, url: str, opener: Callable[[str], ClickHouse] = connect) -> None:
+        self.url = url
+        self._opener = opener
+        self._local = threading.local()
+
+    def rows(self, sql: str) -> list[tuple]:
+        """Rows of one query; ClickHouse down (or its tables not made yet) is a 503."""
+        try:
+            ch = getattr(self._local, "ch", None)
+            if ch is None:
+                ch = self._local.ch = self._opener(self.url)
+            return ch.query(sql)
+        except Exception as exc:  # the read model is not there (yet) or ClickHouse is down
+            self._drop()
+            raise Problem(503, "read-model-unavailable", f"ClickHouse could not answer: {type(exc).__name__}") from None
+
+    def _drop(self) -> None:
+        ch, self._local.ch = getattr(self._local, "ch", None), None
+        if ch is not None:
+            try:
+                ch.close()
+            except Exception:  # noqa: BLE001 - a broken connection may fail to close; it is dropped anyway
+                pass
+
+
+def quoted(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    account_id: str
+    currency: str
+    plan: str
+    pending_plan: str
+    billing_mode: str
+    status: str
+    status_reason: str
+    status_since_s: int
+    time_zone: str
+    country_code: str
+    tax_jurisdiction: str
+    opened_at_s: int
+    balance_micros: int
+    paid_micros: int
+    charged_micros: int
+    calls_charged: int
+    open_disputes: int
+    newest_event_s: int
+
+
+_ACCOUNT_SQL = ("SELECT account_id, currency, plan, pending_plan, billing_mode, status, status_reason, "
+                "toUnixTimestamp(status_since), time_zone, country_code, tax_jurisdiction, toUnixTimestamp(opened_at), "
+                "balance_micros, paid_micros, charged_micros, calls_charged, open_disputes, "
+                "toUnixTimestamp(newest_event_at) FROM accounts FINAL")
+
+
+def account(reader: Reader, account_id: str) -> AccountRow:
+    rows = reader.rows(f"{_ACCOUNT_SQL} WHERE account_id = {quoted(account_id)}")
+    if not rows:
+        raise Problem(404, "unknown-account", f"no account {account_id} (or the worker has not folded its opening yet)")
+    return AccountRow(*rows[0])
+
+
+def find_accounts(reader: Reader, prefix: str, limit: int = 50) -> list[AccountRow]:
+    """Accounts whose id starts with ``prefix``, in id order (the console's search)."""
+    rows = reader.rows(f"{_ACCOUNT_SQL} WHERE substring(account_id, 1, {len(prefix)}) = {quoted(prefix)} ORDER BY account_id "
+                       f"LIMIT {int(limit)}")
+    return [AccountRow(*r) for r in rows]
+
+
+def journal_balance(reader: Reader, account_id: str) -> tuple[str, int, int] | None:
+    """(currency, balance, postings) from the customer's postings alone: what finance reconciles."""
+    rows = reader.rows("SELECT currency, toInt64(-sum(amount_micros)), count() FROM journal FINAL "
+                       f"WHERE account_id = {quoted(account_id)} AND ledger_account = {quoted('customer:' + account_id)} "
+                       "GROUP BY currency")
+    return (rows[0][0], int(rows[0][1]), int(rows[0][2])) if rows else None
+
+
+@dataclass(frozen=True)
+class Movement:
+    """What a month's postings did to the customer's balance, by kind."""
+
+    kind: str
+    count: int
+    amount_micros: int  # + raised the balance (a payment, a credit), - lowered it (a charge)
+
+
+@dataclass(frozen=True)
+class Posted:
+    entry_id: str
+    kind: str
+    at_s: int
+    amount_micros: int
+
+
+def month_bounds_s(month: str, time_zone: str) -> tuple[int, int]:
+    """The month's first second and the next month's, in the account's zone (R13)."""
+    return period_start_ms(month, time_zone) // 1000, period_start_ms(next_period(month), time_zone) // 1000
+
+
+def balance_before(reader: Reader, account_id: str, at_s: int) -> int:
+    rows = reader.rows(f"SELECT toInt64(-sum(amount_micros)) FROM journal FINAL WHERE account_id = {quoted(account_id)} "
+                       f"AND ledger_account = {quoted('customer:' + account_id)} AND occurred_at < toDateTime({int(at_s)})")
+    return int(rows[0][0] or 0) if rows else 0
+
+
+def movements(reader: Reader, account_id: str, start_s: int, end_s: int) -> list[Movement]:
+    rows = reader.rows(f"SELECT kind, count(), toInt64(-sum(amount_micros)) FROM journal FINAL "
+                       f"WHERE account_id = {quoted(account_id)} AND ledger_account = {quoted('customer:' + account_id)} "
+                       f"AND occurred_at >= toDateTime({int(start_s)}) AND occurred_at < toDateTime({int(end_s)}) "
+                       "GROUP BY kind ORDER BY kind")
+    return [Movement(k, int(n), int(a)) for k, n, a in rows]
+
+
+def payments(reader: Reader, account_id: str, start_s: int, end_s: int, limit: int = 200) -> list[Posted]:
+    kinds = ", ".join(quoted(k) for k in PAYMENT_KINDS)
+    rows = reader.rows(f"SELECT entry_id, kind, toUnixTimestamp(occurred_at), toInt64(-amount_micros) FROM journal FINAL "
+                       f"WHERE account_id = {quoted(account_id)} AND ledger_account = {quoted('customer:' + account_id)} "
+                       f"AND kind IN ({kinds}) AND occurred_at >= toDateTime({int(start_s)}) "
+                       f"AND occurred_at < toDateTime({int(end_s)}) ORDER BY occurred_at DESC, entry_id LIMIT {int(limit)}")
+    return [Posted(e, k, int(t), int(a)) for e, k, t, a in rows]
+
+
+@dataclass(frozen=True)
+class InvoiceRow:
+    reference: str
+    legal_number: str  # "" until the numbering stage gives it
+    kind: str
+    period: str
+    issued_at_s: int
+    currency: str
+    total_micros: int
+    payments_micros: int
+    balance_micros: int
+
+
+_INVOICE_SQL = ("SELECT invoice_number, kind, period, toUnixTimestamp(issued_at), currency, total_micros, "
+                "payments_micros, balance_micros FROM invoices FINAL WHERE account_id = {account}")
+
+
+def _numbered(reader: Reader, account_id: str, rows: list[tuple]) -> list[InvoiceRow]:
+    """Rows with their legal numbers (two queries, not a JOIN: the same SQL on every server)."""
+    numbers = dict(reader.rows("SELECT reference, number FROM invoice_numbers FINAL "
+                               f"WHERE account_id = {quoted(account_id)}")) if rows else {}
+    return [InvoiceRow(r[0], numbers.get(r[0], ""), *r[1:]) for r in rows]
+
+
+def invoices(reader: Reader, account_id: str, limit: int = 100) -> list[InvoiceRow]:
+    sql = _INVOICE_SQL.format(account=quoted(account_id))
+    return _numbered(reader, account_id, reader.rows(f"{sql} ORDER BY issued_at DESC, invoice_number DESC "
+                                                     f"LIMIT {int(limit)}"))
+
+
+def invoice(reader: Reader, account_id: str, number: str) -> InvoiceRow:
+    """One invoice by its reference or its legal number."""
+    references = [r for (r,) in reader.rows("SELECT reference FROM invoice_numbers FINAL WHERE account_id = "
+                                            f"{quoted(account_id)} AND number = {quoted(number)}")]
+    sql = _INVOICE_SQL.format(account=quoted(account_id))
+    found = _numbered(reader, account_id, reader.rows(f"{sql} AND invoice_number = {quoted(references[0] if references else number)}"))
+    if not found:
+        raise Problem(404, "unknown-invoice", f"account {account_id} has no invoice {number}")
+    return found[0]
+
+
+def invoice_lines(reader: Reader, reference: str) -> list[tuple[str, str, int, int]]:
+    """(category, description, quantity, amount) of an invoice, in order."""
+    rows = reader.rows("SELECT category, description, quantity, amount_micros FROM invoice_lines FINAL "
+                       f"WHERE invoice_number = {quoted(reference)} ORDER BY line")
+    return [(c, d, int(q), int(a)) for c, d, q, a in rows]
+
+
+def dead_letters(reader: Reader, account_id: str, limit: int = 50) -> list[tuple]:
+    """(topic, partition, offset, index, reason code, reason, logged at) of the account's refused events."""
+    return reader.rows("SELECT source_topic, source_partition, source_offset, source_index, reason_code, reason, "
+                       f"toUnixTimestamp(logged_at) FROM dead_letters FINAL WHERE account_id = {quoted(account_id)} "
+                       f"ORDER BY logged_at DESC, source_offset DESC LIMIT {int(limit)}")
+
+
+CALL_COLUMNS = ("call_key, toUnixTimestamp(start_at), toUnixTimestamp(answer_at), toUnixTimestamp(end_at), direction, "
+                "caller, callee, destination_name, billed_s, charge_micros, currency, revision")
+
+
+def calls(reader: Reader, account_id: str, limit: int, offset: int) -> list[tuple]:
+    """R33: the account's call records, newest first; one more than ``limit`` says a next page exists."""
+    return reader.rows(f"SELECT {CALL_COLUMNS} FROM call_log FINAL WHERE account_id = {quoted(account_id)} "
+                       f"ORDER BY start_at DESC, call_key LIMIT {int(limit) + 1} OFFSET {int(offset)}")

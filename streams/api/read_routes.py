@@ -1,0 +1,167 @@
+"""The API's reads (from ClickHouse, ``streams/api/read_model.py``), the data export (R32) and
+the portal links.
+
+Who reads what: ``operator`` and ``finance`` any account; ``portal:<account>`` its own account
+only (R35); ``switch`` nothing but authorizations.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from streams.api import access, read_model as rm, statements
+from streams.api.command_routes import ACCOUNT, ERRORS
+from streams.api.context import Context, caller, context, must
+from streams.api.links import portal_link
+from streams.api.models import (
+    INVOICE_NUMBER,
+    MONTH,
+    Account,
+    Balance,
+    CallPage,
+    CallRecord,
+    DeadLetterOut,
+    InvoiceDocument,
+    InvoiceList,
+    PortalLink,
+    PortalLinkRequest,
+    Statement,
+)
+from streams.api.problems import Problem
+from streams.api.worker_routes import held_on_worker
+from streams.clickhouse.privacy import export_records
+from streams.documents.invoice import render_html, render_pdf
+
+router = APIRouter(prefix="/v1", responses=ERRORS, tags=["reads"])
+NUMBER = Path(pattern=INVOICE_NUMBER)
+
+
+def _reader(ctx: Context, who: str, account_id: str) -> rm.Reader:
+    must(access.may_read(who, account_id))
+    return ctx.reader
+
+
+def account_view(row: rm.AccountRow) -> Account:
+    iso = statements.iso
+    return Account(account_id=row.account_id, currency=row.currency, plan=row.plan, pending_plan=row.pending_plan,
+                   billing_mode=row.billing_mode, status=row.status, status_reason=row.status_reason,
+                   status_since=iso(row.status_since_s), time_zone=row.time_zone, country_code=row.country_code,
+                   tax_jurisdiction=row.tax_jurisdiction, opened_at=iso(row.opened_at_s),
+                   balance_micros=row.balance_micros, paid_micros=row.paid_micros, charged_micros=row.charged_micros,
+                   calls_charged=row.calls_charged, open_disputes=row.open_disputes)
+
+
+@router.get("/accounts/{account_id}", response_model=Account)
+async def get_account(account_id: str = ACCOUNT, who: str = Depends(caller), ctx: Context = Depends(context)) -> Account:
+    reader = _reader(ctx, who, account_id)
+    return account_view(await run_in_threadpool(rm.account, reader, account_id))
+
+
+@router.get("/accounts/{account_id}/balance", response_model=Balance)
+async def balance(account_id: str = ACCOUNT, who: str = Depends(caller),
+                  ctx: Context = Depends(context)) -> Balance:
+    reader = _reader(ctx, who, account_id)
+    found = await run_in_threadpool(rm.journal_balance, reader, account_id)
+    if found is None:
+        raise Problem(404, "unknown-account", f"no postings for account {account_id} (yet)")
+    currency, total, postings = found
+    held = await run_in_threadpool(held_on_worker, ctx, account_id)
+    return Balance(account_id=account_id, currency=currency, balance_micros=total, held_micros=held,
+                   available_micros=None if held is None else total - held, postings=postings)
+
+
+@router.get("/accounts/{account_id}/statements/{month}", response_model=Statement)
+async def statement(account_id: str = ACCOUNT, month: str = Path(pattern=MONTH), who: str = Depends(caller),
+                    ctx: Context = Depends(context)) -> Statement:
+    """R20: the current month or one of the three before it, in the account's zone."""
+    reader = _reader(ctx, who, account_id)
+    return await run_in_threadpool(statements.statement, reader, account_id, month)
+
+
+@router.get("/accounts/{account_id}/invoices", response_model=InvoiceList)
+async def invoices(account_id: str = ACCOUNT, who: str = Depends(caller), ctx: Context = Depends(context)) -> InvoiceList:
+    reader = _reader(ctx, who, account_id)
+    rows = await run_in_threadpool(rm.invoices, reader, account_id)
+    return InvoiceList(account_id=account_id, invoices=[statements.summary(r) for r in rows])
+
+
+@router.get("/accounts/{account_id}/invoices/{number}", response_model=InvoiceDocument)
+async def invoice(account_id: str = ACCOUNT, number: str = NUMBER, who: str = Depends(caller),
+                  ctx: Context = Depends(context)) -> InvoiceDocument:
+    reader = _reader(ctx, who, account_id)
+    return (await run_in_threadpool(statements.document, reader, account_id, number))[0]
+
+
+@router.get("/accounts/{account_id}/invoices/{number}/html", response_class=HTMLResponse,
+            responses={200: {"content": {"text/html": {}}}})
+async def invoice_html(account_id: str = ACCOUNT, number: str = NUMBER, who: str = Depends(caller),
+                       ctx: Context = Depends(context)) -> HTMLResponse:
+    reader = _reader(ctx, who, account_id)
+    doc, issued = await run_in_threadpool(statements.document, reader, account_id, number)
+    return HTMLResponse(render_html(issued, number=doc.legal_number))
+
+
+@router.get("/accounts/{account_id}/invoices/{number}/pdf", response_class=Response,
+            responses={200: {"content": {"application/pdf": {}}}})
+async def invoice_pdf(account_id: str = ACCOUNT, number: str = NUMBER, who: str = Depends(caller),
+                      ctx: Context = Depends(context)) -> Response:
+    reader = _reader(ctx, who, account_id)
+    return await run_in_threadpool(pdf_response, reader, account_id, number)
+
+
+def pdf_response(reader: rm.Reader, account_id: str, number: str) -> Response:
+    doc, issued = statements.document(reader, account_id, number)
+    name = (doc.legal_number or doc.reference).replace("/", "-")
+    return Response(render_pdf(issued, number=doc.legal_number), media_type="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'})
+
+
+@router.get("/accounts/{account_id}/calls", response_model=CallPage)
+async def calls(account_id: str = ACCOUNT, limit: int = Query(100, ge=1, le=500), offset: int = Query(0, ge=0, le=1_000_000),
+                who: str = Depends(caller), ctx: Context = Depends(context)) -> CallPage:
+    """R33: the account's call records, newest first, a page at a time."""
+    reader = _reader(ctx, who, account_id)
+    rows = await run_in_threadpool(rm.calls, reader, account_id, limit, offset)
+    return call_page(account_id, rows, limit, offset)
+
+
+def call_page(account_id: str, rows: list[tuple], limit: int, offset: int) -> CallPage:
+    iso = statements.iso
+    records = [CallRecord(call_key=r[0], start_at=iso(r[1]), answer_at=None if r[2] is None else iso(r[2]),
+                          end_at=iso(r[3]), direction=r[4], caller=r[5], callee=r[6], destination=r[7],
+                          billed_s=int(r[8]), charge_micros=int(r[9]), currency=r[10], revision=int(r[11]))
+               for r in rows[:limit]]
+    return CallPage(account_id=account_id, calls=records, next_offset=offset + limit if len(rows) > limit else None)
+
+
+@router.get("/accounts/{account_id}/dead-letters", response_model=list[DeadLetterOut])
+async def dead_letters(account_id: str = ACCOUNT, who: str = Depends(caller),
+                       ctx: Context = Depends(context)) -> list[DeadLetterOut]:
+    """The account's events the worker refused, with the reasons (operators and finance)."""
+    must(who in (access.OPERATOR, access.FINANCE))
+    rows = await run_in_threadpool(rm.dead_letters, ctx.reader, account_id)
+    return [DeadLetterOut(source=f"{t}/{p}/{o}/{i}", reason_code=c, reason=r, logged_at=statements.iso(at))
+            for t, p, o, i, c, r, at in rows]
+
+
+@router.post("/accounts/{account_id}/exports", response_model=dict)
+async def export(account_id: str = ACCOUNT, who: str = Depends(caller), ctx: Context = Depends(context)) -> dict:
+    """R32: the subscriber's data (calls, journal, invoices) in a machine-readable form, answered
+    at once; the customer's own portal may ask for it."""
+    must(who == access.OPERATOR or who == access.PORTAL + account_id)
+    parts = await run_in_threadpool(export_records, ctx.reader.rows, account_id)
+    return {"account_id": account_id, "exported_at": datetime.now(timezone.utc).isoformat(), **parts}
+
+
+@router.post("/portal-links", response_model=PortalLink, status_code=201)
+def new_portal_link(body: PortalLinkRequest, who: str = Depends(caller), ctx: Context = Depends(context)) -> PortalLink:
+    """A signed link that logs a customer in to their portal until it expires (operators)."""
+    must(access.may_command(who))
+    if ctx.signer is None:
+        raise Problem(503, "portal-off", "the portal is off: portal_secret_file is not set")
+    url, expires = portal_link(ctx.signer, ctx.settings.portal_base_url, body.account_id, body.days)
+    return PortalLink(account_id=body.account_id, url=url, expires_at=statements.iso(expires))

@@ -1,0 +1,100 @@
+"""Statements (R20) and invoices as the API and the portal give them, from the read model.
+
+A statement of a month, in the account's zone (R13): the balance at its start (every posting
+before it), the payments (net of refunds and chargebacks) and the charges (net of credits) posted
+in it by kind, the balance at its end, and the invoices issued in it. Which month is current is
+the one place wall time enters: the request's. R20 makes the current month and the three
+before it available; any other is refused with the months that can be asked for.
+
+An invoice is rebuilt from its rows as the ``InvoiceIssued`` the worker issued, so its HTML and
+PDF come from the same renderer as every other copy (``streams/documents/invoice.py``).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+from projections.events import InvoiceIssued, InvoiceKind, InvoiceLine
+from projections.invoicing import DISPUTE_WINDOW_MS
+from projections.periods import period_of
+from streams.api import read_model as rm
+from streams.api.models import InvoiceDocument, InvoiceLineOut, InvoiceSummary, MovementLine, PaymentLine, Statement
+from streams.api.problems import Problem
+from streams.documents.statement import available_months
+
+
+def iso(epoch_s: int) -> str:
+    return datetime.fromtimestamp(int(epoch_s), timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def months_of(account: rm.AccountRow, now_ms: int | None = None) -> list[str]:
+    """R20: the current month in the account's zone, then the three before it."""
+    return available_months(period_of(now_ms if now_ms is not None else int(time.time() * 1000), account.time_zone))
+
+
+def statement(reader: rm.Reader, account_id: str, month: str, now_ms: int | None = None) -> Statement:
+    account = rm.account(reader, account_id)
+    months = months_of(account, now_ms)
+    if month not in months:
+        raise Problem(422, "statement-unavailable", f"the statement for {month} is not available: statements cover the "
+                                                    f"current month and the three before it ({', '.join(reversed(months))})"
+                                                    " (R20)")
+    start_s, end_s = rm.month_bounds_s(month, account.time_zone)
+    opening = rm.balance_before(reader, account_id, start_s)
+    moved = rm.movements(reader, account_id, start_s, end_s)
+    paid = sum(m.amount_micros for m in moved if m.kind in rm.PAYMENT_KINDS)
+    charged = -sum(m.amount_micros for m in moved if m.kind not in rm.PAYMENT_KINDS)
+    issued = [summary(i) for i in rm.invoices(reader, account_id) if start_s <= i.issued_at_s < end_s]
+    return Statement(account_id=account_id, month=month, currency=account.currency, time_zone=account.time_zone,
+                     opening_balance_micros=opening, payments_micros=paid, charges_micros=charged,
+                     closing_balance_micros=opening + paid - charged,
+                     movements=[MovementLine(kind=m.kind, count=m.count, amount_micros=m.amount_micros) for m in moved],
+                     payments=[PaymentLine(entry_id=p.entry_id, kind=p.kind, at=iso(p.at_s), amount_micros=p.amount_micros)
+                               for p in rm.payments(reader, account_id, start_s, end_s)],
+                     invoices=issued, available_months=months)
+
+
+def summary(row: rm.InvoiceRow) -> InvoiceSummary:
+    return InvoiceSummary(reference=row.reference, legal_number=row.legal_number or None, kind=row.kind,
+                          period=row.period, issued_at=iso(row.issued_at_s), currency=row.currency,
+                          total_micros=row.total_micros, payments_micros=row.payments_micros,
+                          balance_micros=row.balance_micros,
+                          disputable_until=iso(row.issued_at_s + DISPUTE_WINDOW_MS // 1000))
+
+
+def document(reader: rm.Reader, account_id: str, number: str) -> tuple[InvoiceDocument, InvoiceIssued]:
+    """The invoice by its legal number or reference, as JSON and as the event it was issued as."""
+    row = rm.invoice(reader, account_id, number)
+    lines = rm.invoice_lines(reader, row.reference)
+    issued = InvoiceIssued(event_id=f"invoice:{row.reference}", account_id=account_id,
+                           occurred_at_ms=row.issued_at_s * 1000, invoice_number=row.reference,
+                           kind=InvoiceKind(row.kind), period=row.period, currency=row.currency,
+                           lines=tuple(InvoiceLine(c, d, q, a) for c, d, q, a in lines),
+                           total_micros=row.total_micros, payments_micros=row.payments_micros,
+                           balance_micros=row.balance_micros)
+    doc = InvoiceDocument(**summary(row).model_dump(),
+                          lines=[InvoiceLineOut(category=c, description=d, quantity=q, amount_micros=a)
+                                 for c, d, q, a in lines])
+    return doc, issued
+
+
+def dispute_window_open(row: rm.InvoiceRow, now_ms: int | None = None) -> bool:
+    """R19, checked before the command goes to the log (the worker checks again, by event time)."""
+    now = now_ms if now_ms is not None else int(time.time() * 1000)
+    return now - row.issued_at_s * 1000 <= DISPUTE_WINDOW_MS
+
+
+def check_dispute(row: rm.InvoiceRow, amount_micros: int, now_ms: int | None = None) -> None:
+    """R19 as the worker will judge it, before the command goes to the log: an invoice (not a
+    credit note) issued at most 30 days ago, for a positive amount up to its total. The worker
+    judges again, by event time."""
+    shown = row.legal_number or row.reference
+    if row.kind == "CREDIT_NOTE":
+        raise Problem(422, "not-disputable", f"{shown} is a credit note")
+    if not dispute_window_open(row, now_ms):
+        raise Problem(422, "dispute-too-late", f"invoice {shown} was issued on {iso(row.issued_at_s)[:10]}, more than "
+                                               "30 days ago: disputes are accepted within 30 days of an invoice (R19)")
+    if not 0 < amount_micros <= row.total_micros:
+        raise Problem(422, "dispute-exceeds-invoice", f"the amount disputed must be positive and at most the invoice's "
+                                                      f"total of invoice {shown}")
