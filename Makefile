@@ -12,12 +12,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,embedded]'
 	touch $(STAMP)
 
-# Debian's ClickHouse server, for the integration tests against a real server, and promtool
-# (Debian's prometheus package), for the alert rules' unit tests (needs root).
+# Debian's ClickHouse server, for the integration tests against a real server, promtool
+# (Debian's prometheus package), for the alert rules' unit tests, and Chromium, for the portal's
+# browser test (Playwright drives it; it cannot download a browser here). Needs root.
 clickhouse-server:
-	@command -v clickhouse-server >/dev/null && command -v promtool >/dev/null || { \
+	@command -v clickhouse-server >/dev/null && command -v promtool >/dev/null && test -x /usr/bin/chromium || { \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-	    clickhouse-server clickhouse-client prometheus; }
+	    clickhouse-server clickhouse-client prometheus chromium; }
 
 demo: $(STAMP)
 	$(VENV)/bin/voiceledger demo

@@ -1,0 +1,139 @@
+"""The customer portal and the operator console in a real browser (issue 19): Debian's headless
+Chromium, driven by Playwright, against ``voiceledger api`` on the real broker and ClickHouse
+server, with an account's four months folded by a real worker.
+
+The customer logs in by the signed link ``voiceledger portal link`` prints, reads the statement
+of the current month and of each of the three before (R20; an older month is refused), downloads
+an invoice as PDF, opens a dispute of a fresh invoice and is refused for one issued more than 30
+days ago (R19). An operator signs in to the console, finds the account and places a fraud hold.
+Every page is screenshotted into the test's artefacts (``$VOICELEDGER_SCREENSHOTS`` if set,
+else the test's directory); ``docs/`` keeps one of the portal and one of the console.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from streams.worker.supervise import worker_env
+from tests.integration.api_scenario import ACCOUNT, TOKENS, api_process, call, four_months
+from tests.integration.helpers import log_events, run_worker_to_end
+from projections.periods import previous_period
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's (make test installs it); Playwright cannot download one here
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture
+def clickhouse_url(clickhouse_server):
+    return f"clickhouse://default@127.0.0.1:{clickhouse_server.tcp_port}/t_{uuid.uuid4().hex[:12]}"
+
+
+def shots(tmp_path: Path) -> Path:
+    where = Path(os.environ.get("VOICELEDGER_SCREENSHOTS") or tmp_path / "screenshots")
+    where.mkdir(parents=True, exist_ok=True)
+    return where
+
+
+def test_R19_R20_R33_the_customer_portal_and_the_operator_console_in_headless_chromium(settings, tmp_path):
+    out = shots(tmp_path)
+    with api_process(settings, tmp_path) as (settings, base):
+        lived = four_months(settings, base, tmp_path)
+        link = subprocess.run([sys.executable, "-m", "streams.cli", "portal", "link", ACCOUNT], env=worker_env(settings),
+                              capture_output=True, text=True, timeout=60)
+        assert link.returncode == 0, link.stderr
+        url = json.loads(link.stdout)["url"]
+        # Playwright's sync API runs a loop on this thread: the scenario's asyncio is done before.
+        from playwright.sync_api import sync_playwright
+
+        assert Path(CHROMIUM).exists(), "Debian's chromium is required: apt-get install chromium (make test does)"
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            page = browser.new_page(viewport={"width": 1100, "height": 800}, accept_downloads=True)
+            _customer(page, base, url, lived.months, out)
+            _disputes(page, base, out)
+            _console(browser.new_page(viewport={"width": 1100, "height": 800}), base, out)
+            browser.close()
+        # The hold placed from the console is folded like any command: the account is held.
+        assert run_worker_to_end(settings, log_events(settings)[1], tmp_path / "worker.log") == 0
+        assert call(base, "GET", f"/v1/accounts/{ACCOUNT}")[1]["status"] == "FRAUD_HOLD"
+
+
+def _customer(page, base: str, url: str, months: list[str], out: Path) -> None:  # noqa: ANN001 - a Playwright page
+    page.goto(url)
+    assert page.url == base + "/portal", "the link logs in and lands on the account page"
+    balance = call(base, "GET", f"/v1/accounts/{ACCOUNT}/balance", scope="portal:acct-000001")[1]["balance_micros"]
+    assert page.inner_text("#balance") == f"{balance / 1_000_000:.2f} USD"
+    assert "50.00" in page.inner_text("#payments")
+    page.screenshot(path=str(out / "portal-account.png"), full_page=True)
+    for month in months:  # R20: the current month and the three before it
+        page.goto(f"{base}/portal/statements?month={month}")
+        shown = call(base, "GET", f"/v1/accounts/{ACCOUNT}/statements/{month}", scope="portal:acct-000001")[1]
+        assert page.inner_text("h1") == f"Statement {month}"
+        assert page.inner_text("#closing") == f"{shown['closing_balance_micros'] / 1_000_000:.2f}"
+        page.screenshot(path=str(out / f"portal-statement-{month}.png"), full_page=True)
+    older = previous_period(months[-1])
+    response = page.goto(f"{base}/portal/statements?month={older}")
+    assert response.status == 403 and "(R20)" in page.inner_text("#message")
+    page.screenshot(path=str(out / "portal-statement-refused.png"), full_page=True)
+    page.goto(f"{base}/portal/invoices")
+    page.screenshot(path=str(out / "portal-invoices.png"), full_page=True)
+    with page.expect_download() as download:
+        page.locator("a.pdf").first.click()
+    saved = out / download.value.suggested_filename
+    download.value.save_as(str(saved))
+    assert saved.read_bytes()[:5] == b"%PDF-" and saved.suffix == ".pdf"
+    page.goto(f"{base}/portal/calls")
+    assert len(page.locator("#calls tr").all()) == 1 + 4, "a header and the four calls (R33)"
+    page.screenshot(path=str(out / "portal-calls.png"), full_page=True)
+
+
+def _disputes(page, base: str, out: Path) -> None:  # noqa: ANN001 - a Playwright page
+    invoices = call(base, "GET", f"/v1/accounts/{ACCOUNT}/invoices")[1]["invoices"]
+    fresh = next(i for i in invoices if i["total_micros"] > 0 and i["disputable_until"] > _now_iso())
+    old = next(i for i in invoices if i["disputable_until"] < _now_iso())
+    page.goto(f"{base}/portal/disputes?invoice={fresh['reference']}")
+    page.fill("#amount", "0.01")
+    page.fill("#reason", "This call was not made from my line.")
+    page.screenshot(path=str(out / "portal-dispute-form.png"), full_page=True)
+    page.click("#dispute button")
+    assert page.inner_text("h1") == "Dispute received", page.inner_text("main")
+    page.screenshot(path=str(out / "portal-dispute-opened.png"), full_page=True)
+    page.goto(f"{base}/portal/disputes")
+    page.select_option("#invoice", old["reference"])
+    page.fill("#amount", "0.01")
+    page.click("#dispute button")
+    assert page.inner_text("h1") == "Dispute refused" and "30 days" in page.inner_text("#message")
+    page.screenshot(path=str(out / "portal-dispute-refused.png"), full_page=True)
+
+
+def _console(page, base: str, out: Path) -> None:  # noqa: ANN001 - a Playwright page
+    page.goto(f"{base}/console")
+    assert page.url == base + "/console/login", "no session: the console asks for a token"
+    page.fill("#token", TOKENS["portal:acct-000001"])
+    page.click("form button")
+    assert "not an operator" in page.inner_text("#message"), "a customer's token does not open the console"
+    page.fill("#token", TOKENS["operator"])
+    page.click("form button")
+    page.fill("input[name=q]", ACCOUNT)
+    page.click("header button")
+    assert page.url == f"{base}/console/accounts/{ACCOUNT}"
+    assert page.inner_text("#status") == "ACTIVE"
+    page.fill("input[name=case_ref]", "case-77")
+    page.click("#hold")
+    assert "Fraud hold placed" in page.inner_text("#notice")
+    page.screenshot(path=str(out / "console-account.png"), full_page=True)
+
+
+def _now_iso() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
