@@ -129,3 +129,33 @@ def test_each_systemd_worker_instance_gets_its_own_documented_metrics_port():
         shell = shell.replace("/opt/voiceledger/.venv/bin/voiceledger worker", "/usr/bin/env")  # what it is given
         env = subprocess.run(["/bin/sh", "-c", shell], capture_output=True, text=True, env={}).stdout.splitlines()
         assert f"VOICELEDGER_METRICS_PORT={port}" in env, (instance, env)
+
+
+def _acls(tmp_path: Path) -> list[list[str]]:
+    """The ACLs deploy/kafka/acls.sh adds, as the arguments it gives kafka-acls.sh (recorded by a
+    stand-in on the PATH: the script itself runs, every loop and variable)."""
+    recorder = tmp_path / "kafka-acls.sh"
+    recorder.write_text('#!/bin/sh\nprintf "%s\\n" "$*" >> "$ACL_LOG"\n')
+    recorder.chmod(0o755)
+    log = tmp_path / "acls.log"
+    subprocess.run(["sh", str(ROOT / "deploy/kafka/acls.sh")], check=True, timeout=30,
+                   env={"PATH": f"{tmp_path}:/usr/bin:/bin", "ACL_LOG": str(log), "BOOTSTRAP": "k:9093",
+                        "CONFIG": "admin.properties"})
+    return [line.split() for line in log.read_text().splitlines()]
+
+
+def test_only_the_api_and_the_edge_may_write_the_events_topic(tmp_path):
+    """Issue 19: whoever can produce to the events topic could open someone's account first."""
+    writers: dict[str, set[str]] = {}
+    for args in _acls(tmp_path):
+        principal = args[args.index("--allow-principal") + 1]
+        topics = [args[i + 1] for i, a in enumerate(args) if a == "--topic"]
+        if "Write" in args or "All" in args:
+            prefixed = "prefixed" in args
+            for topic in topics:
+                writers.setdefault(topic + ("*" if prefixed else ""), set()).add(principal)
+    events = {p for t, ps in writers.items() for p in ps
+              if t == "voiceledger.events" or (t.endswith("*") and "voiceledger.events".startswith(t[:-1]))}
+    assert events == {"User:voiceledger-api", "User:voiceledger-ingest"}
+    assert writers["voiceledger.invoices"] == {"User:voiceledger-worker"}
+    assert "User:voiceledger-reader" not in {p for ps in writers.values() for p in ps}
