@@ -35,6 +35,7 @@ from streams.kafka.reader import read_account_states, read_topic
 from streams.dev.simulate import START_MS, SimulationSpec, simulate
 from streams.dev.switch import authorize_calls
 from streams.worker.app import fold_settings_from
+from streams.dev.demo_api import show_api
 from streams.worker.supervise import WorkerError, say, start_worker, stop_worker, wait_until_committed
 
 
@@ -42,7 +43,7 @@ class DemoError(RuntimeError):
     """The demo could not finish; the message says why (see the worker log it names)."""
 
 
-def run_demo(settings: Settings, spec: SimulationSpec, envelope_max: int, workdir: Path) -> int:
+def run_demo(settings: Settings, spec: SimulationSpec, envelope_max: int, workdir: Path, serve: bool = False) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     broker = None
     if settings.broker == "embedded":
@@ -102,7 +103,9 @@ def run_demo(settings: Settings, spec: SimulationSpec, envelope_max: int, workdi
         code = print_switch(states, switched) or code
         print_corrections(corrected)
         code = print_privacy(latest, sealed, cdrs, settings.seal_personal_data) or code
-        return print_invoices(invoices, numbers, invoiced, workdir) or code
+        code = print_invoices(invoices, numbers, invoiced, workdir) or code
+        customer = min(invoices, key=lambda i: i.invoice_number).account_id if invoices else min(states)
+        return show_api(settings, workdir, customer, serve) or code
     finally:
         if broker:
             broker.stop()
