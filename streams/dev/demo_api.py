@@ -56,7 +56,8 @@ def show_api(settings: Settings, workdir: Path, account_id: str, serve: bool) ->
     process, base, token, settings = start_api(settings, workdir)
     try:
         url, _ = portal_link(Signer.from_file(settings.portal_secret_file), base, account_id, settings.portal_link_days)
-        portal = urllib.request.urlopen(url, timeout=30)  # follows the login's redirect to the account page
+        browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())  # keeps the session cookie
+        portal = browser.open(url, timeout=30)  # follows the login's redirect to the account page
         page = portal.read().decode()
         console = urllib.request.urlopen(base + "/console/login", timeout=30).status
         ok = portal.status == 200 and account_id in page and "Balance" in page and console == 200
