@@ -42,6 +42,7 @@ from typing import Callable
 
 from projections import lifecycle as lc_rules
 from projections.events import (
+    AccountDetailsChanged,
     AccountEvent,
     AccountOpened,
     AccountStatusChanged,
@@ -198,6 +199,10 @@ class AccountState:
     # The charge of each call whose dedup key is kept, for its corrections (projections/corrections.py).
     call_charges: dict[int, Charged] = field(default_factory=dict)
     country_code: str = ""  # the account's calling code (AccountOpened v3 country); "": the deployment's
+    # Who is invoiced (AccountOpened v4, AccountDetailsChanged), sealed as the edge sealed them (R32).
+    customer_name: str = ""
+    billing_address: str = ""
+    customer_tax_id: str = ""
 
 
 # --- outcomes -------------------------------------------------------------------------
@@ -256,7 +261,8 @@ def _open(item: Positioned) -> tuple[AccountState | None, Outcome]:
         account_id=event.account_id, opened_event_id=event.event_id, currency=event.currency,
         plan=event.plan, billing_mode=event.billing_mode, numbers=tuple(event.numbers),
         time_zone=event.time_zone, opened_at_ms=event.occurred_at_ms, tax_jurisdiction=event.tax_jurisdiction,
-        country_code=calling_code(event.country),
+        country_code=calling_code(event.country), customer_name=event.customer_name,
+        billing_address=event.billing_address, customer_tax_id=event.customer_tax_id,
         newest_event_ms=event.occurred_at_ms, positions={item.source: (item.offset, item.index)},
     )
     return state, Applied(item)
@@ -608,9 +614,20 @@ def _erasure(fold: _Fold, item: Positioned) -> None:
     `voiceledger subscriber erase`, which logs this event, and again by the worker that folds it
     (streams/worker/processor.py: BatchResult.erased). A rebuild drops them too."""
     fold.at(item)
-    if fold.state.numbers:
-        fold.state = replace(fold.state, numbers=())
+    if fold.state.numbers or fold.state.customer_name or fold.state.billing_address or fold.state.customer_tax_id:
+        fold.state = replace(fold.state, numbers=(), customer_name="", billing_address="", customer_tax_id="")
         fold.books.state = fold.state
+    fold.outcomes.append(Applied(item))
+
+
+def _details(fold: _Fold, item: Positioned) -> None:
+    """The customer block of later invoices; issued invoices keep theirs."""
+    event = item.event
+    assert isinstance(event, AccountDetailsChanged)
+    fold.at(item)
+    fold.state = replace(fold.state, customer_name=event.customer_name, billing_address=event.billing_address,
+                         customer_tax_id=event.customer_tax_id)
+    fold.books.state = fold.state
     fold.outcomes.append(Applied(item))
 
 
@@ -629,6 +646,7 @@ def _operator(fold: _Fold, item: Positioned) -> None:
 _PLAIN: dict[type, tuple[Callable[[_Fold, Positioned], None], bool]] = {
     PeriodTicked: (_tick, True),  # (handler, whether an event time past the log time is refused first)
     SubscriberErasureRequested: (_erasure, False),
+    AccountDetailsChanged: (_details, True),
     **{kind: (_operator, True) for kind in lc_rules.OPERATOR_EVENTS},
 }
 

@@ -55,6 +55,23 @@ class AccountOpened:
     time_zone: str = "UTC"
     tax_jurisdiction: str = ""  # e.g. "US-NY", "BE" (R17), added in AccountOpened v2
     country: str = ""  # v3: ISO 3166 alpha-2; its dialling plan and "domestic" (empty: the deployment's)
+    # v4: who is invoiced (the invoice's customer block). Personal: sealed at the edge (R32).
+    customer_name: str = ""
+    billing_address: str = ""  # lines separated by "\n"
+    customer_tax_id: str = ""  # a VAT or tax id, for a business customer
+
+
+@dataclass(frozen=True, slots=True)
+class AccountDetailsChanged:
+    """The customer's name, billing address or tax id changed: the whole block, as it now is.
+    Invoices issued from now on carry it; issued ones keep the block they were issued with."""
+
+    event_id: str
+    account_id: str
+    occurred_at_ms: int
+    customer_name: str
+    billing_address: str
+    customer_tax_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -492,6 +509,6 @@ AccountEvent = (
     AccountOpened | CallDetailRecord | PaymentReceived | PaymentRefunded | ChargebackReceived
     | PlanChangeRequested | AccountSuspended | AccountResumed | AccountTerminated
     | FraudHoldPlaced | FraudHoldReleased | DisputeOpened | DisputeResolved
-    | SubscriberErasureRequested | AdjustmentPosted
+    | SubscriberErasureRequested | AdjustmentPosted | AccountDetailsChanged
 )
 ACCOUNT_EVENTS: tuple[type, ...] = AccountEvent.__args__  # type: ignore[attr-defined]

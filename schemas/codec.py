@@ -143,14 +143,16 @@ def _cdr_to_dict(c: CallDetailRecord) -> dict:
 
 def _opened_from_dict(d: dict) -> AccountOpened:
     return AccountOpened(d["event_id"], d["account_id"], d["occurred_at_ms"], d["currency"], d["plan"],
-                         d["billing_mode"], tuple(d["numbers"]), d["time_zone"], d["tax_jurisdiction"], d["country"])
+                         d["billing_mode"], tuple(d["numbers"]), d["time_zone"], d["tax_jurisdiction"], d["country"],
+                         d["customer_name"], d["billing_address"], d["customer_tax_id"])
 
 
 def _opened_to_dict(e: AccountOpened) -> dict:
     return {"event_id": e.event_id, "account_id": e.account_id, "occurred_at_ms": e.occurred_at_ms,
             "currency": e.currency, "plan": e.plan, "billing_mode": e.billing_mode,
             "numbers": list(e.numbers), "time_zone": e.time_zone, "tax_jurisdiction": e.tax_jurisdiction,
-            "country": e.country}
+            "country": e.country, "customer_name": e.customer_name, "billing_address": e.billing_address,
+            "customer_tax_id": e.customer_tax_id}
 
 
 def _payment_from_dict(d: dict) -> PaymentReceived:
@@ -495,6 +497,8 @@ class EventCodec:
             "payments_since": s.billing.payments_since, "tax_jurisdiction": s.tax_jurisdiction,
             "pending_plan": s.pending_plan, "pending_plan_from": s.pending_plan_from,
             "call_charges": pack_call_charges(s.call_charges), "country_code": s.country_code,
+            "customer_name": s.customer_name, "billing_address": s.billing_address,
+            "customer_tax_id": s.customer_tax_id,
         })
 
     def decode_state(self, value: bytes) -> AccountState:
@@ -521,6 +525,8 @@ class EventCodec:
             tax_jurisdiction=d["tax_jurisdiction"], pending_plan=d["pending_plan"],
             pending_plan_from=d["pending_plan_from"],
             call_charges=unpack_call_charges(d["call_charges"]), country_code=d["country_code"],
+            customer_name=d["customer_name"], billing_address=d["billing_address"],
+            customer_tax_id=d["customer_tax_id"],
         )
 
     # --- invoice numbering (projections/numbering.py) -----------------------------------

@@ -20,6 +20,7 @@ from streams.api.models import (
     AccountOpening,
     AdjustmentPosting,
     ChargebackRecording,
+    CustomerDetails,
     DisputeOpening,
     DisputeResolution,
     Erasure,
@@ -50,9 +51,18 @@ def _accept(ctx: Context, who: str, step, key: str, account_id: str | None = Non
 @router.post("/accounts", status_code=202, response_model=Accepted)
 def open_account(body: AccountOpening, key: str = KEY, who: str = Depends(caller),
                  ctx: Context = Depends(context)) -> Accepted:
+    customer = commands.Customer(body.customer_name, body.billing_address, body.customer_tax_id)
     return _accept(ctx, who, lambda: commands.opening(
         body.account_id, body.currency, body.plan, body.billing_mode, body.numbers, body.time_zone, body.country,
-        body.tax_jurisdiction, key, ms(body.opened_at)), key)
+        body.tax_jurisdiction, key, ms(body.opened_at), customer), key)
+
+
+@router.post("/accounts/{account_id}/details", status_code=202, response_model=Accepted)
+def change_details(body: CustomerDetails, account_id: str = ACCOUNT, key: str = KEY, who: str = Depends(caller),
+                   ctx: Context = Depends(context)) -> Accepted:
+    """The customer's name, billing address and tax id on the account's next invoices."""
+    customer = commands.Customer(body.customer_name, body.billing_address, body.customer_tax_id)
+    return _accept(ctx, who, lambda: commands.details(account_id, customer, key), key)
 
 
 @router.post("/accounts/{account_id}/payments", status_code=202, response_model=Accepted)

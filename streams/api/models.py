@@ -26,6 +26,17 @@ class AccountOpening(_Strict):
     country: str = Field(default="", pattern=r"^([A-Za-z]{2})?$", description="ISO 3166 alpha-2")
     tax_jurisdiction: str = Field(default="", max_length=16)
     opened_at: AwareDatetime | None = Field(default=None, description="default: now; earlier for a migrated customer")
+    customer_name: str = Field(default="", max_length=200, description="who is invoiced (sealed on the log, R32)")
+    billing_address: str = Field(default="", max_length=600, description="lines separated by newlines")
+    customer_tax_id: str = Field(default="", max_length=64, description="a business customer's VAT or tax id")
+
+
+class CustomerDetails(_Strict):
+    """The customer block of the account's next invoices: the whole block, as it now is."""
+
+    customer_name: str = Field(max_length=200)
+    billing_address: str = Field(default="", max_length=600, description="lines separated by newlines")
+    customer_tax_id: str = Field(default="", max_length=64)
 
 
 class PaymentRecording(_Strict):

@@ -28,6 +28,7 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
     op.add_argument("--country", default="", help="ISO 3166 alpha-2: its dialling plan and what is domestic")
     op.add_argument("--tax-jurisdiction", default="", help="R17: e.g. US-NY, BE")
     op.add_argument("--at", help="ISO 8601 time the account opens (default: now; earlier for a migrated customer)")
+    _customer_options(op)
     _common(op)
     op.set_defaults(handler=open_account)
     _account_changes(account_sub, parents)
@@ -73,7 +74,24 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
     adjust.set_defaults(handler=post_adjustment)
 
 
+def _customer_options(parser: argparse.ArgumentParser, required: bool = False) -> None:
+    parser.add_argument("--name", default="", required=required, help="who is invoiced (sealed on the log, R32)")
+    parser.add_argument("--address", default="", help=r"the billing address, lines separated by \n")
+    parser.add_argument("--tax-id", default="", help="a business customer's VAT or tax id")
+
+
+def _customer(args: argparse.Namespace):  # noqa: ANN202 - a commands.Customer
+    from streams.edge import commands
+
+    return commands.Customer(args.name, args.address.replace("\\n", "\n"), args.tax_id)
+
+
 def _account_changes(account_sub: argparse._SubParsersAction, parents: list) -> None:
+    details = account_sub.add_parser("details", parents=parents, help="the customer block of the next invoices")
+    details.add_argument("account")
+    _customer_options(details, required=True)
+    _common(details)
+    details.set_defaults(handler=change_details)
     show = account_sub.add_parser("show", parents=parents, help="the account as the read model holds it (JSON)")
     show.add_argument("account")
     show.set_defaults(handler=show_account)
@@ -117,7 +135,7 @@ def open_account(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     key = args.idempotency_key or args.account
     event = commands.opening(args.account, args.currency, args.plan, args.mode, args.number, args.time_zone,
-                             args.country, args.tax_jurisdiction, key, _at_ms(args.at))
+                             args.country, args.tax_jurisdiction, key, _at_ms(args.at), _customer(args))
     return _say(commands.submit(settings, event, key), args, "opened")
 
 
@@ -208,3 +226,11 @@ def show_account(args: argparse.Namespace) -> int:
     except Problem as exc:
         raise ConfigError(f"{args.account}: {exc.detail}") from None
     return 0
+
+
+def change_details(args: argparse.Namespace) -> int:
+    from streams.edge import commands
+
+    key = args.idempotency_key or commands.new_key()
+    event = commands.details(args.account, _customer(args), key)
+    return _say(commands.submit(settings_of(args), event, key), args, "customer details changed for")

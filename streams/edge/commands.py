@@ -31,6 +31,7 @@ from pathlib import Path
 
 from projections.events import (
     ADJUSTMENT_CATEGORIES,
+    AccountDetailsChanged,
     AccountOpened,
     AccountResumed,
     AccountSuspended,
@@ -76,11 +77,40 @@ def _event_id(kind: str, key: str) -> str:
     return f"{kind}:{hashlib.sha256(key.encode()).hexdigest()[:32]}"
 
 
+@dataclass(frozen=True)
+class Customer:
+    """Who is invoiced: a name, a billing address (lines), a tax id; personal, sealed on the log."""
+
+    name: str = ""
+    address: str = ""  # lines separated by "\n"
+    tax_id: str = ""
+
+    def checked(self) -> Customer:
+        """Sealed, each must fit an event's text bound: at most these many UTF-8 bytes in clear."""
+        for field, value, limit in (("customer_name", self.name, 200), ("billing_address", self.address, 600),
+                                    ("customer_tax_id", self.tax_id, 64)):
+            if len(value.encode()) > limit or any(ord(c) < 32 and c != "\n" for c in value):
+                raise CommandRefused(f"{field}: at most {limit} bytes of text (lines separated by newlines)")
+        return self
+
+
 def opening(account_id: str, currency: str, plan: str, mode: str, numbers: list[str], time_zone: str,
-            country: str, tax_jurisdiction: str, key: str, at_ms: int | None = None) -> AccountOpened:
+            country: str, tax_jurisdiction: str, key: str, at_ms: int | None = None,
+            customer: Customer = Customer()) -> AccountOpened:
+    who = customer.checked()
     event = AccountOpened(_event_id("open", key or account_id), account_id, at_ms or int(time.time() * 1000),
-                          currency.upper(), plan, mode, tuple(numbers), time_zone, tax_jurisdiction, country.upper())
+                          currency.upper(), plan, mode, tuple(numbers), time_zone, tax_jurisdiction, country.upper(),
+                          who.name, who.address, who.tax_id)
     _checked(event, validate_account_opened)
+    return event
+
+
+def details(account_id: str, customer: Customer, key: str, at_ms: int | None = None) -> AccountDetailsChanged:
+    """The customer block of the account's next invoices (issued ones keep theirs)."""
+    who = customer.checked()
+    event = AccountDetailsChanged(_event_id("details", key), account_id, at_ms or _now_ms(), who.name, who.address,
+                                  who.tax_id)
+    _checked(event, lambda _: None)
     return event
 
 

@@ -62,7 +62,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCMSIV
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from projections.dialling import mark_of
-from projections.events import SEALED_PREFIX, AccountOpened, CallDetailRecord, is_sealed
+from projections.events import SEALED_PREFIX, AccountDetailsChanged, AccountOpened, CallDetailRecord, is_sealed
 
 NONCE = bytes(12)  # one nonce for every value: deterministic on purpose (see above)
 TAG_BYTES = 16
@@ -260,9 +260,15 @@ class Sealer:
             return replace(event, caller=self.seal(event.account_id, event.caller, epoch) if event.caller else "",
                            callee=self.seal(event.account_id, event.callee, epoch),
                            callee_route=route_of(event.callee, self.route_digits, self.country_code))
-        if isinstance(event, AccountOpened) and event.numbers:
-            return replace(event, numbers=tuple(self.seal(event.account_id, n) for n in event.numbers))
+        if isinstance(event, AccountOpened):
+            event = replace(event, numbers=tuple(self.seal(event.account_id, n) for n in event.numbers))
+        if isinstance(event, (AccountOpened, AccountDetailsChanged)):
+            # Who is invoiced is personal too (R32): sealed like the numbers, shredded with the key.
+            return replace(event, **{f: self._sealed(event.account_id, getattr(event, f)) for f in CUSTOMER_FIELDS})
         return event
+
+    def _sealed(self, account_id: str, value: str) -> str:
+        return self.seal(account_id, value) if value and not is_sealed(value) else value
 
     def past_retention(self, cdr: CallDetailRecord) -> bool:
         """R31: the call's month is past retention; it can no longer be sealed, nor put on the log."""
@@ -289,6 +295,9 @@ def anonymised_callee(destination_prefix: str, length: int) -> str:
     """The called number as ``subscriber erase`` leaves it in ClickHouse: the prefix the call
     was rated at, then one ``*`` for each further character (``streams/clickhouse/privacy.py``)."""
     return destination_prefix + "*" * max(0, length - len(destination_prefix))
+
+
+CUSTOMER_FIELDS = ("customer_name", "billing_address", "customer_tax_id")
 
 
 class Opener:

@@ -106,7 +106,8 @@ def four_months(settings: Settings, base: str, tmp_path: Path) -> FourMonths:
     oldest = period_start_ms(months[3], "UTC")
     opened = oldest + 86_400_000
     opening = {"account_id": ACCOUNT, "currency": "USD", "plan": "basic", "billing_mode": "prepaid",
-               "numbers": ["+1 555 000 0001"], "country": "US", "opened_at": iso(opened)}
+               "numbers": ["+1 555 000 0001"], "country": "US", "opened_at": iso(opened),
+               "customer_name": "Zoë Łódź", "billing_address": "350 Fifth Avenue\nNew York, NY 10118"}
     assert call(base, "POST", "/v1/accounts", opening, key="crm-open-1")[0] == 202
     payment = {"amount": "50.00", "currency": "USD", "received_at": iso(opened + 3_600_000)}
     assert call(base, "POST", f"/v1/accounts/{ACCOUNT}/payments", payment, key="crm-pay-1")[0] == 202

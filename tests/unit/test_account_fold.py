@@ -353,3 +353,17 @@ def test_R9_an_accounts_totals_cannot_grow_past_what_its_state_record_holds():
     assert [o.code for o in refused] == ["account_totals_out_of_range"] * 2
     assert TOTALS_MAX_MICROS < state.paid_micros <= TOTALS_MAX_MICROS + AMOUNT_MAX_MICROS
     EventCodec().decode_state(EventCodec().encode_state(state))  # still encodable
+
+
+def test_R32_the_customer_block_follows_its_changes_and_an_erasure_takes_it_out_of_state():
+    from projections.events import AccountDetailsChanged
+
+    first = replace(opened(), customer_name="Ada Lovelace", billing_address="12 St James's Square\nLondon")
+    changed = AccountDetailsChanged("d1", "a1", T0 + 1_000, "Ada King", "Ockham Park\nSurrey", "GB123456789")
+    state, outcomes = fold_batch(None, positioned([first, changed]), SETTINGS)
+    assert all(isinstance(o, Applied) for o in outcomes)
+    assert (state.customer_name, state.billing_address, state.customer_tax_id) == (
+        "Ada King", "Ockham Park\nSurrey", "GB123456789")
+    erased, _ = fold_batch(state, positioned([SubscriberErasureRequested("er", "a1", T0 + 2_000, "g")],
+                                             start_offset=2), SETTINGS)
+    assert (erased.customer_name, erased.billing_address, erased.customer_tax_id, erased.numbers) == ("", "", "", ())

@@ -219,3 +219,21 @@ def test_R32_an_erasure_closes_every_months_tokens(tmp_path):
     tokens = [Sealer(keys, 6).seal("a1", "12125550100", month) for month in ("202609", "202610")]
     keys.erase("a1")
     assert [Opener(keys).open("a1", t) for t in tokens] == [None, None]
+
+
+def test_R32_who_is_invoiced_is_sealed_like_the_numbers_and_goes_with_the_key(keys):
+    """AccountOpened v4 and AccountDetailsChanged: name, address and tax id are personal."""
+    from projections.events import AccountDetailsChanged
+
+    sealer, opener = Sealer(keys, 6), Opener(keys)
+    opened = AccountOpened("o", ACCT, T0, "EUR", "business", "postpaid", ("3225000001",), "Europe/Brussels", "BE", "BE",
+                           "Łódź Trading SPRL", "Rue de la Loi 16\n1000 Bruxelles", "BE0123456789")
+    changed = AccountDetailsChanged("d", ACCT, T0, "Łódź Trading SPRL", "Avenue Louise 54\n1050 Ixelles", "")
+    for event in (sealer.seal_event(opened), sealer.seal_event(changed)):
+        encoded = codec.encode(event)
+        assert "Łódź".encode() not in encoded and b"Bruxelles" not in encoded and b"Louise" not in encoded
+        assert is_sealed(event.customer_name) and opener.open(ACCT, event.customer_name) == "Łódź Trading SPRL"
+    assert sealer.seal_event(changed).customer_tax_id == "", "an empty field stays empty"
+    assert sealer.seal_event(sealer.seal_event(opened)) == sealer.seal_event(opened), "sealed once"
+    keys.erase(ACCT, "gdpr-1")
+    assert Opener(keys).open(ACCT, sealer.seal_event(changed).billing_address) is None
