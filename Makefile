@@ -13,12 +13,14 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Debian's ClickHouse server, for the integration tests against a real server, promtool
-# (Debian's prometheus package), for the alert rules' unit tests, and Chromium, for the portal's
-# browser test (Playwright drives it; it cannot download a browser here). Needs root.
+# (Debian's prometheus package), for the alert rules' unit tests, Chromium, for the portal's
+# browser test (Playwright drives it; it cannot download a browser here), and the DejaVu fonts
+# the PDF invoices print in. Needs root.
 clickhouse-server:
-	@command -v clickhouse-server >/dev/null && command -v promtool >/dev/null && test -x /usr/bin/chromium || { \
+	@command -v clickhouse-server >/dev/null && command -v promtool >/dev/null && test -x /usr/bin/chromium \
+	  && test -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf || { \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-	    clickhouse-server clickhouse-client prometheus chromium; }
+	    clickhouse-server clickhouse-client prometheus chromium fonts-dejavu-core; }
 
 demo: $(STAMP)
 	$(VENV)/bin/voiceledger demo

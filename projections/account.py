@@ -137,6 +137,13 @@ class FoldSettings:
     # rules (R17) by key: an account's tax jurisdiction, else its currency.
     invoice_issuer: str = "VL"
     taxes_by_key: tuple[tuple[str, tuple[TaxRule, ...]], ...] = ()
+    # Legal invoices (issue 20): days to pay after issue, per plan where a plan has its own term.
+    payment_terms_days: int = 14
+    payment_terms_days_by_plan: tuple[tuple[str, int], ...] = ()
+
+    def due_at(self, plan: str, issued_at_ms: int) -> int:
+        """When an invoice issued under ``plan`` at ``issued_at_ms`` is due (whole days later)."""
+        return issued_at_ms + dict(self.payment_terms_days_by_plan).get(plan, self.payment_terms_days) * DAY_MS
 
     def taxes(self, tax_jurisdiction: str, currency: str) -> tuple[TaxRule, ...]:
         """R17: the rules of the account's jurisdiction when there are any, else of its currency."""
@@ -343,7 +350,15 @@ class _Books:
         self.balance -= closing.debit_micros
         self.charged += closing.debit_micros
         entries, notices = self.interim(at_ms)
-        return ((closing.entry,) if closing.entry else ()) + entries, (closing.invoice,) + notices
+        return ((closing.entry,) if closing.entry else ()) + entries, (self.legal(closing.invoice),) + notices
+
+    def legal(self, invoice: InvoiceIssued) -> InvoiceIssued:
+        """What a legal invoice states besides its lines, as the account is now: the zone its
+        dates print in, its due date (a credit note is not due), who is invoiced (sealed)."""
+        s = self.state
+        due = 0 if invoice.kind is InvoiceKind.CREDIT_NOTE else self.settings.due_at(self.plan, invoice.occurred_at_ms)
+        return replace(invoice, time_zone=s.time_zone, due_at_ms=due, customer_name=s.customer_name,
+                       billing_address=s.billing_address, customer_tax_id=s.customer_tax_id)
 
     def month_close(self, at_ms: int) -> tuple[tuple[JournalEntry, ...], tuple[Notice, ...]]:
         """R13, R14: the first time a tick shows a new month, the previous month closes, with
@@ -833,14 +848,14 @@ def _dispute_resolved(fold: _Fold, item: Positioned, event_ms: int) -> bool:
     state, books = fold.state, fold.books
     year = local_time(event_ms, state.time_zone).year
     resolved = resolve_dispute(books.billing, item.event, state.currency, year, fold.settings.invoice_issuer,
-                               books.balance)
+                               books.balance, fold.settings.taxes(state.tax_jurisdiction, state.currency))
     if isinstance(resolved, Refused):
         fold.reject(item, resolved.code, resolved.reason)
         return False
     books.billing = resolved.billing
     books.balance += resolved.credit_micros
     books.charged -= resolved.credit_micros
-    notes = (resolved.credit_note,) if resolved.credit_note else ()
+    notes = (books.legal(resolved.credit_note),) if resolved.credit_note else ()
     interim_entries, interim_notices = books.interim(event_ms)
     fold.outcomes.append(Applied(item, None, resolved.entry, interim_entries, notes + interim_notices))
     return True

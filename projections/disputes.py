@@ -23,7 +23,18 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from projections.events import DisputeOpened, DisputeOutcome, DisputeResolved, InvoiceIssued, InvoiceKind, InvoiceLine
-from projections.invoicing import DISPUTE_WINDOW_MS, MINOR_UNIT_MICROS, Billing, format_minor, next_number
+from projections.invoicing import (
+    DISPUTE_WINDOW_MS,
+    MINOR_UNIT_MICROS,
+    Billing,
+    TaxRule,
+    div_round_half_away,
+    format_minor,
+    next_number,
+    percent,
+    tax_on,
+)
+from projections.money import MICROS_PER_UNIT
 from projections.journal import JournalEntry, Posting, customer_ledger
 
 DAY_MS = 86_400_000
@@ -70,8 +81,9 @@ def open_dispute(billing: Billing, event: DisputeOpened) -> Billing | Refused:
 
 
 def resolve_dispute(billing: Billing, event: DisputeResolved, currency: str, year: int,
-                    issuer: str, balance_micros: int) -> Credited | Refused:
-    """Close an open dispute; in the customer's favour, credit it with a credit note."""
+                    issuer: str, balance_micros: int, taxes: tuple[TaxRule, ...] = ()) -> Credited | Refused:
+    """Close an open dispute; in the customer's favour, credit it with a credit note that
+    reverses the invoice's taxes in proportion (``credit_lines``)."""
     dispute = billing.open_disputes.get(event.dispute_event_id)
     if dispute is None:
         return Refused("unknown_dispute", f"{event.event_id}: dispute {event.dispute_event_id!r} is not open")
@@ -84,17 +96,38 @@ def resolve_dispute(billing: Billing, event: DisputeResolved, currency: str, yea
         return Refused("bad_credit", f"{event.event_id}: credit {credit} must be positive, at most the disputed "
                                      f"{amount}, in whole {currency} cents (micro-units)")
     number, seq = next_number(billing, issuer, event.account_id, year)
+    lines, reversed_taxes = credit_lines(credit, currency, taxes, f"Credit for dispute {event.dispute_event_id} on "
+                                                                  f"invoice {invoice_number}")
+    net = credit - sum(reversed_taxes.values())
+    postings = (Posting(DISPUTE_REVENUE, net), *(Posting(f"tax:payable:{j}", t) for j, t in reversed_taxes.items() if t),
+                Posting(customer_ledger(event.account_id), -credit))
     entry = JournalEntry(entry_id=f"dc:{event.dispute_event_id}", account_id=event.account_id, kind="dispute_credit",
-                         occurred_at_ms=event.occurred_at_ms, currency=currency,
-                         postings=(Posting(DISPUTE_REVENUE, credit), Posting(customer_ledger(event.account_id), -credit)))
-    line = InvoiceLine("credit:dispute", f"Credit for dispute {event.dispute_event_id} on invoice {invoice_number}: "
-                                         f"{format_minor(credit, currency)} {currency}", 1, -credit)
+                         occurred_at_ms=event.occurred_at_ms, currency=currency, postings=postings)
     note = InvoiceIssued(event_id=f"invoice:{number}", account_id=event.account_id, occurred_at_ms=event.occurred_at_ms,
                          invoice_number=number, kind=InvoiceKind.CREDIT_NOTE, period=period,
-                         currency=currency, lines=(line,), total_micros=-credit,
-                         balance_micros=balance_micros + credit)
+                         currency=currency, lines=lines, total_micros=-credit,
+                         balance_micros=balance_micros + credit, corrects=invoice_number)
     recent = dict(billing.recent_invoices)
     recent[number] = (event.occurred_at_ms, -credit, period, InvoiceKind.CREDIT_NOTE.value)  # for R20 statements
     return Credited(replace(billing, open_disputes=remaining, invoice_year=year, invoice_seq=seq, recent_invoices=recent),
                     entry, note, credit)
 
+
+
+def credit_lines(credit: int, currency: str, taxes: tuple[TaxRule, ...],
+                 label: str) -> tuple[tuple[InvoiceLine, ...], dict[str, int]]:
+    """A credit of ``credit`` (taxes included) as a credit note's lines: the net amount and each
+    tax reversed in the proportion the invoice charged it (the account's rules, R17). The net is
+    the credit over (1 + the rates), rounded half away from zero to the minor unit; each tax is
+    then charged on it as an invoice charges it; the net line takes what the roundings leave, so
+    the lines add up to the credit exactly. Returns the lines and the tax reversed per jurisdiction."""
+    unit = MINOR_UNIT_MICROS[currency]
+    rates = sum(rule.rate_ppm for rule in taxes)
+    net = div_round_half_away(credit * MICROS_PER_UNIT, (MICROS_PER_UNIT + rates) * unit) * unit
+    reversed_taxes = {rule.jurisdiction: tax_on(net, rule, unit) for rule in taxes}
+    net = credit - sum(reversed_taxes.values())
+    lines = [InvoiceLine("credit:dispute", f"{label}: {format_minor(net, currency)} {currency}", 1, -net)]
+    lines += [InvoiceLine(f"tax:{rule.jurisdiction}", f"{rule.name} {percent(rule.rate_ppm)}% reversed on "
+                          f"{format_minor(net, currency)} {currency}", 1, -reversed_taxes[rule.jurisdiction])
+              for rule in taxes]
+    return tuple(lines), reversed_taxes

@@ -454,6 +454,14 @@ class InvoiceIssued:
     total_micros: int
     payments_micros: int = 0  # v2: received since the previous invoice, net of refunds and chargebacks
     balance_micros: int = 0  # v2: the balance right after issue (funds > 0, owed < 0)
+    # v3: what a legal invoice states, frozen at issue: the zone its dates are printed in, when
+    # it is due, who is invoiced (sealed, R32), and for a credit note the invoice it corrects.
+    time_zone: str = "UTC"
+    due_at_ms: int = 0
+    customer_name: str = ""
+    billing_address: str = ""
+    customer_tax_id: str = ""
+    corrects: str = ""  # a credit note: the reference of the invoice it corrects
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,12 +39,10 @@ from dataclasses import dataclass, field
 
 from projections.events import InvoiceIssued, InvoiceKind, InvoiceLine
 from projections.journal import JournalEntry, Posting, customer_ledger
-from projections.money import MICROS_PER_UNIT
+from projections.money import MICROS_PER_UNIT, MINOR_UNIT_MICROS  # noqa: F401 - re-exported: invoices round to it
 from projections.periods import local_time
 
 ROUNDING_RESIDUE = "rounding:residue"
-# Minor unit of each currency the ledger keeps, in micro-units (R7: USD and EUR, both cents).
-MINOR_UNIT_MICROS = {"USD": 10_000, "EUR": 10_000}
 
 # Categories of unbilled charges (R16), in the order an invoice lists them, with their labels.
 USAGE_CATEGORIES = ("usage:domestic", "usage:international", "usage:premium", "usage:inbound", "usage:correction")
@@ -177,7 +175,7 @@ def _describe(period: str, category: str, closing_period: str, quantity: int) ->
     return category, f"{label}, {period}"
 
 
-def _tax(base: int, rule: TaxRule, unit: int) -> int:
+def tax_on(base: int, rule: TaxRule, unit: int) -> int:
     """One rounding, from the exact product: base x rate / 1e6, to the minor unit."""
     return div_round_half_away(base * rule.rate_ppm, MICROS_PER_UNIT * unit) * unit
 
@@ -189,7 +187,7 @@ def debit_at_close(unbilled: dict[str, tuple[int, int]], currency: str, taxes: t
     unit = MINOR_UNIT_MICROS[currency]
     rounded = [round_half_away(exact, unit) for _, exact in unbilled.values()]
     residue = sum(rounded) - sum(exact for _, exact in unbilled.values())
-    return residue + sum(_tax(sum(rounded), rule, unit) for rule in taxes)
+    return residue + sum(tax_on(sum(rounded), rule, unit) for rule in taxes)
 
 
 def close(account_id: str, currency: str, billing: Billing, *, period: str, usage_through: str, fees_through: str,
@@ -218,7 +216,7 @@ def close(account_id: str, currency: str, billing: Billing, *, period: str, usag
     base = sum(line.amount_micros for line in lines)
     tax_postings: list[Posting] = []
     for rule in taxes:
-        tax = _tax(base, rule, unit)
+        tax = tax_on(base, rule, unit)
         lines.append(InvoiceLine(f"tax:{rule.jurisdiction}", f"{rule.name} {percent(rule.rate_ppm)}% "
                                  f"of {format_minor(base, currency)} {currency}", 1, tax))
         if tax:

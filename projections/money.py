@@ -11,9 +11,28 @@ from dataclasses import dataclass
 
 MICROS_PER_UNIT = 1_000_000
 
-# R7: accounts hold USD or EUR. The set is a setting in spirit; these are the ones the
-# agreements name. Minor-unit exponents matter for invoice rounding (issue 6).
-SUPPORTED_CURRENCIES = frozenset({"USD", "EUR"})
+
+
+def _iso_4217() -> dict[str, int]:
+    """Every ISO 4217 code with the digits of its minor unit, from the CLDR data Babel ships (pure
+    data, read once): JPY 0, USD and EUR 2, KWD 3."""
+    from babel.numbers import get_currency_precision, list_currencies
+
+    return {c: get_currency_precision(c) for c in sorted(list_currencies())
+            if len(c) == 3 and c.isalpha() and c.isupper() and c not in NOT_MONEY and get_currency_precision(c) <= 6}
+
+
+# ISO 4217 codes that are no currency an account can be kept in: "no currency", testing, precious
+# metals, the IMF's and the bond markets' units of account.
+NOT_MONEY = frozenset({"XXX", "XTS", "XAU", "XAG", "XPT", "XPD", "XDR", "XSU", "XUA", "XBA", "XBB", "XBC", "XBD"})
+
+
+# R7: an account holds one currency, any of these, and amounts of two are never added.
+CURRENCY_DIGITS: dict[str, int] = _iso_4217()
+SUPPORTED_CURRENCIES = frozenset(CURRENCY_DIGITS)
+# Micro-units in one minor unit (a cent: 10,000; a yen: 1,000,000; a fils: 1,000): what an
+# invoice line rounds to and what a price decided by a person must be a whole number of.
+MINOR_UNIT_MICROS: dict[str, int] = {c: 10 ** (6 - d) for c, d in CURRENCY_DIGITS.items()}
 
 
 class CurrencyMismatch(ValueError):

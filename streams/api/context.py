@@ -25,6 +25,13 @@ class Context:
     log: LogWriter
     signer: Signer | None  # None: no portal_secret_file, the portal and the console are off
 
+    def document(self, account_id: str, number: str):  # noqa: ANN201 - (InvoiceDocument, InvoiceIssued, Legal)
+        """An invoice with what it prints, the customer block opened with the subscriber's key."""
+        from streams.api.statements import document
+        from streams.edge.sealing import opener_for
+
+        return document(self.reader, account_id, number, self.settings, opener_for(self.settings).open)
+
     def submit(self, event, key: str) -> commands.Answer:  # noqa: ANN001 - an account event
         return command(lambda: commands.submit(self.settings, event, key, send=self.log.send))
 

@@ -9,6 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 ACCOUNT_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"  # safe in a URL and in a read model's query
 AMOUNT = r"^[0-9]{1,9}(\.[0-9]{1,6})?$"  # a positive decimal, at most micro-units
 INVOICE_NUMBER = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
+CURRENCY = r"^[A-Z]{3}$"  # ISO 4217; one the ledger knows (projections/money.py), else a 422
 MONTH = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 
 
@@ -18,7 +19,7 @@ class _Strict(BaseModel):
 
 class AccountOpening(_Strict):
     account_id: str = Field(pattern=ACCOUNT_ID)
-    currency: Literal["USD", "EUR"]
+    currency: str = Field(pattern=CURRENCY, description="ISO 4217")
     plan: str = Field(min_length=1, max_length=64)
     billing_mode: Literal["prepaid", "postpaid"]
     numbers: list[str] = Field(default_factory=list, max_length=100)
@@ -41,14 +42,14 @@ class CustomerDetails(_Strict):
 
 class PaymentRecording(_Strict):
     amount: str = Field(pattern=AMOUNT, description="in the account's currency, e.g. 25.00")
-    currency: Literal["USD", "EUR"]
+    currency: str = Field(pattern=CURRENCY, description="ISO 4217")
     reference: str = Field(default="", max_length=128)
     received_at: AwareDatetime | None = Field(default=None, description="when the payment was received; default: now")
 
 
 class RefundRecording(_Strict):
     amount: str = Field(pattern=AMOUNT)
-    currency: Literal["USD", "EUR"]
+    currency: str = Field(pattern=CURRENCY, description="ISO 4217")
     payment_event_id: str = Field(default="", max_length=128, description="the payment it refunds, if one")
     reason: str = Field(default="", max_length=256)
     occurred_at: AwareDatetime | None = None
@@ -59,7 +60,7 @@ class AdjustmentPosting(_Strict):
     correction: a negative amount), on the next invoice as its own line."""
 
     amount: str = Field(pattern=r"^-?[0-9]{1,9}(\.[0-9]{1,6})?$", description="negative: a credit")
-    currency: Literal["USD", "EUR"]
+    currency: str = Field(pattern=CURRENCY, description="ISO 4217")
     category: Literal["activation", "feature", "equipment", "shipping", "goodwill", "correction"]
     reason: str = Field(default="", max_length=256)
     occurred_at: AwareDatetime | None = None
@@ -77,7 +78,7 @@ class StatusChange(_Strict):
 
 class ChargebackRecording(_Strict):
     amount: str = Field(pattern=AMOUNT)
-    currency: Literal["USD", "EUR"]
+    currency: str = Field(pattern=CURRENCY, description="ISO 4217")
     payment_event_id: str = Field(default="", max_length=128, description="the payment the bank took back")
     reason_code: str = Field(default="", max_length=64, description="the card scheme's reason code")
     occurred_at: AwareDatetime | None = None
@@ -95,14 +96,14 @@ class DisputeOpening(_Strict):
 
     invoice_number: str = Field(pattern=INVOICE_NUMBER)
     amount: str = Field(pattern=AMOUNT, description="the amount disputed, at most the invoice's total")
-    currency: Literal["USD", "EUR"]
+    currency: str = Field(pattern=CURRENCY, description="ISO 4217")
     reason: str = Field(default="", max_length=512)
 
 
 class DisputeResolution(_Strict):
     outcome: Literal["CUSTOMER_FAVOUR", "PROVIDER_FAVOUR"]
     credit: str = Field(default="0", pattern=AMOUNT, description="the credit note's amount (CUSTOMER_FAVOUR)")
-    currency: Literal["USD", "EUR"]
+    currency: str = Field(pattern=CURRENCY, description="ISO 4217")
 
 
 class PortalLinkRequest(_Strict):
@@ -181,6 +182,7 @@ class InvoiceSummary(BaseModel):
     total_micros: int
     payments_micros: int
     balance_micros: int
+    due_at: str | None = Field(description="when payment is due; null for a credit note")
     disputable_until: str = Field(description="R19: the last moment a dispute of it is accepted")
 
 
@@ -192,6 +194,10 @@ class InvoiceLineOut(BaseModel):
 
 
 class InvoiceDocument(InvoiceSummary):
+    customer_name: str = Field(description="as issued; '(erased)' once the subscriber's key is deleted (R32)")
+    billing_address: str
+    customer_tax_id: str
+    corrects: str | None = Field(description="a credit note: the legal number of the invoice it corrects")
     lines: list[InvoiceLineOut]
 
 

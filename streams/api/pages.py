@@ -26,9 +26,8 @@ TEMPLATES = Environment(loader=PackageLoader("streams.api", "templates"), autoes
 
 def money_of(currency: str):  # noqa: ANN201 - a formatter for templates
     """Micro-units as the page prints them: rounded half away from zero to the minor unit."""
-    unit = MINOR_UNIT_MICROS.get(currency, 10_000)
-    return lambda micros: format_minor(round_half_away(int(micros), unit), currency if currency in MINOR_UNIT_MICROS
-                                       else "USD")
+    known = currency if currency in MINOR_UNIT_MICROS else "USD"  # a page never fails on a currency
+    return lambda micros: format_minor(round_half_away(int(micros), MINOR_UNIT_MICROS[known]), known)
 
 
 def page(template: str, status: int = 200, currency: str = "USD", **values: object) -> HTMLResponse:

@@ -93,13 +93,13 @@ def invoices(account_id: str = Depends(customer), ctx: Context = Depends(context
 def invoice(number: str, account_id: str = Depends(customer), ctx: Context = Depends(context)) -> Response:
     from streams.documents.invoice import render_html
 
-    doc, issued = statements.document(ctx.reader, account_id, number[:128])
-    return pages.HTMLResponse(render_html(issued, number=doc.legal_number))
+    _, issued, legal = ctx.document(account_id, number[:128])
+    return pages.HTMLResponse(render_html(issued, legal=legal))
 
 
 @router.get("/invoices/{number}/pdf")
 async def invoice_pdf(number: str, account_id: str = Depends(customer), ctx: Context = Depends(context)) -> Response:
-    return await run_in_threadpool(pdf_response, ctx.reader, account_id, number[:128])
+    return await run_in_threadpool(pdf_response, ctx, account_id, number[:128])
 
 
 @router.get("/calls")

@@ -164,17 +164,27 @@ class InvoiceRow:
     total_micros: int
     payments_micros: int
     balance_micros: int
+    time_zone: str
+    due_at_s: int  # 0: not due (a credit note)
+    customer: tuple[str, str, str]  # name, address, tax id, sealed as issued
+    corrects: str  # a credit note: the reference of the invoice it corrects
 
 
 _INVOICE_SQL = ("SELECT invoice_number, kind, period, toUnixTimestamp(issued_at), currency, total_micros, "
-                "payments_micros, balance_micros FROM invoices FINAL WHERE account_id = {account}")
+                "payments_micros, balance_micros, time_zone, due_at, customer_name, billing_address, customer_tax_id, "
+                "corrects FROM invoices FINAL WHERE account_id = {account}")
 
 
 def _numbered(reader: Reader, account_id: str, rows: list[tuple]) -> list[InvoiceRow]:
     """Rows with their legal numbers (two queries, not a JOIN: the same SQL on every server)."""
     numbers = dict(reader.rows("SELECT reference, number FROM invoice_numbers FINAL "
                                f"WHERE account_id = {quoted(account_id)}")) if rows else {}
-    return [InvoiceRow(r[0], numbers.get(r[0], ""), *r[1:]) for r in rows]
+    return [InvoiceRow(r[0], numbers.get(r[0], ""), *r[1:9], int(r[9]), (r[10], r[11], r[12]), r[13]) for r in rows]
+
+
+def legal_numbers(reader: Reader, account_id: str) -> dict[str, str]:
+    """reference -> legal number, of the account's invoices numbered so far."""
+    return dict(reader.rows(f"SELECT reference, number FROM invoice_numbers FINAL WHERE account_id = {quoted(account_id)}"))
 
 
 def invoices(reader: Reader, account_id: str, limit: int = 100) -> list[InvoiceRow]:

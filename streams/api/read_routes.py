@@ -34,7 +34,8 @@ from streams.api.models import (
 from streams.api.problems import Problem
 from streams.api.worker_routes import held_on_worker
 from streams.clickhouse.privacy import export_records
-from streams.documents.invoice import render_html, render_pdf
+from streams.documents.invoice import render_html
+from streams.documents.invoice_pdf import render_pdf
 
 router = APIRouter(prefix="/v1", responses=ERRORS, tags=["reads"])
 NUMBER = Path(pattern=INVOICE_NUMBER)
@@ -92,31 +93,31 @@ async def invoices(account_id: str = ACCOUNT, who: str = Depends(caller), ctx: C
 @router.get("/accounts/{account_id}/invoices/{number}", response_model=InvoiceDocument)
 async def invoice(account_id: str = ACCOUNT, number: str = NUMBER, who: str = Depends(caller),
                   ctx: Context = Depends(context)) -> InvoiceDocument:
-    reader = _reader(ctx, who, account_id)
-    return (await run_in_threadpool(statements.document, reader, account_id, number))[0]
+    must(access.may_read(who, account_id))
+    return (await run_in_threadpool(ctx.document, account_id, number))[0]
 
 
 @router.get("/accounts/{account_id}/invoices/{number}/html", response_class=HTMLResponse,
             responses={200: {"content": {"text/html": {}}}})
 async def invoice_html(account_id: str = ACCOUNT, number: str = NUMBER, who: str = Depends(caller),
                        ctx: Context = Depends(context)) -> HTMLResponse:
-    reader = _reader(ctx, who, account_id)
-    doc, issued = await run_in_threadpool(statements.document, reader, account_id, number)
-    return HTMLResponse(render_html(issued, number=doc.legal_number))
+    must(access.may_read(who, account_id))
+    _, issued, legal = await run_in_threadpool(ctx.document, account_id, number)
+    return HTMLResponse(render_html(issued, legal=legal))
 
 
 @router.get("/accounts/{account_id}/invoices/{number}/pdf", response_class=Response,
             responses={200: {"content": {"application/pdf": {}}}})
 async def invoice_pdf(account_id: str = ACCOUNT, number: str = NUMBER, who: str = Depends(caller),
                       ctx: Context = Depends(context)) -> Response:
-    reader = _reader(ctx, who, account_id)
-    return await run_in_threadpool(pdf_response, reader, account_id, number)
+    must(access.may_read(who, account_id))
+    return await run_in_threadpool(pdf_response, ctx, account_id, number)
 
 
-def pdf_response(reader: rm.Reader, account_id: str, number: str) -> Response:
-    doc, issued = statements.document(reader, account_id, number)
+def pdf_response(ctx: Context, account_id: str, number: str) -> Response:
+    doc, issued, legal = ctx.document(account_id, number)
     name = (doc.legal_number or doc.reference).replace("/", "-")
-    return Response(render_pdf(issued, number=doc.legal_number), media_type="application/pdf",
+    return Response(render_pdf(issued, legal=legal), media_type="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'})
 
 

@@ -21,6 +21,7 @@ from projections.periods import period_of
 from streams.api import read_model as rm
 from streams.api.models import InvoiceDocument, InvoiceLineOut, InvoiceSummary, MovementLine, PaymentLine, Statement
 from streams.api.problems import Problem
+from streams.documents.invoice import Legal, legal_for
 from streams.documents.statement import available_months
 
 
@@ -59,12 +60,14 @@ def summary(row: rm.InvoiceRow) -> InvoiceSummary:
     return InvoiceSummary(reference=row.reference, legal_number=row.legal_number or None, kind=row.kind,
                           period=row.period, issued_at=iso(row.issued_at_s), currency=row.currency,
                           total_micros=row.total_micros, payments_micros=row.payments_micros,
-                          balance_micros=row.balance_micros,
+                          balance_micros=row.balance_micros, due_at=iso(row.due_at_s) if row.due_at_s else None,
                           disputable_until=iso(row.issued_at_s + DISPUTE_WINDOW_MS // 1000))
 
 
-def document(reader: rm.Reader, account_id: str, number: str) -> tuple[InvoiceDocument, InvoiceIssued]:
-    """The invoice by its legal number or reference, as JSON and as the event it was issued as."""
+def document(reader: rm.Reader, account_id: str, number: str, settings,  # noqa: ANN001 - Settings
+             open_sealed=None) -> tuple[InvoiceDocument, InvoiceIssued, Legal]:  # noqa: ANN001 - Opener.open
+    """The invoice by its legal number or reference: as JSON, as the event it was issued as, and
+    with what it prints besides (``streams/documents/invoice.py``: issuer, customer, numbers)."""
     row = rm.invoice(reader, account_id, number)
     lines = rm.invoice_lines(reader, row.reference)
     issued = InvoiceIssued(event_id=f"invoice:{row.reference}", account_id=account_id,
@@ -72,11 +75,16 @@ def document(reader: rm.Reader, account_id: str, number: str) -> tuple[InvoiceDo
                            kind=InvoiceKind(row.kind), period=row.period, currency=row.currency,
                            lines=tuple(InvoiceLine(c, d, q, a) for c, d, q, a in lines),
                            total_micros=row.total_micros, payments_micros=row.payments_micros,
-                           balance_micros=row.balance_micros)
-    doc = InvoiceDocument(**summary(row).model_dump(),
+                           balance_micros=row.balance_micros, time_zone=row.time_zone, due_at_ms=row.due_at_s * 1000,
+                           customer_name=row.customer[0], billing_address=row.customer[1],
+                           customer_tax_id=row.customer[2], corrects=row.corrects)
+    legal = legal_for(settings, issued, rm.legal_numbers(reader, account_id), open_sealed)
+    doc = InvoiceDocument(**summary(row).model_dump(), customer_name=legal.customer[0],
+                          billing_address=legal.customer[1], customer_tax_id=legal.customer[2],
+                          corrects=legal.corrects_number or row.corrects or None,
                           lines=[InvoiceLineOut(category=c, description=d, quantity=q, amount_micros=a)
                                  for c, d, q, a in lines])
-    return doc, issued
+    return doc, issued, legal
 
 
 def dispute_window_open(row: rm.InvoiceRow, now_ms: int | None = None) -> bool:

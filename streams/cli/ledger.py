@@ -57,7 +57,9 @@ def balances(args: argparse.Namespace) -> int:
 
 
 def invoices(args: argparse.Namespace) -> int:
-    from streams.documents.invoice import render_html, render_pdf, render_text
+    from streams.documents.invoice import legal_for, render_html, render_text
+    from streams.documents.invoice_pdf import render_pdf
+    from streams.edge.sealing import opener_for
     from streams.kafka.invoice_feed import read_invoice_numbers, read_invoices
 
     settings = settings_of(args)
@@ -69,16 +71,16 @@ def invoices(args: argparse.Namespace) -> int:
     for d in (html_dir, pdf_dir):
         if d:
             d.mkdir(parents=True, exist_ok=True)
-    numbers = read_invoice_numbers(settings)
+    numbers = {ref: n.number for ref, n in read_invoice_numbers(settings).items()}
+    opener = opener_for(settings)
     for invoice in shown:
-        numbered = numbers.get(invoice.invoice_number)
-        number = numbered.number if numbered else None
-        print(render_text(invoice, number) + "\n")
-        name = number or invoice.invoice_number  # the legal number once there is one, else the reference
+        legal = legal_for(settings, invoice, numbers, opener.open)
+        print(render_text(invoice, legal=legal) + "\n")
+        name = legal.number or invoice.invoice_number  # the legal number once there is one, else the reference
         if html_dir:
-            (html_dir / f"{name}.html").write_text(render_html(invoice, number=number))
+            (html_dir / f"{name}.html").write_text(render_html(invoice, legal=legal))
         if pdf_dir:
-            (pdf_dir / f"{name}.pdf").write_bytes(render_pdf(invoice, number=number))
+            (pdf_dir / f"{name}.pdf").write_bytes(render_pdf(invoice, legal=legal))
     print(f"{len(shown)} invoice(s)" + (f", HTML in {html_dir}" if html_dir else "")
           + (f", PDF in {pdf_dir}" if pdf_dir else ""))
     return 0

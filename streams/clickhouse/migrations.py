@@ -68,6 +68,13 @@ CALL_LOG_PLAN_COLUMN = ("call_log", "plan", "String DEFAULT ''")
 # and its usage category (R16) as rating decided it, in the account's own country.
 CALL_LOG_REVISION_COLUMN = ("call_log", "revision", "UInt32 DEFAULT 0")
 CALL_LOG_CATEGORY_COLUMN = ("call_log", "category", "String DEFAULT ''")
+# Legal invoices (issue 20): what InvoiceIssued v3 states besides its lines. The customer block
+# is kept sealed as the worker issued it: an erasure (the subscriber's key deleted) leaves it
+# unreadable here too, with no rewrite.
+INVOICE_LEGAL_COLUMNS = (("invoices", "time_zone", "String DEFAULT 'UTC'"), ("invoices", "due_at", "UInt32 DEFAULT 0"),
+                         ("invoices", "customer_name", "String DEFAULT ''"),
+                         ("invoices", "billing_address", "String DEFAULT ''"),
+                         ("invoices", "customer_tax_id", "String DEFAULT ''"), ("invoices", "corrects", "String DEFAULT ''"))
 
 
 # R34 (CPNI): what analysts read instead of call_log. No caller, and the called number cut to
@@ -318,6 +325,8 @@ MIGRATIONS: tuple[tuple[int, str, tuple[Statement, ...]], ...] = (
      (AddColumn(*CALL_LOG_REVISION_COLUMN), AddColumn(*CALL_LOG_CATEGORY_COLUMN))),
     (12, "accounts and dead_letters: the operators' read models (the API's account, console)",
      (ACCOUNTS_DDL, DEAD_LETTERS_DDL)),
+    (13, "invoices: zone, due date, the customer block (sealed) and the invoice a credit note corrects",
+     tuple(AddColumn(*column) for column in INVOICE_LEGAL_COLUMNS)),
 )
 
 

@@ -173,3 +173,30 @@ def base_url(value: str) -> None:
 def base_url_if_set(value: str) -> None:
     if value:
         base_url(value)
+
+
+def printable(value: str) -> None:
+    """Text printed on invoices: at most 600 characters, lines separated by newlines."""
+    if len(value) > 600 or any(ord(c) < 32 and c != "\n" for c in value):
+        raise Invalid("at most 600 characters of text, lines separated by \\n")
+
+
+def locale(value: str) -> None:
+    """A locale Babel knows (CLDR): en, fr_BE, de_DE, ja_JP."""
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        Locale.parse(value)
+    except (ValueError, UnknownLocaleError):
+        raise Invalid(f"{value!r} is not a locale, e.g. en, fr_BE, de_DE") from None
+
+
+def plan_days(values: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
+    """'plan:days' pairs: the days an invoice under that plan is due after its issue (0-365)."""
+    out = []
+    for spec in values:
+        plan, _, days = spec.rpartition(":")
+        if not _NAME.match(plan) or not days.isdigit() or int(days) > 365:
+            raise Invalid(f"{spec!r} must be 'plan:days' (0-365)")
+        out.append((plan, int(days)))
+    return tuple(out)

@@ -124,6 +124,17 @@ class Settings:
     # their own, a currency (EXAMPLE_TAX_RULES shows both). None by default.
     invoice_issuer: str = setting("VL", check=checks.issuer)
     tax_rules: tuple[str, ...] = setting((), check=checks.tax_rules)
+    # What a legal invoice states about its issuer (issue 20; EU VAT Directive Art. 226): the
+    # legal name, the address (lines separated by "\n"), the VAT or tax id, the registration,
+    # how to pay; the locale of its dates and amounts; days to pay, by default and per plan.
+    issuer_name: str = setting("VoiceLedger Telecom", check=checks.printable)
+    issuer_address: str = setting("", check=checks.printable)
+    issuer_tax_id: str = setting("", check=checks.printable)
+    issuer_registration: str = setting("", check=checks.printable)
+    payment_instructions: str = setting("", check=checks.printable)
+    invoice_locale: str = setting("en", check=checks.locale)
+    payment_terms_days: int = setting(14, low=0, high=365)
+    payment_terms: tuple[str, ...] = setting((), check=checks.plan_days)
     # R36: plans sold to residential customers; the business-on-residential report watches them.
     residential_plans: tuple[str, ...] = setting((), check=checks.plan_names)
     # R30: call-log rows are kept this many years (never fewer than five), then aggregated.
@@ -196,6 +207,10 @@ class Settings:
     def inbound_rate_by_plan(self) -> tuple[tuple[str, int], ...]:
         """(plan, micro-units per minute of a call received on a rented number), from ``inbound_rates``."""
         return self._parsed["inbound_rates"]
+
+    def payment_terms_by_plan(self) -> tuple[tuple[str, int], ...]:
+        """Days to pay an invoice, for the plans with their own term, from ``payment_terms``."""
+        return checks.plan_days(self.payment_terms)
 
     def monthly_fee_by_plan(self) -> tuple[tuple[str, int], ...]:
         """R14: (plan, monthly fee in micro-units), from ``monthly_fees``."""

@@ -21,7 +21,9 @@ from projections.invoicing import format_minor
 from projections.money import Money
 from projections.periods import next_period, period_of, period_start_ms
 from streams.kafka.invoice_feed import gaps_by_issuer_year, read_invoice_numbers, read_invoices
-from streams.documents.invoice import render_html, render_pdf, render_text
+from streams.documents.invoice import legal_for, render_html, render_text
+from streams.documents.invoice_pdf import render_pdf
+from streams.edge.sealing import opener_for
 from streams.clickhouse import call_log, journal
 from streams.clickhouse.client import connect, redact
 from streams.config.settings import Settings
@@ -103,7 +105,7 @@ def run_demo(settings: Settings, spec: SimulationSpec, envelope_max: int, workdi
         code = print_switch(states, switched) or code
         print_corrections(corrected)
         code = print_privacy(latest, sealed, cdrs, settings.seal_personal_data) or code
-        code = print_invoices(invoices, numbers, invoiced, workdir) or code
+        code = print_invoices(settings, invoices, numbers, invoiced, workdir) or code
         customer = min(invoices, key=lambda i: i.invoice_number).account_id if invoices else min(states)
         return show_api(settings, workdir, customer, serve) or code
     finally:
@@ -111,8 +113,8 @@ def run_demo(settings: Settings, spec: SimulationSpec, envelope_max: int, workdi
             broker.stop()
 
 
-def print_invoices(invoices: list[InvoiceIssued], numbers: dict[str, InvoiceNumbered], debits: dict[str, int],
-                   workdir: Path) -> int:
+def print_invoices(settings: Settings, invoices: list[InvoiceIssued], numbers: dict[str, InvoiceNumbered],
+                   debits: dict[str, int], workdir: Path) -> int:
     """The month's invoices: totals, one sample in full (text and HTML), and the check that every
     invoice equals the customer's journal debits it covers, to the micro-unit."""
     print(f"\n== Invoices (topic, {len(invoices)} issued) ==")
@@ -128,12 +130,12 @@ def print_invoices(invoices: list[InvoiceIssued], numbers: dict[str, InvoiceNumb
     if not invoices:
         return 0
     sample = max(invoices, key=lambda i: (len(i.lines), i.total_micros, i.invoice_number))
-    number = numbers[sample.invoice_number].number if sample.invoice_number in numbers else None
-    print("\n" + render_text(sample, number))
-    html_path = workdir / f"invoice-{number or sample.invoice_number}.html"
-    html_path.write_text(render_html(sample, number=number))
+    legal = legal_for(settings, sample, {ref: n.number for ref, n in numbers.items()}, opener_for(settings).open)
+    print("\n" + render_text(sample, legal=legal))
+    html_path = workdir / f"invoice-{legal.number or sample.invoice_number}.html"
+    html_path.write_text(render_html(sample, legal=legal))
     pdf_path = html_path.with_suffix(".pdf")
-    pdf_path.write_bytes(render_pdf(sample, number=number))
+    pdf_path.write_bytes(render_pdf(sample, legal=legal))
     print(f"\n  rendered for the customer: {html_path} and {pdf_path.name}")
     # Only one close happened, so each account's customer debits are exactly its invoice.
     by_account: dict[str, int] = defaultdict(int)

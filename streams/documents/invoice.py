@@ -1,24 +1,77 @@
 """Issued invoices as a person reads them: plain text for the terminal, HTML and PDF for the
-customer.
+customer, with what a legal invoice states (issue 20).
 
-Rendering reads only the ``InvoiceIssued`` record (lines are already rounded to the minor unit
-and taxes itemised by jurisdiction, projections/invoicing.py), so a re-rendered invoice always
-says exactly what was issued. Amounts are formatted from integers; no float is involved.
+Rendering reads only the ``InvoiceIssued`` record (lines already rounded to the minor unit, taxes
+itemised by jurisdiction, the customer block and due date frozen at issue: projections/invoicing.py)
+and the ``Legal`` context the caller gives: the issuer (from the settings), the customer block in
+clear (opened with the subscriber's key by the caller), the legal numbers. So a re-rendered
+invoice always says what was issued. The checklist is the EU VAT Directive's Art. 226 (date of
+issue, a sequential number, the supplier's and the customer's names, addresses and VAT ids, the
+period, the taxable amount per rate, the rate, the tax, the total) and a US invoice's usual
+contents (due date, payment instructions). Dates print in the account's zone; amounts and dates
+in the locale the deployment chooses (Babel); no float is involved: amounts go from integers to
+exact decimals.
 """
 
 from __future__ import annotations
 
 import html
+import unicodedata
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from projections.events import InvoiceIssued
-from projections.invoicing import format_minor
+from projections.events import InvoiceIssued, InvoiceKind
+from projections.invoicing import MINOR_UNIT_MICROS, round_half_away
 
-ISSUER_NAME = "VoiceLedger Telecom"  # the demo issuer; a deployment prints its own
+ISSUER_NAME = "VoiceLedger Telecom"  # the demo issuer; a deployment sets its own (issuer_* settings)
+# A Unicode TrueType font for the PDF (Debian's fonts-dejavu-core); without it the PDF falls back
+# to the core Helvetica, which has Latin-1 only, and spells other letters without their accents.
+DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
 
 
-def _date(at_ms: int) -> str:
-    return datetime.fromtimestamp(at_ms // 1000, tz=timezone.utc).strftime("%Y-%m-%d")
+@dataclass(frozen=True)
+class Issuer:
+    name: str = ISSUER_NAME
+    address: str = ""  # lines separated by "\n"
+    tax_id: str = ""  # e.g. a VAT id, BE0123456789
+    registration: str = ""  # e.g. the company register and number
+    payment_instructions: str = ""  # e.g. "IBAN BE71 0961 2345 6769, BIC GKCCBEBB"
+
+
+@dataclass(frozen=True)
+class Legal:
+    """What an invoice prints besides its own record."""
+
+    issuer: Issuer = field(default_factory=Issuer)
+    number: str | None = None  # the legal number, once the numbering stage has given it
+    corrects_number: str = ""  # a credit note: the legal number (else the reference) it corrects
+    customer: tuple[str, str, str] = ("", "", "")  # name, address, tax id, in clear
+    locale: str = "en"
+
+
+def legal_number(number: str | None) -> str:
+    """The legal number (projections/numbering.py), or a note that it is not given yet."""
+    return number or "pending (given once every partition has passed the next tick)"
+
+
+def money(micros: int, currency: str, locale: str = "en") -> str:
+    """``1,234.57 EUR`` (en), ``1 234,57 EUR`` (fr_BE): rounded half away from zero to the minor
+    unit first (lines already are; a balance may hold micro-units), then formatted exactly."""
+    from babel.numbers import format_currency
+
+    unit = MINOR_UNIT_MICROS.get(currency, 10_000)
+    exact = Decimal(round_half_away(micros, unit)).scaleb(-6)
+    return format_currency(exact, currency, format="#,##0.00 ¤¤", locale=locale, currency_digits=True)
+
+
+def local_date(at_ms: int, time_zone: str, locale: str = "en") -> str:
+    from babel.dates import format_date
+
+    return format_date(datetime.fromtimestamp(at_ms // 1000, tz=timezone.utc).astimezone(ZoneInfo(time_zone)).date(),
+                       format="long", locale=locale)
 
 
 def _split(invoice: InvoiceIssued) -> tuple[list, list]:
@@ -35,33 +88,63 @@ def account_summary(invoice: InvoiceIssued) -> list[tuple[str, int]]:
             ("Paid from prepaid funds; remaining credit", balance) if balance >= 0 else ("Amount due", -balance)]
 
 
-def legal_number(number: str | None) -> str:
-    """The legal number (projections/numbering.py), or a note that it is not given yet."""
-    return number or "pending (given once every partition has passed the next tick)"
+def _title(invoice: InvoiceIssued) -> str:
+    return "Credit note" if invoice.kind is InvoiceKind.CREDIT_NOTE else "Invoice"
 
 
-def render_text(invoice: InvoiceIssued, number: str | None = None) -> str:
+def _quantity(line) -> str:  # noqa: ANN001 - an InvoiceLine
+    if line.category.startswith("usage:"):
+        return f"{line.quantity // 60}:{line.quantity % 60:02d} min"
+    return str(line.quantity)
+
+
+def meta(invoice: InvoiceIssued, legal: Legal) -> list[tuple[str, str]]:
+    """The document's facts, in print order: number, dates in the account's zone, period, terms."""
+    rows = [("Number", legal_number(legal.number)), ("Reference", invoice.invoice_number),
+            ("Date of issue", local_date(invoice.occurred_at_ms, invoice.time_zone, legal.locale)),
+            ("Billing period", invoice.period), ("Account", invoice.account_id)]
+    if invoice.due_at_ms:
+        rows.append(("Due date", local_date(invoice.due_at_ms, invoice.time_zone, legal.locale)))
+    if invoice.corrects:
+        rows.append(("Corrects invoice", legal.corrects_number or invoice.corrects))
+    return rows
+
+
+def parties(legal: Legal) -> tuple[list[str], list[str]]:
+    """(the issuer's lines, the customer's lines), as printed."""
+    i = legal.issuer
+    issuer = [i.name, *i.address.splitlines()]
+    issuer += [f"VAT / tax id {i.tax_id}"] if i.tax_id else []
+    issuer += [i.registration] if i.registration else []
+    name, address, tax_id = legal.customer
+    customer = [name or "(no name on file)", *address.splitlines()] + ([f"VAT / tax id {tax_id}"] if tax_id else [])
+    return issuer, customer
+
+
+def render_text(invoice: InvoiceIssued, number: str | None = None, legal: Legal | None = None) -> str:
     """``number``: the legal number from the numbering stage; the reference is always shown."""
+    legal = legal or Legal(number=number)
     charges, taxes = _split(invoice)
-    c = invoice.currency
-    out = [f"Invoice {legal_number(number)}   reference {invoice.invoice_number}   account {invoice.account_id}   "
-           f"period {invoice.period}   issued {_date(invoice.occurred_at_ms)}   {invoice.kind.value}"]
+    c, loc = invoice.currency, legal.locale
+    facts = "   ".join(f"{k.lower()} {v}" for k, v in meta(invoice, legal)[1:])
+    out = [f"{_title(invoice)} {legal_number(legal.number)}   {facts}   {invoice.kind.value}"]
     for line in charges:
-        out.append(f"  {line.description:<66} {format_minor(line.amount_micros, c):>12} {c}")
-    subtotal = sum(line.amount_micros for line in charges)
-    out.append(f"  {'Subtotal':<66} {format_minor(subtotal, c):>12} {c}")
+        out.append(f"  {line.description:<66} {money(line.amount_micros, c, loc):>16}")
+    out.append(f"  {'Subtotal':<66} {money(sum(line.amount_micros for line in charges), c, loc):>16}")
     for line in taxes:
-        out.append(f"  {line.description:<66} {format_minor(line.amount_micros, c):>12} {c}")
-    out.append(f"  {'Total':<66} {format_minor(invoice.total_micros, c):>12} {c}")
+        out.append(f"  {line.description:<66} {money(line.amount_micros, c, loc):>16}")
+    out.append(f"  {'Total':<66} {money(invoice.total_micros, c, loc):>16}")
     for label, micros in account_summary(invoice):
-        out.append(f"  {label:<66} {format_minor(micros, c):>12} {c}")
+        out.append(f"  {label:<66} {money(micros, c, loc):>16}")
     return "\n".join(out)
 
 
 _CSS = """
-body { font-family: Helvetica, Arial, sans-serif; color: #222; margin: 2.5em auto; max-width: 46em; }
+body { font-family: "DejaVu Sans", Helvetica, Arial, sans-serif; color: #222; margin: 2.5em auto; max-width: 46em; }
 header { display: flex; justify-content: space-between; border-bottom: 3px solid #1d4e89; padding-bottom: .8em; }
 h1 { color: #1d4e89; margin: 0; font-size: 1.6em; }
+.parties { display: flex; justify-content: space-between; margin-top: 1.2em; }
+.parties h2 { font-size: .8em; text-transform: uppercase; color: #666; margin: 0 0 .3em; }
 .meta td { padding: 0 1em 0 0; }
 table.lines { width: 100%; border-collapse: collapse; margin-top: 1.5em; }
 table.lines th { text-align: left; border-bottom: 1px solid #999; padding: .3em; }
@@ -73,104 +156,64 @@ footer { margin-top: 2em; font-size: .85em; color: #555; }
 """
 
 
-def render_html(invoice: InvoiceIssued, issuer: str = ISSUER_NAME, number: str | None = None) -> str:
+def render_html(invoice: InvoiceIssued, number: str | None = None, legal: Legal | None = None) -> str:
+    legal = legal or Legal(number=number)
     charges, taxes = _split(invoice)
-    c = invoice.currency
-    e = html.escape
+    c, loc, e = invoice.currency, legal.locale, html.escape
 
     def row(label: str, quantity: str, micros: int, css: str = "") -> str:
         return (f'<tr class="{css}"><td>{e(label)}</td><td class="num">{e(quantity)}</td>'
-                f'<td class="num">{format_minor(micros, c)} {c}</td></tr>')
+                f'<td class="num">{e(money(micros, c, loc))}</td></tr>')
 
-    def quantity(line) -> str:  # noqa: ANN001
-        if line.category.startswith("usage:"):
-            return f"{line.quantity // 60}:{line.quantity % 60:02d} min"
-        return str(line.quantity)
-
-    subtotal = sum(line.amount_micros for line in charges)
-    rows = [row(line.description, quantity(line), line.amount_micros) for line in charges]
-    rows.append(row("Subtotal", "", subtotal, "sub"))
+    rows = [row(line.description, _quantity(line), line.amount_micros) for line in charges]
+    rows.append(row("Subtotal", "", sum(line.amount_micros for line in charges), "sub"))
     rows += [row(line.description, "", line.amount_micros) for line in taxes]
     rows.append(row("Total", "", invoice.total_micros, "total"))
     rows += [row(label, "", micros, "sub" if i == 1 else "") for i, (label, micros) in enumerate(account_summary(invoice))]
-    title = "Credit note" if invoice.kind.value == "CREDIT_NOTE" else "Invoice"
+    issuer, customer = parties(legal)
+    facts = "\n".join(f"<tr><td>{e(k)}</td><td>{e(v)}</td></tr>" for k, v in meta(invoice, legal))
+    pay = legal.issuer.payment_instructions
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{title} {e(number or invoice.invoice_number)}</title>
+<html lang="{e(loc.split('_')[0])}"><head><meta charset="utf-8"><title>{_title(invoice)} {e(legal.number or invoice.invoice_number)}</title>
 <style>{_CSS}</style></head>
 <body>
-<header><div><h1>{e(issuer)}</h1><div>Telephone service</div></div>
-<div><h1>{title}</h1><table class="meta">
-<tr><td>Number</td><td>{e(legal_number(number))}</td></tr>
-<tr><td>Reference</td><td>{e(invoice.invoice_number)}</td></tr>
-<tr><td>Issued</td><td>{_date(invoice.occurred_at_ms)}</td></tr>
-<tr><td>Account</td><td>{e(invoice.account_id)}</td></tr>
-<tr><td>Billing period</td><td>{e(invoice.period)}</td></tr>
+<header><div><h1>{e(issuer[0])}</h1><div>{'<br>'.join(e(x) for x in issuer[1:])}</div></div>
+<div><h1>{_title(invoice)}</h1><table class="meta">
+{facts}
 </table></div></header>
+<div class="parties"><div><h2>Bill to</h2>{'<br>'.join(e(x) for x in customer)}</div></div>
 <table class="lines"><thead><tr><th>Description</th><th class="num">Quantity</th><th class="num">Amount</th></tr></thead>
 <tbody>
 {chr(10).join(rows)}
 </tbody></table>
-<footer>Amounts in {c}. Usage is billed in arrears for the calendar month, service fees in advance.
-Taxes and surcharges are passed through as itemised lines. You may dispute a charge within 30 days
-of its posting.</footer>
+<footer>{f'Payment: {e(pay)}. ' if pay else ''}Amounts in {e(c)}. Usage is billed in arrears for the calendar month,
+service fees in advance. Taxes and surcharges are itemised. You may dispute a charge within 30 days of this invoice.</footer>
 </body></html>
 """
 
 
-def render_pdf(invoice: InvoiceIssued, issuer: str = ISSUER_NAME, number: str | None = None) -> bytes:
-    """One A4 page (more if the lines need it) with the same content as the HTML."""
-    from fpdf import FPDF  # deferred: only invoice rendering needs it
+def latin1(text: str) -> str:
+    """``text`` for a Latin-1 font: letters outside it lose their accents (Ł -> L), the rest ``?``."""
+    if all(ord(ch) < 256 for ch in text):
+        return text
+    plain = unicodedata.normalize("NFKD", text.replace("Ł", "L").replace("ł", "l").replace("–", "-"))
+    return "".join(ch for ch in plain if not unicodedata.combining(ch)).encode("latin-1", "replace").decode("latin-1")
 
-    charges, taxes = _split(invoice)
-    c = invoice.currency
-    title = "Credit note" if invoice.kind.value == "CREDIT_NOTE" else "Invoice"
-    pdf = FPDF(format="A4")
-    pdf.set_auto_page_break(auto=True, margin=18)
-    pdf.add_page()
-    blue = (29, 78, 137)
-    pdf.set_text_color(*blue)
-    pdf.set_font("Helvetica", "B", 18)
-    pdf.cell(110, 9, issuer)
-    pdf.cell(0, 9, title, align="R", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_text_color(34, 34, 34)
-    pdf.set_font("Helvetica", "", 10)
-    pdf.cell(110, 6, "Telephone service")
-    pdf.cell(0, 6, f"Number {number or 'pending'}", align="R", new_x="LMARGIN", new_y="NEXT")
-    for label, value in (("Reference", invoice.invoice_number), ("Issued", _date(invoice.occurred_at_ms)),
-                         ("Account", invoice.account_id),
-                         ("Billing period", invoice.period)):
-        pdf.cell(110, 6, "")
-        pdf.cell(0, 6, f"{label} {value}", align="R", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_draw_color(*blue)
-    pdf.set_line_width(0.8)
-    pdf.line(pdf.l_margin, pdf.get_y() + 2, pdf.w - pdf.r_margin, pdf.get_y() + 2)
-    pdf.ln(8)
-    pdf.set_line_width(0.2)
-    pdf.set_font("Helvetica", "B", 10)
-    pdf.cell(120, 7, "Description", border="B")
-    pdf.cell(25, 7, "Quantity", border="B", align="R")
-    pdf.cell(0, 7, "Amount", border="B", align="R", new_x="LMARGIN", new_y="NEXT")
 
-    def row(label: str, quantity: str, micros: int, style: str = "", border: str = "") -> None:
-        pdf.set_font("Helvetica", style, 10)
-        pdf.cell(120, 7, label[:70], border=border)
-        pdf.cell(25, 7, quantity, border=border, align="R")
-        pdf.cell(0, 7, f"{format_minor(micros, c)} {c}", border=border, align="R", new_x="LMARGIN", new_y="NEXT")
+def legal_for(settings, invoice: InvoiceIssued, numbers: dict[str, str],  # noqa: ANN001 - Settings
+              open_sealed=None) -> Legal:  # noqa: ANN001 - (account, value) -> clear text, None once erased
+    """The ``Legal`` context of ``invoice``: the issuer from the settings, its legal number and the
+    one of the invoice it corrects (``numbers``: reference -> legal number), the customer block
+    opened with the subscriber's key (``open_sealed``; "(erased)" once the key is gone, R32)."""
+    issuer = Issuer(settings.issuer_name, settings.issuer_address.replace("\\n", "\n"), settings.issuer_tax_id,
+                    settings.issuer_registration, settings.payment_instructions)
 
-    for line in charges:
-        quantity = (f"{line.quantity // 60}:{line.quantity % 60:02d} min" if line.category.startswith("usage:")
-                    else str(line.quantity))
-        row(line.description, quantity, line.amount_micros)
-    row("Subtotal", "", sum(line.amount_micros for line in charges), "B", "T")
-    for line in taxes:
-        row(line.description, "", line.amount_micros)
-    row("Total", "", invoice.total_micros, "B", "T")
-    pdf.ln(3)
-    for i, (label, micros) in enumerate(account_summary(invoice)):
-        row(label, "", micros, "B" if i == 1 else "")
-    pdf.ln(8)
-    pdf.set_font("Helvetica", "", 8)
-    pdf.multi_cell(0, 4, f"Amounts in {c}. Usage is billed in arrears for the calendar month, service fees in "
-                         "advance. Taxes and surcharges are passed through as itemised lines. You may dispute a "
-                         "charge within 30 days of its posting.")
-    return bytes(pdf.output())
+    def clear(value: str) -> str:
+        if not value or open_sealed is None:
+            return value
+        opened = open_sealed(invoice.account_id, value)
+        return "(erased)" if opened is None else opened
+
+    customer = (clear(invoice.customer_name), clear(invoice.billing_address), clear(invoice.customer_tax_id))
+    return Legal(issuer, numbers.get(invoice.invoice_number), numbers.get(invoice.corrects, ""), customer,
+                 settings.invoice_locale)

@@ -84,6 +84,7 @@ def fold_settings_from(settings: Settings, published_cards: tuple[RateCard, ...]
         inactivity_ms=settings.inactivity_days * DAY_MS,
         interim_threshold_micros=parse_decimal_micros(settings.interim_threshold),
         invoice_issuer=settings.invoice_issuer,
+        payment_terms_days=settings.payment_terms_days, payment_terms_days_by_plan=settings.payment_terms_by_plan(),
         taxes_by_key=settings.taxes_by_key(),
     )
 

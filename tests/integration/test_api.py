@@ -54,8 +54,10 @@ def test_access_is_by_scoped_token_and_every_error_is_a_problem(api):
     assert call(base, "POST", "/v1/accounts/acct-000001/payments", {"amount": "5.00", "currency": "USD"},
                 scope="switch", key="k-2")[0] == 403
     assert call(base, "GET", "/v1/accounts/acct-000002/balance", scope="portal:acct-000001")[0] == 403
-    status, body, _ = call(base, "POST", "/v1/accounts", {**OPENING, "currency": "GBP"}, key="k-3")
+    status, body, _ = call(base, "POST", "/v1/accounts", {**OPENING, "currency": "usd"}, key="k-3")
     assert status == 422 and body["detail"].startswith("body.currency") and body["errors"]
+    status, body, _ = call(base, "POST", "/v1/accounts", {**OPENING, "currency": "ZZZ"}, key="k-5")
+    assert (status, body["type"]) == (422, "https://voiceledger.dev/problems/unknown-currency"), "ISO 4217 only (R7)"
     status, body, _ = call(base, "POST", "/v1/accounts", {**OPENING, "time_zone": "Mars/Olympus"}, key="k-4")
     assert (status, body["type"]) == (422, "https://voiceledger.dev/problems/unknown-time-zone")
     assert call(base, "GET", "/v1/nowhere")[0] == 404
@@ -150,6 +152,11 @@ def test_R19_R20_R33_four_months_through_the_api_statements_invoices_and_dispute
     status, pdf, kind = call(base, "GET", f"/v1/accounts/{ACCOUNT}/invoices/{old['legal_number']}/pdf",
                              scope="portal:acct-000001")
     assert (status, kind, pdf["raw"][:5]) == (200, "application/pdf", b"%PDF-")
+    # What a legal invoice states: who is invoiced (sealed on the log, opened here), when it is due.
+    status, document, _ = call(base, "GET", f"/v1/accounts/{ACCOUNT}/invoices/{old['legal_number']}")
+    assert (status, document["customer_name"], document["billing_address"]) == (
+        200, "Zoë Łódź", "350 Fifth Avenue\nNew York, NY 10118")
+    assert document["due_at"] > document["issued_at"] and document["lines"]
     dispute = {"invoice_number": old["legal_number"], "amount": "0.01", "currency": "USD", "reason": "wrong rate"}
     status, refused, _ = call(base, "POST", f"/v1/accounts/{ACCOUNT}/disputes", dispute, scope="portal:acct-000001",
                               key="d-1")

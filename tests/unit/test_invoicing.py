@@ -8,6 +8,7 @@ debits in the journal that it covers.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -359,3 +360,55 @@ def test_R21_the_three_day_notice_is_counted_to_the_minute_in_the_accounts_zone(
     assert effective_period(ms("2026-10-29T00:01:00"), "UTC") == "2026-12"
     # 29 October 02:00 UTC is still 28 October 22:00 in New York: 3 days and 2 hours before its 1 November.
     assert effective_period(ms("2026-10-29T02:00:00"), "America/New_York") == "2026-11"
+
+
+def test_R7_R13_a_jpy_account_and_a_kwd_account_are_invoiced_to_their_own_minor_units():
+    """Any ISO 4217 currency, with its own minor unit: the yen has none, the Kuwaiti dinar has
+    three digits (fils). Prices keep sub-unit precision in micro-units; invoice lines round to
+    the currency's minor unit, half away from zero, and the residue is posted."""
+    yen = RateCard("jpy", "JPY", 0, {"81": DestinationRate("81", "Japan", 12_345_678)})  # 12.345678 JPY/min
+    dinar = RateCard("kwd", "KWD", 0, {"965": DestinationRate("965", "Kuwait", 4_321)})  # 0.004321 KWD/min
+    fold = FoldSettings(rate_cards=(yen, dinar), monthly_fee_by_plan=(("basic", 0),))
+    for currency, callee, minor, expected_usage in (("JPY", "81312345678", 1_000_000, 37_000_000),
+                                                    ("KWD", "96522345678", 1_000, 13_000)):
+        a = Account("2026-10-01T00:00:00", currency=currency, fold=fold)
+        a.call("2026-10-05T10:00:00", callee, 150)  # 3 whole minutes: 37.037034 JPY, 0.012963 KWD
+        a.tick("2026-11-01T00:00:00")
+        (invoice,) = a.invoices
+        assert invoice.currency == currency and all(line.amount_micros % minor == 0 for line in invoice.lines)
+        assert [line.amount_micros for line in invoice.lines if line.category.startswith("usage")] == [expected_usage]
+        assert invoice.total_micros == expected_usage == a.customer_debits()
+    assert format_minor(37_000_000, "JPY") == "37" and format_minor(13_000, "KWD") == "0.013"
+
+
+def test_R17_R19_a_credit_note_reverses_the_vat_in_proportion_and_cites_the_invoice_it_corrects():
+    """A Belgian account (VAT 21%) wins a dispute of 12.10 EUR: the credit note credits 10.00 net
+    and reverses 2.10 of VAT, names the invoice it corrects, and the entry gives the tax back."""
+    fold = replace(FOLD, payment_terms_days=30)
+    a = Account("2026-10-01T00:00:00", currency="EUR", mode="prepaid", fold=fold)
+    a.feed(PaymentReceived("p1", "a1", ms("2026-10-01T00:00:00"), 100_000_000, "EUR"))
+    a.tick("2026-11-01T00:00:00")
+    (invoice,) = a.invoices
+    assert (invoice.time_zone, invoice.due_at_ms) == ("UTC", ms("2026-12-01T00:00:00")), "due 30 days after issue"
+    a.feed(DisputeOpened("d1", "a1", ms("2026-11-10T00:00:00"), invoice.invoice_number, 12_100_000, "EUR"))
+    a.feed(DisputeResolved("r1", "a1", ms("2026-11-12T00:00:00"), "d1", DisputeOutcome.CUSTOMER_FAVOUR, 12_100_000,
+                           "EUR"))
+    note = a.invoices[-1]
+    assert (note.kind, note.corrects, note.total_micros, note.due_at_ms) == (
+        InvoiceKind.CREDIT_NOTE, invoice.invoice_number, -12_100_000, 0)
+    assert [(line.category, line.amount_micros) for line in note.lines] == [("credit:dispute", -10_000_000),
+                                                                            ("tax:BE", -2_100_000)]
+    assert note.lines[1].description == "VAT 21% reversed on 10.00 EUR"
+    entry = a.entries[-1]
+    assert {p.ledger_account: p.amount_micros for p in entry.postings} == {
+        "revenue:disputes": 10_000_000, "tax:payable:BE": 2_100_000, "customer:a1": -12_100_000}
+    assert sum(p.amount_micros for p in entry.postings) == 0
+
+
+def test_R17_R19_the_reversal_of_odd_amounts_still_adds_up_to_the_credit():
+    from projections.disputes import credit_lines
+
+    for credit in (10_000, 990_000, 1_230_000, 7_770_000, 99_990_000):
+        lines, taxes = credit_lines(credit, "USD", US_TAXES, "Credit")
+        assert -sum(line.amount_micros for line in lines) == credit and all(t >= 0 for t in taxes.values())
+        assert all(line.amount_micros % 10_000 == 0 for line in lines)
