@@ -112,9 +112,23 @@ class FoldSettings:
     # Calls received on a rented number (issue 18): (plan, micro-units per minute); others free.
     inbound_rate_by_plan: tuple[tuple[str, int], ...] = ()
 
+    # Tariff plans (issue 20): (plan, the names of its rate cards). A plan's calls are priced
+    # with its cards; an account without a plan of its own, with the cards no plan keeps.
+    plan_cards: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
     @cached_property
     def _allowance_s(self) -> dict[str, int]:
         return dict(self.included_seconds_by_plan)
+
+    @cached_property
+    def _plan_cards(self) -> tuple[dict[str, tuple[str, ...]], frozenset[str]]:
+        return dict(self.plan_cards), frozenset(n for _, names in self.plan_cards for n in names)
+
+    def card_for(self, plan: str, currency: str, at_ms: int) -> RateCard:
+        """R2, R5: the card that prices a call of ``plan`` started at ``at_ms``: the plan's own
+        cards first, then the default cards; the version in effect at the call's start."""
+        by_plan, reserved = self._plan_cards
+        return select_card(self.rate_cards, currency, at_ms, (by_plan.get(plan, ()),), reserved)
 
     def inbound_rate(self, plan: str) -> int:
         """Micro-units per minute a call received on a rented number costs under ``plan``."""
@@ -156,12 +170,16 @@ class FoldSettings:
     def _policies(self) -> dict[str, Policy]:
         return {}
 
-    def policy(self, plan: str) -> Policy:
-        found = self._policies.get(plan)
+    def policy(self, plan: str, currency: str = "") -> Policy:
+        """The lifecycle's policy of ``plan``: its monthly fee in ``currency`` ("plan:CUR" in
+        ``monthly_fee_by_plan``), else the plan's fee in any currency ("plan")."""
+        key = (plan, currency)
+        found = self._policies.get(key)
         if found is None:
-            found = self._policies[plan] = Policy(dict(self.monthly_fee_by_plan).get(plan, 0),
-                                                  self.termination_fee_micros, self.registration_grace_ms,
-                                                  self.inactivity_ms)
+            fees = dict(self.monthly_fee_by_plan)
+            found = self._policies[key] = Policy(fees.get(f"{plan}:{currency}", fees.get(plan, 0)),
+                                                 self.termination_fee_micros, self.registration_grace_ms,
+                                                 self.inactivity_ms)
         return found
 
 
@@ -288,7 +306,7 @@ class _Books:
         self.balance, self.charged, self.paid = state.balance_micros, state.charged_micros, state.paid_micros
         self._lifecycle = state.lifecycle
         self._activity_ms = 0  # R28: the newest call or payment not yet in _lifecycle (note_activity)
-        self.policy = settings.policy(state.plan)
+        self.policy = settings.policy(state.plan, state.currency)
         # A private copy: add_charge mutates the unbilled sums while the batch folds.
         self.billing = invoicing.private_copy(state.billing)
         self.plan = state.plan
@@ -320,7 +338,7 @@ class _Books:
         fees = dict(self.settings.connection_fee_by_plan)
         difference = connection_fee_difference(fees.get(self.plan, 0), fees.get(new_plan, 0))
         self.plan, self.pending = new_plan, ("", "")
-        self.policy = self.settings.policy(new_plan)
+        self.policy = self.settings.policy(new_plan, self.state.currency)
         if not difference:
             return ()
         self.balance -= difference
@@ -702,7 +720,7 @@ def _rate(fold: _Fold, item: Positioned, given_back_s: int = 0) -> tuple[RatedCa
     month (plus ``given_back_s``, a corrected call's earlier use); None when it is rejected."""
     event, state, settings, allowance_s = item.event, fold.state, fold.settings, fold.allowance_s
     try:
-        card = select_card(settings.rate_cards, state.currency, event.start_at_ms)
+        card = settings.card_for(fold.books.plan, state.currency, event.start_at_ms)
         if event.direction is Direction.INBOUND:  # billed to the rented number's owner
             return rate_inbound(event, card, settings.inbound_rate(fold.books.plan), fold.books.plan), ""
         period = period_of(event.start_at_ms, state.time_zone) if allowance_s else ""

@@ -32,7 +32,7 @@ from projections.events import AccountStatus, CallDetailRecord, Disposition
 from projections.periods import period_of
 from projections.invoicing import add_charge, debit_at_close
 from projections.journal import usage_category
-from projections.rating import RatedCall, RatingError, rate_call, select_card
+from projections.rating import RatedCall, RatingError, rate_call
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +74,7 @@ def authorize(state: AccountState, callee: str, at_ms: int, held_micros: int, qu
                          time_zone=state.time_zone, included_remaining_s=remaining_s)
 
     try:
-        card = select_card(settings.rate_cards, state.currency, at_ms)
+        card = settings.card_for(state.plan, state.currency, at_ms)
         full = charge(quota_s)
     except RatingError as exc:
         return Authorization(False, 0, exc.code, 0, available_micros=available)

@@ -260,15 +260,36 @@ def tiered_usage(duration_s: int, tiers: tuple[Tier, ...]) -> tuple[int, int]:
     return billed, div_round_up(micro_seconds, SECONDS_PER_MINUTE)
 
 
-def select_card(cards: Sequence[RateCard], currency: str, start_at_ms: int) -> RateCard:
-    """R5: the card in effect when the call *started*; the latest ``valid_from`` wins."""
-    best: RateCard | None = None
-    for card in cards:
-        if card.currency == currency and card.in_effect_at(start_at_ms):
-            if best is None or card.valid_from_ms > best.valid_from_ms:
-                best = card
+def card_name(card_id: str) -> str:
+    """A card's name: its id before ``@`` (``business-usd@2026-10-01`` is a version of
+    ``business-usd``). Plans name cards by name; each import is a new, effective-dated version."""
+    return card_id.split("@", 1)[0]
+
+
+def select_card(cards: Sequence[RateCard], currency: str, start_at_ms: int,
+                tiers: tuple[tuple[str, ...], ...] = (), reserved: frozenset[str] = frozenset()) -> RateCard:
+    """R5: the card in effect when the call *started*; the latest ``valid_from`` wins.
+
+    ``tiers``: card names tried in order (an account's own deal, then its plan's cards); the first
+    tier with a card of the currency in effect wins. Then the default: any card whose name no plan
+    keeps for itself (``reserved``). With neither, every card is a default card."""
+    for names in tiers:
+        if names:
+            found = _latest(cards, currency, start_at_ms, lambda card: card_name(card.card_id) in names)
+            if found is not None:
+                return found
+    best = _latest(cards, currency, start_at_ms, lambda card: card_name(card.card_id) not in reserved)
     if best is None:
         raise NoRateCardInEffect(f"no {currency} rate card in effect at {start_at_ms} ms")
+    return best
+
+
+def _latest(cards: Sequence[RateCard], currency: str, at_ms: int, chosen) -> RateCard | None:  # noqa: ANN001
+    best: RateCard | None = None
+    for card in cards:
+        if card.currency == currency and card.in_effect_at(at_ms) and chosen(card):
+            if best is None or card.valid_from_ms > best.valid_from_ms:
+                best = card
     return best
 
 

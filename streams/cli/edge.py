@@ -4,6 +4,7 @@ log from outside, and a carrier's file checked against what we billed."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import asyncio
 import json
 import sys
@@ -61,6 +62,8 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
     imp.add_argument("--valid-to", help="YYYY-MM-DD (UTC), exclusive; default: open-ended")
     imp.add_argument("--card-id", help="default: FILE-stem@valid-from; cards are immutable, so a new deck "
                                        "needs a new id")
+    imp.add_argument("--card", metavar="NAME", help="the card's name, as plans name it (plan_cards): the id is "
+                                                   "NAME@valid-from, a new version of the card NAME")
     imp.add_argument("--band", action="append", default=[], metavar="NAME=DAYS@HH:MM-HH:MM",
                      help="a time band for the deck's band_rates column, e.g. peak=0-4@08:00-18:00 "
                           "(0 = Monday; local time of each account); repeat for more bands")
@@ -207,8 +210,12 @@ def rates_import(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     t0 = time.perf_counter()
     bands = tuple(parse_band(spec) for spec in args.band)
+    if args.card and (args.card_id or "@" in args.card or not args.card.strip()):
+        raise ConfigError("--card: a name without @ (the id is NAME@valid-from), and not with --card-id")
     card = load_rate_card(args.path, args.currency, args.valid_from, valid_to=args.valid_to, bands=bands,
                           card_id=args.card_id)
+    if args.card:  # a named version: plans pick cards by name, the version in effect by date (R5)
+        card = dataclasses.replace(card, card_id=f"{args.card}@{card.card_id.split('@', 1)[1]}")
     if settings.seal_personal_data:
         check_route_fits(card, settings.route_digits)
     summary = {"card_id": card.card_id, "currency": card.currency, "destinations": len(card.destinations),

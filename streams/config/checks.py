@@ -105,16 +105,32 @@ def rate_cards(values: tuple[str, ...]) -> None:
 
 
 def plan_amounts(values: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
-    """'plan:amount' pairs: (plan, micro-units)."""
+    """'plan:amount' (any currency) or 'plan:CUR:amount' (in that currency, issue 20) pairs:
+    (plan or "plan:CUR", micro-units)."""
     out = []
     for spec in values:
-        plan, _, text = spec.rpartition(":")
+        key, _, text = spec.rpartition(":")
+        plan, _, currency = key.partition(":")
         try:
-            if not _NAME.match(plan):
+            if not _NAME.match(plan) or (currency and currency not in SUPPORTED_CURRENCIES):
                 raise Invalid("")
-            out.append((plan, amount(text)))
+            out.append((key, amount(text)))
         except Invalid:
-            raise Invalid(f"{spec!r} must be 'plan:amount' (a decimal of at least 0, e.g. basic:9.99)") from None
+            raise Invalid(f"{spec!r} must be 'plan:amount' or 'plan:CUR:amount' (a decimal of at least 0, e.g. "
+                          "basic:9.99 or basic:EUR:8.99)") from None
+    return tuple(out)
+
+
+def plan_cards(values: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """'plan:card|card' entries (issue 20): the names of a plan's rate cards (a card's name is its
+    id before '@': business-usd for business-usd@2026-10-01)."""
+    out = []
+    for spec in values:
+        plan, _, names = spec.partition(":")
+        cards = tuple(n for n in names.split("|") if n)
+        if not _NAME.match(plan) or not cards or not all(_NAME.match(n) and "@" not in n for n in cards):
+            raise Invalid(f"{spec!r} must be 'plan:card|card' (card names without their @date)")
+        out.append((plan, cards))
     return tuple(out)
 
 

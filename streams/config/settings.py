@@ -135,6 +135,10 @@ class Settings:
     invoice_locale: str = setting("en", check=checks.locale)
     payment_terms_days: int = setting(14, low=0, high=365)
     payment_terms: tuple[str, ...] = setting((), check=checks.plan_days)
+    # Tariff plans (issue 20): "plan:card|card", the names of the rate cards that price a plan's
+    # calls (a card's name is its id before "@"); plans not listed, and accounts of them, use the
+    # cards no plan names.
+    plan_cards: tuple[str, ...] = setting((), check=checks.plan_cards)
     # R36: plans sold to residential customers; the business-on-residential report watches them.
     residential_plans: tuple[str, ...] = setting((), check=checks.plan_names)
     # R30: call-log rows are kept this many years (never fewer than five), then aggregated.
@@ -207,6 +211,9 @@ class Settings:
     def inbound_rate_by_plan(self) -> tuple[tuple[str, int], ...]:
         """(plan, micro-units per minute of a call received on a rented number), from ``inbound_rates``."""
         return self._parsed["inbound_rates"]
+
+    def plan_cards_by_plan(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        return checks.plan_cards(self.plan_cards)
 
     def payment_terms_by_plan(self) -> tuple[tuple[str, int], ...]:
         """Days to pay an invoice, for the plans with their own term, from ``payment_terms``."""

@@ -16,8 +16,10 @@ import uuid
 import pytest
 
 from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
 
-from projections.events import PeriodTicked, TickKind
+from projections.events import AccountOpened, PeriodTicked, TickKind
 from projections.journal import balances_from_journal
 from projections.periods import period_start_ms
 from schemas.codec import EventCodec
@@ -40,6 +42,33 @@ def clickhouse_url(request, clickhouse_server):
     return f"clickhouse://default@127.0.0.1:{clickhouse_server.tcp_port}/live_{uuid.uuid4().hex[:10]}"
 
 
+def two_plans(tmp_path, settings) -> dict:
+    """The business plan's card, two versions (half the standard US prices from 1 October, a
+    third from 2 October), beside the default cards."""
+    standard = (Path(__file__).resolve().parents[2] / "streams" / "data" / "standard-usd.csv").read_text()
+    cards = []
+    for day, divisor in (("2026-10-01", 2), ("2026-10-02", 3)):
+        deck = tmp_path / day / "business-usd.csv"
+        deck.parent.mkdir()
+        rows = standard.splitlines()
+        cheaper = [rows[0]] + [",".join([f[0], f[1], f"{Decimal(f[2]) / divisor:.6f}", *f[3:]])
+                               for f in (row.split(",") for row in rows[1:])]
+        deck.write_text("\n".join(cheaper) + "\n")
+        cards.append(f"{deck}|USD|{day}")
+    return {"rate_cards": (*settings.rate_cards, *cards), "plan_cards": ("business:business-usd",)}
+
+
+def read_call_log_cards(settings) -> list:
+    from collections import namedtuple
+
+    Row = namedtuple("Row", "card_id plan currency")
+    ch = connect(settings.clickhouse_url)
+    try:
+        return [Row(*r) for r in ch.query("SELECT DISTINCT rate_card_id, plan, currency FROM call_log FINAL")]
+    finally:
+        ch.close()
+
+
 def cli(settings, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "streams.cli", *args], env=worker_env(settings),
                           capture_output=True, text=True, timeout=600)
@@ -47,8 +76,11 @@ def cli(settings, *args: str) -> subprocess.CompletedProcess:
 
 def test_R7_R9_R13_rebuild_equals_live_invoices_included_and_verify_catches_a_broken_journal(
         settings, clickhouse_server, tmp_path):
-    settings = replace(settings, tax_rules=EXAMPLE_TAX_RULES)
-    events = simulate(SimulationSpec(accounts=200, calls=3_000, days=2, seed=23))
+    settings = replace(settings, tax_rules=EXAMPLE_TAX_RULES, **two_plans(tmp_path, settings))
+    # Issue 20: every third account is on the business plan, priced with its own card, whose
+    # price changes on 2 October (R5): a rebuild must select exactly as live did.
+    events = [replace(e, plan="business") if isinstance(e, AccountOpened) and int(e.account_id[-6:]) % 3 == 0 else e
+              for e in simulate(SimulationSpec(accounts=200, calls=3_000, days=2, seed=23))]
     asyncio.run(produce_events(settings, events, envelope_max=40))
     # The month-start tick closes October (R13): every account with charges gets an invoice.
     close_at = period_start_ms("2026-11", "UTC")
@@ -56,6 +88,10 @@ def test_R7_R9_R13_rebuild_equals_live_invoices_included_and_verify_catches_a_br
     assert run_worker_to_end(settings, offsets, tmp_path / "live.log") == 0
     tick = PeriodTicked(f"tick:{close_at}", close_at, TickKind.HOUR, "2026-11", "UTC")
     assert without_positions(live_states(settings)) == without_positions(oracle(settings, [*events, tick]))
+    business_cards = {r.card_id for r in read_call_log_cards(settings) if r.plan == "business" and r.currency == "USD"}
+    assert business_cards == {"business-usd@2026-10-01", "business-usd@2026-10-02"}, "both versions priced calls"
+    assert {r.card_id for r in read_call_log_cards(settings) if r.plan == "residential-basic" and r.currency == "USD"} \
+        == {"standard-usd@2020-01-01"}, "the other plan keeps the default card"
     codec = EventCodec()
     invoices = {codec.decode_event(r.value).invoice_number: codec.decode_event(r.value)
                 for r in asyncio.run(read_topic(settings.broker, settings.invoices_topic))}

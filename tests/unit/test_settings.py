@@ -83,6 +83,8 @@ SAMPLES: dict[str, tuple[str, str, object]] = {
     "invoice_locale": ('"fr_BE"', "fr_BE", "fr_BE"),
     "payment_terms_days": ("30", "30", 30),
     "payment_terms": ('["business:30"]', "business:30", ("business:30",)),
+    "plan_cards": ('["business:business-usd|business-eur"]', "business:business-usd|business-eur",
+                   ("business:business-usd|business-eur",)),
     "portal_secret_file": ('"/etc/vl/portal"', "/etc/vl/portal", "/etc/vl/portal"),
     "portal_base_url": ('"https://billing.example.com"', "https://billing.example.com", "https://billing.example.com"),
     "portal_link_days": ("14", "14", 14),

@@ -1,0 +1,71 @@
+"""Tariff plans (issue 20): a plan prices its calls with its own rate cards, effective-dated (R2,
+R5); accounts of other plans use the cards no plan keeps; a plan's monthly fee may be set per
+currency (R7, R14)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from projections.account import Applied, FoldSettings, Positioned, fold_batch
+from projections.events import AccountOpened, CallDetailRecord, Disposition, PaymentReceived
+from projections.rating import DestinationRate, NoRateCardInEffect, RateCard, select_card
+from streams.config import checks
+
+
+def ms(text: str) -> int:
+    return int(datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp() * 1000)
+
+
+OCT, NOV = ms("2026-10-01T00:00:00"), ms("2026-11-01T00:00:00")
+STANDARD = RateCard("standard-usd@2026-10-01", "USD", OCT, {"44": DestinationRate("44", "UK", 100_000)})
+BUSINESS = RateCard("business-usd@2026-10-01", "USD", OCT, {"44": DestinationRate("44", "UK", 60_000)})
+BUSINESS_NOV = RateCard("business-usd@2026-11-01", "USD", NOV, {"44": DestinationRate("44", "UK", 50_000)})
+SETTINGS = FoldSettings(rate_cards=(STANDARD, BUSINESS, BUSINESS_NOV), plan_cards=(("business", ("business-usd",)),),
+                        monthly_fee_by_plan=(("business", 20_000_000), ("business:EUR", 18_000_000)))
+
+
+def charged(plan: str, started: str, settings: FoldSettings = SETTINGS, currency: str = "USD") -> int:
+    """What one minute to the UK costs an account of ``plan`` (its monthly fee left out)."""
+    events = [AccountOpened("o", "a1", OCT, currency, plan, "prepaid", ("15550000001",)),
+              PaymentReceived("p", "a1", OCT, 100_000_000, currency),
+              CallDetailRecord("c", "carrier", "k", "a1", "15550000001", "+442071234567", ms(started), ms(started),
+                               ms(started) + 60_000, Disposition.ANSWERED)]
+    state, outcomes = fold_batch(None, [Positioned("t/0", i, 0, 2**62, e) for i, e in enumerate(events)], settings)
+    assert all(isinstance(o, Applied) for o in outcomes), outcomes
+    return state.charged_micros - settings.policy(plan, currency).monthly_fee_micros
+
+
+def test_R2_R5_two_plans_in_one_currency_price_the_same_call_differently_by_the_card_in_effect():
+    assert charged("basic", "2026-10-10T12:00:00") == 100_000, "no card of its own: the default card"
+    assert charged("business", "2026-10-10T12:00:00") == 60_000, "the plan's card"
+    assert charged("business", "2026-11-10T12:00:00") == 50_000, "the plan card's version in effect (R5)"
+    # The plan's card is kept for it: the default never picks it, even when it is the newest.
+    assert select_card(SETTINGS.rate_cards, "USD", NOV + 1, (), frozenset({"business-usd"})) is STANDARD
+
+
+def test_a_plan_without_a_card_in_the_accounts_currency_falls_back_to_the_default_and_none_is_an_error():
+    eur = RateCard("standard-eur@2026-10-01", "EUR", OCT, {"44": DestinationRate("44", "UK", 90_000)})
+    settings = FoldSettings(rate_cards=(STANDARD, BUSINESS, eur), plan_cards=(("business", ("business-usd",)),))
+    assert settings.card_for("business", "EUR", OCT + 1) is eur
+    with pytest.raises(NoRateCardInEffect):
+        settings.card_for("business", "JPY", OCT + 1)
+
+
+def test_R7_R14_a_plans_monthly_fee_per_currency_before_its_fee_in_any_currency():
+    assert SETTINGS.policy("business", "EUR").monthly_fee_micros == 18_000_000
+    assert SETTINGS.policy("business", "USD").monthly_fee_micros == 20_000_000
+    assert SETTINGS.policy("basic", "USD").monthly_fee_micros == 0
+
+
+def test_the_settings_spell_plans_cards_and_fees_per_currency():
+    assert checks.plan_cards(("business:business-usd|business-eur",)) == (
+        ("business", ("business-usd", "business-eur")),)
+    assert checks.plan_amounts(("business:9.99", "business:EUR:8.99")) == (
+        ("business", 9_990_000), ("business:EUR", 8_990_000))
+    for bad in ("business", "business:", "business:card@2026-10-01"):
+        with pytest.raises(checks.Invalid):
+            checks.plan_cards((bad,))
+    with pytest.raises(checks.Invalid):
+        checks.plan_amounts(("business:ZZZ:1.00",))
