@@ -350,7 +350,8 @@ class RateBand:
 
 @dataclass(frozen=True, slots=True)
 class RateCardDestination:
-    """Wire form of ``projections.rating.DestinationRate`` (v2 adds minimum, tiers, band rates)."""
+    """Wire form of ``projections.rating.DestinationRate`` (v2 adds minimum, tiers, band rates;
+    v3 the per-call maximum cost)."""
 
     prefix: str
     name: str
@@ -361,6 +362,7 @@ class RateCardDestination:
     minimum_billable_s: int = 0
     tiers: tuple[RateTier, ...] = ()
     band_rates: tuple[BandRate, ...] = ()
+    max_cost_micros: int = 0
 
 
 @dataclass(frozen=True, slots=True)

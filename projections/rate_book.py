@@ -35,7 +35,7 @@ def _wire_destination(d: DestinationRate) -> RateCardDestination:
         d.prefix, d.name, d.rate_micros_per_minute, d.connect_fee_micros, d.initial_increment_s,
         d.subsequent_increment_s, d.minimum_billable_s,
         tuple(RateTier(t.from_s, t.rate_micros_per_minute, t.increment_s) for t in d.tiers) if d.tiers else (),
-        tuple(BandRate(name, rate) for name, rate in d.band_rates) if d.band_rates else (),
+        tuple(BandRate(name, rate) for name, rate in d.band_rates) if d.band_rates else (), d.max_cost_micros,
     )
 
 
@@ -44,7 +44,7 @@ def _model_destination(w: RateCardDestination) -> DestinationRate:
     # refused with a reason even when Python runs with -O.
     prefix = w.prefix
     if not (prefix.isdigit() and len(prefix) <= 15) or min(w.rate_micros_per_minute, w.connect_fee_micros,
-                                                          w.minimum_billable_s) < 0 \
+                                                          w.minimum_billable_s, w.max_cost_micros) < 0 \
             or w.initial_increment_s <= 0 or w.subsequent_increment_s <= 0:
         raise InvalidRateCard(f"destination {prefix!r}: the prefix must be 1-15 digits, rates, fee and minimum "
                               "at least 0, increments positive")
@@ -52,7 +52,7 @@ def _model_destination(w: RateCardDestination) -> DestinationRate:
         prefix, w.name, w.rate_micros_per_minute, w.connect_fee_micros, w.initial_increment_s,
         w.subsequent_increment_s, w.minimum_billable_s,
         tuple(Tier(t.from_s, t.rate_micros_per_minute, t.increment_s) for t in w.tiers) if w.tiers else (),
-        tuple((b.band, b.rate_micros_per_minute) for b in w.band_rates) if w.band_rates else (),
+        tuple((b.band, b.rate_micros_per_minute) for b in w.band_rates) if w.band_rates else (), w.max_cost_micros,
     )
 
 

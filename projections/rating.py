@@ -113,10 +113,12 @@ class DestinationRate:
     minimum_billable_s: int = 0
     tiers: tuple[Tier, ...] = ()  # when set, they price usage instead of rate and increments
     band_rates: tuple[tuple[str, int], ...] = ()  # (band name, rate per minute) overrides
+    # The most one call to it is charged, connection fee included (CGRateS MaxCost); 0: no cap.
+    max_cost_micros: int = 0
 
     def __post_init__(self) -> None:
         assert self.prefix.isdigit() and 0 < len(self.prefix) <= MAX_PREFIX_DIGITS, self.prefix
-        assert self.rate_micros_per_minute >= 0 and self.connect_fee_micros >= 0
+        assert self.rate_micros_per_minute >= 0 and self.connect_fee_micros >= 0 and self.max_cost_micros >= 0
         assert self.initial_increment_s > 0 and self.subsequent_increment_s > 0
         assert self.minimum_billable_s >= 0
         if self.tiers:
@@ -330,6 +332,8 @@ def rate_call(
         if included_remaining_s > 0 and not dest.connect_fee_micros and callee.startswith(country_code):
             included = min(billed, included_remaining_s)  # R4: included minutes first
         usage = usage_micros(billed - included, rate)
+    if dest.max_cost_micros and usage + dest.connect_fee_micros > dest.max_cost_micros:
+        usage = max(0, dest.max_cost_micros - dest.connect_fee_micros)  # capped: the call costs at most this
     charge = usage + dest.connect_fee_micros
     return RatedCall(duration_s, billed, dest.prefix, dest.name, rate, usage, dest.connect_fee_micros,
                      charge, card.currency, card.card_id, band=band, included_s=included, plan=plan, category=category)

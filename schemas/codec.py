@@ -224,7 +224,7 @@ def _destination_to_dict(d: Any) -> dict:
             "tiers": [{"from_s": t.from_s, "rate_micros_per_minute": t.rate_micros_per_minute,
                        "increment_s": t.increment_s} for t in d.tiers] if d.tiers else (),
             "band_rates": [{"band": b.band, "rate_micros_per_minute": b.rate_micros_per_minute}
-                           for b in d.band_rates] if d.band_rates else ()}
+                           for b in d.band_rates] if d.band_rates else (), "max_cost_micros": d.max_cost_micros}
 
 
 def _card_part_to_dict(e: Any) -> dict:
@@ -242,7 +242,8 @@ def _destination_from_dict(x: dict) -> Any:
         x["prefix"], x["name"], x["rate_micros_per_minute"], x["connect_fee_micros"], x["initial_increment_s"],
         x["subsequent_increment_s"], x["minimum_billable_s"],
         tuple(ev.RateTier(t["from_s"], t["rate_micros_per_minute"], t["increment_s"]) for t in tiers) if tiers else (),
-        tuple(ev.BandRate(b["band"], b["rate_micros_per_minute"]) for b in band_rates) if band_rates else ())
+        tuple(ev.BandRate(b["band"], b["rate_micros_per_minute"]) for b in band_rates) if band_rates else (),
+        x["max_cost_micros"])
 
 
 def _card_part_from_dict(d: dict) -> Any:

@@ -1,7 +1,8 @@
 """Load rate cards from carrier-style CSV files into the pure ``RateCard`` model.
 
 Columns: ``prefix,destination,rate,connect_fee,initial_increment_s,subsequent_increment_s``,
-and optionally ``minimum_billable_s``, ``tiers`` and ``band_rates``. ``rate`` is per minute and ``connect_fee``
+and optionally ``minimum_billable_s``, ``tiers``, ``band_rates`` and ``max_cost`` (the most one call
+is charged, as CGRateS's MaxCost). ``rate`` is per minute and ``connect_fee``
 per call, as decimal strings in the card's currency (parsed exactly into micro-units). ``tiers``
 prices by elapsed time instead of ``rate`` and the increments: ``from_s:rate:increment_s``
 entries separated by ``;``, e.g. ``0:0.20:60;60:0.10:1`` ("0.20 for the first minute, then 0.10
@@ -174,13 +175,15 @@ def _row_problem(row: dict, line: int, destinations: dict[str, DestinationRate],
         initial = int(get("initial_increment_s") or 60)
         subsequent = int(get("subsequent_increment_s") or 60)
         minimum = int(get("minimum_billable_s") or 0)
+        cap_text = get("max_cost")
+        max_cost = _amount(cap_text) if cap_text else 0
         tiers_text, bands_text = get("tiers"), get("band_rates")
         tiers = _tiers(tiers_text) if tiers_text else ()
         band_rates = _band_rates(bands_text) if bands_text else ()
     except ValueError as exc:
         return str(exc)
-    if rate < 0 or fee < 0 or any(r < 0 for _, r in band_rates):
-        return "negative rate or connect fee"
+    if rate < 0 or fee < 0 or max_cost < 0 or any(r < 0 for _, r in band_rates):
+        return "negative rate, connect fee or maximum cost"
     if initial <= 0 or subsequent <= 0 or minimum < 0:
         return "increments must be positive seconds, the minimum at least 0"
     unknown = {name for name, _ in band_rates} - band_names
@@ -189,7 +192,7 @@ def _row_problem(row: dict, line: int, destinations: dict[str, DestinationRate],
     try:
         destinations[prefix] = DestinationRate(prefix, (row["destination"] or "").strip(), rate, fee, initial,
                                                subsequent, minimum_billable_s=minimum, tiers=tiers,
-                                               band_rates=band_rates)
+                                               band_rates=band_rates, max_cost_micros=max_cost)
     except InvalidRateCard as exc:
         return str(exc)
     first_line[prefix] = line

@@ -210,3 +210,20 @@ def test_a_deck_saved_by_a_spreadsheet_reads_as_any_other(tmp_path):
     a = load_rate_card(str(plain), "USD", "2026-01-01", card_id="c")
     b = load_rate_card(str(excel), "usd", "2026-01-01", card_id="c")
     assert a == b and b.currency == "USD" and len(b.destinations) == 2
+
+
+def test_R2_a_max_cost_column_caps_a_destination_and_travels_on_the_wire(tmp_path):
+    from projections.rate_book import card_from_parts, card_to_parts
+
+    path = tmp_path / "sat.csv"
+    path.write_text("prefix,destination,rate,connect_fee,initial_increment_s,subsequent_increment_s,max_cost\n"
+                    "882,Satellite,4.00,0.50,60,60,10.00\n1,USA,0.01,0,60,60,\n")
+    card = load_rate_card(path, "USD", "2026-12-01")
+    assert (card.destinations["882"].max_cost_micros, card.destinations["1"].max_cost_micros) == (10_000_000, 0)
+    parts = card_to_parts(card, event_id="rc", published_at_ms=0)
+    assert card_from_parts(parts).destinations["882"].max_cost_micros == 10_000_000
+    bad = tmp_path / "bad.csv"
+    bad.write_text("prefix,destination,rate,connect_fee,initial_increment_s,subsequent_increment_s,max_cost\n"
+                   "882,Satellite,4.00,0.50,60,60,-1\n")
+    with pytest.raises(RateCardError, match="bad.csv:2: negative rate, connect fee or maximum cost"):
+        load_rate_card(bad, "USD", "2026-12-01")

@@ -4,6 +4,7 @@ currency (R7, R14)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import pytest
@@ -69,3 +70,32 @@ def test_the_settings_spell_plans_cards_and_fees_per_currency():
             checks.plan_cards((bad,))
     with pytest.raises(checks.Invalid):
         checks.plan_amounts(("business:ZZZ:1.00",))
+
+
+def test_R2_R10_a_per_call_maximum_cost_is_charged_at_most_and_authorization_honours_it():
+    """CGRateS's MaxCost: satellite calls at 4.00 a minute plus 0.50 to connect cost at most 10.00."""
+    from projections.authorization import authorize
+
+    satellite = DestinationRate("882", "Satellite", 4_000_000, 500_000, max_cost_micros=10_000_000)
+    card = RateCard("sat@2026-10-01", "USD", OCT, {"882": satellite, "44": DestinationRate("44", "UK", 100_000)})
+    settings = FoldSettings(rate_cards=(card,))
+
+    def call(seconds: int, n: int = 0) -> CallDetailRecord:
+        at = ms("2026-10-10T12:00:00") + n * 3_600_000
+        return CallDetailRecord(f"c{n}", "carrier", f"k{n}", "a1", "15550000001", "+88212345678", at, at,
+                                at + seconds * 1000, Disposition.ANSWERED)
+
+    events = [AccountOpened("o", "a1", OCT, "USD", "basic", "prepaid", ("15550000001",)),
+              PaymentReceived("p", "a1", OCT, 12_000_000, "USD"), call(60, 1), call(3_600, 2)]
+    state, outcomes = fold_batch(None, [Positioned("t/0", i, 0, 2**62, e) for i, e in enumerate(events)], settings)
+    assert all(isinstance(o, Applied) for o in outcomes)
+    charges = [o.rated.charge_micros for o in outcomes if getattr(o, "rated", None)]
+    assert charges == [4_500_000, 10_000_000], "a minute costs 4.50; an hour is capped at 10.00"
+    # 12.00 - 14.50 = -2.50 would be owed: the account had 7.50 left before the hour-long call;
+    # with 10.00 available the cap lets a call run the whole quota, holding exactly the cap.
+    funded = replace(state, balance_micros=10_000_000)
+    answer = authorize(funded, "+88212345678", ms("2026-10-11T12:00:00"), 0, 4 * 3600, settings)
+    assert (answer.allowed, answer.max_duration_s, answer.hold_micros) == (True, 4 * 3600, 10_000_000)
+    short = authorize(replace(state, balance_micros=5_000_000), "+88212345678", ms("2026-10-11T12:00:00"), 0, 3600,
+                      settings)
+    assert short.allowed and short.max_duration_s < 3600, "below the cap, funds still limit the duration"
