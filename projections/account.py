@@ -61,6 +61,7 @@ from projections.events import (
     PaymentReceived,
     PaymentRefunded,
     PeriodTicked,
+    RateCardAssigned,
 )
 from projections.dialling import calling_code
 from projections.corrections import CORRECTION, Charged, judge
@@ -115,6 +116,8 @@ class FoldSettings:
     # Tariff plans (issue 20): (plan, the names of its rate cards). A plan's calls are priced
     # with its cards; an account without a plan of its own, with the cards no plan keeps.
     plan_cards: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Cards kept for accounts' own deals (RateCardAssigned): like a plan's, never a default card.
+    deal_cards: tuple[str, ...] = ()
 
     @cached_property
     def _allowance_s(self) -> dict[str, int]:
@@ -122,13 +125,15 @@ class FoldSettings:
 
     @cached_property
     def _plan_cards(self) -> tuple[dict[str, tuple[str, ...]], frozenset[str]]:
-        return dict(self.plan_cards), frozenset(n for _, names in self.plan_cards for n in names)
+        return dict(self.plan_cards), frozenset(n for _, names in self.plan_cards for n in names) | set(self.deal_cards)
 
-    def card_for(self, plan: str, currency: str, at_ms: int) -> RateCard:
-        """R2, R5: the card that prices a call of ``plan`` started at ``at_ms``: the plan's own
-        cards first, then the default cards; the version in effect at the call's start."""
+    def card_for(self, plan: str, currency: str, at_ms: int, deal: str = "") -> RateCard:
+        """R2, R5: the card that prices a call of ``plan`` started at ``at_ms``: the account's own
+        deal (``deal``, a card name) first, then the plan's own cards, then the default cards;
+        the version in effect at the call's start."""
         by_plan, reserved = self._plan_cards
-        return select_card(self.rate_cards, currency, at_ms, (by_plan.get(plan, ()),), reserved)
+        return select_card(self.rate_cards, currency, at_ms, ((deal,) if deal else (), by_plan.get(plan, ())),
+                           reserved)
 
     def inbound_rate(self, plan: str) -> int:
         """Micro-units per minute a call received on a rented number costs under ``plan``."""
@@ -228,6 +233,10 @@ class AccountState:
     customer_name: str = ""
     billing_address: str = ""
     customer_tax_id: str = ""
+    # An account's own deal (RateCardAssigned, AccountState v7): the card that prices its calls
+    # started from ``card_override_from_ms`` on, before its plan's.
+    card_override: str = ""
+    card_override_from_ms: int = 0
 
 
 # --- outcomes -------------------------------------------------------------------------
@@ -653,6 +662,21 @@ def _erasure(fold: _Fold, item: Positioned) -> None:
     fold.outcomes.append(Applied(item))
 
 
+def deal_at(state: AccountState, at_ms: int) -> str:
+    """The account's own card for a call started at ``at_ms`` ("" before its deal began)."""
+    return state.card_override if state.card_override and at_ms >= state.card_override_from_ms else ""
+
+
+def _card_assigned(fold: _Fold, item: Positioned) -> None:
+    """An account's own deal, from the event's time on (issue 20)."""
+    event = item.event
+    assert isinstance(event, RateCardAssigned)
+    fold.at(item)
+    fold.state = replace(fold.state, card_override=event.card, card_override_from_ms=event.occurred_at_ms)
+    fold.books.state = fold.state
+    fold.outcomes.append(Applied(item))
+
+
 def _details(fold: _Fold, item: Positioned) -> None:
     """The customer block of later invoices; issued invoices keep theirs."""
     event = item.event
@@ -680,6 +704,7 @@ _PLAIN: dict[type, tuple[Callable[[_Fold, Positioned], None], bool]] = {
     PeriodTicked: (_tick, True),  # (handler, whether an event time past the log time is refused first)
     SubscriberErasureRequested: (_erasure, False),
     AccountDetailsChanged: (_details, True),
+    RateCardAssigned: (_card_assigned, True),
     **{kind: (_operator, True) for kind in lc_rules.OPERATOR_EVENTS},
 }
 
@@ -720,7 +745,7 @@ def _rate(fold: _Fold, item: Positioned, given_back_s: int = 0) -> tuple[RatedCa
     month (plus ``given_back_s``, a corrected call's earlier use); None when it is rejected."""
     event, state, settings, allowance_s = item.event, fold.state, fold.settings, fold.allowance_s
     try:
-        card = settings.card_for(fold.books.plan, state.currency, event.start_at_ms)
+        card = settings.card_for(fold.books.plan, state.currency, event.start_at_ms, deal_at(state, event.start_at_ms))
         if event.direction is Direction.INBOUND:  # billed to the rented number's owner
             return rate_inbound(event, card, settings.inbound_rate(fold.books.plan), fold.books.plan), ""
         period = period_of(event.start_at_ms, state.time_zone) if allowance_s else ""

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable
 
-from projections.account import AccountState, FoldSettings
+from projections.account import AccountState, FoldSettings, deal_at
 from projections.events import AccountStatus, CallDetailRecord, Disposition
 from projections.periods import period_of
 from projections.invoicing import add_charge, debit_at_close
@@ -74,7 +74,7 @@ def authorize(state: AccountState, callee: str, at_ms: int, held_micros: int, qu
                          time_zone=state.time_zone, included_remaining_s=remaining_s)
 
     try:
-        card = settings.card_for(state.plan, state.currency, at_ms)
+        card = settings.card_for(state.plan, state.currency, at_ms, deal_at(state, at_ms))
         full = charge(quota_s)
     except RatingError as exc:
         return Authorization(False, 0, exc.code, 0, available_micros=available)

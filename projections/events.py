@@ -226,6 +226,18 @@ class PlanChangeRequested:
 
 
 @dataclass(frozen=True, slots=True)
+class RateCardAssigned:
+    """An account's own deal (issue 20): its calls that start from ``occurred_at_ms`` on are
+    priced with the card named ``card`` (its version in effect, R5) before its plan's cards; an
+    empty name ends the deal."""
+
+    event_id: str
+    account_id: str
+    occurred_at_ms: int
+    card: str
+
+
+@dataclass(frozen=True, slots=True)
 class AccountSuspended:
     event_id: str
     account_id: str
@@ -519,6 +531,6 @@ AccountEvent = (
     AccountOpened | CallDetailRecord | PaymentReceived | PaymentRefunded | ChargebackReceived
     | PlanChangeRequested | AccountSuspended | AccountResumed | AccountTerminated
     | FraudHoldPlaced | FraudHoldReleased | DisputeOpened | DisputeResolved
-    | SubscriberErasureRequested | AdjustmentPosted | AccountDetailsChanged
+    | SubscriberErasureRequested | AdjustmentPosted | AccountDetailsChanged | RateCardAssigned
 )
 ACCOUNT_EVENTS: tuple[type, ...] = AccountEvent.__args__  # type: ignore[attr-defined]

@@ -499,7 +499,8 @@ class EventCodec:
             "pending_plan": s.pending_plan, "pending_plan_from": s.pending_plan_from,
             "call_charges": pack_call_charges(s.call_charges), "country_code": s.country_code,
             "customer_name": s.customer_name, "billing_address": s.billing_address,
-            "customer_tax_id": s.customer_tax_id,
+            "customer_tax_id": s.customer_tax_id, "card_override": s.card_override,
+            "card_override_from_ms": s.card_override_from_ms,
         })
 
     def decode_state(self, value: bytes) -> AccountState:
@@ -527,7 +528,8 @@ class EventCodec:
             pending_plan_from=d["pending_plan_from"],
             call_charges=unpack_call_charges(d["call_charges"]), country_code=d["country_code"],
             customer_name=d["customer_name"], billing_address=d["billing_address"],
-            customer_tax_id=d["customer_tax_id"],
+            customer_tax_id=d["customer_tax_id"], card_override=d["card_override"],
+            card_override_from_ms=d["card_override_from_ms"],
         )
 
     # --- invoice numbering (projections/numbering.py) -----------------------------------

@@ -21,6 +21,7 @@ from streams.api.models import (
     AdjustmentPosting,
     ChargebackRecording,
     CustomerDetails,
+    Deal,
     DisputeOpening,
     DisputeResolution,
     Erasure,
@@ -107,6 +108,13 @@ def change_status(body: StatusChange, account_id: str = ACCOUNT, key: str = KEY,
 def change_plan(body: PlanChange, account_id: str = ACCOUNT, key: str = KEY, who: str = Depends(caller),
                 ctx: Context = Depends(context)) -> Accepted:
     return _accept(ctx, who, lambda: commands.plan_change(account_id, body.plan, key), key)
+
+
+@router.post("/accounts/{account_id}/deal", status_code=202, response_model=Accepted)
+def assign_deal(body: Deal, account_id: str = ACCOUNT, key: str = KEY, who: str = Depends(caller),
+                ctx: Context = Depends(context)) -> Accepted:
+    """R2, R5: the account's calls from now on are priced with this card before its plan's."""
+    return _accept(ctx, who, lambda: commands.deal(account_id, body.card, key), key)
 
 
 @router.post("/accounts/{account_id}/disputes", status_code=202, response_model=Accepted)

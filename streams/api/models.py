@@ -90,6 +90,12 @@ class PlanChange(_Strict):
     plan: str = Field(min_length=1, max_length=64)
 
 
+class Deal(_Strict):
+    """An account's own rate card (a negotiated deal) from now on, before its plan's cards."""
+
+    card: str = Field(pattern=r"^[^\s,:|@]{0,64}$", description="a card's name (its id before @); empty ends the deal")
+
+
 class DisputeOpening(_Strict):
     """R19: a dispute of an invoice, named by its legal number (or its reference), within 30 days
     of its issue."""

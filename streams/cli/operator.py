@@ -95,6 +95,11 @@ def _account_changes(account_sub: argparse._SubParsersAction, parents: list) -> 
     show = account_sub.add_parser("show", parents=parents, help="the account as the read model holds it (JSON)")
     show.add_argument("account")
     show.set_defaults(handler=show_account)
+    deal = account_sub.add_parser("deal", parents=parents, help="price the account's calls with its own card from now on")
+    deal.add_argument("account")
+    deal.add_argument("--card", required=True, help="the card's name (its id before @); '' ends the deal")
+    _common(deal)
+    deal.set_defaults(handler=assign_deal)
     plan = account_sub.add_parser("plan", parents=parents, help="R21: change the plan from the next period")
     plan.add_argument("account")
     plan.add_argument("--plan", required=True)
@@ -234,3 +239,11 @@ def change_details(args: argparse.Namespace) -> int:
     key = args.idempotency_key or commands.new_key()
     event = commands.details(args.account, _customer(args), key)
     return _say(commands.submit(settings_of(args), event, key), args, "customer details changed for")
+
+
+def assign_deal(args: argparse.Namespace) -> int:
+    from streams.edge import commands
+
+    key = args.idempotency_key or commands.new_key()
+    event = commands.deal(args.account, args.card, key)
+    return _say(commands.submit(settings_of(args), event, key), args, f"card {args.card or '(plan)'} from now on for")

@@ -139,6 +139,8 @@ class Settings:
     # calls (a card's name is its id before "@"); plans not listed, and accounts of them, use the
     # cards no plan names.
     plan_cards: tuple[str, ...] = setting((), check=checks.plan_cards)
+    # Cards kept for accounts' own deals (voiceledger account deal): never a default card.
+    deal_cards: tuple[str, ...] = setting((), check=checks.plan_names)
     # R36: plans sold to residential customers; the business-on-residential report watches them.
     residential_plans: tuple[str, ...] = setting((), check=checks.plan_names)
     # R30: call-log rows are kept this many years (never fewer than five), then aggregated.

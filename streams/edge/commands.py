@@ -46,6 +46,7 @@ from projections.events import (
     PaymentReceived,
     PaymentRefunded,
     PlanChangeRequested,
+    RateCardAssigned,
     SuspensionReason,
     TerminationReason,
 )
@@ -190,6 +191,15 @@ def dispute_resolution(account_id: str, dispute_event_id: str, outcome: str, cre
         raise CommandRefused("credit: positive for CUSTOMER_FAVOUR, zero for PROVIDER_FAVOUR")
     event = DisputeResolved(_event_id("resolve", key), account_id, at_ms or _now_ms(), dispute_event_id, decided,
                             credit_micros, currency.upper())
+    _checked(event, lambda _: None)
+    return event
+
+
+def deal(account_id: str, card: str, key: str, at_ms: int | None = None) -> RateCardAssigned:
+    """An account's own card (a negotiated deal) from now on, before its plan's; "" ends it."""
+    if len(card) > 64 or "@" in card or any(c in card for c in " ,:|"):
+        raise CommandRefused("card: a card's name (its id before @), at most 64 characters")
+    event = RateCardAssigned(_event_id("deal", key), account_id, at_ms or _now_ms(), card)
     _checked(event, lambda _: None)
     return event
 

@@ -85,7 +85,7 @@ def fold_settings_from(settings: Settings, published_cards: tuple[RateCard, ...]
         interim_threshold_micros=parse_decimal_micros(settings.interim_threshold),
         invoice_issuer=settings.invoice_issuer,
         payment_terms_days=settings.payment_terms_days, payment_terms_days_by_plan=settings.payment_terms_by_plan(),
-        plan_cards=settings.plan_cards_by_plan(),
+        plan_cards=settings.plan_cards_by_plan(), deal_cards=settings.deal_cards,
         taxes_by_key=settings.taxes_by_key(),
     )
 

@@ -46,7 +46,7 @@ def bad_messages(settings, codec: EventCodec, events) -> list[tuple[int, bytes, 
                        disposition=Disposition.NO_ANSWER)
     early_answer = replace(cdr, call_id="early-1", answer_at_ms=cdr.start_at_ms - 5_000,
                            disposition=Disposition.ANSWERED)
-    gbp = PaymentReceived("pay-gbp", acct, cdr.start_at_ms, 5_000_000, "GBP")
+    gbp = PaymentReceived("pay-gbp", acct, cdr.start_at_ms, 5_000_000, "XTS")  # ISO 4217 "testing": no money
     ghost = replace(cdr, call_id="ghost-1", account_id="no-such-account")
     conflict = replace(cdr, end_at_ms=cdr.end_at_ms + 600_000)  # same call key, other content
     return [

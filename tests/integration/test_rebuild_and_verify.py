@@ -19,7 +19,7 @@ from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
-from projections.events import AccountOpened, PeriodTicked, TickKind
+from projections.events import AccountOpened, PeriodTicked, RateCardAssigned, TickKind
 from projections.journal import balances_from_journal
 from projections.periods import period_start_ms
 from schemas.codec import EventCodec
@@ -47,15 +47,17 @@ def two_plans(tmp_path, settings) -> dict:
     third from 2 October), beside the default cards."""
     standard = (Path(__file__).resolve().parents[2] / "streams" / "data" / "standard-usd.csv").read_text()
     cards = []
-    for day, divisor in (("2026-10-01", 2), ("2026-10-02", 3)):
-        deck = tmp_path / day / "business-usd.csv"
-        deck.parent.mkdir()
+    for day, divisor, name in (("2026-10-01", 2, "business-usd"), ("2026-10-02", 3, "business-usd"),
+                               ("2026-10-01", 5, "acme-deal")):
+        deck = tmp_path / name / day / f"{name}.csv"
+        deck.parent.mkdir(parents=True)
         rows = standard.splitlines()
         cheaper = [rows[0]] + [",".join([f[0], f[1], f"{Decimal(f[2]) / divisor:.6f}", *f[3:]])
                                for f in (row.split(",") for row in rows[1:])]
         deck.write_text("\n".join(cheaper) + "\n")
         cards.append(f"{deck}|USD|{day}")
-    return {"rate_cards": (*settings.rate_cards, *cards), "plan_cards": ("business:business-usd",)}
+    return {"rate_cards": (*settings.rate_cards, *cards), "plan_cards": ("business:business-usd",),
+            "deal_cards": ("acme-deal",)}
 
 
 def read_call_log_cards(settings) -> list:
@@ -81,6 +83,13 @@ def test_R7_R9_R13_rebuild_equals_live_invoices_included_and_verify_catches_a_br
     # price changes on 2 October (R5): a rebuild must select exactly as live did.
     events = [replace(e, plan="business") if isinstance(e, AccountOpened) and int(e.account_id[-6:]) % 3 == 0 else e
               for e in simulate(SimulationSpec(accounts=200, calls=3_000, days=2, seed=23))]
+    # And half-way through, one residential USD customer gets a deal of their own.
+    middle = len(events) // 2
+    dealer = next(e.account_id for e in events if isinstance(e, AccountOpened) and e.currency == "USD"
+                  and e.plan != "business")
+    at = next(getattr(events[middle], f) for f in ("start_at_ms", "received_at_ms", "occurred_at_ms")
+              if hasattr(events[middle], f))
+    events.insert(middle, RateCardAssigned("deal-1", dealer, at, "acme-deal"))
     asyncio.run(produce_events(settings, events, envelope_max=40))
     # The month-start tick closes October (R13): every account with charges gets an invoice.
     close_at = period_start_ms("2026-11", "UTC")
@@ -91,7 +100,7 @@ def test_R7_R9_R13_rebuild_equals_live_invoices_included_and_verify_catches_a_br
     business_cards = {r.card_id for r in read_call_log_cards(settings) if r.plan == "business" and r.currency == "USD"}
     assert business_cards == {"business-usd@2026-10-01", "business-usd@2026-10-02"}, "both versions priced calls"
     assert {r.card_id for r in read_call_log_cards(settings) if r.plan == "residential-basic" and r.currency == "USD"} \
-        == {"standard-usd@2020-01-01"}, "the other plan keeps the default card"
+        == {"standard-usd@2020-01-01", "acme-deal@2026-10-01"}, "the other plan keeps the default card, but a deal"
     codec = EventCodec()
     invoices = {codec.decode_event(r.value).invoice_number: codec.decode_event(r.value)
                 for r in asyncio.run(read_topic(settings.broker, settings.invoices_topic))}

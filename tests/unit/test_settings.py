@@ -83,6 +83,7 @@ SAMPLES: dict[str, tuple[str, str, object]] = {
     "invoice_locale": ('"fr_BE"', "fr_BE", "fr_BE"),
     "payment_terms_days": ("30", "30", 30),
     "payment_terms": ('["business:30"]', "business:30", ("business:30",)),
+    "deal_cards": ('["acme-deal-usd"]', "acme-deal-usd", ("acme-deal-usd",)),
     "plan_cards": ('["business:business-usd|business-eur"]', "business:business-usd|business-eur",
                    ("business:business-usd|business-eur",)),
     "portal_secret_file": ('"/etc/vl/portal"', "/etc/vl/portal", "/etc/vl/portal"),

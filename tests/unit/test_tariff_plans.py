@@ -99,3 +99,26 @@ def test_R2_R10_a_per_call_maximum_cost_is_charged_at_most_and_authorization_hon
     short = authorize(replace(state, balance_micros=5_000_000), "+88212345678", ms("2026-10-11T12:00:00"), 0, 3600,
                       settings)
     assert short.allowed and short.max_duration_s < 3600, "below the cap, funds still limit the duration"
+
+
+def test_R2_R5_an_accounts_own_deal_beats_its_plan_from_the_deal_on():
+    from projections.events import RateCardAssigned
+
+    deal = RateCard("acme-deal@2026-10-01", "USD", OCT, {"44": DestinationRate("44", "UK", 30_000)})
+    settings = FoldSettings(rate_cards=(STANDARD, BUSINESS, deal), plan_cards=(("business", ("business-usd",)),),
+                            deal_cards=("acme-deal",))
+    assert settings.card_for("basic", "USD", NOV) is STANDARD, "a deal's card is nobody's default"
+
+    def uk(n: int, at: str) -> CallDetailRecord:
+        return CallDetailRecord(f"c{n}", "carrier", f"k{n}", "a1", "15550000001", "+442071234567", ms(at), ms(at),
+                                ms(at) + 60_000, Disposition.ANSWERED)
+
+    events = [AccountOpened("o", "a1", OCT, "USD", "business", "prepaid", ("15550000001",)),
+              PaymentReceived("p", "a1", OCT, 100_000_000, "USD"), uk(1, "2026-10-05T10:00:00"),
+              RateCardAssigned("d", "a1", ms("2026-10-10T00:00:00"), "acme-deal"), uk(2, "2026-10-12T10:00:00"),
+              uk(3, "2026-10-09T10:00:00"),  # a late CDR of a call made before the deal: the plan's price
+              RateCardAssigned("d2", "a1", ms("2026-10-20T00:00:00"), ""), uk(4, "2026-10-21T10:00:00")]
+    state, outcomes = fold_batch(None, [Positioned("t/0", i, 0, 2**62, e) for i, e in enumerate(events)], settings)
+    assert all(isinstance(o, Applied) for o in outcomes)
+    assert [o.rated.charge_micros for o in outcomes if getattr(o, "rated", None)] == [60_000, 30_000, 60_000, 60_000]
+    assert state.card_override == "" and state.card_override_from_ms == ms("2026-10-20T00:00:00")
