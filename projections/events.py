@@ -396,6 +396,7 @@ class RateCardPublished:
     bands: tuple[RateBand, ...] = ()  # v2
     part: int = 0  # v2
     parts: int = 1  # v2
+    split_at_bands: bool = False  # v4: price each part of a call at its own band (issue 20)
 
 
 class TickKind(str, Enum):

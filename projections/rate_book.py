@@ -65,7 +65,7 @@ def card_to_parts(card: RateCard, *, event_id: str, published_at_ms: int,
     chunks = [wire[i:i + part_size] for i in range(0, len(wire), part_size)] or [[]]
     return [
         RateCardPublished(f"{event_id}/{n}", published_at_ms, card.card_id, card.currency, card.valid_from_ms,
-                          card.valid_to_ms, tuple(chunk), bands, n, len(chunks))
+                          card.valid_to_ms, tuple(chunk), bands, n, len(chunks), card.split_at_bands)
         for n, chunk in enumerate(chunks)
     ]
 
@@ -76,10 +76,12 @@ def card_from_parts(parts: list[RateCardPublished]) -> RateCard:
     if sorted(p.part for p in parts) != list(range(first.parts)):
         raise InvalidRateCard(f"rate card {first.card_id}: parts {sorted(p.part for p in parts)} "
                               f"are not 0..{first.parts - 1}")
-    head = (first.card_id, first.currency, first.valid_from_ms, first.valid_to_ms, first.bands, first.parts)
+    head = (first.card_id, first.currency, first.valid_from_ms, first.valid_to_ms, first.bands, first.parts,
+            first.split_at_bands)
     destinations: dict[str, DestinationRate] = {}
     for part in parts:
-        if (part.card_id, part.currency, part.valid_from_ms, part.valid_to_ms, part.bands, part.parts) != head:
+        if (part.card_id, part.currency, part.valid_from_ms, part.valid_to_ms, part.bands, part.parts,
+                part.split_at_bands) != head:
             raise InvalidRateCard(f"rate card {first.card_id}: part {part.part} disagrees with part "
                                   f"{first.part} on currency, validity, bands or part count")
         for w in part.destinations:
@@ -88,7 +90,8 @@ def card_from_parts(parts: list[RateCardPublished]) -> RateCard:
             destinations[w.prefix] = _model_destination(w)
     bands = tuple(Band(b.name, frozenset(b.weekdays), b.start_minute, b.end_minute) for b in first.bands)
     return RateCard(card_id=first.card_id, currency=first.currency, valid_from_ms=first.valid_from_ms,
-                    destinations=destinations, valid_to_ms=first.valid_to_ms, bands=bands)
+                    destinations=destinations, valid_to_ms=first.valid_to_ms, bands=bands,
+                    split_at_bands=first.split_at_bands)
 
 
 def effective_card(card: RateCard, published_at_ms: int, lead_ms: int) -> RateCard | None:
@@ -104,7 +107,8 @@ def effective_card(card: RateCard, published_at_ms: int, lead_ms: int) -> RateCa
 
 def _content_hash(part: RateCardPublished) -> int:
     # In-process only (str hashes are salted per process): never stored.
-    return hash((part.currency, part.valid_from_ms, part.valid_to_ms, part.bands, part.parts, part.destinations))
+    return hash((part.currency, part.valid_from_ms, part.valid_to_ms, part.bands, part.parts, part.destinations,
+                 part.split_at_bands))
 
 
 @dataclass

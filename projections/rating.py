@@ -156,7 +156,10 @@ class RateCard:
     valid_from_ms: int
     destinations: dict[str, DestinationRate]
     valid_to_ms: int | None = None
-    bands: tuple[Band, ...] = ()  # the first band that covers a call's start time applies
+    bands: tuple[Band, ...] = ()  # the first band that covers a moment applies
+    # How a call that crosses a band boundary is priced: by the band of its start (the default),
+    # or each part at its own band's rate (True: per-segment pricing, as CGRateS does).
+    split_at_bands: bool = False
     _lengths: tuple[int, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -248,6 +251,39 @@ def usage_micros(billed_s: int, rate_micros_per_minute: int) -> int:
     return div_round_up(billed_s * rate_micros_per_minute, SECONDS_PER_MINUTE)
 
 
+def band_segments(card: RateCard, answer_ms: int, duration_s: int, time_zone: str) -> list[tuple[str, int]]:
+    """The (band, seconds) parts of a call answered at ``answer_ms``, in time order. Bands change
+    on minute boundaries of local time, and every zone's offset is a whole number of minutes, so
+    the band is looked up once per minute of the call."""
+    parts: list[tuple[str, int]] = []
+    done = 0
+    while done < duration_s:
+        at = answer_ms + done * 1000
+        step = max(1, div_round_up(60_000 - at % 60_000, 1000))  # to the next minute boundary
+        step = min(step, duration_s - done)
+        band = card.band_at(at, time_zone)
+        if parts and parts[-1][0] == band:
+            parts[-1] = (band, parts[-1][1] + step)
+        else:
+            parts.append((band, step))
+        done += step
+    return parts
+
+
+def split_usage(parts: list[tuple[str, int]], billed_s: int, included_s: int, dest: DestinationRate) -> int:
+    """Per-segment pricing: each part at its band's rate. The seconds the increments add beyond
+    the call (R2) are billed in its last part; included seconds (R4) are used from its first.
+    One rounding, up, of the exact sum (micro-units x 60), as for a call in one band."""
+    seconds = [s for _, s in parts]
+    seconds[-1] += billed_s - sum(seconds)
+    exact = 0
+    for (band, _), s in zip(parts, seconds):
+        used = min(s, included_s)
+        included_s -= used
+        exact += (s - used) * dest.rate_in_band(band)
+    return div_round_up(exact, SECONDS_PER_MINUTE)
+
+
 def tiered_usage(duration_s: int, tiers: tuple[Tier, ...]) -> tuple[int, int]:
     """(billed seconds, usage micro-units) under elapsed-time tiers; one rounding, up."""
     billed = 0
@@ -331,7 +367,11 @@ def rate_call(
         included = 0
         if included_remaining_s > 0 and not dest.connect_fee_micros and callee.startswith(country_code):
             included = min(billed, included_remaining_s)  # R4: included minutes first
-        usage = usage_micros(billed - included, rate)
+        if card.split_at_bands and dest.band_rates:
+            parts = band_segments(card, cdr.answer_at_ms, duration_s, time_zone)
+            usage = split_usage(parts, billed, included, dest)
+        else:
+            usage = usage_micros(billed - included, rate)
     if dest.max_cost_micros and usage + dest.connect_fee_micros > dest.max_cost_micros:
         usage = max(0, dest.max_cost_micros - dest.connect_fee_micros)  # capped: the call costs at most this
     charge = usage + dest.connect_fee_micros

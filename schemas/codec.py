@@ -233,7 +233,7 @@ def _card_part_to_dict(e: Any) -> dict:
             "destinations": [_destination_to_dict(d) for d in e.destinations],
             "bands": [{"name": b.name, "weekdays": list(b.weekdays), "start_minute": b.start_minute,
                        "end_minute": b.end_minute} for b in e.bands],
-            "part": e.part, "parts": e.parts}
+            "part": e.part, "parts": e.parts, "split_at_bands": e.split_at_bands}
 
 
 def _destination_from_dict(x: dict) -> Any:
@@ -251,7 +251,7 @@ def _card_part_from_dict(d: dict) -> Any:
         d["event_id"], d["occurred_at_ms"], d["card_id"], d["currency"], d["valid_from_ms"], d["valid_to_ms"],
         tuple(map(_destination_from_dict, d["destinations"])),
         tuple(ev.RateBand(b["name"], tuple(b["weekdays"]), b["start_minute"], b["end_minute"]) for b in d["bands"]),
-        d["part"], d["parts"])
+        d["part"], d["parts"], d["split_at_bands"])
 
 
 # Hand-written converters for the hot types (a CDR is decoded ~100k times a second; every

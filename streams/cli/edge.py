@@ -62,6 +62,9 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
     imp.add_argument("--valid-to", help="YYYY-MM-DD (UTC), exclusive; default: open-ended")
     imp.add_argument("--card-id", help="default: FILE-stem@valid-from; cards are immutable, so a new deck "
                                        "needs a new id")
+    imp.add_argument("--split-bands", action="store_true",
+                     help="price a call that crosses a band boundary part by part at each band's rate (per-segment, "
+                          "as CGRateS does); default: the whole call at the band of its start")
     imp.add_argument("--card", metavar="NAME", help="the card's name, as plans name it (plan_cards): the id is "
                                                    "NAME@valid-from, a new version of the card NAME")
     imp.add_argument("--band", action="append", default=[], metavar="NAME=DAYS@HH:MM-HH:MM",
@@ -214,6 +217,8 @@ def rates_import(args: argparse.Namespace) -> int:
         raise ConfigError("--card: a name without @ (the id is NAME@valid-from), and not with --card-id")
     card = load_rate_card(args.path, args.currency, args.valid_from, valid_to=args.valid_to, bands=bands,
                           card_id=args.card_id)
+    if args.split_bands:
+        card = dataclasses.replace(card, split_at_bands=True)
     if args.card:  # a named version: plans pick cards by name, the version in effect by date (R5)
         card = dataclasses.replace(card, card_id=f"{args.card}@{card.card_id.split('@', 1)[1]}")
     if settings.seal_personal_data:

@@ -122,3 +122,29 @@ def test_R2_R5_an_accounts_own_deal_beats_its_plan_from_the_deal_on():
     assert all(isinstance(o, Applied) for o in outcomes)
     assert [o.rated.charge_micros for o in outcomes if getattr(o, "rated", None)] == [60_000, 30_000, 60_000, 60_000]
     assert state.card_override == "" and state.card_override_from_ms == ms("2026-10-20T00:00:00")
+
+
+def test_R2_R5_a_call_across_a_band_boundary_split_per_segment_matches_a_hand_computation():
+    """CGRateS's example: weekdays 0.20 a minute, weekends 0.05, per second. A call from Friday
+    23:58 to Saturday 00:03 costs 1.00 at its start's band, 0.55 split: 2 min x 0.20 + 3 min x 0.05."""
+    from projections.rating import Band, band_segments, rate_call
+
+    weekend = Band("weekend", frozenset({5, 6}), 0, 1440)
+    usa = DestinationRate("1", "USA", 200_000, 0, 1, 1, band_rates=(("weekend", 50_000),))
+    by_start = RateCard("weekend-usd@2026-10-01", "USD", OCT, {"1": usa}, bands=(weekend,))
+    split = replace(by_start, split_at_bands=True)
+    friday, saturday = ms("2026-10-09T23:58:00"), ms("2026-10-10T00:03:00")
+    assert datetime.fromtimestamp(friday / 1000, timezone.utc).weekday() == 4
+    cdr = CallDetailRecord("c", "carrier", "k", "a1", "+15550000001", "+12125550100", friday, friday, saturday,
+                           Disposition.ANSWERED)
+    assert rate_call(cdr, by_start).charge_micros == 1_000_000
+    assert rate_call(cdr, split).charge_micros == 550_000
+    assert band_segments(split, friday, 300, "UTC") == [("standard", 120), ("weekend", 180)]
+    # In New York the same moments are Friday 19:58-20:03: no boundary, all at the weekday rate.
+    assert rate_call(cdr, split, time_zone="America/New_York").charge_micros == 1_000_000
+    # A call that starts mid-minute crosses at the boundary's exact second; whole-minute increments
+    # put the rounding in the last part: 61 s from 23:59:30 -> 30 s weekday, 31 s (+59 s) weekend.
+    odd = replace(cdr, start_at_ms=friday + 90_000, answer_at_ms=friday + 90_000, end_at_ms=friday + 151_000)
+    minute = replace(split, destinations={"1": replace(usa, initial_increment_s=60, subsequent_increment_s=60)})
+    assert band_segments(minute, odd.answer_at_ms, 61, "UTC") == [("standard", 30), ("weekend", 31)]
+    assert rate_call(odd, minute).charge_micros == (30 * 200_000 + 90 * 50_000) // 60
