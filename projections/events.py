@@ -171,13 +171,14 @@ class ChargebackReceived:
         return "b:" + self.event_id, at_ms, fingerprint(self.account_id, self.amount_micros, self.currency, at_ms)
 
 
-ADJUSTMENT_CATEGORIES = ("activation", "feature", "equipment", "shipping", "goodwill", "correction")
+ADJUSTMENT_CATEGORIES = ("activation", "feature", "equipment", "shipping", "goodwill", "correction", "rerating")
 
 
 @dataclass(frozen=True, slots=True)
 class AdjustmentPosted:
     """An operator's one-time charge (R16: activation, advanced features, equipment, shipping and
-    handling) when positive, or a credit (goodwill, correction) when negative."""
+    handling) when positive, or a credit (goodwill, correction) when negative; ``rerating``: the
+    difference of usage re-rated at another plan's cards (R6, either sign)."""
 
     event_id: str
     account_id: str

@@ -47,7 +47,7 @@ ROUNDING_RESIDUE = "rounding:residue"
 # Categories of unbilled charges (R16), in the order an invoice lists them, with their labels.
 USAGE_CATEGORIES = ("usage:domestic", "usage:international", "usage:premium", "usage:inbound", "usage:correction")
 FEE_CATEGORIES = ("activation", "monthly", "monthly:credit", "feature", "equipment", "shipping", "termination",
-                  "goodwill", "correction")
+                  "goodwill", "correction", "rerating")
 _LABELS = {
     "activation": "Activation",
     "monthly": "Monthly service",
@@ -58,6 +58,7 @@ _LABELS = {
     "shipping": "Shipping and handling",
     "goodwill": "Goodwill credit",
     "correction": "Correction",
+    "rerating": "Usage re-rated at the plan it matches (R6)",
     "usage:domestic": "Calls, domestic",
     "usage:international": "Calls, international",
     "usage:premium": "Calls, premium destinations",
@@ -65,7 +66,7 @@ _LABELS = {
     "usage:correction": "Corrected calls",  # projections/corrections.py: the difference, a call per correction
 }
 _ORDER = {c: i for i, c in enumerate(("activation", "monthly", "monthly:credit", "feature", *USAGE_CATEGORIES,
-                                      "equipment", "shipping", "termination", "goodwill", "correction"))}
+                                      "rerating", "equipment", "shipping", "termination", "goodwill", "correction"))}
 
 
 def div_round_half_away(numerator: int, denominator: int) -> int:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from projections.events import CallDetailRecord
+from projections.events import AdjustmentPosted, CallDetailRecord
 from projections.rating import RateCard, RatedCall, RatingError, rate_call, select_card
 
 
@@ -44,13 +44,14 @@ class Rerating:
 
 def rerate(calls: list[tuple[CallDetailRecord, int]], other_cards: list[RateCard], currency: str, *,
            on_net_prefixes: tuple[str, ...] = (), country_code: str = "1",
-           time_zone: str = "UTC") -> Rerating:
-    """Re-rate ``(cdr, original charge in micro-units)`` pairs at ``other_cards`` (R6)."""
+           time_zone: str = "UTC", card_for=None) -> Rerating:  # noqa: ANN001 - (start ms) -> RateCard
+    """Re-rate ``(cdr, original charge in micro-units)`` pairs at ``other_cards`` (R6), or at the
+    card ``card_for(start)`` picks (the other plan's, as the fold would pick it)."""
     differences = []
     unrated = []
     for cdr, original in sorted(calls, key=lambda c: (c[0].start_at_ms, c[0].call_key)):
         try:
-            card = select_card(other_cards, currency, cdr.start_at_ms)
+            card = card_for(cdr.start_at_ms) if card_for else select_card(other_cards, currency, cdr.start_at_ms)
             rated = rate_call(cdr, card, on_net_prefixes=on_net_prefixes, country_code=country_code,
                               time_zone=time_zone)
         except RatingError as exc:
@@ -58,3 +59,19 @@ def rerate(calls: list[tuple[CallDetailRecord, int]], other_cards: list[RateCard
             continue
         differences.append(CallDifference(cdr.call_key, original, rated.charge_micros, rated))
     return Rerating(currency, tuple(differences), tuple(unrated))
+
+
+def adjustment_for(account_id: str, period: str, plan: str, rerating: Rerating, at_ms: int) -> AdjustmentPosted:
+    """R6: the difference as an adjustment (its own invoice line, "rerating"); its event id names
+    the account, period and plan, so the same re-rating posted twice is one adjustment. Refused
+    (``IncompleteRerating``) when a call could not be re-rated: an adjustment is complete or not made."""
+    if rerating.unrated:
+        raise IncompleteRerating(f"{len(rerating.unrated)} call(s) could not be re-rated at plan {plan}, e.g. "
+                                 f"{rerating.unrated[0][0]}: {rerating.unrated[0][1]}")
+    n = len(rerating.differences)
+    return AdjustmentPosted(f"rerate:{account_id}:{period}:{plan}", account_id, at_ms, rerating.total_difference_micros,
+                            rerating.currency, "rerating", f"{period}: {n} call(s) re-rated at plan {plan} (R6)")
+
+
+class IncompleteRerating(ValueError):
+    """Some calls of the period could not be re-rated at the other plan's cards."""

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from projections.periods import next_period, period_start_ms
 from streams.api.problems import Problem
-from streams.clickhouse.client import ClickHouse, connect
+from streams.clickhouse.client import ClickHouse, connect, quoted
 
 PAYMENT_KINDS = ("payment", "refund", "chargeback")  # money in and back out; everything else is a charge
 
@@ -52,10 +52,6 @@ class Reader:
                 ch.close()
             except Exception:  # noqa: BLE001 - a broken connection may fail to close; it is dropped anyway
                 pass
-
-
-def quoted(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 @dataclass(frozen=True)

@@ -222,3 +222,8 @@ def insert_many(ch: ClickHouse, table: str, columns: Sequence[str], rows: Iterab
         ch.insert(table, columns, batch)
         total += len(batch)
     return total
+
+
+def quoted(value: str) -> str:
+    """A ClickHouse string literal of ``value`` (backslashes and quotes escaped)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"

@@ -24,7 +24,7 @@ import json
 import time
 from pathlib import Path
 
-from streams.clickhouse.client import ClickHouse
+from streams.clickhouse.client import ClickHouse, quoted
 
 EXPORTS = {
     "calls": ("call_log", ("call_key", "carrier_id", "call_id", "caller", "callee", "toString(start_at)",
@@ -44,10 +44,6 @@ class ErasureIncomplete(RuntimeError):
     """ClickHouse did not finish the erasure, or a number survived it."""
 
 
-def _quoted(account_id: str) -> str:
-    return "'" + account_id.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def _name(expr: str) -> str:
     return expr[len("toString("):-1] if expr.startswith("toString(") else expr
 
@@ -56,7 +52,7 @@ def export_records(query, account_id: str) -> dict[str, list[dict]]:  # noqa: AN
     """R32/R33: every part (calls, journal, invoices) of the subscriber's data as records."""
     parts = {}
     for part, (table, columns, order) in EXPORTS.items():
-        rows = query(f"SELECT {', '.join(columns)} FROM {table} FINAL WHERE account_id = {_quoted(account_id)} "
+        rows = query(f"SELECT {', '.join(columns)} FROM {table} FINAL WHERE account_id = {quoted(account_id)} "
                      f"ORDER BY {order}")
         names = [_name(c) for c in columns]
         parts[part] = [dict(zip(names, (v if isinstance(v, (int, str)) or v is None else str(v) for v in row)))
@@ -86,12 +82,12 @@ def anonymise_statement(account_id: str) -> str:
     rated prefix, then stars (replaceRegexpAll, not repeat(): the 18.16 server has no repeat())."""
     return (f"ALTER TABLE call_log UPDATE caller = '', callee = concat(destination_prefix, "
             f"replaceRegexpAll(substring(callee, length(destination_prefix) + 1), '.', '*')) "
-            f"WHERE account_id = {_quoted(account_id)}")
+            f"WHERE account_id = {quoted(account_id)}")
 
 
 def erase_in_clickhouse(ch: ClickHouse, account_id: str, timeout_s: float = 120.0) -> int:
     """Anonymise the subscriber's call-log rows; returns how many rows were rewritten."""
-    who = _quoted(account_id)
+    who = quoted(account_id)
     (rows,), = ch.query(f"SELECT count() FROM call_log WHERE account_id = {who}")
     if rows:
         ch.execute(anonymise_statement(account_id))

@@ -12,10 +12,12 @@ ClickHouse server, beside the real worker:
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import uuid
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -164,8 +166,13 @@ def test_R19_R20_R33_four_months_through_the_api_statements_invoices_and_dispute
     status, opened, _ = call(base, "POST", f"/v1/accounts/{ACCOUNT}/disputes",
                              {**dispute, "invoice_number": fresh["reference"]}, scope="portal:acct-000001", key="d-2")
     assert status == 202, opened
+    rerated = rerate_at_a_business_card(settings, tmp_path, lived.months[2])
+    assert rerated["calls"] == 1 and rerated["difference_micros"] > 0 and rerated["adjustment_event"], rerated
     assert run_worker_to_end(settings, log_events(settings)[1], tmp_path / "worker.log") == 0
     assert call(base, "GET", f"/v1/accounts/{ACCOUNT}", scope="finance")[1]["open_disputes"] == 1
+    after_all = oracle(settings, log_events(settings)[0])[ACCOUNT]
+    assert call(base, "GET", f"/v1/accounts/{ACCOUNT}/balance")[1]["balance_micros"] == after_all.balance_micros \
+        == expected.balance_micros - rerated["difference_micros"], "R6: the difference posted once"
     status, letters, _ = call(base, "GET", f"/v1/accounts/{ACCOUNT}/dead-letters")
     assert status == 200 and letters == [], "nothing the API sent was refused by the worker"
     # R32: the customer's export, then their erasure: numbers gone, amounts kept.
@@ -176,6 +183,24 @@ def test_R19_R20_R33_four_months_through_the_api_statements_invoices_and_dispute
     assert status == 200 and erased["subscriber_key_deleted"] and erased["call_log_rows_anonymised"] == 4, erased
     after = call(base, "GET", f"/v1/accounts/{ACCOUNT}/calls", scope="portal:acct-000001")[1]["calls"]
     assert {c["caller"] for c in after} == {""} and sum(c["charge_micros"] for c in after) == -usage
+
+
+def rerate_at_a_business_card(settings, tmp_path: Path, month: str) -> dict:
+    """R6 through the CLI: the month's calls re-rated at a business card three times the
+    standard prices, the difference posted (twice: the second is the same adjustment, not sent)."""
+    standard = (Path(__file__).resolve().parents[2] / "streams" / "data" / "standard-usd.csv").read_text().splitlines()
+    deck = tmp_path / "business-usd.csv"
+    deck.write_text("\n".join([standard[0]] + [",".join([f[0], f[1], f"{Decimal(f[2]) * 3:.6f}", *f[3:]])
+                                                for f in (row.split(",") for row in standard[1:])]) + "\n")
+    business = replace(settings, rate_cards=(*settings.rate_cards, f"{deck}|USD|2020-01-01"),
+                       plan_cards=("business:business-usd",))
+    runs = [subprocess.run([sys.executable, "-m", "streams.cli", "rerate", ACCOUNT, "--period", month, "--plan",
+                            "business", "--post", "--json"], env=worker_env(business), capture_output=True, text=True,
+                           timeout=120) for _ in range(2)]
+    assert all(r.returncode == 0 for r in runs), runs[0].stderr + runs[1].stderr
+    first, again = (json.loads(r.stdout) for r in runs)
+    assert first == again
+    return first
 
 
 def posted_at_ms(event) -> int:  # noqa: ANN001 - an account event

@@ -148,3 +148,35 @@ def test_R2_R5_a_call_across_a_band_boundary_split_per_segment_matches_a_hand_co
     minute = replace(split, destinations={"1": replace(usa, initial_increment_s=60, subsequent_increment_s=60)})
     assert band_segments(minute, odd.answer_at_ms, 61, "UTC") == [("standard", 30), ("weekend", 31)]
     assert rate_call(odd, minute).charge_micros == (30 * 200_000 + 90 * 50_000) // 60
+
+
+def test_R6_usage_inconsistent_with_the_plan_is_rerated_and_the_difference_posted_on_its_own_line():
+    """Business use on a residential flat rate: October's calls re-rated at the business card,
+    each with the version in effect at its start (R5), the difference one adjustment."""
+    from projections.events import AdjustmentPosted, InvoiceIssued, PeriodTicked, TickKind
+    from projections.rerating import IncompleteRerating, adjustment_for, rerate
+
+    def uk(n: int, at: str, callee: str = "+442071234567") -> CallDetailRecord:
+        return CallDetailRecord(f"c{n}", "carrier", f"k{n}", "a1", "15550000001", callee, ms(at), ms(at),
+                                ms(at) + 60_000, Disposition.ANSWERED)
+
+    calls = [(uk(1, "2026-10-10T10:00:00"), 100_000), (uk(2, "2026-11-02T10:00:00"), 100_000)]
+    done = rerate(calls, [], "USD", card_for=lambda at: SETTINGS.card_for("business", "USD", at))
+    assert [d.rerated_micros for d in done.differences] == [60_000, 50_000]  # the version of each call's start
+    event = adjustment_for("a1", "2026-10", "business", done, ms("2026-11-05T00:00:00"))
+    assert (event.event_id, event.amount_micros, event.category) == ("rerate:a1:2026-10:business", -90_000, "rerating")
+    unknown = rerate([(uk(3, "2026-10-11T10:00:00", "+99912345"), 1)], [], "USD",
+                     card_for=lambda at: SETTINGS.card_for("business", "USD", at))
+    with pytest.raises(IncompleteRerating):
+        adjustment_for("a1", "2026-10", "business", unknown, 0)
+    # Folded, the adjustment moves the balance and is its own invoice line at the month's close.
+    events = [AccountOpened("o", "a1", OCT, "USD", "basic", "postpaid", ("15550000001",)),
+              AdjustmentPosted("rerate:a1:2026-10:business", "a1", ms("2026-10-20T00:00:00"), 90_000, "USD",
+                               "rerating", "2026-10: 2 call(s) re-rated at plan business (R6)"),
+              PeriodTicked("t", NOV, TickKind.HOUR, "2026-11")]
+    state, outcomes = fold_batch(None, [Positioned("t/0", i, 0, 2**62, e) for i, e in enumerate(events)],
+                                 FoldSettings(rate_cards=(STANDARD,)))
+    (invoice,) = [n for o in outcomes for n in getattr(o, "notices", ()) if isinstance(n, InvoiceIssued)]
+    assert [(line.category, line.amount_micros) for line in invoice.lines] == [("rerating", 90_000)]
+    assert invoice.lines[0].description.startswith("Usage re-rated at the plan it matches (R6)")
+    assert state.balance_micros == -90_000
