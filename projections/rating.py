@@ -123,8 +123,9 @@ class DestinationRate:
         assert self.minimum_billable_s >= 0
         if self.tiers:
             _check_tiers(self.prefix, self.tiers)
-        if self.tiers and self.band_rates:
-            raise InvalidRateCard(f"destination {self.prefix}: tiers and band rates cannot be combined")
+        if self.tiers and self.band_rates and not self.rate_micros_per_minute:
+            raise InvalidRateCard(f"destination {self.prefix}: with tiers and band rates, the rate is the standard "
+                                  "band's, which the band rates scale the tiers by, and must be above zero")
 
     def rate_in_band(self, band: str) -> int:
         for name, rate in self.band_rates:
@@ -284,8 +285,10 @@ def split_usage(parts: list[tuple[str, int]], billed_s: int, included_s: int, de
     return div_round_up(exact, SECONDS_PER_MINUTE)
 
 
-def tiered_usage(duration_s: int, tiers: tuple[Tier, ...]) -> tuple[int, int]:
-    """(billed seconds, usage micro-units) under elapsed-time tiers; one rounding, up."""
+def tiered_usage(duration_s: int, tiers: tuple[Tier, ...], scale: tuple[int, int] = (1, 1)) -> tuple[int, int]:
+    """(billed seconds, usage micro-units) under elapsed-time tiers; one rounding, up.
+    ``scale`` (numerator, denominator) multiplies every tier's rate exactly: a band's rate over
+    the standard rate, when a destination has both tiers and band rates."""
     billed = 0
     micro_seconds = 0  # sum of billed_s * rate: micro-units times 60, exact
     for tier, following in zip(tiers, tiers[1:] + (None,)):
@@ -295,7 +298,7 @@ def tiered_usage(duration_s: int, tiers: tuple[Tier, ...]) -> tuple[int, int]:
         in_tier = div_round_up(end - tier.from_s, tier.increment_s) * tier.increment_s
         billed += in_tier
         micro_seconds += in_tier * tier.rate_micros_per_minute
-    return billed, div_round_up(micro_seconds, SECONDS_PER_MINUTE)
+    return billed, div_round_up(micro_seconds * scale[0], SECONDS_PER_MINUTE * scale[1])
 
 
 def card_name(card_id: str) -> str:
@@ -358,8 +361,11 @@ def rate_call(
     billable_s = max(duration_s, dest.minimum_billable_s)
     band = card.band_at(cdr.start_at_ms, time_zone)
     if dest.tiers:
-        billed, usage = tiered_usage(billable_s, dest.tiers)
-        rate = dest.tiers[0].rate_micros_per_minute
+        # Bands with tiers (issue 20): the band's rate over the standard rate scales every tier,
+        # so a peak/off-peak tariff keeps its elapsed-time structure (a first minute, then seconds).
+        scale = (dest.rate_in_band(band), dest.rate_micros_per_minute) if dest.band_rates else (1, 1)
+        billed, usage = tiered_usage(billable_s, dest.tiers, scale)
+        rate = dest.tiers[0].rate_micros_per_minute * scale[0] // scale[1]  # shown, not charged: rounded down
         included = 0
     else:
         rate = dest.rate_in_band(band)

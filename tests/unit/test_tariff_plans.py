@@ -180,3 +180,25 @@ def test_R6_usage_inconsistent_with_the_plan_is_rerated_and_the_difference_poste
     assert [(line.category, line.amount_micros) for line in invoice.lines] == [("rerating", 90_000)]
     assert invoice.lines[0].description.startswith("Usage re-rated at the plan it matches (R6)")
     assert state.balance_micros == -90_000
+
+
+def test_R2_bands_and_elapsed_time_tiers_in_one_destination():
+    """A peak/off-peak tariff with a per-second tail after the first minute: tiers give the
+    structure (60 s, then seconds), the band's rate over the standard one scales them."""
+    from projections.rating import Band, Tier, rate_call
+
+    weekend = Band("weekend", frozenset({5, 6}), 0, 1440)
+    usa = DestinationRate("1", "USA", 200_000, tiers=(Tier(0, 200_000, 60), Tier(60, 200_000, 1)),
+                          band_rates=(("weekend", 50_000),))
+    card = RateCard("mixed@2026-10-01", "USD", OCT, {"1": usa}, bands=(weekend,))
+
+    def call(at: str, seconds: int) -> CallDetailRecord:
+        return CallDetailRecord("c", "carrier", "k", "a1", "+15550000001", "+12125550100", ms(at), ms(at),
+                                ms(at) + seconds * 1000, Disposition.ANSWERED)
+
+    weekday, saturday = rate_call(call("2026-10-08T12:00:00", 90), card), rate_call(call("2026-10-10T12:00:00", 90), card)
+    assert (weekday.billed_s, weekday.charge_micros) == (90, 300_000), "60 s at 0.20, then 30 s at 0.20 a minute"
+    assert (saturday.billed_s, saturday.charge_micros) == (90, 75_000), "the same seconds at a quarter of the price"
+    assert rate_call(call("2026-10-10T12:00:00", 20), card).charge_micros == 50_000, "the first minute is whole"
+    with pytest.raises(Exception, match="must be above zero"):
+        DestinationRate("1", "USA", 0, tiers=(Tier(0, 200_000, 60),), band_rates=(("weekend", 50_000),))
