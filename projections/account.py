@@ -84,7 +84,7 @@ from projections.plan_change import connection_fee_difference, effective_period
 from projections.invoicing import Billing, TaxRule, add_charge
 from projections.lifecycle import Context, Decision, InvalidTransition, Lifecycle, Policy, StatusChanged
 from projections.periods import local_time, period_of, previous_period
-from projections.rating import RateCard, RatedCall, RatingError, rate_call, rate_inbound, select_card
+from projections.rating import RateCard, RatedCall, RatingError, card_name, rate_call, rate_inbound, select_card
 from projections.validation import (
     InvalidEvent,
     validate_account_opened,
@@ -126,6 +126,21 @@ class FoldSettings:
     @cached_property
     def _plan_cards(self) -> tuple[dict[str, tuple[str, ...]], frozenset[str]]:
         return dict(self.plan_cards), frozenset(n for _, names in self.plan_cards for n in names) | set(self.deal_cards)
+
+    def unpriced(self) -> list[str]:
+        """Plans priced in a currency they have no monthly fee for: a plan whose fees are set per
+        currency ("plan:CUR") and whose cards also rate calls in a currency without a fee, and no
+        fee for the plan in any currency. Said once at start, not found on an invoice."""
+        fees = dict(self.monthly_fee_by_plan)
+        by_plan, _ = self._plan_cards
+        problems = []
+        for plan, names in sorted(by_plan.items()):
+            priced = {key.split(":", 1)[1] for key in fees if key.startswith(plan + ":")}
+            rated = {c.currency for c in self.rate_cards if card_name(c.card_id) in names}
+            if priced and plan not in fees and rated - priced:
+                problems.append(f"plan {plan} rates calls in {', '.join(sorted(rated - priced))} but has a monthly "
+                                f"fee only in {', '.join(sorted(priced))}: add {plan}:CUR:amount to monthly_fees")
+        return problems
 
     def card_for(self, plan: str, currency: str, at_ms: int, deal: str = "") -> RateCard:
         """R2, R5: the card that prices a call of ``plan`` started at ``at_ms``: the account's own

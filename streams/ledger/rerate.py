@@ -15,6 +15,7 @@ from projections.events import CallDetailRecord, Direction, Disposition
 from projections.periods import next_period, period_start_ms
 from projections.rerating import Rerating, adjustment_for, rerate
 from streams.clickhouse.client import connect, quoted
+from streams.clickhouse.migrations import migrate
 from streams.config.settings import ConfigError, Settings
 from streams.edge import commands
 
@@ -34,6 +35,7 @@ def account_of(settings: Settings, account_id: str) -> tuple[str, str, str]:
     """(currency, time zone, calling code) of the account, from the accounts read model."""
     ch = connect(settings.clickhouse_url)
     try:
+        migrate(ch)  # the read model's tables, as the worker makes them (idempotent)
         rows = ch.query("SELECT currency, time_zone, country_code FROM accounts FINAL "
                         f"WHERE account_id = {quoted(account_id)}")
     finally:
@@ -63,8 +65,8 @@ def calls_of(settings: Settings, account_id: str, time_zone: str, period: str) -
 def rerate_period(settings: Settings, account_id: str, period: str, plan: str, post: bool) -> Found:
     from streams.worker.app import fold_settings_from
 
+    fold = fold_settings_from(settings)  # a setting that is wrong says so before anything is read
     currency, time_zone, country_code = account_of(settings, account_id)
-    fold = fold_settings_from(settings)
     done = rerate(calls_of(settings, account_id, time_zone, period), [], currency,
                   on_net_prefixes=fold.on_net_prefixes, country_code=country_code or fold.country_code,
                   time_zone=time_zone, card_for=lambda at_ms: fold.card_for(plan, currency, at_ms))

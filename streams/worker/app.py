@@ -25,7 +25,7 @@ from projections.money import parse_decimal_micros
 from projections.rating import RateCard
 from streams.clickhouse.client import ClickHouse
 from streams.clickhouse.writer import ClickHouseWriter
-from streams.config.settings import Settings
+from streams.config.settings import ConfigError, Settings
 from streams.edge.rate_decks import check_route_fits, load_rate_cards
 from streams.edge.sealing import opener_for
 from streams.http.authorization import AuthorizationServer, NotReady
@@ -68,8 +68,15 @@ def fold_settings_from(settings: Settings, published_cards: tuple[RateCard, ...]
     if settings.seal_personal_data:
         for card in configured:
             check_route_fits(card, settings.route_digits)
+    fold = _fold_settings(settings, configured + published_cards)
+    for problem in fold.unpriced():  # a plan without a price in a currency it rates: refused at start
+        raise ConfigError(f"monthly_fees: {problem}")
+    return fold
+
+
+def _fold_settings(settings: Settings, cards: tuple[RateCard, ...]) -> FoldSettings:
     return FoldSettings(
-        rate_cards=configured + published_cards,
+        rate_cards=cards,
         on_net_prefixes=settings.on_net_prefixes,
         country_code=settings.country_code,
         dedup_window_ms=settings.dedup_window_days * DAY_MS,

@@ -202,3 +202,24 @@ def test_R2_bands_and_elapsed_time_tiers_in_one_destination():
     assert rate_call(call("2026-10-10T12:00:00", 20), card).charge_micros == 50_000, "the first minute is whole"
     with pytest.raises(Exception, match="must be above zero"):
         DestinationRate("1", "USA", 0, tiers=(Tier(0, 200_000, 60),), band_rates=(("weekend", 50_000),))
+
+
+def test_R7_a_plan_priced_in_a_currency_it_has_no_fee_for_is_a_clear_error_at_start(tmp_path):
+    import subprocess
+    import sys
+
+    eur = RateCard("business-eur@2026-10-01", "EUR", OCT, {"44": DestinationRate("44", "UK", 90_000)})
+    bad = replace(SETTINGS, rate_cards=(*SETTINGS.rate_cards, eur), plan_cards=(("business", ("business-usd",
+                                                                                                "business-eur")),),
+                  monthly_fee_by_plan=(("business:USD", 20_000_000),))
+    assert bad.unpriced() == ["plan business rates calls in EUR but has a monthly fee only in USD: add "
+                              "business:CUR:amount to monthly_fees"]
+    assert SETTINGS.unpriced() == [], "a fee in any currency prices every currency"
+    deck = tmp_path / "business-eur.csv"
+    deck.write_text("prefix,destination,rate,connect_fee,initial_increment_s,subsequent_increment_s\\n44,UK,0.09,0,60,60\\n")
+    env = {"PATH": "/usr/bin:/bin", "VOICELEDGER_RATE_CARDS": f"{deck}|EUR|2026-10-01",
+           "VOICELEDGER_PLAN_CARDS": "business:business-eur", "VOICELEDGER_MONTHLY_FEES": "business:USD:20.00",
+           "VOICELEDGER_DATA_DIR": str(tmp_path)}
+    run = subprocess.run([sys.executable, "-m", "streams.cli", "rerate", "a1", "--period", "2026-10", "--plan",
+                          "business"], env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
