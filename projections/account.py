@@ -252,6 +252,10 @@ class AccountState:
     # started from ``card_override_from_ms`` on, before its plan's.
     card_override: str = ""
     card_override_from_ms: int = 0
+    # The deals before it, (from ms, card name) oldest first (AccountState v8): a late CDR of a
+    # call made under an earlier deal is priced with that deal (R5); kept while the dedup window
+    # can still accept such a call, at most DEALS_KEPT.
+    earlier_deals: tuple[tuple[int, str], ...] = ()
 
 
 # --- outcomes -------------------------------------------------------------------------
@@ -677,17 +681,36 @@ def _erasure(fold: _Fold, item: Positioned) -> None:
     fold.outcomes.append(Applied(item))
 
 
+DEALS_KEPT = 16
+
+
 def deal_at(state: AccountState, at_ms: int) -> str:
-    """The account's own card for a call started at ``at_ms`` ("" before its deal began)."""
-    return state.card_override if state.card_override and at_ms >= state.card_override_from_ms else ""
+    """The account's own card for a call started at ``at_ms``: the deal in force then ("": none)."""
+    if at_ms >= state.card_override_from_ms:
+        return state.card_override
+    found = ""
+    for from_ms, card in state.earlier_deals:
+        if from_ms <= at_ms:
+            found = card
+    return found
 
 
 def _card_assigned(fold: _Fold, item: Positioned) -> None:
-    """An account's own deal, from the event's time on (issue 20)."""
+    """An account's own deal, from the event's time on (issue 20); the one it replaces is kept for
+    late CDRs of calls made under it, as long as the dedup window could still accept them."""
     event = item.event
     assert isinstance(event, RateCardAssigned)
     fold.at(item)
-    fold.state = replace(fold.state, card_override=event.card, card_override_from_ms=event.occurred_at_ms)
+    state = fold.state
+    earlier = state.earlier_deals
+    if state.card_override_from_ms:
+        earlier = (*earlier, (state.card_override_from_ms, state.card_override))
+    horizon = max(fold.newest, event.occurred_at_ms) - fold.settings.dedup_window_ms
+    # A deal is needed while a call under it can arrive: until the deal after it began before the horizon.
+    starts = [f for f, _ in earlier[1:]] + [event.occurred_at_ms]
+    earlier = tuple(d for d, next_from in zip(earlier, starts) if next_from > horizon)[-DEALS_KEPT:]
+    fold.state = replace(state, card_override=event.card, card_override_from_ms=event.occurred_at_ms,
+                         earlier_deals=earlier)
     fold.books.state = fold.state
     fold.outcomes.append(Applied(item))
 

@@ -117,11 +117,18 @@ def test_R2_R5_an_accounts_own_deal_beats_its_plan_from_the_deal_on():
               PaymentReceived("p", "a1", OCT, 100_000_000, "USD"), uk(1, "2026-10-05T10:00:00"),
               RateCardAssigned("d", "a1", ms("2026-10-10T00:00:00"), "acme-deal"), uk(2, "2026-10-12T10:00:00"),
               uk(3, "2026-10-09T10:00:00"),  # a late CDR of a call made before the deal: the plan's price
-              RateCardAssigned("d2", "a1", ms("2026-10-20T00:00:00"), ""), uk(4, "2026-10-21T10:00:00")]
+              RateCardAssigned("d2", "a1", ms("2026-10-20T00:00:00"), ""), uk(4, "2026-10-21T10:00:00"),
+              uk(5, "2026-10-15T10:00:00")]  # a late CDR of a call made under the deal, after it ended
     state, outcomes = fold_batch(None, [Positioned("t/0", i, 0, 2**62, e) for i, e in enumerate(events)], settings)
     assert all(isinstance(o, Applied) for o in outcomes)
-    assert [o.rated.charge_micros for o in outcomes if getattr(o, "rated", None)] == [60_000, 30_000, 60_000, 60_000]
+    assert [o.rated.charge_micros for o in outcomes if getattr(o, "rated", None)] == [
+        60_000, 30_000, 60_000, 60_000, 30_000]
     assert state.card_override == "" and state.card_override_from_ms == ms("2026-10-20T00:00:00")
+    assert state.earlier_deals == ((ms("2026-10-10T00:00:00"), "acme-deal"),)
+    # A month later the ended deal can no longer price a call the dedup window accepts: forgotten.
+    later, _ = fold_batch(state, [Positioned("t/0", 20, 0, 2**62, RateCardAssigned("d3", "a1", ms("2026-11-25T00:00:00"),
+                                                                                   "acme-deal"))], settings)
+    assert later.earlier_deals == ((ms("2026-10-20T00:00:00"), ""),)
 
 
 def test_R2_R5_a_call_across_a_band_boundary_split_per_segment_matches_a_hand_computation():
