@@ -319,7 +319,9 @@ def select_card(cards: Sequence[RateCard], currency: str, start_at_ms: int,
             found = _latest(cards, currency, start_at_ms, lambda card: card_name(card.card_id) in names)
             if found is not None:
                 return found
-    best = _latest(cards, currency, start_at_ms, lambda card: card_name(card.card_id) not in reserved)
+    # Hot (once per call): with no card kept for a plan or a deal, no card's name is read.
+    best = _latest(cards, currency, start_at_ms,
+                   (lambda card: card_name(card.card_id) not in reserved) if reserved else None)
     if best is None:
         raise NoRateCardInEffect(f"no {currency} rate card in effect at {start_at_ms} ms")
     return best
@@ -328,7 +330,7 @@ def select_card(cards: Sequence[RateCard], currency: str, start_at_ms: int,
 def _latest(cards: Sequence[RateCard], currency: str, at_ms: int, chosen) -> RateCard | None:  # noqa: ANN001
     best: RateCard | None = None
     for card in cards:
-        if card.currency == currency and card.in_effect_at(at_ms) and chosen(card):
+        if card.currency == currency and card.in_effect_at(at_ms) and (chosen is None or chosen(card)):
             if best is None or card.valid_from_ms > best.valid_from_ms:
                 best = card
     return best

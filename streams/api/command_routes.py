@@ -148,5 +148,6 @@ def erase(account_id: str = ACCOUNT, key: str = KEY, who: str = Depends(caller),
 
     must(access.may_command(who))
     done = command(lambda: erase_subscriber(ctx.settings, account_id, key))
+    ctx.opener.forget(account_id)  # this process read the key before: it must not print the name again
     return Erasure(account_id=done.account, call_log_rows_anonymised=done.call_log_rows_anonymised,
                    erasure_event=done.erasure_event, subscriber_key_deleted=done.subscriber_key_deleted)

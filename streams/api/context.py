@@ -15,6 +15,7 @@ from streams.api.problems import Problem
 from streams.api.read_model import Reader
 from streams.config.settings import Settings
 from streams.edge import commands
+from streams.edge.sealing import Opener, opener_for
 
 
 @dataclass
@@ -24,13 +25,17 @@ class Context:
     reader: Reader
     log: LogWriter
     signer: Signer | None  # None: no portal_secret_file, the portal and the console are off
+    opener: Opener = None  # type: ignore[assignment] - set in __post_init__
+
+    def __post_init__(self) -> None:
+        # One for the process: it caches the subscribers' keys it has read (for a while: erasures hold).
+        self.opener = opener_for(self.settings)
 
     def document(self, account_id: str, number: str):  # noqa: ANN201 - (InvoiceDocument, InvoiceIssued, Legal)
         """An invoice with what it prints, the customer block opened with the subscriber's key."""
         from streams.api.statements import document
-        from streams.edge.sealing import opener_for
 
-        return document(self.reader, account_id, number, self.settings, opener_for(self.settings).open)
+        return document(self.reader, account_id, number, self.settings, self.opener.open)
 
     def submit(self, event, key: str) -> commands.Answer:  # noqa: ANN001 - an account event
         return command(lambda: commands.submit(self.settings, event, key, send=self.log.send))

@@ -43,7 +43,8 @@ def customer(request: Request, ctx: Context = Depends(context)) -> str:
 
 
 @router.get("/login")
-def login(request: Request, token: str = Query("", max_length=512), ctx: Context = Depends(context)) -> Response:
+def login(request: Request, token: str = Query("", max_length=8192), ctx: Context = Depends(context)) -> Response:
+    """A link of any shape gets the page a customer can read; the signer refuses what is not its own."""
     found = ctx.signer.scope_of(token) if ctx.signer is not None else None
     if found is None or not found[0].startswith(PORTAL):
         return pages.message("This link does not work", "The link is not valid or has expired. Ask your provider "

@@ -167,56 +167,56 @@ def _amount(text: str) -> int:
     return -micros if negative else micros
 
 
-def record_refund(args: argparse.Namespace) -> int:
+def _send(args: argparse.Namespace, build, what: str) -> int:  # noqa: ANN001 - key -> the event
+    """A command's event under its idempotency key (given, or a fresh one), sent once, said."""
     from streams.edge import commands
 
     key = args.idempotency_key or commands.new_key()
-    event = commands.refund(args.account, _amount(args.amount), args.currency, args.payment, args.reason, key,
-                            _at_ms(args.at))
-    return _say(commands.submit(settings_of(args), event, key), args, "refund recorded for")
+    return _say(commands.submit(settings_of(args), build(key), key), args, what)
+
+
+def record_refund(args: argparse.Namespace) -> int:
+    from streams.edge import commands
+
+    return _send(args, lambda key: commands.refund(args.account, _amount(args.amount), args.currency, args.payment,
+                                                   args.reason, key, _at_ms(args.at)), "refund recorded for")
 
 
 def post_adjustment(args: argparse.Namespace) -> int:
     from streams.edge import commands
 
-    key = args.idempotency_key or commands.new_key()
-    event = commands.adjustment(args.account, _amount(args.amount), args.currency, args.category, args.reason, key,
-                                _at_ms(args.at))
-    return _say(commands.submit(settings_of(args), event, key), args, "adjustment posted for")
+    return _send(args, lambda key: commands.adjustment(args.account, _amount(args.amount), args.currency,
+                                                       args.category, args.reason, key, _at_ms(args.at)),
+                 "adjustment posted for")
 
 
 def change_status(args: argparse.Namespace) -> int:
     from streams.edge import commands
 
-    key = args.idempotency_key or commands.new_key()
-    event = commands.status_change(args.action, args.account, args.case, key, reason=getattr(args, "reason", ""))
-    return _say(commands.submit(settings_of(args), event, key), args, f"{args.action}:")
+    return _send(args, lambda key: commands.status_change(args.action, args.account, args.case, key,
+                                                          reason=getattr(args, "reason", "")), f"{args.action}:")
 
 
 def record_payment(args: argparse.Namespace) -> int:
     from streams.edge import commands
 
-    settings = settings_of(args)
-    key = args.idempotency_key or commands.new_key()
-    event = commands.payment(args.account, _amount(args.amount), args.currency, args.reference, key, _at_ms(args.at))
-    return _say(commands.submit(settings, event, key), args, "payment recorded for")
+    return _send(args, lambda key: commands.payment(args.account, _amount(args.amount), args.currency, args.reference,
+                                                    key, _at_ms(args.at)), "payment recorded for")
 
 
 def record_chargeback(args: argparse.Namespace) -> int:
     from streams.edge import commands
 
-    key = args.idempotency_key or commands.new_key()
-    event = commands.chargeback(args.account, _amount(args.amount), args.currency, args.payment, args.reason_code, key,
-                                _at_ms(args.at))
-    return _say(commands.submit(settings_of(args), event, key), args, "chargeback recorded for")
+    return _send(args, lambda key: commands.chargeback(args.account, _amount(args.amount), args.currency, args.payment,
+                                                       args.reason_code, key, _at_ms(args.at)),
+                 "chargeback recorded for")
 
 
 def change_plan(args: argparse.Namespace) -> int:
     from streams.edge import commands
 
-    key = args.idempotency_key or commands.new_key()
-    event = commands.plan_change(args.account, args.plan, key)
-    return _say(commands.submit(settings_of(args), event, key), args, f"plan {args.plan} from the next period for")
+    return _send(args, lambda key: commands.plan_change(args.account, args.plan, key),
+                 f"plan {args.plan} from the next period for")
 
 
 def show_account(args: argparse.Namespace) -> int:
@@ -236,14 +236,11 @@ def show_account(args: argparse.Namespace) -> int:
 def change_details(args: argparse.Namespace) -> int:
     from streams.edge import commands
 
-    key = args.idempotency_key or commands.new_key()
-    event = commands.details(args.account, _customer(args), key)
-    return _say(commands.submit(settings_of(args), event, key), args, "customer details changed for")
+    return _send(args, lambda key: commands.details(args.account, _customer(args), key), "customer details changed for")
 
 
 def assign_deal(args: argparse.Namespace) -> int:
     from streams.edge import commands
 
-    key = args.idempotency_key or commands.new_key()
-    event = commands.deal(args.account, args.card, key)
-    return _say(commands.submit(settings_of(args), event, key), args, f"card {args.card or '(plan)'} from now on for")
+    return _send(args, lambda key: commands.deal(args.account, args.card, key),
+                 f"card {args.card or '(plan)'} from now on for")

@@ -181,6 +181,8 @@ def test_R19_R20_R33_four_months_through_the_api_statements_invoices_and_dispute
     assert call(base, "POST", f"/v1/accounts/{ACCOUNT}/erasure", scope="portal:acct-000001", key="gdpr-1")[0] == 403
     status, erased, _ = call(base, "POST", f"/v1/accounts/{ACCOUNT}/erasure", key="gdpr-1")
     assert status == 200 and erased["subscriber_key_deleted"] and erased["call_log_rows_anonymised"] == 4, erased
+    erased_invoice = call(base, "GET", f"/v1/accounts/{ACCOUNT}/invoices/{old['legal_number']}")[1]
+    assert (erased_invoice["customer_name"], erased_invoice["total_micros"]) == ("(erased)", old["total_micros"])
     after = call(base, "GET", f"/v1/accounts/{ACCOUNT}/calls", scope="portal:acct-000001")[1]["calls"]
     assert {c["caller"] for c in after} == {""} and sum(c["charge_micros"] for c in after) == -usage
 
