@@ -25,7 +25,7 @@ BODY_BYTES_MAX = 64 * 1024  # a command is a few hundred bytes
 def build_app(settings: Settings, tokens: dict[str, str]) -> FastAPI:
     app = FastAPI(title="voiceledger", version="1", openapi_url="/v1/openapi.json", docs_url=None, redoc_url=None)
     signer = Signer.from_file(settings.portal_secret_file) if settings.portal_secret_file else None
-    app.state.context = Context(settings, tokens, Reader(settings.clickhouse_url), LogWriter(settings), signer)
+    app.state.context = Context(settings, tokens, Reader.of(settings), LogWriter(settings), signer)
     problems.install(app, page=pages.problem_page)
 
     @app.middleware("http")

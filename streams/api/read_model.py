@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from projections.periods import next_period, period_start_ms
 from streams.api.problems import Problem
 from streams.clickhouse.client import ClickHouse, connect, quoted
+from streams.config.settings import Settings
 
 PAYMENT_KINDS = ("payment", "refund", "chargeback")  # money in and back out; everything else is a charge
 
@@ -29,17 +30,22 @@ PAYMENT_KINDS = ("payment", "refund", "chargeback")  # money in and back out; ev
 class Reader:
     """One ClickHouse connection per thread, opened on first use and again after a failure."""
 
-    def __init__(self, url: str, opener: Callable[[str], ClickHouse] = connect) -> None:
+    def __init__(self, url: str, opener: Callable[..., ClickHouse] = connect, cluster: str = "") -> None:
         self.url = url
+        self.cluster = cluster
         self._opener = opener
         self._local = threading.local()
+
+    @classmethod
+    def of(cls, settings: Settings) -> "Reader":
+        return cls(settings.clickhouse_url, cluster=settings.clickhouse_cluster)
 
     def rows(self, sql: str) -> list[tuple]:
         """Rows of one query; ClickHouse down (or its tables not made yet) is a 503."""
         try:
             ch = getattr(self._local, "ch", None)
             if ch is None:
-                ch = self._local.ch = self._opener(self.url)
+                ch = self._local.ch = self._opener(self.url, self.cluster)
             return ch.query(sql)
         except Exception as exc:  # the read model is not there (yet) or ClickHouse is down
             self._drop()

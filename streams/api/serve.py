@@ -35,7 +35,7 @@ def _read_models(settings: Settings) -> None:
     from streams.clickhouse.migrations import migrate
 
     try:
-        ch = connect(settings.clickhouse_url)
+        ch = connect(settings.clickhouse_url, settings.clickhouse_cluster)
         try:
             migrate(ch)
         finally:

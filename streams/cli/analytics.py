@@ -37,7 +37,7 @@ def migrate(args: argparse.Namespace) -> int:
     from streams.clickhouse.migrations import migrate as run
 
     settings = settings_of(args)
-    ch = connect(settings.clickhouse_url)
+    ch = connect(settings.clickhouse_url, settings.clickhouse_cluster)
     try:
         applied = run(ch)
     finally:
@@ -63,7 +63,7 @@ def report(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     if day("--from", args.date_from) >= day("--to", args.date_to):
         raise ConfigError(f"--to: {args.date_to} must be after --from {args.date_from}")
-    ch = connect(settings.clickhouse_url)
+    ch = connect(settings.clickhouse_url, settings.clickhouse_cluster)
     try:
         rows = run_report(ch, args.name, args.date_from, args.date_to, settings.residential_plans)
     finally:

@@ -52,7 +52,7 @@ def open_dispute(args: argparse.Namespace) -> int:
     from streams.edge import commands
 
     settings = settings_of(args)
-    reader = read_model.Reader(settings.clickhouse_url)
+    reader = read_model.Reader.of(settings)
     row = _problem(lambda: read_model.invoice(reader, args.account, args.invoice))
     amount = _amount(args.amount)
     _problem(lambda: statements.check_dispute(row, amount))
@@ -66,7 +66,7 @@ def resolve_dispute(args: argparse.Namespace) -> int:
     from streams.edge import commands
 
     settings = settings_of(args)
-    currency = _problem(lambda: read_model.account(read_model.Reader(settings.clickhouse_url), args.account)).currency
+    currency = _problem(lambda: read_model.account(read_model.Reader.of(settings), args.account)).currency
     key = args.idempotency_key or commands.new_key()
     event = commands.dispute_resolution(args.account, args.dispute, args.outcome, _amount(args.credit), currency, key)
     return _say(commands.submit(settings, event, key), args, f"dispute {args.dispute} resolved for")

@@ -249,7 +249,7 @@ def carrier_reconcile(args: argparse.Namespace) -> int:
     theirs, unreadable = theirs_in_window([Path(p) for p in args.paths], args.format, args.carrier,
                                           _zone(args.time_zone), bounds)
     carrier = args.carrier.replace("'", "")
-    ch = connect(settings.clickhouse_url)
+    ch = connect(settings.clickhouse_url, settings.clickhouse_cluster)
     try:
         rows = ch.query("SELECT call_key, toUInt32(start_at), duration_s, charge_micros FROM call_log FINAL "
                         f"WHERE carrier_id = '{carrier}' AND start_at >= toDateTime({bounds[0]}) "

@@ -113,7 +113,7 @@ def reconcile(args: argparse.Namespace) -> int:
 
     settings = settings_of(args)
     month("--month", args.month)
-    ch = connect(settings.clickhouse_url)
+    ch = connect(settings.clickhouse_url, settings.clickhouse_cluster)
     try:
         problems, summary = run(ch, args.month, settings.country_code)
     finally:

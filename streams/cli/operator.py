@@ -225,7 +225,7 @@ def show_account(args: argparse.Namespace) -> int:
     from streams.api.problems import Problem
     from streams.api.read_routes import account_view
 
-    reader = read_model.Reader(settings_of(args).clickhouse_url)
+    reader = read_model.Reader.of(settings_of(args))
     try:
         print(account_view(read_model.account(reader, args.account)).model_dump_json())
     except Problem as exc:

@@ -43,6 +43,7 @@ class ClickHouseConfigError(ValueError):
 class ClickHouse(Protocol):
     url: str
     database: str  # the one the ledger's tables are in
+    cluster: str  # the cluster's name in the servers' remote_servers, or "" for one node
 
     def execute(self, sql: str) -> None: ...
 
@@ -79,6 +80,7 @@ class NativeClickHouse:
     user: str = "default"
     password: str = ""
     secure: bool = False
+    cluster: str = ""
 
     def __post_init__(self) -> None:
         from clickhouse_driver import Client
@@ -86,12 +88,22 @@ class NativeClickHouse:
         common = dict(host=self.host, port=self.port, user=self.user, password=self.password,
                       secure=self.secure, connect_timeout=5, send_receive_timeout=300)
         bootstrap = Client(database="default", **common)
-        bootstrap.execute(f"CREATE DATABASE IF NOT EXISTS {self.database}")
+        # Looked up first: ON CLUSTER waits for every node, so it runs only when the database is new.
+        if not bootstrap.execute(f"SELECT count() FROM system.databases WHERE name = '{self.database}'")[0][0]:
+            on_cluster = f" ON CLUSTER {self.cluster}" if self.cluster else ""
+            bootstrap.execute(f"CREATE DATABASE IF NOT EXISTS {self.database}{on_cluster}")
         bootstrap.disconnect()
         self._client = Client(database=self.database, **common)
         known = self._client.execute("SELECT name FROM system.settings WHERE name IN ("
                                      + ", ".join(f"'{k}'" for k in FINAL_SETTINGS) + ")")
         self._settings = {k: v for k, v in FINAL_SETTINGS.items() if (k,) in {tuple(r) for r in known}}
+        self._insert_settings = {}
+        if self.cluster:
+            # An insert returns once every shard's block is on a replica, and reads and inserts
+            # go to a shard's first replica that is up: a read sees what was just written
+            # (streams/clickhouse/cluster.py).
+            self._settings["load_balancing"] = "in_order"
+            self._insert_settings = {"insert_distributed_sync": 1, "load_balancing": "in_order"}
 
     def execute(self, sql: str) -> None:
         self._client.execute(sql, settings=self._settings)
@@ -101,7 +113,7 @@ class NativeClickHouse:
             return
         with _timed_insert(table, len(rows)):
             self._client.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES", list(rows),
-                                 types_check=False)
+                                 types_check=False, settings=self._insert_settings)
 
     def query(self, sql: str) -> list[tuple]:
         return [tuple(r) for r in self._client.execute(sql, settings=self._settings)]
@@ -134,6 +146,7 @@ class ChdbClickHouse:
     url: str
     path: str
     database: str = CHDB_DATABASE
+    cluster: str = ""  # chDB is one process: never a cluster
 
     def __post_init__(self) -> None:
         try:
@@ -173,9 +186,13 @@ class ChdbClickHouse:
         self._session.close()
 
 
-def connect(url: str) -> ClickHouse:
-    """Open the engine a URL names. Raises ``ClickHouseConfigError`` with a clear message."""
+def connect(url: str, cluster: str = "") -> ClickHouse:
+    """Open the engine a URL names, on ``cluster`` when it is set (``streams/clickhouse/cluster.py``).
+    Raises ``ClickHouseConfigError`` with a clear message."""
     parsed = urlparse(url)
+    if parsed.scheme == "chdb" and cluster:
+        raise ClickHouseConfigError(f"clickhouse_cluster {cluster!r} needs a clickhouse:// server URL, "
+                                    "not the embedded chdb://")
     if parsed.scheme == "chdb":
         path = unquote((parsed.netloc or "") + parsed.path)
         if not path:
@@ -192,7 +209,7 @@ def connect(url: str) -> ClickHouse:
         return NativeClickHouse(
             url=url, host=parsed.hostname, port=parsed.port or (9440 if secure else 9000),
             database=database, user=unquote(parsed.username or "default"),
-            password=unquote(parsed.password or ""), secure=secure,
+            password=unquote(parsed.password or ""), secure=secure, cluster=cluster,
         )
     raise ClickHouseConfigError(
         f"clickhouse_url {url!r}: scheme must be clickhouse://, clickhouses:// or chdb://"

@@ -21,7 +21,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from streams.clickhouse.client import ClickHouse
+from streams.clickhouse import cluster
+from streams.clickhouse.client import ClickHouse, quoted
 from streams.clickhouse.reports import REPORT_VIEWS_DDL
 
 # --- call_log: one row per call (streams/clickhouse/call_log.py) ------------------------------------------------------------
@@ -283,13 +284,17 @@ class AddColumn:
 
     def _exists(self, ch: ClickHouse) -> bool:
         return bool(ch.query("SELECT count() FROM system.columns WHERE database = currentDatabase() "
-                             f"AND table = '{self.table}' AND name = '{self.column}'")[0][0])
+                             f"AND table = '{cluster.stored(ch, self.table)}' AND name = '{self.column}'")[0][0])
 
     def apply(self, ch: ClickHouse) -> None:
         if self._exists(ch):
             return
         try:
-            ch.execute(f"ALTER TABLE {self.table} ADD COLUMN {self.column} {self.type_and_default}")
+            if ch.cluster:
+                for sql in cluster.add_column(self.table, self.column, self.type_and_default, ch.cluster, ch.database):
+                    ch.execute(sql)
+            else:
+                ch.execute(f"ALTER TABLE {self.table} ADD COLUMN {self.column} {self.type_and_default}")
         except Exception:
             if not self._exists(ch):
                 raise
@@ -302,10 +307,16 @@ class Named:
     template: str
 
     def apply(self, ch: ClickHouse) -> None:
-        ch.execute(self.template.format(db=ch.database, analytics=analytics_database(ch)))
+        run(ch, self.template.format(db=ch.database, analytics=analytics_database(ch)))
 
 
 Statement = str | AddColumn | Named
+
+
+def run(ch: ClickHouse, sql: str) -> None:
+    """One migration statement, on one node or ``ON CLUSTER`` (``streams/clickhouse/cluster.py``)."""
+    for statement in cluster.ddl(sql, ch.cluster, ch.database):
+        ch.execute(statement)
 
 MIGRATIONS: tuple[tuple[int, str, tuple[Statement, ...]], ...] = (
     (1, "call_log: one row per call, five years (R30)", (CALL_LOG_DDL,)),
@@ -331,7 +342,10 @@ MIGRATIONS: tuple[tuple[int, str, tuple[Statement, ...]], ...] = (
 
 
 def applied_versions(ch: ClickHouse) -> set[int]:
-    ch.execute(SCHEMA_MIGRATIONS_DDL)
+    # Looked up first: on a cluster the CREATE waits for every node, and most starts find it.
+    if not ch.query("SELECT count() FROM system.tables WHERE database = currentDatabase() "
+                    f"AND name = {quoted('schema_migrations')}")[0][0]:
+        run(ch, SCHEMA_MIGRATIONS_DDL)
     return {int(v) for (v,) in ch.query("SELECT version FROM schema_migrations FINAL")}
 
 
@@ -344,7 +358,7 @@ def migrate(ch: ClickHouse) -> list[int]:
             continue
         for statement in statements:
             if isinstance(statement, str):
-                ch.execute(statement)
+                run(ch, statement)
             else:
                 statement.apply(ch)
         # Through insert(), not INSERT ... VALUES: the native driver waits for data after an INSERT.

@@ -24,6 +24,7 @@ import json
 import time
 from pathlib import Path
 
+from streams.clickhouse import cluster
 from streams.clickhouse.client import ClickHouse, quoted
 
 EXPORTS = {
@@ -76,32 +77,47 @@ def export(ch: ClickHouse, account_id: str, out_dir: Path) -> dict[str, int]:
     return counts
 
 
-def anonymise_statement(account_id: str) -> str:
+def anonymise_mutation(account_id: str) -> tuple[str, str]:
     """The mutation that anonymises a subscriber's call-log rows (this command's, and the
-    worker's when it folds the erasure). caller: the subscriber's own number, gone; callee: the
-    rated prefix, then stars (replaceRegexpAll, not repeat(): the 18.16 server has no repeat())."""
-    return (f"ALTER TABLE call_log UPDATE caller = '', callee = concat(destination_prefix, "
-            f"replaceRegexpAll(substring(callee, length(destination_prefix) + 1), '.', '*')) "
-            f"WHERE account_id = {quoted(account_id)}")
+    worker's when it folds the erasure), as (table, ALTER clause). caller: the subscriber's own
+    number, gone; callee: the rated prefix, then stars (replaceRegexpAll, not repeat(): the
+    18.16 server has no repeat())."""
+    return "call_log", (f"UPDATE caller = '', callee = concat(destination_prefix, "
+                        f"replaceRegexpAll(substring(callee, length(destination_prefix) + 1), '.', '*')) "
+                        f"WHERE account_id = {quoted(account_id)}")
+
+
+def _pending_mutations(ch: ClickHouse) -> int:
+    return int(ch.query("SELECT count() FROM system.mutations WHERE database = currentDatabase() "
+                        f"AND table = '{cluster.stored(ch, 'call_log')}' AND is_done = 0")[0][0])
+
+
+def _numbers_left(ch: ClickHouse, account_id: str, timeout_s: float) -> int:
+    """On one node: wait for its mutations, then count the subscriber's rows holding a number."""
+    deadline = time.monotonic() + timeout_s
+    while _pending_mutations(ch):
+        if time.monotonic() > deadline:
+            raise ErasureIncomplete(f"ClickHouse has not finished erasing {account_id} within {timeout_s:.0f} s; "
+                                    "run the erasure again (it is idempotent)")
+        time.sleep(0.2)
+    (left,), = ch.query(f"SELECT count() FROM {cluster.stored(ch, 'call_log')} WHERE account_id = {quoted(account_id)} "
+                        "AND (caller != '' OR match(callee, '[0-9]{7,}'))")
+    return int(left)
 
 
 def erase_in_clickhouse(ch: ClickHouse, account_id: str, timeout_s: float = 120.0) -> int:
-    """Anonymise the subscriber's call-log rows; returns how many rows were rewritten."""
-    who = quoted(account_id)
-    (rows,), = ch.query(f"SELECT count() FROM call_log WHERE account_id = {who}")
+    """Anonymise the subscriber's call-log rows; returns how many rows were rewritten. On a
+    cluster the mutation runs once per shard and every replica is then checked: one that is down
+    applies it from the replication log when it returns, and the erasure says so (run it again
+    to see it done everywhere)."""
+    (rows,), = ch.query(f"SELECT count() FROM call_log WHERE account_id = {quoted(account_id)}")
     if rows:
-        ch.execute(anonymise_statement(account_id))
-        deadline = time.monotonic() + timeout_s
-        while ch.query("SELECT count() FROM system.mutations WHERE database = currentDatabase() "
-                       "AND table = 'call_log' AND is_done = 0")[0][0]:
-            if time.monotonic() > deadline:
-                raise ErasureIncomplete(f"ClickHouse has not finished erasing {account_id} within {timeout_s:.0f} s; "
-                                        "run the erasure again (it is idempotent)")
-            time.sleep(0.2)
-    (left,), = ch.query(f"SELECT count() FROM call_log WHERE account_id = {who} AND (caller != '' OR "
-                        "match(callee, '[0-9]{7,}'))")
-    if left:
-        raise ErasureIncomplete(f"{left} call-log rows of {account_id} still hold a number")
+        cluster.alter(ch, *anonymise_mutation(account_id))
+    left, down = cluster.on_every_node(ch, lambda node: _numbers_left(node, account_id, timeout_s))
+    if any(left.values()):
+        raise ErasureIncomplete(f"{sum(left.values())} call-log rows of {account_id} still hold a number")
+    if down:
+        raise ErasureIncomplete(f"replicas {', '.join(f'{n.host}:{n.port}' for n in down)} did not answer: the erasure "
+                                "is in their replication log and applies when they return; run the erasure again "
+                                "then to confirm it")
     return int(rows)
-
-

@@ -25,7 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from streams.clickhouse.migrations import CALL_DAILY_DDL, analytics_database
+from streams.clickhouse.migrations import analytics_database, migrate
+from streams.clickhouse import cluster
 from streams.clickhouse.client import ClickHouse
 
 
@@ -47,37 +48,46 @@ def first_month_kept(as_of: date, years: int) -> int:
     return (as_of.year - years) * 100 + as_of.month
 
 
+def _partitions(ch: ClickHouse, database: str, table: str) -> list[int]:
+    """The table's active partitions on every node that answers (all of them on one node)."""
+    def of_node(node: ClickHouse) -> set[int]:
+        return {int(p) for (p,) in node.query(
+            f"SELECT DISTINCT partition FROM system.parts WHERE database = '{database}' "
+            f"AND table = '{cluster.stored(node, table)}' AND active")}
+    found, _ = cluster.on_every_node(ch, of_node)
+    return sorted(set().union(*found.values()))
+
+
+def _aggregate_and_drop(ch: ClickHouse, partition: int, report: RetentionReport) -> None:
+    (rows,), = ch.query(f"SELECT count() FROM call_log FINAL WHERE toYYYYMM(start_at) = {partition}")
+    (before,), = ch.query(f"SELECT count() FROM call_daily FINAL WHERE toYYYYMM(day) = {partition}")
+    ch.execute(
+        "INSERT INTO call_daily SELECT toDate(start_at) AS day, currency, carrier_id, destination_prefix, "
+        "destination_name, count(), countIf(answer_at IS NOT NULL), sum(billed_s), sum(charge_micros) "
+        f"FROM call_log FINAL WHERE toYYYYMM(start_at) = {partition} "
+        "GROUP BY day, currency, carrier_id, destination_prefix, destination_name")
+    (after,), = ch.query(f"SELECT count() FROM call_daily FINAL WHERE toYYYYMM(day) = {partition}")
+    cluster.alter(ch, "call_log", f"DROP PARTITION {partition}")  # every shard; replicas follow
+    report.dropped[str(partition)] = int(rows)
+    report.aggregated_rows += int(after) - int(before)
+
+
 def apply_retention(ch: ClickHouse, as_of: date, years: int) -> RetentionReport:
     assert years >= 5, "R30: call logs are kept at least five years"
-    ch.execute(CALL_DAILY_DDL)  # also migration 4; here so that retention never runs without it
+    migrate(ch)  # call_daily is migration 4: retention never runs without it
     keep_from = first_month_kept(as_of, years)
     report = RetentionReport(as_of.isoformat(), f"{keep_from // 100:04d}-{keep_from % 100:02d}")
-    partitions = sorted(int(p) for (p,) in ch.query(
-        "SELECT DISTINCT partition FROM system.parts WHERE database = currentDatabase() AND table = 'call_log' "
-        "AND active"))
-    for partition in (p for p in partitions if p < keep_from):
-        (rows,), = ch.query(f"SELECT count() FROM call_log FINAL WHERE toYYYYMM(start_at) = {partition}")
-        (before,), = ch.query(f"SELECT count() FROM call_daily FINAL WHERE toYYYYMM(day) = {partition}")
-        ch.execute(
-            "INSERT INTO call_daily SELECT toDate(start_at) AS day, currency, carrier_id, destination_prefix, "
-            "destination_name, count(), countIf(answer_at IS NOT NULL), sum(billed_s), sum(charge_micros) "
-            f"FROM call_log FINAL WHERE toYYYYMM(start_at) = {partition} "
-            "GROUP BY day, currency, carrier_id, destination_prefix, destination_name")
-        (after,), = ch.query(f"SELECT count() FROM call_daily FINAL WHERE toYYYYMM(day) = {partition}")
-        ch.execute(f"ALTER TABLE call_log DROP PARTITION {partition}")
-        report.dropped[str(partition)] = int(rows)
-        report.aggregated_rows += int(after) - int(before)
+    for partition in (p for p in _partitions(ch, ch.database, "call_log") if p < keep_from):
+        _aggregate_and_drop(ch, partition, report)
     # The analysts' anonymised copy (streams/clickhouse/call_log.py) keeps no longer than the call log.
     analytics = analytics_database(ch)
-    for (partition,) in ch.query(
-            f"SELECT DISTINCT partition FROM system.parts WHERE database = '{analytics}' AND table = 'calls' "
-            "AND active ORDER BY partition"):
-        if int(partition) < keep_from:
-            ch.execute(f"ALTER TABLE {analytics}.calls DROP PARTITION {partition}")
-            report.dropped_analytics.append(str(partition))
+    for partition in (p for p in _partitions(ch, analytics, "calls") if p < keep_from):
+        cluster.alter(ch, f"{analytics}.calls", f"DROP PARTITION {partition}")
+        report.dropped_analytics.append(str(partition))
     version = ch.server_version()
     if tuple(version[:2]) >= TTL_SINCE:
-        ch.execute(f"ALTER TABLE call_log MODIFY TTL start_at + INTERVAL {years + 1} YEAR")
+        on_cluster = f" ON CLUSTER {ch.cluster}" if ch.cluster else ""
+        ch.execute(f"ALTER TABLE {cluster.stored(ch, 'call_log')}{on_cluster} MODIFY TTL start_at + INTERVAL {years + 1} YEAR")
         report.ttl = f"start_at + {years + 1} years (safety net)"
     else:
         report.ttl = (f"none: ClickHouse {'.'.join(map(str, version))} has no table TTL (19.6+); "

@@ -15,6 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
+from streams.clickhouse import cluster
 from streams.clickhouse.client import ClickHouse, connect
 from streams.clickhouse.migrations import migrate
 
@@ -24,12 +25,14 @@ log = logging.getLogger("voiceledger.worker")
 INSERT_RETRY_DELAYS_SECONDS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
 
 Insert = tuple[str, Sequence[str], list[tuple]]  # (table, columns, rows)
+Mutation = tuple[str, str]  # (table, ALTER clause), on every shard of a cluster
 
 
 class ClickHouseWriter:
-    def __init__(self, url: str, client: ClickHouse | None = None,
+    def __init__(self, url: str, client: ClickHouse | None = None, cluster_name: str = "",
                  retry_delays_s: Sequence[float] = INSERT_RETRY_DELAYS_SECONDS) -> None:
         self._url = url
+        self._cluster = cluster_name
         self._client = client
         self._retry_delays_s = tuple(retry_delays_s)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
@@ -38,11 +41,11 @@ class ClickHouseWriter:
         """Connect and migrate, off the event loop."""
         await self._run(self._ensure_client)
 
-    async def insert(self, tables: list[Insert], statements: Sequence[str] = ()) -> None:
-        """Insert (table, columns, rows) in order, then run ``statements``, retrying the whole
-        list on a failure: rows collapse by key and the statements are idempotent mutations, so
-        a repeat is harmless."""
-        await self._run(self._insert_with_retries, tables, tuple(statements))
+    async def insert(self, tables: list[Insert], mutations: Sequence[Mutation] = ()) -> None:
+        """Insert (table, columns, rows) in order, then run ``mutations``, retrying the whole
+        list on a failure: rows collapse by key and the mutations are idempotent, so a repeat is
+        harmless."""
+        await self._run(self._insert_with_retries, tables, tuple(mutations))
 
     async def close(self) -> None:
         await self._run(self._drop_client)
@@ -53,7 +56,7 @@ class ClickHouseWriter:
 
     def _ensure_client(self) -> ClickHouse:
         if self._client is None:
-            client = connect(self._url)
+            client = connect(self._url, self._cluster)
             migrate(client)
             self._client = client
         return self._client
@@ -68,13 +71,13 @@ class ClickHouseWriter:
             except Exception as exc:  # the connection is already broken; nothing to save
                 log.warning("closing the failed clickhouse client: %s", exc)
 
-    def _insert_with_retries(self, tables: list[Insert], statements: tuple[str, ...]) -> None:
+    def _insert_with_retries(self, tables: list[Insert], mutations: tuple[Mutation, ...]) -> None:
         for attempt, delay in enumerate((*self._retry_delays_s, None)):
             try:
                 for table, columns, rows in tables:
                     self._ensure_client().insert(table, columns, rows)
-                for statement in statements:
-                    self._ensure_client().execute(statement)
+                for table, clause in mutations:
+                    cluster.alter(self._ensure_client(), table, clause)
                 return
             except Exception as exc:
                 if delay is None:

@@ -36,6 +36,14 @@ def clickhouse_url(value: str) -> None:
         raise Invalid(f"scheme {urlparse(value).scheme!r} must be clickhouse, clickhouses or chdb")
 
 
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
+def identifier_if_set(value: str) -> None:
+    if value and not _IDENTIFIER.match(value):
+        raise Invalid("must be 1-64 letters, digits or '_', not starting with a digit (a ClickHouse name)")
+
+
 def registry_url(value: str) -> None:
     if value and urlparse(value).scheme not in ("http", "https"):
         raise Invalid("must be http(s)://host:port, or empty for the file registry")

@@ -56,6 +56,9 @@ class Settings:
     broker_flavor: str = setting("kafka", check=checks.one_of("kafka", "tansu"))
     # clickhouse://user:pass@host:9000/db, clickhouses://... (TLS) or chdb:///path
     clickhouse_url: str = setting("chdb://.voiceledger/chdb", check=checks.clickhouse_url)
+    # The cluster (a name in the servers' remote_servers) the ledger's tables are sharded and
+    # replicated on (streams/clickhouse/cluster.py); empty: one server, or chDB.
+    clickhouse_cluster: str = setting("", check=checks.identifier_if_set)
     # A Confluent-compatible Schema Registry (http(s)://[user:pass@]host:port); empty: the
     # file registry committed in schemas/registry.json.
     schema_registry_url: str = setting("", check=checks.registry_url)
@@ -306,6 +309,8 @@ def _check_together(s: Settings) -> None:
                           "a call with a card the live worker had not read yet")
     if s.kafka_security_protocol.startswith("SASL") and not s.kafka_sasl_username:
         raise ConfigError("kafka_sasl_username: SASL needs a user name")
+    if s.clickhouse_cluster and not s.clickhouse_url.startswith("clickhouse"):
+        raise ConfigError("clickhouse_cluster: needs a clickhouse:// server URL (chDB is one process)")
     if s.kafka_ssl_keyfile and not s.kafka_ssl_certfile:
         raise ConfigError("kafka_ssl_keyfile: given without kafka_ssl_certfile")
     if s.authorization_port and not s.api_tokens_file and s.http_bind_host not in LOOPBACK_HOSTS:

@@ -89,7 +89,7 @@ def run_demo(settings: Settings, spec: SimulationSpec, envelope_max: int, workdi
         sealed, cdrs = sealed_cdrs(codec_for(settings), [r.value for r in logged])
         invoices = read_invoices(settings)
         numbers = read_invoice_numbers(settings)
-        ch = connect(settings.clickhouse_url)
+        ch = connect(settings.clickhouse_url, settings.clickhouse_cluster)
         try:
             summary = call_log.summary(ch)
             top = call_log.top_destinations(ch, 8)

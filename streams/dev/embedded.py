@@ -145,6 +145,9 @@ class ClickHouseServer:
     # Extra users (a users.d/ snippet such as deploy/clickhouse/voiceledger-users.xml), merged
     # with the system's users.xml into this server's own copy.
     users_snippets: tuple[str, ...] = ()
+    # Extra server settings (config.d/ snippets: a cluster's remote_servers, macros, ZooKeeper),
+    # merged with the system's config.xml into this server's own copy.
+    config_snippets: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
@@ -176,6 +179,13 @@ class ClickHouseServer:
             for snippet in self.users_snippets:
                 shutil.copy(snippet, d / "users.d" / Path(snippet).name)
             users = [f"--users_config={d}/users.xml"]
+        if self.config_snippets:  # config.d/ is read beside the config file: a private copy
+            (d / "config.d").mkdir(exist_ok=True)
+            config = shutil.copy("/etc/clickhouse-server/config.xml", d / "config.xml")
+            if not users:
+                shutil.copy("/etc/clickhouse-server/users.xml", d / "users.xml")
+            for snippet in self.config_snippets:
+                shutil.copy(snippet, d / "config.d" / Path(snippet).name)
         self.proc = subprocess.Popen(
             [binary, f"--config-file={config}", "--", f"--path={d}/", f"--tmp_path={d}/tmp/",
              f"--tcp_port={self.tcp_port}", f"--http_port={self.http_port}",

@@ -40,7 +40,7 @@ class Erasure:
 
 def erase_subscriber(settings: Settings, account_id: str, request_ref: str = "") -> Erasure:
     """Idempotent: a run stopped half-way (ClickHouse down after the key went) is run again."""
-    ch = connect(settings.clickhouse_url)  # reachable before anything irreversible happens
+    ch = connect(settings.clickhouse_url, settings.clickhouse_cluster)  # reachable before anything irreversible happens
     try:
         migrate(ch)
         shredded = SubscriberKeys(settings.subscriber_keys_dir).erase(account_id, request_ref)  # 1
@@ -53,7 +53,7 @@ def erase_subscriber(settings: Settings, account_id: str, request_ref: str = "")
 
 def export_subscriber(settings: Settings, account_id: str, out_dir: Path) -> dict[str, int]:
     """R33: the subscriber's calls, journal and invoices as JSON and CSV; rows per part."""
-    ch = connect(settings.clickhouse_url)
+    ch = connect(settings.clickhouse_url, settings.clickhouse_cluster)
     try:
         migrate(ch)
         return export(ch, account_id, out_dir)

@@ -33,7 +33,7 @@ class Found:
 
 def account_of(settings: Settings, account_id: str) -> tuple[str, str, str]:
     """(currency, time zone, calling code) of the account, from the accounts read model."""
-    ch = connect(settings.clickhouse_url)
+    ch = connect(settings.clickhouse_url, settings.clickhouse_cluster)
     try:
         migrate(ch)  # the read model's tables, as the worker makes them (idempotent)
         rows = ch.query("SELECT currency, time_zone, country_code FROM accounts FINAL "
@@ -47,7 +47,7 @@ def account_of(settings: Settings, account_id: str) -> tuple[str, str, str]:
 
 def calls_of(settings: Settings, account_id: str, time_zone: str, period: str) -> list[tuple[CallDetailRecord, int]]:
     start, end = period_start_ms(period, time_zone) // 1000, period_start_ms(next_period(period), time_zone) // 1000
-    ch = connect(settings.clickhouse_url)
+    ch = connect(settings.clickhouse_url, settings.clickhouse_cluster)
     try:
         rows = ch.query(_SQL.format(account=quoted(account_id), start=start, end=end))
     finally:

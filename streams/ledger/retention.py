@@ -21,7 +21,7 @@ from streams.edge.sealing import SubscriberKeys
 
 def apply_retention(settings: Settings, as_of: date) -> dict:
     """What was dropped and destroyed, as a JSON-ready report."""
-    ch = connect(settings.clickhouse_url)
+    ch = connect(settings.clickhouse_url, settings.clickhouse_cluster)
     try:
         migrate(ch)
         report = asdict(apply_in_clickhouse(ch, as_of, settings.retention_years))

@@ -31,7 +31,7 @@ from streams.kafka.security import client_kwargs
 def verify(settings: Settings) -> list[str]:
     """Every difference found, as one line each. Empty means the ledger agrees with itself."""
     states = asyncio.run(read_account_states(settings))
-    ch = connect(settings.clickhouse_url)
+    ch = connect(settings.clickhouse_url, settings.clickhouse_cluster)
     try:
         from_journal = customer_balances(ch)
         trial = trial_balance(ch)
@@ -68,8 +68,8 @@ def write_verify_metrics(path: Path, differences: int) -> None:
     tmp.replace(path)
 
 
-def journal_hash(clickhouse_url: str) -> str:
-    ch = connect(clickhouse_url)
+def journal_hash(clickhouse_url: str, cluster: str = "") -> str:
+    ch = connect(clickhouse_url, cluster)
     try:
         return rows_hash(ch.query(
             "SELECT entry_id, line, account_id, kind, toUnixTimestamp(occurred_at), currency, ledger_account, "
@@ -78,10 +78,10 @@ def journal_hash(clickhouse_url: str) -> str:
         ch.close()
 
 
-def call_log_hash(clickhouse_url: str) -> str:
+def call_log_hash(clickhouse_url: str, cluster: str = "") -> str:
     """Every call-log row's content (not its insert version). After an erasure the live rows were
     anonymised in place and a rebuild writes them anonymised (R32): the two must agree."""
-    ch = connect(clickhouse_url)
+    ch = connect(clickhouse_url, cluster)
     try:
         return rows_hash(ch.query(
             "SELECT call_key, account_id, event_id, caller, callee, toUnixTimestamp(start_at), "
@@ -124,10 +124,10 @@ def rebuild(settings: Settings, new_app_id: str, clickhouse_url: str, log_path: 
     return {
         "live_state": state_hash(asyncio.run(read_account_states(settings))),
         "rebuilt_state": state_hash(asyncio.run(read_account_states(fresh))),
-        "live_journal": journal_hash(settings.clickhouse_url),
-        "rebuilt_journal": journal_hash(clickhouse_url),
-        "live_call_log": call_log_hash(settings.clickhouse_url),
-        "rebuilt_call_log": call_log_hash(clickhouse_url),
+        "live_journal": journal_hash(settings.clickhouse_url, settings.clickhouse_cluster),
+        "rebuilt_journal": journal_hash(clickhouse_url, settings.clickhouse_cluster),
+        "live_call_log": call_log_hash(settings.clickhouse_url, settings.clickhouse_cluster),
+        "rebuilt_call_log": call_log_hash(clickhouse_url, settings.clickhouse_cluster),
         "live_invoices": invoices_hash(settings.broker, settings.invoices_topic, client_kwargs(settings)),
         "rebuilt_invoices": invoices_hash(fresh.broker, fresh.invoices_topic, client_kwargs(settings)),
         "live_numbers": invoices_hash(settings.broker, settings.invoice_numbers_topic, client_kwargs(settings)),

@@ -45,7 +45,7 @@ class CommitPlan:
 
     messages: list[OutMessage] = field(default_factory=list)
     inserts: list[tuple[str, Sequence[str], list[tuple]]] = field(default_factory=list)  # (table, columns, rows)
-    statements: tuple[str, ...] = ()  # idempotent mutations, run after the inserts
+    mutations: tuple[tuple[str, str], ...] = ()  # (table, ALTER clause): idempotent, after the inserts
     states: list[tuple[bytes, bytes]] = field(default_factory=list)  # (key, encoded state)
 
 
@@ -56,7 +56,7 @@ class Sender(Protocol):
 
 class RowWriter(Protocol):
     async def insert(self, tables: list[tuple[str, Sequence[str], list[tuple]]],
-                     statements: Sequence[str] = ()) -> None: ...
+                     mutations: Sequence[tuple[str, str]] = ()) -> None: ...
 
 
 class StateStore(Protocol):
@@ -74,8 +74,8 @@ class BatchCommit:
 
     async def commit(self, plan: CommitPlan) -> None:
         acks = [await self.sender.send(message) for message in plan.messages]  # 1
-        if any(rows for _, _, rows in plan.inserts) or plan.statements:  # 2
-            await self.rows.insert([i for i in plan.inserts if i[2]], plan.statements)
+        if any(rows for _, _, rows in plan.inserts) or plan.mutations:  # 2
+            await self.rows.insert([i for i in plan.inserts if i[2]], plan.mutations)
         if acks:  # 3
             await asyncio.gather(*acks)
         for key, value in plan.states:  # 4

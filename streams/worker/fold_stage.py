@@ -30,7 +30,7 @@ from streams.clickhouse.accounts import ACCOUNT_COLUMNS, DEAD_LETTER_COLUMNS, ac
 from streams.clickhouse.call_log import CALL_LOG_COLUMNS, latest_rows
 from streams.clickhouse.invoices import INVOICE_COLUMNS, INVOICE_LINE_COLUMNS
 from streams.clickhouse.journal import JOURNAL_COLUMNS
-from streams.clickhouse.privacy import anonymise_statement
+from streams.clickhouse.privacy import anonymise_mutation
 from streams.config.settings import Settings
 from streams.http.reservations import ReservationBook
 from streams.observe import metrics
@@ -79,7 +79,7 @@ def plan_for(result: BatchResult, settings: Settings) -> CommitPlan:
                  ("accounts", ACCOUNT_COLUMNS, [account_row(s) for _, s in result.encoded_states.values()])],
         # R32: an erasure folded here anonymises the subscriber's rows once more, after every
         # row of theirs this part inserted (one opened in the moment the key went).
-        statements=tuple(anonymise_statement(a) for a in result.erased),
+        mutations=tuple(anonymise_mutation(a) for a in result.erased),
         states=[(account_id.encode(), raw) for account_id, (raw, _) in result.encoded_states.items()],
     )
 

@@ -13,7 +13,11 @@ from dataclasses import fields, replace
 import pytest
 
 from streams.config.settings import Settings
+from streams.dev.cluster import CLUSTER_NAME, ClickHouseCluster
 from streams.dev.embedded import ClickHouseServer, EmbeddedBroker, free_port
+
+# A test's database on the cluster is named so (settings then name the cluster too).
+CLUSTER_DATABASE_PREFIX = "cl_"
 
 
 @pytest.fixture(scope="session")
@@ -29,13 +33,32 @@ def clickhouse_server(tmp_path_factory):
         yield server
 
 
-@pytest.fixture(params=["chdb", "server"])
-def clickhouse_url(request, tmp_path):
-    """The same tests run against the embedded engine and the server."""
-    if request.param == "chdb":
+@pytest.fixture(scope="session")
+def clickhouse_cluster(tmp_path_factory):
+    """ZooKeeper and 2 shards x 2 replicas of Debian's clickhouse-server (streams/dev/cluster.py),
+    started by the first test of a pytest worker that asks for it."""
+    with ClickHouseCluster(str(tmp_path_factory.mktemp("cluster"))) as cluster:
+        yield cluster
+
+
+def engine_url(request, engine: str, tmp_path) -> str:
+    """A fresh database on ``engine``: "chdb", "server" or "cluster"."""
+    if engine == "chdb":
         return f"chdb://{tmp_path / 'chdb'}"
+    if engine == "cluster":
+        return request.getfixturevalue("clickhouse_cluster").url(f"{CLUSTER_DATABASE_PREFIX}{uuid.uuid4().hex[:12]}")
     server = request.getfixturevalue("clickhouse_server")
     return f"clickhouse://default@127.0.0.1:{server.tcp_port}/t_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(params=["chdb", "server"])
+def clickhouse_url(request, tmp_path):
+    """The same tests run against the embedded engine and the server (and some on the cluster)."""
+    return engine_url(request, request.param, tmp_path)
+
+
+def cluster_of(url: str) -> str:
+    return CLUSTER_NAME if url.rsplit("/", 1)[-1].startswith(CLUSTER_DATABASE_PREFIX) else ""
 
 
 @pytest.fixture
@@ -43,6 +66,7 @@ def settings(broker, clickhouse_url, tmp_path) -> Settings:
     name = f"vl-{uuid.uuid4().hex[:10]}"
     s = replace(
         Settings(), broker=broker.bootstrap, broker_flavor="tansu", clickhouse_url=clickhouse_url,
+        clickhouse_cluster=cluster_of(clickhouse_url),
         app_id=name, events_topic=f"{name}.events", dead_letter_topic=f"{name}.dead-letter",
         ledger_entries_topic=f"{name}.ledger.entries", calls_rated_topic=f"{name}.calls.rated",
         rates_topic=f"{name}.rates", account_status_topic=f"{name}.account.status",

@@ -149,3 +149,35 @@ def log_events(settings: Settings) -> tuple[list[AccountEvent], dict[int, int]]:
         offsets[record.partition] = max(offsets.get(record.partition, 0), record.offset + 1)
         events += codec.decode_message(record.value)[0]
     return events, offsets
+
+
+def calls_by_node(ch) -> dict:  # noqa: ANN001 - a ClickHouse client
+    """On a cluster: every node's call keys (its own replica, after FINAL), once every replica
+    has fetched its shard's log. Asserts no node holds a call twice."""
+    from streams.clickhouse import cluster
+
+    cluster.sync_replicas(ch, "call_log")
+
+    def keys(node) -> set[str]:  # noqa: ANN001
+        rows = [k for (k,) in node.query(f"SELECT call_key FROM {cluster.stored(node, 'call_log')} FINAL")]
+        assert len(rows) == len(set(rows)), f"{node.url}: a call twice after FINAL"
+        return set(rows)
+
+    found, down = cluster.on_every_node(ch, keys)
+    assert not down, f"nodes down: {down}"
+    return found
+
+
+def assert_each_call_on_one_shard(ch, calls: set[str]) -> None:  # noqa: ANN001 - a ClickHouse client
+    """Every call on exactly one shard, the same on each of its replicas (on a cluster only)."""
+    if not ch.cluster:
+        return
+    by_shard: dict[int, list[set[str]]] = {}
+    for node, keys in calls_by_node(ch).items():
+        by_shard.setdefault(node.shard, []).append(keys)
+    for shard, replicas in by_shard.items():
+        assert all(r == replicas[0] for r in replicas), f"the replicas of shard {shard} differ"
+    shards = [replicas[0] for replicas in by_shard.values()]
+    assert len(shards) > 1 and all(shards), "every shard holds calls"
+    assert sum(len(s) for s in shards) == len(set().union(*shards)), "a call on two shards"
+    assert set().union(*shards) == calls

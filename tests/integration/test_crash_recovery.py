@@ -17,13 +17,16 @@ import pytest
 
 from streams.worker.exits import EXIT_BATCH_FAILED
 from streams.clickhouse.client import connect
+from streams.clickhouse.cluster import optimize_final
 from streams.kafka.admin import committed_lag
 from streams.kafka.producer import plan_messages, produce_raw
 from streams.kafka.reader import read_topic
 from schemas.codec import EventCodec
 from streams.dev.simulate import SimulationSpec, simulate
 
+from tests.integration.conftest import engine_url
 from tests.integration.helpers import (
+    assert_each_call_on_one_shard,
     at_the_edge,
     kill_mid_stream,
     live_states,
@@ -38,11 +41,9 @@ from tests.integration.helpers import (
 KILLS = 8
 
 
-@pytest.fixture(params=["server"])
-def clickhouse_url(request, clickhouse_server):
-    import uuid
-
-    return f"clickhouse://default@127.0.0.1:{clickhouse_server.tcp_port}/crash_{uuid.uuid4().hex[:10]}"
+@pytest.fixture(params=["server", pytest.param("cluster", marks=pytest.mark.cluster)])
+def clickhouse_url(request, tmp_path):
+    return engine_url(request, request.param, tmp_path)
 
 
 def test_R7_R9_R30_sigkill_at_random_points_loses_nothing_and_counts_nothing_twice(settings, tmp_path):
@@ -86,12 +87,13 @@ def test_R7_R9_R30_sigkill_at_random_points_loses_nothing_and_counts_nothing_twi
     assert state_differences(live, expected) == []
     assert without_positions(live) == without_positions(expected)
 
-    ch = connect(settings.clickhouse_url)
+    ch = connect(settings.clickhouse_url, settings.clickhouse_cluster)
     try:
         calls = unique_calls(events)
         (rows, distinct), = ch.query("SELECT count(), uniqExact(call_key) FROM call_log FINAL")
         assert rows == distinct == len(calls)
-        ch.execute("OPTIMIZE TABLE call_log FINAL")
+        assert_each_call_on_one_shard(ch, calls)
+        optimize_final(ch, "call_log")
         assert ch.query("SELECT count() FROM call_log") == [(len(calls),)]
         charged = dict(ch.query("SELECT account_id, toInt64(sum(charge_micros)) FROM call_log FINAL GROUP BY account_id"))
         assert {a: s.charged_micros for a, s in expected.items() if s.charged_micros} == \

@@ -13,9 +13,12 @@ import asyncio
 import urllib.request
 from dataclasses import replace
 
+import pytest
+
 from projections.events import AccountOpened, CallDetailRecord, Disposition, PaymentReceived
 from schemas.codec import EventCodec
 from streams.clickhouse.client import connect
+from streams.clickhouse.cluster import optimize_final
 from streams.clickhouse.reconcile import reconcile
 from streams.worker.supervise import start_worker, stop_worker, wait_until_committed
 from streams.edge.publish import produce_events
@@ -24,7 +27,10 @@ from streams.kafka.reader import read_topic
 from streams.kafka.partitioning import partition_for
 from streams.dev.simulate import SimulationSpec, simulate
 
+
+from tests.integration.conftest import engine_url
 from tests.integration.helpers import (
+    assert_each_call_on_one_shard,
     live_states,
     state_differences,
     merge_offsets,
@@ -59,6 +65,12 @@ def bad_messages(settings, codec: EventCodec, events) -> list[tuple[int, bytes, 
         (other, acct.encode(), codec.encode(replace(cdr, call_id="misrouted-1"))),
         (p, acct.encode(), codec.encode(conflict)),
     ]
+
+
+@pytest.fixture(params=["chdb", "server", pytest.param("cluster", marks=pytest.mark.cluster)])
+def clickhouse_url(request, tmp_path):
+    """This test on the ClickHouse cluster as well (issue 21)."""
+    return engine_url(request, request.param, tmp_path)
 
 
 EXPECTED_REASONS = {
@@ -117,12 +129,13 @@ def test_R1_R2_R7_R9_pipeline_matches_pure_fold_and_logs_every_call_once(setting
     assert {a: c for a, c in charged_by_account.items() if c} == \
         {a: s.charged_micros for a, s in expected.items() if s.charged_micros}
 
-    ch = connect(settings.clickhouse_url)
+    ch = connect(settings.clickhouse_url, settings.clickhouse_cluster)
     try:
         calls = unique_calls(events)
         (rows, distinct), = ch.query("SELECT count(), uniqExact(call_key) FROM call_log FINAL")
         assert rows == distinct == len(calls)
-        ch.execute("OPTIMIZE TABLE call_log FINAL")
+        assert_each_call_on_one_shard(ch, calls)
+        optimize_final(ch, "call_log")
         (raw_rows,), = ch.query("SELECT count() FROM call_log")
         assert raw_rows == len(calls), "no duplicate row survives a merge"
         charged = dict(ch.query("SELECT account_id, toInt64(sum(charge_micros)) FROM call_log FINAL GROUP BY account_id"))

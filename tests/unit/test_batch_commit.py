@@ -89,7 +89,7 @@ class FakeRows:
     def __init__(self, durable: Durable, fail: str | None, journal: list[str]) -> None:
         self.durable, self.fail, self.journal = durable, fail, journal
 
-    async def insert(self, tables, statements=()) -> None:  # noqa: ANN001 - RowWriter
+    async def insert(self, tables, mutations=()) -> None:  # noqa: ANN001 - RowWriter
         if self.fail == "insert":
             raise Injected("insert")
         for table, _, rows in tables:

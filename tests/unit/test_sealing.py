@@ -157,7 +157,7 @@ def test_a_sealed_cdr_this_worker_cannot_open_is_dead_lettered_not_logged_as_a_t
 
 def test_R32_a_folded_erasure_asks_for_the_call_log_to_be_anonymised_once_more_and_a_replay_does_not(keys):
     from projections.events import SubscriberErasureRequested
-    from streams.clickhouse.privacy import anonymise_statement
+    from streams.clickhouse.privacy import anonymise_mutation
 
     events = [AccountOpened("o", ACCT, T0 - 1, "USD", "basic", "prepaid", ("+15550001234",)), CALL,
               SubscriberErasureRequested("erase:1", ACCT, T0 + 90_000, "dsar-1")]
@@ -170,7 +170,7 @@ def test_R32_a_folded_erasure_asks_for_the_call_log_to_be_anonymised_once_more_a
     keys.erase(ACCT)
     assert processor.opener.open(ACCT, sealed[1].callee) is None
     assert _process(processor, sealed, states).erased == []  # redelivered
-    assert anonymise_statement("o'brien").endswith("WHERE account_id = 'o\\'brien'")
+    assert anonymise_mutation("o'brien")[1].endswith("WHERE account_id = 'o\\'brien'")
 
 
 def test_R31_a_cdr_is_sealed_with_its_months_key_and_expiring_the_month_leaves_it_sealed_for_good(tmp_path):

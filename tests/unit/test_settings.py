@@ -18,6 +18,7 @@ SAMPLES: dict[str, tuple[str, str, object]] = {
     "broker": ('"k1:9092,k2:9092"', "k1:9092,k2:9092", "k1:9092,k2:9092"),
     "broker_flavor": ('"tansu"', "tansu", "tansu"),
     "clickhouse_url": ('"clickhouse://u:p@ch:9000/vl"', "clickhouse://u:p@ch:9000/vl", "clickhouse://u:p@ch:9000/vl"),
+    "clickhouse_cluster": ('"vl_cluster"', "vl_cluster", "vl_cluster"),
     "schema_registry_url": ('"http://sr:8081"', "http://sr:8081", "http://sr:8081"),
     "kafka_security_protocol": ('"SSL"', "SSL", "SSL"),
     "kafka_ssl_cafile": ('"/etc/ca.pem"', "/etc/ca.pem", "/etc/ca.pem"),
@@ -113,6 +114,7 @@ def test_every_number_setting_has_bounds():
 def test_each_setting_is_read_from_toml_and_from_the_environment(name, tmp_path):
     toml, env, expected = SAMPLES[name]
     extra = {"kafka_ssl_keyfile": {"kafka_ssl_certfile": '"/etc/c.pem"'},
+             "clickhouse_cluster": {"clickhouse_url": '"clickhouse://ch:9000/vl"'},
              "max_clock_skew_seconds": {}, "kafka_security_protocol": {}}.get(name, {})
     cfg = tmp_path / "vl.toml"
     cfg.write_text("[voiceledger]\n" + "".join(f"{k} = {v}\n" for k, v in {name: toml, **extra}.items()))
@@ -188,6 +190,10 @@ def test_settings_that_constrain_each_other():
         load_settings(None, env={"VOICELEDGER_COMMIT_INTERVAL_SECONDS": "20", "VOICELEDGER_SESSION_TIMEOUT_SECONDS": "10"})
     with pytest.raises(ConfigError, match="^kafka_sasl_username:"):
         load_settings(None, env={"VOICELEDGER_KAFKA_SECURITY_PROTOCOL": "SASL_SSL"})
+    with pytest.raises(ConfigError, match="^clickhouse_cluster: needs a clickhouse:// server"):
+        load_settings(None, env={"VOICELEDGER_CLICKHOUSE_CLUSTER": "vl"})  # the default URL is chDB
+    with pytest.raises(ConfigError, match="^clickhouse_cluster: must be 1-64 letters"):
+        load_settings(None, env={"VOICELEDGER_CLICKHOUSE_CLUSTER": "vl; DROP", "VOICELEDGER_CLICKHOUSE_URL": "clickhouse://h/db"})
 
 
 def test_a_config_file_that_is_not_a_table_of_settings_is_one_line(tmp_path):
