@@ -102,7 +102,8 @@ class NativeClickHouse:
             # An insert returns once every shard's block is on a replica, and reads and inserts
             # go to a shard's first replica that is up: a read sees what was just written
             # (streams/clickhouse/cluster.py).
-            self._settings["load_balancing"] = "in_order"
+            # (INSERT ... SELECT too: retention's aggregates).
+            self._settings.update(insert_distributed_sync=1, load_balancing="in_order")
             self._insert_settings = {"insert_distributed_sync": 1, "load_balancing": "in_order"}
 
     def execute(self, sql: str) -> None:

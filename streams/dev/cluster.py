@@ -18,6 +18,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +42,25 @@ def quiet_port() -> int:
     raise EmbeddedServerError("no free port between 20000 and 32767")
 
 
+def wait_for_zookeeper(tcp_port: int, timeout_s: float = 60) -> None:
+    """Until the server on ``tcp_port`` has its ZooKeeper session: the 18.16 server crashes on
+    ON CLUSTER DDL sent before it (a null session in zkutil::ZooKeeper::createImpl)."""
+    from clickhouse_driver import Client
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        client = Client(host="127.0.0.1", port=tcp_port, connect_timeout=2)
+        try:
+            client.execute("SELECT count() FROM system.zookeeper WHERE path = '/'")
+            return
+        except Exception as exc:  # not connected yet: retry until the deadline
+            if time.monotonic() > deadline:
+                raise EmbeddedServerError(f"clickhouse on {tcp_port} has no ZooKeeper session: {exc}") from None
+            time.sleep(0.2)
+        finally:
+            client.disconnect()
+
+
 @dataclass
 class ZooKeeperServer:
     """One standalone ZooKeeper on a private port and directory (Debian's package, Java)."""
@@ -58,13 +78,29 @@ class ZooKeeperServer:
         # Short ticks: sessions of a killed ClickHouse node expire in seconds, not minutes.
         (d / "zoo.cfg").write_text(f"tickTime=500\ninitLimit=10\nsyncLimit=5\ndataDir={d / 'data'}\n"
                                    f"clientPort={self.port}\nclientPortAddress=127.0.0.1\n"
-                                   "admin.enableServer=false\nmaxClientCnxns=0\n")
+                                   "admin.enableServer=false\nmaxClientCnxns=0\n4lw.commands.whitelist=srvr\n")
         self.proc = subprocess.Popen(
             [java, "-Xmx256m", "-cp", ZOOKEEPER_CLASSPATH, f"-Dzookeeper.log.dir={d}",
              "org.apache.zookeeper.server.quorum.QuorumPeerMain", str(d / "zoo.cfg")],
             stdout=open(d / "zookeeper.log", "ab"), stderr=subprocess.STDOUT, start_new_session=True)
         wait_for_port(self.port, 60, self.proc)
+        self._wait_until_serving(60)
         return self
+
+    def _wait_until_serving(self, timeout_s: float) -> None:
+        """The port opens before ZooKeeper serves; a ClickHouse server that connects in between
+        keeps no session and crashes on its first ON CLUSTER DDL (18.16)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=2) as s:
+                    s.sendall(b"srvr")
+                    if b"Mode:" in s.recv(4096):
+                        return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise EmbeddedServerError(f"ZooKeeper on {self.port} is not serving within {timeout_s} s")
 
     def stop(self) -> None:
         stop_process(self.proc, 10)
@@ -114,6 +150,8 @@ class ClickHouseCluster:
                                                     http_port=quiet_port(), config_snippets=(str(snippet),))
         for node in self.nodes.values():
             node.start()
+        for node in self.nodes.values():
+            wait_for_zookeeper(node.tcp_port)
         return self
 
     def stop_node(self, shard: int, replica: int, kill: bool = False) -> None:
@@ -125,6 +163,7 @@ class ClickHouseCluster:
 
     def start_node(self, shard: int, replica: int) -> None:
         self.nodes[shard, replica].start()
+        wait_for_zookeeper(self.nodes[shard, replica].tcp_port)
 
     def stop(self) -> None:
         # All at once: each server takes seconds to shut down.

@@ -1,14 +1,40 @@
-"""One contract, every ClickHouse engine: the same SQL and the same answers on chDB and on the
-ClickHouse server. The call log collapses duplicates by call key (R30: one row per call kept),
-partitions by month, and round-trips every column type the worker writes."""
+"""One contract, every ClickHouse engine: the same SQL and the same answers on chDB, on the
+ClickHouse server and on a cluster of them (2 shards x 2 replicas, issue 21). The call log
+collapses duplicates by call key (R30: one row per call kept), partitions by month, and
+round-trips every column type the worker writes; retention, erasure, export, the reports and the
+analysts' copy work the same; on the cluster they reach every shard and every replica."""
 
 from __future__ import annotations
 
+import pytest
+
+from streams.clickhouse import cluster
 from streams.clickhouse.call_log import CALL_LOG_COLUMNS, summary
-from streams.clickhouse.migrations import JOURNAL_DDL, migrate
-from streams.clickhouse.client import connect
+from streams.clickhouse.client import ClickHouse
+from streams.clickhouse.client import connect as connect_url
+from streams.clickhouse.migrations import JOURNAL_DDL, migrate, run
+
+from tests.integration.conftest import cluster_of, engine_url
 
 T = 1_790_812_800  # 2026-10-01T00:00:00Z, seconds
+
+
+@pytest.fixture(params=["chdb", "server", pytest.param("cluster", marks=pytest.mark.cluster)])
+def clickhouse_url(request, tmp_path):
+    return engine_url(request, request.param, tmp_path)
+
+
+def connect(url: str) -> ClickHouse:
+    return connect_url(url, cluster_of(url))
+
+
+def on_every_replica(ch: ClickHouse, sql_of_table) -> list:  # noqa: ANN001 - stored table -> SQL
+    """The rows ``sql_of_table(stored table)`` reads on every node (one on a single server),
+    after every replica fetched its shard's log."""
+    cluster.sync_replicas(ch, "call_log")
+    found, down = cluster.on_every_node(ch, lambda node: node.query(sql_of_table(cluster.stored(node, "call_log"))))
+    assert not down
+    return list(found.values())
 
 
 def row(call_id: str, account: str, charge: int, start: int = T, answered: bool = True, caller="1555\t0001",
@@ -35,13 +61,13 @@ def test_R30_call_log_collapses_duplicates_and_reads_back_exactly(clickhouse_url
         ch.insert("call_log", CALL_LOG_COLUMNS, [row("1", "a", 10_000)])  # a redelivered row
         ch.insert("call_log", CALL_LOG_COLUMNS, [row("3", "b", 2**40, start=T + 40 * 86400)])
         assert summary(ch) == [("USD", 3, 2, 120, 10_000 + 20_000 + 2**40)]
-        ch.execute("OPTIMIZE TABLE call_log FINAL")
+        cluster.optimize_final(ch, "call_log")
         assert ch.query("SELECT count() FROM call_log") == [(3,)]
         assert ch.query("SELECT caller, trunk, toUnixTimestamp(start_at), answer_at IS NULL FROM call_log FINAL "
                         "WHERE call_id = '2'") == [("1555\t0001", "t\\1", T, 1)]
         # A carrier's correction of call 1 (issue 18), inserted after it, is the row kept.
         ch.insert("call_log", CALL_LOG_COLUMNS, [row("1", "a", 4_000, revision=2)])
-        ch.execute("OPTIMIZE TABLE call_log FINAL")
+        cluster.optimize_final(ch, "call_log")
         assert ch.query("SELECT charge_micros, revision FROM call_log FINAL WHERE call_id = '1'") == [(4_000, 2)]
         parts = ch.query("SELECT DISTINCT toYYYYMM(start_at) AS m FROM call_log ORDER BY m")
         assert parts == [(202610,), (202611,)]
@@ -80,6 +106,12 @@ def test_R30_R31_retention_drops_exactly_the_months_older_than_five_years_keepin
         again = apply_retention(ch, date(2026, 11, 24), 5)  # safe to run daily
         assert again.dropped == {} and again.aggregated_rows == 0 and again.dropped_analytics == []
         assert len(ch.query("SELECT * FROM call_daily FINAL")) == 2
+        # On a cluster: gone from every shard and every replica, the analysts' copy too.
+        for months in on_every_replica(ch, lambda table: f"SELECT DISTINCT toYYYYMM(start_at) FROM {table}"):
+            assert 202105 not in {m for (m,) in months}
+        for node_months in cluster.on_every_node(ch, lambda node: node.query(
+                f"SELECT DISTINCT toYYYYMM(start_at) FROM {cluster.stored(node, ch.database + '_analytics.calls')}"))[0].values():
+            assert 202105 not in {m for (m,) in node_months}
     finally:
         ch.close()
 
@@ -154,7 +186,7 @@ def test_R32_R33_export_is_machine_readable_and_erasure_leaves_no_number_but_eve
     ch = connect(clickhouse_url)
     try:
         migrate(ch)
-        ch.execute(JOURNAL_DDL)
+        run(ch, JOURNAL_DDL)
         mine = [row(f"m{n}", "acct-1", 10_000 * (n + 1), start=T + n, caller="15550000001") for n in range(3)]
         theirs = [row("o1", "acct-2", 70_000, caller="15550000002")]
         ch.insert("call_log", CALL_LOG_COLUMNS, mine + theirs)
@@ -181,6 +213,10 @@ def test_R32_R33_export_is_machine_readable_and_erasure_leaves_no_number_but_eve
         (raw,), = ch.query("SELECT count() FROM call_log WHERE caller = '15550000001' OR "
                            "(account_id = 'acct-1' AND callee = '12125550100')")
         assert raw == 0, "no raw number of the subscriber remains, merged or not"
+        # ... on any replica of any shard.
+        for rows in on_every_replica(ch, lambda table: f"SELECT count() FROM {table} WHERE caller = '15550000001' OR "
+                                                       "(account_id = 'acct-1' AND callee = '12125550100')"):
+            assert rows == [(0,)]
     finally:
         ch.close()
 
@@ -188,11 +224,10 @@ def test_R32_R33_export_is_machine_readable_and_erasure_leaves_no_number_but_eve
 def test_R34_the_analysts_view_and_their_database_have_no_number_but_the_same_amounts(clickhouse_url):
     ch = connect(clickhouse_url)
     try:
-        ch.execute("CREATE DATABASE IF NOT EXISTS " + ch.database)
         from streams.clickhouse.migrations import MIGRATIONS, applied_versions
         applied_versions(ch)
         for version, name, statements in MIGRATIONS[:1]:  # a call log from before the analysts' database
-            ch.execute(statements[0])
+            run(ch, statements[0])
             ch.insert("schema_migrations", ("version", "name", "applied_at"), [(version, name, T)])
         ch.insert("call_log", CALL_LOG_COLUMNS[:-3], [row("v0", "a", 1_000)[:-3]])
         migrate(ch)
@@ -221,7 +256,7 @@ def test_migrations_are_versioned_apply_once_and_bring_an_older_database_up_to_d
         assert applied_versions(ch) == set()  # creates the record table
         for version, name, statements in MIGRATIONS[:2]:
             for sql in statements:
-                ch.execute(sql)
+                run(ch, sql)
             ch.insert("schema_migrations", ("version", "name", "applied_at"), [(version, name, T)])
         assert applied_versions(ch) == {1, 2}
         ch.insert("call_log", CALL_LOG_COLUMNS[:-3], [row("old", "a", 10_000)[:-3]])  # before plan, revision, category
@@ -252,7 +287,7 @@ def test_every_column_the_worker_writes_exists_after_the_migrations(clickhouse_u
                                ("invoices", INVOICE_COLUMNS), ("invoice_lines", INVOICE_LINE_COLUMNS),
                                ("invoice_numbers", INVOICE_NUMBER_COLUMNS)):
             have = {name for (name,) in ch.query("SELECT name FROM system.columns WHERE database = currentDatabase() "
-                                                 f"AND table = '{table}'")}
+                                                 f"AND table = '{cluster.stored(ch, table)}'")}
             assert set(columns) <= have, (table, set(columns) - have)
     finally:
         ch.close()
