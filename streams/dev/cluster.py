@@ -130,6 +130,7 @@ class ClickHouseCluster:
     shards: int = 2
     replicas: int = 2
     name: str = CLUSTER_NAME
+    users_snippets: tuple[str, ...] = ()  # users.d/ snippets on every node (the same users everywhere)
     zookeeper: ZooKeeperServer | None = None
     nodes: dict[tuple[int, int], ClickHouseServer] = field(default_factory=dict)  # (shard, replica)
 
@@ -147,7 +148,8 @@ class ClickHouseCluster:
                 snippet = d / "cluster.xml"
                 snippet.write_text(cluster_config(self.name, self.zookeeper.port, ports, s, r))
                 self.nodes[s, r] = ClickHouseServer(str(d / "data"), tcp_port=ports[s - 1][r - 1],
-                                                    http_port=quiet_port(), config_snippets=(str(snippet),))
+                                                    http_port=quiet_port(), config_snippets=(str(snippet),),
+                                                    users_snippets=self.users_snippets)
         for node in self.nodes.values():
             node.start()
         for node in self.nodes.values():

@@ -8,6 +8,7 @@ Each test gets its own topics, consumer group and database, so tests never see e
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from dataclasses import fields, replace
 
 import pytest
@@ -37,7 +38,8 @@ def clickhouse_server(tmp_path_factory):
 def clickhouse_cluster(tmp_path_factory):
     """ZooKeeper and 2 shards x 2 replicas of Debian's clickhouse-server (streams/dev/cluster.py),
     started by the first test of a pytest worker that asks for it."""
-    with ClickHouseCluster(str(tmp_path_factory.mktemp("cluster"))) as cluster:
+    users = Path(__file__).resolve().parents[2] / "deploy" / "clickhouse" / "voiceledger-users.xml"
+    with ClickHouseCluster(str(tmp_path_factory.mktemp("cluster")), users_snippets=(str(users),)) as cluster:
         yield cluster
 
 

@@ -27,9 +27,18 @@ NOT_ALLOWED = 291  # ClickHouse: DATABASE_ACCESS_DENIED
 READONLY = 164  # ClickHouse: READONLY
 
 
-@pytest.fixture
-def server(tmp_path):
+@pytest.fixture(params=["server", pytest.param("cluster", marks=pytest.mark.cluster)])
+def server(request, tmp_path):
+    """A server of its own, or the first node of the cluster (whose nodes all have the users
+    file: the cluster fixture starts them so). ``cluster``: the name to connect with."""
+    if request.param == "cluster":
+        nodes = request.getfixturevalue("clickhouse_cluster")
+        node = nodes.nodes[1, 1]
+        node.cluster = nodes.name
+        yield node
+        return
     with ClickHouseServer(str(tmp_path / "ch"), users_snippets=(str(USERS),)) as s:
+        s.cluster = ""
         yield s
 
 
@@ -40,7 +49,8 @@ def refused(client: Client, sql: str) -> int:
 
 
 def test_R34_R35_analysts_read_only_anonymised_calls_and_finance_only_the_ledger(server):
-    ch = connect(f"clickhouse://default@127.0.0.1:{server.tcp_port}/voiceledger")
+    # On the cluster: the only test that uses the database named voiceledger, which the users file names.
+    ch = connect(f"clickhouse://default@127.0.0.1:{server.tcp_port}/voiceledger", server.cluster)
     try:
         migrate(ch)
         calls = []
