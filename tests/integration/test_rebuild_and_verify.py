@@ -34,12 +34,14 @@ from streams.kafka.producer import publish_tick
 from streams.kafka.reader import read_topic
 from streams.dev.simulate import SimulationSpec, simulate
 
-from tests.integration.helpers import live_states, oracle, run_worker_to_end, without_positions
+from tests.integration.conftest import engine_url
+from tests.integration.helpers import calls_by_node, live_states, oracle, run_worker_to_end, without_positions
 
 
-@pytest.fixture(params=["server"])
-def clickhouse_url(request, clickhouse_server):
-    return f"clickhouse://default@127.0.0.1:{clickhouse_server.tcp_port}/live_{uuid.uuid4().hex[:10]}"
+@pytest.fixture(params=["server", pytest.param("cluster", marks=pytest.mark.cluster)])
+def clickhouse_url(request, tmp_path):
+    """On the server, and on the cluster (issue 21: rebuild, verify, reconcile, erase there)."""
+    return engine_url(request, request.param, tmp_path)
 
 
 def two_plans(tmp_path, settings) -> dict:
@@ -64,11 +66,27 @@ def read_call_log_cards(settings) -> list:
     from collections import namedtuple
 
     Row = namedtuple("Row", "card_id plan currency")
-    ch = connect(settings.clickhouse_url)
+    ch = connect(settings.clickhouse_url, settings.clickhouse_cluster)
     try:
         return [Row(*r) for r in ch.query("SELECT DISTINCT rate_card_id, plan, currency FROM call_log FINAL")]
     finally:
         ch.close()
+
+
+def assert_no_number_on_any_replica(settings, account: str) -> None:
+    """On a cluster: every replica of every shard holds the subscriber's rows without a number."""
+    from streams.clickhouse import cluster
+
+    ch = connect(settings.clickhouse_url, settings.clickhouse_cluster)
+    try:
+        calls_by_node(ch)  # every replica has fetched its shard's log
+        found, down = cluster.on_every_node(ch, lambda node: node.query(
+            f"SELECT count(), countIf(caller != '' OR match(callee, '[0-9]{{7,}}')) "
+            f"FROM {cluster.stored(node, 'call_log')} WHERE account_id = '{account}'"))
+    finally:
+        ch.close()
+    assert not down and sum(rows[0][0] for rows in found.values()) > 0, "the subscriber's calls are kept"
+    assert all(rows[0][1] == 0 for rows in found.values()), found
 
 
 def cli(settings, *args: str) -> subprocess.CompletedProcess:
@@ -77,7 +95,7 @@ def cli(settings, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_R7_R9_R13_rebuild_equals_live_invoices_included_and_verify_catches_a_broken_journal(
-        settings, clickhouse_server, tmp_path):
+        settings, tmp_path):
     settings = replace(settings, tax_rules=EXAMPLE_TAX_RULES, **two_plans(tmp_path, settings))
     # Issue 20: every third account is on the business plan, priced with its own card, whose
     # price changes on 2 October (R5): a rebuild must select exactly as live did.
@@ -164,7 +182,9 @@ def test_R7_R9_R13_rebuild_equals_live_invoices_included_and_verify_catches_a_br
     assert after[erased].numbers == () and after[erased].balance_micros == live[erased].balance_micros
     assert all(after[a].numbers == live[a].numbers for a in live if a != erased)
 
-    rebuilt_url = f"clickhouse://default@127.0.0.1:{clickhouse_server.tcp_port}/rebuilt_{uuid.uuid4().hex[:10]}"
+    if settings.clickhouse_cluster:
+        assert_no_number_on_any_replica(settings, erased)
+    rebuilt_url = settings.clickhouse_url.rsplit("/", 1)[0] + f"/rebuilt_{uuid.uuid4().hex[:10]}"
     rb = cli(settings, "rebuild", "--app-id", settings.app_id + "-rebuild", "--clickhouse-url", rebuilt_url,
              "--log", str(tmp_path / "rebuild.log"))
     assert rb.returncode == 0, rb.stdout + rb.stderr
@@ -182,7 +202,7 @@ def test_R7_R9_R13_rebuild_equals_live_invoices_included_and_verify_catches_a_br
     assert hashes["live_numbers"].startswith(f"{len(invoices)}:")
 
     # Break the books: one unbalanced posting on a customer account.
-    ch = connect(settings.clickhouse_url)
+    ch = connect(settings.clickhouse_url, settings.clickhouse_cluster)
     try:
         victim = sorted(live)[0]
         ch.insert("journal", JOURNAL_COLUMNS,
