@@ -9,7 +9,14 @@ Then it times every R36 report over one month and over one year, the finance tot
 (what ``reconcile`` reads), and an exact count of the whole table. This is a benchmark, not a
 test: nothing here asserts a time.
 
+With ``--cluster`` the same runs on a ClickHouse cluster started here (ZooKeeper and 2 shards x 2
+replicas of the 18.16 server on loopback, ``streams/dev/cluster.py``), through the Distributed
+tables as the workers write and the reports read; it also times how long the replicas take to
+hold what was inserted (``SYSTEM SYNC REPLICA`` on every node). On one machine the four servers
+share its cores, so this measures the cluster's overhead, not its scale-out.
+
     python bench/clickhouse.py --engine server --rows 10000000
+    python bench/clickhouse.py --cluster --rows 10000000
 """
 
 from __future__ import annotations
@@ -27,8 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from projections.events import CallDetailRecord, Direction, Disposition  # noqa: E402
 from projections.rating import RatedCall  # noqa: E402
 from streams.clickhouse.call_log import CALL_LOG_COLUMNS, call_log_row  # noqa: E402
+from streams.clickhouse import cluster  # noqa: E402
 from streams.clickhouse.migrations import migrate  # noqa: E402
-from streams.clickhouse.client import connect  # noqa: E402
+from streams.clickhouse.client import ClickHouse, connect  # noqa: E402
+from streams.dev.cluster import ClickHouseCluster  # noqa: E402
 from streams.dev.embedded import ClickHouseServer  # noqa: E402
 from streams.clickhouse.reports import REPORTS, run_report  # noqa: E402
 
@@ -66,7 +75,7 @@ def generate_sql(first: int, count: int, accounts: int, total: int) -> str:
         f"if({i} % 5 != 0, 'ANSWERED', 'NO_ANSWER'), 'OUTBOUND', concat('trunk-', toString({i} % 8)), "
         f"if({i} % 5 != 0, toUInt32(1 + {i} % 600), 0) AS d, toUInt32(60 * intDiv(d + 59, 60)) AS b, "
         "'1212', 'US New York', 10000, intDiv(b * 10000, 60), 0, intDiv(b * 10000, 60), 'USD', 'usd-2026', 0, "
-        f"toUInt32({i} % 4), toUInt64({i}), 0, if({i} % 3 != 0, 'home', 'business') "
+        f"toUInt32({i} % 4), toUInt64({i}), 0, if({i} % 3 != 0, 'home', 'business'), 0, 'international' "
         f"FROM numbers({count})")
 
 
@@ -76,9 +85,28 @@ def timed(fn) -> tuple[float, object]:
     return round(time.perf_counter() - t, 3), out
 
 
+def active_parts(ch: ClickHouse) -> int:
+    """Active parts of the call log, summed over every node (each replica has its own)."""
+    found, _ = cluster.on_every_node(ch, lambda node: node.query(
+        "SELECT count() FROM system.parts WHERE active AND database = currentDatabase() "
+        f"AND table = '{cluster.stored(node, 'call_log')}'")[0][0])
+    return int(sum(found.values()))
+
+
+def open_engine(args, tmp: Path):  # noqa: ANN001, ANN201 - (server or cluster to stop, client)
+    if args.cluster:
+        nodes = ClickHouseCluster(str(tmp / "cluster")).start()
+        return nodes, connect(nodes.url("voiceledger"), nodes.name)
+    if args.engine == "server":
+        server = ClickHouseServer(str(tmp / "ch")).start()
+        return server, connect(server.url)
+    return None, connect(f"chdb://{tmp / 'chdb'}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--engine", choices=["server", "chdb"], default="server")
+    p.add_argument("--cluster", action="store_true", help="a 2 shards x 2 replicas cluster of the server, here")
     p.add_argument("--rows", type=int, default=10_000_000)
     p.add_argument("--client-rows", type=int, default=1_000_000)
     p.add_argument("--batch", type=int, default=25_000, help="rows per client insert (a worker batch: ~25k calls)")
@@ -88,9 +116,8 @@ def main() -> None:
         p.error("--client-rows must be between 0 and --rows")
 
     tmp = Path(tempfile.mkdtemp(prefix="vl-chbench-"))
-    server = ClickHouseServer(str(tmp / "ch")).start() if args.engine == "server" else None
+    server, ch = open_engine(args, tmp)
     try:
-        ch = connect(server.url if server else f"chdb://{tmp / 'chdb'}")
         migrate(ch)
         version = ch.query("SELECT version()")[0][0]
         build_s = insert_s = 0.0
@@ -109,8 +136,8 @@ def main() -> None:
         for first in range(args.client_rows, args.rows, step):
             s, _ = timed(lambda: ch.execute(generate_sql(first, min(step, args.rows - first), args.accounts, args.rows)))
             generated_s += s
-        parts = ch.query("SELECT count() FROM system.parts WHERE active AND table = 'call_log' "
-                         "AND database = currentDatabase()")[0][0]
+        replicated_s, _ = timed(lambda: cluster.sync_replicas(ch, "call_log"))
+        parts = active_parts(ch)
         queries: dict[str, dict[str, float]] = {}
         for label, start, end in (("month", "2026-06-01", "2026-07-01"), ("year", "2025-01-01", "2026-01-01")):
             for name in REPORTS:
@@ -124,7 +151,8 @@ def main() -> None:
         count_s, ((count,),) = timed(lambda: ch.query("SELECT count() FROM call_log FINAL"))
         ch.close()
         print(json.dumps({
-            "benchmark": "clickhouse", "engine": args.engine, "version": version, "rows": int(count),
+            "benchmark": "clickhouse", "engine": "cluster 2 shards x 2 replicas" if args.cluster else args.engine,
+            "version": version, "rows": int(count), "replicas_synced_after_inserts_s": replicated_s,
             "active_parts": int(parts), "accounts": args.accounts,
             "client_insert": {"rows": args.client_rows, "batch_rows": args.batch,
                               "rows_per_s": round(args.client_rows / insert_s) if insert_s else None,
