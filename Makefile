@@ -14,13 +14,13 @@ $(STAMP): pyproject.toml
 
 # Debian's ClickHouse server, for the integration tests against a real server, promtool
 # (Debian's prometheus package), for the alert rules' unit tests, Chromium, for the portal's
-# browser test (Playwright drives it; it cannot download a browser here), and the DejaVu fonts
-# the PDF invoices print in. Needs root.
+# browser test (Playwright drives it; it cannot download a browser here), the DejaVu fonts
+# the PDF invoices print in, and ZooKeeper, for the tests on a ClickHouse cluster. Needs root.
 clickhouse-server:
 	@command -v clickhouse-server >/dev/null && command -v promtool >/dev/null && test -x /usr/bin/chromium \
-	  && test -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf || { \
+	  && test -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf && test -f /usr/share/java/zookeeper.jar || { \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-	    clickhouse-server clickhouse-client prometheus chromium fonts-dejavu-core; }
+	    clickhouse-server clickhouse-client prometheus chromium fonts-dejavu-core zookeeper; }
 
 demo: $(STAMP)
 	$(VENV)/bin/voiceledger demo
