@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.calibration import calibration, ratio  # noqa: E402
 from projections.events import CallDetailRecord  # noqa: E402
 from schemas.codec import EventCodec  # noqa: E402
 from streams.worker.app import fold_settings_from  # noqa: E402
@@ -78,8 +79,10 @@ def main() -> None:
     else:
         run()
     seconds = time.perf_counter() - t0
+    calibrated = calibration()
     out = {"benchmark": "batch_path", "cdrs": cdrs, "events": len(events), "messages": len(messages),
            "seconds": round(seconds, 2), "cdr_per_s": round(cdrs / seconds),
+           "calibration": calibrated, "cdr_per_s_to_calibration": ratio(cdrs / seconds, calibrated),
            "config": {"sealed": not args.no_seal, "envelope": args.envelope, "batch_messages": args.batch_messages,
                       "accounts": args.accounts, "profiled": bool(profiler)}}
     if profiler:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.calibration import calibration, ratio  # noqa: E402
 from projections.events import CallDetailRecord  # noqa: E402
 from streams.config.settings import Settings  # noqa: E402
 from streams.worker.supervise import start_worker, stop_worker  # noqa: E402
@@ -105,7 +106,10 @@ def main() -> None:
     # Messages committed after the first commit, as a share of CDRs (envelopes are uniform).
     steady_s = max(t_done - (first_progress or t_start), 1e-9)
     steady_cdrs = cdrs * lag_at_first / total
+    calibrated = calibration()
     print(json.dumps({
+        "calibration": calibrated,
+        "cdr_per_s_steady_to_calibration": ratio(steady_cdrs / steady_s, calibrated),
         "benchmark": "pipeline",
         "cdrs": cdrs,
         "events": len(events),

@@ -26,10 +26,13 @@ worker, and the Kafka offsets are committed only after that.
 ``schema_migrations`` is one replicated table with every node as a replica
 (``/clickhouse/tables/all/...``), so every node sees the same applied migrations.
 
-Mutations (erasure) and partition drops (retention) do not go ``ON CLUSTER``: that waits for
-every node and fails on a node that is down. They run on one live replica of each shard
-(``on_each_shard``); replication carries them to the other replicas, including one that is down
-now, which applies them from the replication log when it comes back.
+Columns added by a migration, mutations (erasure) and partition drops (retention) do not go
+``ON CLUSTER``: the 18.16 server's DDL queue breaks on an ``ALTER ... ON CLUSTER`` of a
+replicated table (both replicas of a shard run it, the second fails, and the node's DDL worker
+stops taking tasks: seen here, every later ``ON CLUSTER`` statement then timed out), and
+``ON CLUSTER`` waits for every node and fails on a node that is down. They run on one live
+replica of each shard (``on_each_shard``); replication carries them to the other replicas,
+including one that is down now, which applies them from the replication log when it comes back.
 """
 
 from __future__ import annotations
@@ -117,14 +120,12 @@ def ddl(sql: str, cluster: str, database: str) -> list[str]:
     raise ValueError(f"no cluster form for: {sql.strip()[:80]}")
 
 
-def add_column(table: str, column: str, type_and_default: str, cluster: str, database: str) -> list[str]:
-    """A column on a cluster: ALTER the replicated table (replication carries it to every
-    replica), then make the Distributed table again over it (it holds no data; the 18.16
-    server refuses ALTER ... ON CLUSTER of a table that is not replicated)."""
+def distributed_again(table: str, cluster: str, database: str) -> list[str]:
+    """The Distributed table over ``T_local`` made again, with its current columns (it holds no
+    data; the 18.16 server refuses ALTER ... ON CLUSTER of a table that is not replicated)."""
     full = _full(table, database)
     key = SHARD_KEYS.get(table, DEFAULT_SHARD_KEY)
-    return [f"ALTER TABLE {full}{LOCAL} ON CLUSTER {cluster} ADD COLUMN {column} {type_and_default}",
-            f"DROP TABLE IF EXISTS {full} ON CLUSTER {cluster}",
+    return [f"DROP TABLE IF EXISTS {full} ON CLUSTER {cluster}",
             f"CREATE TABLE {full} ON CLUSTER {cluster} AS {full}{LOCAL} "
             f"ENGINE = Distributed({cluster}, {database}, {table}{LOCAL}, {key})"]
 

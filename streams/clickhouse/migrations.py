@@ -270,6 +270,9 @@ ORDER BY version
 
 
 
+COLUMN_WAIT_SECONDS = 120  # for a column added on a cluster to reach every replica
+
+
 @dataclass(frozen=True)
 class AddColumn:
     """``ALTER TABLE ... ADD COLUMN`` that is idempotent on every server.
@@ -289,15 +292,30 @@ class AddColumn:
     def apply(self, ch: ClickHouse) -> None:
         if self._exists(ch):
             return
+        if ch.cluster:
+            self._apply_on_cluster(ch)
+            return
         try:
-            if ch.cluster:
-                for sql in cluster.add_column(self.table, self.column, self.type_and_default, ch.cluster, ch.database):
-                    ch.execute(sql)
-            else:
-                ch.execute(f"ALTER TABLE {self.table} ADD COLUMN {self.column} {self.type_and_default}")
+            ch.execute(f"ALTER TABLE {self.table} ADD COLUMN {self.column} {self.type_and_default}")
         except Exception:
             if not self._exists(ch):
                 raise
+
+    def _apply_on_cluster(self, ch: ClickHouse) -> None:
+        """Once per shard on a replica (replication alters the others: cluster.py says why not
+        ON CLUSTER), then, once every node has the column, the Distributed table again."""
+        def add(node: ClickHouse) -> None:
+            if not self._exists(node):
+                node.execute(f"ALTER TABLE {cluster.stored(node, self.table)} ADD COLUMN {self.column} "
+                             f"{self.type_and_default}")
+        cluster.on_each_shard(ch, add)
+        deadline = time.monotonic() + COLUMN_WAIT_SECONDS
+        while not all(cluster.on_every_node(ch, self._exists)[0].values()):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.table}.{self.column}: not on every replica within {COLUMN_WAIT_SECONDS} s")
+            time.sleep(0.2)
+        for sql in cluster.distributed_again(self.table, ch.cluster, ch.database):
+            ch.execute(sql)
 
 
 @dataclass(frozen=True)
