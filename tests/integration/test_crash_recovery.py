@@ -51,7 +51,10 @@ def test_R7_R9_R30_sigkill_at_random_points_loses_nothing_and_counts_nothing_twi
     # chosen at a random fraction of the round's progress lands mid-stream, with work in flight.
     settings = replace(settings, batch_messages_max=40, batch_wait_seconds=0.05, commit_interval_seconds=0.2)
     codec = EventCodec()
-    events = simulate(SimulationSpec(accounts=1_000, calls=100_000, days=3, seed=5, duplicate_ratio_percent=3))
+    # On the cluster (issue 21) the same kills over fewer calls: its four servers share the two
+    # cores with the rest of the suite, and what is proven is the same.
+    calls = 50_000 if settings.clickhouse_cluster else 100_000
+    events = simulate(SimulationSpec(accounts=1_000, calls=calls, days=3, seed=5, duplicate_ratio_percent=3))
     messages = list(plan_messages(at_the_edge(settings, events), codec, settings.partitions, envelope_max=25))
     # Keep per-partition order: chunk by position, not by striding.
     size = -(-len(messages) // KILLS)
