@@ -26,9 +26,11 @@ demo: $(STAMP)
 	$(VENV)/bin/voiceledger demo
 
 # Two pytest workers (pytest-xdist): the integration tests mostly wait on servers and worker
-# processes, and each xdist worker starts its own broker and ClickHouse server.
+# processes, and each xdist worker starts its own broker and ClickHouse server (and cluster).
+# tests/conftest.py orders the longest tests first; --dist load hands them out one by one as
+# workers free up, so two long ones do not end up queued behind each other.
 test: $(STAMP) clickhouse-server
-	$(PY) -m pytest -q -n 2 --dist worksteal
+	$(PY) -m pytest -q -n 2 --dist load
 
 unit: $(STAMP)
 	$(PY) -m pytest -q tests/unit
