@@ -27,10 +27,10 @@ demo: $(STAMP)
 
 # Two pytest workers (pytest-xdist): the integration tests mostly wait on servers and worker
 # processes, and each xdist worker starts its own broker and ClickHouse server (and cluster).
-# tests/conftest.py orders the longest tests first; --dist load hands them out one by one as
-# workers free up, so two long ones do not end up queued behind each other.
+# Work stealing: a worker that runs out takes tests queued on the other. (Ordering the longest
+# tests first was tried: with --dist load one worker got all of them and the suite took longer.)
 test: $(STAMP) clickhouse-server
-	$(PY) -m pytest -q -n 2 --dist load
+	$(PY) -m pytest -q -n 2 --dist worksteal
 
 unit: $(STAMP)
 	$(PY) -m pytest -q tests/unit
