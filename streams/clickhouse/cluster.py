@@ -74,6 +74,11 @@ _CREATE_VIEW = re.compile(r"^\s*CREATE (MATERIALIZED VIEW|VIEW)( IF NOT EXISTS)?
 _SIMPLE = re.compile(r"^\s*(CREATE DATABASE IF NOT EXISTS|DROP TABLE IF EXISTS) (\S+)\s*$", re.S)
 
 
+def _distributed(db: str, table: str, cluster: str) -> str:
+    key = SHARD_KEYS.get(table, DEFAULT_SHARD_KEY)
+    return f"AS {db}.{table}{LOCAL} ENGINE = Distributed({cluster}, {db}, {table}{LOCAL}, {key})"
+
+
 def _table_ddl(match: re.Match, cluster: str, database: str) -> list[str]:
     name, columns, args, rest = match.groups()
     db, table = _qualified(name, database)
@@ -81,9 +86,7 @@ def _table_ddl(match: re.Match, cluster: str, database: str) -> list[str]:
     create = f"CREATE TABLE IF NOT EXISTS {local} ON CLUSTER {cluster}{columns}{_replicated_engine(db, table, args)}{rest}"
     if table in EVERY_NODE:
         return [create.replace(local, f"{db}.{table}", 1)]
-    key = SHARD_KEYS.get(table, DEFAULT_SHARD_KEY)
-    return [create, f"CREATE TABLE IF NOT EXISTS {db}.{table} ON CLUSTER {cluster} AS {local} "
-                    f"ENGINE = Distributed({cluster}, {db}, {table}{LOCAL}, {key})"]
+    return [create, f"CREATE TABLE IF NOT EXISTS {db}.{table} ON CLUSTER {cluster} {_distributed(db, table, cluster)}"]
 
 
 def _full(name: str, database: str) -> str:
@@ -124,10 +127,8 @@ def distributed_again(table: str, cluster: str, database: str) -> list[str]:
     """The Distributed table over ``T_local`` made again, with its current columns (it holds no
     data; the 18.16 server refuses ALTER ... ON CLUSTER of a table that is not replicated)."""
     full = _full(table, database)
-    key = SHARD_KEYS.get(table, DEFAULT_SHARD_KEY)
     return [f"DROP TABLE IF EXISTS {full} ON CLUSTER {cluster}",
-            f"CREATE TABLE {full} ON CLUSTER {cluster} AS {full}{LOCAL} "
-            f"ENGINE = Distributed({cluster}, {database}, {table}{LOCAL}, {key})"]
+            f"CREATE TABLE {full} ON CLUSTER {cluster} {_distributed(*_qualified(table, database), cluster)}"]
 
 
 def stored(ch: ClickHouse, table: str) -> str:
