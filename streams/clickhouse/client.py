@@ -97,14 +97,11 @@ class NativeClickHouse:
         known = self._client.execute("SELECT name FROM system.settings WHERE name IN ("
                                      + ", ".join(f"'{k}'" for k in FINAL_SETTINGS) + ")")
         self._settings = {k: v for k, v in FINAL_SETTINGS.items() if (k,) in {tuple(r) for r in known}}
-        self._insert_settings = {}
-        if self.cluster:
-            # An insert returns once every shard's block is on a replica, and reads and inserts
-            # go to a shard's first replica that is up: a read sees what was just written
-            # (streams/clickhouse/cluster.py).
-            # (INSERT ... SELECT too: retention's aggregates).
-            self._settings.update(insert_distributed_sync=1, load_balancing="in_order")
-            self._insert_settings = {"insert_distributed_sync": 1, "load_balancing": "in_order"}
+        # On a cluster an insert (INSERT ... SELECT too: retention's aggregates) returns once every
+        # shard's block is on a replica, and reads and inserts go to a shard's first replica that
+        # is up, so a read sees what was just written (streams/clickhouse/cluster.py).
+        self._insert_settings = {"insert_distributed_sync": 1, "load_balancing": "in_order"} if self.cluster else {}
+        self._settings.update(self._insert_settings)
 
     def execute(self, sql: str) -> None:
         self._client.execute(sql, settings=self._settings)
