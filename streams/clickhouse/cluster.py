@@ -41,6 +41,8 @@ import re
 from dataclasses import dataclass, replace
 from typing import Callable, TypeVar
 
+from clickhouse_driver.errors import NetworkError, SocketTimeoutError
+
 from streams.clickhouse.client import ClickHouse, quoted
 
 LOCAL = "_local"
@@ -159,6 +161,10 @@ def node_client(ch: ClickHouse, node: Node) -> ClickHouse:
     return replace(ch, url=url, host=node.host, port=node.port)  # type: ignore[type-var]
 
 
+# A node that drops the connection while it answers (killed, crashed) counts as one that did not answer.
+_CONNECTION_LOST = (EOFError, OSError, NetworkError, SocketTimeoutError)
+
+
 def on_every_node(ch: ClickHouse, run: Callable[[ClickHouse], T]) -> tuple[dict[Node, T], list[Node]]:
     """``run`` on every node that answers; returns the results and the nodes that did not
     answer. On one node: ``run(ch)`` for it."""
@@ -173,6 +179,8 @@ def on_every_node(ch: ClickHouse, run: Callable[[ClickHouse], T]) -> tuple[dict[
             continue
         try:
             results[node] = run(client)
+        except _CONNECTION_LOST:  # it went down while answering: the same as not answering
+            down.append(node)
         finally:
             client.close()
     return results, down

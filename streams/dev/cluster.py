@@ -18,6 +18,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -133,6 +134,10 @@ class ClickHouseCluster:
     users_snippets: tuple[str, ...] = ()  # users.d/ snippets on every node (the same users everywhere)
     zookeeper: ZooKeeperServer | None = None
     nodes: dict[tuple[int, int], ClickHouseServer] = field(default_factory=dict)  # (shard, replica)
+    crashes: list[tuple[int, int, int]] = field(default_factory=list)  # (shard, replica, exit status)
+    _stopped: set[tuple[int, int]] = field(default_factory=set)  # stopped on purpose: left down
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _watching: threading.Event = field(default_factory=threading.Event)
 
     def url(self, database: str, shard: int = 1, replica: int = 1) -> str:
         return f"clickhouse://default@127.0.0.1:{self.nodes[shard, replica].tcp_port}/{database}"
@@ -154,20 +159,48 @@ class ClickHouseCluster:
             node.start()
         for node in self.nodes.values():
             wait_for_zookeeper(node.tcp_port)
+        self._watching.set()
+        threading.Thread(target=self._restart_crashed, name="cluster-supervisor", daemon=True).start()
         return self
 
     def stop_node(self, shard: int, replica: int, kill: bool = False) -> None:
-        node = self.nodes[shard, replica]
-        if kill and node.proc is not None and node.proc.poll() is None:
-            node.proc.kill()
-            node.proc.wait()
-        node.stop()
+        with self._lock:
+            self._stopped.add((shard, replica))
+            node = self.nodes[shard, replica]
+            if kill and node.proc is not None and node.proc.poll() is None:
+                node.proc.kill()
+                node.proc.wait()
+            node.stop()
 
     def start_node(self, shard: int, replica: int) -> None:
-        self.nodes[shard, replica].start()
+        with self._lock:
+            self.nodes[shard, replica].start()
+            self._stopped.discard((shard, replica))
         wait_for_zookeeper(self.nodes[shard, replica].tcp_port)
 
+    def _restart_crashed(self) -> None:
+        """What a supervisor does for the servers in production (``Restart=always``,
+        deploy/clickhouse/cluster/clickhouse-server-restart.conf): a node that exits without
+        being stopped is started again, and the crash is recorded. Debian's 18.16 server
+        has been seen to segfault in ``ReplicatedMergeTreeQueue::tryFinalizeMutations`` when a
+        mutation runs while a peer replica is down; the product must ride through that, and
+        the tests see it in ``crashes``."""
+        while self._watching.is_set():
+            with self._lock:
+                for key, node in self.nodes.items():
+                    if not self._watching.is_set() or key in self._stopped or node.proc is None or node.proc.poll() is None:
+                        continue
+                    self.crashes.append((*key, node.proc.returncode))
+                    try:
+                        node.start()
+                        wait_for_zookeeper(node.tcp_port)
+                    except EmbeddedServerError:  # tried again on the next round
+                        pass
+            time.sleep(0.5)
+
     def stop(self) -> None:
+        with self._lock:
+            self._watching.clear()
         # All at once: each server takes seconds to shut down.
         for node in self.nodes.values():
             if node.proc is not None and node.proc.poll() is None:
