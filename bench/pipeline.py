@@ -7,6 +7,12 @@ benchmark, not a test.
 
     python bench/pipeline.py --calls 200000 --envelope 200
     python bench/pipeline.py --engine server --workers 2      # what `make bench` runs
+    python bench/pipeline.py --engine server --rebuild        # then `voiceledger rebuild`, timed
+
+``--rebuild`` then runs what ``voiceledger rebuild`` runs (streams/ledger/selfcheck.py): one
+fresh worker folds the whole log again into a new app id and ClickHouse database, and every
+hash (states, journal, call log, invoices, numbers) is compared with the live one. It reports
+the events folded per second, from the rebuild's start to its last commit, and with the hashes.
 """
 
 from __future__ import annotations
@@ -48,7 +54,10 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--no-seal", action="store_true", help="numbers in clear on the log (seal_personal_data off)")
     p.add_argument("--workers", type=int, default=1, help="worker processes in one group (more than one needs "
                    "--engine server: a chDB path belongs to one process)")
+    p.add_argument("--rebuild", action="store_true", help="then rebuild from the log with one worker, timed")
     args = p.parse_args()
+    if args.rebuild and args.engine != "server":
+        p.error("--rebuild needs --engine server (the rebuild's hashes read both databases from this process)")
     if args.workers < 1 or args.workers > args.partitions:
         p.error("--workers must be between 1 and --partitions")
     if args.workers > 1 and args.engine != "server":
@@ -72,6 +81,21 @@ def wait_until_drained(settings: Settings, offsets: dict[int, int], workers: lis
         if any(w.poll() is not None for w in workers) or now - t_start > 1800:
             raise SystemExit(f"a worker failed; see {tmp}/worker-*.log")
         time.sleep(0.05)
+
+
+def timed_rebuild(settings: Settings, server: ClickHouseServer, events: int, tmp: Path) -> dict:
+    """``voiceledger rebuild`` of the log just folded: events per second, all in (the worker's
+    start, the fold, the hashes: what an operator waits for), and whether it equals live."""
+    from streams.ledger.selfcheck import rebuild
+
+    t0 = time.perf_counter()
+    hashes = rebuild(settings, "bench-rebuild", server.url.rsplit("/", 1)[0] + "/bench_rebuild", tmp / "rebuild.log")
+    seconds = time.perf_counter() - t0
+    same = all(hashes[f"live_{part}"] == hashes[f"rebuilt_{part}"]
+               for part in ("state", "journal", "call_log", "invoices", "numbers"))
+    return {"events": events, "seconds": round(seconds, 2), "events_per_s": round(events / seconds),
+            "events_per_s_to_calibration": ratio(events / seconds, calibration()), "equals_live": same,
+            "minutes_for_10m_events": round(10_000_000 / (events / seconds) / 60, 1)}
 
 
 def main() -> None:
@@ -100,6 +124,7 @@ def main() -> None:
             finally:
                 for worker in workers:
                     stop_worker(worker)
+            rebuilt = timed_rebuild(settings, server, len(events), tmp) if args.rebuild else None
         finally:
             if server:
                 server.stop()
@@ -118,6 +143,7 @@ def main() -> None:
         "cdr_per_s_including_startup": round(cdrs / (t_done - t_start)),
         "worker_startup_s": round((first_progress or t_done) - t_start, 2),
         "produce_s": round(produce_s, 2),
+        **({"rebuild": rebuilt} if rebuilt else {}),
         "config": {"engine": args.engine, "envelope_cdrs_max": args.envelope, "partitions": args.partitions,
                    "batch_messages_max": args.batch_messages, "accounts": args.accounts, "workers": args.workers,
                    "broker": "tansu (embedded)", "broker_flavor": args.broker_flavor,

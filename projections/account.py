@@ -36,6 +36,7 @@ carrier's correction (``projections/corrections.py``), and is dropped with its k
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Callable
@@ -145,10 +146,36 @@ class FoldSettings:
     def card_for(self, plan: str, currency: str, at_ms: int, deal: str = "") -> RateCard:
         """R2, R5: the card that prices a call of ``plan`` started at ``at_ms``: the account's own
         deal (``deal``, a card name) first, then the plan's own cards, then the default cards;
-        the version in effect at the call's start."""
+        the version in effect at the call's start.
+
+        Once per call, so remembered (issue 22: choosing scanned every card, ~30 us a call): the
+        choice cannot change between two consecutive times at which some card starts or stops
+        being in effect, so it is kept per (plan, currency, deal, such interval).
+        ``select_card_uncached`` is the reference, and a property test holds them equal."""
+        key = (plan, currency, deal, bisect_right(self._card_edges, at_ms))
+        card = self._cards_chosen.get(key)
+        if card is None:  # none in effect raises, every time, as the reference does
+            card = self._cards_chosen[key] = self.select_card_uncached(plan, currency, at_ms, deal)
+        return card
+
+    def select_card_uncached(self, plan: str, currency: str, at_ms: int, deal: str = "") -> RateCard:
         by_plan, reserved = self._plan_cards
         return select_card(self.rate_cards, currency, at_ms, ((deal,) if deal else (), by_plan.get(plan, ())),
                            reserved)
+
+    @cached_property
+    def _card_edges(self) -> list[int]:
+        """Every time at which a card starts or stops being in effect, sorted. ``in_effect_at``
+        is ``valid_from <= t < valid_to``, so between two edges each card is in effect or not
+        throughout."""
+        edges = {c.valid_from_ms for c in self.rate_cards} | {c.valid_to_ms for c in self.rate_cards
+                                                              if c.valid_to_ms is not None}
+        return sorted(edges)
+
+    @cached_property
+    def _cards_chosen(self) -> dict[tuple[str, str, str, int], RateCard]:
+        # Bounded: plans x currencies x deal cards x edges, all from configuration.
+        return {}
 
     def inbound_rate(self, plan: str) -> int:
         """Micro-units per minute a call received on a rented number costs under ``plan``."""

@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 
 import pytest
+from hypothesis import given, settings as hyp_settings, strategies as st
 
 from projections.account import Applied, FoldSettings, Positioned, fold_batch
 from projections.events import AccountOpened, CallDetailRecord, Disposition, PaymentReceived
@@ -230,3 +231,33 @@ def test_R7_a_plan_priced_in_a_currency_it_has_no_fee_for_is_a_clear_error_at_st
     run = subprocess.run([sys.executable, "-m", "streams.cli", "rerate", "a1", "--period", "2026-10", "--plan",
                           "business"], env=env, capture_output=True, text=True, timeout=60)
     assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+
+
+# Effective-dated versions of three card names in two currencies, on a few shared days (so
+# that starts and ends coincide, touch and overlap), some open-ended.
+DAY = 86_400_000
+_card = st.builds(
+    lambda name, currency, start, length: RateCard(f"{name}@{start}", currency, OCT + start * DAY,
+                                                   {"44": DestinationRate("44", "UK", 1_000 * (start + 1))},
+                                                   None if length is None else OCT + (start + length) * DAY),
+    st.sampled_from(["standard", "business", "deal"]), st.sampled_from(["USD", "EUR"]),
+    st.integers(0, 6), st.one_of(st.none(), st.integers(1, 4)))
+
+
+@hyp_settings(max_examples=300, deadline=None)
+@given(cards=st.lists(_card, min_size=1, max_size=8), calls=st.lists(st.tuples(
+    st.sampled_from(["", "business", "other"]), st.sampled_from(["USD", "EUR"]), st.sampled_from(["", "deal"]),
+    st.integers(-DAY, 12 * DAY)), min_size=1, max_size=40))
+def test_R2_R5_the_remembered_card_choice_equals_a_scan_of_every_card(cards, calls):
+    """Issue 22: ``card_for`` keeps its choice per interval between card edges; the reference
+    scans every card each time. The same card, or the same refusal, for every call."""
+    settings = FoldSettings(rate_cards=tuple(cards), plan_cards=(("business", ("business",)),), deal_cards=("deal",))
+    for plan, currency, deal, offset in calls + calls:  # each asked twice: the second from memory
+        at_ms = OCT + offset
+        try:
+            expected = settings.select_card_uncached(plan, currency, at_ms, deal)
+        except NoRateCardInEffect:
+            with pytest.raises(NoRateCardInEffect):
+                settings.card_for(plan, currency, at_ms, deal)
+            continue
+        assert settings.card_for(plan, currency, at_ms, deal) is expected
