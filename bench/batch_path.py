@@ -29,6 +29,7 @@ from schemas.codec import EventCodec  # noqa: E402
 from streams.worker.app import fold_settings_from  # noqa: E402
 from streams.config.settings import Settings  # noqa: E402
 from streams.kafka.producer import plan_messages  # noqa: E402
+from streams.worker import memory  # noqa: E402
 from streams.worker.processor import BatchProcessor, InMessage  # noqa: E402
 from streams.edge.sealing import opener_for, sealer_for  # noqa: E402
 from streams.dev.simulate import SimulationSpec, simulate  # noqa: E402
@@ -44,6 +45,8 @@ def main() -> None:
                    "are what one fetch brings, typically tens of envelopes)")
     p.add_argument("--no-seal", action="store_true")
     p.add_argument("--profile", type=int, default=0, metavar="N")
+    p.add_argument("--gc-automatic", action="store_true", help="CPython's automatic garbage collection, as before "
+                   "issue 22 (the worker collects between batches only)")
     args = p.parse_args()
 
     keys = tempfile.mkdtemp(prefix="vl-bench-keys-")
@@ -71,7 +74,11 @@ def main() -> None:
             for account_id, state in result.states.items():
                 encoded[account_id] = codec.encode_state(state)  # what the changelog write costs
                 states[account_id] = state
+            del result
+            memory.after_batch()  # as the worker's batch loop does
 
+    if not args.gc_automatic:
+        memory.take_over()  # as a worker process does (streams/worker/memory.py)
     profiler = cProfile.Profile() if args.profile else None
     t0 = time.perf_counter()
     if profiler:
@@ -84,7 +91,8 @@ def main() -> None:
            "seconds": round(seconds, 2), "cdr_per_s": round(cdrs / seconds),
            "calibration": calibrated, "cdr_per_s_to_calibration": ratio(cdrs / seconds, calibrated),
            "config": {"sealed": not args.no_seal, "envelope": args.envelope, "batch_messages": args.batch_messages,
-                      "accounts": args.accounts, "profiled": bool(profiler)}}
+                      "accounts": args.accounts, "profiled": bool(profiler),
+                      "gc": "automatic" if args.gc_automatic else "between batches"}}
     if profiler:
         text = io.StringIO()
         pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(args.profile)

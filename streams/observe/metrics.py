@@ -59,6 +59,10 @@ AUTHORIZATION_LATENCY = Histogram(
     "voiceledger_authorization_seconds", "Time to answer one authorization, in the server",
     buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25),
 )
+GC_PAUSE = Histogram(
+    "voiceledger_gc_pause_seconds", "Full garbage collections between batches, and how long each held the process "
+    "(streams/worker/memory.py)", buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
 FUNDS_HELD = Gauge("voiceledger_funds_held_micros", "Funds held for calls in progress on this worker (all currencies)")
 API_REFUSED = Counter(
     "voiceledger_api_requests_refused_total", "HTTP API requests refused: 401 no valid token, 403 another account",

@@ -6,6 +6,8 @@ import logging
 import os
 from typing import AsyncIterator, Awaitable, Callable, NoReturn
 
+from streams.worker import memory
+
 log = logging.getLogger("voiceledger.worker")
 
 # A batch could not be completed safely: the process exits at once, with nothing acked or
@@ -40,3 +42,5 @@ async def run_batches(batches: AsyncIterator[list], process: Callable[[list], Aw
             await process(events)
         except BaseException as exc:  # noqa: BLE001 - every way out of a batch but success ends the process
             exit_for_replay(f"{what} failed: {exc!r}", exit_process)
+        del events  # the batch's objects are freed before a collection looks at what is left
+        memory.after_batch()

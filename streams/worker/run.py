@@ -14,6 +14,7 @@ import sys
 from streams.observe.logs import logging_config, quiet_client_libraries
 from streams.http.ops import OpsServer
 
+from streams.worker import memory
 from streams.worker.app import create_app
 from streams.config.settings import Settings
 from streams.kafka.topics import ensure_topics, require_kept_log
@@ -45,5 +46,6 @@ def run_worker(settings: Settings) -> None:
         worker.authorization.start()  # its own thread: R10 answers while batches fold
     import faust
 
+    memory.take_over()  # garbage collected between batches only (streams/worker/memory.py)
     faust.Worker(worker.app, loglevel=settings.log_level, quiet=True,
                  logging_config=logging_config(settings.log_level)).execute_from_commandline()
