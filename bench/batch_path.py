@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import io
 import json
 import pstats
+import resource
 import sys
 import tempfile
 import time
@@ -75,7 +77,7 @@ def main() -> None:
                 encoded[account_id] = codec.encode_state(state)  # what the changelog write costs
                 states[account_id] = state
             del result
-            memory.after_batch()  # as the worker's batch loop does
+            memory.collect_if_grown()  # as the worker's batch loop does
 
     if not args.gc_automatic:
         memory.take_over()  # as a worker process does (streams/worker/memory.py)
@@ -92,7 +94,10 @@ def main() -> None:
            "calibration": calibrated, "cdr_per_s_to_calibration": ratio(cdrs / seconds, calibrated),
            "config": {"sealed": not args.no_seal, "envelope": args.envelope, "batch_messages": args.batch_messages,
                       "accounts": args.accounts, "profiled": bool(profiler),
-                      "gc": "automatic" if args.gc_automatic else "between batches"}}
+                      "gc": "automatic" if args.gc_automatic else "between batches"},
+           # What collecting between batches costs in memory, and how often it collected.
+           "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+           "gc_full_collections": gc.get_stats()[2]["collections"]}
     if profiler:
         text = io.StringIO()
         pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(args.profile)

@@ -33,7 +33,7 @@ from streams.http.reservations import ReservationBook
 from streams.config.tokens import load_tokens
 from streams.kafka.codec import codec_for
 from streams.kafka.security import client_kwargs, faust_credentials
-from streams.worker import faust_patches
+from streams.worker import faust_patches, memory
 from streams.worker.commit import BatchCommit
 from streams.worker.exits import run_batches
 from streams.worker.fold_stage import FoldStage
@@ -220,6 +220,8 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> Work
     @app.timer(interval=WATCHDOG_INTERVAL_SECONDS)
     async def watch_progress() -> None:
         await watchdog.tick()
+        if fold.busy_since is None:  # an idle worker's library cycles are collected too (memory.py)
+            memory.collect_if_grown()
 
     @app.on_partitions_revoked.connect
     async def forget_revoked(app_: faust.App, revoked: set, **_: object) -> None:  # noqa: ANN001

@@ -43,4 +43,4 @@ async def run_batches(batches: AsyncIterator[list], process: Callable[[list], Aw
         except BaseException as exc:  # noqa: BLE001 - every way out of a batch but success ends the process
             exit_for_replay(f"{what} failed: {exc!r}", exit_process)
         del events  # the batch's objects are freed before a collection looks at what is left
-        memory.after_batch()
+        memory.collect_if_grown()

@@ -11,8 +11,9 @@ nothing to free: the fold's data is acyclic, and reference counting frees it whe
 What the collector is still needed for is the cycles that libraries make (asyncio's futures,
 exceptions with their tracebacks). So the objects of start-up are frozen out of its sight,
 automatic collection is off, and after each batch one full collection runs if the objects the
-collector tracks grew by ``GROWTH_BEFORE_COLLECT`` since the last: memory stays bounded, and
-the pause, counted in ``voiceledger_gc_pause_seconds``, falls between batches.
+collector tracks grew by ``GROWTH_BEFORE_COLLECT`` since the last (an idle worker checks the
+same on its watchdog's timer): memory stays bounded, and the pause, counted in
+``voiceledger_gc_pause_seconds``, falls between batches.
 """
 
 from __future__ import annotations
@@ -36,9 +37,9 @@ def take_over() -> None:
     gc.disable()
 
 
-def after_batch(growth: int = GROWTH_BEFORE_COLLECT) -> float | None:
-    """Between batches: a full collection if the tracked objects grew by ``growth`` since the
-    last one. Returns its pause in seconds, or None when none was needed."""
+def collect_if_grown(growth: int = GROWTH_BEFORE_COLLECT) -> float | None:
+    """Between batches (or while idle): a full collection if the tracked objects grew by
+    ``growth`` since the last one. Returns its pause in seconds, or None when none was needed."""
     if gc.get_count()[0] < growth:
         return None
     started = time.perf_counter()

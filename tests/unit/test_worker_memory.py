@@ -32,7 +32,7 @@ def test_no_collection_runs_by_itself_and_none_between_batches_below_the_growth(
     survivors = [Node() for _ in range(50_000)]  # far past CPython's automatic threshold (700)
     assert not gc.isenabled()
     assert alive() is not None, "an automatic collection ran"
-    assert memory.after_batch(growth=10_000_000) is None
+    assert memory.collect_if_grown(growth=10_000_000) is None
     assert alive() is not None
     del survivors
 
@@ -41,7 +41,7 @@ def test_past_the_growth_a_full_collection_between_batches_frees_the_cycles(take
     cycle = Node()
     alive = weakref.ref(cycle)
     del cycle
-    pause = memory.after_batch(growth=1)
+    pause = memory.collect_if_grown(growth=1)
     assert pause is not None and pause >= 0
     assert alive() is None
     assert gc.get_count()[0] < 1_000  # counted again from nothing
