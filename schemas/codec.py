@@ -302,14 +302,13 @@ def _entry_from_dict(d: dict) -> JournalEntry:
 
 
 def _pack(table: dict[int, tuple[int, ...]]) -> bytes:
-    """Key ids, then each key's values, as little-endian int64 arrays back to back (both built in
-    C; the map they replace, and the Python loops a first packing used, were ~20% of a batch)."""
-    ids = array("q", table)
-    values = array("q", chain.from_iterable(table.values()))
-    if sys.byteorder != "little":
-        ids.byteswap()
-        values.byteswap()
-    return ids.tobytes() + values.tobytes()
+    """Key ids, then each key's values, as little-endian int64 arrays back to back (built in C;
+    the map they replace, and the Python loops a first packing used, were ~20% of a batch).
+    struct, not array: 3.5 us instead of 8 for 25 keys, once per account and part (issue 22);
+    the same bytes (tests/unit/test_codec.py holds the array packing as the reference)."""
+    n = len(table)
+    width = len(next(iter(table.values()))) if n else 0
+    return struct.pack(f"<{n}q{n * width}q", *table, *chain.from_iterable(table.values()))
 
 
 def _unpack(packed: bytes | str, width: int, code: str, what: str) -> dict[int, tuple[int, ...]]:

@@ -27,6 +27,8 @@ from schemas.codec import (
     REGISTRY_FILE,
     DecodeError,
     EventCodec,
+    pack_call_charges,
+    pack_dedup_keys,
     unpack_call_charges,
     unpack_dedup_keys,
 )
@@ -232,3 +234,28 @@ def test_v5_state_keeps_the_calls_charges_and_a_v4_record_reads_with_none():
     with pytest.raises(DecodeError) as info:
         unpack_call_charges(b"\0" * 41)
     assert info.value.code == "bad_call_charges"
+
+
+def _array_packing(table: dict[int, tuple[int, ...]]) -> bytes:
+    """The packing before issue 22 (array's), kept as the reference of the faster one."""
+    import sys
+    from array import array
+    from itertools import chain
+
+    ids, values = array("q", table), array("q", chain.from_iterable(table.values()))
+    if sys.byteorder != "little":
+        ids.byteswap()
+        values.byteswap()
+    return ids.tobytes() + values.tobytes()
+
+
+_INT64 = st.integers(-2**63, 2**63 - 1)
+
+
+@given(keys=st.dictionaries(_INT64, st.tuples(_INT64, _INT64), max_size=60),
+       charges=st.dictionaries(_INT64, st.tuples(_INT64, _INT64, _INT64, _INT64), max_size=60))
+def test_packed_dedup_keys_and_charges_are_the_reference_bytes_and_read_back(keys, charges):
+    assert pack_dedup_keys(keys) == _array_packing(keys)
+    assert pack_call_charges(charges) == _array_packing(charges)
+    assert unpack_dedup_keys(pack_dedup_keys(keys), {}) == keys
+    assert unpack_call_charges(pack_call_charges(charges)) == charges
