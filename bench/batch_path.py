@@ -31,7 +31,7 @@ from schemas.codec import EventCodec  # noqa: E402
 from streams.worker.app import fold_settings_from  # noqa: E402
 from streams.config.settings import Settings  # noqa: E402
 from streams.kafka.producer import plan_messages  # noqa: E402
-from streams.worker import memory  # noqa: E402
+from streams.runtime import memory  # noqa: E402
 from streams.worker.processor import BatchProcessor, InMessage  # noqa: E402
 from streams.edge.sealing import opener_for, sealer_for  # noqa: E402
 from streams.dev.simulate import SimulationSpec, simulate  # noqa: E402
@@ -80,7 +80,7 @@ def main() -> None:
             memory.collect_if_grown()  # as the worker's batch loop does
 
     if not args.gc_automatic:
-        memory.take_over()  # as a worker process does (streams/worker/memory.py)
+        memory.take_over()  # as a worker process does (streams/runtime/memory.py)
     profiler = cProfile.Profile() if args.profile else None
     t0 = time.perf_counter()
     if profiler:

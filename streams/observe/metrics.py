@@ -61,7 +61,7 @@ AUTHORIZATION_LATENCY = Histogram(
 )
 GC_PAUSE = Histogram(
     "voiceledger_gc_pause_seconds", "Full garbage collections between batches, and how long each held the process "
-    "(streams/worker/memory.py)", buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+    "(streams/runtime/memory.py)", buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
 FUNDS_HELD = Gauge("voiceledger_funds_held_micros", "Funds held for calls in progress on this worker (all currencies)")
 API_REFUSED = Counter(

@@ -6,7 +6,7 @@ import logging
 import os
 from typing import AsyncIterator, Awaitable, Callable, NoReturn
 
-from streams.worker import memory
+from streams.runtime import memory
 
 log = logging.getLogger("voiceledger.worker")
 

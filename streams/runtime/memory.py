@@ -1,4 +1,5 @@
 """How a worker process collects garbage: between batches, never in the middle of one (issue 22).
+The authorization process does the same, between requests (``streams/authorization/child.py``).
 
 CPython's cyclic collector starts itself after enough allocations. A batch part allocates about
 a million objects (events, outcomes, rows, envelopes) that all stay alive until the part is done,

@@ -1,4 +1,4 @@
-"""The worker collects garbage between batches only (issue 22, streams/worker/memory.py)."""
+"""The worker collects garbage between batches only (issue 22, streams/runtime/memory.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import weakref
 
 import pytest
 
-from streams.worker import memory
+from streams.runtime import memory
 
 
 class Node:
