@@ -12,8 +12,9 @@ account ``404``; a worker that does not own the account's partition answers ``30
 one that does (Faust's partition assignor knows every worker's URL, ``canonical_url``); a
 worker not yet assigned answers ``503``.
 
-The server runs on its own thread and event loop, so a batch being folded on the Faust loop
-does not stall authorizations (they still share the GIL: see the README's latency figures).
+In a worker the server runs in a process of its own (``streams/authorization/``), fed the
+states the fold writes, so a batch being folded never holds the GIL a request needs; the class
+itself is the plain threaded server that unit tests drive with their own ``load_state``.
 Wall time enters here, at the edge: the request's ``at`` (default now) times the call and its
 hold; the ledger's folds still take time only from events.
 """
@@ -24,7 +25,7 @@ import logging
 import time
 from dataclasses import asdict
 from datetime import date, datetime, timezone
-from typing import Callable
+from typing import Awaitable, Callable
 
 from aiohttp import web
 
@@ -51,14 +52,17 @@ class AuthorizationServer(ThreadedHttpServer):
     def __init__(self, host: str, port: int, book: ReservationBook, quota_s: int,
                  load_state: Callable[[str], AccountState | None], fold_settings: Callable[[], FoldSettings],
                  owner_url: Callable[[str], str | None], tokens: dict[str, str] | None = None,
-                 bind_host: str = "127.0.0.1") -> None:
+                 bind_host: str = "127.0.0.1", ensure_state: Callable[[str], Awaitable[None]] | None = None) -> None:
         """``owner_url(account)``: the owner's base URL, None if this worker owns it; may raise NotReady.
-        ``tokens``: token -> scope (streams/config/tokens.py); None leaves the API open."""
+        ``tokens``: token -> scope (streams/config/tokens.py); None leaves the API open.
+        ``ensure_state(account)``: awaited before ``load_state`` reads it (the authorization
+        process fetches a state it has not seen; streams/authorization/mirror.py); may raise NotReady."""
         super().__init__(port, bind_host)
         self.tokens = tokens
         self.host = host
         self.book, self.quota_s = book, quota_s
         self.load_state, self.fold_settings, self.owner_url = load_state, fold_settings, owner_url
+        self.ensure_state = ensure_state
 
     def build_app(self) -> web.Application:
         app = web.Application(middlewares=[self._require_token] if self.tokens is not None else [])
@@ -85,9 +89,13 @@ class AuthorizationServer(ThreadedHttpServer):
             return web.json_response({"error": "this token may not ask about this account"}, status=403)
         return await handler(request)
 
-    def _route(self, request: web.Request, account_id: str) -> web.Response | None:
+    async def _route(self, request: web.Request, account_id: str, with_state: bool = True) -> web.Response | None:
+        """None when this worker answers for the account (its state at hand if ``with_state``),
+        else the redirect to the owner or a 503."""
         try:
             owner = self.owner_url(account_id)
+            if owner is None and with_state and self.ensure_state is not None:
+                await self.ensure_state(account_id)
         except NotReady:
             return web.json_response({"error": "partition assignment not known yet; retry"}, status=503)
         if owner is None:
@@ -111,7 +119,7 @@ class AuthorizationServer(ThreadedHttpServer):
 
     async def _holds(self, request: web.Request) -> web.Response:
         account_id = request.match_info["account"]
-        routed = self._route(request, account_id)
+        routed = await self._route(request, account_id, with_state=False)
         if routed is not None:
             return routed
         return web.json_response({"account": account_id, "held_micros": self.book.held(account_id, int(time.time() * 1000))})
@@ -129,7 +137,7 @@ class AuthorizationServer(ThreadedHttpServer):
             return web.json_response({"error": "at and quota_s must be whole numbers"}, status=400)
         if not 1 <= quota_s <= QUOTA_MAX_S:
             return web.json_response({"error": f"quota_s must be between 1 and {QUOTA_MAX_S}"}, status=400)
-        routed = self._route(request, account_id)
+        routed = await self._route(request, account_id)
         if routed is not None:
             return routed
         answer = self.decide(account_id, callee, call_key, at_ms, now_ms, quota_s)
@@ -177,7 +185,7 @@ class AuthorizationServer(ThreadedHttpServer):
         month = q.get("month", current)
         if len(month) != 7 or month[4] != "-" or not (month[:4] + month[5:]).isdigit():
             return web.json_response({"error": "month must be YYYY-MM"}, status=400)
-        routed = self._route(request, account_id)
+        routed = await self._route(request, account_id)
         if routed is not None:
             return routed
         state = self.load_state(account_id)
@@ -193,7 +201,7 @@ class AuthorizationServer(ThreadedHttpServer):
         account_id, call_key = request.query.get("account", ""), request.query.get("call", "")
         if not account_id or not call_key:
             return web.json_response({"error": "account and call are required"}, status=400)
-        routed = self._route(request, account_id)
+        routed = await self._route(request, account_id, with_state=False)
         if routed is not None:
             return routed
         return web.json_response({"released": self.book.settle(account_id, call_key)})

@@ -34,6 +34,11 @@ class ThreadedHttpServer:
         if self._error is not None:
             raise self._error
 
+    def call_soon(self, callback, *args) -> None:  # noqa: ANN001 - any callable and its arguments
+        """Run ``callback(*args)`` on the server's loop, between requests (from any thread)."""
+        assert self._loop is not None, "the server is not started"
+        self._loop.call_soon_threadsafe(callback, *args)
+
     def stop(self) -> None:
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._loop.stop)

@@ -28,14 +28,14 @@ from streams.clickhouse.writer import ClickHouseWriter
 from streams.config.settings import ConfigError, Settings
 from streams.edge.rate_decks import check_route_fits, load_rate_cards
 from streams.edge.sealing import opener_for
-from streams.http.authorization import AuthorizationServer, NotReady
-from streams.http.reservations import ReservationBook
+from streams.authorization.process import AuthorizationProcess
 from streams.config.tokens import load_tokens
 from streams.kafka.codec import codec_for
 from streams.kafka.security import client_kwargs, faust_credentials
-from streams.worker import faust_patches, memory
+from streams.runtime import memory
+from streams.worker import faust_patches
 from streams.worker.commit import BatchCommit
-from streams.worker.exits import run_batches
+from streams.worker.exits import exit_for_replay, run_batches
 from streams.worker.fold_stage import FoldStage
 from streams.worker.in_order import InOrderGuard
 from streams.worker.numbering import NUMBERING_BATCH_MAX, NUMBERING_TABLE, NumberingStage
@@ -59,7 +59,7 @@ class Worker:
     accounts: Any  # the accounts table (account id -> encoded AccountState)
     health: Callable[[], tuple[bool, str]]
     ready: Callable[[], tuple[bool, str]]
-    authorization: AuthorizationServer | None
+    authorization: AuthorizationProcess | None
 
 
 def fold_settings_from(settings: Settings, published_cards: tuple[RateCard, ...] = ()) -> FoldSettings:
@@ -153,28 +153,32 @@ def _tables(app: faust.App, settings: Settings) -> tuple[Any, Any]:
     return accounts, numbering
 
 
-def _authorization(app: faust.App, settings: Settings, processor: BatchProcessor, states: AccountStates,
-                   reservations: ReservationBook) -> AuthorizationServer | None:
-    """R10: the authorization endpoint, on its own thread; it reads the same decoded states."""
+def _authorization(app: faust.App, settings: Settings, processor: BatchProcessor,
+                   accounts: Any) -> AuthorizationProcess | None:
+    """R10: the authorization endpoint, in its own process (streams/authorization/), told who
+    owns which partition at every rebalance."""
     if not settings.authorization_port:
         return None
-    changelog = settings.accounts_changelog_topic()
-
-    def owner_url(account_id: str) -> str | None:
-        if TP(settings.events_topic, processor.partition_of(account_id)) in app.consumer.assignment():
-            return None
-        try:
-            return str(app.assignor.key_store(changelog, account_id.encode()))
-        except Exception:  # no assignment yet (KeyError) or no producer metadata yet
-            raise NotReady() from None
-
     if not settings.api_tokens_file:
         log.warning("authorization API on port %d has no api_tokens_file: open to anyone who can reach it",
                     settings.authorization_port)
     tokens = load_tokens(settings.api_tokens_file) if settings.api_tokens_file else None
-    return AuthorizationServer(settings.authorization_host, settings.authorization_port, reservations,
-                               settings.authorization_quota_seconds, states.load, lambda: processor.settings,
-                               owner_url, tokens, settings.http_bind_host)
+    process = AuthorizationProcess(settings, processor.settings, tokens, accounts, lambda: not (
+        getattr(app, "in_recovery", False) or app.rebalancing), exit_for_replay)
+    changelog = settings.accounts_changelog_topic()
+
+    @app.on_partitions_assigned.connect
+    async def tell_assigned(app_: faust.App, assigned: set, **_: object) -> None:  # noqa: ANN001
+        mine = {tp.partition for tp in app.consumer.assignment() if tp.topic == settings.events_topic}
+        urls = {p: str(url) for url, topics in app.assignor.table_metadata(changelog).items()
+                for p in topics.get(changelog, ())}
+        process.assigned(mine, urls)
+
+    @app.on_partitions_revoked.connect
+    async def tell_revoked(app_: faust.App, revoked: set, **_: object) -> None:  # noqa: ANN001
+        process.revoked({tp.partition for tp in revoked if tp.topic == settings.events_topic})
+
+    return process
 
 
 def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> Worker:
@@ -188,12 +192,12 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> Work
     writer = ClickHouseWriter(settings.clickhouse_url, clickhouse, settings.clickhouse_cluster)
     processor = BatchProcessor(codec, fold_settings_from(settings), settings.partitions, opener_for(settings))
     states = AccountStates(accounts, codec)
-    reservations = ReservationBook(settings.reservation_grace_seconds * 1000)
+    authorization = _authorization(app, settings, processor, accounts)
     rate_feed = RateFeed(settings, codec)
     guard = InOrderGuard(settings, security, lambda p, start, end: faust_patches.mark_empty(
         app.consumer, TP(settings.events_topic, p), start, end))
     fold = FoldStage(settings, codec, processor, rate_feed, states,
-                     BatchCommit(sender, writer, ChangelogStore(accounts)), guard, reservations,
+                     BatchCommit(sender, writer, ChangelogStore(accounts)), guard, authorization,
                      lambda p: app.consumer.highwater(TP(settings.events_topic, p)))
     numbering = NumberingStage(settings, codec, numbering_table,
                                BatchCommit(sender, writer, ChangelogStore(numbering_table)), security,
@@ -236,5 +240,4 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> Work
         await rate_feed.stop()
         await writer.close()
 
-    return Worker(app, accounts, watchdog.health, watchdog.ready,
-                  _authorization(app, settings, processor, states, reservations))
+    return Worker(app, accounts, watchdog.health, watchdog.ready, authorization)

@@ -9,7 +9,8 @@ Per batch part, in this order:
    fold fails is isolated and dead-lettered (``streams/worker/containment.py``);
 3. write everything it implies through ``BatchCommit`` (``streams/worker/commit.py``: outputs,
    ClickHouse, then states, each step acknowledged before the next);
-4. then settle the authorization holds of the calls that ended, and advance the in-order guard.
+4. then hand the new states, and the calls whose holds they settle, to the authorization
+   process (``streams/authorization/process.py``), and advance the in-order guard.
 
 A batch is folded and written in parts of at most ``batch_bytes_max`` message bytes: the fold
 runs on the event loop, and while it runs no heartbeat reaches the broker. Envelopes of 200
@@ -32,7 +33,7 @@ from streams.clickhouse.invoices import INVOICE_COLUMNS, INVOICE_LINE_COLUMNS
 from streams.clickhouse.journal import JOURNAL_COLUMNS
 from streams.clickhouse.privacy import anonymise_mutation
 from streams.config.settings import Settings
-from streams.http.reservations import ReservationBook
+from streams.authorization.process import AuthorizationProcess
 from streams.observe import metrics
 from streams.worker.commit import BatchCommit, CommitPlan, OutMessage
 from streams.worker.containment import fold_contained
@@ -94,8 +95,8 @@ def refusal_dead_letter(settings: Settings, codec: EventCodec, refusal: Refusal)
 
 class FoldStage:
     def __init__(self, settings: Settings, codec: EventCodec, processor: BatchProcessor, rate_feed: RateFeed,
-                 states: AccountStates, commit: BatchCommit, guard: InOrderGuard, reservations: ReservationBook,
-                 highwater: Callable[[int], int | None]) -> None:
+                 states: AccountStates, commit: BatchCommit, guard: InOrderGuard,
+                 authorization: AuthorizationProcess | None, highwater: Callable[[int], int | None]) -> None:
         self.settings = settings
         self.codec = codec
         self.processor = processor
@@ -104,7 +105,7 @@ class FoldStage:
         self.states = states
         self.commit = commit
         self.guard = guard
-        self.reservations = reservations
+        self.authorization = authorization  # None: no authorization endpoint (authorization_port 0)
         self.highwater = highwater  # partition -> the log end the consumer last saw (lag metric)
         self.cards_version = 0  # the rate book's version the processor's settings were built from
         self.busy_since: float | None = None  # monotonic start of the part being written (the watchdog)
@@ -138,8 +139,8 @@ class FoldStage:
         await self.commit.commit(plan_for(result, self.settings))
         for account_id, (raw, state) in result.encoded_states.items():
             self.states.remember(account_id, raw, state)
-        for account_id, call_key in result.calls_ended:  # after the states: the charge is in the balance
-            self.reservations.settle(account_id, call_key)
+        if self.authorization is not None:  # after the table: the process may ask it for a state
+            self.authorization.publish(result.encoded_states, result.calls_ended, self.processor.settings)
         self._observe(result, len(messages), (t0, t_fold, t_commit, loop.time()))
         self.guard.release()  # only now may Faust commit over the filled offsets
         self.guard.advance(records)
@@ -160,7 +161,6 @@ class FoldStage:
         metrics.BATCH_SIZE.observe(result.counts["consumed"])
         metrics.BATCH_LATENCY.observe(t_end - t0)
         metrics.ACCOUNTS_IN_STATE.set(len(result.states))
-        metrics.FUNDS_HELD.set(self.reservations.total())
         if t_end - t0 > self.settings.session_timeout_seconds / 2:
             log.warning("a batch part took %.1f s, over half of session_timeout_seconds (%.0f s): the broker may "
                         "take this worker for dead; lower batch_bytes_max", t_end - t0,

@@ -9,25 +9,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import logging.config
-import sys
 
 from streams.observe.logs import logging_config, quiet_client_libraries
 from streams.http.ops import OpsServer
 
-from streams.worker import memory
+from streams.runtime import memory
 from streams.worker.app import create_app
 from streams.config.settings import Settings
 from streams.kafka.topics import ensure_topics, require_kept_log
-
-
-# R10, issue 22: how long the fold may hold the GIL while the authorization thread waits for it.
-# CPython's default, 5 ms, is paid at every step where a request's thread gives the GIL up (a
-# socket read, a write), so under a fold at full speed a request waited many such turns. A
-# waiting thread now gets the GIL within 0.2 ms; only a waiting thread makes the holder switch,
-# so the fold pays nothing while no request is in flight. Measured (bench/authorization.py
-# --rate 1000 --seconds 10 --cdr-load 200000, 2026-12-03): p99 3.78 s -> 0.30-0.33 s, p50
-# 1.24 s -> 4-8 ms; 0.05 ms was worse (p99 1.6 s): switching itself then costs.
-AUTHORIZATION_SWITCH_INTERVAL_S = 0.0002
 
 
 def run_worker(settings: Settings) -> None:
@@ -42,10 +31,9 @@ def run_worker(settings: Settings) -> None:
     if settings.metrics_port:  # /metrics, /healthz, /readyz (streams/http/ops.py)
         OpsServer(settings.metrics_port, worker.health, worker.ready, settings.http_bind_host).start()
     if worker.authorization is not None:
-        sys.setswitchinterval(AUTHORIZATION_SWITCH_INTERVAL_S)
-        worker.authorization.start()  # its own thread: R10 answers while batches fold
+        worker.authorization.start()  # its own process: R10 answers while batches fold (streams/authorization/)
     import faust
 
-    memory.take_over()  # garbage collected between batches only (streams/worker/memory.py)
+    memory.take_over()  # garbage collected between batches only (streams/runtime/memory.py)
     faust.Worker(worker.app, loglevel=settings.log_level, quiet=True,
                  logging_config=logging_config(settings.log_level)).execute_from_commandline()

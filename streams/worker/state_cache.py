@@ -5,8 +5,8 @@ worker wrote most of the records it reads, so it keeps their decoded form by the
 object they came from (or were encoded to) instead of decoding its own output again (~10% of a
 batch). Identity, not equality: a record recovered from the changelog is a new object and is
 decoded. The fold never mutates the state it is given (``projections/account.py``: fold_batch
-works on private copies), so sharing a decoded state is safe, with the authorization thread too:
-the dict operations used here are atomic.
+works on private copies), so sharing a decoded state is safe; the authorization process keeps its
+own decoded copies (``streams/authorization/mirror.py``).
 """
 
 from __future__ import annotations

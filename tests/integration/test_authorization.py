@@ -97,7 +97,10 @@ def test_R10_a_request_reaches_the_worker_that_owns_the_accounts_partition(setti
     from streams.kafka.partitioning import partition_for
 
     settings = replace(settings, authorization_port=free_port())
-    other_settings = replace(settings, authorization_port=free_port(), metrics_port=free_port())
+    # chDB is embedded: one process per database directory (the second worker opening the first's
+    # failed at start now and then). What is routed here does not depend on ClickHouse.
+    other_settings = replace(settings, authorization_port=free_port(), metrics_port=free_port(),
+                             clickhouse_url=f"chdb://{tmp_path / 'chdb-second'}")
     now = int(time.time() * 1000)
     accounts = [f"acct-route-{n}" for n in range(12)]
     setup = []

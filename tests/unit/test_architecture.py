@@ -19,14 +19,15 @@ SHIPPED = ("projections", "schemas", "streams")
 # below only the command line: no production module imports it.
 LAYERS = {
     "streams.config": 0, "streams.observe": 0,
-    "streams.documents": 1,
+    "streams.documents": 1, "streams.runtime": 1,
     "streams.kafka": 2, "streams.clickhouse": 2,
     "streams.edge": 3, "streams.http": 3,
-    "streams.worker": 4,
-    "streams.ledger": 5,
-    "streams.api": 6,  # above the ledger: it erases a subscriber as `voiceledger subscriber erase` does
-    "streams.dev": 7,
-    "streams.cli": 8,
+    "streams.authorization": 4,  # the worker starts and feeds it; it serves streams.http's endpoint
+    "streams.worker": 5,
+    "streams.ledger": 6,
+    "streams.api": 7,  # above the ledger: it erases a subscriber as `voiceledger subscriber erase` does
+    "streams.dev": 8,
+    "streams.cli": 9,
 }
 FUNCTION_LINES_MAX = 70
 # "path:function" -> why it may be longer. Empty today; an entry needs a comment in the code too.

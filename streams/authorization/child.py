@@ -1,0 +1,136 @@
+"""The authorization process: ``python -m streams.authorization.child FD``, started by ``process.py``.
+
+It serves R10's endpoint (``streams/http/authorization.py``: authorizations, holds, statements)
+for the accounts its worker owns, from what the worker sends over the socket ``FD``: first a
+``ChildConfig``, then, in log order, the states each batch wrote, the holds it settles, new
+rate cards and the partition assignment. It answers the worker with ``bound`` (or ``failed``)
+once, states it is missing (``want``), and its metrics once a second, which the worker's
+``/metrics`` shows as its own.
+
+It ends when its worker does (the socket closes). It ignores SIGINT and SIGTERM, which a
+terminal or a service manager sends to the whole process group: the worker's graceful shutdown
+must not see its authorization process vanish first (the worker ends itself if it does).
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.config
+import queue
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+
+from projections.account import FoldSettings
+from streams.authorization.mirror import Owners, StateMirror
+from streams.config.settings import Settings
+from streams.http.authorization import AuthorizationServer
+from streams.http.reservations import ReservationBook
+from streams.kafka.codec import codec_for
+from streams.observe import metrics
+from streams.observe.logs import logging_config
+from streams.runtime import memory
+
+log = logging.getLogger("voiceledger.authorization")
+
+METRICS_REPORT_S = 1.0
+# The metrics this process owns; the worker's registry relays them instead of its own.
+RELAYED = (metrics.AUTHORIZATIONS, metrics.AUTHORIZATION_LATENCY, metrics.API_REFUSED, metrics.FUNDS_HELD)
+
+
+@dataclass(frozen=True)
+class ChildConfig:
+    settings: Settings
+    fold: FoldSettings
+    tokens: dict[str, str] | None  # token -> scope; None leaves the API open
+
+
+class Child:
+    def __init__(self, conn: Connection, config: ChildConfig) -> None:
+        settings = config.settings
+        self.conn = conn
+        # What goes to the worker goes through one sender thread, so that neither the reader
+        # nor the server's loop ever waits on the worker (which may be waiting on the reader).
+        self._outbox: queue.SimpleQueue = queue.SimpleQueue()
+        self.fold = config.fold
+        self.book = ReservationBook(settings.reservation_grace_seconds * 1000)
+        self.mirror = StateMirror(codec_for(settings), settings.partitions, lambda a: self.send(("want", a)))
+        self.owners = Owners(settings.partitions)
+        self.server = AuthorizationServer(
+            settings.authorization_host, settings.authorization_port, self.book,
+            settings.authorization_quota_seconds, self.mirror.load, lambda: self.fold, self.owners.url_of,
+            config.tokens, settings.http_bind_host, self.mirror.ensure)
+
+    def send(self, message: tuple) -> None:
+        self._outbox.put(message)
+
+    def _sender(self) -> None:
+        try:
+            while True:
+                self.conn.send(self._outbox.get())
+        except OSError:  # the worker is gone: serve() sees it too
+            return
+
+    def serve(self) -> None:
+        """Hand each message to the server's loop, in order, until the worker closes the socket."""
+        threading.Thread(target=self._sender, name="authorization-outbox", daemon=True).start()
+        next_report = time.monotonic() + METRICS_REPORT_S
+        while True:
+            try:
+                if self.conn.poll(max(0.0, next_report - time.monotonic())):
+                    self.server.call_soon(self.apply, self.conn.recv())
+                if time.monotonic() >= next_report:
+                    next_report = time.monotonic() + METRICS_REPORT_S
+                    memory.collect_if_grown()
+                    self.send(("metrics", self.metric_families()))
+            except (EOFError, OSError):
+                return
+
+    def apply(self, message: tuple) -> None:
+        """On the server's loop: requests see every message whole, and in the order sent."""
+        kind = message[0]
+        if kind == "states":
+            self.mirror.apply(message[1])
+        elif kind == "not_ready":
+            self.mirror.not_ready(message[1])
+        elif kind == "settle":  # after the states of the same batch: the charge is in the balance
+            for account_id, call_key in message[1]:
+                self.book.settle(account_id, call_key)
+        elif kind == "settings":
+            self.fold = message[1]
+        elif kind == "assign":
+            self.owners.assign(message[1], message[2])
+        elif kind == "revoke":
+            self.owners.revoke(message[1])
+            self.mirror.drop(message[1])
+        else:
+            log.error("unknown message from the worker: %r", kind)
+
+    def metric_families(self) -> list:
+        metrics.FUNDS_HELD.set(self.book.total())
+        return [family for metric in RELAYED for family in metric.collect()]
+
+
+def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    conn = Connection(int(argv[1]))
+    config: ChildConfig = conn.recv()
+    logging.config.dictConfig(logging_config(config.settings.log_level))
+    child = Child(conn, config)
+    try:
+        child.server.start()
+    except OSError as exc:  # a port in use: the worker fails at start, with this reason
+        conn.send(("failed", f"authorization port {config.settings.authorization_port}: {exc.strerror or exc}"))
+        return 1
+    memory.take_over()  # as the worker: no collection in the middle of a request (streams/runtime/memory.py)
+    conn.send(("bound", child.server.bound))
+    child.serve()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
