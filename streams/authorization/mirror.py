@@ -20,12 +20,10 @@ from typing import Callable
 
 from projections.account import AccountState
 from schemas.codec import EventCodec
+from schemas.decoded import DECODED_STATES_MAX, DecodedStates
 from streams.http.authorization import NotReady
 from streams.kafka.partitioning import partition_for
 
-# Decoded states kept (as the worker's own cache, streams/worker/state_cache.py); past this
-# many the cache starts again empty.
-DECODED_STATES_MAX = 500_000
 # How long a request waits for a state it asked the worker for before answering 503.
 ASK_TIMEOUT_S = 5.0
 
@@ -34,9 +32,9 @@ class StateMirror:
     def __init__(self, codec: EventCodec, partitions: int, ask: Callable[[str], None],
                  max_decoded: int = DECODED_STATES_MAX) -> None:
         """``ask(account_id)`` sends the worker a request for that account's state."""
-        self.codec, self.partitions, self.ask, self.max_decoded = codec, partitions, ask, max_decoded
+        self.partitions, self.ask = partitions, ask
         self._raw: dict[str, bytes] = {}  # account -> its encoded state, as the worker's table holds it
-        self._decoded: dict[str, tuple[bytes, AccountState]] = {}
+        self._decoded = DecodedStates(codec, max_decoded)
         self._waiting: dict[str, asyncio.Future] = {}
 
     def apply(self, states: list[tuple[str, bytes | None]]) -> None:
@@ -61,22 +59,13 @@ class StateMirror:
 
     def drop(self, partitions: set[int]) -> None:
         """The worker lost these partitions: what it sent of them may be stale when they come back."""
-        for known in (self._raw, self._decoded):
-            for account_id in [a for a in known if partition_for(a, self.partitions) in partitions]:
-                del known[account_id]
+        for account_id in [a for a in self._raw if partition_for(a, self.partitions) in partitions]:
+            del self._raw[account_id]
+            self._decoded.forget(account_id)
 
     def load(self, account_id: str) -> AccountState | None:
         raw = self._raw.get(account_id)
-        if raw is None:
-            return None
-        hit = self._decoded.get(account_id)
-        if hit is not None and hit[0] is raw:
-            return hit[1]
-        state = self.codec.decode_state(raw)
-        if len(self._decoded) >= self.max_decoded:
-            self._decoded.clear()
-        self._decoded[account_id] = (raw, state)
-        return state
+        return None if raw is None else self._decoded.decode(account_id, raw)
 
     async def ensure(self, account_id: str) -> None:
         """Know the account's state (or that there is none) before a request reads it; NotReady
