@@ -105,6 +105,13 @@ def state_hash(states: dict[str, AccountState], codec: EventCodec | None = None)
 
 def rebuild(settings: Settings, new_app_id: str, clickhouse_url: str, log_path: Path) -> dict[str, str]:
     """Fold the log again into fresh state; returns the canonical hashes of live and rebuilt."""
+    fresh = refold(settings, new_app_id, clickhouse_url, log_path)
+    return compare(settings, fresh, clickhouse_url)
+
+
+def refold(settings: Settings, new_app_id: str, clickhouse_url: str, log_path: Path) -> Settings:
+    """One fresh worker folds the whole log under ``new_app_id`` into ``clickhouse_url``, up to
+    what live has committed; returns the settings it ran with."""
     from streams.worker.supervise import start_worker, stop_worker, wait_until_committed
 
     target = asyncio.run(committed_offsets(settings))
@@ -121,6 +128,11 @@ def rebuild(settings: Settings, new_app_id: str, clickhouse_url: str, log_path: 
         worker = wait_until_committed(fresh, worker, 3600, target, show_progress=False, log_path=log_path)
     finally:
         stop_worker(worker)
+    return fresh
+
+
+def compare(settings: Settings, fresh: Settings, clickhouse_url: str) -> dict[str, str]:
+    """The canonical hashes of live (``settings``) and of a refold (``fresh``, into ``clickhouse_url``)."""
     return {
         "live_state": state_hash(asyncio.run(read_account_states(settings))),
         "rebuilt_state": state_hash(asyncio.run(read_account_states(fresh))),
