@@ -55,6 +55,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=1, help="worker processes in one group (more than one needs "
                    "--engine server: a chDB path belongs to one process)")
     p.add_argument("--rebuild", action="store_true", help="then rebuild from the log with one worker, timed")
+    p.add_argument("--authorization", action="store_true", help="each worker serves the authorization API (R10) "
+                   "from its own process, fed every state the fold writes: what that feeding costs the fold")
     args = p.parse_args()
     if args.rebuild and args.engine != "server":
         p.error("--rebuild needs --engine server (the rebuild's hashes read both databases from this process)")
@@ -126,7 +128,8 @@ def main() -> None:
             produce_s = time.perf_counter() - t_produce
             total = sum(offsets.values())
             t_start = time.perf_counter()
-            workers = [start_worker(replace(settings, metrics_port=free_port() if n else settings.metrics_port),
+            workers = [start_worker(replace(settings, metrics_port=free_port() if n else settings.metrics_port,
+                                            authorization_port=free_port() if args.authorization else 0),
                                     tmp / f"worker-{n}.log") for n in range(args.workers)]
             try:
                 t_done, first_progress, lag_at_first = wait_until_drained(settings, offsets, workers, tmp, t_start)
@@ -154,7 +157,7 @@ def main() -> None:
         "produce_s": round(produce_s, 2),
         **({"rebuild": rebuilt} if rebuilt else {}),
         "config": {"engine": args.engine, "envelope_cdrs_max": args.envelope, "partitions": args.partitions,
-                   "batch_messages_max": args.batch_messages, "accounts": args.accounts, "workers": args.workers,
+                   "batch_messages_max": args.batch_messages, "accounts": args.accounts, "workers": args.workers, "authorization": args.authorization,
                    "broker": "tansu (embedded)", "broker_flavor": args.broker_flavor,
                    "sealed": not args.no_seal, "python": platform.python_version()},
     }))
