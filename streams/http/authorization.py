@@ -40,6 +40,9 @@ from streams.http.reservations import ReservationBook
 log = logging.getLogger("voiceledger.authorization")
 
 QUOTA_MAX_S = 4 * 3600
+# ``at``: epoch milliseconds a calendar can hold (the last of 9999-12-31 UTC); beyond it the
+# rating's calendar arithmetic would fail on a request's whim.
+AT_MAX_MS = 253_402_300_799_999
 
 
 class NotReady(Exception):
@@ -137,6 +140,8 @@ class AuthorizationServer(ThreadedHttpServer):
             return web.json_response({"error": "at and quota_s must be whole numbers"}, status=400)
         if not 1 <= quota_s <= QUOTA_MAX_S:
             return web.json_response({"error": f"quota_s must be between 1 and {QUOTA_MAX_S}"}, status=400)
+        if not 0 <= at_ms <= AT_MAX_MS:
+            return web.json_response({"error": f"at must be epoch milliseconds from 0 to {AT_MAX_MS}"}, status=400)
         routed = await self._route(request, account_id)
         if routed is not None:
             return routed

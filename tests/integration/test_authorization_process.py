@@ -91,6 +91,9 @@ def test_R10_the_process_answers_from_states_in_the_order_the_fold_sent_them(fed
 
     # Not yet seen: asked for, read from the table. 1.00 at 0.10/min pays ten minutes.
     table[b"a1"] = state_bytes("a1", 1_000_000)
+    for at in ("-1", "253402300800000", "9" * 40):  # a time no calendar holds: refused, not a 500
+        status, body = asyncio.run(ask(base, "a1", "c/0", at=at))
+        assert status == 400 and "at must be" in body["error"], (at, status, body)
     status, body = asyncio.run(ask(base, "a1", "c/1"))
     assert (status, body["max_duration_s"], body["held_micros"]) == (200, 600, 1_000_000)
     assert asyncio.run(ask(base, "a1", "c/2"))[1]["reason"] == "insufficient_funds"  # all of it is held
