@@ -5,7 +5,8 @@ for the accounts its worker owns, from what the worker sends over the socket ``F
 ``ChildConfig``, then, in log order, the states each batch wrote, the holds it settles, new
 rate cards and the partition assignment. It answers the worker with ``bound`` (or ``failed``)
 once, states it is missing (``want``), and its metrics once a second, which the worker's
-``/metrics`` shows as its own.
+``/metrics`` shows as its own. The metrics are sent from the server's loop: they are also its
+heartbeat (a worker that hears nothing for ``process.SILENT_MAX_S`` ends both).
 
 It ends when its worker does (the socket closes). It ignores SIGINT and SIGTERM, which a
 terminal or a service manager sends to the whole process group: the worker's graceful shutdown
@@ -84,8 +85,9 @@ class Child:
                     self.server.call_soon(self.apply, self.conn.recv())
                 if time.monotonic() >= next_report:
                     next_report = time.monotonic() + METRICS_REPORT_S
-                    memory.collect_if_grown()
-                    self.send(("metrics", self.metric_families()))
+                    # On the server's loop, not this thread: the report is also the heartbeat
+                    # by which the worker knows the loop that answers switches still turns.
+                    self.server.call_soon(self.report)
             except (EOFError, OSError):
                 return
 
@@ -108,6 +110,12 @@ class Child:
             self.mirror.drop(message[1])
         else:
             log.error("unknown message from the worker: %r", kind)
+
+    def report(self) -> None:
+        """On the server's loop, once a second: collect garbage if it grew (between requests),
+        then send the metrics."""
+        memory.collect_if_grown()
+        self.send(("metrics", self.metric_families()))
 
     def metric_families(self) -> list:
         metrics.FUNDS_HELD.set(self.book.total())

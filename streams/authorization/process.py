@@ -7,7 +7,10 @@ for states it has not seen, from the table, and keeps its latest metrics for ``/
 
 If the process dies, so does the worker (``on_death``: the worker's ``exit_for_replay``): a
 worker whose switches can no longer be answered must be restarted whole by its supervisor, as
-after a crash.
+after a crash. So too if it stops answering: its metrics come from its server's loop once a
+second, and after ``SILENT_MAX_S`` without a word the worker kills it (a loop wedged, or the
+process stopped) and ends, rather than leave switches waiting on a port that accepts and never
+answers.
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ START_TIMEOUT_S = 60.0
 # process unpickles a message whole while its server waits for the GIL: ~0.3 ms a MiB.
 STATE_BYTES_PER_MESSAGE = 1 << 20
 SETTLES_PER_MESSAGE = 512
+# Silence after which the process counts as wedged: 30 reports missed, far beyond a pause of its
+# own (a full collection takes ~50 ms) or a busy machine's scheduling delays.
+SILENT_MAX_S = 30.0
 
 
 class _Relayed:
@@ -114,9 +120,15 @@ class AuthorizationProcess:
         self._conn.send(message)
 
     def _listen(self) -> None:
-        assert self._conn is not None
+        assert self._conn is not None and self._process is not None
+        reason = "the authorization process ended"
         while True:
             try:
+                if not self._conn.poll(SILENT_MAX_S):
+                    reason = f"the authorization process said nothing for {SILENT_MAX_S:.0f} s: killed as wedged"
+                    log.error(reason)
+                    self._process.kill()
+                    break
                 message = self._conn.recv()
             except (EOFError, OSError):
                 break
@@ -128,5 +140,5 @@ class AuthorizationProcess:
                         self._send(("not_ready", message[1]))
             elif message[0] == "metrics":
                 self._relayed.families = message[1]
-        self.on_death("the authorization process ended")
+        self.on_death(reason)
 

@@ -67,6 +67,10 @@ def clickhouse_url(tmp_path):
 @pytest.fixture
 def fed():
     """An authorization process fed by hand, as the worker's fold and rebalance signals feed it."""
+    yield from _fed()
+
+
+def _fed():  # noqa: ANN202 - the fixture's generator
     ended: list[str] = []
     settings = replace(Settings(), authorization_port=free_port(), partitions=4)
     table: dict[bytes, bytes] = {}
@@ -236,3 +240,17 @@ def test_R10_a_batch_split_over_many_messages_lands_in_order(fed, monkeypatch):
         status, body = asyncio.run(ask(base, a, "c/1"))
         assert (status, body.get("available_micros")) == (200, 100_000 * (n + 1)), (a, status, body)
     assert ended == []
+
+
+def test_R10_a_process_that_stops_answering_is_killed_and_the_worker_ends(monkeypatch):
+    monkeypatch.setattr(authorization_process, "SILENT_MAX_S", 3.0)
+    fed = _fed()
+    process, table, recovered, ended, base = next(fed)
+    try:
+        time.sleep(6)  # twice the window: a process whose loop turns reports every second
+        assert ended == [] and process._process.poll() is None  # noqa: SLF001
+        os.kill(process._process.pid, signal.SIGSTOP)  # noqa: SLF001 - wedged: accepts, never answers
+        assert until(lambda: ended, 15) == ["the authorization process said nothing for 3 s: killed as wedged"]
+        assert process._process.wait(5) == -signal.SIGKILL  # noqa: SLF001
+    finally:
+        next(fed, None)
