@@ -24,7 +24,8 @@ from streams.kafka.topics import ensure_topics
 from streams.edge.publish import produce_events
 from streams.kafka.producer import produce_raw
 from streams.kafka.reader import read_topic
-from streams.worker.rate_feed import read_rate_book
+from projections.rating import DestinationRate, RateCard
+from streams.worker.rate_feed import RateFeed, publish_card, read_rate_book
 
 from tests.integration.helpers import (
     live_states,
@@ -109,3 +110,26 @@ async def _states(settings):
     from streams.kafka.reader import read_account_states
 
     return await read_account_states(settings)
+
+
+def test_R5_a_feed_paused_between_looks_still_reads_every_card_logged_since(settings):
+    """The feed's consumer is paused between looks (a fetch waiting at the broker held up each
+    look's ListOffsets by 500 ms); each look still reads every card logged since the last."""
+    def card(n: int) -> RateCard:
+        return RateCard(f"feed-{n}", "USD", 1_700_000_000_000 + n,
+                        {"44": DestinationRate("44", "United Kingdom", 20_000 + n, 0, 60, 1)})
+
+    async def run() -> None:
+        await ensure_topics(settings)
+        feed = RateFeed(settings)
+        try:
+            await feed.catch_up()
+            assert feed.book.effective_cards() == () and feed.paused()
+            for n in range(1, 4):
+                await publish_card(settings, card(n), event_id=f"pub-{n}", published_at_ms=1_700_000_000_000 + n)
+                await feed.catch_up()
+                assert [c.card_id for c in feed.book.effective_cards()] == [f"feed-{m}" for m in range(1, n + 1)]
+                assert feed.paused(), "not paused after a look that read records"
+        finally:
+            await feed.stop()
+    asyncio.run(run())
