@@ -78,7 +78,10 @@ class RateFeed:
         consumer = AIOKafkaConsumer(**client_kwargs(self.settings), bootstrap_servers=self.settings.broker,
                                     enable_auto_commit=False,
                                     group_id=None, auto_offset_reset="earliest",
-                                    max_partition_fetch_bytes=8_388_608)
+                                    max_partition_fetch_bytes=8_388_608,
+                                    # A fetch sent just before a pause still waits this long at
+                                    # the broker, and the next look behind it (500 ms by default).
+                                    fetch_max_wait_ms=100)
         await consumer.start()
         consumer.assign([self._tp])
         await consumer.seek_to_beginning(self._tp)
