@@ -86,7 +86,7 @@ class RateFeed:
         consumer.assign([self._tp])
         await consumer.seek_to_beginning(self._tp)
         # Paused between looks: a fetch waiting at the broker for new cards (up to 500 ms) holds
-        # the connection, and the look's ListOffsets waited behind it (0.5 s a look, ~7% of a
+        # the connection, and the look's ListOffsets waited behind it (0.5 s a look, ~4% of a
         # worker's time, measured on Tansu; a broker answers a connection's requests in order).
         consumer.pause(self._tp)
         self._consumer = consumer
