@@ -32,9 +32,8 @@ from projections.events import (AccountEvent, AccountOpened, AccountStatusChange
                                 SubscriberErasureRequested, is_sealed)
 from projections.journal import JournalEntry
 from projections.numbering import Draft, TickPassed, draft_of
-from projections.rating import call_rated
 from projections.validation import InvalidEvent, check_bounds
-from schemas.codec import DecodeError, EventCodec
+from schemas.codec import DecodeError, EventCodec, call_rated_record
 from streams.clickhouse.invoices import invoice_rows
 from streams.clickhouse.call_log import call_log_row
 from streams.clickhouse.journal import journal_rows
@@ -126,7 +125,7 @@ class _BatchWork:
     numbering: dict[int, list[Draft | TickPassed]] = field(default_factory=dict)  # partition -> drafts and ticks
     parties: dict[int, tuple[str, str | None]] = field(default_factory=dict)  # id(Positioned) -> opened numbers
     entries_by_partition: dict[int, list[JournalEntry]] = field(default_factory=dict)
-    rated_by_partition: dict[int, list] = field(default_factory=dict)
+    rated_by_partition: dict[int, list[dict]] = field(default_factory=dict)  # CallRated records (Avro dicts)
     consumed: Counter = field(default_factory=Counter)
     applied: Counter = field(default_factory=Counter)
     duplicates: Counter = field(default_factory=Counter)
@@ -368,7 +367,7 @@ class BatchProcessor:
                                                        sealed_length(item.event.callee)))
             result.call_rows.append(call_log_row(item.event, outcome.rated, msg.partition, msg.offset, item.index,
                                                  opened))
-            work.rated_by_partition.setdefault(msg.partition, []).append(call_rated(item.event, outcome.rated))
+            work.rated_by_partition.setdefault(msg.partition, []).append(call_rated_record(item.event, outcome.rated))
         if outcome.entry is not None:
             result.journal_rows.extend(journal_rows(outcome.entry))
             work.entries_by_partition.setdefault(msg.partition, []).append(outcome.entry)
@@ -391,7 +390,7 @@ class BatchProcessor:
         for partition, rated in sorted(work.rated_by_partition.items()):
             for i in range(0, len(rated), ENTRY_ENVELOPE_MAX):
                 result.rated_calls.append((partition, f"rated/{partition}".encode(),
-                                           self.codec.encode_call_rated_batch(rated[i:i + ENTRY_ENVELOPE_MAX])))
+                                           self.codec.encode_call_rated_records(rated[i:i + ENTRY_ENVELOPE_MAX])))
         # One envelope per partition, in log order: drafts of an offset before a tick at it (a
         # month's close is drafted by its tick and belongs to that tick's epoch).
         for partition, items in sorted(work.numbering.items()):

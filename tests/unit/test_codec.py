@@ -21,12 +21,15 @@ from projections.account import AccountState
 from projections.identity import dedup_key_id
 from projections.events import AccountOpened, CallDetailRecord, Direction, Disposition, PaymentReceived
 from projections import events as ev
+from projections.rating import RatedCall, call_rated
 from schemas.codec import (
     ACCOUNT_EVENT_SUBJECTS,
     EVENT_TYPES,
     REGISTRY_FILE,
     DecodeError,
     EventCodec,
+    _call_rated_to_dict,
+    call_rated_record,
     pack_call_charges,
     pack_dedup_keys,
     unpack_call_charges,
@@ -97,6 +100,16 @@ def test_only_account_events_and_ticks_decode_from_the_events_topic():
     with pytest.raises(DecodeError) as info:
         codec.decode(codec.encode(rated))
     assert info.value.code == "not_an_account_event"
+
+
+@given(cdrs.map(lambda c: replace(c, revision=c.start_at_ms % 5)), strategy_for(RatedCall))
+def test_a_call_rated_record_is_the_reference_dict(cdr, rated):
+    """The processor builds each CallRated record straight from the CDR and its rating (issue 22);
+    it must be what the model's ``call_rated`` and its dict give, field for field and byte for byte."""
+    reference = _call_rated_to_dict(call_rated(cdr, rated))
+    assert call_rated_record(cdr, rated) == reference
+    assert codec.encode_call_rated_records([call_rated_record(cdr, rated)]) == codec.encode_call_rated_batch(
+        [call_rated(cdr, rated)])
 
 
 @given(st.lists(cdrs, max_size=10))
