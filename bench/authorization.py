@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import random
@@ -34,7 +35,7 @@ from bench.calibration import calibration  # noqa: E402
 from projections.events import AccountOpened, CallDetailRecord, Disposition, PaymentReceived  # noqa: E402
 from streams.config.settings import Settings  # noqa: E402
 from streams.worker.supervise import start_worker, stop_worker, wait_until_committed  # noqa: E402
-from streams.dev.embedded import EmbeddedBroker, free_port  # noqa: E402
+from streams.dev.embedded import ClickHouseServer, EmbeddedBroker, free_port  # noqa: E402
 from streams.kafka.topics import ensure_topics  # noqa: E402
 from streams.edge.publish import produce_events  # noqa: E402
 
@@ -104,13 +105,16 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=10)
     p.add_argument("--accounts", type=int, default=1_000)
     p.add_argument("--cdr-load", type=int, default=0, help="CDRs to fold while the requests run")
+    p.add_argument("--engine", choices=["chdb", "server"], default="chdb",
+                   help="ClickHouse in the worker (chdb), or Debian's server in a process of its own, as in production")
     args = p.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="vl-bench-authz-"))
-    with EmbeddedBroker() as broker:
+    with EmbeddedBroker() as broker, contextlib.ExitStack() as stack:
+        server = stack.enter_context(ClickHouseServer(str(tmp / "ch"))) if args.engine == "server" else None
         settings = replace(Settings(), broker=broker.bootstrap, broker_flavor="tansu",
-                           clickhouse_url=f"chdb://{tmp / 'chdb'}", app_id="bench-authz", metrics_port=free_port(),
-                           authorization_port=free_port(), log_level="warning")
+                           clickhouse_url=server.url if server else f"chdb://{tmp / 'chdb'}", app_id="bench-authz",
+                           metrics_port=free_port(), authorization_port=free_port(), log_level="warning")
         now = int(time.time() * 1000)
         accounts = [f"acct-{n:06d}" for n in range(args.accounts)]
         setup = []
@@ -152,7 +156,7 @@ def main() -> None:
         "latency_ms_p50": round(quantile(ms, 0.5), 3), "latency_ms_p90": round(quantile(ms, 0.9), 3),
         "latency_ms_p99": round(quantile(ms, 0.99), 3), "latency_ms_p999": round(quantile(ms, 0.999), 3),
         "latency_ms_max": round(max(ms), 3), "calibration": calibration(),
-        "cdr_load": args.cdr_load, "accounts": args.accounts,
+        "cdr_load": args.cdr_load, "accounts": args.accounts, "engine": args.engine,
         "in_server_seconds_cumulative": in_server(before, answered),
         # Did the fold run at full speed meanwhile, and at what speed? (0 without --cdr-load)
         "fold_cdr_per_s_while_answering": round((calls_rated(after) - calls_rated(before)) / elapsed),

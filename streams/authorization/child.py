@@ -15,6 +15,7 @@ must not see its authorization process vanish first (the worker ends itself if i
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import logging.config
 import queue
@@ -22,6 +23,7 @@ import signal
 import sys
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
@@ -56,6 +58,9 @@ class Child:
         # What goes to the worker goes through one sender thread, so that neither the reader
         # nor the server's loop ever waits on the worker (which may be waiting on the reader).
         self._outbox: queue.SimpleQueue = queue.SimpleQueue()
+        # What the worker sent, in order, applied on the server's loop by one task (``_drain``).
+        self._inbox: deque = deque()
+        self._draining = False
         self.fold = config.fold
         self.book = ReservationBook(settings.reservation_grace_seconds * 1000)
         self.mirror = StateMirror(codec_for(settings), settings.partitions, lambda a: self.send(("want", a)))
@@ -82,7 +87,8 @@ class Child:
         while True:
             try:
                 if self.conn.poll(max(0.0, next_report - time.monotonic())):
-                    self.server.call_soon(self.apply, self.conn.recv())
+                    self._inbox.append(self.conn.recv())
+                    self.server.call_soon(self._wake)
                 if time.monotonic() >= next_report:
                     next_report = time.monotonic() + METRICS_REPORT_S
                     # On the server's loop, not this thread: the report is also the heartbeat
@@ -90,6 +96,25 @@ class Child:
                     self.server.call_soon(self.report)
             except (EOFError, OSError):
                 return
+
+    def _wake(self) -> None:
+        """On the server's loop: drain the inbox, unless a drain is under way."""
+        if not self._draining:
+            self._draining = True
+            asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
+        """Apply the inbox's messages in order, one per turn of the loop. A batch sends a burst
+        (its states, then one message per 512 settled calls: ~90 for 45k calls); as callbacks,
+        they could run back to back and hold the requests that came meanwhile. One per turn, a
+        request waits for one message at most. Measured (docs/performance.md): the share of time
+        a request would wait over 5 ms behind the loop went from 0.47-0.55% to 0.10-0.44%."""
+        try:
+            while self._inbox:
+                self.apply(self._inbox.popleft())
+                await asyncio.sleep(0)  # the loop reads its sockets before the next message
+        finally:
+            self._draining = False
 
     def apply(self, message: tuple) -> None:
         """On the server's loop: requests see every message whole, and in the order sent."""
