@@ -7,6 +7,7 @@ cannot hide the ones queued behind it). Optionally a stream of CDRs is folded me
 (``--cdr-load``), which competes with the endpoint for the two cores (and, before issue 22's
 authorization process, for the GIL). Prints JSON with the client's latencies, the server's own
 histogram of the same answers (``in_server_seconds_cumulative``: the time inside the handler),
+how late its loop ran (``loop_lag_seconds_cumulative``: the wait before a handler starts),
 and how fast the fold ran meanwhile. Not a test.
 
     python bench/authorization.py [--rate 2000] [--seconds 10] [--cdr-load 20000]
@@ -88,9 +89,9 @@ def scrape(metrics_port: int) -> dict[str, float]:
             if line and not line.startswith("#")}
 
 
-def in_server(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
-    """The worker's own count of answers by time spent in its server (cumulative, by bucket)."""
-    prefix = 'voiceledger_authorization_seconds_bucket{le="'
+def buckets(metric: str, before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """A histogram of the worker's /metrics over the run: cumulative counts by bucket."""
+    prefix = metric + '_bucket{le="'
     return {name[len(prefix):-2]: value - before.get(name, 0) for name, value in after.items()
             if name.startswith(prefix)}
 
@@ -157,7 +158,11 @@ def main() -> None:
         "latency_ms_p99": round(quantile(ms, 0.99), 3), "latency_ms_p999": round(quantile(ms, 0.999), 3),
         "latency_ms_max": round(max(ms), 3), "calibration": calibration(),
         "cdr_load": args.cdr_load, "accounts": args.accounts, "engine": args.engine,
-        "in_server_seconds_cumulative": in_server(before, answered),
+        # The time in the handler, and how late the process's loop ran a check due every 10 ms
+        # (the wait before a handler starts): the server's part of a switch's wait, without the
+        # client's, which here shares the two cores with everything else.
+        "in_server_seconds_cumulative": buckets("voiceledger_authorization_seconds", before, answered),
+        "loop_lag_seconds_cumulative": buckets("voiceledger_authorization_loop_lag_seconds", before, answered),
         # Did the fold run at full speed meanwhile, and at what speed? (0 without --cdr-load)
         "fold_cdr_per_s_while_answering": round((calls_rated(after) - calls_rated(before)) / elapsed),
         "note": "client and worker share this 2-core machine; latency is timed from each request's due time",

@@ -41,7 +41,9 @@ log = logging.getLogger("voiceledger.authorization")
 
 METRICS_REPORT_S = 1.0
 # The metrics this process owns; the worker's registry relays them instead of its own.
-RELAYED = (metrics.AUTHORIZATIONS, metrics.AUTHORIZATION_LATENCY, metrics.API_REFUSED, metrics.FUNDS_HELD)
+RELAYED = (metrics.AUTHORIZATIONS, metrics.AUTHORIZATION_LATENCY, metrics.API_REFUSED, metrics.FUNDS_HELD,
+           metrics.AUTHORIZATION_LOOP_LAG)
+LOOP_CHECK_S = 0.01  # how often the loop's lateness is measured (100 wake-ups a second)
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,15 @@ class Child:
         else:
             log.error("unknown message from the worker: %r", kind)
 
+    def watch_loop(self, due: float | None = None) -> None:
+        """On the server's loop, every ``LOOP_CHECK_S``: how late it runs is how long a request
+        arriving at that moment waited for the loop (a burst, a collection, no CPU to run on)."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if due is not None:
+            metrics.AUTHORIZATION_LOOP_LAG.observe(max(0.0, now - due))
+        loop.call_at(now + LOOP_CHECK_S, self.watch_loop, now + LOOP_CHECK_S)
+
     def report(self) -> None:
         """On the server's loop, once a second: collect garbage if it grew (between requests),
         then send the metrics."""
@@ -161,6 +172,7 @@ def main(argv: list[str]) -> int:
         return 1
     memory.take_over()  # as the worker: no collection in the middle of a request (streams/runtime/memory.py)
     conn.send(("bound", child.server.bound))
+    child.server.call_soon(child.watch_loop)
     child.serve()
     return 0
 

@@ -59,6 +59,12 @@ AUTHORIZATION_LATENCY = Histogram(
     "voiceledger_authorization_seconds", "Time to answer one authorization, in the server",
     buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25),
 )
+AUTHORIZATION_LOOP_LAG = Histogram(
+    "voiceledger_authorization_loop_lag_seconds",
+    "How late the authorization process's loop ran a check due every 10 ms: what a request arriving "
+    "then waited before its handler could start (the part of a switch's wait the handler time leaves out)",
+    buckets=(0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+)
 GC_PAUSE = Histogram(
     "voiceledger_gc_pause_seconds", "Full garbage collections between batches, and how long each held the process "
     "(streams/runtime/memory.py)", buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),

@@ -151,6 +151,8 @@ def test_R10_its_metrics_are_the_workers_and_the_worker_ends_when_it_dies(fed):
         return REGISTRY.get_sample_value("voiceledger_authorizations_total", {"reason": "ok"})
     assert until(lambda: ok_answers() == 1.0), ok_answers()
     assert until(lambda: REGISTRY.get_sample_value("voiceledger_funds_held_micros") == 1_000_000)
+    # How late its loop runs, checked every 10 ms: ~100 observations a second reach the worker.
+    assert until(lambda: (REGISTRY.get_sample_value("voiceledger_authorization_loop_lag_seconds_count") or 0) >= 100)
 
     process._process.kill()  # noqa: SLF001
     assert until(lambda: ended == ["the authorization process ended"]), ended
