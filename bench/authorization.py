@@ -150,7 +150,7 @@ def calls_rated(samples: dict[str, float]) -> float:
     return sum(v for name, v in samples.items() if name.startswith("voiceledger_calls_rated_total"))
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser()
     p.add_argument("--rate", type=int, default=2_000)
     p.add_argument("--seconds", type=float, default=10)
@@ -161,8 +161,19 @@ def main() -> None:
                         "cores), or aiohttp (as before 2026-12-04)")
     p.add_argument("--engine", choices=["chdb", "server"], default="chdb",
                    help="ClickHouse in the worker (chdb), or Debian's server in a process of its own, as in production")
-    args = p.parse_args()
+    return p.parse_args()
 
+
+def cdr_load(accounts: list[str], now: int, n: int) -> list[CallDetailRecord]:
+    """``n`` answered calls of the accounts, ten minutes ago, to fold while the requests run."""
+    rng = random.Random(5)
+    return [CallDetailRecord(f"e{i}", "load", f"l{i}", rng.choice(accounts), "15550000001", "12125550100",
+                             now - 600_000, now - 599_000, now - 599_000 + rng.randrange(1, 600) * 1000,
+                             Disposition.ANSWERED) for i in range(n)]
+
+
+def main() -> None:
+    args = parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="vl-bench-authz-"))
     with EmbeddedBroker() as broker, contextlib.ExitStack() as stack:
         server = stack.enter_context(ClickHouseServer(str(tmp / "ch"))) if args.engine == "server" else None
@@ -184,12 +195,7 @@ def main() -> None:
             base = f"http://127.0.0.1:{settings.authorization_port}"
             asyncio.run(fire(base, accounts, 200, 1))  # warm up: connections, caches
             if args.cdr_load:
-                rng = random.Random(5)
-                cdrs = [CallDetailRecord(f"e{n}", "load", f"l{n}", rng.choice(accounts), "15550000001", "12125550100",
-                                         now - 600_000, now - 599_000, now - 599_000 + rng.randrange(1, 600) * 1000,
-                                         Disposition.ANSWERED) for n in range(args.cdr_load)]
-                asyncio.run(produce_events(settings, cdrs, envelope_max=200))
-                del cdrs
+                asyncio.run(produce_events(settings, cdr_load(accounts, now, args.cdr_load), envelope_max=200))
             # The client's own full collections (over everything this process made) would pause
             # it, and be counted as the server's latency: freeze what exists, as the worker does.
             gc.collect()
