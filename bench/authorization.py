@@ -27,6 +27,7 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Awaitable, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -45,6 +46,24 @@ from streams.edge.publish import produce_events  # noqa: E402
 def quantile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def open_loop(one: Callable[[int, float], Awaitable[None]], rate: int, seconds: float) -> float:
+    """Start ``one(n, due)`` for request n at its due time, ``rate`` a second for ``seconds``,
+    whether or not the ones before have been answered (an open loop: a slow answer cannot hide
+    the requests queued behind it); the rate achieved."""
+    loop = asyncio.get_running_loop()
+    start = time.perf_counter()
+    tasks = []
+    total = int(rate * seconds)
+    for n in range(total):
+        due = start + n / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(loop.create_task(one(n, due)))
+    await asyncio.gather(*tasks)
+    return total / (time.perf_counter() - start)
 
 
 async def fire(base: str, accounts: list[str], rate: int, seconds: float) -> tuple[list[float], int, int]:
@@ -66,18 +85,7 @@ async def fire(base: str, accounts: list[str], rate: int, seconds: float) -> tup
                 errors += 1
             latencies.append(time.perf_counter() - due)
 
-        loop = asyncio.get_running_loop()
-        start = time.perf_counter()
-        tasks = []
-        total = int(rate * seconds)
-        for n in range(total):
-            due = start + n / rate
-            delay = due - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(loop.create_task(one(n, due)))
-        await asyncio.gather(*tasks)
-        achieved = total / (time.perf_counter() - start)
+        achieved = await open_loop(one, rate, seconds)
     return latencies, errors, allowed, achieved
 
 
@@ -108,23 +116,15 @@ async def fire_raw(base: str, accounts: list[str], rate: int, seconds: float,
         except (OSError, asyncio.IncompleteReadError, AttributeError, ValueError):
             errors += 1
             writer.close()
-            reader, writer = await asyncio.open_connection(host, int(port))
+            try:
+                reader, writer = await asyncio.open_connection(host, int(port))
+            except OSError:
+                pass  # the closed pair goes back: the next request on it fails and reconnects
         finally:
             pool.put_nowait((reader, writer))
         latencies.append(time.perf_counter() - due)
 
-    loop = asyncio.get_running_loop()
-    start = time.perf_counter()
-    tasks = []
-    total = int(rate * seconds)
-    for n in range(total):
-        due = start + n / rate
-        delay = due - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(loop.create_task(one(n, due)))
-    await asyncio.gather(*tasks)
-    achieved = total / (time.perf_counter() - start)
+    achieved = await open_loop(one, rate, seconds)
     while not pool.empty():
         pool.get_nowait()[1].close()
     return latencies, errors, allowed, achieved
