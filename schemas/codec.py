@@ -28,6 +28,7 @@ from typing import Any, Callable, Protocol
 
 import fastavro
 
+from schemas.avro_writer import AvroWriter
 from projections.account import AccountState
 from projections.identity import dedup_key_id
 from projections.invoicing import Billing
@@ -370,13 +371,11 @@ class EventCodec:
 
     def __init__(self, registry: SchemaRegistry | None = None) -> None:
         self.registry = registry or FileSchemaRegistry()
+        self._writer = AvroWriter()  # the compiled kernel where built (schemas/avro_writer.py)
 
     def _write(self, subject: str, record: dict) -> bytes:
         reg = self.registry.latest_of(subject)
-        buf = io.BytesIO()
-        buf.write(HEADER.pack(MAGIC_BYTE, reg.schema_id))
-        fastavro.schemaless_writer(buf, reg.parsed, record)
-        return buf.getvalue()
+        return self._writer.write(HEADER.pack(MAGIC_BYTE, reg.schema_id), reg.schema_id, reg.parsed, record)
 
     def _read(self, value: bytes) -> tuple[str, dict]:
         if len(value) < HEADER.size:

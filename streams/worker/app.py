@@ -23,6 +23,7 @@ from faust.types import TP
 from projections.account import DAY_MS, FoldSettings
 from projections.money import parse_decimal_micros
 from projections.rating import RateCard
+from schemas import avro_writer
 from streams.clickhouse.client import ClickHouse
 from streams.clickhouse.writer import ClickHouseWriter
 from streams.config.settings import ConfigError, Settings
@@ -32,6 +33,7 @@ from streams.authorization.process import AuthorizationProcess
 from streams.config.tokens import load_tokens
 from streams.kafka.codec import codec_for
 from streams.kafka.security import client_kwargs, faust_credentials
+from streams.observe import metrics
 from streams.runtime import memory
 from streams.worker import faust_patches
 from streams.worker.commit import BatchCommit
@@ -204,6 +206,9 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> Work
                                lambda start, end: faust_patches.mark_empty(
                                    app.consumer, TP(settings.invoice_numbering_topic, 0), start, end))
     watchdog = Watchdog(app, settings, guard, lambda: numbering.next_offset, lambda: fold.busy_since)
+    metrics.AVRO_WRITER_COMPILED.set(int(avro_writer.COMPILED))
+    if not avro_writer.COMPILED:  # a slower worker, not a wrong one: say so once
+        log.warning("the compiled Avro writer is not built (no C compiler at install): fastavro writes, ~13%% slower")
 
     @app.task
     async def start_up() -> None:
