@@ -1,6 +1,6 @@
-"""Builds the compiled Avro writer (schemas/avro_kernel.pyx, issue 22); everything else is in
+"""Builds the compiled Avro kernel (schemas/avro_kernel.pyx, issue 22); everything else is in
 pyproject.toml. The extension is optional: without a C compiler the install still succeeds and
-the codec writes through fastavro (schemas/avro_writer.py: COMPILED is False), the same bytes,
+the codec writes through fastavro (schemas/avro_fast.py: COMPILED is False), the same bytes,
 slower."""
 
 from Cython.Build import cythonize

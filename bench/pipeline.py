@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.calibration import calibration, ratio  # noqa: E402
 from projections.events import CallDetailRecord  # noqa: E402
-from schemas import avro_writer  # noqa: E402
+from schemas import avro_fast  # noqa: E402
 from streams.config.settings import Settings  # noqa: E402
 from streams.worker.supervise import start_worker, stop_worker  # noqa: E402
 from streams.dev.embedded import ClickHouseServer, EmbeddedBroker, free_port  # noqa: E402
@@ -161,7 +161,7 @@ def main() -> None:
                    "batch_messages_max": args.batch_messages, "accounts": args.accounts, "workers": args.workers, "authorization": args.authorization,
                    "broker": "tansu (embedded)", "broker_flavor": args.broker_flavor,
                    "sealed": not args.no_seal, "python": platform.python_version(),
-                   "avro_writer": "compiled" if avro_writer.COMPILED else "fastavro"},
+                   "avro_kernel": "compiled" if avro_fast.COMPILED else "fastavro"},
     }))
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 import functools
-import io
 import json
 import struct
 import sys
@@ -28,7 +27,7 @@ from typing import Any, Callable, Protocol
 
 import fastavro
 
-from schemas.avro_writer import AvroWriter
+from schemas.avro_fast import AvroKernel, fastavro_read
 from projections.account import AccountState
 from projections.identity import dedup_key_id
 from projections.invoicing import Billing
@@ -371,11 +370,11 @@ class EventCodec:
 
     def __init__(self, registry: SchemaRegistry | None = None) -> None:
         self.registry = registry or FileSchemaRegistry()
-        self._writer = AvroWriter()  # the compiled kernel where built (schemas/avro_writer.py)
+        self._kernel = AvroKernel()  # compiled where built, fastavro otherwise (schemas/avro_fast.py)
 
     def _write(self, subject: str, record: dict) -> bytes:
         reg = self.registry.latest_of(subject)
-        return self._writer.write(HEADER.pack(MAGIC_BYTE, reg.schema_id), reg.schema_id, reg.parsed, record)
+        return self._kernel.write(HEADER.pack(MAGIC_BYTE, reg.schema_id), reg.schema_id, reg.parsed, record)
 
     def _read(self, value: bytes) -> tuple[str, dict]:
         if len(value) < HEADER.size:
@@ -387,16 +386,15 @@ class EventCodec:
         if writer is None:
             raise DecodeError("unknown_schema_id", f"schema id {schema_id} is not registered")
         reader = self.registry.latest_of(writer.subject)
-        buf = io.BytesIO(value)
-        buf.seek(HEADER.size)
         try:
-            record = fastavro.schemaless_reader(
-                buf, writer.parsed, None if reader is writer else reader.parsed
-            )
+            if reader is writer:  # the newest version: the compiled reader, where built
+                record, end = self._kernel.read(value, HEADER.size, schema_id, writer.parsed)
+            else:
+                record, end = fastavro_read(value, HEADER.size, writer.parsed, reader.parsed)
         except Exception as exc:  # fastavro raises many types for corrupt bodies
             raise DecodeError("avro_decode_failed", f"schema {schema_id}: {type(exc).__name__}: {exc}") from exc
-        if buf.tell() != len(value):
-            raise DecodeError("trailing_bytes", f"{len(value) - buf.tell()} bytes left after the record")
+        if end != len(value):
+            raise DecodeError("trailing_bytes", f"{len(value) - end} bytes left after the record")
         return writer.subject, record
 
     # --- events -------------------------------------------------------------------------

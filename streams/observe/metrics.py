@@ -84,7 +84,7 @@ CDRS_RECEIVED = Counter(
     "CDRs posted to the receiver (voiceledger receive), by outcome: produced, rejected (dead-lettered), b_leg "
     "(billed on its A leg), unavailable (the broker did not take it: 503), too_large",
     ["outcome"])
-AVRO_WRITER_COMPILED = Gauge(
-    "voiceledger_avro_writer_compiled",
-    "1: the compiled Avro writer is built (schemas/avro_kernel.pyx); 0: fastavro writes everything, the same bytes, "
-    "~13% slower (no C compiler at install)")
+AVRO_KERNEL_COMPILED = Gauge(
+    "voiceledger_avro_kernel_compiled",
+    "1: the compiled Avro kernel is built (schemas/avro_kernel.pyx); 0: fastavro reads and writes everything, the same "
+    "result, slower (no C compiler at install)")

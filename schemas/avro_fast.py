@@ -1,14 +1,15 @@
-"""Avro records to bytes: the compiled kernel where it is built, fastavro otherwise (issue 22).
+"""Avro through the compiled kernel where it is built, fastavro otherwise (issue 22).
 
 fastavro's writer spent ~4.5 us on an 18-field ``CallRated``; writing outputs and states was
-~17% of the batch path. ``schemas/avro_kernel.pyx`` writes the same bytes in ~0.4 us by walking a
-plan made here once per schema. The kernel takes only values of exactly the expected type; for
-anything else it gives up and fastavro writes (or refuses) the record, so what is valid Avro is
-still fastavro's decision, and the bytes are the same either way
-(``tests/unit/test_avro_writer.py`` proves it on generated records of every schema written).
+~17% of the batch path, reading CDRs ~8%. ``schemas/avro_kernel.pyx`` writes the same bytes in
+~0.4 us, and reads, by walking a plan made here once per schema. The kernel handles only what it
+is sure of; for anything else it gives up and fastavro writes or reads (or refuses) the record,
+so what is valid Avro is still fastavro's decision, and the result is the same either way
+(``tests/unit/test_avro_kernel.py`` proves it on generated records of every schema, and on
+mutated bytes).
 
 The kernel is built by ``pip install`` (``setup.py``; Cython and a C compiler). Where it could not
-be built, ``COMPILED`` is False and everything goes through fastavro: slower, the same bytes.
+be built, ``COMPILED`` is False and everything goes through fastavro: slower, the same result.
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ def plan_of(schema: Any, named: dict[str, Any], expanding: tuple[str, ...] = ())
     if kind == "map":
         return codes.get("map"), plan_of(schema["values"], named, expanding)
     if kind == "enum":
-        return codes.get("enum"), {symbol: i for i, symbol in enumerate(schema["symbols"])}
+        symbols = tuple(schema["symbols"])
+        return codes.get("enum"), ({symbol: i for i, symbol in enumerate(symbols)}, symbols)
     raise Unsupported(f"type {kind}")
 
 
@@ -70,14 +72,14 @@ def _union_plan(branches: list, named: dict[str, Any], expanding: tuple[str, ...
     return codes.get("nullable"), (null_at, 1 - null_at, other)
 
 
-class AvroWriter:
-    """Writes Confluent-framed records of registered schemas; plans are made once per schema id."""
+class AvroKernel:
+    """Writes and reads records of registered schemas; plans are made once per schema id."""
 
     def __init__(self) -> None:
         self._plans: dict[int, tuple | None] = {}
 
     def plan(self, schema_id: int, parsed: Any) -> tuple | None:
-        """The schema's plan, or None when the kernel is not built or cannot write it."""
+        """The schema's plan, or None when the kernel is not built or cannot handle it."""
         if schema_id not in self._plans:
             try:
                 self._plans[schema_id] = plan_of(parsed, parsed.get("__named_schemas", {})) if COMPILED else None
@@ -86,6 +88,7 @@ class AvroWriter:
         return self._plans[schema_id]
 
     def write(self, header: bytes, schema_id: int, parsed: Any, record: Any) -> bytes:
+        """``header`` then the record, as fastavro writes it (or fastavro's error)."""
         plan = self.plan(schema_id, parsed)
         if plan is not None:
             try:
@@ -93,6 +96,24 @@ class AvroWriter:
             except Exception:  # Unfit, or a value past 64 bits: fastavro writes it or says why not
                 pass
         return fastavro_write(header, parsed, record)
+
+    def read(self, value: bytes, start: int, schema_id: int, parsed: Any) -> tuple[Any, int]:
+        """(the record at ``value[start:]`` written and read with this schema, the position after
+        it), as fastavro reads it (or fastavro's error)."""
+        plan = self.plan(schema_id, parsed)
+        if plan is not None:
+            try:
+                return avro_kernel.read(value, start, plan)
+            except Exception:  # Unfit: bytes from outside that fastavro reads or refuses
+                pass
+        return fastavro_read(value, start, parsed)
+
+
+def fastavro_read(value: bytes, start: int, parsed: Any, reader: Any = None) -> tuple[Any, int]:
+    """The reference reader, also the one that resolves an older writer schema to ``reader``."""
+    buf = io.BytesIO(value)
+    buf.seek(start)
+    return fastavro.schemaless_reader(buf, parsed, reader), buf.tell()
 
 
 def fastavro_write(header: bytes, parsed: Any, record: Any) -> bytes:
