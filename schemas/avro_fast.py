@@ -15,6 +15,7 @@ be built, ``COMPILED`` is False and everything goes through fastavro: slower, th
 from __future__ import annotations
 
 import io
+import sys
 from typing import Any
 
 import fastavro
@@ -107,6 +108,17 @@ class AvroKernel:
             except Exception:  # Unfit: bytes from outside that fastavro reads or refuses
                 pass
         return fastavro_read(value, start, parsed)
+
+
+def pack_table(table: dict[int, tuple[int, ...]], width: int) -> bytes | None:
+    """AccountState's packed table (``schemas/codec.py``: ``_pack``) by the kernel; None when it is
+    not built, on a big-endian machine, or not sure of the table (then struct packs it)."""
+    if not COMPILED or sys.byteorder != "little":
+        return None
+    try:
+        return avro_kernel.pack_table(table, width)
+    except Exception:  # Unfit, or a value past 64 bits: struct packs it or says why not
+        return None
 
 
 def fastavro_read(value: bytes, start: int, parsed: Any, reader: Any = None) -> tuple[Any, int]:
