@@ -109,20 +109,26 @@ def rebuild(settings: Settings, new_app_id: str, clickhouse_url: str, log_path: 
     return compare(settings, fresh, clickhouse_url)
 
 
+def refold_settings(settings: Settings, new_app_id: str, clickhouse_url: str) -> Settings:
+    """A worker's settings for folding the same events log under ``new_app_id``: its own outputs,
+    its own ClickHouse database, no metrics port."""
+    return replace(settings, app_id=new_app_id, clickhouse_url=clickhouse_url, metrics_port=0,
+                   dead_letter_topic=f"{new_app_id}.dead-letter",
+                   ledger_entries_topic=f"{new_app_id}.ledger.entries",
+                   calls_rated_topic=f"{new_app_id}.calls.rated",
+                   account_status_topic=f"{new_app_id}.account.status",
+                   invoices_topic=f"{new_app_id}.invoices",
+                   invoice_numbering_topic=f"{new_app_id}.invoice-numbering",
+                   invoice_numbers_topic=f"{new_app_id}.invoice-numbers")
+
+
 def refold(settings: Settings, new_app_id: str, clickhouse_url: str, log_path: Path) -> Settings:
     """One fresh worker folds the whole log under ``new_app_id`` into ``clickhouse_url``, up to
     what live has committed; returns the settings it ran with."""
     from streams.worker.supervise import start_worker, stop_worker, wait_until_committed
 
     target = asyncio.run(committed_offsets(settings))
-    fresh = replace(settings, app_id=new_app_id, clickhouse_url=clickhouse_url, metrics_port=0,
-                    dead_letter_topic=f"{new_app_id}.dead-letter",
-                    ledger_entries_topic=f"{new_app_id}.ledger.entries",
-                    calls_rated_topic=f"{new_app_id}.calls.rated",
-                    account_status_topic=f"{new_app_id}.account.status",
-                    invoices_topic=f"{new_app_id}.invoices",
-                    invoice_numbering_topic=f"{new_app_id}.invoice-numbering",
-                    invoice_numbers_topic=f"{new_app_id}.invoice-numbers")
+    fresh = refold_settings(settings, new_app_id, clickhouse_url)
     worker = start_worker(fresh, log_path)
     try:
         worker = wait_until_committed(fresh, worker, 3600, target, show_progress=False, log_path=log_path)
