@@ -69,6 +69,22 @@ def _outcome(write):
         return "refused", type(exc).__name__
 
 
+def per_schema(examples: int):
+    """A property test run on every registered schema, ``examples`` records each."""
+    def decorate(test):
+        test = given(data=st.data())(test)
+        test = settings(max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.too_slow])(test)
+        return pytest.mark.parametrize("subject", SUBJECTS)(test)
+    return decorate
+
+
+def generated(subject: str, data) -> tuple:
+    """(the schema's registration, a record drawn for it, the kernel's plan of it)."""
+    reg = REGISTRY.latest_of(subject)
+    record = data.draw(datums(reg.parsed, reg.parsed["__named_schemas"]))
+    return reg, record, AvroKernel().plan(reg.schema_id, reg.parsed)
+
+
 def test_the_kernel_is_built():
     # Without it every test below would compare fastavro with itself.
     assert avro_fast.COMPILED, "schemas/avro_kernel.pyx is not built: pip install -e . (needs Cython and gcc)"
@@ -80,24 +96,18 @@ def test_every_written_schema_has_a_plan(subject):
     assert AvroKernel().plan(reg.schema_id, reg.parsed) is not None
 
 
-@pytest.mark.parametrize("subject", SUBJECTS)
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.data())
+@per_schema(60)
 def test_kernel_writes_fastavros_bytes(subject, data):
-    reg = REGISTRY.latest_of(subject)
-    record = data.draw(datums(reg.parsed, reg.parsed["__named_schemas"]))
+    reg, record, plan = generated(subject, data)
     header = HEADER.pack(MAGIC_BYTE, reg.schema_id)
-    plan = AvroKernel().plan(reg.schema_id, reg.parsed)
     # The kernel itself, not the fallback: a valid record must be written by it, and equal.
     assert avro_fast.avro_kernel.write(header, plan, record) == fastavro_write(header, reg.parsed, record)
 
 
-@pytest.mark.parametrize("subject", SUBJECTS)
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.data())
+@per_schema(60)
 def test_odd_records_are_left_to_fastavro(subject, data):
-    reg = REGISTRY.latest_of(subject)
-    record = spoiled(data.draw(datums(reg.parsed, reg.parsed["__named_schemas"])), data)
+    reg, record, _ = generated(subject, data)
+    record = spoiled(record, data)
     header = HEADER.pack(MAGIC_BYTE, reg.schema_id)
     ours = _outcome(lambda: AvroKernel().write(header, reg.schema_id, reg.parsed, record))
     assert ours == _outcome(lambda: fastavro_write(header, reg.parsed, record))
@@ -135,26 +145,18 @@ def _mutated(body: bytes, data) -> bytes:
     return body[:at] + data.draw(st.binary(min_size=1, max_size=11)) + body[at:]
 
 
-@pytest.mark.parametrize("subject", SUBJECTS)
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.data())
+@per_schema(60)
 def test_kernel_reads_what_fastavro_reads(subject, data):
-    reg = REGISTRY.latest_of(subject)
-    record = data.draw(datums(reg.parsed, reg.parsed["__named_schemas"]))
+    reg, record, plan = generated(subject, data)
     value = fastavro_write(HEADER.pack(MAGIC_BYTE, reg.schema_id), reg.parsed, record)
-    plan = AvroKernel().plan(reg.schema_id, reg.parsed)
     # The kernel itself: valid bytes must be read by it, to the same record and the same end.
     assert avro_fast.avro_kernel.read(value, HEADER.size, plan) == fastavro_read(value, HEADER.size, reg.parsed)
 
 
-@pytest.mark.parametrize("subject", SUBJECTS)
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.data())
+@per_schema(100)
 def test_mutated_bytes_read_as_fastavro_reads_them(subject, data):
-    reg = REGISTRY.latest_of(subject)
-    record = data.draw(datums(reg.parsed, reg.parsed["__named_schemas"]))
+    reg, record, plan = generated(subject, data)
     value = _mutated(fastavro_write(b"", reg.parsed, record), data)
-    plan = AvroKernel().plan(reg.schema_id, reg.parsed)
     try:
         ours = avro_fast.avro_kernel.read(value, 0, plan)
     except Exception:  # noqa: BLE001 - the kernel gives up: fastavro reads it, tested below
