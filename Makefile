@@ -15,12 +15,16 @@ $(STAMP): pyproject.toml
 # Debian's ClickHouse server, for the integration tests against a real server, promtool
 # (Debian's prometheus package), for the alert rules' unit tests, Chromium, for the portal's
 # browser test (Playwright drives it; it cannot download a browser here), the DejaVu fonts
-# the PDF invoices print in, and ZooKeeper, for the tests on a ClickHouse cluster. Needs root.
+# the PDF invoices print in, ZooKeeper, for the tests on a ClickHouse cluster, and gcc with
+# Python's headers, which build the compiled Avro kernel (setup.py; a test checks it is built).
+# Needs root.
 clickhouse-server:
 	@command -v clickhouse-server >/dev/null && command -v promtool >/dev/null && test -x /usr/bin/chromium \
-	  && test -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf && test -f /usr/share/java/zookeeper.jar || { \
+	  && test -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf && test -f /usr/share/java/zookeeper.jar \
+	  && command -v gcc >/dev/null && python3 -c 'import os, sysconfig, sys; \
+	    sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' || { \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-	    clickhouse-server clickhouse-client prometheus chromium fonts-dejavu-core zookeeper; }
+	    clickhouse-server clickhouse-client prometheus chromium fonts-dejavu-core zookeeper gcc python3-dev; }
 
 demo: $(STAMP)
 	$(VENV)/bin/voiceledger demo
@@ -31,7 +35,7 @@ demo: $(STAMP)
 # server (and cluster).
 # Work stealing: a worker that runs out takes tests queued on the other. (Ordering the longest
 # tests first was tried: with --dist load one worker got all of them and the suite took longer.)
-test: $(STAMP) clickhouse-server
+test: clickhouse-server $(STAMP)  # the packages first: the install builds the kernel with gcc
 	$(PY) -m pytest -q -n 3 --dist worksteal
 
 unit: $(STAMP)
