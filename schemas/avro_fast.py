@@ -76,14 +76,15 @@ def _union_plan(branches: list, named: dict[str, Any], expanding: tuple[str, ...
 class AvroKernel:
     """Writes and reads records of registered schemas; plans are made once per schema id."""
 
-    def __init__(self) -> None:
+    def __init__(self, compiled: bool = COMPILED) -> None:
+        self.compiled = compiled and COMPILED  # False: fastavro does everything
         self._plans: dict[int, tuple | None] = {}
 
     def plan(self, schema_id: int, parsed: Any) -> tuple | None:
         """The schema's plan, or None when the kernel is not built or cannot handle it."""
         if schema_id not in self._plans:
             try:
-                self._plans[schema_id] = plan_of(parsed, parsed.get("__named_schemas", {})) if COMPILED else None
+                self._plans[schema_id] = plan_of(parsed, parsed.get("__named_schemas", {})) if self.compiled else None
             except Unsupported:
                 self._plans[schema_id] = None
         return self._plans[schema_id]

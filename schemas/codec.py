@@ -369,9 +369,11 @@ def unpack_call_charges(packed: bytes | str) -> dict[int, tuple[int, int, int, i
 class EventCodec:
     """Encode and decode account events (single or enveloped) and internal state records."""
 
-    def __init__(self, registry: SchemaRegistry | None = None) -> None:
+    def __init__(self, registry: SchemaRegistry | None = None, kernel: AvroKernel | None = None) -> None:
         self.registry = registry or FileSchemaRegistry()
-        self._kernel = AvroKernel()  # compiled where built, fastavro otherwise (schemas/avro_fast.py)
+        # Compiled where built, fastavro otherwise (schemas/avro_fast.py); AvroKernel(compiled=False):
+        # fastavro only, as on an install without a compiler.
+        self._kernel = kernel or AvroKernel()
 
     def _write(self, subject: str, record: dict) -> bytes:
         reg = self.registry.latest_of(subject)

@@ -214,3 +214,32 @@ def test_a_table_the_kernel_is_not_sure_of_is_packed_by_struct(table):
     row = next(iter(table.values()))
     reference = _outcome(lambda: __import__("struct").pack(f"<1q{len(row)}q", *table, *row))
     assert _outcome(lambda: pack_dedup_keys(table)) == reference
+
+
+def test_a_worker_with_the_kernel_and_one_without_write_the_same_bytes():
+    """A group may mix installs with and without a compiler, and a rebuild may run on either:
+    the whole batch path (decode, fold, every output and every state) must give the same bytes."""
+    from streams.config.settings import Settings
+    from streams.dev.simulate import SimulationSpec, simulate
+    from streams.kafka.producer import plan_messages
+    from streams.worker.app import fold_settings_from
+    from streams.worker.processor import BatchProcessor, InMessage
+
+    events = simulate(SimulationSpec(accounts=60, calls=3_000, days=2, seed=11, duplicate_ratio_percent=5,
+                                     correction_ratio_percent=5))
+    outputs = []
+    for kernel in (AvroKernel(), AvroKernel(compiled=False)):
+        codec = EventCodec(kernel=kernel)
+        planned = list(plan_messages(events, codec, 2, 50))
+        messages = [InMessage("events", p, i, 2**62, v) for i, (p, _, v) in enumerate(planned)]
+        processor, states, written = BatchProcessor(codec, fold_settings_from(Settings()), 2), {}, []
+        for i in range(0, len(messages), 40):
+            result = processor.process(messages[i:i + 40], states.get)
+            states.update(result.states)
+            written.append(([v for _, _, v in planned[i:i + 40]], sorted(
+                (a, codec.encode_state(s)) for a, s in result.states.items()), result.entries, result.rated_calls,
+                result.status_changes, result.invoices, result.numbering, result.dead_letters, result.call_rows,
+                result.journal_rows, sorted(result.counts.items())))
+        outputs.append(written)
+    assert outputs[0] == outputs[1]
+    assert sum(len(batch[2]) + len(batch[3]) for batch in outputs[0]) > 0  # something was written
