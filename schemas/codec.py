@@ -324,7 +324,10 @@ def _pack(table: dict[int, tuple[int, ...]]) -> bytes:
     compiled kernel packs it where built (``pack_table``), struct where it gives up."""
     n = len(table)
     width = len(next(iter(table.values()))) if n else 0
-    return pack_table(table, width) or struct.pack(f"<{n}q{n * width}q", *table, *chain.from_iterable(table.values()))
+    packed = pack_table(table, width)  # None: not built, or a table the kernel is not sure of
+    if packed is not None:
+        return packed
+    return struct.pack(f"<{n}q{n * width}q", *table, *chain.from_iterable(table.values()))
 
 
 def _unpack(packed: bytes | str, width: int, code: str, what: str) -> dict[int, tuple[int, ...]]:
