@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import logging.config
+import os
 import queue
 import signal
 import sys
@@ -158,12 +159,34 @@ class Child:
         return [family for metric in RELAYED for family in metric.collect()]
 
 
+def realtime(priority: int) -> str | None:
+    """Run this process at SCHED_FIFO ``priority`` (0: leave it ordinary); why not, if it cannot.
+
+    Called before any thread starts: a thread takes its policy from the one that starts it, so
+    the server's loop, the reader and the sender all run at it. Measured (docs/performance.md):
+    under the full fold the switch's p99 falls by ~1 ms on this 2-core machine, since a request
+    no longer waits for the fold's time slice to end. Kept bounded by the kernel's real-time
+    throttling (a runaway loop still leaves the machine 5% of each second)."""
+    if not priority:
+        return None
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+    except (PermissionError, OSError) as exc:
+        return (f"authorization_realtime_priority {priority}: {exc.strerror or exc} (give the worker "
+                "LimitRTPRIO= in its unit, or CAP_SYS_NICE)")
+    return None
+
+
 def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     conn = Connection(int(argv[1]))
     config: ChildConfig = conn.recv()
     logging.config.dictConfig(logging_config(config.settings.log_level))
+    refused = realtime(config.settings.authorization_realtime_priority)
+    if refused:  # the worker fails at start with this line, as for a port in use
+        conn.send(("failed", refused))
+        return 1
     child = Child(conn, config)
     try:
         child.server.start()

@@ -176,6 +176,10 @@ class Settings:
     # on: loopback unless set (0.0.0.0 in a container, where Prometheus and switches reach it).
     http_bind_host: str = setting("127.0.0.1", check=checks.host)
     authorization_quota_seconds: int = setting(3_600, low=1, high=4 * 3_600)
+    # The authorization process's real-time priority (SCHED_FIFO 1-99; 0: an ordinary process),
+    # as FreeSWITCH's -rp: a switch's call setup waits on it, the fold does not. It needs
+    # LimitRTPRIO= (systemd) or CAP_SYS_NICE; without either the worker fails at start.
+    authorization_realtime_priority: int = setting(0, low=0, high=99)
     # R35: the HTTP API's bearer tokens, "TOKEN SCOPE" per line (streams/config/tokens.py); empty
     # leaves the API open to anyone who can reach the port (the worker warns at start).
     api_tokens_file: str = setting("", check=checks.file_if_set)

@@ -70,9 +70,9 @@ def fed():
     yield from _fed()
 
 
-def _fed():  # noqa: ANN202 - the fixture's generator
+def _fed(**changes):  # noqa: ANN003, ANN202 - settings to change; the fixture's generator
     ended: list[str] = []
-    settings = replace(Settings(), authorization_port=free_port(), partitions=4)
+    settings = replace(Settings(), authorization_port=free_port(), partitions=4, **changes)
     table: dict[bytes, bytes] = {}
     recovered = [True]
     process = AuthorizationProcess(settings, FOLD, None, table, lambda: recovered[0], ended.append)
@@ -156,6 +156,37 @@ def test_R10_its_metrics_are_the_workers_and_the_worker_ends_when_it_dies(fed):
 
     process._process.kill()  # noqa: SLF001
     assert until(lambda: ended == ["the authorization process ended"]), ended
+
+
+def may_run_realtime() -> bool:
+    """Whether a process started from here may take SCHED_FIFO (root, CAP_SYS_NICE or an
+    RLIMIT_RTPRIO): asked of a throwaway process, as the authorization process will ask."""
+    probe = "import os; os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(3))"
+    return subprocess.run([sys.executable, "-c", probe], capture_output=True).returncode == 0
+
+
+def test_R10_the_process_runs_at_the_realtime_priority_it_is_given_or_the_worker_fails_at_start():
+    """``authorization_realtime_priority``: every thread of the process at SCHED_FIFO, so that a
+    switch's request does not wait out the fold's time slice; where that is not allowed, the
+    worker fails at start with one line that says what to grant, never runs without it."""
+    if not may_run_realtime():
+        with pytest.raises(OSError, match=r"authorization_realtime_priority 3: .*LimitRTPRIO"):
+            next(_fed(authorization_realtime_priority=3))
+        return
+    fed = _fed(authorization_realtime_priority=3)
+    process, table, _, _, base = next(fed)
+    try:
+        table[b"a5"] = state_bytes("a5", 1_000_000)
+        process.assigned({0, 1, 2, 3}, {})
+        assert until(lambda: asyncio.run(ask(base, "a5", "c/1"))[0] == 200)
+        pid = process._process.pid  # noqa: SLF001 - the process under test
+        threads = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+        assert len(threads) >= 3  # the reader, the server's loop, the sender
+        assert {(os.sched_getscheduler(t), os.sched_getparam(t).sched_priority) for t in threads} \
+            == {(os.SCHED_FIFO, 3)}
+        assert os.sched_getscheduler(0) == os.SCHED_OTHER  # the worker's side stays ordinary
+    finally:
+        next(fed, None)  # the fixture's cleanup: the process killed, the registry as it was
 
 
 def answered(base: str, account_id: str) -> int | None:

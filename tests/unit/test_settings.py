@@ -74,6 +74,7 @@ SAMPLES: dict[str, tuple[str, str, object]] = {
     "authorization_host": ('"10.1.2.3"', "10.1.2.3", "10.1.2.3"),
     "http_bind_host": ('"0.0.0.0"', "0.0.0.0", "0.0.0.0"),
     "authorization_quota_seconds": ("600", "600", 600),
+    "authorization_realtime_priority": ("10", "10", 10),
     "api_tokens_file": ('"/etc/vl/tokens"', "/etc/vl/tokens", "/etc/vl/tokens"),
     "issuer_name": ('"Łódź Telecom SA"', "Łódź Telecom SA", "Łódź Telecom SA"),
     "issuer_address": ('"Rue de la Loi 16\\n1000 Bruxelles"', "Rue de la Loi 16\n1000 Bruxelles",
