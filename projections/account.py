@@ -86,6 +86,7 @@ from projections.invoicing import Billing, TaxRule, add_charge
 from projections.lifecycle import Context, Decision, InvalidTransition, Lifecycle, Policy, StatusChanged
 from projections.periods import local_time, period_of, previous_period
 from projections.rating import RateCard, RatedCall, RatingError, card_name, rate_call, rate_inbound, select_card
+from projections.records import fast_init
 from projections.validation import (
     InvalidEvent,
     validate_account_opened,
@@ -230,6 +231,7 @@ class FoldSettings:
         return found
 
 
+@fast_init  # made per event: projections/records.py
 @dataclass(frozen=True, slots=True)
 class Positioned:
     """An event with where it sits in the log: (source, offset, index within an envelope)."""
@@ -290,6 +292,7 @@ class AccountState:
 Notice = AccountStatusChanged | InterimInvoiceDue | InvoiceIssued
 
 
+@fast_init  # made per event: projections/records.py
 @dataclass(frozen=True, slots=True)
 class Applied:
     item: Positioned
@@ -299,6 +302,7 @@ class Applied:
     notices: tuple[Notice, ...] = ()  # status changes and R18 signals, for the account.status topic
 
 
+@fast_init  # made per event: projections/records.py
 @dataclass(frozen=True, slots=True)
 class Decided:
     """What the lifecycle did on its own at this item: a tick's fee or deadline, or a deadline a
@@ -309,17 +313,20 @@ class Decided:
     notices: tuple[Notice, ...]
 
 
+@fast_init  # made per event: projections/records.py
 @dataclass(frozen=True, slots=True)
 class Duplicate:
     item: Positioned
     key: str
 
 
+@fast_init  # made per event: projections/records.py
 @dataclass(frozen=True, slots=True)
 class Redelivered:
     item: Positioned
 
 
+@fast_init  # made per event: projections/records.py
 @dataclass(frozen=True, slots=True)
 class Rejected:
     item: Positioned

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from projections.identity import fingerprint, hash64
+from projections.records import fast_init
 
 
 class Disposition(str, Enum):
@@ -74,6 +75,7 @@ class AccountDetailsChanged:
     customer_tax_id: str
 
 
+@fast_init  # made per event: projections/records.py
 @dataclass(frozen=True, slots=True)
 class CallDetailRecord:
     """One call as a carrier or switch reported it (R1: timed from answer to hang-up)."""
@@ -118,6 +120,7 @@ class CallDetailRecord:
         return "c:" + self.call_key, self.start_at_ms, hash64(raw)
 
 
+@fast_init  # made per event: projections/records.py
 @dataclass(frozen=True, slots=True)
 class PaymentReceived:
     """Funds received for an account (R9, R11: the moment of payment is receipt)."""

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from projections.events import AdjustmentPosted, CallDetailRecord, ChargebackReceived, PaymentReceived, PaymentRefunded
 from projections.lifecycle import BalanceRefunded, Decision, FeeCharged, FeeCredited
 from projections.rating import RatedCall
+from projections.records import fast_init
 
 PAYMENTS_CLEARING = "payments:clearing"
 REFUNDS_PAYABLE = "refunds:payable"
@@ -41,12 +42,14 @@ def customer_ledger(account_id: str) -> str:
     return f"customer:{account_id}"
 
 
+@fast_init  # made per event: projections/records.py
 @dataclass(frozen=True, slots=True)
 class Posting:
     ledger_account: str
     amount_micros: int  # debit > 0, credit < 0
 
 
+@fast_init  # made per event: projections/records.py
 @dataclass(frozen=True, slots=True)
 class JournalEntry:
     entry_id: str

@@ -51,6 +51,7 @@ from projections.events import (
     TerminationReason,
 )
 from projections.periods import days_in_period, local_time, next_period, one_month_later_ms, period_of, period_start_ms
+from projections.records import fast_init
 
 HOUR_MS = 3_600_000
 R22_LAST_DAY = 26
@@ -66,6 +67,7 @@ class Policy:
     inactivity_ms: int = 0  # R28; 0: never deactivated
 
 
+@fast_init  # made per event: projections/records.py
 @dataclass(frozen=True, slots=True)
 class Lifecycle:
     status: AccountStatus = AccountStatus.ACTIVE

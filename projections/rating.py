@@ -45,6 +45,7 @@ from projections.dialling import international_digits
 from projections.events import CallDetailRecord, CallRated, Disposition
 from projections.money import div_round_up
 from projections.periods import local_time
+from projections.records import fast_init
 
 SECONDS_PER_MINUTE = 60
 MAX_PREFIX_DIGITS = 15  # E.164 numbers have at most 15 digits.
@@ -200,6 +201,7 @@ class RateCard:
         raise UnknownDestination(f"no destination in rate card {self.card_id} for number {digits}")
 
 
+@fast_init  # made per event: projections/records.py
 @dataclass(frozen=True, slots=True)
 class RatedCall:
     """The outcome of rating, with its breakdown so an invoice line can be explained."""
