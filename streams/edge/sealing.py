@@ -150,21 +150,32 @@ class SubscriberKeys:
                 destroyed.append(path.name)
         return destroyed
 
-    def key(self, account_id: str, key_id: str) -> bytes | None:
+    def key(self, account_id: str, key_id: str, epochs: dict[str, bytes | None] | None = None) -> bytes | None:
         """The key a token names; None when the subscriber was erased or the token's month is
-        past retention. Raises ``SealError`` when the key is not here otherwise."""
+        past retention. Raises ``SealError`` when the key is not here otherwise. ``epochs``: the
+        caller's cache of month secrets (None: past retention), which it empties as it empties
+        its keys (``Opener.refresh``)."""
         key_id, _, epoch = key_id.partition(".")
         master = self._master(account_id, key_id)
         if master is None or not epoch:
             return master
+        secret = epochs.get(epoch) if epochs is not None and epoch in epochs else self._epoch_secret(epoch, epochs)
+        return None if secret is None else _derive(master, secret, epoch)
+
+    def _epoch_secret(self, epoch: str, epochs: dict[str, bytes | None] | None) -> bytes | None:
+        """The secret of month ``epoch``; None past retention (remembered in ``epochs`` if given:
+        the same for every subscriber, read once instead of once per subscriber)."""
         if epoch < self.expired_before():
-            return None
-        try:
-            _, secret = self._parse((self.directory / EPOCHS_DIR / epoch).read_text())
-        except FileNotFoundError:
-            raise SealError(f"no secret for month {epoch} in {self.directory} (is subscriber_keys_dir the store "
-                            "the sealing side used?)") from None
-        return _derive(master, secret, epoch)
+            secret = None
+        else:
+            try:
+                _, secret = self._parse((self.directory / EPOCHS_DIR / epoch).read_text())
+            except FileNotFoundError:
+                raise SealError(f"no secret for month {epoch} in {self.directory} (is subscriber_keys_dir the store "
+                                "the sealing side used?)") from None
+        if epochs is not None:
+            epochs[epoch] = secret
+        return secret
 
     def _master(self, account_id: str, key_id: str) -> bytes | None:
         directory = self._dir(account_id)
@@ -312,6 +323,9 @@ class Opener:
         self.keys = keys
         self.ttl_s = ttl_s
         self._cache: dict[tuple[str, str], AESGCMSIV | None] = {}
+        # Month secrets (None: past retention), shared by every subscriber's key of that month:
+        # read once per ttl_s, not once per subscriber (a batch loads thousands of keys).
+        self._epochs: dict[str, bytes | None] = {}
         # Opened values by (account, token): a caller's number repeats on every call, and tokens
         # are deterministic. Emptied with the keys (ttl_s, forget), so an erasure reaches it too.
         self._opened: dict[tuple[str, str], str] = {}
@@ -334,7 +348,7 @@ class Opener:
         if ck in self._cache:
             aead = self._cache[ck]
         else:
-            material = self.keys.key(account_id, key_id)
+            material = self.keys.key(account_id, key_id, self._epochs)
             aead = self._cache[ck] = None if material is None else _cipher(material)
         if aead is None:
             return None
@@ -352,6 +366,7 @@ class Opener:
         """Drop every cached key once ``ttl_s`` has passed (called at the start of a batch)."""
         if time.monotonic() - self._loaded_at >= self.ttl_s:
             self._cache.clear()
+            self._epochs.clear()
             self._opened.clear()
             self._loaded_at = time.monotonic()
 
@@ -359,6 +374,7 @@ class Opener:
         """Drop one subscriber's cached keys (their erasure was folded), or all."""
         if account_id is None:
             self._cache.clear()
+            self._epochs.clear()
             self._opened.clear()
         else:
             for cached in [k for k in self._cache if k[0] == account_id]:

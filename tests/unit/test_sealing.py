@@ -202,6 +202,23 @@ def test_R31_a_cdr_is_sealed_with_its_months_key_and_expiring_the_month_leaves_i
         Sealer(keys, 6).seal("a1", "12125550100", "202109")
 
 
+def test_R31_an_opener_reads_a_months_secret_once_and_sees_it_destroyed_within_its_ttl(tmp_path):
+    """A batch loads thousands of subscribers' keys of one month: the month's secret is read
+    once and kept with the keys. Destroyed by retention in another process, it stops opening
+    at the opener's next refresh, as an erased subscriber's key does."""
+    from streams.edge.sealing import Opener, Sealer, SubscriberKeys
+
+    keys = SubscriberKeys(tmp_path / "keys")
+    sealer = Sealer(keys, 6)
+    tokens = {a: sealer.seal(a, "12125550100", "202610") for a in ("a1", "a2", "a3")}
+    opener = Opener(keys, ttl_s=0)
+    assert opener.open("a1", tokens["a1"]) == "12125550100"
+    assert keys.expire_before("202611") == ["202610"]  # `retention apply`, elsewhere
+    assert opener.open("a2", tokens["a2"]) == "12125550100"  # a2's key, from the month secret read for a1
+    opener.refresh()
+    assert opener.open("a3", tokens["a3"]) is None  # gone for good, not an error
+
+
 def test_R31_a_month_secret_that_is_missing_without_being_destroyed_is_an_error_not_an_erasure(tmp_path):
     from streams.edge.sealing import Opener, Sealer, SubscriberKeys
 
