@@ -169,9 +169,11 @@ def realtime(priority: int) -> str | None:
     throttling (a runaway loop still leaves the machine 5% of each second)."""
     if not priority:
         return None
+    if not hasattr(os, "sched_setscheduler"):
+        return f"authorization_realtime_priority {priority}: this system has no SCHED_FIFO (Linux only)"
     try:
         os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
-    except (PermissionError, OSError) as exc:
+    except OSError as exc:
         return (f"authorization_realtime_priority {priority}: {exc.strerror or exc} (give the worker "
                 "LimitRTPRIO= in its unit, or CAP_SYS_NICE)")
     return None

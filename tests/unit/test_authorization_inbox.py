@@ -54,3 +54,24 @@ def test_R10_a_message_sent_after_a_drain_ended_is_applied_too():
 
     asyncio.run(scenario())
     assert applied == [("states", 1), ("states", 2)]
+
+
+def test_R10_a_realtime_priority_it_may_not_take_is_one_line_that_says_what_to_grant(monkeypatch):
+    """``authorization_realtime_priority``: 0 asks nothing; refused, or on a system without
+    SCHED_FIFO, the reason is the line the worker fails at start with (never a traceback)."""
+    import os
+
+    from streams.authorization.child import realtime
+
+    calls: list = []
+    monkeypatch.setattr(os, "sched_setscheduler", lambda *a: calls.append(a))
+    assert realtime(0) is None and calls == []
+    assert realtime(7) is None and calls[0][:2] == (0, os.SCHED_FIFO) and calls[0][2].sched_priority == 7
+
+    def refuse(*_: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+    monkeypatch.setattr(os, "sched_setscheduler", refuse)
+    assert realtime(7) == ("authorization_realtime_priority 7: Operation not permitted (give the worker "
+                           "LimitRTPRIO= in its unit, or CAP_SYS_NICE)")
+    monkeypatch.delattr(os, "sched_setscheduler")
+    assert realtime(7) == "authorization_realtime_priority 7: this system has no SCHED_FIFO (Linux only)"
