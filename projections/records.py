@@ -33,13 +33,13 @@ def fast_init(cls: T) -> T:
     params = getattr(cls, "__dataclass_params__", None)
     if params is None or not params.frozen or "__slots__" not in cls.__dict__:
         raise TypeError(f"fast_init: {cls.__name__} is not a frozen, slotted dataclass")
-    names = list(cls.__dataclass_fields__)
-    fields = [cls.__dataclass_fields__[n] for n in names]
+    fields = dataclasses.fields(cls)
+    if len(fields) != len(cls.__dataclass_fields__):  # the rest are InitVar or ClassVar pseudo-fields
+        raise TypeError(f"fast_init: {cls.__name__} has an InitVar or a ClassVar")
     namespace: dict[str, object] = {}
     params_src, body = [], []
     for f in fields:
-        if f._field_type is not dataclasses._FIELD or not f.init or f.kw_only is True \
-                or f.default_factory is not dataclasses.MISSING:
+        if not f.init or f.kw_only is True or f.default_factory is not dataclasses.MISSING:
             raise TypeError(f"fast_init: {cls.__name__}.{f.name} is not a plain positional field")
         if f.default is dataclasses.MISSING:
             params_src.append(f.name)

@@ -10,6 +10,7 @@ that does not balance is still refused.
 from __future__ import annotations
 
 import dataclasses
+import typing
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -110,6 +111,11 @@ def test_what_it_cannot_copy_exactly_it_refuses_at_import():
         a: int
         b: dataclasses.InitVar[int] = 0
 
-    for cls in (NotSlotted, NotFrozen, WithFactory, WithKeywordOnly, WithInitVar):
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class WithClassVar:
+        a: int
+        b: typing.ClassVar[int] = 0
+
+    for cls in (NotSlotted, NotFrozen, WithFactory, WithKeywordOnly, WithInitVar, WithClassVar):
         with pytest.raises(TypeError, match="fast_init"):
             fast_init(cls)
