@@ -130,7 +130,7 @@ def distributed_again(table: str, cluster: str, database: str) -> list[str]:
     data; the 18.16 server refuses ALTER ... ON CLUSTER of a table that is not replicated)."""
     full = _full(table, database)
     return [f"DROP TABLE IF EXISTS {full} ON CLUSTER {cluster}",
-            f"CREATE TABLE {full} ON CLUSTER {cluster} {_distributed(*_qualified(table, database), cluster)}"]
+            f"CREATE TABLE IF NOT EXISTS {full} ON CLUSTER {cluster} {_distributed(*_qualified(table, database), cluster)}"]
 
 
 def stored(ch: ClickHouse, table: str) -> str:

@@ -102,9 +102,10 @@ ANONYMISED_COLUMNS = ("call_key, carrier_id, account_id, start_at, answer_at, en
 
 # Migration 10: calls_anonymised again, with the columns of <database>_analytics.calls (plan
 # came with migration 6, after the view). A view holds no data, so replacing it loses nothing.
+# IF NOT EXISTS all the same: two workers migrating at once may both drop before either creates.
 CALLS_ANONYMISED_WITH_PLAN_DDL = (
     "DROP TABLE IF EXISTS calls_anonymised",
-    f"CREATE VIEW calls_anonymised AS SELECT {ANONYMISED_COLUMNS} FROM call_log FINAL",
+    f"CREATE VIEW IF NOT EXISTS calls_anonymised AS SELECT {ANONYMISED_COLUMNS} FROM call_log FINAL",
 )
 
 

@@ -274,6 +274,32 @@ def test_migrations_are_versioned_apply_once_and_bring_an_older_database_up_to_d
         ch.close()
 
 
+def test_two_workers_migrating_at_once_end_the_same_without_an_error(clickhouse_url):
+    """Workers started together on a new database each migrate it. The worst interleaving of
+    two of them is lockstep: each statement run by one, then by the other, before either goes
+    on (a DROP by both before either CREATE). Every statement must take that: a replaced view
+    failed with "already exists" and crashed the second worker at start (seen in `make bench`)."""
+    from streams.clickhouse.migrations import MIGRATIONS, applied_versions
+
+    ch = connect(clickhouse_url)
+    try:
+        applied_versions(ch)  # the record table
+        for version, name, statements in MIGRATIONS:
+            for statement in statements:
+                for _worker in range(2):
+                    if isinstance(statement, str):
+                        run(ch, statement)
+                    else:
+                        statement.apply(ch)
+            ch.insert("schema_migrations", ("version", "name", "applied_at"), [(version, name, T)])
+        assert migrate(ch) == []
+        columns = [c for (c,) in ch.query("SELECT name FROM system.columns WHERE database = currentDatabase() "
+                                          "AND table = 'calls_anonymised'")]
+        assert "plan" in columns  # the view of migration 10, not the one it replaced
+    finally:
+        ch.close()
+
+
 def test_every_column_the_worker_writes_exists_after_the_migrations(clickhouse_url):
     """The row builders and the DDL agree: each table has every column its builder writes
     (call_log.plan comes with migration 6, after the table of migration 1)."""

@@ -76,7 +76,8 @@ def test_views_read_the_distributed_tables_and_a_new_column_remakes_the_distribu
     assert "FROM ledger.call_log FINAL" in view
     drop, create = cluster.distributed_again("call_log", "vl", "ledger")
     assert drop == "DROP TABLE IF EXISTS ledger.call_log ON CLUSTER vl"
-    assert create.startswith("CREATE TABLE ledger.call_log ON CLUSTER vl AS ledger.call_log_local ENGINE = Distributed")
+    assert create.startswith("CREATE TABLE IF NOT EXISTS ledger.call_log ON CLUSTER vl AS ledger.call_log_local "
+                             "ENGINE = Distributed")
 
 
 def test_a_statement_of_an_unknown_shape_is_refused_not_run_on_one_node():
