@@ -368,6 +368,14 @@ def applied_versions(ch: ClickHouse) -> set[int]:
     return {int(v) for (v,) in ch.query("SELECT version FROM schema_migrations FINAL")}
 
 
+def apply_statement(ch: ClickHouse, statement: Statement) -> None:
+    """One statement of a migration: SQL as it is, or a step that decides what to run."""
+    if isinstance(statement, str):
+        run(ch, statement)
+    else:
+        statement.apply(ch)
+
+
 def migrate(ch: ClickHouse) -> list[int]:
     """Apply every missing migration in order; returns the versions applied now."""
     done = applied_versions(ch)
@@ -376,10 +384,7 @@ def migrate(ch: ClickHouse) -> list[int]:
         if version in done:
             continue
         for statement in statements:
-            if isinstance(statement, str):
-                run(ch, statement)
-            else:
-                statement.apply(ch)
+            apply_statement(ch, statement)
         # Through insert(), not INSERT ... VALUES: the native driver waits for data after an INSERT.
         ch.insert("schema_migrations", ("version", "name", "applied_at"), [(version, name, int(time.time()))])
         applied.append(version)

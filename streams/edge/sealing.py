@@ -159,12 +159,14 @@ class SubscriberKeys:
         master = self._master(account_id, key_id)
         if master is None or not epoch:
             return master
-        secret = epochs.get(epoch) if epochs is not None and epoch in epochs else self._epoch_secret(epoch, epochs)
+        secret = self._epoch_secret(epoch, epochs)
         return None if secret is None else _derive(master, secret, epoch)
 
     def _epoch_secret(self, epoch: str, epochs: dict[str, bytes | None] | None) -> bytes | None:
         """The secret of month ``epoch``; None past retention (remembered in ``epochs`` if given:
         the same for every subscriber, read once instead of once per subscriber)."""
+        if epochs is not None and epoch in epochs:
+            return epochs[epoch]
         if epoch < self.expired_before():
             secret = None
         else:

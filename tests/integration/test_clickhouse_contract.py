@@ -279,7 +279,7 @@ def test_two_workers_migrating_at_once_end_the_same_without_an_error(clickhouse_
     two of them is lockstep: each statement run by one, then by the other, before either goes
     on (a DROP by both before either CREATE). Every statement must take that: a replaced view
     failed with "already exists" and crashed the second worker at start (seen in `make bench`)."""
-    from streams.clickhouse.migrations import MIGRATIONS, applied_versions
+    from streams.clickhouse.migrations import MIGRATIONS, applied_versions, apply_statement
 
     ch = connect(clickhouse_url)
     try:
@@ -287,10 +287,7 @@ def test_two_workers_migrating_at_once_end_the_same_without_an_error(clickhouse_
         for version, name, statements in MIGRATIONS:
             for statement in statements:
                 for _worker in range(2):
-                    if isinstance(statement, str):
-                        run(ch, statement)
-                    else:
-                        statement.apply(ch)
+                    apply_statement(ch, statement)
             ch.insert("schema_migrations", ("version", "name", "applied_at"), [(version, name, T)])
         assert migrate(ch) == []
         columns = [c for (c,) in ch.query("SELECT name FROM system.columns WHERE database = currentDatabase() "
