@@ -156,6 +156,9 @@ class SubscriberKeys:
         caller's cache of month secrets (None: past retention), which it empties as it empties
         its keys (``Opener.refresh``)."""
         key_id, _, epoch = key_id.partition(".")
+        if epoch and not (len(epoch) == 6 and epoch.isascii() and epoch.isdigit()):
+            # The month names a file under epochs/: from a token off the log, so never a path.
+            raise SealError(f"malformed month {epoch[:20]!r} in a sealed value of account {account_id}")
         master = self._master(account_id, key_id)
         if master is None or not epoch:
             return master

@@ -219,6 +219,32 @@ def test_R31_an_opener_reads_a_months_secret_once_and_sees_it_destroyed_within_i
     assert opener.open("a3", tokens["a3"]) is None  # gone for good, not an error
 
 
+@pytest.mark.parametrize("month", ["../../x", "/etc/hostname", "9" * 5000, "2026١٠", "20261", "2026100"])
+def test_R31_a_tokens_month_that_is_not_yyyymm_is_refused_never_read_as_a_path(tmp_path, month):
+    """The month of a token names a file of the key store, and tokens come off the log: a
+    traversal or an overlong name is a malformed value (a dead letter), never a file read."""
+    from streams.edge.sealing import Opener, Sealer, SubscriberKeys
+
+    keys = SubscriberKeys(tmp_path / "keys")
+    token = Sealer(keys, 6).seal("a1", "12125550100", "202610")
+    key_id = token.split(":")[1]
+    hostile = token.replace(key_id, key_id.split(".")[0] + "." + month)
+    with pytest.raises(SealError, match="malformed month"):
+        Opener(keys).open("a1", hostile)
+
+
+def test_a_cdr_with_a_hostile_month_in_its_token_is_a_dead_letter_and_the_batch_goes_on(keys):
+    opened, call = Sealer(keys, 6).seal_events([AccountOpened("o", ACCT, T0 - 1, "USD", "basic", "prepaid", ()), CALL])
+    key_id = call.callee.split(":")[1]
+    hostile = replace(call, event_id="e-hostile", call_id="k-hostile",
+                      callee=call.callee.replace(key_id, key_id.split(".")[0] + "." + "9" * 900))
+    processor = BatchProcessor(codec, FoldSettings(rate_cards=(CARD,)), 4, Opener(keys))
+    result = _process(processor, [opened, hostile, call], {})
+    (letter,) = [codec.decode_dead_letter(v) for _, v in result.dead_letters]
+    assert letter["reason_code"] == "sealed_unreadable" and "malformed month" in letter["reason"]
+    assert [row[0] for row in result.call_rows] == [CALL.call_key]  # the next call is logged, opened
+
+
 def test_R31_a_month_secret_that_is_missing_without_being_destroyed_is_an_error_not_an_erasure(tmp_path):
     from streams.edge.sealing import Opener, Sealer, SubscriberKeys
 
