@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import io
 import sys
-from typing import Any
+from typing import Any, Callable
 
 import fastavro
 
@@ -89,15 +89,18 @@ class AvroKernel:
                 self._plans[schema_id] = None
         return self._plans[schema_id]
 
-    def write(self, header: bytes, schema_id: int, parsed: Any, record: Any) -> bytes:
-        """``header`` then the record, as fastavro writes it (or fastavro's error)."""
+    def write(self, header: bytes, schema_id: int, parsed: Any, record: Any,
+              as_dicts: Callable[[], Any] | None = None) -> bytes:
+        """``header`` then the record, as fastavro writes it (or fastavro's error). A record that
+        holds objects of ``attribute_records`` types comes with ``as_dicts``: the same record in
+        dicts, for fastavro when the kernel gives up."""
         plan = self.plan(schema_id, parsed)
         if plan is not None:
             try:
                 return avro_kernel.write(header, plan, record)
             except Exception:  # Unfit, or a value past 64 bits: fastavro writes it or says why not
                 pass
-        return fastavro_write(header, parsed, record)
+        return fastavro_write(header, parsed, record if as_dicts is None else as_dicts())
 
     def read(self, value: bytes, start: int, schema_id: int, parsed: Any) -> tuple[Any, int]:
         """(the record at ``value[start:]`` written and read with this schema, the position after
@@ -109,6 +112,13 @@ class AvroKernel:
             except Exception:  # Unfit: bytes from outside that fastavro reads or refuses
                 pass
         return fastavro_read(value, start, parsed)
+
+
+def attribute_records(types: tuple[type, ...]) -> None:
+    """The kernel may write records of these types (frozen dataclasses whose attributes are, by
+    name, the record's fields) straight from their attributes; callers pass ``as_dicts``."""
+    if COMPILED:
+        avro_kernel.attribute_records(types)
 
 
 def pack_table(table: dict[int, tuple[int, ...]], width: int) -> bytes | None:

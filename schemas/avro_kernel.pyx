@@ -97,20 +97,28 @@ cdef int _write(_Out out, tuple node, object value) except -1:
     elif code == T_STRING:
         _string(out, value)
     elif code == T_RECORD:
-        if type(value) is not dict:
+        if type(value) is dict:
+            for name, field in <tuple>arg:
+                if name not in value:
+                    raise Unfit("missing field")  # fastavro knows the defaults
+                _write(out, <tuple>field, (<dict>value)[name])
+        elif type(value) in _attribute_types:
+            for name, field in <tuple>arg:
+                _write(out, <tuple>field, getattr(value, name))  # AttributeError: the caller's dict decides
+        else:
             raise Unfit("record")
-        for name, field in <tuple>arg:
-            if name not in value:
-                raise Unfit("missing field")  # fastavro knows the defaults
-            _write(out, <tuple>field, (<dict>value)[name])
     elif code == T_ARRAY:
-        if type(value) is not list:
+        if type(value) is not list and type(value) is not tuple:  # fastavro writes a tuple as the list
             raise Unfit("array")
         k = len(value)
         if k:
             out.varint(k)
-            for item in <list>value:
-                _write(out, <tuple>arg, item)
+            if type(value) is list:
+                for item in <list>value:
+                    _write(out, <tuple>arg, item)
+            else:
+                for item in <tuple>value:
+                    _write(out, <tuple>arg, item)
         out.varint(0)
     elif code == T_MAP:
         if type(value) is not dict:
@@ -147,6 +155,20 @@ cdef int _write(_Out out, tuple node, object value) except -1:
     else:
         raise Unfit("unknown plan code")
     return 0
+
+
+# Types whose instances are written as records field by field, each field read as the attribute
+# of its name (attribute_records): an output record straight from the fold's frozen dataclass,
+# without a dict built for it first (issue 22).
+cdef frozenset _attribute_types = frozenset()
+
+
+def attribute_records(types):
+    """Let the writer read records of these types by attribute. Only for types whose attributes
+    are, by name, exactly the record's fields as the caller's dict form would give them: the
+    caller falls back to that dict form (and fastavro) whenever the writer gives up."""
+    global _attribute_types
+    _attribute_types = frozenset(types)
 
 
 def write(bytes header, tuple plan, object record):

@@ -27,7 +27,7 @@ from typing import Any, Callable, Protocol
 
 import fastavro
 
-from schemas.avro_fast import AvroKernel, fastavro_read, pack_table
+from schemas.avro_fast import AvroKernel, attribute_records, fastavro_read, pack_table
 from projections.account import AccountState
 from projections.identity import dedup_key_id
 from projections.invoicing import Billing
@@ -304,6 +304,11 @@ def _event_from_record(subject: str, record: dict) -> Any:
     return fast(record) if fast else from_avro(cls, record)
 
 
+# Journal entries and their postings are written from their attributes (encode_journal_batch):
+# their fields are, by name, the JournalEntryPosted record's.
+attribute_records((JournalEntry, Posting))
+
+
 def _entry_to_dict(e: JournalEntry) -> dict:
     return {"entry_id": e.entry_id, "account_id": e.account_id, "kind": e.kind,
             "occurred_at_ms": e.occurred_at_ms, "currency": e.currency,
@@ -378,9 +383,9 @@ class EventCodec:
         # fastavro only, as on an install without a compiler.
         self._kernel = kernel or AvroKernel()
 
-    def _write(self, subject: str, record: dict) -> bytes:
+    def _write(self, subject: str, record: dict, as_dicts: Callable[[], dict] | None = None) -> bytes:
         reg = self.registry.latest_of(subject)
-        return self._kernel.write(HEADER.pack(MAGIC_BYTE, reg.schema_id), reg.schema_id, reg.parsed, record)
+        return self._kernel.write(HEADER.pack(MAGIC_BYTE, reg.schema_id), reg.schema_id, reg.parsed, record, as_dicts)
 
     def _read(self, value: bytes) -> tuple[str, dict]:
         if len(value) < HEADER.size:
@@ -481,7 +486,10 @@ class EventCodec:
         return self._write("voiceledger.JournalEntryPosted", _entry_to_dict(entry))
 
     def encode_journal_batch(self, entries: list[JournalEntry]) -> bytes:
-        return self._write("voiceledger.JournalEntryBatch", {"entries": [_entry_to_dict(e) for e in entries]})
+        # The kernel reads the entries' attributes (avro_fast.attribute_records): ~3% of a batch
+        # went into the dicts; fastavro gets them when the kernel gives up.
+        return self._write("voiceledger.JournalEntryBatch", {"entries": entries},
+                           lambda: {"entries": [_entry_to_dict(e) for e in entries]})
 
     def decode_journal_message(self, value: bytes) -> list[JournalEntry]:
         """A ``ledger.entries`` message: one entry, or an envelope of many."""
