@@ -3,7 +3,9 @@
 What ``streams/worker/app.py`` does to a batch in its own process, minus the I/O: decode the
 messages, open sealed numbers, fold every account, encode the outputs and the new states (as
 the changelog write would). It answers "where does the time go" for the pipeline benchmark:
-``--profile N`` adds the N most expensive functions (cumulative) to the JSON.
+``--profile N`` adds the N most expensive functions (cumulative) to the JSON. ``state_bytes_per_cdr``:
+every part rewrites each account it touches whole, dedup keys included, so the bytes the changelog
+takes per CDR grow with the keys an account holds, not with its calls.
 
     python bench/batch_path.py --calls 100000 [--no-seal] [--profile 25]
 """
@@ -70,16 +72,14 @@ def main() -> None:
     processor = BatchProcessor(codec, fold_settings_from(settings), args.partitions, opener_for(settings))
     states: dict = {}
     encoded: dict[str, bytes] = {}
-    written = [0, 0, 0]  # state records written, their bytes, the largest (what the changelog takes)
+    written: list[int] = []  # each state record's bytes (what the changelog takes)
 
     def run() -> None:
         for i in range(0, len(messages), args.batch_messages):
             result = processor.process(messages[i:i + args.batch_messages], states.get)
             for account_id, state in result.states.items():
                 encoded[account_id] = value = codec.encode_state(state)  # what the changelog write costs
-                written[0] += 1
-                written[1] += len(value)
-                written[2] = max(written[2], len(value))
+                written.append(len(value))
                 states[account_id] = state
             del result
             memory.collect_if_grown()  # as the worker's batch loop does
@@ -102,11 +102,8 @@ def main() -> None:
                       "gc": "automatic" if args.gc_automatic else "between batches"},
            # What collecting between batches costs in memory, and how often it collected.
            "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
-           "gc_full_collections": gc.get_stats()[2]["collections"],
-           # Every part rewrites each account it touches whole, dedup keys included: the bytes
-           # a changelog takes per CDR grow with the keys an account holds, not with the calls.
-           "state_records_written": written[0], "state_bytes_per_cdr": round(written[1] / max(1, cdrs)),
-           "state_bytes_max": written[2]}
+           "gc_full_collections": gc.get_stats()[2]["collections"], "state_records_written": len(written),
+           "state_bytes_per_cdr": round(sum(written) / max(1, cdrs)), "state_bytes_max": max(written, default=0)}
     if profiler:
         text = io.StringIO()
         pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(args.profile)

@@ -166,7 +166,9 @@ class Settings:
     # logged; at least max_clock_skew_seconds, which makes rebuilds rate exactly as live did
     # (projections/rate_book.py explains why).
     rate_card_lead_seconds: int = setting(3_900, low=0, high=90 * 86_400)
-    dedup_max_keys: int = setting(20_000, low=100, high=1_000_000)
+    # At most 100,000: each key takes 64 bytes of the account's state record (its dedup key and
+    # its call's charge), which must stay within a record's 8 MiB (streams/kafka/topics.py).
+    dedup_max_keys: int = setting(20_000, low=100, high=100_000)
     metrics_port: int = setting(9464, low=0, high=65_535)  # 0 disables the /metrics endpoint
     # R10: the authorization endpoint (0 disables it) and the host other workers and switches
     # reach this worker at (redirects name it). Holds last a call's quota plus the grace.
@@ -242,6 +244,10 @@ class Settings:
     def accounts_changelog_topic(self) -> str:
         """The accounts table's changelog, named as Faust names it: <app_id>-<table>-changelog."""
         return f"{self.app_id}-accounts-changelog"
+
+    def numbering_changelog_topic(self) -> str:
+        """The invoice numbering stage's table's changelog (streams/worker/numbering.py)."""
+        return f"{self.app_id}-numbering-changelog"
 
     def broker_url(self) -> str:
         return "kafka://" + ";".join(self.broker.split(","))

@@ -19,7 +19,7 @@ from streams.config.settings import Settings
 from streams.kafka.codec import codec_for
 from streams.kafka.partitioning import partition_for
 from streams.kafka.security import client_kwargs
-from streams.kafka.topics import ensure_topics
+from streams.kafka.topics import RECORD_BYTES_MAX, ensure_topics
 
 
 def new_producer(settings: Settings) -> AIOKafkaProducer:
@@ -27,7 +27,7 @@ def new_producer(settings: Settings) -> AIOKafkaProducer:
     # harmless because the fold is idempotent.
     return AIOKafkaProducer(
         **client_kwargs(settings), bootstrap_servers=settings.broker, enable_idempotence=False, acks="all", linger_ms=5,
-        max_batch_size=settings.producer_batch_bytes_max(), max_request_size=8_388_608, request_timeout_ms=30_000,
+        max_batch_size=settings.producer_batch_bytes_max(), max_request_size=RECORD_BYTES_MAX, request_timeout_ms=30_000,
     )
 
 

@@ -13,7 +13,10 @@ topics itself, before anything is produced, with these settings:
   (``calls_rated_retention_days``: the call log keeps every call, and the topic is rebuilt from
   the events);
 - compacted: the rates topic (keys are immutable card parts, so compaction only drops re-sent
-  parts). The accounts and numbering tables' changelogs are Faust's, compacted.
+  parts), and the accounts and numbering tables' changelogs (Faust's: made here first, or by
+  the worker's Faust with the same configs);
+- every one of them takes records of up to 8 MiB (``RECORD_BYTES_MAX``), what the producers
+  may send, where a stock broker refuses more than ~1 MB.
 
 A worker refuses to start when the events topic has a finite retention, unless
 ``allow_finite_event_retention`` says the operator keeps the log elsewhere (tiered storage, a
@@ -23,7 +26,7 @@ what it would ask for.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
@@ -34,6 +37,14 @@ from streams.kafka.security import client_kwargs
 
 DAY_MS = 86_400_000
 INFINITE = {"retention.ms": "-1", "retention.bytes": "-1"}
+# The largest record the ledger writes, and every producer's max_request_size. A stock broker
+# refuses records over ~1 MB (message.max.bytes), and the ledger can write bigger ones in normal
+# operation: an account's state near the dedup bound (64 bytes a key: ~1.3 MB at 20,000), an
+# envelope of 5,000 rated calls with long ids and names, the numbering stage's drafts at a busy
+# month's close. Refused, such a write would stop the worker at every restart. So every topic
+# of the ledger, the tables' changelogs included, takes records of this size.
+RECORD_BYTES_MAX = 8 * 1024 * 1024
+LARGE_RECORDS = {"max.message.bytes": str(RECORD_BYTES_MAX)}
 
 
 @dataclass(frozen=True)
@@ -55,7 +66,7 @@ def topic_specs(s: Settings) -> list[TopicSpec]:
     def days(d: int) -> dict[str, str]:
         return {"retention.ms": str(d * DAY_MS), "retention.bytes": "-1"}
 
-    return [
+    specs = [
         TopicSpec(s.events_topic, n, rf, INFINITE, "the source of truth: rebuilds read it from offset 0"),
         TopicSpec(s.ledger_entries_topic, n, rf, INFINITE, "journal entries: accounting records"),
         TopicSpec(s.invoices_topic, n, rf, INFINITE, "issued invoices, read back by invoices and statement"),
@@ -70,7 +81,14 @@ def topic_specs(s: Settings) -> list[TopicSpec]:
         TopicSpec(s.invoice_numbers_topic, 1, rf, INFINITE, "legal invoice numbers"),
         TopicSpec(s.rates_topic, 1, rf, {"cleanup.policy": "compact"},
                   "published rate cards: immutable parts, one order"),
+        # Faust's, made here first so that they take large records (a worker's Faust makes them
+        # with the same configs where they are missing: streams/worker/app.py).
+        TopicSpec(s.accounts_changelog_topic(), n, rf, {"cleanup.policy": "compact"},
+                  "the accounts table's changelog: each account's latest state"),
+        TopicSpec(s.numbering_changelog_topic(), 1, rf, {"cleanup.policy": "compact"},
+                  "the numbering stage's changelog: drafts waiting for their epoch, last numbers"),
     ]
+    return [replace(t, configs={**t.configs, **LARGE_RECORDS}) for t in specs]
 
 
 def _admin(settings: Settings) -> AIOKafkaAdminClient:

@@ -33,6 +33,7 @@ from streams.authorization.process import AuthorizationProcess
 from streams.config.tokens import load_tokens
 from streams.kafka.codec import codec_for
 from streams.kafka.security import client_kwargs, faust_credentials
+from streams.kafka.topics import LARGE_RECORDS, RECORD_BYTES_MAX
 from streams.observe import metrics
 from streams.runtime import memory
 from streams.worker import faust_patches
@@ -133,7 +134,7 @@ def faust_app(settings: Settings) -> faust.App:
         producer_linger_ms=5,
         producer_max_batch_size=settings.producer_batch_bytes_max(),
         # As the edge's producers (streams/kafka/producer.py): outputs and dead letters up to 8 MiB.
-        producer_max_request_size=8 * 1024 * 1024,
+        producer_max_request_size=RECORD_BYTES_MAX,
         table_standby_replicas=0,
         web_enabled=False,
         # What the partition assignor tells other workers about this one: the authorization
@@ -148,10 +149,11 @@ def _tables(app: faust.App, settings: Settings) -> tuple[Any, Any]:
     # which lets the agent write the table from inside take_events(). bytes types make Faust
     # use the "raw" codec for the changelog, both ways.
     assert f"{settings.app_id}-{ACCOUNTS_TABLE}-changelog" == settings.accounts_changelog_topic()
+    # Records up to 8 MiB, where Faust makes the changelogs itself (streams/kafka/topics.py).
     accounts = app.Table(ACCOUNTS_TABLE, default=None, partitions=settings.partitions, use_partitioner=True,
-                         key_type=bytes, value_type=bytes)
+                         key_type=bytes, value_type=bytes, extra_topic_configs=LARGE_RECORDS)
     numbering = app.Table(NUMBERING_TABLE, default=None, partitions=1, use_partitioner=True, key_type=bytes,
-                          value_type=bytes)
+                          value_type=bytes, extra_topic_configs=LARGE_RECORDS)
     return accounts, numbering
 
 

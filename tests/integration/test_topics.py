@@ -12,6 +12,7 @@ from dataclasses import replace
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from streams.config.settings import ConfigError
 from streams.kafka.topics import ensure_topics, require_kept_log, topic_differences
@@ -34,6 +35,23 @@ def test_topics_ensure_creates_every_topic_with_its_retention(settings):
     report = json.loads(run.stdout)
     assert settings.events_topic in report["topics"] and report["differences"] == {}
     assert asyncio.run(topic_differences(settings)) == {}  # the broker says what was asked for
+    # The tables' changelogs too (compacted), and the broker says that every topic takes the
+    # ledger's largest records (a state near the dedup bound passes a stock broker's 1 MB).
+    assert {settings.accounts_changelog_topic(), settings.numbering_changelog_topic()} <= set(report["topics"])
+    described = asyncio.run(described_configs(settings, report["topics"]))
+    assert {c.get("max.message.bytes") for c in described.values()} == {str(8 * 1024 * 1024)}
+    assert described[settings.accounts_changelog_topic()]["cleanup.policy"] == "compact"
+
+
+async def described_configs(settings, topics: list[str]) -> dict[str, dict[str, str]]:  # noqa: ANN001 - Settings
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.broker)
+    await admin.start()
+    try:
+        responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, t) for t in topics])
+    finally:
+        await admin.close()
+    return {r["resource_name"]: {e["config_names"]: e["config_value"] for e in r["config_entries"]}
+            for response in responses for r in response.to_object()["resources"]}
     asyncio.run(require_kept_log(settings))
 
 

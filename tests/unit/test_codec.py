@@ -197,6 +197,25 @@ def test_account_state_round_trips():
     assert codec.decode_state(codec.encode_state(state)) == state
 
 
+def test_a_state_at_the_dedup_bound_fits_a_record_the_topics_take():
+    """Every part rewrites an account's state whole; a state a broker refuses would stop the
+    worker at every restart. At the highest ``dedup_max_keys`` a setting may give, with every
+    key's call charged and the account's numbers at their bounds, the record fits the 8 MiB that
+    the producers send and the topics are made to take (streams/kafka/topics.py)."""
+    from projections.validation import LIST_ITEMS_MAX, TEXT_CHARS_MAX
+    from streams.config.settings import Settings
+    from streams.kafka.topics import RECORD_BYTES_MAX
+
+    n = next(f.metadata["high"] for f in dataclasses.fields(Settings) if f.name == "dedup_max_keys")
+    widest = -2**63  # ten varint bytes, and eight packed like any other
+    state = AccountState("a" * TEXT_CHARS_MAX, "o" * TEXT_CHARS_MAX, "USD", "p", "prepaid",
+                         ("\u20ac" * TEXT_CHARS_MAX,) * LIST_ITEMS_MAX, "UTC", 5,
+                         recent_keys={widest + i: (widest, widest) for i in range(n)},
+                         call_charges={widest + i: (widest, widest, widest, widest) for i in range(n)})
+    size = len(codec.encode_state(state))
+    assert 64 * n < size <= RECORD_BYTES_MAX
+
+
 def test_v1_account_state_in_an_old_changelog_reads_with_the_v2_default():
     state = codec.decode_state((FIXTURES / "AccountState.v1.bin").read_bytes())
     assert state.included_used_s == {} and state.balance_micros == -20_000

@@ -17,10 +17,15 @@ def test_dry_run_shows_the_events_topic_with_infinite_retention():
     assert run.returncode == 0, run.stderr
     topics = {t["name"]: t for t in json.loads(run.stdout)["topics"]}
     events = topics["voiceledger.events"]
-    assert events["configs"] == {"retention.ms": "-1", "retention.bytes": "-1"}
+    large = {"max.message.bytes": str(8 * 1024 * 1024)}  # every topic: a stock broker takes ~1 MB
+    assert events["configs"] == {"retention.ms": "-1", "retention.bytes": "-1", **large}
     assert (events["partitions"], events["replication_factor"]) == (12, 3)
     for name in ("voiceledger.invoices", "voiceledger.ledger.entries", "voiceledger.invoice-numbers"):
         assert topics[name]["configs"]["retention.ms"] == "-1", name
     assert topics["voiceledger.dead-letter"]["configs"]["retention.ms"] == str(30 * 86_400_000)
     assert topics["voiceledger.invoice-numbering"]["partitions"] == 1
-    assert topics["voiceledger.rates"]["configs"] == {"cleanup.policy": "compact"}
+    assert topics["voiceledger.rates"]["configs"] == {"cleanup.policy": "compact", **large}
+    # The tables' changelogs, made before Faust would make them with a broker's defaults.
+    assert topics["voiceledger-accounts-changelog"]["configs"] == {"cleanup.policy": "compact", **large}
+    assert topics["voiceledger-accounts-changelog"]["partitions"] == 12
+    assert topics["voiceledger-numbering-changelog"]["partitions"] == 1
