@@ -96,6 +96,11 @@ class Settings:
     # Batching: a batch closes at this many messages or after this wait, whichever is first.
     batch_messages_max: int = setting(2_000, low=1, high=100_000)
     batch_wait_seconds: float = setting(0.25, low=0.001, high=60)
+    # A batch is folded in parts and writes each account's state once, at its end
+    # (streams/worker/fold_stage.py); in a large batch, states are written before that once the
+    # oldest unwritten one has waited this long (0: after every part). Until then a switch's
+    # authorization sees the account as it was, with the holds of its finished calls still on.
+    state_write_seconds: float = setting(5.0, low=0, high=300)
     # Bytes the consumer fetches per partition at a time; bounds a batch's size and the memory
     # of fetched-but-unprocessed records (this times the partitions a worker owns).
     fetch_bytes_per_partition: int = setting(8 * 1024 * 1024, low=64 * 1024, high=256 * 1024 * 1024)

@@ -109,10 +109,17 @@ def rebuild(settings: Settings, new_app_id: str, clickhouse_url: str, log_path: 
     return compare(settings, fresh, clickhouse_url)
 
 
+# A refold reads a backlog from offset 0, alone in its group: batches as large as a fetch
+# brings, each writing an account's state once (streams/worker/fold_stage.py), instead of the
+# live default sized for rebalances and authorization.
+REFOLD_BATCH_MESSAGES = 10_000
+
+
 def refold_settings(settings: Settings, new_app_id: str, clickhouse_url: str) -> Settings:
     """A worker's settings for folding the same events log under ``new_app_id``: its own outputs,
-    its own ClickHouse database, no metrics port."""
+    its own ClickHouse database, no metrics port, large batches."""
     return replace(settings, app_id=new_app_id, clickhouse_url=clickhouse_url, metrics_port=0,
+                   batch_messages_max=max(settings.batch_messages_max, REFOLD_BATCH_MESSAGES),
                    dead_letter_topic=f"{new_app_id}.dead-letter",
                    ledger_entries_topic=f"{new_app_id}.ledger.entries",
                    calls_rated_topic=f"{new_app_id}.calls.rated",

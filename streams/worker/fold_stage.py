@@ -5,12 +5,21 @@ Per batch part, in this order:
 0. check that no record of a partition was skipped before it, and fold any that were first,
    read from the broker (``streams/worker/in_order.py``);
 1. make sure cards logged before these calls are known (``streams/worker/rate_feed.py``);
-2. decode and fold it in memory (``BatchProcessor``, the pure core underneath); a record whose
-   fold fails is isolated and dead-lettered (``streams/worker/containment.py``);
-3. write everything it implies through ``BatchCommit`` (``streams/worker/commit.py``: outputs,
-   ClickHouse, then states, each step acknowledged before the next);
-4. then hand the new states, and the calls whose holds they settle, to the authorization
-   process (``streams/authorization/process.py``), and advance the in-order guard.
+2. decode and fold it in memory (``BatchProcessor``, the pure core underneath), from the states
+   the batch's earlier parts left; a record whose fold fails is isolated and dead-lettered
+   (``streams/worker/containment.py``);
+3. write its outputs and rows through ``BatchCommit`` (``streams/worker/commit.py``: outputs,
+   ClickHouse, each step acknowledged before the next), and advance the in-order guard.
+
+Then, once per batch, after every part's outputs are acknowledged:
+
+4. write each account's state once, the last one the batch left (``BatchCommit``'s steps 4 and
+   5), as Kafka Streams' record cache writes a key once per commit. An account is touched by
+   most parts of a batch; its whole state (dedup keys included) was written once per part;
+5. hand the new states, and the calls whose holds they settle, to the authorization process
+   (``streams/authorization/process.py``), and let Faust commit over the offsets the guard
+   filled. Faust acks the batch's records only when this returns: a worker killed before
+   step 4 ends replays the whole batch, from the states of the batch before.
 
 A batch is folded and written in parts of at most ``batch_bytes_max`` message bytes: the fold
 runs on the event loop, and while it runs no heartbeat reaches the broker. Envelopes of 200
@@ -25,7 +34,7 @@ import time
 from dataclasses import replace
 from typing import Callable
 
-from projections.account import FoldSettings
+from projections.account import AccountState, FoldSettings
 from schemas.codec import EventCodec
 from streams.clickhouse.accounts import ACCOUNT_COLUMNS, DEAD_LETTER_COLUMNS, account_row
 from streams.clickhouse.call_log import CALL_LOG_COLUMNS, latest_rows
@@ -93,6 +102,31 @@ def refusal_dead_letter(settings: Settings, codec: EventCodec, refusal: Refusal)
                                          source_offset=refusal.offset, source_index=0, original=refusal.value)
 
 
+class _Pending:
+    """The states a batch's parts have folded and not yet written, each account's last: what the
+    next part folds from, and what ``write_states`` writes once at the batch's end."""
+
+    def __init__(self, states: AccountStates) -> None:
+        self.states = states
+        self.encoded: dict[str, tuple[bytes, AccountState]] = {}
+        self.calls_ended: list[tuple[str, str]] = []
+        self.since = time.monotonic()  # when the oldest state here was folded (or this began)
+
+    def load(self, account_id: str) -> AccountState | None:
+        kept = self.encoded.get(account_id)
+        return self.states.load(account_id) if kept is None else kept[1]
+
+    def account_ids(self, partition: int) -> list[str]:
+        """In the table or opened by an earlier part of the batch (a tick reaches both)."""
+        return [*self.states.account_ids(partition), *self.encoded]
+
+    def keep(self, result: BatchResult) -> None:
+        if not self.encoded:
+            self.since = time.monotonic()
+        self.encoded.update(result.encoded_states)
+        self.calls_ended.extend(result.calls_ended)
+
+
 class FoldStage:
     def __init__(self, settings: Settings, codec: EventCodec, processor: BatchProcessor, rate_feed: RateFeed,
                  states: AccountStates, commit: BatchCommit, guard: InOrderGuard,
@@ -111,14 +145,33 @@ class FoldStage:
         self.busy_since: float | None = None  # monotonic start of the part being written (the watchdog)
 
     async def process_batch(self, events: list) -> None:  # Faust's events
+        pending = _Pending(self.states)
         try:
             for part in chunks_by_bytes(events, self.settings.batch_bytes_max):
                 self.busy_since = time.monotonic()
-                await self.fold_and_write(part)
+                await self.fold_and_write(part, pending)
+                if time.monotonic() - pending.since >= self.settings.state_write_seconds:
+                    await self.write_states(pending)  # a long batch: not all its states at its end
+                    pending = _Pending(self.states)
+            self.busy_since = time.monotonic()
+            await self.write_states(pending)
         finally:
             self.busy_since = None
 
-    async def fold_and_write(self, events: list) -> None:
+    async def write_states(self, pending: _Pending) -> None:
+        """Steps 4 and 5: the batch's states, each account's last, once every part's outputs are
+        acknowledged; then the authorization process, then Faust may commit over filled offsets."""
+        t0 = time.monotonic()
+        if pending.encoded:
+            await self.commit.commit(CommitPlan(states=[(a.encode(), raw) for a, (raw, _) in pending.encoded.items()]))
+        for account_id, (raw, state) in pending.encoded.items():
+            self.states.remember(account_id, raw, state)
+        if self.authorization is not None:  # after the table: the process may ask it for a state
+            self.authorization.publish(pending.encoded, pending.calls_ended, self.processor.settings)
+        self.guard.release()  # only now may Faust commit over the filled offsets
+        log.info("states accounts=%d seconds=%.3f", len(pending.encoded), time.monotonic() - t0)
+
+    async def fold_and_write(self, events: list, pending: _Pending) -> None:
         loop = asyncio.get_running_loop()
         t0 = loop.time()
         messages = [InMessage(e.message.topic, e.message.partition, e.message.offset,
@@ -132,17 +185,15 @@ class FoldStage:
             records = [(m.partition, m.offset) for m in messages]
         await self._refresh_cards()
         t_fold = loop.time()
-        result = fold_contained(self.processor, self.codec, messages, self.states.load, self.states.account_ids)
+        result = fold_contained(self.processor, self.codec, messages, pending.load, pending.account_ids)
         result.dead_letters.extend(refusal_dead_letter(self.settings, self.codec, r)
                                    for r in self.rate_feed.take_refusals())
         t_commit = loop.time()
-        await self.commit.commit(plan_for(result, self.settings))
-        for account_id, (raw, state) in result.encoded_states.items():
-            self.states.remember(account_id, raw, state)
-        if self.authorization is not None:  # after the table: the process may ask it for a state
-            self.authorization.publish(result.encoded_states, result.calls_ended, self.processor.settings)
+        plan = plan_for(result, self.settings)
+        plan.states = []  # written once per batch, by write_states
+        await self.commit.commit(plan)
+        pending.keep(result)
         self._observe(result, len(messages), (t0, t_fold, t_commit, loop.time()))
-        self.guard.release()  # only now may Faust commit over the filled offsets
         self.guard.advance(records)
         self._observe_lag(records)
 

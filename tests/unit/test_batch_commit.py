@@ -122,9 +122,9 @@ class FakeStates:
         self.journal.append("flush")
 
 
-def the_log() -> list[InMessage]:
+def the_log(accounts: int = 12, calls: int = 300) -> list[InMessage]:
     """A simulated stream (openings, payments, calls, ~10% re-sent) as the edge produces it."""
-    events = simulate(SimulationSpec(accounts=12, calls=300, days=2, seed=3, duplicate_ratio_percent=10))
+    events = simulate(SimulationSpec(accounts=accounts, calls=calls, days=2, seed=3, duplicate_ratio_percent=10))
     offsets: dict[int, int] = {}
     log = []
     for partition, _, value in plan_messages(events, CODEC, SETTINGS.partitions, envelope_max=20):
@@ -221,3 +221,80 @@ def test_R9_a_failure_at_any_step_exits_75_and_the_restart_loses_and_doubles_not
     pure = {k: replace(v, positions={}) for k, v in the_pure_fold(log).items()}
     assert {k: replace(v, positions={}) for k, v in decoded(durable).items()} == pure
     assert sum(s.calls_charged for s in pure.values()) > 100  # the stream really charged calls
+
+
+class _NoCards:
+    """The rate feed of a worker to which nothing was published."""
+
+    def __init__(self) -> None:
+        from projections.rate_book import RateBook
+        self.book = RateBook(lead_ms=0)
+
+    def due(self) -> bool:
+        return False
+
+    def take_refusals(self) -> list:
+        return []
+
+
+class _Guard:
+    """The in-order guard of a log with no gaps; notes when Faust may commit over fills."""
+
+    def __init__(self, journal: list[str]) -> None:
+        self.journal = journal
+
+    async def check(self, records):  # noqa: ANN001, ANN201
+        return []
+
+    def advance(self, records) -> None:  # noqa: ANN001
+        pass
+
+    def release(self) -> None:
+        self.journal.append("release")
+
+
+def a_batch_through_the_fold_stage(log: list[InMessage], state_write_seconds: float) -> tuple[list[str], Durable]:
+    """One batch of ``log`` through the worker's ``FoldStage``, in parts of 64 KiB."""
+    from types import SimpleNamespace
+
+    from streams.worker.fold_stage import FoldStage
+
+    journal, durable = [], Durable()
+    states_store = FakeStates(durable, None, journal)
+    states = AccountStates(states_store.table, CODEC)
+    commit = BatchCommit(FakeSender(durable, None, journal), FakeRows(durable, None, journal), states_store)
+    settings = replace(SETTINGS, batch_bytes_max=64 * 1024, state_write_seconds=state_write_seconds)
+    stage = FoldStage(settings, CODEC, BatchProcessor(CODEC, FOLD, 2), _NoCards(), states, commit, _Guard(journal),
+                      None, lambda p: None)
+    events = [SimpleNamespace(message=SimpleNamespace(topic=m.topic, partition=m.partition, offset=m.offset,
+                                                      timestamp=m.timestamp_ms / 1000, value=m.value)) for m in log]
+    asyncio.run(stage.process_batch(events))
+    return journal, durable
+
+
+def test_a_batch_writes_each_state_once_after_the_outputs_of_all_its_parts():
+    """Parts of one batch fold from the states the parts before them left, and each account's
+    state is written once, its last, after every part's outputs are acknowledged (a kill before
+    that replays the whole batch: nothing of it is acked). The same states as a pure fold."""
+    log = the_log(accounts=40, calls=3_000)
+    journal, durable = a_batch_through_the_fold_stage(log, state_write_seconds=300)
+    assert journal.count("insert") > 3, "the batch must be folded in several parts for this test to mean anything"
+    puts = [i for i, j in enumerate(journal) if j == "put"]
+    assert len(puts) == len(durable.states) == len(the_pure_fold(log))  # one write per account
+    assert max(i for i, j in enumerate(journal) if j.startswith("ack")) < min(puts)
+    assert journal[-2:] == ["flush", "release"]
+    pure = {k: replace(v, positions={}) for k, v in the_pure_fold(log).items()}
+    assert {k: replace(v, positions={}) for k, v in decoded(durable).items()} == pure
+
+
+def test_a_long_batch_writes_its_states_when_they_have_waited_state_write_seconds():
+    """0: after every part, as before batches wrote once; each write after that part's outputs."""
+    log = the_log(accounts=40, calls=3_000)
+    journal, durable = a_batch_through_the_fold_stage(log, state_write_seconds=0)
+    parts = journal.count("insert")
+    assert parts > 3 and journal.count("release") >= parts  # states written, fills released, per part
+    assert journal.count("put") > len(durable.states)  # accounts touched by several parts, written each time
+    for release in (i for i, j in enumerate(journal) if j == "release"):
+        assert journal[release - 1] in ("flush", "release")  # after that part's states are acknowledged
+    pure = {k: replace(v, positions={}) for k, v in the_pure_fold(log).items()}
+    assert {k: replace(v, positions={}) for k, v in decoded(durable).items()} == pure
