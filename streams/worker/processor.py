@@ -14,6 +14,7 @@ from typing import Callable, Iterable
 
 from streams.kafka.partitioning import partition_for
 from streams.kafka.producer import ENVELOPE_CDRS_MAX
+from streams.kafka.topics import RECORD_BYTES_MAX
 
 from projections.account import (
     AccountState,
@@ -45,7 +46,7 @@ PARTITION_CACHE_MAX = 1_000_000  # accounts whose partition is remembered (~100 
 ENTRY_ENVELOPE_MAX = 5_000  # journal entries per ledger.entries message (~0.5 MB)
 # What one events-topic message may hold: bigger ones are dead letters, so that one message can
 # neither block the event loop past the session timeout nor make a batch part unbounded.
-MESSAGE_BYTES_MAX = 8 * 1024 * 1024  # the producers' max_request_size
+MESSAGE_BYTES_MAX = RECORD_BYTES_MAX  # the producers' max_request_size, what the topics take
 ENVELOPE_RECORDS_MAX = ENVELOPE_CDRS_MAX
 DEAD_LETTER_ORIGINAL_MAX = 512 * 1024  # a dead letter keeps at most this much of the original
 

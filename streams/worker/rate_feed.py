@@ -33,7 +33,7 @@ from streams.observe import metrics
 from streams.kafka.security import client_kwargs
 from streams.config.settings import Settings
 from streams.kafka.codec import codec_for
-from streams.kafka.topics import ensure_topics
+from streams.kafka.topics import RECORD_BYTES_MAX, ensure_topics
 from streams.kafka.producer import new_producer
 
 log = logging.getLogger("voiceledger.rates")
@@ -78,7 +78,7 @@ class RateFeed:
         consumer = AIOKafkaConsumer(**client_kwargs(self.settings), bootstrap_servers=self.settings.broker,
                                     enable_auto_commit=False,
                                     group_id=None, auto_offset_reset="earliest",
-                                    max_partition_fetch_bytes=8_388_608,
+                                    max_partition_fetch_bytes=RECORD_BYTES_MAX,  # a card part of the largest record
                                     # A fetch sent just before a pause still waits this long at
                                     # the broker, and the next look behind it (500 ms by default).
                                     fetch_max_wait_ms=100)
