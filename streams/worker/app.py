@@ -149,6 +149,7 @@ def _tables(app: faust.App, settings: Settings) -> tuple[Any, Any]:
     # which lets the agent write the table from inside take_events(). bytes types make Faust
     # use the "raw" codec for the changelog, both ways.
     assert f"{settings.app_id}-{ACCOUNTS_TABLE}-changelog" == settings.accounts_changelog_topic()
+    assert f"{settings.app_id}-{NUMBERING_TABLE}-changelog" == settings.numbering_changelog_topic()
     # Records up to 8 MiB, where Faust makes the changelogs itself (streams/kafka/topics.py).
     accounts = app.Table(ACCOUNTS_TABLE, default=None, partitions=settings.partitions, use_partitioner=True,
                          key_type=bytes, value_type=bytes, extra_topic_configs=LARGE_RECORDS)
