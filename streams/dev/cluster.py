@@ -27,13 +27,20 @@ from streams.dev.embedded import ClickHouseServer, EmbeddedServerError, stop_pro
 
 ZOOKEEPER_CLASSPATH = "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar"
 CLUSTER_NAME = "voiceledger"
+# Starts of the whole cluster on new ports before giving up: a port can be lost to another
+# process between choosing it and the node binding it.
+CLUSTER_ATTEMPTS = 3
 
 
-def quiet_port() -> int:
+def quiet_port(taken: set[int] | frozenset[int] = frozenset()) -> int:
     """A free loopback port between 20000 and 32767: below the ephemeral range (32768-60999),
-    so no outgoing connection takes it before the server that was given it binds it."""
+    so no outgoing connection takes it before the server that was given it binds it. Not one
+    of ``taken``: ports chosen already but not bound yet (one CI run gave a node's HTTP port
+    to another node's TCP port, and the second node exited on "Address already in use")."""
     for _ in range(200):
         port = random.randrange(20000, 32768)
+        if port in taken:
+            continue
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
@@ -43,23 +50,45 @@ def quiet_port() -> int:
     raise EmbeddedServerError("no free port between 20000 and 32767")
 
 
-def wait_for_zookeeper(tcp_port: int, timeout_s: float = 60) -> None:
-    """Until the server on ``tcp_port`` has its ZooKeeper session: the 18.16 server crashes on
-    ON CLUSTER DDL sent before it (a null session in zkutil::ZooKeeper::createImpl)."""
+def quiet_ports(count: int) -> list[int]:
+    """``count`` distinct quiet ports."""
+    chosen: list[int] = []
+    for _ in range(count):
+        chosen.append(quiet_port(set(chosen)))
+    return chosen
+
+
+def wait_for_zookeeper(node: ClickHouseServer, timeout_s: float = 60) -> None:
+    """Until ``node`` has its ZooKeeper session: the 18.16 server crashes on ON CLUSTER DDL
+    sent before it (a null session in zkutil::ZooKeeper::createImpl). A node that exited meanwhile
+    fails at once with its last error: whatever answers on its port then is another process."""
     from clickhouse_driver import Client
 
     deadline = time.monotonic() + timeout_s
     while True:
-        client = Client(host="127.0.0.1", port=tcp_port, connect_timeout=2)
+        if node.proc is not None and node.proc.poll() is not None:
+            raise EmbeddedServerError(f"clickhouse on {node.tcp_port} exited with {node.proc.returncode}: "
+                                      f"{last_error(node)}")
+        # Short reads too: a listener that is not ClickHouse never answers the hello, and the
+        # driver's default wait for it is 300 s.
+        client = Client(host="127.0.0.1", port=node.tcp_port, connect_timeout=2, send_receive_timeout=5)
         try:
             client.execute("SELECT count() FROM system.zookeeper WHERE path = '/'")
             return
         except Exception as exc:  # not connected yet: retry until the deadline
             if time.monotonic() > deadline:
-                raise EmbeddedServerError(f"clickhouse on {tcp_port} has no ZooKeeper session: {exc}") from None
+                raise EmbeddedServerError(f"clickhouse on {node.tcp_port} has no ZooKeeper session: {exc}; "
+                                          f"{last_error(node)}") from None
             time.sleep(0.2)
         finally:
             client.disconnect()
+
+
+def last_error(node: ClickHouseServer) -> str:
+    """The last line of the node's error log, for the message that says why it did not start."""
+    errors = Path(node.directory, "error.log")
+    lines = errors.read_text(errors="replace").strip().splitlines() if errors.exists() else []
+    return lines[-1] if lines else "no error logged"
 
 
 @dataclass
@@ -145,23 +174,46 @@ class ClickHouseCluster:
     def start(self) -> "ClickHouseCluster":
         root = Path(self.directory)
         self.zookeeper = ZooKeeperServer(str(root / "zookeeper")).start()
-        ports = [[quiet_port() for _ in range(self.replicas)] for _ in range(self.shards)]
+        for attempt in range(CLUSTER_ATTEMPTS):
+            try:  # a later attempt in its own directory: the failed one's logs stay to read
+                self._start_nodes(root if attempt == 0 else root / f"attempt-{attempt + 1}")
+                break
+            except EmbeddedServerError:
+                self._stop_nodes()
+                if attempt == CLUSTER_ATTEMPTS - 1:
+                    raise
+        self._watching.set()
+        threading.Thread(target=self._restart_crashed, name="cluster-supervisor", daemon=True).start()
+        return self
+
+    def _start_nodes(self, root: Path) -> None:
+        """Every node on new ports, each written into every node's configuration; a node that
+        lost a port to another process fails the whole start (its peers know no other port)."""
+        count = self.shards * self.replicas
+        chosen = quiet_ports(2 * count)
+        tcp = [chosen[s * self.replicas:(s + 1) * self.replicas] for s in range(self.shards)]
+        self.nodes = {}
         for s in range(1, self.shards + 1):
             for r in range(1, self.replicas + 1):
                 d = root / f"s{s}r{r}"
                 d.mkdir(parents=True, exist_ok=True)
                 snippet = d / "cluster.xml"
-                snippet.write_text(cluster_config(self.name, self.zookeeper.port, ports, s, r))
-                self.nodes[s, r] = ClickHouseServer(str(d / "data"), tcp_port=ports[s - 1][r - 1],
-                                                    http_port=quiet_port(), config_snippets=(str(snippet),),
-                                                    users_snippets=self.users_snippets)
+                snippet.write_text(cluster_config(self.name, self.zookeeper.port, tcp, s, r))
+                self.nodes[s, r] = ClickHouseServer(
+                    str(d / "data"), tcp_port=tcp[s - 1][r - 1], http_port=chosen[count + len(self.nodes)],
+                    config_snippets=(str(snippet),), users_snippets=self.users_snippets, fixed_ports=True)
         for node in self.nodes.values():
             node.start()
         for node in self.nodes.values():
-            wait_for_zookeeper(node.tcp_port)
-        self._watching.set()
-        threading.Thread(target=self._restart_crashed, name="cluster-supervisor", daemon=True).start()
-        return self
+            wait_for_zookeeper(node)
+
+    def _stop_nodes(self) -> None:
+        # All at once: each server takes seconds to shut down.
+        for node in self.nodes.values():
+            if node.proc is not None and node.proc.poll() is None:
+                node.proc.send_signal(signal.SIGTERM)
+        for node in self.nodes.values():
+            node.stop()
 
     def stop_node(self, shard: int, replica: int, kill: bool = False) -> None:
         with self._lock:
@@ -176,7 +228,7 @@ class ClickHouseCluster:
         with self._lock:
             self.nodes[shard, replica].start()
             self._stopped.discard((shard, replica))
-        wait_for_zookeeper(self.nodes[shard, replica].tcp_port)
+        wait_for_zookeeper(self.nodes[shard, replica])
 
     def _restart_crashed(self) -> None:
         """What a supervisor does for the servers in production (``Restart=always``,
@@ -193,7 +245,7 @@ class ClickHouseCluster:
                     self.crashes.append((*key, node.proc.returncode))
                     try:
                         node.start()
-                        wait_for_zookeeper(node.tcp_port)
+                        wait_for_zookeeper(node)
                     except EmbeddedServerError:  # tried again on the next round
                         pass
             time.sleep(0.5)
@@ -201,12 +253,7 @@ class ClickHouseCluster:
     def stop(self) -> None:
         with self._lock:
             self._watching.clear()
-        # All at once: each server takes seconds to shut down.
-        for node in self.nodes.values():
-            if node.proc is not None and node.proc.poll() is None:
-                node.proc.send_signal(signal.SIGTERM)
-        for node in self.nodes.values():
-            node.stop()
+        self._stop_nodes()
         if self.zookeeper is not None:
             self.zookeeper.stop()
 

@@ -148,13 +148,19 @@ class ClickHouseServer:
     # Extra server settings (config.d/ snippets: a cluster's remote_servers, macros, ZooKeeper),
     # merged with the system's config.xml into this server's own copy.
     config_snippets: tuple[str, ...] = ()
+    # A cluster's node: its ports are in its peers' configurations, so a lost port is the
+    # cluster's to handle (streams/dev/cluster.py), never this server's to change.
+    fixed_ports: bool = False
 
     @property
     def url(self) -> str:
         return f"clickhouse://default@127.0.0.1:{self.tcp_port}/voiceledger"
 
     def start(self) -> "ClickHouseServer":
-        start_on_free_ports(self._start_once, lambda: self.proc, self._port_was_taken, self._new_ports)
+        if self.fixed_ports:
+            self._start_once()
+        else:
+            start_on_free_ports(self._start_once, lambda: self.proc, self._port_was_taken, self._new_ports)
         return self
 
     def _port_was_taken(self) -> bool:
