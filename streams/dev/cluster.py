@@ -23,7 +23,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from streams.dev.embedded import ClickHouseServer, EmbeddedServerError, stop_process, wait_for_port
+from streams.dev.embedded import (
+    ClickHouseServer,
+    EmbeddedServerError,
+    start_on_free_ports,
+    stop_process,
+    wait_for_port,
+)
 
 ZOOKEEPER_CLASSPATH = "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar"
 CLUSTER_NAME = "voiceledger"
@@ -100,6 +106,14 @@ class ZooKeeperServer:
     proc: subprocess.Popen | None = None
 
     def start(self) -> "ZooKeeperServer":
+        # A port lost between choosing and binding: ZooKeeper exits, and starts on a fresh one.
+        start_on_free_ports(self._start_once, lambda: self.proc, lambda: True, self._new_port)
+        return self
+
+    def _new_port(self) -> None:
+        self.port = quiet_port()
+
+    def _start_once(self) -> None:
         java = shutil.which("java")
         if java is None or not Path("/usr/share/java/zookeeper.jar").exists():
             raise EmbeddedServerError("ZooKeeper is not installed (apt-get install zookeeper)")
@@ -115,13 +129,14 @@ class ZooKeeperServer:
             stdout=open(d / "zookeeper.log", "ab"), stderr=subprocess.STDOUT, start_new_session=True)
         wait_for_port(self.port, 60, self.proc)
         self._wait_until_serving(60)
-        return self
 
     def _wait_until_serving(self, timeout_s: float) -> None:
         """The port opens before ZooKeeper serves; a ClickHouse server that connects in between
         keeps no session and crashes on its first ON CLUSTER DDL (18.16)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise EmbeddedServerError(f"ZooKeeper on {self.port} exited with {self.proc.returncode}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=2) as s:
                     s.sendall(b"srvr")

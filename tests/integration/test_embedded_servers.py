@@ -85,3 +85,19 @@ def test_a_cluster_whose_node_port_answers_for_another_process_starts_again_on_f
                 assert ch.query("SELECT count() FROM system.zookeeper WHERE path = '/'")[0][0] > 0
             finally:
                 ch.close()
+
+
+@pytest.mark.cluster
+def test_a_zookeeper_whose_port_is_held_by_another_listener_starts_on_a_fresh_port(tmp_path):
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()  # accepts, never answers "srvr"
+        held = squatter.getsockname()[1]
+        zookeeper = cluster.ZooKeeperServer(str(tmp_path), port=held).start()
+        try:
+            assert zookeeper.port != held
+            with socket.create_connection(("127.0.0.1", zookeeper.port), timeout=5) as s:
+                s.sendall(b"srvr")
+                assert b"Mode: standalone" in s.recv(4096)
+        finally:
+            zookeeper.stop()
