@@ -81,6 +81,23 @@ class NumberingState:
     last_sequence: dict[str, int] = field(default_factory=dict)  # "issuer|year" -> last number given
 
 
+PENDING = -1  # the epoch of a draft whose partition has passed no tick since it
+
+
+def drafts_of(state: NumberingState) -> list[tuple[int, Draft]]:
+    """Every draft the state holds, with its epoch (``PENDING`` while pending), for storing."""
+    held = [(PENDING, d) for pending in state.pending.values() for d in pending.values()]
+    return held + [(epoch, d) for epoch, drafts in state.sealed.items() for d in drafts]
+
+
+def hold(state: NumberingState, epoch: int, draft: Draft) -> None:
+    """Put back a draft ``drafts_of`` gave (loading a stored state)."""
+    if epoch == PENDING:
+        state.pending.setdefault(draft.source_partition, {})[draft.reference] = draft
+    else:
+        state.sealed.setdefault(epoch, []).append(draft)
+
+
 def format_number(issuer: str, year: int, sequence: int) -> str:
     return f"{issuer}-{year}-{sequence:06d}"
 

@@ -591,21 +591,23 @@ class EventCodec:
                 if i["kind"] == "DRAFT" else TickPassed(p, i["source_offset"], i["tick_ms"])
                 for i in record["items"]]
 
-    def encode_numbering_state(self, s: Any) -> bytes:
-        drafts = [(-1, d) for pending in s.pending.values() for d in pending.values()]
-        drafts += [(epoch, d) for epoch, ds in s.sealed.items() for d in ds]
+    def encode_numbering_state(self, s: Any, drafts: list | None = None, draft_records: int = 0,
+                               draft_slot: int = 0) -> bytes:
+        """The numbering state's head record, holding ``drafts`` ((epoch, draft) pairs; all of
+        them when None). The others are in ``draft_records`` records (streams/worker/numbering_store.py)."""
+        from projections.numbering import drafts_of
+
         return self._write("voiceledger.state.NumberingState", {
             "partitions": s.partitions, "next_offset": s.next_offset,
             "sealed": [{"partition": p, "offset": s.sealed_offset[p], "tick_ms": s.sealed_tick_ms[p]}
                        for p in sorted(s.sealed_offset)],
-            "drafts": [{"epoch_ms": epoch, "reference": d.reference, "account_id": d.account_id, "issuer": d.issuer,
-                        "year": d.year, "issued_at_ms": d.issued_at_ms, "source_partition": d.source_partition,
-                        "source_offset": d.source_offset} for epoch, d in drafts],
-            "last_sequence": dict(s.last_sequence),
+            "drafts": _numbering_drafts(drafts_of(s) if drafts is None else drafts),
+            "last_sequence": dict(s.last_sequence), "draft_records": draft_records, "draft_slot": draft_slot,
         })
 
-    def decode_numbering_state(self, value: bytes) -> Any:
-        from projections.numbering import Draft, NumberingState
+    def decode_numbering_state(self, value: bytes) -> tuple[Any, int, int]:
+        """(state with the head's drafts, how many draft records hold the rest, their slot)."""
+        from projections.numbering import NumberingState
 
         subject, d = self._read(value)
         assert subject == "voiceledger.state.NumberingState", subject
@@ -613,12 +615,30 @@ class EventCodec:
         for x in d["sealed"]:
             s.sealed_offset[x["partition"]] = x["offset"]
             s.sealed_tick_ms[x["partition"]] = x["tick_ms"]
-        for x in d["drafts"]:
-            draft = Draft(x["reference"], x["account_id"], x["issuer"], x["year"], x["issued_at_ms"],
-                          x["source_partition"], x["source_offset"])
-            if x["epoch_ms"] < 0:
-                s.pending.setdefault(draft.source_partition, {})[draft.reference] = draft
-            else:
-                s.sealed.setdefault(x["epoch_ms"], []).append(draft)
+        _hold_numbering_drafts(s, d["drafts"])
         s.last_sequence = dict(d["last_sequence"])
-        return s
+        return s, d["draft_records"], d["draft_slot"]
+
+    def encode_numbering_drafts(self, drafts: list) -> bytes:
+        return self._write("voiceledger.state.NumberingDrafts", {"drafts": _numbering_drafts(drafts)})
+
+    def decode_numbering_drafts(self, value: bytes, state: Any) -> None:
+        """Put the drafts of one draft record into ``state``."""
+        subject, d = self._read(value)
+        if subject != "voiceledger.state.NumberingDrafts":
+            raise DecodeError("wrong_subject", f"a numbering draft record is a {subject}")
+        _hold_numbering_drafts(state, d["drafts"])
+
+
+def _numbering_drafts(drafts: list) -> list[dict]:
+    return [{"epoch_ms": epoch, "reference": d.reference, "account_id": d.account_id, "issuer": d.issuer,
+             "year": d.year, "issued_at_ms": d.issued_at_ms, "source_partition": d.source_partition,
+             "source_offset": d.source_offset} for epoch, d in drafts]
+
+
+def _hold_numbering_drafts(state: Any, records: list[dict]) -> None:
+    from projections.numbering import Draft, hold
+
+    for x in records:
+        hold(state, x["epoch_ms"], Draft(x["reference"], x["account_id"], x["issuer"], x["year"], x["issued_at_ms"],
+                                         x["source_partition"], x["source_offset"]))

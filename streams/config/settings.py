@@ -84,6 +84,10 @@ class Settings:
     # partition each.
     invoice_numbering_topic: str = setting("voiceledger.invoice-numbering", check=checks.topic)
     invoice_numbers_topic: str = setting("voiceledger.invoice-numbers", check=checks.topic)
+    # Drafts per record of the numbering stage's state (streams/worker/numbering_store.py):
+    # 2,000 is the most that fits the largest record with the longest ids. Lower to test the
+    # records' split with a few invoices.
+    numbering_record_drafts: int = setting(2_000, low=10, high=2_000)
     # Published rate cards (voiceledger rates import): one partition, compacted.
     rates_topic: str = setting("voiceledger.rates", check=checks.topic)
     # Topic retention (streams/kafka/topics.py): the events topic keeps every record; a worker

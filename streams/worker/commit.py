@@ -46,7 +46,7 @@ class CommitPlan:
     messages: list[OutMessage] = field(default_factory=list)
     inserts: list[tuple[str, Sequence[str], list[tuple]]] = field(default_factory=list)  # (table, columns, rows)
     mutations: tuple[tuple[str, str], ...] = ()  # (table, ALTER clause): idempotent, after the inserts
-    states: list[tuple[bytes, bytes]] = field(default_factory=list)  # (key, encoded state)
+    states: list[tuple[bytes, bytes | None]] = field(default_factory=list)  # (key, encoded state or None: deleted)
 
 
 class Sender(Protocol):
@@ -60,7 +60,8 @@ class RowWriter(Protocol):
 
 
 class StateStore(Protocol):
-    def put(self, key: bytes, value: bytes) -> None: ...
+    def put(self, key: bytes, value: bytes | None) -> None:
+        """Set ``key``; None deletes it (a tombstone on the changelog)."""
 
     async def flush(self) -> None:
         """Wait until the broker has acknowledged every state record put so far."""

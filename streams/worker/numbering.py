@@ -9,7 +9,7 @@ is ``InvoiceNumbered`` on ``invoice_numbers_topic`` and the ClickHouse table
 Per batch: check that no record was skipped since the state's ``next_offset`` (Faust can drop
 fetched records during recovery); fold; then write through the same ``BatchCommit`` as the fold
 stage (``streams/worker/commit.py``): the numbers and their rows first, then the state, which
-carries ``next_offset``. A replay
+carries ``next_offset`` (in records of bounded size: ``streams/worker/numbering_store.py``). A replay
 after a crash skips what the state has applied and numbers the rest again, identically.
 """
 
@@ -28,11 +28,11 @@ from streams.kafka.admin import beginning_offsets, data_in_range
 from streams.observe import metrics
 from streams.worker.commit import BatchCommit, CommitPlan, OutMessage
 from streams.worker.exits import RecordsDropped
+from streams.worker.numbering_store import NumberingStore
 
 log = logging.getLogger("voiceledger.numbering")
 
 NUMBERING_TABLE = "numbering"
-STATE_KEY = b"state"
 NUMBERING_BATCH_MAX = 1_000
 
 
@@ -41,7 +41,7 @@ class NumberingStage:
                  mark_empty: Callable[[int, int], None]) -> None:
         self.settings = settings
         self.codec = codec
-        self.table = table  # the one state record, under STATE_KEY
+        self.store = NumberingStore(codec, table, commit.states, settings.numbering_record_drafts)
         self.commit = commit
         self.security = security
         self.mark_empty = mark_empty  # (start, end): Faust may commit over these offsets
@@ -66,7 +66,7 @@ class NumberingStage:
         plan.messages = [OutMessage(self.settings.invoice_numbers_topic, n.reference.encode(), self.codec.encode(n))
                          for n in numbered] + plan.messages
         plan.inserts = [("invoice_numbers", INVOICE_NUMBER_COLUMNS, [number_row(n) for n in numbered])]
-        plan.states = [(STATE_KEY, self.codec.encode_numbering_state(state))]
+        plan.states = await self.store.records(state)
         await self.commit.commit(plan)
         self.next_offset = state.next_offset
         metrics.INVOICES_NUMBERED.inc(len(numbered))
@@ -95,9 +95,8 @@ class NumberingStage:
             return []
 
     async def _load_state(self) -> numbering.NumberingState:
-        raw = self.table.get(STATE_KEY)
-        if raw is not None:
-            state = self.codec.decode_numbering_state(raw)
+        state = self.store.load()
+        if state is not None:
             if state.partitions != self.settings.partitions:
                 raise RuntimeError(f"numbering state is for {state.partitions} events partitions, the settings say "
                                    f"{self.settings.partitions}: changing the partition count needs a new numbering")

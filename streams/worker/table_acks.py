@@ -28,15 +28,18 @@ def track_changelog_acks(table: Any) -> list[asyncio.Future]:
 
 
 class ChangelogStore:
-    """A Faust table as ``BatchCommit``'s state store: ``put`` sets a key (Faust sends the
-    changelog record), ``flush`` waits for the broker's ack of every record sent so far."""
+    """A Faust table as ``BatchCommit``'s state store: ``put`` sets or deletes a key (Faust sends
+    the changelog record), ``flush`` waits for the broker's ack of every record sent so far."""
 
     def __init__(self, table: Any) -> None:
         self.table = table
         self._unacked = track_changelog_acks(table)
 
-    def put(self, key: bytes, value: bytes) -> None:
-        self.table[key] = value
+    def put(self, key: bytes, value: bytes | None) -> None:
+        if value is not None:
+            self.table[key] = value
+        elif key in self.table:  # Faust sends the tombstone
+            del self.table[key]
 
     async def flush(self) -> None:
         writes = list(self._unacked)
