@@ -22,6 +22,7 @@ import resource
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -44,6 +45,7 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--calls", type=int, default=100_000)
     p.add_argument("--accounts", type=int, default=5_000)
+    p.add_argument("--days", type=int, default=3, help="days the calls span (few accounts over few days: busy accounts)")
     p.add_argument("--envelope", type=int, default=200)
     p.add_argument("--partitions", type=int, default=4)
     p.add_argument("--batch-messages", type=int, default=50, help="messages per batch (the worker's batches "
@@ -58,7 +60,7 @@ def main() -> None:
     settings = replace(Settings(), partitions=args.partitions, seal_personal_data=not args.no_seal,
                        subscriber_keys_dir=keys)
     codec = EventCodec()
-    events = simulate(SimulationSpec(accounts=args.accounts, calls=args.calls, days=3, seed=3))
+    events = simulate(SimulationSpec(accounts=args.accounts, calls=args.calls, days=args.days, seed=3))
     sealer = sealer_for(settings)
     if sealer is not None:
         events = sealer.seal_events(events)
@@ -73,10 +75,12 @@ def main() -> None:
     states: dict = {}
     encoded: dict[str, bytes] = {}
     written: list[int] = []  # each state record's bytes (what the changelog takes)
+    rejected: Counter = Counter()  # dead letters by reason
 
     def run() -> None:
         for i in range(0, len(messages), args.batch_messages):
             result = processor.process(messages[i:i + args.batch_messages], states.get)
+            rejected.update({k: n for k, n in result.counts.items() if k.startswith("rejected:")})
             for account_id, state in result.states.items():
                 encoded[account_id] = value = codec.encode_state(state)  # what the changelog write costs
                 written.append(len(value))
@@ -98,12 +102,13 @@ def main() -> None:
            "seconds": round(seconds, 2), "cdr_per_s": round(cdrs / seconds),
            "calibration": calibrated, "cdr_per_s_to_calibration": ratio(cdrs / seconds, calibrated),
            "config": {"avro_kernel": "compiled" if avro_fast.COMPILED else "fastavro", "sealed": not args.no_seal, "envelope": args.envelope, "batch_messages": args.batch_messages,
-                      "accounts": args.accounts, "profiled": bool(profiler),
+                      "accounts": args.accounts, "days": args.days, "profiled": bool(profiler),
                       "gc": "automatic" if args.gc_automatic else "between batches"},
            # What collecting between batches costs in memory, and how often it collected.
            "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
            "gc_full_collections": gc.get_stats()[2]["collections"], "state_records_written": len(written),
-           "state_bytes_per_cdr": round(sum(written) / max(1, cdrs)), "state_bytes_max": max(written, default=0)}
+           "state_bytes_per_cdr": round(sum(written) / max(1, cdrs)), "state_bytes_max": max(written, default=0),
+           "rejected": dict(sorted(rejected.items()))}
     if profiler:
         text = io.StringIO()
         pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(args.profile)

@@ -26,8 +26,10 @@ One account's events arrive in log order, each with its position in the log. The
 Dedup memory is bounded (TigerBeetle: a limit on everything). Keys are kept for a window of
 event time (``dedup_window_ms``, default 7 days) behind the newest event of the account, and
 at most ``dedup_max_keys`` per account. An event older than the window cannot be proven new,
-so it is rejected (``outside_dedup_window``) rather than risk a double charge; a full key set
-rejects (``dedup_capacity_exceeded``). Both are loud, counted and dead-lettered. A key is kept
+so it is rejected (``outside_dedup_window``) rather than risk a double charge. A full key set
+(a call centre's account) lets go of its oldest keys and raises the account's dedup floor: from
+then on an event at or before the floor is refused the same way, and newer calls go on being
+billed. Both are loud, counted and dead-lettered. A key is kept
 as a 64-bit id with its event time and content fingerprint (``dedup_key_id``): 24 bytes in the
 state record, so 20,000 keys cost ~470 KB an account at most. A call's key also keeps what it was
 charged, its included seconds, its revision and its parties' fingerprint (40 bytes), for a
@@ -95,6 +97,9 @@ from projections.validation import (
 )
 
 DAY_MS = 86_400_000
+# A full dedup key set lets go of its oldest 1/DEDUP_EVICTED_SHARE (``_make_room``): a sort of
+# the keys once per ~2,000 new calls at the default bound.
+DEDUP_EVICTED_SHARE = 10
 # An account's balance, charges and payments stay within this, far inside an Avro long (9.2e18):
 # one event moves them by at most ~1e15 (projections/validation.py: AMOUNT_MAX_MICROS), so past
 # this bound the account takes no more money events and its state stays encodable.
@@ -285,6 +290,10 @@ class AccountState:
     # call made under an earlier deal is priced with that deal (R5); kept while the dedup window
     # can still accept such a call, at most DEALS_KEPT.
     earlier_deals: tuple[tuple[int, str], ...] = ()
+    # The newest event time whose dedup keys this account let go of because its key set was
+    # full (AccountState v9, ``_make_room``): events at or before it are refused as outside the
+    # window. 0: never full.
+    dedup_floor_ms: int = 0
 
 
 # --- outcomes -------------------------------------------------------------------------
@@ -527,7 +536,7 @@ class _Fold:
     change, and the outcomes so far. The input state is never mutated."""
 
     __slots__ = ("settings", "state", "books", "positions", "recent", "charges", "calls", "newest", "included_used",
-                 "allowance_s", "country", "key_id", "outcomes")
+                 "allowance_s", "country", "key_id", "outcomes", "floor")
 
     def __init__(self, state: AccountState | None, settings: FoldSettings) -> None:
         self.settings = settings
@@ -541,6 +550,7 @@ class _Fold:
         self.key_id = 0  # the dedup key id of the event being applied (a call keeps its charge under it)
         self.calls = state.calls_charged if state else 0
         self.newest = state.newest_event_ms if state else 0
+        self.floor = state.dedup_floor_ms if state else 0
         self.included_used = dict(state.included_used_s) if state else {}
         self.allowance_s = settings.included_seconds(state.plan) if state else 0
 
@@ -572,7 +582,7 @@ class _Fold:
                             balance_micros=books.balance, charged_micros=books.charged, paid_micros=books.paid,
                             calls_charged=self.calls, newest_event_ms=self.newest, positions=self.positions,
                             recent_keys=recent, call_charges=charges, included_used_s=included_used,
-                            lifecycle=books.lifecycle,
+                            dedup_floor_ms=self.floor, lifecycle=books.lifecycle,
                             billing=books.billing)
         # Ticks that changed nothing, redeliveries: the caller sees the very same state and
         # writes nothing (a tick reaches every account of its partition, most of them idle).
@@ -632,9 +642,15 @@ def _deduplicated(fold: _Fold, item: Positioned) -> None:
     fold.at(item)
     if event_ms > item.log_time_ms + settings.max_clock_skew_ms:
         return fold.reject(item, "event_time_in_future", f"{key} is dated after it was logged")
+    # A key the window has passed counts as dropped whether or not the fold has dropped it yet
+    # (it does so when a part ends), so the answer never depends on where a batch part ended.
+    horizon = fold.newest - settings.dedup_window_ms
+    if event_ms < horizon or event_ms <= fold.floor:
+        return fold.reject(item, "outside_dedup_window", f"{key} is older than the dedup window" if event_ms < horizon
+                           else f"{key} is not newer than the dedup keys this busy account keeps")
     key_id = dedup_key_id(key)
     seen = fold.recent.get(key_id)
-    if seen is not None:
+    if seen is not None and seen[0] >= horizon:
         if type(event) is CallDetailRecord:
             _revised(fold, item, key_id, fp, seen[1] == fp)
         elif seen[1] == fp:
@@ -642,10 +658,9 @@ def _deduplicated(fold: _Fold, item: Positioned) -> None:
         else:
             fold.reject(item, "duplicate_conflict", f"{key} was already applied with other content")
         return
-    if event_ms < fold.newest - settings.dedup_window_ms:
-        return fold.reject(item, "outside_dedup_window", f"{key} is older than the dedup window")
-    if len(fold.recent) >= settings.dedup_max_keys:
-        return fold.reject(item, "dedup_capacity_exceeded", f"account holds {len(fold.recent)} dedup keys")
+    if len(fold.recent) >= settings.dedup_max_keys and _make_room(fold, settings) >= event_ms:
+        return fold.reject(item, "outside_dedup_window", f"{key} is not newer than the dedup keys this busy "
+                                                         f"account keeps")
     books = fold.books
     if max(abs(books.balance), abs(books.charged), abs(books.paid)) > TOTALS_MAX_MICROS:
         return fold.reject(item, "account_totals_out_of_range", f"the account's totals passed {TOTALS_MAX_MICROS} "
@@ -655,6 +670,23 @@ def _deduplicated(fold: _Fold, item: Positioned) -> None:
         fold.recent[key_id] = (event_ms, fp)
         if event_ms > fold.newest:
             fold.newest = event_ms
+
+
+def _make_room(fold: _Fold, settings: FoldSettings) -> int:
+    """A full key set: drop the keys the window has passed, and if it is still full, the oldest
+    tenth (every key at or before a cut time), raising the account's dedup floor to that time.
+    Returns the floor. A busy account (a call centre) so goes on being billed; what it gives up
+    is the CDRs older than the keys it keeps, refused like those older than the window, so no
+    call is ever charged twice. Decided per event, in log order: a rebuild decides the same."""
+    horizon = fold.newest - settings.dedup_window_ms
+    recent = {k: v for k, v in fold.recent.items() if v[0] >= horizon}
+    if len(recent) >= settings.dedup_max_keys:
+        times = sorted(t for t, _ in recent.values())
+        cut = times[len(times) // DEDUP_EVICTED_SHARE]
+        recent = {k: v for k, v in recent.items() if v[0] > cut}
+        fold.floor = max(fold.floor, cut)
+    fold.recent = recent
+    return fold.floor
 
 
 # --- handlers: one per event kind ---------------------------------------------------------

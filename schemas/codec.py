@@ -531,6 +531,7 @@ class EventCodec:
             "customer_tax_id": s.customer_tax_id, "card_override": s.card_override,
             "card_override_from_ms": s.card_override_from_ms,
             "earlier_deals": [{"from_ms": f, "card": c} for f, c in s.earlier_deals],
+            "dedup_floor_ms": s.dedup_floor_ms,
         })
 
     def decode_state(self, value: bytes) -> AccountState:
@@ -561,6 +562,7 @@ class EventCodec:
             customer_tax_id=d["customer_tax_id"], card_override=d["card_override"],
             card_override_from_ms=d["card_override_from_ms"],
             earlier_deals=tuple((x["from_ms"], x["card"]) for x in d["earlier_deals"]),
+            dedup_floor_ms=d["dedup_floor_ms"],
         )
 
     # --- invoice numbering (projections/numbering.py) -----------------------------------

@@ -116,10 +116,42 @@ def test_dedup_window_is_bounded_and_old_events_are_refused_loudly():
     assert outcomes[0].code == "outside_dedup_window"
 
 
-def test_dedup_capacity_is_a_hard_limit():
-    tight = replace(SETTINGS, dedup_max_keys=2)
-    _, outcomes = fold_batch(None, positioned([opened(), call(1), call(2), call(3)]), tight)
-    assert outcomes[-1].code == "dedup_capacity_exceeded"
+def test_a_busy_account_whose_key_set_is_full_lets_go_of_its_oldest_keys_and_goes_on_billing():
+    # A call centre: 10 keys kept, 40 calls a minute apart. Before, the 11th call and every one
+    # after it were dead-lettered (dedup_capacity_exceeded) until keys left the window.
+    tight = replace(SETTINGS, dedup_max_keys=10)
+    calls = [call(n, start=T0 + 60_000 * (n + 1)) for n in range(40)]
+    state, outcomes = fold_batch(None, positioned([opened(), *calls]), tight)
+    assert all(isinstance(o, Applied) for o in outcomes) and state.calls_charged == 40
+    assert len(state.recent_keys) <= 10 and calls[29].start_at_ms <= state.dedup_floor_ms < calls[39].start_at_ms
+    # The last call resent: a duplicate. An early one resent: older than the keys kept, so
+    # refused as outside the window; charged twice never.
+    again, outcomes = fold_batch(state, positioned([calls[39], calls[0]], start_offset=41), tight)
+    assert isinstance(outcomes[0], Duplicate) and outcomes[1].code == "outside_dedup_window"
+    assert "busy account" in outcomes[1].reason
+    assert again.balance_micros == state.balance_micros and again.calls_charged == 40
+
+
+busy_calls = st.lists(st.builds(lambda n, hours, s: call(n, s, start=T0 + hours * 3_600_000 + n),
+                                st.integers(0, 40), st.integers(0, 72), st.integers(0, 600)), max_size=80)
+
+
+@settings(max_examples=200, deadline=None)
+@given(busy_calls, st.lists(st.integers(1, 80), max_size=4))
+def test_a_full_key_set_and_the_window_decide_the_same_wherever_a_batch_part_ends(calls, cuts):
+    # Calls over three days at a window of one and 6 keys kept: what is refused, what is a
+    # duplicate and what is charged depend only on the log, never on where the fold stopped
+    # to write the state (a live worker's parts against a rebuild's).
+    tight = replace(SETTINGS, dedup_max_keys=6)
+    items = positioned([opened(), *calls])
+    whole, expected = fold_batch(None, items, tight)
+    state, outcomes, start = None, [], 0
+    for end in [*sorted(set(cuts)), len(items)]:
+        state, part = fold_batch(state, items[start:end], tight)
+        outcomes, start = outcomes + list(part), max(start, end)
+    assert state == whole
+    assert [type(o).__name__ + getattr(o, "code", "") for o in outcomes] == [
+        type(o).__name__ + getattr(o, "code", "") for o in expected]
 
 
 def test_event_dated_after_it_was_logged_is_rejected():
