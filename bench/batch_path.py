@@ -41,7 +41,7 @@ from streams.edge.sealing import opener_for, sealer_for  # noqa: E402
 from streams.dev.simulate import SimulationSpec, simulate  # noqa: E402
 
 
-def main() -> None:
+def arguments() -> argparse.Namespace:
     p = argparse.ArgumentParser()
     p.add_argument("--calls", type=int, default=100_000)
     p.add_argument("--accounts", type=int, default=5_000)
@@ -54,8 +54,11 @@ def main() -> None:
     p.add_argument("--profile", type=int, default=0, metavar="N")
     p.add_argument("--gc-automatic", action="store_true", help="CPython's automatic garbage collection, as before "
                    "issue 22 (the worker collects between batches only)")
-    args = p.parse_args()
+    return p.parse_args()
 
+
+def main() -> None:
+    args = arguments()
     keys = tempfile.mkdtemp(prefix="vl-bench-keys-")
     settings = replace(Settings(), partitions=args.partitions, seal_personal_data=not args.no_seal,
                        subscriber_keys_dir=keys)
