@@ -6,10 +6,11 @@ sends (``BatchProcessor``: drafts of issued invoices and ticks passed, in log or
 is ``InvoiceNumbered`` on ``invoice_numbers_topic`` and the ClickHouse table
 ``invoice_numbers``. The numbering rule is pure: ``projections/numbering.py``.
 
-Per batch: check that no record was skipped since the state's ``next_offset`` (Faust can drop
-fetched records during recovery); fold; then write through the same ``BatchCommit`` as the fold
-stage (``streams/worker/commit.py``): the numbers and their rows first, then the state, which
-carries ``next_offset`` (in records of bounded size: ``streams/worker/numbering_store.py``). A replay
+Per batch: apply the records in log order from the state's ``next_offset``, reading from the
+broker any that Faust skipped (it drops fetched records after a restart or rebalance); then
+write through the same ``BatchCommit`` as the fold stage (``streams/worker/commit.py``): the
+numbers and their rows first, then the state, which carries ``next_offset`` (in records of
+bounded size: ``streams/worker/numbering_store.py``). A replay
 after a crash skips what the state has applied and numbers the rest again, identically.
 """
 
@@ -24,10 +25,11 @@ from projections import numbering
 from schemas.codec import DecodeError, EventCodec
 from streams.clickhouse.invoices import INVOICE_NUMBER_COLUMNS, number_row
 from streams.config.settings import Settings
-from streams.kafka.admin import beginning_offsets, data_in_range
+from streams.kafka.admin import RangeTooLarge, beginning_offsets, records_in_range
 from streams.observe import metrics
 from streams.worker.commit import BatchCommit, CommitPlan, OutMessage
 from streams.worker.exits import RecordsDropped
+from streams.worker.in_order import FILL_BYTES_MAX, FILL_RECORDS_MAX
 from streams.worker.numbering_store import NumberingStore
 
 log = logging.getLogger("voiceledger.numbering")
@@ -55,19 +57,19 @@ class NumberingStage:
 
     async def process(self, events: list) -> None:  # Faust's events
         state = await self._load_state()
-        await self._check_in_order(state.next_offset, min(e.message.offset for e in events))
+        records, filled = await self._in_order(state.next_offset, [(e.message.offset, e.message.value) for e in events])
         plan = CommitPlan()
         numbered: list = []
-        for e in sorted(events, key=lambda e: e.message.offset):
-            if e.message.offset < state.next_offset:
-                continue  # applied before a crash: its effect is in the state
-            numbered += self._apply(state, e.message.offset, e.message.value, plan)
-            state.next_offset = e.message.offset + 1
+        for offset, value in records:
+            numbered += self._apply(state, offset, value, plan)
+            state.next_offset = offset + 1
         plan.messages = [OutMessage(self.settings.invoice_numbers_topic, n.reference.encode(), self.codec.encode(n))
                          for n in numbered] + plan.messages
         plan.inserts = [("invoice_numbers", INVOICE_NUMBER_COLUMNS, [number_row(n) for n in numbered])]
         plan.states = await self.store.records(state)
         await self.commit.commit(plan)
+        for start, end in filled:  # applied and written: Faust may commit over them
+            self.mark_empty(start, end)
         self.next_offset = state.next_offset
         metrics.INVOICES_NUMBERED.inc(len(numbered))
         rejected = len(plan.messages) - len(numbered)
@@ -104,10 +106,36 @@ class NumberingStage:
         start = await beginning_offsets(self.settings, [0], topic=self.settings.invoice_numbering_topic)
         return numbering.NumberingState(self.settings.partitions, next_offset=start.get(0, 0))
 
-    async def _check_in_order(self, expected: int, first: int) -> None:
-        if first <= expected:
-            return
-        if await data_in_range(self.settings.broker, self.settings.invoice_numbering_topic, 0, expected, first,
-                               security=self.security):
-            raise RecordsDropped(f"numbering: records {expected}..{first - 1} were not delivered; replaying in order")
-        self.mark_empty(expected, first)  # proven empty (compaction, transaction markers)
+    async def _in_order(self, expected: int, delivered: list[tuple[int, bytes]]
+                        ) -> tuple[list[tuple[int, bytes]], list[tuple[int, int]]]:
+        """The (offset, value) records to apply, in log order from ``expected``: those delivered,
+        and those Faust skipped (it drops fetched records after a restart or rebalance) read from
+        the broker in their place; and the ranges read so, for Faust to commit over once the batch
+        is written. A range with no records (transaction markers) is marked at once; one too
+        large to hold stops the worker for a replay (exit 75), as the events agent does."""
+        records: list[tuple[int, bytes]] = []
+        filled: list[tuple[int, int]] = []
+        for offset, value in sorted(delivered):
+            if offset < expected:
+                continue  # applied before a crash: its effect is in the state
+            if offset > expected:
+                missing = await self._read(expected, offset)
+                if missing:
+                    log.info("numbering: records %d..%d were not delivered; read from the broker and applied in "
+                             "order", expected, offset - 1)
+                    records += [(r.offset, r.value) for r in missing]
+                    filled.append((expected, offset))
+                else:
+                    self.mark_empty(expected, offset)  # proven empty (transaction markers)
+            records.append((offset, value))
+            expected = offset + 1
+        return records, filled
+
+    async def _read(self, start: int, end: int) -> list:
+        try:
+            return await records_in_range(self.settings.broker, self.settings.invoice_numbering_topic, 0, start, end,
+                                          records_max=FILL_RECORDS_MAX, bytes_max=FILL_BYTES_MAX,
+                                          security=self.security)
+        except RangeTooLarge as exc:
+            raise RecordsDropped(f"numbering: records {start}..{end - 1} were not delivered and are too many to "
+                                 f"fill ({exc}); replaying in order") from None
