@@ -8,6 +8,7 @@ benchmark, not a test.
     python bench/pipeline.py --calls 200000 --envelope 200
     python bench/pipeline.py --engine server --workers 2      # what `make bench` runs
     python bench/pipeline.py --engine server --rebuild        # then `voiceledger rebuild`, timed
+    python bench/pipeline.py --engine server --restart        # then a restart's recovery, timed
 
 ``--rebuild`` then runs what ``voiceledger rebuild`` runs (streams/ledger/selfcheck.py): one
 fresh worker folds the whole log again into a new app id and ClickHouse database, and every
@@ -56,6 +57,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=1, help="worker processes in one group (more than one needs "
                    "--engine server: a chDB path belongs to one process)")
     p.add_argument("--rebuild", action="store_true", help="then rebuild from the log with one worker, timed")
+    p.add_argument("--restart", action="store_true", help="then start one worker again and time how long it takes "
+                   "to fold a tick: the accounts changelog's recovery, which a restart waits for")
     p.add_argument("--authorization", action="store_true", help="each worker serves the authorization API (R10) "
                    "from its own process, fed every state the fold writes: what that feeding costs the fold")
     args = p.parse_args()
@@ -121,6 +124,34 @@ def timed_rebuild(settings: Settings, server: ClickHouseServer, events: int, tmp
             "minutes_for_10m_events_fold_only": round((startup + 10_000_000 / steady) / 60, 1)}
 
 
+def timed_restart(settings: Settings, tmp: Path) -> dict:
+    """A worker started again on the same app id: from its start until it has folded one tick
+    sent after it started (every partition gets one), which it can only do once Faust has
+    restored the accounts table from its changelog. Tansu never compacts, so the changelog holds
+    every state written: what a stock Kafka's compaction would leave is less (the latest state
+    per account, plus its uncompacted head)."""
+    from streams.dev.simulate import START_MS
+    from streams.kafka.producer import publish_tick
+    from streams.kafka.reader import read_topic
+
+    changelog = asyncio.run(read_topic(settings.broker, settings.accounts_changelog_topic()))
+    records, size = len(changelog), sum(len(r.value or b"") for r in changelog)
+    accounts = len({r.key for r in changelog})
+    del changelog
+    t0 = time.perf_counter()
+    worker = start_worker(settings, tmp / "restart.log")
+    try:
+        offsets = asyncio.run(committed_offsets(settings))
+        offsets.update(asyncio.run(publish_tick(settings, START_MS + 4 * 86_400_000)))
+        t_done, _, _ = wait_until_drained(settings, offsets, [worker], tmp, t0)
+    finally:
+        stop_worker(worker)
+    seconds = t_done - t0
+    return {"changelog_records": records, "changelog_mb": round(size / 1e6, 1), "accounts": accounts,
+            "seconds_to_fold_again": round(seconds, 2), "changelog_records_per_s": round(records / seconds),
+            "changelog_mb_per_s": round(size / 1e6 / seconds, 1)}
+
+
 def main() -> None:
     args = parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="vl-bench-"))
@@ -149,6 +180,7 @@ def main() -> None:
                 for worker in workers:
                     stop_worker(worker)
             rebuilt = timed_rebuild(settings, server, len(events), tmp) if args.rebuild else None
+            restarted = timed_restart(settings, tmp) if args.restart else None
         finally:
             if server:
                 server.stop()
@@ -168,6 +200,7 @@ def main() -> None:
         "worker_startup_s": round((first_progress or t_done) - t_start, 2),
         "produce_s": round(produce_s, 2),
         **({"rebuild": rebuilt} if rebuilt else {}),
+        **({"restart": restarted} if restarted else {}),
         "config": {"engine": args.engine, "envelope_cdrs_max": args.envelope, "partitions": args.partitions,
                    "batch_messages_max": args.batch_messages, "accounts": args.accounts, "workers": args.workers, "authorization": args.authorization,
                    "broker": "tansu (embedded)", "broker_flavor": args.broker_flavor,
