@@ -660,7 +660,7 @@ def _deduplicated(fold: _Fold, item: Positioned) -> None:
         return
     if len(fold.recent) >= settings.dedup_max_keys and _make_room(fold, settings) >= event_ms:
         return fold.reject(item, "outside_dedup_window", f"{key} is not newer than the dedup keys this busy "
-                                                         f"account keeps")
+                                                         "account keeps")
     books = fold.books
     if max(abs(books.balance), abs(books.charged), abs(books.paid)) > TOTALS_MAX_MICROS:
         return fold.reject(item, "account_totals_out_of_range", f"the account's totals passed {TOTALS_MAX_MICROS} "

@@ -75,6 +75,10 @@ API_REFUSED = Counter(
     ["status"])
 INVOICES_ISSUED = Counter(
     "voiceledger_invoices_issued_total", "Invoices issued (monthly close and final invoices)", ["currency"])
+# Busy accounts (projections/account.py: _make_room): a full dedup key set let go of its oldest
+# keys, and the account's CDRs older than those it keeps are refused from then on.
+DEDUP_FLOOR_RAISED = Counter("voiceledger_dedup_floor_raised_total",
+                             "Batches in which an account's full dedup key set let go of its oldest keys")
 INVOICES_NUMBERED = Counter(
     "voiceledger_invoices_numbered_total", "Invoices given their legal number by the numbering stage")
 INTERIM_INVOICES_DUE = Counter(

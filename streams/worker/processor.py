@@ -270,6 +270,9 @@ class BatchProcessor:
                 self._collect(work, account_id, outcome)
             if new_state is not None and new_state is not state:
                 work.result.states[account_id] = new_state
+                if new_state.dedup_floor_ms > (state.dedup_floor_ms if state is not None else 0):
+                    work.result.counts["dedup_floor_raised"] += 1
+                    metrics.DEDUP_FLOOR_RAISED.inc()
         self._publish_metrics(work.result, work.consumed, work.applied, work.duplicates, work.redelivered)
         self._envelopes(work)
         return work.result

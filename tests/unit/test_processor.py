@@ -104,3 +104,21 @@ def test_a_batch_is_cut_into_parts_of_bounded_bytes_in_order():
     assert chunks_by_bytes([], 100) == []
     empty = [SimpleNamespace(message=SimpleNamespace(value=None))]  # a tombstone
     assert chunks_by_bytes(empty, 100) == [empty]
+
+
+def test_a_busy_accounts_full_key_set_is_counted_when_it_lets_go_of_keys_and_its_calls_are_billed():
+    from prometheus_client import REGISTRY
+
+    acct = "acct-busy"
+    p = partition_for(acct, 4)
+    busy = BatchProcessor(codec, FoldSettings(rate_cards=(CARD,), dedup_max_keys=5), partitions=4)
+    calls = [CallDetailRecord(f"e{n}", "c", f"k{n}", acct, "1555", "12125550100", T0 + n * 60_000,
+                              T0 + n * 60_000 + 1000, T0 + n * 60_000 + 62_000, Disposition.ANSWERED) for n in range(12)]
+    states = {}
+    opened = busy.process([msg(codec.encode(AccountOpened("o", acct, T0, "USD", "b", "prepaid", ())), p, 0)], states.get)
+    states.update(opened.states)
+    before = REGISTRY.get_sample_value("voiceledger_dedup_floor_raised_total") or 0
+    result = busy.process([msg(codec.encode_cdr_batch(calls), p, 1)], states.get)
+    assert result.states[acct].calls_charged == 12 and not result.dead_letters
+    assert result.counts["dedup_floor_raised"] == 1
+    assert REGISTRY.get_sample_value("voiceledger_dedup_floor_raised_total") == before + 1
