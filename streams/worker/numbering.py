@@ -77,10 +77,13 @@ class NumberingStage:
             log.info("numbering batch messages=%d numbered=%d rejected=%d next_offset=%d", len(events),
                      len(numbered), rejected, state.next_offset)
 
-    def _apply(self, state: numbering.NumberingState, offset: int, value: bytes, plan: CommitPlan) -> list:
+    def _apply(self, state: numbering.NumberingState, offset: int, value: bytes | None, plan: CommitPlan) -> list:
         """The numbers one record gives; a record that cannot be read is dead-lettered. Only
-        workers write this topic, so that is a bug or a foreign writer, and the stage goes on."""
+        workers write this topic, so that is a bug or a foreign writer (a tombstone, another
+        partition count), and the stage goes on."""
         try:
+            if value is None:  # decoding it would raise TypeError, and the worker replay it forever
+                raise DecodeError("tombstone", "a message with no value (a tombstone)")
             out = []
             for item in self.codec.decode_numbering_batch(value):
                 out.extend(numbering.apply(state, item))
@@ -92,7 +95,7 @@ class NumberingStage:
                                             self.codec.encode_dead_letter(
                                                 reason_code=code, reason=str(exc), source_topic=topic,
                                                 source_partition=0, source_offset=offset, source_index=0,
-                                                original=value)))
+                                                original=value or b"")))
             metrics.EVENTS_REJECTED.labels(topic=topic, reason=code).inc()
             return []
 

@@ -116,3 +116,15 @@ def test_a_gap_with_no_records_is_marked_at_once(monkeypatch):
     _, expected = numbering.number_all(2, [i for r in gapped for i in CODEC.decode_numbering_batch(r.value)])
     assert len(expected) == 5 and numbers_sent(journal) == len(expected) and stage.next_offset == len(log)
     assert ("mark", 2, 3) in journal and journal.index(("mark", 2, 3)) < journal.index(("flush",))
+
+
+def test_a_tombstone_or_a_record_of_another_partition_count_is_dead_lettered_and_the_stage_goes_on(monkeypatch):
+    # A foreign writer on the numbering topic: a record with no value (it used to raise TypeError,
+    # which stopped the worker at every replay), and one from partition 7 of 2.
+    log, items = the_log()
+    foreign = [Record(len(log), None), Record(len(log) + 1, CODEC.encode_numbering_batch(
+        7, [Draft("VL-y-2026-1", "y", "VL", 2026, TICK - 1, 7, 6)]))]
+    journal, stage = run(list(range(len(log) + 2)), log + foreign, monkeypatch)
+    _, expected = numbering.number_all(2, items)
+    assert numbers_sent(journal) == len(expected) and stage.next_offset == len(log) + 2
+    assert sum(1 for step in journal if step == ("send", SETTINGS.dead_letter_topic)) == 2
