@@ -28,6 +28,19 @@ FILL_RECORDS_MAX = 20_000
 FILL_BYTES_MAX = 64 * 1024 * 1024
 
 
+async def read_skipped(settings: Settings, topic: str, partition: int, start: int, end: int,
+                       security: dict) -> list:
+    """The records at ``[start, end)`` of a partition, which the consumer skipped, read from the
+    broker (for the events agent and the numbering stage). Raises ``RecordsDropped`` (the worker
+    stops, nothing acked, and replays) past what a batch may hold in memory."""
+    try:
+        return await records_in_range(settings.broker, topic, partition, start, end, records_max=FILL_RECORDS_MAX,
+                                      bytes_max=FILL_BYTES_MAX, security=security)
+    except RangeTooLarge as exc:
+        raise RecordsDropped(f"{topic}/{partition}: records {start}..{end - 1} were not delivered and are too many "
+                             f"to fill ({exc}); replaying in order") from None
+
+
 class InOrderGuard:
     def __init__(self, settings: Settings, security: dict, mark_empty: Callable[[int, int, int], None]) -> None:
         self.settings = settings
@@ -59,13 +72,8 @@ class InOrderGuard:
         return fills
 
     async def _read(self, gap: Gap) -> list:
-        try:
-            return await records_in_range(self.settings.broker, self.settings.events_topic, gap.partition, gap.start,
-                                          gap.end, records_max=FILL_RECORDS_MAX, bytes_max=FILL_BYTES_MAX,
-                                          security=self.security)
-        except RangeTooLarge as exc:
-            raise RecordsDropped(f"partition {gap.partition}: records {gap.start}..{gap.end - 1} were not delivered "
-                                 f"and are too many to fill ({exc}); replaying in order") from None
+        return await read_skipped(self.settings, self.settings.events_topic, gap.partition, gap.start, gap.end,
+                                  self.security)
 
     def release(self) -> None:
         """The part's effects are written: Faust may now commit over the offsets filled for it."""

@@ -25,11 +25,10 @@ from projections import numbering
 from schemas.codec import DecodeError, EventCodec
 from streams.clickhouse.invoices import INVOICE_NUMBER_COLUMNS, number_row
 from streams.config.settings import Settings
-from streams.kafka.admin import RangeTooLarge, beginning_offsets, records_in_range
+from streams.kafka.admin import beginning_offsets
 from streams.observe import metrics
 from streams.worker.commit import BatchCommit, CommitPlan, OutMessage
-from streams.worker.exits import RecordsDropped
-from streams.worker.in_order import FILL_BYTES_MAX, FILL_RECORDS_MAX
+from streams.worker.in_order import read_skipped
 from streams.worker.numbering_store import NumberingStore
 
 log = logging.getLogger("voiceledger.numbering")
@@ -135,10 +134,4 @@ class NumberingStage:
         return records, filled
 
     async def _read(self, start: int, end: int) -> list:
-        try:
-            return await records_in_range(self.settings.broker, self.settings.invoice_numbering_topic, 0, start, end,
-                                          records_max=FILL_RECORDS_MAX, bytes_max=FILL_BYTES_MAX,
-                                          security=self.security)
-        except RangeTooLarge as exc:
-            raise RecordsDropped(f"numbering: records {start}..{end - 1} were not delivered and are too many to "
-                                 f"fill ({exc}); replaying in order") from None
+        return await read_skipped(self.settings, self.settings.invoice_numbering_topic, 0, start, end, self.security)

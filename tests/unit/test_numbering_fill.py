@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 
 import pytest
 
+import streams.worker.in_order as in_order
 import streams.worker.numbering as stage_module
 from projections import numbering
 from projections.numbering import Draft, TickPassed
@@ -76,7 +77,7 @@ def run(delivered: list[int], log: list[Record], monkeypatch) -> tuple[Journal, 
     async def beginning(*_, **__):  # noqa: ANN202
         return {0: 0}
 
-    monkeypatch.setattr(stage_module, "records_in_range", read)
+    monkeypatch.setattr(in_order, "records_in_range", read)
     monkeypatch.setattr(stage_module, "beginning_offsets", beginning)
     journal = Journal()
     stage = NumberingStage(SETTINGS, CODEC, {}, BatchCommit(journal, journal, journal), {},
@@ -103,7 +104,7 @@ def test_records_faust_skipped_are_read_and_applied_in_order_and_marked_after_th
 
 
 def test_a_gap_too_large_to_hold_stops_the_worker_for_a_replay(monkeypatch):
-    monkeypatch.setattr(stage_module, "FILL_RECORDS_MAX", 2)
+    monkeypatch.setattr(in_order, "FILL_RECORDS_MAX", 2)
     log, _ = the_log()
     with pytest.raises(RecordsDropped):
         run([0, 7], log, monkeypatch)
