@@ -247,7 +247,9 @@ class BatchProcessor:
         item = Positioned(source, msg.offset, index, msg.timestamp_ms, tick)
         origin[id(item)] = (msg, enveloped)
         accounts = {a for a in accounts_in_partition(msg.partition) if self.partition_of(a) == msg.partition}
-        for account_id in accounts | seen_in_batch:
+        # Sorted: a set's order follows the process's string hash seed, and the accounts' order
+        # here is the order of the batch's outputs (call-log rows, envelopes, invoices).
+        for account_id in sorted(accounts | seen_in_batch):
             by_account.setdefault(account_id, []).append(item)
         # Sent on a replay too: the numbering stage ignores a tick it has seen (by offset).
         numbering.setdefault(msg.partition, []).append(TickPassed(msg.partition, msg.offset, tick.occurred_at_ms))
