@@ -1,12 +1,52 @@
-"""Builds the compiled Avro kernel (schemas/avro_kernel.pyx, issue 22); everything else is in
-pyproject.toml. The extension is optional: without a C compiler the install still succeeds and
-the codec writes through fastavro (schemas/avro_fast.py: COMPILED is False), the same bytes,
-slower."""
+"""Builds the compiled parts (issue 22); everything else is in pyproject.toml.
+
+- ``schemas/avro_kernel.pyx``: the Avro kernel, written for Cython (schemas/avro_fast.py).
+- The per-CDR path's plain Python modules (``projections/compiled.py: MODULES``), compiled as
+  they are: the same source, less interpreter time. Each source's SHA-256 goes in
+  ``projections/compiled_sources.json``, so a source edited after the build runs as source.
+
+Every extension is optional: without a C compiler the install still succeeds, the codec writes
+through fastavro and the modules run as source: the same bytes, slower.
+"""
+
+import json
+import os
+import runpy
 
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
-setup(ext_modules=cythonize(
-    [Extension("schemas.avro_kernel", ["schemas/avro_kernel.pyx"], optional=True)],
-    compiler_directives={"language_level": 3},
-))
+# Read, not imported: importing projections here would install its finder into the build.
+COMPILED = runpy.run_path(os.path.join("projections", "compiled.py"))
+
+
+def _path(module: str) -> str:
+    return os.path.join(*module.split(".")) + ".py"
+
+
+class BuildWithManifest(build_ext):
+    """build_ext, then the manifest of the modules that did build (an optional one may not)."""
+
+    def run(self) -> None:
+        super().run()
+        built = {m: COMPILED["digest"](COMPILED["Path"](_path(m))) for m in COMPILED["MODULES"]
+                 if os.path.exists(self.get_ext_fullpath(m))}
+        kernel = self.get_ext_fullpath("schemas.avro_kernel")  # .../schemas/avro_kernel.<suffix>
+        root = os.path.dirname(os.path.dirname(kernel))
+        with open(os.path.join(root, "projections", COMPILED["MANIFEST"]), "w") as handle:
+            json.dump(built, handle, indent=1, sort_keys=True)
+
+
+# annotation_typing off: an annotation stays a hint, as in Python (Cython would otherwise check
+# ``x: int`` as an exact int and turn ``x: float`` into a C double).
+setup(
+    ext_modules=cythonize(
+        [Extension("schemas.avro_kernel", ["schemas/avro_kernel.pyx"], optional=True)]
+        + [Extension(m, [_path(m)], optional=True) for m in COMPILED["MODULES"]],
+        compiler_directives={"language_level": 3, "annotation_typing": False, "binding": True},
+        quiet=True, nthreads=os.cpu_count() or 1,
+    ),
+    cmdclass={"build_ext": BuildWithManifest},
+    options={"build_ext": {"parallel": os.cpu_count() or 1}},
+)

@@ -92,3 +92,9 @@ AVRO_KERNEL_COMPILED = Gauge(
     "voiceledger_avro_kernel_compiled",
     "1: the compiled Avro kernel is built (schemas/avro_kernel.pyx); 0: fastavro reads and writes everything, the same "
     "result, slower (no C compiler at install)")
+MODULES_COMPILED = Gauge(
+    "voiceledger_modules_compiled",
+    "Modules of the per-CDR path running compiled (projections/compiled.py); fewer than "
+    "voiceledger_modules_compilable: the others run from source, the same result, slower (no C compiler at "
+    "install, or a source changed after the build)")
+MODULES_COMPILABLE = Gauge("voiceledger_modules_compilable", "Modules of the per-CDR path the install compiles")

@@ -12,6 +12,7 @@ needs; nothing is hung on the Faust app.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any, Callable
 import faust
 from faust.types import TP
 
+from projections import compiled
 from projections.account import DAY_MS, FoldSettings
 from projections.money import parse_decimal_micros
 from projections.rating import RateCard
@@ -186,6 +188,20 @@ def _authorization(app: faust.App, settings: Settings, processor: BatchProcessor
     return process
 
 
+def _report_compiled_modules() -> None:
+    """Which per-CDR modules run compiled (projections/compiled.py): a gauge, and one warning
+    naming those that run from source (slower, not wrong)."""
+    for module in compiled.MODULES:
+        importlib.import_module(module)
+    status = compiled.status()
+    metrics.MODULES_COMPILABLE.set(len(compiled.MODULES))
+    metrics.MODULES_COMPILED.set(sum(status.get(m, False) for m in compiled.MODULES))
+    source = sorted(m for m in compiled.MODULES if not status.get(m))
+    if source:
+        log.warning("%d of %d per-CDR modules run from source, slower (not built at install, or changed since): %s",
+                    len(source), len(compiled.MODULES), ", ".join(source))
+
+
 def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> Worker:
     """Build the worker. ``clickhouse`` is opened lazily, off the event loop, if not given."""
     app = faust_app(settings)
@@ -212,6 +228,7 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> Work
     metrics.AVRO_KERNEL_COMPILED.set(int(avro_fast.COMPILED))
     if not avro_fast.COMPILED:  # a slower worker, not a wrong one: say so once
         log.warning("the compiled Avro kernel is not built (no C compiler at install): fastavro reads and writes, slower")
+    _report_compiled_modules()
 
     @app.task
     async def start_up() -> None:
