@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.calibration import calibration, ratio  # noqa: E402
 from projections.events import CallDetailRecord  # noqa: E402
+from projections import compiled  # noqa: E402
 from schemas import avro_fast  # noqa: E402
 from schemas.codec import EventCodec  # noqa: E402
 from streams.worker.app import fold_settings_from  # noqa: E402
@@ -104,7 +105,7 @@ def main() -> None:
     out = {"benchmark": "batch_path", "cdrs": cdrs, "events": len(events), "messages": len(messages),
            "seconds": round(seconds, 2), "cdr_per_s": round(cdrs / seconds),
            "calibration": calibrated, "cdr_per_s_to_calibration": ratio(cdrs / seconds, calibrated),
-           "config": {"avro_kernel": "compiled" if avro_fast.COMPILED else "fastavro", "sealed": not args.no_seal, "envelope": args.envelope, "batch_messages": args.batch_messages,
+           "config": {"avro_kernel": "compiled" if avro_fast.COMPILED else "fastavro", "compiled_modules": compiled.summary(), "sealed": not args.no_seal, "envelope": args.envelope, "batch_messages": args.batch_messages,
                       "accounts": args.accounts, "days": args.days, "profiled": bool(profiler),
                       "gc": "automatic" if args.gc_automatic else "between batches"},
            # What collecting between batches costs in memory, and how often it collected.

@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.calibration import calibration, ratio  # noqa: E402
 from projections.events import CallDetailRecord  # noqa: E402
+from projections import compiled  # noqa: E402
 from schemas import avro_fast  # noqa: E402
 from streams.config.settings import Settings  # noqa: E402
 from streams.worker.supervise import start_worker, stop_worker, wait_until_committed  # noqa: E402
@@ -205,7 +206,7 @@ def main() -> None:
                    "batch_messages_max": args.batch_messages, "accounts": args.accounts, "workers": args.workers, "authorization": args.authorization,
                    "broker": "tansu (embedded)", "broker_flavor": args.broker_flavor,
                    "sealed": not args.no_seal, "python": platform.python_version(),
-                   "avro_kernel": "compiled" if avro_fast.COMPILED else "fastavro"},
+                   "avro_kernel": "compiled" if avro_fast.COMPILED else "fastavro", "compiled_modules": compiled.summary()},
     }))
 
 

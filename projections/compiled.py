@@ -18,6 +18,7 @@ right). ``VOICELEDGER_PURE=1`` runs every module from source.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import importlib.machinery
 import importlib.util
 import json
@@ -99,3 +100,11 @@ def install() -> _SourceWhenStale:
 def status() -> dict[str, bool]:
     """Module -> whether it runs compiled, for the modules imported so far (benchmarks print it)."""
     return dict(install().loaded)
+
+
+def summary() -> str:
+    """"16 of 16": how many of ``MODULES`` run compiled here (imports them all)."""
+    for module in MODULES:
+        importlib.import_module(module)
+    status = install().loaded
+    return f"{sum(status.get(m, False) for m in MODULES)} of {len(MODULES)}"

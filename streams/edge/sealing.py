@@ -87,7 +87,7 @@ class SubscriberKeys:
 
     def _dir(self, account_id: str) -> Path:
         # A hash, not the id: account ids are not file names, and the tree lists no customers.
-        return self.directory / hashlib.sha256(account_id.encode()).hexdigest()[:32]
+        return self.directory / _dir_name(account_id)
 
     @staticmethod
     def _parse(text: str) -> tuple[str, bytes]:
@@ -183,14 +183,14 @@ class SubscriberKeys:
         return secret
 
     def _master(self, account_id: str, key_id: str) -> bytes | None:
-        directory = self._dir(account_id)
-        try:
-            current_id, material = self._parse((directory / KEY_FILE).read_text())
-        except FileNotFoundError:
-            current_id, material = "", b""
+        # os.open, not pathlib: a worker reads every active subscriber's key once per Opener.ttl_s,
+        # and pathlib's objects cost twice what the read does (~30 us against ~15 a key).
+        directory = os.path.join(self.directory, _dir_name(account_id))
+        text = _read_small(os.path.join(directory, KEY_FILE))
+        current_id, material = self._parse(text) if text is not None else ("", b"")
         if current_id == key_id:
             return material
-        if (directory / ERASED_MARK).exists():
+        if os.path.exists(os.path.join(directory, ERASED_MARK)):
             return None
         raise SealError(f"no key {key_id} for account {account_id} in {self.directory} "
                         "(is subscriber_keys_dir the store the sealing side used?)")
@@ -207,6 +207,25 @@ class SubscriberKeys:
             return True
         except FileNotFoundError:
             return False
+
+
+def _dir_name(account_id: str) -> str:
+    return hashlib.sha256(account_id.encode()).hexdigest()[:32]
+
+
+KEY_FILE_MAX = 4_096  # a key file is ~55 bytes; a larger one is read no further than this
+
+
+def _read_small(path: str) -> str | None:
+    """The text of a small file, None if there is none; at most ``KEY_FILE_MAX`` bytes of it."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        return os.read(fd, KEY_FILE_MAX).decode()
+    finally:
+        os.close(fd)
 
 
 def _derive(master: bytes, secret: bytes, epoch: str) -> bytes:
