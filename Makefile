@@ -26,7 +26,14 @@ clickhouse-server:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	    clickhouse-server clickhouse-client prometheus chromium fonts-dejavu-core zookeeper gcc python3-dev; }
 
-demo: $(STAMP)
+# After an edit, the compiled modules are built again in place (setup.py; only what changed):
+# a stale build would not run anyway (projections/compiled.py), the source would, slower.
+BUILT := projections/compiled_sources.json
+$(BUILT): $(STAMP) setup.py $(wildcard projections/*.py schemas/*.py schemas/*.pyx streams/*/*.py)
+	$(PY) setup.py --quiet build_ext --inplace
+	touch $(BUILT)
+
+demo: $(BUILT)
 	$(VENV)/bin/voiceledger demo
 
 # Three pytest workers (pytest-xdist) on this 2-core machine: the integration tests mostly wait
@@ -35,15 +42,15 @@ demo: $(STAMP)
 # server (and cluster).
 # Work stealing: a worker that runs out takes tests queued on the other. (Ordering the longest
 # tests first was tried: with --dist load one worker got all of them and the suite took longer.)
-test: clickhouse-server $(STAMP)  # the packages first: the install builds the kernel with gcc
+test: clickhouse-server $(BUILT)  # the packages first: the install builds the kernel with gcc
 	$(PY) -m pytest -q -n 3 --dist worksteal
 
-unit: $(STAMP)
+unit: $(BUILT)
 	$(PY) -m pytest -q tests/unit
 
 # Two worker processes (one a core here) on Debian's ClickHouse server: what a deployment runs.
 # One worker on the embedded chDB: $(PY) bench/pipeline.py
-bench: $(STAMP) clickhouse-server
+bench: $(BUILT) clickhouse-server
 	$(PY) bench/pipeline.py --engine server --workers 2
 
 clean:

@@ -25,13 +25,33 @@ def _path(module: str) -> str:
     return os.path.join(*module.split(".")) + ".py"
 
 
+def _sources_now() -> dict[str, str]:
+    """Each module's source digest, taken before the build, and the C that Cython wrote from
+    another source removed: Cython and setuptools judge by file times, which a copy or an
+    archive may carry over, and the manifest must name the source each build was made from."""
+    manifest = os.path.join("projections", COMPILED["MANIFEST"])
+    try:
+        with open(manifest) as handle:
+            before = json.load(handle)
+    except (OSError, ValueError):
+        before = {}
+    now = {m: COMPILED["digest"](COMPILED["Path"](_path(m))) for m in COMPILED["MODULES"]}
+    for module, digest in now.items():
+        generated = _path(module)[:-3] + ".c"
+        if (not isinstance(before, dict) or before.get(module) != digest) and os.path.exists(generated):
+            os.remove(generated)
+    return now
+
+
+SOURCES = _sources_now()
+
+
 class BuildWithManifest(build_ext):
     """build_ext, then the manifest of the modules that did build (an optional one may not)."""
 
     def run(self) -> None:
         super().run()
-        built = {m: COMPILED["digest"](COMPILED["Path"](_path(m))) for m in COMPILED["MODULES"]
-                 if os.path.exists(self.get_ext_fullpath(m))}
+        built = {m: SOURCES[m] for m in COMPILED["MODULES"] if os.path.exists(self.get_ext_fullpath(m))}
         kernel = self.get_ext_fullpath("schemas.avro_kernel")  # .../schemas/avro_kernel.<suffix>
         root = os.path.dirname(os.path.dirname(kernel))
         with open(os.path.join(root, "projections", COMPILED["MANIFEST"]), "w") as handle:
