@@ -2,7 +2,7 @@
 
 The per-CDR path (the fold, rating, the codec, the batch processor) is plain Python. ``pip
 install`` also compiles these very files with Cython (``setup.py``): the same source, the same
-semantics, ~15-20% less interpreter time on the batch path. Nothing is written twice, so the
+semantics, ~9% more CDRs a second on the batch path (docs/performance.md). Nothing is written twice, so the
 plain source is the reference the compiled build is tested against
 (``tests/unit/test_compiled_modules.py`` folds generated streams both ways and compares every
 byte).
@@ -98,13 +98,18 @@ def install() -> _SourceWhenStale:
 
 
 def status() -> dict[str, bool]:
-    """Module -> whether it runs compiled, for the modules imported so far (benchmarks print it)."""
+    """Module -> whether it runs compiled, for the modules imported so far."""
     return dict(install().loaded)
 
 
-def summary() -> str:
-    """"16 of 16": how many of ``MODULES`` run compiled here (imports them all)."""
+def status_of_all() -> dict[str, bool]:
+    """Each of ``MODULES`` -> whether it runs compiled (imports them all)."""
     for module in MODULES:
         importlib.import_module(module)
-    status = install().loaded
-    return f"{sum(status.get(m, False) for m in MODULES)} of {len(MODULES)}"
+    loaded = install().loaded
+    return {m: loaded.get(m, False) for m in MODULES}
+
+
+def summary() -> str:
+    """"16 of 16": how many of ``MODULES`` run compiled here (the benchmarks print it)."""
+    return f"{sum(status_of_all().values())} of {len(MODULES)}"

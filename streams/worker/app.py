@@ -12,7 +12,6 @@ needs; nothing is hung on the Faust app.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -191,12 +190,10 @@ def _authorization(app: faust.App, settings: Settings, processor: BatchProcessor
 def _report_compiled_modules() -> None:
     """Which per-CDR modules run compiled (projections/compiled.py): a gauge, and one warning
     naming those that run from source (slower, not wrong)."""
-    for module in compiled.MODULES:
-        importlib.import_module(module)
-    status = compiled.status()
-    metrics.MODULES_COMPILABLE.set(len(compiled.MODULES))
-    metrics.MODULES_COMPILED.set(sum(status.get(m, False) for m in compiled.MODULES))
-    source = sorted(m for m in compiled.MODULES if not status.get(m))
+    status = compiled.status_of_all()
+    metrics.MODULES_COMPILABLE.set(len(status))
+    metrics.MODULES_COMPILED.set(sum(status.values()))
+    source = sorted(m for m, built in status.items() if not built)
     if source:
         log.warning("%d of %d per-CDR modules run from source, slower (not built at install, or changed since): %s",
                     len(source), len(compiled.MODULES), ", ".join(source))
