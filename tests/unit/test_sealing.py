@@ -280,3 +280,24 @@ def test_R32_who_is_invoiced_is_sealed_like_the_numbers_and_goes_with_the_key(ke
     assert sealer.seal_event(sealer.seal_event(opened)) == sealer.seal_event(opened), "sealed once"
     keys.erase(ACCT, "gdpr-1")
     assert Opener(keys).open(ACCT, sealer.seal_event(changed).billing_address) is None
+
+
+@pytest.mark.parametrize("corrupt", [b"", b"cafe1234 not-base64!", b"cafe1234 " + b"QUJD" * 4, b"\xff\xfe\x00 x",
+                                     b"A" * 10_000_000])
+def test_a_corrupt_key_file_dead_letters_the_accounts_sealed_calls_and_the_batch_goes_on(keys, corrupt):
+    """A key file cut short, overwritten or grown (disk, hand edit) raised binascii or Unicode
+    errors out of the batch, and a worker that fails a batch replays it for ever. It is read no
+    further than 4 KiB, and what is not a key is a sealed value that does not open."""
+    other = next(a for a in (f"acct-{n}" for n in range(8, 99)) if partition_for(a, 4) == partition_for(ACCT, 4))
+    events = Sealer(keys, 6).seal_events([
+        AccountOpened("o", ACCT, T0 - 1, "USD", "basic", "prepaid", ()), CALL,
+        AccountOpened("o2", other, T0 - 1, "USD", "basic", "prepaid", ()), replace(CALL, call_id="k2",
+                                                                               account_id=other)])
+    (keys._dir(ACCT) / "current").write_bytes(corrupt)
+    opener = Opener(SubscriberKeys(keys.directory))
+    with pytest.raises(SealError, match="not a key"):
+        opener.open(ACCT, events[1].callee)
+    result = _process(BatchProcessor(codec, FoldSettings(rate_cards=(CARD,)), 4, opener), events, {})
+    letters = [codec.decode_dead_letter(v) for _, v in result.dead_letters]
+    assert [(d["reason_code"], codec.decode(d["original"])) for d in letters] == [("sealed_unreadable", [events[1]])]
+    assert [dict(zip(CALL_LOG_COLUMNS, r))["account_id"] for r in result.call_rows] == [other]
