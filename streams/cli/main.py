@@ -37,10 +37,11 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from streams.dev.embedded import EmbeddedServerError
     from streams.edge.ingest import IngestError
     from streams.edge.rate_decks import RateCardError
+    from streams.edge.sealing import SealError
     from streams.worker.supervise import WorkerError
 
     return (ConfigError, DemoError, WorkerError, ClickHouseConfigError, EmbeddedServerError, RateCardError,
-            IngestError, SchemaRegistryError)
+            IngestError, SchemaRegistryError, SealError)
 
 
 def _server_errors() -> dict[type[BaseException], str]:

@@ -44,6 +44,7 @@ from streams.edge.freeswitch import read_json_cdrs
 from streams.edge.ingest import log_directory
 from streams.edge.plain_json import read_plain_json
 from streams.edge.source import Source
+from streams.edge.sealing import SealError
 from streams.observe.metrics import CDRS_RECEIVED
 
 BODY_BYTES_MAX = 1024 * 1024  # one CDR: mod_json_cdr's largest legs are tens of kilobytes
@@ -130,6 +131,10 @@ class CdrReceiver:
             number, text[:4096], None, CdrRejected("one_cdr_per_request", f"{len(records)} records in one request"))
         try:
             return await self._answer(parsed, number)
+        except SealError as exc:  # the key store, not the CDR: the switch keeps it and retries once it is mended
+            CDRS_RECEIVED.labels("unavailable").inc()
+            log.error("CDR %d not sealed: %s", number, exc)
+            return web.json_response({"error": "the key store cannot seal this call's numbers; retry"}, status=503)
         except Exception:  # the broker did not acknowledge: the switch keeps the CDR and retries
             CDRS_RECEIVED.labels("unavailable").inc()
             log.warning("CDR %d not acknowledged by the broker", number, exc_info=True)

@@ -67,6 +67,7 @@ from projections.events import SEALED_PREFIX, AccountDetailsChanged, AccountOpen
 NONCE = bytes(12)  # one nonce for every value: deterministic on purpose (see above)
 TAG_BYTES = 16
 OPENED_MAX = 100_000  # opened values an Opener keeps (a few MB), see Opener._opened
+KEYS_CACHED_MAX = 100_000  # (account, month) keys a Sealer keeps (~40 MB at most)
 KEY_FILE = "current"
 ERASED_MARK = "ERASED"
 EPOCHS_DIR = "epochs"  # one secret per UTC month of call start, shared by every subscriber
@@ -273,21 +274,28 @@ def route_of(number: str, digits: int, country_code: str = "1") -> str:
 
 
 class Sealer:
-    """The sealing side (the edge that puts events on the log)."""
+    """The sealing side (the edge that puts events on the log). Keys are cached for ``ttl_s`` at
+    most, as the ``Opener``'s are, and ``KEYS_CACHED_MAX`` of them: the receiver and ``ingest
+    --follow`` run for months, and must see an erasure (the next calls sealed with a new key, which
+    the worker opens) and a month past retention within seconds, with bounded memory."""
 
-    def __init__(self, keys: SubscriberKeys, route_digits: int, country_code: str = "1") -> None:
+    def __init__(self, keys: SubscriberKeys, route_digits: int, country_code: str = "1", ttl_s: float = 30.0) -> None:
         if not 1 <= route_digits <= MAX_ROUTE_DIGITS:
             raise ValueError(f"route_digits must be 1..{MAX_ROUTE_DIGITS}, not {route_digits}")
         self.keys = keys
         self.route_digits = route_digits
         self.country_code = country_code  # the dialling plan the route's mark is read in
+        self.ttl_s = ttl_s
         self._cache: dict[tuple[str, str], tuple[str, AESGCMSIV]] = {}
         self._expired_before: str | None = None  # read once until forget()
+        self._loaded_at = time.monotonic()
 
     def seal(self, account_id: str, value: str, epoch: str = "") -> str:
         """``value`` sealed with the subscriber's key, or with their key of month ``epoch``."""
         if is_sealed(value):
             return value  # sealed once, at the first edge
+        if time.monotonic() - self._loaded_at >= self.ttl_s or len(self._cache) >= KEYS_CACHED_MAX:
+            self.forget()
         cached = self._cache.get((account_id, epoch))
         if cached is None:
             key_id, material = self.keys.for_month(account_id, epoch) if epoch else self.keys.current(account_id)
@@ -323,9 +331,10 @@ class Sealer:
         return [self.seal_event(e) for e in events]
 
     def forget(self) -> None:
-        """Drop cached keys (a long-running edge calls it between files, so an erasure holds)."""
+        """Drop cached keys (also between files, so an erasure holds for the next one)."""
         self._cache.clear()
         self._expired_before = None
+        self._loaded_at = time.monotonic()
 
 
 def sealed_length(token: str) -> int:

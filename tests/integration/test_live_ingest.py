@@ -28,6 +28,7 @@ from projections.events import AccountOpened, CallDetailRecord, PaymentReceived
 from streams.clickhouse.client import connect
 from streams.dev.embedded import free_port
 from streams.edge.publish import produce_events
+from streams.edge.sealing import SubscriberKeys
 from streams.kafka.reader import read_topic
 from streams.worker.supervise import worker_env
 from tests.integration.helpers import log_events, run_worker_to_end
@@ -103,8 +104,20 @@ def test_R1_R2_R9_cdrs_posted_to_the_receiver_are_answered_once_on_the_log_and_r
         assert _post(base + "/cdr/json", json.dumps(inbound).encode(), "application/json") == (
             200, {"call_key": "fs-1/in-1", "account_id": "acct-did", "direction": "inbound"})
         assert _post(base + "/cdr/json", b"[1, 2", "application/json")[0] == 422
+        # A key file that is not a key: the key store's failure, not the CDR's. The switch is told
+        # to retry (503), nothing reaches the log, and the receiver goes on. (A November call: its
+        # month's key is not in the receiver's cache yet, so the file is read.)
+        key_file = SubscriberKeys(settings.subscriber_keys_dir)._dir("acct-did") / "current"
+        good_key = key_file.read_bytes()
+        key_file.write_bytes(b"cut sho")
+        november = {**inbound, "call_id": "in-2", "start_at": "2026-11-05T09:00:01Z",
+                    "answer_at": "2026-11-05T09:00:09Z", "end_at": "2026-11-05T09:04:19Z"}
+        status, refused = _post(base + "/cdr/json", json.dumps(november).encode(), "application/json")
+        assert (status, refused) == (503, {"error": "the key store cannot seal this call's numbers; retry"})
+        key_file.write_bytes(good_key)
         metrics = urllib.request.urlopen(base + "/metrics", timeout=5).read().decode()
         assert 'voiceledger_cdrs_received_total{outcome="produced"} 2.0' in metrics
+        assert 'voiceledger_cdrs_received_total{outcome="unavailable"} 1.0' in metrics
     finally:
         receiver.send_signal(signal.SIGTERM)
         assert receiver.wait(30) == 0, log.read_text()[-2000:]

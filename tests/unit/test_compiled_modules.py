@@ -31,7 +31,7 @@ def digests(keys_dir: Path, pure: bool, hash_seed: str) -> dict:
 
 def test_the_install_runs_every_listed_module_compiled():
     stale = sorted(m for m, built in compiled.status_of_all().items() if not built)
-    assert not stale, f"not running compiled: {stale} (edited since the build? rebuild: pip install -e .)"
+    assert not stale, f"not running compiled: {stale} (edited since the build? `make unit` builds again)"
     assert Path(sys.modules["projections.account"].__file__).suffix in importlib.machinery.EXTENSION_SUFFIXES
 
 

@@ -98,6 +98,29 @@ def test_R32_an_erasure_by_another_process_reaches_a_long_lived_opener_within_it
     assert opener.open(ACCT, token) is None
 
 
+def test_R32_an_erasure_reaches_a_long_running_sealer_within_its_ttl_and_its_cache_is_bounded(keys, monkeypatch):
+    """The receiver and `ingest --follow` seal for months with one Sealer: it kept every key it
+    had read for ever, so after an erasure it sealed new calls with the deleted key (the worker
+    then logged them anonymised) and its cache grew with every account and month."""
+    from streams.edge import sealing
+
+    now = [1_000.0]
+    monkeypatch.setattr(sealing.time, "monotonic", lambda: now[0])
+    sealer = Sealer(keys, 6, ttl_s=30)
+    before = sealer.seal(ACCT, "15550001234")
+    assert keys.erase(ACCT, "ticket-1") is True
+    now[0] += 29
+    assert sealer.seal(ACCT, "15550001234") == before  # within the ttl: the cached key
+    now[0] += 1
+    after = sealer.seal(ACCT, "15550001234")
+    assert after != before and Opener(keys).open(ACCT, after) == "15550001234"  # a new key, which opens
+    assert Opener(keys).open(ACCT, before) is None  # the erased one does not
+    monkeypatch.setattr(sealing, "KEYS_CACHED_MAX", 3)
+    for n in range(10):
+        sealer.seal(f"acct-{n}", "15550001234", "202610")
+        assert len(sealer._cache) <= 3
+
+
 @pytest.mark.parametrize("number,digits,route", [
     ("+447700900123", 6, "+447700"), ("00447700900123", 4, "004477"), ("02071234567", 6, "0207123"),
     ("12125550100", 6, "121255"), ("123", 6, "123"), (" +3247 ", 2, "+32"),
