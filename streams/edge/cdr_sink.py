@@ -21,7 +21,7 @@ from typing import Any
 from projections.events import CallDetailRecord
 from streams.config.settings import Settings
 from streams.edge.cdr import CdrRejected
-from streams.edge.sealing import sealer_for
+from streams.edge.sealing import SealError, sealer_for
 from streams.kafka.codec import codec_for
 from streams.kafka.producer import new_producer, plan_messages
 from streams.kafka.topics import ensure_topics
@@ -65,6 +65,19 @@ class CdrSink:
             return CdrRejected("past_retention", "the call is older than the retention: its month's key is destroyed "
                                                  "(R31)")
         return None
+
+    def refusal(self, cdr: CallDetailRecord) -> CdrRejected | None:
+        """Why a file's parsed call cannot go on the log: past retention, or a key store that
+        cannot seal it (a key file that is not a key). Either is a dead letter for this call
+        alone, so one subscriber's broken key never holds back a file or a followed feed. (The
+        receiver answers a key store's failure with 503 instead: the switch keeps the CDR.)"""
+        rejected = self.past_retention(cdr)
+        if rejected is None and self._sealer is not None:
+            try:
+                self._sealer.check(cdr)
+            except SealError as exc:
+                return CdrRejected("key_store_unreadable", str(exc))
+        return rejected
 
     async def calls(self, cdrs: list[CallDetailRecord]) -> None:
         """Send good calls to the events topic (acknowledged by ``flush``)."""

@@ -210,7 +210,7 @@ class Follower:
     async def _send(self, lines: list[str]) -> None:
         chunk = []
         for parsed in parse_lines(lines, self.source, self.position.line + 1):
-            rejected = parsed.rejected if parsed.cdr is None else self.sink.past_retention(parsed.cdr)
+            rejected = parsed.rejected if parsed.cdr is None else self.sink.refusal(parsed.cdr)
             if rejected is None:
                 if _identity(parsed.cdr) not in self._sent_calls:
                     chunk.append(parsed.cdr)

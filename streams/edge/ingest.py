@@ -120,7 +120,7 @@ async def _one_file(path: Path, source: Source, sink: CdrSink, summary: IngestSu
     chunk: list[CallDetailRecord] = []
     for parsed in parse_file(path, source, sink.codec):
         summary.read += 1
-        rejected = parsed.rejected if parsed.cdr is None else sink.past_retention(parsed.cdr)
+        rejected = parsed.rejected if parsed.cdr is None else sink.refusal(parsed.cdr)
         if rejected is None:
             chunk.append(parsed.cdr)
             if len(chunk) >= CHUNK_RECORDS:

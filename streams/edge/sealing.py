@@ -294,15 +294,23 @@ class Sealer:
         """``value`` sealed with the subscriber's key, or with their key of month ``epoch``."""
         if is_sealed(value):
             return value  # sealed once, at the first edge
+        key_id, aead = self._key(account_id, epoch)
+        body = aead.encrypt(NONCE, value.encode(), account_id.encode())
+        return f"{SEALED_PREFIX}{key_id}:{binascii.b2a_base64(body, newline=False).decode()}"
+
+    def _key(self, account_id: str, epoch: str) -> tuple[str, AESGCMSIV]:
         if time.monotonic() - self._loaded_at >= self.ttl_s or len(self._cache) >= KEYS_CACHED_MAX:
             self.forget()
         cached = self._cache.get((account_id, epoch))
         if cached is None:
             key_id, material = self.keys.for_month(account_id, epoch) if epoch else self.keys.current(account_id)
             cached = self._cache[(account_id, epoch)] = (key_id, _cipher(material))
-        key_id, aead = cached
-        body = aead.encrypt(NONCE, value.encode(), account_id.encode())
-        return f"{SEALED_PREFIX}{key_id}:{binascii.b2a_base64(body, newline=False).decode()}"
+        return cached
+
+    def check(self, cdr: CallDetailRecord) -> None:
+        """Raise ``SealError`` if ``cdr`` cannot be sealed (its key file is not a key), before it
+        is sent: a file's CDR is then refused on its own, and the file goes on."""
+        self._key(cdr.account_id, epoch_of(cdr.start_at_ms))
 
     def seal_event(self, event):  # noqa: ANN001, ANN201 - any account event
         """The event with its personal fields sealed; other events as they are."""

@@ -143,3 +143,33 @@ def test_R1_R9_R30_ingest_cli_produces_good_records_and_dead_letters_bad_ones(se
     assert missing_one.returncode == 1 and "matched 6 calls; 0 only in the carrier's file, 1 only in our call log" \
         in missing_one.stdout, missing_one.stdout
 
+
+def test_a_broken_subscriber_key_refuses_that_subscribers_calls_alone_and_the_file_goes_on(settings, tmp_path):
+    """A key file that is not a key (cut short, overwritten) stopped `ingest` at that call, and
+    `ingest --follow`, restarted, at the same call again: one subscriber held back a carrier's
+    feed. Now the call is a dead letter with its reason and line, and the others go on the log."""
+    from streams.edge.sealing import SubscriberKeys
+
+    codec = EventCodec()
+    opened = [AccountOpened(f"open-{a}", a, T_OPEN_MS, "USD", "basic", "prepaid", (f"1555000009{n}",), NEW_YORK)
+              for n, a in enumerate(["acct-broken", "acct-fine"])]
+    asyncio.run(produce_events(settings, opened))  # seals their numbers: each has a key file now
+    key_file = SubscriberKeys(settings.subscriber_keys_dir)._dir("acct-broken") / "current"
+    key_file.write_bytes(b"cut sho")
+    call = {"event_id": "k-1", "carrier_id": "carrier-c", "call_id": "k-1", "account_id": "acct-broken",
+            "caller": "15550000090", "callee": "12125550199", "start_at_ms": 1_790_860_000_000,
+            "answer_at_ms": 1_790_860_002_000, "end_at_ms": 1_790_860_062_000, "disposition": "ANSWERED",
+            "direction": "OUTBOUND", "trunk": "t1"}
+    avro_file = tmp_path / "cdrs.avro"
+    write_avro(avro_file, codec, [call, dict(call, event_id="k-2", call_id="k-2", account_id="acct-fine",
+                                             caller="15550000091")])
+    run = cli(settings, "--format", "avro", "--carrier", "carrier-c", str(avro_file))
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "2 record(s) read, 1 produced, 1 rejected (key_store_unreadable 1)" in run.stdout
+    cdrs = [e for r in asyncio.run(read_topic(settings.broker, settings.events_topic))
+            for e in codec.decode_message(r.value)[0] if isinstance(e, CallDetailRecord)]
+    assert [c.account_id for c in cdrs] == ["acct-fine"]
+    (letter,) = [codec.decode_dead_letter(r.value)
+                 for r in asyncio.run(read_topic(settings.broker, settings.dead_letter_topic))]
+    assert (letter["reason_code"], letter["source_offset"]) == ("key_store_unreadable", 1)
+
