@@ -88,7 +88,7 @@ from projections.invoicing import Billing, TaxRule, add_charge
 from projections.lifecycle import Context, Decision, InvalidTransition, Lifecycle, Policy, StatusChanged
 from projections.periods import local_time, period_of, previous_period
 from projections.rating import RateCard, RatedCall, RatingError, card_name, rate_call, rate_inbound, select_card
-from projections.records import fast_init
+from projections.records import evolved, fast_init
 from projections.validation import (
     InvalidEvent,
     validate_account_opened,
@@ -578,15 +578,14 @@ class _Fold:
             oldest_kept = period_of(max(0, horizon), state.time_zone)
             included_used = {p: s for p, s in included_used.items() if p >= oldest_kept}
         assert books.charged - books.paid == -books.balance, "balance must equal payments minus charges"
-        new_state = replace(state, plan=books.plan, pending_plan=books.pending[0], pending_plan_from=books.pending[1],
-                            balance_micros=books.balance, charged_micros=books.charged, paid_micros=books.paid,
-                            calls_charged=self.calls, newest_event_ms=self.newest, positions=self.positions,
-                            recent_keys=recent, call_charges=charges, included_used_s=included_used,
-                            dedup_floor_ms=self.floor, lifecycle=books.lifecycle,
-                            billing=books.billing)
         # Ticks that changed nothing, redeliveries: the caller sees the very same state and
         # writes nothing (a tick reaches every account of its partition, most of them idle).
-        return state if new_state == state else new_state
+        return evolved(state, {"plan": books.plan, "pending_plan": books.pending[0],
+                               "pending_plan_from": books.pending[1], "balance_micros": books.balance,
+                               "charged_micros": books.charged, "paid_micros": books.paid, "calls_charged": self.calls,
+                               "newest_event_ms": self.newest, "positions": self.positions, "recent_keys": recent,
+                               "call_charges": charges, "included_used_s": included_used, "dedup_floor_ms": self.floor,
+                               "lifecycle": books.lifecycle, "billing": books.billing})
 
 
 def fold_batch(
