@@ -41,6 +41,7 @@ from projections.events import InvoiceIssued, InvoiceKind, InvoiceLine
 from projections.journal import JournalEntry, Posting, customer_ledger
 from projections.money import MICROS_PER_UNIT, MINOR_UNIT_MICROS  # noqa: F401 - re-exported: invoices round to it
 from projections.periods import local_time
+from projections.records import fast_init
 
 ROUNDING_RESIDUE = "rounding:residue"
 
@@ -105,6 +106,7 @@ class TaxRule:
     rate_ppm: int  # parts per million of the taxable base: 21% VAT is 210_000
 
 
+@fast_init  # made once per account and batch part (private_copy): projections/records.py
 @dataclass(frozen=True, slots=True)
 class Billing:
     """The invoicing part of an account's state."""

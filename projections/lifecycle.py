@@ -85,6 +85,7 @@ class Lifecycle:
                          self.held_from, at_ms, self.interim_due)
 
 
+@fast_init  # made once per account and batch part, and per payment: projections/records.py
 @dataclass(frozen=True, slots=True)
 class Context:
     """The rest of the account the decisions read (never write)."""

@@ -12,7 +12,7 @@ the signature, the defaults, ``__post_init__``, equality, ``replace``, and the f
 ``__setattr__`` that refuses any later change.
 
 It takes only what it can copy exactly: a frozen, slotted dataclass whose fields all go to
-``__init__``, with plain defaults (no ``default_factory``, no ``InitVar``, no keyword-only
+``__init__``, with plain defaults or default factories (no ``InitVar``, no keyword-only
 fields). Anything else raises ``TypeError`` at import, never a silently different class. The
 dataclass's own ``__init__`` stays on the class as ``__dataclass_init__``: it is the oracle of
 ``tests/unit/test_records.py``, which builds every class both ways.
@@ -40,9 +40,13 @@ def fast_init(cls: T) -> T:
     namespace: dict[str, object] = {}
     params_src, body = [], []
     for f in fields:
-        if not f.init or f.kw_only is True or f.default_factory is not dataclasses.MISSING:
+        if not f.init or f.kw_only is True:
             raise TypeError(f"fast_init: {cls.__name__}.{f.name} is not a plain positional field")
-        if f.default is dataclasses.MISSING:
+        if f.default_factory is not dataclasses.MISSING:  # as the dataclass does: a fresh value per record
+            namespace["_MISSING"], namespace[f"_factory_{f.name}"] = dataclasses.MISSING, f.default_factory
+            params_src.append(f"{f.name}=_MISSING")
+            body.append(f"    if {f.name} is _MISSING:\n        {f.name} = _factory_{f.name}()")
+        elif f.default is dataclasses.MISSING:
             params_src.append(f.name)
         else:
             namespace[f"_default_{f.name}"] = f.default
