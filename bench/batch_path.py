@@ -52,6 +52,10 @@ def arguments() -> argparse.Namespace:
     p.add_argument("--batch-messages", type=int, default=50, help="messages per batch (the worker's batches "
                    "are what one fetch brings, typically tens of envelopes)")
     p.add_argument("--no-seal", action="store_true")
+    p.add_argument("--key-ttl", type=float, default=30.0, metavar="SECONDS",
+                   help="how long the worker trusts a cached subscriber key (its Opener's ttl_s; the worker's is 30). "
+                        "0: every batch finds every key expired, as a worker does whose subscribers call less "
+                        "often than every 30 s (most of them, on a real network)")
     p.add_argument("--profile", type=int, default=0, metavar="N")
     p.add_argument("--gc-automatic", action="store_true", help="CPython's automatic garbage collection, as before "
                    "issue 22 (the worker collects between batches only)")
@@ -76,6 +80,7 @@ def main() -> None:
         offsets[partition] = offset + 1
         messages.append(InMessage("events", partition, offset, 2**62, value))
     processor = BatchProcessor(codec, fold_settings_from(settings), args.partitions, opener_for(settings))
+    processor.opener.ttl_s = args.key_ttl
     states: dict = {}
     encoded: dict[str, bytes] = {}
     written: list[int] = []  # each state record's bytes (what the changelog takes)
@@ -106,7 +111,7 @@ def main() -> None:
            "seconds": round(seconds, 2), "cdr_per_s": round(cdrs / seconds),
            "calibration": calibrated, "cdr_per_s_to_calibration": ratio(cdrs / seconds, calibrated),
            "config": {"avro_kernel": "compiled" if avro_fast.COMPILED else "fastavro", "compiled_modules": compiled.summary(), "sealed": not args.no_seal, "envelope": args.envelope, "batch_messages": args.batch_messages,
-                      "accounts": args.accounts, "days": args.days, "profiled": bool(profiler),
+                      "accounts": args.accounts, "days": args.days, "profiled": bool(profiler), "key_ttl_s": args.key_ttl,
                       "gc": "automatic" if args.gc_automatic else "between batches"},
            # What collecting between batches costs in memory, and how often it collected.
            "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
