@@ -268,3 +268,29 @@ def test_R9_a_follower_killed_after_the_broker_took_a_chunk_but_before_its_posit
     assert len(cdrs) == len({c.call_key for c in cdrs}) == 1_000
     letters = asyncio.run(read_topic(settings.broker, settings.dead_letter_topic))
     assert len(letters) == 1
+
+
+def test_a_follower_refuses_a_broken_keys_calls_alone_and_follows_on(settings, tmp_path):
+    """`ingest --follow` against a key store where one subscriber's key file is not a key (cut
+    short): that subscriber's calls are dead letters with their line (key_store_unreadable), the
+    other subscribers' calls reach the log, and the follower's position passes the file's end.
+    Before, the follower stopped at that call, and restarted, stopped at it again."""
+    from schemas.codec import EventCodec
+
+    _open_accounts(settings, {f"acct-f{i}": (f"15550001{i:03d}",) for i in range(3)})  # each gets a key file
+    key_file = SubscriberKeys(settings.subscriber_keys_dir)._dir("acct-f1") / "current"
+    key_file.write_bytes(b"cut sho")
+    path, log = tmp_path / "Master.csv", tmp_path / "follow.log"
+    path.write_text(_master_rows(0, 30))  # rows n % 3 == 1 are acct-f1's
+    follower = _follower(settings, path, log)
+    _wait_position(path, lambda p: p["line"] == 30, follower, log)
+    follower.send_signal(signal.SIGTERM)
+    assert follower.wait(30) == 0, log.read_text()[-2000:]
+
+    cdrs, _ = _events_and_offsets(settings)
+    assert sorted(c.call_key for c in cdrs) == sorted(f"pbx-1/1791000000.{n}" for n in range(30) if n % 3 != 1)
+    codec = EventCodec()
+    letters = [codec.decode_dead_letter(r.value) for r in asyncio.run(read_topic(settings.broker,
+                                                                                  settings.dead_letter_topic))]
+    assert sorted((x["reason_code"], x["source_offset"]) for x in letters) == \
+        [("key_store_unreadable", n + 1) for n in range(30) if n % 3 == 1]  # its line in the file
