@@ -7,7 +7,9 @@
 - ``GET /healthz``: 200 while the receiver runs; ``GET /metrics``: its Prometheus metrics
   (``voiceledger_cdrs_received_total`` by outcome).
 
-The answer comes only after the broker has acknowledged the record (``streams/edge/cdr_sink.py``):
+The answer comes only after the broker has acknowledged the record (``streams/edge/cdr_sink.py``).
+Calls that arrive within a few milliseconds of each other share envelopes (``CallBatcher``), as
+a file's calls do, so that a worker pays its per-message cost once per envelope:
 
 - ``200`` ``{"call_key", "account_id", "direction"}``: the call is on the events topic;
 - ``200`` ``{"billed": false, "reason": "b_leg"}``: a FreeSWITCH B leg (it names its A leg in
@@ -39,7 +41,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from streams.config.settings import Settings
 from streams.config.tokens import ANY_ACCOUNT, check
 from streams.edge.cdr import CdrRejected, Parsed
-from streams.edge.cdr_sink import CdrSink
+from streams.edge.cdr_sink import CallBatcher, CdrSink
 from streams.edge.freeswitch import read_json_cdrs
 from streams.edge.ingest import log_directory
 from streams.edge.plain_json import read_plain_json
@@ -55,7 +57,8 @@ log = logging.getLogger("voiceledger.receiver")
 class CdrReceiver:
     def __init__(self, settings: Settings, source: Source, tokens: dict[str, str] | None = None) -> None:
         self.settings, self.source, self.tokens = settings, source, tokens
-        self.sink = CdrSink(settings, envelope_max=1)
+        self.sink = CdrSink(settings)
+        self.batcher = CallBatcher(self.sink)
         self.received = 0  # requests so far: a dead letter's source_offset
         self._refresh: asyncio.Task | None = None
 
@@ -151,8 +154,7 @@ class CdrReceiver:
             CDRS_RECEIVED.labels("rejected").inc()
             return web.json_response({"rejected": rejected.code, "reason": str(rejected)}, status=422)
         cdr = replace(parsed.cdr, revision=self.source.revision) if self.source.revision else parsed.cdr
-        await self.sink.calls([cdr])
-        await self.sink.flush()
+        await self.batcher.send(self.sink.seal(cdr))  # with the calls arriving beside it, in envelopes
         CDRS_RECEIVED.labels("produced").inc()
         return web.json_response({"call_key": cdr.call_key, "account_id": cdr.account_id,
                                   "direction": cdr.direction.value.lower()})
