@@ -69,12 +69,25 @@ class CdrSink:
                                                  "(R31)")
         return None
 
+    def unsendable(self, cdr: CallDetailRecord) -> CdrRejected | None:
+        """Why a parsed call can never go on the log as it is: past retention (R31), or a value
+        the log's encoding refuses, such as text that is not Unicode (a lone surrogate escape,
+        ``\\ud800``, which JSON allows) or a number past 64 bits. The call's own dead letter,
+        before it is sealed or joins other calls in an envelope, so it never fails them."""
+        rejected = self.past_retention(cdr)
+        if rejected is None:
+            try:
+                self.codec.encode(cdr)
+            except Exception as exc:  # whatever the encoder refuses: the record, not the worker
+                return CdrRejected("unencodable", f"{type(exc).__name__}: {str(exc)[:200]}")
+        return rejected
+
     def refusal(self, cdr: CallDetailRecord) -> CdrRejected | None:
-        """Why a file's parsed call cannot go on the log: past retention, or a key store that
+        """Why a file's parsed call cannot go on the log: ``unsendable``, or a key store that
         cannot seal it (a key file that is not a key). Either is a dead letter for this call
         alone, so one subscriber's broken key never holds back a file or a followed feed. (The
         receiver answers a key store's failure with 503 instead: the switch keeps the CDR.)"""
-        rejected = self.past_retention(cdr)
+        rejected = self.unsendable(cdr)
         if rejected is None and self._sealer is not None:
             try:
                 self._sealer.check(cdr)

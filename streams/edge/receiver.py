@@ -147,7 +147,7 @@ class CdrReceiver:
         if parsed.cdr is not None and parsed.leg is not None and not parsed.leg.billed:
             CDRS_RECEIVED.labels("b_leg").inc()
             return web.json_response({"billed": False, "reason": "b_leg"})
-        rejected = parsed.rejected if parsed.cdr is None else self.sink.past_retention(parsed.cdr)
+        rejected = parsed.rejected if parsed.cdr is None else self.sink.unsendable(parsed.cdr)
         if rejected is not None:
             await self.sink.reject(f"http:{self.source.carrier_id}", number, parsed.raw, rejected)
             await self.sink.flush()

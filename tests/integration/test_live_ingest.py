@@ -318,13 +318,21 @@ def test_R9_calls_posted_at_once_share_envelopes_and_each_is_answered_once_it_is
                 "answer_at": "2026-10-05T09:00:09Z", "end_at": "2026-10-05T09:04:19Z"}
         return _post(base + "/cdr/json", json.dumps(call).encode(), "application/json")
 
+    # A call JSON allows but the log's encoding refuses (a lone surrogate escape): it must not
+    # fail the calls that share its envelope.
+    poison = json.dumps({"call_id": "p-\ud800", "caller": "+15550000001", "callee": "+12125550100",
+                         "account_id": "acct-1", "start_at": "2026-10-05T09:00:01Z",
+                         "answer_at": "2026-10-05T09:00:09Z", "end_at": "2026-10-05T09:04:19Z"}).encode()
     try:
         _wait_http(base + "/healthz", receiver, log)
         with ThreadPoolExecutor(max_workers=16) as pool:
+            refused = pool.submit(_post, base + "/cdr/json", poison, "application/json")
             answers = list(pool.map(post, range(200)))
+        status, body = refused.result()
     finally:
         receiver.send_signal(signal.SIGTERM)
         assert receiver.wait(30) == 0, log.read_text()[-2000:]
+    assert (status, body["rejected"]) == (422, "unencodable"), body
     assert [a for a in answers if a[0] != 200] == []
     assert sorted(a[1]["call_key"] for a in answers) == sorted(f"fs-1/c-{n}" for n in range(200))
     records = asyncio.run(read_topic(settings.broker, settings.events_topic))
@@ -332,3 +340,6 @@ def test_R9_calls_posted_at_once_share_envelopes_and_each_is_answered_once_it_is
     keys = [e.call_key for r in records for e in codec.decode_message(r.value)[0]]
     assert sorted(keys) == sorted(f"fs-1/c-{n}" for n in range(200)), "each call on the log once"
     assert len(records) < 150, f"{len(records)} messages for 200 calls posted 16 at a time"
+    letters = [codec.decode_dead_letter(r.value) for r in asyncio.run(read_topic(settings.broker,
+                                                                                  settings.dead_letter_topic))]
+    assert [(x["source_topic"], x["reason_code"]) for x in letters] == [("http:fs-1", "unencodable")]
