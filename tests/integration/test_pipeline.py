@@ -118,6 +118,13 @@ def test_R1_R2_R7_R9_pipeline_matches_pure_fold_and_logs_every_call_once(setting
     assert without_positions(live) == without_positions(expected), "\n".join(state_differences(live, expected))
     assert sum(s.paid_micros for s in live.values()) > 0
     assert sum(s.charged_micros for s in live.values()) > 0
+    # The worker writes the changelog itself (streams/worker/table_acks.py): every state record
+    # must sit where Faust's recovery of that account's partition reads it, its events' partition.
+    changelog = asyncio.run(read_topic(settings.broker, settings.accounts_changelog_topic()))
+    assert {r.key.decode() for r in changelog} == set(live)
+    misplaced = [(r.key, r.partition) for r in changelog if r.partition != partition_for(r.key.decode(),
+                                                                                         settings.partitions)]
+    assert misplaced == [], misplaced[:5]
 
     # CallRated: one per call once repeats are dropped by event_id, charges equal to the balances'.
     rated = {r.event_id: r for m in asyncio.run(read_topic(settings.broker, settings.calls_rated_topic))
