@@ -132,6 +132,17 @@ def pack_table(table: dict[int, tuple[int, ...]], width: int) -> bytes | None:
         return None
 
 
+def write_state(header: bytes, state: Any, status: str, dedup_keys: bytes, call_charges: bytes) -> bytes | None:
+    """An AccountState v9 record by the kernel's writer for it (``avro_kernel.write_state``);
+    None when the kernel is not built or not sure of a value (then the caller writes the dict)."""
+    if not COMPILED:
+        return None
+    try:
+        return avro_kernel.write_state(header, state, status, dedup_keys, call_charges)
+    except Exception:  # Unfit, or a value past 64 bits
+        return None
+
+
 def fastavro_read(value: bytes, start: int, parsed: Any, reader: Any = None) -> tuple[Any, int]:
     """The reference reader, also the one that resolves an older writer schema to ``reader``."""
     buf = io.BytesIO(value)

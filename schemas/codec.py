@@ -27,7 +27,7 @@ from typing import Any, Callable, Protocol
 
 import fastavro
 
-from schemas.avro_fast import AvroKernel, attribute_records, fastavro_read, pack_table
+from schemas.avro_fast import AvroKernel, attribute_records, fastavro_read, pack_table, write_state
 from projections.account import AccountState
 from projections.identity import dedup_key_id
 from projections.invoicing import Billing
@@ -121,6 +121,11 @@ def frame(schema_id: int, body: bytes) -> bytes:
 _DISPOSITION = {d.value: d for d in Disposition}  # a dict probe is ~10x cheaper than Enum()
 _DIRECTION = {d.value: d for d in Direction}
 _STATUS = {s.value: s for s in ev.AccountStatus}
+STATE_SUBJECT = "voiceledger.state.AccountState"
+# The AccountState version the kernel's own state writer writes (schemas/avro_kernel.pyx:
+# write_state). A newer version goes through the dict until that writer learns it, and
+# tests/unit/test_state_writer.py fails until then.
+STATE_WRITER_VERSION = 9
 
 
 def cdr_from_record(d: dict) -> CallDetailRecord:
@@ -503,7 +508,20 @@ class EventCodec:
     # --- account state (the accounts table's values) ------------------------------------
 
     def encode_state(self, s: AccountState) -> bytes:
-        return self._write("voiceledger.state.AccountState", {
+        reg = self.registry.latest_of(STATE_SUBJECT)
+        if reg.version == STATE_WRITER_VERSION and self._kernel.compiled:
+            # Written from the state's attributes (~4x cheaper; a worker writes about one state a
+            # CDR with many accounts); the dict below when the kernel is not sure of a value.
+            value = write_state(HEADER.pack(MAGIC_BYTE, reg.schema_id), s, s.lifecycle.status.value,
+                                pack_dedup_keys(s.recent_keys), pack_call_charges(s.call_charges))
+            if value is not None:
+                return value
+        return self.encode_state_record(s)
+
+    def encode_state_record(self, s: AccountState) -> bytes:
+        """The state through its record's dict: the reference of ``encode_state``'s writer, and
+        the only way for any other version of the schema."""
+        return self._write(STATE_SUBJECT, {
             "account_id": s.account_id, "opened_event_id": s.opened_event_id, "currency": s.currency,
             "plan": s.plan, "billing_mode": s.billing_mode, "numbers": list(s.numbers),
             "time_zone": s.time_zone, "opened_at_ms": s.opened_at_ms,
