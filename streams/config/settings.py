@@ -105,6 +105,10 @@ class Settings:
     # oldest unwritten one has waited this long (0: after every part). Until then a switch's
     # authorization sees the account as it was, with the holds of its finished calls still on.
     state_write_seconds: float = setting(5.0, low=0, high=300)
+    # `voiceledger receive`: a posted CDR waits this long for the calls posted beside it, and they
+    # go to the log in one envelope (a worker folds single-CDR messages at half the rate); every
+    # switch's answer waits it too. 0: each call leaves in the event-loop turn it came in.
+    receiver_linger_ms: int = setting(5, low=0, high=1_000)
     # Bytes the consumer fetches per partition at a time; bounds a batch's size and the memory
     # of fetched-but-unprocessed records (this times the partitions a worker owns).
     fetch_bytes_per_partition: int = setting(8 * 1024 * 1024, low=64 * 1024, high=256 * 1024 * 1024)

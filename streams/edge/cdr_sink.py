@@ -27,9 +27,6 @@ from streams.kafka.producer import new_producer, plan_messages
 from streams.kafka.topics import ensure_topics
 
 PENDING_MAX = 5_000  # sends in flight before the sink waits for their acknowledgements
-# How long a live call waits for others to share its envelope (``CallBatcher``): a switch posts
-# a CDR after the call has ended, so a few milliseconds more before the answer cost nobody.
-LINGER_S = 0.005
 
 
 @dataclass
@@ -139,7 +136,8 @@ class CdrSink:
 
 class CallBatcher:
     """Live calls, one per HTTP request, sent in envelopes: each call waits up to ``linger_s``
-    for the calls arriving beside it, then they go together, packed per partition, and every
+    (the setting ``receiver_linger_ms``; a switch posts a CDR after the call has ended, so a few
+    milliseconds more before its answer cost nobody) for the calls arriving beside it, then they go together, packed per partition, and every
     caller is answered once the broker has acknowledged its envelope (or with its error).
 
     Why: a worker pays Faust's cost per Kafka message, ~40-115 us, besides the fold's. One
@@ -150,7 +148,7 @@ class CallBatcher:
     Calls are sealed by the caller before they are added (``CdrSink.seal``), so one
     subscriber's key store failure is that request's answer alone."""
 
-    def __init__(self, sink: CdrSink, linger_s: float = LINGER_S) -> None:
+    def __init__(self, sink: CdrSink, linger_s: float) -> None:
         self.sink, self.linger_s = sink, linger_s
         self._waiting: list[tuple[CallDetailRecord, asyncio.Future]] = []
         self._sending: asyncio.Task | None = None

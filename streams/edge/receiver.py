@@ -58,7 +58,7 @@ class CdrReceiver:
     def __init__(self, settings: Settings, source: Source, tokens: dict[str, str] | None = None) -> None:
         self.settings, self.source, self.tokens = settings, source, tokens
         self.sink = CdrSink(settings)
-        self.batcher = CallBatcher(self.sink)
+        self.batcher = CallBatcher(self.sink, settings.receiver_linger_ms / 1000)
         self.received = 0  # requests so far: a dead letter's source_offset
         self._refresh: asyncio.Task | None = None
 

@@ -45,6 +45,7 @@ SAMPLES: dict[str, tuple[str, str, object]] = {
     "batch_messages_max": ("500", "500", 500),
     "batch_wait_seconds": ("0.5", "0.5", 0.5),
     "state_write_seconds": ("2.5", "2.5", 2.5),
+    "receiver_linger_ms": ("20", "20", 20),
     "numbering_record_drafts": ("50", "50", 50),
     "fetch_bytes_per_partition": ("1048576", "1_048_576", 1_048_576),
     "batch_bytes_max": ("1048576", "1048576", 1_048_576),
