@@ -67,15 +67,17 @@ class ChangelogStore:
 def _batches(producer: Any, records: list[tuple[bytes, bytes | None]],
              partitions: list[int]) -> Iterator[tuple[int, Any]]:
     """Record batches of at most the producer's batch size (a record larger than that alone in
-    its own, as aiokafka does), each partition's records in the order put."""
+    its own, as aiokafka does), each partition's records in the order put. Each is closed, so
+    the producer sends it without lingering for records that will not come."""
     by_partition: dict[int, list[tuple[bytes, bytes | None]]] = {}
     for key, value in records:
         by_partition.setdefault(_PARTITIONER(key, partitions, partitions), []).append((key, value))
     for partition, items in by_partition.items():
         batch = producer.create_batch()
         for key, value in items:
-            if batch.append(key=key, value=value, timestamp=None) is None:  # full
+            if batch.append(key=key, value=value, timestamp=None) is None:  # full (and closed)
                 yield partition, batch
                 batch = producer.create_batch()
                 batch.append(key=key, value=value, timestamp=None)  # the first record always fits
+        batch.close()  # every record is in: sent at once, without the producer's linger
         yield partition, batch

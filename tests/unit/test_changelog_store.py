@@ -40,6 +40,7 @@ def test_records_go_to_their_accounts_partition_in_order_across_batch_bounds():
     written: dict[int, list] = {}
     n_batches = 0
     for partition, batch in _batches(Producer(1_000), records, [0, 1, 2, 3]):
+        assert batch.closed(), "all its records are in: the producer need not linger for more"
         written.setdefault(partition, []).extend(records_of(batch))
         n_batches += 1
     assert n_batches > 4 * 5, "small batches: the records cross many bounds"
