@@ -359,27 +359,18 @@ cdef inline int _long(_Out out, object value) except -1:
     return 0
 
 
-cdef int _longs(_Out out, object items) except -1:
-    """An array of longs, from a tuple or a list."""
+cdef int _array(_Out out, object items, bint of_strings) except -1:
+    """An array of strings or of longs, from a tuple or a list."""
     if type(items) is not tuple and type(items) is not list:
         raise Unfit("array")
     cdef Py_ssize_t k = len(items)
     if k:
         out.varint(k)
         for item in items:
-            _long(out, item)
-    out.varint(0)
-    return 0
-
-
-cdef int _strings(_Out out, object items) except -1:
-    if type(items) is not tuple and type(items) is not list:
-        raise Unfit("array")
-    cdef Py_ssize_t k = len(items)
-    if k:
-        out.varint(k)
-        for item in items:
-            _string(out, item)
+            if of_strings:
+                _string(out, item)
+            else:
+                _long(out, item)
     out.varint(0)
     return 0
 
@@ -410,7 +401,7 @@ cdef int _state_head(_Out out, object s) except -1:
     """account_id .. newest_event_ms, positions, recent_keys (always empty: dedup_keys holds them)."""
     for value in (s.account_id, s.opened_event_id, s.currency, s.plan, s.billing_mode):
         _string(out, value)
-    _strings(out, s.numbers)
+    _array(out, s.numbers, True)
     _string(out, s.time_zone)
     for value in (s.opened_at_ms, s.balance_micros, s.charged_micros, s.paid_micros, s.calls_charged,
                   s.newest_event_ms):
@@ -418,7 +409,7 @@ cdef int _state_head(_Out out, object s) except -1:
     _map_head(out, s.positions)
     for key, position in (<dict>s.positions).items():
         _string(out, key)
-        _longs(out, position)
+        _array(out, position, False)
     out.varint(0)
     out.varint(0)  # recent_keys: {}
     return 0
@@ -448,7 +439,7 @@ cdef int _state_billing(_Out out, object billing) except -1:
     _map_head(out, billing.unbilled)
     for key, sums in (<dict>billing.unbilled).items():
         _string(out, key)
-        _longs(out, sums)
+        _array(out, sums, False)
     out.varint(0)
     _string(out, billing.billed_through)
     if type(billing.invoice_year) is not int or not (-2147483648 <= billing.invoice_year <= 2147483647):
