@@ -23,7 +23,6 @@ import json
 import random
 import re
 import sys
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -34,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import aiohttp  # noqa: E402
 
 from bench.calibration import calibration  # noqa: E402
+from bench.scratch import removed_after_success, scratch_dir  # noqa: E402
 
 from projections.events import AccountOpened, CallDetailRecord, Disposition, PaymentReceived  # noqa: E402
 from streams.config.settings import Settings  # noqa: E402
@@ -176,7 +176,7 @@ def cdr_load(accounts: list[str], now: int, n: int) -> list[CallDetailRecord]:
 
 def main() -> None:
     args = parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="vl-bench-authz-"))
+    tmp = scratch_dir("vl-bench-authz-")
     with EmbeddedBroker() as broker, contextlib.ExitStack() as stack:
         server = stack.enter_context(ClickHouseServer(str(tmp / "ch"))) if args.engine == "server" else None
         settings = replace(Settings(), broker=broker.bootstrap, broker_flavor="tansu",
@@ -235,4 +235,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with removed_after_success():
+        main()

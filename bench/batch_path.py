@@ -20,7 +20,6 @@ import json
 import pstats
 import resource
 import sys
-import tempfile
 import time
 from collections import Counter
 from dataclasses import replace
@@ -29,6 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.calibration import calibration, ratio  # noqa: E402
+from bench.scratch import removed_after_success, scratch_dir  # noqa: E402
 from projections.events import CallDetailRecord  # noqa: E402
 from projections import compiled  # noqa: E402
 from schemas import avro_fast  # noqa: E402
@@ -64,7 +64,7 @@ def arguments() -> argparse.Namespace:
 
 def main() -> None:
     args = arguments()
-    keys = tempfile.mkdtemp(prefix="vl-bench-keys-")
+    keys = str(scratch_dir("vl-bench-keys-"))
     settings = replace(Settings(), partitions=args.partitions, seal_personal_data=not args.no_seal,
                        subscriber_keys_dir=keys)
     codec = EventCodec()
@@ -126,4 +126,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with removed_after_success():
+        main()

@@ -25,13 +25,13 @@ import argparse
 import json
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from projections.events import CallDetailRecord, Direction, Disposition  # noqa: E402
+from bench.scratch import removed_after_success, scratch_dir  # noqa: E402
 from projections.rating import RatedCall  # noqa: E402
 from streams.clickhouse.call_log import CALL_LOG_COLUMNS, call_log_row  # noqa: E402
 from streams.clickhouse import cluster  # noqa: E402
@@ -115,7 +115,7 @@ def main() -> None:
     if not 0 <= args.client_rows <= args.rows:
         p.error("--client-rows must be between 0 and --rows")
 
-    tmp = Path(tempfile.mkdtemp(prefix="vl-chbench-"))
+    tmp = scratch_dir("vl-chbench-")
     server, ch = open_engine(args, tmp)
     try:
         migrate(ch)
@@ -169,4 +169,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with removed_after_success():
+        main()

@@ -23,7 +23,6 @@ import asyncio
 import json
 import platform
 import sys
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -31,6 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.calibration import calibration, ratio  # noqa: E402
+from bench.scratch import removed_after_success, scratch_dir  # noqa: E402
 from projections.events import CallDetailRecord  # noqa: E402
 from projections import compiled  # noqa: E402
 from schemas import avro_fast  # noqa: E402
@@ -155,7 +155,7 @@ def timed_restart(settings: Settings, tmp: Path) -> dict:
 
 def main() -> None:
     args = parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="vl-bench-"))
+    tmp = scratch_dir("vl-bench-")
     with EmbeddedBroker() as broker:
         server = ClickHouseServer(str(tmp / "ch")).start() if args.engine == "server" else None
         try:
@@ -211,4 +211,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with removed_after_success():
+        main()

@@ -17,7 +17,6 @@ import asyncio
 import json
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -27,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import aiohttp  # noqa: E402
 
 from bench.calibration import calibration  # noqa: E402
+from bench.scratch import removed_after_success, scratch_dir  # noqa: E402
 from schemas.codec import EventCodec  # noqa: E402
 from streams.config.settings import Settings  # noqa: E402
 from streams.dev.embedded import EmbeddedBroker, free_port  # noqa: E402
@@ -91,7 +91,7 @@ async def wait_up(url: str, process: subprocess.Popen) -> None:
 
 def main() -> None:
     args = arguments()
-    tmp = Path(tempfile.mkdtemp(prefix="vl-bench-receiver-"))
+    tmp = scratch_dir("vl-bench-receiver-")
     with EmbeddedBroker() as broker:
         settings = replace(Settings(), broker=broker.bootstrap, subscriber_keys_dir=str(tmp / "keys"),
                            clickhouse_url=f"chdb://{tmp / 'chdb'}")
@@ -122,4 +122,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with removed_after_success():
+        main()
