@@ -164,15 +164,34 @@ class SubscriberKeys:
         past retention. Raises ``SealError`` when the key is not here otherwise. ``epochs``: the
         caller's cache of month secrets (None: past retention), which it empties as it empties
         its keys (``Opener.refresh``)."""
-        key_id, _, epoch = key_id.partition(".")
-        if epoch and not (len(epoch) == 6 and epoch.isascii() and epoch.isdigit()):
-            # The month names a file under epochs/: from a token off the log, so never a path.
-            raise SealError(f"malformed month {epoch[:20]!r} in a sealed value of account {account_id}")
-        master = self._master(account_id, key_id)
+        return self.key_stamped(account_id, key_id, epochs)[0]
+
+    def key_stamped(self, account_id: str, key_id: str,
+                    epochs: dict[str, bytes | None] | None = None) -> tuple[bytes | None, tuple[int, ...] | None]:
+        """``key``, and the ``stamp`` of the very key file it was read from (None: none was)."""
+        epoch = _month_of(account_id, key_id)
+        master, stamp = self._master(account_id, key_id.partition(".")[0])
         if master is None or not epoch:
-            return master
+            return master, stamp
         secret = self._epoch_secret(epoch, epochs)
-        return None if secret is None else _derive(master, secret, epoch)
+        return (None if secret is None else _derive(master, secret, epoch)), stamp
+
+    def month_secret(self, account_id: str, key_id: str, epochs: dict[str, bytes | None] | None = None) -> bytes | None:
+        """The secret of the month a key id names (``<id>.<YYYYMM>``): None past retention, and
+        ``b""`` for a key of the subscriber alone (no month)."""
+        epoch = _month_of(account_id, key_id)
+        return self._epoch_secret(epoch, epochs) if epoch else b""
+
+    def stamp(self, account_id: str) -> tuple[int, ...] | None:
+        """What changes when the subscriber's key file does: (device, inode, size, modified and
+        changed times in ns); None when there is none (erased, or never made). A new key is a new
+        file (``os.link`` above), so its inode differs even where its times would not; a file
+        restored over it changes its change time, which no one can set. A stat costs ~2 us;
+        reading the key, deriving its month's key and setting up the cipher ~20."""
+        try:
+            return _stamp_of(os.stat(os.path.join(self.directory, _dir_name(account_id), KEY_FILE)))
+        except FileNotFoundError:
+            return None
 
     def _epoch_secret(self, epoch: str, epochs: dict[str, bytes | None] | None) -> bytes | None:
         """The secret of month ``epoch``; None past retention (remembered in ``epochs`` if given:
@@ -191,16 +210,17 @@ class SubscriberKeys:
             epochs[epoch] = secret
         return secret
 
-    def _master(self, account_id: str, key_id: str) -> bytes | None:
+    def _master(self, account_id: str, key_id: str) -> tuple[bytes | None, tuple[int, ...] | None]:
+        """The subscriber's key of id ``key_id`` (None: erased) and its file's stamp."""
         # os.open, not pathlib: a worker reads every active subscriber's key once per Opener.ttl_s,
         # and pathlib costs a third of a cold open (26 us with it, 17 without).
         directory = os.path.join(self.directory, _dir_name(account_id))
-        text = _read_small(os.path.join(directory, KEY_FILE))
+        text, stamp = _read_stamped(os.path.join(directory, KEY_FILE))
         current_id, material = self._parse(text) if text is not None else ("", b"")
         if current_id == key_id:
-            return material
+            return material, stamp
         if os.path.exists(os.path.join(directory, ERASED_MARK)):
-            return None
+            return None, None
         raise SealError(f"no key {key_id} for account {account_id} in {self.directory} "
                         "(is subscriber_keys_dir the store the sealing side used?)")
 
@@ -218,6 +238,15 @@ class SubscriberKeys:
             return False
 
 
+def _month_of(account_id: str, key_id: str) -> str:
+    """The month (YYYYMM) a key id names, "" for none. Raises ``SealError`` for one that is not
+    YYYYMM: the month names a file under epochs/, and comes from a token off the log."""
+    epoch = key_id.partition(".")[2]
+    if epoch and not (len(epoch) == 6 and epoch.isascii() and epoch.isdigit()):
+        raise SealError(f"malformed month {epoch[:20]!r} in a sealed value of account {account_id}")
+    return epoch
+
+
 def _dir_name(account_id: str) -> str:
     return hashlib.sha256(account_id.encode()).hexdigest()[:32]
 
@@ -227,14 +256,25 @@ KEY_FILE_MAX = 4_096  # a key file is ~55 bytes; a larger one is read no further
 
 def _read_small(path: str) -> str | None:
     """The text of a small file, None if there is none; at most ``KEY_FILE_MAX`` bytes of it."""
+    return _read_stamped(path)[0]
+
+
+def _read_stamped(path: str) -> tuple[str | None, tuple[int, ...] | None]:
+    """``_read_small``, and the stamp of the file read (its fstat: no second path lookup, and
+    no other file than the one read)."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
-        return None
+        return None, None
     try:
-        return os.read(fd, KEY_FILE_MAX).decode("utf-8", "replace")  # a bad byte fails the parse, not the worker
+        # a bad byte fails the parse, not the worker
+        return os.read(fd, KEY_FILE_MAX).decode("utf-8", "replace"), _stamp_of(os.fstat(fd))
     finally:
         os.close(fd)
+
+
+def _stamp_of(st: os.stat_result) -> tuple[int, ...]:
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
 def _derive(master: bytes, secret: bytes, epoch: str) -> bytes:
@@ -361,11 +401,12 @@ CUSTOMER_FIELDS = ("customer_name", "billing_address", "customer_tax_id")
 
 
 class Opener:
-    """The reading side (the worker, the CLI). Keys are cached for ``ttl_s`` at most (reading
-    one costs ~50 us; a batch touches thousands of accounts), and a subscriber's key leaves the
-    cache as soon as the worker folds their erasure (``forget``). A key deleted by ``subscriber
-    erase`` may so be used for up to ``ttl_s`` more: every row opened meanwhile was inserted
-    before the worker folds the logged erasure, which anonymises the rows again
+    """The reading side (the worker, the CLI). Keys are used for ``ttl_s`` at most without a
+    look at the store (reading one costs ~20 us; a batch touches thousands of accounts); after
+    that, a key is used again once a stat shows its file unchanged (``_load``), and a subscriber's
+    key leaves the cache as soon as the worker folds their erasure (``forget``). A key deleted by
+    ``subscriber erase`` may so be used for up to ``ttl_s`` more: every row opened meanwhile was
+    inserted before the worker folds the logged erasure, which anonymises the rows again
     (``streams/worker/processor.py``: ``BatchResult.erased``)."""
 
     def __init__(self, keys: SubscriberKeys, ttl_s: float = 30.0) -> None:
@@ -378,6 +419,12 @@ class Opener:
         # Opened values by (account, token): a caller's number repeats on every call, and tokens
         # are deterministic. Emptied with the keys (ttl_s, forget), so an erasure reaches it too.
         self._opened: dict[tuple[str, str], str] = {}
+        # Keys that outlive a refresh (issue 22): (account, key id) -> (the key file's stamp, the
+        # month's secret, the cipher). Past ``ttl_s`` a key is read again only if a stat shows
+        # its file changed or its month's secret is gone: most subscribers call less often than
+        # every ttl_s, and a full reload cost each of their calls ~20 us. An erasure or a new
+        # key still reaches the opener within ttl_s, as before.
+        self._kept: dict[tuple[str, str], tuple[tuple[int, ...], bytes | None, AESGCMSIV]] = {}
         self._loaded_at = time.monotonic()
 
     def open(self, account_id: str, value: str) -> str | None:
@@ -394,11 +441,7 @@ class Opener:
         except (ValueError, binascii.Error):
             raise SealError(f"malformed sealed value for account {account_id}") from None
         ck = (account_id, key_id)
-        if ck in self._cache:
-            aead = self._cache[ck]
-        else:
-            material = self.keys.key(account_id, key_id, self._epochs)
-            aead = self._cache[ck] = None if material is None else _cipher(material)
+        aead = self._cache[ck] if ck in self._cache else self._load(account_id, key_id)
         if aead is None:
             return None
         try:
@@ -411,8 +454,29 @@ class Opener:
         self._opened[(account_id, value)] = opened
         return opened
 
+    def _load(self, account_id: str, key_id: str) -> AESGCMSIV | None:
+        """The cipher of a key not used since the last refresh (None: erased or past retention):
+        the one kept from before while its file and its month's secret are unchanged, else read."""
+        ck = (account_id, key_id)
+        kept = self._kept.pop(ck, None)
+        if (kept is not None and kept[0] == self.keys.stamp(account_id)
+                and kept[1] == self.keys.month_secret(account_id, key_id, self._epochs)):
+            aead = kept[2]
+        else:
+            material, stamp = self.keys.key_stamped(account_id, key_id, self._epochs)
+            aead = None if material is None else _cipher(material)
+            kept = None if aead is None or stamp is None else (
+                stamp, self.keys.month_secret(account_id, key_id, self._epochs), aead)
+        if kept is not None:
+            if len(self._kept) >= KEYS_CACHED_MAX:
+                self._kept.clear()
+            self._kept[ck] = kept
+        self._cache[ck] = aead
+        return aead
+
     def refresh(self) -> None:
-        """Drop every cached key once ``ttl_s`` has passed (called at the start of a batch)."""
+        """Drop every cached key once ``ttl_s`` has passed (called at the start of a batch); a
+        key whose file is unchanged is then taken back from ``_kept`` at its next use."""
         if time.monotonic() - self._loaded_at >= self.ttl_s:
             self._cache.clear()
             self._epochs.clear()
@@ -425,8 +489,11 @@ class Opener:
             self._cache.clear()
             self._epochs.clear()
             self._opened.clear()
+            self._kept.clear()
         else:
             for cached in [k for k in self._cache if k[0] == account_id]:
                 del self._cache[cached]
+            for cached in [k for k in self._kept if k[0] == account_id]:
+                del self._kept[cached]
             for cached in [k for k in self._opened if k[0] == account_id]:
                 del self._opened[cached]

@@ -98,6 +98,56 @@ def test_R32_an_erasure_by_another_process_reaches_a_long_lived_opener_within_it
     assert opener.open(ACCT, token) is None
 
 
+def test_an_opener_takes_back_an_unchanged_key_after_its_ttl_without_reading_it_again(keys, monkeypatch):
+    """Issue 22: most subscribers call less often than every ttl_s, so each of their calls found
+    the key expired and paid ~20 us to read, derive and set it up again. A key whose file a stat
+    shows unchanged is taken back instead; it still opens what it opened."""
+    from streams.edge import sealing
+
+    token = Sealer(keys, 6).seal(ACCT, "15550001234", "202610")
+    opener = Opener(keys, ttl_s=0)
+    assert opener.open(ACCT, token) == "15550001234"
+    reads = []
+    real_read = sealing._read_stamped
+    monkeypatch.setattr(sealing, "_read_stamped", lambda path: reads.append(path) or real_read(path))
+    for _ in range(3):
+        opener.refresh()
+        assert opener.open(ACCT, token) == "15550001234"
+    assert [r for r in reads if r.endswith(sealing.KEY_FILE)] == []  # the month's secret is read again, once a refresh
+    opener.forget(ACCT)  # an erasure folded: nothing of the subscriber is kept
+    assert opener.open(ACCT, token) == "15550001234" and len([r for r in reads if r.endswith(sealing.KEY_FILE)]) == 1
+
+
+def test_R32_a_kept_key_is_dropped_when_its_file_is_erased_replaced_or_restored_over(keys):
+    """What the stat must see, each within the opener's ttl, as a full reload did: an erasure, an
+    erasure and a new key (the old tokens stay shut), and another key written over the file in
+    place with its old modification time (a careless restore; the change time still moves)."""
+    import os
+    import time
+
+    from streams.edge import sealing
+
+    sealer = Sealer(keys, 6)
+    opener = Opener(keys, ttl_s=0)
+    token = sealer.seal(ACCT, "15550001234", "202610")
+    assert opener.open(ACCT, token) == "15550001234"
+    keys.erase(ACCT)
+    opener.refresh()
+    assert opener.open(ACCT, token) is None
+    fresh = Sealer(keys, 6).seal(ACCT, "15550001234", "202610")  # a new key after the erasure
+    opener.refresh()
+    assert opener.open(ACCT, token) is None and opener.open(ACCT, fresh) == "15550001234"
+    path = keys.directory / sealing._dir_name(ACCT) / sealing.KEY_FILE
+    key_id, _ = sealing.SubscriberKeys._parse(path.read_text())
+    before = os.stat(path)
+    time.sleep(0.02)  # past the file system's clock tick (jiffies): the change time must be able to move
+    path.write_text(f"{key_id} {sealing.base64.b64encode(bytes(32)).decode()}\n")  # same id and size, in place
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    opener.refresh()
+    with pytest.raises(SealError, match="does not open"):
+        opener.open(ACCT, fresh)
+
+
 def test_R32_an_erasure_reaches_a_long_running_sealer_within_its_ttl_and_its_cache_is_bounded(keys, monkeypatch):
     """The receiver and `ingest --follow` seal for months with one Sealer: it kept every key it
     had read for ever, so after an erasure it sealed new calls with the deleted key (the worker
@@ -240,6 +290,7 @@ def test_R31_an_opener_reads_a_months_secret_once_and_sees_it_destroyed_within_i
     assert opener.open("a2", tokens["a2"]) == "12125550100"  # a2's key, from the month secret read for a1
     opener.refresh()
     assert opener.open("a3", tokens["a3"]) is None  # gone for good, not an error
+    assert opener.open("a1", tokens["a1"]) is None  # a key kept from before the refresh too
 
 
 @pytest.mark.parametrize("month", ["../../x", "/etc/hostname", "9" * 5000, "2026١٠", "20261", "2026100"])

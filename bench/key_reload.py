@@ -1,0 +1,70 @@
+"""What a worker pays to open a subscriber's sealed numbers once its cached key has expired.
+
+Why: the worker's ``Opener`` keeps keys for ``ttl_s`` (30 s), so that an erasure made by another
+process reaches it soon. Most subscribers call less often than that, so on a real network
+nearly every call finds its subscriber's key expired. This measures, per account, the open of
+one sealed number right after a refresh (the key taken back or read again, the value decrypted),
+and the first open of a new opener (the key read, derived and set up; best of three). Prints JSON, with the calibration.
+
+    python bench/key_reload.py [--accounts 5000] [--rounds 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.calibration import calibration  # noqa: E402
+from bench.scratch import removed_after_success, scratch_dir  # noqa: E402
+from streams.edge.sealing import Opener, Sealer, SubscriberKeys  # noqa: E402
+
+MONTH = "202612"
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=5_000)
+    parser.add_argument("--rounds", type=int, default=15, help="refreshes measured; the best is reported")
+    args = parser.parse_args(argv)
+    if not 1 <= args.accounts <= 1_000_000 or not 1 <= args.rounds <= 1_000:
+        parser.exit(2, "key_reload.py: --accounts must be 1-1000000 and --rounds 1-1000\n")
+    return args
+
+
+def measure(accounts: int, rounds: int) -> dict:
+    keys = SubscriberKeys(scratch_dir("vl-bench-keys-"))
+    sealer = Sealer(keys, 6)
+    tokens = [(f"acct-{i}", sealer.seal(f"acct-{i}", "+14155550123", MONTH)) for i in range(accounts)]
+    first_us = float("inf")
+    for _ in range(3):  # a new opener each time: a worker's first batch, the files in the page cache
+        opener = Opener(keys, ttl_s=0)  # every refresh finds every key expired
+        started = time.perf_counter()
+        for account_id, token in tokens:
+            opener.open(account_id, token)
+        first_us = min(first_us, (time.perf_counter() - started) / accounts * 1e6)
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.perf_counter()
+        opener.refresh()
+        for account_id, token in tokens:
+            opener.open(account_id, token)
+        best = min(best, (time.perf_counter() - started) / accounts * 1e6)
+    return {"what": "Opener.open of one sealed number per account, keys expired", "accounts": accounts,
+            "first_open_us_per_account": round(first_us, 2), "after_refresh_us_per_account": round(best, 2)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _arguments(argv)
+    with removed_after_success():
+        result = measure(args.accounts, args.rounds)
+    result["calibration"] = calibration()
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
