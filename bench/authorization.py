@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aiohttp  # noqa: E402
 
+from bench.arguments import seconds_within, within  # noqa: E402
 from bench.calibration import calibration  # noqa: E402
 from bench.scratch import removed_after_success, scratch_dir  # noqa: E402
 
@@ -152,10 +153,10 @@ def calls_rated(samples: dict[str, float]) -> float:
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser()
-    p.add_argument("--rate", type=int, default=2_000)
-    p.add_argument("--seconds", type=float, default=10)
-    p.add_argument("--accounts", type=int, default=1_000)
-    p.add_argument("--cdr-load", type=int, default=0, help="CDRs to fold while the requests run")
+    p.add_argument("--rate", type=within(1, 1_000_000), default=2_000)
+    p.add_argument("--seconds", type=seconds_within(0.1, 3_600), default=10)
+    p.add_argument("--accounts", type=within(1), default=1_000)
+    p.add_argument("--cdr-load", type=within(0), default=0, help="CDRs to fold while the requests run")
     p.add_argument("--client", choices=["raw", "aiohttp"], default="raw",
                    help="the load's client: HTTP/1.1 by hand (the default: less of the client's own CPU on the shared "
                         "cores), or aiohttp (as before 2026-12-04)")

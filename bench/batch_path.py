@@ -27,6 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.arguments import seconds_within, within  # noqa: E402
+from streams.kafka.producer import ENVELOPE_CDRS_MAX as ENVELOPE_MAX  # noqa: E402
 from bench.calibration import calibration, ratio  # noqa: E402
 from bench.scratch import removed_after_success, scratch_dir  # noqa: E402
 from projections.events import CallDetailRecord  # noqa: E402
@@ -44,19 +46,19 @@ from streams.dev.simulate import SimulationSpec, simulate  # noqa: E402
 
 def arguments() -> argparse.Namespace:
     p = argparse.ArgumentParser()
-    p.add_argument("--calls", type=int, default=100_000)
-    p.add_argument("--accounts", type=int, default=5_000)
-    p.add_argument("--days", type=int, default=3, help="days the calls span (few accounts over few days: busy accounts)")
-    p.add_argument("--envelope", type=int, default=200)
-    p.add_argument("--partitions", type=int, default=4)
-    p.add_argument("--batch-messages", type=int, default=50, help="messages per batch (the worker's batches "
+    p.add_argument("--calls", type=within(1), default=100_000)
+    p.add_argument("--accounts", type=within(1), default=5_000)
+    p.add_argument("--days", type=within(1, 3_650), default=3, help="days the calls span (few accounts over few days: busy accounts)")
+    p.add_argument("--envelope", type=within(1, ENVELOPE_MAX), default=200)
+    p.add_argument("--partitions", type=within(1, 1_024), default=4)
+    p.add_argument("--batch-messages", type=within(1, 1_000_000), default=50, help="messages per batch (the worker's batches "
                    "are what one fetch brings, typically tens of envelopes)")
     p.add_argument("--no-seal", action="store_true")
-    p.add_argument("--key-ttl", type=float, default=30.0, metavar="SECONDS",
+    p.add_argument("--key-ttl", type=seconds_within(0, 86_400), default=30.0, metavar="SECONDS",
                    help="how long the worker trusts a cached subscriber key (its Opener's ttl_s; the worker's is 30). "
                         "0: every batch finds every key expired, as a worker does whose subscribers call less "
                         "often than every 30 s (most of them, on a real network)")
-    p.add_argument("--profile", type=int, default=0, metavar="N")
+    p.add_argument("--profile", type=within(0), default=0, metavar="N")
     p.add_argument("--gc-automatic", action="store_true", help="CPython's automatic garbage collection, as before "
                    "issue 22 (the worker collects between batches only)")
     return p.parse_args()

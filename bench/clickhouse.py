@@ -31,6 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from projections.events import CallDetailRecord, Direction, Disposition  # noqa: E402
+from bench.arguments import within  # noqa: E402
 from bench.scratch import removed_after_success, scratch_dir  # noqa: E402
 from projections.rating import RatedCall  # noqa: E402
 from streams.clickhouse.call_log import CALL_LOG_COLUMNS, call_log_row  # noqa: E402
@@ -107,10 +108,10 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--engine", choices=["server", "chdb"], default="server")
     p.add_argument("--cluster", action="store_true", help="a 2 shards x 2 replicas cluster of the server, here")
-    p.add_argument("--rows", type=int, default=10_000_000)
-    p.add_argument("--client-rows", type=int, default=1_000_000)
-    p.add_argument("--batch", type=int, default=25_000, help="rows per client insert (a worker batch: ~25k calls)")
-    p.add_argument("--accounts", type=int, default=100_000)
+    p.add_argument("--rows", type=within(1), default=10_000_000)
+    p.add_argument("--client-rows", type=within(1), default=1_000_000)
+    p.add_argument("--batch", type=within(1, 10_000_000), default=25_000, help="rows per client insert (a worker batch: ~25k calls)")
+    p.add_argument("--accounts", type=within(1), default=100_000)
     args = p.parse_args()
     if not 0 <= args.client_rows <= args.rows:
         p.error("--client-rows must be between 0 and --rows")

@@ -31,6 +31,8 @@ import fastavro
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.arguments import within  # noqa: E402
+from streams.kafka.producer import ENVELOPE_CDRS_MAX as ENVELOPE_MAX  # noqa: E402
 from bench.calibration import SCHEMA, _record, calibration, ratio  # noqa: E402
 
 FIELDS = json.loads(SCHEMA.read_text())["fields"]
@@ -88,8 +90,8 @@ def _timed(decode, messages: list[bytes]) -> float:  # noqa: ANN001
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--cdrs", type=int, default=200_000)
-    p.add_argument("--envelope", type=int, default=200)
+    p.add_argument("--cdrs", type=within(1), default=200_000)
+    p.add_argument("--envelope", type=within(1, ENVELOPE_MAX), default=200)
     args = p.parse_args()
     records_schema = fastavro.parse_schema(_records_schema())
     columns_schema = fastavro.parse_schema(_columns_schema())

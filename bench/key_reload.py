@@ -19,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.arguments import within  # noqa: E402
 from bench.calibration import calibration  # noqa: E402
 from bench.scratch import removed_after_success, scratch_dir  # noqa: E402
 from streams.edge.sealing import Opener, Sealer, SubscriberKeys  # noqa: E402
@@ -28,12 +29,9 @@ MONTH = "202612"
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--accounts", type=int, default=5_000)
-    parser.add_argument("--rounds", type=int, default=15, help="refreshes measured; the best is reported")
-    args = parser.parse_args(argv)
-    if not 1 <= args.accounts <= 1_000_000 or not 1 <= args.rounds <= 1_000:
-        parser.exit(2, "key_reload.py: --accounts must be 1-1000000 and --rounds 1-1000\n")
-    return args
+    parser.add_argument("--accounts", type=within(1, 1_000_000), default=5_000)
+    parser.add_argument("--rounds", type=within(1, 1_000), default=15, help="refreshes measured; the best is reported")
+    return parser.parse_args(argv)
 
 
 def measure(accounts: int, rounds: int) -> dict:

@@ -29,6 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.arguments import within  # noqa: E402
+from streams.kafka.producer import ENVELOPE_CDRS_MAX as ENVELOPE_MAX  # noqa: E402
 from bench.calibration import calibration, ratio  # noqa: E402
 from bench.scratch import removed_after_success, scratch_dir  # noqa: E402
 from projections.events import CallDetailRecord  # noqa: E402
@@ -45,17 +47,17 @@ from streams.dev.simulate import SimulationSpec, simulate  # noqa: E402
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser()
-    p.add_argument("--calls", type=int, default=200_000)
-    p.add_argument("--accounts", type=int, default=5_000)
-    p.add_argument("--envelope", type=int, default=200)
-    p.add_argument("--partitions", type=int, default=4)
-    p.add_argument("--batch-messages", type=int, default=2_000)
+    p.add_argument("--calls", type=within(1), default=200_000)
+    p.add_argument("--accounts", type=within(1), default=5_000)
+    p.add_argument("--envelope", type=within(1, ENVELOPE_MAX), default=200)
+    p.add_argument("--partitions", type=within(1, 1_024), default=4)
+    p.add_argument("--batch-messages", type=within(1, 1_000_000), default=2_000)
     p.add_argument("--engine", choices=["chdb", "server"], default="chdb")
     p.add_argument("--log-level", default="warning", help="info logs one line per batch to the worker log")
     p.add_argument("--broker-flavor", choices=["tansu", "kafka"], default="tansu",
                    help="'kafka' batches producer records (faster, but unsafe for restarts on Tansu)")
     p.add_argument("--no-seal", action="store_true", help="numbers in clear on the log (seal_personal_data off)")
-    p.add_argument("--workers", type=int, default=1, help="worker processes in one group (more than one needs "
+    p.add_argument("--workers", type=within(1, 16), default=1, help="worker processes in one group (more than one needs "
                    "--engine server: a chDB path belongs to one process)")
     p.add_argument("--rebuild", action="store_true", help="then rebuild from the log with one worker, timed")
     p.add_argument("--restart", action="store_true", help="then start one worker again and time how long it takes "

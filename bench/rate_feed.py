@@ -21,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.arguments import within  # noqa: E402
 from bench.calibration import calibration  # noqa: E402
 from projections.rating import DestinationRate, RateCard  # noqa: E402
 from streams.config.settings import Settings  # noqa: E402
@@ -46,7 +47,7 @@ async def looks(settings: Settings, n: int) -> list[float]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--looks", type=int, default=20)
+    p.add_argument("--looks", type=within(1, 100_000), default=20)
     args = p.parse_args()
     if not 1 <= args.looks <= 10_000:
         p.error("--looks must be 1..10000")

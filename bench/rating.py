@@ -17,6 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.arguments import within  # noqa: E402
 from projections.events import CallDetailRecord, Disposition  # noqa: E402
 from projections.rating import DestinationRate, RateCard, rate_call  # noqa: E402
 from streams.edge.rate_decks import load_rate_card  # noqa: E402
@@ -38,9 +39,9 @@ def make_prefixes(n: int, rng: random.Random) -> list[str]:
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--calls", type=int, default=300_000)
-    p.add_argument("--card-prefixes", type=int, default=50_000)
-    p.add_argument("--deck-prefixes", type=int, default=200_000)
+    p.add_argument("--calls", type=within(1), default=300_000)
+    p.add_argument("--card-prefixes", type=within(1), default=50_000)
+    p.add_argument("--deck-prefixes", type=within(1), default=200_000)
     args = p.parse_args()
     rng = random.Random(1)
 

@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aiohttp  # noqa: E402
 
+from bench.arguments import within  # noqa: E402
 from bench.calibration import calibration  # noqa: E402
 from bench.scratch import removed_after_success, scratch_dir  # noqa: E402
 from schemas.codec import EventCodec  # noqa: E402
@@ -37,10 +38,10 @@ from streams.worker.supervise import worker_env  # noqa: E402
 
 def arguments() -> argparse.Namespace:
     p = argparse.ArgumentParser()
-    p.add_argument("--calls", type=int, default=5_000)
-    p.add_argument("--concurrency", type=int, default=32, help="connections posting at once (switches, or "
+    p.add_argument("--calls", type=within(1), default=5_000)
+    p.add_argument("--concurrency", type=within(1, 10_000), default=32, help="connections posting at once (switches, or "
                    "a switch's concurrent posts)")
-    p.add_argument("--accounts", type=int, default=1_000)
+    p.add_argument("--accounts", type=within(1), default=1_000)
     return p.parse_args()
 
 
