@@ -132,13 +132,24 @@ class SubscriberKeys:
         erasure: later events are sealed again, old tokens stay unreadable)."""
         return self._created_once(self._dir(account_id) / KEY_FILE)
 
-    def for_month(self, account_id: str, epoch: str) -> tuple[str, bytes]:
-        """The key a CDR of UTC month ``epoch`` (YYYYMM) is sealed with: (id, 32 bytes)."""
+    def for_month(self, account_id: str, epoch: str, epochs: dict[str, bytes] | None = None) -> tuple[str, bytes]:
+        """The key a CDR of UTC month ``epoch`` (YYYYMM) is sealed with: (id, 32 bytes).
+        ``epochs``: the caller's cache of month secrets, emptied as it empties its keys."""
         key_id, master = self.current(account_id)
+        return f"{key_id}.{epoch}", _derive(master, self._sealing_secret(epoch, epochs), epoch)
+
+    def _sealing_secret(self, epoch: str, epochs: dict[str, bytes] | None) -> bytes:
+        """The secret of month ``epoch``, made if there is none; ``SealError`` past retention.
+        Read once per cache, not once per subscriber (the receiver loads every calling
+        subscriber's key again each ``Sealer.ttl_s``: two file reads of the three were these)."""
+        if epochs is not None and epoch in epochs:
+            return epochs[epoch]
         if epoch < self.expired_before():
             raise SealError(f"month {epoch} is past retention: its secret was destroyed, nothing is sealed with it")
         _, secret = self._created_once(self.directory / EPOCHS_DIR / epoch)
-        return f"{key_id}.{epoch}", _derive(master, secret, epoch)
+        if epochs is not None:
+            epochs[epoch] = secret
+        return secret
 
     def expired_before(self) -> str:
         try:
@@ -327,6 +338,7 @@ class Sealer:
         self.country_code = country_code  # the dialling plan the route's mark is read in
         self.ttl_s = ttl_s
         self._cache: dict[tuple[str, str], tuple[str, AESGCMSIV]] = {}
+        self._epochs: dict[str, bytes] = {}  # month secrets, read once until forget()
         self._expired_before: str | None = None  # read once until forget()
         self._loaded_at = time.monotonic()
 
@@ -343,7 +355,8 @@ class Sealer:
             self.forget()
         cached = self._cache.get((account_id, epoch))
         if cached is None:
-            key_id, material = self.keys.for_month(account_id, epoch) if epoch else self.keys.current(account_id)
+            key_id, material = (self.keys.for_month(account_id, epoch, self._epochs) if epoch
+                                else self.keys.current(account_id))
             cached = self._cache[(account_id, epoch)] = (key_id, _cipher(material))
         return cached
 
@@ -381,6 +394,7 @@ class Sealer:
     def forget(self) -> None:
         """Drop cached keys (also between files, so an erasure holds for the next one)."""
         self._cache.clear()
+        self._epochs.clear()
         self._expired_before = None
         self._loaded_at = time.monotonic()
 

@@ -293,6 +293,31 @@ def test_R31_an_opener_reads_a_months_secret_once_and_sees_it_destroyed_within_i
     assert opener.open("a1", tokens["a1"]) is None  # a key kept from before the refresh too
 
 
+def test_R31_a_sealer_reads_a_months_secret_once_and_sees_it_destroyed_after_its_ttl(tmp_path, monkeypatch):
+    """The receiver loads every calling subscriber's key again each ttl_s: the month's secret
+    and the retention mark were read again for each of them (two file reads of three). They are
+    read once per sealer's ttl now, and a month destroyed by retention elsewhere still stops
+    being sealed once the ttl has passed, as an erased key does."""
+    from streams.edge import sealing
+    from streams.edge.sealing import Sealer, SealError, SubscriberKeys
+
+    now = [1_000.0]
+    monkeypatch.setattr(sealing.time, "monotonic", lambda: now[0])
+    keys = SubscriberKeys(tmp_path / "keys")
+    Sealer(keys, 6).seal("a0", "12125550100", "202610")  # the month's secret exists
+    reads = []
+    real_read = sealing._read_stamped
+    monkeypatch.setattr(sealing, "_read_stamped", lambda path: reads.append(path) or real_read(path))
+    sealer = Sealer(keys, 6, ttl_s=30)
+    for account in ("a1", "a2", "a3"):
+        sealer.seal(account, "12125550100", "202610")
+    assert len([r for r in reads if r.endswith("202610")]) == 1
+    assert keys.expire_before("202611") == ["202610"]  # `retention apply`, elsewhere
+    now[0] += 30
+    with pytest.raises(SealError, match="past retention"):
+        sealer.seal("a4", "12125550100", "202610")
+
+
 @pytest.mark.parametrize("month", ["../../x", "/etc/hostname", "9" * 5000, "2026١٠", "20261", "2026100"])
 def test_R31_a_tokens_month_that_is_not_yyyymm_is_refused_never_read_as_a_path(tmp_path, month):
     """The month of a token names a file of the key store, and tokens come off the log: a
