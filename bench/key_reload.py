@@ -1,10 +1,12 @@
-"""What a worker pays to open a subscriber's sealed numbers once its cached key has expired.
+"""What opening (the worker) and sealing (the edge) cost once a subscriber's cached key has expired.
 
 Why: the worker's ``Opener`` keeps keys for ``ttl_s`` (30 s), so that an erasure made by another
 process reaches it soon. Most subscribers call less often than that, so on a real network
 nearly every call finds its subscriber's key expired. This measures, per account, the open of
 one sealed number right after a refresh (the key taken back or read again, the value decrypted),
-and the first open of a new opener (the key read, derived and set up; best of three). Prints JSON, with the calibration.
+and the first open of a new opener (the key read, derived and set up; best of three); and the
+edge's side: a number sealed per account right after the sealer's ttl. Prints JSON, with the
+calibration.
 
     python bench/key_reload.py [--accounts 5000] [--rounds 15]
 """
@@ -53,7 +55,22 @@ def measure(accounts: int, rounds: int) -> dict:
             opener.open(account_id, token)
         best = min(best, (time.perf_counter() - started) / accounts * 1e6)
     return {"what": "Opener.open of one sealed number per account, keys expired", "accounts": accounts,
-            "first_open_us_per_account": round(first_us, 2), "after_refresh_us_per_account": round(best, 2)}
+            "first_open_us_per_account": round(first_us, 2), "after_refresh_us_per_account": round(best, 2),
+            "seal_after_ttl_us_per_account": round(_sealing(tokens, keys, rounds), 2)}
+
+
+def _sealing(tokens: list[tuple[str, str]], keys: SubscriberKeys, rounds: int) -> float:
+    """The edge's side (the receiver, ``ingest --follow``): one number sealed per account right
+    after the sealer's ttl passed, so each account's key is loaded again (best of ``rounds``)."""
+    sealer = Sealer(keys, 6)
+    best = float("inf")
+    for _ in range(rounds):
+        sealer.forget()  # what the ttl's passing does
+        started = time.perf_counter()
+        for account_id, _token in tokens:
+            sealer.seal(account_id, "+14155550123", MONTH)
+        best = min(best, (time.perf_counter() - started) / len(tokens) * 1e6)
+    return best
 
 
 def main(argv: list[str] | None = None) -> None:
