@@ -19,7 +19,8 @@ cdef uint64_t[8] _IV = [
     0x510e527fade682d1ULL, 0x9b05688c2b3e6c1fULL, 0x1f83d9abfb41bd6bULL, 0x5be0cd19137e2179ULL,
 ]
 
-cdef unsigned char[12][16] _SIGMA = [
+# The message schedule of the ten distinct rounds; rounds 10 and 11 reuse rows 0 and 1 (RFC 7693).
+cdef unsigned char[10][16] _SIGMA = [
     [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
     [14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3],
     [11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4],
@@ -30,8 +31,6 @@ cdef unsigned char[12][16] _SIGMA = [
     [13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10],
     [6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5],
     [10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0],
-    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
-    [14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3],
 ]
 
 
@@ -79,7 +78,7 @@ cdef void _compress(uint64_t* h, const unsigned char* block, uint64_t counted, b
     if last:
         v14 = ~v14
     for r in range(12):
-        s = _SIGMA[r]
+        s = _SIGMA[r % 10]
         v0, v4, v8, v12 = _g(v0, v4, v8, v12, m[s[0]], m[s[1]])
         v1, v5, v9, v13 = _g(v1, v5, v9, v13, m[s[2]], m[s[3]])
         v2, v6, v10, v14 = _g(v2, v6, v10, v14, m[s[4]], m[s[5]])
