@@ -108,8 +108,8 @@ def test_an_opener_takes_back_an_unchanged_key_after_its_ttl_without_reading_it_
     opener = Opener(keys, ttl_s=0)
     assert opener.open(ACCT, token) == "15550001234"
     reads = []
-    real_read = sealing._read_stamped
-    monkeypatch.setattr(sealing, "_read_stamped", lambda path: reads.append(path) or real_read(path))
+    real_read = sealing._read  # every file read of the key store goes through it
+    monkeypatch.setattr(sealing, "_read", lambda path, stamped: reads.append(path) or real_read(path, stamped))
     for _ in range(3):
         opener.refresh()
         assert opener.open(ACCT, token) == "15550001234"
@@ -306,8 +306,8 @@ def test_R31_a_sealer_reads_a_months_secret_once_and_sees_it_destroyed_after_its
     keys = SubscriberKeys(tmp_path / "keys")
     Sealer(keys, 6).seal("a0", "12125550100", "202610")  # the month's secret exists
     reads = []
-    real_read = sealing._read_stamped
-    monkeypatch.setattr(sealing, "_read_stamped", lambda path: reads.append(path) or real_read(path))
+    real_read = sealing._read  # every file read of the key store goes through it
+    monkeypatch.setattr(sealing, "_read", lambda path, stamped: reads.append(path) or real_read(path, stamped))
     sealer = Sealer(keys, 6, ttl_s=30)
     for account in ("a1", "a2", "a3"):
         sealer.seal(account, "12125550100", "202610")
