@@ -34,6 +34,9 @@ DEFAULT_RATE_CARDS = (
 STRING_LENGTH_MAX = 4_096  # any text setting; a list setting's items each
 LIST_ITEMS_MAX = 1_000
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+# R32's 30 days, less the day a dead-letter segment may stay open before retention can delete it
+# (streams/kafka/topics.py rolls that topic's segments daily) and a day's margin.
+DEAD_LETTER_DAYS_SEALED_MAX = 28
 
 
 class ConfigError(ValueError):
@@ -93,7 +96,10 @@ class Settings:
     # Topic retention (streams/kafka/topics.py): the events topic keeps every record; a worker
     # refuses one that expires unless this says the log is kept elsewhere (tiered storage, a mirror).
     allow_finite_event_retention: bool = setting(False)
-    dead_letter_retention_days: int = setting(90, low=1, high=3_650)
+    # R32: a record the edge rejects (ingest, receive) reaches the dead-letter topic as it was
+    # read, numbers in clear (its account may be unknown), so with seal_personal_data the topic
+    # must let it go before an erasure's 30-day deadline: _check_together.
+    dead_letter_retention_days: int = setting(28, low=1, high=3_650)
     calls_rated_retention_days: int = setting(90, low=1, high=3_650)
     partitions: int = setting(4, low=1, high=1024)
     replication_factor: int = setting(1, low=1, high=32)
@@ -326,6 +332,10 @@ def _check_field(s: Settings, f: Any) -> None:
 
 
 def _check_together(s: Settings) -> None:
+    if s.seal_personal_data and s.dead_letter_retention_days > DEAD_LETTER_DAYS_SEALED_MAX:
+        raise ConfigError(f"dead_letter_retention_days: {s.dead_letter_retention_days} is more than "
+                          f"{DEAD_LETTER_DAYS_SEALED_MAX} while seal_personal_data is on: a CDR the edge rejects "
+                          "keeps its numbers in clear on that topic, and an erasure is due within 30 days (R32)")
     if s.rate_card_lead_seconds < s.max_clock_skew_seconds:
         raise ConfigError(f"rate_card_lead_seconds: {s.rate_card_lead_seconds} must be at least "
                           f"max_clock_skew_seconds ({s.max_clock_skew_seconds}), or a rebuild could rate "

@@ -19,8 +19,8 @@ table's changelog when ingest starts, with the ``--directory`` CSV file over the
 R32: with ``seal_personal_data`` (the default) caller and callee reach the log sealed with the
 subscriber's key (``streams/edge/sealing.py``; deterministic, so a re-ingested file still gives
 duplicates). A *rejected* line goes to the dead-letter topic as it was read, numbers and all,
-because its account may be unknown: give that topic a retention shorter than the erasure
-deadline (README, privacy).
+because its account may be unknown: that topic lets it go before the erasure deadline
+(``dead_letter_retention_days``, at most 28 days while sealing is on).
 """
 
 from __future__ import annotations

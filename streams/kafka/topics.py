@@ -9,7 +9,7 @@ topics itself, before anything is produced, with these settings:
 - infinite (``retention.ms`` and ``retention.bytes`` -1): the events topic; the journal
   entries, invoices, account statuses and invoice numbers (records that finance and switches
   read back and that a new consumer must find whole);
-- a set retention: dead letters (``dead_letter_retention_days``) and rated calls
+- a set retention: dead letters (``dead_letter_retention_days``, in daily segments: R32) and rated calls
   (``calls_rated_retention_days``: the call log keeps every call, and the topic is rebuilt from
   the events);
 - compacted: the rates topic (keys are immutable card parts, so compaction only drops re-sent
@@ -73,7 +73,10 @@ def topic_specs(s: Settings) -> list[TopicSpec]:
         TopicSpec(s.account_status_topic, n, rf, INFINITE, "status changes: a new switch reads them all"),
         TopicSpec(s.calls_rated_topic, n, rf, days(s.calls_rated_retention_days),
                   "derived: the call log keeps every call, and a rebuild sends them again"),
-        TopicSpec(s.dead_letter_topic, n, rf, days(s.dead_letter_retention_days),
+        # Kafka deletes a whole segment once its newest record is past retention, and rolls a
+        # segment after segment.ms (a week by default): daily segments, so that a rejected CDR's
+        # numbers in clear are gone within a day of retention (R32; settings.py).
+        TopicSpec(s.dead_letter_topic, n, rf, {**days(s.dead_letter_retention_days), "segment.ms": str(DAY_MS)},
                   "refused records, kept for operators to inspect and re-drive"),
         # One partition each: the numbering stage sees every events partition's drafts in one
         # order and gives one sequence per issuer (projections/numbering.py).

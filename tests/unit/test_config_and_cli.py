@@ -139,6 +139,8 @@ def test_duplicate_prefix_is_an_error(tmp_path):
     (["payment", "record", "a1", "--amount", "1.2345678", "--currency", "USD"], {}, "--amount:"),
     (["payment", "record", "a1", "--amount", "5", "--currency", "USD", "--at", "yesterday"], {}, "--at:"),
     (["receive", "--carrier", "c", "--listen", "0.0.0.0:8090"], {}, "api_tokens_file: required when the receiver"),
+    (["topics", "ensure", "--dry-run"], {"VOICELEDGER_DEAD_LETTER_RETENTION_DAYS": "90"},
+     "dead_letter_retention_days: 90 is more than 28 while seal_personal_data is on"),
 ])
 def test_cli_errors_are_one_line_without_traceback(args, env, needle):
     import os

@@ -38,7 +38,7 @@ SAMPLES: dict[str, tuple[str, str, object]] = {
     "invoice_numbers_topic": ('"ins"', "ins", "ins"),
     "rates_topic": ('"r"', "r", "r"),
     "allow_finite_event_retention": ("true", "yes", True),
-    "dead_letter_retention_days": ("30", "30", 30),
+    "dead_letter_retention_days": ("14", "14", 14),
     "calls_rated_retention_days": ("7", "7", 7),
     "partitions": ("12", "12", 12),
     "replication_factor": ("3", "3", 3),
@@ -214,3 +214,15 @@ def test_R35_the_authorization_api_beyond_loopback_needs_tokens():
         load_settings(None, env=env)
     assert load_settings(None, env={**env, "VOICELEDGER_API_TOKENS_FILE": "/run/secrets/t"}).http_bind_host == "0.0.0.0"
     assert load_settings(None, env={"VOICELEDGER_AUTHORIZATION_PORT": "6066"}).http_bind_host == "127.0.0.1"
+
+
+def test_R32_dead_letters_in_clear_leave_before_an_erasure_is_due():
+    """A CDR the edge rejects keeps its numbers in clear on the dead-letter topic: with sealing
+    on, the topic must let it go within R32's 30 days (28 days, in daily segments)."""
+    assert load_settings(None, env={}).dead_letter_retention_days == 28
+    assert load_settings(None, env={"VOICELEDGER_DEAD_LETTER_RETENTION_DAYS": "28"}).dead_letter_retention_days == 28
+    with pytest.raises(ConfigError, match="^dead_letter_retention_days: 29 is more than 28 while seal_personal_data"):
+        load_settings(None, env={"VOICELEDGER_DEAD_LETTER_RETENTION_DAYS": "29"})
+    # Numbers in clear everywhere by the operator's choice: no erasure to keep up with here.
+    clear = {"VOICELEDGER_DEAD_LETTER_RETENTION_DAYS": "90", "VOICELEDGER_SEAL_PERSONAL_DATA": "false"}
+    assert load_settings(None, env=clear).dead_letter_retention_days == 90

@@ -11,7 +11,7 @@ import sys
 
 def test_dry_run_shows_the_events_topic_with_infinite_retention():
     env = {**os.environ, "VOICELEDGER_PARTITIONS": "12", "VOICELEDGER_REPLICATION_FACTOR": "3",
-           "VOICELEDGER_DEAD_LETTER_RETENTION_DAYS": "30", "VOICELEDGER_BROKER": "127.0.0.1:1"}
+           "VOICELEDGER_DEAD_LETTER_RETENTION_DAYS": "20", "VOICELEDGER_BROKER": "127.0.0.1:1"}
     run = subprocess.run([sys.executable, "-m", "streams.cli", "topics", "ensure", "--dry-run", "--json"],
                          capture_output=True, text=True, timeout=60, env=env)
     assert run.returncode == 0, run.stderr
@@ -22,7 +22,9 @@ def test_dry_run_shows_the_events_topic_with_infinite_retention():
     assert (events["partitions"], events["replication_factor"]) == (12, 3)
     for name in ("voiceledger.invoices", "voiceledger.ledger.entries", "voiceledger.invoice-numbers"):
         assert topics[name]["configs"]["retention.ms"] == "-1", name
-    assert topics["voiceledger.dead-letter"]["configs"]["retention.ms"] == str(30 * 86_400_000)
+    # R32: rejected CDRs keep numbers in clear there; daily segments let retention delete them on time.
+    assert topics["voiceledger.dead-letter"]["configs"] == {"retention.ms": str(20 * 86_400_000), "retention.bytes": "-1",
+                                                           "segment.ms": str(86_400_000), **large}
     assert topics["voiceledger.invoice-numbering"]["partitions"] == 1
     assert topics["voiceledger.rates"]["configs"] == {"cleanup.policy": "compact", **large}
     # The tables' changelogs, made before Faust would make them with a broker's defaults.
