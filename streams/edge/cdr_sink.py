@@ -97,41 +97,60 @@ class CdrSink:
         ``SealError`` when the key store cannot seal it."""
         return cdr if self._sealer is None else self._sealer.seal_event(cdr)
 
-    async def calls(self, cdrs: list[CallDetailRecord], sealed: bool = False) -> None:
-        """Send good calls to the events topic (acknowledged by ``flush``)."""
+    async def calls(self, cdrs: list[CallDetailRecord], sealed: bool = False) -> list[asyncio.Future]:
+        """Send good calls to the events topic (acknowledged by ``flush``, or by ``acknowledged``
+        of the sends returned)."""
         if self._sealer is not None and not sealed:
             cdrs = self._sealer.seal_events(cdrs)
         s = self.settings
-        for partition, key, value in plan_messages(cdrs, self.codec, s.partitions, self.envelope_max):
-            await self._send(s.events_topic, key, value, partition)
+        sends = [await self._send(s.events_topic, key, value, partition)
+                 for partition, key, value in plan_messages(cdrs, self.codec, s.partitions, self.envelope_max)]
         self.counts.produced += len(cdrs)
+        return sends
 
-    async def reject(self, source: str, number: int, raw: str, rejected: CdrRejected) -> None:
-        """Send a bad record to the dead-letter topic with its reason (acknowledged by ``flush``)."""
+    async def reject(self, source: str, number: int, raw: str, rejected: CdrRejected,
+                     index: int = 0) -> asyncio.Future:
+        """Send a bad record to the dead-letter topic with its reason (acknowledged as ``calls``).
+        ``index``: the record's line within request ``number`` (a batch post), else 0."""
         self.counts.rejected += 1
         self.counts.reasons[rejected.code] += 1
+        line = f"/{index}" if index else ""
         letter = self.codec.encode_dead_letter(
-            reason_code=rejected.code, reason=f"{source}:{number}: {rejected}", source_topic=source,
-            source_partition=-1, source_offset=number, source_index=0, original=raw.encode())
-        await self._send(self.settings.dead_letter_topic, f"{source}/{number}".encode(), letter)
+            reason_code=rejected.code, reason=f"{source}:{number}{line}: {rejected}", source_topic=source,
+            source_partition=-1, source_offset=number, source_index=index, original=raw.encode())
+        return await self._send(self.settings.dead_letter_topic, f"{source}/{number}{line}".encode(), letter)
 
     async def flush(self) -> None:
         """Every record sent so far is acknowledged by the broker (raises if one was not)."""
         pending, self._pending = self._pending, []
-        for md in await asyncio.gather(*pending):
+        self._note(await asyncio.gather(*pending))
+        await self._producer.flush()
+
+    async def acknowledged(self, sends: list[asyncio.Future]) -> None:
+        """These sends are acknowledged by the broker (raises if one was not). The receiver
+        answers each request for its own records: with ``flush``, a request could take another's
+        sends off the list, so that a failed send was answered to the wrong request and the other
+        told its call was on the log when it was not."""
+        mine = {id(f) for f in sends}
+        self._pending = [f for f in self._pending if id(f) not in mine]
+        self._note(await asyncio.gather(*sends))
+
+    def _note(self, delivered: list[Any]) -> None:
+        for md in delivered:
             key = (md.topic, md.partition)
             self.acked[key] = max(self.acked.get(key, 0), md.offset + 1)
-        await self._producer.flush()
 
     def forget_keys(self) -> None:
         """Reload subscriber keys at the next call: an erasure between two files holds for the next."""
         if self._sealer is not None:
             self._sealer.forget()
 
-    async def _send(self, topic: str, key: bytes, value: bytes, partition: int | None = None) -> None:
-        self._pending.append(await self._producer.send(topic, key=key, value=value, partition=partition))
+    async def _send(self, topic: str, key: bytes, value: bytes, partition: int | None = None) -> asyncio.Future:
+        sent = await self._producer.send(topic, key=key, value=value, partition=partition)
+        self._pending.append(sent)
         if len(self._pending) >= PENDING_MAX:
             await self.flush()
+        return sent
 
 
 class CallBatcher:
@@ -165,8 +184,8 @@ class CallBatcher:
         await asyncio.sleep(self.linger_s)
         waiting, self._waiting, self._sending = self._waiting, [], None
         try:
-            await self.sink.calls([cdr for cdr, _ in waiting], sealed=True)
-            await self.sink.flush()
+            # Its own sends only: another group's or request's failure is not this group's answer.
+            await self.sink.acknowledged(await self.sink.calls([cdr for cdr, _ in waiting], sealed=True))
         except BaseException as exc:  # every caller of the group hears it (a 503: the switch retries)
             for _, done in waiting:
                 if not done.done():

@@ -149,8 +149,8 @@ class CdrReceiver:
             return web.json_response({"billed": False, "reason": "b_leg"})
         rejected = parsed.rejected if parsed.cdr is None else self.sink.unsendable(parsed.cdr)
         if rejected is not None:
-            await self.sink.reject(f"http:{self.source.carrier_id}", number, parsed.raw, rejected)
-            await self.sink.flush()
+            await self.sink.acknowledged([await self.sink.reject(f"http:{self.source.carrier_id}", number, parsed.raw,
+                                                                 rejected)])
             CDRS_RECEIVED.labels("rejected").inc()
             return web.json_response({"rejected": rejected.code, "reason": str(rejected)}, status=422)
         cdr = replace(parsed.cdr, revision=self.source.revision) if self.source.revision else parsed.cdr
