@@ -4,6 +4,9 @@
   as the body, or a form with the JSON in its ``cdr`` field (``application/x-www-form-urlencoded``),
   values URL-encoded as the module writes them (``streams/edge/freeswitch.py``);
 - ``POST /cdr/json``: one plain JSON CDR (``streams/edge/plain_json.py``);
+- ``POST /cdr/json/lines``: up to ``LINES_MAX`` plain JSON CDRs, one per line (JSON Lines, as in a
+  file), for a mediation system or a switch that posts calls in batches. Each line is answered on
+  its own (``_lines``), and the good calls go to the log in envelopes at once;
 - ``GET /healthz``: 200 while the receiver runs; ``GET /metrics``: its Prometheus metrics
   (``voiceledger_cdrs_received_total`` by outcome).
 
@@ -32,6 +35,7 @@ import asyncio
 import base64
 import json
 import logging
+from collections import Counter
 from dataclasses import replace
 from urllib.parse import parse_qs
 
@@ -50,6 +54,8 @@ from streams.edge.sealing import SealError
 from streams.observe.metrics import CDRS_RECEIVED
 
 BODY_BYTES_MAX = 1024 * 1024  # one CDR: mod_json_cdr's largest legs are tens of kilobytes
+LINES_MAX = 1_000  # CDRs in one batch post (~250 kB of plain JSON): the answer lists each
+UNSEALABLE = "the key store cannot seal this call's numbers; retry"
 DIRECTORY_REFRESH_S = 60.0
 log = logging.getLogger("voiceledger.receiver")
 
@@ -66,6 +72,7 @@ class CdrReceiver:
         app = web.Application(client_max_size=BODY_BYTES_MAX)
         app.router.add_post("/cdr/freeswitch", self.freeswitch)
         app.router.add_post("/cdr/json", self.plain)
+        app.router.add_post("/cdr/json/lines", self.plain_lines)
         app.router.add_get("/healthz", lambda _: web.json_response({"status": "ok"}))
         app.router.add_get("/metrics", _metrics)
         app.on_startup.append(self._start)
@@ -137,7 +144,7 @@ class CdrReceiver:
         except SealError as exc:  # the key store, not the CDR: the switch keeps it and retries once it is mended
             CDRS_RECEIVED.labels("unavailable").inc()
             log.error("CDR %d not sealed: %s", number, exc)
-            return web.json_response({"error": "the key store cannot seal this call's numbers; retry"}, status=503)
+            return web.json_response({"error": UNSEALABLE}, status=503)
         except Exception:  # the broker did not acknowledge: the switch keeps the CDR and retries
             CDRS_RECEIVED.labels("unavailable").inc()
             log.warning("CDR %d not acknowledged by the broker", number, exc_info=True)
@@ -158,6 +165,63 @@ class CdrReceiver:
         CDRS_RECEIVED.labels("produced").inc()
         return web.json_response({"call_key": cdr.call_key, "account_id": cdr.account_id,
                                   "direction": cdr.direction.value.lower()})
+
+
+    async def plain_lines(self, request: web.Request) -> web.Response:
+        """A batch of plain JSON CDRs, one per line: ``200`` with each line's answer, in order
+        (``_lines``), once the broker has acknowledged every call and dead letter of it; ``413``
+        over ``LINES_MAX`` lines (nothing is sent: split the batch); ``503`` when the broker did
+        not acknowledge: post the whole batch again (the calls already on the log are duplicates
+        the worker counts, never a second charge; a dead letter may then be written twice)."""
+        text = await self._body(request)
+        self.received += 1
+        number, source = self.received, replace(self.source, directory=self._directory)
+        lines = sum(1 for line in text.splitlines() if line.strip())
+        if lines > LINES_MAX:
+            CDRS_RECEIVED.labels("too_large").inc()
+            return web.json_response({"error": f"{lines} CDRs: at most {LINES_MAX} in one request"}, status=413)
+        try:
+            records = list(read_plain_json(text, source.carrier_id, source.zone, source.directory))
+        except Exception as exc:  # a reader must refuse, never raise: the batch is one dead letter then
+            records = [Parsed(0, text, None, CdrRejected("unprocessable", type(exc).__name__))]
+        try:
+            answers, outcomes = await self._lines(records, number)
+        except Exception:  # the broker did not acknowledge: the caller posts the batch again
+            CDRS_RECEIVED.labels("unavailable").inc(len(records))
+            log.warning("batch %d not acknowledged by the broker", number, exc_info=True)
+            return web.json_response({"error": "the events topic is unavailable; retry"}, status=503)
+        for outcome, n in outcomes.items():
+            CDRS_RECEIVED.labels(outcome).inc(n)
+        return web.json_response({"produced": outcomes["produced"], "rejected": outcomes["rejected"],
+                                  "retry": outcomes["unavailable"], "results": answers})
+
+    async def _lines(self, records: list[Parsed], number: int) -> tuple[list[dict], Counter]:
+        """Each line's answer, and how many of each outcome: ``{"line", "call_key", "account_id",
+        "direction"}`` on the log; ``{"line", "rejected", "reason"}`` on the dead-letter topic
+        (``source_offset`` the request, ``source_index`` the line); ``{"line", "error"}`` when the
+        key store cannot seal it (post that line again once it is mended)."""
+        answers, outcomes, calls, sends = [], Counter(), [], []
+        for parsed in records:
+            rejected = parsed.rejected if parsed.cdr is None else self.sink.unsendable(parsed.cdr)
+            if rejected is not None:
+                sends.append(await self.sink.reject(f"http:{self.source.carrier_id}", number, parsed.raw, rejected,
+                                                    index=parsed.line))
+                answers.append({"line": parsed.line, "rejected": rejected.code, "reason": str(rejected)})
+                outcomes["rejected"] += 1
+                continue
+            cdr = replace(parsed.cdr, revision=self.source.revision) if self.source.revision else parsed.cdr
+            try:
+                calls.append(self.sink.seal(cdr))
+            except SealError as exc:  # the key store, not the CDR: that line is posted again once mended
+                log.error("CDR %d/%d not sealed: %s", number, parsed.line, exc)
+                answers.append({"line": parsed.line, "error": UNSEALABLE})
+                outcomes["unavailable"] += 1
+                continue
+            answers.append({"line": parsed.line, "call_key": cdr.call_key, "account_id": cdr.account_id,
+                            "direction": cdr.direction.value.lower()})
+            outcomes["produced"] += 1
+        await self.sink.acknowledged(sends + await self.sink.calls(calls, sealed=True))
+        return answers, outcomes
 
 
 async def _metrics(_: web.Request) -> web.Response:

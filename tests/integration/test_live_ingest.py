@@ -343,3 +343,57 @@ def test_R9_calls_posted_at_once_share_envelopes_and_each_is_answered_once_it_is
     letters = [codec.decode_dead_letter(r.value) for r in asyncio.run(read_topic(settings.broker,
                                                                                   settings.dead_letter_topic))]
     assert [(x["source_topic"], x["reason_code"]) for x in letters] == [("http:fs-1", "unencodable")]
+
+
+def _plain_call(call_id: str, account_id: str, **over: str) -> dict:
+    return {"call_id": call_id, "caller": "+15550000001", "callee": "+12125550100", "account_id": account_id,
+            "start_at": "2026-10-05T09:00:01Z", "answer_at": "2026-10-05T09:00:09Z",
+            "end_at": "2026-10-05T09:04:19Z", **over}
+
+
+def test_R9_a_batch_of_cdrs_posted_as_json_lines_is_answered_line_by_line_and_billed_once(settings, tmp_path):
+    """``POST /cdr/json/lines``: each line answered on its own, in order (on the log, or
+    dead-lettered with its line), once the broker has them all; the same batch posted again (a
+    retry) bills nothing twice; over LINES_MAX lines is a 413 and sends nothing."""
+    from streams.kafka.codec import codec_for
+
+    _open_accounts(settings, {"acct-b1": ("15550000001",), "acct-b2": ("15550000002",)})
+    batch = "\n".join([json.dumps(_plain_call("b-1", "acct-b1")), "", '{"call_id": "b-2"',
+                       json.dumps(_plain_call("b-3", "acct-b2")), json.dumps(_plain_call("b-4", "acct-b2", callee=""))])
+    too_many = "\n".join(json.dumps(_plain_call(f"m-{n}", "acct-b1")) for n in range(1_001))
+    receiver, base, log = _receiver(settings, tmp_path / "receiver.log")
+    try:
+        _wait_http(base + "/healthz", receiver, log)
+        answers = [_post(base + "/cdr/json/lines", batch.encode(), "application/x-ndjson") for _ in range(2)]
+        assert _post(base + "/cdr/json/lines", too_many.encode(), "application/x-ndjson") == (
+            413, {"error": "1001 CDRs: at most 1000 in one request"})
+        metrics = urllib.request.urlopen(base + "/metrics", timeout=5).read().decode()
+    finally:
+        receiver.send_signal(signal.SIGTERM)
+        assert receiver.wait(30) == 0, log.read_text()[-2000:]
+    for status, body in answers:  # the retry is answered as the first post was
+        assert (status, body["produced"], body["rejected"], body["retry"]) == (200, 2, 2, 0), body
+        assert [(r["line"], r.get("call_key") or r["rejected"]) for r in body["results"]] == [
+            (1, "fs-1/b-1"), (3, "bad_json"), (4, "fs-1/b-3"), (5, "missing_field")]
+    assert 'voiceledger_cdrs_received_total{outcome="produced"} 4.0' in metrics
+    assert 'voiceledger_cdrs_received_total{outcome="too_large"} 1.0' in metrics
+    codec = codec_for(settings)
+    letters = [codec.decode_dead_letter(r.value) for r in asyncio.run(read_topic(settings.broker,
+                                                                                  settings.dead_letter_topic))]
+    assert sorted((x["source_offset"], x["source_index"], x["reason_code"], x["original"]) for x in letters) == [
+        (n, line, code, raw) for n in (1, 2) for line, code, raw in
+        ((3, "bad_json", b'{"call_id": "b-2"'), (5, "missing_field", json.dumps(_plain_call("b-4", "acct-b2",
+                                                                                            callee="")).encode()))]
+    cdrs, offsets = _events_and_offsets(settings)
+    assert sorted(c.call_key for c in cdrs) == ["fs-1/b-1", "fs-1/b-1", "fs-1/b-3", "fs-1/b-3"], "none of m-*"
+    assert run_worker_to_end(settings, offsets, tmp_path / "worker.log") == 0
+    ch = connect(settings.clickhouse_url)
+    try:
+        rows = ch.query("SELECT call_key, account_id, billed_s, charge_micros FROM call_log FINAL ORDER BY call_key")
+        (debits,), = ch.query("SELECT toInt64(sum(amount_micros)) FROM journal FINAL WHERE kind = 'usage' "
+                              "AND ledger_account LIKE 'customer:%'")
+    finally:
+        ch.close()
+    # 4 min 18 s answered to the US at 0.01/min, billed per minute: 5 minutes, 0.05 each, once.
+    assert rows == [("fs-1/b-1", "acct-b1", 300, 50_000), ("fs-1/b-3", "acct-b2", 300, 50_000)]
+    assert debits == 100_000
