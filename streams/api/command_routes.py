@@ -144,10 +144,15 @@ def erase(account_id: str = ACCOUNT, key: str = KEY, who: str = Depends(caller),
     numbers anonymised in ClickHouse, the erasure logged for the worker; amounts stay. Idempotent:
     the same request again (it may have stopped half-way) finishes it. The key is the request's
     reference (the privacy ticket)."""
+    must(access.may_command(who))
+    return erase_now(ctx, account_id, key)
+
+
+def erase_now(ctx: Context, account_id: str, reference: str) -> Erasure:
+    """The erasure an operator or the customer asked for (``reference``: the request's own)."""
     from streams.ledger.privacy import erase_subscriber
 
-    must(access.may_command(who))
-    done = command(lambda: erase_subscriber(ctx.settings, account_id, key))
+    done = command(lambda: erase_subscriber(ctx.settings, account_id, reference))
     ctx.opener.forget(account_id)  # this process read the key before: it must not print the name again
     return Erasure(account_id=done.account, call_log_rows_anonymised=done.call_log_rows_anonymised,
                    erasure_event=done.erasure_event, subscriber_key_deleted=done.subscriber_key_deleted)

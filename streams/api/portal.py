@@ -1,7 +1,7 @@
 """The customer portal at ``/portal`` (issue 19): the account's balance and recent payments, its
 statements for the current month and the three before (R20), its invoices to view and download
 as PDF, the call records behind its charges (R33), a dispute form (R19: refused after 30 days),
-and a data export (R32).
+a data export and the erasure of the customer's personal data (R32).
 
 A customer arrives by the signed, expiring link an operator gave them (``streams/api/links.py``);
 the link's token becomes the session cookie, scoped to that one account. Every page reads the
@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from projections.money import parse_decimal_micros
 from streams.api import pages, read_model as rm, statements
 from streams.api.access import PORTAL
+from streams.api.command_routes import erase_now
 from streams.api.context import Context, command, context
 from streams.api.models import MONTH
 from streams.api.problems import PageRefused, Problem
@@ -161,7 +162,7 @@ def _dispute(ctx: Context, account_id: str, fields: dict[str, str]) -> Response:
 
 @router.get("/privacy")
 def privacy(request: Request, account_id: str = Depends(customer), ctx: Context = Depends(context)) -> Response:
-    return pages.page("portal_privacy.html", title="My data", account_id=account_id,
+    return pages.page("portal_privacy.html", title="My data", account_id=account_id, key=pages.new_key(),
                       csrf=ctx.signer.csrf(request.cookies.get(COOKIE, "")))
 
 
@@ -173,3 +174,20 @@ async def export(request: Request, account_id: str = Depends(customer), ctx: Con
     body = json.dumps({"account_id": account_id, **parts}, indent=1)
     return Response(body, media_type="application/json",
                     headers={"Content-Disposition": f'attachment; filename="{account_id}-data.json"'})
+
+
+@router.post("/erasure")
+async def erasure(request: Request, account_id: str = Depends(customer), ctx: Context = Depends(context)) -> Response:
+    """R32: the customer's own erasure, at once, as the operator's ``POST .../erasure`` does it: their
+    key deleted, their numbers anonymised in the call log, the erasure logged; billing records
+    stay. It cannot be undone, so the customer types their account id to confirm it; the form's
+    key makes a second click the same request."""
+    fields = await _posted(request, ctx, account_id, "/portal/privacy")
+    if fields.get("confirm", "").strip() != account_id:
+        return pages.message("Not erased", f"To confirm, type your account id ({account_id}) exactly.", 422, base=BASE,
+                             account_id=account_id, back="/portal/privacy")
+    done = await run_in_threadpool(erase_now, ctx, account_id, "portal:" + fields.get("key", "")[:64])
+    return pages.message("Your personal data is erased", f"Your name, address and numbers can no longer be read: "
+                         f"{done.call_log_rows_anonymised} call records keep only their amounts and destinations. "
+                         "Your invoices and payments stay, as the law requires (R32).", 200, base=BASE, kind="done",
+                         account_id=account_id, back="/portal")

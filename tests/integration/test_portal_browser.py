@@ -5,7 +5,8 @@ server, with an account's four months folded by a real worker.
 The customer logs in by the signed link ``voiceledger portal link`` prints, reads the statement
 of the current month and of each of the three before (R20; an older month is refused), downloads
 an invoice as PDF, opens a dispute of a fresh invoice and is refused for one issued more than 30
-days ago (R19). An operator signs in to the console, finds the account and places a fraud hold.
+days ago (R19), then erases their personal data, after a refusal for a wrong confirmation (R32).
+An operator signs in to the console, finds the account and places a fraud hold.
 Every page is screenshotted into the test's artefacts (``$VOICELEDGER_SCREENSHOTS`` if set,
 else the test's directory); ``docs/`` keeps one of the portal and one of the console.
 """
@@ -42,7 +43,7 @@ def shots(tmp_path: Path) -> Path:
     return where
 
 
-def test_R19_R20_R33_the_customer_portal_and_the_operator_console_in_headless_chromium(settings, tmp_path):
+def test_R19_R20_R32_R33_the_customer_portal_and_the_operator_console_in_headless_chromium(settings, tmp_path):
     out = shots(tmp_path)
     with api_process(settings, tmp_path) as (settings, base):
         lived = four_months(settings, base, tmp_path)
@@ -59,6 +60,7 @@ def test_R19_R20_R33_the_customer_portal_and_the_operator_console_in_headless_ch
             page = browser.new_page(viewport={"width": 1100, "height": 800}, accept_downloads=True)
             _customer(page, base, url, lived.months, out)
             _disputes(page, base, out)
+            _erasure(page, base, out)
             _console(browser.new_page(viewport={"width": 1100, "height": 800}), base, out)
             browser.close()
         # The hold placed from the console is folded like any command: the account is held.
@@ -112,6 +114,30 @@ def _disputes(page, base: str, out: Path) -> None:  # noqa: ANN001 - a Playwrigh
     page.click("#dispute button")
     assert page.inner_text("h1") == "Dispute refused" and "30 days" in page.inner_text("#message")
     page.screenshot(path=str(out / "portal-dispute-refused.png"), full_page=True)
+
+
+def _erasure(page, base: str, out: Path) -> None:  # noqa: ANN001 - a Playwright page
+    """R32: the customer erases their personal data from the portal; amounts stay."""
+    def calls() -> list[dict]:
+        return call(base, "GET", f"/v1/accounts/{ACCOUNT}/calls")[1]["calls"]
+
+    before = calls()
+    assert {c["caller"] for c in before} == {"+15550000001"}
+    page.goto(f"{base}/portal/privacy")
+    page.fill("#confirm", "acct-000002")  # not the account's id: nothing happens
+    page.click("#erase button")
+    assert page.inner_text("h1") == "Not erased" and ACCOUNT in page.inner_text("#message")
+    assert calls() == before
+    page.goto(f"{base}/portal/privacy")
+    page.fill("#confirm", ACCOUNT)
+    page.screenshot(path=str(out / "portal-erasure-form.png"), full_page=True)
+    page.click("#erase button")
+    assert page.inner_text("h1") == "Your personal data is erased", page.inner_text("main")
+    assert f"{len(before)} call records" in page.inner_text("#message")
+    page.screenshot(path=str(out / "portal-erased.png"), full_page=True)
+    after = calls()  # the numbers are gone from the call log; the amounts are not
+    assert {c["caller"] for c in after} == {""} and all("*" in c["callee"] for c in after)
+    assert [(c["call_key"], c["charge_micros"]) for c in after] == [(c["call_key"], c["charge_micros"]) for c in before]
 
 
 def _console(page, base: str, out: Path) -> None:  # noqa: ANN001 - a Playwright page
