@@ -45,6 +45,11 @@ INFINITE = {"retention.ms": "-1", "retention.bytes": "-1"}
 # of the ledger, the tables' changelogs included, takes records of this size.
 RECORD_BYTES_MAX = 8 * 1024 * 1024
 LARGE_RECORDS = {"max.message.bytes": str(RECORD_BYTES_MAX)}
+# The tables' changelogs (compacted): a restarted worker reads its partitions' changelog whole
+# before it folds anything (~8k records a second here). Kafka never compacts the active segment,
+# 1 GiB by default, so up to 1 GiB a partition of states already superseded would be read
+# again at every restart; 64 MiB segments bound that head (docs/operations.md, restarts).
+CHANGELOG_CONFIGS = {"cleanup.policy": "compact", "segment.bytes": str(64 * 1024 * 1024), **LARGE_RECORDS}
 
 
 @dataclass(frozen=True)
@@ -86,9 +91,9 @@ def topic_specs(s: Settings) -> list[TopicSpec]:
                   "published rate cards: immutable parts, one order"),
         # Faust's, made here first so that they take large records (a worker's Faust makes them
         # with the same configs where they are missing: streams/worker/app.py).
-        TopicSpec(s.accounts_changelog_topic(), n, rf, {"cleanup.policy": "compact"},
+        TopicSpec(s.accounts_changelog_topic(), n, rf, CHANGELOG_CONFIGS,
                   "the accounts table's changelog: each account's latest state"),
-        TopicSpec(s.numbering_changelog_topic(), 1, rf, {"cleanup.policy": "compact"},
+        TopicSpec(s.numbering_changelog_topic(), 1, rf, CHANGELOG_CONFIGS,
                   "the numbering stage's changelog: drafts waiting for their epoch, last numbers"),
     ]
     return [replace(t, configs={**t.configs, **LARGE_RECORDS}) for t in specs]

@@ -34,7 +34,7 @@ from streams.authorization.process import AuthorizationProcess
 from streams.config.tokens import load_tokens
 from streams.kafka.codec import codec_for
 from streams.kafka.security import client_kwargs, faust_credentials
-from streams.kafka.topics import LARGE_RECORDS, RECORD_BYTES_MAX
+from streams.kafka.topics import CHANGELOG_CONFIGS, RECORD_BYTES_MAX
 from streams.observe import metrics
 from streams.runtime import memory
 from streams.worker import faust_patches
@@ -151,11 +151,11 @@ def _tables(app: faust.App, settings: Settings) -> tuple[Any, Any]:
     # use the "raw" codec for the changelog, both ways.
     assert f"{settings.app_id}-{ACCOUNTS_TABLE}-changelog" == settings.accounts_changelog_topic()
     assert f"{settings.app_id}-{NUMBERING_TABLE}-changelog" == settings.numbering_changelog_topic()
-    # Records up to 8 MiB, where Faust makes the changelogs itself (streams/kafka/topics.py).
+    # Records up to 8 MiB, in 64 MiB segments, where Faust makes the changelogs itself (streams/kafka/topics.py).
     accounts = app.Table(ACCOUNTS_TABLE, default=None, partitions=settings.partitions, use_partitioner=True,
-                         key_type=bytes, value_type=bytes, extra_topic_configs=LARGE_RECORDS)
+                         key_type=bytes, value_type=bytes, extra_topic_configs=CHANGELOG_CONFIGS)
     numbering = app.Table(NUMBERING_TABLE, default=None, partitions=1, use_partitioner=True, key_type=bytes,
-                          value_type=bytes, extra_topic_configs=LARGE_RECORDS)
+                          value_type=bytes, extra_topic_configs=CHANGELOG_CONFIGS)
     return accounts, numbering
 
 
