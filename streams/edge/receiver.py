@@ -166,7 +166,6 @@ class CdrReceiver:
         return web.json_response({"call_key": cdr.call_key, "account_id": cdr.account_id,
                                   "direction": cdr.direction.value.lower()})
 
-
     async def plain_lines(self, request: web.Request) -> web.Response:
         """A batch of plain JSON CDRs, one per line: ``200`` with each line's answer, in order
         (``_lines``), once the broker has acknowledged every call and dead letter of it; ``413``
