@@ -2,8 +2,10 @@
 
 Starts the embedded broker and the receiver process, posts ``--calls`` plain JSON CDRs from
 ``--concurrency`` connections at once (each posts its next call once the last is answered, as
-a switch's ``mod_json_cdr`` does per call), then reads the events topic back. It reports the
-answers per second, the answer latency (p50, p99), and how many calls a Kafka message carried:
+a switch's ``mod_json_cdr`` does per call; with ``--lines N``, N calls a request as JSON Lines
+to ``/cdr/json/lines``, as a mediation system would), then reads the events topic back. It
+reports the calls and answers per second, the answer latency (p50, p99), and how many calls a
+Kafka message carried:
 a worker pays its per-message cost once per message (``bench/pipeline.py --envelope N`` shows
 what that is worth to the fold). This is a benchmark, not a test.
 
@@ -19,6 +21,7 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
+from itertools import islice
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -42,6 +45,8 @@ def arguments() -> argparse.Namespace:
     p.add_argument("--concurrency", type=within(1, 10_000), default=32, help="connections posting at once (switches, or "
                    "a switch's concurrent posts)")
     p.add_argument("--accounts", type=within(1), default=1_000)
+    p.add_argument("--lines", type=within(1, 1_000), default=1, help="calls a request: 1 posts each to /cdr/json, "
+                   "more posts them together as JSON Lines to /cdr/json/lines")
     return p.parse_args()
 
 
@@ -61,12 +66,14 @@ async def post_all(base: str, args: argparse.Namespace) -> tuple[list[float], fl
 
     async def connection(session: aiohttp.ClientSession) -> None:
         nonlocal errors
-        for n in next_call:
+        path = "/cdr/json" if args.lines == 1 else "/cdr/json/lines"
+        while batch := list(islice(next_call, args.lines)):
             t = time.perf_counter()
-            async with session.post(base + "/cdr/json", data=call(n, args.accounts),
+            async with session.post(base + path, data=b"\n".join(call(n, args.accounts) for n in batch),
                                     headers={"Content-Type": "application/json"}) as response:
-                await response.read()
-                errors += response.status != 200
+                answer = await response.read()
+                ok = response.status == 200 and (args.lines == 1 or json.loads(answer)["produced"] == len(batch))
+                errors += 0 if ok else len(batch)
             latencies.append(time.perf_counter() - t)
 
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.concurrency)) as session:
@@ -114,11 +121,13 @@ def main() -> None:
     latencies.sort()
     print(json.dumps({
         "benchmark": "receiver", "calibration": calibration(), "calls": args.calls, "errors": errors,
-        "answers_per_s": round(args.calls / seconds), "calls_on_log": on_log, "kafka_messages": len(records),
+        "calls_per_s": round(args.calls / seconds), "answers_per_s": round(len(latencies) / seconds),
+        "calls_on_log": on_log, "kafka_messages": len(records),
         "calls_per_message": round(on_log / max(1, len(records)), 2),
         "answer_ms_p50": round(1000 * latencies[len(latencies) // 2], 2),
         "answer_ms_p99": round(1000 * latencies[int(len(latencies) * 0.99)], 2),
-        "config": {"concurrency": args.concurrency, "accounts": args.accounts, "broker": "tansu (embedded)"},
+        "config": {"concurrency": args.concurrency, "accounts": args.accounts, "calls_per_request": args.lines,
+                   "broker": "tansu (embedded)"},
     }, indent=1))
 
 

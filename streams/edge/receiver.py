@@ -178,7 +178,8 @@ class CdrReceiver:
         lines = sum(1 for line in text.splitlines() if line.strip())
         if lines > LINES_MAX:
             CDRS_RECEIVED.labels("too_large").inc()
-            return web.json_response({"error": f"{lines} CDRs: at most {LINES_MAX} in one request"}, status=413)
+            return web.json_response({"error": f"{lines} lines: at most {LINES_MAX} CDRs, one a line, in one "
+                                               "request"}, status=413)
         try:
             records = list(read_plain_json(text, source.carrier_id, source.zone, source.directory))
         except Exception as exc:  # a reader must refuse, never raise: the batch is one dead letter then

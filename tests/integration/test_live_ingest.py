@@ -366,7 +366,7 @@ def test_R9_a_batch_of_cdrs_posted_as_json_lines_is_answered_line_by_line_and_bi
         _wait_http(base + "/healthz", receiver, log)
         answers = [_post(base + "/cdr/json/lines", batch.encode(), "application/x-ndjson") for _ in range(2)]
         assert _post(base + "/cdr/json/lines", too_many.encode(), "application/x-ndjson") == (
-            413, {"error": "1001 CDRs: at most 1000 in one request"})
+            413, {"error": "1001 lines: at most 1000 CDRs, one a line, in one request"})
         metrics = urllib.request.urlopen(base + "/metrics", timeout=5).read().decode()
     finally:
         receiver.send_signal(signal.SIGTERM)
