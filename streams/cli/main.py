@@ -11,12 +11,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from streams.cli import analytics, api, disputes, edge, ledger, live, operator, rate, rerate, run, subscriber, topics
+from streams.cli import (analytics, api, dead_letters, disputes, edge, ledger, live, operator, rate, rerate, run,
+                         subscriber, topics)
 from streams.cli.common import config_option
 from streams.config.settings import ConfigError
 from streams.observe.logs import quiet_client_libraries
 
-GROUPS = (run, operator, disputes, api, edge, live, ledger, analytics, subscriber, topics, rate, rerate)
+GROUPS = (run, operator, disputes, api, edge, live, ledger, analytics, subscriber, topics, rate, rerate, dead_letters)
 
 
 def build_parser() -> argparse.ArgumentParser:
