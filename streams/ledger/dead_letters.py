@@ -54,7 +54,11 @@ async def read_letters(settings: Settings, reason_code: str = "", limit: int = 1
     codec = codec_for(settings)
     out: list[Letter] = []
     for record in await read_topic(settings.broker, settings.dead_letter_topic, security=client_kwargs(settings)):
-        letter = codec.decode_dead_letter(record.value)
+        try:
+            letter = codec.decode_dead_letter(record.value or b"")
+        except DecodeError as exc:  # anyone who may write the topic may write anything there
+            letter = {"reason_code": "not_a_dead_letter", "reason": f"{exc.code}: {exc}", "source_topic": "",
+                      "source_partition": -1, "source_offset": -1, "source_index": 0, "original": b""}
         if reason_code and letter["reason_code"] != reason_code:
             continue
         out.append(Letter(f"{record.partition}/{record.offset}", record.timestamp, letter["reason_code"],

@@ -44,6 +44,7 @@ async def refused_at_the_edge(settings) -> None:  # noqa: ANN001 - Settings
     await sink.start()
     try:
         await sink.reject("file:Master.csv", 7, "not,a,cdr", CdrRejected("bad_row", "3 columns"))
+        await sink._send(settings.dead_letter_topic, b"x", b"\x00garbage, not a dead letter")  # anyone may write it
         await sink.flush()
     finally:
         await sink.stop()
@@ -68,7 +69,7 @@ def test_R9_a_call_dead_lettered_for_an_account_not_yet_opened_is_redriven_and_b
     listed = cli(settings, "list", "--json")
     assert listed.returncode == 0, listed.stderr
     letters = sorted((x["reason_code"], x["redrivable"]) for x in map(json.loads, listed.stdout.splitlines()))
-    assert letters == [("bad_row", False), ("unknown_account", True)]
+    assert letters == [("bad_row", False), ("not_a_dead_letter", False), ("unknown_account", True)]
     assert "+1555" not in listed.stdout and "not,a,cdr" not in listed.stdout, "reasons only, never contents"
 
     asyncio.run(produce_events(settings, opened("acct-late")))
