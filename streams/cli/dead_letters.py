@@ -29,6 +29,7 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
     dl_sub = dl.add_subparsers(dest="dead_letters_command", required=True)
     ls = dl_sub.add_parser("list", parents=parents, help="the dead letters, with their reasons (never their contents)")
     ls.add_argument("--reason", default="", metavar="CODE", help="only this reason code (e.g. unknown_account)")
+    ls.add_argument("--account", default="", help="only letters of this account's events")
     ls.add_argument("--limit", type=limit, default=10_000, help="at most this many (default 10,000)")
     ls.add_argument("--json", action="store_true", help="one JSON object per letter")
     ls.set_defaults(handler=list_letters)
@@ -37,6 +38,7 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
                                 "their cause is mended; the worker folds them, counts one already applied as a "
                                 "duplicate, and dead-letters again one still refused")
     rd.add_argument("--reason", required=True, metavar="CODE", help="the reason code whose letters are re-driven")
+    rd.add_argument("--account", default="", help="only letters of this account's events (the account just opened)")
     rd.add_argument("--limit", type=limit, default=10_000, help="at most this many letters (default 10,000)")
     rd.add_argument("--dry-run", action="store_true", help="say what would be sent; send nothing")
     rd.set_defaults(handler=redrive)
@@ -45,7 +47,7 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
 def list_letters(args: argparse.Namespace) -> int:
     from streams.ledger.dead_letters import read_letters
 
-    letters = asyncio.run(read_letters(settings_of(args), args.reason, args.limit))
+    letters = asyncio.run(read_letters(settings_of(args), args.reason, args.limit, args.account))
     for letter in letters:
         row = letter.as_json()
         print(json.dumps(row) if args.json else
@@ -62,7 +64,7 @@ def redrive(args: argparse.Namespace) -> int:
     from streams.ledger.dead_letters import read_letters, redrive as send
 
     settings = settings_of(args)
-    letters = asyncio.run(read_letters(settings, args.reason, args.limit))
+    letters = asyncio.run(read_letters(settings, args.reason, args.limit, args.account))
     held = [x for x in letters if x.events]
     sent = 0 if args.dry_run else asyncio.run(send(settings, held))
     print(json.dumps({"reason_code": args.reason, "letters": len(letters), "redrivable": len(held),

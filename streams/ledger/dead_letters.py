@@ -48,9 +48,10 @@ class Letter:
                 "reason": self.reason[:REASON_SHOWN_MAX], "source": self.source, "redrivable": bool(self.events)}
 
 
-async def read_letters(settings: Settings, reason_code: str = "", limit: int = 10_000) -> list[Letter]:
-    """The dead letters, oldest first per partition, those of ``reason_code`` if given; at most
-    ``limit`` of them."""
+async def read_letters(settings: Settings, reason_code: str = "", limit: int = 10_000,
+                       account_id: str = "") -> list[Letter]:
+    """The dead letters, oldest first per partition, those of ``reason_code`` and of events of
+    ``account_id`` if given; at most ``limit`` of them."""
     codec = codec_for(settings)
     out: list[Letter] = []
     for record in await read_topic(settings.broker, settings.dead_letter_topic, security=client_kwargs(settings)):
@@ -61,8 +62,11 @@ async def read_letters(settings: Settings, reason_code: str = "", limit: int = 1
                       "source_partition": -1, "source_offset": -1, "source_index": 0, "original": b""}
         if reason_code and letter["reason_code"] != reason_code:
             continue
+        events = _events(settings, codec, letter)
+        if account_id and not any(getattr(e, "account_id", "") == account_id for e in events):
+            continue
         out.append(Letter(f"{record.partition}/{record.offset}", record.timestamp, letter["reason_code"],
-                          letter["reason"], _source(letter), _events(settings, codec, letter)))
+                          letter["reason"], _source(letter), events))
         if len(out) >= limit:
             break
     return out

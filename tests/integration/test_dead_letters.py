@@ -61,7 +61,9 @@ def billed(settings) -> list[tuple]:  # noqa: ANN001 - Settings
 def test_R9_a_call_dead_lettered_for_an_account_not_yet_opened_is_redriven_and_billed_once(settings, tmp_path):
     call = CallDetailRecord("fs-1/late-1", "fs-1", "late-1", "acct-late", "+15550000009", "+12125550100", T_CALL_MS,
                             T_CALL_MS + 1_000, T_CALL_MS + 61_000, Disposition.ANSWERED)
-    asyncio.run(produce_events(settings, [call]))  # before its account: unknown_account
+    other = CallDetailRecord("fs-1/else-1", "fs-1", "else-1", "acct-else", "+15550000008", "+12125550100", T_CALL_MS,
+                             T_CALL_MS + 1_000, T_CALL_MS + 61_000, Disposition.ANSWERED)
+    asyncio.run(produce_events(settings, [call, other]))  # before their accounts: unknown_account
     asyncio.run(refused_at_the_edge(settings))
     log = tmp_path / "worker.log"
     assert run_worker_to_end(settings, log_events(settings)[1], log) == 0
@@ -69,17 +71,18 @@ def test_R9_a_call_dead_lettered_for_an_account_not_yet_opened_is_redriven_and_b
     listed = cli(settings, "list", "--json")
     assert listed.returncode == 0, listed.stderr
     letters = sorted((x["reason_code"], x["redrivable"]) for x in map(json.loads, listed.stdout.splitlines()))
-    assert letters == [("bad_row", False), ("not_a_dead_letter", False), ("unknown_account", True)]
+    assert letters == [("bad_row", False), ("not_a_dead_letter", False), ("unknown_account", True),
+                       ("unknown_account", True)]
     assert "+1555" not in listed.stdout and "not,a,cdr" not in listed.stdout, "reasons only, never contents"
 
     asyncio.run(produce_events(settings, opened("acct-late")))
     for attempt in range(2):  # the second re-drive: a duplicate, billed nothing more
-        sent = cli(settings, "redrive", "--reason", "unknown_account")
+        sent = cli(settings, "redrive", "--reason", "unknown_account", "--account", "acct-late")
         assert sent.returncode == 0, sent.stderr
         assert json.loads(sent.stdout) == {"reason_code": "unknown_account", "letters": 1, "redrivable": 1,
                                            "not_redrivable": 0, "events_sent": 1, "dry_run": False}
         assert run_worker_to_end(settings, log_events(settings)[1], log) == 0
-        assert billed(settings) == [("fs-1/late-1", "acct-late", 10_000)], attempt  # 1 min at 0.01, once
+        assert billed(settings) == [("fs-1/late-1", "acct-late", 10_000)], attempt  # 1 min at 0.01, once; acct-else still unopened
     edge = cli(settings, "redrive", "--reason", "bad_row", "--dry-run")
     assert edge.returncode == 1 and json.loads(edge.stdout)["not_redrivable"] == 1  # ingest sends it again
     assert cli(settings, "redrive", "--reason", "unknown_account", "--limit", "0").returncode == 2
