@@ -1,6 +1,6 @@
 """The operator console at ``/console`` (issue 19): find an account, see its status, balance,
 funds held, invoices and dead letters, and place or release a fraud hold or post a goodwill
-credit from the page.
+credit, or send an account's dead-lettered events again, from the page.
 
 An operator signs in with their API token (``operator``: sees and acts; ``finance``: sees). The
 token itself is never kept in the browser: the session cookie is a signed, expiring token of
@@ -10,6 +10,7 @@ commands, idempotent by a key each form carries.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from urllib.parse import quote
 
@@ -100,8 +101,22 @@ def _act(ctx: Context, account_id: str, action: str, fields: dict[str, str]) -> 
         event = command(lambda: commands.adjustment(account_id, micros, row.currency, "goodwill",
                                                     fields.get("reason", "")[:256], key))
         done = f"Credit of {fields.get('amount', '')} {row.currency} posted"
+    elif action == "redrive":
+        return _redrive(ctx, account_id, fields.get("reason", "")[:64])
     else:
         return pages.message("Unknown action", f"No action {action[:20]!r}.", 404, base="console_base.html")
     answer = ctx.submit(event, key)
     notice = f"{done} ({answer.event_id}); the page shows it once the worker has folded it."
+    return RedirectResponse(f"/console/accounts/{account_id}?notice={quote(notice)}", status_code=303)
+
+
+def _redrive(ctx: Context, account_id: str, reason: str) -> Response:
+    """The account's events dead-lettered for ``reason`` sent to the log again, as
+    ``voiceledger dead-letters redrive --reason R --account A`` does (streams/ledger/dead_letters.py)."""
+    from streams.ledger.dead_letters import read_letters, redrive
+
+    letters = asyncio.run(read_letters(ctx.settings, reason, account_id=account_id)) if reason else []
+    sent = asyncio.run(redrive(ctx.settings, letters))
+    notice = (f"{sent} events of {len(letters)} {reason} dead letters sent again; the page shows what the worker "
+              "makes of them once it has folded them.")
     return RedirectResponse(f"/console/accounts/{account_id}?notice={quote(notice)}", status_code=303)

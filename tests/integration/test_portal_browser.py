@@ -6,7 +6,8 @@ The customer logs in by the signed link ``voiceledger portal link`` prints, read
 of the current month and of each of the three before (R20; an older month is refused), downloads
 an invoice as PDF, opens a dispute of a fresh invoice and is refused for one issued more than 30
 days ago (R19), then erases their personal data, after a refusal for a wrong confirmation (R32).
-An operator signs in to the console, finds the account and places a fraud hold.
+An operator signs in to the console, finds the account and places a fraud hold, then sends again
+the call of an account that was dead-lettered before the account was opened: it is billed (R9).
 Every page is screenshotted into the test's artefacts (``$VOICELEDGER_SCREENSHOTS`` if set,
 else the test's directory); ``docs/`` keeps one of the portal and one of the console.
 """
@@ -47,6 +48,7 @@ def test_R19_R20_R32_R33_the_customer_portal_and_the_operator_console_in_headles
     out = shots(tmp_path)
     with api_process(settings, tmp_path) as (settings, base):
         lived = four_months(settings, base, tmp_path)
+        _opened_after_its_call(settings, tmp_path)
         link = subprocess.run([sys.executable, "-m", "streams.cli", "portal", "link", ACCOUNT], env=worker_env(settings),
                               capture_output=True, text=True, timeout=60)
         assert link.returncode == 0, link.stderr
@@ -66,6 +68,8 @@ def test_R19_R20_R32_R33_the_customer_portal_and_the_operator_console_in_headles
         # The hold placed from the console is folded like any command: the account is held.
         assert run_worker_to_end(settings, log_events(settings)[1], tmp_path / "worker.log") == 0
         assert call(base, "GET", f"/v1/accounts/{ACCOUNT}")[1]["status"] == "FRAUD_HOLD"
+        late = call(base, "GET", f"/v1/accounts/{LATE}/calls")[1]["calls"]
+        assert [(c["call_key"], c["charge_micros"]) for c in late] == [("fs-1/late-1", 10_000)], "sent again, billed"
 
 
 def _customer(page, base: str, url: str, months: list[str], out: Path) -> None:  # noqa: ANN001 - a Playwright page
@@ -140,6 +144,25 @@ def _erasure(page, base: str, out: Path) -> None:  # noqa: ANN001 - a Playwright
     assert [(c["call_key"], c["charge_micros"]) for c in after] == [(c["call_key"], c["charge_micros"]) for c in before]
 
 
+LATE = "acct-late"
+
+
+def _opened_after_its_call(settings, tmp_path: Path) -> None:  # noqa: ANN001 - Settings
+    """A call of an account logged before the account: the worker dead-letters it (unknown_account)."""
+    import asyncio
+    import time
+
+    from projections.events import AccountOpened, CallDetailRecord, Disposition
+    from streams.edge.publish import produce_events
+
+    day_ago = (int(time.time()) - 86_400) * 1000
+    asyncio.run(produce_events(settings, [
+        CallDetailRecord("fs-1/late-1", "fs-1", "late-1", LATE, "+15550000009", "+12125550100", day_ago,
+                         day_ago + 1_000, day_ago + 61_000, Disposition.ANSWERED),
+        AccountOpened("open-late", LATE, day_ago - 86_400_000, "USD", "basic", "postpaid", ("15550000009",))]))
+    assert run_worker_to_end(settings, log_events(settings)[1], tmp_path / "worker.log") == 0
+
+
 def _console(page, base: str, out: Path) -> None:  # noqa: ANN001 - a Playwright page
     page.goto(f"{base}/console")
     assert page.url == base + "/console/login", "no session: the console asks for a token"
@@ -156,6 +179,12 @@ def _console(page, base: str, out: Path) -> None:  # noqa: ANN001 - a Playwright
     page.click("#hold")
     assert "Fraud hold placed" in page.inner_text("#notice")
     page.screenshot(path=str(out / "console-account.png"), full_page=True)
+    page.goto(f"{base}/console/accounts/{LATE}")
+    assert "unknown_account" in page.inner_text("#dead-letters")
+    page.select_option("#redrive-reason", "unknown_account")
+    page.click("#redrive")
+    assert "1 events of 1 unknown_account dead letters sent again" in page.inner_text("#notice")
+    page.screenshot(path=str(out / "console-redrive.png"), full_page=True)
 
 
 def _now_iso() -> str:
