@@ -115,8 +115,11 @@ def _redrive(ctx: Context, account_id: str, reason: str) -> Response:
     ``voiceledger dead-letters redrive --reason R --account A`` does (streams/ledger/dead_letters.py)."""
     from streams.ledger.dead_letters import read_letters, redrive
 
-    letters = asyncio.run(read_letters(ctx.settings, reason, account_id=account_id)) if reason else []
-    sent = asyncio.run(redrive(ctx.settings, letters))
+    async def read_and_send() -> tuple[list, int]:
+        letters = await read_letters(ctx.settings, reason, account_id=account_id) if reason else []
+        return letters, await redrive(ctx.settings, letters)
+
+    letters, sent = asyncio.run(read_and_send())  # one event loop for both (this is a worker thread)
     notice = (f"{sent} events of {len(letters)} {reason} dead letters sent again; the page shows what the worker "
               "makes of them once it has folded them.")
     return RedirectResponse(f"/console/accounts/{account_id}?notice={quote(notice)}", status_code=303)
