@@ -98,3 +98,6 @@ MODULES_COMPILED = Gauge(
     "voiceledger_modules_compilable: the others run from source, the same result, slower (no C compiler at "
     "install, or a source changed after the build)")
 MODULES_COMPILABLE = Gauge("voiceledger_modules_compilable", "Modules of the per-CDR path the install compiles")
+TABLE_RESTORED_RECORDS = Counter("voiceledger_table_restored_records_total",
+                                 "Changelog records a worker read back in bulk when partitions were assigned "
+                                 "(streams/worker/restore.py)", ["table"])

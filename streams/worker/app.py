@@ -37,7 +37,7 @@ from streams.kafka.security import client_kwargs, faust_credentials
 from streams.kafka.topics import CHANGELOG_CONFIGS, RECORD_BYTES_MAX
 from streams.observe import metrics
 from streams.runtime import memory
-from streams.worker import faust_patches
+from streams.worker import faust_patches, restore
 from streams.worker.commit import BatchCommit
 from streams.worker.exits import exit_for_replay, run_batches
 from streams.worker.fold_stage import FoldStage
@@ -152,10 +152,13 @@ def _tables(app: faust.App, settings: Settings) -> tuple[Any, Any]:
     assert f"{settings.app_id}-{ACCOUNTS_TABLE}-changelog" == settings.accounts_changelog_topic()
     assert f"{settings.app_id}-{NUMBERING_TABLE}-changelog" == settings.numbering_changelog_topic()
     # Records up to 8 MiB, in 64 MiB segments, where Faust makes the changelogs itself (streams/kafka/topics.py).
+    # Restored in bulk when their partitions are assigned (streams/worker/restore.py).
     accounts = app.Table(ACCOUNTS_TABLE, default=None, partitions=settings.partitions, use_partitioner=True,
-                         key_type=bytes, value_type=bytes, extra_topic_configs=CHANGELOG_CONFIGS)
+                         key_type=bytes, value_type=bytes, extra_topic_configs=CHANGELOG_CONFIGS,
+                         store=restore.STORE_URL, options={"settings": settings})
     numbering = app.Table(NUMBERING_TABLE, default=None, partitions=1, use_partitioner=True, key_type=bytes,
-                          value_type=bytes, extra_topic_configs=CHANGELOG_CONFIGS)
+                          value_type=bytes, extra_topic_configs=CHANGELOG_CONFIGS,
+                          store=restore.STORE_URL, options={"settings": settings})
     return accounts, numbering
 
 
