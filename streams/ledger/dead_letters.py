@@ -19,6 +19,7 @@ that did not decode has no event to send. Both are listed, and reported as not r
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,10 +27,12 @@ from schemas.codec import DecodeError
 from streams.config.settings import Settings
 from streams.edge.publish import produce_events
 from streams.kafka.codec import codec_for
-from streams.kafka.reader import read_topic
+from streams.kafka.reader import topic_batches
 from streams.kafka.security import client_kwargs
 
 REASON_SHOWN_MAX = 300  # characters of a letter's reason in a listing
+# The whole topic, read as fetched: 28 days of an incident's letters may be millions of records.
+READ_TIMEOUT_S = 900.0
 
 
 @dataclass(frozen=True)
@@ -51,25 +54,40 @@ class Letter:
 async def read_letters(settings: Settings, reason_code: str = "", limit: int = 10_000,
                        account_id: str = "") -> list[Letter]:
     """The dead letters, oldest first per partition, those of ``reason_code`` and of events of
-    ``account_id`` if given; at most ``limit`` of them."""
+    ``account_id`` if given; at most ``limit`` of them. The topic is read as fetched and only the
+    letters chosen are kept, so memory is bounded by ``limit``, not by the topic (an incident can
+    dead-letter millions of records in a day); reading stops once ``limit`` are chosen."""
     codec = codec_for(settings)
     out: list[Letter] = []
-    for record in await read_topic(settings.broker, settings.dead_letter_topic, security=client_kwargs(settings)):
-        try:
-            letter = codec.decode_dead_letter(record.value or b"")
-        except DecodeError as exc:  # anyone who may write the topic may write anything there
-            letter = {"reason_code": "not_a_dead_letter", "reason": f"{exc.code}: {exc}", "source_topic": "",
-                      "source_partition": -1, "source_offset": -1, "source_index": 0, "original": b""}
-        if reason_code and letter["reason_code"] != reason_code:
-            continue
-        events = _events(settings, codec, letter)
-        if account_id and not any(getattr(e, "account_id", "") == account_id for e in events):
-            continue
-        out.append(Letter(f"{record.partition}/{record.offset}", record.timestamp, letter["reason_code"],
-                          letter["reason"], _source(letter), events))
-        if len(out) >= limit:
-            break
+    # Up to the end offsets at the start (idle_s=0), not until the topic is quiet: workers may
+    # go on dead-lettering a storm while an operator lists, and the topic's writers send
+    # records Tansu counts exactly too (one a batch with broker_flavor "tansu").
+    batches = topic_batches(settings.broker, settings.dead_letter_topic, timeout_s=READ_TIMEOUT_S, idle_s=0.0,
+                            security=client_kwargs(settings))
+    async with contextlib.aclosing(batches):
+        async for records in batches:
+            for record in records:
+                letter = _chosen(settings, codec, record, reason_code, account_id)
+                if letter is not None:
+                    out.append(letter)
+                    if len(out) >= limit:
+                        return out
     return out
+
+
+def _chosen(settings: Settings, codec: Any, record: Any, reason_code: str, account_id: str) -> Letter | None:
+    try:
+        letter = codec.decode_dead_letter(record.value or b"")
+    except DecodeError as exc:  # anyone who may write the topic may write anything there
+        letter = {"reason_code": "not_a_dead_letter", "reason": f"{exc.code}: {exc}", "source_topic": "",
+                  "source_partition": -1, "source_offset": -1, "source_index": 0, "original": b""}
+    if reason_code and letter["reason_code"] != reason_code:
+        return None
+    events = _events(settings, codec, letter)
+    if account_id and not any(getattr(e, "account_id", "") == account_id for e in events):
+        return None
+    return Letter(f"{record.partition}/{record.offset}", record.timestamp, letter["reason_code"],
+                  letter["reason"], _source(letter), events)
 
 
 def _source(letter: dict) -> str:

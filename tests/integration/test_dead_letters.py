@@ -86,3 +86,40 @@ def test_R9_a_call_dead_lettered_for_an_account_not_yet_opened_is_redriven_and_b
     edge = cli(settings, "redrive", "--reason", "bad_row", "--dry-run")
     assert edge.returncode == 1 and json.loads(edge.stdout)["not_redrivable"] == 1  # ingest sends it again
     assert cli(settings, "redrive", "--reason", "unknown_account", "--limit", "0").returncode == 2
+
+
+def test_a_listing_ends_while_letters_keep_coming_and_stops_at_its_limit(settings):
+    """An operator lists while a storm goes on being dead-lettered: the listing reads up to where
+    the topic ended when it began (it never waits for a quiet topic), keeps only the letters it
+    chose, and stops reading once it has ``limit`` of them."""
+    from streams.ledger.dead_letters import read_letters
+
+    asyncio.run(refused_at_the_edge(settings))
+
+    async def during_a_storm() -> tuple[list, list, float]:
+        sink, stop = CdrSink(settings), asyncio.Event()
+        await sink.start()
+
+        async def storm() -> None:
+            line = 0
+            while not stop.is_set():
+                line += 1
+                await (await sink.reject("http:storm", line, "junk", CdrRejected("bad_row", "storm")))
+                await asyncio.sleep(0.005)
+
+        task = asyncio.create_task(storm())
+        try:
+            await asyncio.sleep(1.0)
+            started = asyncio.get_running_loop().time()
+            chosen = await read_letters(settings, "not_a_dead_letter")
+            first = await read_letters(settings, "bad_row", limit=3)
+            return chosen, first, asyncio.get_running_loop().time() - started
+        finally:
+            stop.set()
+            await task
+            await sink.stop()
+
+    chosen, first, took = asyncio.run(during_a_storm())
+    assert [x.reason_code for x in chosen] == ["not_a_dead_letter"]
+    assert len(first) == 3 and {x.reason_code for x in first} == {"bad_row"}
+    assert took < 30, took  # reading until the topic is quiet never ended: it timed out
