@@ -59,19 +59,29 @@ class ChangelogStore:
         producer = aiokafka_producer(self.table.app)
         topic = self.table.changelog_topic.get_topic_name()
         partitions = sorted(await producer.partitions_for(topic))
+        # Each state tagged with its partition, as Faust's own restore tags what it reads: when
+        # a rebalance takes the partition away, Faust drops its states from this worker's memory.
+        tags = getattr(self.table.data, "_key_partition", None)
         acks = [await producer.send_batch(batch, topic, partition=partition)
-                for partition, batch in _batches(producer, records, partitions)]
+                for partition, batch in _batches(producer, records, partitions, tags)]
         await asyncio.gather(*acks)
 
 
-def _batches(producer: Any, records: list[tuple[bytes, bytes | None]],
-             partitions: list[int]) -> Iterator[tuple[int, Any]]:
+def _batches(producer: Any, records: list[tuple[bytes, bytes | None]], partitions: list[int],
+             tags: dict | None = None) -> Iterator[tuple[int, Any]]:
     """Record batches of at most the producer's batch size (a record larger than that alone in
     its own, as aiokafka does), each partition's records in the order put. Each is closed, so
-    the producer sends it without lingering for records that will not come."""
+    the producer sends it without lingering for records that will not come. ``tags``: key ->
+    partition of each key set (a deleted key's tag removed)."""
     by_partition: dict[int, list[tuple[bytes, bytes | None]]] = {}
     for key, value in records:
-        by_partition.setdefault(_PARTITIONER(key, partitions, partitions), []).append((key, value))
+        partition = _PARTITIONER(key, partitions, partitions)
+        by_partition.setdefault(partition, []).append((key, value))
+        if tags is not None:
+            if value is None:
+                tags.pop(key, None)
+            else:
+                tags[key] = partition
     for partition, items in by_partition.items():
         batch = producer.create_batch()
         for key, value in items:

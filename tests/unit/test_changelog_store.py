@@ -64,3 +64,14 @@ def test_put_sets_the_store_at_once_and_deletes_only_what_is_there():
     store.put(b"never-written", None)  # no tombstone for a key the table does not hold
     assert table.data == {b"new": b"2"}
     assert store._records == [(b"new", b"2"), (b"old", None)]
+
+
+def test_each_state_written_is_tagged_with_its_partition_and_a_deleted_one_untagged():
+    """Faust drops a revoked partition's keys by these tags when recovery completes (its memory
+    store's ``on_recovery_completed``); untagged, the states a worker wrote itself stayed in its
+    memory after a rebalance took their partition away."""
+    records = [(f"acct-{i}".encode(), b"state") for i in range(40)] + [(b"acct-3", None)]
+    tags = {b"acct-3": 9, b"elsewhere": 2}
+    list(_batches(Producer(1_000), records, [0, 1, 2, 3], tags))
+    expected = {f"acct-{i}".encode(): partition_for(f"acct-{i}", 4) for i in range(40) if i != 3}
+    assert tags == {**expected, b"elsewhere": 2}
