@@ -14,7 +14,8 @@ part reads it) and ``flush`` appends the records to one aiokafka record batch pe
 The records are Faust's own: the raw key and value, in the partition aiokafka's default
 partitioner picks for the key (the tables have ``use_partitioner=True``, which sends Faust's
 records there too, and the worker sets no other partitioner), in the order put, and a tombstone
-for a deleted key. Faust's recovery reads them back as it reads its own. ``tests/integration/
+for a deleted key. Faust's recovery reads them back as it reads its own, and so does the bulk
+restore of a restart (streams/worker/restore.py). ``tests/integration/
 test_pipeline.py`` checks that every state record lies in its account's events partition.
 """
 
