@@ -130,6 +130,8 @@ def _apply(records: list, partition: int, data: dict, key_partition: dict) -> No
     (as Faust's ``apply_changelog_batch`` of the memory store)."""
     for record in records:
         key = record.key
+        if key is None:  # not a state: anyone who may write the topic may write anything there
+            continue
         if record.value is None:
             data.pop(key, None)
             key_partition.pop(key, None)
