@@ -101,3 +101,6 @@ MODULES_COMPILABLE = Gauge("voiceledger_modules_compilable", "Modules of the per
 TABLE_RESTORED_RECORDS = Counter("voiceledger_table_restored_records_total",
                                  "Changelog records a worker read back in bulk when partitions were assigned "
                                  "(streams/worker/restore.py)", ["table"])
+TABLE_STATES = Gauge("voiceledger_table_states",
+                     "States a worker holds in memory per table: those of its partitions once a rebalance's "
+                     "recovery has completed (a revoked partition's are dropped then); read at each scrape", ["table"])

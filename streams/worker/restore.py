@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Iterable, Optional
+from typing import Any, Iterable, Optional
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.stores import STORES
@@ -55,6 +55,12 @@ class RestoringStore(MemoryStore):
     def __post_init__(self) -> None:
         super().__post_init__()
         self._read_to: dict[TP, int] = {}  # partitions read in bulk, not yet handed to Faust: last offset read
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # runs __post_init__ before it sets self.table
+        # What the worker holds, counted at each scrape: an operator sees a worker's memory follow
+        # its partitions across rebalances (a revoked partition's states dropped, as Faust does).
+        metrics.TABLE_STATES.labels(self.table.name).set_function(self.data.__len__)
 
     def persisted_offset(self, tp: TP) -> Optional[int]:
         # Faust asks once per partition, when its recovery takes the partition on. Handed over

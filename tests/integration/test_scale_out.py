@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import urllib.request
 from dataclasses import replace
 
 import pytest
@@ -54,6 +55,13 @@ def until_committed_supervising(settings, workers: dict, offsets: dict[int, int]
     raise AssertionError(f"not committed within {timeout_s} s")
 
 
+def states_held(settings) -> int:
+    """The accounts table's states a worker holds in memory, from its /metrics."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{settings.metrics_port}/metrics", timeout=5).read().decode()
+    line = next(line for line in text.splitlines() if line.startswith('voiceledger_table_states{table="accounts"}'))
+    return int(float(line.split()[-1]))
+
+
 @pytest.fixture
 def clickhouse_url(clickhouse_server):
     import uuid
@@ -94,6 +102,10 @@ def test_R7_R9_R30_a_worker_joins_and_another_leaves_mid_stream(settings, tmp_pa
         # The second joined mid-stream and was given partitions of the events topic.
         assigned = [line for line in second_log.read_text().splitlines() if "Setting newly assigned partitions" in line]
         assert any(f"topic='{settings.events_topic}'" in line for line in assigned), second_log.read_text()[-3000:]
+        # Memory follows the partitions: each worker holds only its own partitions' states, the
+        # first having dropped those the rebalance took from it (not proven by the balances).
+        held = [states_held(s) for s in (settings, second_settings)]
+        assert min(held) > 0 and sum(held) == len(live_states(settings)), held
 
         # The first worker leaves; the second takes every partition and the rest of the log.
         assert stop_worker(first) == 0, first_log.read_text()[-3000:]

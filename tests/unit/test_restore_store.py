@@ -62,3 +62,18 @@ def test_a_failed_bulk_read_leaves_the_partitions_to_faust(monkeypatch, failure)
     store, calls = _store(monkeypatch, [failure])
     asyncio.run(store.on_rebalance({p0}, set(), {p0}))
     assert calls == [[p0]] and store.persisted_offset(p0) is None
+
+
+def test_the_states_held_gauge_follows_the_store_and_a_recovery_that_drops_a_revoked_partition(monkeypatch):
+    from prometheus_client import REGISTRY
+
+    def held() -> float | None:  # as a scrape reads it
+        return REGISTRY.get_sample_value("voiceledger_table_states", {"table": "accounts"})
+
+    store, _ = _store(monkeypatch, [])
+    store.data.update({b"a": b"1", b"b": b"2", b"c": b"3"})
+    store._key_partition.update({b"a": 0, b"b": 1, b"c": 1})
+    assert held() == 3
+    # Partition 1 revoked: Faust's recovery completion drops its keys, and the gauge says so.
+    asyncio.run(store.on_recovery_completed({TP("vl.events", 0)}, set()))
+    assert sorted(store.data) == [b"a"] and held() == 1
