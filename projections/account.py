@@ -9,7 +9,8 @@ One account's events arrive in log order, each with its position in the log. The
   conflict goes to the dead-letter topic), unless it is a call at a higher revision: a
   carrier's correction, re-rated with the difference posted (``projections/corrections.py``);
 - rates calls, debits charges and credits payments (R1, R2, R3, R7, R9); refunds and
-  chargebacks debit the funds again (``paid_micros`` is net of them);
+  chargebacks debit the funds again (``paid_micros`` is net of them), a refund at most the
+  unused balance and none for fraud (R8, R27);
 - runs the account lifecycle (``projections/lifecycle.py``): time ticks, operator events and
   payments move the account's status, charge the monthly fee in advance, suspend, resume and
   terminate (R12, R14, R15, R22-R28); each status change is an ``AccountStatusChanged`` output
@@ -950,14 +951,33 @@ def _payment(fold: _Fold, item: Positioned, event_ms: int) -> bool:
 
 
 def _refund(fold: _Fold, item: Positioned, event_ms: int) -> bool:
-    """A refund or a chargeback takes funds back out."""
+    """A refund or a chargeback takes funds back out. A refund is the provider's choice, and
+    gives back only what is unused (R8, R27); a chargeback is the bank's, and is recorded as it comes."""
     event, books = item.event, fold.books
+    refusal = _refund_refusal(books, event) if isinstance(event, PaymentRefunded) else None
+    if refusal is not None:
+        fold.reject(item, *refusal)
+        return False
     books.balance -= event.amount_micros
     books.paid -= event.amount_micros
     books.billing = invoicing.with_payments(books.billing, books.billing.payments_since - event.amount_micros)
     entry = entry_for_refund(event) if isinstance(event, PaymentRefunded) else entry_for_chargeback(event)
     fold.outcomes.append(Applied(item, None, entry, *books.interim(event_ms)))
     return True
+
+
+def _refund_refusal(books: _Books, event: PaymentRefunded) -> tuple[str, str] | None:
+    """R8: what completed or interrupted calls (and fees) took is not given back, so a refund is
+    at most the unused balance; a charge in question goes through a dispute (R19). R27: none on
+    a fraud hold or after a termination for fraud."""
+    refusal = lc_rules.refund_refusal(books.lifecycle)
+    if refusal is not None:
+        return refusal
+    if event.amount_micros > max(0, books.balance):
+        return "refund_exceeds_balance", (
+            f"refund {event.event_id} of {event.amount_micros} micro-units is more than the unused balance "
+            f"{max(0, books.balance)}: completed calls are not refunded (R8); dispute a charge instead (R19)")
+    return None
 
 
 def _plan_change(fold: _Fold, item: Positioned, event_ms: int) -> bool:

@@ -261,6 +261,15 @@ def payment_refusal(lc: Lifecycle) -> tuple[str, str] | None:
     return None
 
 
+def refund_refusal(lc: Lifecycle) -> tuple[str, str] | None:
+    """R27: no refund while a fraud hold is investigated, nor after a termination for fraud."""
+    if lc.status is AccountStatus.FRAUD_HOLD:
+        return "refund_blocked", "the account is on a fraud hold: no refund until it is released (R27)"
+    if lc.status is AccountStatus.TERMINATED and lc.reason == TerminationReason.FRAUD.value:
+        return "refund_blocked", "the account was terminated for fraud: it gets no refund (R27)"
+    return None
+
+
 def on_funds(lc: Lifecycle, ctx: Context, at_ms: int, policy: Policy) -> list[Decision]:
     """After a payment is credited (``ctx.balance_micros`` includes it)."""
     if lc.status is AccountStatus.REGISTERED:

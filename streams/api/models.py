@@ -48,6 +48,10 @@ class PaymentRecording(_Strict):
 
 
 class RefundRecording(_Strict):
+    """Money going back to the customer: at most the unused balance when the worker folds it;
+    completed calls are not refunded (R8, a dead letter ``refund_exceeds_balance``), nor a fraud
+    case (R27, ``refund_blocked``). A charge in question goes through a dispute (R19)."""
+
     amount: str = Field(pattern=AMOUNT)
     currency: str = Field(pattern=CURRENCY, description="ISO 4217")
     payment_event_id: str = Field(default="", max_length=128, description="the payment it refunds, if one")

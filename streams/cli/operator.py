@@ -43,7 +43,8 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
     pr.add_argument("--at", help="ISO 8601 time the payment was received (default: now)")
     _common(pr)
     pr.set_defaults(handler=record_payment)
-    rf = payment_sub.add_parser("refund", parents=parents, help="money going back to the customer")
+    rf = payment_sub.add_parser("refund", parents=parents, help="money going back to the customer: at most the unused balance "
+                                   "(R8: calls are not refunded; dispute a charge instead)")
     rf.add_argument("account")
     rf.add_argument("--amount", required=True)
     rf.add_argument("--currency", required=True)
