@@ -75,7 +75,7 @@ def account(request: Request, account_id: str, notice: str = Query("", max_lengt
                for t, p, o, i, c, r, at in rm.dead_letters(ctx.reader, row.account_id)]
     return pages.page("console_account.html", currency=row.currency, title=row.account_id, scope=scope,
                       account=account_view(row), held=held, operator=scope == access.OPERATOR, notice=notice,
-                      invoices=[statements.summary(r) for r in rm.invoices(ctx.reader, row.account_id)],
+                      invoices=statements.summaries(ctx.reader, row.account_id, rm.invoices(ctx.reader, row.account_id)),
                       dead_letters=letters, key=pages.new_key(), csrf=ctx.signer.csrf(request.cookies.get(COOKIE, "")))
 
 

@@ -194,6 +194,12 @@ class InvoiceSummary(BaseModel):
     balance_micros: int
     due_at: str | None = Field(description="when payment is due; null for a credit note")
     disputable_until: str = Field(description="R19: the last moment a dispute of it is accepted")
+    status: str = Field(description="R11, the account's money spent on its invoices first due first: paid, "
+                                    "partly_paid, open, overdue (open or partly paid past its due date), or credit "
+                                    "(a credit note)")
+    paid_micros: int = Field(description="what the account's money has paid of it (R11)")
+    outstanding_micros: int = Field(description="what is left to pay of it")
+    paid_at: str | None = Field(description="R11: when the funds that paid it whole were received; null while open")
 
 
 class InvoiceLineOut(BaseModel):

@@ -86,7 +86,7 @@ def statement(month: str = Query("", pattern=r"^$|" + MONTH), account_id: str = 
 
 @router.get("/invoices")
 def invoices(account_id: str = Depends(customer), ctx: Context = Depends(context)) -> Response:
-    rows = [statements.summary(r) for r in rm.invoices(ctx.reader, account_id)]
+    rows = statements.summaries(ctx.reader, account_id, rm.invoices(ctx.reader, account_id))
     currency = rows[0].currency if rows else "USD"
     return pages.page("portal_invoices.html", currency=currency, title="Invoices", account_id=account_id, invoices=rows)
 
@@ -116,8 +116,9 @@ def calls(offset: int = Query(0, ge=0, le=1_000_000), account_id: str = Depends(
 def dispute_form(request: Request, invoice: str = Query("", max_length=128), account_id: str = Depends(customer),
                  ctx: Context = Depends(context)) -> Response:
     account = rm.account(ctx.reader, account_id)
-    rows = [{**statements.summary(r).model_dump(), "open": statements.dispute_window_open(r)}
-            for r in rm.invoices(ctx.reader, account_id) if r.kind != "CREDIT_NOTE"]
+    invoices = [r for r in rm.invoices(ctx.reader, account_id) if r.kind != "CREDIT_NOTE"]
+    rows = [{**s.model_dump(), "open": statements.dispute_window_open(r)}
+            for r, s in zip(invoices, statements.summaries(ctx.reader, account_id, invoices))]
     return pages.page("portal_disputes.html", currency=account.currency, title="Disputes", account_id=account_id,
                       invoices=rows, chosen=invoice, currency_code=account.currency, key=pages.new_key(),
                       csrf=ctx.signer.csrf(request.cookies.get(COOKIE, "")))

@@ -87,7 +87,8 @@ async def statement(account_id: str = ACCOUNT, month: str = Path(pattern=MONTH),
 async def invoices(account_id: str = ACCOUNT, who: str = Depends(caller), ctx: Context = Depends(context)) -> InvoiceList:
     reader = _reader(ctx, who, account_id)
     rows = await run_in_threadpool(rm.invoices, reader, account_id)
-    return InvoiceList(account_id=account_id, invoices=[statements.summary(r) for r in rows])
+    return InvoiceList(account_id=account_id,
+                       invoices=await run_in_threadpool(statements.summaries, reader, account_id, rows))
 
 
 @router.get("/accounts/{account_id}/invoices/{number}", response_model=InvoiceDocument)

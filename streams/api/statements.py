@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from projections.events import InvoiceIssued, InvoiceKind, InvoiceLine
 from projections.invoicing import DISPUTE_WINDOW_MS
 from projections.periods import period_of
+from projections.settlement import Settled
 from streams.api import read_model as rm
 from streams.api.models import InvoiceDocument, InvoiceLineOut, InvoiceSummary, MovementLine, PaymentLine, Statement
 from streams.api.problems import Problem
@@ -46,7 +47,8 @@ def statement(reader: rm.Reader, account_id: str, month: str, now_ms: int | None
     moved = rm.movements(reader, account_id, start_s, end_s)
     paid = sum(m.amount_micros for m in moved if m.kind in rm.PAYMENT_KINDS)
     charged = -sum(m.amount_micros for m in moved if m.kind not in rm.PAYMENT_KINDS)
-    issued = [summary(i) for i in rm.invoices(reader, account_id) if start_s <= i.issued_at_s < end_s]
+    issued = summaries(reader, account_id, [i for i in rm.invoices(reader, account_id)
+                                            if start_s <= i.issued_at_s < end_s], now_ms)
     return Statement(account_id=account_id, month=month, currency=account.currency, time_zone=account.time_zone,
                      opening_balance_micros=opening, payments_micros=paid, charges_micros=charged,
                      closing_balance_micros=opening + paid - charged,
@@ -56,12 +58,28 @@ def statement(reader: rm.Reader, account_id: str, month: str, now_ms: int | None
                      invoices=issued, available_months=months)
 
 
-def summary(row: rm.InvoiceRow) -> InvoiceSummary:
+def summaries(reader: rm.Reader, account_id: str, rows: list[rm.InvoiceRow],
+              now_ms: int | None = None) -> list[InvoiceSummary]:
+    """The account's invoices ``rows``, each with what its money has paid of it (R11)."""
+    paid = rm.settlement(reader, account_id) if rows else {}
+    now_s = (now_ms if now_ms is not None else int(time.time() * 1000)) // 1000
+    return [summary(r, paid.get(r.reference), now_s) for r in rows]
+
+
+def summary(row: rm.InvoiceRow, settled: Settled | None, now_s: int) -> InvoiceSummary:
+    """``settled``: R11's answer for it (None: not in the settlement read just before, an invoice
+    that arrived in between; shown open). Overdue is asked at ``now_s``, the request's time."""
+    settled = settled or Settled(row.reference, 0, row.total_micros, 0)
+    status = "credit" if row.total_micros < 0 else settled.status
+    if status in ("open", "partly_paid") and row.due_at_s and now_s > row.due_at_s:
+        status = "overdue"
     return InvoiceSummary(reference=row.reference, legal_number=row.legal_number or None, kind=row.kind,
                           period=row.period, issued_at=iso(row.issued_at_s), currency=row.currency,
                           total_micros=row.total_micros, payments_micros=row.payments_micros,
                           balance_micros=row.balance_micros, due_at=iso(row.due_at_s) if row.due_at_s else None,
-                          disputable_until=iso(row.issued_at_s + DISPUTE_WINDOW_MS // 1000))
+                          disputable_until=iso(row.issued_at_s + DISPUTE_WINDOW_MS // 1000), status=status,
+                          paid_micros=settled.paid_micros, outstanding_micros=settled.outstanding_micros,
+                          paid_at=iso(settled.paid_at_ms // 1000) if settled.paid_at_ms and status != "credit" else None)
 
 
 def document(reader: rm.Reader, account_id: str, number: str, settings,  # noqa: ANN001 - Settings
@@ -79,7 +97,7 @@ def document(reader: rm.Reader, account_id: str, number: str, settings,  # noqa:
                            customer_name=row.customer[0], billing_address=row.customer[1],
                            customer_tax_id=row.customer[2], corrects=row.corrects)
     legal = legal_for(settings, issued, rm.legal_numbers(reader, account_id), open_sealed)
-    doc = InvoiceDocument(**summary(row).model_dump(), customer_name=legal.customer[0],
+    doc = InvoiceDocument(**summaries(reader, account_id, [row])[0].model_dump(), customer_name=legal.customer[0],
                           billing_address=legal.customer[1], customer_tax_id=legal.customer[2],
                           corrects=legal.corrects_number or row.corrects or None,
                           lines=[InvoiceLineOut(category=c, description=d, quantity=q, amount_micros=a)

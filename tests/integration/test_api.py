@@ -151,6 +151,12 @@ def test_R19_R20_R33_four_months_through_the_api_statements_invoices_and_dispute
     fresh = next(i for i in listed["invoices"] if i["issued_at"] == iso(lived.fresh_close_ms) and i["total_micros"] > 0)
     assert old["legal_number"], "every partition has passed a later tick: the old invoice has its legal number"
     assert len(by_issue) >= 2
+    # R11: the top-up received an hour after the opening paid every invoice since, first due first.
+    top_up_at = iso(period_start_ms(lived.months[3], "UTC") + 86_400_000 + 3_600_000)
+    assert expected.balance_micros > 0 and all(
+        (i["status"], i["paid_micros"], i["outstanding_micros"], i["paid_at"]) == ("paid", i["total_micros"], 0,
+                                                                                    top_up_at)
+        for i in listed["invoices"] if i["total_micros"] >= 0), listed["invoices"]
     status, pdf, kind = call(base, "GET", f"/v1/accounts/{ACCOUNT}/invoices/{old['legal_number']}/pdf",
                              scope="portal:acct-000001")
     assert (status, kind, pdf["raw"][:5]) == (200, "application/pdf", b"%PDF-")
@@ -166,6 +172,9 @@ def test_R19_R20_R33_four_months_through_the_api_statements_invoices_and_dispute
     status, opened, _ = call(base, "POST", f"/v1/accounts/{ACCOUNT}/disputes",
                              {**dispute, "invoice_number": fresh["reference"]}, scope="portal:acct-000001", key="d-2")
     assert status == 202, opened
+    # R8: the whole top-up back, after the calls it paid for: the worker refuses it, naming why.
+    too_much = {"amount": "50.00", "currency": "USD", "reason": "customer asked for the top-up back"}
+    assert call(base, "POST", f"/v1/accounts/{ACCOUNT}/refunds", too_much, key="refund-1")[0] == 202
     rerated = rerate_at_a_business_card(settings, tmp_path, lived.months[2])
     assert rerated["calls"] == 1 and rerated["difference_micros"] > 0 and rerated["adjustment_event"], rerated
     assert run_worker_to_end(settings, log_events(settings)[1], tmp_path / "worker.log") == 0
@@ -174,7 +183,9 @@ def test_R19_R20_R33_four_months_through_the_api_statements_invoices_and_dispute
     assert call(base, "GET", f"/v1/accounts/{ACCOUNT}/balance")[1]["balance_micros"] == after_all.balance_micros \
         == expected.balance_micros - rerated["difference_micros"], "R6: the difference posted once"
     status, letters, _ = call(base, "GET", f"/v1/accounts/{ACCOUNT}/dead-letters")
-    assert status == 200 and letters == [], "nothing the API sent was refused by the worker"
+    assert status == 200 and [x["reason_code"] for x in letters] == ["refund_exceeds_balance"], \
+        "nothing else the API sent was refused by the worker"
+    assert "(R8)" in letters[0]["reason"]
     # R32: the customer's export, then their erasure: numbers gone, amounts kept.
     status, export, _ = call(base, "POST", f"/v1/accounts/{ACCOUNT}/exports", scope="portal:acct-000001")
     assert status == 200 and len(export["calls"]) == 4 and export["calls"][0]["caller"] == "+15550000001"

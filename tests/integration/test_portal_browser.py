@@ -90,6 +90,9 @@ def _customer(page, base: str, url: str, months: list[str], out: Path) -> None: 
     assert response.status == 403 and "(R20)" in page.inner_text("#message")
     page.screenshot(path=str(out / "portal-statement-refused.png"), full_page=True)
     page.goto(f"{base}/portal/invoices")
+    # R11: each invoice says what paid it; here the top-up, before any was issued.
+    shown = page.locator("#invoices td.status").all_inner_texts()
+    assert shown and all(text.startswith("Paid 20") or text == "Credit note" for text in shown), shown
     page.screenshot(path=str(out / "portal-invoices.png"), full_page=True)
     with page.expect_download() as download:
         page.locator("a.pdf").first.click()
