@@ -842,6 +842,9 @@ def _valid_adjustment(fold: _Fold, event: AdjustmentPosted) -> None:
                                                f"is not one of {', '.join(ADJUSTMENT_CATEGORIES)}")
     if event.amount_micros == 0:
         raise InvalidEvent("zero_amount", f"adjustment {event.event_id} has no amount")
+    if event.category == "compensation" and event.amount_micros > 0:  # R29: the provider pays it
+        raise InvalidEvent("compensation_not_a_credit", f"adjustment {event.event_id}: a compensation is a credit "
+                                                        "(a negative amount)")
 
 
 def _rate(fold: _Fold, item: Positioned, given_back_s: int = 0) -> tuple[RatedCall, str] | None:

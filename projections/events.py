@@ -174,7 +174,8 @@ class ChargebackReceived:
         return "b:" + self.event_id, at_ms, fingerprint(self.account_id, self.amount_micros, self.currency, at_ms)
 
 
-ADJUSTMENT_CATEGORIES = ("activation", "feature", "equipment", "shipping", "goodwill", "correction", "rerating")
+ADJUSTMENT_CATEGORIES = ("activation", "feature", "equipment", "shipping", "goodwill", "correction", "rerating",
+                         "compensation")  # R29: a credit for a provider malfunction (streams/edge/commands.py)
 
 
 @dataclass(frozen=True, slots=True)

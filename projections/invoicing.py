@@ -48,7 +48,7 @@ ROUNDING_RESIDUE = "rounding:residue"
 # Categories of unbilled charges (R16), in the order an invoice lists them, with their labels.
 USAGE_CATEGORIES = ("usage:domestic", "usage:international", "usage:premium", "usage:inbound", "usage:correction")
 FEE_CATEGORIES = ("activation", "monthly", "monthly:credit", "feature", "equipment", "shipping", "termination",
-                  "goodwill", "correction", "rerating")
+                  "goodwill", "correction", "rerating", "compensation")
 _LABELS = {
     "activation": "Activation",
     "monthly": "Monthly service",
@@ -59,6 +59,7 @@ _LABELS = {
     "shipping": "Shipping and handling",
     "goodwill": "Goodwill credit",
     "correction": "Correction",
+    "compensation": "Compensation for a service malfunction",
     "rerating": "Usage re-rated at the plan it matches (R6)",
     "usage:domestic": "Calls, domestic",
     "usage:international": "Calls, international",
@@ -67,7 +68,8 @@ _LABELS = {
     "usage:correction": "Corrected calls",  # projections/corrections.py: the difference, a call per correction
 }
 _ORDER = {c: i for i, c in enumerate(("activation", "monthly", "monthly:credit", "feature", *USAGE_CATEGORIES,
-                                      "rerating", "equipment", "shipping", "termination", "goodwill", "correction"))}
+                                      "rerating", "equipment", "shipping", "termination", "goodwill", "correction",
+                                      "compensation"))}
 
 
 def div_round_half_away(numerator: int, denominator: int) -> int:

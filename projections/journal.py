@@ -19,6 +19,8 @@ Chart of accounts (ledger accounts, not customer accounts):
 - ``revenue:<category>`` for an operator's one-time charges (R16: ``activation``, ``feature``,
   ``equipment``, ``shipping``) and ``revenue:adjustments`` for goodwill and correction credits
   or debits (``AdjustmentPosted``).
+- ``expense:compensation``: what the provider paid a customer for a malfunction (R29), an
+  expense rather than less revenue.
 
 Sign convention: a posting's ``amount_micros`` is positive for a debit and negative for a
 credit. Every entry is asserted to balance per currency (it has one currency, R7). The entry
@@ -36,6 +38,7 @@ from projections.records import fast_init
 
 PAYMENTS_CLEARING = "payments:clearing"
 REFUNDS_PAYABLE = "refunds:payable"
+COMPENSATION_EXPENSE = "expense:compensation"
 
 
 def customer_ledger(account_id: str) -> str:
@@ -148,7 +151,7 @@ TERMINATION_REVENUE = "revenue:termination"
 def entry_for_adjustment(event: AdjustmentPosted) -> JournalEntry:
     """A one-time charge debits the customer (a credit, negative, credits it) against its revenue."""
     revenue = ("revenue:adjustments" if event.category in ("goodwill", "correction")
-               else f"revenue:{event.category}")
+               else COMPENSATION_EXPENSE if event.category == "compensation" else f"revenue:{event.category}")
     return _customer_debit("a:" + event.event_id, "adjustment", event.account_id, event.occurred_at_ms,
                            event.currency, event.amount_micros, revenue)
 

@@ -20,6 +20,7 @@ from streams.api.models import (
     AccountOpening,
     AdjustmentPosting,
     ChargebackRecording,
+    Compensation,
     CustomerDetails,
     Deal,
     DisputeOpening,
@@ -95,6 +96,18 @@ def adjust(body: AdjustmentPosting, account_id: str = ACCOUNT, key: str = KEY, w
     micros = parse_decimal_micros(body.amount)  # a leading minus is a credit
     return _accept(ctx, who, lambda: commands.adjustment(account_id, micros, body.currency, body.category,
                                                          body.reason, key, ms(body.occurred_at)), key)
+
+
+@router.post("/accounts/{account_id}/compensations", status_code=202, response_model=Accepted)
+def compensate(body: Compensation, account_id: str = ACCOUNT, key: str = KEY, who: str = Depends(caller),
+               ctx: Context = Depends(context)) -> Accepted:
+    """R29: a credit for a provider malfunction, refused above the balance at its time
+    (``compensation-exceeds-balance``, naming that balance)."""
+    must(access.may_command(who))  # before the read: the balance is no one else's business
+    malfunction_ms = ms(body.malfunction_at)
+    held = read_model.balance_before(ctx.reader, account_id, malfunction_ms // 1000)
+    return _accept(ctx, who, lambda: commands.compensation(account_id, parse_decimal_micros(body.amount), body.currency,
+                                                           malfunction_ms, held, body.reason, key, ms(body.occurred_at)), key)
 
 
 @router.post("/accounts/{account_id}/status", status_code=202, response_model=Accepted)

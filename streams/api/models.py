@@ -70,6 +70,17 @@ class AdjustmentPosting(_Strict):
     occurred_at: AwareDatetime | None = None
 
 
+class Compensation(_Strict):
+    """R29: a credit for a provider malfunction, at most what the account held when it happened
+    (read from the journal), on the next invoice as its own line."""
+
+    amount: str = Field(pattern=AMOUNT, description="positive: credited to the account")
+    currency: str = Field(pattern=CURRENCY, description="ISO 4217")
+    malfunction_at: AwareDatetime = Field(description="when the malfunction happened: the balance then is the cap")
+    reason: str = Field(min_length=1, max_length=256, description="the malfunction and the evidence of the loss")
+    occurred_at: AwareDatetime | None = Field(default=None, description="when it is credited (default: now)")
+
+
 class StatusChange(_Strict):
     """R22-R27: the worker's lifecycle decides whether the move is allowed (a refused one is a
     dead letter with its reason)."""

@@ -1,7 +1,9 @@
-"""``voiceledger dispute open|resolve`` (R19) and ``voiceledger portal link`` (issue 19): the
-API's dispute commands and portal links for operators who script. A dispute names the invoice
-by its legal number (or reference), found in the read model, and is refused here when the
-invoice is more than 30 days old, as the API and the worker refuse it."""
+"""``voiceledger dispute open|resolve`` (R19), ``voiceledger compensate`` (R29) and ``voiceledger
+portal link`` (issue 19): the API's claim commands and portal links for operators who script. A
+dispute names the invoice by its legal number (or reference), found in the read model, and is
+refused here when the invoice is more than 30 days old, as the API and the worker refuse it. A
+compensation is refused above the balance the journal shows at the malfunction, as the API
+refuses it."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import argparse
 import json
 
 from streams.cli.common import settings_of
-from streams.cli.operator import _amount, _common, _say
+from streams.cli.operator import _amount, _at_ms, _common, _say
 from streams.config.settings import ConfigError
 
 
@@ -30,6 +32,16 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
     dr.add_argument("--credit", default="0", help="the credit, for CUSTOMER_FAVOUR")
     _common(dr)
     dr.set_defaults(handler=resolve_dispute)
+    co = sub.add_parser("compensate", parents=parents,
+                        help="R29: credit a provider malfunction, at most the balance when it happened")
+    co.add_argument("account")
+    co.add_argument("--amount", required=True, help="the credit, e.g. 12.50")
+    co.add_argument("--currency", required=True)
+    co.add_argument("--malfunction-at", required=True, help="ISO 8601: when it happened (the balance then is the cap)")
+    co.add_argument("--reason", required=True, help="the malfunction and the evidence of the loss")
+    co.add_argument("--at", help="ISO 8601: when it is credited (default: now)")
+    _common(co)
+    co.set_defaults(handler=compensate)
     portal = sub.add_parser("portal", help="the customer portal")
     portal_sub = portal.add_subparsers(dest="portal_command", required=True)
     pl = portal_sub.add_parser("link", parents=parents, help="a signed link that logs a customer in to their portal")
@@ -70,6 +82,20 @@ def resolve_dispute(args: argparse.Namespace) -> int:
     key = args.idempotency_key or commands.new_key()
     event = commands.dispute_resolution(args.account, args.dispute, args.outcome, _amount(args.credit), currency, key)
     return _say(commands.submit(settings, event, key), args, f"dispute {args.dispute} resolved for")
+
+
+def compensate(args: argparse.Namespace) -> int:
+    from streams.api import read_model
+    from streams.edge import commands
+
+    settings = settings_of(args)
+    malfunction_ms = _at_ms(args.malfunction_at, "--malfunction-at")
+    reader = read_model.Reader.of(settings)
+    held = _problem(lambda: read_model.balance_before(reader, args.account, malfunction_ms // 1000))
+    key = args.idempotency_key or commands.new_key()
+    event = commands.compensation(args.account, _amount(args.amount), args.currency, malfunction_ms, held, args.reason,
+                                  key, _at_ms(args.at))
+    return _say(commands.submit(settings, event, key), args, "compensation credited to")
 
 
 def portal_link(args: argparse.Namespace) -> int:

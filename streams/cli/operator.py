@@ -145,15 +145,15 @@ def open_account(args: argparse.Namespace) -> int:
     return _say(commands.submit(settings, event, key), args, "opened")
 
 
-def _at_ms(text: str | None) -> int | None:
+def _at_ms(text: str | None, flag: str = "--at") -> int | None:
     if not text:
         return None
     try:
         at = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise ConfigError(f"--at: {text!r} is not an ISO 8601 time") from None
+        raise ConfigError(f"{flag}: {text!r} is not an ISO 8601 time") from None
     if at.tzinfo is None:
-        raise ConfigError(f"--at: {text!r} needs a zone (Z or +01:00)")
+        raise ConfigError(f"{flag}: {text!r} needs a zone (Z or +01:00)")
     return int(at.timestamp() * 1000)
 
 

@@ -136,10 +136,38 @@ def adjustment(account_id: str, amount_micros: int, currency: str, category: str
                at_ms: int | None = None) -> AdjustmentPosted:
     """R16: a one-off charge (activation, feature, equipment, shipping: a number change is a
     feature) or, negative, a credit (goodwill, correction), invoiced as its own line."""
+    if category == "compensation":  # only with its cap checked (R29)
+        raise CommandRefused("compensation_needs_its_malfunction: a compensation is posted as one, with the time of "
+                             "the malfunction (voiceledger compensate, POST .../compensations; R29)")
     event = AdjustmentPosted(_event_id("adjust", key), account_id, at_ms or int(time.time() * 1000), amount_micros,
                              currency.upper(), category, reason)
     _checked(event, _valid_adjustment)
     return event
+
+
+def compensation(account_id: str, amount_micros: int, currency: str, malfunction_at_ms: int, balance_then_micros: int,
+                 reason: str, key: str, at_ms: int | None = None) -> AdjustmentPosted:
+    """R29: a credit for a provider malfunction, at most what the account held when it happened
+    (``balance_then_micros``, read from the journal by the caller: the fold keeps no history of
+    balances). Posted as an adjustment of category ``compensation``, its malfunction and that
+    balance in its reason, so the invoice line and the journal say what it made good."""
+    held, at_ms = max(0, balance_then_micros), at_ms or _now_ms()
+    if at_ms < malfunction_at_ms:
+        raise CommandRefused("malfunction_at: a compensation is credited after the malfunction it makes good")
+    if amount_micros <= 0:
+        raise CommandRefused("amount: a compensation is a positive amount, credited to the account")
+    if amount_micros > held:
+        raise CommandRefused(f"compensation_exceeds_balance: a compensation of {amount_micros} micro-units is more than "
+                             f"the {held} the account held at the malfunction, {_iso(malfunction_at_ms)} (R29)")
+    said = f"malfunction at {_iso(malfunction_at_ms)}, balance then {held} micro-units"
+    event = AdjustmentPosted(_event_id("compensate", key), account_id, at_ms, -amount_micros,
+                             currency.upper(), "compensation", f"{reason}; {said}" if reason else said)
+    _checked(event, _valid_adjustment)
+    return event
+
+
+def _iso(at_ms: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at_ms // 1000))
 
 
 def _valid_adjustment(event: AdjustmentPosted) -> None:

@@ -89,6 +89,16 @@ def test_R9_opened_and_topped_up_through_the_api_then_called_the_balance_read_ba
     assert call(base, "POST", "/v1/accounts/acct-000001/status", {"action": "hold"}, key="crm-status-9")[0] == 422
 
     assert run_worker_to_end(settings, log_events(settings)[1], tmp_path / "worker.log") == 0
+    # R29: a malfunction on 3 October, when the account held the 25.00 paid on 30 September.
+    compensation = {"amount": "25.01", "currency": "USD", "malfunction_at": "2026-10-03T00:00:00Z",
+                    "reason": "number unreachable 6 h, ticket 88", "occurred_at": "2026-10-05T00:00:00Z"}
+    status, refused, _ = call(base, "POST", "/v1/accounts/acct-000001/compensations", compensation, key="crm-comp-1")
+    assert (status, refused["type"]) == (422, "https://voiceledger.dev/problems/compensation-exceeds-balance"), refused
+    assert "the 25000000 the account held" in refused["detail"]
+    assert call(base, "POST", "/v1/accounts/acct-000001/compensations", {**compensation, "amount": "10.00"},
+                scope="portal:acct-000001", key="crm-comp-2")[0] == 403
+    assert call(base, "POST", "/v1/accounts/acct-000001/compensations", {**compensation, "amount": "10.00"},
+                key="crm-comp-2")[0] == 202
     ingest = subprocess.run([sys.executable, "-m", "streams.cli", "ingest", "--format", "asterisk-csv", "--carrier",
                              "carrier-a", str(SAMPLES / "asterisk-no-accountcode-Master.csv")],
                             env=worker_env(settings), capture_output=True, text=True, timeout=120)
@@ -100,13 +110,13 @@ def test_R9_opened_and_topped_up_through_the_api_then_called_the_balance_read_ba
     status, balance, _ = call(base, "GET", "/v1/accounts/acct-000001/balance", scope="portal:acct-000001")
     assert status == 200 and balance["balance_micros"] == expected.balance_micros
     assert expected.calls_charged == 1 and expected.paid_micros == 25_000_000
-    assert any(type(e).__name__ == "AdjustmentPosted" for e in events)
+    assert sorted(e.category for e in events if type(e).__name__ == "AdjustmentPosted") == ["compensation", "goodwill"]
     # R33: the call records behind the charge, read by the customer's portal token, a page at a time.
     status, page, _ = call(base, "GET", "/v1/accounts/acct-000001/calls?limit=1", scope="portal:acct-000001")
     assert status == 200 and page["next_offset"] is None and len(page["calls"]) == 1
     (record,) = page["calls"]
     assert (record["call_key"], record["caller"], record["charge_micros"]) == (
-        "carrier-a/1790874000.20", "+15550000001", expected.charged_micros + 1_500_000)
+        "carrier-a/1790874000.20", "+15550000001", expected.charged_micros + 1_500_000 + 10_000_000)
     assert call(base, "GET", "/v1/accounts/acct-000002/calls", scope="portal:acct-000001")[0] == 403
 
 
