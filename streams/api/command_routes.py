@@ -103,11 +103,12 @@ def compensate(body: Compensation, account_id: str = ACCOUNT, key: str = KEY, wh
                ctx: Context = Depends(context)) -> Accepted:
     """R29: a credit for a provider malfunction, refused above the balance at its time
     (``compensation-exceeds-balance``, naming that balance)."""
-    must(access.may_command(who))  # before the read: the balance is no one else's business
-    malfunction_ms = ms(body.malfunction_at)
-    held = read_model.balance_before(ctx.reader, account_id, malfunction_ms // 1000)
+    def balance_at(at_ms: int) -> int:
+        return read_model.balance_before(ctx.reader, account_id, at_ms // 1000)
+
     return _accept(ctx, who, lambda: commands.compensation(account_id, parse_decimal_micros(body.amount), body.currency,
-                                                           malfunction_ms, held, body.reason, key, ms(body.occurred_at)), key)
+                                                           ms(body.malfunction_at), balance_at, body.reason, key,
+                                                           ms(body.occurred_at)), key)
 
 
 @router.post("/accounts/{account_id}/status", status_code=202, response_model=Accepted)

@@ -91,10 +91,10 @@ def compensate(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     malfunction_ms = _at_ms(args.malfunction_at, "--malfunction-at")
     reader = read_model.Reader.of(settings)
-    held = _problem(lambda: read_model.balance_before(reader, args.account, malfunction_ms // 1000))
     key = args.idempotency_key or commands.new_key()
-    event = commands.compensation(args.account, _amount(args.amount), args.currency, malfunction_ms, held, args.reason,
-                                  key, _at_ms(args.at))
+    event = _problem(lambda: commands.compensation(
+        args.account, _amount(args.amount), args.currency, malfunction_ms,
+        lambda at_ms: read_model.balance_before(reader, args.account, at_ms // 1000), args.reason, key, _at_ms(args.at)))
     return _say(commands.submit(settings, event, key), args, "compensation credited to")
 
 

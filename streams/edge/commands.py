@@ -25,6 +25,7 @@ import json
 import os
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from enum import Enum
 from pathlib import Path
@@ -51,7 +52,14 @@ from projections.events import (
     TerminationReason,
 )
 from projections.money import SUPPORTED_CURRENCIES
-from projections.validation import InvalidEvent, check_bounds, validate_account_opened, validate_money
+from projections.validation import (
+    TIME_MAX_MS,
+    TIME_MIN_MS,
+    InvalidEvent,
+    check_bounds,
+    validate_account_opened,
+    validate_money,
+)
 from streams.config.settings import ConfigError, Settings
 from streams.edge.publish import produce_events
 from streams.kafka.partitioning import partition_for
@@ -145,17 +153,20 @@ def adjustment(account_id: str, amount_micros: int, currency: str, category: str
     return event
 
 
-def compensation(account_id: str, amount_micros: int, currency: str, malfunction_at_ms: int, balance_then_micros: int,
-                 reason: str, key: str, at_ms: int | None = None) -> AdjustmentPosted:
+def compensation(account_id: str, amount_micros: int, currency: str, malfunction_at_ms: int,
+                 balance_at: Callable[[int], int], reason: str, key: str, at_ms: int | None = None) -> AdjustmentPosted:
     """R29: a credit for a provider malfunction, at most what the account held when it happened
-    (``balance_then_micros``, read from the journal by the caller: the fold keeps no history of
-    balances). Posted as an adjustment of category ``compensation``, its malfunction and that
+    (``balance_at(malfunction_at_ms)``: the caller reads the journal, as the fold keeps no history
+    of balances). Posted as an adjustment of category ``compensation``, its malfunction and that
     balance in its reason, so the invoice line and the journal say what it made good."""
-    held, at_ms = max(0, balance_then_micros), at_ms or _now_ms()
+    at_ms = at_ms or _now_ms()
+    if not TIME_MIN_MS <= malfunction_at_ms < TIME_MAX_MS:  # checked before it is read with
+        raise CommandRefused("malfunction_at: between 2000 and 2100")
     if at_ms < malfunction_at_ms:
         raise CommandRefused("malfunction_at: a compensation is credited after the malfunction it makes good")
     if amount_micros <= 0:
         raise CommandRefused("amount: a compensation is a positive amount, credited to the account")
+    held = max(0, balance_at(malfunction_at_ms))
     if amount_micros > held:
         raise CommandRefused(f"compensation_exceeds_balance: a compensation of {amount_micros} micro-units is more than "
                              f"the {held} the account held at the malfunction, {_iso(malfunction_at_ms)} (R29)")
