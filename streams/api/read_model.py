@@ -20,8 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from projections.periods import next_period, period_start_ms
-from projections.settlement import Due, Funds, Settled, settle
+from projections.settlement import Settled
 from streams.api.problems import Problem
+from streams.clickhouse import receivables
 from streams.clickhouse.client import ClickHouse, connect, quoted
 from streams.config.settings import Settings
 
@@ -207,23 +208,10 @@ def invoice(reader: Reader, account_id: str, number: str) -> InvoiceRow:
     return found[0]
 
 
-# Money received and money going back out, for R11's settlement: a termination's refund of the
-# balance takes funds out as a refund does (credit notes come from the invoices themselves).
-FUNDS_KINDS = (*PAYMENT_KINDS, "balance_refund")
-
-
 def settlement(reader: Reader, account_id: str) -> dict[str, Settled]:
     """R11: what the account's money has paid of each of its invoices, first due first paid
-    (``projections/settlement.py``), from every invoice and every receipt of the account."""
-    account, ledger = quoted(account_id), quoted("customer:" + account_id)
-    dues = [Due(ref, (due_s or issued_s) * 1000, int(total)) for ref, issued_s, due_s, total in reader.rows(
-        f"SELECT invoice_number, toUnixTimestamp(issued_at), due_at, total_micros FROM invoices FINAL "
-        f"WHERE account_id = {account}")]
-    kinds = ", ".join(quoted(k) for k in FUNDS_KINDS)
-    funds = [Funds(at_s * 1000, int(amount)) for at_s, amount in reader.rows(
-        f"SELECT toUnixTimestamp(occurred_at), toInt64(-amount_micros) FROM journal FINAL WHERE account_id = {account} "
-        f"AND ledger_account = {ledger} AND kind IN ({kinds})")] if dues else []
-    return settle(dues, funds)
+    (``streams/clickhouse/receivables.py``, as ``voiceledger receivables`` reads it)."""
+    return receivables.settlement(reader.rows, account_id)
 
 
 def invoice_lines(reader: Reader, reference: str) -> list[tuple[str, str, int, int]]:

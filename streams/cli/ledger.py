@@ -1,5 +1,5 @@
-"""``voiceledger balances``, ``invoices``, ``statement``, ``reconcile``, ``verify`` and
-``rebuild``: reading the ledger, and checking it against itself."""
+"""``voiceledger balances``, ``invoices``, ``statement``, ``receivables``, ``reconcile``, ``verify``
+and ``rebuild``: reading the ledger, and checking it against itself."""
 
 from __future__ import annotations
 
@@ -30,6 +30,12 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
     st.add_argument("--month", help="YYYY-MM (default: the current month)")
     st.add_argument("--as-of", help="YYYY-MM-DD: the day taken as today (default: today, UTC)")
     st.set_defaults(handler=statement)
+    ar = sub.add_parser("receivables", parents=parents,
+                        help="R11: what each account owes on its invoices, by days past due, as of a day")
+    ar.add_argument("--as-of", help="YYYY-MM-DD (UTC), its end: what was issued and received that day counts "
+                                    "(default: today)")
+    ar.add_argument("--csv", action="store_true", help="CSV in micro-units instead of a table")
+    ar.set_defaults(handler=receivables)
     rc = sub.add_parser("reconcile", parents=parents,
                         help="finance reconciliation of a month: journal, call log, invoices, trial balance")
     rc.add_argument("--month", required=True, help="YYYY-MM (UTC)")
@@ -104,6 +110,37 @@ def statement(args: argparse.Namespace) -> int:
     except StatementRefused as exc:
         print(f"voiceledger: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def receivables(args: argparse.Namespace) -> int:
+    """Aged receivables: one line per account that owes, then the total per currency."""
+    from projections.money import Money
+    from streams.clickhouse.client import connect
+    from streams.clickhouse.receivables import AGE_BUCKETS, aged_receivables, as_of_ms
+
+    settings = settings_of(args)
+    today = day("--as-of", args.as_of) if args.as_of else datetime.now(timezone.utc).date()  # wall time enters here
+    ch = connect(settings.clickhouse_url, settings.clickhouse_cluster)
+    try:
+        aged = aged_receivables(ch.query, as_of_ms(today.isoformat()))
+    finally:
+        ch.close()
+    totals: dict[str, list[int]] = {}
+    for a in aged:
+        sums = totals.setdefault(a.currency, [0] * len(AGE_BUCKETS))
+        for i, owed in enumerate(a.owed):
+            sums[i] += owed
+    rows = [(a.account_id, a.currency, *a.owed, a.total) for a in aged]
+    rows += [("TOTAL", c, *owed, sum(owed)) for c, owed in sorted(totals.items())]
+    if args.csv:
+        print("account_id,currency," + ",".join(f"{b}_micros" for b in AGE_BUCKETS) + ",total_micros")
+        print("\n".join(",".join(map(str, r)) for r in rows))
+        return 0
+    print(f"receivables as of {today.isoformat()} (end of day, UTC), by days past due")
+    print(f"{'account':<24} {'cur':<4}" + "".join(f"{b.replace('_', '-'):>18}" for b in (*AGE_BUCKETS, "total")))
+    for r in rows:
+        print(f"{r[0]:<24} {r[1]:<4}" + "".join(f"{Money(m, r[1]).format()[:-4]:>18}" for m in r[2:]))
     return 0
 
 
