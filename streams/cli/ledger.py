@@ -121,6 +121,8 @@ def receivables(args: argparse.Namespace) -> int:
 
     settings = settings_of(args)
     today = day("--as-of", args.as_of) if args.as_of else datetime.now(timezone.utc).date()  # wall time enters here
+    if not 2000 <= today.year < 2100:  # the tables' DateTime ends in 2106
+        raise ConfigError(f"--as-of: {today.isoformat()} is not between 2000 and 2099")
     ch = connect(settings.clickhouse_url, settings.clickhouse_cluster)
     try:
         aged = aged_receivables(ch.query, as_of_ms(today.isoformat()))

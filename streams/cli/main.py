@@ -73,6 +73,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        # The embedded engine's errors, by module: importing chdb to name its class would load
+        # the whole engine into every command.
+        if type(exc).__module__.split(".")[0] != "chdb":
+            raise
+        print(f"voiceledger: error: ClickHouse (chDB): {' '.join(str(exc).split())[:500]}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -3,8 +3,10 @@ turns bad input into a clear message and exit code 2, never a traceback."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+import uuid
 
 import pytest
 
@@ -141,12 +143,20 @@ def test_duplicate_prefix_is_an_error(tmp_path):
     (["receive", "--carrier", "c", "--listen", "0.0.0.0:8090"], {}, "api_tokens_file: required when the receiver"),
     (["topics", "ensure", "--dry-run"], {"VOICELEDGER_DEAD_LETTER_RETENTION_DAYS": "90"},
      "dead_letter_retention_days: 90 is more than 28 while seal_personal_data is on"),
+    (["receivables", "--as-of", "1900-01-01"], {}, "--as-of: 1900-01-01 is not between 2000 and 2099"),
+    (["compensate", "a1", "--amount", "1", "--currency", "USD", "--malfunction-at", "3 Oct", "--reason", "x"], {},
+     "--malfunction-at: '3 Oct' is not an ISO 8601 time"),
+    # The embedded engine's own errors (no tables in a fresh database) are one line too.
+    (["reconcile", "--month", "2026-10"], {"VOICELEDGER_CLICKHOUSE_URL": f"chdb:///tmp/vl-cli-empty-{uuid.uuid4().hex[:8]}"},
+     "ClickHouse (chDB): "),
 ])
 def test_cli_errors_are_one_line_without_traceback(args, env, needle):
     import os
 
     proc = subprocess.run([sys.executable, "-m", "streams.cli", *args], capture_output=True, text=True,
                           env={**os.environ, **env}, timeout=60)
+    if env.get("VOICELEDGER_CLICKHOUSE_URL", "").startswith("chdb:///tmp/vl-cli-empty-"):
+        shutil.rmtree(env["VOICELEDGER_CLICKHOUSE_URL"][len("chdb://"):], ignore_errors=True)
     assert proc.returncode == 2
     assert needle in proc.stderr
     assert "Traceback" not in proc.stderr
