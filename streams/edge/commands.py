@@ -157,8 +157,9 @@ def compensation(account_id: str, amount_micros: int, currency: str, malfunction
                  balance_at: Callable[[int], int], reason: str, key: str, at_ms: int | None = None) -> AdjustmentPosted:
     """R29: a credit for a provider malfunction, at most what the account held when it happened
     (``balance_at(malfunction_at_ms)``: the caller reads the journal, as the fold keeps no history
-    of balances). Posted as an adjustment of category ``compensation``, its malfunction and that
-    balance in its reason, so the invoice line and the journal say what it made good."""
+    of balances). Posted as an adjustment of category ``compensation`` with the malfunction's time
+    in its reason. Not the balance read: a retry under the same key must be the same event
+    (``submit``), and the journal gives that balance again at any time."""
     at_ms = at_ms or _now_ms()
     if not TIME_MIN_MS <= malfunction_at_ms < TIME_MAX_MS:  # checked before it is read with
         raise CommandRefused("malfunction_at: between 2000 and 2100")
@@ -170,7 +171,7 @@ def compensation(account_id: str, amount_micros: int, currency: str, malfunction
     if amount_micros > held:
         raise CommandRefused(f"compensation_exceeds_balance: a compensation of {amount_micros} micro-units is more than "
                              f"the {held} the account held at the malfunction, {_iso(malfunction_at_ms)} (R29)")
-    said = f"malfunction at {_iso(malfunction_at_ms)}, balance then {held} micro-units"
+    said = f"malfunction at {_iso(malfunction_at_ms)}"
     event = AdjustmentPosted(_event_id("compensate", key), account_id, at_ms, -amount_micros,
                              currency.upper(), "compensation", f"{reason}; {said}" if reason else said)
     _checked(event, _valid_adjustment)

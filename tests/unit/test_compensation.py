@@ -23,10 +23,12 @@ def test_R29_a_compensation_up_to_the_balance_at_the_malfunction_is_a_credit_tha
     event = commands.compensation("a1", 25_000_000, "usd", MALFUNCTION, lambda _: 25_000_000, "number down 3 h, invoice 7",
                                   "k-1", at_ms=T0 + 7_200_000)
     assert (event.amount_micros, event.currency, event.category) == (-25_000_000, "USD", "compensation")
-    assert event.reason.startswith("number down 3 h, invoice 7; malfunction at ") and "25000000" in event.reason
-    # The same key, the same event: a retried command is one credit.
-    again = commands.compensation("a1", 25_000_000, "USD", MALFUNCTION, lambda _: 25_000_000, "x", "k-1", at_ms=T0 + 7_200_000)
-    assert again.event_id == event.event_id
+    assert event.reason == "number down 3 h, invoice 7; malfunction at 2026-10-01T01:00:00Z"
+    # The same key, the same event, even if a late CDR changed the balance then: a retried command
+    # is one credit (streams/edge/commands.py: submit compares everything but the clock's times).
+    again = commands.compensation("a1", 25_000_000, "usd", MALFUNCTION, lambda _: 30_000_000,
+                                  "number down 3 h, invoice 7", "k-1", at_ms=T0 + 9_000_000)
+    assert commands._untimed(commands._plain(again)) == commands._untimed(commands._plain(event))
 
 
 @pytest.mark.parametrize("balance_then", [24_999_999, 0, -5_000_000])
