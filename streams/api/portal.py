@@ -63,9 +63,20 @@ def home(account_id: str = Depends(customer), ctx: Context = Depends(context)) -
     start_s, _ = rm.month_bounds_s(months[-1], account.time_zone)
     recent = rm.payments(ctx.reader, account_id, start_s, 2**32 - 1, limit=20)
     return pages.page("portal_home.html", currency=account.currency, title="Your account", account_id=account_id,
-                      account=account, balance=found[1] if found else 0,
+                      account=account, balance=found[1] if found else 0, to_pay=_to_pay(ctx, account_id),
                       payments=[{"at": statements.iso(p.at_s), "kind": p.kind, "amount_micros": p.amount_micros}
                                 for p in recent])
+
+
+def _to_pay(ctx: Context, account_id: str) -> dict:
+    """What the customer's invoices still ask for (R11: their money paid the oldest first): in
+    all, past due, and the next due date of what is not."""
+    owing = [s for s in statements.summaries(ctx.reader, account_id, rm.invoices(ctx.reader, account_id, 1_000))
+             if s.outstanding_micros > 0]
+    upcoming = sorted(s.due_at for s in owing if s.status != "overdue" and s.due_at)
+    return {"total": sum(s.outstanding_micros for s in owing),
+            "overdue": sum(s.outstanding_micros for s in owing if s.status == "overdue"),
+            "next_due": upcoming[0] if upcoming else None}
 
 
 @router.get("/statements")

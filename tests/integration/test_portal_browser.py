@@ -78,6 +78,7 @@ def _customer(page, base: str, url: str, months: list[str], out: Path) -> None: 
     balance = call(base, "GET", f"/v1/accounts/{ACCOUNT}/balance", scope="portal:acct-000001")[1]["balance_micros"]
     assert page.inner_text("#balance") == f"{balance / 1_000_000:.2f} USD"
     assert "50.00" in page.inner_text("#payments")
+    assert "Nothing to pay on your invoices." in page.inner_text("#to-pay"), "R11: the top-up paid every invoice"
     page.screenshot(path=str(out / "portal-account.png"), full_page=True)
     for month in months:  # R20: the current month and the three before it
         page.goto(f"{base}/portal/statements?month={month}")

@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from hypothesis import given, settings, strategies as st
 
 from projections.settlement import Due, Funds, settle
 
 DAY = 86_400_000
+M = 1_000_000
 OCT, NOV = Due("inv-oct", 45 * DAY, 30_000_000), Due("inv-nov", 75 * DAY, 20_000_000)
 
 
@@ -69,3 +72,36 @@ def test_R11_money_is_conserved_and_no_invoice_is_paid_while_an_older_one_is_ope
     for d in charges:  # paid at a moment money came in, once and only once it is paid whole
         s = got[d.reference]
         assert (s.paid_at_ms in times) if s.status == "paid" else s.paid_at_ms == 0
+
+
+class _ReadModel:
+    """The three reads the portal's "To pay" makes, answered from lists (the SQL runs against
+    both engines in tests/integration/test_receivables.py)."""
+
+    def __init__(self, invoices: list[tuple[str, int, int, int]], funds: list[tuple[int, int]]) -> None:
+        self.invoices, self.funds = invoices, funds  # (ref, issued_s, due_s, total), (at_s, amount)
+
+    def rows(self, sql: str) -> list[tuple]:
+        if sql.startswith("SELECT invoice_number, kind"):
+            return [(r, "REGULAR", "2026-10", i, "USD", t, 0, 0, "UTC", d, "", "", "", "") for r, i, d, t in self.invoices]
+        if sql.startswith("SELECT account_id, currency, invoice_number"):
+            return [("a1", "USD", r, i, d, t) for r, i, d, t in self.invoices]
+        if "FROM journal" in sql:
+            return [("a1", at, amount) for at, amount in self.funds]
+        return []  # no legal numbers yet
+
+
+def test_R11_the_portal_says_what_is_left_to_pay_what_is_overdue_and_when_the_rest_is_due():
+    import time
+    from types import SimpleNamespace
+
+    from streams.api.portal import _to_pay
+
+    now, day = int(time.time()), 86_400  # "overdue" is the request's question, asked of the clock
+    late, upcoming = ("inv-1", now - 75 * day, now - 45 * day, 30 * M), ("inv-2", now - 5 * day, now + 10 * day, 20 * M)
+    reader = _ReadModel([late, upcoming], [(now - 50 * day, 10 * M)])
+    shown = _to_pay(SimpleNamespace(reader=reader), "a1")
+    assert shown["total"] == 40 * M and shown["overdue"] == 20 * M  # 10.00 paid the oldest first
+    assert shown["next_due"] == datetime.fromtimestamp(now + 10 * day, timezone.utc).isoformat().replace("+00:00", "Z")
+    reader.funds.append((now - day, 40 * M))
+    assert _to_pay(SimpleNamespace(reader=reader), "a1") == {"total": 0, "overdue": 0, "next_due": None}
