@@ -159,7 +159,9 @@ def compensation(account_id: str, amount_micros: int, currency: str, malfunction
     (``balance_at(malfunction_at_ms)``: the caller reads the journal, as the fold keeps no history
     of balances). Posted as an adjustment of category ``compensation`` with the malfunction's time
     in its reason. Not the balance read: a retry under the same key must be the same event
-    (``submit``), and the journal gives that balance again at any time."""
+    (``submit``), and the journal gives that balance again at any time. The cap is checked before
+    ``submit`` looks the key up, so a retry is refused if a late CDR dated before the malfunction
+    has since lowered the balance then below the amount (the first answer stands)."""
     at_ms = at_ms or _now_ms()
     if not TIME_MIN_MS <= malfunction_at_ms < TIME_MAX_MS:  # checked before it is read with
         raise CommandRefused("malfunction_at: between 2000 and 2100")
