@@ -281,6 +281,25 @@ class CallPage(BaseModel):
     next_offset: int | None = Field(description="the offset of the next page; null on the last")
 
 
+class AgedAccount(BaseModel):
+    account_id: str
+    currency: str
+    not_due_micros: int
+    days_1_30_micros: int
+    days_31_60_micros: int
+    days_61_90_micros: int
+    over_90_micros: int
+    total_micros: int
+
+
+class Receivables(BaseModel):
+    """R11: what accounts owe on their invoices as of the end of a day (UTC), first due first
+    paid, by days past due (``voiceledger receivables``)."""
+
+    as_of: str
+    accounts: list[AgedAccount]
+
+
 class ProblemDetails(BaseModel):
     """RFC 9457 problem details: ``type`` is stable, ``detail`` is for people."""
 

@@ -21,6 +21,7 @@ from streams.api.models import (
     INVOICE_NUMBER,
     MONTH,
     Account,
+    AgedAccount,
     Balance,
     CallPage,
     CallRecord,
@@ -29,10 +30,12 @@ from streams.api.models import (
     InvoiceList,
     PortalLink,
     PortalLinkRequest,
+    Receivables,
     Statement,
 )
 from streams.api.problems import Problem
 from streams.api.worker_routes import held_on_worker
+from streams.clickhouse import receivables as aged
 from streams.clickhouse.privacy import export_records
 from streams.documents.invoice import render_html
 from streams.documents.invoice_pdf import render_pdf
@@ -138,6 +141,26 @@ def call_page(account_id: str, rows: list[tuple], limit: int, offset: int) -> Ca
                           billed_s=int(r[8]), charge_micros=int(r[9]), currency=r[10], revision=int(r[11]))
                for r in rows[:limit]]
     return CallPage(account_id=account_id, calls=records, next_offset=offset + limit if len(rows) > limit else None)
+
+
+# AgedAccount's fields, in the order of streams/clickhouse/receivables.py: AGE_BUCKETS.
+AGED_FIELDS = ("not_due_micros", "days_1_30_micros", "days_31_60_micros", "days_61_90_micros", "over_90_micros")
+assert len(AGED_FIELDS) == len(aged.AGE_BUCKETS)
+
+
+@router.get("/receivables", response_model=Receivables)
+async def receivables(as_of: str = Query(pattern=r"^20[0-9]{2}-[0-9]{2}-[0-9]{2}$", description="YYYY-MM-DD (UTC)"),
+                      who: str = Depends(caller), ctx: Context = Depends(context)) -> Receivables:
+    """Finance's aged receivables: every account that owes, by days past due (R11)."""
+    must(who in (access.OPERATOR, access.FINANCE))
+    try:
+        end_ms = aged.as_of_ms(as_of)
+    except ValueError:
+        raise Problem(422, "invalid-date", f"as_of: {as_of} is not a date of the calendar") from None
+    rows = await run_in_threadpool(aged.aged_receivables, ctx.reader.rows, end_ms)
+    return Receivables(as_of=as_of, accounts=[AgedAccount(account_id=a.account_id, currency=a.currency,
+                                                          **dict(zip(AGED_FIELDS, a.owed)), total_micros=a.total)
+                                              for a in rows])
 
 
 @router.get("/accounts/{account_id}/dead-letters", response_model=list[DeadLetterOut])

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from dataclasses import replace
 from datetime import datetime, timezone
 
 from projections.events import ChargebackReceived, InvoiceIssued, InvoiceKind, InvoiceLine, PaymentReceived
@@ -17,8 +16,8 @@ from streams.clickhouse.invoices import INVOICE_COLUMNS, invoice_rows
 from streams.clickhouse.journal import JOURNAL_COLUMNS, journal_rows
 from streams.clickhouse.migrations import migrate
 from streams.clickhouse.receivables import aged_receivables, as_of_ms, settlement
-from streams.config.settings import Settings
 from streams.worker.supervise import worker_env
+from tests.integration.api_scenario import api_process, call
 
 M = 1_000_000
 
@@ -54,7 +53,8 @@ ENTRIES = [
 ]
 
 
-def test_R11_receivables_are_aged_by_days_past_due_as_of_a_day_on_both_engines(clickhouse_url):
+def test_R11_receivables_are_aged_by_days_past_due_as_of_a_day_on_both_engines(settings, tmp_path):
+    clickhouse_url = settings.clickhouse_url
     ch = connect(clickhouse_url)
     try:
         migrate(ch)
@@ -78,7 +78,6 @@ def test_R11_receivables_are_aged_by_days_past_due_as_of_a_day_on_both_engines(c
         assert (expected["a-11"].status, expected["a-12"].outstanding_micros) == ("paid", 24 * M)
     finally:
         ch.close()
-    settings = replace(Settings(), clickhouse_url=clickhouse_url)
     out = subprocess.run([sys.executable, "-m", "streams.cli", "receivables", "--as-of", "2026-12-31", "--csv"],
                          env=worker_env(settings), capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
@@ -88,3 +87,10 @@ def test_R11_receivables_are_aged_by_days_past_due_as_of_a_day_on_both_engines(c
     assert lines[1:] == ["acct-a,USD,0,10000000,15000000,0,0,25000000", "acct-b,EUR,12000000,0,0,0,8000000,20000000",
                          "acct-d,USD,0,0,0,0,10000000,10000000", "TOTAL,EUR,12000000,0,0,0,8000000,20000000",
                          "TOTAL,USD,0,10000000,15000000,0,10000000,35000000"]
+    # The same report from the API, for finance's own tools.
+    with api_process(settings, tmp_path) as (_, base):
+        status, shown, _ = call(base, "GET", "/v1/receivables?as_of=2026-12-31", scope="finance")
+        assert status == 200 and [",".join(map(str, a.values())) for a in shown["accounts"]] == lines[1:4]
+        assert call(base, "GET", "/v1/receivables?as_of=2026-12-31", scope="portal:acct-000001")[0] == 403
+        status, refused, _ = call(base, "GET", "/v1/receivables?as_of=2026-02-30", scope="finance")
+        assert (status, refused["type"]) == (422, "https://voiceledger.dev/problems/invalid-date")
