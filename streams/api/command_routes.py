@@ -106,9 +106,10 @@ def compensate(body: Compensation, account_id: str = ACCOUNT, key: str = KEY, wh
     def balance_at(at_ms: int) -> int:
         return read_model.balance_before(ctx.reader, account_id, at_ms // 1000)
 
+    retry = commands.sent_before(ctx.settings, "compensate", key)
     return _accept(ctx, who, lambda: commands.compensation(account_id, parse_decimal_micros(body.amount), body.currency,
                                                            ms(body.malfunction_at), balance_at, body.reason, key,
-                                                           ms(body.occurred_at)), key)
+                                                           ms(body.occurred_at), retry), key)
 
 
 @router.post("/accounts/{account_id}/status", status_code=202, response_model=Accepted)

@@ -94,7 +94,8 @@ def compensate(args: argparse.Namespace) -> int:
     key = args.idempotency_key or commands.new_key()
     event = _problem(lambda: commands.compensation(
         args.account, _amount(args.amount), args.currency, malfunction_ms,
-        lambda at_ms: read_model.balance_before(reader, args.account, at_ms // 1000), args.reason, key, _at_ms(args.at)))
+        lambda at_ms: read_model.balance_before(reader, args.account, at_ms // 1000), args.reason, key, _at_ms(args.at),
+        commands.sent_before(settings, "compensate", key)))
     return _say(commands.submit(settings, event, key), args, "compensation credited to")
 
 

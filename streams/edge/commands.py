@@ -154,14 +154,16 @@ def adjustment(account_id: str, amount_micros: int, currency: str, category: str
 
 
 def compensation(account_id: str, amount_micros: int, currency: str, malfunction_at_ms: int,
-                 balance_at: Callable[[int], int], reason: str, key: str, at_ms: int | None = None) -> AdjustmentPosted:
+                 balance_at: Callable[[int], int], reason: str, key: str, at_ms: int | None = None,
+                 retry: bool = False) -> AdjustmentPosted:
     """R29: a credit for a provider malfunction, at most what the account held when it happened
     (``balance_at(malfunction_at_ms)``: the caller reads the journal, as the fold keeps no history
     of balances). Posted as an adjustment of category ``compensation`` with the malfunction's time
     in its reason. Not the balance read: a retry under the same key must be the same event
-    (``submit``), and the journal gives that balance again at any time. The cap is checked before
-    ``submit`` looks the key up, so a retry is refused if a late CDR dated before the malfunction
-    has since lowered the balance then below the amount (the first answer stands)."""
+    (``submit``), and the journal gives that balance again at any time. ``retry``: the key was
+    sent before (``sent_before``); the cap was checked then, and is not again, so a late CDR dated
+    before the malfunction cannot turn a retry into a refusal. ``submit`` still refuses the key
+    for other values."""
     at_ms = at_ms or _now_ms()
     if not TIME_MIN_MS <= malfunction_at_ms < TIME_MAX_MS:  # checked before it is read with
         raise CommandRefused("malfunction_at: between 2000 and 2100")
@@ -169,7 +171,7 @@ def compensation(account_id: str, amount_micros: int, currency: str, malfunction
         raise CommandRefused("malfunction_at: a compensation is credited after the malfunction it makes good")
     if amount_micros <= 0:
         raise CommandRefused("amount: a compensation is a positive amount, credited to the account")
-    held = max(0, balance_at(malfunction_at_ms))
+    held = amount_micros if retry else max(0, balance_at(malfunction_at_ms))
     if amount_micros > held:
         raise CommandRefused(f"compensation_exceeds_balance: a compensation of {amount_micros} micro-units is more than "
                              f"the {held} the account held at the malfunction, {_iso(malfunction_at_ms)} (R29)")
@@ -178,6 +180,11 @@ def compensation(account_id: str, amount_micros: int, currency: str, malfunction
                              currency.upper(), "compensation", f"{reason}; {said}" if reason else said)
     _checked(event, _valid_adjustment)
     return event
+
+
+def sent_before(settings: Settings, kind: str, key: str) -> bool:
+    """Whether a command of ``kind`` (``_event_id``'s) was sent under ``key`` already."""
+    return _record_path(settings, _event_id(kind, key)).exists()
 
 
 def _iso(at_ms: int) -> str:

@@ -99,6 +99,11 @@ def test_R9_opened_and_topped_up_through_the_api_then_called_the_balance_read_ba
                 scope="portal:acct-000001", key="crm-comp-2")[0] == 403
     assert call(base, "POST", "/v1/accounts/acct-000001/compensations", {**compensation, "amount": "10.00"},
                 key="crm-comp-2")[0] == 202
+    status, again, _ = call(base, "POST", "/v1/accounts/acct-000001/compensations", {**compensation, "amount": "10.00"},
+                            key="crm-comp-2")  # a retry: the first answer, one credit
+    assert status == 202 and again["replayed"] is True
+    assert call(base, "POST", "/v1/accounts/acct-000001/compensations", {**compensation, "amount": "9.00"},
+                key="crm-comp-2")[0] == 409, "the same key for other values"
     ingest = subprocess.run([sys.executable, "-m", "streams.cli", "ingest", "--format", "asterisk-csv", "--carrier",
                              "carrier-a", str(SAMPLES / "asterisk-no-accountcode-Master.csv")],
                             env=worker_env(settings), capture_output=True, text=True, timeout=120)

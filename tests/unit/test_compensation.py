@@ -29,6 +29,13 @@ def test_R29_a_compensation_up_to_the_balance_at_the_malfunction_is_a_credit_tha
     again = commands.compensation("a1", 25_000_000, "usd", MALFUNCTION, lambda _: 30_000_000,
                                   "number down 3 h, invoice 7", "k-1", at_ms=T0 + 9_000_000)
     assert commands._untimed(commands._plain(again)) == commands._untimed(commands._plain(event))
+    # Sent before under its key: the cap was checked then. A late CDR dated before the malfunction
+    # has since lowered the balance then; the retry is still the same event, not a refusal.
+    retried = commands.compensation("a1", 25_000_000, "usd", MALFUNCTION, lambda _: 1_000_000,
+                                    "number down 3 h, invoice 7", "k-1", at_ms=T0 + 9_000_000, retry=True)
+    assert commands._untimed(commands._plain(retried)) == commands._untimed(commands._plain(event))
+    with pytest.raises(commands.CommandRefused, match="compensation_exceeds_balance"):
+        commands.compensation("a1", 25_000_000, "usd", MALFUNCTION, lambda _: 1_000_000, "x", "k-1")
 
 
 @pytest.mark.parametrize("balance_then", [24_999_999, 0, -5_000_000])
