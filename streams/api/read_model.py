@@ -26,7 +26,7 @@ from streams.clickhouse import receivables
 from streams.clickhouse.client import ClickHouse, connect, quoted
 from streams.config.settings import Settings
 
-PAYMENT_KINDS = ("payment", "refund", "chargeback")  # money in and back out; everything else is a charge
+PAYMENT_KINDS = receivables.PAYMENT_KINDS  # money in and back out; everything else is a charge
 
 
 class Reader:

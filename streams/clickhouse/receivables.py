@@ -20,8 +20,10 @@ from datetime import datetime, timezone
 from projections.settlement import Due, Funds, Settled, settle
 from streams.clickhouse.client import quoted
 
-# Money in and back out of the customer's funds (credit notes come from the invoices themselves).
-FUNDS_KINDS = ("payment", "refund", "chargeback", "balance_refund")
+# Journal kinds of money in and back out (everything else is a charge), as statements count them;
+# a termination's refund of the balance takes funds out too (credit notes come from the invoices).
+PAYMENT_KINDS = ("payment", "refund", "chargeback")
+FUNDS_KINDS = (*PAYMENT_KINDS, "balance_refund")
 AGE_BUCKETS = ("not_due", "1_30", "31_60", "61_90", "over_90")  # days past due, as of the day asked
 ACCOUNTS_A_CHUNK = 5_000
 DAY_MS = 86_400_000
