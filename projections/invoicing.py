@@ -49,7 +49,7 @@ ROUNDING_RESIDUE = "rounding:residue"
 USAGE_CATEGORIES = ("usage:domestic", "usage:international", "usage:premium", "usage:inbound", "usage:correction")
 FEE_CATEGORIES = ("activation", "monthly", "monthly:credit", "feature", "equipment", "shipping", "termination",
                   "goodwill", "correction", "rerating", "compensation")
-_LABELS = {
+LINE_LABELS = {  # streams/documents/invoice_lines.py words them in other languages
     "activation": "Activation",
     "monthly": "Monthly service",
     "monthly:credit": "Monthly service credit, unused days",
@@ -166,8 +166,10 @@ class Closing:
     debit_micros: int  # what the close adds to the customer's debit (residue + taxes)
 
 
-def _describe(period: str, category: str, closing_period: str, quantity: int) -> tuple[str, str]:
-    label = _LABELS.get(category, category)
+def describe(period: str, category: str, closing_period: str, quantity: int) -> tuple[str, str]:
+    """A line's category and description, in English, as the invoice closing ``closing_period``
+    records them: usage of an earlier period is marked prior, a fee of a later one in advance."""
+    label = LINE_LABELS.get(category, category)
     if category in USAGE_CATEGORIES:
         minutes, seconds = divmod(quantity, 60)
         usage = (f"{label}, {period}, {quantity} {'correction' if quantity == 1 else 'corrections'}"
@@ -216,7 +218,7 @@ def close(account_id: str, currency: str, billing: Billing, *, period: str, usag
     for item_period, category, (quantity, exact) in due:
         rounded = round_half_away(exact, unit)
         residue += rounded - exact
-        line_category, description = _describe(item_period, category, period, quantity)
+        line_category, description = describe(item_period, category, period, quantity)
         lines.append(InvoiceLine(line_category, description, quantity, rounded))
     base = sum(line.amount_micros for line in lines)
     tax_postings: list[Posting] = []

@@ -1,5 +1,6 @@
 """The sample invoice and credit note in ``docs/`` (issue 20): a Belgian business customer's
-invoice in French formatting, and the credit note that resolves a dispute of it, rendered to
+invoice in French (``invoice_locale = "fr_BE"``: the ledger's English lines worded again, one line
+made by hand printed as issued), and the credit note that resolves a dispute of it, rendered to
 HTML by the product's renderer and photographed by Debian's headless Chromium (Playwright).
 
 Run: ``python -m streams.dev.invoice_samples docs/`` (needs ``apt-get install chromium``).
@@ -21,17 +22,18 @@ ISSUED_MS = 1_793_487_600_000  # 2026-10-31T23:00:00Z: 1 November in Brussels
 
 INVOICE = InvoiceIssued(
     "invoice:VL-acme-be-2026-0011", "acme-be", ISSUED_MS, "VL-acme-be-2026-0011", InvoiceKind.REGULAR, "2026-10", "EUR", (
-        InvoiceLine("monthly", "Abonnement Business, 2026-11, à l'avance", 1, 29_000_000),
-        InvoiceLine("usage:domestic", "Appels nationaux, 2026-10, 312:00 min", 18_720, 6_240_000),
-        InvoiceLine("usage:international", "Appels internationaux, 2026-10, 95:00 min", 5_700, 11_880_000),
+        InvoiceLine("monthly", "Monthly service, 2026-11, in advance", 1, 29_000_000),
+        InvoiceLine("usage:domestic", "Calls, domestic, 2026-10, 312:00 min billed", 18_720, 6_240_000),
+        InvoiceLine("usage:international", "Calls, international, 2026-10, 95:00 min billed", 5_700, 11_880_000),
         InvoiceLine("feature", "Changement de numéro", 1, 15_000_000),
-        InvoiceLine("tax:BE", "TVA – 21 % de 62,12 EUR", 1, 13_050_000)), 75_170_000, 0, -75_170_000,
+        InvoiceLine("tax:BE", "TVA 21% of 62.12 EUR", 1, 13_050_000)), 75_170_000, 0, -75_170_000,
     "Europe/Brussels", ISSUED_MS + 30 * 86_400_000, *CUSTOMER)
 CREDIT_NOTE = InvoiceIssued(
     "invoice:VL-acme-be-2026-0012", "acme-be", ISSUED_MS + 9 * 86_400_000, "VL-acme-be-2026-0012",
     InvoiceKind.CREDIT_NOTE, "2026-10", "EUR", (
-        InvoiceLine("credit:dispute", "Avoir pour le litige d-77 sur la facture VL-2026-000311", 1, -10_000_000),
-        InvoiceLine("tax:BE", "TVA – 21 % annulée sur 10,00 EUR", 1, -2_100_000)), -12_100_000, 0, -63_070_000,
+        InvoiceLine("credit:dispute", "Credit for dispute d-77 on invoice VL-acme-be-2026-0011: 10.00 EUR", 1,
+                    -10_000_000),
+        InvoiceLine("tax:BE", "TVA 21% reversed on 10.00 EUR", 1, -2_100_000)), -12_100_000, 0, -63_070_000,
     "Europe/Brussels", 0, *CUSTOMER, "VL-acme-be-2026-0011")
 
 

@@ -8,9 +8,10 @@ clear (opened with the subscriber's key by the caller), the legal numbers. So a 
 invoice always says what was issued. The checklist is the EU VAT Directive's Art. 226 (date of
 issue, a sequential number, the supplier's and the customer's names, addresses and VAT ids, the
 period, the taxable amount per rate, the rate, the tax, the total) and a US invoice's usual
-contents (due date, payment instructions). Dates print in the account's zone; amounts and dates
-in the locale the deployment chooses (Babel); no float is involved: amounts go from integers to
-exact decimals.
+contents (due date, payment instructions). Dates print in the account's zone; words, amounts and
+dates in the locale the deployment chooses (``invoice_locale``: the words from
+streams/documents/wording.py, the lines re-worded by invoice_lines.py, the formats from Babel); no
+float is involved: amounts go from integers to exact decimals.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from projections.events import InvoiceIssued, InvoiceKind
+from projections.events import InvoiceIssued, InvoiceKind, InvoiceLine
 from projections.invoicing import MINOR_UNIT_MICROS, round_half_away
+from streams.documents.invoice_lines import line_text
+from streams.documents.wording import ENGLISH, language_of, wording
 
 ISSUER_NAME = "VoiceLedger Telecom"  # the demo issuer; a deployment sets its own (issuer_* settings)
 # A Unicode TrueType font for the PDF (Debian's fonts-dejavu-core); without it the PDF falls back
@@ -52,9 +55,9 @@ class Legal:
     locale: str = "en"
 
 
-def legal_number(number: str | None) -> str:
+def legal_number(number: str | None, locale: str = ENGLISH) -> str:
     """The legal number (projections/numbering.py), or a note that it is not given yet."""
-    return number or "pending (given once every partition has passed the next tick)"
+    return number or wording(locale)("pending (given once every partition has passed the next tick)")
 
 
 def money(micros: int, currency: str, locale: str = "en") -> str:
@@ -65,6 +68,13 @@ def money(micros: int, currency: str, locale: str = "en") -> str:
     unit = MINOR_UNIT_MICROS.get(currency, 10_000)
     exact = Decimal(round_half_away(micros, unit)).scaleb(-6)
     return format_currency(exact, currency, format="#,##0.00 ¤¤", locale=locale, currency_digits=True)
+
+
+def decimal(value: Decimal, locale: str = "en") -> str:
+    """A decimal number as the locale prints it: ``2.5`` (en), ``2,5`` (fr_BE)."""
+    from babel.numbers import format_decimal
+
+    return format_decimal(value, locale=locale)
 
 
 def local_date(at_ms: int, time_zone: str, locale: str = "en") -> str:
@@ -80,44 +90,64 @@ def _split(invoice: InvoiceIssued) -> tuple[list, list]:
     return charges, taxes
 
 
-def account_summary(invoice: InvoiceIssued) -> list[tuple[str, int]]:
+def account_summary(invoice: InvoiceIssued, locale: str = ENGLISH) -> list[tuple[str, int]]:
     """The account lines under the total: payments since the last invoice, the balance after
     this one, and what that means (R9 prepaid funds, or an amount due)."""
-    balance = invoice.balance_micros
-    return [("Payments received since the previous invoice", invoice.payments_micros),
-            ("Paid from prepaid funds; remaining credit", balance) if balance >= 0 else ("Amount due", -balance)]
+    t, balance = wording(locale), invoice.balance_micros
+    return [(t("Payments received since the previous invoice"), invoice.payments_micros),
+            (t("Paid from prepaid funds; remaining credit"), balance) if balance >= 0 else (t("Amount due"), -balance)]
 
 
-def _title(invoice: InvoiceIssued) -> str:
-    return "Credit note" if invoice.kind is InvoiceKind.CREDIT_NOTE else "Invoice"
+def _title(invoice: InvoiceIssued, locale: str = ENGLISH) -> str:
+    return wording(locale)("Credit note" if invoice.kind is InvoiceKind.CREDIT_NOTE else "Invoice")
 
 
-def _quantity(line) -> str:  # noqa: ANN001 - an InvoiceLine
+def _quantity(line: InvoiceLine, locale: str = ENGLISH) -> str:
     if line.category.startswith("usage:"):
-        return f"{line.quantity // 60}:{line.quantity % 60:02d} min"
+        return wording(locale)("{minutes}:{seconds} min").format(minutes=line.quantity // 60,
+                                                                 seconds=f"{line.quantity % 60:02d}")
     return str(line.quantity)
+
+
+def described(line: InvoiceLine, invoice: InvoiceIssued, locale: str = ENGLISH) -> str:
+    """A line's description in the locale's language: in English, exactly as issued."""
+    if language_of(locale) == ENGLISH:
+        return line.description
+    return line_text(line, invoice, wording(locale), lambda micros: money(micros, invoice.currency, locale),
+                     lambda value: decimal(value, locale))
+
+
+def terms(invoice: InvoiceIssued, legal: Legal) -> str:
+    """The footer: how to pay, the currency, when usage and fees are billed, the dispute window (R19)."""
+    t, pay = wording(legal.locale), legal.issuer.payment_instructions
+    return ((t("Payment: {instructions}. ").format(instructions=pay) if pay else "")
+            + t("Amounts in {currency}. Usage is billed in arrears for the calendar month, service fees in advance. "
+                "Taxes and surcharges are itemised. You may dispute a charge within 30 days of this invoice.")
+            .format(currency=invoice.currency))
 
 
 def meta(invoice: InvoiceIssued, legal: Legal) -> list[tuple[str, str]]:
     """The document's facts, in print order: number, dates in the account's zone, period, terms."""
-    rows = [("Number", legal_number(legal.number)), ("Reference", invoice.invoice_number),
-            ("Date of issue", local_date(invoice.occurred_at_ms, invoice.time_zone, legal.locale)),
-            ("Billing period", invoice.period), ("Account", invoice.account_id)]
+    t, loc = wording(legal.locale), legal.locale
+    rows = [(t("Number"), legal_number(legal.number, loc)), (t("Reference"), invoice.invoice_number),
+            (t("Date of issue"), local_date(invoice.occurred_at_ms, invoice.time_zone, loc)),
+            (t("Billing period"), invoice.period), (t("Account"), invoice.account_id)]
     if invoice.due_at_ms:
-        rows.append(("Due date", local_date(invoice.due_at_ms, invoice.time_zone, legal.locale)))
+        rows.append((t("Due date"), local_date(invoice.due_at_ms, invoice.time_zone, loc)))
     if invoice.corrects:
-        rows.append(("Corrects invoice", legal.corrects_number or invoice.corrects))
+        rows.append((t("Corrects invoice"), legal.corrects_number or invoice.corrects))
     return rows
 
 
 def parties(legal: Legal) -> tuple[list[str], list[str]]:
     """(the issuer's lines, the customer's lines), as printed."""
-    i = legal.issuer
+    i, t = legal.issuer, wording(legal.locale)
     issuer = [i.name, *i.address.splitlines()]
-    issuer += [f"VAT / tax id {i.tax_id}"] if i.tax_id else []
+    issuer += [t("VAT / tax id {tax_id}").format(tax_id=i.tax_id)] if i.tax_id else []
     issuer += [i.registration] if i.registration else []
     name, address, tax_id = legal.customer
-    customer = [name or "(no name on file)", *address.splitlines()] + ([f"VAT / tax id {tax_id}"] if tax_id else [])
+    customer = [name or t("(no name on file)"), *address.splitlines()]
+    customer += [t("VAT / tax id {tax_id}").format(tax_id=tax_id)] if tax_id else []
     return issuer, customer
 
 
@@ -125,16 +155,16 @@ def render_text(invoice: InvoiceIssued, number: str | None = None, legal: Legal 
     """``number``: the legal number from the numbering stage; the reference is always shown."""
     legal = legal or Legal(number=number)
     charges, taxes = _split(invoice)
-    c, loc = invoice.currency, legal.locale
+    c, loc, t = invoice.currency, legal.locale, wording(legal.locale)
     facts = "   ".join(f"{k.lower()} {v}" for k, v in meta(invoice, legal)[1:])
-    out = [f"{_title(invoice)} {legal_number(legal.number)}   {facts}   {invoice.kind.value}"]
+    out = [f"{_title(invoice, loc)} {legal_number(legal.number, loc)}   {facts}   {invoice.kind.value}"]
     for line in charges:
-        out.append(f"  {line.description:<66} {money(line.amount_micros, c, loc):>16}")
-    out.append(f"  {'Subtotal':<66} {money(sum(line.amount_micros for line in charges), c, loc):>16}")
+        out.append(f"  {described(line, invoice, loc):<66} {money(line.amount_micros, c, loc):>16}")
+    out.append(f"  {t('Subtotal'):<66} {money(sum(line.amount_micros for line in charges), c, loc):>16}")
     for line in taxes:
-        out.append(f"  {line.description:<66} {money(line.amount_micros, c, loc):>16}")
-    out.append(f"  {'Total':<66} {money(invoice.total_micros, c, loc):>16}")
-    for label, micros in account_summary(invoice):
+        out.append(f"  {described(line, invoice, loc):<66} {money(line.amount_micros, c, loc):>16}")
+    out.append(f"  {t('Total'):<66} {money(invoice.total_micros, c, loc):>16}")
+    for label, micros in account_summary(invoice, loc):
         out.append(f"  {label:<66} {money(micros, c, loc):>16}")
     return "\n".join(out)
 
@@ -159,35 +189,35 @@ footer { margin-top: 2em; font-size: .85em; color: #555; }
 def render_html(invoice: InvoiceIssued, number: str | None = None, legal: Legal | None = None) -> str:
     legal = legal or Legal(number=number)
     charges, taxes = _split(invoice)
-    c, loc, e = invoice.currency, legal.locale, html.escape
+    c, loc, e, t = invoice.currency, legal.locale, html.escape, wording(legal.locale)
 
     def row(label: str, quantity: str, micros: int, css: str = "") -> str:
         return (f'<tr class="{css}"><td>{e(label)}</td><td class="num">{e(quantity)}</td>'
                 f'<td class="num">{e(money(micros, c, loc))}</td></tr>')
 
-    rows = [row(line.description, _quantity(line), line.amount_micros) for line in charges]
-    rows.append(row("Subtotal", "", sum(line.amount_micros for line in charges), "sub"))
-    rows += [row(line.description, "", line.amount_micros) for line in taxes]
-    rows.append(row("Total", "", invoice.total_micros, "total"))
-    rows += [row(label, "", micros, "sub" if i == 1 else "") for i, (label, micros) in enumerate(account_summary(invoice))]
+    rows = [row(described(line, invoice, loc), _quantity(line, loc), line.amount_micros) for line in charges]
+    rows.append(row(t("Subtotal"), "", sum(line.amount_micros for line in charges), "sub"))
+    rows += [row(described(line, invoice, loc), "", line.amount_micros) for line in taxes]
+    rows.append(row(t("Total"), "", invoice.total_micros, "total"))
+    rows += [row(label, "", micros, "sub" if i == 1 else "")
+             for i, (label, micros) in enumerate(account_summary(invoice, loc))]
     issuer, customer = parties(legal)
     facts = "\n".join(f"<tr><td>{e(k)}</td><td>{e(v)}</td></tr>" for k, v in meta(invoice, legal))
-    pay = legal.issuer.payment_instructions
+    title = e(_title(invoice, loc))
     return f"""<!DOCTYPE html>
-<html lang="{e(loc.split('_')[0])}"><head><meta charset="utf-8"><title>{_title(invoice)} {e(legal.number or invoice.invoice_number)}</title>
+<html lang="{e(language_of(loc))}"><head><meta charset="utf-8"><title>{title} {e(legal.number or invoice.invoice_number)}</title>
 <style>{_CSS}</style></head>
 <body>
 <header><div><h1>{e(issuer[0])}</h1><div>{'<br>'.join(e(x) for x in issuer[1:])}</div></div>
-<div><h1>{_title(invoice)}</h1><table class="meta">
+<div><h1>{title}</h1><table class="meta">
 {facts}
 </table></div></header>
-<div class="parties"><div><h2>Bill to</h2>{'<br>'.join(e(x) for x in customer)}</div></div>
-<table class="lines"><thead><tr><th>Description</th><th class="num">Quantity</th><th class="num">Amount</th></tr></thead>
+<div class="parties"><div><h2>{e(t("Bill to"))}</h2>{'<br>'.join(e(x) for x in customer)}</div></div>
+<table class="lines"><thead><tr><th>{e(t("Description"))}</th><th class="num">{e(t("Quantity"))}</th><th class="num">{e(t("Amount"))}</th></tr></thead>
 <tbody>
 {chr(10).join(rows)}
 </tbody></table>
-<footer>{f'Payment: {e(pay)}. ' if pay else ''}Amounts in {e(c)}. Usage is billed in arrears for the calendar month,
-service fees in advance. Taxes and surcharges are itemised. You may dispute a charge within 30 days of this invoice.</footer>
+<footer>{e(terms(invoice, legal))}</footer>
 </body></html>
 """
 

@@ -13,11 +13,14 @@ from streams.documents.invoice import (
     _split,
     _title,
     account_summary,
+    described,
     latin1,
     meta,
     money,
     parties,
+    terms,
 )
+from streams.documents.wording import wording
 
 BLUE = (29, 78, 137)
 
@@ -56,10 +59,7 @@ def render_pdf(invoice: InvoiceIssued, number: str | None = None, legal: Legal |
     pdf = page.pdf
     pdf.ln(8)
     page.font("", 8)
-    pay = legal.issuer.payment_instructions
-    pdf.multi_cell(0, 4, page.text(f"{f'Payment: {pay}. ' if pay else ''}Amounts in {invoice.currency}. Usage is "
-                                   "billed in arrears for the calendar month, service fees in advance. Taxes and "
-                                   "surcharges are itemised. You may dispute a charge within 30 days of this invoice."))
+    pdf.multi_cell(0, 4, page.text(terms(invoice, legal)))
     return bytes(pdf.output())
 
 
@@ -69,7 +69,7 @@ def _head(page: _Page, invoice: InvoiceIssued, legal: Legal) -> None:
     pdf.set_text_color(*BLUE)
     page.font("B", 16)
     page.cell(110, 9, issuer[0])
-    page.cell(0, 9, _title(invoice), align="R", new_x="LMARGIN", new_y="NEXT")
+    page.cell(0, 9, _title(invoice, legal.locale), align="R", new_x="LMARGIN", new_y="NEXT")
     pdf.set_text_color(34, 34, 34)
     page.font("", 9)
     facts = meta(invoice, legal)
@@ -79,7 +79,7 @@ def _head(page: _Page, invoice: InvoiceIssued, legal: Legal) -> None:
                   new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
     page.font("B", 9)
-    page.cell(0, 5, "Bill to", new_x="LMARGIN", new_y="NEXT")
+    page.cell(0, 5, wording(legal.locale)("Bill to"), new_x="LMARGIN", new_y="NEXT")
     page.font("", 9)
     for line in customer:
         page.cell(0, 5, line, new_x="LMARGIN", new_y="NEXT")
@@ -90,13 +90,13 @@ def _head(page: _Page, invoice: InvoiceIssued, legal: Legal) -> None:
 
 
 def _lines(page: _Page, invoice: InvoiceIssued, legal: Legal) -> None:
-    pdf, c, loc = page.pdf, invoice.currency, legal.locale
+    pdf, c, loc, t = page.pdf, invoice.currency, legal.locale, wording(legal.locale)
     charges, taxes = _split(invoice)
     pdf.set_line_width(0.2)
     page.font("B", 9)
-    page.cell(115, 7, "Description", border="B")
-    page.cell(25, 7, "Quantity", border="B", align="R")
-    page.cell(0, 7, "Amount", border="B", align="R", new_x="LMARGIN", new_y="NEXT")
+    page.cell(115, 7, t("Description"), border="B")
+    page.cell(25, 7, t("Quantity"), border="B", align="R")
+    page.cell(0, 7, t("Amount"), border="B", align="R", new_x="LMARGIN", new_y="NEXT")
 
     def row(label: str, quantity: str, micros: int, style: str = "", border: str = "") -> None:
         page.font(style, 9)
@@ -105,11 +105,11 @@ def _lines(page: _Page, invoice: InvoiceIssued, legal: Legal) -> None:
         page.cell(0, 7, money(micros, c, loc), border=border, align="R", new_x="LMARGIN", new_y="NEXT")
 
     for line in charges:
-        row(line.description, _quantity(line), line.amount_micros)
-    row("Subtotal", "", sum(line.amount_micros for line in charges), "B", "T")
+        row(described(line, invoice, loc), _quantity(line, loc), line.amount_micros)
+    row(t("Subtotal"), "", sum(line.amount_micros for line in charges), "B", "T")
     for line in taxes:
-        row(line.description, "", line.amount_micros)
-    row("Total", "", invoice.total_micros, "B", "T")
+        row(described(line, invoice, loc), "", line.amount_micros)
+    row(t("Total"), "", invoice.total_micros, "B", "T")
     pdf.ln(3)
-    for i, (label, micros) in enumerate(account_summary(invoice)):
+    for i, (label, micros) in enumerate(account_summary(invoice, loc)):
         row(label, "", micros, "B" if i == 1 else "")
