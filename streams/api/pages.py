@@ -18,28 +18,39 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from projections.invoicing import MINOR_UNIT_MICROS, format_minor, round_half_away
 from streams.api.context import Context
-from streams.documents.invoice import ISSUER_NAME
+from streams.api.portal_words import PORTAL_WORDS
+from streams.documents.invoice import ISSUER_NAME, money
+from streams.documents.wording import ENGLISH, language_of
 
 FORM_BYTES_MAX = 8 * 1024
 TEMPLATES = Environment(loader=PackageLoader("streams.api", "templates"), autoescape=select_autoescape(["html"]))
 
 
-def money_of(currency: str):  # noqa: ANN201 - a formatter for templates
-    """Micro-units as the page prints them: rounded half away from zero to the minor unit."""
+def money_of(currency: str, locale: str = ENGLISH):  # noqa: ANN201 - a formatter for templates
+    """Micro-units as the page prints them: rounded half away from zero to the minor unit; in
+    another language than English, as its locale writes numbers (``1 234,50``)."""
     known = currency if currency in MINOR_UNIT_MICROS else "USD"  # a page never fails on a currency
-    return lambda micros: format_minor(round_half_away(int(micros), MINOR_UNIT_MICROS[known]), known)
+    if language_of(locale) == ENGLISH:
+        return lambda micros: format_minor(round_half_away(int(micros), MINOR_UNIT_MICROS[known]), known)
+    return lambda micros: money(int(micros), known, locale, with_currency=False)
 
 
-def page(template: str, status: int = 200, currency: str = "USD", **values: object) -> HTMLResponse:
-    html = TEMPLATES.get_template(template).render(issuer=ISSUER_NAME, money=money_of(currency), **values)
+def page(template: str, status: int = 200, currency: str = "USD", locale: str = ENGLISH,
+         **values: object) -> HTMLResponse:
+    """``locale``: the portal's pages are in the customer's language (``invoice_locale``), the
+    console's in English (``t`` and ``label`` give their words: streams/api/portal_words.py)."""
+    html = TEMPLATES.get_template(template).render(
+        issuer=ISSUER_NAME, money=money_of(currency, locale), t=PORTAL_WORDS.wording(locale),
+        label=PORTAL_WORDS.label(locale), lang=language_of(locale), **values)
     return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store",
                                                            "Content-Security-Policy": "default-src 'self'; "
                                                            "style-src 'unsafe-inline'; form-action 'self'"})
 
 
 def message(title: str, text: str, status: int, base: str = "base.html", kind: str = "refused",
-            back: str = "", **values: object) -> HTMLResponse:
-    return page("message.html", status, base=base, title=title, message=text, kind=kind, back=back, **values)
+            back: str = "", locale: str = ENGLISH, **values: object) -> HTMLResponse:
+    return page("message.html", status, locale=locale, base=base, title=title, message=text, kind=kind, back=back,
+                **values)
 
 
 def problem_page(request: Request, exc) -> HTMLResponse:  # noqa: ANN001 - a Problem

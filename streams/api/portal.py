@@ -23,6 +23,7 @@ from streams.api.access import PORTAL
 from streams.api.command_routes import erase_now
 from streams.api.context import Context, command, context
 from streams.api.models import MONTH
+from streams.api.portal_words import PORTAL_WORDS
 from streams.api.problems import PageRefused, Problem
 from streams.api.read_routes import call_page, pdf_response
 from streams.clickhouse.privacy import export_records
@@ -33,12 +34,28 @@ COOKIE = "vl_portal"
 BASE = "portal_base.html"
 
 
+def _locale(ctx: Context) -> str:
+    """The customer's language: the one their invoices are worded in."""
+    return ctx.settings.invoice_locale
+
+
+def _page(ctx: Context, template: str, **values: object) -> Response:
+    return pages.page(template, locale=_locale(ctx), **values)
+
+
+def _message(ctx: Context, title: str, text: str, status: int, **values: object) -> Response:
+    """A page saying one thing, in the customer's language (``title`` and ``text`` already worded)."""
+    return pages.message(title, text, status, locale=_locale(ctx), **values)
+
+
 def customer(request: Request, ctx: Context = Depends(context)) -> str:
     """The account of the session; without a valid one, a page that says how to get in."""
     scope = pages.session_scope(ctx, request, COOKIE)
     if scope is None or not scope.startswith(PORTAL):
-        raise PageRefused(pages.message("Please sign in", "Your session has ended or this page needs your portal "
-                                        "link. Open the link your provider sent you, or ask them for a new one.", 401))
+        t = PORTAL_WORDS.wording(_locale(ctx))
+        raise PageRefused(_message(ctx, t("Please sign in"), t(
+            "Your session has ended or this page needs your portal link. Open the link your provider sent you, or "
+            "ask them for a new one."), 401))
     request.state.account_id = scope[len(PORTAL):]
     return request.state.account_id
 
@@ -48,8 +65,9 @@ def login(request: Request, token: str = Query("", max_length=8192), ctx: Contex
     """A link of any shape gets the page a customer can read; the signer refuses what is not its own."""
     found = ctx.signer.scope_of(token) if ctx.signer is not None else None
     if found is None or not found[0].startswith(PORTAL):
-        return pages.message("This link does not work", "The link is not valid or has expired. Ask your provider "
-                                                        "for a new one.", 401)
+        t = PORTAL_WORDS.wording(_locale(ctx))
+        return _message(ctx, t("This link does not work"),
+                        t("The link is not valid or has expired. Ask your provider for a new one."), 401)
     response = RedirectResponse("/portal", status_code=303)
     pages.set_session(response, request, COOKIE, token, "/portal", found[1] - int(time.time()))
     return response
@@ -62,7 +80,8 @@ def home(account_id: str = Depends(customer), ctx: Context = Depends(context)) -
     months = statements.months_of(account)
     start_s, _ = rm.month_bounds_s(months[-1], account.time_zone)
     recent = rm.payments(ctx.reader, account_id, start_s, 2**32 - 1, limit=20)
-    return pages.page("portal_home.html", currency=account.currency, title="Your account", account_id=account_id,
+    return _page(ctx, "portal_home.html", currency=account.currency, title=PORTAL_WORDS.wording(_locale(ctx))(
+                     "Your account"), account_id=account_id,
                       account=account, balance=found[1] if found else 0, to_pay=_to_pay(ctx, account_id),
                       payments=[{"at": statements.iso(p.at_s), "kind": p.kind, "amount_micros": p.amount_micros}
                                 for p in recent])
@@ -84,22 +103,26 @@ def statement(month: str = Query("", pattern=r"^$|" + MONTH), account_id: str = 
               ctx: Context = Depends(context)) -> Response:
     account = rm.account(ctx.reader, account_id)
     months = statements.months_of(account)
+    t = PORTAL_WORDS.wording(_locale(ctx))
     try:
         found = statements.statement(ctx.reader, account_id, month or months[0])
     except Problem as exc:
         if exc.kind != "statement-unavailable":
             raise
-        return pages.message("Statement not available", exc.detail, 403, base=BASE, account_id=account_id,
-                             back="/portal/statements")
-    return pages.page("portal_statement.html", currency=account.currency, title=f"Statement {found.month}",
-                      account_id=account_id, statement=found)
+        text = t("The statement for {month} is not available: statements cover the current month and the three before "
+                 "it ({months}) (R20).").format(month=month, months=", ".join(reversed(months)))
+        return _message(ctx, t("Statement not available"), text, 403, base=BASE, account_id=account_id,
+                        back="/portal/statements")
+    return _page(ctx, "portal_statement.html", currency=account.currency,
+                 title=t("Statement {month}").format(month=found.month), account_id=account_id, statement=found)
 
 
 @router.get("/invoices")
 def invoices(account_id: str = Depends(customer), ctx: Context = Depends(context)) -> Response:
     rows = statements.summaries(ctx.reader, account_id, rm.invoices(ctx.reader, account_id))
     currency = rows[0].currency if rows else "USD"
-    return pages.page("portal_invoices.html", currency=currency, title="Invoices", account_id=account_id, invoices=rows)
+    return _page(ctx, "portal_invoices.html", currency=currency, title=PORTAL_WORDS.wording(_locale(ctx))("Invoices"),
+                 account_id=account_id, invoices=rows)
 
 
 @router.get("/invoices/{number}")
@@ -120,7 +143,8 @@ def calls(offset: int = Query(0, ge=0, le=1_000_000), account_id: str = Depends(
           ctx: Context = Depends(context)) -> Response:
     page = call_page(account_id, rm.calls(ctx.reader, account_id, 50, offset), 50, offset)
     currency = page.calls[0].currency if page.calls else "USD"
-    return pages.page("portal_calls.html", currency=currency, title="Call records", account_id=account_id, page=page)
+    return _page(ctx, "portal_calls.html", currency=currency, title=PORTAL_WORDS.wording(_locale(ctx))("Call records"),
+                 account_id=account_id, page=page)
 
 
 @router.get("/disputes")
@@ -130,7 +154,8 @@ def dispute_form(request: Request, invoice: str = Query("", max_length=128), acc
     invoices = [r for r in rm.invoices(ctx.reader, account_id) if r.kind != "CREDIT_NOTE"]
     rows = [{**s.model_dump(), "open": statements.dispute_window_open(r)}
             for r, s in zip(invoices, statements.summaries(ctx.reader, account_id, invoices))]
-    return pages.page("portal_disputes.html", currency=account.currency, title="Disputes", account_id=account_id,
+    return _page(ctx, "portal_disputes.html", currency=account.currency, title=PORTAL_WORDS.wording(_locale(ctx))(
+                     "Disputes"), account_id=account_id,
                       invoices=rows, chosen=invoice, currency_code=account.currency, key=pages.new_key(),
                       csrf=ctx.signer.csrf(request.cookies.get(COOKIE, "")))
 
@@ -139,8 +164,9 @@ async def _posted(request: Request, ctx: Context, account_id: str, back: str) ->
     """A form posted from one of this session's pages; anything else is refused with a page."""
     fields = await pages.form(request)
     if fields is None or not pages.csrf_ok(ctx, request, COOKIE, fields):
-        raise PageRefused(pages.message("Not sent", "The form expired; open the page again.", 400, base=BASE,
-                                        account_id=account_id, back=back))
+        t = PORTAL_WORDS.wording(_locale(ctx))
+        raise PageRefused(_message(ctx, t("Not sent"), t("The form expired; open the page again."), 400, base=BASE,
+                                   account_id=account_id, back=back))
     return fields
 
 
@@ -158,23 +184,41 @@ def _dispute(ctx: Context, account_id: str, fields: dict[str, str]) -> Response:
         amount = parse_decimal_micros(fields.get("amount", "")[:16])
     except ValueError:
         amount = 0
+    t = PORTAL_WORDS.wording(_locale(ctx))
     try:
         statements.check_dispute(row, amount)
     except Problem as exc:
-        return pages.message("Dispute refused", exc.detail[0].upper() + exc.detail[1:] + ".", 422, base=BASE,
-                             account_id=account_id, back="/portal/disputes")
+        return _message(ctx, t("Dispute refused"), _refusal(t, exc, shown, row.issued_at_s), 422, base=BASE,
+                        account_id=account_id, back="/portal/disputes")
     key = "portal:" + fields.get("key", "")[:64]
     event = command(lambda: commands.dispute(account_id, row.reference, amount, account.currency,
                                              fields.get("reason", "")[:500], key))
     answer = ctx.submit(event, key)
-    return pages.message("Dispute received", f"Your dispute {answer.event_id} of invoice {shown} is open. We will "
-                         "answer it; if it is decided in your favour, your account is credited with a credit note.",
-                         202, base=BASE, kind="done", account_id=account_id, back="/portal/invoices")
+    return _message(ctx, t("Dispute received"), t(
+        "Your dispute {dispute} of invoice {invoice} is open. We will answer it; if it is decided in your favour, your "
+        "account is credited with a credit note.").format(dispute=answer.event_id, invoice=shown),
+        202, base=BASE, kind="done", account_id=account_id, back="/portal/invoices")
+
+
+_REFUSALS = {  # statements.check_dispute's problems, as the customer reads them
+    "not-disputable": "{invoice} is a credit note: only an invoice can be disputed.",
+    "dispute-too-late": "Invoice {invoice} was issued on {date}, more than 30 days ago: disputes are accepted within 30 "
+                        "days of an invoice (R19).",
+    "dispute-exceeds-invoice": "The amount disputed must be positive and at most the total of invoice {invoice}.",
+}
+
+
+def _refusal(t, exc: Problem, shown: str, issued_at_s: int) -> str:  # noqa: ANN001 - the customer's words
+    """A refusal the catalogue words; one it does not know yet, as the API says it."""
+    if exc.kind not in _REFUSALS:
+        return exc.detail[0].upper() + exc.detail[1:] + "."
+    return t(_REFUSALS[exc.kind]).format(invoice=shown, date=statements.iso(issued_at_s)[:10])
 
 
 @router.get("/privacy")
 def privacy(request: Request, account_id: str = Depends(customer), ctx: Context = Depends(context)) -> Response:
-    return pages.page("portal_privacy.html", title="My data", account_id=account_id, key=pages.new_key(),
+    return _page(ctx, "portal_privacy.html", title=PORTAL_WORDS.wording(_locale(ctx))("My data"),
+                 account_id=account_id, key=pages.new_key(),
                       csrf=ctx.signer.csrf(request.cookies.get(COOKIE, "")))
 
 
@@ -195,11 +239,12 @@ async def erasure(request: Request, account_id: str = Depends(customer), ctx: Co
     stay. It cannot be undone, so the customer types their account id to confirm it; the form's
     key makes a second click the same request."""
     fields = await _posted(request, ctx, account_id, "/portal/privacy")
+    t = PORTAL_WORDS.wording(_locale(ctx))
     if fields.get("confirm", "").strip() != account_id:
-        return pages.message("Not erased", f"To confirm, type your account id ({account_id}) exactly.", 422, base=BASE,
-                             account_id=account_id, back="/portal/privacy")
+        return _message(ctx, t("Not erased"), t("To confirm, type your account id ({account_id}) exactly.").format(
+            account_id=account_id), 422, base=BASE, account_id=account_id, back="/portal/privacy")
     done = await run_in_threadpool(erase_now, ctx, account_id, "portal:" + fields.get("key", "")[:64])
-    return pages.message("Your personal data is erased", f"Your name, address and numbers can no longer be read: "
-                         f"{done.call_log_rows_anonymised} call records keep only their amounts and destinations. "
-                         "Your invoices and payments stay, as the law requires (R32).", 200, base=BASE, kind="done",
-                         account_id=account_id, back="/portal")
+    return _message(ctx, t("Your personal data is erased"), t(
+        "Your name, address and numbers can no longer be read: {count} call records keep only their amounts and "
+        "destinations. Your invoices and payments stay, as the law requires (R32).").format(
+            count=done.call_log_rows_anonymised), 200, base=BASE, kind="done", account_id=account_id, back="/portal")

@@ -60,14 +60,15 @@ def legal_number(number: str | None, locale: str = ENGLISH) -> str:
     return number or wording(locale)("pending (given once every partition has passed the next tick)")
 
 
-def money(micros: int, currency: str, locale: str = "en") -> str:
+def money(micros: int, currency: str, locale: str = "en", with_currency: bool = True) -> str:
     """``1,234.57 EUR`` (en), ``1 234,57 EUR`` (fr_BE): rounded half away from zero to the minor
     unit first (lines already are; a balance may hold micro-units), then formatted exactly."""
     from babel.numbers import format_currency
 
     unit = MINOR_UNIT_MICROS.get(currency, 10_000)
     exact = Decimal(round_half_away(micros, unit)).scaleb(-6)
-    return format_currency(exact, currency, format="#,##0.00 ¤¤", locale=locale, currency_digits=True)
+    return format_currency(exact, currency, format="#,##0.00 ¤¤" if with_currency else "#,##0.00", locale=locale,
+                           currency_digits=True)
 
 
 def decimal(value: Decimal, locale: str = "en") -> str:
@@ -242,7 +243,7 @@ def legal_for(settings, invoice: InvoiceIssued, numbers: dict[str, str],  # noqa
         if not value or open_sealed is None:
             return value
         opened = open_sealed(invoice.account_id, value)
-        return "(erased)" if opened is None else opened
+        return wording(settings.invoice_locale)("(erased)") if opened is None else opened
 
     customer = (clear(invoice.customer_name), clear(invoice.billing_address), clear(invoice.customer_tax_id))
     return Legal(issuer, numbers.get(invoice.invoice_number), numbers.get(invoice.corrects, ""), customer,

@@ -22,7 +22,7 @@ MESSAGES = (
     "Invoice", "Credit note",
     "Number", "Reference", "Date of issue", "Billing period", "Account", "Due date", "Corrects invoice",
     "pending (given once every partition has passed the next tick)",
-    "Bill to", "VAT / tax id {tax_id}", "(no name on file)",
+    "Bill to", "VAT / tax id {tax_id}", "(no name on file)", "(erased)",
     "Description", "Quantity", "Amount", "Subtotal", "Total", "{minutes}:{seconds} min",
     "Payments received since the previous invoice", "Paid from prepaid funds; remaining credit", "Amount due",
     "Payment: {instructions}. ",
@@ -44,7 +44,7 @@ _FR = (
     "Numéro", "Référence", "Date d'émission", "Période de facturation", "Compte", "Date d'échéance",
     "Corrige la facture",
     "en attente (attribué sous peu)",
-    "Facturé à", "N° TVA / identifiant fiscal {tax_id}", "(aucun nom enregistré)",
+    "Facturé à", "N° TVA / identifiant fiscal {tax_id}", "(aucun nom enregistré)", "(effacé)",
     "Description", "Quantité", "Montant", "Sous-total", "Total", "{minutes}:{seconds} min",
     "Paiements reçus depuis la facture précédente", "Payé sur le crédit prépayé ; crédit restant", "Montant dû",
     "Paiement : {instructions}. ",
@@ -68,7 +68,7 @@ _DE = (
     "Nummer", "Referenz", "Rechnungsdatum", "Abrechnungszeitraum", "Konto", "Fälligkeitsdatum",
     "Berichtigt Rechnung",
     "ausstehend (wird in Kürze vergeben)",
-    "Rechnungsempfänger", "USt-IdNr. / Steuernummer {tax_id}", "(kein Name hinterlegt)",
+    "Rechnungsempfänger", "USt-IdNr. / Steuernummer {tax_id}", "(kein Name hinterlegt)", "(gelöscht)",
     "Beschreibung", "Menge", "Betrag", "Zwischensumme", "Gesamtbetrag", "{minutes}:{seconds} Min.",
     "Zahlungseingänge seit der letzten Rechnung", "Aus Guthaben bezahlt; verbleibendes Guthaben", "Fälliger Betrag",
     "Zahlung: {instructions}. ",
@@ -92,7 +92,7 @@ _NL = (
     "Nummer", "Referentie", "Factuurdatum", "Factuurperiode", "Klantnummer", "Vervaldatum",
     "Corrigeert factuur",
     "nog niet toegekend (volgt binnenkort)",
-    "Factuur aan", "Btw-nummer / fiscaal nummer {tax_id}", "(geen naam bekend)",
+    "Factuur aan", "Btw-nummer / fiscaal nummer {tax_id}", "(geen naam bekend)", "(gewist)",
     "Omschrijving", "Aantal", "Bedrag", "Subtotaal", "Totaal", "{minutes}:{seconds} min",
     "Betalingen ontvangen sinds de vorige factuur", "Betaald uit prepaid tegoed; resterend tegoed", "Te betalen",
     "Betaling: {instructions}. ",
@@ -116,7 +116,7 @@ _ES = (
     "Número", "Referencia", "Fecha de emisión", "Periodo de facturación", "Cuenta", "Fecha de vencimiento",
     "Rectifica la factura",
     "pendiente (se asignará en breve)",
-    "Facturar a", "NIF / identificación fiscal {tax_id}", "(sin nombre registrado)",
+    "Facturar a", "NIF / identificación fiscal {tax_id}", "(sin nombre registrado)", "(suprimido)",
     "Descripción", "Cantidad", "Importe", "Subtotal", "Total", "{minutes}:{seconds} min",
     "Pagos recibidos desde la factura anterior", "Pagado con saldo prepago; saldo restante", "Importe adeudado",
     "Pago: {instructions}. ",
@@ -139,7 +139,7 @@ _IT = (
     "Numero", "Riferimento", "Data di emissione", "Periodo di fatturazione", "Conto", "Data di scadenza",
     "Rettifica la fattura",
     "in attesa (assegnato a breve)",
-    "Intestatario", "Partita IVA / codice fiscale {tax_id}", "(nessun nome registrato)",
+    "Intestatario", "Partita IVA / codice fiscale {tax_id}", "(nessun nome registrato)", "(cancellato)",
     "Descrizione", "Quantità", "Importo", "Subtotale", "Totale", "{minutes}:{seconds} min",
     "Pagamenti ricevuti dalla fattura precedente", "Pagato dal credito prepagato; credito residuo", "Importo dovuto",
     "Pagamento: {instructions}. ",
@@ -163,7 +163,7 @@ _RU = (
     "Номер", "Ссылка", "Дата выставления", "Расчётный период", "Лицевой счёт", "Срок оплаты",
     "Исправляет счёт",
     "ожидается (будет присвоен в ближайшее время)",
-    "Плательщик", "ИНН {tax_id}", "(имя не указано)",
+    "Плательщик", "ИНН {tax_id}", "(имя не указано)", "(удалено)",
     "Наименование", "Количество", "Сумма", "Промежуточный итог", "Итого", "{minutes}:{seconds} мин",
     "Платежи, поступившие после предыдущего счёта", "Оплачено из аванса; остаток аванса", "Сумма к оплате",
     "Оплата: {instructions}. ",
@@ -181,31 +181,42 @@ _RU = (
     "Зачёт по претензии {dispute} к счёту {invoice}: {amount}",
 )
 
-CATALOG: dict[str, dict[str, str]] = {
-    language: dict(zip(MESSAGES, words, strict=True))
-    for language, words in (("fr", _FR), ("de", _DE), ("nl", _NL), ("es", _ES), ("it", _IT), ("ru", _RU))
-}
-LANGUAGES = (ENGLISH, *sorted(CATALOG))
+class Catalogue:
+    """Messages keyed by their English text, and their words in each language that has them all.
+    The invoices' catalogue is below; the portal's is ``streams/api/portal_words.py``."""
+
+    def __init__(self, messages: tuple[str, ...], languages: dict[str, tuple[str, ...]]) -> None:
+        self.messages = messages
+        self.known = frozenset(messages)
+        # strict: a language one message short is refused at import, not printed in English
+        self.translations = {language: dict(zip(messages, words, strict=True)) for language, words in languages.items()}
+        self.languages = (ENGLISH, *sorted(self.translations))
+
+    def wording(self, locale: str) -> Callable[[str], str]:
+        """The words of ``locale``'s language: ``t("Invoice")`` is ``"Facture"`` for ``fr_BE``.
+        English for a language without a catalogue (Babel still formats its dates and amounts)."""
+        words = self.translations.get(language_of(locale))
+        if words is None:
+            return self._english
+        return words.__getitem__  # a KeyError is a message missing from the catalogue: a bug, not a fallback
+
+    def label(self, locale: str) -> Callable[[object], str]:
+        """A value from the data (a status, a kind) in words where the catalogue has it, else as it is."""
+        words = self.translations.get(language_of(locale), {})
+        return lambda value: words.get(str(value), str(value))
+
+    def _english(self, message: str) -> str:
+        if message not in self.known:  # as in every other language: a message not listed is a bug
+            raise KeyError(message)
+        return message
 
 
 def language_of(locale: str) -> str:
-    """``fr_BE`` -> ``fr``; ``pt-BR`` -> ``pt`` (the catalogue is by language, not by country)."""
+    """``fr_BE`` -> ``fr``; ``pt-BR`` -> ``pt`` (the catalogues are by language, not by country)."""
     return locale.replace("-", "_").split("_", 1)[0].lower()
 
 
-def wording(locale: str) -> Callable[[str], str]:
-    """The words of ``locale``'s language: ``t("Invoice")`` is ``"Facture"`` for ``fr_BE``. English
-    for a language without a catalogue (the setting refuses those: streams/config/checks.py)."""
-    words = CATALOG.get(language_of(locale))
-    if words is None:
-        return _english
-    return words.__getitem__  # a KeyError is a message missing from MESSAGES: a bug, not a fallback
-
-
-_KNOWN = frozenset(MESSAGES)
-
-
-def _english(message: str) -> str:
-    if message not in _KNOWN:  # as in every other language: a message not in MESSAGES is a bug
-        raise KeyError(message)
-    return message
+INVOICE_WORDS = Catalogue(MESSAGES, {"fr": _FR, "de": _DE, "nl": _NL, "es": _ES, "it": _IT, "ru": _RU})
+CATALOG = INVOICE_WORDS.translations
+LANGUAGES = INVOICE_WORDS.languages
+wording = INVOICE_WORDS.wording

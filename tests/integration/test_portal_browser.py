@@ -8,6 +8,8 @@ an invoice as PDF, opens a dispute of a fresh invoice and is refused for one iss
 days ago (R19), then erases their personal data, after a refusal for a wrong confirmation (R32).
 An operator signs in to the console, finds the account and places a fraud hold, then sends again
 the call of an account that was dead-lettered before the account was opened: it is billed (R9).
+Last, an API whose customers read French (``invoice_locale = "fr_BE"``) shows the same account's
+portal, invoices and a refusal in French.
 Every page is screenshotted into the test's artefacts (``$VOICELEDGER_SCREENSHOTS`` if set,
 else the test's directory); ``docs/`` keeps one of the portal and one of the console.
 """
@@ -64,6 +66,7 @@ def test_R19_R20_R32_R33_the_customer_portal_and_the_operator_console_in_headles
             _disputes(page, base, out)
             _erasure(page, base, out)
             _console(browser.new_page(viewport={"width": 1100, "height": 800}), base, out)
+            _in_french(browser.new_page(viewport={"width": 1100, "height": 800}), settings, tmp_path, out)
             browser.close()
         # The hold placed from the console is folded like any command: the account is held.
         assert run_worker_to_end(settings, log_events(settings)[1], tmp_path / "worker.log") == 0
@@ -189,6 +192,31 @@ def _console(page, base: str, out: Path) -> None:  # noqa: ANN001 - a Playwright
     page.click("#redrive")
     assert "1 events of 1 unknown_account dead letters sent again" in page.inner_text("#notice")
     page.screenshot(path=str(out / "console-redrive.png"), full_page=True)
+
+
+def _in_french(page, settings, tmp_path: Path, out: Path) -> None:  # noqa: ANN001 - a page, Settings
+    """The same account's portal from an API whose customers read French (``invoice_locale``):
+    the pages, a refusal, the values from the data and the invoice itself are in French."""
+    (tmp_path / "fr").mkdir()
+    with api_process(settings, tmp_path / "fr", invoice_locale="fr_BE") as (french, base):
+        link = subprocess.run([sys.executable, "-m", "streams.cli", "portal", "link", ACCOUNT], env=worker_env(french),
+                              capture_output=True, text=True, timeout=60)
+        assert link.returncode == 0, link.stderr
+        page.goto(json.loads(link.stdout)["url"])
+        assert page.inner_text("h1") == "Votre compte" and page.locator("html").get_attribute("lang") == "fr"
+        assert page.inner_text("#status") == "Actif" and "Rien à payer sur vos factures." in page.inner_text("#to-pay")
+        assert "Relevés" in page.inner_text("header") and "Account" not in page.inner_text("main")
+        page.screenshot(path=str(out / "portal-account-fr.png"), full_page=True)
+        page.goto(f"{base}/portal/invoices")
+        shown = page.locator("#invoices td.status").all_inner_texts()
+        assert shown and all(text.startswith("Payée le 20") or text == "Note de crédit" for text in shown), shown
+        page.locator("#invoices a", has_text="Voir").first.click()
+        assert page.locator("h1").nth(1).inner_text() in ("Facture", "Note de crédit")
+        assert "Description" in page.inner_text("table.lines") and "Sous-total" in page.inner_text("table.lines")
+        page.screenshot(path=str(out / "portal-invoice-fr.png"), full_page=True)
+        response = page.goto(f"{base}/portal/statements?month=2000-01")
+        assert response.status == 403 and page.inner_text("h1") == "Relevé indisponible"
+        assert "n'est pas disponible" in page.inner_text("#message") and "(R20)" in page.inner_text("#message")
 
 
 def _now_iso() -> str:
