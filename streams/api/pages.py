@@ -43,6 +43,7 @@ def page(template: str, status: int = 200, currency: str = "USD", locale: str = 
         issuer=ISSUER_NAME, money=money_of(currency, locale), t=PORTAL_WORDS.wording(locale),
         label=PORTAL_WORDS.label(locale), lang=language_of(locale), **values)
     return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store",
+                                                           "Content-Language": language_of(locale),
                                                            "Content-Security-Policy": "default-src 'self'; "
                                                            "style-src 'unsafe-inline'; form-action 'self'"})
 

@@ -24,6 +24,7 @@ from streams.api.command_routes import erase_now
 from streams.api.context import Context, command, context
 from streams.api.models import MONTH
 from streams.api.portal_words import PORTAL_WORDS
+from streams.documents.wording import language_of
 from streams.api.problems import PageRefused, Problem
 from streams.api.read_routes import call_page, pdf_response
 from streams.clickhouse.privacy import export_records
@@ -130,7 +131,7 @@ def invoice(number: str, account_id: str = Depends(customer), ctx: Context = Dep
     from streams.documents.invoice import render_html
 
     _, issued, legal = ctx.document(account_id, number[:128])
-    return pages.HTMLResponse(render_html(issued, legal=legal))
+    return pages.HTMLResponse(render_html(issued, legal=legal), headers={"Content-Language": language_of(legal.locale)})
 
 
 @router.get("/invoices/{number}/pdf")

@@ -39,6 +39,7 @@ from streams.clickhouse import receivables as aged
 from streams.clickhouse.privacy import export_records
 from streams.documents.invoice import render_html
 from streams.documents.invoice_pdf import render_pdf
+from streams.documents.wording import language_of
 
 router = APIRouter(prefix="/v1", responses=ERRORS, tags=["reads"])
 NUMBER = Path(pattern=INVOICE_NUMBER)
@@ -107,7 +108,7 @@ async def invoice_html(account_id: str = ACCOUNT, number: str = NUMBER, who: str
                        ctx: Context = Depends(context)) -> HTMLResponse:
     must(access.may_read(who, account_id))
     _, issued, legal = await run_in_threadpool(ctx.document, account_id, number)
-    return HTMLResponse(render_html(issued, legal=legal))
+    return HTMLResponse(render_html(issued, legal=legal), headers={"Content-Language": language_of(legal.locale)})
 
 
 @router.get("/accounts/{account_id}/invoices/{number}/pdf", response_class=Response,
@@ -122,7 +123,8 @@ def pdf_response(ctx: Context, account_id: str, number: str) -> Response:
     doc, issued, legal = ctx.document(account_id, number)
     name = (doc.legal_number or doc.reference).replace("/", "-")
     return Response(render_pdf(issued, legal=legal), media_type="application/pdf",
-                    headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'})
+                    headers={"Content-Disposition": f'attachment; filename="{name}.pdf"',
+                             "Content-Language": language_of(legal.locale)})
 
 
 @router.get("/accounts/{account_id}/calls", response_model=CallPage)

@@ -207,10 +207,13 @@ def _in_french(page, settings, tmp_path: Path, out: Path) -> None:  # noqa: ANN0
         assert page.inner_text("#status") == "Actif" and "Rien à payer sur vos factures." in page.inner_text("#to-pay")
         assert "Relevés" in page.inner_text("header") and "Account" not in page.inner_text("main")
         page.screenshot(path=str(out / "portal-account-fr.png"), full_page=True)
-        page.goto(f"{base}/portal/invoices")
+        response = page.goto(f"{base}/portal/invoices")
+        assert response.headers["content-language"] == "fr"
         shown = page.locator("#invoices td.status").all_inner_texts()
         assert shown and all(text.startswith("Payée le 20") or text == "Note de crédit" for text in shown), shown
-        page.locator("#invoices a", has_text="Voir").first.click()
+        with page.expect_response(lambda r: "/portal/invoices/" in r.url) as shown_invoice:
+            page.locator("#invoices a", has_text="Voir").first.click()
+        assert shown_invoice.value.headers["content-language"] == "fr"
         assert page.locator("h1").nth(1).inner_text() in ("Facture", "Note de crédit")
         assert "Description" in page.inner_text("table.lines") and "Sous-total" in page.inner_text("table.lines")
         page.screenshot(path=str(out / "portal-invoice-fr.png"), full_page=True)

@@ -82,10 +82,12 @@ def test_a_portal_page_in_french_has_no_english_message_left():
 
     account = SimpleNamespace(status="ACTIVE", plan="basic", pending_plan="pro", billing_mode="prepaid", currency="EUR")
     payments = [{"at": "2026-11-02T10:00:00Z", "kind": "payment", "amount_micros": 50_000_000}]
-    html = pages.page("portal_home.html", currency="EUR", locale="fr_BE", title="Votre compte", account_id="a-1",
-                      account=account, balance=-12_500_000, to_pay={"total": 12_500_000, "overdue": 2_500_000,
-                                                                     "next_due": "2026-12-01T00:00:00Z"},
-                      payments=payments).body.decode()
+    response = pages.page("portal_home.html", currency="EUR", locale="fr_BE", title="Votre compte", account_id="a-1",
+                          account=account, balance=-12_500_000, to_pay={"total": 12_500_000, "overdue": 2_500_000,
+                                                                         "next_due": "2026-12-01T00:00:00Z"},
+                          payments=payments)
+    assert response.headers["content-language"] == "fr"
+    html = response.body.decode()
     for needle in ('<html lang="fr">', "Votre compte", "Statut", "Actif", "forfait basic", "(→ pro à partir du mois "
                    "prochain)", "prépayé", "-12,50 EUR", "montant dû", "2,50 EUR en retard",
                    "prochaine échéance le 2026-12-01", "Paiement", "50,00 EUR", "Mes données"):
