@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Callable
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -40,6 +41,10 @@ def _locale(ctx: Context) -> str:
     return ctx.settings.invoice_locale
 
 
+def _words(ctx: Context) -> Callable[[str], str]:
+    return PORTAL_WORDS.wording(_locale(ctx))
+
+
 def _page(ctx: Context, template: str, **values: object) -> Response:
     return pages.page(template, locale=_locale(ctx), **values)
 
@@ -53,7 +58,7 @@ def customer(request: Request, ctx: Context = Depends(context)) -> str:
     """The account of the session; without a valid one, a page that says how to get in."""
     scope = pages.session_scope(ctx, request, COOKIE)
     if scope is None or not scope.startswith(PORTAL):
-        t = PORTAL_WORDS.wording(_locale(ctx))
+        t = _words(ctx)
         raise PageRefused(_message(ctx, t("Please sign in"), t(
             "Your session has ended or this page needs your portal link. Open the link your provider sent you, or "
             "ask them for a new one."), 401))
@@ -66,7 +71,7 @@ def login(request: Request, token: str = Query("", max_length=8192), ctx: Contex
     """A link of any shape gets the page a customer can read; the signer refuses what is not its own."""
     found = ctx.signer.scope_of(token) if ctx.signer is not None else None
     if found is None or not found[0].startswith(PORTAL):
-        t = PORTAL_WORDS.wording(_locale(ctx))
+        t = _words(ctx)
         return _message(ctx, t("This link does not work"),
                         t("The link is not valid or has expired. Ask your provider for a new one."), 401)
     response = RedirectResponse("/portal", status_code=303)
@@ -81,11 +86,11 @@ def home(account_id: str = Depends(customer), ctx: Context = Depends(context)) -
     months = statements.months_of(account)
     start_s, _ = rm.month_bounds_s(months[-1], account.time_zone)
     recent = rm.payments(ctx.reader, account_id, start_s, 2**32 - 1, limit=20)
-    return _page(ctx, "portal_home.html", currency=account.currency, title=PORTAL_WORDS.wording(_locale(ctx))(
-                     "Your account"), account_id=account_id,
-                      account=account, balance=found[1] if found else 0, to_pay=_to_pay(ctx, account_id),
-                      payments=[{"at": statements.iso(p.at_s), "kind": p.kind, "amount_micros": p.amount_micros}
-                                for p in recent])
+    return _page(ctx, "portal_home.html", currency=account.currency, title=_words(ctx)("Your account"),
+                 account_id=account_id, account=account, balance=found[1] if found else 0,
+                 to_pay=_to_pay(ctx, account_id),
+                 payments=[{"at": statements.iso(p.at_s), "kind": p.kind, "amount_micros": p.amount_micros}
+                           for p in recent])
 
 
 def _to_pay(ctx: Context, account_id: str) -> dict:
@@ -104,7 +109,7 @@ def statement(month: str = Query("", pattern=r"^$|" + MONTH), account_id: str = 
               ctx: Context = Depends(context)) -> Response:
     account = rm.account(ctx.reader, account_id)
     months = statements.months_of(account)
-    t = PORTAL_WORDS.wording(_locale(ctx))
+    t = _words(ctx)
     try:
         found = statements.statement(ctx.reader, account_id, month or months[0])
     except Problem as exc:
@@ -122,7 +127,7 @@ def statement(month: str = Query("", pattern=r"^$|" + MONTH), account_id: str = 
 def invoices(account_id: str = Depends(customer), ctx: Context = Depends(context)) -> Response:
     rows = statements.summaries(ctx.reader, account_id, rm.invoices(ctx.reader, account_id))
     currency = rows[0].currency if rows else "USD"
-    return _page(ctx, "portal_invoices.html", currency=currency, title=PORTAL_WORDS.wording(_locale(ctx))("Invoices"),
+    return _page(ctx, "portal_invoices.html", currency=currency, title=_words(ctx)("Invoices"),
                  account_id=account_id, invoices=rows)
 
 
@@ -144,7 +149,7 @@ def calls(offset: int = Query(0, ge=0, le=1_000_000), account_id: str = Depends(
           ctx: Context = Depends(context)) -> Response:
     page = call_page(account_id, rm.calls(ctx.reader, account_id, 50, offset), 50, offset)
     currency = page.calls[0].currency if page.calls else "USD"
-    return _page(ctx, "portal_calls.html", currency=currency, title=PORTAL_WORDS.wording(_locale(ctx))("Call records"),
+    return _page(ctx, "portal_calls.html", currency=currency, title=_words(ctx)("Call records"),
                  account_id=account_id, page=page)
 
 
@@ -155,17 +160,16 @@ def dispute_form(request: Request, invoice: str = Query("", max_length=128), acc
     invoices = [r for r in rm.invoices(ctx.reader, account_id) if r.kind != "CREDIT_NOTE"]
     rows = [{**s.model_dump(), "open": statements.dispute_window_open(r)}
             for r, s in zip(invoices, statements.summaries(ctx.reader, account_id, invoices))]
-    return _page(ctx, "portal_disputes.html", currency=account.currency, title=PORTAL_WORDS.wording(_locale(ctx))(
-                     "Disputes"), account_id=account_id,
-                      invoices=rows, chosen=invoice, currency_code=account.currency, key=pages.new_key(),
-                      csrf=ctx.signer.csrf(request.cookies.get(COOKIE, "")))
+    return _page(ctx, "portal_disputes.html", currency=account.currency, title=_words(ctx)("Disputes"),
+                 account_id=account_id, invoices=rows, chosen=invoice, currency_code=account.currency,
+                 key=pages.new_key(), csrf=ctx.signer.csrf(request.cookies.get(COOKIE, "")))
 
 
 async def _posted(request: Request, ctx: Context, account_id: str, back: str) -> dict[str, str]:
     """A form posted from one of this session's pages; anything else is refused with a page."""
     fields = await pages.form(request)
     if fields is None or not pages.csrf_ok(ctx, request, COOKIE, fields):
-        t = PORTAL_WORDS.wording(_locale(ctx))
+        t = _words(ctx)
         raise PageRefused(_message(ctx, t("Not sent"), t("The form expired; open the page again."), 400, base=BASE,
                                    account_id=account_id, back=back))
     return fields
@@ -185,7 +189,7 @@ def _dispute(ctx: Context, account_id: str, fields: dict[str, str]) -> Response:
         amount = parse_decimal_micros(fields.get("amount", "")[:16])
     except ValueError:
         amount = 0
-    t = PORTAL_WORDS.wording(_locale(ctx))
+    t = _words(ctx)
     try:
         statements.check_dispute(row, amount)
     except Problem as exc:
@@ -218,9 +222,8 @@ def _refusal(t, exc: Problem, shown: str, issued_at_s: int) -> str:  # noqa: ANN
 
 @router.get("/privacy")
 def privacy(request: Request, account_id: str = Depends(customer), ctx: Context = Depends(context)) -> Response:
-    return _page(ctx, "portal_privacy.html", title=PORTAL_WORDS.wording(_locale(ctx))("My data"),
-                 account_id=account_id, key=pages.new_key(),
-                      csrf=ctx.signer.csrf(request.cookies.get(COOKIE, "")))
+    return _page(ctx, "portal_privacy.html", title=_words(ctx)("My data"), account_id=account_id,
+                 key=pages.new_key(), csrf=ctx.signer.csrf(request.cookies.get(COOKIE, "")))
 
 
 @router.post("/export")
@@ -240,7 +243,7 @@ async def erasure(request: Request, account_id: str = Depends(customer), ctx: Co
     stay. It cannot be undone, so the customer types their account id to confirm it; the form's
     key makes a second click the same request."""
     fields = await _posted(request, ctx, account_id, "/portal/privacy")
-    t = PORTAL_WORDS.wording(_locale(ctx))
+    t = _words(ctx)
     if fields.get("confirm", "").strip() != account_id:
         return _message(ctx, t("Not erased"), t("To confirm, type your account id ({account_id}) exactly.").format(
             account_id=account_id), 422, base=BASE, account_id=account_id, back="/portal/privacy")
