@@ -58,7 +58,7 @@ def folded(log: Path) -> int:
 def kill_both(settings, second, offsets: dict[int, int], kill_at_lag: int, logs: tuple[Path, Path],
               rng: random.Random) -> list[int]:  # noqa: ANN001 - the two workers' Settings
     """Start two workers; once the committed lag is down to ``kill_at_lag`` and both have folded a
-    batch (or 120 s passed), SIGKILL both. A worker that stops itself (exit 75) is restarted, as a
+    batch (or all is committed, or 120 s passed), SIGKILL both. A worker that stops itself (exit 75) is restarted, as a
     supervisor would. Returns the exit codes seen."""
     exits: list[int] = []
     workers = [start_worker(settings, logs[0]), start_worker(second, logs[1])]
@@ -68,7 +68,8 @@ def kill_both(settings, second, offsets: dict[int, int], kill_at_lag: int, logs:
             if worker.poll() is not None:
                 exits.append(worker.returncode)
                 workers[i] = start_worker(which, logs[i])
-        if asyncio.run(committed_lag(settings, offsets)) <= kill_at_lag and min(map(folded, logs)) > 0:
+        lag = asyncio.run(committed_lag(settings, offsets))
+        if lag == 0 or (lag <= kill_at_lag and min(map(folded, logs)) > 0):  # 0: too late, nothing in flight
             break
         time.sleep(0.02)
     workers[0].send_signal(signal.SIGKILL)
