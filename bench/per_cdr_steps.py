@@ -8,7 +8,9 @@ the dedup identity, rating, the journal entry, the call-log row, the journal's C
 the ``CallRated`` record and the output envelopes. It prints each step's microseconds a CDR, their
 sum, the whole batch path a CDR measured in the same run, and the budget a CDR has at the
 issue's target (0.5 x the calibration). What the steps leave of the whole is the fold's own
-plumbing: the events' order and dispatch, the outcomes, the account states.
+plumbing (the events' order and dispatch, the outcomes, the account states) and the events that
+are not calls (openings, payments). Garbage is collected between steps and batches only, as the
+worker does.
 
     python bench/per_cdr_steps.py [--calls 100000]
 """
@@ -42,6 +44,7 @@ from streams.config.settings import Settings  # noqa: E402
 from streams.dev.simulate import SimulationSpec, simulate  # noqa: E402
 from streams.edge.sealing import opener_for, sealer_for  # noqa: E402
 from streams.kafka.producer import plan_messages  # noqa: E402
+from streams.runtime import memory  # noqa: E402
 from streams.worker.app import fold_settings_from  # noqa: E402
 from streams.worker.processor import BatchProcessor, InMessage  # noqa: E402
 
@@ -52,6 +55,7 @@ def timed(step: Callable[[object], object], cdrs: int, setup: Callable[[], objec
     best = float("inf")
     for _ in range(3):
         given = setup()
+        memory.collect_if_grown(0)  # as the worker does between batches, never inside a step
         t0 = time.perf_counter()
         step(given)
         best = min(best, time.perf_counter() - t0)
@@ -65,6 +69,8 @@ def main() -> None:
     settings = replace(Settings(), partitions=4, seal_personal_data=True, subscriber_keys_dir=str(scratch_dir("vl-keys-")))
     codec, fold = EventCodec(), fold_settings_from(settings)
     events = sealer_for(settings).seal_events(simulate(SimulationSpec(accounts=5_000, calls=args.calls, days=3, seed=3)))
+    memory.take_over()  # collection between batches only, as a worker process does (streams/runtime/memory.py)
+    whole = _batch_path(settings, codec, fold, events)  # first, as bench/batch_path.py runs it: nothing else held
     opened = {e.account_id: e for e in events if type(e).__name__ == "AccountOpened"}
     envelopes = [v for _, _, v in plan_messages([e for e in events if isinstance(e, CallDetailRecord)], codec, 4, 200)]
     cdrs = [e for v in envelopes for e in codec.decode_message(v)[0]]
@@ -96,7 +102,6 @@ def main() -> None:
                                            [codec.encode_journal_batch([e for e in entries[i:i + 5_000] if e])
                                             for i in range(0, len(entries), 5_000)]), n),
     }
-    whole = _batch_path(settings, codec, fold, events)
     calibrated = calibration()
     budget = 1e6 / (0.5 * calibrated["records_per_s"])
     print(json.dumps({"benchmark": "per_cdr_steps", "cdrs": n, "us_per_cdr": steps,
@@ -134,6 +139,7 @@ def _batch_path(settings: Settings, codec: EventCodec, fold, events: list) -> fl
         result = processor.process(messages[i:i + 2_000], states.get)
         states.update(result.states)
         result.encode_states(codec)
+        memory.collect_if_grown()
     cdrs = sum(1 for e in events if isinstance(e, CallDetailRecord))
     return round((time.perf_counter() - t0) / cdrs * 1e6, 2)
 
