@@ -60,7 +60,7 @@ LINE_LABELS = {  # streams/documents/invoice_lines.py words them in other langua
     "goodwill": "Goodwill credit",
     "correction": "Correction",
     "compensation": "Compensation for a service malfunction",
-    "rerating": "Usage re-rated at the plan it matches (R6)",
+    "rerating": "Usage re-rated at the plan that matches it",  # R6; a customer's invoice names no rule ids
     "usage:domestic": "Calls, domestic",
     "usage:international": "Calls, international",
     "usage:premium": "Calls, premium destinations",

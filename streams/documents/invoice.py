@@ -57,7 +57,9 @@ class Legal:
 
 def legal_number(number: str | None, locale: str = ENGLISH) -> str:
     """The legal number (projections/numbering.py), or a note that it is not given yet."""
-    return number or wording(locale)("pending (given once every partition has passed the next tick)")
+    # The numbering stage gives it once every events partition has passed the next hourly tick
+    # (projections/numbering.py): a customer reads only that it comes.
+    return number or wording(locale)("pending (assigned shortly)")
 
 
 def money(micros: int, currency: str, locale: str = "en", with_currency: bool = True) -> str:

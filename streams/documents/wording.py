@@ -21,7 +21,7 @@ ENGLISH = "en"
 MESSAGES = (
     "Invoice", "Credit note",
     "Number", "Reference", "Date of issue", "Billing period", "Account", "Due date", "Corrects invoice",
-    "pending (given once every partition has passed the next tick)",
+    "pending (assigned shortly)",
     "Bill to", "VAT / tax id {tax_id}", "(no name on file)", "(erased)",
     "Description", "Quantity", "Amount", "Subtotal", "Total", "{minutes}:{seconds} min",
     "Payments received since the previous invoice", "Paid from prepaid funds; remaining credit", "Amount due",
@@ -31,7 +31,7 @@ MESSAGES = (
     # invoice lines (streams/documents/invoice_lines.py re-words projections/invoicing.py's)
     "Activation", "Monthly service", "Monthly service credit, unused days", "Termination fee", "Advanced features",
     "Equipment", "Shipping and handling", "Goodwill credit", "Correction", "Compensation for a service malfunction",
-    "Usage re-rated at the plan it matches (R6)", "Calls, domestic", "Calls, international",
+    "Usage re-rated at the plan that matches it", "Calls, domestic", "Calls, international",
     "Calls, premium destinations", "Calls received on rented numbers", "Corrected calls",
     "{label}, {period}", "{label}, {period}, in advance", "{label}, {period}, {minutes}:{seconds} min billed",
     "{label}, {period}, {count} correction", "{label}, {period}, {count} corrections", "Prior-period usage: {usage}",

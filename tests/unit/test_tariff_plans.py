@@ -186,7 +186,7 @@ def test_R6_usage_inconsistent_with_the_plan_is_rerated_and_the_difference_poste
                                  FoldSettings(rate_cards=(STANDARD,)))
     (invoice,) = [n for o in outcomes for n in getattr(o, "notices", ()) if isinstance(n, InvoiceIssued)]
     assert [(line.category, line.amount_micros) for line in invoice.lines] == [("rerating", 90_000)]
-    assert invoice.lines[0].description.startswith("Usage re-rated at the plan it matches (R6)")
+    assert invoice.lines[0].description.startswith("Usage re-rated at the plan that matches it")
     assert state.balance_micros == -90_000
 
 
