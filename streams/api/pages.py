@@ -54,11 +54,30 @@ def message(title: str, text: str, status: int, base: str = "base.html", kind: s
                 **values)
 
 
+# The problems a customer's page can meet, as the customer reads them: (title, text)
+PORTAL_PROBLEMS = {"unknown-account": ("Account not available yet", "Your account is not ready yet. Try again in a few "
+                                                                    "minutes."),
+                   "unknown-invoice": ("No such invoice", "Your account has no invoice {number}.")}
+
+
 def problem_page(request: Request, exc) -> HTMLResponse:  # noqa: ANN001 - a Problem
-    """A problem met while rendering a page, as a page saying it."""
-    base = "portal_base.html" if request.url.path.startswith("/portal") else "console_base.html"
-    return message(exc.kind.replace("-", " ").capitalize(), exc.detail, exc.status, base=base,
-                   account_id=getattr(request.state, "account_id", ""))
+    """A problem met while rendering a page, as a page saying it: on the portal, in the customer's
+    language where the catalogue has it; on the console, as the API says it."""
+    account_id = getattr(request.state, "account_id", "")
+    if not request.url.path.startswith("/portal"):
+        return message(exc.kind.replace("-", " ").capitalize(), exc.detail, exc.status, base="console_base.html",
+                       account_id=account_id)
+    locale = request.app.state.context.settings.invoice_locale
+    t = PORTAL_WORDS.wording(locale)
+    title, text = PORTAL_PROBLEMS.get(exc.kind, (None, None))
+    path = request.url.path
+    if title is None or (exc.kind == "unknown-invoice" and not path.startswith("/portal/invoices/")):
+        # not one the catalogue words (an invoice named by a form, not by the page's address): as the API says it
+        return message(exc.kind.replace("-", " ").capitalize(), exc.detail, exc.status, base="portal_base.html",
+                       locale=locale, account_id=account_id)
+    number = path.removeprefix("/portal/invoices/").removesuffix("/pdf")[:128]
+    return message(t(title), t(text).format(number=number), exc.status, base="portal_base.html", locale=locale,
+                   account_id=account_id)
 
 
 def session_scope(ctx: Context, request: Request, cookie: str) -> str | None:

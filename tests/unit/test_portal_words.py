@@ -47,7 +47,7 @@ def _asked_by_portal() -> set[str]:
     asked = {call.args[0].value for call in ast.walk(tree) if isinstance(call, ast.Call)
              and isinstance(call.func, ast.Name) and call.func.id == "t" and call.args
              and isinstance(call.args[0], ast.Constant)}
-    return asked | set(portal._REFUSALS.values())
+    return asked | set(portal._REFUSALS.values()) | {m for pair in pages.PORTAL_PROBLEMS.values() for m in pair}
 
 
 def test_every_message_the_pages_ask_for_is_in_the_catalogue():
@@ -94,3 +94,28 @@ def test_a_portal_page_in_french_has_no_english_message_left():
         assert needle in html, needle
     english = {m for m in MESSAGES if len(m) > 4 and "{" not in m and m not in PORTAL_WORDS.translations["fr"].values()}
     assert not [m for m in english if f">{m}<" in html], "an English message left on a French page"
+
+
+def _problem_page(path: str, kind: str, detail: str, locale: str = "fr_BE") -> str:
+    from types import SimpleNamespace
+
+    from starlette.requests import Request
+
+    from streams.api.problems import Problem
+
+    app = SimpleNamespace(state=SimpleNamespace(context=SimpleNamespace(settings=SimpleNamespace(invoice_locale=locale))))
+    request = Request({"type": "http", "method": "GET", "path": path, "headers": [], "query_string": b"", "app": app,
+                       "scheme": "http", "server": ("127.0.0.1", 80), "root_path": ""})
+    return pages.problem_page(request, Problem(404, kind, detail)).body.decode()
+
+
+def test_a_missing_invoice_or_account_is_said_in_the_customers_language():
+    page = _problem_page("/portal/invoices/VL-9<x>/pdf", "unknown-invoice", "account a-1 has no invoice VL-9<x>")
+    assert "<h1>Facture introuvable</h1>" in page and "Votre compte n&#39;a pas de facture VL-9&lt;x&gt;." in page
+    page = _problem_page("/portal", "unknown-account", "no account a-1 (or the worker has not folded its opening yet)")
+    assert "<h1>Compte pas encore disponible</h1>" in page and "Réessayez dans quelques minutes" in page
+    # an invoice named by a form, not by the address, and a problem the catalogue does not word: as the API says it
+    assert "account a-1 has no invoice VL-9" in _problem_page("/portal/disputes", "unknown-invoice",
+                                                              "account a-1 has no invoice VL-9")
+    assert "<h1>Invalid date</h1>" in _problem_page("/portal/statements", "invalid-date", "not a date")
+    assert "<h1>No such invoice</h1>" in _problem_page("/portal/invoices/VL-1", "unknown-invoice", "x", locale="en")
