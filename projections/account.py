@@ -42,7 +42,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Callable
+from typing import Callable, Mapping
 
 from projections import lifecycle as lc_rules
 from projections.events import (
@@ -89,6 +89,7 @@ from projections.invoicing import Billing, TaxRule, add_charge
 from projections.lifecycle import Context, Decision, InvalidTransition, Lifecycle, Policy, StatusChanged
 from projections.periods import local_time, period_of, previous_period
 from projections.rating import RateCard, RatedCall, RatingError, card_name, rate_call, rate_inbound, select_card
+from projections.packed import EMPTY_CHARGES, EMPTY_KEYS, Overlay, PackedTable
 from projections.records import evolved, fast_init
 from projections.validation import (
     InvalidEvent,
@@ -267,7 +268,8 @@ class AccountState:
     # source -> (offset, index) of the last applied event from that source.
     positions: dict[str, tuple[int, int]] = field(default_factory=dict)
     # dedup key id (dedup_key_id) -> (event time ms, content fingerprint); bounded, see module docstring.
-    recent_keys: dict[int, tuple[int, int]] = field(default_factory=dict)
+    # Kept packed (projections/packed.py): a PackedTable, or any map a test or a tool builds.
+    recent_keys: Mapping[int, tuple[int, int]] = EMPTY_KEYS
     # R4: seconds of included minutes used per period ("YYYY-MM", the account's zone); periods
     # whose calls the dedup window would refuse anyway are dropped, so this stays bounded.
     included_used_s: dict[str, int] = field(default_factory=dict)
@@ -277,7 +279,7 @@ class AccountState:
     pending_plan: str = ""  # R21: the plan requested, from the period pending_plan_from on
     pending_plan_from: str = ""
     # The charge of each call whose dedup key is kept, for its corrections (projections/corrections.py).
-    call_charges: dict[int, Charged] = field(default_factory=dict)
+    call_charges: Mapping[int, Charged] = EMPTY_CHARGES  # packed, as recent_keys
     country_code: str = ""  # the account's calling code (AccountOpened v3 country); "": the deployment's
     # Who is invoiced (AccountOpened v4, AccountDetailsChanged), sealed as the edge sealed them (R32).
     customer_name: str = ""
@@ -545,8 +547,9 @@ class _Fold:
         self.state = state
         self.books = _Books(state, settings) if state else None
         self.positions = dict(state.positions) if state else {}
-        self.recent = dict(state.recent_keys) if state else {}
-        self.charges = dict(state.call_charges) if state else {}
+        # Written over, not copied: merged into new tables once, by finish (projections/packed.py).
+        self.recent = Overlay(PackedTable.of(state.recent_keys, 2) if state else EMPTY_KEYS)
+        self.charges = Overlay(PackedTable.of(state.call_charges, 4) if state else EMPTY_CHARGES)
         self.country = (state.country_code or settings.country_code) if state else settings.country_code
         self.key_id = 0  # the dedup key id of the event being applied (a call keeps its charge under it)
         self.calls = state.calls_charged if state else 0
@@ -567,13 +570,12 @@ class _Fold:
         if state is None or books is None:
             return None
         horizon = self.newest - self.settings.dedup_window_ms
-        recent = self.recent
-        # min() of the (time, fingerprint) tuples: their times, compared in C (once per account and batch).
-        if recent and min(recent.values())[0] < horizon:
-            recent = {k: v for k, v in recent.items() if v[0] >= horizon}
-        charges = self.charges
+        recent = self.recent.table()
+        if recent and recent.first_min() < horizon:
+            recent = recent.kept(horizon)
+        charges = self.charges.table()
         if len(charges) > len(recent):  # a call's charge is kept as long as its dedup key
-            charges = {k: v for k, v in charges.items() if k in recent}
+            charges = charges.restricted(recent)
         included_used = self.included_used
         if included_used:
             oldest_kept = period_of(max(0, horizon), state.time_zone)
@@ -679,13 +681,13 @@ def _make_room(fold: _Fold, settings: FoldSettings) -> int:
     is the CDRs older than the keys it keeps, refused like those older than the window, so no
     call is ever charged twice. Decided per event, in log order: a rebuild decides the same."""
     horizon = fold.newest - settings.dedup_window_ms
-    recent = {k: v for k, v in fold.recent.items() if v[0] >= horizon}
+    recent = fold.recent.table().kept(horizon)
     if len(recent) >= settings.dedup_max_keys:
         times = sorted(t for t, _ in recent.values())
         cut = times[len(times) // DEDUP_EVICTED_SHARE]
-        recent = {k: v for k, v in recent.items() if v[0] > cut}
+        recent = recent.kept(cut + 1)  # every key after the cut
         fold.floor = max(fold.floor, cut)
-    fold.recent = recent
+    fold.recent = Overlay(recent)
     return fold.floor
 
 
@@ -704,7 +706,8 @@ def _opened(fold: _Fold, item: Positioned) -> None:
         return
     state, outcome = _open(item)
     if state is not None:
-        fold.state, fold.positions, fold.recent, fold.newest = state, dict(state.positions), {}, state.newest_event_ms
+        fold.state, fold.positions, fold.recent, fold.newest = state, dict(state.positions), Overlay(EMPTY_KEYS), \
+            state.newest_event_ms
         fold.allowance_s = fold.settings.included_seconds(state.plan)
         fold.country = state.country_code or fold.settings.country_code
         books = fold.books = _Books(state, fold.settings)

@@ -31,7 +31,7 @@ from pathlib import Path
 MODULES = (
     "projections.account", "projections.rating", "projections.events", "projections.identity",
     "projections.validation", "projections.journal", "projections.periods", "projections.money",
-    "projections.dialling", "projections.records",
+    "projections.dialling", "projections.records", "projections.packed",
     "schemas.codec", "schemas.avro_fast",
     "streams.worker.processor", "streams.edge.sealing", "streams.clickhouse.call_log",
     "streams.clickhouse.journal",

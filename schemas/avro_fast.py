@@ -15,7 +15,6 @@ be built, ``COMPILED`` is False and everything goes through fastavro: slower, th
 from __future__ import annotations
 
 import io
-import sys
 from typing import Any, Callable
 
 import fastavro
@@ -119,17 +118,6 @@ def attribute_records(types: tuple[type, ...]) -> None:
     name, the record's fields) straight from their attributes; callers pass ``as_dicts``."""
     if COMPILED:
         avro_kernel.attribute_records(types)
-
-
-def pack_table(table: dict[int, tuple[int, ...]], width: int) -> bytes | None:
-    """AccountState's packed table (``schemas/codec.py``: ``_pack``) by the kernel; None when it is
-    not built, on a big-endian machine, or not sure of the table (then struct packs it)."""
-    if not COMPILED or sys.byteorder != "little":
-        return None
-    try:
-        return avro_kernel.pack_table(table, width)
-    except Exception:  # Unfit, or a value past 64 bits: struct packs it or says why not
-        return None
 
 
 def write_state(header: bytes, state: Any, status: str, dedup_keys: bytes, call_charges: bytes) -> bytes | None:

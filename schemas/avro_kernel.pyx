@@ -311,37 +311,6 @@ def read(bytes data, Py_ssize_t start, tuple plan):
     return _read(src, plan), src.pos
 
 
-# --- packed tables ------------------------------------------------------------------------------
-#
-# AccountState keeps its dedup keys and calls' charges as ``bytes`` fields: the key ids, then each
-# key's values, little-endian int64 back to back (schemas/codec.py: _pack, which struct builds
-# and remains the reference). Written once per account and batch part, for every key the account
-# holds, so it grows with the dedup window: ~6% of a busy worker's thread with struct.
-
-from libc.stdint cimport int64_t
-
-
-def pack_table(dict table, Py_ssize_t width):
-    """``_pack``'s bytes, on a little-endian machine; raises for anything but int keys and
-    tuples of ``width`` ints (the caller then packs with struct, which packs it or says why not)."""
-    cdef Py_ssize_t n = len(table)
-    cdef bytes out = PyBytes_FromStringAndSize(NULL, n * (width + 1) * 8)
-    cdef int64_t* ids = <int64_t*>PyBytes_AS_STRING(out)
-    cdef int64_t* values = ids + n
-    cdef Py_ssize_t i = 0, j
-    for key, row in table.items():
-        if type(key) is not int or type(row) is not tuple or len(<tuple>row) != width:
-            raise Unfit("table row")
-        ids[i] = key  # OverflowError past 64 bits
-        for j in range(width):
-            item = (<tuple>row)[j]
-            if type(item) is not int:
-                raise Unfit("table value")
-            values[i * width + j] = item
-        i += 1
-    return out
-
-
 # --- the account state, written field by field (issue 22) --------------------------------------
 #
 # A worker writes one AccountState per account and batch; at 20,000 accounts that is about one

@@ -16,19 +16,17 @@ import enum
 import functools
 import json
 import struct
-import sys
 import types
 import typing
-from array import array
 from dataclasses import dataclass
-from itertools import chain
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Mapping, Protocol
 
 import fastavro
 
-from schemas.avro_fast import AvroKernel, attribute_records, fastavro_read, pack_table, write_state
+from schemas.avro_fast import AvroKernel, attribute_records, fastavro_read, write_state
 from projections.account import AccountState
+from projections.packed import PackedTable
 from projections.identity import dedup_key_id
 from projections.invoicing import Billing
 from projections.lifecycle import Lifecycle
@@ -326,55 +324,36 @@ def _entry_from_dict(d: dict) -> JournalEntry:
                         tuple(Posting(p["ledger_account"], p["amount_micros"]) for p in d["postings"]))
 
 
-def _pack(table: dict[int, tuple[int, ...]]) -> bytes:
-    """Key ids, then each key's values, as little-endian int64 arrays back to back (built in C;
-    the map they replace, and the Python loops a first packing used, were ~20% of a batch).
-    struct, not array: 3.5 us instead of 8 for 25 keys, once per account and part (issue 22);
-    the same bytes (tests/unit/test_codec.py holds the array packing as the reference). The
-    compiled kernel packs it where built (``pack_table``), struct where it gives up."""
-    n = len(table)
-    width = len(next(iter(table.values()))) if n else 0
-    packed = pack_table(table, width)  # None: not built, or a table the kernel is not sure of
-    if packed is not None:
-        return packed
-    return struct.pack(f"<{n}q{n * width}q", *table, *chain.from_iterable(table.values()))
-
-
-def _unpack(packed: bytes | str, width: int, code: str, what: str) -> dict[int, tuple[int, ...]]:
-    """The inverse of ``_pack`` for ``width`` values a key; raises ``DecodeError(code)``."""
+def _unpack(packed: bytes | str, width: int, code: str, what: str) -> PackedTable:
+    """A packed table read from a record (ids put in ascending order, as ``_pack`` writes them);
+    raises ``DecodeError(code)``."""
     if isinstance(packed, str):  # the field's default, read into an older record: Avro spells bytes defaults as text
         packed = packed.encode("latin-1")
     if len(packed) % (8 * (width + 1)):
         raise DecodeError(code, f"{what} of {len(packed)} bytes is not a whole number of keys")
-    a = array("q")
-    a.frombytes(packed)
-    if sys.byteorder != "little":
-        a.byteswap()
-    n = len(a) // (width + 1)
-    values = iter(a[n:])
-    return dict(zip(a[:n], zip(*[values] * width)))
+    return PackedTable.from_bytes(packed, width)
 
 
-def pack_dedup_keys(keys: dict[int, tuple[int, int]]) -> bytes:
-    """AccountState v4's dedup_keys: each key id's (event time, content fingerprint)."""
-    return _pack(keys)
+def pack_dedup_keys(keys: Mapping[int, tuple[int, int]]) -> bytes:
+    """AccountState v4's dedup_keys: each key id's (event time, content fingerprint). Key ids,
+    ascending, then each key's values, as little-endian int64 arrays back to back: how the state
+    keeps them in memory too (projections/packed.py), so a state's are written as they are."""
+    return PackedTable.of(keys, 2).data
 
 
-def unpack_dedup_keys(packed: bytes, legacy: dict[str, list[int]]) -> dict[int, tuple[int, int]]:
+def unpack_dedup_keys(packed: bytes, legacy: dict[str, list[int]]) -> PackedTable:
     """The state's dedup keys from v4's packed form, and from a pre-v4 record's string keys."""
     keys = _unpack(packed, 2, "bad_dedup_keys", "dedup_keys")
-    for key, (at_ms, fingerprint) in legacy.items():
-        keys[dedup_key_id(key)] = (at_ms, fingerprint)
-    return keys
+    return keys.with_rows({dedup_key_id(key): (at_ms, fingerprint) for key, (at_ms, fingerprint) in legacy.items()})
 
 
-def pack_call_charges(charges: dict[int, tuple[int, int, int, int]]) -> bytes:
+def pack_call_charges(charges: Mapping[int, tuple[int, int, int, int]]) -> bytes:
     """AccountState v5's call_charges: each call's (charge, included seconds, revision, parties
-    fingerprint) by its key id."""
-    return _pack(charges)
+    fingerprint) by its key id, packed as the dedup keys are."""
+    return PackedTable.of(charges, 4).data
 
 
-def unpack_call_charges(packed: bytes | str) -> dict[int, tuple[int, int, int, int]]:
+def unpack_call_charges(packed: bytes | str) -> PackedTable:
     """The calls' charges from v5's packed form; empty for an older record (none was kept)."""
     return _unpack(packed, 4, "bad_call_charges", "call_charges")
 

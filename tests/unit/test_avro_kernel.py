@@ -233,32 +233,6 @@ def test_an_index_out_of_range_is_left_to_fastavro(schema, body):
         avro_fast.avro_kernel.read(body, 0, plan_of(schema, {}))
 
 
-_I64 = st.integers(-2**63, 2**63 - 1)
-
-
-@given(table=st.dictionaries(_I64, st.tuples(_I64, _I64), max_size=40), width=st.sampled_from([2, 4]))
-def test_the_kernel_packs_a_state_table_as_struct_does(table, width):
-    import struct
-    from itertools import chain
-
-    table = {k: v * (width // 2) for k, v in table.items()}
-    reference = struct.pack(f"<{len(table)}q{len(table) * width}q", *table, *chain.from_iterable(table.values()))
-    assert avro_fast.avro_kernel.pack_table(table, width) == reference
-
-
-@pytest.mark.parametrize("table", [{1: (2, 2**63)}, {2**63: (1, 1)}, {1: (2,)}, {1: [2, 3]}, {1.0: (2, 3)},
-                                   {1: (2, 3.0)}, {True: (2, 3)}, {1: (2, "3")}])
-def test_a_table_the_kernel_is_not_sure_of_is_packed_by_struct(table):
-    from schemas.codec import pack_dedup_keys
-
-    with pytest.raises(Exception):  # noqa: B017 - Unfit or OverflowError: struct decides
-        avro_fast.avro_kernel.pack_table(table, 2)
-    assert avro_fast.pack_table(table, 2) is None
-    row = next(iter(table.values()))
-    reference = _outcome(lambda: __import__("struct").pack(f"<1q{len(row)}q", *table, *row))
-    assert _outcome(lambda: pack_dedup_keys(table)) == reference
-
-
 def test_a_worker_with_the_kernel_and_one_without_write_the_same_bytes():
     """A group may mix installs with and without a compiler, and a rebuild may run on either:
     the whole batch path (decode, fold, every output and every state) must give the same bytes."""
