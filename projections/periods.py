@@ -62,11 +62,14 @@ def days_in_period(period: str) -> int:
     return (following - first).days
 
 
+# Remembered: a tick asks each account for its next and previous months, hourly (issue 22).
+@lru_cache(maxsize=4_096)
 def next_period(period: str) -> str:
     year, month = int(period[:4]), int(period[5:7])
     return f"{year + month // 12:04d}-{month % 12 + 1:02d}"
 
 
+@lru_cache(maxsize=4_096)
 def previous_period(period: str) -> str:
     year, month = int(period[:4]), int(period[5:7])
     return f"{year - (month == 1):04d}-{(month - 2) % 12 + 1:02d}"
