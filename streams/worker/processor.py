@@ -306,8 +306,11 @@ class BatchProcessor:
         result = work.result
         events, enveloped = self._decode(result, msg)
         source = f"{msg.topic}/{msg.partition}"
+        for kind, n in Counter(map(type, events)).items():  # counted per message: an envelope is one kind
+            work.consumed[(msg.topic, kind.__name__)] += n
+        origin = (msg, enveloped)  # the same for each of its events
+        seen = work.batch_accounts.setdefault(msg.partition, set())
         for index, event in enumerate(events, start=msg.first_index):
-            work.consumed[(msg.topic, _event_type(event))] += 1
             try:
                 check_bounds(event)
             except InvalidEvent as exc:
@@ -317,7 +320,7 @@ class BatchProcessor:
                 continue
             if isinstance(event, PeriodTicked):
                 self._fan_out(result, msg, index, event, source, work.by_account, work.origin, enveloped,
-                              work.batch_accounts.get(msg.partition, set()), accounts_in_partition, work.numbering)
+                              seen, accounts_in_partition, work.numbering)
                 continue
             if self.partition_of(event.account_id) != msg.partition:
                 self._dead_letter(result, msg, index, "misrouted", f"account {event.account_id} belongs to partition "
@@ -331,11 +334,11 @@ class BatchProcessor:
                                   self.codec.encode(event) if enveloped else msg.value, event.account_id)
                 continue
             item = Positioned(source, msg.offset, index, msg.timestamp_ms, event)
-            work.origin[id(item)] = (msg, enveloped)
+            work.origin[id(item)] = origin
             if opened is not None:
                 work.parties[id(item)] = opened
             work.by_account.setdefault(event.account_id, []).append(item)
-            work.batch_accounts.setdefault(msg.partition, set()).add(event.account_id)
+            seen.add(event.account_id)
 
     def _collect(self, work: _BatchWork, account_id: str, outcome: Outcome) -> None:
         """What one outcome of the fold writes: rows, outputs, dead letters, counts."""
