@@ -7,7 +7,7 @@ account that was ~15 us of the ~40 us a part pays per account it touches (three 
 key, scattered in memory, each touched four times), thousands of keys for a busy account, and a
 part touches most accounts once or twice when there are many.
 The changelog already keeps each map as two little-endian int64 arrays, the ids then the rows
-(``schemas/codec.py: _pack``); this keeps it in that form in memory too, ids ascending:
+(``schemas/codec.py: pack_dedup_keys``); this keeps it in that form in memory too, ids ascending:
 
 - ``PackedTable``: the immutable map an ``AccountState`` holds, read by binary search;
 - ``Overlay``: what a fold writes during a part, over the state's table, merged into a new

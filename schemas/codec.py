@@ -325,7 +325,7 @@ def _entry_from_dict(d: dict) -> JournalEntry:
 
 
 def _unpack(packed: bytes | str, width: int, code: str, what: str) -> PackedTable:
-    """A packed table read from a record (ids put in ascending order, as ``_pack`` writes them);
+    """A packed table read from a record (ids put in ascending order, as ``pack_dedup_keys`` writes them);
     raises ``DecodeError(code)``."""
     if isinstance(packed, str):  # the field's default, read into an older record: Avro spells bytes defaults as text
         packed = packed.encode("latin-1")
