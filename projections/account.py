@@ -87,7 +87,7 @@ from projections.disputes import Refused, open_dispute, resolve_dispute
 from projections.plan_change import connection_fee_difference, effective_period
 from projections.invoicing import Billing, TaxRule, add_charge
 from projections.lifecycle import Context, Decision, InvalidTransition, Lifecycle, Policy, StatusChanged
-from projections.periods import local_time, period_of, previous_period
+from projections.periods import local_time, next_period, period_of, period_start_ms, previous_period
 from projections.rating import RateCard, RatedCall, RatingError, card_name, rate_call, rate_inbound, select_card
 from projections.packed import EMPTY_CHARGES, EMPTY_KEYS, Overlay, PackedTable
 from projections.records import evolved, fast_init
@@ -775,6 +775,29 @@ def tick_changes_nothing(state: AccountState, item: Positioned, settings: FoldSe
             (-state.balance_micros > settings.interim_threshold_micros) != state.lifecycle.interim_due):
         return False
     return True
+
+
+def tick_quiet_until(state: AccountState, settings: FoldSettings) -> int:
+    """The earliest time a tick can find something to do for ``state``: every tick dated before
+    it is one ``tick_changes_nothing`` says changes nothing (0: the next tick may do something).
+    Its four tests solved for the time: the pending plan's period starts (R21), the lifecycle's
+    next deadline or fee (``lc_rules.quiet_until``), the month after the next unbilled one
+    starts (R13), and R18's flag, which no tick time can put right once it is out of date.
+
+    Why (issue 22): a worker asks each account's state this once when it writes or reads it, and
+    leaves the account out of every tick before that time (``streams/worker/state_cache.py``):
+    an idle account costs a tick nothing instead of a fold's ~6 us and, past the decoded states
+    a worker keeps, a decode. ``tests/unit/test_idle_ticks.py`` holds it to
+    ``tick_changes_nothing``: never later than a tick that does something, and exact."""
+    billed, zone_name = state.billing.billed_through, state.time_zone
+    if not billed or (state.billing_mode == "postpaid" and (
+            (-state.balance_micros > settings.interim_threshold_micros) != state.lifecycle.interim_due)):
+        return 0
+    until = period_start_ms(next_period(next_period(billed)), zone_name)  # previous_period(period) > billed
+    if state.pending_plan:
+        until = min(until, period_start_ms(state.pending_plan_from, zone_name))
+    policy = settings.policy(state.plan, state.currency)
+    return min(until, lc_rules.quiet_until(state.lifecycle, state.opened_at_ms, zone_name, policy))
 
 
 def _erasure(fold: _Fold, item: Positioned) -> None:

@@ -75,6 +75,7 @@ def previous_period(period: str) -> str:
     return f"{year - (month == 1):04d}-{(month - 2) % 12 + 1:02d}"
 
 
+@lru_cache(maxsize=16_384)  # each account's next month starts, once per state written (issue 22)
 def period_start_ms(period: str, time_zone: str) -> int:
     """00:00 on the 1st of ``period`` in ``time_zone``, as epoch milliseconds."""
     local = datetime(int(period[:4]), int(period[5:7]), 1, tzinfo=zone(time_zone))

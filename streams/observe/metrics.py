@@ -79,6 +79,9 @@ INVOICES_ISSUED = Counter(
 # keys, and the account's CDRs older than those it keeps are refused from then on.
 DEDUP_FLOOR_RAISED = Counter("voiceledger_dedup_floor_raised_total",
                              "Batches in which an account's full dedup key set let go of its oldest keys")
+TICK_QUIET_ACCOUNTS = Counter(
+    "voiceledger_tick_quiet_accounts_total",
+    "Accounts a tick left out because their state said it would change nothing (tick_quiet_until)")
 INVOICES_NUMBERED = Counter(
     "voiceledger_invoices_numbered_total", "Invoices given their legal number by the numbering stage")
 INTERIM_INVOICES_DUE = Counter(

@@ -21,7 +21,7 @@ import faust
 from faust.types import TP
 
 from projections import compiled
-from projections.account import DAY_MS, FoldSettings
+from projections.account import DAY_MS, FoldSettings, tick_quiet_until
 from projections.money import parse_decimal_micros
 from projections.rating import RateCard
 from schemas import avro_fast
@@ -212,7 +212,9 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> Work
     accounts, numbering_table = _tables(app, settings)
     writer = ClickHouseWriter(settings.clickhouse_url, clickhouse, settings.clickhouse_cluster)
     processor = BatchProcessor(codec, fold_settings_from(settings), settings.partitions, opener_for(settings))
-    states = AccountStates(accounts, codec)
+    # Asked of each state once: the processor's settings as they are then (a published rate
+    # card replaces them, and changes neither a policy nor R18's threshold).
+    states = AccountStates(accounts, codec, lambda state: tick_quiet_until(state, processor.settings))
     authorization = _authorization(app, settings, processor, accounts)
     rate_feed = RateFeed(settings, codec)
     guard = InOrderGuard(settings, security, lambda p, start, end: faust_patches.mark_empty(

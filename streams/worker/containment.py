@@ -32,9 +32,9 @@ class _Part:
     """What the halves share: the processor, and the states folded so far in this part."""
 
     def __init__(self, processor: BatchProcessor, codec: EventCodec, load_state: Callable[[str], AccountState | None],
-                 accounts_in_partition: Callable[[int], Iterable[str]]) -> None:
+                 ticked_accounts: Callable[[int], Iterable[str]]) -> None:
         self.processor, self.codec = processor, codec
-        self._load_state, self._accounts = load_state, accounts_in_partition
+        self._load_state, self._ticked = load_state, ticked_accounts
         self.overlay: dict[str, AccountState] = {}  # states folded by earlier halves, not yet written
         self.results: list[BatchResult] = []
 
@@ -42,11 +42,11 @@ class _Part:
         state = self.overlay.get(account_id, _ABSENT)
         return self._load_state(account_id) if state is _ABSENT else state  # type: ignore[return-value]
 
-    def accounts(self, partition: int) -> list[str]:
-        return [*self._accounts(partition), *self.overlay]
+    def ticked(self, at_ms: int) -> list[str]:
+        return [*self._ticked(at_ms), *self.overlay]
 
     def attempt(self, messages: list[InMessage]) -> BatchResult:
-        result = self.processor.process(messages, self.load, self.accounts)
+        result = self.processor.process(messages, self.load, self.ticked)
         result.encode_states(self.codec)
         return result
 
@@ -57,10 +57,10 @@ class _Part:
 
 def fold_contained(processor: BatchProcessor, codec: EventCodec, messages: list[InMessage],
                    load_state: Callable[[str], AccountState | None],
-                   accounts_in_partition: Callable[[int], Iterable[str]]) -> BatchResult:
+                   ticked_accounts: Callable[[int], Iterable[str]]) -> BatchResult:
     """``processor.process`` and the states' encoding, for a part that never raises because of
     one record: a record whose fold fails is a dead letter instead. Its states are encoded."""
-    part = _Part(processor, codec, load_state, accounts_in_partition)
+    part = _Part(processor, codec, load_state, ticked_accounts)
     _fold(part, messages)
     return BatchResult.merged(part.results)
 

@@ -116,9 +116,10 @@ class _Pending:
         kept = self.encoded.get(account_id)
         return self.states.load(account_id) if kept is None else kept[1]
 
-    def account_ids(self, partition: int) -> list[str]:
-        """In the table or opened by an earlier part of the batch (a tick reaches both)."""
-        return [*self.states.account_ids(partition), *self.encoded]
+    def ticked_accounts(self, at_ms: int) -> list[str]:
+        """In the table and not quiet at ``at_ms``, or folded by an earlier part of the batch (a
+        tick reaches both)."""
+        return [*self.states.ticked_accounts(at_ms), *self.encoded]
 
     def keep(self, result: BatchResult) -> None:
         if not self.encoded:
@@ -185,7 +186,7 @@ class FoldStage:
             records = [(m.partition, m.offset) for m in messages]
         await self._refresh_cards()
         t_fold = loop.time()
-        result = fold_contained(self.processor, self.codec, messages, pending.load, pending.account_ids)
+        result = fold_contained(self.processor, self.codec, messages, pending.load, pending.ticked_accounts)
         result.dead_letters.extend(refusal_dead_letter(self.settings, self.codec, r)
                                    for r in self.rate_feed.take_refusals())
         t_commit = loop.time()

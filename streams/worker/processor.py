@@ -127,10 +127,21 @@ class _BatchWork:
     parties: dict[int, tuple[str, str | None]] = field(default_factory=dict)  # id(Positioned) -> opened numbers
     entries_by_partition: dict[int, list[JournalEntry]] = field(default_factory=dict)
     rated_by_partition: dict[int, list[dict]] = field(default_factory=dict)  # CallRated records (Avro dicts)
+    met: dict[str, None] = field(default_factory=dict)  # accounts in the order their first event came (ticks aside)
+    ticked: dict[int, list[str]] = field(default_factory=dict)  # tick time -> the accounts it may change
     consumed: Counter = field(default_factory=Counter)
     applied: Counter = field(default_factory=Counter)
     duplicates: Counter = field(default_factory=Counter)
     redelivered: Counter = field(default_factory=Counter)
+
+
+    def fold_order(self) -> list[str]:
+        """The accounts in the order their first event came, then those only a tick reached, by
+        id. What a batch writes comes in this order, so it must not depend on which accounts a
+        tick reached: ``ticked_accounts`` leaves quiet ones out, and which those are depends on
+        what this process has read."""
+        met = self.met
+        return [*met, *sorted(a for a in self.by_account if a not in met)]
 
 
 def _event_type(event: object) -> str:
@@ -235,10 +246,13 @@ class BatchProcessor:
 
     def _fan_out(self, result: BatchResult, msg: InMessage, index: int, tick: PeriodTicked, source: str,
                  by_account: dict[str, list[Positioned]], origin: dict, enveloped: bool,
-                 seen_in_batch: set[str], accounts_in_partition: Callable[[int], Iterable[str]],
-                 numbering: dict[int, list[Draft | TickPassed]]) -> None:
-        """A tick goes to every account of its partition: those in state and those opened in
-        this batch before it, at its place in each one's order."""
+                 seen_in_batch: set[str], ticked: dict[int, list[str]],
+                 ticked_accounts: Callable[[int], Iterable[str]], numbering: dict[int, list[Draft | TickPassed]],
+                 ) -> None:
+        """A tick goes to every account of its partition it may change (``ticked_accounts``:
+        those in state, but those whose state is quiet until after it) and to those seen in this
+        batch before it, at its place in each one's order. ``ticked``: what ``ticked_accounts``
+        said in this batch, by tick time: every partition's tick of an hour asks it once."""
         skew_ms = self.settings.max_clock_skew_ms
         if tick.occurred_at_ms > msg.timestamp_ms + skew_ms:  # once here, not once per account
             self._dead_letter(result, msg, index, "event_time_in_future", f"tick {tick.event_id} is dated after "
@@ -246,7 +260,11 @@ class BatchProcessor:
             return
         item = Positioned(source, msg.offset, index, msg.timestamp_ms, tick)
         origin[id(item)] = (msg, enveloped)
-        accounts = {a for a in accounts_in_partition(msg.partition) if self.partition_of(a) == msg.partition}
+        at_ms = tick.occurred_at_ms
+        candidates = ticked.get(at_ms)
+        if candidates is None:  # nothing changes the states while a batch is processed: asked once
+            candidates = ticked[at_ms] = list(ticked_accounts(at_ms))
+        accounts = {a for a in candidates if self.partition_of(a) == msg.partition}
         # Sorted: a set's order follows the process's string hash seed, and the accounts' order
         # here is the order of the batch's outputs (call-log rows, envelopes, invoices).
         for account_id in sorted(accounts | seen_in_batch):
@@ -257,15 +275,18 @@ class BatchProcessor:
 
     def process(self, messages: list[InMessage],
                 load_state: Callable[[str], AccountState | None],
-                accounts_in_partition: Callable[[int], Iterable[str]] = lambda p: ()) -> BatchResult:
-        """``accounts_in_partition(p)``: the accounts in state for partition ``p`` (a tick
-        reaches each of them, and each account first seen earlier in this batch)."""
+                ticked_accounts: Callable[[int], Iterable[str]] = lambda at_ms: ()) -> BatchResult:
+        """``ticked_accounts(at_ms)``: the accounts in state that a tick dated ``at_ms`` may
+        change, of any partition (a tick reaches those of its own, and each account first seen
+        earlier in this batch). Leaving out one whose ``tick_quiet_until`` is later changes no
+        output: the tick would have changed nothing for it."""
         work = _BatchWork()
         if self.opener is not None:
             self.opener.refresh()  # cached keys expire (an erasure folded below drops its key at once)
         for msg in messages:
-            self._route(work, msg, accounts_in_partition)
-        for account_id, items in work.by_account.items():
+            self._route(work, msg, ticked_accounts)
+        for account_id in work.fold_order():
+            items = work.by_account[account_id]
             state = load_state(account_id)
             new_state, outcomes = fold_batch(state, items, self.settings)
             for outcome in outcomes:
@@ -300,7 +321,7 @@ class BatchProcessor:
             return [], False
         return events, enveloped
 
-    def _route(self, work: _BatchWork, msg: InMessage, accounts_in_partition: Callable[[int], Iterable[str]]) -> None:
+    def _route(self, work: _BatchWork, msg: InMessage, ticked_accounts: Callable[[int], Iterable[str]]) -> None:
         """Decode one message and put each of its events in its account's list (a tick in every
         account's of its partition); what cannot be routed is dead-lettered."""
         result = work.result
@@ -320,7 +341,7 @@ class BatchProcessor:
                 continue
             if isinstance(event, PeriodTicked):
                 self._fan_out(result, msg, index, event, source, work.by_account, work.origin, enveloped,
-                              seen, accounts_in_partition, work.numbering)
+                              seen, work.ticked, ticked_accounts, work.numbering)
                 continue
             if self.partition_of(event.account_id) != msg.partition:
                 self._dead_letter(result, msg, index, "misrouted", f"account {event.account_id} belongs to partition "
@@ -338,6 +359,7 @@ class BatchProcessor:
             if opened is not None:
                 work.parties[id(item)] = opened
             work.by_account.setdefault(event.account_id, []).append(item)
+            work.met[event.account_id] = None
             seen.add(event.account_id)
 
     def _collect(self, work: _BatchWork, account_id: str, outcome: Outcome) -> None:

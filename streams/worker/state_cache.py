@@ -1,35 +1,73 @@
-"""The accounts table read as decoded ``AccountState``s, with the decoded form kept.
+"""The accounts table read as decoded ``AccountState``s, with the decoded form kept, and which
+accounts a tick can change.
 
 The worker wrote most of the records it reads, so it keeps their decoded form by the exact bytes
 object they came from or were encoded to (``schemas/decoded.py``) instead of decoding its own
 output again (~10% of a batch). The fold never mutates the state it is given
 (``projections/account.py``: fold_batch works on private copies), so sharing a decoded state is
 safe; the authorization process keeps its own decoded copies (``streams/authorization/mirror.py``).
+
+A tick reaches every account of its partition, and almost every account has nothing to do until
+its next month starts. So each state read or written is asked once when a tick can next matter
+to it (``tick_quiet_until``), kept by the exact bytes object as the decoded form is: a record
+restored or written again is a new object and is asked again, so the index is never older than
+the table (a partition that left this worker and came back included).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from projections.account import AccountState
 from schemas.codec import EventCodec
 from schemas.decoded import DECODED_STATES_MAX, DecodedStates
+from streams.observe import metrics
+
+# Accounts whose quiet time is kept (~150 bytes each); past this many it starts again empty, and
+# the accounts go through ticks until they are read again.
+QUIET_MAX = 4_000_000
 
 
 class AccountStates:
-    def __init__(self, table: Any, codec: EventCodec, max_decoded: int = DECODED_STATES_MAX) -> None:
+    def __init__(self, table: Any, codec: EventCodec, quiet_until: Callable[[AccountState], int] = lambda s: 0,
+                 max_decoded: int = DECODED_STATES_MAX) -> None:
         self.table = table  # account id (bytes) -> encoded AccountState
         self.codec = codec
         self._decoded = DecodedStates(codec, max_decoded)
+        # The time before which a tick changes nothing for a state (0: any tick may).
+        self._quiet_until = quiet_until
+        self._quiet: dict[bytes, tuple[bytes, int]] = {}  # account id -> (state bytes, quiet until ms)
 
     def load(self, account_id: str) -> AccountState | None:
-        raw = self.table.get(account_id.encode())
-        return None if raw is None else self._decoded.decode(account_id, raw)
+        key = account_id.encode()
+        raw = self.table.get(key)
+        if raw is None:
+            return None
+        state = self._decoded.decode(account_id, raw)
+        known = self._quiet.get(key)
+        if known is None or known[0] is not raw:
+            self._note_quiet(key, raw, state)
+        return state
 
     def remember(self, account_id: str, raw: bytes, state: AccountState) -> None:
         self._decoded.remember(account_id, raw, state)
+        self._note_quiet(account_id.encode(), raw, state)
 
-    def account_ids(self, partition: int) -> list[str]:
-        """The accounts in the table. It holds those of this worker's partitions; a tick of one
-        partition reaches those of that partition (the processor checks each one's partition)."""
-        return [key.decode() for key in self.table.keys()]
+    def _note_quiet(self, key: bytes, raw: bytes, state: AccountState) -> None:
+        if len(self._quiet) >= QUIET_MAX:
+            self._quiet.clear()
+        self._quiet[key] = (raw, self._quiet_until(state))
+
+    def ticked_accounts(self, at_ms: int) -> list[str]:
+        """The accounts in the table a tick dated ``at_ms`` may change: all but those whose state,
+        as the table holds it now, is quiet until later. The table holds those of all this
+        worker's partitions; a tick of one partition reaches those of that partition (the
+        processor checks each one's partition)."""
+        quiet = self._quiet
+        out = []
+        for key, raw in self.table.items():
+            known = quiet.get(key)
+            if known is None or known[0] is not raw or at_ms >= known[1]:
+                out.append(key.decode())
+        metrics.TICK_QUIET_ACCOUNTS.inc(len(self.table) - len(out))
+        return out

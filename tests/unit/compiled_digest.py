@@ -28,7 +28,6 @@ from schemas.codec import EventCodec
 from streams.config.settings import Settings
 from streams.dev.simulate import SimulationSpec, simulate
 from streams.edge.sealing import opener_for, sealer_for
-from streams.kafka.partitioning import partition_for
 from streams.kafka.producer import plan_messages
 from streams.worker.app import fold_settings_from
 from streams.worker.processor import BatchProcessor, InMessage
@@ -110,8 +109,7 @@ def digest(seed: int, keys_dir: str) -> str:
     while todo:
         size = rng.randrange(1, 400)
         batch, todo = todo[:size], todo[size:]
-        result = processor.process(batch, states.get, lambda p: sorted(a for a in states
-                                                                     if partition_for(a, PARTITIONS) == p))
+        result = processor.process(batch, states.get, lambda at_ms: sorted(states))
         result.encode_states(codec)
         for account_id in sorted(result.encoded_states):
             value, state = result.encoded_states[account_id]

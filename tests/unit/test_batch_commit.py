@@ -155,7 +155,7 @@ async def a_worker_process(log: list[InMessage], durable: Durable, fail: str | N
         states_store.fail = failing
         commit = BatchCommit(FakeSender(durable, failing, journal), FakeRows(durable, failing, journal),
                              states_store)
-        result = processor.process(batch, states.load, states.account_ids)
+        result = processor.process(batch, states.load, states.ticked_accounts)
         result.encode_states(CODEC)
         await commit.commit(plan_for(result, SETTINGS))
 

@@ -62,7 +62,7 @@ def as_messages(values: list[bytes | None], partition: int = P) -> list[InMessag
 
 def fold(messages: list[InMessage], processor: BatchProcessor | None = None):  # noqa: ANN201
     processor = processor or BatchProcessor(CODEC, FOLD, partitions=2)
-    return fold_contained(processor, CODEC, messages, lambda a: None, lambda p: ())
+    return fold_contained(processor, CODEC, messages, lambda a: None, lambda at_ms: ())
 
 
 def dead_letters(result) -> dict[str, str]:  # noqa: ANN001

@@ -82,7 +82,7 @@ def test_R12_a_tick_reaches_every_account_of_its_partition_in_state_and_in_the_b
         msg(codec.encode(AccountOpened("o3", other, T0, "USD", "b", "prepaid", ())), partition_for(other, 4), 0),
         msg(tick, p, 2),
         msg(tick, p, 2),  # redelivered within the batch: no second effect
-    ], stored.get, lambda partition: list(stored) + [other])
+    ], stored.get, lambda at_ms: list(stored) + [other])
     assert {a: s.lifecycle.status for a, s in result.states.items()} == {
         "acct-1": AccountStatus.TERMINATED, same: AccountStatus.TERMINATED, other: AccountStatus.REGISTERED}
     changes = [codec.decode_event(v) for _, _, v in result.status_changes]
