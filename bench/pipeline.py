@@ -9,6 +9,7 @@ benchmark, not a test.
     python bench/pipeline.py --engine server --workers 2      # what `make bench` runs
     python bench/pipeline.py --engine server --rebuild        # then `voiceledger rebuild`, timed
     python bench/pipeline.py --engine server --restart        # then a restart's recovery, timed
+    python bench/pipeline.py --engine server --hourly-ticks   # an hourly tick on every partition, as the ticker sends
 
 ``--rebuild`` then runs what ``voiceledger rebuild`` runs (streams/ledger/selfcheck.py): one
 fresh worker folds the whole log again into a new app id and ClickHouse database, and every
@@ -43,7 +44,10 @@ from streams.dev.embedded import ClickHouseServer, EmbeddedBroker, free_port  # 
 from streams.kafka.admin import committed_lag, committed_offsets  # noqa: E402
 from streams.kafka.topics import ensure_topics  # noqa: E402
 from streams.edge.publish import produce_events  # noqa: E402
+from streams.kafka.producer import publish_tick  # noqa: E402
 from streams.dev.simulate import SimulationSpec, simulate  # noqa: E402
+
+HOUR_MS = 3_600_000
 
 
 def parse_args() -> argparse.Namespace:
@@ -63,6 +67,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--rebuild", action="store_true", help="then rebuild from the log with one worker, timed")
     p.add_argument("--restart", action="store_true", help="then start one worker again and time how long it takes "
                    "to fold a tick: the accounts changelog's recovery, which a restart waits for")
+    p.add_argument("--hourly-ticks", action="store_true", help="each hour's events, then that hour's tick on every "
+                   "partition (a tick reaches every account of its partition), as a live log has them")
     p.add_argument("--authorization", action="store_true", help="each worker serves the authorization API (R10) "
                    "from its own process, fed every state the fold writes: what that feeding costs the fold")
     args = p.parse_args()
@@ -73,6 +79,38 @@ def parse_args() -> argparse.Namespace:
     if args.workers > 1 and args.engine != "server":
         p.error("--workers above 1 needs --engine server")
     return args
+
+
+async def produce_hourly(settings: Settings, events: list, envelope_max: int) -> dict[int, int]:
+    """The events in their order, each hour's tick on every partition as soon as an event of a
+    later hour comes (a switch logs a call when it ends; a late copy may come after the tick, as
+    in life); the offset after the last message, per partition."""
+    offsets: dict[int, int] = {}
+
+    async def sent(done: dict[int, int]) -> None:
+        for partition, offset in done.items():
+            offsets[partition] = max(offset, offsets.get(partition, 0))
+
+    group: list = []
+    hour = _logged_ms(events[0]) // HOUR_MS
+    for event in events:
+        if _logged_ms(event) // HOUR_MS > hour:
+            await sent(await produce_events(settings, group, envelope_max=envelope_max))
+            group = []
+            for passed in range(hour + 1, _logged_ms(event) // HOUR_MS + 1):
+                await sent(await publish_tick(settings, passed * HOUR_MS))
+            hour = _logged_ms(event) // HOUR_MS
+        group.append(event)
+    await sent(await produce_events(settings, group, envelope_max=envelope_max))
+    return offsets
+
+
+def _logged_ms(event: object) -> int:
+    """When the event's source logged it: a call at its end, any other at its time."""
+    for name in ("end_at_ms", "occurred_at_ms", "received_at_ms"):
+        if getattr(event, name, None):
+            return getattr(event, name)
+    return 0
 
 
 def wait_until_drained(settings: Settings, offsets: dict[int, int], workers: list, tmp: Path,
@@ -182,7 +220,8 @@ def main() -> None:
             cdrs = sum(1 for e in events if isinstance(e, CallDetailRecord))
             asyncio.run(ensure_topics(settings))
             t_produce = time.perf_counter()
-            offsets = asyncio.run(produce_events(settings, events, envelope_max=args.envelope))
+            offsets = asyncio.run(produce_hourly(settings, events, args.envelope) if args.hourly_ticks
+                                  else produce_events(settings, events, envelope_max=args.envelope))
             produce_s = time.perf_counter() - t_produce
             total = sum(offsets.values())
             t_start = time.perf_counter()
@@ -217,7 +256,8 @@ def main() -> None:
         **({"rebuild": rebuilt} if rebuilt else {}),
         **({"restart": restarted} if restarted else {}),
         "config": {"engine": args.engine, "envelope_cdrs_max": args.envelope, "partitions": args.partitions,
-                   "batch_messages_max": args.batch_messages, "accounts": args.accounts, "workers": args.workers, "authorization": args.authorization,
+                   "batch_messages_max": args.batch_messages, "accounts": args.accounts, "workers": args.workers,
+                   "authorization": args.authorization, "hourly_ticks": args.hourly_ticks,
                    "broker": "tansu (embedded)", "broker_flavor": args.broker_flavor,
                    "sealed": not args.no_seal, "python": platform.python_version(),
                    "avro_kernel": "compiled" if avro_fast.COMPILED else "fastavro", "compiled_modules": compiled.summary()},
