@@ -134,7 +134,6 @@ class _BatchWork:
     duplicates: Counter = field(default_factory=Counter)
     redelivered: Counter = field(default_factory=Counter)
 
-
     def fold_order(self) -> list[str]:
         """The accounts in the order their first event came, then those only a tick reached, by
         id. What a batch writes comes in this order, so it must not depend on which accounts a

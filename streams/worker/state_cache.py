@@ -11,7 +11,9 @@ A tick reaches every account of its partition, and almost every account has noth
 its next month starts. So each state read or written is asked once when a tick can next matter
 to it (``tick_quiet_until``), kept by the exact bytes object as the decoded form is: a record
 restored or written again is a new object and is asked again, so the index is never older than
-the table (a partition that left this worker and came back included).
+the table (a partition that left this worker and came back included). What it keeps of states the
+table let go of is dropped once it passes a tenth of the table, so a revoked partition's records
+are not kept alive here.
 """
 
 from __future__ import annotations
@@ -63,11 +65,14 @@ class AccountStates:
         as the table holds it now, is quiet until later. The table holds those of all this
         worker's partitions; a tick of one partition reaches those of that partition (the
         processor checks each one's partition)."""
-        quiet = self._quiet
+        table, quiet = self.table, self._quiet
+        if len(quiet) > len(table) + len(table) // 10 + 1_000:
+            # States the table let go of (a partition revoked) or replaced unread: not kept alive here.
+            quiet = self._quiet = {key: known for key, known in quiet.items() if table.get(key) is known[0]}
         out = []
-        for key, raw in self.table.items():
+        for key, raw in table.items():
             known = quiet.get(key)
             if known is None or known[0] is not raw or at_ms >= known[1]:
                 out.append(key.decode())
-        metrics.TICK_QUIET_ACCOUNTS.inc(len(self.table) - len(out))
+        metrics.TICK_QUIET_ACCOUNTS.inc(len(table) - len(out))
         return out
