@@ -109,6 +109,7 @@ class _Pending:
     def __init__(self, states: AccountStates) -> None:
         self.states = states
         self.encoded: dict[str, tuple[bytes, AccountState]] = {}
+        self.quiet: dict[str, int] = {}  # account -> its encoded state's quiet_until
         self.calls_ended: list[tuple[str, str]] = []
         self.since = time.monotonic()  # when the oldest state here was folded (or this began)
 
@@ -117,14 +118,18 @@ class _Pending:
         return self.states.load(account_id) if kept is None else kept[1]
 
     def ticked_accounts(self, at_ms: int) -> list[str]:
-        """In the table and not quiet at ``at_ms``, or folded by an earlier part of the batch (a
-        tick reaches both)."""
-        return [*self.states.ticked_accounts(at_ms), *self.encoded]
+        """Those a tick dated ``at_ms`` may change: folded by an earlier part of the batch and not
+        quiet then, or in the table, not quiet, and not folded since (the table's is older)."""
+        encoded, quiet = self.encoded, self.quiet
+        return [*(a for a in self.states.ticked_accounts(at_ms) if a not in encoded),
+                *(a for a in encoded if at_ms >= quiet[a])]
 
     def keep(self, result: BatchResult) -> None:
         if not self.encoded:
             self.since = time.monotonic()
         self.encoded.update(result.encoded_states)
+        for account_id, (_, state) in result.encoded_states.items():
+            self.quiet[account_id] = self.states.quiet_until(state)
         self.calls_ended.extend(result.calls_ended)
 
 
@@ -166,7 +171,7 @@ class FoldStage:
         if pending.encoded:
             await self.commit.commit(CommitPlan(states=[(a.encode(), raw) for a, (raw, _) in pending.encoded.items()]))
         for account_id, (raw, state) in pending.encoded.items():
-            self.states.remember(account_id, raw, state)
+            self.states.remember(account_id, raw, state, pending.quiet[account_id])
         if self.authorization is not None:  # after the table: the process may ask it for a state
             self.authorization.publish(pending.encoded, pending.calls_ended, self.processor.settings)
         self.guard.release()  # only now may Faust commit over the filled offsets

@@ -51,14 +51,19 @@ class AccountStates:
             self._note_quiet(key, raw, state)
         return state
 
-    def remember(self, account_id: str, raw: bytes, state: AccountState) -> None:
+    def remember(self, account_id: str, raw: bytes, state: AccountState, quiet_until_ms: int | None = None) -> None:
+        """``quiet_until_ms``: the state's ``quiet_until``, when the caller has asked it already."""
         self._decoded.remember(account_id, raw, state)
-        self._note_quiet(account_id.encode(), raw, state)
+        self._note_quiet(account_id.encode(), raw, state, quiet_until_ms)
 
-    def _note_quiet(self, key: bytes, raw: bytes, state: AccountState) -> None:
+    def quiet_until(self, state: AccountState) -> int:
+        """The time before which a tick changes nothing for ``state``."""
+        return self._quiet_until(state)
+
+    def _note_quiet(self, key: bytes, raw: bytes, state: AccountState, known: int | None = None) -> None:
         if len(self._quiet) >= QUIET_MAX:
             self._quiet.clear()
-        self._quiet[key] = (raw, self._quiet_until(state))
+        self._quiet[key] = (raw, self._quiet_until(state) if known is None else known)
 
     def ticked_accounts(self, at_ms: int) -> list[str]:
         """The accounts in the table a tick dated ``at_ms`` may change: all but those whose state,
