@@ -34,7 +34,7 @@ MODULES = (
     "projections.dialling", "projections.records", "projections.packed",
     "schemas.codec", "schemas.avro_fast",
     "streams.worker.processor", "streams.edge.sealing", "streams.clickhouse.call_log",
-    "streams.clickhouse.journal",
+    "streams.clickhouse.journal", "streams.worker.state_cache",
 )
 MANIFEST = "compiled_sources.json"  # {module: sha256 of the source it was compiled from}
 PURE_ENV = "VOICELEDGER_PURE"

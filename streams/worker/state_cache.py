@@ -74,10 +74,8 @@ class AccountStates:
         if len(quiet) > len(table) + len(table) // 10 + 1_000:
             # States the table let go of (a partition revoked) or replaced unread: not kept alive here.
             quiet = self._quiet = {key: known for key, known in quiet.items() if table.get(key) is known[0]}
-        out = []
-        for key, raw in table.items():
-            known = quiet.get(key)
-            if known is None or known[0] is not raw or at_ms >= known[1]:
-                out.append(key.decode())
+        known = quiet.get
+        out = [key.decode() for key, raw in table.items()
+               if (q := known(key)) is None or q[0] is not raw or at_ms >= q[1]]
         metrics.TICK_QUIET_ACCOUNTS.inc(len(table) - len(out))
         return out
