@@ -4,7 +4,8 @@ A tick reaches every account of its partition (``streams/worker/processor.py: _f
 worker folds one per account every hour, and a rebuild of a year folds 8,760 of them per
 account. This folds a realistic stream (``--accounts``, ``--calls`` over 3 days) into states,
 then ``--ticks`` hourly ticks after it, each reaching every account, and prints what a tick costs
-per account. The states are read and written as a worker does, through ``AccountStates``
+per account, and what the index's scan of the table costs alone (``scan_ns_per_account``). The
+states are read and written as a worker does, through ``AccountStates``
 (``streams/worker/state_cache.py``) over a table of encoded states, which leaves an account out of
 every tick before its state's ``tick_quiet_until``. ``--every-account`` ticks every account of
 the partition, as before that index; ``--full-fold`` also sends every tick through the full
@@ -41,6 +42,7 @@ from streams.worker.state_cache import AccountStates  # noqa: E402
 
 PARTITIONS = 4
 HOUR_MS = 3_600_000
+SCANS = 20
 
 
 def main() -> None:
@@ -77,10 +79,16 @@ def main() -> None:
         memory.collect_if_grown()
     seconds = time.perf_counter() - t0
     account_ticks = args.ticks * len(folded)
+    t_scan = time.perf_counter()
+    for _ in range(SCANS):  # the index's scan of the table alone, at the first tick's time
+        states.ticked_accounts(first)
+    scan_ns = (time.perf_counter() - t_scan) / SCANS / len(table) * 1e9
+    due_at_first = len(states.ticked_accounts(first))
     print(json.dumps({"benchmark": "ticks", "accounts": len(folded), "ticks": args.ticks,
                       "us_per_account_tick": round(seconds / account_ticks * 1e6, 2),
                       "account_ticks_per_s": round(account_ticks / seconds),
                       "states_changed": changed, "seconds": round(seconds, 2),
+                      "scan_ns_per_account": round(scan_ns, 1), "accounts_due_at_first_tick": due_at_first,
                       "calibration": calibration(),
                       "config": {"every_account": args.every_account, "full_fold": args.full_fold, "calls": args.calls,
                                  "compiled_modules": compiled.summary()}}, indent=1))
