@@ -3,6 +3,7 @@
 - ``schemas/avro_kernel.pyx``: the Avro kernel, written for Cython (schemas/avro_fast.py).
 - ``projections/blake2b_kernel.pyx``: the dedup ids' and fingerprints' hash (projections/identity.py).
 - ``projections/packed_kernel.pyx``: an account's packed dedup keys and charges (projections/packed.py).
+- ``projections/slots_kernel.pyx``: the per-event frozen records' ``__init__`` (projections/records.py).
 - The per-CDR path's plain Python modules (``projections/compiled.py: MODULES``), compiled as
   they are: the same source, less interpreter time. Each source's SHA-256 goes in
   ``projections/compiled_sources.json``, so a source edited after the build runs as source.
@@ -66,7 +67,8 @@ setup(
     ext_modules=cythonize(
         [Extension("schemas.avro_kernel", ["schemas/avro_kernel.pyx"], optional=True),
          Extension("projections.blake2b_kernel", ["projections/blake2b_kernel.pyx"], optional=True),
-         Extension("projections.packed_kernel", ["projections/packed_kernel.pyx"], optional=True)]
+         Extension("projections.packed_kernel", ["projections/packed_kernel.pyx"], optional=True),
+         Extension("projections.slots_kernel", ["projections/slots_kernel.pyx"], optional=True)]
         + [Extension(m, [_path(m)], optional=True) for m in COMPILED["MODULES"]],
         compiler_directives={"language_level": 3, "annotation_typing": False, "binding": True},
         quiet=True, nthreads=os.cpu_count() or 1,
