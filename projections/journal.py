@@ -91,12 +91,11 @@ def entry_for_call(cdr: CallDetailRecord, rated: RatedCall, domestic_prefix: str
     """A charged call debits the customer and credits usage revenue. Free calls post nothing."""
     if rated.charge_micros == 0:
         return None
-    return JournalEntry(
-        entry_id="c:" + cdr.call_key, account_id=cdr.account_id, kind="usage",
-        occurred_at_ms=cdr.start_at_ms, currency=rated.currency,
-        postings=(Posting(customer_ledger(cdr.account_id), rated.charge_micros),
-                  Posting(usage_category(rated, domestic_prefix), -rated.charge_micros)),
-    )
+    # By position (entry_id, account_id, kind, occurred_at_ms, currency, postings): once per
+    # charged call, and keywords take the records' slower path (projections/records.py).
+    return JournalEntry("c:" + cdr.call_key, cdr.account_id, "usage", cdr.start_at_ms, rated.currency,
+                        (Posting(customer_ledger(cdr.account_id), rated.charge_micros),
+                         Posting(usage_category(rated, domestic_prefix), -rated.charge_micros)))
 
 
 def entry_for_correction(cdr: CallDetailRecord, rated: RatedCall, difference_micros: int,

@@ -361,7 +361,7 @@ def rate_call(
                 "domestic" if dest.prefix.startswith(country_code) else "international")
     if not answered or duration_s == 0:  # R1: unanswered (or zero-length) is not charged
         return RatedCall(duration_s, 0, dest.prefix, dest.name, dest.rate_micros_per_minute,
-                         0, 0, 0, card.currency, card.card_id, plan=plan, category=category)
+                         0, 0, 0, card.currency, card.card_id, False, STANDARD_BAND, 0, plan, category)
     billable_s = max(duration_s, dest.minimum_billable_s)
     band = card.band_at(cdr.start_at_ms, time_zone)
     if dest.tiers:
@@ -385,8 +385,9 @@ def rate_call(
     if dest.max_cost_micros and usage + dest.connect_fee_micros > dest.max_cost_micros:
         usage = max(0, dest.max_cost_micros - dest.connect_fee_micros)  # capped: the call costs at most this
     charge = usage + dest.connect_fee_micros
+    # Every field by position (hot: once per charged call): keywords take the records' slower path.
     return RatedCall(duration_s, billed, dest.prefix, dest.name, rate, usage, dest.connect_fee_micros,
-                     charge, card.currency, card.card_id, band=band, included_s=included, plan=plan, category=category)
+                     charge, card.currency, card.card_id, False, band, included, plan, category)
 
 
 def rate_inbound(cdr: CallDetailRecord, card: RateCard, rate_micros_per_minute: int, plan: str = "") -> RatedCall:
