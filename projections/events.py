@@ -116,7 +116,7 @@ class CallDetailRecord:
         start, answer, end, disposition)`` spelled out, the same bytes without a generator per
         call (hot path)."""
         raw = (f"{self.account_id}\x1f{self.caller}\x1f{self.callee}\x1f{self.start_at_ms}\x1f"
-               f"{self.answer_at_ms}\x1f{self.end_at_ms}\x1f{self.disposition.value}").encode()
+               f"{self.answer_at_ms}\x1f{self.end_at_ms}\x1f{self.disposition._value_}").encode()
         return "c:" + self.call_key, self.start_at_ms, hash64(raw)
 
 

@@ -67,6 +67,9 @@ class NoRateCardInEffect(RatingError):
 
 
 STANDARD_BAND = "standard"
+# Hot (once per call): an enum member read off its class costs ~80 ns on Python 3.11, a module
+# global ~10; the same goes for ``.value`` against ``._value_`` (issue 22).
+_ANSWERED = Disposition.ANSWERED
 MINUTES_PER_DAY = 1_440
 
 
@@ -349,7 +352,7 @@ def rate_call(
     plan: str = "",
 ) -> RatedCall:
     """Rate one call. Raises a ``RatingError`` subclass when the call cannot be rated."""
-    answered = cdr.disposition is Disposition.ANSWERED and cdr.answer_at_ms is not None
+    answered = cdr.disposition is _ANSWERED and cdr.answer_at_ms is not None
     # R1: timed from answer to hang-up; whole seconds, a started second is not billed twice
     # because switches report whole seconds already (billsec).
     duration_s = (cdr.end_at_ms - cdr.answer_at_ms) // 1000 if answered else 0

@@ -25,6 +25,10 @@ from projections.dialling import calling_code
 from projections.money import SUPPORTED_CURRENCIES
 from projections.periods import is_time_zone
 
+# Hot (once per call): an enum member read off its class costs ~80 ns on Python 3.11, a module
+# global ~10; the same goes for ``.value`` against ``._value_`` (issue 22).
+_ANSWERED = Disposition.ANSWERED
+
 BILLING_MODES = frozenset({"prepaid", "postpaid"})
 MAX_CALL_DURATION_MS = 48 * 3600 * 1000  # a longer "call" is a switch fault, not usage
 
@@ -106,7 +110,7 @@ def validate_cdr(cdr: CallDetailRecord) -> None:
         raise InvalidEvent("negative_duration", f"CDR {cdr.call_key} ends before it starts")
     if cdr.end_at_ms - cdr.start_at_ms > MAX_CALL_DURATION_MS:
         raise InvalidEvent("duration_too_long", f"CDR {cdr.call_key} lasts over 48 h")
-    if cdr.disposition is Disposition.ANSWERED:
+    if cdr.disposition is _ANSWERED:
         if cdr.answer_at_ms is None:
             raise InvalidEvent("answered_without_answer_time", f"CDR {cdr.call_key} is ANSWERED with no answer time")
         if cdr.answer_at_ms < cdr.start_at_ms:

@@ -491,7 +491,7 @@ class EventCodec:
         if reg.version == STATE_WRITER_VERSION and self._kernel.compiled:
             # Written from the state's attributes (~4x cheaper; a worker writes about one state a
             # CDR with many accounts); the dict below when the kernel is not sure of a value.
-            value = write_state(HEADER.pack(MAGIC_BYTE, reg.schema_id), s, s.lifecycle.status.value,
+            value = write_state(HEADER.pack(MAGIC_BYTE, reg.schema_id), s, s.lifecycle.status._value_,
                                 pack_dedup_keys(s.recent_keys), pack_call_charges(s.call_charges))
             if value is not None:
                 return value

@@ -33,7 +33,7 @@ def call_log_row(cdr: CallDetailRecord, rated: RatedCall, partition: int, offset
         cdr.call_key, cdr.carrier_id, cdr.call_id, cdr.account_id, cdr.event_id, caller,
         callee, cdr.start_at_ms // 1000,
         None if cdr.answer_at_ms is None else cdr.answer_at_ms // 1000,
-        cdr.end_at_ms // 1000, cdr.disposition.value, cdr.direction.value, cdr.trunk,
+        cdr.end_at_ms // 1000, cdr.disposition._value_, cdr.direction._value_, cdr.trunk,
         rated.duration_s, rated.billed_s, rated.destination_prefix, rated.destination_name,
         rated.rate_micros_per_minute, rated.usage_micros, rated.connect_fee_micros,
         rated.charge_micros, rated.currency, rated.rate_card_id, 1 if rated.on_net else 0,
