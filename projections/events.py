@@ -115,6 +115,7 @@ class CallDetailRecord:
         """(dedup key, event time, content fingerprint): ``fingerprint(account, caller, callee,
         start, answer, end, disposition)`` spelled out, the same bytes without a generator per
         call (hot path)."""
+        # ``_value_``: what ``.value`` returns, without its descriptor (projections/rating.py)
         raw = (f"{self.account_id}\x1f{self.caller}\x1f{self.callee}\x1f{self.start_at_ms}\x1f"
                f"{self.answer_at_ms}\x1f{self.end_at_ms}\x1f{self.disposition._value_}").encode()
         return "c:" + self.call_key, self.start_at_ms, hash64(raw)

@@ -29,6 +29,7 @@ def call_log_row(cdr: CallDetailRecord, rated: RatedCall, partition: int, offset
                  parties: tuple[str, str] | None = None) -> tuple:
     """``parties``: (caller, callee) opened from a sealed CDR (``streams/edge/sealing.py``)."""
     caller, callee = parties if parties is not None else (cdr.caller, cdr.callee)
+    # ``_value_``, what ``.value`` returns through a descriptor in Python (projections/rating.py)
     return (
         cdr.call_key, cdr.carrier_id, cdr.call_id, cdr.account_id, cdr.event_id, caller,
         callee, cdr.start_at_ms // 1000,
