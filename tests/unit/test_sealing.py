@@ -118,6 +118,53 @@ def test_an_opener_takes_back_an_unchanged_key_after_its_ttl_without_reading_it_
     assert opener.open(ACCT, token) == "15550001234" and len([r for r in reads if r.endswith(sealing.KEY_FILE)]) == 1
 
 
+def _held(opener: Opener) -> tuple[int, int, int]:
+    """(ciphers, opened values, kept keys) an opener holds, each checked against its count."""
+    held = tuple(sum(map(len, cache.values())) for cache in (opener._cache, opener._opened, opener._kept))
+    assert held == (opener._ciphers, opener._opened_n, opener._kept_n)
+    return held
+
+
+def test_R32_an_erasure_folded_drops_that_subscribers_entries_and_no_others(keys, monkeypatch):
+    """``forget`` once scanned every cached entry (~28 ms an erasure with 100k subscribers held),
+    so a bulk erasure stalled the worker's partition. It drops the one account's keys, opened
+    values and kept keys; the other subscribers' stay, and open without a read."""
+    from streams.edge import sealing
+
+    sealer, opener = Sealer(keys, 6), Opener(keys)
+    tokens = {a: [sealer.seal(a, n, "202610") for n in ("15550001234", "15550009876")] for a in ("a1", "a2", "a3")}
+    for account_id, pair in tokens.items():
+        assert [opener.open(account_id, t) for t in pair] == ["15550001234", "15550009876"]
+    assert _held(opener) == (3, 6, 3)
+    keys.erase("a2")  # `subscriber erase`, then its event folded
+    opener.forget("a2")
+    assert _held(opener) == (2, 4, 2)
+    reads = []
+    real_read = sealing._read
+    monkeypatch.setattr(sealing, "_read", lambda path, stamped: reads.append(path) or real_read(path, stamped))
+    assert opener.open("a2", tokens["a2"][0]) is None  # read again at once, not after ttl_s
+    assert [opener.open(a, tokens[a][1]) for a in ("a1", "a3")] == ["15550009876"] * 2
+    assert [r for r in reads if "a1" in r or "a3" in r] == []
+    opener.forget()
+    assert _held(opener) == (0, 0, 0)
+
+
+def test_an_openers_caches_stay_bounded_within_its_ttl(keys, monkeypatch):
+    """A busy worker meets more subscribers in one ttl_s than it may hold ciphers of (~2.9 KB
+    each): past the bound the caches start again empty, and every value still opens."""
+    from streams.edge import sealing
+
+    monkeypatch.setattr(sealing, "KEYS_CACHED_MAX", 3)
+    monkeypatch.setattr(sealing, "OPENED_MAX", 4)
+    sealer, opener = Sealer(keys, 6), Opener(keys)
+    tokens = [(f"a{i}", sealer.seal(f"a{i}", "15550001234", "202610")) for i in range(10)]
+    for _ in range(2):
+        for account_id, token in tokens:
+            assert opener.open(account_id, token) == "15550001234"
+            ciphers, opened, kept = _held(opener)
+            assert 1 <= ciphers <= 3 and 1 <= opened <= 4 and 1 <= kept <= 3
+
+
 def test_R32_a_kept_key_is_dropped_when_its_file_is_erased_replaced_or_restored_over(keys):
     """What the stat must see, each within the opener's ttl, as a full reload did: an erasure, an
     erasure and a new key (the old tokens stay shut), and another key written over the file in
