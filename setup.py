@@ -3,7 +3,8 @@
 - ``schemas/avro_kernel.pyx``: the Avro kernel, written for Cython (schemas/avro_fast.py).
 - ``projections/blake2b_kernel.pyx``: the dedup ids' and fingerprints' hash (projections/identity.py).
 - ``projections/packed_kernel.pyx``: an account's packed dedup keys and charges (projections/packed.py).
-- ``projections/slots_kernel.pyx``: the per-event frozen records' ``__init__`` (projections/records.py).
+- ``projections/slots_kernel.pyx``: the per-event frozen records' ``__init__`` (projections/records.py)
+  and the events' bounds check (projections/validation.py).
 - The per-CDR path's plain Python modules (``projections/compiled.py: MODULES``), compiled as
   they are: the same source, less interpreter time. Each source's SHA-256 goes in
   ``projections/compiled_sources.json``, so a source edited after the build runs as source.

@@ -12,6 +12,7 @@ cannot hold.
 from __future__ import annotations
 
 from dataclasses import fields
+from typing import Callable
 
 from projections.events import (
     AccountOpened,
@@ -24,6 +25,11 @@ from projections.events import (
 from projections.dialling import calling_code
 from projections.money import SUPPORTED_CURRENCIES
 from projections.periods import is_time_zone
+
+try:  # the bounds checked in C (projections/slots_kernel.pyx, built by setup.py); optional
+    from projections.slots_kernel import bounds_clear
+except ImportError:  # pragma: no cover - a build without the kernel: the walk alone, slower
+    bounds_clear = None
 
 # Hot (once per call): a module global, not the enum's class attribute (projections/rating.py).
 _ANSWERED = Disposition.ANSWERED
@@ -68,10 +74,38 @@ def _kinds(event_type: type) -> tuple[tuple[str, str], ...]:
 
 
 _KINDS: dict[type, tuple[tuple[str, str], ...]] = {}
+_CLEARS: dict[type, Callable[[object], bool] | None] = {}
+
+
+def _clear_of(event_type: type) -> Callable[[object], bool] | None:
+    """The compiled check that an event of ``event_type`` is surely within its bounds; None
+    without the kernel, or for a type it cannot judge (a time zone, a field not in a slot)."""
+    if bounds_clear is None:
+        return None
+    kinds = _kinds(event_type)
+    try:
+        return bounds_clear(event_type, tuple(n for n, _ in kinds), tuple(k for _, k in kinds), TIME_MIN_MS,
+                            TIME_MAX_MS, AMOUNT_MAX_MICROS, TEXT_CHARS_MAX, LIST_ITEMS_MAX)
+    except (KeyError, TypeError):
+        return None
 
 
 def check_bounds(event: object) -> None:
-    """Raise ``InvalidEvent`` for a time, amount, text or list of ``event`` outside its bound."""
+    """Raise ``InvalidEvent`` for a time, amount, text or list of ``event`` outside its bound.
+
+    Every event from outside passes here (~1.3 us a CDR walked in Python, ~0.2 in C). The
+    compiled check only says "surely within": anything else, and every type it cannot judge,
+    goes to ``walk_bounds``, the reference, which names what is wrong."""
+    kind = type(event)
+    clear = _CLEARS.get(kind, _clear_of)
+    if clear is _clear_of:
+        clear = _CLEARS[kind] = _clear_of(kind)
+    if clear is None or not clear(event):
+        walk_bounds(event)
+
+
+def walk_bounds(event: object) -> None:
+    """``check_bounds`` field by field, in Python: the reference the compiled check is tested against."""
     kinds = _KINDS.get(type(event))
     if kinds is None:
         kinds = _KINDS[type(event)] = _kinds(type(event))
