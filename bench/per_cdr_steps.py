@@ -97,7 +97,7 @@ def main() -> None:
         "call_log_row": timed(lambda _: [call_log_row(c, r, 0, 0, 0, o) for (c, r), o in zip(pairs, parties)], n),
         "journal_rows": timed(lambda _: [journal_rows(e) for e in entries if e is not None], n),
         "call_rated_record": timed(lambda _: [call_rated_record(c, r) for c, r in pairs], n),
-        "output_envelopes": timed(lambda _: ([codec.encode_call_rated_records(records[i:i + 5_000])
+        "output_envelopes": timed(lambda _: ([codec.encode_call_rated_batch(records[i:i + 5_000])
                                             for i in range(0, len(records), 5_000)],
                                            [codec.encode_journal_batch([e for e in entries[i:i + 5_000] if e])
                                             for i in range(0, len(entries), 5_000)]), n),

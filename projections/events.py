@@ -424,6 +424,7 @@ class PeriodTicked:
 # --- outputs -------------------------------------------------------------------------------
 
 
+@fast_init  # made per call: projections/records.py
 @dataclass(frozen=True, slots=True)
 class CallRated:
     """The rating of one call, with its breakdown (emitted by the worker)."""

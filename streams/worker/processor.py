@@ -28,7 +28,7 @@ from projections.account import (
     Rejected,
     fold_batch,
 )
-from projections.events import (AccountEvent, AccountOpened, AccountStatusChanged, CallDetailRecord,
+from projections.events import (AccountEvent, AccountOpened, AccountStatusChanged, CallDetailRecord, CallRated,
                                 InterimInvoiceDue, InvoiceIssued, PeriodTicked, SEALED_PREFIX,
                                 SubscriberErasureRequested, is_sealed)
 from projections.journal import JournalEntry
@@ -126,7 +126,7 @@ class _BatchWork:
     numbering: dict[int, list[Draft | TickPassed]] = field(default_factory=dict)  # partition -> drafts and ticks
     parties: dict[int, tuple[str, str | None]] = field(default_factory=dict)  # id(Positioned) -> opened numbers
     entries_by_partition: dict[int, list[JournalEntry]] = field(default_factory=dict)
-    rated_by_partition: dict[int, list[dict]] = field(default_factory=dict)  # CallRated records (Avro dicts)
+    rated_by_partition: dict[int, list[CallRated]] = field(default_factory=dict)
     met: dict[str, None] = field(default_factory=dict)  # accounts in the order their first event came (ticks aside)
     ticked: dict[int, list[str]] = field(default_factory=dict)  # tick time -> the accounts it may change
     consumed: Counter = field(default_factory=Counter)
@@ -424,7 +424,7 @@ class BatchProcessor:
         for partition, rated in sorted(work.rated_by_partition.items()):
             for i in range(0, len(rated), ENTRY_ENVELOPE_MAX):
                 result.rated_calls.append((partition, f"rated/{partition}".encode(),
-                                           self.codec.encode_call_rated_records(rated[i:i + ENTRY_ENVELOPE_MAX])))
+                                           self.codec.encode_call_rated_batch(rated[i:i + ENTRY_ENVELOPE_MAX])))
         # One envelope per partition, in log order: drafts of an offset before a tick at it (a
         # month's close is drafted by its tick and belongs to that tick's epoch).
         for partition, items in sorted(work.numbering.items()):

@@ -103,13 +103,16 @@ def test_only_account_events_and_ticks_decode_from_the_events_topic():
 
 
 @given(cdrs.map(lambda c: replace(c, revision=c.start_at_ms % 5)), strategy_for(RatedCall))
-def test_a_call_rated_record_is_the_reference_dict(cdr, rated):
-    """The processor builds each CallRated record straight from the CDR and its rating (issue 22);
-    it must be what the model's ``call_rated`` and its dict give, field for field and byte for byte."""
-    reference = _call_rated_to_dict(call_rated(cdr, rated))
-    assert call_rated_record(cdr, rated) == reference
-    assert codec.encode_call_rated_records([call_rated_record(cdr, rated)]) == codec.encode_call_rated_batch(
-        [call_rated(cdr, rated)])
+def test_a_call_rated_record_is_the_reference_record_and_writes_as_its_dict(cdr, rated):
+    """The processor builds each CallRated record straight from the CDR and its rating, by position
+    (issue 22), and the kernel writes it from its attributes: it must be what the model's
+    ``call_rated`` gives, field for field, and its bytes what the reference dict's are."""
+    record = call_rated_record(cdr, rated)
+    assert record == call_rated(cdr, rated)
+    assert _call_rated_to_dict(record) == _call_rated_to_dict(call_rated(cdr, rated))
+    as_dict = codec._write("voiceledger.CallRatedBatch", {"records": [_call_rated_to_dict(record)]})
+    assert codec.encode_call_rated_batch([record]) == as_dict
+    assert codec.decode_call_rated_message(as_dict) == [record]
 
 
 @given(st.lists(cdrs, max_size=10))
