@@ -29,7 +29,7 @@ clickhouse-server:
 # After an edit, the compiled modules are built again in place (setup.py; only what changed):
 # a stale build would not run anyway (projections/compiled.py), the source would, slower.
 BUILT := projections/compiled_sources.json
-$(BUILT): $(STAMP) setup.py $(wildcard projections/*.py projections/*.pyx schemas/*.py schemas/*.pyx streams/*/*.py)
+$(BUILT): $(STAMP) setup.py $(wildcard projections/*.py projections/*.pyx schemas/*.py schemas/*.pyx streams/*/*.py streams/*/*.pyx)
 	$(PY) setup.py --quiet build_ext --inplace
 	touch $(BUILT)
 

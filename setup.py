@@ -5,6 +5,7 @@
 - ``projections/packed_kernel.pyx``: an account's packed dedup keys and charges (projections/packed.py).
 - ``projections/slots_kernel.pyx``: the per-event frozen records' ``__init__`` (projections/records.py)
   and the events' bounds check (projections/validation.py).
+- ``streams/kafka/murmur2_kernel.pyx``: Kafka's murmur2, an account's partition (streams/kafka/partitioning.py).
 - The per-CDR path's plain Python modules (``projections/compiled.py: MODULES``), compiled as
   they are: the same source, less interpreter time. Each source's SHA-256 goes in
   ``projections/compiled_sources.json``, so a source edited after the build runs as source.
@@ -69,7 +70,8 @@ setup(
         [Extension("schemas.avro_kernel", ["schemas/avro_kernel.pyx"], optional=True),
          Extension("projections.blake2b_kernel", ["projections/blake2b_kernel.pyx"], optional=True),
          Extension("projections.packed_kernel", ["projections/packed_kernel.pyx"], optional=True),
-         Extension("projections.slots_kernel", ["projections/slots_kernel.pyx"], optional=True)]
+         Extension("projections.slots_kernel", ["projections/slots_kernel.pyx"], optional=True),
+         Extension("streams.kafka.murmur2_kernel", ["streams/kafka/murmur2_kernel.pyx"], optional=True)]
         + [Extension(m, [_path(m)], optional=True) for m in COMPILED["MODULES"]],
         compiler_directives={"language_level": 3, "annotation_typing": False, "binding": True},
         quiet=True, nthreads=os.cpu_count() or 1,

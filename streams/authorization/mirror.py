@@ -34,6 +34,9 @@ class StateMirror:
         """``ask(account_id)`` sends the worker a request for that account's state."""
         self.partitions, self.ask = partitions, ask
         self._raw: dict[str, bytes] = {}  # account -> its encoded state, as the worker's table holds it
+        # partition -> the accounts of it in _raw: a revoke drops them without hashing every
+        # account mirrored (one murmur2 each, on the loop requests wait on: ~0.7 s for 300k).
+        self._of_partition: dict[int, set[str]] = {}
         self._decoded = DecodedStates(codec, max_decoded)
         self._waiting: dict[str, asyncio.Future] = {}
 
@@ -43,8 +46,11 @@ class StateMirror:
         ids can fill this process)."""
         for account_id, raw in states:
             if raw is None:
-                self._raw.pop(account_id, None)
+                if self._raw.pop(account_id, None) is not None:
+                    self._of_partition[partition_for(account_id, self.partitions)].discard(account_id)
             else:
+                if account_id not in self._raw:  # its partition, once while it is mirrored
+                    self._of_partition.setdefault(partition_for(account_id, self.partitions), set()).add(account_id)
                 self._raw[account_id] = raw
             waiting = self._waiting.pop(account_id, None)
             if waiting is not None and not waiting.done():
@@ -59,9 +65,10 @@ class StateMirror:
 
     def drop(self, partitions: set[int]) -> None:
         """The worker lost these partitions: what it sent of them may be stale when they come back."""
-        for account_id in [a for a in self._raw if partition_for(a, self.partitions) in partitions]:
-            del self._raw[account_id]
-            self._decoded.forget(account_id)
+        for partition in partitions:
+            for account_id in self._of_partition.pop(partition, ()):
+                del self._raw[account_id]
+                self._decoded.forget(account_id)
 
     def load(self, account_id: str) -> AccountState | None:
         raw = self._raw.get(account_id)

@@ -89,6 +89,26 @@ def test_R10_states_of_a_lost_partition_are_forgotten_the_others_kept():
         assert (m.load(a) is None) == (partition_for(a, 4) in lost), a
 
 
+def test_R10_a_lost_partition_forgets_what_came_and_went_before_it_and_what_comes_back_after():
+    """The mirror keeps each account under its partition, so that a revoke drops them without a
+    hash of every account mirrored (~0.7 s of the loop for 300k): an account the worker said it
+    no longer has, one sent again, one of a partition lost and sent again, all stay right."""
+    ids = [f"acct-{n}" for n in range(40)]
+    m = mirror([])
+    m.apply([(a, encoded(a, 1)) for a in ids])
+    gone, again = ids[0], ids[1]
+    m.apply([(gone, None), (again, encoded(again, 2)), (again, encoded(again, 3))])
+    lost = {partition_for(a, 4) for a in ids[:3]}
+    m.drop(lost)
+    for a in ids:
+        assert (m.load(a) is None) == (a == gone or partition_for(a, 4) in lost), a
+    m.apply([(again, encoded(again, 4))])  # the partition came back: mirrored anew
+    assert m.load(again).balance_micros == 4
+    m.drop(set(range(4)))
+    assert all(m.load(a) is None for a in ids)
+    m.drop(set(range(4)))  # nothing left: nothing to do
+
+
 def test_R10_a_decoded_state_is_reused_until_its_bytes_change():
     m = mirror([])
     m.apply([("a1", encoded("a1", 1))])
