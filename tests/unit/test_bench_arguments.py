@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
     ("authorization", ["--seconds", "nan"]), ("clickhouse", ["--rows", "-1"]),
     ("columnar_decode", ["--envelope", "20000"]), ("key_reload", ["--rounds", "0"]),
     ("rate_feed", ["--looks", "x"]), ("rating", ["--calls", "0"]), ("receiver", ["--concurrency", "0"]), ("receiver", ["--lines", "1001"]),
-    ("batch_path", ["--key-ttl", "inf"]), ("batch_stages", ["--accounts", "0"]),
+    ("batch_path", ["--key-ttl", "inf"]), ("batch_stages", ["--accounts", "0"]), ("revoke", ["--lost", "13"]),
 ])
 def test_a_bad_benchmark_argument_is_one_line_and_exit_2(script, bad):
     run = subprocess.run([sys.executable, str(ROOT / "bench" / f"{script}.py"), *bad], capture_output=True,
