@@ -54,7 +54,7 @@ import time
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -426,6 +426,44 @@ def anonymised_callee(destination_prefix: str, length: int) -> str:
 CUSTOMER_FIELDS = ("customer_name", "billing_address", "customer_tax_id")
 
 
+class _ByAccount:
+    """What an opener keeps, by account and then by key id or token, at most ``limit`` entries:
+    past that it starts again empty (its values can all be read again). An erasure drops one
+    account's entries at once; keyed by (account, x), that was a scan of every entry (~28 ms an
+    erasure with 100k subscribers held, so a bulk erasure stalled its partition)."""
+
+    __slots__ = ("of", "n", "limit")
+
+    def __init__(self, limit: int) -> None:
+        self.of: dict[str, dict[str, Any]] = {}  # read directly on the hot path (Opener.open)
+        self.n = 0
+        self.limit = limit
+
+    def put(self, account_id: str, key: str, value: Any) -> None:
+        mine = self.of.get(account_id)
+        if mine is None or key not in mine:
+            if self.n >= self.limit:
+                self.clear()
+                mine = None
+            if mine is None:
+                mine = self.of[account_id] = {}
+            self.n += 1
+        mine[key] = value
+
+    def discard(self, account_id: str, key: str) -> None:
+        mine = self.of.get(account_id)
+        if mine is not None and key in mine:
+            del mine[key]
+            self.n -= 1
+
+    def forget(self, account_id: str) -> None:
+        self.n -= len(self.of.pop(account_id, ()))
+
+    def clear(self) -> None:
+        self.of.clear()
+        self.n = 0
+
+
 class Opener:
     """The reading side (the worker, the CLI). Keys are used for ``ttl_s`` at most without a
     look at the store (reading one costs ~20 us; a batch touches thousands of accounts); after
@@ -438,26 +476,20 @@ class Opener:
     def __init__(self, keys: SubscriberKeys, ttl_s: float = 30.0) -> None:
         self.keys = keys
         self.ttl_s = ttl_s
-        # Every cache below is by account, then by key id or token: an erasure drops one
-        # account's entries at once. Keyed by (account, x), ``forget`` scanned every entry, ~2 ms
-        # an erasure with full caches, so a bulk erasure stalled its partition.
-        self._cache: dict[str, dict[str, AESGCMSIV | None]] = {}
-        self._ciphers = 0  # entries in _cache: at most KEYS_CACHED_MAX (~2.9 KB each)
+        self._ciphers = _ByAccount(KEYS_CACHED_MAX)  # (account, key id) -> cipher, None if erased (~2.9 KB each)
         # Month secrets (None: past retention), shared by every subscriber's key of that month:
         # read once per ttl_s, not once per subscriber (a batch loads thousands of keys).
         self._epochs: dict[str, bytes | None] = {}
         # Opened values by account and token: a caller's number repeats on every call, and tokens
         # are deterministic. Emptied with the keys (ttl_s, forget), so an erasure reaches it too.
-        self._opened: dict[str, dict[str, str]] = {}
-        self._opened_n = 0  # entries in _opened: at most OPENED_MAX
-        # Keys that outlive a refresh (issue 22): account -> key id -> (the key file's stamp, the
+        self._opened = _ByAccount(OPENED_MAX)
+        # Keys that outlive a refresh (issue 22): (account, key id) -> (the key file's stamp, the
         # month's secret, the derived key). Past ``ttl_s`` a key is read again only if a stat
         # shows its file changed or its month's secret is gone: most subscribers call less often
         # than every ttl_s, and a full reload cost each of their calls ~20 us. An erasure or a
         # new key still reaches the opener within ttl_s, as before. The key's 32 bytes are kept,
         # not its cipher (~2.9 KB each: ~290 MB at KEYS_CACHED_MAX; setting one up costs ~1.7 us).
-        self._kept: dict[str, dict[str, tuple[tuple[int, ...], bytes | None, bytes]]] = {}
-        self._kept_n = 0  # entries in _kept: at most KEYS_CACHED_MAX
+        self._kept = _ByAccount(KEYS_CACHED_MAX)
         self._loaded_at = time.monotonic()
 
     def open(self, account_id: str, value: str) -> str | None:
@@ -465,7 +497,7 @@ class Opener:
         erased. Raises ``SealError`` for a token that cannot be opened otherwise."""
         if not value.startswith(SEALED_PREFIX):
             return value
-        mine = self._opened.get(account_id)
+        mine = self._opened.of.get(account_id)
         if mine is not None:
             opened = mine.get(value)
             if opened is not None:
@@ -475,7 +507,7 @@ class Opener:
             body = binascii.a2b_base64(b64)
         except (ValueError, binascii.Error):
             raise SealError(f"malformed sealed value for account {account_id}") from None
-        ciphers = self._cache.get(account_id)
+        ciphers = self._ciphers.of.get(account_id)
         aead = ciphers[key_id] if ciphers is not None and key_id in ciphers else self._load(account_id, key_id)
         if aead is None:
             return None
@@ -484,19 +516,13 @@ class Opener:
         except (InvalidTag, ValueError, UnicodeDecodeError):
             raise SealError(f"a sealed value of account {account_id} does not open with its key {key_id} "
                             "(tampered, or sealed for another account)") from None
-        if self._opened_n >= OPENED_MAX:
-            self._opened.clear()
-            self._opened_n, mine = 0, None
-        if mine is None:
-            mine = self._opened[account_id] = {}
-        mine[value] = opened
-        self._opened_n += 1
+        self._opened.put(account_id, value, opened)
         return opened
 
     def _load(self, account_id: str, key_id: str) -> AESGCMSIV | None:
         """The cipher of a key not used since the last refresh (None: erased or past retention):
         the one kept from before while its file and its month's secret are unchanged, else read."""
-        mine = self._kept.get(account_id)
+        mine = self._kept.of.get(account_id)
         kept = mine.get(key_id) if mine is not None else None
         if (kept is not None and kept[0] == self.keys.stamp(account_id)
                 and kept[1] == self.keys.month_secret(account_id, key_id, self._epochs)):
@@ -504,29 +530,13 @@ class Opener:
         else:
             material, stamp = self.keys.key_stamped(account_id, key_id, self._epochs)
             aead = None if material is None else _cipher(material)
-            self._keep(account_id, key_id, None if material is None or stamp is None else (
-                stamp, self.keys.month_secret(account_id, key_id, self._epochs), material))
-        if self._ciphers >= KEYS_CACHED_MAX:  # within ttl_s too: a busy worker meets many subscribers
-            self._cache.clear()
-            self._ciphers = 0
-        self._cache.setdefault(account_id, {})[key_id] = aead
-        self._ciphers += 1
+            if material is None or stamp is None:
+                self._kept.discard(account_id, key_id)
+            else:
+                self._kept.put(account_id, key_id, (stamp, self.keys.month_secret(account_id, key_id, self._epochs),
+                                                    material))
+        self._ciphers.put(account_id, key_id, aead)
         return aead
-
-    def _keep(self, account_id: str, key_id: str, kept: tuple[tuple[int, ...], bytes | None, bytes] | None) -> None:
-        """Keep a key read from the store past the refresh, or forget the one kept (None)."""
-        mine = self._kept.get(account_id)
-        if mine is not None and mine.pop(key_id, None) is not None:
-            self._kept_n -= 1
-        if kept is None:
-            return
-        if self._kept_n >= KEYS_CACHED_MAX:
-            self._kept.clear()
-            self._kept_n, mine = 0, None
-        if mine is None:
-            mine = self._kept[account_id] = {}
-        mine[key_id] = kept
-        self._kept_n += 1
 
     def refresh(self) -> None:
         """Drop every cached key once ``ttl_s`` has passed (called at the start of a batch); a
@@ -536,18 +546,15 @@ class Opener:
             self._loaded_at = time.monotonic()
 
     def _drop_ciphers(self) -> None:
-        self._cache.clear()
+        self._ciphers.clear()
         self._epochs.clear()
         self._opened.clear()
-        self._ciphers = self._opened_n = 0
 
     def forget(self, account_id: str | None = None) -> None:
         """Drop one subscriber's cached keys (their erasure was folded), or all."""
         if account_id is None:
             self._drop_ciphers()
             self._kept.clear()
-            self._kept_n = 0
             return
-        self._ciphers -= len(self._cache.pop(account_id, ()))
-        self._kept_n -= len(self._kept.pop(account_id, ()))
-        self._opened_n -= len(self._opened.pop(account_id, ()))
+        for cache in (self._ciphers, self._kept, self._opened):
+            cache.forget(account_id)

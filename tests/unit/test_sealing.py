@@ -120,8 +120,9 @@ def test_an_opener_takes_back_an_unchanged_key_after_its_ttl_without_reading_it_
 
 def _held(opener: Opener) -> tuple[int, int, int]:
     """(ciphers, opened values, kept keys) an opener holds, each checked against its count."""
-    held = tuple(sum(map(len, cache.values())) for cache in (opener._cache, opener._opened, opener._kept))
-    assert held == (opener._ciphers, opener._opened_n, opener._kept_n)
+    caches = (opener._ciphers, opener._opened, opener._kept)
+    held = tuple(sum(map(len, cache.of.values())) for cache in caches)
+    assert held == tuple(cache.n for cache in caches)
     return held
 
 
