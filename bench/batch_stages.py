@@ -48,7 +48,7 @@ NESTING = {
     "open_sealed": ("load_key",),
     "fold_account": ("dedup_checked", "set_up", "finish", "opened", "plain_events"),
     "dedup_checked": ("call", "payment"),
-    "collect": ("call_log_row", "call_rated_record", "journal_rows"),
+    "collect": ("call_log_row", "call_rated", "journal_rows"),
 }
 
 
@@ -80,7 +80,7 @@ def instrument(timers: Timers) -> None:
                         ("collect", "_collect"), ("envelopes", "_envelopes")):
         setattr(cls, name, timers.wrapped(stage, getattr(cls, name)))
     for stage, name in (("fold_account", "fold_batch"), ("check_bounds", "check_bounds"),
-                        ("call_log_row", "call_log_row"), ("call_rated_record", "call_rated_record"),
+                        ("call_log_row", "call_log_row"), ("call_rated", "call_rated"),
                         ("journal_rows", "journal_rows")):
         setattr(processor, name, timers.wrapped(stage, getattr(processor, name)))
     sealing.Opener._load = timers.wrapped("load_key", sealing.Opener._load)

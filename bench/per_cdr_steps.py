@@ -35,9 +35,9 @@ from projections.dialling import calling_code  # noqa: E402
 from projections.events import CallDetailRecord  # noqa: E402
 from projections.identity import dedup_key_id  # noqa: E402
 from projections.journal import entry_for_call  # noqa: E402
-from projections.rating import RatingError, rate_call  # noqa: E402
+from projections.rating import RatingError, call_rated, rate_call  # noqa: E402
 from projections.validation import check_bounds  # noqa: E402
-from schemas.codec import EventCodec, call_rated_record  # noqa: E402
+from schemas.codec import EventCodec  # noqa: E402
 from streams.clickhouse.call_log import call_log_row  # noqa: E402
 from streams.clickhouse.journal import journal_rows  # noqa: E402
 from streams.config.settings import Settings  # noqa: E402
@@ -83,7 +83,7 @@ def main() -> None:
     pairs = [(c, r) for c, r in zip(cdrs, rated) if r is not None]
     parties = [(opener.open(c.account_id, c.caller), opener.open(c.account_id, c.callee)) for c, _ in pairs]
     entries = [entry_for_call(c, r, "1") for c, r in pairs]
-    records = [call_rated_record(c, r) for c, r in pairs]
+    records = [call_rated(c, r) for c, r in pairs]
     n = len(cdrs)
     steps = {
         "decode_envelopes": timed(lambda _: [codec.decode_message(v) for v in envelopes], n),
@@ -96,7 +96,7 @@ def main() -> None:
         "journal_entry": timed(lambda _: [entry_for_call(c, r, "1") for c, r in pairs], n),
         "call_log_row": timed(lambda _: [call_log_row(c, r, 0, 0, 0, o) for (c, r), o in zip(pairs, parties)], n),
         "journal_rows": timed(lambda _: [journal_rows(e) for e in entries if e is not None], n),
-        "call_rated_record": timed(lambda _: [call_rated_record(c, r) for c, r in pairs], n),
+        "call_rated": timed(lambda _: [call_rated(c, r) for c, r in pairs], n),
         "output_envelopes": timed(lambda _: ([codec.encode_call_rated_batch(records[i:i + 5_000])
                                             for i in range(0, len(records), 5_000)],
                                            [codec.encode_journal_batch([e for e in entries[i:i + 5_000] if e])

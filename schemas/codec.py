@@ -220,18 +220,6 @@ def _call_rated_to_dict(r: Any) -> dict:
             "band": r.band, "included_s": r.included_s, "revision": r.revision}
 
 
-def call_rated_record(cdr: Any, rated: Any) -> ev.CallRated:
-    """The ``CallRated`` record of one rated call (``CallDetailRecord``, ``RatedCall``): what
-    ``projections.rating.call_rated`` gives, built by position (its ``__init__`` in C: ~0.2 us,
-    where the keywords' path or a dict cost ~1 us), and written from its attributes
-    (``encode_call_rated_batch``). The same record, by tests/unit/test_codec.py."""
-    call_key = f"{cdr.carrier_id}/{cdr.call_id}"
-    return ev.CallRated("c:" + call_key, cdr.account_id, cdr.start_at_ms, call_key, rated.duration_s, rated.billed_s,
-                        rated.destination_prefix, rated.destination_name, rated.rate_micros_per_minute,
-                        rated.usage_micros, rated.connect_fee_micros, rated.charge_micros, rated.currency,
-                        rated.rate_card_id, rated.on_net, rated.band, rated.included_s, cdr.revision)
-
-
 def _destination_to_dict(d: Any) -> dict:
     return {"prefix": d.prefix, "name": d.name, "rate_micros_per_minute": d.rate_micros_per_minute,
             "connect_fee_micros": d.connect_fee_micros, "initial_increment_s": d.initial_increment_s,

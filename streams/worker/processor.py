@@ -33,8 +33,9 @@ from projections.events import (AccountEvent, AccountOpened, AccountStatusChange
                                 SubscriberErasureRequested, is_sealed)
 from projections.journal import JournalEntry
 from projections.numbering import Draft, TickPassed, draft_of
+from projections.rating import call_rated
 from projections.validation import InvalidEvent, check_bounds
-from schemas.codec import DecodeError, EventCodec, call_rated_record
+from schemas.codec import DecodeError, EventCodec
 from streams.clickhouse.invoices import invoice_rows
 from streams.clickhouse.call_log import call_log_row
 from streams.clickhouse.journal import journal_rows
@@ -396,7 +397,7 @@ class BatchProcessor:
             if opened is not None and opened[1] is None:  # erased: as subscriber erase leaves it
                 opened = (opened[0], anonymised_callee(rated.destination_prefix, sealed_length(event.callee)))
             result.call_rows.append(call_log_row(event, rated, msg.partition, msg.offset, item.index, opened))
-            work.rated_by_partition.setdefault(msg.partition, []).append(call_rated_record(event, rated))
+            work.rated_by_partition.setdefault(msg.partition, []).append(call_rated(event, rated))
         elif isinstance(event, SubscriberErasureRequested):
             result.erased.append(account_id)
             if self.opener is not None:

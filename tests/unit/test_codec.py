@@ -19,7 +19,7 @@ from dataclasses import replace
 
 from projections.account import AccountState
 from projections.identity import dedup_key_id
-from projections.events import AccountOpened, CallDetailRecord, Direction, Disposition, PaymentReceived
+from projections.events import AccountOpened, CallDetailRecord, CallRated, Direction, Disposition, PaymentReceived
 from projections import events as ev
 from projections.rating import RatedCall, call_rated
 from schemas.codec import (
@@ -29,7 +29,6 @@ from schemas.codec import (
     DecodeError,
     EventCodec,
     _call_rated_to_dict,
-    call_rated_record,
     pack_call_charges,
     pack_dedup_keys,
     unpack_call_charges,
@@ -104,13 +103,21 @@ def test_only_account_events_and_ticks_decode_from_the_events_topic():
 
 @given(cdrs.map(lambda c: replace(c, revision=c.start_at_ms % 5)), strategy_for(RatedCall))
 def test_a_call_rated_record_is_the_reference_record_and_writes_as_its_dict(cdr, rated):
-    """The processor builds each CallRated record straight from the CDR and its rating, by position
-    (issue 22), and the kernel writes it from its attributes: it must be what the model's
-    ``call_rated`` gives, field for field, and its bytes what the reference dict's are."""
-    record = call_rated_record(cdr, rated)
-    assert record == call_rated(cdr, rated)
-    assert _call_rated_to_dict(record) == _call_rated_to_dict(call_rated(cdr, rated))
-    as_dict = codec._write("voiceledger.CallRatedBatch", {"records": [_call_rated_to_dict(record)]})
+    """The processor builds each CallRated record by position (issue 22), and the kernel writes
+    it from its attributes: it must be the record spelled out field by field (the dataclass's own
+    keyword ``__init__``), and its bytes what the reference dict's are."""
+    record = call_rated(cdr, rated)
+    reference = object.__new__(CallRated)
+    CallRated.__dataclass_init__(
+        reference, event_id=f"c:{cdr.carrier_id}/{cdr.call_id}", account_id=cdr.account_id,
+        occurred_at_ms=cdr.start_at_ms, call_key=f"{cdr.carrier_id}/{cdr.call_id}", duration_s=rated.duration_s,
+        billed_s=rated.billed_s, destination_prefix=rated.destination_prefix, destination_name=rated.destination_name,
+        rate_micros_per_minute=rated.rate_micros_per_minute, usage_micros=rated.usage_micros,
+        connect_fee_micros=rated.connect_fee_micros, charge_micros=rated.charge_micros, currency=rated.currency,
+        rate_card_id=rated.rate_card_id, on_net=rated.on_net, band=rated.band, included_s=rated.included_s,
+        revision=cdr.revision)
+    assert record == reference and _call_rated_to_dict(record) == _call_rated_to_dict(reference)
+    as_dict = codec._write("voiceledger.CallRatedBatch", {"records": [_call_rated_to_dict(reference)]})
     assert codec.encode_call_rated_batch([record]) == as_dict
     assert codec.decode_call_rated_message(as_dict) == [record]
 
