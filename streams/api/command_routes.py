@@ -56,7 +56,7 @@ def open_account(body: AccountOpening, key: str = KEY, who: str = Depends(caller
     customer = commands.Customer(body.customer_name, body.billing_address, body.customer_tax_id)
     return _accept(ctx, who, lambda: commands.opening(
         body.account_id, body.currency, body.plan, body.billing_mode, body.numbers, body.time_zone, body.country,
-        body.tax_jurisdiction, key, ms(body.opened_at), customer), key)
+        body.tax_jurisdiction, key, ms(body.opened_at), customer, ctx.settings.plans), key)
 
 
 @router.post("/accounts/{account_id}/details", status_code=202, response_model=Accepted)
@@ -122,7 +122,7 @@ def change_status(body: StatusChange, account_id: str = ACCOUNT, key: str = KEY,
 @router.post("/accounts/{account_id}/plan", status_code=202, response_model=Accepted)
 def change_plan(body: PlanChange, account_id: str = ACCOUNT, key: str = KEY, who: str = Depends(caller),
                 ctx: Context = Depends(context)) -> Accepted:
-    return _accept(ctx, who, lambda: commands.plan_change(account_id, body.plan, key), key)
+    return _accept(ctx, who, lambda: commands.plan_change(account_id, body.plan, key, plans=ctx.settings.plans), key)
 
 
 @router.post("/accounts/{account_id}/deal", status_code=202, response_model=Accepted)

@@ -141,7 +141,7 @@ def open_account(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     key = args.idempotency_key or args.account
     event = commands.opening(args.account, args.currency, args.plan, args.mode, args.number, args.time_zone,
-                             args.country, args.tax_jurisdiction, key, _at_ms(args.at), _customer(args))
+                             args.country, args.tax_jurisdiction, key, _at_ms(args.at), _customer(args), settings.plans)
     return _say(commands.submit(settings, event, key), args, "opened")
 
 
@@ -216,7 +216,8 @@ def record_chargeback(args: argparse.Namespace) -> int:
 def change_plan(args: argparse.Namespace) -> int:
     from streams.edge import commands
 
-    return _send(args, lambda key: commands.plan_change(args.account, args.plan, key),
+    plans = settings_of(args).plans
+    return _send(args, lambda key: commands.plan_change(args.account, args.plan, key, plans=plans),
                  f"plan {args.plan} from the next period for")
 
 

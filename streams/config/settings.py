@@ -128,6 +128,12 @@ class Settings:
     # R4: "plan:minutes" per calendar month of domestic usage, comma separated.
     included_minutes: tuple[str, ...] = setting((), check=checks.plan_minutes)
     country_code: str = setting("1", check=checks.digits)
+    # The plans this provider sells, as Lago's and Kill Bill's catalogues name them. Set: an
+    # account is opened on, or moved to, only one of these (the API and CLI refuse any other
+    # name), and every plan the settings below name must be one (a typo in a fee is refused at
+    # start, not billed as a plan without one). Empty: any plan name is taken as given. The fold
+    # never checks it, so a rebuild never depends on today's catalogue.
+    plans: tuple[str, ...] = setting((), check=checks.plan_names)
     # The lifecycle (projections/lifecycle.py). R14: "plan:amount" monthly fees, charged in
     # advance in the account's currency, comma separated; plans not named have no fee.
     monthly_fees: tuple[str, ...] = setting((), check=checks.plan_amounts)
@@ -352,9 +358,26 @@ def _check_together(s: Settings) -> None:
     if s.batch_stuck_exit_seconds < s.batch_stuck_seconds:
         raise ConfigError(f"batch_stuck_exit_seconds: {s.batch_stuck_exit_seconds} must be at least "
                           f"batch_stuck_seconds ({s.batch_stuck_seconds})")
+    if s.plans:
+        _check_catalogue(s)
     if s.commit_interval_seconds >= s.session_timeout_seconds:
         raise ConfigError(f"commit_interval_seconds: {s.commit_interval_seconds} must be below "
                           f"session_timeout_seconds ({s.session_timeout_seconds})")
+
+
+def _check_catalogue(s: Settings) -> None:
+    """Every plan a plan setting names is one of ``plans``: a fee, a card or a term for a plan
+    nobody can be on is a typo, and the plan it was meant for would go without it."""
+    named = (("monthly_fees", s.monthly_fee_by_plan()), ("connection_fees", s.connection_fee_by_plan()),
+             ("inbound_rates", s.inbound_rate_by_plan()), ("included_minutes", s.included_seconds_by_plan()),
+             ("plan_cards", s.plan_cards_by_plan()), ("payment_terms", s.payment_terms_by_plan()),
+             ("residential_plans", [(plan, None) for plan in s.residential_plans]))
+    sold = set(s.plans)
+    for setting_name, pairs in named:
+        for key, _ in pairs:
+            plan = key.partition(":")[0]  # "plan:CUR" for a fee in one currency
+            if plan not in sold:
+                raise ConfigError(f"{setting_name}: plan {plan!r} is not in plans ({', '.join(s.plans)})")
 
 
 def validate(s: Settings) -> Settings:

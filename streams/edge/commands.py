@@ -103,9 +103,20 @@ class Customer:
         return self
 
 
+def sold(plan: str, plans: tuple[str, ...]) -> str:
+    """``plan`` when the catalogue (the ``plans`` setting) sells it or is empty. An account on a
+    misspelt plan would be billed without its fee and at the default cards, and nobody would
+    see it; Lago and Kill Bill refuse an unknown plan code too."""
+    if plans and plan not in plans:
+        raise CommandRefused(f"unknown_plan: {plan!r} is not a plan sold (plans: {', '.join(plans)})")
+    return plan
+
+
 def opening(account_id: str, currency: str, plan: str, mode: str, numbers: list[str], time_zone: str,
             country: str, tax_jurisdiction: str, key: str, at_ms: int | None = None,
-            customer: Customer = Customer()) -> AccountOpened:
+            customer: Customer = Customer(), plans: tuple[str, ...] = ()) -> AccountOpened:
+    """``plans``: the catalogue the plan must be in (empty: any)."""
+    sold(plan, plans)
     who = customer.checked()
     event = AccountOpened(_event_id("open", key or account_id), account_id, at_ms or int(time.time() * 1000),
                           currency.upper(), plan, mode, tuple(numbers), time_zone, tax_jurisdiction, country.upper(),
@@ -210,10 +221,13 @@ def chargeback(account_id: str, amount_micros: int, currency: str, payment_event
     return event
 
 
-def plan_change(account_id: str, new_plan: str, key: str, at_ms: int | None = None) -> PlanChangeRequested:
-    """R21: the new plan applies from the next period; the worker decides when."""
+def plan_change(account_id: str, new_plan: str, key: str, at_ms: int | None = None,
+                plans: tuple[str, ...] = ()) -> PlanChangeRequested:
+    """R21: the new plan applies from the next period; the worker decides when. ``plans``: the
+    catalogue it must be in (empty: any)."""
     if not new_plan or len(new_plan) > 64:
         raise CommandRefused("plan: 1 to 64 characters")
+    sold(new_plan, plans)
     event = PlanChangeRequested(_event_id("plan", key), account_id, at_ms or _now_ms(), new_plan)
     _checked(event, lambda _: None)
     return event

@@ -40,7 +40,7 @@ def clickhouse_url(clickhouse_server):
 
 @pytest.fixture
 def api(settings, tmp_path):
-    with api_process(settings, tmp_path) as running:
+    with api_process(settings, tmp_path, plans=("basic", "business", "pro")) as running:
         yield running
 
 
@@ -62,6 +62,12 @@ def test_access_is_by_scoped_token_and_every_error_is_a_problem(api):
     assert (status, body["type"]) == (422, "https://voiceledger.dev/problems/unknown-currency"), "ISO 4217 only (R7)"
     status, body, _ = call(base, "POST", "/v1/accounts", {**OPENING, "time_zone": "Mars/Olympus"}, key="k-4")
     assert (status, body["type"]) == (422, "https://voiceledger.dev/problems/unknown-time-zone")
+    # A plan the catalogue does not sell: refused, never billed as a plan without fee or cards.
+    status, body, _ = call(base, "POST", "/v1/accounts", {**OPENING, "plan": "basci"}, key="k-6")
+    assert (status, body["type"]) == (422, "https://voiceledger.dev/problems/unknown-plan"), body
+    assert "'basci'" in body["detail"] and "basic, business, pro" in body["detail"]
+    status, body, _ = call(base, "POST", "/v1/accounts/acct-000001/plan", {"plan": "premium"}, key="k-7")
+    assert (status, body["type"]) == (422, "https://voiceledger.dev/problems/unknown-plan"), body
     assert call(base, "GET", "/v1/nowhere")[0] == 404
     assert call(base, "DELETE", "/v1/accounts")[0] == 405
     assert call(base, "POST", "/v1/accounts", OPENING)[0] == 422, "the Idempotency-Key header is required"

@@ -53,6 +53,7 @@ SAMPLES: dict[str, tuple[str, str, object]] = {
     "on_net_prefixes": ('["3278", "1555"]', "3278,1555", ("3278", "1555")),
     "included_minutes": ('["basic:100"]', "basic:100", ("basic:100",)),
     "country_code": ('"32"', "32", "32"),
+    "plans": ('["basic", "pro"]', "basic,pro", ("basic", "pro")),
     "monthly_fees": ('["basic:9.99"]', "basic:9.99", ("basic:9.99",)),
     "termination_fee": ('"25.00"', "25.00", "25.00"),
     "connection_fees": ('["pro:10"]', "pro:10", ("pro:10",)),

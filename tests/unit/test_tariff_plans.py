@@ -14,6 +14,8 @@ from projections.account import Applied, FoldSettings, Positioned, fold_batch
 from projections.events import AccountOpened, CallDetailRecord, Disposition, PaymentReceived
 from projections.rating import DestinationRate, NoRateCardInEffect, RateCard, select_card
 from streams.config import checks
+from streams.config.settings import ConfigError, load_settings
+from streams.edge import commands
 
 
 def ms(text: str) -> int:
@@ -210,6 +212,43 @@ def test_R2_bands_and_elapsed_time_tiers_in_one_destination():
     assert rate_call(call("2026-10-10T12:00:00", 20), card).charge_micros == 50_000, "the first minute is whole"
     with pytest.raises(Exception, match="must be above zero"):
         DestinationRate("1", "USA", 0, tiers=(Tier(0, 200_000, 60),), band_rates=(("weekend", 50_000),))
+
+
+CATALOGUE = {"VOICELEDGER_PLANS": "basic,business"}
+
+
+@pytest.mark.parametrize("setting,value", [
+    ("MONTHLY_FEES", "basic:9.99,busines:29.00"), ("MONTHLY_FEES", "busines:EUR:27.00"),
+    ("CONNECTION_FEES", "basci:10"), ("INBOUND_RATES", "pro:0.01"), ("INCLUDED_MINUTES", "basci:100"),
+    ("PLAN_CARDS", "busines:business-usd"), ("PAYMENT_TERMS", "busines:30"), ("RESIDENTIAL_PLANS", "home"),
+])
+def test_R14_with_a_catalogue_a_plan_setting_naming_a_plan_not_sold_is_refused_at_start(setting, value):
+    plan = value.split(",")[-1].split(":")[0]
+    with pytest.raises(ConfigError, match=f"^{setting.lower()}: plan '{plan}' is not in plans \\(basic, business\\)$"):
+        load_settings(None, env={**CATALOGUE, "VOICELEDGER_" + setting: value})
+    # Without a catalogue, any plan name is taken as given (as before: a plan not named has no fee).
+    assert getattr(load_settings(None, env={"VOICELEDGER_" + setting: value}), setting.lower())
+
+
+def test_R14_a_catalogue_takes_fees_per_currency_and_every_plan_setting_of_its_plans():
+    sold = load_settings(None, env={**CATALOGUE, "VOICELEDGER_MONTHLY_FEES": "basic:9.99,business:EUR:27.00",
+                                    "VOICELEDGER_PLAN_CARDS": "business:business-usd",
+                                    "VOICELEDGER_RESIDENTIAL_PLANS": "basic"})
+    assert sold.plans == ("basic", "business")
+
+
+def test_R21_with_a_catalogue_an_account_is_opened_on_or_moved_to_a_plan_sold_only():
+    plans = ("basic", "business")
+    opened = commands.opening("a1", "usd", "business", "prepaid", [], "UTC", "US", "", "k1", OCT, plans=plans)
+    assert opened.plan == "business"
+    assert commands.plan_change("a1", "basic", "k2", OCT, plans=plans).new_plan == "basic"
+    with pytest.raises(commands.CommandRefused, match="^unknown_plan: 'busines' is not a plan sold \\(plans: basic, business\\)$"):
+        commands.opening("a1", "USD", "busines", "prepaid", [], "UTC", "US", "", "k1", OCT, plans=plans)
+    with pytest.raises(commands.CommandRefused, match="^unknown_plan: 'Basic'"):
+        commands.plan_change("a1", "Basic", "k2", OCT, plans=plans)
+    # No catalogue: any plan, as before.
+    assert commands.opening("a1", "USD", "busines", "prepaid", [], "UTC", "US", "", "k1", OCT).plan == "busines"
+    assert commands.plan_change("a1", "Basic", "k2", OCT).new_plan == "Basic"
 
 
 def test_R7_a_plan_priced_in_a_currency_it_has_no_fee_for_is_a_clear_error_at_start(tmp_path):
