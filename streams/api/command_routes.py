@@ -129,7 +129,8 @@ def change_plan(body: PlanChange, account_id: str = ACCOUNT, key: str = KEY, who
 def assign_deal(body: Deal, account_id: str = ACCOUNT, key: str = KEY, who: str = Depends(caller),
                 ctx: Context = Depends(context)) -> Accepted:
     """R2, R5: the account's calls from now on are priced with this card before its plan's."""
-    return _accept(ctx, who, lambda: commands.deal(account_id, body.card, key), key)
+    return _accept(ctx, who, lambda: commands.deal(account_id, body.card, key, kept=commands.kept_cards(ctx.settings)),
+                   key)
 
 
 @router.post("/accounts/{account_id}/disputes", status_code=202, response_model=Accepted)

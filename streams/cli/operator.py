@@ -244,5 +244,6 @@ def change_details(args: argparse.Namespace) -> int:
 def assign_deal(args: argparse.Namespace) -> int:
     from streams.edge import commands
 
-    return _send(args, lambda key: commands.deal(args.account, args.card, key),
+    kept = commands.kept_cards(settings_of(args))
+    return _send(args, lambda key: commands.deal(args.account, args.card, key, kept=kept),
                  f"card {args.card or '(plan)'} from now on for")

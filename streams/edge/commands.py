@@ -258,13 +258,25 @@ def dispute_resolution(account_id: str, dispute_event_id: str, outcome: str, cre
     return event
 
 
-def deal(account_id: str, card: str, key: str, at_ms: int | None = None) -> RateCardAssigned:
-    """An account's own card (a negotiated deal) from now on, before its plan's; "" ends it."""
+def deal(account_id: str, card: str, key: str, at_ms: int | None = None,
+         kept: frozenset[str] | None = None) -> RateCardAssigned:
+    """An account's own card (a negotiated deal) from now on, before its plan's; "" ends it.
+    ``kept``: the cards a deal may name (``deal_cards`` and the plans' cards); None: any. A card
+    kept by no deal or plan already prices every account's calls, and a misspelt one would
+    leave the account on its plan's cards unnoticed."""
     if len(card) > 64 or "@" in card or any(c in card for c in " ,:|"):
         raise CommandRefused("card: a card's name (its id before @), at most 64 characters")
+    if card and kept is not None and card not in kept:
+        raise CommandRefused(f"unknown_deal_card: {card!r} is not a card kept for deals or plans "
+                             f"({', '.join(sorted(kept)) or 'none: set deal_cards'})")
     event = RateCardAssigned(_event_id("deal", key), account_id, at_ms or _now_ms(), card)
     _checked(event, lambda _: None)
     return event
+
+
+def kept_cards(settings: Settings) -> frozenset[str]:
+    """The cards an account's deal may name: those kept for deals and the plans' own."""
+    return frozenset(settings.deal_cards) | {name for _, names in settings.plan_cards_by_plan() for name in names}
 
 
 def _now_ms() -> int:

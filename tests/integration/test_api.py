@@ -68,6 +68,8 @@ def test_access_is_by_scoped_token_and_every_error_is_a_problem(api):
     assert "'basci'" in body["detail"] and "basic, business, pro" in body["detail"]
     status, body, _ = call(base, "POST", "/v1/accounts/acct-000001/plan", {"plan": "premium"}, key="k-7")
     assert (status, body["type"]) == (422, "https://voiceledger.dev/problems/unknown-plan"), body
+    status, body, _ = call(base, "POST", "/v1/accounts/acct-000001/deal", {"card": "acme-deal"}, key="k-8")
+    assert (status, body["type"]) == (422, "https://voiceledger.dev/problems/unknown-deal-card"), "no deal_cards set"
     assert call(base, "GET", "/v1/nowhere")[0] == 404
     assert call(base, "DELETE", "/v1/accounts")[0] == 405
     assert call(base, "POST", "/v1/accounts", OPENING)[0] == 422, "the Idempotency-Key header is required"

@@ -141,6 +141,8 @@ def test_duplicate_prefix_is_an_error(tmp_path):
     (["account", "open", "a1", "--currency", "USD", "--plan", "basci", "--mode", "prepaid"],
      {"VOICELEDGER_PLANS": "basic,pro"}, "unknown_plan: 'basci' is not a plan sold (plans: basic, pro)"),
     (["account", "plan", "a1", "--plan", "premium"], {"VOICELEDGER_PLANS": "basic,pro"}, "unknown_plan: 'premium'"),
+    (["account", "deal", "a1", "--card", "acme-dael"], {"VOICELEDGER_DEAL_CARDS": "acme-deal"},
+     "unknown_deal_card: 'acme-dael' is not a card kept for deals or plans (acme-deal)"),
     (["rerate", "a1", "--period", "2026-10", "--plan", "premium"], {"VOICELEDGER_PLANS": "basic,pro"},
      "unknown_plan: 'premium'"),
     (["worker"], {"VOICELEDGER_PLANS": "basic,pro", "VOICELEDGER_MONTHLY_FEES": "basci:9.99"},

@@ -251,6 +251,20 @@ def test_R21_with_a_catalogue_an_account_is_opened_on_or_moved_to_a_plan_sold_on
     assert commands.plan_change("a1", "Basic", "k2", OCT).new_plan == "Basic"
 
 
+def test_R2_R5_a_deal_names_a_card_kept_for_deals_or_plans_only():
+    kept = commands.kept_cards(load_settings(None, env={"VOICELEDGER_DEAL_CARDS": "acme-deal",
+                                                        "VOICELEDGER_PLAN_CARDS": "business:business-usd|business-eur"}))
+    assert kept == {"acme-deal", "business-usd", "business-eur"}
+    assert commands.deal("a1", "acme-deal", "k", OCT, kept=kept).card == "acme-deal"
+    assert commands.deal("a1", "business-eur", "k", OCT, kept=kept).card == "business-eur"
+    assert commands.deal("a1", "", "k", OCT, kept=kept).card == "", "ending a deal names no card"
+    with pytest.raises(commands.CommandRefused, match="^unknown_deal_card: 'acme-dael' is not a card kept for deals "
+                                                      "or plans \\(acme-deal, business-eur, business-usd\\)$"):
+        commands.deal("a1", "acme-dael", "k", OCT, kept=kept)
+    with pytest.raises(commands.CommandRefused, match="none: set deal_cards"):
+        commands.deal("a1", "acme-deal", "k", OCT, kept=commands.kept_cards(load_settings(None, env={})))
+
+
 def test_R7_a_plan_priced_in_a_currency_it_has_no_fee_for_is_a_clear_error_at_start(tmp_path):
     import subprocess
     import sys
