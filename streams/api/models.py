@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-ACCOUNT_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"  # safe in a URL and in a read model's query
+from streams.edge.commands import ACCOUNT_ID, PLAN_CHARS_MAX
+
 AMOUNT = r"^[0-9]{1,9}(\.[0-9]{1,6})?$"  # a positive decimal, at most micro-units
 INVOICE_NUMBER = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
 CURRENCY = r"^[A-Z]{3}$"  # ISO 4217; one the ledger knows (projections/money.py), else a 422
@@ -20,7 +21,7 @@ class _Strict(BaseModel):
 class AccountOpening(_Strict):
     account_id: str = Field(pattern=ACCOUNT_ID)
     currency: str = Field(pattern=CURRENCY, description="ISO 4217")
-    plan: str = Field(min_length=1, max_length=64)
+    plan: str = Field(min_length=1, max_length=PLAN_CHARS_MAX)
     billing_mode: Literal["prepaid", "postpaid"]
     numbers: list[str] = Field(default_factory=list, max_length=100)
     time_zone: str = Field(default="UTC", min_length=1, max_length=64)
@@ -102,7 +103,7 @@ class ChargebackRecording(_Strict):
 class PlanChange(_Strict):
     """R21: the new plan applies from the next billing period."""
 
-    plan: str = Field(min_length=1, max_length=64)
+    plan: str = Field(min_length=1, max_length=PLAN_CHARS_MAX)
 
 
 class Deal(_Strict):

@@ -23,6 +23,7 @@ import asyncio
 import hashlib
 import json
 import os
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -65,6 +66,11 @@ from streams.edge.publish import produce_events
 from streams.kafka.partitioning import partition_for
 
 KEY_CHARS_MAX = 200
+# An account's id, as the API takes it: safe in a URL and in a read model's query. Checked when an
+# account is opened, by the CLI as by the API, so that every new account can be reached by both;
+# other commands take the ids already on the log as they are.
+ACCOUNT_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
+PLAN_CHARS_MAX = 64
 
 
 class CommandRefused(ConfigError):
@@ -107,6 +113,8 @@ def sold(plan: str, plans: tuple[str, ...]) -> str:
     """``plan`` when the catalogue (the ``plans`` setting) sells it or is empty. An account on a
     misspelt plan would be billed without its fee and at the default cards, and nobody would
     see it; Lago and Kill Bill refuse an unknown plan code too."""
+    if not plan or len(plan) > PLAN_CHARS_MAX:
+        raise CommandRefused(f"plan: 1 to {PLAN_CHARS_MAX} characters")
     if plans and plan not in plans:
         raise CommandRefused(f"unknown_plan: {plan!r} is not a plan sold (plans: {', '.join(plans)})")
     return plan
@@ -116,6 +124,9 @@ def opening(account_id: str, currency: str, plan: str, mode: str, numbers: list[
             country: str, tax_jurisdiction: str, key: str, at_ms: int | None = None,
             customer: Customer = Customer(), plans: tuple[str, ...] = ()) -> AccountOpened:
     """``plans``: the catalogue the plan must be in (empty: any)."""
+    if not re.fullmatch(ACCOUNT_ID, account_id):
+        raise CommandRefused(f"account: {account_id[:80]!r} must be 1 to 64 letters, digits, '.', '_', ':' or '-', "
+                             "starting with a letter or digit")
     sold(plan, plans)
     who = customer.checked()
     event = AccountOpened(_event_id("open", key or account_id), account_id, at_ms or int(time.time() * 1000),
@@ -225,8 +236,6 @@ def plan_change(account_id: str, new_plan: str, key: str, at_ms: int | None = No
                 plans: tuple[str, ...] = ()) -> PlanChangeRequested:
     """R21: the new plan applies from the next period; the worker decides when. ``plans``: the
     catalogue it must be in (empty: any)."""
-    if not new_plan or len(new_plan) > 64:
-        raise CommandRefused("plan: 1 to 64 characters")
     sold(new_plan, plans)
     event = PlanChangeRequested(_event_id("plan", key), account_id, at_ms or _now_ms(), new_plan)
     _checked(event, lambda _: None)

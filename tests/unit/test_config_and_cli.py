@@ -140,6 +140,12 @@ def test_duplicate_prefix_is_an_error(tmp_path):
      "unknown_time_zone"),
     (["account", "open", "a1", "--currency", "USD", "--plan", "basci", "--mode", "prepaid"],
      {"VOICELEDGER_PLANS": "basic,pro"}, "unknown_plan: 'basci' is not a plan sold (plans: basic, pro)"),
+    # An account the CLI opens must be one the API can address (streams/edge/commands.py: ACCOUNT_ID).
+    (["account", "open", "acme corp", "--currency", "USD", "--plan", "b", "--mode", "prepaid"], {},
+     "account: 'acme corp' must be 1 to 64 letters"),
+    (["account", "open", "a" * 65, "--currency", "USD", "--plan", "b", "--mode", "prepaid"], {}, "account: 'aaaa"),
+    (["account", "open", "a1", "--currency", "USD", "--plan", "p" * 65, "--mode", "prepaid"], {},
+     "plan: 1 to 64 characters"),
     (["account", "plan", "a1", "--plan", "premium"], {"VOICELEDGER_PLANS": "basic,pro"}, "unknown_plan: 'premium'"),
     (["account", "deal", "a1", "--card", "acme-dael"], {"VOICELEDGER_DEAL_CARDS": "acme-deal"},
      "unknown_deal_card: 'acme-dael' is not a card kept for deals or plans (acme-deal)"),
