@@ -134,6 +134,9 @@ class Settings:
     # start, not billed as a plan without one). Empty: any plan name is taken as given. The fold
     # never checks it, so a rebuild never depends on today's catalogue.
     plans: tuple[str, ...] = setting((), check=checks.plan_names)
+    # Plans no longer sold whose accounts stay on them: the settings may still name them (their
+    # fees, cards, terms), and no account is opened on or moved to one.
+    retired_plans: tuple[str, ...] = setting((), check=checks.plan_names)
     # The lifecycle (projections/lifecycle.py). R14: "plan:amount" monthly fees, charged in
     # advance in the account's currency, comma separated; plans not named have no fee.
     monthly_fees: tuple[str, ...] = setting((), check=checks.plan_amounts)
@@ -358,6 +361,11 @@ def _check_together(s: Settings) -> None:
     if s.batch_stuck_exit_seconds < s.batch_stuck_seconds:
         raise ConfigError(f"batch_stuck_exit_seconds: {s.batch_stuck_exit_seconds} must be at least "
                           f"batch_stuck_seconds ({s.batch_stuck_seconds})")
+    if s.retired_plans and not s.plans:
+        raise ConfigError("retired_plans: needs plans, the catalogue of the plans sold")
+    if set(s.plans) & set(s.retired_plans):
+        raise ConfigError(f"retired_plans: {sorted(set(s.plans) & set(s.retired_plans))[0]!r} is in plans too: a plan "
+                          "is sold or retired")
     if s.plans:
         _check_catalogue(s)
     if s.commit_interval_seconds >= s.session_timeout_seconds:
@@ -372,12 +380,13 @@ def _check_catalogue(s: Settings) -> None:
              ("inbound_rates", s.inbound_rate_by_plan()), ("included_minutes", s.included_seconds_by_plan()),
              ("plan_cards", s.plan_cards_by_plan()), ("payment_terms", s.payment_terms_by_plan()),
              ("residential_plans", [(plan, None) for plan in s.residential_plans]))
-    sold = set(s.plans)
+    known = set(s.plans) | set(s.retired_plans)
     for setting_name, pairs in named:
         for key, _ in pairs:
             plan = key.partition(":")[0]  # "plan:CUR" for a fee in one currency
-            if plan not in sold:
-                raise ConfigError(f"{setting_name}: plan {plan!r} is not in plans ({', '.join(s.plans)})")
+            if plan not in known:
+                raise ConfigError(f"{setting_name}: plan {plan!r} is not in plans ({', '.join(s.plans)})"
+                                  + (f" nor retired_plans ({', '.join(s.retired_plans)})" if s.retired_plans else ""))
 
 
 def validate(s: Settings) -> Settings:

@@ -66,7 +66,8 @@ def rerate_period(settings: Settings, account_id: str, period: str, plan: str, p
     from streams.worker.app import fold_settings_from
 
     fold = fold_settings_from(settings)  # a setting that is wrong says so before anything is read
-    commands.sold(plan, settings.plans)  # a misspelt plan would re-rate at the default cards
+    # A misspelt plan would re-rate at the default cards; a retired plan still has its cards.
+    commands.sold(plan, settings.plans + settings.retired_plans if settings.plans else ())
     currency, time_zone, country_code = account_of(settings, account_id)
     done = rerate(calls_of(settings, account_id, time_zone, period), [], currency,
                   on_net_prefixes=fold.on_net_prefixes, country_code=country_code or fold.country_code,

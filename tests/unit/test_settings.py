@@ -54,6 +54,7 @@ SAMPLES: dict[str, tuple[str, str, object]] = {
     "included_minutes": ('["basic:100"]', "basic:100", ("basic:100",)),
     "country_code": ('"32"', "32", "32"),
     "plans": ('["basic", "pro"]', "basic,pro", ("basic", "pro")),
+    "retired_plans": ('["legacy", "old"]', "legacy,old", ("legacy", "old")),
     "monthly_fees": ('["basic:9.99"]', "basic:9.99", ("basic:9.99",)),
     "termination_fee": ('"25.00"', "25.00", "25.00"),
     "connection_fees": ('["pro:10"]', "pro:10", ("pro:10",)),
@@ -120,11 +121,12 @@ def test_each_setting_is_read_from_toml_and_from_the_environment(name, tmp_path)
     toml, env, expected = SAMPLES[name]
     extra = {"kafka_ssl_keyfile": {"kafka_ssl_certfile": '"/etc/c.pem"'},
              "clickhouse_cluster": {"clickhouse_url": '"clickhouse://ch:9000/vl"'},
+             "retired_plans": {"plans": '["basic"]'},
              "max_clock_skew_seconds": {}, "kafka_security_protocol": {}}.get(name, {})
     cfg = tmp_path / "vl.toml"
     cfg.write_text("[voiceledger]\n" + "".join(f"{k} = {v}\n" for k, v in {name: toml, **extra}.items()))
     from_file = load_settings(str(cfg), env={})
-    env_extra = {f"VOICELEDGER_{k.upper()}": v.strip('"') for k, v in extra.items()}
+    env_extra = {f"VOICELEDGER_{k.upper()}": v.strip('[]"') for k, v in extra.items()}
     from_env = load_settings(None, env={f"VOICELEDGER_{name.upper()}": env, **env_extra})
     assert getattr(from_file, name) == getattr(from_env, name) == expected
     assert type(getattr(from_env, name)) is type(getattr(Settings(), name))

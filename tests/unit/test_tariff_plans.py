@@ -230,6 +230,24 @@ def test_R14_with_a_catalogue_a_plan_setting_naming_a_plan_not_sold_is_refused_a
     assert getattr(load_settings(None, env={"VOICELEDGER_" + setting: value}), setting.lower())
 
 
+def test_R14_a_retired_plan_keeps_its_settings_and_takes_no_new_account():
+    env = {**CATALOGUE, "VOICELEDGER_RETIRED_PLANS": "legacy", "VOICELEDGER_MONTHLY_FEES": "basic:9.99,legacy:4.99",
+           "VOICELEDGER_PLAN_CARDS": "legacy:business-usd"}
+    settings = load_settings(None, env=env)
+    assert dict(settings.monthly_fee_by_plan())["legacy"] == 4_990_000, "its accounts keep their fee"
+    with pytest.raises(commands.CommandRefused, match="^unknown_plan: 'legacy'"):
+        commands.opening("a1", "USD", "legacy", "prepaid", [], "UTC", "US", "", "k1", OCT, plans=settings.plans)
+    with pytest.raises(commands.CommandRefused, match="^unknown_plan: 'legacy'"):
+        commands.plan_change("a1", "legacy", "k2", OCT, plans=settings.plans)
+    with pytest.raises(ConfigError, match="^monthly_fees: plan 'legacyy' is not in plans \\(basic, business\\) nor "
+                                          "retired_plans \\(legacy\\)$"):
+        load_settings(None, env={**env, "VOICELEDGER_MONTHLY_FEES": "legacyy:4.99"})
+    with pytest.raises(ConfigError, match="^retired_plans: 'basic' is in plans too"):
+        load_settings(None, env={**env, "VOICELEDGER_RETIRED_PLANS": "basic"})
+    with pytest.raises(ConfigError, match="^retired_plans: needs plans"):
+        load_settings(None, env={"VOICELEDGER_RETIRED_PLANS": "legacy"})
+
+
 def test_R14_a_catalogue_takes_fees_per_currency_and_every_plan_setting_of_its_plans():
     sold = load_settings(None, env={**CATALOGUE, "VOICELEDGER_MONTHLY_FEES": "basic:9.99,business:EUR:27.00",
                                     "VOICELEDGER_PLAN_CARDS": "business:business-usd",
