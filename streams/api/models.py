@@ -301,6 +301,33 @@ class Receivables(BaseModel):
     accounts: list[AgedAccount]
 
 
+class PlanPrice(BaseModel):
+    currency: str = Field(description="ISO 4217; empty: every currency without a price of its own")
+    amount_micros: int
+
+
+class Plan(BaseModel):
+    """A plan as the settings price it."""
+
+    plan: str
+    sold: bool = Field(description="accounts may be opened on it and moved to it (false: retired)")
+    monthly_fees: list[PlanPrice] = Field(description="R14, charged in advance; none: no fee")
+    connection_fees: list[PlanPrice] = Field(description="R21: charged when an account moves to the plan")
+    inbound_per_minute: list[PlanPrice] = Field(description="calls received on a rented number; none: free")
+    included_minutes: int = Field(description="R4: domestic minutes included per calendar month")
+    rate_cards: list[str] = Field(description="the names of its cards; empty: the cards no plan names")
+    payment_terms_days: int = Field(description="days an invoice is due after its issue")
+    residential: bool = Field(description="R36: watched by the business-on-residential report")
+
+
+class PlanCatalogue(BaseModel):
+    """The plans (``plans``, ``retired_plans`` and the plan settings)."""
+
+    catalogue: bool = Field(description="false: no catalogue is set, so any plan name is taken; listed are the plans "
+                                        "the settings name")
+    plans: list[Plan]
+
+
 class ProblemDetails(BaseModel):
     """RFC 9457 problem details: ``type`` is stable, ``detail`` is for people."""
 

@@ -17,6 +17,7 @@ from streams.api import access, read_model as rm, statements
 from streams.api.command_routes import ACCOUNT, ERRORS
 from streams.api.context import Context, caller, context, must
 from streams.api.links import portal_link
+from streams.api.plans import catalogue
 from streams.api.models import (
     INVOICE_NUMBER,
     MONTH,
@@ -29,6 +30,7 @@ from streams.api.models import (
     InvoiceDocument,
     InvoiceList,
     PortalLink,
+    PlanCatalogue,
     PortalLinkRequest,
     Receivables,
     Statement,
@@ -148,6 +150,13 @@ def call_page(account_id: str, rows: list[tuple], limit: int, offset: int) -> Ca
 # AgedAccount's fields, in the order of streams/clickhouse/receivables.py: AGE_BUCKETS.
 AGED_FIELDS = ("not_due_micros", "days_1_30_micros", "days_31_60_micros", "days_61_90_micros", "over_90_micros")
 assert len(AGED_FIELDS) == len(aged.AGE_BUCKETS)
+
+
+@router.get("/plans", response_model=PlanCatalogue)
+def plans(who: str = Depends(caller), ctx: Context = Depends(context)) -> PlanCatalogue:
+    """The plans an account may be opened on or moved to, and how each is priced."""
+    must(who in (access.OPERATOR, access.FINANCE))
+    return catalogue(ctx.settings)
 
 
 @router.get("/receivables", response_model=Receivables)

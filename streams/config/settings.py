@@ -373,20 +373,24 @@ def _check_together(s: Settings) -> None:
                           f"session_timeout_seconds ({s.session_timeout_seconds})")
 
 
-def _check_catalogue(s: Settings) -> None:
-    """Every plan a plan setting names is one of ``plans``: a fee, a card or a term for a plan
-    nobody can be on is a typo, and the plan it was meant for would go without it."""
+def plans_named(s: Settings) -> list[tuple[str, str]]:
+    """(setting, plan) for every plan a plan setting names, in the settings' order."""
     named = (("monthly_fees", s.monthly_fee_by_plan()), ("connection_fees", s.connection_fee_by_plan()),
              ("inbound_rates", s.inbound_rate_by_plan()), ("included_minutes", s.included_seconds_by_plan()),
              ("plan_cards", s.plan_cards_by_plan()), ("payment_terms", s.payment_terms_by_plan()),
              ("residential_plans", [(plan, None) for plan in s.residential_plans]))
+    # "plan:CUR" keys a fee in one currency
+    return [(setting_name, key.partition(":")[0]) for setting_name, pairs in named for key, _ in pairs]
+
+
+def _check_catalogue(s: Settings) -> None:
+    """Every plan a plan setting names is one of ``plans``: a fee, a card or a term for a plan
+    nobody can be on is a typo, and the plan it was meant for would go without it."""
     known = set(s.plans) | set(s.retired_plans)
-    for setting_name, pairs in named:
-        for key, _ in pairs:
-            plan = key.partition(":")[0]  # "plan:CUR" for a fee in one currency
-            if plan not in known:
-                raise ConfigError(f"{setting_name}: plan {plan!r} is not in plans ({', '.join(s.plans)})"
-                                  + (f" nor retired_plans ({', '.join(s.retired_plans)})" if s.retired_plans else ""))
+    for setting_name, plan in plans_named(s):
+        if plan not in known:
+            raise ConfigError(f"{setting_name}: plan {plan!r} is not in plans ({', '.join(s.plans)})"
+                              + (f" nor retired_plans ({', '.join(s.retired_plans)})" if s.retired_plans else ""))
 
 
 def validate(s: Settings) -> Settings:

@@ -68,6 +68,10 @@ def test_access_is_by_scoped_token_and_every_error_is_a_problem(api):
     assert "'basci'" in body["detail"] and "basic, business, pro" in body["detail"]
     status, body, _ = call(base, "POST", "/v1/accounts/acct-000001/plan", {"plan": "premium"}, key="k-7")
     assert (status, body["type"]) == (422, "https://voiceledger.dev/problems/unknown-plan"), body
+    status, body, _ = call(base, "GET", "/v1/plans")
+    assert status == 200 and [(p["plan"], p["sold"]) for p in body["plans"]] == [
+        ("basic", True), ("business", True), ("pro", True)] and body["catalogue"], body
+    assert call(base, "GET", "/v1/plans", scope="portal:acct-000001")[0] == 403
     status, body, _ = call(base, "POST", "/v1/accounts/acct-000001/deal", {"card": "acme-deal"}, key="k-8")
     assert (status, body["type"]) == (422, "https://voiceledger.dev/problems/unknown-deal-card"), "no deal_cards set"
     assert call(base, "GET", "/v1/nowhere")[0] == 404

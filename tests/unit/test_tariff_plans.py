@@ -283,6 +283,32 @@ def test_R2_R5_a_deal_names_a_card_kept_for_deals_or_plans_only():
         commands.deal("a1", "acme-deal", "k", OCT, kept=commands.kept_cards(load_settings(None, env={})))
 
 
+def test_R4_R14_R21_the_catalogue_the_api_shows_is_how_the_settings_price_each_plan():
+    from streams.api.plans import catalogue
+
+    env = {**CATALOGUE, "VOICELEDGER_RETIRED_PLANS": "legacy", "VOICELEDGER_INCLUDED_MINUTES": "basic:100",
+           "VOICELEDGER_MONTHLY_FEES": "basic:9.99,business:USD:29.00,business:EUR:27.00,legacy:4.00",
+           "VOICELEDGER_CONNECTION_FEES": "business:10", "VOICELEDGER_PLAN_CARDS": "business:business-usd",
+           "VOICELEDGER_PAYMENT_TERMS": "business:30", "VOICELEDGER_RESIDENTIAL_PLANS": "basic"}
+    shown = catalogue(load_settings(None, env=env)).model_dump()
+    assert shown["catalogue"] is True
+    assert [(p["plan"], p["sold"]) for p in shown["plans"]] == [("basic", True), ("business", True), ("legacy", False)]
+    basic, business, legacy = shown["plans"]
+    assert (basic["monthly_fees"], basic["included_minutes"], basic["residential"], basic["payment_terms_days"]) == (
+        [{"currency": "", "amount_micros": 9_990_000}], 100, True, 14)
+    assert business["monthly_fees"] == [{"currency": "USD", "amount_micros": 29_000_000},
+                                        {"currency": "EUR", "amount_micros": 27_000_000}]
+    assert (business["connection_fees"], business["rate_cards"], business["payment_terms_days"]) == (
+        [{"currency": "", "amount_micros": 10_000_000}], ["business-usd"], 30)
+    assert (legacy["monthly_fees"], legacy["rate_cards"], legacy["residential"]) == (
+        [{"currency": "", "amount_micros": 4_000_000}], [], False)
+    # No catalogue: the plans the settings name, each taken.
+    loose = catalogue(load_settings(None, env={"VOICELEDGER_MONTHLY_FEES": "pro:1,basic:2",
+                                               "VOICELEDGER_PAYMENT_TERMS": "pro:7"})).model_dump()
+    assert loose["catalogue"] is False and [(p["plan"], p["sold"]) for p in loose["plans"]] == [("pro", True),
+                                                                                               ("basic", True)]
+
+
 def test_R7_a_plan_priced_in_a_currency_it_has_no_fee_for_is_a_clear_error_at_start(tmp_path):
     import subprocess
     import sys

@@ -1,0 +1,34 @@
+"""The plan catalogue as the API shows it (``GET /v1/plans``): what a CRM offers an operator
+opening an account or changing its plan, from the settings the worker prices with."""
+
+from __future__ import annotations
+
+from streams.api.models import Plan, PlanCatalogue, PlanPrice
+from streams.config.settings import Settings, plans_named
+
+
+def catalogue(settings: Settings) -> PlanCatalogue:
+    """The plans sold, then the retired ones; without a catalogue, every plan the settings name
+    (in the order they name them), each sold since any name is taken."""
+    if settings.plans:
+        names, sold = [*settings.plans, *settings.retired_plans], set(settings.plans)
+    else:
+        names = list(dict.fromkeys(plan for _, plan in plans_named(settings)))
+        sold = set(names)
+    return PlanCatalogue(catalogue=bool(settings.plans), plans=[_plan(settings, name, name in sold) for name in names])
+
+
+def _plan(settings: Settings, name: str, sold: bool) -> Plan:
+    return Plan(plan=name, sold=sold, monthly_fees=_prices(settings.monthly_fee_by_plan(), name),
+                connection_fees=_prices(settings.connection_fee_by_plan(), name),
+                inbound_per_minute=_prices(settings.inbound_rate_by_plan(), name),
+                included_minutes=dict(settings.included_seconds_by_plan()).get(name, 0) // 60,
+                rate_cards=list(dict(settings.plan_cards_by_plan()).get(name, ())),
+                payment_terms_days=dict(settings.payment_terms_by_plan()).get(name, settings.payment_terms_days),
+                residential=name in settings.residential_plans)
+
+
+def _prices(pairs: tuple[tuple[str, int], ...], name: str) -> list[PlanPrice]:
+    """A plan's prices from "plan" (any currency) and "plan:CUR" keys."""
+    return [PlanPrice(currency=key.partition(":")[2], amount_micros=micros) for key, micros in pairs
+            if key.partition(":")[0] == name]
