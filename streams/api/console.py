@@ -1,6 +1,7 @@
 """The operator console at ``/console`` (issue 19): find an account, see its status, balance,
-funds held, invoices and dead letters, and place or release a fraud hold or post a goodwill
-credit, or send an account's dead-lettered events again, from the page.
+funds held, invoices and dead letters, and place or release a fraud hold, post a goodwill
+credit, change the plan from the next period (among the plans sold, ``plans``), or send an
+account's dead-lettered events again, from the page.
 
 An operator signs in with their API token (``operator``: sees and acts; ``finance``: sees). The
 token itself is never kept in the browser: the session cookie is a signed, expiring token of
@@ -76,7 +77,8 @@ def account(request: Request, account_id: str, notice: str = Query("", max_lengt
     return pages.page("console_account.html", currency=row.currency, title=row.account_id, scope=scope,
                       account=account_view(row), held=held, operator=scope == access.OPERATOR, notice=notice,
                       invoices=statements.summaries(ctx.reader, row.account_id, rm.invoices(ctx.reader, row.account_id)),
-                      dead_letters=letters, key=pages.new_key(), csrf=ctx.signer.csrf(request.cookies.get(COOKIE, "")))
+                      dead_letters=letters, key=pages.new_key(), csrf=ctx.signer.csrf(request.cookies.get(COOKIE, "")),
+                      plans=[p for p in ctx.settings.plans if p != row.plan])
 
 
 @router.post("/accounts/{account_id}/{action}")
@@ -101,6 +103,10 @@ def _act(ctx: Context, account_id: str, action: str, fields: dict[str, str]) -> 
         event = command(lambda: commands.adjustment(account_id, micros, row.currency, "goodwill",
                                                     fields.get("reason", "")[:256], key))
         done = f"Credit of {fields.get('amount', '')} {row.currency} posted"
+    elif action == "plan":
+        plan = fields.get("plan", "")[:64]
+        event = command(lambda: commands.plan_change(account_id, plan, key, plans=ctx.settings.plans))
+        done = f"Plan {plan} from the next period (R21)"
     elif action == "redrive":
         return _redrive(ctx, account_id, fields.get("reason", "")[:64])
     else:

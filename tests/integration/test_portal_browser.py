@@ -6,7 +6,8 @@ The customer logs in by the signed link ``voiceledger portal link`` prints, read
 of the current month and of each of the three before (R20; an older month is refused), downloads
 an invoice as PDF, opens a dispute of a fresh invoice and is refused for one issued more than 30
 days ago (R19), then erases their personal data, after a refusal for a wrong confirmation (R32).
-An operator signs in to the console, finds the account and places a fraud hold, then sends again
+An operator signs in to the console, finds the account, moves it to the other plan sold from
+the next period (R21) and places a fraud hold, then sends again
 the call of an account that was dead-lettered before the account was opened: it is billed (R9).
 Last, an API whose customers read French (``invoice_locale = "fr_BE"``) shows the same account's
 portal, invoices and a refusal in French.
@@ -48,7 +49,7 @@ def shots(tmp_path: Path) -> Path:
 
 def test_R19_R20_R32_R33_the_customer_portal_and_the_operator_console_in_headless_chromium(settings, tmp_path):
     out = shots(tmp_path)
-    with api_process(settings, tmp_path) as (settings, base):
+    with api_process(settings, tmp_path, plans=("basic", "business")) as (settings, base):
         lived = four_months(settings, base, tmp_path)
         _opened_after_its_call(settings, tmp_path)
         link = subprocess.run([sys.executable, "-m", "streams.cli", "portal", "link", ACCOUNT], env=worker_env(settings),
@@ -68,9 +69,10 @@ def test_R19_R20_R32_R33_the_customer_portal_and_the_operator_console_in_headles
             _console(browser.new_page(viewport={"width": 1100, "height": 800}), base, out)
             _in_french(browser.new_page(viewport={"width": 1100, "height": 800}), settings, tmp_path, out)
             browser.close()
-        # The hold placed from the console is folded like any command: the account is held.
+        # The plan change and the hold placed from the console are folded like any command.
         assert run_worker_to_end(settings, log_events(settings)[1], tmp_path / "worker.log") == 0
-        assert call(base, "GET", f"/v1/accounts/{ACCOUNT}")[1]["status"] == "FRAUD_HOLD"
+        folded = call(base, "GET", f"/v1/accounts/{ACCOUNT}")[1]
+        assert (folded["status"], folded["plan"], folded["pending_plan"]) == ("FRAUD_HOLD", "basic", "business")
         late = call(base, "GET", f"/v1/accounts/{LATE}/calls")[1]["calls"]
         assert [(c["call_key"], c["charge_micros"]) for c in late] == [("fs-1/late-1", 10_000)], "sent again, billed"
 
@@ -182,6 +184,11 @@ def _console(page, base: str, out: Path) -> None:  # noqa: ANN001 - a Playwright
     page.click("header button")
     assert page.url == f"{base}/console/accounts/{ACCOUNT}"
     assert page.inner_text("#status") == "ACTIVE"
+    # R21: the plans sold but the account's own, from the catalogue; the change from the next period.
+    assert page.locator("#plan-choice option").all_inner_texts() == ["business"]
+    page.select_option("#plan-choice", "business")
+    page.click("#change-plan")
+    assert "Plan business from the next period" in page.inner_text("#notice")
     page.fill("input[name=case_ref]", "case-77")
     page.click("#hold")
     assert "Fraud hold placed" in page.inner_text("#notice")
