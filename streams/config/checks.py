@@ -17,7 +17,12 @@ from projections.money import SUPPORTED_CURRENCIES, parse_decimal_micros
 _HOST_PORT = re.compile(r"^[A-Za-z0-9._\-\[\]:]+:\d{1,5}$")
 _TOPIC = re.compile(r"^[A-Za-z0-9._\-]{1,249}$")  # Kafka's legal topic names
 _HOST = re.compile(r"^[A-Za-z0-9._\-:\[\]]{1,253}$")
-_NAME = re.compile(r"^[^\s,:|]{1,64}$")  # a plan name: no separators of the list settings
+_NAME = re.compile(r"^[^\s,:|\x00-\x1f\x7f]{1,64}$")  # a plan name: no separators of the list settings
+
+
+def is_plan_name(value: str) -> bool:
+    """What a plan setting can name: 1-64 characters, no space, control character, ',', ':' or '|'."""
+    return bool(_NAME.match(value))
 
 
 class Invalid(ValueError):

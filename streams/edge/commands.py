@@ -61,6 +61,7 @@ from projections.validation import (
     validate_account_opened,
     validate_money,
 )
+from streams.config import checks
 from streams.config.settings import ConfigError, Settings
 from streams.edge.publish import produce_events
 from streams.kafka.partitioning import partition_for
@@ -113,8 +114,9 @@ def sold(plan: str, plans: tuple[str, ...]) -> str:
     """``plan`` when the catalogue (the ``plans`` setting) sells it or is empty. An account on a
     misspelt plan would be billed without its fee and at the default cards, and nobody would
     see it; Lago and Kill Bill refuse an unknown plan code too."""
-    if not plan or len(plan) > PLAN_CHARS_MAX:
-        raise CommandRefused(f"plan: 1 to {PLAN_CHARS_MAX} characters")
+    if not checks.is_plan_name(plan):  # a plan no setting could ever name: no fee, no cards, ever
+        raise CommandRefused(f"plan: 1 to {PLAN_CHARS_MAX} characters, none of them a space, a control character, "
+                             "',', ':' or '|'")
     if plans and plan not in plans:
         raise CommandRefused(f"unknown_plan: {plan!r} is not a plan sold (plans: {', '.join(plans)})")
     return plan
@@ -273,7 +275,7 @@ def deal(account_id: str, card: str, key: str, at_ms: int | None = None,
     ``kept``: the cards a deal may name (``deal_cards`` and the plans' cards); None: any. A card
     kept by no deal or plan already prices every account's calls, and a misspelt one would
     leave the account on its plan's cards unnoticed."""
-    if len(card) > 64 or "@" in card or any(c in card for c in " ,:|"):
+    if card and (not checks.is_plan_name(card) or "@" in card):  # as plan_cards and deal_cards name cards
         raise CommandRefused("card: a card's name (its id before @), at most 64 characters")
     if card and kept is not None and card not in kept:
         raise CommandRefused(f"unknown_deal_card: {card!r} is not a card kept for deals or plans "

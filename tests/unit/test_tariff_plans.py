@@ -264,6 +264,12 @@ def test_R21_with_a_catalogue_an_account_is_opened_on_or_moved_to_a_plan_sold_on
         commands.opening("a1", "USD", "busines", "prepaid", [], "UTC", "US", "", "k1", OCT, plans=plans)
     with pytest.raises(commands.CommandRefused, match="^unknown_plan: 'Basic'"):
         commands.plan_change("a1", "Basic", "k2", OCT, plans=plans)
+    # A plan no setting could ever name is refused with or without a catalogue.
+    for junk in ("a\x00b", "basic plan", "plan\n2", "a:b", "", "p" * 65):
+        with pytest.raises(commands.CommandRefused, match="^plan: 1 to 64 characters, none of them a space"):
+            commands.opening("a1", "USD", junk, "prepaid", [], "UTC", "US", "", "k1", OCT)
+        with pytest.raises(commands.CommandRefused, match="^plan: 1 to 64 characters"):
+            commands.plan_change("a1", junk, "k2", OCT)
     # No catalogue: any plan, as before.
     assert commands.opening("a1", "USD", "busines", "prepaid", [], "UTC", "US", "", "k1", OCT).plan == "busines"
     assert commands.plan_change("a1", "Basic", "k2", OCT).new_plan == "Basic"
@@ -279,6 +285,9 @@ def test_R2_R5_a_deal_names_a_card_kept_for_deals_or_plans_only():
     with pytest.raises(commands.CommandRefused, match="^unknown_deal_card: 'acme-dael' is not a card kept for deals "
                                                       "or plans \\(acme-deal, business-eur, business-usd\\)$"):
         commands.deal("a1", "acme-dael", "k", OCT, kept=kept)
+    for junk in ("acme\x00", "acme deal", "acme@2026-10-01", "a" * 65):
+        with pytest.raises(commands.CommandRefused, match="^card: a card's name"):
+            commands.deal("a1", junk, "k", OCT)
     with pytest.raises(commands.CommandRefused, match="none: set deal_cards"):
         commands.deal("a1", "acme-deal", "k", OCT, kept=commands.kept_cards(load_settings(None, env={})))
 
