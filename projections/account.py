@@ -143,7 +143,7 @@ class FoldSettings:
         """Plans priced in a currency they have no monthly fee for: a plan whose fees are set per
         currency ("plan:CUR") and whose cards also rate calls in a currency without a fee, and no
         fee for the plan in any currency. Said once at start, not found on an invoice."""
-        fees = dict(self.monthly_fee_by_plan)
+        fees = set(dict(self.monthly_fee_by_plan)) | {key for key, _, _ in self.monthly_fee_changes}
         by_plan, _ = self._plan_cards
         problems = []
         for plan, names in sorted(by_plan.items()):
@@ -200,6 +200,8 @@ class FoldSettings:
     # The lifecycle (projections/lifecycle.py): (plan, monthly fee in micro-units of the
     # account's currency) for plans with a fee (R14); the rest of its policy.
     monthly_fee_by_plan: tuple[tuple[str, int], ...] = ()
+    # Price changes: (plan or "plan:CUR", first month "YYYY-MM", monthly fee from then on).
+    monthly_fee_changes: tuple[tuple[str, str, int], ...] = ()
     termination_fee_micros: int = 0  # R26
     connection_fee_by_plan: tuple[tuple[str, int], ...] = ()  # R21: an upgrade pays the difference
     registration_grace_ms: int = 36 * 3_600_000  # R12
@@ -229,15 +231,18 @@ class FoldSettings:
         return {}
 
     def policy(self, plan: str, currency: str = "") -> Policy:
-        """The lifecycle's policy of ``plan``: its monthly fee in ``currency`` ("plan:CUR" in
-        ``monthly_fee_by_plan``), else the plan's fee in any currency ("plan")."""
-        key = (plan, currency)
-        found = self._policies.get(key)
+        """The lifecycle's policy of ``plan``: its monthly fees in ``currency`` ("plan:CUR" in
+        ``monthly_fee_by_plan`` or ``monthly_fee_changes``), else the plan's fees in any
+        currency ("plan"), each from the month it is dated."""
+        found = self._policies.get((plan, currency))
         if found is None:
             fees = dict(self.monthly_fee_by_plan)
-            found = self._policies[key] = Policy(fees.get(f"{plan}:{currency}", fees.get(plan, 0)),
-                                                 self.termination_fee_micros, self.registration_grace_ms,
-                                                 self.inactivity_ms)
+            key = f"{plan}:{currency}"
+            if key not in fees and all(k != key for k, _, _ in self.monthly_fee_changes):
+                key = plan
+            later = tuple(sorted((month, micros) for k, month, micros in self.monthly_fee_changes if k == key))
+            found = self._policies[(plan, currency)] = Policy(fees.get(key, 0), self.termination_fee_micros,
+                                                              self.registration_grace_ms, self.inactivity_ms, later)
         return found
 
 

@@ -61,10 +61,24 @@ R22_LAST_DAY = 26
 class Policy:
     """What the lifecycle needs of the account's plan and the provider's settings."""
 
-    monthly_fee_micros: int = 0  # in the account's currency (R14)
+    monthly_fee_micros: int = 0  # in the account's currency (R14), until the first of later_fees
     termination_fee_micros: int = 0  # R26
     registration_grace_ms: int = 36 * HOUR_MS  # R12
     inactivity_ms: int = 0  # R28; 0: never deactivated
+    # Price changes: (first period "YYYY-MM", the monthly fee from it), periods ascending. A
+    # period is charged the fee in effect for it, whenever it is charged (on a late tick, a
+    # top-up, a rebuild), so a change dated before a period begins gives the same charge live
+    # and rebuilt.
+    later_fees: tuple[tuple[str, int], ...] = ()
+
+    def fee(self, period: str) -> int:
+        """R14: the monthly fee of ``period``."""
+        fee = self.monthly_fee_micros
+        for first, later in self.later_fees:
+            if first > period:
+                break
+            fee = later
+        return fee
 
 
 @fast_init  # made per event: projections/records.py
@@ -180,7 +194,7 @@ def opening(billing_mode: str, opened_at_ms: int, time_zone: str, policy: Policy
     if billing_mode == "postpaid":
         period, days = _days_left_including(opened_at_ms, time_zone)
         return (Lifecycle(AccountStatus.ACTIVE, "opened", opened_at_ms, period, last_activity_ms=opened_at_ms),
-                [FeeCharged("prorated", period, prorated(policy.monthly_fee_micros, days, period), opened_at_ms)])
+                [FeeCharged("prorated", period, prorated(policy.fee(period), days, period), opened_at_ms)])
     return Lifecycle(AccountStatus.REGISTERED, "awaiting_funds", opened_at_ms, last_activity_ms=opened_at_ms), []
 
 
@@ -197,14 +211,14 @@ def termination(lc: Lifecycle, ctx: Context, reason: TerminationReason, at_ms: i
     """R22, R24-R27: what a termination charges, credits and refunds, then the status change."""
     out: list[Decision] = []
     period, days_left = _days_left_including(effective_at_ms, ctx.time_zone)
-    fee = policy.monthly_fee_micros
+    fee = policy.fee(period)
     if reason is TerminationReason.BREACH:  # R26: the month stays charged, plus the termination fee
         if policy.termination_fee_micros:
             out.append(FeeCharged("termination", period, policy.termination_fee_micros, at_ms))
     elif reason is TerminationReason.CUSTOMER_REQUEST and local_time(effective_at_ms, ctx.time_zone).day > R22_LAST_DAY:
         following = next_period(period)  # R22: cancelled after the 26th: the next month is owed
-        if lc.fee_period < following and fee:
-            out.append(FeeCharged("next_period", following, fee, at_ms))
+        if lc.fee_period < following and policy.fee(following):
+            out.append(FeeCharged("next_period", following, policy.fee(following), at_ms))
     elif reason in (TerminationReason.CUSTOMER_REQUEST, TerminationReason.PROVIDER_WITHOUT_REASON,
                     TerminationReason.INACTIVITY):
         # R25: charges only up to the termination date: credit the month's unused days.
@@ -223,8 +237,8 @@ def _due_fees(lc: Lifecycle, ctx: Context, at_ms: int, policy: Policy) -> list[D
     period = next_period(lc.fee_period) if lc.fee_period else now_period
     out: list[Decision] = []
     balance = ctx.balance_micros
-    fee = policy.monthly_fee_micros
     while period <= now_period:
+        fee = policy.fee(period)
         if ctx.billing_mode == "prepaid" and balance < fee:
             out.append(StatusChanged(AccountStatus.SUSPENDED, SuspensionReason.NON_PAYMENT.value, at_ms, at_ms,
                                      unpaid_period=period))
@@ -296,14 +310,15 @@ def on_funds(lc: Lifecycle, ctx: Context, at_ms: int, policy: Policy) -> list[De
     """After a payment is credited (``ctx.balance_micros`` includes it)."""
     if lc.status is AccountStatus.REGISTERED:
         period, days = _days_left_including(at_ms, ctx.time_zone)
-        first_fee = prorated(policy.monthly_fee_micros, days, period)  # R15
+        first_fee = prorated(policy.fee(period), days, period)  # R15
         if ctx.balance_micros >= first_fee:
             return [FeeCharged("prorated", period, first_fee, at_ms),
                     StatusChanged(AccountStatus.ACTIVE, "funded", at_ms, at_ms)]
         return []
     if lc.status is AccountStatus.SUSPENDED and lc.reason == SuspensionReason.NON_PAYMENT.value:
-        if ctx.balance_micros >= policy.monthly_fee_micros:  # R23: the top-up debits the fee and resumes
-            return [FeeCharged("monthly", lc.unpaid_period, policy.monthly_fee_micros, at_ms),
+        unpaid_fee = policy.fee(lc.unpaid_period)
+        if ctx.balance_micros >= unpaid_fee:  # R23: the top-up debits the fee and resumes
+            return [FeeCharged("monthly", lc.unpaid_period, unpaid_fee, at_ms),
                     StatusChanged(AccountStatus.ACTIVE, "topped_up", at_ms, at_ms)]
     return []
 

@@ -304,6 +304,8 @@ class Receivables(BaseModel):
 class PlanPrice(BaseModel):
     currency: str = Field(description="ISO 4217; empty: every currency without a price of its own")
     amount_micros: int
+    from_month: str = Field(default="", description="a price change: the first month (YYYY-MM) charged at it; "
+                                                    "empty: the price before any change")
 
 
 class Plan(BaseModel):
@@ -311,7 +313,8 @@ class Plan(BaseModel):
 
     plan: str
     sold: bool = Field(description="accounts may be opened on it and moved to it (false: retired)")
-    monthly_fees: list[PlanPrice] = Field(description="R14, charged in advance; none: no fee")
+    monthly_fees: list[PlanPrice] = Field(description="R14, charged in advance, with the price changes dated; none: "
+                                                      "no fee")
     connection_fees: list[PlanPrice] = Field(description="R21: charged when an account moves to the plan")
     inbound_per_minute: list[PlanPrice] = Field(description="calls received on a rented number; none: free")
     included_minutes: int = Field(description="R4: domestic minutes included per calendar month")

@@ -19,7 +19,9 @@ def catalogue(settings: Settings) -> PlanCatalogue:
 
 
 def _plan(settings: Settings, name: str, sold: bool) -> Plan:
-    return Plan(plan=name, sold=sold, monthly_fees=_prices(settings.monthly_fee_by_plan(), name),
+    changes = [PlanPrice(currency=key.partition(":")[2], amount_micros=micros, from_month=month)
+               for key, month, micros in settings.monthly_fee_changes() if key.partition(":")[0] == name]
+    return Plan(plan=name, sold=sold, monthly_fees=_prices(settings.monthly_fee_by_plan(), name) + changes,
                 connection_fees=_prices(settings.connection_fee_by_plan(), name),
                 inbound_per_minute=_prices(settings.inbound_rate_by_plan(), name),
                 included_minutes=dict(settings.included_seconds_by_plan()).get(name, 0) // 60,

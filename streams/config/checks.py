@@ -134,6 +134,27 @@ def plan_amounts(values: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
     return tuple(out)
 
 
+_PERIOD = re.compile(r"^20[0-9]{2}-(0[1-9]|1[0-2])$")
+
+
+def plan_fees(values: tuple[str, ...]) -> tuple[tuple[str, int, str], ...]:
+    """R14 monthly fees: ``plan_amounts``' entries, each with an optional '@YYYY-MM', the first
+    month it is charged for (a price change): (plan or "plan:CUR", micro-units, month or "").
+    One entry per plan, currency and month."""
+    out, seen = [], set()
+    for spec in values:
+        priced, at, month = spec.partition("@")
+        if at and not _PERIOD.match(month):
+            raise Invalid(f"{spec!r}: a price change names the first month it is charged for, '@YYYY-MM' "
+                          "(e.g. basic:12.99@2027-03)")
+        ((key, micros),) = plan_amounts((priced,))
+        if (key, month) in seen:
+            raise Invalid(f"{spec!r}: {key} has two fees" + (f" from {month}" if month else " without a month"))
+        seen.add((key, month))
+        out.append((key, micros, month))
+    return tuple(out)
+
+
 def plan_cards(values: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """'plan:card|card' entries (issue 20): the names of a plan's rate cards (a card's name is its
     id before '@': business-usd for business-usd@2026-10-01)."""

@@ -138,8 +138,11 @@ class Settings:
     # fees, cards, terms), and no account is opened on or moved to one.
     retired_plans: tuple[str, ...] = setting((), check=checks.plan_names)
     # The lifecycle (projections/lifecycle.py). R14: "plan:amount" monthly fees, charged in
-    # advance in the account's currency, comma separated; plans not named have no fee.
-    monthly_fees: tuple[str, ...] = setting((), check=checks.plan_amounts)
+    # advance in the account's currency, comma separated; plans not named have no fee. A price
+    # change is one more entry, "plan:amount@YYYY-MM", charged from that month on: add it before
+    # its month begins and never edit one whose month has begun, so that a rebuild, which folds
+    # every month with today's settings, charges what live did (docs/billing.md).
+    monthly_fees: tuple[str, ...] = setting((), check=checks.plan_fees)
     termination_fee: str = setting("0", check=checks.amount)  # R26, in the account's currency
     # R21: "plan:amount" connection fees; a plan change to a higher one charges the difference.
     connection_fees: tuple[str, ...] = setting((), check=checks.plan_amounts)
@@ -233,8 +236,10 @@ class Settings:
 
     @cached_property
     def _parsed(self) -> dict[str, Any]:
+        fees = checks.plan_fees(self.monthly_fees)
         return {"included_minutes": checks.plan_minutes(self.included_minutes),
-                "monthly_fees": checks.plan_amounts(self.monthly_fees),
+                "monthly_fees": tuple((key, micros) for key, micros, month in fees if not month),
+                "monthly_fee_changes": tuple((key, month, micros) for key, micros, month in fees if month),
                 "connection_fees": checks.plan_amounts(self.connection_fees),
                 "inbound_rates": checks.plan_amounts(self.inbound_rates),
                 "tax_rules": checks.tax_rules(self.tax_rules)}
@@ -259,8 +264,12 @@ class Settings:
         return checks.plan_days(self.payment_terms)
 
     def monthly_fee_by_plan(self) -> tuple[tuple[str, int], ...]:
-        """R14: (plan, monthly fee in micro-units), from ``monthly_fees``."""
+        """R14: (plan, monthly fee in micro-units), from ``monthly_fees``' entries without a month."""
         return self._parsed["monthly_fees"]
+
+    def monthly_fee_changes(self) -> tuple[tuple[str, str, int], ...]:
+        """R14: (plan, first month, monthly fee from it), from ``monthly_fees``' dated entries."""
+        return self._parsed["monthly_fee_changes"]
 
     def taxes_by_key(self) -> tuple[tuple[str, tuple[TaxRule, ...]], ...]:
         """R17: the tax rules per account jurisdiction or currency, from ``tax_rules``."""
@@ -375,7 +384,9 @@ def _check_together(s: Settings) -> None:
 
 def plans_named(s: Settings) -> list[tuple[str, str]]:
     """(setting, plan) for every plan a plan setting names, in the settings' order."""
-    named = (("monthly_fees", s.monthly_fee_by_plan()), ("connection_fees", s.connection_fee_by_plan()),
+    dated = tuple((key, micros) for key, _, micros in s.monthly_fee_changes())
+    named = (("monthly_fees", s.monthly_fee_by_plan() + dated),
+             ("connection_fees", s.connection_fee_by_plan()),
              ("inbound_rates", s.inbound_rate_by_plan()), ("included_minutes", s.included_seconds_by_plan()),
              ("plan_cards", s.plan_cards_by_plan()), ("payment_terms", s.payment_terms_by_plan()),
              ("residential_plans", [(plan, None) for plan in s.residential_plans]))

@@ -87,7 +87,7 @@ def _fold_settings(settings: Settings, cards: tuple[RateCard, ...]) -> FoldSetti
         dedup_max_keys=settings.dedup_max_keys,
         included_seconds_by_plan=settings.included_seconds_by_plan(),
         max_clock_skew_ms=settings.max_clock_skew_seconds * 1000,
-        monthly_fee_by_plan=settings.monthly_fee_by_plan(),
+        monthly_fee_by_plan=settings.monthly_fee_by_plan(), monthly_fee_changes=settings.monthly_fee_changes(),
         termination_fee_micros=parse_decimal_micros(settings.termination_fee),
         connection_fee_by_plan=settings.connection_fee_by_plan(),
         inbound_rate_by_plan=settings.inbound_rate_by_plan(),

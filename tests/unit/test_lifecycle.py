@@ -7,6 +7,7 @@ is computed by hand in the test. Time comes only from events (ticks, payments, o
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -48,8 +49,9 @@ def ms(text: str, tz: str = "UTC") -> int:
 class Account:
     """Feeds one account's events through the fold, one batch each, as the worker would."""
 
-    def __init__(self, opened_at: str, tz: str = "UTC", mode: str = "prepaid") -> None:
+    def __init__(self, opened_at: str, tz: str = "UTC", mode: str = "prepaid", fold: FoldSettings = FOLD) -> None:
         self.tz = tz
+        self.fold = fold  # the worker's settings: a test may change them between events, as a restart does
         self.offset = 0
         self.state = None
         self.entries = []
@@ -61,7 +63,7 @@ class Account:
     def feed(self, event):
         item = Positioned("t/0", self.offset, 0, NOW, event)
         self.offset += 1
-        self.state, outcomes = fold_batch(self.state, [item], FOLD)
+        self.state, outcomes = fold_batch(self.state, [item], self.fold)
         for o in outcomes:
             if isinstance(o, (Applied, Decided)):
                 self.entries += [e for e in ((getattr(o, "entry", None),) + o.derived) if e is not None]
@@ -136,8 +138,54 @@ def test_R14_missed_ticks_charge_every_period_begun_in_order():
                                                          "f:a1/2026-04"]
 
 
-def suspended_on_may_1st(tz="UTC") -> Account:
-    a = Account("2026-04-01T00:00:00", tz=tz)
+def raised(month: str, fee: int = 33_000_000) -> FoldSettings:
+    """FOLD with the basic plan's fee raised to ``fee`` from ``month`` (``basic:33.00@2026-06``)."""
+    return replace(FOLD, monthly_fee_changes=(("basic", month, fee),))
+
+
+def test_R14_a_price_change_charges_each_month_the_fee_dated_for_it():
+    a = Account("2026-04-15T00:00:00", fold=raised("2026-06"))
+    a.pay("2026-04-15T00:00:00", 200_000_000)  # April pro-rated at the old fee: 16 days of 30 = 16.00
+    a.tick("2026-07-01T00:00:00")  # one late tick: May at the old fee, June and July at the new one
+    assert [(k[1], k[2]) for k in a.kinds() if k[0] == "fee"] == [
+        ("f:a1/2026-04", 16_000_000), ("f:a1/2026-05", FEE), ("f:a1/2026-06", 33_000_000), ("f:a1/2026-07", 33_000_000)]
+    opened_in_june = Account("2026-06-21T00:00:00", fold=raised("2026-06"))
+    opened_in_june.pay("2026-06-21T00:00:00", 100_000_000)  # 10 days of 30 at 33.00 (R15)
+    assert [k[2] for k in opened_in_june.kinds() if k[0] == "fee"] == [11_000_000]
+
+
+def test_R14_R23_a_top_up_resumes_with_the_fee_of_the_unpaid_month():
+    a = suspended_on_may_1st(fold=raised("2026-05"))  # May costs 33.00: 5.00 left does not cover it
+    a.pay("2026-05-10T00:00:00", 30_000_000)
+    assert a.status is AccountStatus.ACTIVE and a.kinds()[-1] == ("fee", "f:a1/2026-05", 33_000_000)
+    assert a.state.balance_micros == 2_000_000
+
+
+def test_R14_a_price_change_added_before_its_month_folds_the_same_live_and_rebuilt():
+    """Live, the worker takes the change (dated July) at a restart on 10 June; a rebuild folds every
+    month with the settings of today. Same books. Dated June, a month begun when it was added, it
+    would not be: the rule the settings document (add a change before its month)."""
+    def lived(change: FoldSettings, restart: str | None) -> Account:
+        a = Account("2026-04-02T00:00:00", fold=FOLD if restart else change)
+        a.pay("2026-04-02T00:00:00", 300_000_000)
+        for at in ("2026-05-01", "2026-06-01", "2026-06-10", "2026-07-01", "2026-08-01", "2026-09-01"):
+            if at == restart:
+                a.fold = change
+            a.tick(at + "T00:00:00")
+            a.feed(CallDetailRecord(f"c-{at}", "carrier", f"k-{at}", "a1", "15550000001", "+15551234567",
+                                    ms(at + "T12:00:00"), ms(at + "T12:00:00"), ms(at + "T12:05:00"),
+                                    Disposition.ANSWERED))
+        return a
+
+    live, rebuilt = lived(raised("2026-07"), "2026-06-10"), lived(raised("2026-07"), None)
+    assert live.state == rebuilt.state and live.kinds() == rebuilt.kinds()
+    assert ("fee", "f:a1/2026-07", 33_000_000) in live.kinds()
+    late_live, late_rebuilt = lived(raised("2026-06"), "2026-06-10"), lived(raised("2026-06"), None)
+    assert late_live.state.balance_micros != late_rebuilt.state.balance_micros, "June: 30.00 live, 33.00 rebuilt"
+
+
+def suspended_on_may_1st(tz="UTC", fold: FoldSettings = FOLD) -> Account:
+    a = Account("2026-04-01T00:00:00", tz=tz, fold=fold)
     a.pay("2026-04-01T00:00:00", 35_000_000)  # April: 30.00, 5.00 left
     a.tick("2026-05-01T00:00:00")
     assert a.status is AccountStatus.SUSPENDED and a.state.lifecycle.unpaid_period == "2026-05"

@@ -292,11 +292,29 @@ def test_R2_R5_a_deal_names_a_card_kept_for_deals_or_plans_only():
         commands.deal("a1", "acme-deal", "k", OCT, kept=commands.kept_cards(load_settings(None, env={})))
 
 
+def test_R14_a_price_change_is_a_fee_dated_by_the_first_month_it_is_charged_for():
+    s = load_settings(None, env={"VOICELEDGER_MONTHLY_FEES": "basic:9.99,basic:12.99@2027-03,business:EUR:27@2027-01"})
+    assert s.monthly_fee_by_plan() == (("basic", 9_990_000),)
+    assert s.monthly_fee_changes() == (("basic", "2027-03", 12_990_000), ("business:EUR", "2027-01", 27_000_000))
+    fold = replace(SETTINGS, monthly_fee_by_plan=s.monthly_fee_by_plan(), monthly_fee_changes=s.monthly_fee_changes())
+    assert [fold.policy("basic", "USD").fee(m) for m in ("2027-02", "2027-03", "2030-12")] == [
+        9_990_000, 12_990_000, 12_990_000]
+    # "business:EUR" has a dated fee only: nothing before it, and other currencies keep "business".
+    assert fold.policy("business", "EUR").fee("2026-12") == 0 and fold.policy("business", "EUR").fee("2027-01") == 27_000_000
+    for bad, needle in (("basic:1@2027-3", "'@YYYY-MM'"), ("basic:1@2027-13", "'@YYYY-MM'"), ("basic:1@", "'@YYYY-MM'"),
+                        ("basic:1,basic:2", "basic has two fees without a month"),
+                        ("basic:1@2027-03,basic:2@2027-03", "basic has two fees from 2027-03")):
+        with pytest.raises(ConfigError, match=f"^monthly_fees: .*{needle}"):
+            load_settings(None, env={"VOICELEDGER_MONTHLY_FEES": bad})
+    with pytest.raises(ConfigError, match="^monthly_fees: plan 'basci' is not in plans"):
+        load_settings(None, env={**CATALOGUE, "VOICELEDGER_MONTHLY_FEES": "basic:1,basci:2@2027-01"})
+
+
 def test_R4_R14_R21_the_catalogue_the_api_shows_is_how_the_settings_price_each_plan():
     from streams.api.plans import catalogue
 
     env = {**CATALOGUE, "VOICELEDGER_RETIRED_PLANS": "legacy", "VOICELEDGER_INCLUDED_MINUTES": "basic:100",
-           "VOICELEDGER_MONTHLY_FEES": "basic:9.99,business:USD:29.00,business:EUR:27.00,legacy:4.00",
+           "VOICELEDGER_MONTHLY_FEES": "basic:9.99,business:USD:29.00,business:EUR:27.00,legacy:4.00,basic:12.99@2027-03",
            "VOICELEDGER_CONNECTION_FEES": "business:10", "VOICELEDGER_PLAN_CARDS": "business:business-usd",
            "VOICELEDGER_PAYMENT_TERMS": "business:30", "VOICELEDGER_RESIDENTIAL_PLANS": "basic"}
     shown = catalogue(load_settings(None, env=env)).model_dump()
@@ -304,13 +322,14 @@ def test_R4_R14_R21_the_catalogue_the_api_shows_is_how_the_settings_price_each_p
     assert [(p["plan"], p["sold"]) for p in shown["plans"]] == [("basic", True), ("business", True), ("legacy", False)]
     basic, business, legacy = shown["plans"]
     assert (basic["monthly_fees"], basic["included_minutes"], basic["residential"], basic["payment_terms_days"]) == (
-        [{"currency": "", "amount_micros": 9_990_000}], 100, True, 14)
-    assert business["monthly_fees"] == [{"currency": "USD", "amount_micros": 29_000_000},
-                                        {"currency": "EUR", "amount_micros": 27_000_000}]
+        [{"currency": "", "amount_micros": 9_990_000, "from_month": ""},
+         {"currency": "", "amount_micros": 12_990_000, "from_month": "2027-03"}], 100, True, 14)
+    assert business["monthly_fees"] == [{"currency": "USD", "amount_micros": 29_000_000, "from_month": ""},
+                                        {"currency": "EUR", "amount_micros": 27_000_000, "from_month": ""}]
     assert (business["connection_fees"], business["rate_cards"], business["payment_terms_days"]) == (
-        [{"currency": "", "amount_micros": 10_000_000}], ["business-usd"], 30)
+        [{"currency": "", "amount_micros": 10_000_000, "from_month": ""}], ["business-usd"], 30)
     assert (legacy["monthly_fees"], legacy["rate_cards"], legacy["residential"]) == (
-        [{"currency": "", "amount_micros": 4_000_000}], [], False)
+        [{"currency": "", "amount_micros": 4_000_000, "from_month": ""}], [], False)
     # No catalogue: the plans the settings name, each taken.
     loose = catalogue(load_settings(None, env={"VOICELEDGER_MONTHLY_FEES": "pro:1,basic:2",
                                                "VOICELEDGER_PAYMENT_TERMS": "pro:7"})).model_dump()
