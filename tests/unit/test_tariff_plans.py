@@ -299,6 +299,9 @@ def test_R14_a_price_change_is_a_fee_dated_by_the_first_month_it_is_charged_for(
     fold = replace(SETTINGS, monthly_fee_by_plan=s.monthly_fee_by_plan(), monthly_fee_changes=s.monthly_fee_changes())
     assert [fold.policy("basic", "USD").fee(m) for m in ("2027-02", "2027-03", "2030-12")] == [
         9_990_000, 12_990_000, 12_990_000]
+    from streams.worker.app import fold_settings_from  # what a worker folds with: the change reaches it
+
+    assert fold_settings_from(s).policy("basic", "USD").fee("2027-03") == 12_990_000
     # "business:EUR" has a dated fee only: nothing before it, and other currencies keep "business".
     assert fold.policy("business", "EUR").fee("2026-12") == 0 and fold.policy("business", "EUR").fee("2027-01") == 27_000_000
     for bad, needle in (("basic:1@2027-3", "'@YYYY-MM'"), ("basic:1@2027-13", "'@YYYY-MM'"), ("basic:1@", "'@YYYY-MM'"),
