@@ -211,6 +211,8 @@ class FoldSettings:
     # rules (R17) by key: an account's tax jurisdiction, else its currency.
     invoice_issuer: str = "VL"
     taxes_by_key: tuple[tuple[str, tuple[TaxRule, ...]], ...] = ()
+    # Changes of rates: (key, first period "YYYY-MM", the key's rules from it).
+    tax_rule_changes: tuple[tuple[str, str, tuple[TaxRule, ...]], ...] = ()
     # Legal invoices (issue 20): days to pay after issue, per plan where a plan has its own term.
     payment_terms_days: int = 14
     payment_terms_days_by_plan: tuple[tuple[str, int], ...] = ()
@@ -219,12 +221,30 @@ class FoldSettings:
         """When an invoice issued under ``plan`` at ``issued_at_ms`` is due (whole days later)."""
         return issued_at_ms + dict(self.payment_terms_days_by_plan).get(plan, self.payment_terms_days) * DAY_MS
 
-    def taxes(self, tax_jurisdiction: str, currency: str) -> tuple[TaxRule, ...]:
-        """R17: the rules of the account's jurisdiction when there are any, else of its currency."""
-        by_key = dict(self.taxes_by_key)
-        if tax_jurisdiction and tax_jurisdiction in by_key:
-            return by_key[tax_jurisdiction]
-        return by_key.get(currency, ())
+    def taxes(self, tax_jurisdiction: str, currency: str, period: str = "") -> tuple[TaxRule, ...]:
+        """R17: the rules of the account's jurisdiction when there are any, else of its currency;
+        those in effect for ``period`` (the last change dated at or before it; "": the first)."""
+        if tax_jurisdiction:
+            own = self._rules_in_effect(tax_jurisdiction, period)
+            if own is not None:
+                return own
+        return self._rules_in_effect(currency, period) or ()
+
+    def _rules_in_effect(self, key: str, period: str) -> tuple[TaxRule, ...] | None:
+        """``key``'s rules for ``period``; None when it has none yet."""
+        rules = dict(self.taxes_by_key).get(key)
+        for month, later in self._tax_changes.get(key, ()):
+            if month > period:
+                break
+            rules = later
+        return rules
+
+    @cached_property
+    def _tax_changes(self) -> dict[str, list[tuple[str, tuple[TaxRule, ...]]]]:
+        by_key: dict[str, list[tuple[str, tuple[TaxRule, ...]]]] = {}
+        for key, month, rules in sorted(self.tax_rule_changes, key=lambda change: change[1]):
+            by_key.setdefault(key, []).append((month, rules))
+        return by_key
 
     @cached_property
     def _policies(self) -> dict[str, Policy]:
@@ -440,7 +460,7 @@ class _Books:
         s = self.state
         closing = invoicing.close(s.account_id, s.currency, self.billing, period=period, usage_through=usage_through,
                                   fees_through=fees_through, at_ms=at_ms, time_zone=s.time_zone,
-                                  taxes=self.settings.taxes(s.tax_jurisdiction, s.currency),
+                                  taxes=self.settings.taxes(s.tax_jurisdiction, s.currency, period),
                                   issuer=self.settings.invoice_issuer, balance_micros=self.balance, kind=kind)
         if closing is None:
             if kind is InvoiceKind.REGULAR and period > self.billing.billed_through:
@@ -1076,8 +1096,11 @@ def _dispute_resolved(fold: _Fold, item: Positioned, event_ms: int) -> bool:
     """R19: a win for the customer is a credit note."""
     state, books = fold.state, fold.books
     year = local_time(event_ms, state.time_zone).year
+    # R17, R19: the credit note reverses the taxes at the rates its invoice charged (its period's)
+    disputed = books.billing.open_disputes.get(item.event.dispute_event_id)
+    taxes = fold.settings.taxes(state.tax_jurisdiction, state.currency, disputed[1] if disputed else "")
     resolved = resolve_dispute(books.billing, item.event, state.currency, year, fold.settings.invoice_issuer,
-                               books.balance, fold.settings.taxes(state.tax_jurisdiction, state.currency))
+                               books.balance, taxes)
     if isinstance(resolved, Refused):
         fold.reject(item, resolved.code, resolved.reason)
         return False

@@ -112,8 +112,8 @@ def _prepaid_cost(state: AccountState, settings: FoldSettings, at_ms: int,
     and the rounding and taxes (R17) the next invoice adds on everything unbilled with it. So the
     taxes a month's calls bring at its close cannot take a prepaid balance below zero (R10).
     ``cost(0)`` is what the close adds to what is unbilled already."""
-    taxes = settings.taxes(state.tax_jurisdiction, state.currency)
     period = period_of(at_ms, state.time_zone)
+    taxes = settings.taxes(state.tax_jurisdiction, state.currency, period)
 
     def cost(duration_s: int) -> int:
         unbilled = dict(state.billing.unbilled)

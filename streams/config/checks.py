@@ -180,9 +180,25 @@ def plan_minutes(values: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
 
 
 def tax_rules(values: tuple[str, ...]) -> tuple[tuple[str, tuple[TaxRule, ...]], ...]:
-    """R17: 'KEY:JURISDICTION:PERCENT:Name' rules, grouped by key (a jurisdiction or a currency)."""
-    by_key: dict[str, list[TaxRule]] = {}
-    for spec in values:
+    """R17: 'KEY:JURISDICTION:PERCENT:Name' rules, grouped by key (a jurisdiction or a currency);
+    the rules without a month (``tax_rule_changes`` has the dated ones)."""
+    return tuple((key, rules) for key, month, rules in _tax_rule_groups(values) if not month)
+
+
+def tax_rule_changes(values: tuple[str, ...]) -> tuple[tuple[str, str, tuple[TaxRule, ...]], ...]:
+    """R17: a change of a key's rules, 'KEY:JURISDICTION:PERCENT:Name@YYYY-MM': from that month
+    on, the key's rules are exactly those dated with it (state every rule again, an unchanged one
+    too). (key, month, rules), in the settings' order."""
+    return tuple(group for group in _tax_rule_groups(values) if group[1])
+
+
+def _tax_rule_groups(values: tuple[str, ...]) -> list[tuple[str, str, tuple[TaxRule, ...]]]:
+    by_key: dict[tuple[str, str], list[TaxRule]] = {}
+    for dated in values:
+        spec, at, month = dated.rpartition("@") if "@" in dated else (dated, "", "")
+        if at and not _PERIOD.match(month):
+            raise Invalid(f"{dated!r}: a change of tax rules names the first month it applies to, '@YYYY-MM' "
+                          "(e.g. EUR:BE:22:VAT@2027-01)")
         parts = spec.split(":", 3)
         try:
             ppm = parse_decimal_micros(parts[2]) // 100 if len(parts) == 4 else -1
@@ -194,8 +210,8 @@ def tax_rules(values: tuple[str, ...]) -> tuple[tuple[str, tuple[TaxRule, ...]],
             raise Invalid(f"{spec!r} must be 'KEY:JURISDICTION:PERCENT:Name' with KEY an account tax jurisdiction "
                           f"(e.g. US-NY) or a currency ({', '.join(sorted(SUPPORTED_CURRENCIES))}) and 0-100 "
                           "percent (at most 4 decimals), e.g. EUR:BE:21:VAT")
-        by_key.setdefault(parts[0], []).append(TaxRule(parts[1], parts[3], ppm))
-    return tuple((k, tuple(rules)) for k, rules in by_key.items())
+        by_key.setdefault((parts[0], month), []).append(TaxRule(parts[1], parts[3], ppm))
+    return [(key, month, tuple(rules)) for (key, month), rules in by_key.items()]
 
 
 def directory(value: str) -> None:

@@ -155,7 +155,9 @@ class Settings:
     # Invoicing (projections/invoicing.py): the issuer's prefix of invoice numbers, and R17 tax
     # rules "KEY:JURISDICTION:PERCENT:Name", comma separated. KEY is an account's tax
     # jurisdiction (AccountOpened.tax_jurisdiction, e.g. US-NY) or, for accounts without rules of
-    # their own, a currency (EXAMPLE_TAX_RULES shows both). None by default.
+    # their own, a currency (EXAMPLE_TAX_RULES shows both). None by default. A change of rates is
+    # the key's rules again, each dated "@YYYY-MM" by the first period invoiced with them; added
+    # before that month begins, as a fee's change (docs/billing.md).
     invoice_issuer: str = setting("VL", check=checks.issuer)
     tax_rules: tuple[str, ...] = setting((), check=checks.tax_rules)
     # What a legal invoice states about its issuer (issue 20; EU VAT Directive Art. 226): the
@@ -242,7 +244,8 @@ class Settings:
                 "monthly_fee_changes": tuple((key, month, micros) for key, micros, month in fees if month),
                 "connection_fees": checks.plan_amounts(self.connection_fees),
                 "inbound_rates": checks.plan_amounts(self.inbound_rates),
-                "tax_rules": checks.tax_rules(self.tax_rules)}
+                "tax_rules": checks.tax_rules(self.tax_rules),
+                "tax_rule_changes": checks.tax_rule_changes(self.tax_rules)}
 
     def included_seconds_by_plan(self) -> tuple[tuple[str, int], ...]:
         """R4: (plan, included seconds per calendar month), from ``included_minutes``."""
@@ -274,6 +277,10 @@ class Settings:
     def taxes_by_key(self) -> tuple[tuple[str, tuple[TaxRule, ...]], ...]:
         """R17: the tax rules per account jurisdiction or currency, from ``tax_rules``."""
         return self._parsed["tax_rules"]
+
+    def tax_rule_changes(self) -> tuple[tuple[str, str, tuple[TaxRule, ...]], ...]:
+        """R17: (key, first month, the key's rules from it), from ``tax_rules``' dated entries."""
+        return self._parsed["tax_rule_changes"]
 
     def producer_batch_bytes_max(self) -> int:
         return 1 if self.broker_flavor == "tansu" else 1_048_576

@@ -405,6 +405,30 @@ def test_R17_R19_a_credit_note_reverses_the_vat_in_proportion_and_cites_the_invo
     assert sum(p.amount_micros for p in entry.postings) == 0
 
 
+# Belgium's VAT raised to 22% from January 2027 (the rules of the key "EUR" dated, stated again whole).
+VAT_RAISED = replace(FOLD, tax_rule_changes=(("EUR", "2027-01", (TaxRule("BE", "VAT", 220_000),)),))
+
+
+def test_R17_a_change_of_tax_rates_applies_from_the_period_it_is_dated_and_a_credit_note_keeps_its_invoices_rate():
+    a = Account("2026-12-01T00:00:00", currency="EUR", mode="prepaid", fold=replace(VAT_RAISED, payment_terms_days=30))
+    a.feed(PaymentReceived("p1", "a1", ms("2026-12-01T00:00:00"), 200_000_000, "EUR"))
+    a.tick("2027-01-01T00:00:00")  # December's invoice: 21%
+    a.tick("2027-02-01T00:00:00")  # January's: 22%
+    december, january = a.invoices
+    assert (december.period, december.lines[-1].description) == ("2026-12", "VAT 21% of 60.00 EUR")
+    assert (january.period, january.lines[-1].description) == ("2027-01", "VAT 22% of 30.00 EUR")
+    # A dispute of December's invoice, resolved in February: reversed at December's 21%.
+    a.feed(DisputeOpened("d1", "a1", ms("2027-01-10T00:00:00"), december.invoice_number, 12_100_000, "EUR"))
+    a.feed(DisputeResolved("r1", "a1", ms("2027-02-02T00:00:00"), "d1", DisputeOutcome.CUSTOMER_FAVOUR, 12_100_000,
+                           "EUR"))
+    assert [(line.category, line.amount_micros) for line in a.invoices[-1].lines] == [
+        ("credit:dispute", -10_000_000), ("tax:BE", -2_100_000)]
+    assert a.customer_debits() == sum(i.total_micros for i in a.invoices)
+    # The jurisdiction's own dated rules take it before the currency's, as undated ones do.
+    own = replace(FOLD, tax_rule_changes=(("BE-X", "2027-01", (TaxRule("BE", "VAT reduced", 60_000),)),))
+    assert own.taxes("BE-X", "EUR", "2026-12") == BE_TAXES and own.taxes("BE-X", "EUR", "2027-01")[0].rate_ppm == 60_000
+
+
 def test_R17_R19_the_reversal_of_odd_amounts_still_adds_up_to_the_credit():
     from projections.disputes import credit_lines
 

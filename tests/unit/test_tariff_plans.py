@@ -313,6 +313,21 @@ def test_R14_a_price_change_is_a_fee_dated_by_the_first_month_it_is_charged_for(
         load_settings(None, env={**CATALOGUE, "VOICELEDGER_MONTHLY_FEES": "basic:1,basci:2@2027-01"})
 
 
+def test_R17_a_change_of_tax_rates_is_the_keys_rules_again_dated_by_their_first_month():
+    from projections.invoicing import TaxRule
+    from streams.worker.app import fold_settings_from
+
+    s = load_settings(None, env={"VOICELEDGER_TAX_RULES": "EUR:BE:21:VAT,USD:US-FED:3.4:USF,EUR:BE:22:VAT@2027-01"})
+    assert s.taxes_by_key() == (("EUR", (TaxRule("BE", "VAT", 210_000),)), ("USD", (TaxRule("US-FED", "USF", 34_000),)))
+    assert s.tax_rule_changes() == (("EUR", "2027-01", (TaxRule("BE", "VAT", 220_000),)),)
+    fold = fold_settings_from(s)
+    assert [fold.taxes("", "EUR", p)[0].rate_ppm for p in ("2026-12", "2027-01", "2031-06")] == [210_000, 220_000,
+                                                                                                  220_000]
+    for bad in ("EUR:BE:22:VAT@2027-1", "EUR:BE:22:VAT@", "EUR:BE:22:VAT@soon"):
+        with pytest.raises(ConfigError, match="^tax_rules: .*'@YYYY-MM'"):
+            load_settings(None, env={"VOICELEDGER_TAX_RULES": bad})
+
+
 def test_R4_R14_R21_the_catalogue_the_api_shows_is_how_the_settings_price_each_plan():
     from streams.api.plans import catalogue
 
