@@ -188,9 +188,22 @@ class FoldSettings:
         # Bounded: plans x currencies x deal cards x edges, all from configuration.
         return {}
 
-    def inbound_rate(self, plan: str) -> int:
-        """Micro-units per minute a call received on a rented number costs under ``plan``."""
-        return dict(self.inbound_rate_by_plan).get(plan, 0)
+    def inbound_rate(self, plan: str, currency: str = "") -> int:
+        """Micro-units per minute a call received on a rented number costs under ``plan``: its
+        rate in ``currency`` ("plan:CUR"), else its rate in any (the settings take both forms)."""
+        return _plan_price(self._inbound_rates, plan, currency)
+
+    def connection_fee(self, plan: str, currency: str = "") -> int:
+        """R21: ``plan``'s connection fee in ``currency`` ("plan:CUR"), else in any."""
+        return _plan_price(self._connection_fees, plan, currency)
+
+    @cached_property
+    def _inbound_rates(self) -> dict[str, int]:
+        return dict(self.inbound_rate_by_plan)
+
+    @cached_property
+    def _connection_fees(self) -> dict[str, int]:
+        return dict(self.connection_fee_by_plan)
 
     def included_seconds(self, plan: str) -> int:
         """R4: included seconds per calendar month of ``plan`` (0 when it includes none)."""
@@ -264,6 +277,12 @@ class FoldSettings:
             found = self._policies[(plan, currency)] = Policy(fees.get(key, 0), self.termination_fee_micros,
                                                               self.registration_grace_ms, self.inactivity_ms, later)
         return found
+
+
+def _plan_price(prices: dict[str, int], plan: str, currency: str) -> int:
+    """A plan's price in ``currency`` ("plan:CUR") before its price in any currency ("plan")."""
+    found = prices.get(f"{plan}:{currency}")
+    return prices.get(plan, 0) if found is None else found
 
 
 @fast_init  # made per event: projections/records.py
@@ -437,8 +456,8 @@ class _Books:
         if not new_plan or period_of(at_ms, self.state.time_zone) < from_period:
             return ()
         s = self.state
-        fees = dict(self.settings.connection_fee_by_plan)
-        difference = connection_fee_difference(fees.get(self.plan, 0), fees.get(new_plan, 0))
+        fee_of = self.settings.connection_fee
+        difference = connection_fee_difference(fee_of(self.plan, s.currency), fee_of(new_plan, s.currency))
         self.plan, self.pending = new_plan, ("", "")
         self.policy = self.settings.policy(new_plan, self.state.currency)
         if not difference:
@@ -934,7 +953,8 @@ def _rate(fold: _Fold, item: Positioned, given_back_s: int = 0) -> tuple[RatedCa
     try:
         card = settings.card_for(fold.books.plan, state.currency, event.start_at_ms, deal_at(state, event.start_at_ms))
         if event.direction is _INBOUND:  # billed to the rented number's owner
-            return rate_inbound(event, card, settings.inbound_rate(fold.books.plan), fold.books.plan), ""
+            plan = fold.books.plan
+            return rate_inbound(event, card, settings.inbound_rate(plan, state.currency), plan), ""
         period = period_of(event.start_at_ms, state.time_zone) if allowance_s else ""
         remaining_s = max(0, allowance_s - fold.included_used.get(period, 0) + given_back_s) if allowance_s else 0
         rated = rate_call(event, card, on_net_prefixes=settings.on_net_prefixes, country_code=fold.country,

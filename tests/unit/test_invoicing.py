@@ -340,6 +340,15 @@ def test_R21_a_plan_change_4_days_before_month_end_takes_effect_at_its_end_and_a
     assert a.customer_debits() == a.invoices[0].total_micros
 
 
+def test_R7_R21_a_connection_fee_set_in_the_accounts_currency_comes_before_the_plans_fee_in_any():
+    per_currency = replace(PLANS, connection_fee_by_plan=(*PLANS.connection_fee_by_plan, ("business:EUR", 40_000_000)))
+    for currency, difference in (("EUR", 30_000_000), ("USD", 25_000_000)):  # 40.00 or 35.00, less basic's 10.00
+        a = Account("2026-10-01T00:00:00", currency=currency, fold=per_currency)
+        a.feed(PlanChangeRequested("pc1", "a1", ms("2026-10-27T12:00:00"), "business"))
+        a.tick("2026-11-01T00:00:00")
+        assert ("activation", "Activation, 2026-11", difference) in a.lines(), currency
+
+
 def test_R21_a_plan_change_2_days_before_month_end_waits_for_the_end_of_the_next_and_a_downgrade_pays_nothing():
     a = Account("2026-10-01T00:00:00", fold=PLANS)
     a.feed(PlanChangeRequested("pc1", "a1", ms("2026-10-27T12:00:00"), "business"))

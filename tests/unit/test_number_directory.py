@@ -50,6 +50,8 @@ def test_R1_R2_R9_inbound_calls_are_priced_by_the_owners_plan_in_whole_minutes()
     assert state.billing.unbilled == {"2026-10|usage:inbound": (420, 84_000)}
     free, _ = fold_batch(None, items, FoldSettings(rate_cards=(card,)))
     assert free.charged_micros == 0, "a plan with no inbound rate receives calls free"
+    in_usd = FoldSettings(rate_cards=(card,), inbound_rate_by_plan=(("business", 12_000), ("business:USD", 20_000)))
+    assert fold_batch(None, items, in_usd)[0].charged_micros == 7 * 20_000, "the account's currency's rate first (R7)"
 
 
 def _state(account_id: str, numbers: tuple[str, ...], country_code: str = "",
