@@ -87,7 +87,7 @@ from projections.disputes import Refused, open_dispute, resolve_dispute
 from projections.plan_change import connection_fee_difference, effective_period
 from projections.invoicing import Billing, TaxRule, add_charge
 from projections.lifecycle import Context, Decision, InvalidTransition, Lifecycle, Policy, StatusChanged
-from projections.periods import local_time, next_period, period_of, period_start_ms, previous_period
+from projections.periods import in_effect, local_time, next_period, period_of, period_start_ms, previous_period
 from projections.rating import RateCard, RatedCall, RatingError, card_name, rate_call, rate_inbound, select_card
 from projections.packed import EMPTY_CHARGES, EMPTY_KEYS, Overlay, PackedTable
 from projections.records import evolved, fast_init
@@ -245,12 +245,7 @@ class FoldSettings:
 
     def _rules_in_effect(self, key: str, period: str) -> tuple[TaxRule, ...] | None:
         """``key``'s rules for ``period``; None when it has none yet."""
-        rules = dict(self.taxes_by_key).get(key)
-        for month, later in self._tax_changes.get(key, ()):
-            if month > period:
-                break
-            rules = later
-        return rules
+        return in_effect(dict(self.taxes_by_key).get(key), self._tax_changes.get(key, ()), period)
 
     @cached_property
     def _tax_changes(self) -> dict[str, list[tuple[str, tuple[TaxRule, ...]]]]:

@@ -50,7 +50,15 @@ from projections.events import (
     SuspensionReason,
     TerminationReason,
 )
-from projections.periods import days_in_period, local_time, next_period, one_month_later_ms, period_of, period_start_ms
+from projections.periods import (
+    days_in_period,
+    in_effect,
+    local_time,
+    next_period,
+    one_month_later_ms,
+    period_of,
+    period_start_ms,
+)
 from projections.records import fast_init
 
 HOUR_MS = 3_600_000
@@ -73,12 +81,7 @@ class Policy:
 
     def fee(self, period: str) -> int:
         """R14: the monthly fee of ``period``."""
-        fee = self.monthly_fee_micros
-        for first, later in self.later_fees:
-            if first > period:
-                break
-            fee = later
-        return fee
+        return in_effect(self.monthly_fee_micros, self.later_fees, period)
 
 
 @fast_init  # made per event: projections/records.py

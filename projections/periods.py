@@ -6,10 +6,13 @@ A period is named ``YYYY-MM``; names sort in time order. Pure: time comes from t
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
+from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+T = TypeVar("T")
 
 TIME_ZONE_CHARS_MAX = 64
 _ZONE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*$")
@@ -53,6 +56,17 @@ def period_of(at_ms: int, time_zone: str) -> str:
 def _period_of_minute(minute: int, time_zone: str) -> str:
     local = local_time(minute * 60_000, time_zone)
     return f"{local.year:04d}-{local.month:02d}"
+
+
+def in_effect(first: T, changes: Iterable[tuple[str, T]], period: str) -> T:
+    """A dated setting's value for ``period``: ``first``, or the last of ``changes`` ((first
+    period "YYYY-MM", value), periods ascending) dated at or before it (price and tax changes)."""
+    value = first
+    for since, changed in changes:
+        if since > period:
+            break
+        value = changed
+    return value
 
 
 def days_in_period(period: str) -> int:

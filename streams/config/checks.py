@@ -17,11 +17,13 @@ from projections.money import SUPPORTED_CURRENCIES, parse_decimal_micros
 _HOST_PORT = re.compile(r"^[A-Za-z0-9._\-\[\]:]+:\d{1,5}$")
 _TOPIC = re.compile(r"^[A-Za-z0-9._\-]{1,249}$")  # Kafka's legal topic names
 _HOST = re.compile(r"^[A-Za-z0-9._\-:\[\]]{1,253}$")
-_NAME = re.compile(r"^[^\s,:|\x00-\x1f\x7f]{1,64}$")  # a plan name: no separators of the list settings
+PLAN_NAME_MAX = 64
+_NAME = re.compile(r"^[^\s,:|\x00-\x1f\x7f]{1,%d}$" % PLAN_NAME_MAX)  # a plan name: no separators of the list settings
 
 
 def is_plan_name(value: str) -> bool:
-    """What a plan setting can name: 1-64 characters, no space, control character, ',', ':' or '|'."""
+    """What a plan setting can name: 1-``PLAN_NAME_MAX`` characters, no space, control character,
+    ',', ':' or '|'."""
     return bool(_NAME.match(value))
 
 
@@ -137,16 +139,21 @@ def plan_amounts(values: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
 _PERIOD = re.compile(r"^20[0-9]{2}-(0[1-9]|1[0-2])$")
 
 
+def _dated(spec: str, what: str, example: str) -> tuple[str, str]:
+    """A settings entry and its '@YYYY-MM' (the first month it applies to), "" when undated."""
+    entry, at, month = spec.rpartition("@") if "@" in spec else (spec, "", "")
+    if at and not _PERIOD.match(month):
+        raise Invalid(f"{spec!r}: {what}, '@YYYY-MM' (e.g. {example})")
+    return entry, month
+
+
 def plan_fees(values: tuple[str, ...]) -> tuple[tuple[str, int, str], ...]:
     """R14 monthly fees: ``plan_amounts``' entries, each with an optional '@YYYY-MM', the first
     month it is charged for (a price change): (plan or "plan:CUR", micro-units, month or "").
     One entry per plan, currency and month."""
     out, seen = [], set()
     for spec in values:
-        priced, at, month = spec.partition("@")
-        if at and not _PERIOD.match(month):
-            raise Invalid(f"{spec!r}: a price change names the first month it is charged for, '@YYYY-MM' "
-                          "(e.g. basic:12.99@2027-03)")
+        priced, month = _dated(spec, "a price change names the first month it is charged for", "basic:12.99@2027-03")
         ((key, micros),) = plan_amounts((priced,))
         if (key, month) in seen:
             raise Invalid(f"{spec!r}: {key} has two fees" + (f" from {month}" if month else " without a month"))
@@ -195,10 +202,8 @@ def tax_rule_changes(values: tuple[str, ...]) -> tuple[tuple[str, str, tuple[Tax
 def _tax_rule_groups(values: tuple[str, ...]) -> list[tuple[str, str, tuple[TaxRule, ...]]]:
     by_key: dict[tuple[str, str], list[TaxRule]] = {}
     for dated in values:
-        spec, at, month = dated.rpartition("@") if "@" in dated else (dated, "", "")
-        if at and not _PERIOD.match(month):
-            raise Invalid(f"{dated!r}: a change of tax rules names the first month it applies to, '@YYYY-MM' "
-                          "(e.g. EUR:BE:22:VAT@2027-01)")
+        spec, month = _dated(dated, "a change of tax rules names the first month it applies to",
+                             "EUR:BE:22:VAT@2027-01")
         parts = spec.split(":", 3)
         try:
             ppm = parse_decimal_micros(parts[2]) // 100 if len(parts) == 4 else -1

@@ -71,7 +71,7 @@ KEY_CHARS_MAX = 200
 # account is opened, by the CLI as by the API, so that every new account can be reached by both;
 # other commands take the ids already on the log as they are.
 ACCOUNT_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
-PLAN_CHARS_MAX = 64
+PLAN_CHARS_MAX = checks.PLAN_NAME_MAX  # what a plan setting can name (streams/config/checks.py)
 
 
 class CommandRefused(ConfigError):
