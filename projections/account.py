@@ -88,6 +88,7 @@ from projections.plan_change import connection_fee_difference, effective_period
 from projections.invoicing import Billing, TaxRule, add_charge
 from projections.lifecycle import Context, Decision, InvalidTransition, Lifecycle, Policy, StatusChanged
 from projections.periods import in_effect, local_time, next_period, period_of, period_start_ms, previous_period
+from projections.plan_prices import NO_PRICE, Schedule, price_in, schedule
 from projections.rating import RateCard, RatedCall, RatingError, card_name, rate_call, rate_inbound, select_card
 from projections.packed import EMPTY_CHARGES, EMPTY_KEYS, Overlay, PackedTable
 from projections.records import evolved, fast_init
@@ -124,16 +125,15 @@ class FoldSettings:
     included_seconds_by_plan: tuple[tuple[str, int], ...] = ()
     # Calls received on a rented number (issue 18): (plan, micro-units per minute); others free.
     inbound_rate_by_plan: tuple[tuple[str, int], ...] = ()
+    # Their changes, as ``monthly_fee_changes``: (plan or "plan:CUR", first month, value from it).
+    included_seconds_changes: tuple[tuple[str, str, int], ...] = ()
+    inbound_rate_changes: tuple[tuple[str, str, int], ...] = ()
 
     # Tariff plans (issue 20): (plan, the names of its rate cards). A plan's calls are priced
     # with its cards; an account without a plan of its own, with the cards no plan keeps.
     plan_cards: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # Cards kept for accounts' own deals (RateCardAssigned): like a plan's, never a default card.
     deal_cards: tuple[str, ...] = ()
-
-    @cached_property
-    def _allowance_s(self) -> dict[str, int]:
-        return dict(self.included_seconds_by_plan)
 
     @cached_property
     def _plan_cards(self) -> tuple[dict[str, tuple[str, ...]], frozenset[str]]:
@@ -188,26 +188,36 @@ class FoldSettings:
         # Bounded: plans x currencies x deal cards x edges, all from configuration.
         return {}
 
-    def inbound_rate(self, plan: str, currency: str = "") -> int:
-        """Micro-units per minute a call received on a rented number costs under ``plan``: its
-        rate in ``currency`` ("plan:CUR"), else its rate in any (the settings take both forms)."""
-        return _plan_price(self._inbound_rates, plan, currency)
-
-    def connection_fee(self, plan: str, currency: str = "") -> int:
-        """R21: ``plan``'s connection fee in ``currency`` ("plan:CUR"), else in any."""
-        return _plan_price(self._connection_fees, plan, currency)
-
-    @cached_property
-    def _inbound_rates(self) -> dict[str, int]:
-        return dict(self.inbound_rate_by_plan)
+    def price_schedule(self, setting: str, plan: str, currency: str = "") -> Schedule:
+        """``plan``'s price in ``currency`` per month by one dated setting: ``monthly_fee``,
+        ``connection_fee``, ``inbound_rate`` or ``included_seconds`` (projections/plan_prices.py).
+        Remembered: an inbound call asks once per call."""
+        found = self._schedules.get((setting, plan, currency))
+        if found is None:
+            assert setting in PRICED_SETTINGS, setting
+            found = self._schedules[(setting, plan, currency)] = schedule(
+                getattr(self, setting + "_by_plan"), getattr(self, setting + "_changes"), plan, currency)
+        return found
 
     @cached_property
-    def _connection_fees(self) -> dict[str, int]:
-        return dict(self.connection_fee_by_plan)
+    def _schedules(self) -> dict[tuple[str, str, str], Schedule]:
+        # Bounded: four settings x the plans and currencies accounts are on.
+        return {}
 
-    def included_seconds(self, plan: str) -> int:
-        """R4: included seconds per calendar month of ``plan`` (0 when it includes none)."""
-        return self._allowance_s.get(plan, 0)
+    def inbound_rate(self, plan: str, currency: str, at_ms: int, time_zone: str) -> int:
+        """Micro-units per minute a call received on a rented number at ``at_ms`` costs under
+        ``plan``: its rate in ``currency`` ("plan:CUR"), else in any, in effect that month."""
+        first, later = self.price_schedule("inbound_rate", plan, currency)
+        return in_effect(first, later, period_of(at_ms, time_zone)) if later else first
+
+    def connection_fee(self, plan: str, currency: str, period: str) -> int:
+        """R21: ``plan``'s connection fee in ``currency`` ("plan:CUR"), else in any, in ``period``."""
+        return price_in(self.price_schedule("connection_fee", plan, currency), period)
+
+    def included_seconds(self, plan: str, period: str) -> int:
+        """R4: included seconds of ``plan`` in ``period`` (0 when it includes none)."""
+        return price_in(self.price_schedule("included_seconds", plan), period)
+
     # An event time further ahead of the log's own timestamp than this is a bad clock.
     max_clock_skew_ms: int = 3_600_000
     # The lifecycle (projections/lifecycle.py): (plan, monthly fee in micro-units of the
@@ -217,6 +227,7 @@ class FoldSettings:
     monthly_fee_changes: tuple[tuple[str, str, int], ...] = ()
     termination_fee_micros: int = 0  # R26
     connection_fee_by_plan: tuple[tuple[str, int], ...] = ()  # R21: an upgrade pays the difference
+    connection_fee_changes: tuple[tuple[str, str, int], ...] = ()
     registration_grace_ms: int = 36 * 3_600_000  # R12
     inactivity_ms: int = 0  # R28; 0: never
     interim_threshold_micros: int = 50_000_000  # R18: 50.00 in the account's currency
@@ -259,25 +270,19 @@ class FoldSettings:
         return {}
 
     def policy(self, plan: str, currency: str = "") -> Policy:
-        """The lifecycle's policy of ``plan``: its monthly fees in ``currency`` ("plan:CUR" in
-        ``monthly_fee_by_plan`` or ``monthly_fee_changes``), else the plan's fees in any
-        currency ("plan"), each from the month it is dated."""
+        """The lifecycle's policy of ``plan``: its monthly fees in ``currency`` ("plan:CUR"), else
+        in any currency ("plan"), month by month (``price_schedule``)."""
         found = self._policies.get((plan, currency))
         if found is None:
-            fees = dict(self.monthly_fee_by_plan)
-            key = f"{plan}:{currency}"
-            if key not in fees and all(k != key for k, _, _ in self.monthly_fee_changes):
-                key = plan
-            later = tuple(sorted((month, micros) for k, month, micros in self.monthly_fee_changes if k == key))
-            found = self._policies[(plan, currency)] = Policy(fees.get(key, 0), self.termination_fee_micros,
+            first, later = self.price_schedule("monthly_fee", plan, currency)
+            found = self._policies[(plan, currency)] = Policy(first, self.termination_fee_micros,
                                                               self.registration_grace_ms, self.inactivity_ms, later)
         return found
 
 
-def _plan_price(prices: dict[str, int], plan: str, currency: str) -> int:
-    """A plan's price in ``currency`` ("plan:CUR") before its price in any currency ("plan")."""
-    found = prices.get(f"{plan}:{currency}")
-    return prices.get(plan, 0) if found is None else found
+# The dated plan settings ``FoldSettings.price_schedule`` reads: each has ``<name>_by_plan`` and
+# ``<name>_changes``.
+PRICED_SETTINGS = frozenset({"monthly_fee", "connection_fee", "inbound_rate", "included_seconds"})
 
 
 @fast_init  # made per event: projections/records.py
@@ -452,7 +457,8 @@ class _Books:
             return ()
         s = self.state
         fee_of = self.settings.connection_fee
-        difference = connection_fee_difference(fee_of(self.plan, s.currency), fee_of(new_plan, s.currency))
+        difference = connection_fee_difference(fee_of(self.plan, s.currency, from_period),
+                                                fee_of(new_plan, s.currency, from_period))
         self.plan, self.pending = new_plan, ("", "")
         self.policy = self.settings.policy(new_plan, self.state.currency)
         if not difference:
@@ -581,7 +587,7 @@ class _Fold:
     change, and the outcomes so far. The input state is never mutated."""
 
     __slots__ = ("settings", "state", "books", "positions", "recent", "charges", "calls", "newest", "included_used",
-                 "allowance_s", "country", "key_id", "outcomes", "floor")
+                 "allowance", "country", "key_id", "outcomes", "floor")
 
     def __init__(self, state: AccountState | None, settings: FoldSettings) -> None:
         self.settings = settings
@@ -598,7 +604,8 @@ class _Fold:
         self.newest = state.newest_event_ms if state else 0
         self.floor = state.dedup_floor_ms if state else 0
         self.included_used = dict(state.included_used_s) if state else {}
-        self.allowance_s = settings.included_seconds(state.plan) if state else 0
+        # R4: the plan's included seconds per month (a schedule: they may change from a month on)
+        self.allowance = settings.price_schedule("included_seconds", state.plan) if state else NO_PRICE
 
     def at(self, item: Positioned) -> None:
         """The account has taken ``item`` into account (applied, decided or rejected)."""
@@ -759,7 +766,7 @@ def _opened(fold: _Fold, item: Positioned) -> None:
     if state is not None:
         fold.state, fold.positions, fold.recent, fold.newest = state, dict(state.positions), Overlay(EMPTY_KEYS), \
             state.newest_event_ms
-        fold.allowance_s = fold.settings.included_seconds(state.plan)
+        fold.allowance = fold.settings.price_schedule("included_seconds", state.plan)
         fold.country = state.country_code or fold.settings.country_code
         books = fold.books = _Books(state, fold.settings)
         # Invoicing starts with the month the account opens in (R15: its pro-rated fee).
@@ -776,7 +783,7 @@ def _tick(fold: _Fold, item: Positioned) -> None:
     books, at_ms = fold.books, item.event.occurred_at_ms
     switched = books.switch_plan(at_ms)  # R21: before the period's fee
     if switched or books.plan != fold.state.plan:
-        fold.allowance_s = fold.settings.included_seconds(books.plan)
+        fold.allowance = fold.settings.price_schedule("included_seconds", books.plan)
     decisions = lc_rules.on_tick(books.lifecycle, books.context(), at_ms, books.policy)
     # The month closes before R18 is checked: an interim invoice covers only what the regular
     # one has not.
@@ -944,13 +951,17 @@ def _valid_adjustment(fold: _Fold, event: AdjustmentPosted) -> None:
 def _rate(fold: _Fold, item: Positioned, given_back_s: int = 0) -> tuple[RatedCall, str] | None:
     """R1-R5: the call rated with the card of its start and the included minutes left in its
     month (plus ``given_back_s``, a corrected call's earlier use); None when it is rejected."""
-    event, state, settings, allowance_s = item.event, fold.state, fold.settings, fold.allowance_s
+    event, state, settings = item.event, fold.state, fold.settings
     try:
         card = settings.card_for(fold.books.plan, state.currency, event.start_at_ms, deal_at(state, event.start_at_ms))
         if event.direction is _INBOUND:  # billed to the rented number's owner
             plan = fold.books.plan
-            return rate_inbound(event, card, settings.inbound_rate(plan, state.currency), plan), ""
-        period = period_of(event.start_at_ms, state.time_zone) if allowance_s else ""
+            rate = settings.inbound_rate(plan, state.currency, event.start_at_ms, state.time_zone)
+            return rate_inbound(event, card, rate, plan), ""
+        first, later = fold.allowance
+        # The month is named only where minutes are counted (R4) or given back (a correction).
+        period = period_of(event.start_at_ms, state.time_zone) if first or later or given_back_s else ""
+        allowance_s = in_effect(first, later, period) if later else first
         remaining_s = max(0, allowance_s - fold.included_used.get(period, 0) + given_back_s) if allowance_s else 0
         rated = rate_call(event, card, on_net_prefixes=settings.on_net_prefixes, country_code=fold.country,
                           time_zone=state.time_zone, included_remaining_s=remaining_s, plan=fold.books.plan)

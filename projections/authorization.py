@@ -61,9 +61,9 @@ def authorize(state: AccountState, callee: str, at_ms: int, held_micros: int, qu
     if status is not AccountStatus.ACTIVE:
         return Authorization(False, 0, _REFUSED_STATUS[status], 0, available_micros=available)
 
-    allowance_s = settings.included_seconds(state.plan)
-    remaining_s = max(0, allowance_s - state.included_used_s.get(period_of(at_ms, state.time_zone), 0)) \
-        if allowance_s else 0
+    period = period_of(at_ms, state.time_zone)
+    allowance_s = settings.included_seconds(state.plan, period)
+    remaining_s = max(0, allowance_s - state.included_used_s.get(period, 0)) if allowance_s else 0
 
     @lru_cache(maxsize=None)  # one request: the search below asks for a duration more than once
     def charge(duration_s: int):

@@ -308,6 +308,11 @@ class PlanPrice(BaseModel):
                                                     "empty: the price before any change")
 
 
+class IncludedMinutes(BaseModel):
+    minutes: int
+    from_month: str = Field(description="the first month (YYYY-MM) they are included in")
+
+
 class Plan(BaseModel):
     """A plan as the settings price it."""
 
@@ -315,9 +320,13 @@ class Plan(BaseModel):
     sold: bool = Field(description="accounts may be opened on it and moved to it (false: retired)")
     monthly_fees: list[PlanPrice] = Field(description="R14, charged in advance, with the price changes dated; none: "
                                                       "no fee")
-    connection_fees: list[PlanPrice] = Field(description="R21: charged when an account moves to the plan")
-    inbound_per_minute: list[PlanPrice] = Field(description="calls received on a rented number; none: free")
-    included_minutes: int = Field(description="R4: domestic minutes included per calendar month")
+    connection_fees: list[PlanPrice] = Field(description="R21: charged when an account moves to the plan, with the "
+                                                         "changes dated")
+    inbound_per_minute: list[PlanPrice] = Field(description="calls received on a rented number, with the changes "
+                                                            "dated; none: free")
+    included_minutes: int = Field(description="R4: domestic minutes included per calendar month, before any change")
+    included_minutes_changes: list[IncludedMinutes] = Field(default_factory=list,
+                                                            description="R4: changes of the minutes, dated")
     rate_cards: list[str] = Field(description="the names of its cards; empty: the cards no plan names")
     payment_terms_days: int = Field(description="days an invoice is due after its issue")
     residential: bool = Field(description="R36: watched by the business-on-residential report")

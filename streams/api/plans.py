@@ -3,7 +3,7 @@ opening an account or changing its plan, from the settings the worker prices wit
 
 from __future__ import annotations
 
-from streams.api.models import Plan, PlanCatalogue, PlanPrice
+from streams.api.models import IncludedMinutes, Plan, PlanCatalogue, PlanPrice
 from streams.config.settings import Settings, plans_named
 
 
@@ -19,18 +19,24 @@ def catalogue(settings: Settings) -> PlanCatalogue:
 
 
 def _plan(settings: Settings, name: str, sold: bool) -> Plan:
-    changes = [PlanPrice(currency=key.partition(":")[2], amount_micros=micros, from_month=month)
-               for key, month, micros in settings.monthly_fee_changes() if key.partition(":")[0] == name]
-    return Plan(plan=name, sold=sold, monthly_fees=_prices(settings.monthly_fee_by_plan(), name) + changes,
-                connection_fees=_prices(settings.connection_fee_by_plan(), name),
-                inbound_per_minute=_prices(settings.inbound_rate_by_plan(), name),
-                included_minutes=dict(settings.included_seconds_by_plan()).get(name, 0) // 60,
+    minutes = dict(settings.included_seconds_by_plan())
+    return Plan(plan=name, sold=sold,
+                monthly_fees=_prices(settings.monthly_fee_by_plan(), settings.monthly_fee_changes(), name),
+                connection_fees=_prices(settings.connection_fee_by_plan(), settings.connection_fee_changes(), name),
+                inbound_per_minute=_prices(settings.inbound_rate_by_plan(), settings.inbound_rate_changes(), name),
+                included_minutes=minutes.get(name, 0) // 60,
+                included_minutes_changes=[IncludedMinutes(minutes=seconds // 60, from_month=month)
+                                          for plan, month, seconds in settings.included_seconds_changes()
+                                          if plan == name],
                 rate_cards=list(dict(settings.plan_cards_by_plan()).get(name, ())),
                 payment_terms_days=dict(settings.payment_terms_by_plan()).get(name, settings.payment_terms_days),
                 residential=name in settings.residential_plans)
 
 
-def _prices(pairs: tuple[tuple[str, int], ...], name: str) -> list[PlanPrice]:
-    """A plan's prices from "plan" (any currency) and "plan:CUR" keys."""
-    return [PlanPrice(currency=key.partition(":")[2], amount_micros=micros) for key, micros in pairs
-            if key.partition(":")[0] == name]
+def _prices(undated: tuple[tuple[str, int], ...], changes: tuple[tuple[str, str, int], ...],
+            name: str) -> list[PlanPrice]:
+    """A plan's prices from "plan" (any currency) and "plan:CUR" keys, then their dated changes."""
+    return [*(PlanPrice(currency=key.partition(":")[2], amount_micros=micros) for key, micros in undated
+              if key.partition(":")[0] == name),
+            *(PlanPrice(currency=key.partition(":")[2], amount_micros=micros, from_month=month)
+              for key, month, micros in changes if key.partition(":")[0] == name)]

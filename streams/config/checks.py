@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Callable
 from urllib.parse import urlparse
 
 from projections.invoicing import TaxRule
@@ -148,17 +149,24 @@ def _dated(spec: str, what: str, example: str) -> tuple[str, str]:
 
 
 def plan_fees(values: tuple[str, ...]) -> tuple[tuple[str, int, str], ...]:
-    """R14 monthly fees: ``plan_amounts``' entries, each with an optional '@YYYY-MM', the first
-    month it is charged for (a price change): (plan or "plan:CUR", micro-units, month or "").
-    One entry per plan, currency and month."""
+    """R14 monthly fees, R21 connection fees and inbound rates: ``plan_amounts``' entries, each
+    with an optional '@YYYY-MM', the first month it applies to (a price change): (plan or
+    "plan:CUR", micro-units, month or ""). One entry per plan, currency and month."""
+    return _dated_entries(values, lambda priced: plan_amounts((priced,))[0], "prices", "basic:12.99@2027-03")
+
+
+def _dated_entries(values: tuple[str, ...], parse: Callable[[str], tuple[str, int]], noun: str,
+                   example: str) -> tuple[tuple[str, int, str], ...]:
+    """Entries each parsed by ``parse`` to (key, value), with an optional '@YYYY-MM': (key, value,
+    month or ""). A key has one entry per month, and one undated."""
     out, seen = [], set()
     for spec in values:
-        priced, month = _dated(spec, "a price change names the first month it is charged for", "basic:12.99@2027-03")
-        ((key, micros),) = plan_amounts((priced,))
+        entry, month = _dated(spec, "a change names the first month it applies to", example)
+        key, value = parse(entry)
         if (key, month) in seen:
-            raise Invalid(f"{spec!r}: {key} has two fees" + (f" from {month}" if month else " without a month"))
+            raise Invalid(f"{spec!r}: {key} has two {noun}" + (f" from {month}" if month else " without a month"))
         seen.add((key, month))
-        out.append((key, micros, month))
+        out.append((key, value, month))
     return tuple(out)
 
 
@@ -175,15 +183,17 @@ def plan_cards(values: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ...]], ..
     return tuple(out)
 
 
-def plan_minutes(values: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
-    """R4: 'plan:minutes' pairs as (plan, included seconds per calendar month)."""
-    out = []
-    for spec in values:
-        plan, _, minutes = spec.rpartition(":")
-        if not _NAME.match(plan) or not minutes.isdigit() or int(minutes) > 1_000_000:
-            raise Invalid(f"{spec!r} must be 'plan:minutes' (whole minutes, 0-1000000)")
-        out.append((plan, int(minutes) * 60))
-    return tuple(out)
+def plan_minutes(values: tuple[str, ...]) -> tuple[tuple[str, int, str], ...]:
+    """R4: 'plan:minutes' entries, each with an optional '@YYYY-MM' (the first month they are
+    included in): (plan, included seconds per calendar month, month or "")."""
+    return _dated_entries(values, _plan_minutes, "minutes", "basic:600@2027-03")
+
+
+def _plan_minutes(spec: str) -> tuple[str, int]:
+    plan, _, minutes = spec.rpartition(":")
+    if not _NAME.match(plan) or not minutes.isdigit() or int(minutes) > 1_000_000:
+        raise Invalid(f"{spec!r} must be 'plan:minutes' (whole minutes, 0-1000000)")
+    return plan, int(minutes) * 60
 
 
 def tax_rules(values: tuple[str, ...]) -> tuple[tuple[str, tuple[TaxRule, ...]], ...]:

@@ -125,7 +125,8 @@ class Settings:
     # Rate cards: "path.csv|CURRENCY|valid-from-date", comma separated.
     rate_cards: tuple[str, ...] = setting(DEFAULT_RATE_CARDS, check=checks.rate_cards)
     on_net_prefixes: tuple[str, ...] = setting(("1555", "3278"), check=checks.prefixes)  # the provider's own number ranges (R3)
-    # R4: "plan:minutes" per calendar month of domestic usage, comma separated.
+    # R4: "plan:minutes" per calendar month of domestic usage, comma separated; changed from a
+    # month by one more entry "plan:minutes@YYYY-MM", as monthly_fees below.
     included_minutes: tuple[str, ...] = setting((), check=checks.plan_minutes)
     country_code: str = setting("1", check=checks.digits)
     # The plans this provider sells, as Lago's and Kill Bill's catalogues name them. Set: an
@@ -145,10 +146,11 @@ class Settings:
     monthly_fees: tuple[str, ...] = setting((), check=checks.plan_fees)
     termination_fee: str = setting("0", check=checks.amount)  # R26, in the account's currency
     # R21: "plan:amount" connection fees; a plan change to a higher one charges the difference.
-    connection_fees: tuple[str, ...] = setting((), check=checks.plan_amounts)
+    # Dated changes ("@YYYY-MM") as monthly_fees, for the upgrades taking effect from that month.
+    connection_fees: tuple[str, ...] = setting((), check=checks.plan_fees)
     # Calls received on a rented number, billed to its owner (issue 18): "plan:amount" per minute,
-    # comma separated; plans not named receive calls free.
-    inbound_rates: tuple[str, ...] = setting((), check=checks.plan_amounts)
+    # comma separated; plans not named receive calls free. Dated changes as monthly_fees.
+    inbound_rates: tuple[str, ...] = setting((), check=checks.plan_fees)
     registration_grace_hours: int = setting(36, low=1, high=8_760)  # R12
     inactivity_days: int = setting(0, low=0, high=3_650)  # R28; 0: never deactivate
     interim_threshold: str = setting("50.00", check=checks.positive_amount)  # R18: owed above this (account currency) is announced
@@ -238,26 +240,36 @@ class Settings:
 
     @cached_property
     def _parsed(self) -> dict[str, Any]:
-        fees = checks.plan_fees(self.monthly_fees)
-        return {"included_minutes": checks.plan_minutes(self.included_minutes),
-                "monthly_fees": tuple((key, micros) for key, micros, month in fees if not month),
-                "monthly_fee_changes": tuple((key, month, micros) for key, micros, month in fees if month),
-                "connection_fees": checks.plan_amounts(self.connection_fees),
-                "inbound_rates": checks.plan_amounts(self.inbound_rates),
+        """Each dated plan setting as (its undated entries, its changes), and the tax rules."""
+        return {"included_minutes": _undated_and_changes(checks.plan_minutes(self.included_minutes)),
+                "monthly_fees": _undated_and_changes(checks.plan_fees(self.monthly_fees)),
+                "connection_fees": _undated_and_changes(checks.plan_fees(self.connection_fees)),
+                "inbound_rates": _undated_and_changes(checks.plan_fees(self.inbound_rates)),
                 "tax_rules": checks.tax_rules(self.tax_rules),
                 "tax_rule_changes": checks.tax_rule_changes(self.tax_rules)}
 
     def included_seconds_by_plan(self) -> tuple[tuple[str, int], ...]:
         """R4: (plan, included seconds per calendar month), from ``included_minutes``."""
-        return self._parsed["included_minutes"]
+        return self._parsed["included_minutes"][0]
+
+    def included_seconds_changes(self) -> tuple[tuple[str, str, int], ...]:
+        """R4: (plan, first month, included seconds from it), from ``included_minutes``' dated entries."""
+        return self._parsed["included_minutes"][1]
 
     def connection_fee_by_plan(self) -> tuple[tuple[str, int], ...]:
-        """R21: (plan, connection fee in micro-units), from ``connection_fees``."""
-        return self._parsed["connection_fees"]
+        """R21: (plan or "plan:CUR", connection fee in micro-units), from ``connection_fees``."""
+        return self._parsed["connection_fees"][0]
+
+    def connection_fee_changes(self) -> tuple[tuple[str, str, int], ...]:
+        return self._parsed["connection_fees"][1]
 
     def inbound_rate_by_plan(self) -> tuple[tuple[str, int], ...]:
-        """(plan, micro-units per minute of a call received on a rented number), from ``inbound_rates``."""
-        return self._parsed["inbound_rates"]
+        """(plan or "plan:CUR", micro-units per minute of a call received on a rented number), from
+        ``inbound_rates``."""
+        return self._parsed["inbound_rates"][0]
+
+    def inbound_rate_changes(self) -> tuple[tuple[str, str, int], ...]:
+        return self._parsed["inbound_rates"][1]
 
     def plan_cards_by_plan(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
         return checks.plan_cards(self.plan_cards)
@@ -267,12 +279,13 @@ class Settings:
         return checks.plan_days(self.payment_terms)
 
     def monthly_fee_by_plan(self) -> tuple[tuple[str, int], ...]:
-        """R14: (plan, monthly fee in micro-units), from ``monthly_fees``' entries without a month."""
-        return self._parsed["monthly_fees"]
+        """R14: (plan or "plan:CUR", monthly fee in micro-units), from ``monthly_fees``' entries
+        without a month."""
+        return self._parsed["monthly_fees"][0]
 
     def monthly_fee_changes(self) -> tuple[tuple[str, str, int], ...]:
-        """R14: (plan, first month, monthly fee from it), from ``monthly_fees``' dated entries."""
-        return self._parsed["monthly_fee_changes"]
+        """R14: (plan or "plan:CUR", first month, monthly fee from it), from ``monthly_fees``' dated entries."""
+        return self._parsed["monthly_fees"][1]
 
     def taxes_by_key(self) -> tuple[tuple[str, tuple[TaxRule, ...]], ...]:
         """R17: the tax rules per account jurisdiction or currency, from ``tax_rules``."""
@@ -389,12 +402,23 @@ def _check_together(s: Settings) -> None:
                           f"session_timeout_seconds ({s.session_timeout_seconds})")
 
 
+def _undated_and_changes(entries: tuple[tuple[str, int, str], ...],
+                         ) -> tuple[tuple[tuple[str, int], ...], tuple[tuple[str, str, int], ...]]:
+    """A dated setting's (key, value, month or "") entries as ((key, value) undated, (key, month,
+    value) dated), each in the settings' order."""
+    return (tuple((key, value) for key, value, month in entries if not month),
+            tuple((key, month, value) for key, value, month in entries if month))
+
+
 def plans_named(s: Settings) -> list[tuple[str, str]]:
     """(setting, plan) for every plan a plan setting names, in the settings' order."""
-    dated = tuple((key, micros) for key, _, micros in s.monthly_fee_changes())
-    named = (("monthly_fees", s.monthly_fee_by_plan() + dated),
-             ("connection_fees", s.connection_fee_by_plan()),
-             ("inbound_rates", s.inbound_rate_by_plan()), ("included_minutes", s.included_seconds_by_plan()),
+    def both(undated: tuple, changes: tuple) -> tuple:
+        return undated + tuple((key, value) for key, _, value in changes)
+
+    named = (("monthly_fees", both(s.monthly_fee_by_plan(), s.monthly_fee_changes())),
+             ("connection_fees", both(s.connection_fee_by_plan(), s.connection_fee_changes())),
+             ("inbound_rates", both(s.inbound_rate_by_plan(), s.inbound_rate_changes())),
+             ("included_minutes", both(s.included_seconds_by_plan(), s.included_seconds_changes())),
              ("plan_cards", s.plan_cards_by_plan()), ("payment_terms", s.payment_terms_by_plan()),
              ("residential_plans", [(plan, None) for plan in s.residential_plans]))
     # "plan:CUR" keys a fee in one currency

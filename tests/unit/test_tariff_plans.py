@@ -305,8 +305,8 @@ def test_R14_a_price_change_is_a_fee_dated_by_the_first_month_it_is_charged_for(
     # "business:EUR" has a dated fee only: nothing before it, and other currencies keep "business".
     assert fold.policy("business", "EUR").fee("2026-12") == 0 and fold.policy("business", "EUR").fee("2027-01") == 27_000_000
     for bad, needle in (("basic:1@2027-3", "'@YYYY-MM'"), ("basic:1@2027-13", "'@YYYY-MM'"), ("basic:1@", "'@YYYY-MM'"),
-                        ("basic:1,basic:2", "basic has two fees without a month"),
-                        ("basic:1@2027-03,basic:2@2027-03", "basic has two fees from 2027-03")):
+                        ("basic:1,basic:2", "basic has two prices without a month"),
+                        ("basic:1@2027-03,basic:2@2027-03", "basic has two prices from 2027-03")):
         with pytest.raises(ConfigError, match=f"^monthly_fees: .*{needle}"):
             load_settings(None, env={"VOICELEDGER_MONTHLY_FEES": bad})
     with pytest.raises(ConfigError, match="^monthly_fees: plan 'basci' is not in plans"):

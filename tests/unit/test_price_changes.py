@@ -1,0 +1,129 @@
+"""Price changes of the plan settings besides the monthly fee (test_lifecycle has its own): included
+minutes (R4), inbound rates and connection fees (R21) dated by the first month they apply to.
+Each month is priced by the entries in effect for it, so that a rebuild, which folds every past
+month with today's settings, gives what live gave (docs/billing.md#price-changes)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from projections.account import AccountState, FoldSettings
+from projections.authorization import authorize
+from projections.events import CallDetailRecord, Direction, Disposition, PlanChangeRequested
+from projections.lifecycle import Lifecycle
+from projections.rating import DestinationRate, RateCard
+from streams.config.settings import ConfigError, load_settings
+from tests.unit.test_invoicing import FEE, Account, ms
+
+USD = RateCard("usd", "USD", 0, {"1": DestinationRate("1", "US", 10_000)})
+EUR = RateCard("eur", "EUR", 0, {"1": DestinationRate("1", "US", 9_000)})
+MINUTES = FoldSettings(rate_cards=(USD, EUR), included_seconds_by_plan=(("basic", 300),),
+                       included_seconds_changes=(("basic", "2026-11", 600),),
+                       dedup_window_ms=60 * 86_400_000)  # October's count is kept through November
+
+
+def call(a: Account, n: int, at: str, seconds: int, revision: int = 0,
+         direction: Direction = Direction.OUTBOUND) -> None:
+    start = ms(at)
+    a.feed(CallDetailRecord(f"e{n}r{revision}", "c", f"k{n}", "a1", "15550000001", "12125550100", start, start,
+                            start + seconds * 1000, Disposition.ANSWERED, direction, revision=revision))
+
+
+def test_R4_included_minutes_changed_from_a_month_count_each_month_by_its_own_and_a_correction_too():
+    a = Account("2026-10-01T00:00:00", fold=MINUTES)
+    call(a, 1, "2026-10-20T10:00:00", 480)  # October: 5 included minutes, 3 paid at 0.01
+    call(a, 2, "2026-11-10T10:00:00", 480)  # November: 10 included, all 8 free
+    assert a.state.charged_micros == 30_000 and a.state.included_used_s == {"2026-10": 300, "2026-11": 480}
+    call(a, 1, "2026-10-20T10:00:00", 540, revision=1)  # corrected in November, rated in October's 5
+    assert a.state.charged_micros == 40_000 and a.state.included_used_s == {"2026-10": 300, "2026-11": 480}
+
+
+def test_R4_a_change_of_minutes_added_before_its_month_folds_the_same_live_and_rebuilt():
+    """Live, the worker takes the change (dated November) at a restart on 25 October; a rebuild
+    folds everything with it. Dated October, a month begun when it was added, they differ."""
+    def lived(change: FoldSettings, restart: str | None) -> Account:
+        before = replace(MINUTES, included_seconds_changes=())
+        a = Account("2026-10-01T00:00:00", fold=before if restart else change)
+        for n, at in enumerate(("2026-10-10", "2026-10-20", "2026-10-25", "2026-11-05", "2026-11-20")):
+            if at == restart:
+                a.fold = change
+            call(a, n, at + "T10:00:00", 240)
+        return a
+
+    live, rebuilt = lived(MINUTES, "2026-10-25"), lived(MINUTES, None)
+    assert live.state == rebuilt.state and live.entries == rebuilt.entries
+    assert live.state.included_used_s == {"2026-10": 300, "2026-11": 480}
+    begun = replace(MINUTES, included_seconds_changes=(("basic", "2026-10", 600),))
+    assert lived(begun, "2026-10-25").state.charged_micros != lived(begun, None).state.charged_micros
+
+
+def test_R4_R10_authorization_counts_the_minutes_of_the_calls_month():
+    state = AccountState("a1", "open", "USD", "basic", "prepaid", ("15550000001",), "UTC", ms("2026-10-01T00:00:00"),
+                         lifecycle=Lifecycle(), included_used_s={"2026-10": 300, "2026-11": 300})
+    october = authorize(state, "12125550100", ms("2026-10-30T10:00:00"), 0, 3600, MINUTES)
+    november = authorize(state, "12125550100", ms("2026-11-02T10:00:00"), 0, 3600, MINUTES)
+    assert (october.allowed, october.reason) == (False, "insufficient_funds"), "October's 5 minutes are used"
+    assert (november.allowed, november.max_duration_s, november.hold_micros) == (True, 300, 0), "5 of 10 left"
+
+
+def test_an_inbound_rate_change_prices_each_months_calls_and_a_currencys_own_change_comes_first():
+    rates = FoldSettings(rate_cards=(USD, EUR), inbound_rate_by_plan=(("basic", 12_000),),
+                         inbound_rate_changes=(("basic", "2026-11", 15_000), ("basic:EUR", "2026-12", 9_000)))
+    for currency, per_month in (("USD", [12_000, 15_000, 15_000]), ("EUR", [12_000, 15_000, 9_000])):
+        a = Account("2026-10-01T00:00:00", currency=currency, fold=rates)
+        charged = []
+        for n, at in enumerate(("2026-10-20", "2026-11-20", "2026-12-20")):
+            before = a.state.charged_micros
+            call(a, n, at + "T10:00:00", 60, direction=Direction.INBOUND)
+            charged.append(a.state.charged_micros - before)
+        assert charged == per_month, currency
+
+
+def test_R21_a_connection_fee_change_prices_the_upgrades_that_take_effect_from_its_month():
+    fees = FoldSettings(rate_cards=(USD,), connection_fee_by_plan=(("basic", 10_000_000), ("business", 35_000_000)),
+                        connection_fee_changes=(("business", "2026-12", 45_000_000),), interim_threshold_micros=10**12)
+    upgrades = (("2026-10-27", "2026-11", 25_000_000), ("2026-11-20", "2026-12", 35_000_000))  # 35.00 / 45.00 - 10.00
+    for requested, effective, difference in upgrades:
+        a = Account("2026-10-01T00:00:00", fold=fees)
+        a.feed(PlanChangeRequested("pc1", "a1", ms(requested + "T12:00:00"), "business"))
+        a.tick(effective + "-01T00:00:00")
+        assert [e.postings[0].amount_micros for e in a.entries if e.kind == "connection_fee"] == [difference], requested
+
+
+def test_R7_R14_a_fee_in_one_currency_from_a_month_leaves_the_months_before_at_the_fee_in_any():
+    """An EUR price introduced from December: EUR accounts paid the any-currency fee until then,
+    live, and a rebuild must charge them that again, not nothing."""
+    fold = FoldSettings(rate_cards=(USD, EUR), monthly_fee_by_plan=(("basic", FEE),),
+                        monthly_fee_changes=(("basic:EUR", "2026-12", 25_000_000),))
+    assert [fold.policy("basic", "EUR").fee(m) for m in ("2026-11", "2026-12", "2027-06")] == [FEE, 25_000_000,
+                                                                                              25_000_000]
+    assert [fold.policy("basic", "USD").fee(m) for m in ("2026-11", "2026-12")] == [FEE, FEE]
+
+
+def test_the_settings_date_connection_fees_inbound_rates_and_minutes_and_the_catalogue_shows_the_changes():
+    from streams.api.plans import catalogue
+    from streams.worker.app import fold_settings_from
+
+    env = {"VOICELEDGER_CONNECTION_FEES": "business:35,business:45@2026-12",
+           "VOICELEDGER_INBOUND_RATES": "basic:0.012,basic:EUR:0.009@2026-12",
+           "VOICELEDGER_INCLUDED_MINUTES": "basic:5,basic:10@2026-11"}
+    s = load_settings(None, env=env)
+    fold = fold_settings_from(s)
+    assert [fold.connection_fee("business", "USD", m) for m in ("2026-11", "2026-12")] == [35_000_000, 45_000_000]
+    assert fold.inbound_rate("basic", "EUR", ms("2026-12-01T00:00:00"), "UTC") == 9_000
+    assert fold.inbound_rate("basic", "EUR", ms("2026-11-30T23:00:00"), "UTC") == 12_000
+    assert [fold.included_seconds("basic", m) for m in ("2026-10", "2026-11")] == [300, 600]
+    basic, business = sorted(catalogue(s).model_dump()["plans"], key=lambda p: p["plan"])
+    assert basic["included_minutes"] == 5 and basic["included_minutes_changes"] == [{"minutes": 10,
+                                                                                    "from_month": "2026-11"}]
+    assert basic["inbound_per_minute"][1] == {"currency": "EUR", "amount_micros": 9_000, "from_month": "2026-12"}
+    assert business["connection_fees"][1] == {"currency": "", "amount_micros": 45_000_000, "from_month": "2026-12"}
+    for name, bad, needle in (("INCLUDED_MINUTES", "basic:5@2026-1", "'@YYYY-MM'"),
+                              ("INCLUDED_MINUTES", "basic:5,basic:6", "basic has two minutes without a month"),
+                              ("CONNECTION_FEES", "business:1@soon", "'@YYYY-MM'"),
+                              ("INBOUND_RATES", "basic:1@2027-01,basic:2@2027-01",
+                               "basic has two prices from 2027-01")):
+        with pytest.raises(ConfigError, match=f"^{name.lower()}: .*{needle}"):
+            load_settings(None, env={f"VOICELEDGER_{name}": bad})
