@@ -226,6 +226,7 @@ class FoldSettings:
     # Price changes: (plan or "plan:CUR", first month "YYYY-MM", monthly fee from then on).
     monthly_fee_changes: tuple[tuple[str, str, int], ...] = ()
     termination_fee_micros: int = 0  # R26
+    termination_fee_changes: tuple[tuple[str, int], ...] = ()  # (first month, fee from it)
     connection_fee_by_plan: tuple[tuple[str, int], ...] = ()  # R21: an upgrade pays the difference
     connection_fee_changes: tuple[tuple[str, str, int], ...] = ()
     registration_grace_ms: int = 36 * 3_600_000  # R12
@@ -240,10 +241,22 @@ class FoldSettings:
     # Legal invoices (issue 20): days to pay after issue, per plan where a plan has its own term.
     payment_terms_days: int = 14
     payment_terms_days_by_plan: tuple[tuple[str, int], ...] = ()
+    # Their changes: (plan, first period invoiced with it, days from it).
+    payment_terms_changes: tuple[tuple[str, str, int], ...] = ()
 
-    def due_at(self, plan: str, issued_at_ms: int) -> int:
-        """When an invoice issued under ``plan`` at ``issued_at_ms`` is due (whole days later)."""
-        return issued_at_ms + dict(self.payment_terms_days_by_plan).get(plan, self.payment_terms_days) * DAY_MS
+    def due_at(self, plan: str, period: str, issued_at_ms: int) -> int:
+        """When an invoice of ``period`` issued under ``plan`` at ``issued_at_ms`` is due (whole
+        days later): the plan's own term in effect for the period, else the default."""
+        own, changes = self._terms
+        days = in_effect(own.get(plan), changes.get(plan, ()), period)
+        return issued_at_ms + (self.payment_terms_days if days is None else days) * DAY_MS
+
+    @cached_property
+    def _terms(self) -> tuple[dict[str, int], dict[str, list[tuple[str, int]]]]:
+        changes: dict[str, list[tuple[str, int]]] = {}
+        for plan, month, days in sorted(self.payment_terms_changes, key=lambda change: change[1]):
+            changes.setdefault(plan, []).append((month, days))
+        return dict(self.payment_terms_days_by_plan), changes
 
     def taxes(self, tax_jurisdiction: str, currency: str, period: str = "") -> tuple[TaxRule, ...]:
         """R17: the rules of the account's jurisdiction when there are any, else of its currency;
@@ -275,8 +288,9 @@ class FoldSettings:
         found = self._policies.get((plan, currency))
         if found is None:
             first, later = self.price_schedule("monthly_fee", plan, currency)
-            found = self._policies[(plan, currency)] = Policy(first, self.termination_fee_micros,
-                                                              self.registration_grace_ms, self.inactivity_ms, later)
+            found = self._policies[(plan, currency)] = Policy(
+                first, self.termination_fee_micros, self.registration_grace_ms, self.inactivity_ms, later,
+                tuple(sorted(self.termination_fee_changes)))
         return found
 
 
@@ -496,7 +510,8 @@ class _Books:
         """What a legal invoice states besides its lines, as the account is now: the zone its
         dates print in, its due date (a credit note is not due), who is invoiced (sealed)."""
         s = self.state
-        due = 0 if invoice.kind is InvoiceKind.CREDIT_NOTE else self.settings.due_at(self.plan, invoice.occurred_at_ms)
+        due = 0 if invoice.kind is InvoiceKind.CREDIT_NOTE else self.settings.due_at(self.plan, invoice.period,
+                                                                                          invoice.occurred_at_ms)
         return replace(invoice, time_zone=s.time_zone, due_at_ms=due, customer_name=s.customer_name,
                        billing_address=s.billing_address, customer_tax_id=s.customer_tax_id)
 

@@ -78,10 +78,16 @@ class Policy:
     # top-up, a rebuild), so a change dated before a period begins gives the same charge live
     # and rebuilt.
     later_fees: tuple[tuple[str, int], ...] = ()
+    # R26's fee changes, the same way: (first period, the termination fee from it).
+    later_termination_fees: tuple[tuple[str, int], ...] = ()
 
     def fee(self, period: str) -> int:
         """R14: the monthly fee of ``period``."""
         return in_effect(self.monthly_fee_micros, self.later_fees, period)
+
+    def termination_fee(self, period: str) -> int:
+        """R26: the termination fee of a breach taking effect in ``period``."""
+        return in_effect(self.termination_fee_micros, self.later_termination_fees, period)
 
 
 @fast_init  # made per event: projections/records.py
@@ -216,8 +222,8 @@ def termination(lc: Lifecycle, ctx: Context, reason: TerminationReason, at_ms: i
     period, days_left = _days_left_including(effective_at_ms, ctx.time_zone)
     fee = policy.fee(period)
     if reason is TerminationReason.BREACH:  # R26: the month stays charged, plus the termination fee
-        if policy.termination_fee_micros:
-            out.append(FeeCharged("termination", period, policy.termination_fee_micros, at_ms))
+        if policy.termination_fee(period):
+            out.append(FeeCharged("termination", period, policy.termination_fee(period), at_ms))
     elif reason is TerminationReason.CUSTOMER_REQUEST and local_time(effective_at_ms, ctx.time_zone).day > R22_LAST_DAY:
         following = next_period(period)  # R22: cancelled after the 26th: the next month is owed
         if lc.fee_period < following and policy.fee(following):

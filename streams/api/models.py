@@ -313,6 +313,11 @@ class IncludedMinutes(BaseModel):
     from_month: str = Field(description="the first month (YYYY-MM) they are included in")
 
 
+class PaymentTerm(BaseModel):
+    days: int
+    from_month: str = Field(description="the first period (YYYY-MM) whose invoices are due after these days")
+
+
 class Plan(BaseModel):
     """A plan as the settings price it."""
 
@@ -328,7 +333,8 @@ class Plan(BaseModel):
     included_minutes_changes: list[IncludedMinutes] = Field(default_factory=list,
                                                             description="R4: changes of the minutes, dated")
     rate_cards: list[str] = Field(description="the names of its cards; empty: the cards no plan names")
-    payment_terms_days: int = Field(description="days an invoice is due after its issue")
+    payment_terms_days: int = Field(description="days an invoice is due after its issue, before any change")
+    payment_terms_changes: list[PaymentTerm] = Field(default_factory=list, description="changes of the term, dated")
     residential: bool = Field(description="R36: watched by the business-on-residential report")
 
 

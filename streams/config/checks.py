@@ -164,7 +164,8 @@ def _dated_entries(values: tuple[str, ...], parse: Callable[[str], tuple[str, in
         entry, month = _dated(spec, "a change names the first month it applies to", example)
         key, value = parse(entry)
         if (key, month) in seen:
-            raise Invalid(f"{spec!r}: {key} has two {noun}" + (f" from {month}" if month else " without a month"))
+            raise Invalid(f"{spec!r}: {key or 'it'} has two {noun}"
+                          + (f" from {month}" if month else " without a month"))
         seen.add((key, month))
         out.append((key, value, month))
     return tuple(out)
@@ -272,12 +273,20 @@ def locale(value: str) -> None:
         raise Invalid(f"{value!r} is not a locale, e.g. en, fr_BE, de_DE") from None
 
 
-def plan_days(values: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
-    """'plan:days' pairs: the days an invoice under that plan is due after its issue (0-365)."""
-    out = []
-    for spec in values:
-        plan, _, days = spec.rpartition(":")
-        if not _NAME.match(plan) or not days.isdigit() or int(days) > 365:
-            raise Invalid(f"{spec!r} must be 'plan:days' (0-365)")
-        out.append((plan, int(days)))
-    return tuple(out)
+def plan_days(values: tuple[str, ...]) -> tuple[tuple[str, int, str], ...]:
+    """'plan:days' entries, each with an optional '@YYYY-MM' (the first period invoiced with it):
+    (plan, the days an invoice under that plan is due after its issue (0-365), month or "")."""
+    return _dated_entries(values, _plan_days, "terms", "business:45@2027-03")
+
+
+def _plan_days(spec: str) -> tuple[str, int]:
+    plan, _, days = spec.rpartition(":")
+    if not _NAME.match(plan) or not days.isdigit() or int(days) > 365:
+        raise Invalid(f"{spec!r} must be 'plan:days' (0-365)")
+    return plan, int(days)
+
+
+def dated_amounts(values: tuple[str, ...]) -> tuple[tuple[str, int, str], ...]:
+    """R26's termination fee: 'amount', changed from a month by 'amount@YYYY-MM': ("", micro-units,
+    month or "")."""
+    return _dated_entries(values, lambda text: ("", amount(text)), "amounts", "30.00@2027-03")

@@ -144,7 +144,9 @@ class Settings:
     # its month begins and never edit one whose month has begun, so that a rebuild, which folds
     # every month with today's settings, charges what live did (docs/billing.md).
     monthly_fees: tuple[str, ...] = setting((), check=checks.plan_fees)
-    termination_fee: str = setting("0", check=checks.amount)  # R26, in the account's currency
+    # R26, in the account's currency; changed from a month by "amount@YYYY-MM" (the month the
+    # termination takes effect in), as monthly_fees.
+    termination_fee: tuple[str, ...] = setting(("0",), check=checks.dated_amounts)
     # R21: "plan:amount" connection fees; a plan change to a higher one charges the difference.
     # Dated changes ("@YYYY-MM") as monthly_fees, for the upgrades taking effect from that month.
     connection_fees: tuple[str, ...] = setting((), check=checks.plan_fees)
@@ -245,6 +247,8 @@ class Settings:
                 "monthly_fees": _undated_and_changes(checks.plan_fees(self.monthly_fees)),
                 "connection_fees": _undated_and_changes(checks.plan_fees(self.connection_fees)),
                 "inbound_rates": _undated_and_changes(checks.plan_fees(self.inbound_rates)),
+                "payment_terms": _undated_and_changes(checks.plan_days(self.payment_terms)),
+                "termination_fee": _undated_and_changes(checks.dated_amounts(self.termination_fee)),
                 "tax_rules": checks.tax_rules(self.tax_rules),
                 "tax_rule_changes": checks.tax_rule_changes(self.tax_rules)}
 
@@ -276,7 +280,16 @@ class Settings:
 
     def payment_terms_by_plan(self) -> tuple[tuple[str, int], ...]:
         """Days to pay an invoice, for the plans with their own term, from ``payment_terms``."""
-        return checks.plan_days(self.payment_terms)
+        return self._parsed["payment_terms"][0]
+
+    def payment_terms_changes(self) -> tuple[tuple[str, str, int], ...]:
+        """(plan, first period invoiced with it, days), from ``payment_terms``' dated entries."""
+        return self._parsed["payment_terms"][1]
+
+    def termination_fees(self) -> tuple[int, tuple[tuple[str, int], ...]]:
+        """R26: (the fee before any change, ((first month, fee from it), ...))."""
+        undated, changes = self._parsed["termination_fee"]
+        return (undated[-1][1] if undated else 0), tuple((month, micros) for _, month, micros in changes)
 
     def monthly_fee_by_plan(self) -> tuple[tuple[str, int], ...]:
         """R14: (plan or "plan:CUR", monthly fee in micro-units), from ``monthly_fees``' entries
@@ -419,7 +432,7 @@ def plans_named(s: Settings) -> list[tuple[str, str]]:
              ("connection_fees", both(s.connection_fee_by_plan(), s.connection_fee_changes())),
              ("inbound_rates", both(s.inbound_rate_by_plan(), s.inbound_rate_changes())),
              ("included_minutes", both(s.included_seconds_by_plan(), s.included_seconds_changes())),
-             ("plan_cards", s.plan_cards_by_plan()), ("payment_terms", s.payment_terms_by_plan()),
+             ("plan_cards", s.plan_cards_by_plan()), ("payment_terms", both(s.payment_terms_by_plan(), s.payment_terms_changes())),
              ("residential_plans", [(plan, None) for plan in s.residential_plans]))
     # "plan:CUR" keys a fee in one currency
     return [(setting_name, key.partition(":")[0]) for setting_name, pairs in named for key, _ in pairs]

@@ -89,7 +89,8 @@ def _fold_settings(settings: Settings, cards: tuple[RateCard, ...]) -> FoldSetti
         included_seconds_changes=settings.included_seconds_changes(),
         max_clock_skew_ms=settings.max_clock_skew_seconds * 1000,
         monthly_fee_by_plan=settings.monthly_fee_by_plan(), monthly_fee_changes=settings.monthly_fee_changes(),
-        termination_fee_micros=parse_decimal_micros(settings.termination_fee),
+        termination_fee_micros=settings.termination_fees()[0],
+        termination_fee_changes=settings.termination_fees()[1],
         connection_fee_by_plan=settings.connection_fee_by_plan(), connection_fee_changes=settings.connection_fee_changes(),
         inbound_rate_by_plan=settings.inbound_rate_by_plan(), inbound_rate_changes=settings.inbound_rate_changes(),
         registration_grace_ms=settings.registration_grace_hours * 3_600_000,
@@ -97,6 +98,7 @@ def _fold_settings(settings: Settings, cards: tuple[RateCard, ...]) -> FoldSetti
         interim_threshold_micros=parse_decimal_micros(settings.interim_threshold),
         invoice_issuer=settings.invoice_issuer,
         payment_terms_days=settings.payment_terms_days, payment_terms_days_by_plan=settings.payment_terms_by_plan(),
+        payment_terms_changes=settings.payment_terms_changes(),
         plan_cards=settings.plan_cards_by_plan(), deal_cards=settings.deal_cards,
         taxes_by_key=settings.taxes_by_key(), tax_rule_changes=settings.tax_rule_changes(),
     )

@@ -127,3 +127,50 @@ def test_the_settings_date_connection_fees_inbound_rates_and_minutes_and_the_cat
                                "basic has two prices from 2027-01")):
         with pytest.raises(ConfigError, match=f"^{name.lower()}: .*{needle}"):
             load_settings(None, env={f"VOICELEDGER_{name}": bad})
+
+
+def test_R26_a_termination_fee_change_charges_the_breaches_taking_effect_from_its_month():
+    from tests.unit.test_lifecycle import FOLD, Account as Lifecycled
+    from projections.events import AccountTerminated, TerminationReason
+
+    fold = replace(FOLD, termination_fee_changes=(("2026-05", 75_000_000),))  # 50.00 until April
+    for effective, fee in (("2026-04-10", 50_000_000), ("2026-05-10", 75_000_000)):
+        a = Lifecycled("2026-04-01T00:00:00", fold=fold)
+        a.pay("2026-04-01T00:00:00", 300_000_000)
+        at = ms(effective + "T00:00:00")
+        a.feed(AccountTerminated("t1", "a1", at, TerminationReason.BREACH, at))
+        assert [k[2] for k in a.kinds() if k[0] == "termination_fee"] == [fee], effective
+
+
+def test_an_invoice_is_due_after_the_term_in_effect_for_its_period():
+    fold = FoldSettings(rate_cards=(USD,), payment_terms_days=14, payment_terms_days_by_plan=(("basic", 30),),
+                        payment_terms_changes=(("basic", "2026-11", 45),), monthly_fee_by_plan=(("basic", FEE),),
+                        interim_threshold_micros=10**12)
+    a = Account("2026-10-01T00:00:00", fold=fold)
+    a.tick("2026-11-01T00:00:00")
+    a.tick("2026-12-01T00:00:00")
+    october, november = a.invoices
+    assert october.due_at_ms - october.occurred_at_ms == 30 * 86_400_000
+    assert november.due_at_ms - november.occurred_at_ms == 45 * 86_400_000
+    assert fold.due_at("business", "2026-11", 0) == 14 * 86_400_000, "a plan without its own term: the default"
+
+
+def test_the_settings_date_the_termination_fee_and_payment_terms():
+    from streams.api.plans import catalogue
+    from streams.worker.app import fold_settings_from
+
+    s = load_settings(None, env={"VOICELEDGER_TERMINATION_FEE": "50,75@2026-05",
+                                 "VOICELEDGER_PAYMENT_TERMS": "basic:30,basic:45@2026-11"})
+    fold = fold_settings_from(s)
+    assert [fold.policy("basic").termination_fee(m) for m in ("2026-04", "2026-05")] == [50_000_000, 75_000_000]
+    assert fold.due_at("basic", "2026-11", 0) == 45 * 86_400_000
+    (basic,) = catalogue(s).model_dump()["plans"]
+    assert (basic["payment_terms_days"], basic["payment_terms_changes"]) == (30, [{"days": 45,
+                                                                                   "from_month": "2026-11"}])
+    assert fold_settings_from(load_settings(None, env={})).policy("basic").termination_fee("2026-04") == 0
+    for name, bad, needle in (("TERMINATION_FEE", "50,60", "it has two amounts without a month"),
+                              ("TERMINATION_FEE", "-1", "non-negative decimal"),
+                              ("PAYMENT_TERMS", "basic:30@2026-13", "'@YYYY-MM'"),
+                              ("PAYMENT_TERMS", "basic:400", "0-365")):
+        with pytest.raises(ConfigError, match=f"^{name.lower()}: .*{needle}"):
+            load_settings(None, env={f"VOICELEDGER_{name}": bad})

@@ -56,7 +56,7 @@ SAMPLES: dict[str, tuple[str, str, object]] = {
     "plans": ('["basic", "pro"]', "basic,pro", ("basic", "pro")),
     "retired_plans": ('["legacy", "old"]', "legacy,old", ("legacy", "old")),
     "monthly_fees": ('["basic:9.99"]', "basic:9.99", ("basic:9.99",)),
-    "termination_fee": ('"25.00"', "25.00", "25.00"),
+    "termination_fee": ('"25.00"', "25.00", ("25.00",)),
     "connection_fees": ('["pro:10"]', "pro:10", ("pro:10",)),
     "inbound_rates": ('["business:0.012"]', "business:0.012", ("business:0.012",)),
     "registration_grace_hours": ("48", "48", 48),
