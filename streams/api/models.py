@@ -181,6 +181,12 @@ class Account(BaseModel):
     open_disputes: int
 
 
+class AccountList(BaseModel):
+    accounts: list[Account]
+    next_after: str | None = Field(description="the page's last account id when more follow: ask again with "
+                                               "after=<it>; null: this was the last page")
+
+
 class MovementLine(BaseModel):
     kind: str
     count: int

@@ -97,6 +97,45 @@ def account(reader: Reader, account_id: str) -> AccountRow:
     return AccountRow(*rows[0])
 
 
+@dataclass(frozen=True)
+class AccountFilter:
+    """What ``GET /v1/accounts`` selects by; empty: any."""
+
+    status: str = ""
+    plan: str = ""
+    currency: str = ""
+    billing_mode: str = ""
+    prefix: str = ""
+    owing: bool = False  # a balance below zero
+
+
+# Each account's newest row by its log position (``version``), aggregated rather than read
+# through FINAL: a filter on a column that changes (status, balance) must see the newest row
+# only, and ClickHouse 19.x-21.6 moved a WHERE on such a column before FINAL's merge (PREWHERE;
+# ClickHouse issue 8684), which would list an account by a status it no longer has.
+_NEWEST = tuple(f"argMax({column}, version)" for column in (
+    "currency", "plan", "pending_plan", "billing_mode", "status", "status_reason", "toUnixTimestamp(status_since)",
+    "time_zone", "country_code", "tax_jurisdiction", "toUnixTimestamp(opened_at)", "balance_micros", "paid_micros",
+    "charged_micros", "calls_charged", "open_disputes", "toUnixTimestamp(newest_event_at)"))
+_FILTERED = {"status": 4, "plan": 1, "currency": 0, "billing_mode": 3}  # AccountFilter field -> _NEWEST's column
+
+
+def list_accounts(reader: Reader, selected: AccountFilter, after: str, limit: int) -> list[AccountRow]:
+    """A page of the accounts ``selected`` picks, in id order, from the first id after ``after``
+    (keyset paging: a page never skips or repeats an account when others are opened meanwhile)."""
+    where = [f"account_id > {quoted(after)}"]
+    if selected.prefix:  # the sorting key: filtered before aggregation (startsWith is newer than 18.16)
+        where.append(f"substring(account_id, 1, {len(selected.prefix)}) = {quoted(selected.prefix)}")
+    having = [f"{_NEWEST[i]} = {quoted(getattr(selected, name))}" for name, i in _FILTERED.items()
+              if getattr(selected, name)]
+    if selected.owing:
+        having.append(f"{_NEWEST[11]} < 0")
+    rows = reader.rows(f"SELECT account_id, {', '.join(_NEWEST)} FROM accounts WHERE {' AND '.join(where)} "
+                       f"GROUP BY account_id {'HAVING ' + ' AND '.join(having) if having else ''} "
+                       f"ORDER BY account_id LIMIT {int(limit)}")
+    return [AccountRow(*r) for r in rows]
+
+
 def find_accounts(reader: Reader, prefix: str, limit: int = 50) -> list[AccountRow]:
     """Accounts whose id starts with ``prefix``, in id order (the console's search)."""
     rows = reader.rows(f"{_ACCOUNT_SQL} WHERE substring(account_id, 1, {len(prefix)}) = {quoted(prefix)} ORDER BY account_id "

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from projections.events import AccountStatus
 from streams.api import access, read_model as rm, statements
 from streams.api.command_routes import ACCOUNT, ERRORS
 from streams.api.context import Context, caller, context, must
@@ -22,6 +23,7 @@ from streams.api.models import (
     INVOICE_NUMBER,
     MONTH,
     Account,
+    AccountList,
     AgedAccount,
     Balance,
     CallPage,
@@ -39,6 +41,8 @@ from streams.api.problems import Problem
 from streams.api.worker_routes import held_on_worker
 from streams.clickhouse import receivables as aged
 from streams.clickhouse.privacy import export_records
+from streams.config.checks import is_plan_name
+from streams.edge.commands import PLAN_CHARS_MAX
 from streams.documents.invoice import render_html
 from streams.documents.invoice_pdf import render_pdf
 from streams.documents.wording import language_of
@@ -60,6 +64,32 @@ def account_view(row: rm.AccountRow) -> Account:
                    tax_jurisdiction=row.tax_jurisdiction, opened_at=iso(row.opened_at_s),
                    balance_micros=row.balance_micros, paid_micros=row.paid_micros, charged_micros=row.charged_micros,
                    calls_charged=row.calls_charged, open_disputes=row.open_disputes)
+
+
+ACCOUNTS_PAGE_MAX = 500
+STATUSES = "|".join(s.value for s in AccountStatus)
+
+
+@router.get("/accounts", response_model=AccountList)
+async def list_accounts(
+        status: str = Query("", pattern=f"^({STATUSES})?$"), plan: str = Query("", max_length=PLAN_CHARS_MAX),
+        currency: str = Query("", pattern=r"^([A-Z]{3})?$"),
+        billing_mode: str = Query("", pattern="^(prepaid|postpaid)?$"),
+        prefix: str = Query("", max_length=64, pattern=r"^[A-Za-z0-9._:-]*$"),
+        owing: bool = Query(False, description="only accounts with a balance below zero"),
+        after: str = Query("", max_length=64, pattern=r"^[A-Za-z0-9._:-]*$",
+                           description="the page after this account id"),
+        limit: int = Query(100, ge=1, le=ACCOUNTS_PAGE_MAX), who: str = Depends(caller),
+        ctx: Context = Depends(context)) -> AccountList:
+    """Operators and finance: the accounts in id order, a page at a time, by status, plan,
+    currency, billing mode, id prefix, or owing (what a CRM lists, a collections run works on)."""
+    must(who in (access.OPERATOR, access.FINANCE))
+    if plan and not is_plan_name(plan):
+        raise Problem(422, "invalid-plan", f"plan: {plan!r} is no plan name")
+    selected = rm.AccountFilter(status, plan, currency, billing_mode, prefix, owing)
+    rows = await run_in_threadpool(rm.list_accounts, ctx.reader, selected, after, limit + 1)  # one more: is there?
+    return AccountList(accounts=[account_view(r) for r in rows[:limit]],
+                       next_after=rows[limit - 1].account_id if len(rows) > limit else None)
 
 
 @router.get("/accounts/{account_id}", response_model=Account)
