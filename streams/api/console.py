@@ -1,4 +1,5 @@
-"""The operator console at ``/console`` (issue 19): find an account, see its status, balance,
+"""The operator console at ``/console`` (issue 19): find an account or list them by status and
+owing, see its status, balance,
 funds held, invoices and dead letters, and place or release a fraud hold, post a goodwill
 credit, change the plan from the next period (among the plans sold, ``plans``), or send an
 account's dead-lettered events again, from the page.
@@ -23,11 +24,12 @@ from projections.money import parse_decimal_micros
 from streams.api import access, pages, read_model as rm, statements
 from streams.api.context import Context, command, context
 from streams.api.problems import PageRefused
-from streams.api.read_routes import account_view
+from streams.api.read_routes import STATUSES, account_view
 from streams.api.worker_routes import held_on_worker
 from streams.edge import commands
 
 router = APIRouter(prefix="/console", include_in_schema=False)
+ID_CHARS = r"^[A-Za-z0-9._:-]*$"
 COOKIE = "vl_console"
 SESSION_S = 12 * 3600
 
@@ -58,13 +60,23 @@ async def login(request: Request, ctx: Context = Depends(context)) -> Response:
     return response
 
 
+PAGE = 50
+
+
 @router.get("")
-def search(q: str = Query("", max_length=64, pattern=r"^[A-Za-z0-9._:-]*$"), scope: str = Depends(operator),
-           ctx: Context = Depends(context)) -> Response:
-    found = rm.find_accounts(ctx.reader, q)
-    if len(found) == 1 and q:
-        return RedirectResponse(f"/console/accounts/{found[0].account_id}", status_code=303)
-    return pages.page("console_search.html", title="Accounts", q=q, scope=scope, accounts=found)
+def search(q: str = Query("", max_length=64, pattern=ID_CHARS), status: str = Query("", pattern=f"^({STATUSES})?$"),
+           owing: bool = False, after: str = Query("", max_length=64, pattern=ID_CHARS),
+           scope: str = Depends(operator), ctx: Context = Depends(context)) -> Response:
+    """An id prefix alone opens the one account it finds; otherwise the accounts it, a status and
+    owing select are listed a page at a time (as GET /v1/accounts lists them)."""
+    if q and not (status or owing or after):
+        found = rm.find_accounts(ctx.reader, q, limit=2)
+        if len(found) == 1:
+            return RedirectResponse(f"/console/accounts/{found[0].account_id}", status_code=303)
+    found = rm.list_accounts(ctx.reader, rm.AccountFilter(status=status, prefix=q, owing=owing), after, PAGE + 1)
+    more = found[PAGE - 1].account_id if len(found) > PAGE else ""
+    return pages.page("console_search.html", title="Accounts", q=q, scope=scope, accounts=found[:PAGE],
+                      statuses=STATUSES.split("|"), chosen=status, owing=owing, more=more)
 
 
 @router.get("/accounts/{account_id}")

@@ -180,7 +180,19 @@ def _console(page, base: str, out: Path) -> None:  # noqa: ANN001 - a Playwright
     assert "not an operator" in page.inner_text("#message"), "a customer's token does not open the console"
     page.fill("#token", TOKENS["operator"])
     page.click("form button")
-    page.fill("input[name=q]", ACCOUNT)
+    # Lists by status and owing (GET /v1/accounts), before one account is found by its id.
+    page.select_option("#status-filter", "ACTIVE")
+    page.click("#list")
+    assert ACCOUNT in page.locator("#accounts").inner_text()
+    page.select_option("#status-filter", "SUSPENDED")
+    page.click("#list")
+    assert "No account found." in page.inner_text("main"), "none is suspended"
+    page.select_option("#status-filter", "ACTIVE")
+    page.check("#owing-filter")
+    page.click("#list")
+    assert ACCOUNT not in page.locator("#accounts").inner_text(), "its top-up paid every charge: it owes nothing"
+    page.screenshot(path=str(out / "console-list.png"), full_page=True)
+    page.fill("header input[name=q]", ACCOUNT)
     page.click("header button")
     assert page.url == f"{base}/console/accounts/{ACCOUNT}"
     assert page.inner_text("#status") == "ACTIVE"
