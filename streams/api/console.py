@@ -1,8 +1,7 @@
 """The operator console at ``/console`` (issue 19): find an account or list them by status and
-owing, see its status, balance,
-funds held, invoices and dead letters, and place or release a fraud hold, post a goodwill
-credit, change the plan from the next period (among the plans sold, ``plans``), or send an
-account's dead-lettered events again, from the page.
+owing, see its status, balance, funds held, invoices and dead letters, and place or release a
+fraud hold, post a goodwill credit, change the plan from the next period (among the plans sold,
+``plans``), or send an account's dead-lettered events again, from the page.
 
 An operator signs in with their API token (``operator``: sees and acts; ``finance``: sees). The
 token itself is never kept in the browser: the session cookie is a signed, expiring token of
