@@ -7,7 +7,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from projections.events import CallDetailRecord, Disposition
+from projections.events import CallDetailRecord, Direction, Disposition
 from projections.rating import DestinationRate, RateCard, rate_call
 from projections.rerating import rerate
 
@@ -47,3 +47,21 @@ def test_rerating_at_the_same_card_gives_no_difference_and_is_deterministic(spec
     same = rerate(calls, [RESIDENTIAL], "USD")
     assert same.total_difference_micros == 0
     assert rerate(list(reversed(calls)), [RESIDENTIAL], "USD") == same
+
+
+def test_R6_a_received_call_is_rerated_at_the_other_plans_inbound_rate_not_the_cards_price_of_the_number():
+    received = CallDetailRecord("e1", "carrier", "c1", "a1", "12125550100", "15550000001", T0, T0 + 1_000,
+                                T0 + 62_000, Disposition.ANSWERED, Direction.INBOUND)
+    priced = rerate([(received, 0)], [BUSINESS_OLD], "USD", inbound_rate_for=lambda at_ms: 12_000)
+    assert priced.differences[0].difference_micros == 24_000  # 61 s: 2 whole minutes at 0.012
+    assert rerate([(received, 0)], [BUSINESS_OLD], "USD").total_difference_micros == 0, "no inbound rate: free"
+
+
+def test_R4_R6_the_other_plans_included_minutes_are_used_first_each_month():
+    nov = T0 + 31 * 86_400_000  # 2026-11-01
+    calls = [(call(1, 61, T0), 0), (call(2, 30, T0 + 3_600_000), 0), (call(3, 90, nov), 0)]
+    result = rerate(calls, [BUSINESS_OLD, BUSINESS_NEW], "USD", included_for=lambda month: 120)
+    # October: the first call's 2 billed minutes are the 2 included, the second pays 1 at 0.02;
+    # November starts again with 2 minutes.
+    assert [d.rerated_micros for d in result.differences] == [0, 20_000, 0]
+    assert [d.rerated.included_s for d in result.differences] == [120, 0, 120]
