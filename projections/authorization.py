@@ -16,7 +16,8 @@ increments and balances went negative).
   first block cannot be paid is refused (``insufficient_funds``).
 
 The charge of that duration is what the caller holds as a reservation until the CDR settles it
-(``streams/http/reservations.py``), so concurrent calls can never overspend (MagnusBilling #38).
+(``streams/http/reservations.py``), so concurrent calls can never overspend (MagnusBilling #38);
+so are the included seconds it uses (R4), which the next request takes off what is left.
 The charge grows with duration (a property test of rating), so a binary search finds the
 longest affordable duration in ~12 ratings.
 """
@@ -44,6 +45,7 @@ class Authorization:
     destination_prefix: str = ""
     rate_micros_per_minute: int = 0
     available_micros: int = 0
+    hold_included_s: int = 0  # R4: the included seconds max_duration_s uses: reserved too
 
 
 _REFUSED_STATUS = {
@@ -55,7 +57,7 @@ _REFUSED_STATUS = {
 
 
 def authorize(state: AccountState, callee: str, at_ms: int, held_micros: int, quota_s: int,
-              settings: FoldSettings) -> Authorization:
+              settings: FoldSettings, held_included_s: int = 0) -> Authorization:
     status = state.lifecycle.status
     available = state.balance_micros - held_micros
     if status is not AccountStatus.ACTIVE:
@@ -63,7 +65,7 @@ def authorize(state: AccountState, callee: str, at_ms: int, held_micros: int, qu
 
     period = period_of(at_ms, state.time_zone)
     allowance_s = settings.included_seconds(state.plan, period)
-    remaining_s = max(0, allowance_s - state.included_used_s.get(period, 0)) if allowance_s else 0
+    remaining_s = max(0, allowance_s - state.included_used_s.get(period, 0) - held_included_s) if allowance_s else 0
 
     @lru_cache(maxsize=None)  # one request: the search below asks for a duration more than once
     def charge(duration_s: int):
@@ -82,7 +84,7 @@ def authorize(state: AccountState, callee: str, at_ms: int, held_micros: int, qu
         return Authorization(True, quota_s, "on_net", 0, available_micros=available)
     dest, rate = full.destination_prefix, full.rate_micros_per_minute
     if state.billing_mode != "prepaid":
-        return Authorization(True, quota_s, "postpaid", full.charge_micros, dest, rate, available)
+        return Authorization(True, quota_s, "postpaid", full.charge_micros, dest, rate, available, full.included_s)
     cost = _prepaid_cost(state, settings, at_ms, charge)
 
     def hold(duration_s: int) -> int:
@@ -93,7 +95,7 @@ def authorize(state: AccountState, callee: str, at_ms: int, held_micros: int, qu
         return charge(duration_s).charge_micros <= available and cost(duration_s) <= available
 
     if fits(quota_s):
-        return Authorization(True, quota_s, "ok", hold(quota_s), dest, rate, available)
+        return Authorization(True, quota_s, "ok", hold(quota_s), dest, rate, available, full.included_s)
     if not fits(1):  # R10: not even the first block
         return Authorization(False, 0, "insufficient_funds", 0, dest, rate, available)
     low, high = 1, quota_s  # low fits, high does not
@@ -103,7 +105,7 @@ def authorize(state: AccountState, callee: str, at_ms: int, held_micros: int, qu
             low = mid
         else:
             high = mid
-    return Authorization(True, low, "ok", hold(low), dest, rate, available)
+    return Authorization(True, low, "ok", hold(low), dest, rate, available, charge(low).included_s)
 
 
 def _prepaid_cost(state: AccountState, settings: FoldSettings, at_ms: int,

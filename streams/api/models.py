@@ -376,6 +376,7 @@ class AuthorizationAnswer(BaseModel):
     destination: str | None = None
     rate_micros_per_minute: int | None = None
     available_micros: int | None = None
+    held_included_s: int = Field(default=0, description="R4: the included seconds held for the call")
 
 
 class Erasure(BaseModel):

@@ -3,7 +3,8 @@
 ``GET /authorize?account=ID&callee=NUMBER&call=CARRIER/CALL_ID[&at=EPOCH_MS][&quota_s=N]``
 (and ``GET /statement?account=ID[&month=YYYY-MM]``, R20, the same routing and tokens)
 answers ``200`` with JSON: ``allowed``, ``max_duration_s``, ``reason``, ``held_micros``,
-``destination``, ``rate_micros_per_minute``, ``available_micros``. A refusal is a ``200`` with
+``held_included_s`` (R4 minutes the call may use, held like its charge), ``destination``,
+``rate_micros_per_minute``, ``available_micros``. A refusal is a ``200`` with
 ``allowed: false`` and the reason: it is an answer, not an error. ``POST /release?account=&call=``
 drops a hold early (a call that failed before a CDR). With ``api_tokens_file`` set, every
 request needs a bearer token scoped to its account (``401`` without, ``403`` for another
@@ -152,6 +153,7 @@ class AuthorizationServer(ThreadedHttpServer):
         metrics.AUTHORIZATION_LATENCY.observe(time.perf_counter() - started)
         body = asdict(answer)
         body["held_micros"] = body.pop("hold_micros") if answer.allowed else 0
+        body["held_included_s"] = body.pop("hold_included_s") if answer.allowed else 0
         body["destination"] = body.pop("destination_prefix")
         return web.json_response(body)
 
@@ -165,12 +167,12 @@ class AuthorizationServer(ThreadedHttpServer):
         settings = self.fold_settings()
         found: list[AccountState | None] = []
 
-        def decide(held: int) -> Authorization:
+        def decide(held: int, held_included_s: int) -> Authorization:
             state = self.load_state(account_id)
             found.append(state)
             if state is None:
                 return Authorization(False, 0, "unknown_account", 0)
-            return authorize(state, callee, at_ms, held, quota_s, settings)
+            return authorize(state, callee, at_ms, held, quota_s, settings, held_included_s)
 
         answer = self.book.authorize(account_id, call_key, now_ms, quota_s, decide)
         return None if found and found[0] is None else answer

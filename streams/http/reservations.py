@@ -1,6 +1,8 @@
 """Funds held for calls in progress (R10), in the worker that owns the account's partition.
 
-An authorization holds the charge of the duration it allows; the call's CDR, once folded,
+An authorization holds the charge of the duration it allows, and the included minutes (R4) that
+duration uses, so two calls at once cannot both talk on the same last free minutes of a prepaid
+account without funds; the call's CDR, once folded,
 settles the hold (the balance now carries the real charge), and a hold nobody settles expires
 after its quota plus a grace period. Check-and-hold is atomic under one lock, so concurrent
 authorizations of one account can never hold more than its balance (MagnusBilling #38).
@@ -27,30 +29,33 @@ class ReservationBook:
     def __init__(self, grace_ms: int) -> None:
         self.grace_ms = grace_ms
         self._lock = threading.Lock()
-        self._held: dict[str, dict[str, tuple[int, int]]] = {}  # account -> call key -> (micros, expires ms)
+        # account -> call key -> (micros, included seconds, expires ms)
+        self._held: dict[str, dict[str, tuple[int, int, int]]] = {}
 
-    def _live(self, account_id: str, now_ms: int) -> dict[str, tuple[int, int]]:
+    def _live(self, account_id: str, now_ms: int) -> dict[str, tuple[int, int, int]]:
         holds = self._held.get(account_id)
         if not holds:
             return {}
-        expired = [k for k, (_, until) in holds.items() if until <= now_ms]
+        expired = [k for k, (_, _, until) in holds.items() if until <= now_ms]
         for k in expired:
             del holds[k]
         return holds
 
     def authorize(self, account_id: str, call_key: str, now_ms: int, quota_s: int,
-                  decide: Callable[[int], Authorization]) -> Authorization:
-        """``decide(held_micros)`` under the lock; an allowed answer holds its charge.
+                  decide: Callable[[int, int], Authorization]) -> Authorization:
+        """``decide(held_micros, held_included_s)`` under the lock; an allowed answer holds its
+        charge and its included seconds. Seconds held in one month are held in the next too, for
+        the few minutes a call lasts: too careful, never too generous.
 
         Authorizing the same call key again replaces its hold (a switch asking for a new quota).
         """
         with self._lock:
             holds = self._live(account_id, now_ms)
-            held = sum(micros for key, (micros, _) in holds.items() if key != call_key)
-            answer = decide(held)
-            if answer.allowed and answer.hold_micros:
+            others = [held for key, held in holds.items() if key != call_key]
+            answer = decide(sum(h[0] for h in others), sum(h[1] for h in others))
+            if answer.allowed and (answer.hold_micros or answer.hold_included_s):
                 self._held.setdefault(account_id, {})[call_key] = (
-                    answer.hold_micros, now_ms + quota_s * 1000 + self.grace_ms)
+                    answer.hold_micros, answer.hold_included_s, now_ms + quota_s * 1000 + self.grace_ms)
             else:
                 holds.pop(call_key, None)
             return answer
@@ -67,8 +72,8 @@ class ReservationBook:
 
     def held(self, account_id: str, now_ms: int) -> int:
         with self._lock:
-            return sum(micros for micros, _ in self._live(account_id, now_ms).values())
+            return sum(micros for micros, _, _ in self._live(account_id, now_ms).values())
 
     def total(self) -> int:
         with self._lock:
-            return sum(m for holds in self._held.values() for m, _ in holds.values())
+            return sum(m for holds in self._held.values() for m, _, _ in holds.values())

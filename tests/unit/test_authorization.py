@@ -65,6 +65,25 @@ def test_R3_on_net_is_allowed_with_no_funds_and_R4_included_minutes_are_free():
     assert (included.allowed, included.max_duration_s, included.hold_micros) == (True, 600, 0)
 
 
+def test_R4_R10_two_calls_at_once_cannot_both_talk_on_the_last_included_minutes_without_funds():
+    """A prepaid account with no funds and 10 included minutes: the first call is allowed its 10
+    free minutes and holds them; a second at the same time finds none left and no money, so it
+    is refused, where both used to be allowed 10 minutes and the second billed below zero."""
+    book = ReservationBook(grace_ms=60_000)
+    state = account(0, plan="plus")
+
+    def auth(call):
+        return book.authorize("a1", call, T, 3600,
+                              lambda held, held_s: authorize(state, "12125550100", T, held, 3600, FOLD, held_s))
+
+    first = auth("c/1")
+    assert (first.allowed, first.max_duration_s, first.hold_micros, first.hold_included_s) == (True, 600, 0, 600)
+    second = auth("c/2")
+    assert (second.allowed, second.reason) == (False, "insufficient_funds")
+    assert auth("c/1").allowed, "the same call asking again replaces its own hold"
+    assert book.settle("a1", "c/1") and auth("c/2").allowed, "the first call ended without using them"
+
+
 def test_R10_accounts_that_are_not_active_are_refused_with_the_reason():
     for status, reason in [(AccountStatus.REGISTERED, "not_active"), (AccountStatus.SUSPENDED, "suspended"),
                            (AccountStatus.FRAUD_HOLD, "fraud_hold"), (AccountStatus.TERMINATED, "terminated")]:
@@ -79,7 +98,8 @@ def test_R10_holds_make_concurrent_calls_share_the_balance_and_settling_frees_it
     state = account(1_000_000)
 
     def auth(call, now=T, quota=60):
-        return book.authorize("a1", call, now, quota, lambda held: authorize(state, "12125550100", now, held, quota, FOLD))
+        return book.authorize("a1", call, now, quota,
+                              lambda held, held_s: authorize(state, "12125550100", now, held, quota, FOLD, held_s))
 
     answers = [auth(f"c/{n}") for n in range(15)]  # a one-minute quota holds 0.10 each
     assert [a.allowed for a in answers] == [True] * 10 + [False] * 5
@@ -128,7 +148,7 @@ def test_R10_a_batch_settling_between_the_state_read_and_the_hold_cannot_let_mon
     from streams.http.authorization import AuthorizationServer
 
     book = ReservationBook(grace_ms=0)
-    assert book.authorize("a1", "carrier/call-1", T, 3600, lambda held: ask(1_000_000, "12125550100", quota=360))
+    assert book.authorize("a1", "carrier/call-1", T, 3600, lambda held, _: ask(1_000_000, "12125550100", quota=360))
     states = {"a1": account(1_000_000)}
 
     def the_batch_lands() -> None:  # the fold: new state first, then the settle
