@@ -88,7 +88,7 @@ from projections.plan_change import connection_fee_difference, effective_period
 from projections.invoicing import Billing, TaxRule, add_charge
 from projections.lifecycle import Context, Decision, InvalidTransition, Lifecycle, Policy, StatusChanged
 from projections.periods import in_effect, local_time, next_period, period_of, period_start_ms, previous_period
-from projections.plan_prices import NO_PRICE, Schedule, price_in, schedule
+from projections.plan_prices import NO_PRICE, Schedule, keyed_schedule, price_in, schedule
 from projections.rating import RateCard, RatedCall, RatingError, card_name, rate_call, rate_inbound, select_card
 from projections.packed import EMPTY_CHARGES, EMPTY_KEYS, Overlay, PackedTable
 from projections.records import evolved, fast_init
@@ -225,13 +225,24 @@ class FoldSettings:
     monthly_fee_by_plan: tuple[tuple[str, int], ...] = ()
     # Price changes: (plan or "plan:CUR", first month "YYYY-MM", monthly fee from then on).
     monthly_fee_changes: tuple[tuple[str, str, int], ...] = ()
-    termination_fee_micros: int = 0  # R26
-    termination_fee_changes: tuple[tuple[str, int], ...] = ()  # (first month, fee from it)
+    termination_fee_micros: int = 0  # R26, in any currency without a fee of its own
+    # R26's fees per currency ("EUR", micros), and the changes: ("" or "EUR", first month, fee from it).
+    termination_fee_by_currency: tuple[tuple[str, int], ...] = ()
+    termination_fee_changes: tuple[tuple[str, str, int], ...] = ()
     connection_fee_by_plan: tuple[tuple[str, int], ...] = ()  # R21: an upgrade pays the difference
     connection_fee_changes: tuple[tuple[str, str, int], ...] = ()
     registration_grace_ms: int = 36 * 3_600_000  # R12
     inactivity_ms: int = 0  # R28; 0: never
     interim_threshold_micros: int = 50_000_000  # R18: 50.00 in the account's currency
+    interim_threshold_by_currency: tuple[tuple[str, int], ...] = ()  # R18 where a currency has its own
+
+    def interim_threshold(self, currency: str) -> int:
+        """R18: the postpaid debt above which an account of ``currency`` is announced."""
+        return self._interim_thresholds.get(currency, self.interim_threshold_micros)
+
+    @cached_property
+    def _interim_thresholds(self) -> dict[str, int]:
+        return dict(self.interim_threshold_by_currency)
     # Invoicing (projections/invoicing.py): the issuer's prefix of invoice numbers, and the tax
     # rules (R17) by key: an account's tax jurisdiction, else its currency.
     invoice_issuer: str = "VL"
@@ -288,9 +299,11 @@ class FoldSettings:
         found = self._policies.get((plan, currency))
         if found is None:
             first, later = self.price_schedule("monthly_fee", plan, currency)
+            termination, later_terminations = keyed_schedule(
+                (("", self.termination_fee_micros), *self.termination_fee_by_currency), self.termination_fee_changes,
+                currency, "")
             found = self._policies[(plan, currency)] = Policy(
-                first, self.termination_fee_micros, self.registration_grace_ms, self.inactivity_ms, later,
-                tuple(sorted(self.termination_fee_changes)))
+                first, termination, self.registration_grace_ms, self.inactivity_ms, later, later_terminations)
         return found
 
 
@@ -437,7 +450,7 @@ class _Books:
     def __init__(self, state: AccountState, settings: FoldSettings) -> None:
         self.state = state
         self.settings = settings
-        self.interim_threshold = settings.interim_threshold_micros
+        self.interim_threshold = settings.interim_threshold(state.currency)
         self.balance, self.charged, self.paid = state.balance_micros, state.charged_micros, state.paid_micros
         self._lifecycle = state.lifecycle
         self._activity_ms = 0  # R28: the newest call or payment not yet in _lifecycle (note_activity)
@@ -842,7 +855,7 @@ def tick_quiet_until(state: AccountState, settings: FoldSettings) -> int:
     ``tick_changes_nothing``: never later than a tick that does something, and exact."""
     billed, zone_name = state.billing.billed_through, state.time_zone
     if not billed or (state.billing_mode == "postpaid" and (
-            (-state.balance_micros > settings.interim_threshold_micros) != state.lifecycle.interim_due)):
+            (-state.balance_micros > settings.interim_threshold(state.currency)) != state.lifecycle.interim_due)):
         return 0
     until = period_start_ms(next_period(next_period(billed)), zone_name)  # previous_period(period) > billed
     if state.pending_plan:

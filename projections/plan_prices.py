@@ -29,15 +29,21 @@ def schedule(undated: Iterable[tuple[str, int]], dated: Iterable[tuple[str, str,
 
     Month by month, not key by key: an EUR price introduced from March leaves February's EUR
     accounts at the any-currency price they were charged live."""
+    return keyed_schedule(undated, dated, f"{plan}:{currency}" if currency else None, plan)
+
+
+def keyed_schedule(undated: Iterable[tuple[str, int]], dated: Iterable[tuple[str, str, int]], own: str | None,
+                   fallback: str) -> Schedule:
+    """``schedule`` by its two keys: ``own``'s entry in effect in a month, else ``fallback``'s
+    (a setting with no plan in it, such as R26's fee: "EUR", else "")."""
     undated, dated = dict(undated), tuple(dated)
-    own, any_currency = f"{plan}:{currency}", plan
-    own_changes = sorted((month, value) for key, month, value in dated if key == own) if currency else []
-    any_changes = sorted((month, value) for key, month, value in dated if key == any_currency)
+    own_changes = sorted((month, value) for key, month, value in dated if key == own) if own is not None else []
+    any_changes = sorted((month, value) for key, month, value in dated if key == fallback)
 
     def price(month: str) -> int:
-        value = in_effect(undated.get(own) if currency else None, own_changes, month)
+        value = in_effect(undated.get(own) if own is not None else None, own_changes, month)
         if value is None:
-            value = in_effect(undated.get(any_currency), any_changes, month)
+            value = in_effect(undated.get(fallback), any_changes, month)
         return 0 if value is None else value
 
     months = sorted({month for month, _ in own_changes} | {month for month, _ in any_changes})

@@ -287,6 +287,24 @@ def _plan_days(spec: str) -> tuple[str, int]:
 
 
 def dated_amounts(values: tuple[str, ...]) -> tuple[tuple[str, int, str], ...]:
-    """R26's termination fee: 'amount', changed from a month by 'amount@YYYY-MM': ("", micro-units,
-    month or "")."""
-    return _dated_entries(values, lambda text: ("", amount(text)), "amounts", "30.00@2027-03")
+    """R26's termination fee: 'amount' (any currency) or 'CUR:amount' (accounts in that currency),
+    changed from a month by '...@YYYY-MM': ("" or CUR, micro-units, month or "")."""
+    return _dated_entries(values, _currency_amount, "amounts", "75.00@2027-03")
+
+
+def currency_amounts(values: tuple[str, ...]) -> tuple[int | None, tuple[tuple[str, int], ...]]:
+    """R18's threshold: 'amount' (any currency) and 'CUR:amount' entries, each above 0: (the
+    amount for any currency, None when not given; (currency, micro-units) for the others)."""
+    entries = _dated_entries(values, lambda text: _currency_amount(text, positive=True), "amounts", "JPY:7500")
+    if any(month for _, _, month in entries):
+        raise Invalid("takes no '@YYYY-MM': R18's threshold is not a price (e.g. 50.00,JPY:7500)")
+    by_currency = dict((key, micros) for key, micros, _ in entries)
+    return by_currency.pop("", None), tuple(by_currency.items())
+
+
+def _currency_amount(text: str, positive: bool = False) -> tuple[str, int]:
+    """'amount' or 'CUR:amount': ("" or CUR, micro-units)."""
+    currency, _, value = text.rpartition(":")
+    if currency and currency not in SUPPORTED_CURRENCIES:
+        raise Invalid(f"{text!r}: {currency!r} is not an ISO 4217 currency (amount or CUR:amount)")
+    return currency, amount(value, positive=positive)

@@ -144,8 +144,8 @@ class Settings:
     # its month begins and never edit one whose month has begun, so that a rebuild, which folds
     # every month with today's settings, charges what live did (docs/billing.md).
     monthly_fees: tuple[str, ...] = setting((), check=checks.plan_fees)
-    # R26, in the account's currency; changed from a month by "amount@YYYY-MM" (the month the
-    # termination takes effect in), as monthly_fees.
+    # R26, in the account's currency: "amount", or "CUR:amount" for a currency's own; changed
+    # from a month by "...@YYYY-MM" (the month the termination takes effect in), as monthly_fees.
     termination_fee: tuple[str, ...] = setting(("0",), check=checks.dated_amounts)
     # R21: "plan:amount" connection fees; a plan change to a higher one charges the difference.
     # Dated changes ("@YYYY-MM") as monthly_fees, for the upgrades taking effect from that month.
@@ -155,7 +155,8 @@ class Settings:
     inbound_rates: tuple[str, ...] = setting((), check=checks.plan_fees)
     registration_grace_hours: int = setting(36, low=1, high=8_760)  # R12
     inactivity_days: int = setting(0, low=0, high=3_650)  # R28; 0: never deactivate
-    interim_threshold: str = setting("50.00", check=checks.positive_amount)  # R18: owed above this (account currency) is announced
+    # "amount" for any currency, and "CUR:amount" for currencies that need their own (JPY:7500).
+    interim_threshold: tuple[str, ...] = setting(("50.00",), check=checks.currency_amounts)  # R18: owed above this (account currency) is announced
     # Invoicing (projections/invoicing.py): the issuer's prefix of invoice numbers, and R17 tax
     # rules "KEY:JURISDICTION:PERCENT:Name", comma separated. KEY is an account's tax
     # jurisdiction (AccountOpened.tax_jurisdiction, e.g. US-NY) or, for accounts without rules of
@@ -286,10 +287,14 @@ class Settings:
         """(plan, first period invoiced with it, days), from ``payment_terms``' dated entries."""
         return self._parsed["payment_terms"][1]
 
-    def termination_fees(self) -> tuple[int, tuple[tuple[str, int], ...]]:
-        """R26: (the fee before any change, ((first month, fee from it), ...))."""
-        undated, changes = self._parsed["termination_fee"]
-        return (undated[-1][1] if undated else 0), tuple((month, micros) for _, month, micros in changes)
+    def termination_fees(self) -> tuple[tuple[tuple[str, int], ...], tuple[tuple[str, str, int], ...]]:
+        """R26: (("" or CUR, fee) before any change, ("" or CUR, first month, fee from it))."""
+        return self._parsed["termination_fee"]
+
+    def interim_thresholds(self) -> tuple[int, tuple[tuple[str, int], ...]]:
+        """R18: (the threshold in any currency, (currency, threshold) where one has its own)."""
+        anywhere, own = checks.currency_amounts(self.interim_threshold)
+        return (50_000_000 if anywhere is None else anywhere), own
 
     def monthly_fee_by_plan(self) -> tuple[tuple[str, int], ...]:
         """R14: (plan or "plan:CUR", monthly fee in micro-units), from ``monthly_fees``' entries

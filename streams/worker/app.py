@@ -22,7 +22,6 @@ from faust.types import TP
 
 from projections import compiled
 from projections.account import DAY_MS, FoldSettings, tick_quiet_until
-from projections.money import parse_decimal_micros
 from projections.rating import RateCard
 from schemas import avro_fast
 from streams.clickhouse.client import ClickHouse
@@ -89,13 +88,15 @@ def _fold_settings(settings: Settings, cards: tuple[RateCard, ...]) -> FoldSetti
         included_seconds_changes=settings.included_seconds_changes(),
         max_clock_skew_ms=settings.max_clock_skew_seconds * 1000,
         monthly_fee_by_plan=settings.monthly_fee_by_plan(), monthly_fee_changes=settings.monthly_fee_changes(),
-        termination_fee_micros=settings.termination_fees()[0],
+        termination_fee_micros=dict(settings.termination_fees()[0]).get("", 0),
+        termination_fee_by_currency=tuple((c, m) for c, m in settings.termination_fees()[0] if c),
         termination_fee_changes=settings.termination_fees()[1],
         connection_fee_by_plan=settings.connection_fee_by_plan(), connection_fee_changes=settings.connection_fee_changes(),
         inbound_rate_by_plan=settings.inbound_rate_by_plan(), inbound_rate_changes=settings.inbound_rate_changes(),
         registration_grace_ms=settings.registration_grace_hours * 3_600_000,
         inactivity_ms=settings.inactivity_days * DAY_MS,
-        interim_threshold_micros=parse_decimal_micros(settings.interim_threshold),
+        interim_threshold_micros=settings.interim_thresholds()[0],
+        interim_threshold_by_currency=settings.interim_thresholds()[1],
         invoice_issuer=settings.invoice_issuer,
         payment_terms_days=settings.payment_terms_days, payment_terms_days_by_plan=settings.payment_terms_by_plan(),
         payment_terms_changes=settings.payment_terms_changes(),

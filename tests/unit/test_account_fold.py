@@ -390,7 +390,7 @@ def test_the_fold_never_changes_the_state_it_is_given():
 
     codec = EventCodec()
     fs = fold_settings_from(Settings(tax_rules=EXAMPLE_TAX_RULES, monthly_fees=("basic:9.99",),
-                                     interim_threshold="1.00"))
+                                     interim_threshold=("1.00",)))
     events = simulate(SimulationSpec(accounts=40, calls=2_000, days=2, seed=7))
     close = PeriodTicked("tick:nov", 1_793_491_200_000, TickKind.HOUR, "2026-11", "UTC")
     by_account: dict[str, list] = {}

@@ -133,7 +133,7 @@ def test_R26_a_termination_fee_change_charges_the_breaches_taking_effect_from_it
     from tests.unit.test_lifecycle import FOLD, Account as Lifecycled
     from projections.events import AccountTerminated, TerminationReason
 
-    fold = replace(FOLD, termination_fee_changes=(("2026-05", 75_000_000),))  # 50.00 until April
+    fold = replace(FOLD, termination_fee_changes=(("", "2026-05", 75_000_000),))  # 50.00 until April
     for effective, fee in (("2026-04-10", 50_000_000), ("2026-05-10", 75_000_000)):
         a = Lifecycled("2026-04-01T00:00:00", fold=fold)
         a.pay("2026-04-01T00:00:00", 300_000_000)
@@ -174,3 +174,39 @@ def test_the_settings_date_the_termination_fee_and_payment_terms():
                               ("PAYMENT_TERMS", "basic:400", "0-365")):
         with pytest.raises(ConfigError, match=f"^{name.lower()}: .*{needle}"):
             load_settings(None, env={f"VOICELEDGER_{name}": bad})
+
+
+def test_R18_R26_a_currency_has_its_own_termination_fee_and_interim_threshold_where_one_amount_fits_none():
+    """50.00 is a fee in dollars and 50 yen in yen: a provider billing JPY names its own."""
+    from streams.worker.app import fold_settings_from
+
+    s = load_settings(None, env={"VOICELEDGER_TERMINATION_FEE": "50,JPY:7500,JPY:9000@2027-01",
+                                 "VOICELEDGER_INTERIM_THRESHOLD": "50,JPY:7500"})
+    fold = fold_settings_from(s)
+    assert [fold.policy("basic", c).termination_fee("2026-12") for c in ("USD", "JPY")] == [50_000_000, 7_500_000_000]
+    assert fold.policy("basic", "JPY").termination_fee("2027-01") == 9_000_000_000
+    assert (fold.interim_threshold("EUR"), fold.interim_threshold("JPY")) == (50_000_000, 7_500_000_000)
+    assert fold_settings_from(load_settings(None, env={})).interim_threshold("JPY") == 50_000_000, "the default"
+    for name, bad, needle in (("TERMINATION_FEE", "XYZ:5", "not an ISO 4217 currency"),
+                              ("INTERIM_THRESHOLD", "JPY:0", "positive"),
+                              ("INTERIM_THRESHOLD", "50@2027-01", "takes no '@YYYY-MM'"),
+                              ("INTERIM_THRESHOLD", "50,60", "it has two amounts without a month")):
+        with pytest.raises(ConfigError, match=f"^{name.lower()}: .*{needle}"):
+            load_settings(None, env={f"VOICELEDGER_{name}": bad})
+
+
+def test_R18_a_yen_account_is_announced_above_its_currencys_threshold_not_above_50_yen():
+    from projections.account import Positioned, fold_batch
+    from projections.events import AccountOpened, InterimInvoiceDue
+
+    jpy = RateCard("jpy", "JPY", 0, {"1": DestinationRate("1", "US", 30_000_000)})  # 30 yen a minute
+    fold = FoldSettings(rate_cards=(jpy,), interim_threshold_by_currency=(("JPY", 7_500_000_000),))
+    start = ms("2026-10-10T10:00:00")
+    events = [AccountOpened("o", "a1", start, "JPY", "basic", "postpaid", ("15550000001",))]
+    events += [CallDetailRecord(f"e{n}", "c", f"k{n}", "a1", "15550000001", "12125550100", start + n * 600_000,
+                                start + n * 600_000, start + n * 600_000 + 300_000, Disposition.ANSWERED)
+               for n in range(1, 60)]  # 59 calls of 5 min: 8,850 yen
+    state, outcomes = fold_batch(None, [Positioned("t/0", i, 0, 2**62, e) for i, e in enumerate(events)], fold)
+    announced = [(n.owed_micros, i) for i, o in enumerate(outcomes) for n in getattr(o, "notices", ())
+                 if isinstance(n, InterimInvoiceDue)]
+    assert announced == [(7_650_000_000, 51)], "once, at the call that passed 7,500 yen (not at the second, 300 yen)"

@@ -61,7 +61,7 @@ SAMPLES: dict[str, tuple[str, str, object]] = {
     "inbound_rates": ('["business:0.012"]', "business:0.012", ("business:0.012",)),
     "registration_grace_hours": ("48", "48", 48),
     "inactivity_days": ("180", "180", 180),
-    "interim_threshold": ('"75"', "75", "75"),
+    "interim_threshold": ('"75"', "75", ("75",)),
     "invoice_issuer": ('"ACME"', "ACME", "ACME"),
     "tax_rules": ('["EUR:BE:21:VAT"]', "EUR:BE:21:VAT", ("EUR:BE:21:VAT",)),
     "residential_plans": ('["home", "home-plus"]', "home,home-plus", ("home", "home-plus")),

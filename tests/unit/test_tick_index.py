@@ -86,7 +86,7 @@ def _outputs(result: BatchResult) -> tuple:
 
 @pytest.mark.parametrize("seed", [3, 13, 17])
 def test_R13_R18_R21_ticks_left_out_for_quiet_accounts_change_no_output_of_any_batch(seed):
-    settings = replace(Settings(), partitions=PARTITIONS, interim_threshold="2.00")  # R18 crossed often
+    settings = replace(Settings(), partitions=PARTITIONS, interim_threshold=("2.00",))  # R18 crossed often
     codec, fold = EventCodec(), fold_settings_from(settings)
     events = stream(seed)  # in log order
     rng = random.Random(seed)
