@@ -243,6 +243,7 @@ class FoldSettings:
     @cached_property
     def _interim_thresholds(self) -> dict[str, int]:
         return dict(self.interim_threshold_by_currency)
+
     # Invoicing (projections/invoicing.py): the issuer's prefix of invoice numbers, and the tax
     # rules (R17) by key: an account's tax jurisdiction, else its currency.
     invoice_issuer: str = "VL"

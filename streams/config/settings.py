@@ -34,6 +34,7 @@ DEFAULT_RATE_CARDS = (
 STRING_LENGTH_MAX = 4_096  # any text setting; a list setting's items each
 LIST_ITEMS_MAX = 1_000
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+DEFAULT_INTERIM_THRESHOLD_MICROS = 50_000_000  # R18: when interim_threshold names only currencies of their own
 # R32's 30 days, less the day a dead-letter segment may stay open before retention can delete it
 # (streams/kafka/topics.py rolls that topic's segments daily) and a day's margin.
 DEAD_LETTER_DAYS_SEALED_MAX = 28
@@ -155,8 +156,9 @@ class Settings:
     inbound_rates: tuple[str, ...] = setting((), check=checks.plan_fees)
     registration_grace_hours: int = setting(36, low=1, high=8_760)  # R12
     inactivity_days: int = setting(0, low=0, high=3_650)  # R28; 0: never deactivate
-    # "amount" for any currency, and "CUR:amount" for currencies that need their own (JPY:7500).
-    interim_threshold: tuple[str, ...] = setting(("50.00",), check=checks.currency_amounts)  # R18: owed above this (account currency) is announced
+    # R18: a postpaid debt above this (in the account's currency) is announced: "amount" for any
+    # currency, and "CUR:amount" for currencies that need their own (JPY:7500).
+    interim_threshold: tuple[str, ...] = setting(("50.00",), check=checks.currency_amounts)
     # Invoicing (projections/invoicing.py): the issuer's prefix of invoice numbers, and R17 tax
     # rules "KEY:JURISDICTION:PERCENT:Name", comma separated. KEY is an account's tax
     # jurisdiction (AccountOpened.tax_jurisdiction, e.g. US-NY) or, for accounts without rules of
@@ -294,7 +296,7 @@ class Settings:
     def interim_thresholds(self) -> tuple[int, tuple[tuple[str, int], ...]]:
         """R18: (the threshold in any currency, (currency, threshold) where one has its own)."""
         anywhere, own = checks.currency_amounts(self.interim_threshold)
-        return (50_000_000 if anywhere is None else anywhere), own
+        return (DEFAULT_INTERIM_THRESHOLD_MICROS if anywhere is None else anywhere), own
 
     def monthly_fee_by_plan(self) -> tuple[tuple[str, int], ...]:
         """R14: (plan or "plan:CUR", monthly fee in micro-units), from ``monthly_fees``' entries
