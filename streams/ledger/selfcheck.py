@@ -117,8 +117,10 @@ REFOLD_BATCH_MESSAGES = 10_000
 
 def refold_settings(settings: Settings, new_app_id: str, clickhouse_url: str) -> Settings:
     """A worker's settings for folding the same events log under ``new_app_id``: its own outputs,
-    its own ClickHouse database, no metrics port, large batches."""
-    return replace(settings, app_id=new_app_id, clickhouse_url=clickhouse_url, metrics_port=0,
+    its own ClickHouse database, no metrics port, large batches, and no authorization endpoint:
+    switches must never be answered from states being rebuilt (nor a rebuild hold the live
+    workers' port), and feeding the endpoint's process would cost the refold its time."""
+    return replace(settings, app_id=new_app_id, clickhouse_url=clickhouse_url, metrics_port=0, authorization_port=0,
                    batch_messages_max=max(settings.batch_messages_max, REFOLD_BATCH_MESSAGES),
                    dead_letter_topic=f"{new_app_id}.dead-letter",
                    ledger_entries_topic=f"{new_app_id}.ledger.entries",

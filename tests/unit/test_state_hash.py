@@ -53,3 +53,15 @@ def test_the_order_maps_were_written_in_does_not_count():
                         included_used_s=dict(reversed(BASE.included_used_s.items())))
     assert list(reordered.positions) != list(BASE.positions)
     assert state_hash({"acct-1": reordered}) == state_hash({"acct-1": BASE})
+
+
+def test_R10_a_rebuild_answers_no_switch_and_writes_only_outputs_of_its_own():
+    from streams.config.settings import Settings
+    from streams.ledger.selfcheck import refold_settings
+
+    live = replace(Settings(), authorization_port=8081, metrics_port=9464)
+    fresh = refold_settings(live, "voiceledger-rebuild", "clickhouse://127.0.0.1:9000/rebuild")
+    assert (fresh.authorization_port, fresh.metrics_port) == (0, 0), "no authorizations from states being rebuilt"
+    topics = [f.name for f in fields(Settings) if f.name.endswith("_topic") and f.name != "events_topic"]
+    shared = [t for t in topics if getattr(fresh, t) == getattr(live, t)]
+    assert shared == ["rates_topic"], "every output topic its own; the events and rates are read as live read them"
