@@ -128,6 +128,15 @@ class FoldSettings:
     # Their changes, as ``monthly_fee_changes``: (plan or "plan:CUR", first month, value from it).
     included_seconds_changes: tuple[tuple[str, str, int], ...] = ()
     inbound_rate_changes: tuple[tuple[str, str, int], ...] = ()
+    # R10: postpaid credit limits, (plan or "plan:CUR", micro-units); read by authorization only.
+    credit_limit_by_plan: tuple[tuple[str, int], ...] = ()
+
+    def credit_limit(self, plan: str, currency: str) -> int | None:
+        """R10: how far a postpaid account of ``plan`` may owe in ``currency`` ("plan:CUR", else
+        "plan"); None: no limit."""
+        limits = dict(self.credit_limit_by_plan)
+        found = limits.get(f"{plan}:{currency}")
+        return limits.get(plan) if found is None else found
 
     # Tariff plans (issue 20): (plan, the names of its rate cards). A plan's calls are priced
     # with its cards; an account without a plan of its own, with the cards no plan keeps.

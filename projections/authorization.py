@@ -9,7 +9,9 @@ increments and balances went negative).
 - Refused with the reason: an account that is not ACTIVE (registered without funds,
   suspended, on a fraud hold, terminated), a destination no card prices.
 - On-net calls (R3) of an ACTIVE account are allowed whatever the balance, up to the quota.
-- Postpaid accounts are allowed up to the quota (no credit limit is modelled yet).
+- Postpaid accounts are allowed up to the quota, unless their plan has a credit limit
+  (``credit_limits``): then as a prepaid account whose funds are its balance plus the limit
+  (``credit_limit`` when not even the first block fits).
 - Prepaid: the longest duration, at most ``quota_s``, whose charge fits the available funds
   (balance minus funds held). "Per-minute service stops when the balance cannot pay the next
   minute": the answer ends where the next billing block could not be paid. A call whose
@@ -83,8 +85,12 @@ def authorize(state: AccountState, callee: str, at_ms: int, held_micros: int, qu
     if full.on_net:  # R3: free, and allowed even when the balance is insufficient
         return Authorization(True, quota_s, "on_net", 0, available_micros=available)
     dest, rate = full.destination_prefix, full.rate_micros_per_minute
+    refusal = "insufficient_funds"
     if state.billing_mode != "prepaid":
-        return Authorization(True, quota_s, "postpaid", full.charge_micros, dest, rate, available, full.included_s)
+        limit = settings.credit_limit(state.plan, state.currency)
+        if limit is None:
+            return Authorization(True, quota_s, "postpaid", full.charge_micros, dest, rate, available, full.included_s)
+        available, refusal = available + limit, "credit_limit"  # what it may still owe
     cost = _prepaid_cost(state, settings, at_ms, charge)
 
     def hold(duration_s: int) -> int:
@@ -97,7 +103,7 @@ def authorize(state: AccountState, callee: str, at_ms: int, held_micros: int, qu
     if fits(quota_s):
         return Authorization(True, quota_s, "ok", hold(quota_s), dest, rate, available, full.included_s)
     if not fits(1):  # R10: not even the first block
-        return Authorization(False, 0, "insufficient_funds", 0, dest, rate, available)
+        return Authorization(False, 0, refusal, 0, dest, rate, available)
     low, high = 1, quota_s  # low fits, high does not
     while high - low > 1:
         mid = (low + high) // 2

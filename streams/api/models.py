@@ -335,6 +335,8 @@ class Plan(BaseModel):
                                                          "changes dated")
     inbound_per_minute: list[PlanPrice] = Field(description="calls received on a rented number, with the changes "
                                                             "dated; none: free")
+    credit_limits: list[PlanPrice] = Field(default_factory=list, description="R10: what a postpaid account may owe "
+                                                                             "before calls are refused; none: no limit")
     included_minutes: int = Field(description="R4: domestic minutes included per calendar month, before any change")
     included_minutes_changes: list[IncludedMinutes] = Field(default_factory=list,
                                                             description="R4: changes of the minutes, dated")

@@ -24,6 +24,7 @@ def _plan(settings: Settings, name: str, sold: bool) -> Plan:
                 monthly_fees=_prices(settings.monthly_fee_by_plan(), settings.monthly_fee_changes(), name),
                 connection_fees=_prices(settings.connection_fee_by_plan(), settings.connection_fee_changes(), name),
                 inbound_per_minute=_prices(settings.inbound_rate_by_plan(), settings.inbound_rate_changes(), name),
+                credit_limits=_prices(settings.credit_limit_by_plan(), (), name),
                 included_minutes=minutes.get(name, 0) // 60,
                 included_minutes_changes=[IncludedMinutes(minutes=seconds // 60, from_month=month)
                                           for plan, month, seconds in settings.included_seconds_changes()

@@ -154,6 +154,11 @@ class Settings:
     # Calls received on a rented number, billed to its owner (issue 18): "plan:amount" per minute,
     # comma separated; plans not named receive calls free. Dated changes as monthly_fees.
     inbound_rates: tuple[str, ...] = setting((), check=checks.plan_fees)
+    # R10 for postpaid accounts: "plan:amount" or "plan:CUR:amount" credit limits. A postpaid
+    # account on such a plan is authorized calls while what it owes, held calls and the taxes
+    # its invoice will add stay within the limit; plans not named have none. Read by the
+    # authorization endpoint only, never by the fold: a change needs no date.
+    credit_limits: tuple[str, ...] = setting((), check=checks.plan_amounts)
     registration_grace_hours: int = setting(36, low=1, high=8_760)  # R12
     inactivity_days: int = setting(0, low=0, high=3_650)  # R28; 0: never deactivate
     # R18: a postpaid debt above this (in the account's currency) is announced: "amount" for any
@@ -277,6 +282,10 @@ class Settings:
 
     def inbound_rate_changes(self) -> tuple[tuple[str, str, int], ...]:
         return self._parsed["inbound_rates"][1]
+
+    def credit_limit_by_plan(self) -> tuple[tuple[str, int], ...]:
+        """R10: (plan or "plan:CUR", a postpaid account's credit limit in micro-units)."""
+        return checks.plan_amounts(self.credit_limits)
 
     def plan_cards_by_plan(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
         return checks.plan_cards(self.plan_cards)
@@ -439,6 +448,7 @@ def plans_named(s: Settings) -> list[tuple[str, str]]:
              ("connection_fees", both(s.connection_fee_by_plan(), s.connection_fee_changes())),
              ("inbound_rates", both(s.inbound_rate_by_plan(), s.inbound_rate_changes())),
              ("included_minutes", both(s.included_seconds_by_plan(), s.included_seconds_changes())),
+             ("credit_limits", s.credit_limit_by_plan()),
              ("plan_cards", s.plan_cards_by_plan()), ("payment_terms", both(s.payment_terms_by_plan(), s.payment_terms_changes())),
              ("residential_plans", [(plan, None) for plan in s.residential_plans]))
     # "plan:CUR" keys a fee in one currency

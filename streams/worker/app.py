@@ -93,6 +93,7 @@ def _fold_settings(settings: Settings, cards: tuple[RateCard, ...]) -> FoldSetti
         termination_fee_changes=settings.termination_fees()[1],
         connection_fee_by_plan=settings.connection_fee_by_plan(), connection_fee_changes=settings.connection_fee_changes(),
         inbound_rate_by_plan=settings.inbound_rate_by_plan(), inbound_rate_changes=settings.inbound_rate_changes(),
+        credit_limit_by_plan=settings.credit_limit_by_plan(),
         registration_grace_ms=settings.registration_grace_hours * 3_600_000,
         inactivity_ms=settings.inactivity_days * DAY_MS,
         interim_threshold_micros=settings.interim_thresholds()[0],

@@ -84,6 +84,21 @@ def test_R4_R10_two_calls_at_once_cannot_both_talk_on_the_last_included_minutes_
     assert book.settle("a1", "c/1") and auth("c/2").allowed, "the first call ended without using them"
 
 
+def test_R10_a_postpaid_account_with_a_credit_limit_may_owe_up_to_it_and_no_further():
+    limited = replace(FOLD, credit_limit_by_plan=(("corp", 1_000_000), ("corp:EUR", 5_000_000)))
+
+    def asked(balance, held=0):
+        return authorize(account(balance, plan="corp", mode="postpaid"), "12125550100", T, held, 3600, limited)
+
+    half = asked(-500_000)  # owes 0.50 of its 1.00: five minutes at 0.10
+    assert (half.allowed, half.max_duration_s, half.hold_micros, half.available_micros) == (True, 300, 500_000, 500_000)
+    assert (asked(-1_000_000).allowed, asked(-1_000_000).reason) == (False, "credit_limit")
+    assert asked(0, held=950_000).reason == "credit_limit", "calls in progress count against the limit"
+    unlimited = authorize(account(-10**9, plan="basic", mode="postpaid"), "12125550100", T, 0, 3600, limited)
+    assert (unlimited.allowed, unlimited.max_duration_s, unlimited.reason) == (True, 3600, "postpaid")
+    assert (limited.credit_limit("corp", "EUR"), limited.credit_limit("corp", "USD")) == (5_000_000, 1_000_000)
+
+
 def test_R10_accounts_that_are_not_active_are_refused_with_the_reason():
     for status, reason in [(AccountStatus.REGISTERED, "not_active"), (AccountStatus.SUSPENDED, "suspended"),
                            (AccountStatus.FRAUD_HOLD, "fraud_hold"), (AccountStatus.TERMINATED, "terminated")]:

@@ -210,3 +210,18 @@ def test_R18_a_yen_account_is_announced_above_its_currencys_threshold_not_above_
     announced = [(n.owed_micros, i) for i, o in enumerate(outcomes) for n in getattr(o, "notices", ())
                  if isinstance(n, InterimInvoiceDue)]
     assert announced == [(7_650_000_000, 51)], "once, at the call that passed 7,500 yen (not at the second, 300 yen)"
+
+
+def test_R10_credit_limits_reach_the_authorization_and_the_catalogue():
+    from streams.api.plans import catalogue
+    from streams.worker.app import fold_settings_from
+
+    s = load_settings(None, env={"VOICELEDGER_CREDIT_LIMITS": "business:500,business:EUR:450"})
+    fold = fold_settings_from(s)
+    assert (fold.credit_limit("business", "EUR"), fold.credit_limit("business", "USD")) == (450_000_000, 500_000_000)
+    assert fold.credit_limit("basic", "USD") is None, "a plan without one: no limit"
+    (business,) = catalogue(s).model_dump()["plans"]
+    assert [(p["currency"], p["amount_micros"]) for p in business["credit_limits"]] == [("", 500_000_000),
+                                                                                        ("EUR", 450_000_000)]
+    with pytest.raises(ConfigError, match="^credit_limits: 'business:-1' must be"):
+        load_settings(None, env={"VOICELEDGER_CREDIT_LIMITS": "business:-1"})

@@ -221,6 +221,7 @@ CATALOGUE = {"VOICELEDGER_PLANS": "basic,business"}
     ("MONTHLY_FEES", "basic:9.99,busines:29.00"), ("MONTHLY_FEES", "busines:EUR:27.00"),
     ("CONNECTION_FEES", "basci:10"), ("INBOUND_RATES", "pro:0.01"), ("INCLUDED_MINUTES", "basci:100"),
     ("PLAN_CARDS", "busines:business-usd"), ("PAYMENT_TERMS", "busines:30"), ("RESIDENTIAL_PLANS", "home"),
+    ("CREDIT_LIMITS", "busines:USD:500"),
 ])
 def test_R14_with_a_catalogue_a_plan_setting_naming_a_plan_not_sold_is_refused_at_start(setting, value):
     plan = value.split(",")[-1].split(":")[0]
