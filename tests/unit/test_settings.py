@@ -59,6 +59,7 @@ SAMPLES: dict[str, tuple[str, str, object]] = {
     "termination_fee": ('"25.00"', "25.00", ("25.00",)),
     "connection_fees": ('["pro:10"]', "pro:10", ("pro:10",)),
     "inbound_rates": ('["business:0.012"]', "business:0.012", ("business:0.012",)),
+    "credit_limits": ('["business:500"]', "business:500", ("business:500",)),
     "registration_grace_hours": ("48", "48", 48),
     "inactivity_days": ("180", "180", 180),
     "interim_threshold": ('"75"', "75", ("75",)),
