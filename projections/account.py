@@ -133,10 +133,13 @@ class FoldSettings:
 
     def credit_limit(self, plan: str, currency: str) -> int | None:
         """R10: how far a postpaid account of ``plan`` may owe in ``currency`` ("plan:CUR", else
-        "plan"); None: no limit."""
-        limits = dict(self.credit_limit_by_plan)
-        found = limits.get(f"{plan}:{currency}")
-        return limits.get(plan) if found is None else found
+        "plan"); None: no limit. Asked at every authorization of a postpaid call."""
+        found = self._credit_limits.get(f"{plan}:{currency}")
+        return self._credit_limits.get(plan) if found is None else found
+
+    @cached_property
+    def _credit_limits(self) -> dict[str, int]:
+        return dict(self.credit_limit_by_plan)
 
     # Tariff plans (issue 20): (plan, the names of its rate cards). A plan's calls are priced
     # with its cards; an account without a plan of its own, with the cards no plan keeps.

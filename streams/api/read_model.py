@@ -113,11 +113,11 @@ class AccountFilter:
 # through FINAL: a filter on a column that changes (status, balance) must see the newest row
 # only, and ClickHouse 19.x-21.6 moved a WHERE on such a column before FINAL's merge (PREWHERE;
 # ClickHouse issue 8684), which would list an account by a status it no longer has.
-_NEWEST = tuple(f"argMax({column}, version)" for column in (
+_NEWEST = {column: f"argMax({column}, version)" for column in (  # AccountRow's fields after the id, in order
     "currency", "plan", "pending_plan", "billing_mode", "status", "status_reason", "toUnixTimestamp(status_since)",
     "time_zone", "country_code", "tax_jurisdiction", "toUnixTimestamp(opened_at)", "balance_micros", "paid_micros",
-    "charged_micros", "calls_charged", "open_disputes", "toUnixTimestamp(newest_event_at)"))
-_FILTERED = {"status": 4, "plan": 1, "currency": 0, "billing_mode": 3}  # AccountFilter field -> _NEWEST's column
+    "charged_micros", "calls_charged", "open_disputes", "toUnixTimestamp(newest_event_at)")}
+_FILTERED = ("status", "plan", "currency", "billing_mode")  # AccountFilter's fields that are columns too
 
 
 def list_accounts(reader: Reader, selected: AccountFilter, after: str, limit: int) -> list[AccountRow]:
@@ -126,11 +126,10 @@ def list_accounts(reader: Reader, selected: AccountFilter, after: str, limit: in
     where = [f"account_id > {quoted(after)}"]
     if selected.prefix:  # the sorting key: filtered before aggregation (startsWith is newer than 18.16)
         where.append(f"substring(account_id, 1, {len(selected.prefix)}) = {quoted(selected.prefix)}")
-    having = [f"{_NEWEST[i]} = {quoted(getattr(selected, name))}" for name, i in _FILTERED.items()
-              if getattr(selected, name)]
+    having = [f"{_NEWEST[name]} = {quoted(getattr(selected, name))}" for name in _FILTERED if getattr(selected, name)]
     if selected.owing:
-        having.append(f"{_NEWEST[11]} < 0")
-    rows = reader.rows(f"SELECT account_id, {', '.join(_NEWEST)} FROM accounts WHERE {' AND '.join(where)} "
+        having.append(f"{_NEWEST['balance_micros']} < 0")
+    rows = reader.rows(f"SELECT account_id, {', '.join(_NEWEST.values())} FROM accounts WHERE {' AND '.join(where)} "
                        f"GROUP BY account_id {'HAVING ' + ' AND '.join(having) if having else ''} "
                        f"ORDER BY account_id LIMIT {int(limit)}")
     return [AccountRow(*r) for r in rows]

@@ -31,6 +31,13 @@ def call(a: Account, n: int, at: str, seconds: int, revision: int = 0,
                             start + seconds * 1000, Disposition.ANSWERED, direction, revision=revision))
 
 
+def refused_in_one_line(cases: tuple[tuple[str, str, str], ...]) -> None:
+    """Each (setting, value, words): the value refused at start, in one line naming the setting."""
+    for name, bad, needle in cases:
+        with pytest.raises(ConfigError, match=f"^{name.lower()}: .*{needle}"):
+            load_settings(None, env={f"VOICELEDGER_{name}": bad})
+
+
 def test_R4_included_minutes_changed_from_a_month_count_each_month_by_its_own_and_a_correction_too():
     a = Account("2026-10-01T00:00:00", fold=MINUTES)
     call(a, 1, "2026-10-20T10:00:00", 480)  # October: 5 included minutes, 3 paid at 0.01
@@ -120,13 +127,11 @@ def test_the_settings_date_connection_fees_inbound_rates_and_minutes_and_the_cat
                                                                                     "from_month": "2026-11"}]
     assert basic["inbound_per_minute"][1] == {"currency": "EUR", "amount_micros": 9_000, "from_month": "2026-12"}
     assert business["connection_fees"][1] == {"currency": "", "amount_micros": 45_000_000, "from_month": "2026-12"}
-    for name, bad, needle in (("INCLUDED_MINUTES", "basic:5@2026-1", "'@YYYY-MM'"),
-                              ("INCLUDED_MINUTES", "basic:5,basic:6", "basic has two minutes without a month"),
-                              ("CONNECTION_FEES", "business:1@soon", "'@YYYY-MM'"),
-                              ("INBOUND_RATES", "basic:1@2027-01,basic:2@2027-01",
-                               "basic has two prices from 2027-01")):
-        with pytest.raises(ConfigError, match=f"^{name.lower()}: .*{needle}"):
-            load_settings(None, env={f"VOICELEDGER_{name}": bad})
+    refused_in_one_line((("INCLUDED_MINUTES", "basic:5@2026-1", "'@YYYY-MM'"),
+                        ("INCLUDED_MINUTES", "basic:5,basic:6", "basic has two minutes without a month"),
+                        ("CONNECTION_FEES", "business:1@soon", "'@YYYY-MM'"),
+                        ("INBOUND_RATES", "basic:1@2027-01,basic:2@2027-01",
+                         "basic has two prices from 2027-01")))
 
 
 def test_R26_a_termination_fee_change_charges_the_breaches_taking_effect_from_its_month():
@@ -168,12 +173,10 @@ def test_the_settings_date_the_termination_fee_and_payment_terms():
     assert (basic["payment_terms_days"], basic["payment_terms_changes"]) == (30, [{"days": 45,
                                                                                    "from_month": "2026-11"}])
     assert fold_settings_from(load_settings(None, env={})).policy("basic").termination_fee("2026-04") == 0
-    for name, bad, needle in (("TERMINATION_FEE", "50,60", "it has two amounts without a month"),
-                              ("TERMINATION_FEE", "-1", "non-negative decimal"),
-                              ("PAYMENT_TERMS", "basic:30@2026-13", "'@YYYY-MM'"),
-                              ("PAYMENT_TERMS", "basic:400", "0-365")):
-        with pytest.raises(ConfigError, match=f"^{name.lower()}: .*{needle}"):
-            load_settings(None, env={f"VOICELEDGER_{name}": bad})
+    refused_in_one_line((("TERMINATION_FEE", "50,60", "it has two amounts without a month"),
+                        ("TERMINATION_FEE", "-1", "non-negative decimal"),
+                        ("PAYMENT_TERMS", "basic:30@2026-13", "'@YYYY-MM'"),
+                        ("PAYMENT_TERMS", "basic:400", "0-365")))
 
 
 def test_R18_R26_a_currency_has_its_own_termination_fee_and_interim_threshold_where_one_amount_fits_none():
@@ -187,12 +190,10 @@ def test_R18_R26_a_currency_has_its_own_termination_fee_and_interim_threshold_wh
     assert fold.policy("basic", "JPY").termination_fee("2027-01") == 9_000_000_000
     assert (fold.interim_threshold("EUR"), fold.interim_threshold("JPY")) == (50_000_000, 7_500_000_000)
     assert fold_settings_from(load_settings(None, env={})).interim_threshold("JPY") == 50_000_000, "the default"
-    for name, bad, needle in (("TERMINATION_FEE", "XYZ:5", "not an ISO 4217 currency"),
-                              ("INTERIM_THRESHOLD", "JPY:0", "positive"),
-                              ("INTERIM_THRESHOLD", "50@2027-01", "takes no '@YYYY-MM'"),
-                              ("INTERIM_THRESHOLD", "50,60", "it has two amounts without a month")):
-        with pytest.raises(ConfigError, match=f"^{name.lower()}: .*{needle}"):
-            load_settings(None, env={f"VOICELEDGER_{name}": bad})
+    refused_in_one_line((("TERMINATION_FEE", "XYZ:5", "not an ISO 4217 currency"),
+                        ("INTERIM_THRESHOLD", "JPY:0", "positive"),
+                        ("INTERIM_THRESHOLD", "50@2027-01", "takes no '@YYYY-MM'"),
+                        ("INTERIM_THRESHOLD", "50,60", "it has two amounts without a month")))
 
 
 def test_R18_a_yen_account_is_announced_above_its_currencys_threshold_not_above_50_yen():
