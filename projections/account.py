@@ -66,6 +66,8 @@ from projections.events import (
     PaymentRefunded,
     PeriodTicked,
     RateCardAssigned,
+    CreditLimitSet,
+    PLAN_CREDIT_LIMIT,
 )
 from projections.dialling import calling_code
 from projections.corrections import CORRECTION, Charged, judge
@@ -96,6 +98,7 @@ from projections.validation import (
     InvalidEvent,
     validate_account_opened,
     validate_cdr,
+    validate_credit_limit,
     validate_money,
 )
 
@@ -384,6 +387,9 @@ class AccountState:
     # full (AccountState v9, ``_make_room``): events at or before it are refused as outside the
     # window. 0: never full.
     dedup_floor_ms: int = 0
+    # R10: what this postpaid account may owe (CreditLimitSet, AccountState v10), in micro-units
+    # of its currency; PLAN_CREDIT_LIMIT (-1): its plan's limit (the credit_limits setting), if any.
+    credit_limit_micros: int = PLAN_CREDIT_LIMIT
 
 
 # --- outcomes -------------------------------------------------------------------------
@@ -923,6 +929,32 @@ def _card_assigned(fold: _Fold, item: Positioned) -> None:
     fold.outcomes.append(Applied(item))
 
 
+def _credit_limit_set(fold: _Fold, item: Positioned) -> None:
+    """R10: the account's own credit limit, read by authorization. Refused for a prepaid
+    account (R10 lets it spend its balance only) and in another currency (R7)."""
+    event = item.event
+    assert isinstance(event, CreditLimitSet)
+    fold.at(item)
+    try:
+        validate_credit_limit(event)
+        _same_currency(fold, event)
+    except InvalidEvent as exc:
+        return fold.reject(item, exc.code, str(exc))
+    if fold.state.billing_mode != "postpaid":
+        return fold.reject(item, "not_postpaid", f"credit limit {event.event_id}: account {event.account_id} is "
+                                                 f"{fold.state.billing_mode}; R10 lets it spend its balance only")
+    fold.state = replace(fold.state, credit_limit_micros=event.limit_micros)
+    fold.books.state = fold.state
+    fold.outcomes.append(Applied(item))
+
+
+def credit_limit_of(state: AccountState, settings: FoldSettings) -> int | None:
+    """R10: what a postpaid account may owe: its own limit, else its plan's (None: no limit)."""
+    if state.credit_limit_micros != PLAN_CREDIT_LIMIT:
+        return state.credit_limit_micros
+    return settings.credit_limit(state.plan, state.currency)
+
+
 def _details(fold: _Fold, item: Positioned) -> None:
     """The customer block of later invoices; issued invoices keep theirs."""
     event = item.event
@@ -951,6 +983,7 @@ _PLAIN: dict[type, tuple[Callable[[_Fold, Positioned], None], bool]] = {
     SubscriberErasureRequested: (_erasure, False),
     AccountDetailsChanged: (_details, True),
     RateCardAssigned: (_card_assigned, True),
+    CreditLimitSet: (_credit_limit_set, True),
     **{kind: (_operator, True) for kind in lc_rules.OPERATOR_EVENTS},
 }
 

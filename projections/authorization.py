@@ -9,9 +9,9 @@ increments and balances went negative).
 - Refused with the reason: an account that is not ACTIVE (registered without funds,
   suspended, on a fraud hold, terminated), a destination no card prices.
 - On-net calls (R3) of an ACTIVE account are allowed whatever the balance, up to the quota.
-- Postpaid accounts are allowed up to the quota, unless their plan has a credit limit
-  (``credit_limits``): then as a prepaid account whose funds are its balance plus the limit
-  (``credit_limit`` when not even the first block fits).
+- Postpaid accounts are allowed up to the quota, unless they have a credit limit: their own
+  (``CreditLimitSet``), else their plan's (``credit_limits``). Then as a prepaid account whose
+  funds are its balance plus the limit (``credit_limit`` when not even the first block fits).
 - Prepaid: the longest duration, at most ``quota_s``, whose charge fits the available funds
   (balance minus funds held). "Per-minute service stops when the balance cannot pay the next
   minute": the answer ends where the next billing block could not be paid. A call whose
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable
 
-from projections.account import AccountState, FoldSettings, deal_at
+from projections.account import AccountState, FoldSettings, credit_limit_of, deal_at
 from projections.events import AccountStatus, CallDetailRecord, Disposition
 from projections.periods import period_of
 from projections.invoicing import add_charge, debit_at_close
@@ -87,7 +87,7 @@ def authorize(state: AccountState, callee: str, at_ms: int, held_micros: int, qu
     dest, rate = full.destination_prefix, full.rate_micros_per_minute
     refusal = "insufficient_funds"
     if state.billing_mode != "prepaid":
-        limit = settings.credit_limit(state.plan, state.currency)
+        limit = credit_limit_of(state, settings)
         if limit is None:
             return Authorization(True, quota_s, "postpaid", full.charge_micros, dest, rate, available, full.included_s)
         available, refusal = available + limit, "credit_limit"  # what it may still owe

@@ -244,6 +244,24 @@ class RateCardAssigned:
 
 
 @dataclass(frozen=True, slots=True)
+class CreditLimitSet:
+    """R10: what this postpaid account may owe from now on, in place of its plan's credit limit
+    (the ``credit_limits`` setting): a business customer's limit after a credit check, or a
+    deposit taken. ``limit_micros`` -1 gives it back its plan's limit; 0 allows nothing beyond
+    its balance. Read by authorization only: the CDR of a call made anyway is billed."""
+
+    event_id: str
+    account_id: str
+    occurred_at_ms: int
+    currency: str
+    limit_micros: int
+    reason: str = ""
+
+
+PLAN_CREDIT_LIMIT = -1  # CreditLimitSet.limit_micros and AccountState.credit_limit_micros: the plan's
+
+
+@dataclass(frozen=True, slots=True)
 class AccountSuspended:
     event_id: str
     account_id: str
@@ -539,6 +557,6 @@ AccountEvent = (
     AccountOpened | CallDetailRecord | PaymentReceived | PaymentRefunded | ChargebackReceived
     | PlanChangeRequested | AccountSuspended | AccountResumed | AccountTerminated
     | FraudHoldPlaced | FraudHoldReleased | DisputeOpened | DisputeResolved
-    | SubscriberErasureRequested | AdjustmentPosted | AccountDetailsChanged | RateCardAssigned
+    | SubscriberErasureRequested | AdjustmentPosted | AccountDetailsChanged | RateCardAssigned | CreditLimitSet
 )
 ACCOUNT_EVENTS: tuple[type, ...] = AccountEvent.__args__  # type: ignore[attr-defined]

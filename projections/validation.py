@@ -15,9 +15,11 @@ from dataclasses import fields
 from typing import Callable
 
 from projections.events import (
+    PLAN_CREDIT_LIMIT,
     AccountOpened,
     CallDetailRecord,
     ChargebackReceived,
+    CreditLimitSet,
     Disposition,
     PaymentReceived,
     PaymentRefunded,
@@ -163,6 +165,15 @@ def validate_money(event: PaymentReceived | PaymentRefunded | ChargebackReceived
         raise InvalidEvent("non_positive_amount", f"{kind} {event.event_id} amount must be positive")
 
 
+
+def validate_credit_limit(event: CreditLimitSet) -> None:
+    """R10: a known currency, and a limit of 0 or more (-1: the plan's)."""
+    if event.currency not in SUPPORTED_CURRENCIES:
+        raise InvalidEvent("unknown_currency", f"credit limit {event.event_id} is in unknown currency "
+                                               f"{event.currency[:8]!r}")
+    if event.limit_micros < PLAN_CREDIT_LIMIT:
+        raise InvalidEvent("negative_credit_limit", f"credit limit {event.event_id}: {event.limit_micros} micro-units "
+                                                    f"(0 or more, or {PLAN_CREDIT_LIMIT} for the plan's limit)")
 
 
 def validate_account_opened(event: AccountOpened) -> None:

@@ -121,7 +121,7 @@ def attribute_records(types: tuple[type, ...]) -> None:
 
 
 def write_state(header: bytes, state: Any, status: str, dedup_keys: bytes, call_charges: bytes) -> bytes | None:
-    """An AccountState v9 record by the kernel's writer for it (``avro_kernel.write_state``);
+    """An AccountState v10 record by the kernel's writer for it (``avro_kernel.write_state``);
     None when the kernel is not built or not sure of a value (then the caller writes the dict)."""
     if not COMPILED:
         return None

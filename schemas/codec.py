@@ -123,7 +123,7 @@ STATE_SUBJECT = "voiceledger.state.AccountState"
 # The AccountState version the kernel's own state writer writes (schemas/avro_kernel.pyx:
 # write_state). A newer version goes through the dict until that writer learns it, and
 # tests/unit/test_state_writer.py fails until then.
-STATE_WRITER_VERSION = 9
+STATE_WRITER_VERSION = 10
 
 
 def cdr_from_record(d: dict) -> CallDetailRecord:
@@ -512,7 +512,7 @@ class EventCodec:
             "customer_tax_id": s.customer_tax_id, "card_override": s.card_override,
             "card_override_from_ms": s.card_override_from_ms,
             "earlier_deals": [{"from_ms": f, "card": c} for f, c in s.earlier_deals],
-            "dedup_floor_ms": s.dedup_floor_ms,
+            "dedup_floor_ms": s.dedup_floor_ms, "credit_limit_micros": s.credit_limit_micros,
         })
 
     def decode_state(self, value: bytes) -> AccountState:
@@ -543,7 +543,7 @@ class EventCodec:
             customer_tax_id=d["customer_tax_id"], card_override=d["card_override"],
             card_override_from_ms=d["card_override_from_ms"],
             earlier_deals=tuple((x["from_ms"], x["card"]) for x in d["earlier_deals"]),
-            dedup_floor_ms=d["dedup_floor_ms"],
+            dedup_floor_ms=d["dedup_floor_ms"], credit_limit_micros=d["credit_limit_micros"],
         )
 
     # --- invoice numbering (projections/numbering.py) -----------------------------------

@@ -21,6 +21,7 @@ from streams.api.models import (
     AdjustmentPosting,
     ChargebackRecording,
     Compensation,
+    CreditLimit,
     CustomerDetails,
     Deal,
     DisputeOpening,
@@ -131,6 +132,15 @@ def assign_deal(body: Deal, account_id: str = ACCOUNT, key: str = KEY, who: str 
     """R2, R5: the account's calls from now on are priced with this card before its plan's."""
     return _accept(ctx, who, lambda: commands.deal(account_id, body.card, key, kept=commands.kept_cards(ctx.settings)),
                    key)
+
+
+@router.post("/accounts/{account_id}/credit-limit", status_code=202, response_model=Accepted)
+def set_credit_limit(body: CreditLimit, account_id: str = ACCOUNT, key: str = KEY, who: str = Depends(caller),
+                     ctx: Context = Depends(context)) -> Accepted:
+    """R10: authorization allows this postpaid account's calls while it owes at most this; the
+    worker refuses it for a prepaid account and in another currency (dead letters)."""
+    limit = None if body.limit is None else parse_decimal_micros(body.limit)
+    return _accept(ctx, who, lambda: commands.credit_limit(account_id, limit, body.currency, body.reason, key), key)
 
 
 @router.post("/accounts/{account_id}/disputes", status_code=202, response_model=Accepted)

@@ -112,6 +112,15 @@ class Deal(_Strict):
     card: str = Field(pattern=r"^[^\s,:|@]{0,64}$", description="a card's name (its id before @); empty ends the deal")
 
 
+class CreditLimit(_Strict):
+    """R10: what a postpaid account may owe from now on, in place of its plan's credit limit."""
+
+    limit: str | None = Field(pattern=AMOUNT, description="what the account may owe, e.g. 500.00 (0: nothing "
+                                                          "beyond its balance); null: its plan's limit again")
+    currency: str = Field(pattern=CURRENCY, description="ISO 4217: the account's currency (another is refused)")
+    reason: str = Field(default="", max_length=256, description="why, for the audit trail (a credit check, a deposit)")
+
+
 class DisputeOpening(_Strict):
     """R19: a dispute of an invoice, named by its legal number (or its reference), within 30 days
     of its issue."""
@@ -179,6 +188,8 @@ class Account(BaseModel):
     charged_micros: int
     calls_charged: int
     open_disputes: int
+    credit_limit_micros: int | None = Field(description="R10: this postpaid account's own credit limit (POST "
+                                                        ".../credit-limit); null: its plan's (GET /v1/plans)")
 
 
 class AccountList(BaseModel):

@@ -82,12 +82,13 @@ class AccountRow:
     calls_charged: int
     open_disputes: int
     newest_event_s: int
+    credit_limit_micros: int  # R10: the account's own (CreditLimitSet); -1: its plan's
 
 
 _ACCOUNT_SQL = ("SELECT account_id, currency, plan, pending_plan, billing_mode, status, status_reason, "
                 "toUnixTimestamp(status_since), time_zone, country_code, tax_jurisdiction, toUnixTimestamp(opened_at), "
                 "balance_micros, paid_micros, charged_micros, calls_charged, open_disputes, "
-                "toUnixTimestamp(newest_event_at) FROM accounts FINAL")
+                "toUnixTimestamp(newest_event_at), credit_limit_micros FROM accounts FINAL")
 
 
 def account(reader: Reader, account_id: str) -> AccountRow:
@@ -116,7 +117,7 @@ class AccountFilter:
 _NEWEST = {column: f"argMax({column}, version)" for column in (  # AccountRow's fields after the id, in order
     "currency", "plan", "pending_plan", "billing_mode", "status", "status_reason", "toUnixTimestamp(status_since)",
     "time_zone", "country_code", "tax_jurisdiction", "toUnixTimestamp(opened_at)", "balance_micros", "paid_micros",
-    "charged_micros", "calls_charged", "open_disputes", "toUnixTimestamp(newest_event_at)")}
+    "charged_micros", "calls_charged", "open_disputes", "toUnixTimestamp(newest_event_at)", "credit_limit_micros")}
 _FILTERED = ("status", "plan", "currency", "billing_mode")  # AccountFilter's fields that are columns too
 
 

@@ -101,6 +101,16 @@ def _account_changes(account_sub: argparse._SubParsersAction, parents: list) -> 
     deal.add_argument("--card", required=True, help="the card's name (its id before @); '' ends the deal")
     _common(deal)
     deal.set_defaults(handler=assign_deal)
+    limit = account_sub.add_parser("credit-limit", parents=parents,
+                                   help="R10: what a postpaid account may owe from now on")
+    limit.add_argument("account")
+    which = limit.add_mutually_exclusive_group(required=True)
+    which.add_argument("--limit", help="e.g. 500.00 (0: nothing beyond its balance)")
+    which.add_argument("--plan-limit", action="store_true", help="its plan's limit again (credit_limits)")
+    limit.add_argument("--currency", required=True, help="the account's currency")
+    limit.add_argument("--reason", default="", help="why, for the audit trail")
+    _common(limit)
+    limit.set_defaults(handler=set_credit_limit)
     plan = account_sub.add_parser("plan", parents=parents, help="R21: change the plan from the next period")
     plan.add_argument("account")
     plan.add_argument("--plan", required=True)
@@ -157,14 +167,14 @@ def _at_ms(text: str | None, flag: str = "--at") -> int | None:
     return int(at.timestamp() * 1000)
 
 
-def _amount(text: str) -> int:
+def _amount(text: str, flag: str = "--amount") -> int:
     from projections.money import parse_decimal_micros
 
     negative = text.startswith("-")
     try:
         micros = parse_decimal_micros(text[1:] if negative else text)
     except ValueError as exc:
-        raise ConfigError(f"--amount: {exc}") from None
+        raise ConfigError(f"{flag}: {exc}") from None
     return -micros if negative else micros
 
 
@@ -239,6 +249,15 @@ def change_details(args: argparse.Namespace) -> int:
     from streams.edge import commands
 
     return _send(args, lambda key: commands.details(args.account, _customer(args), key), "customer details changed for")
+
+
+def set_credit_limit(args: argparse.Namespace) -> int:
+    from streams.edge import commands
+
+    limit = None if args.plan_limit else _amount(args.limit, "--limit")
+    said = "its plan's credit limit" if limit is None else f"credit limit {args.limit} {args.currency.upper()}"
+    return _send(args, lambda key: commands.credit_limit(args.account, limit, args.currency, args.reason, key),
+                 f"{said} from now on for")
 
 
 def assign_deal(args: argparse.Namespace) -> int:

@@ -357,6 +357,8 @@ MIGRATIONS: tuple[tuple[int, str, tuple[Statement, ...]], ...] = (
      (ACCOUNTS_DDL, DEAD_LETTERS_DDL)),
     (13, "invoices: zone, due date, the customer block (sealed) and the invoice a credit note corrects",
      tuple(AddColumn(*column) for column in INVOICE_LEGAL_COLUMNS)),
+    (14, "accounts.credit_limit_micros: an account's own credit limit (R10), -1 for its plan's",
+     (AddColumn("accounts", "credit_limit_micros", "Int64 DEFAULT -1"),)),
 )
 
 

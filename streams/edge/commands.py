@@ -1,6 +1,7 @@
 """Operators' commands as events (issue 19): open an account, record a payment, a refund or a
 chargeback, post a one-off charge or credit, change a plan, suspend, resume or terminate an
-account, place or release a fraud hold, open and resolve a dispute.
+account, place or release a fraud hold, open and resolve a dispute, set a postpaid account's
+credit limit.
 
 An operator or a CRM gives plain values; this module turns them into the account event, checks
 it as the worker will (bounds, currency, billing mode, country, zone: ``projections/validation``),
@@ -33,6 +34,7 @@ from pathlib import Path
 
 from projections.events import (
     ADJUSTMENT_CATEGORIES,
+    PLAN_CREDIT_LIMIT,
     AccountDetailsChanged,
     AccountOpened,
     AccountResumed,
@@ -40,6 +42,7 @@ from projections.events import (
     AccountTerminated,
     AdjustmentPosted,
     ChargebackReceived,
+    CreditLimitSet,
     DisputeOpened,
     DisputeOutcome,
     DisputeResolved,
@@ -59,6 +62,7 @@ from projections.validation import (
     InvalidEvent,
     check_bounds,
     validate_account_opened,
+    validate_credit_limit,
     validate_money,
 )
 from streams.config import checks
@@ -282,6 +286,19 @@ def deal(account_id: str, card: str, key: str, at_ms: int | None = None,
                              f"({', '.join(sorted(kept)) or 'none: set deal_cards'})")
     event = RateCardAssigned(_event_id("deal", key), account_id, at_ms or _now_ms(), card)
     _checked(event, lambda _: None)
+    return event
+
+
+def credit_limit(account_id: str, limit_micros: int | None, currency: str, reason: str, key: str,
+                 at_ms: int | None = None) -> CreditLimitSet:
+    """R10: what a postpaid account may owe from now on (None: its plan's limit again). The
+    worker refuses it for a prepaid account, and in another currency than the account's."""
+    limit = PLAN_CREDIT_LIMIT if limit_micros is None else limit_micros
+    if limit_micros is not None and limit_micros < 0:
+        raise CommandRefused("limit: 0 or more (what the account may owe); leave it out for its plan's limit")
+    event = CreditLimitSet(_event_id("credit-limit", key), account_id, at_ms or _now_ms(), currency.upper(), limit,
+                           reason)
+    _checked(event, validate_credit_limit)
     return event
 
 

@@ -30,7 +30,8 @@ def state(account_id: str, offset: int, status: AccountStatus = AccountStatus.AC
 ROWS = [
     state("acct-a", 1), replace(state("acct-a", 9, AccountStatus.SUSPENDED, balance=-5_000_000)),  # newest: suspended
     state("acct-b", 2, AccountStatus.SUSPENDED), state("acct-b", 8),  # suspended once, active now
-    state("acct-c", 3, plan="business", currency="EUR", mode="postpaid", balance=-1_000_000),
+    replace(state("acct-c", 3, plan="business", currency="EUR", mode="postpaid", balance=-1_000_000),
+            credit_limit_micros=250_000_000),  # R10: its own limit
     state("acct-d", 4, AccountStatus.TERMINATED), state("zz-e", 5, balance=2_000_000),
 ]
 NEWER = {"acct-a": 9, "acct-b": 8}
@@ -74,6 +75,8 @@ def test_accounts_are_listed_by_their_newest_row_filtered_and_paged_on_both_engi
         assert [x["account_id"] for x in last["accounts"]] == ["acct-c", "acct-d", "zz-e"] and last["next_after"] is None
         status, owing, _ = call(base, "GET", "/v1/accounts?owing=true&status=SUSPENDED")
         assert status == 200 and [x["account_id"] for x in owing["accounts"]] == ["acct-a"]
+        assert [(x["account_id"], x["credit_limit_micros"]) for x in last["accounts"]] == [
+            ("acct-c", 250_000_000), ("acct-d", None), ("zz-e", None)], "R10: its own limit; null: its plan's"
         assert call(base, "GET", "/v1/accounts", scope="portal:acct-000001")[0] == 403
         for bad in ("status=suspended", "currency=usd", "limit=501", "limit=0", "after=a%20b", "plan=a%2Cb"):
             status, problem, _ = call(base, "GET", f"/v1/accounts?{bad}")

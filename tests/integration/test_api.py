@@ -74,6 +74,14 @@ def test_access_is_by_scoped_token_and_every_error_is_a_problem(api):
     assert call(base, "GET", "/v1/plans", scope="portal:acct-000001")[0] == 403
     status, body, _ = call(base, "POST", "/v1/accounts/acct-000001/deal", {"card": "acme-deal"}, key="k-8")
     assert (status, body["type"]) == (422, "https://voiceledger.dev/problems/unknown-deal-card"), "no deal_cards set"
+    # R10: an account's own credit limit is the operator's to set, never its portal's.
+    limit = {"limit": "500.00", "currency": "USD", "reason": "credit check"}
+    assert call(base, "POST", "/v1/accounts/acct-000001/credit-limit", limit, scope="portal:acct-000001",
+                key="k-9")[0] == 403
+    status, body, _ = call(base, "POST", "/v1/accounts/acct-000001/credit-limit", {**limit, "limit": "-5"}, key="k-10")
+    assert status == 422 and body["detail"].startswith("body.limit"), body
+    status, body, _ = call(base, "POST", "/v1/accounts/acct-000001/credit-limit", {**limit, "limit": None}, key="k-11")
+    assert status == 202 and body["event_id"].startswith("credit-limit:"), body
     assert call(base, "GET", "/v1/nowhere")[0] == 404
     assert call(base, "DELETE", "/v1/accounts")[0] == 405
     assert call(base, "POST", "/v1/accounts", OPENING)[0] == 422, "the Idempotency-Key header is required"

@@ -8,6 +8,8 @@ settles its call's hold; a released hold frees funds at once.
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 from dataclasses import replace
 
@@ -15,11 +17,19 @@ import aiohttp
 import pytest
 
 from projections.events import AccountOpened, CallDetailRecord, Disposition, PaymentReceived
-from streams.worker.supervise import start_worker, stop_worker, wait_until_committed
+from streams.worker.supervise import start_worker, stop_worker, wait_until_committed, worker_env
 from streams.dev.embedded import free_port
 from streams.edge.publish import produce_events
 
-from tests.integration.helpers import live_states, merge_offsets, start_worker_caught_up, wait_until_ready
+from tests.integration.helpers import (
+    live_states,
+    log_events,
+    merge_offsets,
+    oracle,
+    start_worker_caught_up,
+    state_differences,
+    wait_until_ready,
+)
 
 
 @pytest.fixture
@@ -27,10 +37,10 @@ def clickhouse_url(tmp_path):
     return f"chdb://{tmp_path / 'chdb'}"
 
 
-async def authorize_all(base: str, calls: list[str], quota_s: int = 60) -> list[dict]:
+async def authorize_all(base: str, calls: list[str], quota_s: int = 60, account: str = "acct-authz") -> list[dict]:
     async with aiohttp.ClientSession() as session:
         async def one(call: str) -> dict:
-            params = {"account": "acct-authz", "callee": "12125550100", "call": call, "quota_s": str(quota_s)}
+            params = {"account": account, "callee": "12125550100", "call": call, "quota_s": str(quota_s)}
             async with session.get(f"{base}/authorize", params=params) as response:
                 assert response.status == 200, await response.text()
                 return await response.json()
@@ -91,6 +101,43 @@ def test_R10_concurrent_authorizations_never_hold_more_than_the_balance(settings
     finally:
         assert stop_worker(worker) == 0, log.read_text()[-3000:]
     assert live_states(settings)["acct-authz"].balance_micros == 990_000
+
+
+def test_R10_an_operator_sets_one_postpaid_accounts_credit_limit_and_the_switch_is_answered_by_it(settings, tmp_path):
+    """``voiceledger account credit-limit`` on the real log, folded by the real worker, read by its
+    authorization endpoint: 0.50 lets a postpaid account on a plan without a limit talk 50
+    minutes at the standard card's 0.01; ``--plan-limit`` gives it back its plan's (none). The
+    same command for a prepaid account is refused by the worker, and the live states equal the
+    pure fold of the log (R9)."""
+    settings = replace(settings, authorization_port=free_port())
+    base = f"http://127.0.0.1:{settings.authorization_port}"
+    now = int(time.time() * 1000)
+    setup = [AccountOpened("open-corp", "acct-corp", now - 60_000, "USD", "basic", "postpaid", ("15550004000",)),
+             AccountOpened("open-pre", "acct-pre", now - 60_000, "USD", "basic", "prepaid", ("15550004001",))]
+    asyncio.run(produce_events(settings, setup))
+
+    def cli(*args: str) -> None:
+        done = subprocess.run([sys.executable, "-m", "streams.cli", "account", "credit-limit", *args],
+                              env=worker_env(settings), capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+
+    cli("acct-corp", "--limit", "0.50", "--currency", "USD", "--reason", "credit check 2026-12")
+    cli("acct-pre", "--limit", "5.00", "--currency", "USD")  # the edge cannot know: the worker refuses it
+    log = tmp_path / "worker.log"
+    worker = start_worker_caught_up(settings, log_events(settings)[1], log)
+    try:
+        (limited,) = asyncio.run(authorize_all(base, ["carrier-a/corp-1"], quota_s=3600, account="acct-corp"))
+        assert (limited["allowed"], limited["reason"], limited["max_duration_s"], limited["available_micros"]) == (
+            True, "ok", 3000, 500_000)
+        cli("acct-corp", "--plan-limit", "--currency", "USD")
+        worker = wait_until_committed(settings, worker, 120, log_events(settings)[1], show_progress=False, log_path=log)
+        (unlimited,) = asyncio.run(authorize_all(base, ["carrier-a/corp-2"], quota_s=3600, account="acct-corp"))
+        assert (unlimited["allowed"], unlimited["reason"], unlimited["max_duration_s"]) == (True, "postpaid", 3600)
+    finally:
+        assert stop_worker(worker) == 0, log.read_text()[-3000:]
+    live = live_states(settings)
+    assert state_differences(live, oracle(settings, log_events(settings)[0])) == []
+    assert (live["acct-corp"].credit_limit_micros, live["acct-pre"].credit_limit_micros) == (-1, -1)
 
 
 def test_R10_a_request_reaches_the_worker_that_owns_the_accounts_partition(settings, tmp_path):
