@@ -118,6 +118,12 @@ def _act(ctx: Context, account_id: str, action: str, fields: dict[str, str]) -> 
         plan = fields.get("plan", "")[:64]
         event = command(lambda: commands.plan_change(account_id, plan, key, plans=ctx.settings.plans))
         done = f"Plan {plan} from the next period (R21)"
+    elif action == "credit-limit":  # R10: empty gives the account its plan's limit again
+        text = fields.get("limit", "").strip()[:16]
+        limit = command(lambda: parse_decimal_micros(text)) if text else None
+        event = command(lambda: commands.credit_limit(account_id, limit, row.currency, fields.get("reason", "")[:256],
+                                                      key))
+        done = f"Credit limit {text} {row.currency} from now on" if text else "The plan's credit limit from now on"
     elif action == "redrive":
         return _redrive(ctx, account_id, fields.get("reason", "")[:64])
     else:

@@ -211,6 +211,11 @@ def _console(page, base: str, out: Path) -> None:  # noqa: ANN001 - a Playwright
     page.click("#redrive")
     assert "1 events of 1 unknown_account dead letters sent again" in page.inner_text("#notice")
     page.screenshot(path=str(out / "console-redrive.png"), full_page=True)
+    # R10: a postpaid account's own credit limit, set from its page (none yet: the plan's).
+    assert page.inner_text("#credit-limit") == "the plan's"
+    page.fill("#credit-limit-amount", "250.00")
+    page.click("#set-credit-limit")
+    assert "Credit limit 250.00 USD from now on (credit-limit:" in page.inner_text("#notice")
 
 
 def _in_french(page, settings, tmp_path: Path, out: Path) -> None:  # noqa: ANN001 - a page, Settings
