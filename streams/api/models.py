@@ -318,6 +318,25 @@ class Receivables(BaseModel):
     accounts: list[AgedAccount]
 
 
+class LedgerAccountLine(BaseModel):
+    currency: str
+    ledger_account: str = Field(description="the chart of accounts' name; the customers' own accounts rolled into "
+                                            "'customer'")
+    opening_micros: int = Field(description="the balance before the month, debit positive")
+    debit_micros: int = Field(description="the month's debits")
+    credit_micros: int = Field(description="the month's credits, as a positive amount")
+    closing_micros: int = Field(description="opening + debits - credits")
+
+
+class TrialBalance(BaseModel):
+    """A month's trial balance by ledger account (UTC months, ``voiceledger trial-balance``)."""
+
+    month: str
+    lines: list[LedgerAccountLine]
+    unbalanced: list[str] = Field(description="currencies whose openings or closings do not sum to zero, or whose "
+                                              "debits differ from their credits: empty for a sound journal")
+
+
 class PlanPrice(BaseModel):
     currency: str = Field(description="ISO 4217; empty: every currency without a price of its own")
     amount_micros: int

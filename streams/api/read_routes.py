@@ -31,15 +31,18 @@ from streams.api.models import (
     DeadLetterOut,
     InvoiceDocument,
     InvoiceList,
+    LedgerAccountLine,
     PortalLink,
     PlanCatalogue,
     PortalLinkRequest,
     Receivables,
     Statement,
+    TrialBalance,
 )
 from streams.api.problems import Problem
 from streams.api.worker_routes import held_on_worker
 from streams.clickhouse import receivables as aged
+from streams.clickhouse import trial_balance as tb
 from streams.clickhouse.privacy import export_records
 from streams.config.checks import is_plan_name
 from streams.edge.commands import PLAN_CHARS_MAX
@@ -203,6 +206,17 @@ async def receivables(as_of: str = Query(pattern=r"^20[0-9]{2}-[0-9]{2}-[0-9]{2}
     return Receivables(as_of=as_of, accounts=[AgedAccount(account_id=a.account_id, currency=a.currency,
                                                           **dict(zip(AGED_FIELDS, a.owed)), total_micros=a.total)
                                               for a in rows])
+
+
+@router.get("/ledger/trial-balance", response_model=TrialBalance)
+async def trial_balance(month: str = Query(pattern=r"^20[0-9]{2}-(0[1-9]|1[0-2])$", description="YYYY-MM (UTC)"),
+                        who: str = Depends(caller), ctx: Context = Depends(context)) -> TrialBalance:
+    """Finance's month: per currency and ledger account, opening, debits, credits and closing
+    (the customers' own accounts as one control account; ``voiceledger trial-balance
+    --by-customer`` gives the sub-ledger)."""
+    must(who in (access.OPERATOR, access.FINANCE))
+    lines = await run_in_threadpool(tb.trial_balance, ctx.reader.rows, month)
+    return TrialBalance(month=month, lines=[LedgerAccountLine(**vars(x)) for x in lines], unbalanced=tb.unbalanced(lines))
 
 
 @router.get("/accounts/{account_id}/dead-letters", response_model=list[DeadLetterOut])

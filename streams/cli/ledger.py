@@ -1,5 +1,5 @@
-"""``voiceledger balances``, ``invoices``, ``statement``, ``receivables``, ``reconcile``, ``verify``
-and ``rebuild``: reading the ledger, and checking it against itself."""
+"""``voiceledger balances``, ``invoices``, ``statement``, ``receivables``, ``trial-balance``,
+``reconcile``, ``verify`` and ``rebuild``: reading the ledger, and checking it against itself."""
 
 from __future__ import annotations
 
@@ -36,6 +36,13 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
                                     "(default: today)")
     ar.add_argument("--csv", action="store_true", help="CSV in micro-units instead of a table")
     ar.set_defaults(handler=receivables)
+    tb = sub.add_parser("trial-balance", parents=parents,
+                        help="a month's opening, debits, credits and closing per ledger account (the general ledger)")
+    tb.add_argument("--month", required=True, help="YYYY-MM (UTC)")
+    tb.add_argument("--by-customer", action="store_true",
+                    help="each customer's own account instead of the customer control account")
+    tb.add_argument("--csv", action="store_true", help="CSV in micro-units instead of a table")
+    tb.set_defaults(handler=trial_balance)
     rc = sub.add_parser("reconcile", parents=parents,
                         help="finance reconciliation of a month: journal, call log, invoices, trial balance")
     rc.add_argument("--month", required=True, help="YYYY-MM (UTC)")
@@ -144,6 +151,37 @@ def receivables(args: argparse.Namespace) -> int:
     for r in rows:
         print(f"{r[0]:<24} {r[1]:<4}" + "".join(f"{Money(m, r[1]).format()[:-4]:>18}" for m in r[2:]))
     return 0
+
+
+def trial_balance(args: argparse.Namespace) -> int:
+    """One line per currency and ledger account; exit 1 when a currency does not balance."""
+    from projections.money import Money
+    from streams.clickhouse.client import connect
+    from streams.clickhouse.trial_balance import trial_balance as read, unbalanced
+
+    settings = settings_of(args)
+    if not "2000" <= month("--month", args.month)[:4] <= "2099":  # the journal's DateTime ends in 2106
+        raise ConfigError(f"--month: {args.month} is not between 2000 and 2099")
+    ch = connect(settings.clickhouse_url, settings.clickhouse_cluster)
+    try:
+        lines = read(ch.query, args.month, args.by_customer)
+    finally:
+        ch.close()
+    figures = [(x.currency, x.ledger_account, x.opening_micros, x.debit_micros, x.credit_micros, x.closing_micros)
+               for x in lines]
+    if args.csv:
+        print("currency,ledger_account,opening_micros,debit_micros,credit_micros,closing_micros")
+        print("\n".join(",".join(map(str, f)) for f in figures))
+    else:
+        print(f"trial balance of {args.month} (UTC), debit balances positive")
+        print(f"{'cur':<4} {'ledger account':<36}" + "".join(f"{h:>18}" for h in ("opening", "debits", "credits",
+                                                                                   "closing")))
+        for f in figures:
+            print(f"{f[0]:<4} {f[1]:<36}" + "".join(f"{Money(m, f[0]).format()[:-4]:>18}" for m in f[2:]))
+    problems = unbalanced(lines)
+    for line in problems:
+        print(f"UNBALANCED {line}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 def reconcile(args: argparse.Namespace) -> int:

@@ -15,7 +15,7 @@ from streams.config.settings import ConfigError
 
 
 def register(sub: argparse._SubParsersAction, parents: list) -> None:
-    account = sub.add_parser("account", help="accounts: open")
+    account = sub.add_parser("account", help="accounts: open, show, details, deal, credit limit, plan, status")
     account_sub = account.add_subparsers(dest="account_command", required=True)
     op = account_sub.add_parser("open", parents=parents, help="open an account (AccountOpened on the events topic)")
     op.add_argument("account", help="the account id")

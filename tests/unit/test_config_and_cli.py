@@ -152,6 +152,8 @@ def test_duplicate_prefix_is_an_error(tmp_path):
     (["account", "credit-limit", "a1", "--limit", "-5", "--currency", "USD"], {}, "limit: 0 or more"),
     (["account", "credit-limit", "a1", "--limit", "lots", "--currency", "USD"], {}, "--limit: "),
     (["account", "credit-limit", "a1", "--limit", "5", "--currency", "ZZZ"], {}, "unknown_currency"),
+    (["trial-balance", "--month", "1999-12"], {}, "--month: 1999-12 is not between 2000 and 2099"),
+    (["trial-balance", "--month", "2026-13"], {}, "--month: '2026-13' must be YYYY-MM"),
     (["rerate", "a1", "--period", "2026-10", "--plan", "premium"], {"VOICELEDGER_PLANS": "basic,pro"},
      "unknown_plan: 'premium'"),
     (["worker"], {"VOICELEDGER_PLANS": "basic,pro", "VOICELEDGER_MONTHLY_FEES": "basci:9.99"},
