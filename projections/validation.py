@@ -165,7 +165,6 @@ def validate_money(event: PaymentReceived | PaymentRefunded | ChargebackReceived
         raise InvalidEvent("non_positive_amount", f"{kind} {event.event_id} amount must be positive")
 
 
-
 def validate_credit_limit(event: CreditLimitSet) -> None:
     """R10: a known currency, and a limit of 0 or more (-1: the plan's)."""
     if event.currency not in SUPPORTED_CURRENCIES:
