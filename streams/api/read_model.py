@@ -121,19 +121,47 @@ _NEWEST = {column: f"argMax({column}, version)" for column in (  # AccountRow's 
 _FILTERED = ("status", "plan", "currency", "billing_mode")  # AccountFilter's fields that are columns too
 
 
+WINDOWS_ROWS = (20_000, 320_000)  # the rows a page's steps aggregate before the rest of the table
+
+
 def list_accounts(reader: Reader, selected: AccountFilter, after: str, limit: int) -> list[AccountRow]:
     """A page of the accounts ``selected`` picks, in id order, from the first id after ``after``
-    (keyset paging: a page never skips or repeats an account when others are opened meanwhile)."""
-    where = [f"account_id > {quoted(after)}"]
-    if selected.prefix:  # the sorting key: filtered before aggregation (startsWith is newer than 18.16)
-        where.append(f"substring(account_id, 1, {len(selected.prefix)}) = {quoted(selected.prefix)}")
+    (keyset paging: a page never skips or repeats an account when others are opened meanwhile).
+
+    Why in steps: aggregating every account after ``after`` cost ~1.5 s a page at 1M accounts on
+    the 18.16 server. A step reads only the ids of the next rows in key order (``WINDOWS_ROWS``),
+    then aggregates that range of the sorting key alone, every row of its accounts included:
+    ~0.1 s for a full page of the first 20,000 rows. A page still short after the steps (a rare
+    filter) aggregates the rest of the table once, as before."""
+    prefix = _prefix_filter(selected.prefix)
     having = [f"{_NEWEST[name]} = {quoted(getattr(selected, name))}" for name in _FILTERED if getattr(selected, name)]
     if selected.owing:
         having.append(f"{_NEWEST['balance_micros']} < 0")
-    rows = reader.rows(f"SELECT account_id, {', '.join(_NEWEST.values())} FROM accounts WHERE {' AND '.join(where)} "
-                       f"GROUP BY account_id {'HAVING ' + ' AND '.join(having) if having else ''} "
-                       f"ORDER BY account_id LIMIT {int(limit)}")
-    return [AccountRow(*r) for r in rows]
+
+    def aggregated(after: str, upper: str | None, wanted: int) -> list[AccountRow]:
+        bounded = "" if upper is None else f" AND account_id <= {quoted(upper)}"
+        return [AccountRow(*r) for r in reader.rows(
+            f"SELECT account_id, {', '.join(_NEWEST.values())} FROM accounts "
+            f"WHERE account_id > {quoted(after)}{prefix}{bounded} GROUP BY account_id "
+            f"{'HAVING ' + ' AND '.join(having) if having else ''} ORDER BY account_id LIMIT {int(wanted)}")]
+
+    found: list[AccountRow] = []
+    for window in WINDOWS_ROWS:
+        (upper, rows_read), = reader.rows(f"SELECT max(account_id), count() FROM (SELECT account_id FROM accounts "
+                                          f"WHERE account_id > {quoted(after)}{prefix} ORDER BY account_id "
+                                          f"LIMIT {int(window)})")
+        if rows_read < window:  # the window reaches the table's end
+            return found + (aggregated(after, None, limit - len(found)) if rows_read else [])
+        found += aggregated(after, upper, limit - len(found))
+        if len(found) == limit:
+            return found
+        after = upper  # the next step starts past every row of the accounts this one read
+    return found + aggregated(after, None, limit - len(found))
+
+
+def _prefix_filter(prefix: str) -> str:
+    """Ids starting with ``prefix``: on the sorting key, filtered before aggregation (startsWith is newer than 18.16)."""
+    return f" AND substring(account_id, 1, {len(prefix)}) = {quoted(prefix)}" if prefix else ""
 
 
 def find_accounts(reader: Reader, prefix: str, limit: int = 50) -> list[AccountRow]:

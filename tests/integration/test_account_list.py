@@ -41,7 +41,21 @@ def listed(reader: rm.Reader, after: str = "", limit: int = 100, **selected) -> 
     return [r.account_id for r in rm.list_accounts(reader, rm.AccountFilter(**selected), after, limit)]
 
 
-def test_accounts_are_listed_by_their_newest_row_filtered_and_paged_on_both_engines(settings, tmp_path):
+def lists_by_newest_row(reader: rm.Reader) -> None:
+    assert listed(reader) == ["acct-a", "acct-b", "acct-c", "acct-d", "zz-e"]
+    assert listed(reader, status="SUSPENDED") == ["acct-a"], "acct-b's older suspended row does not answer"
+    assert listed(reader, status="ACTIVE") == ["acct-b", "acct-c", "zz-e"]
+    assert listed(reader, owing=True) == ["acct-a", "acct-c"]
+    assert listed(reader, plan="business", currency="EUR", billing_mode="postpaid") == ["acct-c"]
+    assert listed(reader, currency="USD", owing=True, prefix="acct-") == ["acct-a"]
+    assert listed(reader, prefix="zz") == ["zz-e"] and listed(reader, plan="it's; DROP") == []
+    assert listed(reader, limit=2) == ["acct-a", "acct-b"] and listed(reader, after="acct-b", limit=2) == [
+        "acct-c", "acct-d"]
+    (a,) = rm.list_accounts(reader, rm.AccountFilter(status="SUSPENDED"), "", 10)
+    assert a == rm.account(reader, "acct-a"), "a listed account reads as the account itself"
+
+
+def test_accounts_are_listed_by_their_newest_row_filtered_and_paged_on_both_engines(settings, tmp_path, monkeypatch):
     ch = connect(settings.clickhouse_url)
     try:  # the embedded engine takes one process at a time: closed before the API opens it
         migrate(ch)
@@ -53,17 +67,11 @@ def test_accounts_are_listed_by_their_newest_row_filtered_and_paged_on_both_engi
         ch.insert("accounts", ACCOUNT_COLUMNS, [account_row(s) for s in ROWS if version_of(s) >> INDEX_BITS != NEWER.get(s.account_id)])
         ch.insert("accounts", ACCOUNT_COLUMNS, [account_row(s) for s in ROWS if version_of(s) >> INDEX_BITS == NEWER.get(s.account_id)])
         reader = rm.Reader(settings.clickhouse_url, opener=lambda url, cluster: ch)
-        assert listed(reader) == ["acct-a", "acct-b", "acct-c", "acct-d", "zz-e"]
-        assert listed(reader, status="SUSPENDED") == ["acct-a"], "acct-b's older suspended row does not answer"
-        assert listed(reader, status="ACTIVE") == ["acct-b", "acct-c", "zz-e"]
-        assert listed(reader, owing=True) == ["acct-a", "acct-c"]
-        assert listed(reader, plan="business", currency="EUR", billing_mode="postpaid") == ["acct-c"]
-        assert listed(reader, currency="USD", owing=True, prefix="acct-") == ["acct-a"]
-        assert listed(reader, prefix="zz") == ["zz-e"] and listed(reader, plan="it's; DROP") == []
-        assert listed(reader, limit=2) == ["acct-a", "acct-b"] and listed(reader, after="acct-b", limit=2) == [
-            "acct-c", "acct-d"]
-        (a,) = rm.list_accounts(reader, rm.AccountFilter(status="SUSPENDED"), "", 10)
-        assert a == rm.account(reader, "acct-a"), "a listed account reads as the account itself"
+        # A page is read in steps of a few rows, then the rest (read_model.WINDOWS_ROWS): small
+        # steps here so that every page below crosses them, an account's rows split between two.
+        for windows in (rm.WINDOWS_ROWS, (1, 2), (2, 3), (3, 1)):
+            monkeypatch.setattr(rm, "WINDOWS_ROWS", windows)
+            lists_by_newest_row(reader)
     finally:
         ch.close()
 
