@@ -90,7 +90,7 @@ from projections.plan_change import connection_fee_difference, effective_period
 from projections.invoicing import Billing, TaxRule, add_charge
 from projections.lifecycle import Context, Decision, InvalidTransition, Lifecycle, Policy, StatusChanged
 from projections.periods import in_effect, local_time, next_period, period_of, period_start_ms, previous_period
-from projections.plan_prices import NO_PRICE, Schedule, keyed_schedule, price_in, schedule
+from projections.plan_prices import NO_PRICE, Schedule, keyed_schedule, of_plan, price_in, schedule
 from projections.rating import RateCard, RatedCall, RatingError, card_name, rate_call, rate_inbound, select_card
 from projections.packed import EMPTY_CHARGES, EMPTY_KEYS, Overlay, PackedTable
 from projections.records import evolved, fast_init
@@ -137,8 +137,7 @@ class FoldSettings:
     def credit_limit(self, plan: str, currency: str) -> int | None:
         """R10: how far a postpaid account of ``plan`` may owe in ``currency`` ("plan:CUR", else
         "plan"); None: no limit. Asked at every authorization of a postpaid call."""
-        found = self._credit_limits.get(f"{plan}:{currency}")
-        return self._credit_limits.get(plan) if found is None else found
+        return of_plan(self._credit_limits, plan, currency)
 
     @cached_property
     def _credit_limits(self) -> dict[str, int]:

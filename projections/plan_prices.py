@@ -54,3 +54,10 @@ def price_in(plan_schedule: Schedule, period: str) -> int:
     """The price of ``period`` ("YYYY-MM") by a schedule."""
     first, later = plan_schedule
     return in_effect(first, later, period) if later else first
+
+
+def of_plan(values: dict[str, int], plan: str, currency: str) -> int | None:
+    """An undated plan value (a credit limit) in ``currency``: the plan's entry for that currency
+    ("plan:CUR"), else its entry for any currency ("plan"); None: neither."""
+    found = values.get(f"{plan}:{currency}")
+    return values.get(plan) if found is None else found

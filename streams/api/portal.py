@@ -18,7 +18,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from projections.events import PLAN_CREDIT_LIMIT
 from projections.money import parse_decimal_micros
+from projections.plan_prices import of_plan
 from streams.api import pages, read_model as rm, statements
 from streams.api.access import PORTAL
 from streams.api.command_routes import erase_now
@@ -88,9 +90,18 @@ def home(account_id: str = Depends(customer), ctx: Context = Depends(context)) -
     recent = rm.payments(ctx.reader, account_id, start_s, 2**32 - 1, limit=20)
     return _page(ctx, "portal_home.html", currency=account.currency, title=_words(ctx)("Your account"),
                  account_id=account_id, account=account, balance=found[1] if found else 0,
-                 to_pay=_to_pay(ctx, account_id),
+                 to_pay=_to_pay(ctx, account_id), credit_limit=_credit_limit(ctx, account),
                  payments=[{"at": statements.iso(p.at_s), "kind": p.kind, "amount_micros": p.amount_micros}
                            for p in recent])
+
+
+def _credit_limit(ctx: Context, account: rm.AccountRow) -> int | None:
+    """R10: what a postpaid customer may owe: their own limit, else their plan's (None: none)."""
+    if account.billing_mode != "postpaid":
+        return None
+    if account.credit_limit_micros != PLAN_CREDIT_LIMIT:
+        return account.credit_limit_micros
+    return of_plan(dict(ctx.settings.credit_limit_by_plan()), account.plan, account.currency)  # as authorization
 
 
 def _to_pay(ctx: Context, account_id: str) -> dict:

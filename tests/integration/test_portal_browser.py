@@ -73,6 +73,9 @@ def test_R19_R20_R32_R33_the_customer_portal_and_the_operator_console_in_headles
         assert run_worker_to_end(settings, log_events(settings)[1], tmp_path / "worker.log") == 0
         folded = call(base, "GET", f"/v1/accounts/{ACCOUNT}")[1]
         assert (folded["status"], folded["plan"], folded["pending_plan"]) == ("FRAUD_HOLD", "basic", "business")
+        # R10: the credit limit set from the console, folded, on the account and on its customer's page.
+        assert call(base, "GET", f"/v1/accounts/{LATE}")[1]["credit_limit_micros"] == 250_000_000
+        assert "credit limit 250.00 USD" in _portal_home(settings, LATE)
         late = call(base, "GET", f"/v1/accounts/{LATE}/calls")[1]["calls"]
         assert [(c["call_key"], c["charge_micros"]) for c in late] == [("fs-1/late-1", 10_000)], "sent again, billed"
 
@@ -170,6 +173,19 @@ def _opened_after_its_call(settings, tmp_path: Path) -> None:  # noqa: ANN001 - 
                          day_ago + 1_000, day_ago + 61_000, Disposition.ANSWERED),
         AccountOpened("open-late", LATE, day_ago - 86_400_000, "USD", "basic", "postpaid", ("15550000009",))]))
     assert run_worker_to_end(settings, log_events(settings)[1], tmp_path / "worker.log") == 0
+
+
+def _portal_home(settings, account_id: str) -> str:  # noqa: ANN001 - Settings
+    """The account page of ``account_id``'s portal, opened by its link, as plain HTML."""
+    import http.cookiejar
+    import urllib.request
+
+    link = subprocess.run([sys.executable, "-m", "streams.cli", "portal", "link", account_id], env=worker_env(settings),
+                          capture_output=True, text=True, timeout=60)
+    assert link.returncode == 0, link.stderr
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    with browser.open(json.loads(link.stdout)["url"], timeout=60) as response:
+        return response.read().decode()
 
 
 def _console(page, base: str, out: Path) -> None:  # noqa: ANN001 - a Playwright page

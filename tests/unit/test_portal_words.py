@@ -80,16 +80,16 @@ def test_amounts_on_a_page_follow_the_locale_and_english_is_as_before():
 def test_a_portal_page_in_french_has_no_english_message_left():
     from types import SimpleNamespace
 
-    account = SimpleNamespace(status="ACTIVE", plan="basic", pending_plan="pro", billing_mode="prepaid", currency="EUR")
+    account = SimpleNamespace(status="ACTIVE", plan="basic", pending_plan="pro", billing_mode="postpaid", currency="EUR")
     payments = [{"at": "2026-11-02T10:00:00Z", "kind": "payment", "amount_micros": 50_000_000}]
     response = pages.page("portal_home.html", currency="EUR", locale="fr_BE", title="Votre compte", account_id="a-1",
                           account=account, balance=-12_500_000, to_pay={"total": 12_500_000, "overdue": 2_500_000,
                                                                          "next_due": "2026-12-01T00:00:00Z"},
-                          payments=payments)
+                          payments=payments, credit_limit=500_000_000)
     assert response.headers["content-language"] == "fr"
     html = response.body.decode()
     for needle in ('<html lang="fr">', "Votre compte", "Statut", "Actif", "forfait basic", "(→ pro à partir du mois "
-                   "prochain)", "prépayé", "-12,50 EUR", "montant dû", "2,50 EUR en retard",
+                   "prochain)", "post-payé", "-12,50 EUR", "montant dû", "plafond de crédit 500,00 EUR", "2,50 EUR en retard",
                    "prochaine échéance le 2026-12-01", "Paiement", "50,00 EUR", "Mes données"):
         assert needle in html, needle
     english = {m for m in MESSAGES if len(m) > 4 and "{" not in m and m not in PORTAL_WORDS.translations["fr"].values()}
