@@ -146,19 +146,43 @@ class FoldSettings:
     # Tariff plans (issue 20): (plan, the names of its rate cards). A plan's calls are priced
     # with its cards; an account without a plan of its own, with the cards no plan keeps.
     plan_cards: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # A plan moved to other cards, dated by the first month of calls priced with them (in the
+    # account's zone), as ``monthly_fee_changes``: (plan, first month, the names from it).
+    plan_card_changes: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
     # Cards kept for accounts' own deals (RateCardAssigned): like a plan's, never a default card.
     deal_cards: tuple[str, ...] = ()
 
     @cached_property
     def _plan_cards(self) -> tuple[dict[str, tuple[str, ...]], frozenset[str]]:
-        return dict(self.plan_cards), frozenset(n for _, names in self.plan_cards for n in names) | set(self.deal_cards)
+        named = {n for _, names in self.plan_cards for n in names} | {n for _, _, names in self.plan_card_changes
+                                                                     for n in names}
+        return dict(self.plan_cards), frozenset(named) | set(self.deal_cards)
+
+    @cached_property
+    def _plan_card_schedules(self) -> dict[str, tuple[tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]]]:
+        """plan -> (its names before any change, ((first month, names), ...) ascending), for the
+        plans that have changes only."""
+        by_plan, _ = self._plan_cards
+        return {plan: (by_plan.get(plan, ()), tuple(sorted((month, names) for p, month, names in self.plan_card_changes
+                                                            if p == plan)))
+                for plan in {p for p, _, _ in self.plan_card_changes}}
+
+    def plan_card_names(self, plan: str, at_ms: int, time_zone: str) -> tuple[str, ...]:
+        """The names of ``plan``'s cards for a call started at ``at_ms``: the entry in effect in
+        the call's month, in the account's zone (none: the default cards)."""
+        dated = self._plan_card_schedules.get(plan)
+        if dated is None:  # most plans: no change, no month to work out
+            return self._plan_cards[0].get(plan, ())
+        return in_effect(dated[0], dated[1], period_of(at_ms, time_zone))
 
     def unpriced(self) -> list[str]:
         """Plans priced in a currency they have no monthly fee for: a plan whose fees are set per
         currency ("plan:CUR") and whose cards also rate calls in a currency without a fee, and no
         fee for the plan in any currency. Said once at start, not found on an invoice."""
         fees = set(dict(self.monthly_fee_by_plan)) | {key for key, _, _ in self.monthly_fee_changes}
-        by_plan, _ = self._plan_cards
+        by_plan: dict[str, set[str]] = {plan: set(names) for plan, names in self._plan_cards[0].items()}
+        for plan, _, names in self.plan_card_changes:  # every card the plan has, before or after a change
+            by_plan.setdefault(plan, set()).update(names)
         problems = []
         for plan, names in sorted(by_plan.items()):
             priced = {key.split(":", 1)[1] for key in fees if key.startswith(plan + ":")}
@@ -168,25 +192,28 @@ class FoldSettings:
                                 f"fee only in {', '.join(sorted(priced))}: add {plan}:CUR:amount to monthly_fees")
         return problems
 
-    def card_for(self, plan: str, currency: str, at_ms: int, deal: str = "") -> RateCard:
+    def card_for(self, plan: str, currency: str, at_ms: int, deal: str = "", time_zone: str = "UTC") -> RateCard:
         """R2, R5: the card that prices a call of ``plan`` started at ``at_ms``: the account's own
-        deal (``deal``, a card name) first, then the plan's own cards, then the default cards;
-        the version in effect at the call's start.
+        deal (``deal``, a card name) first, then the plan's own cards (of the call's month in
+        ``time_zone``, the account's), then the default cards; the version in effect at the
+        call's start.
 
         Once per call, so remembered (issue 22: choosing scanned every card, ~30 us a call): the
         choice cannot change between two consecutive times at which some card starts or stops
         being in effect, so it is kept per (plan, currency, deal, such interval).
         ``select_card_uncached`` is the reference, and a property test holds them equal."""
-        key = (plan, currency, deal, bisect_right(self._card_edges, at_ms))
+        names = self.plan_card_names(plan, at_ms, time_zone)
+        key = (names, currency, deal, bisect_right(self._card_edges, at_ms))
         card = self._cards_chosen.get(key)
         if card is None:  # none in effect raises, every time, as the reference does
-            card = self._cards_chosen[key] = self.select_card_uncached(plan, currency, at_ms, deal)
+            card = self._cards_chosen[key] = self.select_card_uncached(plan, currency, at_ms, deal, time_zone)
         return card
 
-    def select_card_uncached(self, plan: str, currency: str, at_ms: int, deal: str = "") -> RateCard:
-        by_plan, reserved = self._plan_cards
-        return select_card(self.rate_cards, currency, at_ms, ((deal,) if deal else (), by_plan.get(plan, ())),
-                           reserved)
+    def select_card_uncached(self, plan: str, currency: str, at_ms: int, deal: str = "",
+                             time_zone: str = "UTC") -> RateCard:
+        _, reserved = self._plan_cards
+        names = self.plan_card_names(plan, at_ms, time_zone)
+        return select_card(self.rate_cards, currency, at_ms, ((deal,) if deal else (), names), reserved)
 
     @cached_property
     def _card_edges(self) -> list[int]:
@@ -198,7 +225,7 @@ class FoldSettings:
         return sorted(edges)
 
     @cached_property
-    def _cards_chosen(self) -> dict[tuple[str, str, str, int], RateCard]:
+    def _cards_chosen(self) -> dict[tuple[tuple[str, ...], str, str, int], RateCard]:
         # Bounded: plans x currencies x deal cards x edges, all from configuration.
         return {}
 
@@ -1026,7 +1053,8 @@ def _rate(fold: _Fold, item: Positioned, given_back_s: int = 0) -> tuple[RatedCa
     month (plus ``given_back_s``, a corrected call's earlier use); None when it is rejected."""
     event, state, settings = item.event, fold.state, fold.settings
     try:
-        card = settings.card_for(fold.books.plan, state.currency, event.start_at_ms, deal_at(state, event.start_at_ms))
+        card = settings.card_for(fold.books.plan, state.currency, event.start_at_ms, deal_at(state, event.start_at_ms),
+                                 state.time_zone)
         if event.direction is _INBOUND:  # billed to the rented number's owner
             plan = fold.books.plan
             rate = settings.inbound_rate(plan, state.currency, event.start_at_ms, state.time_zone)

@@ -78,7 +78,7 @@ def authorize(state: AccountState, callee: str, at_ms: int, held_micros: int, qu
                          time_zone=state.time_zone, included_remaining_s=remaining_s)
 
     try:
-        card = settings.card_for(state.plan, state.currency, at_ms, deal_at(state, at_ms))
+        card = settings.card_for(state.plan, state.currency, at_ms, deal_at(state, at_ms), state.time_zone)
         full = charge(quota_s)
     except RatingError as exc:
         return Authorization(False, 0, exc.code, 0, available_micros=available)

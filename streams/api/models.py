@@ -349,6 +349,11 @@ class IncludedMinutes(BaseModel):
     from_month: str = Field(description="the first month (YYYY-MM) they are included in")
 
 
+class PlanCards(BaseModel):
+    rate_cards: list[str]
+    from_month: str = Field(description="the first month (YYYY-MM) of calls priced with them")
+
+
 class PaymentTerm(BaseModel):
     days: int
     from_month: str = Field(description="the first period (YYYY-MM) whose invoices are due after these days")
@@ -370,7 +375,9 @@ class Plan(BaseModel):
     included_minutes: int = Field(description="R4: domestic minutes included per calendar month, before any change")
     included_minutes_changes: list[IncludedMinutes] = Field(default_factory=list,
                                                             description="R4: changes of the minutes, dated")
-    rate_cards: list[str] = Field(description="the names of its cards; empty: the cards no plan names")
+    rate_cards: list[str] = Field(description="the names of its cards before any change; empty: the cards no plan "
+                                              "names")
+    rate_card_changes: list[PlanCards] = Field(default_factory=list, description="the plan moved to other cards, dated")
     payment_terms_days: int = Field(description="days an invoice is due after its issue, before any change")
     payment_terms_changes: list[PaymentTerm] = Field(default_factory=list, description="changes of the term, dated")
     residential: bool = Field(description="R36: watched by the business-on-residential report")

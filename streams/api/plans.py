@@ -3,7 +3,7 @@ opening an account or changing its plan, from the settings the worker prices wit
 
 from __future__ import annotations
 
-from streams.api.models import IncludedMinutes, PaymentTerm, Plan, PlanCatalogue, PlanPrice
+from streams.api.models import IncludedMinutes, PaymentTerm, Plan, PlanCards, PlanCatalogue, PlanPrice
 from streams.config.settings import Settings, plans_named
 
 
@@ -30,6 +30,8 @@ def _plan(settings: Settings, name: str, sold: bool) -> Plan:
                                           for plan, month, seconds in settings.included_seconds_changes()
                                           if plan == name],
                 rate_cards=list(dict(settings.plan_cards_by_plan()).get(name, ())),
+                rate_card_changes=[PlanCards(rate_cards=list(names), from_month=month)
+                                   for plan, month, names in settings.plan_card_changes() if plan == name],
                 payment_terms_days=dict(settings.payment_terms_by_plan()).get(name, settings.payment_terms_days),
                 payment_terms_changes=[PaymentTerm(days=days, from_month=month)
                                        for plan, month, days in settings.payment_terms_changes() if plan == name],

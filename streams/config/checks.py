@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 from urllib.parse import urlparse
 
 from projections.invoicing import TaxRule
@@ -155,8 +155,8 @@ def plan_fees(values: tuple[str, ...]) -> tuple[tuple[str, int, str], ...]:
     return _dated_entries(values, lambda priced: plan_amounts((priced,))[0], "prices", "basic:12.99@2027-03")
 
 
-def _dated_entries(values: tuple[str, ...], parse: Callable[[str], tuple[str, int]], noun: str,
-                   example: str) -> tuple[tuple[str, int, str], ...]:
+def _dated_entries(values: tuple[str, ...], parse: Callable[[str], tuple[str, Any]], noun: str,
+                   example: str) -> tuple[tuple[str, Any, str], ...]:
     """Entries each parsed by ``parse`` to (key, value), with an optional '@YYYY-MM': (key, value,
     month or ""). A key has one entry per month, and one undated."""
     out, seen = [], set()
@@ -171,17 +171,20 @@ def _dated_entries(values: tuple[str, ...], parse: Callable[[str], tuple[str, in
     return tuple(out)
 
 
-def plan_cards(values: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+def plan_cards(values: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ...], str], ...]:
     """'plan:card|card' entries (issue 20): the names of a plan's rate cards (a card's name is its
-    id before '@': business-usd for business-usd@2026-10-01)."""
-    out = []
-    for spec in values:
-        plan, _, names = spec.partition(":")
-        cards = tuple(n for n in names.split("|") if n)
-        if not _NAME.match(plan) or not cards or not all(_NAME.match(n) and "@" not in n for n in cards):
-            raise Invalid(f"{spec!r} must be 'plan:card|card' (card names without their @date)")
-        out.append((plan, cards))
-    return tuple(out)
+    id before '@': business-usd for business-usd@2026-10-01), each with an optional '@YYYY-MM':
+    the first month of calls priced with them (a plan moved to other cards). (plan, names, month
+    or ""); one entry per plan and month."""
+    return _dated_entries(values, _plan_cards, "card lists", "business:business-2027|business-eur@2027-03")
+
+
+def _plan_cards(spec: str) -> tuple[str, tuple[str, ...]]:
+    plan, _, names = spec.partition(":")
+    cards = tuple(n for n in names.split("|") if n)
+    if not _NAME.match(plan) or not cards or not all(_NAME.match(n) and "@" not in n for n in cards):
+        raise Invalid(f"{spec!r} must be 'plan:card|card' (card names without their @date)")
+    return plan, cards
 
 
 def plan_minutes(values: tuple[str, ...]) -> tuple[tuple[str, int, str], ...]:

@@ -257,6 +257,7 @@ class Settings:
                 "inbound_rates": _undated_and_changes(checks.plan_fees(self.inbound_rates)),
                 "payment_terms": _undated_and_changes(checks.plan_days(self.payment_terms)),
                 "termination_fee": _undated_and_changes(checks.dated_amounts(self.termination_fee)),
+                "plan_cards": _undated_and_changes(checks.plan_cards(self.plan_cards)),
                 "tax_rules": checks.tax_rules(self.tax_rules),
                 "tax_rule_changes": checks.tax_rule_changes(self.tax_rules)}
 
@@ -288,7 +289,17 @@ class Settings:
         return checks.plan_amounts(self.credit_limits)
 
     def plan_cards_by_plan(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
-        return checks.plan_cards(self.plan_cards)
+        """(plan, the names of its cards) before any change, from ``plan_cards``."""
+        return self._parsed["plan_cards"][0]
+
+    def plan_card_changes(self) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+        """(plan, first month, the names of its cards from it), from ``plan_cards``' dated entries."""
+        return self._parsed["plan_cards"][1]
+
+    def plan_card_names(self) -> frozenset[str]:
+        """Every card a plan names, before or after a change: never anyone's default."""
+        return frozenset(n for _, names in self.plan_cards_by_plan() for n in names) | frozenset(
+            n for _, _, names in self.plan_card_changes() for n in names)
 
     def payment_terms_by_plan(self) -> tuple[tuple[str, int], ...]:
         """Days to pay an invoice, for the plans with their own term, from ``payment_terms``."""
@@ -449,7 +460,8 @@ def plans_named(s: Settings) -> list[tuple[str, str]]:
              ("inbound_rates", both(s.inbound_rate_by_plan(), s.inbound_rate_changes())),
              ("included_minutes", both(s.included_seconds_by_plan(), s.included_seconds_changes())),
              ("credit_limits", s.credit_limit_by_plan()),
-             ("plan_cards", s.plan_cards_by_plan()), ("payment_terms", both(s.payment_terms_by_plan(), s.payment_terms_changes())),
+             ("plan_cards", both(s.plan_cards_by_plan(), s.plan_card_changes())),
+             ("payment_terms", both(s.payment_terms_by_plan(), s.payment_terms_changes())),
              ("residential_plans", [(plan, None) for plan in s.residential_plans]))
     # "plan:CUR" keys a fee in one currency
     return [(setting_name, key.partition(":")[0]) for setting_name, pairs in named for key, _ in pairs]

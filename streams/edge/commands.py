@@ -304,7 +304,7 @@ def credit_limit(account_id: str, limit_micros: int | None, currency: str, reaso
 
 def kept_cards(settings: Settings) -> frozenset[str]:
     """The cards an account's deal may name: those kept for deals and the plans' own."""
-    return frozenset(settings.deal_cards) | {name for _, names in settings.plan_cards_by_plan() for name in names}
+    return frozenset(settings.deal_cards) | settings.plan_card_names()
 
 
 def _now_ms() -> int:

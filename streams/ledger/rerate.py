@@ -71,7 +71,7 @@ def rerate_period(settings: Settings, account_id: str, period: str, plan: str, p
     currency, time_zone, country_code = account_of(settings, account_id)
     done = rerate(calls_of(settings, account_id, time_zone, period), [], currency,
                   on_net_prefixes=fold.on_net_prefixes, country_code=country_code or fold.country_code,
-                  time_zone=time_zone, card_for=lambda at_ms: fold.card_for(plan, currency, at_ms),
+                  time_zone=time_zone, card_for=lambda at_ms: fold.card_for(plan, currency, at_ms, "", time_zone),
                   inbound_rate_for=lambda at_ms: fold.inbound_rate(plan, currency, at_ms, time_zone),
                   included_for=lambda month: fold.included_seconds(plan, month))
     if not post or not done.total_difference_micros:

@@ -101,7 +101,8 @@ def _fold_settings(settings: Settings, cards: tuple[RateCard, ...]) -> FoldSetti
         invoice_issuer=settings.invoice_issuer,
         payment_terms_days=settings.payment_terms_days, payment_terms_days_by_plan=settings.payment_terms_by_plan(),
         payment_terms_changes=settings.payment_terms_changes(),
-        plan_cards=settings.plan_cards_by_plan(), deal_cards=settings.deal_cards,
+        plan_cards=settings.plan_cards_by_plan(), plan_card_changes=settings.plan_card_changes(),
+        deal_cards=settings.deal_cards,
         taxes_by_key=settings.taxes_by_key(), tax_rule_changes=settings.tax_rule_changes(),
     )
 

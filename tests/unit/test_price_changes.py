@@ -31,6 +31,17 @@ def call(a: Account, n: int, at: str, seconds: int, revision: int = 0,
                             start + seconds * 1000, Disposition.ANSWERED, direction, revision=revision))
 
 
+def around_a_restart(before: FoldSettings, after: FoldSettings, restart: str | None, seconds: int) -> Account:
+    """Calls on five days of October and November. Live (``restart`` a day): folded with
+    ``before`` until the worker restarts with ``after`` that day; a rebuild (None): all with ``after``."""
+    a = Account("2026-10-01T00:00:00", fold=before if restart else after)
+    for n, at in enumerate(("2026-10-10", "2026-10-20", "2026-10-25", "2026-11-05", "2026-11-20")):
+        if at == restart:
+            a.fold = after
+        call(a, n, at + "T10:00:00", seconds)
+    return a
+
+
 def refused_in_one_line(cases: tuple[tuple[str, str, str], ...]) -> None:
     """Each (setting, value, words): the value refused at start, in one line naming the setting."""
     for name, bad, needle in cases:
@@ -51,13 +62,7 @@ def test_R4_a_change_of_minutes_added_before_its_month_folds_the_same_live_and_r
     """Live, the worker takes the change (dated November) at a restart on 25 October; a rebuild
     folds everything with it. Dated October, a month begun when it was added, they differ."""
     def lived(change: FoldSettings, restart: str | None) -> Account:
-        before = replace(MINUTES, included_seconds_changes=())
-        a = Account("2026-10-01T00:00:00", fold=before if restart else change)
-        for n, at in enumerate(("2026-10-10", "2026-10-20", "2026-10-25", "2026-11-05", "2026-11-20")):
-            if at == restart:
-                a.fold = change
-            call(a, n, at + "T10:00:00", 240)
-        return a
+        return around_a_restart(replace(MINUTES, included_seconds_changes=()), change, restart, 240)
 
     live, rebuilt = lived(MINUTES, "2026-10-25"), lived(MINUTES, None)
     assert live.state == rebuilt.state and live.entries == rebuilt.entries
@@ -226,3 +231,54 @@ def test_R10_credit_limits_reach_the_authorization_and_the_catalogue():
                                                                                         ("EUR", 450_000_000)]
     with pytest.raises(ConfigError, match="^credit_limits: 'business:-1' must be"):
         load_settings(None, env={"VOICELEDGER_CREDIT_LIMITS": "business:-1"})
+
+
+OLD_CARD = RateCard("basic-2026@2026-01-01", "USD", 0, {"1": DestinationRate("1", "US", 10_000)})  # 0.01/min
+NEW_CARD = RateCard("basic-2027@2026-01-01", "USD", 0, {"1": DestinationRate("1", "US", 20_000)})  # 0.02/min
+STANDARD = RateCard("standard@2026-01-01", "USD", 0, {"1": DestinationRate("1", "US", 30_000)})  # 0.03/min
+MOVED = FoldSettings(rate_cards=(OLD_CARD, NEW_CARD, STANDARD), plan_cards=(("basic", ("basic-2026",)),),
+                     plan_card_changes=(("basic", "2026-11", ("basic-2027",)),))
+
+
+def test_R2_R5_a_plan_moved_to_other_cards_from_a_month_prices_each_months_calls_with_its_own():
+    a = Account("2026-10-01T00:00:00", fold=MOVED)
+    call(a, 1, "2026-10-20T10:00:00", 60)
+    call(a, 2, "2026-11-10T10:00:00", 60)
+    assert a.state.charged_micros == 10_000 + 20_000
+    # The month is the account's: 03:00 UTC on 1 November is still October in New York.
+    assert MOVED.card_for("basic", "USD", ms("2026-11-01T03:00:00"), "", "America/New_York") is OLD_CARD
+    assert MOVED.card_for("basic", "USD", ms("2026-11-01T03:00:00")) is NEW_CARD
+    # A card a plan moves to is kept for it, before its month too: never anyone's default.
+    assert MOVED.card_for("other", "USD", ms("2026-10-20T10:00:00")) is STANDARD
+    only_later = replace(MOVED, plan_cards=(), rate_cards=(NEW_CARD, STANDARD))  # none of its own before November
+    assert only_later.card_for("basic", "USD", ms("2026-10-20T10:00:00")) is STANDARD
+    assert only_later.card_for("basic", "USD", ms("2026-11-20T10:00:00")) is NEW_CARD
+
+
+def test_R2_R5_a_move_to_other_cards_added_before_its_month_folds_the_same_live_and_rebuilt():
+    """Live, the worker takes the move (dated November) at a restart on 25 October; a rebuild
+    folds everything with it. Undated, as plan_cards was, the rebuild prices October anew."""
+    def lived(moved: FoldSettings, restart: str | None) -> Account:
+        return around_a_restart(replace(MOVED, plan_card_changes=()), moved, restart, 60)
+
+    live, rebuilt = lived(MOVED, "2026-10-25"), lived(MOVED, None)
+    assert live.state == rebuilt.state and live.entries == rebuilt.entries
+    assert live.state.charged_micros == 3 * 10_000 + 2 * 20_000
+    undated = replace(MOVED, plan_cards=(("basic", ("basic-2027",)),), plan_card_changes=())
+    assert lived(undated, "2026-10-25").state.charged_micros != lived(undated, None).state.charged_micros
+
+
+def test_the_settings_date_a_plans_cards_and_the_catalogue_shows_the_move():
+    from streams.api.plans import catalogue
+
+    moved = "basic:basic-2026,basic:basic-2027|basic-eur@2026-11"
+    settings = load_settings(None, env={"VOICELEDGER_PLAN_CARDS": moved})
+    assert settings.plan_cards_by_plan() == (("basic", ("basic-2026",)),)
+    assert settings.plan_card_changes() == (("basic", "2026-11", ("basic-2027", "basic-eur")),)
+    assert settings.plan_card_names() == {"basic-2026", "basic-2027", "basic-eur"}
+    (plan,) = catalogue(settings).plans
+    assert (plan.rate_cards, [(c.rate_cards, c.from_month) for c in plan.rate_card_changes]) == (
+        ["basic-2026"], [(["basic-2027", "basic-eur"], "2026-11")])
+    refused_in_one_line((("PLAN_CARDS", "basic:a@2026-1", "'@YYYY-MM'"),
+                         ("PLAN_CARDS", "basic:a@2026-11,basic:b@2026-11", "two card lists from 2026-11"),
+                         ("PLAN_CARDS", "basic:a,basic:b", "two card lists without a month")))

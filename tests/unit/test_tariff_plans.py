@@ -65,7 +65,7 @@ def test_R7_R14_a_plans_monthly_fee_per_currency_before_its_fee_in_any_currency(
 
 def test_the_settings_spell_plans_cards_and_fees_per_currency():
     assert checks.plan_cards(("business:business-usd|business-eur",)) == (
-        ("business", ("business-usd", "business-eur")),)
+        ("business", ("business-usd", "business-eur"), ""),)
     assert checks.plan_amounts(("business:9.99", "business:EUR:8.99")) == (
         ("business", 9_990_000), ("business:EUR", 8_990_000))
     for bad in ("business", "business:", "business:card@2026-10-01"):
@@ -395,7 +395,10 @@ _card = st.builds(
 def test_R2_R5_the_remembered_card_choice_equals_a_scan_of_every_card(cards, calls):
     """Issue 22: ``card_for`` keeps its choice per interval between card edges; the reference
     scans every card each time. The same card, or the same refusal, for every call."""
-    settings = FoldSettings(rate_cards=tuple(cards), plan_cards=(("business", ("business",)),), deal_cards=("deal",))
+    # "other" is moved to the business cards from October: the choice is kept by the names a call
+    # is priced with, so two plans with the same cards share it, and a month changes it.
+    settings = FoldSettings(rate_cards=tuple(cards), plan_cards=(("business", ("business",)),), deal_cards=("deal",),
+                            plan_card_changes=(("other", "2026-10", ("business",)),))
     for plan, currency, deal, offset in calls + calls:  # each asked twice: the second from memory
         at_ms = OCT + offset
         try:
