@@ -200,10 +200,12 @@ class FoldSettings:
 
         Once per call, so remembered (issue 22: choosing scanned every card, ~30 us a call): the
         choice cannot change between two consecutive times at which some card starts or stops
-        being in effect, so it is kept per (plan, currency, deal, such interval).
+        being in effect, so it is kept per (plan, currency, deal, such interval); for a plan moved
+        to other cards, per the names of its cards in the call's month instead of the plan.
         ``select_card_uncached`` is the reference, and a property test holds them equal."""
-        names = self.plan_card_names(plan, at_ms, time_zone)
-        key = (names, currency, deal, bisect_right(self._card_edges, at_ms))
+        dated = self._plan_card_schedules.get(plan)  # a plan moved to other cards: by the names of the month
+        which = plan if dated is None else in_effect(dated[0], dated[1], period_of(at_ms, time_zone))
+        key = (which, currency, deal, bisect_right(self._card_edges, at_ms))
         card = self._cards_chosen.get(key)
         if card is None:  # none in effect raises, every time, as the reference does
             card = self._cards_chosen[key] = self.select_card_uncached(plan, currency, at_ms, deal, time_zone)
@@ -225,7 +227,7 @@ class FoldSettings:
         return sorted(edges)
 
     @cached_property
-    def _cards_chosen(self) -> dict[tuple[tuple[str, ...], str, str, int], RateCard]:
+    def _cards_chosen(self) -> dict[tuple[str | tuple[str, ...], str, str, int], RateCard]:
         # Bounded: plans x currencies x deal cards x edges, all from configuration.
         return {}
 
