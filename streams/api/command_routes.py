@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Header, Path
 from projections.money import parse_decimal_micros
 from streams.api import access, read_model, statements
 from streams.api.context import Context, caller, command, context, ms, must
+from streams.api.problems import Problem
 from streams.api.models import (
     ACCOUNT_ID,
     Accepted,
@@ -140,7 +141,17 @@ def set_credit_limit(body: CreditLimit, account_id: str = ACCOUNT, key: str = KE
     """R10: authorization allows this postpaid account's calls while it owes at most this; the
     worker refuses it for a prepaid account and in another currency (dead letters)."""
     limit = None if body.limit is None else parse_decimal_micros(body.limit)
-    return _accept(ctx, who, lambda: commands.credit_limit(account_id, limit, body.currency, body.reason, key), key)
+    return _accept(ctx, who, lambda: commands.credit_limit(account_id, limit, body.currency, body.reason, key,
+                                                           billing_mode=_billing_mode(ctx, account_id)), key)
+
+
+def _billing_mode(ctx: Context, account_id: str) -> str | None:
+    """The account's billing mode from the read model; None when it cannot say (not folded yet,
+    ClickHouse away): the command is sent, and the worker decides."""
+    try:
+        return read_model.account(ctx.reader, account_id).billing_mode
+    except Problem:
+        return None
 
 
 @router.post("/accounts/{account_id}/disputes", status_code=202, response_model=Accepted)

@@ -290,9 +290,12 @@ def deal(account_id: str, card: str, key: str, at_ms: int | None = None,
 
 
 def credit_limit(account_id: str, limit_micros: int | None, currency: str, reason: str, key: str,
-                 at_ms: int | None = None) -> CreditLimitSet:
+                 at_ms: int | None = None, billing_mode: str | None = None) -> CreditLimitSet:
     """R10: what a postpaid account may owe from now on (None: its plan's limit again). The
-    worker refuses it for a prepaid account, and in another currency than the account's."""
+    worker refuses it for a prepaid account, and in another currency than the account's;
+    ``billing_mode``, when the caller could read it, refuses a prepaid account here already."""
+    if billing_mode == "prepaid":
+        raise CommandRefused(f"not_postpaid: account {account_id} is prepaid; R10 lets it spend its balance only")
     limit = PLAN_CREDIT_LIMIT if limit_micros is None else limit_micros
     if limit_micros is not None and limit_micros < 0:
         raise CommandRefused("limit: 0 or more (what the account may owe); leave it out for its plan's limit")

@@ -124,6 +124,10 @@ def test_R9_opened_and_topped_up_through_the_api_then_called_the_balance_read_ba
     assert status == 202 and again["replayed"] is True
     assert call(base, "POST", "/v1/accounts/acct-000001/compensations", {**compensation, "amount": "9.00"},
                 key="crm-comp-2")[0] == 409, "the same key for other values"
+    # R10: the account is folded now, and prepaid: a credit limit is refused here, not dead-lettered later.
+    status, refused, _ = call(base, "POST", "/v1/accounts/acct-000001/credit-limit",
+                              {"limit": "50.00", "currency": "USD"}, key="crm-limit-1")
+    assert (status, refused["type"]) == (422, "https://voiceledger.dev/problems/not-postpaid"), refused
     ingest = subprocess.run([sys.executable, "-m", "streams.cli", "ingest", "--format", "asterisk-csv", "--carrier",
                              "carrier-a", str(SAMPLES / "asterisk-no-accountcode-Master.csv")],
                             env=worker_env(settings), capture_output=True, text=True, timeout=120)
