@@ -52,6 +52,7 @@ def test_R19_R20_R32_R33_the_customer_portal_and_the_operator_console_in_headles
     with api_process(settings, tmp_path, plans=("basic", "business")) as (settings, base):
         lived = four_months(settings, base, tmp_path)
         _opened_after_its_call(settings, tmp_path)
+        _many_in_the_read_model(settings)
         link = subprocess.run([sys.executable, "-m", "streams.cli", "portal", "link", ACCOUNT], env=worker_env(settings),
                               capture_output=True, text=True, timeout=60)
         assert link.returncode == 0, link.stderr
@@ -188,6 +189,22 @@ def _portal_home(settings, account_id: str) -> str:  # noqa: ANN001 - Settings
         return response.read().decode()
 
 
+def _many_in_the_read_model(settings) -> None:  # noqa: ANN001 - Settings
+    """55 accounts whose ids start with "page-", in the accounts read model only: more than the
+    console's page of 50, so that its "Next page" link is followed."""
+    from projections.account import AccountState
+    from streams.clickhouse.accounts import ACCOUNT_COLUMNS, account_row
+    from streams.clickhouse.client import connect
+
+    ch = connect(settings.clickhouse_url)
+    try:
+        ch.insert("accounts", ACCOUNT_COLUMNS, [account_row(AccountState(
+            f"page-{n:03d}", f"open-page-{n:03d}", "USD", "basic", "prepaid", (), "UTC", 1_790_812_800_000,
+            positions={"events/0": (n, 0)})) for n in range(55)])
+    finally:
+        ch.close()
+
+
 def _console(page, base: str, out: Path) -> None:  # noqa: ANN001 - a Playwright page
     page.goto(f"{base}/console")
     assert page.url == base + "/console/login", "no session: the console asks for a token"
@@ -208,6 +225,13 @@ def _console(page, base: str, out: Path) -> None:  # noqa: ANN001 - a Playwright
     page.click("#list")
     assert ACCOUNT not in page.locator("#accounts").inner_text(), "its top-up paid every charge: it owes nothing"
     page.screenshot(path=str(out / "console-list.png"), full_page=True)
+    page.fill("header input[name=q]", "page-")  # 55 accounts: a page of 50, then the next
+    page.click("header button")
+    listed = page.locator("#accounts a").all_inner_texts()
+    assert (len(listed), listed[0], listed[-1]) == (50, "page-000", "page-049")
+    page.click("#next-page")
+    assert page.locator("#accounts a").all_inner_texts() == [f"page-{n:03d}" for n in range(50, 55)]
+    assert page.locator("#next-page").count() == 0, "the last page links to none"
     page.fill("header input[name=q]", ACCOUNT)
     page.click("header button")
     assert page.url == f"{base}/console/accounts/{ACCOUNT}"
