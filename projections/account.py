@@ -90,7 +90,9 @@ from projections.plan_change import connection_fee_difference, effective_period
 from projections.invoicing import Billing, TaxRule, add_charge
 from projections.lifecycle import Context, Decision, InvalidTransition, Lifecycle, Policy, StatusChanged
 from projections.periods import in_effect, local_time, next_period, period_of, period_start_ms, previous_period
-from projections.plan_prices import NO_PRICE, Schedule, keyed_schedule, of_plan, price_in, schedule
+from projections.plan_prices import (
+    NO_PRICE, Schedule, credit_limit_in_force, keyed_schedule, of_plan, price_in, schedule,
+)
 from projections.rating import RateCard, RatedCall, RatingError, card_name, rate_call, rate_inbound, select_card
 from projections.packed import EMPTY_CHARGES, EMPTY_KEYS, Overlay, PackedTable
 from projections.records import evolved, fast_init
@@ -978,9 +980,7 @@ def _credit_limit_set(fold: _Fold, item: Positioned) -> None:
 
 def credit_limit_of(state: AccountState, settings: FoldSettings) -> int | None:
     """R10: what a postpaid account may owe: its own limit, else its plan's (None: no limit)."""
-    if state.credit_limit_micros != PLAN_CREDIT_LIMIT:
-        return state.credit_limit_micros
-    return settings.credit_limit(state.plan, state.currency)
+    return credit_limit_in_force(state.credit_limit_micros, state.plan, state.currency, settings._credit_limits)
 
 
 def _details(fold: _Fold, item: Positioned) -> None:

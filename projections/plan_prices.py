@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from projections.events import PLAN_CREDIT_LIMIT
 from projections.periods import in_effect
 
 Schedule = tuple[int, tuple[tuple[str, int], ...]]
@@ -61,3 +62,10 @@ def of_plan(values: dict[str, int], plan: str, currency: str) -> int | None:
     ("plan:CUR"), else its entry for any currency ("plan"); None: neither."""
     found = values.get(f"{plan}:{currency}")
     return values.get(plan) if found is None else found
+
+
+def credit_limit_in_force(own_micros: int, plan: str, currency: str, plan_limits: dict[str, int]) -> int | None:
+    """R10: what a postpaid account may owe: its own limit (CreditLimitSet; PLAN_CREDIT_LIMIT:
+    none of its own), else its plan's in its currency (``of_plan``); None: no limit. The one rule
+    authorization and the customer's portal both read."""
+    return own_micros if own_micros != PLAN_CREDIT_LIMIT else of_plan(plan_limits, plan, currency)

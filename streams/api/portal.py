@@ -18,9 +18,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from projections.events import PLAN_CREDIT_LIMIT
 from projections.money import parse_decimal_micros
-from projections.plan_prices import of_plan
+from projections.plan_prices import credit_limit_in_force
 from streams.api import pages, read_model as rm, statements
 from streams.api.access import PORTAL
 from streams.api.command_routes import erase_now
@@ -99,9 +98,8 @@ def _credit_limit(ctx: Context, account: rm.AccountRow) -> int | None:
     """R10: what a postpaid customer may owe: their own limit, else their plan's (None: none)."""
     if account.billing_mode != "postpaid":
         return None
-    if account.credit_limit_micros != PLAN_CREDIT_LIMIT:
-        return account.credit_limit_micros
-    return of_plan(dict(ctx.settings.credit_limit_by_plan()), account.plan, account.currency)  # as authorization
+    return credit_limit_in_force(account.credit_limit_micros, account.plan, account.currency,
+                                 dict(ctx.settings.credit_limit_by_plan()))
 
 
 def _to_pay(ctx: Context, account_id: str) -> dict:
