@@ -35,7 +35,7 @@ from projections.events import CallDetailRecord  # noqa: E402
 from projections import compiled  # noqa: E402
 from schemas import avro_fast  # noqa: E402
 from schemas.codec import EventCodec  # noqa: E402
-from streams.worker.app import fold_settings_from  # noqa: E402
+from streams.worker.fold_settings import fold_settings_from  # noqa: E402
 from streams.config.settings import Settings  # noqa: E402
 from streams.kafka.producer import plan_messages  # noqa: E402
 from streams.runtime import memory  # noqa: E402

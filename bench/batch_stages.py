@@ -40,7 +40,7 @@ from streams.edge.sealing import opener_for, sealer_for  # noqa: E402
 from streams.kafka.producer import plan_messages  # noqa: E402
 from streams.runtime import memory  # noqa: E402
 from streams.worker import processor  # noqa: E402
-from streams.worker.app import fold_settings_from  # noqa: E402
+from streams.worker.fold_settings import fold_settings_from  # noqa: E402
 
 # (stage, its parts): what each stage's ``rest`` is left after.
 NESTING = {

@@ -45,7 +45,7 @@ from streams.dev.simulate import SimulationSpec, simulate  # noqa: E402
 from streams.edge.sealing import opener_for, sealer_for  # noqa: E402
 from streams.kafka.producer import plan_messages  # noqa: E402
 from streams.runtime import memory  # noqa: E402
-from streams.worker.app import fold_settings_from  # noqa: E402
+from streams.worker.fold_settings import fold_settings_from  # noqa: E402
 from streams.worker.processor import BatchProcessor, InMessage  # noqa: E402
 
 

@@ -36,7 +36,7 @@ from streams.config.settings import Settings  # noqa: E402
 from streams.dev.simulate import SimulationSpec, simulate  # noqa: E402
 from streams.kafka.producer import plan_messages  # noqa: E402
 from streams.runtime import memory  # noqa: E402
-from streams.worker.app import fold_settings_from  # noqa: E402
+from streams.worker.fold_settings import fold_settings_from  # noqa: E402
 from streams.worker.processor import BatchProcessor, InMessage  # noqa: E402
 from streams.worker.state_cache import AccountStates  # noqa: E402
 

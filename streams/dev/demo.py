@@ -36,7 +36,7 @@ from streams.kafka.producer import publish_tick
 from streams.kafka.reader import read_account_states, read_topic
 from streams.dev.simulate import START_MS, SimulationSpec, simulate
 from streams.dev.switch import authorize_calls
-from streams.worker.app import fold_settings_from
+from streams.worker.fold_settings import fold_settings_from
 from streams.dev.demo_api import show_api
 from streams.worker.supervise import WorkerError, say, start_worker, stop_worker, wait_until_committed
 

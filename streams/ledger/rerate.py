@@ -63,7 +63,7 @@ def calls_of(settings: Settings, account_id: str, time_zone: str, period: str) -
 
 
 def rerate_period(settings: Settings, account_id: str, period: str, plan: str, post: bool) -> Found:
-    from streams.worker.app import fold_settings_from
+    from streams.worker.fold_settings import fold_settings_from
 
     fold = fold_settings_from(settings)  # a setting that is wrong says so before anything is read
     # A misspelt plan would re-rate at the default cards; a retired plan still has its cards.

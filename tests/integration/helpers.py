@@ -11,7 +11,7 @@ from pathlib import Path
 from projections.account import AccountState, Positioned, fold_all
 from projections.events import AccountEvent, CallDetailRecord
 from projections.rating import RateCard
-from streams.worker.app import fold_settings_from
+from streams.worker.fold_settings import fold_settings_from
 from streams.config.settings import Settings
 from streams.worker.supervise import start_worker, stop_worker, wait_until_committed
 from streams.kafka.admin import committed_lag

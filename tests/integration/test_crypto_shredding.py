@@ -156,7 +156,7 @@ def test_R30_R31_after_retention_apply_a_five_year_old_cdr_in_the_log_no_longer_
     opens, and the charges of both stay: folding the log again gives the same balances."""
     from dataclasses import replace
 
-    from streams.worker.app import fold_settings_from
+    from streams.worker.fold_settings import fold_settings_from
     from streams.worker.processor import BatchProcessor, InMessage
     from tests.integration.helpers import oracle, without_positions
 

@@ -21,7 +21,7 @@ from streams.clickhouse.migrations import migrate
 from streams.clickhouse.trial_balance import trial_balance, unbalanced
 from streams.config.settings import EXAMPLE_TAX_RULES
 from streams.dev.simulate import START_MS, SimulationSpec, simulate
-from streams.worker.app import fold_settings_from
+from streams.worker.fold_settings import fold_settings_from
 from streams.worker.supervise import worker_env
 from tests.integration.api_scenario import api_process, call
 

@@ -29,7 +29,7 @@ from streams.config.settings import Settings
 from streams.dev.simulate import SimulationSpec, simulate
 from streams.edge.sealing import opener_for, sealer_for
 from streams.kafka.producer import plan_messages
-from streams.worker.app import fold_settings_from
+from streams.worker.fold_settings import fold_settings_from
 from streams.worker.processor import BatchProcessor, InMessage
 
 PARTITIONS = 3
@@ -126,7 +126,7 @@ def digest(seed: int, keys_dir: str) -> str:
 def main() -> None:
     keys_dir, seeds = sys.argv[1], [int(s) for s in sys.argv[2:]]
     digests = {seed: digest(seed, keys_dir) for seed in seeds}
-    print(json.dumps({"compiled": compiled.status(), "digests": digests}))
+    print(json.dumps({"compiled": compiled.status_of_all(), "digests": digests}))
 
 
 if __name__ == "__main__":

@@ -384,7 +384,7 @@ def test_the_fold_never_changes_the_state_it_is_given():
     from projections.account import Positioned, fold_batch
     from projections.events import PeriodTicked, TickKind
     from schemas.codec import EventCodec
-    from streams.worker.app import fold_settings_from
+    from streams.worker.fold_settings import fold_settings_from
     from streams.config.settings import EXAMPLE_TAX_RULES, Settings
     from streams.dev.simulate import SimulationSpec, simulate
 

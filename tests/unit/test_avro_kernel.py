@@ -239,7 +239,7 @@ def test_a_worker_with_the_kernel_and_one_without_write_the_same_bytes():
     from streams.config.settings import Settings
     from streams.dev.simulate import SimulationSpec, simulate
     from streams.kafka.producer import plan_messages
-    from streams.worker.app import fold_settings_from
+    from streams.worker.fold_settings import fold_settings_from
     from streams.worker.processor import BatchProcessor, InMessage
 
     events = simulate(SimulationSpec(accounts=60, calls=3_000, days=2, seed=11, duplicate_ratio_percent=5,

@@ -23,7 +23,7 @@ from schemas.codec import EventCodec
 from streams.config.settings import Settings
 from streams.dev.simulate import SimulationSpec, simulate
 from streams.kafka.producer import plan_messages
-from streams.worker.app import fold_settings_from
+from streams.worker.fold_settings import fold_settings_from
 from streams.worker.commit import BatchCommit, CommitPlan, OutMessage
 from streams.worker.exits import EXIT_BATCH_FAILED, run_batches
 from streams.worker.fold_stage import plan_for

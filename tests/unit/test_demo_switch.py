@@ -9,7 +9,7 @@ from projections.events import PeriodTicked, TickKind
 from streams.config.settings import EXAMPLE_TAX_RULES, Settings
 from streams.dev.simulate import SimulationSpec, simulate
 from streams.dev.switch import authorize_calls
-from streams.worker.app import fold_settings_from
+from streams.worker.fold_settings import fold_settings_from
 
 FOLD = fold_settings_from(Settings(seal_personal_data=False, tax_rules=EXAMPLE_TAX_RULES))
 CLOSE = PeriodTicked("tick:close", 1_793_491_200_000, TickKind.HOUR, "2026-11", "UTC")  # 2026-11-01: October closes

@@ -116,7 +116,7 @@ def test_R7_R14_a_fee_in_one_currency_from_a_month_leaves_the_months_before_at_t
 
 def test_the_settings_date_connection_fees_inbound_rates_and_minutes_and_the_catalogue_shows_the_changes():
     from streams.api.plans import catalogue
-    from streams.worker.app import fold_settings_from
+    from streams.worker.fold_settings import fold_settings_from
 
     env = {"VOICELEDGER_CONNECTION_FEES": "business:35,business:45@2026-12",
            "VOICELEDGER_INBOUND_RATES": "basic:0.012,basic:EUR:0.009@2026-12",
@@ -167,7 +167,7 @@ def test_an_invoice_is_due_after_the_term_in_effect_for_its_period():
 
 def test_the_settings_date_the_termination_fee_and_payment_terms():
     from streams.api.plans import catalogue
-    from streams.worker.app import fold_settings_from
+    from streams.worker.fold_settings import fold_settings_from
 
     s = load_settings(None, env={"VOICELEDGER_TERMINATION_FEE": "50,75@2026-05",
                                  "VOICELEDGER_PAYMENT_TERMS": "basic:30,basic:45@2026-11"})
@@ -186,7 +186,7 @@ def test_the_settings_date_the_termination_fee_and_payment_terms():
 
 def test_R18_R26_a_currency_has_its_own_termination_fee_and_interim_threshold_where_one_amount_fits_none():
     """50.00 is a fee in dollars and 50 yen in yen: a provider billing JPY names its own."""
-    from streams.worker.app import fold_settings_from
+    from streams.worker.fold_settings import fold_settings_from
 
     s = load_settings(None, env={"VOICELEDGER_TERMINATION_FEE": "50,JPY:7500,JPY:9000@2027-01",
                                  "VOICELEDGER_INTERIM_THRESHOLD": "50,JPY:7500"})
@@ -220,7 +220,7 @@ def test_R18_a_yen_account_is_announced_above_its_currencys_threshold_not_above_
 
 def test_R10_credit_limits_reach_the_authorization_and_the_catalogue():
     from streams.api.plans import catalogue
-    from streams.worker.app import fold_settings_from
+    from streams.worker.fold_settings import fold_settings_from
 
     s = load_settings(None, env={"VOICELEDGER_CREDIT_LIMITS": "business:500,business:EUR:450"})
     fold = fold_settings_from(s)

@@ -300,7 +300,7 @@ def test_R14_a_price_change_is_a_fee_dated_by_the_first_month_it_is_charged_for(
     fold = replace(SETTINGS, monthly_fee_by_plan=s.monthly_fee_by_plan(), monthly_fee_changes=s.monthly_fee_changes())
     assert [fold.policy("basic", "USD").fee(m) for m in ("2027-02", "2027-03", "2030-12")] == [
         9_990_000, 12_990_000, 12_990_000]
-    from streams.worker.app import fold_settings_from  # what a worker folds with: the change reaches it
+    from streams.worker.fold_settings import fold_settings_from  # what a worker folds with: the change reaches it
 
     assert fold_settings_from(s).policy("basic", "USD").fee("2027-03") == 12_990_000
     # "business:EUR" has a dated fee only: nothing before it, and other currencies keep "business".
@@ -316,7 +316,7 @@ def test_R14_a_price_change_is_a_fee_dated_by_the_first_month_it_is_charged_for(
 
 def test_R17_a_change_of_tax_rates_is_the_keys_rules_again_dated_by_their_first_month():
     from projections.invoicing import TaxRule
-    from streams.worker.app import fold_settings_from
+    from streams.worker.fold_settings import fold_settings_from
 
     s = load_settings(None, env={"VOICELEDGER_TAX_RULES": "EUR:BE:21:VAT,USD:US-FED:3.4:USF,EUR:BE:22:VAT@2027-01"})
     assert s.taxes_by_key() == (("EUR", (TaxRule("BE", "VAT", 210_000),)), ("USD", (TaxRule("US-FED", "USF", 34_000),)))

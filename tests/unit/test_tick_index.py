@@ -24,7 +24,7 @@ from projections.periods import period_of
 from schemas.codec import EventCodec
 from streams.config.settings import Settings
 from streams.kafka.producer import plan_messages
-from streams.worker.app import fold_settings_from
+from streams.worker.fold_settings import fold_settings_from
 from streams.worker.processor import BatchProcessor, BatchResult, InMessage
 from streams.worker.containment import fold_contained
 from streams.worker.fold_stage import _Pending
