@@ -448,6 +448,17 @@ class EventCodec:
             raise DecodeError("not_a_dead_letter", subject)
         return record
 
+    # --- versions of the fold's settings (the settings topic) -----------------------------
+
+    def encode_settings_version(self, record: dict) -> bytes:
+        return self._write("voiceledger.SettingsVersion", record)
+
+    def decode_settings_version(self, value: bytes) -> dict:
+        subject, record = self._read(value)
+        if subject != "voiceledger.SettingsVersion":
+            raise DecodeError("not_a_settings_version", subject)
+        return record
+
     # --- journal entries (ledger.entries) ------------------------------------------------
 
     def encode_journal_entry(self, entry: JournalEntry) -> bytes:

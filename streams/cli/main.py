@@ -12,12 +12,13 @@ import argparse
 import sys
 
 from streams.cli import (analytics, api, dead_letters, disputes, edge, ledger, live, operator, rate, rerate, run,
-                         subscriber, topics)
+                         settings, subscriber, topics)
 from streams.cli.common import config_option
 from streams.config.settings import ConfigError
 from streams.observe.logs import quiet_client_libraries
 
-GROUPS = (run, operator, disputes, api, edge, live, ledger, analytics, subscriber, topics, rate, rerate, dead_letters)
+GROUPS = (run, operator, disputes, api, edge, live, ledger, analytics, subscriber, topics, settings, rate, rerate,
+          dead_letters)
 
 
 def build_parser() -> argparse.ArgumentParser:

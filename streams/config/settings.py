@@ -94,6 +94,9 @@ class Settings:
     numbering_record_drafts: int = setting(2_000, low=10, high=2_000)
     # Published rate cards (voiceledger rates import): one partition, compacted.
     rates_topic: str = setting("voiceledger.rates", check=checks.topic)
+    # Each version of the fold's settings, as a worker first ran it (streams/config/versions.py):
+    # one partition, kept for ever. A rebuild's worker reads the live workers' (the same name).
+    settings_topic: str = setting("voiceledger.settings", check=checks.topic)
     # Topic retention (streams/kafka/topics.py): the events topic keeps every record; a worker
     # refuses one that expires unless this says the log is kept elsewhere (tiered storage, a mirror).
     allow_finite_event_retention: bool = setting(False)

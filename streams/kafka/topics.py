@@ -12,6 +12,7 @@ topics itself, before anything is produced, with these settings:
 - a set retention: dead letters (``dead_letter_retention_days``, in daily segments: R32) and rated calls
   (``calls_rated_retention_days``: the call log keeps every call, and the topic is rebuilt from
   the events);
+- infinite too: the settings topic, each version of the fold's settings (a few records);
 - compacted: the rates topic (keys are immutable card parts, so compaction only drops re-sent
   parts), and the accounts and numbering tables' changelogs (Faust's: made here first, or by
   the worker's Faust with the same configs);
@@ -89,6 +90,7 @@ def topic_specs(s: Settings) -> list[TopicSpec]:
         TopicSpec(s.invoice_numbers_topic, 1, rf, INFINITE, "legal invoice numbers"),
         TopicSpec(s.rates_topic, 1, rf, {"cleanup.policy": "compact"},
                   "published rate cards: immutable parts, one order"),
+        TopicSpec(s.settings_topic, 1, rf, INFINITE, "versions of the fold's settings: what a rebuild must run with"),
         # Faust's, made here first so that they take large records (a worker's Faust makes them
         # with the same configs where they are missing: streams/worker/app.py).
         TopicSpec(s.accounts_changelog_topic(), n, rf, CHANGELOG_CONFIGS,

@@ -16,6 +16,7 @@ from streams.http.ops import OpsServer
 from streams.runtime import memory
 from streams.worker.app import create_app
 from streams.config.settings import Settings
+from streams.worker import settings_log
 from streams.kafka.topics import ensure_topics, require_kept_log
 
 
@@ -38,6 +39,8 @@ def run_worker(settings: Settings) -> None:
     # is one line from the command line, not a client's log of it first.
     asyncio.run(ensure_topics(settings))
     asyncio.run(require_kept_log(settings))  # the log is the source of truth: it must not expire
+    # Nor may a price already folded change under it: a rebuild would differ (streams/config/versions.py).
+    asyncio.run(settings_log.guard(settings))
     quiet_client_libraries(False)  # from here on the clients' logs are the worker's
     logging.config.dictConfig(logging_config(settings.log_level))  # JSON lines (streams/observe/logs.py)
     worker = create_app(settings)

@@ -37,6 +37,7 @@ SAMPLES: dict[str, tuple[str, str, object]] = {
     "invoice_numbering_topic": ('"ing"', "ing", "ing"),
     "invoice_numbers_topic": ('"ins"', "ins", "ins"),
     "rates_topic": ('"r"', "r", "r"),
+    "settings_topic": ('"st"', "st", "st"),
     "allow_finite_event_retention": ("true", "yes", True),
     "dead_letter_retention_days": ("14", "14", 14),
     "calls_rated_retention_days": ("7", "7", 7),

@@ -1,0 +1,147 @@
+"""The settings topic: each version of the fold's settings, and the check a worker makes at start.
+
+``streams/config/versions.py`` says what a version is and which changes are safe. This reads and
+writes the versions as ``SettingsVersion`` records on ``settings_topic`` (one partition, kept for
+ever), so the log says which settings every part of it was folded with:
+
+- ``guard``: before a worker folds anything (a rebuild's worker too). It records the first
+  version; records a version whose changes are all safe (dated from a moment not yet reached);
+  and refuses, as one line and exit 2, a version that changes a term already in force;
+- ``accept``: an operator records such a version on purpose, with a reason (a price that was
+  wrong from the start, a new default for ``dedup_window_days``); the workers then start with it.
+  A rebuild from before that point differs from live, and the record says where and why;
+- ``versions``: every recorded version, for ``voiceledger settings history``.
+
+Time is the wall clock here, not an event's: the question is what may already have been folded.
+"""
+
+from __future__ import annotations
+
+import getpass
+import socket
+import time
+from dataclasses import dataclass
+
+from streams.worker.fold_settings import fold_settings_from
+from streams.config.settings import ConfigError, Settings
+from streams.config.versions import Change, Term, changes, in_force, terms_of, version_digest
+from streams.edge.rate_decks import load_rate_cards
+from streams.kafka.codec import codec_for
+from streams.kafka.producer import new_producer
+from streams.kafka.reader import read_topic
+from streams.kafka.security import client_kwargs
+from streams.kafka.topics import ensure_topics
+
+READ_TIMEOUT_S = 30.0
+CHANGES_NAMED_MAX = 3  # in the one line that refuses a version; ``settings check`` lists them all
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the settings at hand are, against the last recorded version."""
+
+    digest: str
+    terms: dict[str, Term]
+    plans: tuple[str, ...]
+    last: dict | None  # the last recorded version, None before the first
+    found: list[Change]  # every change since it
+    refused: list[Change]  # those already in force
+
+    @property
+    def unchanged(self) -> bool:
+        return self.last is not None and self.last["digest"] == self.digest
+
+
+async def versions(settings: Settings) -> list[dict]:
+    """Every recorded version, oldest first."""
+    codec = codec_for(settings)
+    records = await read_topic(settings.broker, settings.settings_topic, timeout_s=READ_TIMEOUT_S, idle_s=0.3,
+                               security=client_kwargs(settings))
+    return [codec.decode_settings_version(r.value) for r in records]
+
+
+async def verdict(settings: Settings, now_ms: int | None = None) -> Verdict:
+    """The settings at hand against the last recorded version; nothing is written."""
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    fold = fold_settings_from(settings)
+    terms = terms_of(fold, load_rate_cards(settings.rate_cards))
+    plans = tuple(sorted(settings.plans))
+    recorded = await versions(settings)
+    last = recorded[-1] if recorded else None
+    if last is None:
+        return Verdict(version_digest(terms, plans), terms, plans, None, [], [])
+    found = changes(_terms_of_record(last), terms)
+    return Verdict(version_digest(terms, plans), terms, plans, last, found,
+                   in_force(found, now_ms, fold.max_clock_skew_ms, _new_plans(plans, recorded)))
+
+
+async def guard(settings: Settings, now_ms: int | None = None) -> str:
+    """Before a worker folds: record the version at hand if it is new and safe; raise
+    ``ConfigError`` (one line) if it changes a term already in force. Returns what it did."""
+    await ensure_topics(settings)
+    v = await verdict(settings, now_ms)
+    if v.unchanged:
+        return "unchanged"
+    if v.refused:
+        named = "; ".join(c.described() for c in v.refused[:CHANGES_NAMED_MAX])
+        more = len(v.refused) - CHANGES_NAMED_MAX
+        raise ConfigError(
+            f"settings: {len(v.refused)} change(s) to what the fold already priced with, since the version "
+            f"recorded at {_when(v.last)}: {named}{f'; and {more} more' if more > 0 else ''}. A rebuild "
+            "would no longer equal live: date the change from a month not yet begun (@YYYY-MM), or record it "
+            "on purpose with 'voiceledger settings accept --reason TEXT' ('voiceledger settings check' lists "
+            "every change)")
+    reason = "the first version" if v.last is None else f"{len(v.found)} change(s), none yet in force"
+    await _record(settings, v, reason, now_ms)
+    return "recorded"
+
+
+async def accept(settings: Settings, reason: str, now_ms: int | None = None) -> Verdict:
+    """Record the version at hand whatever it changes, with the operator's reason."""
+    await ensure_topics(settings)
+    v = await verdict(settings, now_ms)
+    if not v.unchanged:
+        await _record(settings, v, reason, now_ms)
+    return v
+
+
+async def _record(settings: Settings, v: Verdict, reason: str, now_ms: int | None) -> None:
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    record = {
+        "digest": v.digest, "recorded_at_ms": now_ms, "recorded_by": _who(), "reason": reason,
+        "changed_in_force": [c.name for c in v.refused], "plans": list(v.plans),
+        "terms": [{"name": t.name, "starts_ms": t.starts_ms, "value": t.value} for _, t in sorted(v.terms.items())],
+    }
+    value = codec_for(settings).encode_settings_version(record)
+    producer = new_producer(settings)
+    try:  # stopped in finally even when start fails (no unclosed-client warnings)
+        await producer.start()
+        await producer.send_and_wait(settings.settings_topic, value, key=f"{now_ms}/{v.digest}".encode(), partition=0)
+    finally:
+        await producer.stop()
+
+
+def _new_plans(plans: tuple[str, ...], recorded: list[dict]) -> frozenset[str]:
+    """Plans no account can have been opened on: in no version's catalogue, every one of which
+    was closed (an empty catalogue takes any plan name: then none is new)."""
+    if any(not r["plans"] for r in recorded):
+        return frozenset()
+    return frozenset(plans).difference(*(r["plans"] for r in recorded))
+
+
+def _terms_of_record(record: dict) -> dict[str, Term]:
+    return {t["name"]: Term(t["name"], t["starts_ms"], t["value"]) for t in record["terms"]}
+
+
+def _when(record: dict | None) -> str:
+    if record is None:
+        return "-"
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record["recorded_at_ms"] / 1000))
+
+
+def _who() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        user = "?"
+    return f"{user}@{socket.gethostname()}"[:200]

@@ -1,0 +1,80 @@
+"""The settings topic on a real broker: a worker records each version of its fold settings, takes
+a change dated from a month not begun, refuses (one line, exit 2) one that re-prices what was
+folded, and starts with it once an operator has accepted it with a reason (streams/worker/settings_log.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import uuid
+from dataclasses import replace
+
+import pytest
+
+from streams.config.settings import ConfigError, Settings
+from streams.worker import settings_log
+from streams.worker.supervise import worker_env
+from tests.unit.test_invoicing import ms
+
+NOW = ms("2026-12-06T12:00:00")
+
+
+def own_settings(broker, tmp_path) -> Settings:
+    name = f"vl-{uuid.uuid4().hex[:10]}"
+    return replace(
+        Settings(), broker=broker.bootstrap, broker_flavor="tansu", app_id=name, partitions=2,
+        **{f: f"{name}.{f}" for f in ("events_topic", "dead_letter_topic", "ledger_entries_topic", "calls_rated_topic",
+                                       "rates_topic", "settings_topic", "account_status_topic", "invoices_topic",
+                                       "invoice_numbering_topic", "invoice_numbers_topic")},
+        clickhouse_url=f"chdb://{tmp_path / 'chdb'}", subscriber_keys_dir=str(tmp_path / "keys"), metrics_port=0,
+        plans=("basic",), monthly_fees=("basic:9.99",),
+    )
+
+
+def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "streams.cli", *args], env=worker_env(settings),
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_a_worker_records_takes_dated_changes_and_refuses_one_in_force_until_accepted(broker, tmp_path):
+    s = own_settings(broker, tmp_path)
+    assert asyncio.run(settings_log.guard(s, NOW)) == "recorded"
+    assert asyncio.run(settings_log.guard(s, NOW)) == "unchanged"
+    dated = replace(s, monthly_fees=("basic:9.99", "basic:10.99@2027-02"))
+    assert asyncio.run(settings_log.guard(dated, NOW)) == "recorded"
+    grown = replace(dated, plans=("basic", "gold"), monthly_fees=dated.monthly_fees + ("gold:19.99",))
+    assert asyncio.run(settings_log.guard(grown, NOW)) == "recorded", "a new plan's price is no change in force"
+
+    edited = replace(grown, monthly_fees=("basic:12.00", "basic:10.99@2027-02", "gold:19.99"))
+    with pytest.raises(ConfigError, match=r"^settings: 1 change\(s\) .*monthly_fee_by_plan\[basic\] 9990000 -> "
+                                          r"12000000 \(in force since always\)"):
+        asyncio.run(settings_log.guard(edited, NOW))
+    recorded = asyncio.run(settings_log.versions(s))
+    assert [r["reason"] for r in recorded] == ["the first version", "1 change(s), none yet in force",
+                                               "1 change(s), none yet in force"]
+    assert [r["changed_in_force"] for r in recorded] == [[], [], []]
+
+    worker = cli(edited, "worker")  # refused before it reads anything
+    assert worker.returncode == 2, worker.stderr[-2000:]
+    assert worker.stderr.count("\n") == 1 and "voiceledger: error: settings: 1 change(s)" in worker.stderr
+    check = cli(edited, "settings", "check")
+    assert check.returncode == 1 and "IN FORCE  monthly_fee_by_plan[basic]" in check.stdout, check.stdout
+
+    reason = "the basic fee was set wrong when the plan opened"
+    accepted = cli(edited, "settings", "accept", "--reason", reason)
+    assert accepted.returncode == 0, accepted.stderr
+    assert "accepted  monthly_fee_by_plan[basic]" in accepted.stdout
+    assert asyncio.run(settings_log.guard(edited, NOW)) == "unchanged"
+    last = asyncio.run(settings_log.versions(s))[-1]
+    assert (last["reason"], last["changed_in_force"]) == (reason, ["monthly_fee_by_plan[basic]"])
+    assert last["plans"] == ["basic", "gold"]
+    assert {t["name"]: t["value"] for t in last["terms"]}["monthly_fee_by_plan[basic]"] == "12000000"
+
+    history = cli(s, "settings", "history")
+    assert history.returncode == 0 and len(history.stdout.splitlines()) == 4
+    assert history.stdout.splitlines()[-1].endswith("changed in force: monthly_fee_by_plan[basic]")
+    back = cli(s, "settings", "check")  # the first version again would be a change in force too
+    assert back.returncode == 1 and "IN FORCE" in back.stdout
+    bad = cli(s, "settings", "accept", "--reason", " ")
+    assert bad.returncode == 2 and bad.stderr.startswith("voiceledger: error: --reason:")
