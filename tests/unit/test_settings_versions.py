@@ -111,3 +111,13 @@ def test_a_version_has_one_digest_whatever_order_its_settings_were_built_in():
     assert version_digest(terms, ("basic", "gold")) != version_digest(terms, ("basic",))
     assert terms["monthly_fee_changes[gold@2027-02]"].starts_ms == month_starts_ms("2027-02")
     assert terms_of(fold_settings_from(s), fold.rate_cards) == terms, "built again: the same terms"
+
+
+def test_an_acceptance_without_a_fit_reason_is_one_line_and_exit_2_before_any_broker(capsys, monkeypatch):
+    from streams.cli.main import main
+
+    monkeypatch.setenv("VOICELEDGER_BROKER", "127.0.0.1:1")  # never reached: the reason is refused first
+    for reason in ("", "   ", "x" * 501, "a\x00b"):
+        assert main(["settings", "accept", "--reason", reason]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("voiceledger: error: --reason: say why") and err.count("\n") == 1, err
