@@ -46,7 +46,7 @@ def run_check(args: argparse.Namespace) -> int:
                                        "in_force": c.name in refused} for c in v.found]}, indent=1))
     else:
         for c in v.found:
-            print(("IN FORCE  " if c.name in refused else "dated     ") + c.described())
+            print(("IN FORCE  " if c.name in refused else "taken     ") + c.described())
         print("no version recorded yet: a worker records this one" if v.last is None else
               "the recorded version" if v.unchanged else
               f"{len(v.found)} change(s), {len(v.refused)} in force: a worker would "
@@ -65,7 +65,7 @@ def run_accept(args: argparse.Namespace) -> int:
         print("the settings at hand are the recorded version: nothing to accept")
         return 0
     for c in v.found:
-        print(("accepted  " if c in v.refused else "dated     ") + c.described())
+        print(("accepted  " if c in v.refused else "taken     ") + c.described())
     print(f"recorded version {v.digest[:12]}: {len(v.found)} change(s), {len(v.refused)} of them in force")
     return 0
 

@@ -137,9 +137,15 @@ def _earliest(a: int | None, b: int | None) -> int | None:
 
 
 def _add(terms: dict[str, Term], term: Term) -> None:
-    # Two entries of one name would hide each other: the settings' checks refuse them first.
-    assert term.name not in terms, f"two terms named {term.name}"
-    terms[term.name] = term
+    # The settings' checks refuse two prices of one name; ``rate_cards`` may name one card twice.
+    # The same term twice is one; two that differ are both kept, the second numbered.
+    if terms.get(term.name) == term:
+        return
+    name, n = term.name, 1
+    while name in terms:
+        n += 1
+        name = f"{term.name}#{n}"
+    terms[name] = Term(name, term.starts_ms, term.value)
 
 
 def _is_keyed(annotation: Any) -> bool:

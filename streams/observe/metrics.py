@@ -100,6 +100,10 @@ MODULES_COMPILED = Gauge(
     "Modules of the per-CDR path running compiled (projections/compiled.py); fewer than "
     "voiceledger_modules_compilable: the others run from source, the same result, slower (no C compiler at "
     "install, or a source changed after the build)")
+SETTINGS_VERSION = Gauge(
+    "voiceledger_settings_version",
+    "1, labelled with the first 12 hex digits of the digest of the fold's settings this worker runs with (voiceledger "
+    "settings history): workers of one group that differ fold with different prices", ["digest"])
 MODULES_COMPILABLE = Gauge("voiceledger_modules_compilable", "Modules of the per-CDR path the install compiles")
 TABLE_RESTORED_RECORDS = Counter("voiceledger_table_restored_records_total",
                                  "Changelog records a worker read back in bulk when partitions were assigned "

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import logging.config
 
+from streams.observe import metrics
 from streams.observe.logs import logging_config, quiet_client_libraries
 from streams.http.ops import OpsServer
 
@@ -40,7 +41,10 @@ def run_worker(settings: Settings) -> None:
     asyncio.run(ensure_topics(settings))
     asyncio.run(require_kept_log(settings))  # the log is the source of truth: it must not expire
     # Nor may a price already folded change under it: a rebuild would differ (streams/config/versions.py).
-    asyncio.run(settings_log.guard(settings))
+    _, digest = asyncio.run(settings_log.guard(settings))
+    # Checked at start only: workers of one group started with different files both run, so each
+    # says which version it runs with, and an alert fires when they differ (VoiceledgerSettingsDiffer).
+    metrics.SETTINGS_VERSION.labels(digest=digest[:12]).set(1)
     quiet_client_libraries(False)  # from here on the clients' logs are the worker's
     logging.config.dictConfig(logging_config(settings.log_level))  # JSON lines (streams/observe/logs.py)
     worker = create_app(settings)

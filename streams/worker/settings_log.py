@@ -75,13 +75,14 @@ async def verdict(settings: Settings, now_ms: int | None = None) -> Verdict:
                    in_force(found, now_ms, fold.max_clock_skew_ms, _new_plans(plans, recorded)))
 
 
-async def guard(settings: Settings, now_ms: int | None = None) -> str:
+async def guard(settings: Settings, now_ms: int | None = None) -> tuple[str, str]:
     """Before a worker folds: record the version at hand if it is new and safe; raise
-    ``ConfigError`` (one line) if it changes a term already in force. Returns what it did."""
+    ``ConfigError`` (one line) if it changes a term already in force. Returns what it did
+    ("recorded", "unchanged") and the version's digest."""
     await ensure_topics(settings)
     v = await verdict(settings, now_ms)
     if v.unchanged:
-        return "unchanged"
+        return "unchanged", v.digest
     if v.refused:
         named = "; ".join(c.described() for c in v.refused[:CHANGES_NAMED_MAX])
         more = len(v.refused) - CHANGES_NAMED_MAX
@@ -93,7 +94,7 @@ async def guard(settings: Settings, now_ms: int | None = None) -> str:
             "every change)")
     reason = "the first version" if v.last is None else f"{len(v.found)} change(s), none yet in force"
     await _record(settings, v, reason, now_ms)
-    return "recorded"
+    return "recorded", v.digest
 
 
 async def accept(settings: Settings, reason: str, now_ms: int | None = None) -> Verdict:

@@ -22,6 +22,7 @@ from streams.kafka.admin import committed_lag
 from streams.edge.publish import produce_events
 from streams.dev.simulate import SimulationSpec, simulate
 
+from streams.worker import settings_log
 from tests.integration.helpers import (
     live_states,
     oracle,
@@ -87,6 +88,9 @@ def test_R7_R9_R30_sigterm_mid_stream_drains_commits_and_exits_zero(settings, tm
                  "voiceledger_calls_rated_total", "voiceledger_clickhouse_insert_rows_total",
                  "voiceledger_batch_processing_seconds_count"):
         assert second[name] > first[name] > 0, name
+    # The version of the settings it checked at start, as settings history names it.
+    (recorded,) = asyncio.run(settings_log.versions(settings))
+    assert second[f'voiceledger_settings_version{{digest="{recorded["digest"][:12]}"}}'] == 1
     # The probes of the same endpoint: alive, and ready once partitions are assigned and recovered.
     assert probe(settings, "healthz") == (200, "ok")
     ready_deadline = time.monotonic() + 20

@@ -39,12 +39,12 @@ def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess:
 
 def test_a_worker_records_takes_dated_changes_and_refuses_one_in_force_until_accepted(broker, tmp_path):
     s = own_settings(broker, tmp_path)
-    assert asyncio.run(settings_log.guard(s, NOW)) == "recorded"
-    assert asyncio.run(settings_log.guard(s, NOW)) == "unchanged"
+    assert asyncio.run(settings_log.guard(s, NOW))[0] == "recorded"
+    assert asyncio.run(settings_log.guard(s, NOW))[0] == "unchanged"
     dated = replace(s, monthly_fees=("basic:9.99", "basic:10.99@2027-02"))
-    assert asyncio.run(settings_log.guard(dated, NOW)) == "recorded"
+    assert asyncio.run(settings_log.guard(dated, NOW))[0] == "recorded"
     grown = replace(dated, plans=("basic", "gold"), monthly_fees=dated.monthly_fees + ("gold:19.99",))
-    assert asyncio.run(settings_log.guard(grown, NOW)) == "recorded", "a new plan's price is no change in force"
+    assert asyncio.run(settings_log.guard(grown, NOW))[0] == "recorded", "a new plan's price is no change in force"
 
     edited = replace(grown, monthly_fees=("basic:12.00", "basic:10.99@2027-02", "gold:19.99"))
     with pytest.raises(ConfigError, match=r"^settings: 1 change\(s\) .*monthly_fee_by_plan\[basic\] 9990000 -> "
@@ -65,8 +65,8 @@ def test_a_worker_records_takes_dated_changes_and_refuses_one_in_force_until_acc
     accepted = cli(edited, "settings", "accept", "--reason", reason)
     assert accepted.returncode == 0, accepted.stderr
     assert "accepted  monthly_fee_by_plan[basic]" in accepted.stdout
-    assert asyncio.run(settings_log.guard(edited, NOW)) == "unchanged"
     last = asyncio.run(settings_log.versions(s))[-1]
+    assert asyncio.run(settings_log.guard(edited, NOW)) == ("unchanged", last["digest"])
     assert (last["reason"], last["changed_in_force"]) == (reason, ["monthly_fee_by_plan[basic]"])
     assert last["plans"] == ["basic", "gold"]
     assert {t["name"]: t["value"] for t in last["terms"]}["monthly_fee_by_plan[basic]"] == "12000000"

@@ -96,6 +96,9 @@ def test_a_configured_card_is_a_term_from_its_valid_from_and_its_value_is_every_
     cards = before.rate_cards
     (term,) = [t for name, t in terms_of(before, cards).items() if name.startswith("rate_cards[")]
     assert term.starts_ms == ms("2026-01-01T00:00:00") and term.value.startswith("sha256:")
+    entry = f"{deck}|USD|2026-01-01"
+    twice = fold_settings_from(load_settings(None, env={"VOICELEDGER_RATE_CARDS": f"{entry},{entry}"}))
+    assert terms_of(twice, twice.rate_cards) == terms_of(before, cards), "one card named twice is one term"
     deck.write_text(deck.read_text().replace("0.0200", "0.0210"))  # one price of the file edited
     after = fold_settings_from(s)
     assert refused(before, after, ms("2026-12-06T00:00:00"), cards=(cards, after.rate_cards)) == [term.name]
