@@ -329,9 +329,10 @@ class LedgerAccountLine(BaseModel):
 
 
 class TrialBalance(BaseModel):
-    """A month's trial balance by ledger account (UTC months, ``voiceledger trial-balance``)."""
+    """A month's trial balance by ledger account (``voiceledger trial-balance``)."""
 
     month: str
+    time_zone: str = Field(description="the books' zone (books_time_zone) the month is taken in")
     lines: list[LedgerAccountLine]
     unbalanced: list[str] = Field(description="currencies whose openings or closings do not sum to zero, or whose "
                                               "debits differ from their credits: empty for a sound journal")

@@ -194,12 +194,13 @@ def plans(who: str = Depends(caller), ctx: Context = Depends(context)) -> PlanCa
 
 
 @router.get("/receivables", response_model=Receivables)
-async def receivables(as_of: str = Query(pattern=r"^20[0-9]{2}-[0-9]{2}-[0-9]{2}$", description="YYYY-MM-DD (UTC)"),
+async def receivables(as_of: str = Query(pattern=r"^20[0-9]{2}-[0-9]{2}-[0-9]{2}$",
+                                         description="YYYY-MM-DD, its end in books_time_zone"),
                       who: str = Depends(caller), ctx: Context = Depends(context)) -> Receivables:
     """Finance's aged receivables: every account that owes, by days past due (R11)."""
     must(who in (access.OPERATOR, access.FINANCE))
     try:
-        end_ms = aged.as_of_ms(as_of)
+        end_ms = aged.as_of_ms(as_of, ctx.settings.books_time_zone)
     except ValueError:
         raise Problem(422, "invalid-date", f"as_of: {as_of} is not a date of the calendar") from None
     rows = await run_in_threadpool(aged.aged_receivables, ctx.reader.rows, end_ms)
@@ -209,14 +210,16 @@ async def receivables(as_of: str = Query(pattern=r"^20[0-9]{2}-[0-9]{2}-[0-9]{2}
 
 
 @router.get("/ledger/trial-balance", response_model=TrialBalance)
-async def trial_balance(month: str = Query(pattern=r"^20[0-9]{2}-(0[1-9]|1[0-2])$", description="YYYY-MM (UTC)"),
+async def trial_balance(month: str = Query(pattern=r"^20[0-9]{2}-(0[1-9]|1[0-2])$",
+                                           description="YYYY-MM, in books_time_zone"),
                         who: str = Depends(caller), ctx: Context = Depends(context)) -> TrialBalance:
     """Finance's month: per currency and ledger account, opening, debits, credits and closing
     (the customers' own accounts as one control account; ``voiceledger trial-balance
     --by-customer`` gives the sub-ledger)."""
     must(who in (access.OPERATOR, access.FINANCE))
-    lines = await run_in_threadpool(tb.trial_balance, ctx.reader.rows, month)
-    return TrialBalance(month=month, lines=[LedgerAccountLine(**vars(x)) for x in lines], unbalanced=tb.unbalanced(lines))
+    books = ctx.settings.books_time_zone
+    lines = await run_in_threadpool(tb.trial_balance, ctx.reader.rows, month, False, books)
+    return TrialBalance(month=month, time_zone=books, lines=[LedgerAccountLine(**vars(x)) for x in lines], unbalanced=tb.unbalanced(lines))
 
 
 @router.get("/accounts/{account_id}/dead-letters", response_model=list[DeadLetterOut])

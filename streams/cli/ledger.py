@@ -32,20 +32,20 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
     st.set_defaults(handler=statement)
     ar = sub.add_parser("receivables", parents=parents,
                         help="R11: what each account owes on its invoices, by days past due, as of a day")
-    ar.add_argument("--as-of", help="YYYY-MM-DD (UTC), its end: what was issued and received that day counts "
-                                    "(default: today)")
+    ar.add_argument("--as-of", help="YYYY-MM-DD, its end in books_time_zone: what was issued and received that "
+                                    "day counts (default: today)")
     ar.add_argument("--csv", action="store_true", help="CSV in micro-units instead of a table")
     ar.set_defaults(handler=receivables)
     tb = sub.add_parser("trial-balance", parents=parents,
                         help="a month's opening, debits, credits and closing per ledger account (the general ledger)")
-    tb.add_argument("--month", required=True, help="YYYY-MM (UTC)")
+    tb.add_argument("--month", required=True, help="YYYY-MM, in books_time_zone (default UTC)")
     tb.add_argument("--by-customer", action="store_true",
                     help="each customer's own account instead of the customer control account")
     tb.add_argument("--csv", action="store_true", help="CSV in micro-units instead of a table")
     tb.set_defaults(handler=trial_balance)
     rc = sub.add_parser("reconcile", parents=parents,
                         help="finance reconciliation of a month: journal, call log, invoices, trial balance")
-    rc.add_argument("--month", required=True, help="YYYY-MM (UTC)")
+    rc.add_argument("--month", required=True, help="YYYY-MM, in books_time_zone (default UTC)")
     rc.set_defaults(handler=reconcile)
     vf = sub.add_parser("verify", parents=parents,
                         help="recompute balances from the journal and compare; check the trial balance")
@@ -124,15 +124,17 @@ def receivables(args: argparse.Namespace) -> int:
     """Aged receivables: one line per account that owes, then the total per currency."""
     from projections.money import Money
     from streams.clickhouse.client import connect
+    from projections.periods import zone
     from streams.clickhouse.receivables import AGE_BUCKETS, aged_receivables, as_of_ms
 
     settings = settings_of(args)
-    today = day("--as-of", args.as_of) if args.as_of else datetime.now(timezone.utc).date()  # wall time enters here
+    books = settings.books_time_zone
+    today = day("--as-of", args.as_of) if args.as_of else datetime.now(zone(books)).date()  # wall time enters here
     if not 2000 <= today.year < 2100:  # the tables' DateTime ends in 2106
         raise ConfigError(f"--as-of: {today.isoformat()} is not between 2000 and 2099")
     ch = connect(settings.clickhouse_url, settings.clickhouse_cluster)
     try:
-        aged = aged_receivables(ch.query, as_of_ms(today.isoformat()))
+        aged = aged_receivables(ch.query, as_of_ms(today.isoformat(), books))
     finally:
         ch.close()
     totals: dict[str, list[int]] = {}
@@ -146,7 +148,7 @@ def receivables(args: argparse.Namespace) -> int:
         print("account_id,currency," + ",".join(f"{b}_micros" for b in AGE_BUCKETS) + ",total_micros")
         print("\n".join(",".join(map(str, r)) for r in rows))
         return 0
-    print(f"receivables as of {today.isoformat()} (end of day, UTC), by days past due")
+    print(f"receivables as of {today.isoformat()} (end of day, {books}), by days past due")
     print(f"{'account':<24} {'cur':<4}" + "".join(f"{b.replace('_', '-'):>18}" for b in (*AGE_BUCKETS, "total")))
     for r in rows:
         print(f"{r[0]:<24} {r[1]:<4}" + "".join(f"{Money(m, r[1]).format()[:-4]:>18}" for m in r[2:]))
@@ -164,7 +166,7 @@ def trial_balance(args: argparse.Namespace) -> int:
         raise ConfigError(f"--month: {args.month} is not between 2000 and 2099")
     ch = connect(settings.clickhouse_url, settings.clickhouse_cluster)
     try:
-        lines = read(ch.query, args.month, args.by_customer)
+        lines = read(ch.query, args.month, args.by_customer, settings.books_time_zone)
     finally:
         ch.close()
     figures = [(x.currency, x.ledger_account, x.opening_micros, x.debit_micros, x.credit_micros, x.closing_micros)
@@ -173,7 +175,7 @@ def trial_balance(args: argparse.Namespace) -> int:
         print("currency,ledger_account,opening_micros,debit_micros,credit_micros,closing_micros")
         print("\n".join(",".join(map(str, f)) for f in figures))
     else:
-        print(f"trial balance of {args.month} (UTC), debit balances positive")
+        print(f"trial balance of {args.month} ({settings.books_time_zone}), debit balances positive")
         print(f"{'cur':<4} {'ledger account':<36}" + "".join(f"{h:>18}" for h in ("opening", "debits", "credits",
                                                                                    "closing")))
         for f in figures:
@@ -192,12 +194,12 @@ def reconcile(args: argparse.Namespace) -> int:
     month("--month", args.month)
     ch = connect(settings.clickhouse_url, settings.clickhouse_cluster)
     try:
-        problems, summary = run(ch, args.month, settings.country_code)
+        problems, summary = run(ch, args.month, settings.country_code, settings.books_time_zone)
     finally:
         ch.close()
     for line in summary + problems:
         print(line)
-    print(f"reconciliation of {args.month}: " + ("OK" if not problems else f"{len(problems)} difference(s)"))
+    print(f"reconciliation of {args.month} ({settings.books_time_zone}): " + ("OK" if not problems else f"{len(problems)} difference(s)"))
     return 1 if problems else 0
 
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, time as dt_time, timedelta
 
+from projections.periods import zone
 from projections.settlement import Due, Funds, Settled, settle
 from streams.clickhouse.client import quoted
 
@@ -86,8 +87,8 @@ def age(currency: str, dues: list[Due], settled: dict[str, Settled], as_of_ms: i
 
 def aged_receivables(rows: Callable[[str], list[tuple]], as_of_ms: int,
                      chunk: int = ACCOUNTS_A_CHUNK) -> list[Aged]:
-    """Every account that owes on an invoice issued before ``as_of_ms`` (00:00 UTC of the day
-    after the one asked), with what it owes by age, in account order."""
+    """Every account that owes on an invoice issued before ``as_of_ms`` (00:00 of the day after
+    the one asked, in the books' zone), with what it owes by age, in account order."""
     before_s = as_of_ms // 1000
     accounts = [a for (a,) in rows("SELECT DISTINCT account_id FROM invoices FINAL "
                                    f"WHERE issued_at < toDateTime({before_s}) ORDER BY account_id")]
@@ -103,6 +104,8 @@ def aged_receivables(rows: Callable[[str], list[tuple]], as_of_ms: int,
     return out
 
 
-def as_of_ms(day: str) -> int:
-    """The end of ``day`` (YYYY-MM-DD, UTC): what was issued and received that day counts."""
-    return int(datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=timezone.utc).timestamp() * 1000) + DAY_MS
+def as_of_ms(day: str, time_zone: str = "UTC") -> int:
+    """The end of ``day`` (YYYY-MM-DD) in the books' ``time_zone``: what was issued and received
+    that day counts. ValueError for a day the calendar does not have."""
+    following = datetime.strptime(day, "%Y-%m-%d").date() + timedelta(days=1)
+    return int(datetime.combine(following, dt_time(0), tzinfo=zone(time_zone)).timestamp()) * 1000

@@ -10,26 +10,28 @@
    ``tax:payable:*`` (R17);
 4. payments: the month's payments per currency, from the journal, are listed for the record.
 
-Every difference is one line; the exit status is 1 when there is any. Months are UTC calendar
-months here (the tables store UTC); an account in another zone has its R13 month a few hours
-apart, which the per-call check does not care about (it compares the same calls on both sides).
+Every difference is one line; the exit status is 1 when there is any. Months are calendar months
+in the books' zone (``books_time_zone``, UTC by default; the tables store UTC); an account in
+another zone has its R13 month a few hours apart, which the per-call check does not care about
+(it compares the same calls on both sides).
 """
 
 from __future__ import annotations
 
+from projections.periods import next_period, period_start_ms
 from streams.clickhouse.client import ClickHouse
 
 
-def month_bounds(month: str) -> tuple[str, str]:
-    """SQL literals of the month's first second and the next month's (UTC)."""
-    year, m = int(month[:4]), int(month[5:7])
-    following = f"{year + m // 12:04d}-{m % 12 + 1:02d}"
-    return f"toDateTime('{month}-01 00:00:00', 'UTC')", f"toDateTime('{following}-01 00:00:00', 'UTC')"
+def month_bounds(month: str, time_zone: str = "UTC") -> tuple[str, str]:
+    """SQL literals of the month's first second and the next month's, in ``time_zone`` (the
+    books' zone), as epoch seconds: the tables store UTC, and a zone name never enters the SQL."""
+    start_ms, end_ms = period_start_ms(month, time_zone), period_start_ms(next_period(month), time_zone)
+    return f"toDateTime({start_ms // 1000})", f"toDateTime({end_ms // 1000})"
 
 
-def reconcile(ch: ClickHouse, month: str, country_code: str) -> tuple[list[str], list[str]]:
-    """(differences, summary lines) for ``month``."""
-    start, end = month_bounds(month)
+def reconcile(ch: ClickHouse, month: str, country_code: str, time_zone: str = "UTC") -> tuple[list[str], list[str]]:
+    """(differences, summary lines) for ``month`` in ``time_zone``."""
+    start, end = month_bounds(month, time_zone)
     problems: list[str] = []
     summary: list[str] = []
 

@@ -7,7 +7,8 @@ the balance it opened with, the month's debits and credits, and the balance it c
 customers' own accounts (``customer:<account id>``) roll up into one control account,
 ``customer`` (prepaid funds and receivables), unless the sub-ledger is asked for.
 
-Months are UTC calendar months, by each posting's time, as ``voiceledger reconcile`` reads them.
+Months are calendar months in the books' zone (``books_time_zone``), by each posting's time, as
+``voiceledger reconcile`` reads them.
 Every figure comes from one ``FINAL`` query over the journal up to the month's end: the opening
 balances need every posting before the month (the log keeps no snapshot to start from), so the
 query reads the whole journal's history once.
@@ -39,10 +40,11 @@ class LedgerLine:
     closing_micros: int  # opening + debits - credits
 
 
-def trial_balance(query: Callable[[str], list], month: str, by_customer: bool = False) -> list[LedgerLine]:
-    """``month``'s lines (YYYY-MM), by currency then ledger account. ``by_customer``: each
-    customer's own account instead of the control account (a line per customer)."""
-    start, end = month_bounds(month)
+def trial_balance(query: Callable[[str], list], month: str, by_customer: bool = False,
+                  time_zone: str = "UTC") -> list[LedgerLine]:
+    """``month``'s lines (YYYY-MM, in the books' ``time_zone``), by currency then ledger account.
+    ``by_customer``: each customer's own account instead of the control account (a line per customer)."""
+    start, end = month_bounds(month, time_zone)
     account = ("ledger_account" if by_customer else
                f"if(substring(ledger_account, 1, {len(CUSTOMER_PREFIX)}) = '{CUSTOMER_PREFIX}', "
                f"'{CUSTOMER_CONTROL}', ledger_account)")

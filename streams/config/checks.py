@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 
 from projections.invoicing import TaxRule
 from projections.money import SUPPORTED_CURRENCIES, parse_decimal_micros
+from projections.periods import is_time_zone
 
 _HOST_PORT = re.compile(r"^[A-Za-z0-9._\-\[\]:]+:\d{1,5}$")
 _TOPIC = re.compile(r"^[A-Za-z0-9._\-]{1,249}$")  # Kafka's legal topic names
@@ -258,6 +259,11 @@ def base_url(value: str) -> None:
 def base_url_if_set(value: str) -> None:
     if value:
         base_url(value)
+
+
+def time_zone(value: str) -> None:
+    if not is_time_zone(value):
+        raise Invalid("must be a zone of the tz database, e.g. UTC or Europe/Brussels")
 
 
 def printable(value: str) -> None:

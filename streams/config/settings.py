@@ -184,6 +184,9 @@ class Settings:
     issuer_registration: str = setting("", check=checks.printable)
     payment_instructions: str = setting("", check=checks.printable)
     invoice_locale: str = setting("en", check=checks.locale)
+    # The zone finance closes its books in: the months of trial-balance and reconcile and the day
+    # of receivables --as-of (an account's own invoices keep the account's zone, R13).
+    books_time_zone: str = setting("UTC", check=checks.time_zone)
     payment_terms_days: int = setting(14, low=0, high=365)
     payment_terms: tuple[str, ...] = setting((), check=checks.plan_days)
     # Tariff plans (issue 20): "plan:card|card", the names of the rate cards that price a plan's

@@ -15,6 +15,7 @@ from dataclasses import replace
 
 from projections.account import Applied, Decided, Positioned, fold_batch
 from projections.events import CallDetailRecord, PeriodTicked, TickKind
+from projections.periods import period_start_ms
 from streams.clickhouse.client import connect
 from streams.clickhouse.journal import JOURNAL_COLUMNS, journal_rows
 from streams.clickhouse.migrations import migrate
@@ -26,6 +27,7 @@ from streams.worker.supervise import worker_env
 from tests.integration.api_scenario import api_process, call
 
 NOVEMBER_MS = 1_793_491_200_000  # 2026-11-01T00:00:00Z
+BOOKS = "America/Los_Angeles"  # a provider closing its books in its own zone (books_time_zone)
 
 
 def journal_of(settings) -> list:  # noqa: ANN001 - Settings; returns JournalEntry
@@ -84,6 +86,7 @@ def test_a_months_trial_balance_by_ledger_account_is_the_journals_own_sums_on_bo
         october = trial_balance(ch.query, "2026-10")
         november = trial_balance(ch.query, "2026-11")
         by_customer = trial_balance(ch.query, "2026-11", by_customer=True)
+        books_month = trial_balance(ch.query, "2026-11", time_zone=BOOKS)
     finally:
         ch.close()  # the embedded engine takes one process at a time: closed before the CLI opens it
     oct_start, nov_start, dec_start = START_MS, NOVEMBER_MS, 1_796_083_200_000  # 2026-12-01
@@ -101,6 +104,11 @@ def test_a_months_trial_balance_by_ledger_account_is_the_journals_own_sums_on_bo
     assert len(customers) == 30 and sum(x.closing_micros for x in customers) == sum(
         x.closing_micros for x in november if x.ledger_account == "customer")
     assert unbalanced([replace(october[0], debit_micros=october[0].debit_micros + 1)]) != [], "it can fail"
+    # Books closed in Los Angeles: November starts seven hours after it does in UTC, after the
+    # accounts (New York) had their November fees charged.
+    zoned = expected(entries, period_start_ms("2026-11", BOOKS), period_start_ms("2026-12", BOOKS))
+    assert {(x.currency, x.ledger_account): (x.opening_micros, x.debit_micros, x.credit_micros)
+            for x in books_month} == zoned != expected(entries, nov_start, dec_start)
 
     done = subprocess.run([sys.executable, "-m", "streams.cli", "trial-balance", "--month", "2026-11", "--csv"],
                           env=worker_env(settings), capture_output=True, text=True, timeout=120)
@@ -108,9 +116,14 @@ def test_a_months_trial_balance_by_ledger_account_is_the_journals_own_sums_on_bo
     rows = list(csv.DictReader(io.StringIO(done.stdout)))
     assert [(r["currency"], r["ledger_account"], int(r["closing_micros"])) for r in rows] == [
         (x.currency, x.ledger_account, x.closing_micros) for x in november]
+    books = subprocess.run([sys.executable, "-m", "streams.cli", "trial-balance", "--month", "2026-11", "--csv"],
+                           env=worker_env(replace(settings, books_time_zone=BOOKS)), capture_output=True, text=True,
+                           timeout=120)
+    assert [tuple(r.values())[:3] for r in csv.DictReader(io.StringIO(books.stdout))] == [
+        (x.currency, x.ledger_account, str(x.opening_micros)) for x in books_month], books.stderr
     with api_process(settings, tmp_path) as (_, base):
         status, body, _ = call(base, "GET", "/v1/ledger/trial-balance?month=2026-11", scope="finance")
-        assert status == 200 and body["unbalanced"] == [] and [
+        assert status == 200 and body["unbalanced"] == [] and body["time_zone"] == "UTC" and [
             (x["ledger_account"], x["opening_micros"], x["debit_micros"], x["credit_micros"]) for x in body["lines"]] == [
             (x.ledger_account, x.opening_micros, x.debit_micros, x.credit_micros) for x in november]
         assert call(base, "GET", "/v1/ledger/trial-balance?month=2026-11", scope="portal:acct-000001")[0] == 403

@@ -38,6 +38,7 @@ SAMPLES: dict[str, tuple[str, str, object]] = {
     "invoice_numbers_topic": ('"ins"', "ins", "ins"),
     "rates_topic": ('"r"', "r", "r"),
     "settings_topic": ('"st"', "st", "st"),
+    "books_time_zone": ('"Asia/Tokyo"', "Asia/Tokyo", "Asia/Tokyo"),
     "allow_finite_event_retention": ("true", "yes", True),
     "dead_letter_retention_days": ("14", "14", 14),
     "calls_rated_retention_days": ("7", "7", 7),
