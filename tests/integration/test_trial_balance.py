@@ -13,6 +13,8 @@ import sys
 from collections import defaultdict
 from dataclasses import replace
 
+import pytest
+
 from projections.account import Applied, Decided, Positioned, fold_batch
 from projections.events import CallDetailRecord, PeriodTicked, TickKind
 from projections.periods import period_start_ms
@@ -24,6 +26,7 @@ from streams.config.settings import EXAMPLE_TAX_RULES
 from streams.dev.simulate import START_MS, SimulationSpec, simulate
 from streams.worker.fold_settings import fold_settings_from
 from streams.worker.supervise import worker_env
+from tests.integration.conftest import engine_url
 from tests.integration.api_scenario import api_process, call
 
 NOVEMBER_MS = 1_793_491_200_000  # 2026-11-01T00:00:00Z
@@ -74,12 +77,18 @@ def expected(entries: list, month_start_ms: int, month_end_ms: int) -> dict[tupl
     return {key: tuple(v) for key, v in sums.items()}
 
 
+@pytest.fixture(params=["chdb", "server", pytest.param("cluster", marks=pytest.mark.cluster)])
+def clickhouse_url(request, tmp_path):
+    """Both engines, and the cluster (issue 21): the same FINAL query over the journal."""
+    return engine_url(request, request.param, tmp_path)
+
+
 def test_a_months_trial_balance_by_ledger_account_is_the_journals_own_sums_on_both_engines(settings, tmp_path):
     settings = replace(settings, monthly_fees=("residential-basic:9.99",), tax_rules=EXAMPLE_TAX_RULES)
     entries = journal_of(settings)
     kinds = {e.kind for e in entries}
     assert {"usage", "payment", "fee", "invoice"} <= kinds, kinds
-    ch = connect(settings.clickhouse_url)
+    ch = connect(settings.clickhouse_url, settings.clickhouse_cluster)
     try:
         migrate(ch)
         ch.insert("journal", JOURNAL_COLUMNS, [row for e in entries for row in journal_rows(e)])
