@@ -30,12 +30,12 @@ did not have, since no account can have been on it. Pure: the caller gives the t
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields, is_dataclass
 from datetime import datetime, timedelta, timezone
+from enum import Enum
 from typing import Any
 
 from projections.account import FoldSettings
-from projections.canonical import sorted_maps
 from projections.rating import RateCard
 
 ALWAYS = None  # a term's start: in force for every event ever folded
@@ -125,6 +125,8 @@ def month_starts_ms(month: str) -> int:
 def _safe(change: Change, folded_up_to_ms: int, new_plans: frozenset[str]) -> bool:
     if change.starts_ms is not None:
         return change.starts_ms > folded_up_to_ms
+    if not change.before and change.after == _DEFAULTS.get(change.name):
+        return True  # a setting a new release added, at the default that keeps what the old one did
     # An undated price added for a plan new to the catalogue: no account was ever on it.
     plan = change.name.partition("[")[2].rstrip("]").split(":")[0]
     return not change.before and plan in new_plans
@@ -154,14 +156,38 @@ def _is_keyed(annotation: Any) -> bool:
 
 
 def _text(value: Any) -> str:
-    text = repr(sorted_maps(value))
+    text = canonical(value)
     return text if len(text) <= VALUE_CHARS_MAX else "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def _digest(card: RateCard) -> str:
-    # Every price of the card, its bands and its end: repr of plain data, dicts in key order.
-    text = repr((sorted_maps(card.destinations), card.bands, card.valid_to_ms, card.split_at_bands))
+    # Every price of the card, its bands and its end.
+    text = canonical((card.destinations, card.bands, card.valid_to_ms, card.split_at_bands))
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def canonical(value: Any) -> str:
+    """A value as text that a later release writes the same: dicts in key order, and a record's
+    fields by name, leaving out those at their defaults. A field added with a default that keeps
+    what the code did before (how fields are added here) so changes no version: an upgrade does
+    not ask for ``settings accept``. Enum members by value."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{canonical(k)}: {canonical(value[k])}" for k in sorted(value)) + "}"
+    if isinstance(value, (tuple, list)):
+        return "(" + ", ".join(canonical(v) for v in value) + ")"
+    if isinstance(value, Enum):
+        return repr(value.value)
+    if is_dataclass(value) and not isinstance(value, type):
+        named = [f"{f.name}={canonical(getattr(value, f.name))}" for f in fields(value)
+                 if f.init and not _at_default(f, getattr(value, f.name))]
+        return f"{type(value).__name__}(" + ", ".join(named) + ")"
+    return repr(value)
+
+
+def _at_default(f: Any, value: Any) -> bool:
+    if f.default is not MISSING:
+        return value == f.default
+    return f.default_factory is not MISSING and value == f.default_factory()
 
 
 def _moment(ms: int) -> str:
@@ -170,3 +196,7 @@ def _moment(ms: int) -> str:
 
 def _short(text: str) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+# Each setting's default as a term's value: read by ``_safe`` (a release that adds a setting).
+_DEFAULTS = {f.name: _text(f.default) for f in fields(FoldSettings) if f.init and f.default is not MISSING}

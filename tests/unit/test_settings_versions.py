@@ -124,3 +124,32 @@ def test_an_acceptance_without_a_fit_reason_is_one_line_and_exit_2_before_any_br
         assert main(["settings", "accept", "--reason", reason]) == 2
         err = capsys.readouterr().err
         assert err.startswith("voiceledger: error: --reason: say why") and err.count("\n") == 1, err
+
+
+def test_a_release_that_adds_a_setting_or_a_field_at_its_default_changes_no_version():
+    """Versions outlive releases: a field added with a default (how fields are added here) writes
+    the same text, and a fold setting a release adds is taken at its default, refused at another."""
+    from dataclasses import dataclass
+
+    from streams.config.versions import canonical
+
+    @dataclass(frozen=True)
+    class Rate:
+        prefix: str
+        micros: int
+
+    old = Rate("44", 20_000)
+
+    @dataclass(frozen=True)
+    class Rate:  # noqa: F811 - the same record in a later release
+        prefix: str
+        micros: int
+        cap_micros: int = 0
+
+    assert canonical({"b": old, "a": (1, "x")}) == canonical({"a": (1, "x"), "b": Rate("44", 20_000)})
+    assert canonical(old) != canonical(Rate("44", 20_000, cap_micros=5))
+    terms = terms_of(MINUTES, MINUTES.rate_cards)
+    released = {name: t for name, t in terms.items() if name != "inactivity_ms"}  # before the release
+    assert in_force(changes(released, terms), ms("2026-12-06T00:00:00"), 0) == []
+    other = terms_of(replace(MINUTES, inactivity_ms=86_400_000), MINUTES.rate_cards)
+    assert [c.name for c in in_force(changes(released, other), ms("2026-12-06T00:00:00"), 0)] == ["inactivity_ms"]
