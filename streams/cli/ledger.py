@@ -197,9 +197,10 @@ def reconcile(args: argparse.Namespace) -> int:
         problems, summary = run(ch, args.month, settings.country_code, settings.books_time_zone)
     finally:
         ch.close()
+    print(f"months in the books' zone: {settings.books_time_zone}")
     for line in summary + problems:
         print(line)
-    print(f"reconciliation of {args.month} ({settings.books_time_zone}): " + ("OK" if not problems else f"{len(problems)} difference(s)"))
+    print(f"reconciliation of {args.month}: " + ("OK" if not problems else f"{len(problems)} difference(s)"))
     return 1 if problems else 0
 
 
@@ -230,4 +231,17 @@ def rebuild(args: argparse.Namespace) -> int:
     same = all(hashes[f"live_{part}"] == hashes[f"rebuilt_{part}"]
                for part in ("state", "journal", "call_log", "invoices", "numbers"))
     print("rebuild equals live state: " + ("yes" if same else "NO"))
+    if not same:
+        _accepted_changes(settings)
     return 0 if same else 1
+
+
+def _accepted_changes(settings) -> None:  # noqa: ANN001 - Settings
+    """Where a rebuild with today's settings was bound to differ: each change in force accepted."""
+    from streams.worker import settings_log
+
+    for record in asyncio.run(settings_log.versions(settings)):
+        if record["changed_in_force"]:
+            when = datetime.fromtimestamp(record["recorded_at_ms"] // 1000, tz=timezone.utc)
+            print(f"settings changed in force at {when:%Y-%m-%dT%H:%M:%SZ} ({record['reason']}): "
+                  f"{', '.join(record['changed_in_force'])}; what was folded before differs when rebuilt")

@@ -134,8 +134,12 @@ def refold_settings(settings: Settings, new_app_id: str, clickhouse_url: str) ->
 def refold(settings: Settings, new_app_id: str, clickhouse_url: str, log_path: Path) -> Settings:
     """One fresh worker folds the whole log under ``new_app_id`` into ``clickhouse_url``, up to
     what live has committed; returns the settings it ran with."""
+    from streams.worker import settings_log
     from streams.worker.supervise import start_worker, stop_worker, wait_until_committed
 
+    # Here as well as in the refolding worker: a refusal is then this command's one line, not an
+    # exit in the worker's log.
+    asyncio.run(settings_log.guard(settings))
     target = asyncio.run(committed_offsets(settings))
     fresh = refold_settings(settings, new_app_id, clickhouse_url)
     worker = start_worker(fresh, log_path)

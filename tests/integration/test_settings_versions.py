@@ -37,7 +37,7 @@ def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
-def test_a_worker_records_takes_dated_changes_and_refuses_one_in_force_until_accepted(broker, tmp_path):
+def test_a_worker_records_takes_dated_changes_and_refuses_one_in_force_until_accepted(broker, tmp_path, capsys):
     s = own_settings(broker, tmp_path)
     assert asyncio.run(settings_log.guard(s, NOW))[0] == "recorded"
     assert asyncio.run(settings_log.guard(s, NOW))[0] == "unchanged"
@@ -58,6 +58,9 @@ def test_a_worker_records_takes_dated_changes_and_refuses_one_in_force_until_acc
     worker = cli(edited, "worker")  # refused before it reads anything
     assert worker.returncode == 2, worker.stderr[-2000:]
     assert worker.stderr.count("\n") == 1 and "voiceledger: error: settings: 1 change(s)" in worker.stderr
+    rebuild = cli(edited, "rebuild", "--app-id", "vl-rebuild-x", "--clickhouse-url", f"chdb://{tmp_path / 'rb'}")
+    assert rebuild.returncode == 2 and rebuild.stderr.startswith("voiceledger: error: settings: 1 change(s)"), \
+        rebuild.stderr[-2000:]
     check = cli(edited, "settings", "check")
     assert check.returncode == 1 and "IN FORCE  monthly_fee_by_plan[basic]" in check.stdout, check.stdout
 
@@ -71,6 +74,11 @@ def test_a_worker_records_takes_dated_changes_and_refuses_one_in_force_until_acc
     assert last["plans"] == ["basic", "gold"]
     assert {t["name"]: t["value"] for t in last["terms"]}["monthly_fee_by_plan[basic]"] == "12000000"
 
+    from streams.cli.ledger import _accepted_changes  # what a rebuild that differs from live adds
+
+    _accepted_changes(s)
+    said = capsys.readouterr().out
+    assert said.count("\n") == 1 and f"({reason}): monthly_fee_by_plan[basic]; what was folded before" in said, said
     history = cli(s, "settings", "history")
     assert history.returncode == 0 and len(history.stdout.splitlines()) == 4
     assert history.stdout.splitlines()[-1].endswith("changed in force: monthly_fee_by_plan[basic]")
