@@ -392,6 +392,27 @@ class PlanCatalogue(BaseModel):
     plans: list[Plan]
 
 
+class SettingsTerm(BaseModel):
+    name: str = Field(description="what the fold prices by, e.g. monthly_fee_changes[basic@2027-03]")
+    starts_at: str | None = Field(description="from when it prices (ISO 8601, UTC); null: always")
+    value: str
+
+
+class SettingsVersion(BaseModel):
+    """One version of the fold's settings, as recorded on the settings topic (``voiceledger
+    settings history``): what a rebuild must fold with, and each change accepted in force."""
+
+    digest: str
+    recorded_at: str
+    recorded_by: str
+    reason: str
+    changed_in_force: list[str] = Field(description="terms already in force that this version changed, "
+                                                    "accepted on purpose: a rebuild with today's settings differs "
+                                                    "from live for what was folded before it")
+    plans: list[str]
+    terms: list[SettingsTerm]
+
+
 class ProblemDetails(BaseModel):
     """RFC 9457 problem details: ``type`` is stable, ``detail`` is for people."""
 

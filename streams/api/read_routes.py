@@ -36,6 +36,8 @@ from streams.api.models import (
     PlanCatalogue,
     PortalLinkRequest,
     Receivables,
+    SettingsTerm,
+    SettingsVersion,
     Statement,
     TrialBalance,
 )
@@ -49,6 +51,7 @@ from streams.edge.commands import PLAN_CHARS_MAX
 from streams.documents.invoice import render_html
 from streams.documents.invoice_pdf import render_pdf
 from streams.documents.wording import language_of
+from streams.worker import settings_log
 
 router = APIRouter(prefix="/v1", responses=ERRORS, tags=["reads"])
 NUMBER = Path(pattern=INVOICE_NUMBER)
@@ -191,6 +194,19 @@ def plans(who: str = Depends(caller), ctx: Context = Depends(context)) -> PlanCa
     """The plans an account may be opened on or moved to, and how each is priced."""
     must(who in (access.OPERATOR, access.FINANCE))
     return catalogue(ctx.settings)
+
+
+@router.get("/plans/versions", response_model=list[SettingsVersion])
+async def settings_versions(who: str = Depends(caller), ctx: Context = Depends(context)) -> list[SettingsVersion]:
+    """Every version of the prices and rules the worker folds with, oldest first (read from the
+    settings topic at each request)."""
+    must(who in (access.OPERATOR, access.FINANCE))
+    return [SettingsVersion(
+        digest=r["digest"], recorded_at=statements.iso(r["recorded_at_ms"] // 1000), recorded_by=r["recorded_by"],
+        reason=r["reason"], changed_in_force=r["changed_in_force"], plans=r["plans"],
+        terms=[SettingsTerm(name=t["name"], value=t["value"], starts_at=None if t["starts_ms"] is None
+                            else statements.iso(t["starts_ms"] // 1000)) for t in r["terms"]])
+        for r in await settings_log.versions(ctx.settings)]
 
 
 @router.get("/receivables", response_model=Receivables)

@@ -15,6 +15,7 @@ import pytest
 from streams.config.settings import ConfigError, Settings
 from streams.worker import settings_log
 from streams.worker.supervise import worker_env
+from tests.integration.api_scenario import api_process, call
 from tests.unit.test_invoicing import ms
 
 NOW = ms("2026-12-06T12:00:00")
@@ -79,6 +80,15 @@ def test_a_worker_records_takes_dated_changes_and_refuses_one_in_force_until_acc
     _accepted_changes(s)
     said = capsys.readouterr().out
     assert said.count("\n") == 1 and f"({reason}): monthly_fee_by_plan[basic]; what was folded before" in said, said
+    with api_process(s, tmp_path) as (_, base):  # finance reads the same versions over HTTP
+        status, versions_read, _ = call(base, "GET", "/v1/plans/versions", scope="finance")
+        assert status == 200 and [v["digest"] for v in versions_read] == [
+            r["digest"] for r in asyncio.run(settings_log.versions(s))]
+        assert versions_read[-1]["changed_in_force"] == ["monthly_fee_by_plan[basic]"]
+        dated = {t["name"]: t["starts_at"] for t in versions_read[-1]["terms"]}
+        assert dated["monthly_fee_changes[basic@2027-02]"] == "2027-01-31T10:00:00Z"  # UTC+14's February
+        assert dated["monthly_fee_by_plan[basic]"] is None
+        assert call(base, "GET", "/v1/plans/versions", scope="portal:acct-000001")[0] == 403
     history = cli(s, "settings", "history")
     assert history.returncode == 0 and len(history.stdout.splitlines()) == 4
     assert history.stdout.splitlines()[-1].endswith("changed in force: monthly_fee_by_plan[basic]")
