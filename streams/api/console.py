@@ -1,7 +1,8 @@
 """The operator console at ``/console`` (issue 19): find an account or list them by status and
 owing, see its status, balance, funds held, invoices and dead letters, and place or release a
 fraud hold, post a goodwill credit, change the plan from the next period (among the plans sold,
-``plans``), or send an account's dead-lettered events again, from the page.
+``plans``), or send an account's dead-lettered events again, from the page; and read the plans'
+prices with every version of the settings that priced them (``/console/plans``).
 
 An operator signs in with their API token (``operator``: sees and acts; ``finance``: sees). The
 token itself is never kept in the browser: the session cookie is a signed, expiring token of
@@ -25,7 +26,9 @@ from streams.api.context import Context, command, context
 from streams.api.problems import PageRefused
 from streams.api.read_routes import STATUSES, account_view
 from streams.api.worker_routes import held_on_worker
+from streams.api.plans import catalogue, price_lines
 from streams.edge import commands
+from streams.worker import settings_log
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 ID_CHARS = r"^[A-Za-z0-9._:-]*$"
@@ -76,6 +79,17 @@ def search(q: str = Query("", max_length=64, pattern=ID_CHARS), status: str = Qu
     more = found[PAGE - 1].account_id if len(found) > PAGE else ""
     return pages.page("console_search.html", title="Accounts", q=q, scope=scope, accounts=found[:PAGE],
                       statuses=STATUSES.split("|"), chosen=status, owing=owing, more=more)
+
+
+@router.get("/plans")
+async def plans(scope: str = Depends(operator), ctx: Context = Depends(context)) -> Response:
+    """The plans and their prices as the worker folds with them, and every version of those
+    settings recorded on the log: when, by whom, why, and what was changed in force."""
+    versions = [{"at": statements.iso(r["recorded_at_ms"] // 1000), "by": r["recorded_by"], "reason": r["reason"],
+                 "digest": r["digest"][:12], "changed": r["changed_in_force"], "terms": len(r["terms"])}
+                for r in await settings_log.versions(ctx.settings)]
+    return pages.page("console_plans.html", title="Plans and prices", scope=scope,
+                      plans=[price_lines(p) for p in catalogue(ctx.settings).plans], versions=versions[::-1])
 
 
 @router.get("/accounts/{account_id}")

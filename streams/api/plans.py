@@ -45,3 +45,32 @@ def _prices(undated: tuple[tuple[str, int], ...], changes: tuple[tuple[str, str,
               if key.partition(":")[0] == name),
             *(PlanPrice(currency=key.partition(":")[2], amount_micros=micros, from_month=month)
               for key, month, micros in changes if key.partition(":")[0] == name)]
+
+
+def price_lines(plan: Plan) -> dict:
+    """A plan as the console's page lists it: each price as text, exactly (a rate of 0.0125 a
+    minute is not rounded to the cent), a dated one with the month it starts."""
+    def prices(found: list[PlanPrice], suffix: str = "") -> str:
+        return "; ".join(f"{exact(p.amount_micros)} {p.currency or 'any currency'}{suffix}"
+                         + (f" from {p.from_month}" if p.from_month else "") for p in found) or "none"
+
+    return {
+        "plan": plan.plan, "sold": plan.sold, "residential": plan.residential,
+        "lines": [("Monthly fee (R14)", prices(plan.monthly_fees)),
+                  ("Connection fee (R21)", prices(plan.connection_fees)),
+                  ("Inbound calls", prices(plan.inbound_per_minute, " a minute")),
+                  ("Credit limit, postpaid (R10)", prices(plan.credit_limits)),
+                  ("Included minutes (R4)", "; ".join([f"{plan.included_minutes} a month"] + [
+                      f"{m.minutes} from {m.from_month}" for m in plan.included_minutes_changes])),
+                  ("Rate cards", "; ".join([", ".join(plan.rate_cards) or "the default cards"] + [
+                      f"{', '.join(c.rate_cards)} from {c.from_month}" for c in plan.rate_card_changes])),
+                  ("Payment term", "; ".join([f"{plan.payment_terms_days} days"] + [
+                      f"{t.days} days from {t.from_month}" for t in plan.payment_terms_changes]))],
+    }
+
+
+def exact(micros: int) -> str:
+    """Micro-units as a decimal with every digit that is not zero, at least two: 9.99, 0.0125."""
+    whole, fraction = divmod(abs(micros), 1_000_000)
+    digits = f"{fraction:06d}".rstrip("0").ljust(2, "0")
+    return f"{'-' if micros < 0 else ''}{whole:,}.{digits}"

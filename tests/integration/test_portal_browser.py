@@ -256,6 +256,13 @@ def _console(page, base: str, out: Path) -> None:  # noqa: ANN001 - a Playwright
     page.fill("#credit-limit-amount", "250.00")
     page.click("#set-credit-limit")
     assert "Credit limit 250.00 USD from now on (credit-limit:" in page.inner_text("#notice")
+    # The plans as the worker prices them, and the versions of those settings (its start recorded the first).
+    page.click("#plans-link")
+    assert page.locator("h2.plan").all_inner_texts() == ["basic sold", "business sold"]
+    assert "Rate cards\tthe default cards" in page.locator(".prices").first.inner_text()
+    versions = page.locator("#versions tr").all_inner_texts()
+    assert len(versions) == 2 and "the first version" in versions[1], versions
+    page.screenshot(path=str(out / "console-plans.png"), full_page=True)
 
 
 def _in_french(page, settings, tmp_path: Path, out: Path) -> None:  # noqa: ANN001 - a page, Settings
