@@ -238,10 +238,10 @@ def rebuild(args: argparse.Namespace) -> int:
 
 def _accepted_changes(settings) -> None:  # noqa: ANN001 - Settings
     """Where a rebuild with today's settings was bound to differ: each change in force accepted."""
+    from streams.config.versions import moment
     from streams.worker import settings_log
 
     for record in asyncio.run(settings_log.versions(settings)):
         if record["changed_in_force"]:
-            when = datetime.fromtimestamp(record["recorded_at_ms"] // 1000, tz=timezone.utc)
-            print(f"settings changed in force at {when:%Y-%m-%dT%H:%M:%SZ} ({record['reason']}): "
+            print(f"settings changed in force at {moment(record['recorded_at_ms'])} ({record['reason']}): "
                   f"{', '.join(record['changed_in_force'])}; what was folded before differs when rebuilt")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import time
 
 from streams.cli.common import settings_of
 from streams.config.settings import ConfigError
@@ -71,13 +70,14 @@ def run_accept(args: argparse.Namespace) -> int:
 
 
 def run_history(args: argparse.Namespace) -> int:
+    from streams.config.versions import moment
     from streams.worker import settings_log
 
     for record in asyncio.run(settings_log.versions(settings_of(args))):
         if args.json:
             print(json.dumps(record, sort_keys=True))
             continue
-        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record["recorded_at_ms"] / 1000))
+        when = moment(record["recorded_at_ms"])
         changed = record["changed_in_force"]
         print(f"{when}\t{record['digest'][:12]}\t{record['recorded_by']}\t{len(record['terms'])} terms\t"
               f"{record['reason']}" + (f"\tchanged in force: {', '.join(changed)}" if changed else ""))

@@ -62,7 +62,7 @@ class Change:
     after: str
 
     def described(self) -> str:
-        since = "always" if self.starts_ms is None else _moment(self.starts_ms)
+        since = "always" if self.starts_ms is None else moment(self.starts_ms)
         before, after = self.before or "(none)", self.after or "(none)"
         return f"{self.name} {_short(before)} -> {_short(after)} (in force since {since})"
 
@@ -190,7 +190,8 @@ def _at_default(f: Any, value: Any) -> bool:
     return f.default_factory is not MISSING and value == f.default_factory()
 
 
-def _moment(ms: int) -> str:
+def moment(ms: int) -> str:
+    """Epoch milliseconds as ISO 8601 in UTC, to the second, as versions are shown."""
     return datetime.fromtimestamp(ms // 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

@@ -24,8 +24,7 @@ from dataclasses import dataclass
 
 from streams.worker.fold_settings import fold_settings_from
 from streams.config.settings import ConfigError, Settings
-from streams.config.versions import Change, Term, changes, in_force, terms_of, version_digest
-from streams.edge.rate_decks import load_rate_cards
+from streams.config.versions import Change, Term, changes, in_force, moment, terms_of, version_digest
 from streams.kafka.codec import codec_for
 from streams.kafka.producer import new_producer
 from streams.kafka.reader import read_topic
@@ -63,8 +62,8 @@ async def versions(settings: Settings) -> list[dict]:
 async def verdict(settings: Settings, now_ms: int | None = None) -> Verdict:
     """The settings at hand against the last recorded version; nothing is written."""
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
-    fold = fold_settings_from(settings)
-    terms = terms_of(fold, load_rate_cards(settings.rate_cards))
+    fold = fold_settings_from(settings)  # no published cards: its cards are the configured ones
+    terms = terms_of(fold, fold.rate_cards)
     plans = tuple(sorted(settings.plans))
     recorded = await versions(settings)
     last = recorded[-1] if recorded else None
@@ -135,9 +134,7 @@ def _terms_of_record(record: dict) -> dict[str, Term]:
 
 
 def _when(record: dict | None) -> str:
-    if record is None:
-        return "-"
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record["recorded_at_ms"] / 1000))
+    return "-" if record is None else moment(record["recorded_at_ms"])
 
 
 def _who() -> str:
