@@ -24,11 +24,10 @@ from projections.money import parse_decimal_micros
 from streams.api import access, pages, read_model as rm, statements
 from streams.api.context import Context, command, context
 from streams.api.problems import PageRefused
-from streams.api.read_routes import STATUSES, account_view
+from streams.api.read_routes import STATUSES, account_view, versions_of
 from streams.api.worker_routes import held_on_worker
 from streams.api.plans import catalogue, price_lines
 from streams.edge import commands
-from streams.worker import settings_log
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 ID_CHARS = r"^[A-Za-z0-9._:-]*$"
@@ -85,11 +84,9 @@ def search(q: str = Query("", max_length=64, pattern=ID_CHARS), status: str = Qu
 async def plans(scope: str = Depends(operator), ctx: Context = Depends(context)) -> Response:
     """The plans and their prices as the worker folds with them, and every version of those
     settings recorded on the log: when, by whom, why, and what was changed in force."""
-    versions = [{"at": statements.iso(r["recorded_at_ms"] // 1000), "by": r["recorded_by"], "reason": r["reason"],
-                 "digest": r["digest"][:12], "changed": r["changed_in_force"], "terms": len(r["terms"])}
-                for r in await settings_log.versions(ctx.settings)]
     return pages.page("console_plans.html", title="Plans and prices", scope=scope,
-                      plans=[price_lines(p) for p in catalogue(ctx.settings).plans], versions=versions[::-1])
+                      plans=[price_lines(p) for p in catalogue(ctx.settings).plans],
+                      versions=(await versions_of(ctx))[::-1])
 
 
 @router.get("/accounts/{account_id}")

@@ -201,6 +201,11 @@ async def settings_versions(who: str = Depends(caller), ctx: Context = Depends(c
     """Every version of the prices and rules the worker folds with, oldest first (read from the
     settings topic at each request)."""
     must(who in (access.OPERATOR, access.FINANCE))
+    return await versions_of(ctx)
+
+
+async def versions_of(ctx: Context) -> list[SettingsVersion]:
+    """The settings topic's versions as the API and the console show them."""
     return [SettingsVersion(
         digest=r["digest"], recorded_at=statements.iso(r["recorded_at_ms"] // 1000), recorded_by=r["recorded_by"],
         reason=r["reason"], changed_in_force=r["changed_in_force"], plans=r["plans"],
@@ -235,7 +240,8 @@ async def trial_balance(month: str = Query(pattern=r"^20[0-9]{2}-(0[1-9]|1[0-2])
     must(who in (access.OPERATOR, access.FINANCE))
     books = ctx.settings.books_time_zone
     lines = await run_in_threadpool(tb.trial_balance, ctx.reader.rows, month, False, books)
-    return TrialBalance(month=month, time_zone=books, lines=[LedgerAccountLine(**vars(x)) for x in lines], unbalanced=tb.unbalanced(lines))
+    return TrialBalance(month=month, time_zone=books, lines=[LedgerAccountLine(**vars(x)) for x in lines],
+                        unbalanced=tb.unbalanced(lines))
 
 
 @router.get("/accounts/{account_id}/dead-letters", response_model=list[DeadLetterOut])

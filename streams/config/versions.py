@@ -93,9 +93,10 @@ def changes(before: dict[str, Term], after: dict[str, Term]) -> list[Change]:
     out = []
     for name in sorted(before.keys() | after.keys()):
         b, a = before.get(name), after.get(name)
-        if b is not None and a is not None and b == a:
+        if b == a:
             continue
-        starts = _earliest(b.starts_ms if b else a.starts_ms, a.starts_ms if a else b.starts_ms)  # type: ignore[union-attr]
+        either = b or a  # one of them is there
+        starts = _earliest((b or either).starts_ms, (a or either).starts_ms)  # type: ignore[union-attr]
         out.append(Change(name, starts, b.value if b else "", a.value if a else ""))
     return out
 
