@@ -8,7 +8,8 @@
 #   - only voiceledger api (User:voiceledger-api) and the edge (User:voiceledger-ingest: ingest,
 #     receive, follow, tick, rates import) write the events topic and the rates topic;
 #   - only the workers (User:voiceledger-worker) write what the ledger derives: entries, rated
-#     calls, statuses, invoices, numbering, dead letters, and their own changelogs;
+#     calls, statuses, invoices, numbering, dead letters, their own changelogs, and the versions
+#     of their settings (voiceledger.settings: a forged version could stop every worker's start);
 #   - readers (User:voiceledger-reader: verify, reconcile, finance's consumers) only read.
 # Usage: BOOTSTRAP=kafka:9093 CONFIG=admin.properties sh deploy/kafka/acls.sh
 # The topic names are the defaults (settings events_topic, ... and app_id "voiceledger").
@@ -36,6 +37,11 @@ for topic in voiceledger.ledger.entries voiceledger.calls.rated voiceledger.acco
   acl --allow-principal User:voiceledger-worker --operation Write --operation Read --operation Describe --topic "$topic"
 done
 acl --allow-principal User:voiceledger-worker --operation All --resource-pattern-type prefixed --topic voiceledger-
+# Versions of the fold's settings (streams/worker/settings_log.py): a worker records its own at
+# start; `voiceledger settings accept` runs with a worker's credentials; the API lists them.
+acl --allow-principal User:voiceledger-worker --operation Write --operation Read --operation Describe \
+    --topic voiceledger.settings
+acl --allow-principal User:voiceledger-api --operation Read --operation Describe --topic voiceledger.settings
 acl --allow-principal User:voiceledger-worker --operation All --resource-pattern-type prefixed --group voiceledger
 
 # Readers: read the outputs and the log, write nothing.

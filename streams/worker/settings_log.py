@@ -18,9 +18,12 @@ Time is the wall clock here, not an event's: the question is what may already ha
 from __future__ import annotations
 
 import getpass
+import logging
 import socket
 import time
 from dataclasses import dataclass
+
+from schemas.codec import DecodeError
 
 from streams.worker.fold_settings import fold_settings_from
 from streams.config.settings import ConfigError, Settings
@@ -30,6 +33,9 @@ from streams.kafka.producer import new_producer
 from streams.kafka.reader import read_topic
 from streams.kafka.security import client_kwargs
 from streams.kafka.topics import ensure_topics
+from streams.observe import metrics
+
+log = logging.getLogger("voiceledger.settings")
 
 READ_TIMEOUT_S = 30.0
 CHANGES_NAMED_MAX = 3  # in the one line that refuses a version; ``settings check`` lists them all
@@ -52,11 +58,19 @@ class Verdict:
 
 
 async def versions(settings: Settings) -> list[dict]:
-    """Every recorded version, oldest first."""
+    """Every recorded version, oldest first. A record that is not one (not Avro, another
+    schema) is left out, logged and counted: it must not stop every worker's start."""
     codec = codec_for(settings)
     records = await read_topic(settings.broker, settings.settings_topic, timeout_s=READ_TIMEOUT_S, idle_s=0.3,
                                security=client_kwargs(settings))
-    return [codec.decode_settings_version(r.value) for r in records]
+    found = []
+    for r in records:
+        try:
+            found.append(codec.decode_settings_version(r.value or b""))
+        except DecodeError as exc:
+            log.error("settings topic offset %d left out (%s): %s", r.offset, exc.code, exc)
+            metrics.EVENTS_REJECTED.labels(topic=settings.settings_topic, reason=exc.code).inc()
+    return found
 
 
 async def verdict(settings: Settings, now_ms: int | None = None) -> Verdict:

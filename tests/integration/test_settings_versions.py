@@ -13,6 +13,8 @@ from dataclasses import replace
 import pytest
 
 from streams.config.settings import ConfigError, Settings
+from streams.kafka.codec import codec_for
+from streams.kafka.producer import produce_raw
 from streams.worker import settings_log
 from streams.worker.supervise import worker_env
 from tests.integration.api_scenario import api_process, call
@@ -94,5 +96,11 @@ def test_a_worker_records_takes_dated_changes_and_refuses_one_in_force_until_acc
     assert history.stdout.splitlines()[-1].endswith("changed in force: monthly_fee_by_plan[basic]")
     back = cli(s, "settings", "check")  # the first version again would be a change in force too
     assert back.returncode == 1 and "IN FORCE" in back.stdout
+    # Hostile records on the topic (not Avro, another schema) are left out, never a worker's stop.
+    dead_letter = codec_for(s).encode_dead_letter(reason_code="x", reason="x", source_topic="t", source_partition=0,
+                                                  source_offset=0, source_index=0, original=b"")
+    asyncio.run(produce_raw(s, s.settings_topic, [(0, b"junk", b"\x00\xff not avro"), (0, b"dl", dead_letter)]))
+    assert asyncio.run(settings_log.guard(edited, NOW)) == ("unchanged", last["digest"])
+    assert len(asyncio.run(settings_log.versions(s))) == 4
     bad = cli(s, "settings", "accept", "--reason", " ")
     assert bad.returncode == 2 and bad.stderr.startswith("voiceledger: error: --reason:")

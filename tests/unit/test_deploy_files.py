@@ -158,4 +158,5 @@ def test_only_the_api_and_the_edge_may_write_the_events_topic(tmp_path):
               if t == "voiceledger.events" or (t.endswith("*") and "voiceledger.events".startswith(t[:-1]))}
     assert events == {"User:voiceledger-api", "User:voiceledger-ingest"}
     assert writers["voiceledger.invoices"] == {"User:voiceledger-worker"}
+    assert writers["voiceledger.settings"] == {"User:voiceledger-worker"}, "a forged version could stop every start"
     assert "User:voiceledger-reader" not in {p for ps in writers.values() for p in ps}
