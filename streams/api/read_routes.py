@@ -205,13 +205,18 @@ async def settings_versions(who: str = Depends(caller), ctx: Context = Depends(c
 
 
 async def versions_of(ctx: Context) -> list[SettingsVersion]:
-    """The settings topic's versions as the API and the console show them."""
+    """The settings topic's versions as the API and the console show them; 503 when the broker
+    cannot be read."""
+    try:
+        found = await settings_log.versions(ctx.settings)
+    except Exception as exc:  # noqa: BLE001 - aiokafka's errors, a timeout: the broker is down or too slow
+        raise Problem(503, "log-unavailable", f"the settings topic could not be read: {type(exc).__name__}") from None
     return [SettingsVersion(
         digest=r["digest"], recorded_at=statements.iso(r["recorded_at_ms"] // 1000), recorded_by=r["recorded_by"],
         reason=r["reason"], changed_in_force=r["changed_in_force"], plans=r["plans"],
         terms=[SettingsTerm(name=t["name"], value=t["value"], starts_at=None if t["starts_ms"] is None
                             else statements.iso(t["starts_ms"] // 1000)) for t in r["terms"]])
-        for r in await settings_log.versions(ctx.settings)]
+        for r in found]
 
 
 @router.get("/receivables", response_model=Receivables)

@@ -21,3 +21,20 @@ def test_a_plans_lines_name_each_price_its_currency_and_the_month_a_change_start
     assert lines["Inbound calls"] == "0.0125 any currency a minute"
     assert lines["Included minutes (R4)"] == "100 a month; 200 from 2027-01"
     assert lines["Connection fee (R21)"] == "none" and lines["Rate cards"] == "the default cards"
+
+
+def test_versions_from_a_broker_that_is_not_there_are_a_503_not_a_traceback():
+    import asyncio
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    import pytest
+
+    from streams.api.problems import Problem
+    from streams.api.read_routes import versions_of
+    from streams.config.settings import Settings
+
+    ctx = SimpleNamespace(settings=replace(Settings(), broker="127.0.0.1:1"))
+    with pytest.raises(Problem) as refused:
+        asyncio.run(versions_of(ctx))
+    assert (refused.value.status, refused.value.kind) == (503, "log-unavailable")
