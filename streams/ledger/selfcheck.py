@@ -26,6 +26,7 @@ from streams.clickhouse.journal import customer_balances, trial_balance
 from streams.kafka.admin import committed_offsets
 from streams.kafka.reader import read_account_states, read_topic
 from streams.kafka.security import client_kwargs
+from streams.kafka.topics import ensure_topics
 
 
 def verify(settings: Settings) -> list[str]:
@@ -139,6 +140,7 @@ def refold(settings: Settings, new_app_id: str, clickhouse_url: str, log_path: P
 
     # Here as well as in the refolding worker: a refusal is then this command's one line, not an
     # exit in the worker's log.
+    asyncio.run(ensure_topics(settings))  # the settings topic is new to a ledger upgraded from before it
     asyncio.run(settings_log.guard(settings))
     target = asyncio.run(committed_offsets(settings))
     fresh = refold_settings(settings, new_app_id, clickhouse_url)

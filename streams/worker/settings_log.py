@@ -91,8 +91,8 @@ async def verdict(settings: Settings, now_ms: int | None = None) -> Verdict:
 async def guard(settings: Settings, now_ms: int | None = None) -> tuple[str, str]:
     """Before a worker folds: record the version at hand if it is new and safe; raise
     ``ConfigError`` (one line) if it changes a term already in force. Returns what it did
-    ("recorded", "unchanged") and the version's digest."""
-    await ensure_topics(settings)
+    ("recorded", "unchanged") and the version's digest. The topics must be there (``ensure_topics``:
+    a worker makes them first)."""
     v = await verdict(settings, now_ms)
     if v.unchanged:
         return "unchanged", v.digest

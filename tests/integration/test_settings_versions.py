@@ -15,6 +15,7 @@ import pytest
 from streams.config.settings import ConfigError, Settings
 from streams.kafka.codec import codec_for
 from streams.kafka.producer import produce_raw
+from streams.kafka.topics import ensure_topics
 from streams.worker import settings_log
 from streams.worker.supervise import worker_env
 from tests.integration.api_scenario import api_process, call
@@ -42,6 +43,7 @@ def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess:
 
 def test_a_worker_records_takes_dated_changes_and_refuses_one_in_force_until_accepted(broker, tmp_path, capsys):
     s = own_settings(broker, tmp_path)
+    asyncio.run(ensure_topics(s))  # as a worker does before its check
     assert asyncio.run(settings_log.guard(s, NOW))[0] == "recorded"
     assert asyncio.run(settings_log.guard(s, NOW))[0] == "unchanged"
     dated = replace(s, monthly_fees=("basic:9.99", "basic:10.99@2027-02"))
