@@ -120,6 +120,7 @@ _DISPOSITION = {d.value: d for d in Disposition}  # a dict probe is ~10x cheaper
 _DIRECTION = {d.value: d for d in Direction}
 _STATUS = {s.value: s for s in ev.AccountStatus}
 STATE_SUBJECT = "voiceledger.state.AccountState"
+ERASURE_SUBJECTS = {"voiceledger.ErasureRequested": "request", "voiceledger.ErasureAnswered": "answer"}
 # The AccountState version the kernel's own state writer writes (schemas/avro_kernel.pyx:
 # write_state). A newer version goes through the dict until that writer learns it, and
 # tests/unit/test_state_writer.py fails until then.
@@ -458,6 +459,22 @@ class EventCodec:
         if subject != "voiceledger.SettingsVersion":
             raise DecodeError("not_a_settings_version", subject)
         return record
+
+    # --- subscribers' erasure requests and their answers (the erasure-requests topic) ------
+
+    def encode_erasure_request(self, record: dict) -> bytes:
+        return self._write("voiceledger.ErasureRequested", record)
+
+    def encode_erasure_answer(self, record: dict) -> bytes:
+        return self._write("voiceledger.ErasureAnswered", record)
+
+    def decode_erasure_record(self, value: bytes) -> tuple[str, dict]:
+        """("request" or "answer", the record); any other record is a ``DecodeError``."""
+        subject, record = self._read(value)
+        kind = ERASURE_SUBJECTS.get(subject)
+        if kind is None:
+            raise DecodeError("not_an_erasure_record", subject)
+        return kind, record
 
     # --- journal entries (ledger.entries) ------------------------------------------------
 

@@ -10,6 +10,7 @@
 #   - only the workers (User:voiceledger-worker) write what the ledger derives: entries, rated
 #     calls, statuses, invoices, numbering, dead letters, their own changelogs, and the versions
 #     of their settings (voiceledger.settings: a forged version could stop every worker's start);
+#   - only the API writes the subscribers' erasure requests and their answers;
 #   - readers (User:voiceledger-reader: verify, reconcile, finance's consumers) only read.
 # Usage: BOOTSTRAP=kafka:9093 CONFIG=admin.properties sh deploy/kafka/acls.sh
 # The topic names are the defaults (settings events_topic, ... and app_id "voiceledger").
@@ -42,6 +43,11 @@ acl --allow-principal User:voiceledger-worker --operation All --resource-pattern
 acl --allow-principal User:voiceledger-worker --operation Write --operation Read --operation Describe \
     --topic voiceledger.settings
 acl --allow-principal User:voiceledger-api --operation Read --operation Describe --topic voiceledger.settings
+# Subscribers' erasure requests and their answers (streams/ledger/erasure_queue.py): the portal
+# asks and the console answers, both in the API; `voiceledger subscriber ask | answer` runs with
+# the API's credentials (as `subscriber erase` does: it logs the erasure on the events topic).
+acl --allow-principal User:voiceledger-api --operation Write --operation Read --operation Describe \
+    --topic voiceledger.erasure-requests
 acl --allow-principal User:voiceledger-worker --operation All --resource-pattern-type prefixed --group voiceledger
 
 # Readers: read the outputs and the log, write nothing.

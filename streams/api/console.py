@@ -2,7 +2,8 @@
 owing, see its status, balance, funds held, invoices and dead letters, and place or release a
 fraud hold, post a goodwill credit, change the plan from the next period (among the plans sold,
 ``plans``), or send an account's dead-lettered events again, from the page; and read the plans'
-prices with every version of the settings that priced them (``/console/plans``).
+prices with every version of the settings that priced them (``/console/plans``); and answer
+customers' erasure requests, erasing or declining with a reason (``/console/erasure-requests``, R32).
 
 An operator signs in with their API token (``operator``: sees and acts; ``finance``: sees). The
 token itself is never kept in the browser: the session cookie is a signed, expiring token of
@@ -21,13 +22,14 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from projections.money import parse_decimal_micros
-from streams.api import access, pages, read_model as rm, statements
+from streams.api import access, erasure_routes, pages, read_model as rm, statements
 from streams.api.context import Context, command, context
-from streams.api.problems import PageRefused
+from streams.api.problems import PageRefused, Problem
 from streams.api.read_routes import STATUSES, account_view, versions_of
 from streams.api.worker_routes import held_on_worker
 from streams.api.plans import catalogue, price_lines
 from streams.edge import commands
+from streams.ledger import erasure_queue
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 ID_CHARS = r"^[A-Za-z0-9._:-]*$"
@@ -62,6 +64,7 @@ async def login(request: Request, ctx: Context = Depends(context)) -> Response:
 
 
 PAGE = 50
+ANSWERED_SHOWN = 50
 
 
 @router.get("")
@@ -87,6 +90,38 @@ async def plans(scope: str = Depends(operator), ctx: Context = Depends(context))
     return pages.page("console_plans.html", title="Plans and prices", scope=scope,
                       plans=[price_lines(p) for p in catalogue(ctx.settings).plans],
                       versions=(await versions_of(ctx))[::-1])
+
+
+@router.get("/erasure-requests")
+async def erasure_requests(request: Request, notice: str = Query("", max_length=300), scope: str = Depends(operator),
+                           ctx: Context = Depends(context)) -> Response:
+    """R32: the requests waiting for an answer, the one due first first, and the last answered."""
+    found = await erasure_routes.queue_of(ctx)
+    now_ms = int(time.time() * 1000)
+    views = [erasure_routes.view(s, now_ms) for s in sorted(found.values(), key=lambda s: s.request.due_at_ms)]
+    answered = sorted((v for v in views if v.outcome), key=lambda v: v.answered_at or "", reverse=True)
+    return pages.page("console_erasures.html", title="Erasure requests", scope=scope, notice=notice,
+                      waiting=[v for v in views if not v.outcome], answered=answered[:ANSWERED_SHOWN],
+                      operator=scope == access.OPERATOR, reviewed=ctx.settings.portal_erasure == "reviewed",
+                      csrf=ctx.signer.csrf(request.cookies.get(COOKIE, "")))
+
+
+@router.post("/erasure-requests/{request_id}")
+async def answer_erasure(request: Request, request_id: str, scope: str = Depends(operator),
+                         ctx: Context = Depends(context)) -> Response:
+    """Erase, or decline with a reason; a refusal (answered already, no reason) is said on the page."""
+    fields = await pages.form(request)
+    if scope != access.OPERATOR or fields is None or not pages.csrf_ok(ctx, request, COOKIE, fields):
+        return pages.message("Not done", "Only an operator may act, from a fresh page.", 403, base="console_base.html")
+    outcome, reason = fields.get("outcome", "")[:16], fields.get("reason", "")[:600]
+    try:
+        done = await run_in_threadpool(erasure_routes.refused_as_problems, lambda: erasure_queue.answer(
+            ctx.settings, request_id[:64], outcome, reason, "console:operator"))
+        notice = (f"{request_id}: erased, {done.erasure.call_log_rows_anonymised} call-log rows anonymised"
+                  if done.erasure else f"{request_id}: declined; the customer's portal shows the reason")
+    except Problem as exc:
+        notice = f"{request_id[:64]}: not answered: {exc.detail}"
+    return RedirectResponse(f"/console/erasure-requests?notice={quote(notice[:300])}", status_code=303)
 
 
 @router.get("/accounts/{account_id}")

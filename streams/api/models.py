@@ -447,3 +447,28 @@ class Erasure(BaseModel):
     call_log_rows_anonymised: int
     erasure_event: str
     subscriber_key_deleted: bool
+
+
+class ErasureAnswerBody(_Strict):
+    """An operator's answer to an erasure request (R32)."""
+
+    outcome: Literal["ERASED", "DECLINED"]
+    reason: str = Field(default="", max_length=500, description="DECLINED: why, as the customer is told it")
+
+
+class ErasureRequestView(BaseModel):
+    """A subscriber's request to erase their personal data, and its answer once given (R32: due
+    within 30 days)."""
+
+    request_id: str
+    account_id: str
+    requested_at: str
+    due_at: str
+    via: str
+    reference: str
+    overdue: bool = Field(description="unanswered at its due moment")
+    outcome: Literal["ERASED", "DECLINED"] | None = None
+    answered_at: str | None = None
+    answered_by: str | None = None
+    reason: str | None = None
+    erasure: Erasure | None = Field(default=None, description="what the erasure did, in the answer that ran it")

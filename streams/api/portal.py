@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from projections.erasure_requests import ERASED, of_account
 from projections.money import parse_decimal_micros
 from projections.plan_prices import credit_limit_in_force
 from streams.api import pages, read_model as rm, statements
@@ -31,6 +32,7 @@ from streams.api.problems import PageRefused, Problem
 from streams.api.read_routes import call_page, pdf_response
 from streams.clickhouse.privacy import export_records
 from streams.edge import commands
+from streams.ledger import erasure_queue
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
 COOKIE = "vl_portal"
@@ -230,9 +232,35 @@ def _refusal(t, exc: Problem, shown: str, issued_at_s: int) -> str:  # noqa: ANN
 
 
 @router.get("/privacy")
-def privacy(request: Request, account_id: str = Depends(customer), ctx: Context = Depends(context)) -> Response:
+async def privacy(request: Request, account_id: str = Depends(customer), ctx: Context = Depends(context)) -> Response:
+    """With ``portal_erasure = reviewed``, the page also says where the customer's requests stand."""
+    reviewed = ctx.settings.portal_erasure == "reviewed"
     return _page(ctx, "portal_privacy.html", title=_words(ctx)("My data"), account_id=account_id,
-                 key=pages.new_key(), csrf=ctx.signer.csrf(request.cookies.get(COOKIE, "")))
+                 key=pages.new_key(), csrf=ctx.signer.csrf(request.cookies.get(COOKIE, "")), reviewed=reviewed,
+                 requests=await _requests_of(ctx, account_id) if reviewed else [])
+
+
+async def _requests_of(ctx: Context, account_id: str) -> list[dict[str, str]] | None:
+    """The account's erasure requests as the page words them, newest first; None when the log
+    cannot be read (the page says so, and still offers the export and the form)."""
+    try:
+        found = of_account(await erasure_queue.read_queue(ctx.settings), account_id)
+    except Exception:  # noqa: BLE001 - aiokafka's errors, a timeout: the broker is down or too slow
+        return None
+    t, day = _words(ctx), lambda ms: statements.iso(ms // 1000)[:10]
+    lines = []
+    for s in found:
+        asked, a = day(s.request.requested_at_ms), s.answer
+        if a is None:
+            text = t("Your request of {date} is being reviewed: we answer it by {due}.").format(
+                date=asked, due=day(s.request.due_at_ms))
+        elif a.outcome == ERASED:
+            text = t("Your personal data was erased on {date}.").format(date=day(a.answered_at_ms))
+        else:
+            text = t("Your request of {date} was declined on {answered}: {reason}").format(
+                date=asked, answered=day(a.answered_at_ms), reason=a.reason)
+        lines.append({"id": s.request.request_id, "text": text})
+    return lines
 
 
 @router.post("/export")
@@ -247,17 +275,38 @@ async def export(request: Request, account_id: str = Depends(customer), ctx: Con
 
 @router.post("/erasure")
 async def erasure(request: Request, account_id: str = Depends(customer), ctx: Context = Depends(context)) -> Response:
-    """R32: the customer's own erasure, at once, as the operator's ``POST .../erasure`` does it: their
-    key deleted, their numbers anonymised in the call log, the erasure logged; billing records
-    stay. It cannot be undone, so the customer types their account id to confirm it; the form's
-    key makes a second click the same request."""
+    """R32: the customer's own erasure, as the operator's ``POST .../erasure`` does it: their key
+    deleted, their numbers anonymised in the call log, the erasure logged; billing records stay.
+    At once, or (``portal_erasure = reviewed``) as a request an operator answers within 30 days.
+    It cannot be undone, so the customer types their account id to confirm it; the form's key
+    makes a second click the same request."""
     fields = await _posted(request, ctx, account_id, "/portal/privacy")
     t = _words(ctx)
     if fields.get("confirm", "").strip() != account_id:
         return _message(ctx, t("Not erased"), t("To confirm, type your account id ({account_id}) exactly.").format(
             account_id=account_id), 422, base=BASE, account_id=account_id, back="/portal/privacy")
+    if ctx.settings.portal_erasure == "reviewed":
+        return await _ask_for_erasure(ctx, account_id, "portal:" + fields.get("key", "")[:64])
     done = await run_in_threadpool(erase_now, ctx, account_id, "portal:" + fields.get("key", "")[:64])
     return _message(ctx, t("Your personal data is erased"), t(
         "Your name, address and numbers can no longer be read: {count} call records keep only their amounts and "
         "destinations. Your invoices and payments stay, as the law requires (R32).").format(
             count=done.call_log_rows_anonymised), 200, base=BASE, kind="done", account_id=account_id, back="/portal")
+
+
+async def _ask_for_erasure(ctx: Context, account_id: str, reference: str) -> Response:
+    """R32 with a review: the request is logged for an operator, who answers within 30 days; a
+    request still open is the one the customer is shown again."""
+    t = _words(ctx)
+    try:
+        status, _ = await run_in_threadpool(erasure_queue.ask, ctx.settings, account_id, "portal", reference)
+    except erasure_queue.RequestRefused:  # a form not of this page's making (its key)
+        return _message(ctx, t("Not sent"), t("The form expired; open the page again."), 400, base=BASE,
+                        account_id=account_id, back="/portal/privacy")
+    except Exception:  # noqa: BLE001 - the broker is down or too slow: nothing was asked
+        return _message(ctx, t("Not sent"), t("Your request could not be sent; try again in a few minutes."), 503,
+                        base=BASE, account_id=account_id, back="/portal/privacy")
+    return _message(ctx, t("Request received"), t(
+        "Your request {request} is received. We answer it by {date} (R32); this page shows our answer.").format(
+            request=status.request.request_id, date=statements.iso(status.request.due_at_ms // 1000)[:10]),
+        202, base=BASE, kind="done", account_id=account_id, back="/portal/privacy")

@@ -68,6 +68,17 @@ MESSAGES = (
     "REGISTERED", "ACTIVE", "SUSPENDED", "FRAUD_HOLD", "TERMINATED", "prepaid", "postpaid", "REGULAR", "INTERIM",
     "CREDIT_NOTE", "OUTBOUND", "INBOUND", "usage", "usage_correction", "payment", "refund", "chargeback", "fee",
     "fee_credit", "termination_fee", "balance_refund", "invoice", "dispute_credit", "adjustment", "connection_fee",
+    # erasure requests reviewed by an operator (R32, portal_erasure = reviewed)
+    "Ask to erase my personal data",
+    "We review every request first and answer it within 30 days. If the law obliges us to keep your details for "
+    "now (an open dispute or a debt being collected, for example), we tell you why.",
+    "Request received",
+    "Your request {request} is received. We answer it by {date} (R32); this page shows our answer.",
+    "Your request of {date} is being reviewed: we answer it by {due}.",
+    "Your personal data was erased on {date}.",
+    "Your request of {date} was declined on {answered}: {reason}",
+    "The state of your requests cannot be shown right now; try again in a few minutes.",
+    "Your request could not be sent; try again in a few minutes.",
 )
 
 _FR = (
@@ -121,6 +132,18 @@ _FR = (
     "Paiement", "Remboursement", "Rétrofacturation", "Abonnement", "Crédit d'abonnement", "Frais de résiliation",
     "Remboursement du solde", "Facture (arrondis et taxes)", "Crédit de contestation", "Ajustement",
     "Frais de changement de forfait",
+    "Demander l'effacement de mes données personnelles",
+    "Nous examinons d'abord chaque demande et y répondons sous 30 jours. Si la loi nous oblige à conserver vos "
+    "coordonnées pour l'instant (une contestation en cours ou une dette en recouvrement, par exemple), nous vous "
+    "en donnons la raison.",
+    "Demande reçue",
+    "Votre demande {request} est reçue. Nous y répondrons au plus tard le {date} (R32) ; cette page affichera "
+    "notre réponse.",
+    "Votre demande du {date} est en cours d'examen : nous y répondrons au plus tard le {due}.",
+    "Vos données personnelles ont été effacées le {date}.",
+    "Votre demande du {date} a été refusée le {answered} : {reason}",
+    "L'état de vos demandes ne peut pas être affiché pour le moment ; réessayez dans quelques minutes.",
+    "Votre demande n'a pas pu être envoyée ; réessayez dans quelques minutes.",
 )
 
 _DE = (
@@ -175,6 +198,17 @@ _DE = (
     "Verbindungskorrektur", "Zahlung", "Erstattung", "Rückbuchung", "Grundgebühr", "Gutschrift Grundgebühr",
     "Kündigungsgebühr", "Erstattung des Guthabens", "Rechnung (Rundung und Steuern)", "Gutschrift aus Beanstandung",
     "Anpassung", "Tarifwechselgebühr",
+    "Löschung meiner personenbezogenen Daten beantragen",
+    "Wir prüfen jeden Antrag zuerst und beantworten ihn innerhalb von 30 Tagen. Wenn uns das Gesetz verpflichtet,"
+    " Ihre Angaben vorerst aufzubewahren (etwa bei einer offenen Beanstandung oder einer Forderung im Inkasso), "
+    "nennen wir Ihnen den Grund.",
+    "Antrag eingegangen",
+    "Ihr Antrag {request} ist eingegangen. Wir beantworten ihn bis zum {date} (R32); diese Seite zeigt unsere Antwort.",
+    "Ihr Antrag vom {date} wird geprüft: Wir beantworten ihn bis zum {due}.",
+    "Ihre personenbezogenen Daten wurden am {date} gelöscht.",
+    "Ihr Antrag vom {date} wurde am {answered} abgelehnt: {reason}",
+    "Der Stand Ihrer Anträge kann gerade nicht angezeigt werden; versuchen Sie es in einigen Minuten erneut.",
+    "Ihr Antrag konnte nicht gesendet werden; versuchen Sie es in einigen Minuten erneut.",
 )
 
 _NL = (
@@ -228,6 +262,17 @@ _NL = (
     "Gesprekscorrectie", "Betaling", "Terugbetaling", "Terugboeking", "Abonnement", "Creditering abonnement",
     "Opzeggingskosten", "Terugbetaling van het saldo", "Factuur (afronding en belastingen)", "Creditering na geschil",
     "Aanpassing", "Kosten abonnementswijziging",
+    "Verwijdering van mijn persoonsgegevens aanvragen",
+    "We beoordelen elk verzoek eerst en beantwoorden het binnen 30 dagen. Als de wet ons verplicht uw gegevens "
+    "voorlopig te bewaren (bijvoorbeeld bij een lopend geschil of een schuld in incasso), laten we u weten "
+    "waarom.",
+    "Verzoek ontvangen",
+    "Uw verzoek {request} is ontvangen. We beantwoorden het uiterlijk op {date} (R32); deze pagina toont ons antwoord.",
+    "Uw verzoek van {date} wordt beoordeeld: we beantwoorden het uiterlijk op {due}.",
+    "Uw persoonsgegevens zijn op {date} verwijderd.",
+    "Uw verzoek van {date} is op {answered} afgewezen: {reason}",
+    "De stand van uw verzoeken kan nu niet worden getoond; probeer het over enkele minuten opnieuw.",
+    "Uw verzoek kon niet worden verzonden; probeer het over enkele minuten opnieuw.",
 )
 
 _ES = (
@@ -279,6 +324,18 @@ _ES = (
     "Mensual", "Intermedia", "Factura rectificativa", "Saliente", "Entrante", "Consumo", "Corrección de llamada", "Pago",
     "Reembolso", "Retrocesión", "Cuota", "Abono de cuota", "Penalización por baja", "Devolución del saldo",
     "Factura (redondeo e impuestos)", "Abono por reclamación", "Ajuste", "Cargo por cambio de tarifa",
+    "Solicitar la supresión de mis datos personales",
+    "Revisamos primero cada solicitud y la respondemos en un plazo de 30 días. Si la ley nos obliga a conservar "
+    "sus datos por ahora (por ejemplo, una reclamación abierta o una deuda en gestión de cobro), le indicamos el "
+    "motivo.",
+    "Solicitud recibida",
+    "Hemos recibido su solicitud {request}. La responderemos a más tardar el {date} (R32); esta página mostrará "
+    "nuestra respuesta.",
+    "Su solicitud del {date} está en revisión: la responderemos a más tardar el {due}.",
+    "Sus datos personales se suprimieron el {date}.",
+    "Su solicitud del {date} fue denegada el {answered}: {reason}",
+    "El estado de sus solicitudes no se puede mostrar ahora; inténtelo de nuevo en unos minutos.",
+    "No se pudo enviar su solicitud; inténtelo de nuevo en unos minutos.",
 )
 
 _IT = (
@@ -331,6 +388,17 @@ _IT = (
     "Intermedia", "Nota di credito", "In uscita", "In entrata", "Traffico", "Rettifica chiamata", "Pagamento",
     "Rimborso", "Storno bancario", "Canone", "Accredito canone", "Costo di recesso", "Rimborso del saldo",
     "Fattura (arrotondamenti e imposte)", "Accredito per contestazione", "Rettifica", "Costo cambio piano",
+    "Chiedere la cancellazione dei miei dati personali",
+    "Esaminiamo prima ogni richiesta e rispondiamo entro 30 giorni. Se la legge ci obbliga a conservare i suoi "
+    "dati per ora (ad esempio un reclamo aperto o un credito in recupero), le spieghiamo il motivo.",
+    "Richiesta ricevuta",
+    "La sua richiesta {request} è stata ricevuta. Risponderemo entro il {date} (R32); questa pagina mostrerà la "
+    "nostra risposta.",
+    "La sua richiesta del {date} è in esame: risponderemo entro il {due}.",
+    "I suoi dati personali sono stati cancellati il {date}.",
+    "La sua richiesta del {date} è stata respinta il {answered}: {reason}",
+    "Lo stato delle sue richieste non può essere mostrato ora; riprovi tra qualche minuto.",
+    "Non è stato possibile inviare la sua richiesta; riprovi tra qualche minuto.",
 )
 
 _RU = (
@@ -381,6 +449,16 @@ _RU = (
     "Входящий", "Услуги связи", "Исправление звонка", "Платёж", "Возврат", "Отзыв платежа банком",
     "Абонентская плата", "Возврат абонентской платы", "Плата за расторжение", "Возврат остатка",
     "Счёт (округление и налоги)", "Зачёт по претензии", "Корректировка", "Плата за смену тарифа",
+    "Запросить удаление моих персональных данных",
+    "Мы сначала рассматриваем каждый запрос и отвечаем на него в течение 30 дней. Если закон обязывает нас пока "
+    "хранить ваши данные (например, при открытой претензии или взыскании задолженности), мы сообщим причину.",
+    "Запрос получен",
+    "Ваш запрос {request} получен. Мы ответим на него не позднее {date} (R32); ответ появится на этой странице.",
+    "Ваш запрос от {date} рассматривается: мы ответим на него не позднее {due}.",
+    "Ваши персональные данные удалены {date}.",
+    "Ваш запрос от {date} отклонён {answered}: {reason}",
+    "Состояние ваших запросов сейчас не может быть показано; повторите попытку через несколько минут.",
+    "Не удалось отправить ваш запрос; повторите попытку через несколько минут.",
 )
 
 PORTAL_WORDS = Catalogue(MESSAGES, {"fr": _FR, "de": _DE, "nl": _NL, "es": _ES, "it": _IT, "ru": _RU})

@@ -97,6 +97,10 @@ class Settings:
     # Each version of the fold's settings, as a worker first ran it (streams/config/versions.py):
     # one partition, kept for ever. A rebuild's worker reads the live workers' (the same name).
     settings_topic: str = setting("voiceledger.settings", check=checks.topic)
+    # Subscribers' erasure requests and their answers (portal_erasure = reviewed;
+    # streams/ledger/erasure_queue.py): one partition, kept for ever, the record that R32's
+    # 30 days were kept.
+    erasure_requests_topic: str = setting("voiceledger.erasure-requests", check=checks.topic)
     # Topic retention (streams/kafka/topics.py): the events topic keeps every record; a worker
     # refuses one that expires unless this says the log is kept elsewhere (tiered storage, a mirror).
     allow_finite_event_retention: bool = setting(False)
@@ -242,6 +246,10 @@ class Settings:
     portal_secret_file: str = setting("", check=checks.file_if_set)
     portal_base_url: str = setting("http://127.0.0.1:8080", check=checks.base_url)
     portal_link_days: int = setting(7, low=1, high=90)
+    # R32: "at_once" erases a customer's data when they ask in the portal; "reviewed" logs their
+    # request for an operator, who erases or declines it with a reason within 30 days (an open
+    # dispute, a debt being collected, a fraud case may oblige the provider to keep the details).
+    portal_erasure: str = setting("at_once", check=checks.one_of("at_once", "reviewed"))
     # The worker's authorization endpoint the API forwards POST /v1/.../authorizations to (any
     # worker: one that does not own the account redirects to the one that does); empty: none.
     worker_url: str = setting("", check=checks.base_url_if_set)

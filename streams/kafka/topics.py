@@ -91,6 +91,7 @@ def topic_specs(s: Settings) -> list[TopicSpec]:
         TopicSpec(s.rates_topic, 1, rf, {"cleanup.policy": "compact"},
                   "published rate cards: immutable parts, one order"),
         TopicSpec(s.settings_topic, 1, rf, INFINITE, "versions of the fold's settings: what a rebuild must run with"),
+        TopicSpec(s.erasure_requests_topic, 1, rf, INFINITE, "subscribers' erasure requests and their answers (R32)"),
         # Faust's, made here first so that they take large records (a worker's Faust makes them
         # with the same configs where they are missing: streams/worker/app.py).
         TopicSpec(s.accounts_changelog_topic(), n, rf, CHANGELOG_CONFIGS,

@@ -40,7 +40,8 @@ def test_records_in_range_reads_exactly_the_gap_and_refuses_one_too_large(broker
                        calls_rated_topic="fill.rated", invoices_topic="fill.invoices",
                        account_status_topic="fill.status", invoice_numbering_topic="fill.numbering",
                        invoice_numbers_topic="fill.numbers", rates_topic="fill.rates",
-                       settings_topic="fill.settings", partitions=1)
+                       settings_topic="fill.settings", erasure_requests_topic="fill.erasure-requests",
+                       partitions=1)
     asyncio.run(produce_raw(settings, settings.events_topic, [(0, b"k", b"v%d" % i) for i in range(20)]))
     found = asyncio.run(records_in_range(broker.bootstrap, settings.events_topic, 0, 7, 12, records_max=100,
                                          bytes_max=1_000_000))

@@ -29,6 +29,7 @@ def test_a_worker_configured_for_another_partition_count_than_the_topic_refuses_
         events_topic=f"{name}.events", dead_letter_topic=f"{name}.dead-letter",
         ledger_entries_topic=f"{name}.ledger.entries", calls_rated_topic=f"{name}.calls.rated",
         rates_topic=f"{name}.rates", settings_topic=f"{name}.settings", account_status_topic=f"{name}.account.status",
+        erasure_requests_topic=f"{name}.erasure-requests",
         invoices_topic=f"{name}.invoices", invoice_numbering_topic=f"{name}.invoice-numbering",
         invoice_numbers_topic=f"{name}.invoice-numbers", partitions=4, metrics_port=free_port(),
         clickhouse_url=f"chdb://{tmp_path / 'chdb'}", subscriber_keys_dir=str(tmp_path / "keys"),

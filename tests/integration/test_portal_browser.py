@@ -9,8 +9,10 @@ days ago (R19), then erases their personal data, after a refusal for a wrong con
 An operator signs in to the console, finds the account, moves it to the other plan sold from
 the next period (R21) and places a fraud hold, then sends again
 the call of an account that was dead-lettered before the account was opened: it is billed (R9).
-Last, an API whose customers read French (``invoice_locale = "fr_BE"``) shows the same account's
-portal, invoices and a refusal in French.
+Last, an API whose customers read French (``invoice_locale = "fr_BE"``) and whose erasures are
+reviewed (``portal_erasure = reviewed``) shows the same account's portal, invoices and a refusal
+in French; the customer asks for an erasure, an operator declines it from the console with a
+reason the customer then reads, and erases their second request (R32).
 Every page is screenshotted into the test's artefacts (``$VOICELEDGER_SCREENSHOTS`` if set,
 else the test's directory); ``docs/`` keeps one of the portal and one of the console.
 """
@@ -269,7 +271,7 @@ def _in_french(page, settings, tmp_path: Path, out: Path) -> None:  # noqa: ANN0
     """The same account's portal from an API whose customers read French (``invoice_locale``):
     the pages, a refusal, the values from the data and the invoice itself are in French."""
     (tmp_path / "fr").mkdir()
-    with api_process(settings, tmp_path / "fr", invoice_locale="fr_BE") as (french, base):
+    with api_process(settings, tmp_path / "fr", invoice_locale="fr_BE", portal_erasure="reviewed") as (french, base):
         link = subprocess.run([sys.executable, "-m", "streams.cli", "portal", "link", ACCOUNT], env=worker_env(french),
                               capture_output=True, text=True, timeout=60)
         assert link.returncode == 0, link.stderr
@@ -291,6 +293,50 @@ def _in_french(page, settings, tmp_path: Path, out: Path) -> None:  # noqa: ANN0
         response = page.goto(f"{base}/portal/statements?month=2000-01")
         assert response.status == 403 and page.inner_text("h1") == "Relevé indisponible"
         assert "n'est pas disponible" in page.inner_text("#message") and "(R20)" in page.inner_text("#message")
+        _reviewed_erasure(page, base, out)
+
+
+def _reviewed_erasure(page, base: str, out: Path) -> None:  # noqa: ANN001 - a Playwright page
+    """R32 with a review (``portal_erasure = reviewed``): the customer's request waits for an
+    operator, who declines it with a reason from the console; the customer reads the reason in
+    their language, asks again, and the operator erases."""
+    asked = _ask_in_the_portal(page, base)
+    page.goto(f"{base}/console/login")
+    page.fill("#token", TOKENS["operator"])
+    page.click("form button")
+    page.click("#erasure-link")
+    row = page.locator(f"#open-requests tr[data-request='{asked}']")
+    assert "overdue" not in row.inner_text() and ACCOUNT in row.inner_text()
+    page.screenshot(path=str(out / "console-erasure-requests.png"), full_page=True)
+    row.locator("input[name=reason]").fill("une contestation en cours (dossier 77)")
+    row.locator("button.decline").click()
+    assert f"{asked}: declined" in page.inner_text("#notice")
+    assert page.locator(f"#open-requests tr[data-request='{asked}']").count() == 0
+    page.goto(f"{base}/portal/privacy")
+    shown = page.inner_text(f"#erasure-requests li[data-request='{asked}']")
+    assert "a été refusée le" in shown and "une contestation en cours (dossier 77)" in shown, shown
+    again = _ask_in_the_portal(page, base)
+    assert again != asked, "the first was answered: a new request"
+    page.goto(f"{base}/console/erasure-requests")
+    page.locator(f"#open-requests tr[data-request='{again}'] button.erase").click()
+    assert f"{again}: erased" in page.inner_text("#notice"), page.inner_text("#notice")
+    assert "No request waits for an answer." in page.inner_text("main")
+    page.goto(f"{base}/portal/privacy")
+    assert "Vos données personnelles ont été effacées le" in page.inner_text(
+        f"#erasure-requests li[data-request='{again}']")
+    page.screenshot(path=str(out / "portal-erasure-requests-fr.png"), full_page=True)
+
+
+def _ask_in_the_portal(page, base: str) -> str:  # noqa: ANN001 - a Playwright page
+    """The customer asks from the privacy page; returns the request's id the answer names."""
+    import re
+
+    page.goto(f"{base}/portal/privacy")
+    assert "Nous examinons d'abord chaque demande" in page.inner_text("main")
+    page.fill("#confirm", ACCOUNT)
+    page.click("#erase button")
+    assert page.inner_text("h1") == "Demande reçue", page.inner_text("main")
+    return re.search(r"er-[0-9a-f]{16}", page.inner_text("#message")).group(0)
 
 
 def _now_iso() -> str:

@@ -10,7 +10,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 METRICS_SOURCE = (ROOT / "streams" / "observe" / "metrics.py").read_text()
 EXPORTED = set(re.findall(r'"(voiceledger_[a-z_]+)"', METRICS_SOURCE)) | set(
-    re.findall(r"(voiceledger_verify_[a-z_]+) ", (ROOT / "streams" / "ledger" / "selfcheck.py").read_text()))
+    re.findall(r"(voiceledger_verify_[a-z_]+) ", (ROOT / "streams" / "ledger" / "selfcheck.py").read_text())) | set(
+    re.findall(r'"(voiceledger_erasure_requests_[a-z_]+)"', (ROOT / "streams" / "ledger" / "erasure_queue.py").read_text()))
 
 
 def used_metrics(text: str) -> set[str]:
@@ -159,4 +160,5 @@ def test_only_the_api_and_the_edge_may_write_the_events_topic(tmp_path):
     assert events == {"User:voiceledger-api", "User:voiceledger-ingest"}
     assert writers["voiceledger.invoices"] == {"User:voiceledger-worker"}
     assert writers["voiceledger.settings"] == {"User:voiceledger-worker"}, "a forged version could stop every start"
+    assert writers["voiceledger.erasure-requests"] == {"User:voiceledger-api"}, "a forged answer could close a request"
     assert "User:voiceledger-reader" not in {p for ps in writers.values() for p in ps}
