@@ -256,8 +256,22 @@ def set_credit_limit(args: argparse.Namespace) -> int:
 
     limit = None if args.plan_limit else _amount(args.limit, "--limit")
     said = "its plan's credit limit" if limit is None else f"credit limit {args.limit} {args.currency.upper()}"
-    return _send(args, lambda key: commands.credit_limit(args.account, limit, args.currency, args.reason, key),
-                 f"{said} from now on for")
+    mode = _billing_mode(args)
+    return _send(args, lambda key: commands.credit_limit(args.account, limit, args.currency, args.reason, key,
+                                                         billing_mode=mode), f"{said} from now on for")
+
+
+def _billing_mode(args: argparse.Namespace) -> str | None:
+    """The account's billing mode from the read model, so that a prepaid account is refused here
+    as the API refuses it; None when it cannot say (not folded yet, ClickHouse away): the
+    command is sent, and the worker decides (a dead letter for a prepaid account)."""
+    from streams.api import read_model
+    from streams.api.problems import Problem
+
+    try:
+        return read_model.account(read_model.Reader.of(settings_of(args)), args.account).billing_mode
+    except Problem:
+        return None
 
 
 def assign_deal(args: argparse.Namespace) -> int:

@@ -128,6 +128,11 @@ def test_R9_opened_and_topped_up_through_the_api_then_called_the_balance_read_ba
     status, refused, _ = call(base, "POST", "/v1/accounts/acct-000001/credit-limit",
                               {"limit": "50.00", "currency": "USD"}, key="crm-limit-1")
     assert (status, refused["type"]) == (422, "https://voiceledger.dev/problems/not-postpaid"), refused
+    cli = subprocess.run([sys.executable, "-m", "streams.cli", "account", "credit-limit", "acct-000001", "--limit",
+                          "50.00", "--currency", "USD"], env=worker_env(settings), capture_output=True, text=True,
+                         timeout=120)
+    assert cli.returncode == 2 and "not_postpaid: account acct-000001 is prepaid" in cli.stderr, cli.stderr
+    assert "Traceback" not in cli.stderr, "the CLI refuses it as the API does, in one line"
     ingest = subprocess.run([sys.executable, "-m", "streams.cli", "ingest", "--format", "asterisk-csv", "--carrier",
                              "carrier-a", str(SAMPLES / "asterisk-no-accountcode-Master.csv")],
                             env=worker_env(settings), capture_output=True, text=True, timeout=120)
