@@ -48,6 +48,7 @@ class Authorization:
     rate_micros_per_minute: int = 0
     available_micros: int = 0
     hold_included_s: int = 0  # R4: the included seconds max_duration_s uses: reserved too
+    included_period: str = ""  # the month (account's zone) whose allowance hold_included_s is held from
 
 
 _REFUSED_STATUS = {
@@ -59,7 +60,10 @@ _REFUSED_STATUS = {
 
 
 def authorize(state: AccountState, callee: str, at_ms: int, held_micros: int, quota_s: int,
-              settings: FoldSettings, held_included_s: int = 0) -> Authorization:
+              settings: FoldSettings, held_included: dict[str, int] | None = None) -> Authorization:
+    """``held_included``: the included seconds other calls hold, by the month they are held from:
+    only this call's month's are taken off what is left (R4: a call at 00:01 on the 1st has the
+    new month's minutes, whatever a call begun at 23:55 the day before holds)."""
     status = state.lifecycle.status
     available = state.balance_micros - held_micros
     if status is not AccountStatus.ACTIVE:
@@ -67,7 +71,8 @@ def authorize(state: AccountState, callee: str, at_ms: int, held_micros: int, qu
 
     period = period_of(at_ms, state.time_zone)
     allowance_s = settings.included_seconds(state.plan, period)
-    remaining_s = max(0, allowance_s - state.included_used_s.get(period, 0) - held_included_s) if allowance_s else 0
+    held_s = (held_included or {}).get(period, 0)
+    remaining_s = max(0, allowance_s - state.included_used_s.get(period, 0) - held_s) if allowance_s else 0
 
     @lru_cache(maxsize=None)  # one request: the search below asks for a duration more than once
     def charge(duration_s: int):
@@ -89,7 +94,8 @@ def authorize(state: AccountState, callee: str, at_ms: int, held_micros: int, qu
     if state.billing_mode != "prepaid":
         limit = credit_limit_of(state, settings)
         if limit is None:
-            return Authorization(True, quota_s, "postpaid", full.charge_micros, dest, rate, available, full.included_s)
+            return Authorization(True, quota_s, "postpaid", full.charge_micros, dest, rate, available, full.included_s,
+                                 period)
         available, refusal = available + limit, "credit_limit"  # what it may still owe
     cost = _prepaid_cost(state, settings, at_ms, charge)
 
@@ -101,7 +107,7 @@ def authorize(state: AccountState, callee: str, at_ms: int, held_micros: int, qu
         return charge(duration_s).charge_micros <= available and cost(duration_s) <= available
 
     if fits(quota_s):
-        return Authorization(True, quota_s, "ok", hold(quota_s), dest, rate, available, full.included_s)
+        return Authorization(True, quota_s, "ok", hold(quota_s), dest, rate, available, full.included_s, period)
     if not fits(1):  # R10: not even the first block
         return Authorization(False, 0, refusal, 0, dest, rate, available)
     low, high = 1, quota_s  # low fits, high does not
@@ -111,7 +117,7 @@ def authorize(state: AccountState, callee: str, at_ms: int, held_micros: int, qu
             low = mid
         else:
             high = mid
-    return Authorization(True, low, "ok", hold(low), dest, rate, available, charge(low).included_s)
+    return Authorization(True, low, "ok", hold(low), dest, rate, available, charge(low).included_s, period)
 
 
 def _prepaid_cost(state: AccountState, settings: FoldSettings, at_ms: int,

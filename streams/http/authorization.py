@@ -155,6 +155,7 @@ class AuthorizationServer(ThreadedHttpServer):
         body["held_micros"] = body.pop("hold_micros") if answer.allowed else 0
         body["held_included_s"] = body.pop("hold_included_s") if answer.allowed else 0
         body["destination"] = body.pop("destination_prefix")
+        body.pop("included_period")  # the book's, not the switch's
         return web.json_response(body)
 
     def decide(self, account_id: str, callee: str, call_key: str, at_ms: int, now_ms: int,
@@ -167,12 +168,12 @@ class AuthorizationServer(ThreadedHttpServer):
         settings = self.fold_settings()
         found: list[AccountState | None] = []
 
-        def decide(held: int, held_included_s: int) -> Authorization:
+        def decide(held: int, held_included: dict[str, int]) -> Authorization:
             state = self.load_state(account_id)
             found.append(state)
             if state is None:
                 return Authorization(False, 0, "unknown_account", 0)
-            return authorize(state, callee, at_ms, held, quota_s, settings, held_included_s)
+            return authorize(state, callee, at_ms, held, quota_s, settings, held_included)
 
         answer = self.book.authorize(account_id, call_key, now_ms, quota_s, decide)
         return None if found and found[0] is None else answer

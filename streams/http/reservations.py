@@ -29,33 +29,38 @@ class ReservationBook:
     def __init__(self, grace_ms: int) -> None:
         self.grace_ms = grace_ms
         self._lock = threading.Lock()
-        # account -> call key -> (micros, included seconds, expires ms)
-        self._held: dict[str, dict[str, tuple[int, int, int]]] = {}
+        # account -> call key -> (micros, included seconds, the month they are held from, expires ms)
+        self._held: dict[str, dict[str, tuple[int, int, str, int]]] = {}
 
-    def _live(self, account_id: str, now_ms: int) -> dict[str, tuple[int, int, int]]:
+    def _live(self, account_id: str, now_ms: int) -> dict[str, tuple[int, int, str, int]]:
         holds = self._held.get(account_id)
         if not holds:
             return {}
-        expired = [k for k, (_, _, until) in holds.items() if until <= now_ms]
+        expired = [k for k, (_, _, _, until) in holds.items() if until <= now_ms]
         for k in expired:
             del holds[k]
         return holds
 
     def authorize(self, account_id: str, call_key: str, now_ms: int, quota_s: int,
-                  decide: Callable[[int, int], Authorization]) -> Authorization:
-        """``decide(held_micros, held_included_s)`` under the lock; an allowed answer holds its
-        charge and its included seconds. Seconds held in one month are held in the next too, for
-        the few minutes a call lasts: too careful, never too generous.
+                  decide: Callable[[int, dict[str, int]], Authorization]) -> Authorization:
+        """``decide(held_micros, held_included)`` under the lock, ``held_included`` the included
+        seconds held by month (``projections/authorization.authorize``); an allowed answer holds
+        its charge and its included seconds, from the month of its own allowance.
 
         Authorizing the same call key again replaces its hold (a switch asking for a new quota).
         """
         with self._lock:
             holds = self._live(account_id, now_ms)
             others = [held for key, held in holds.items() if key != call_key]
-            answer = decide(sum(h[0] for h in others), sum(h[1] for h in others))
+            included: dict[str, int] = {}
+            for _, seconds, period, _ in others:
+                if seconds:
+                    included[period] = included.get(period, 0) + seconds
+            answer = decide(sum(h[0] for h in others), included)
             if answer.allowed and (answer.hold_micros or answer.hold_included_s):
                 self._held.setdefault(account_id, {})[call_key] = (
-                    answer.hold_micros, answer.hold_included_s, now_ms + quota_s * 1000 + self.grace_ms)
+                    answer.hold_micros, answer.hold_included_s, answer.included_period,
+                    now_ms + quota_s * 1000 + self.grace_ms)
             else:
                 holds.pop(call_key, None)
             return answer
@@ -72,8 +77,8 @@ class ReservationBook:
 
     def held(self, account_id: str, now_ms: int) -> int:
         with self._lock:
-            return sum(micros for micros, _, _ in self._live(account_id, now_ms).values())
+            return sum(micros for micros, _, _, _ in self._live(account_id, now_ms).values())
 
     def total(self) -> int:
         with self._lock:
-            return sum(m for holds in self._held.values() for m, _, _ in holds.values())
+            return sum(m for holds in self._held.values() for m, _, _, _ in holds.values())

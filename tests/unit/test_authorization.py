@@ -84,6 +84,24 @@ def test_R4_R10_two_calls_at_once_cannot_both_talk_on_the_last_included_minutes_
     assert book.settle("a1", "c/1") and auth("c/2").allowed, "the first call ended without using them"
 
 
+def test_R4_R10_minutes_held_in_one_month_are_not_taken_off_the_next_months_allowance():
+    """A call at 23:55 on 30 September holds September's 10 included minutes; a call at 00:01
+    on 1 October has October's 10 (it was refused, being held to September's hold); one more
+    call in September still finds none left."""
+    book = ReservationBook(grace_ms=60_000)
+    state = account(0, plan="plus")
+
+    def auth(call, at_ms):
+        return book.authorize("a1", call, at_ms, 3600,
+                              lambda held, held_s: authorize(state, "12125550100", at_ms, held, 3600, FOLD, held_s))
+
+    september = auth("c/1", T - 300_000)
+    assert (september.allowed, september.hold_included_s, september.included_period) == (True, 600, "2026-09")
+    october = auth("c/2", T + 60_000)
+    assert (october.allowed, october.max_duration_s, october.hold_included_s) == (True, 600, 600), october
+    assert (october.included_period, auth("c/3", T - 120_000).reason) == ("2026-10", "insufficient_funds")
+
+
 def test_R10_a_postpaid_account_with_a_credit_limit_may_owe_up_to_it_and_no_further():
     limited = replace(FOLD, credit_limit_by_plan=(("corp", 1_000_000), ("corp:EUR", 5_000_000)))
 
