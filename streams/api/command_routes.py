@@ -182,14 +182,17 @@ def erase(account_id: str = ACCOUNT, key: str = KEY, who: str = Depends(caller),
     the same request again (it may have stopped half-way) finishes it. The key is the request's
     reference (the privacy ticket)."""
     must(access.may_command(who))
-    return erase_now(ctx, account_id, key)
+    return erase_now(ctx, account_id, key, f"api:{who}")
 
 
-def erase_now(ctx: Context, account_id: str, reference: str) -> Erasure:
-    """The erasure an operator or the customer asked for (``reference``: the request's own)."""
+def erase_now(ctx: Context, account_id: str, reference: str, by: str) -> Erasure:
+    """The erasure an operator or the customer asked for (``reference``: the request's own); any
+    erasure request of the account still open is answered by it (R32)."""
+    from streams.ledger.erasure_queue import close_open_requests
     from streams.ledger.privacy import erase_subscriber
 
     done = command(lambda: erase_subscriber(ctx.settings, account_id, reference))
     ctx.opener.forget(account_id)  # this process read the key before: it must not print the name again
+    close_open_requests(ctx.settings, account_id, by)
     return Erasure(account_id=done.account, call_log_rows_anonymised=done.call_log_rows_anonymised,
                    erasure_event=done.erasure_event, subscriber_key_deleted=done.subscriber_key_deleted)

@@ -117,6 +117,7 @@ async def answer_erasure(request: Request, request_id: str, scope: str = Depends
     try:
         done = await run_in_threadpool(erasure_routes.refused_as_problems, lambda: erasure_queue.answer(
             ctx.settings, request_id[:64], outcome, reason, "console:operator"))
+        erasure_routes.forget_key(ctx, done)
         notice = (f"{request_id}: erased, {done.erasure.call_log_rows_anonymised} call-log rows anonymised"
                   if done.erasure else f"{request_id}: declined; the customer's portal shows the reason")
     except Problem as exc:

@@ -63,7 +63,15 @@ async def answer(body: ErasureAnswerBody, request_id: str = REQUEST_ID, who: str
     must(access.may_command(who))
     done = await run_in_threadpool(refused_as_problems, lambda: erasure_queue.answer(
         ctx.settings, request_id, body.outcome, body.reason, f"api:{who}"))
+    forget_key(ctx, done)
     return view(done.status, int(time.time() * 1000), done.erasure)
+
+
+def forget_key(ctx: Context, done: erasure_queue.Answered) -> None:
+    """After an erasure this process must not print the customer's name from a key it read
+    before (its invoices' customer block), as ``erase_now`` makes sure too."""
+    if done.erasure is not None:
+        ctx.opener.forget(done.erasure.account)
 
 
 async def queue_of(ctx: Context) -> dict[str, Status]:

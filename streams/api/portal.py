@@ -287,7 +287,7 @@ async def erasure(request: Request, account_id: str = Depends(customer), ctx: Co
             account_id=account_id), 422, base=BASE, account_id=account_id, back="/portal/privacy")
     if ctx.settings.portal_erasure == "reviewed":
         return await _ask_for_erasure(ctx, account_id, "portal:" + fields.get("key", "")[:64])
-    done = await run_in_threadpool(erase_now, ctx, account_id, "portal:" + fields.get("key", "")[:64])
+    done = await run_in_threadpool(erase_now, ctx, account_id, "portal:" + fields.get("key", "")[:64], "portal")
     return _message(ctx, t("Your personal data is erased"), t(
         "Your name, address and numbers can no longer be read: {count} call records keep only their amounts and "
         "destinations. Your invoices and payments stay, as the law requires (R32).").format(

@@ -65,14 +65,17 @@ def export(args: argparse.Namespace) -> int:
 
 
 def erase(args: argparse.Namespace) -> int:
+    from streams.ledger.erasure_queue import close_open_requests
     from streams.ledger.privacy import erase_subscriber
 
     if not args.yes:
         raise ConfigError("--yes: required, because an erasure cannot be undone")
-    done = erase_subscriber(settings_of(args), args.account, args.ref)
+    settings = settings_of(args)
+    done = erase_subscriber(settings, args.account, args.ref)
+    closed = close_open_requests(settings, args.account, _who())
     print(json.dumps({"account": done.account, "call_log_rows_anonymised": done.call_log_rows_anonymised,
                       "erasure_event": done.erasure_event, "subscriber_key_deleted": done.subscriber_key_deleted,
-                      "kafka_log": done.kafka_log}))
+                      "kafka_log": done.kafka_log, "erasure_requests_answered": closed}))
     return 0
 
 
@@ -106,16 +109,20 @@ def requests(args: argparse.Namespace) -> int:
     return 0
 
 
-def answer(args: argparse.Namespace) -> int:
+def _who() -> str:
     import getpass
     import socket
 
+    return f"{getpass.getuser()}@{socket.gethostname()}"
+
+
+def answer(args: argparse.Namespace) -> int:
     from projections.erasure_requests import DECLINED, ERASED
     from streams.ledger import erasure_queue
 
     outcome = ERASED if args.erase else DECLINED
     done = _refused_in_one_line(lambda: erasure_queue.answer(settings_of(args), args.request_id, outcome, args.reason,
-                                                             f"{getpass.getuser()}@{socket.gethostname()}"))
+                                                             _who()))
     erased = None if done.erasure is None else {"call_log_rows_anonymised": done.erasure.call_log_rows_anonymised,
                                                 "erasure_event": done.erasure.erasure_event,
                                                 "subscriber_key_deleted": done.erasure.subscriber_key_deleted}

@@ -125,6 +125,26 @@ def answer(settings: Settings, request_id: str, outcome: str, reason: str, by: s
     return Answered(queue(settings)[request_id], done)
 
 
+def close_open_requests(settings: Settings, account_id: str, by: str, now_ms: int | None = None) -> int:
+    """After an erasure run without a request (``subscriber erase``, ``POST .../erasure``, the
+    portal's at once): log it as the answer to each request of the account still open, so none
+    is left to go overdue. Returns how many. Best effort: a broker that cannot be read or written
+    leaves them open, logged; the alert then names them, and answering one erases again, which
+    changes nothing (the erasure is idempotent)."""
+    try:
+        waiting = [s for s in of_account(queue(settings), account_id) if s.is_open]
+        codec = codec_for(settings)
+        for s in waiting:
+            record = {"request_id": s.request.request_id, "account_id": account_id, "answered_at_ms": _now(now_ms),
+                      "outcome": ERASED, "reason": "", "answered_by": by}
+            asyncio.run(_send(settings, account_id, codec.encode_erasure_answer(record)))
+        return len(waiting)
+    except Exception as exc:  # noqa: BLE001 - the broker is down or too slow: the requests stay open
+        log.warning("erasure of %s done, but its open requests could not be closed: %s", account_id,
+                    type(exc).__name__)
+        return 0
+
+
 async def _send(settings: Settings, account_id: str, value: bytes) -> None:
     await ensure_topics(settings)
     producer = new_producer(settings)

@@ -6,7 +6,8 @@ portal token asks (twice: one request), a finance token lists but cannot answer,
 404, 409 and 422, a record on the topic that is not a request is left out, a decline is logged
 with its reason, a request that came by mail is logged by the CLI and answered "erase": the
 subscriber's key is gone and their call log anonymised, and the counts the alerts read are
-written. Nothing is erased before an operator answers."""
+written. Nothing is erased before an operator answers; an erasure run without a request answers
+the account's request still open."""
 
 from __future__ import annotations
 
@@ -52,6 +53,14 @@ def test_R32_an_erasure_request_waits_for_an_operator_who_declines_with_a_reason
         assert call(base, "GET", f"/v1/accounts/{ACCOUNT}/calls")[1]["calls"] == calls_before, "declined: kept"
         assert SubscriberKeys(settings.subscriber_keys_dir).stamp(ACCOUNT) is not None
         _erased_from_the_cli(settings, base, calls_before, str(tmp_path / "erasure.prom"))
+        # An erasure run without a request (the operator's at once) answers the one still open.
+        status, third, _ = call(base, "POST", f"/v1/accounts/{ACCOUNT}/erasure-requests", key="phone-3")
+        assert status == 202 and third["outcome"] is None
+        assert call(base, "POST", f"/v1/accounts/{ACCOUNT}/erasure", key="ticket-3")[0] == 200
+        assert call(base, "GET", "/v1/erasure-requests")[1] == [], "none left to go overdue"
+        closed = call(base, "GET", "/v1/erasure-requests?state=all")[1][0]
+        assert (closed["request_id"], closed["outcome"], closed["answered_by"]) == (
+            third["request_id"], "ERASED", "api:operator")
 
 
 def _asked_by_the_customer(settings, base: str) -> dict:  # noqa: ANN001 - Settings
