@@ -31,6 +31,9 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
     accept.set_defaults(handler=run_accept)
     history = commands.add_parser("history", parents=parents, help="every recorded version, oldest first")
     history.add_argument("--json", action="store_true", help="JSON lines, terms included")
+    history.add_argument("--show", metavar="DIGEST",
+                         help="every setting of the newest version whose digest starts so (at least 8 characters), "
+                              "configured cards' prices included, as JSON")
     history.set_defaults(handler=run_history)
 
 
@@ -73,12 +76,40 @@ def run_history(args: argparse.Namespace) -> int:
     from streams.config.versions import moment
     from streams.worker import settings_log
 
-    for record in asyncio.run(settings_log.versions(settings_of(args))):
+    if args.show is not None and not (8 <= len(args.show) <= 64 and all(c in "0123456789abcdef" for c in args.show)):
+        raise ConfigError("--show: 8 to 64 characters of a version's digest (0-9, a-f), as history lists them")
+    found = asyncio.run(settings_log.versions(settings_of(args)))
+    if args.show:
+        return _show(found, args.show)
+    for record in found:
         if args.json:
-            print(json.dumps(record, sort_keys=True))
+            print(json.dumps({**record, "fold_settings": _whole(record)}, sort_keys=True))
             continue
         when = moment(record["recorded_at_ms"])
         changed = record["changed_in_force"]
         print(f"{when}\t{record['digest'][:12]}\t{record['recorded_by']}\t{len(record['terms'])} terms\t"
               f"{record['reason']}" + (f"\tchanged in force: {', '.join(changed)}" if changed else ""))
+    return 0
+
+
+def _whole(record: dict):  # noqa: ANN202 - JSON's values
+    """A version's settings as JSON values; None for a version that did not keep them."""
+    from streams.config.settings_record import plain, unpacked
+
+    blob = record.get("fold_settings") or b""
+    try:
+        return plain(unpacked(blob)) if blob else None
+    except ValueError as exc:
+        return {"unreadable": str(exc)}
+
+
+def _show(found: list[dict], digest: str) -> int:
+    chosen = [r for r in found if r["digest"].startswith(digest)]
+    if not chosen:
+        raise ConfigError(f"--show: no version's digest starts with {digest}")
+    whole = _whole(chosen[-1])
+    if whole is None:
+        raise ConfigError(f"--show: version {digest} was recorded by a release that did not keep the settings whole "
+                          "(or they passed 4 MiB compressed): its terms are in 'history --json'")
+    print(json.dumps(whole, indent=1, sort_keys=True, ensure_ascii=False))
     return 0

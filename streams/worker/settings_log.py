@@ -12,6 +12,11 @@ ever), so the log says which settings every part of it was folded with:
   A rebuild from before that point differs from live, and the record says where and why;
 - ``versions``: every recorded version, for ``voiceledger settings history``.
 
+Each version keeps the fold's settings whole as well (``streams/config/settings_record.py``: the
+configured cards' prices included), so the log says what every price was in every version. A
+version recorded by a release before that is recorded once more at the next start, the same
+terms with the settings whole.
+
 Time is the wall clock here, not an event's: the question is what may already have been folded.
 """
 
@@ -27,6 +32,7 @@ from schemas.codec import DecodeError
 
 from streams.worker.fold_settings import fold_settings_from
 from streams.config.settings import ConfigError, Settings
+from streams.config.settings_record import PACKED_BYTES_MAX, packed
 from streams.config.versions import Change, Term, changes, in_force, moment, terms_of, version_digest
 from streams.kafka.codec import codec_for
 from streams.kafka.producer import new_producer
@@ -51,10 +57,18 @@ class Verdict:
     last: dict | None  # the last recorded version, None before the first
     found: list[Change]  # every change since it
     refused: list[Change]  # those already in force
+    fold_settings: bytes = b""  # the settings whole (settings_record.packed): kept with a new version
 
     @property
     def unchanged(self) -> bool:
         return self.last is not None and self.last["digest"] == self.digest
+
+    @property
+    def kept_whole(self) -> bool:
+        """The last version keeps its settings whole, or they are too large to keep: nothing to
+        record again. A version recorded before versions kept them is recorded once more, with
+        them, unchanged in its terms."""
+        return self.last is not None and (bool(self.last.get("fold_settings")) or not self.fold_settings)
 
 
 async def versions(settings: Settings) -> list[dict]:
@@ -66,10 +80,13 @@ async def versions(settings: Settings) -> list[dict]:
     found = []
     for r in records:
         try:
-            found.append(codec.decode_settings_version(r.value or b""))
+            record = codec.decode_settings_version(r.value or b"")
         except DecodeError as exc:
             log.error("settings topic offset %d left out (%s): %s", r.offset, exc.code, exc)
             metrics.EVENTS_REJECTED.labels(topic=settings.settings_topic, reason=exc.code).inc()
+            continue
+        # A v1 record reads with the default, which fastavro gives as text: bytes for every reader.
+        found.append({**record, "fold_settings": bytes(record.get("fold_settings") or b"")})
     return found
 
 
@@ -79,13 +96,14 @@ async def verdict(settings: Settings, now_ms: int | None = None) -> Verdict:
     fold = fold_settings_from(settings)  # no published cards: its cards are the configured ones
     terms = terms_of(fold, fold.rate_cards)
     plans = tuple(sorted(settings.plans))
+    whole = packed(fold)
     recorded = await versions(settings)
     last = recorded[-1] if recorded else None
     if last is None:
-        return Verdict(version_digest(terms, plans), terms, plans, None, [], [])
+        return Verdict(version_digest(terms, plans), terms, plans, None, [], [], whole)
     found = changes(_terms_of_record(last), terms)
     return Verdict(version_digest(terms, plans), terms, plans, last, found,
-                   in_force(found, now_ms, fold.max_clock_skew_ms, _new_plans(plans, recorded)))
+                   in_force(found, now_ms, fold.max_clock_skew_ms, _new_plans(plans, recorded)), whole)
 
 
 async def guard(settings: Settings, now_ms: int | None = None) -> tuple[str, str]:
@@ -94,8 +112,11 @@ async def guard(settings: Settings, now_ms: int | None = None) -> tuple[str, str
     ("recorded", "unchanged") and the version's digest. The topics must be there (``ensure_topics``:
     a worker makes them first)."""
     v = await verdict(settings, now_ms)
-    if v.unchanged:
+    if v.unchanged and v.kept_whole:
         return "unchanged", v.digest
+    if v.unchanged:
+        await _record(settings, v, "the same terms, with the settings kept whole", now_ms)
+        return "recorded", v.digest
     if v.refused:
         named = "; ".join(c.described() for c in v.refused[:CHANGES_NAMED_MAX])
         more = len(v.refused) - CHANGES_NAMED_MAX
@@ -125,7 +146,11 @@ async def _record(settings: Settings, v: Verdict, reason: str, now_ms: int | Non
         "digest": v.digest, "recorded_at_ms": now_ms, "recorded_by": _who(), "reason": reason,
         "changed_in_force": [c.name for c in v.refused], "plans": list(v.plans),
         "terms": [{"name": t.name, "starts_ms": t.starts_ms, "value": t.value} for _, t in sorted(v.terms.items())],
+        "fold_settings": v.fold_settings,
     }
+    if not v.fold_settings:
+        log.warning("settings version %s kept by its terms alone: its settings pass %d bytes compressed",
+                    v.digest[:12], PACKED_BYTES_MAX)
     value = codec_for(settings).encode_settings_version(record)
     producer = new_producer(settings)
     try:  # stopped in finally even when start fails (no unclosed-client warnings)

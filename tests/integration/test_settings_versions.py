@@ -106,3 +106,36 @@ def test_a_worker_records_takes_dated_changes_and_refuses_one_in_force_until_acc
     assert len(asyncio.run(settings_log.versions(s))) == 4
     bad = cli(s, "settings", "accept", "--reason", " ")
     assert bad.returncode == 2 and bad.stderr.startswith("voiceledger: error: --reason:")
+
+
+def test_each_version_keeps_every_price_and_one_from_before_that_is_kept_whole_at_the_next_start(broker, tmp_path):
+    """An auditor's question, "what was every price in that version?", answered from the log:
+    the version keeps the settings whole, the default card's prices included; a version an
+    older release recorded (terms only) is recorded once more with them."""
+    import json
+
+    from streams.config.settings_record import unpacked
+    from streams.worker.fold_settings import fold_settings_from
+
+    s = own_settings(broker, tmp_path)
+    asyncio.run(ensure_topics(s))
+    old = settings_log.Verdict(**{**vars(asyncio.run(settings_log.verdict(s, NOW))), "fold_settings": b""})
+    asyncio.run(settings_log._record(s, old, "the first version", NOW))  # as a release before this one wrote it
+    assert asyncio.run(settings_log.guard(s, NOW)) == ("recorded", old.digest), "the same terms, now kept whole"
+    assert asyncio.run(settings_log.guard(s, NOW)) == ("unchanged", old.digest)
+    first, again = asyncio.run(settings_log.versions(s))
+    assert (first["digest"], first["fold_settings"], again["reason"]) == (
+        again["digest"], b"", "the same terms, with the settings kept whole")
+    assert unpacked(again["fold_settings"]) == fold_settings_from(s)
+    shown = cli(s, "settings", "history", "--show", old.digest[:12])
+    assert shown.returncode == 0, shown.stderr
+    whole = json.loads(shown.stdout)
+    assert whole["monthly_fee_by_plan"] == [["basic", 9_990_000]]
+    card = whole["rate_cards"][0]
+    assert card["destinations"]["1"]["rate_micros_per_minute"] == fold_settings_from(s).rate_cards[0].destinations[
+        "1"].rate_micros_per_minute, "the card's own prices, not its digest"
+    listed = [json.loads(line) for line in cli(s, "settings", "history", "--json").stdout.splitlines()]
+    assert [r["fold_settings"] is None for r in listed] == [True, False]
+    for wrong, said in (("zz", "--show: 8 to 64 characters"), ("0" * 8, "no version's digest starts with")):
+        refused = cli(s, "settings", "history", "--show", wrong)
+        assert refused.returncode == 2 and said in refused.stderr and "Traceback" not in refused.stderr

@@ -147,6 +147,10 @@ def test_committed_bytes_of_every_version_decode_with_current_reader(path):
     elif path.name.startswith("SettingsVersion"):
         version = codec.decode_settings_version(value)
         assert [t["starts_ms"] is None for t in version["terms"]] == [True, False]
+        if ".v2." in path.name:  # v2 keeps the settings whole
+            from streams.config.settings_record import unpacked
+
+            assert unpacked(version["fold_settings"]).invoice_issuer == "VL"
         return  # a version names no account
     elif path.name.startswith("Erasure"):
         kind, record = codec.decode_erasure_record(value)
