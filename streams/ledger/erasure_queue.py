@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from projections.erasure_requests import (
-    DAY_MS, DECLINED, ERASED, Status, of_account, queue_of, reason_problem, request_id_of, stray_answers,
+    DAY_MS, DECLINED, ERASED, Answer, Request, Status, of_account, queue_of, reason_problem, request_id_of, stray_answers,
 )
 from schemas.codec import DecodeError
 from streams.config.settings import Settings
@@ -101,7 +101,10 @@ async def _ask(settings: Settings, account_id: str, via: str, reference: str, no
     record = {"request_id": request_id_of(account_id, reference), "account_id": account_id,
               "requested_at_ms": now_ms, "via": via, "reference": reference}
     await _send(settings, account_id, codec_for(settings).encode_erasure_request(record))
-    return (await read_queue(settings))[record["request_id"]], True
+    # Read back: the first record of this id counts (the same form sent twice at once). A reader
+    # that has not seen it yet (a broker's end offset behind) gets the record as it was sent.
+    logged = (await read_queue(settings)).get(record["request_id"])
+    return logged or Status(Request(record["request_id"], account_id, now_ms, via, reference)), True
 
 
 def answer(settings: Settings, request_id: str, outcome: str, reason: str, by: str,
@@ -122,7 +125,9 @@ def answer(settings: Settings, request_id: str, outcome: str, reason: str, by: s
     record = {"request_id": request_id, "account_id": account_id, "answered_at_ms": _now(now_ms),
               "outcome": outcome, "reason": reason if outcome == DECLINED else "", "answered_by": by}
     asyncio.run(_send(settings, account_id, codec_for(settings).encode_erasure_answer(record)))
-    return Answered(queue(settings)[request_id], done)
+    logged = queue(settings).get(request_id)  # the first answer logged counts, as in _ask
+    return Answered(logged if logged is not None and logged.answer is not None else Status(status.request, Answer(
+        request_id, account_id, record["answered_at_ms"], outcome, record["reason"], by)), done)
 
 
 def close_open_requests(settings: Settings, account_id: str, by: str, now_ms: int | None = None) -> int:
