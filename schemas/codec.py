@@ -460,6 +460,18 @@ class EventCodec:
             raise DecodeError("not_a_settings_version", subject)
         return record
 
+    def encode_settings_start(self, record: dict) -> bytes:
+        return self._write("voiceledger.SettingsStart", record)
+
+    def decode_settings_record(self, value: bytes) -> tuple[str, dict]:
+        """("version" or "start", the record): what the settings topic holds."""
+        subject, record = self._read(value)
+        if subject == "voiceledger.SettingsVersion":
+            return "version", record
+        if subject == "voiceledger.SettingsStart":
+            return "start", record
+        raise DecodeError("not_a_settings_version", subject)
+
     # --- subscribers' erasure requests and their answers (the erasure-requests topic) ------
 
     def encode_erasure_request(self, record: dict) -> bytes:

@@ -237,11 +237,20 @@ def rebuild(args: argparse.Namespace) -> int:
 
 
 def _accepted_changes(settings) -> None:  # noqa: ANN001 - Settings
-    """Where a rebuild with today's settings was bound to differ: each change in force accepted."""
+    """Each change in force accepted, and whether the rebuild folded what came before it with the
+    version it replaced (``streams/config/settings_epochs.py``): one that was not is where a
+    rebuild is bound to differ."""
+    from streams.config.settings_epochs import epochs_of
     from streams.config.versions import moment
     from streams.worker import settings_log
 
-    for record in asyncio.run(settings_log.versions(settings)):
+    found, starts = asyncio.run(settings_log.read_log(settings))
+    unknown = set(epochs_of(found, starts).unknown)
+    replayed = {s["digest"] for s in starts if s["previous_digest"] not in unknown}
+    for record in found:
         if record["changed_in_force"]:
+            how = ("replayed: each partition folded with the version before up to where this one started"
+                   if record["digest"] in replayed else "not replayed (accepted by a release before replays, or "
+                   "the version before was not kept whole): what was folded before differs when rebuilt")
             print(f"settings changed in force at {moment(record['recorded_at_ms'])} ({record['reason']}): "
-                  f"{', '.join(record['changed_in_force'])}; what was folded before differs when rebuilt")
+                  f"{', '.join(record['changed_in_force'])}; {how}")

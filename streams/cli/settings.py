@@ -69,6 +69,10 @@ def run_accept(args: argparse.Namespace) -> int:
     for c in v.found:
         print(("accepted  " if c in v.refused else "taken     ") + c.described())
     print(f"recorded version {v.digest[:12]}: {len(v.found)} change(s), {len(v.refused)} of them in force")
+    if v.refused:
+        starts = [s for s in asyncio.run(settings_log.read_log(settings_of(args)))[1] if s["digest"] == v.digest]
+        print("it starts at " + ", ".join(f"partition {s['partition']} offset {s['first_offset']}" for s in starts)
+              + ": a rebuild folds what came before with the version it replaces")
     return 0
 
 

@@ -35,6 +35,7 @@ from dataclasses import replace
 from typing import Callable
 
 from projections.account import AccountState, FoldSettings
+from streams.config.settings_epochs import Epochs
 from schemas.codec import EventCodec
 from streams.clickhouse.accounts import ACCOUNT_COLUMNS, DEAD_LETTER_COLUMNS, account_row
 from streams.clickhouse.call_log import CALL_LOG_COLUMNS, latest_rows
@@ -49,6 +50,7 @@ from streams.worker.containment import fold_contained
 from streams.worker.in_order import InOrderGuard
 from streams.worker.processor import BatchProcessor, BatchResult, InMessage
 from streams.worker.rate_feed import RateFeed, Refusal
+from streams.worker import settings_log
 from streams.worker.state_cache import AccountStates
 
 log = logging.getLogger("voiceledger.worker")
@@ -124,6 +126,10 @@ class _Pending:
         return [*(a for a in self.states.ticked_accounts(at_ms) if a not in encoded),
                 *(a for a in encoded if at_ms >= quiet[a])]
 
+    def forget_quiet(self) -> None:
+        """Quiet times asked with other settings: every account here is ticked until asked again."""
+        self.quiet = dict.fromkeys(self.quiet, 0)
+
     def keep(self, result: BatchResult) -> None:
         if not self.encoded:
             self.since = time.monotonic()
@@ -148,6 +154,10 @@ class FoldStage:
         self.authorization = authorization  # None: no authorization endpoint (authorization_port 0)
         self.highwater = highwater  # partition -> the log end the consumer last saw (lag metric)
         self.cards_version = 0  # the rate book's version the processor's settings were built from
+        self.current: FoldSettings = processor.settings  # the settings at hand, published cards added
+        self.epochs: Epochs | None = None  # which settings fold each event (read at the first batch)
+        self._epoch: int | None = None  # id of the older settings installed, None: those at hand
+        self._older: dict[tuple[int, int], FoldSettings] = {}  # (id, cards version) -> with the cards
         self.busy_since: float | None = None  # monotonic start of the part being written (the watchdog)
 
     async def process_batch(self, events: list) -> None:  # Faust's events
@@ -173,7 +183,7 @@ class FoldStage:
         for account_id, (raw, state) in pending.encoded.items():
             self.states.remember(account_id, raw, state, pending.quiet[account_id])
         if self.authorization is not None:  # after the table: the process may ask it for a state
-            self.authorization.publish(pending.encoded, pending.calls_ended, self.processor.settings)
+            self.authorization.publish(pending.encoded, pending.calls_ended, self.current)
         self.guard.release()  # only now may Faust commit over the filled offsets
         log.info("states accounts=%d seconds=%.3f", len(pending.encoded), time.monotonic() - t0)
 
@@ -190,6 +200,17 @@ class FoldStage:
             messages = sorted(fills + messages, key=lambda m: (m.partition, m.offset))
             records = [(m.partition, m.offset) for m in messages]
         await self._refresh_cards()
+        if self.epochs is None:
+            self.epochs = await settings_log.epochs(self.settings)
+        for run, older in self.epochs.runs(messages):  # one run, at hand, but around an accepted change
+            self._use(older, pending)
+            await self._fold_run(run, pending, t0)
+            t0 = loop.time()
+        self.guard.advance(records)
+        self._observe_lag(records)
+
+    async def _fold_run(self, messages: list[InMessage], pending: _Pending, t0: float) -> None:
+        loop = asyncio.get_running_loop()
         t_fold = loop.time()
         result = fold_contained(self.processor, self.codec, messages, pending.load, pending.ticked_accounts)
         result.dead_letters.extend(refusal_dead_letter(self.settings, self.codec, r)
@@ -200,8 +221,25 @@ class FoldStage:
         await self.commit.commit(plan)
         pending.keep(result)
         self._observe(result, len(messages), (t0, t_fold, t_commit, loop.time()))
-        self.guard.advance(records)
-        self._observe_lag(records)
+
+    def _use(self, older: FoldSettings | None, pending: _Pending) -> None:
+        """Fold with ``older`` (an epoch before a change accepted in force, the published cards
+        added as to those at hand) or, ``None``, with the settings at hand. Ticks' quiet times
+        were asked with the settings before: on a switch they are forgotten, and every account
+        is ticked until asked again, so none is left out that these settings would change."""
+        epoch = None if older is None else id(older)
+        if older is None:
+            wanted = self.current
+        else:
+            key = (id(older), self.cards_version)
+            if key not in self._older:
+                self._older = {key: replace(older, rate_cards=older.rate_cards + self.rate_feed.book.effective_cards())}
+            wanted = self._older[key]
+        self.processor.settings = wanted
+        if epoch != self._epoch:
+            self._epoch = epoch
+            self.states.forget_quiet()
+            pending.forget_quiet()
 
     async def _refresh_cards(self) -> None:
         """Cards logged before these calls must be known before they are rated (rate_feed.py)."""
@@ -210,8 +248,8 @@ class FoldStage:
         book = self.rate_feed.book
         if book.version != self.cards_version:
             self.cards_version = book.version
-            self.processor.settings = replace(
-                self.base_settings, rate_cards=self.base_settings.rate_cards + book.effective_cards())
+            self.current = replace(self.base_settings, rate_cards=self.base_settings.rate_cards + book.effective_cards())
+            self.processor.settings = self.current
 
     def _observe(self, result: BatchResult, n_messages: int, times: tuple[float, float, float, float]) -> None:
         t0, t_fold, t_commit, t_end = times

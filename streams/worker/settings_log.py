@@ -32,6 +32,7 @@ from schemas.codec import DecodeError
 
 from streams.worker.fold_settings import fold_settings_from
 from streams.config.settings import ConfigError, Settings
+from streams.config.settings_epochs import Epochs, epochs_of
 from streams.config.settings_record import PACKED_BYTES_MAX, packed
 from streams.config.versions import Change, Term, changes, in_force, moment, terms_of, version_digest
 from streams.kafka.codec import codec_for
@@ -40,6 +41,7 @@ from streams.kafka.reader import read_topic
 from streams.kafka.security import client_kwargs
 from streams.kafka.topics import ensure_topics
 from streams.observe import metrics
+from streams.worker import settings_starts
 
 log = logging.getLogger("voiceledger.settings")
 
@@ -72,22 +74,39 @@ class Verdict:
 
 
 async def versions(settings: Settings) -> list[dict]:
-    """Every recorded version, oldest first. A record that is not one (not Avro, another
-    schema) is left out, logged and counted: it must not stop every worker's start."""
+    """Every recorded version, oldest first."""
+    return (await read_log(settings))[0]
+
+
+async def epochs(settings: Settings) -> Epochs:
+    """Which settings fold each event (``streams/config/settings_epochs.py``), from the topic."""
+    found, starts = await read_log(settings)
+    table = epochs_of(found, starts)
+    if table.unknown:
+        log.warning("versions %s were accepted in force but not kept whole: the events before them are folded "
+                    "with the settings at hand", ", ".join(d[:12] for d in table.unknown))
+    return table
+
+
+async def read_log(settings: Settings) -> tuple[list[dict], list[dict]]:
+    """Every recorded version and every start of one accepted in force (``SettingsStart``), each
+    oldest first. A record that is neither (not Avro, another schema) is left out, logged and
+    counted: it must not stop every worker's start."""
     codec = codec_for(settings)
     records = await read_topic(settings.broker, settings.settings_topic, timeout_s=READ_TIMEOUT_S, idle_s=0.3,
                                security=client_kwargs(settings))
-    found = []
+    found: dict[str, list[dict]] = {"version": [], "start": []}
     for r in records:
         try:
-            record = codec.decode_settings_version(r.value or b"")
+            kind, record = codec.decode_settings_record(r.value or b"")
         except DecodeError as exc:
             log.error("settings topic offset %d left out (%s): %s", r.offset, exc.code, exc)
             metrics.EVENTS_REJECTED.labels(topic=settings.settings_topic, reason=exc.code).inc()
             continue
-        # A v1 record reads with the default, which fastavro gives as text: bytes for every reader.
-        found.append({**record, "fold_settings": bytes(record.get("fold_settings") or b"")})
-    return found
+        if kind == "version":  # a v1 record reads with the default, which fastavro gives as text
+            record = {**record, "fold_settings": bytes(record.get("fold_settings") or b"")}
+        found[kind].append(record)
+    return found["version"], found["start"]
 
 
 async def verdict(settings: Settings, now_ms: int | None = None) -> Verdict:
@@ -132,11 +151,19 @@ async def guard(settings: Settings, now_ms: int | None = None) -> tuple[str, str
 
 
 async def accept(settings: Settings, reason: str, now_ms: int | None = None) -> Verdict:
-    """Record the version at hand whatever it changes, with the operator's reason."""
+    """Record the version at hand whatever it changes, with the operator's reason. A change in
+    force is accepted only with the group stopped, and where it starts in each partition is
+    recorded with it (``settings_starts.py``): the events before are folded with the version it
+    replaces, live and in a rebuild."""
     await ensure_topics(settings)
     v = await verdict(settings, now_ms)
-    if not v.unchanged:
-        await _record(settings, v, reason, now_ms)
+    if v.unchanged:
+        return v
+    if v.refused:
+        await settings_starts.require_stopped(settings)
+    await _record(settings, v, reason, now_ms)
+    if v.refused and v.last is not None:
+        await settings_starts.record(settings, v.last["digest"], v.digest, now_ms)
     return v
 
 

@@ -65,6 +65,11 @@ class AccountStates:
             self._quiet.clear()
         self._quiet[key] = (raw, self._quiet_until(state) if known is None else known)
 
+    def forget_quiet(self) -> None:
+        """The fold's settings changed (an epoch of an accepted change): every account is ticked
+        until its state is asked again with the settings installed now."""
+        self._quiet.clear()
+
     def ticked_accounts(self, at_ms: int) -> list[str]:
         """The accounts in the table a tick dated ``at_ms`` may change: all but those whose state,
         as the table holds it now, is quiet until later. The table holds those of all this

@@ -73,6 +73,7 @@ def test_a_worker_records_takes_dated_changes_and_refuses_one_in_force_until_acc
     accepted = cli(edited, "settings", "accept", "--reason", reason)
     assert accepted.returncode == 0, accepted.stderr
     assert "accepted  monthly_fee_by_plan[basic]" in accepted.stdout
+    assert "it starts at partition 0 offset 0, partition 1 offset 0: a rebuild folds" in accepted.stdout, accepted.stdout
     last = asyncio.run(settings_log.versions(s))[-1]
     assert asyncio.run(settings_log.guard(edited, NOW)) == ("unchanged", last["digest"])
     assert (last["reason"], last["changed_in_force"]) == (reason, ["monthly_fee_by_plan[basic]"])
@@ -83,7 +84,7 @@ def test_a_worker_records_takes_dated_changes_and_refuses_one_in_force_until_acc
 
     _accepted_changes(s)
     said = capsys.readouterr().out
-    assert said.count("\n") == 1 and f"({reason}): monthly_fee_by_plan[basic]; what was folded before" in said, said
+    assert said.count("\n") == 1 and f"({reason}): monthly_fee_by_plan[basic]; replayed: each partition" in said, said
     with api_process(s, tmp_path) as (_, base):  # finance reads the same versions over HTTP
         status, versions_read, _ = call(base, "GET", "/v1/plans/versions", scope="finance")
         assert status == 200 and [v["digest"] for v in versions_read] == [

@@ -21,6 +21,8 @@ import pytest
 from projections.account import Positioned, fold_all
 from schemas.codec import EventCodec
 from streams.config.settings import Settings
+from streams.config.settings_epochs import Epochs, epochs_of
+from streams.config.settings_record import packed
 from streams.dev.simulate import SimulationSpec, simulate
 from streams.kafka.producer import plan_messages
 from streams.worker.fold_settings import fold_settings_from
@@ -253,8 +255,10 @@ class _Guard:
         self.journal.append("release")
 
 
-def a_batch_through_the_fold_stage(log: list[InMessage], state_write_seconds: float) -> tuple[list[str], Durable]:
-    """One batch of ``log`` through the worker's ``FoldStage``, in parts of 64 KiB."""
+def a_batch_through_the_fold_stage(log: list[InMessage], state_write_seconds: float,
+                                   epochs: Epochs | None = None) -> tuple[list[str], Durable]:
+    """One batch of ``log`` through the worker's ``FoldStage``, in parts of 64 KiB; ``epochs``:
+    which settings fold each event (none accepted in force by default)."""
     from types import SimpleNamespace
 
     from streams.worker.fold_stage import FoldStage
@@ -266,6 +270,7 @@ def a_batch_through_the_fold_stage(log: list[InMessage], state_write_seconds: fl
     settings = replace(SETTINGS, batch_bytes_max=64 * 1024, state_write_seconds=state_write_seconds)
     stage = FoldStage(settings, CODEC, BatchProcessor(CODEC, FOLD, 2), _NoCards(), states, commit, _Guard(journal),
                       None, lambda p: None)
+    stage.epochs = epochs or Epochs()  # as the worker reads them from the settings topic
     events = [SimpleNamespace(message=SimpleNamespace(topic=m.topic, partition=m.partition, offset=m.offset,
                                                       timestamp=m.timestamp_ms / 1000, value=m.value)) for m in log]
     asyncio.run(stage.process_batch(events))
@@ -298,3 +303,43 @@ def test_a_long_batch_writes_its_states_when_they_have_waited_state_write_second
         assert journal[release - 1] in ("flush", "release")  # after that part's states are acknowledged
     pure = {k: replace(v, positions={}) for k, v in the_pure_fold(log).items()}
     assert {k: replace(v, positions={}) for k, v in decoded(durable).items()} == pure
+
+
+def test_events_before_an_accepted_change_are_folded_with_the_version_it_replaced():
+    """An accepted change that doubles every rate starts at the middle of partition 0 and past
+    the end of partition 1: the fold stage folds each event with the version of its epoch (its
+    runs cut a part where the version changes), exactly as folding each account's events before
+    the start with the old version and the rest with the new one."""
+    from projections.account import fold_batch
+
+    log = the_log(accounts=40, calls=3_000)
+    old = replace(FOLD, rate_cards=tuple(replace(card, destinations={p: replace(d, rate_micros_per_minute=d.rate_micros_per_minute // 2)
+                                                                      for p, d in card.destinations.items()})
+                                         for card in FOLD.rate_cards))
+    middle = max(m.offset for m in log if m.partition == 0) // 2
+    starts = [{"partition": 0, "first_offset": middle, "previous_digest": "old", "digest": "new"},
+              {"partition": 1, "first_offset": 10**9, "previous_digest": "old", "digest": "new"}]
+    epochs = epochs_of([{"digest": "old", "fold_settings": packed(old)}, {"digest": "new", "fold_settings": b""}],
+                       starts)
+    assert epochs.settings_at(0, middle - 1) == old and epochs.settings_at(0, middle) is None
+    _, durable = a_batch_through_the_fold_stage(log, state_write_seconds=300, epochs=epochs)
+    expected: dict = {}
+    for before in (True, False):  # each account's events in log order: the old epoch's, then the new one's
+        items = []
+        for m in log:
+            if (m.partition == 1 or m.offset < middle) == before:
+                events, _ = CODEC.decode_message(m.value)
+                items += [Positioned(f"{m.topic}/{m.partition}", m.offset, i, m.timestamp_ms, e)
+                          for i, e in enumerate(events)]
+        by_account: dict[str, list] = {}
+        for item in items:
+            by_account.setdefault(item.event.account_id, []).append(item)
+        for account_id, mine in by_account.items():
+            state, _ = fold_batch(expected.get(account_id), mine, old if before else FOLD)
+            if state is not None:
+                expected[account_id] = state
+    folded = decoded(durable)
+    assert {k: replace(v, positions={}) for k, v in folded.items()} == {
+        k: replace(v, positions={}) for k, v in expected.items()}
+    single = {k: replace(v, positions={}) for k, v in the_pure_fold(log).items()}
+    assert {k: replace(v, positions={}) for k, v in folded.items()} != single, "the old version's prices were used"

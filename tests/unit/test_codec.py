@@ -152,6 +152,10 @@ def test_committed_bytes_of_every_version_decode_with_current_reader(path):
 
             assert unpacked(version["fold_settings"]).invoice_issuer == "VL"
         return  # a version names no account
+    elif path.name.startswith("SettingsStart"):
+        kind, start = codec.decode_settings_record(value)
+        assert (kind, start["partition"], start["first_offset"]) == ("start", 3, 120_044)
+        return  # names no account
     elif path.name.startswith("Erasure"):
         kind, record = codec.decode_erasure_record(value)
         assert (kind, record["account_id"]) == ("request" if "Requested" in path.name else "answer", "acct-1")
