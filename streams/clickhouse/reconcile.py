@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from projections.periods import next_period, period_start_ms
 from streams.clickhouse.client import ClickHouse
+from streams.clickhouse.cluster import sync_replicas
 
 
 def month_bounds(month: str, time_zone: str = "UTC") -> tuple[str, str]:
@@ -31,6 +32,11 @@ def month_bounds(month: str, time_zone: str = "UTC") -> tuple[str, str]:
 
 def reconcile(ch: ClickHouse, month: str, country_code: str, time_zone: str = "UTC") -> tuple[list[str], list[str]]:
     """(differences, summary lines) for ``month`` in ``time_zone``."""
+    # On a cluster, a replica back from an outage may still be fetching its shard's parts, and a
+    # query through the Distributed tables may read it: every replica that answers catches up
+    # first, or rows that only lag read as differences (CI saw it once, 2026-12-06).
+    for table in ("journal", "call_log"):
+        sync_replicas(ch, table)
     start, end = month_bounds(month, time_zone)
     problems: list[str] = []
     summary: list[str] = []
