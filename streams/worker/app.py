@@ -27,6 +27,7 @@ from streams.clickhouse.client import ClickHouse
 from streams.clickhouse.writer import ClickHouseWriter
 from streams.worker.fold_settings import fold_settings_from
 from streams.config.settings import Settings
+from streams.config.settings_epochs import Epochs
 from streams.edge.sealing import opener_for
 from streams.authorization.process import AuthorizationProcess
 from streams.config.tokens import load_tokens
@@ -165,8 +166,9 @@ def _report_compiled_modules() -> None:
                     len(source), len(compiled.MODULES), ", ".join(source))
 
 
-def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> Worker:
-    """Build the worker. ``clickhouse`` is opened lazily, off the event loop, if not given."""
+def create_app(settings: Settings, clickhouse: ClickHouse | None = None, epochs: Epochs | None = None) -> Worker:
+    """Build the worker. ``clickhouse`` is opened lazily, off the event loop, if not given;
+    ``epochs`` (the settings topic as the start's guard read it) are read at the first batch if not."""
     app = faust_app(settings)
     security = client_kwargs(settings)
     codec = codec_for(settings)
@@ -184,7 +186,7 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None) -> Work
         app.consumer, TP(settings.events_topic, p), start, end))
     fold = FoldStage(settings, codec, processor, rate_feed, states,
                      BatchCommit(sender, writer, ChangelogStore(accounts)), guard, authorization,
-                     lambda p: app.consumer.highwater(TP(settings.events_topic, p)))
+                     lambda p: app.consumer.highwater(TP(settings.events_topic, p)), epochs)
     numbering = NumberingStage(settings, codec, numbering_table,
                                BatchCommit(sender, writer, ChangelogStore(numbering_table)), security,
                                lambda start, end: faust_patches.mark_empty(

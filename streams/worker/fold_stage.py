@@ -142,7 +142,8 @@ class _Pending:
 class FoldStage:
     def __init__(self, settings: Settings, codec: EventCodec, processor: BatchProcessor, rate_feed: RateFeed,
                  states: AccountStates, commit: BatchCommit, guard: InOrderGuard,
-                 authorization: AuthorizationProcess | None, highwater: Callable[[int], int | None]) -> None:
+                 authorization: AuthorizationProcess | None, highwater: Callable[[int], int | None],
+                 epochs: Epochs | None = None) -> None:
         self.settings = settings
         self.codec = codec
         self.processor = processor
@@ -155,7 +156,8 @@ class FoldStage:
         self.highwater = highwater  # partition -> the log end the consumer last saw (lag metric)
         self.cards_version = 0  # the rate book's version the processor's settings were built from
         self.current: FoldSettings = processor.settings  # the settings at hand, published cards added
-        self.epochs: Epochs | None = None  # which settings fold each event (read at the first batch)
+        # Which settings fold each event: as the worker's start read them, else read at the first batch.
+        self.epochs: Epochs | None = epochs
         self._epoch: int | None = None  # id of the older settings installed, None: those at hand
         self._older: dict[tuple[int, int], FoldSettings] = {}  # (id, cards version) -> with the cards
         self.busy_since: float | None = None  # monotonic start of the part being written (the watchdog)

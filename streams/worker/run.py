@@ -41,13 +41,14 @@ def run_worker(settings: Settings) -> None:
     asyncio.run(ensure_topics(settings))
     asyncio.run(require_kept_log(settings))  # the log is the source of truth: it must not expire
     # Nor may a price already folded change under it: a rebuild would differ (streams/config/versions.py).
-    _, digest = asyncio.run(settings_log.guard(settings))
+    # Its read of the topic also says which settings fold each event: handed to the fold stage.
+    _, digest, epochs = asyncio.run(settings_log.guarded(settings))
     # Checked at start only: workers of one group started with different files both run, so each
     # says which version it runs with, and an alert fires when they differ (VoiceledgerSettingsDiffer).
     metrics.SETTINGS_VERSION.labels(digest=digest[:12]).set(1)
     quiet_client_libraries(False)  # from here on the clients' logs are the worker's
     logging.config.dictConfig(logging_config(settings.log_level))  # JSON lines (streams/observe/logs.py)
-    worker = create_app(settings)
+    worker = create_app(settings, epochs=epochs)
     if settings.metrics_port:  # /metrics, /healthz, /readyz (streams/http/ops.py)
         OpsServer(settings.metrics_port, worker.health, worker.ready, settings.http_bind_host).start()
     if worker.authorization is not None:

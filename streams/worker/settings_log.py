@@ -60,6 +60,8 @@ class Verdict:
     found: list[Change]  # every change since it
     refused: list[Change]  # those already in force
     fold_settings: bytes = b""  # the settings whole (settings_record.packed): kept with a new version
+    starts: tuple[dict, ...] = ()  # every SettingsStart read with the versions (settings_starts.py)
+    recorded: tuple[dict, ...] = ()  # every version read, oldest first
 
     @property
     def unchanged(self) -> bool:
@@ -80,7 +82,11 @@ async def versions(settings: Settings) -> list[dict]:
 
 async def epochs(settings: Settings) -> Epochs:
     """Which settings fold each event (``streams/config/settings_epochs.py``), from the topic."""
-    found, starts = await read_log(settings)
+    return epochs_from(*await read_log(settings))
+
+
+def epochs_from(found: list[dict], starts: list[dict]) -> Epochs:
+    """The epochs of versions and starts already read (warns of a version not kept whole)."""
     table = epochs_of(found, starts)
     if table.unknown:
         log.warning("versions %s were accepted in force but not kept whole: the events before them are folded "
@@ -116,13 +122,14 @@ async def verdict(settings: Settings, now_ms: int | None = None) -> Verdict:
     terms = terms_of(fold, fold.rate_cards)
     plans = tuple(sorted(settings.plans))
     whole = packed(fold)
-    recorded = await versions(settings)
+    recorded, starts = await read_log(settings)
     last = recorded[-1] if recorded else None
+    read = {"starts": tuple(starts), "recorded": tuple(recorded)}
     if last is None:
-        return Verdict(version_digest(terms, plans), terms, plans, None, [], [], whole)
+        return Verdict(version_digest(terms, plans), terms, plans, None, [], [], whole, **read)
     found = changes(_terms_of_record(last), terms)
     return Verdict(version_digest(terms, plans), terms, plans, last, found,
-                   in_force(found, now_ms, fold.max_clock_skew_ms, _new_plans(plans, recorded)), whole)
+                   in_force(found, now_ms, fold.max_clock_skew_ms, _new_plans(plans, recorded)), whole, **read)
 
 
 async def guard(settings: Settings, now_ms: int | None = None) -> tuple[str, str]:
@@ -130,9 +137,21 @@ async def guard(settings: Settings, now_ms: int | None = None) -> tuple[str, str
     ``ConfigError`` (one line) if it changes a term already in force. Returns what it did
     ("recorded", "unchanged") and the version's digest. The topics must be there (``ensure_topics``:
     a worker makes them first)."""
+    action, digest, _ = await guarded(settings, now_ms)
+    return action, digest
+
+
+async def guarded(settings: Settings, now_ms: int | None = None) -> tuple[str, str, Epochs | None]:
+    """``guard``, and the epochs of the log it read, so that a worker reads the topic once at
+    start: None when it recorded a version (then the fold stage reads the log again, as written)."""
     v = await verdict(settings, now_ms)
     if v.unchanged and v.kept_whole:
-        return "unchanged", v.digest
+        return "unchanged", v.digest, epochs_from(list(v.recorded), list(v.starts))
+    return (*await _guard_recording(settings, v, now_ms), None)
+
+
+async def _guard_recording(settings: Settings, v: Verdict, now_ms: int | None) -> tuple[str, str]:
+    """A version that differs from the last recorded, or is not kept whole: recorded, or refused."""
     if v.unchanged:
         await _record(settings, v, "the same terms, with the settings kept whole", now_ms)
         return "recorded", v.digest

@@ -107,6 +107,12 @@ def test_a_worker_records_takes_dated_changes_and_refuses_one_in_force_until_acc
     assert len(asyncio.run(settings_log.versions(s))) == 4
     bad = cli(s, "settings", "accept", "--reason", " ")
     assert bad.returncode == 2 and bad.stderr.startswith("voiceledger: error: --reason:")
+    # The worker's start reads the topic once: its guard hands the fold stage the epochs it read.
+    action, digest, handed = asyncio.run(settings_log.guarded(edited, NOW))
+    assert (action, digest) == ("unchanged", last["digest"])
+    assert handed == asyncio.run(settings_log.epochs(s)) and handed.starts == {0: (0,), 1: (0,)}
+    assert asyncio.run(settings_log.guarded(replace(edited, monthly_fees=edited.monthly_fees + ("basic:13@2030-01",)),
+                                            NOW))[2] is None, "a version just recorded: the fold stage reads again"
 
 
 def test_each_version_keeps_every_price_and_one_from_before_that_is_kept_whole_at_the_next_start(broker, tmp_path):
