@@ -99,6 +99,7 @@ from projections.records import evolved, fast_init
 from projections.validation import (
     InvalidEvent,
     validate_account_opened,
+    validate_locale,
     validate_cdr,
     validate_credit_limit,
     validate_money,
@@ -420,6 +421,9 @@ class AccountState:
     # R10: what this postpaid account may owe (CreditLimitSet, AccountState v10), in micro-units
     # of its currency; PLAN_CREDIT_LIMIT (-1): its plan's limit (the credit_limits setting), if any.
     credit_limit_micros: int = PLAN_CREDIT_LIMIT
+    # The customer's language (AccountOpened v5, AccountDetailsChanged v2; AccountState v11): a
+    # CLDR locale their invoices are worded in, "" for the deployment's ``invoice_locale``.
+    locale: str = ""
 
 
 # --- outcomes -------------------------------------------------------------------------
@@ -484,7 +488,7 @@ def _open(item: Positioned) -> tuple[AccountState | None, Outcome]:
         plan=event.plan, billing_mode=event.billing_mode, numbers=tuple(event.numbers),
         time_zone=event.time_zone, opened_at_ms=event.occurred_at_ms, tax_jurisdiction=event.tax_jurisdiction,
         country_code=calling_code(event.country), customer_name=event.customer_name,
-        billing_address=event.billing_address, customer_tax_id=event.customer_tax_id,
+        billing_address=event.billing_address, customer_tax_id=event.customer_tax_id, locale=event.locale,
         newest_event_ms=event.occurred_at_ms, positions={item.source: (item.offset, item.index)},
     )
     return state, Applied(item)
@@ -575,7 +579,7 @@ class _Books:
         due = 0 if invoice.kind is InvoiceKind.CREDIT_NOTE else self.settings.due_at(self.plan, invoice.period,
                                                                                           invoice.occurred_at_ms)
         return replace(invoice, time_zone=s.time_zone, due_at_ms=due, customer_name=s.customer_name,
-                       billing_address=s.billing_address, customer_tax_id=s.customer_tax_id)
+                       billing_address=s.billing_address, customer_tax_id=s.customer_tax_id, locale=s.locale)
 
     def month_close(self, at_ms: int) -> tuple[tuple[JournalEntry, ...], tuple[Notice, ...]]:
         """R13, R14: the first time a tick shows a new month, the previous month closes, with
@@ -988,8 +992,12 @@ def _details(fold: _Fold, item: Positioned) -> None:
     event = item.event
     assert isinstance(event, AccountDetailsChanged)
     fold.at(item)
+    try:
+        validate_locale(event.account_id, event.locale)
+    except InvalidEvent as exc:
+        return fold.reject(item, exc.code, str(exc))
     fold.state = replace(fold.state, customer_name=event.customer_name, billing_address=event.billing_address,
-                         customer_tax_id=event.customer_tax_id)
+                         customer_tax_id=event.customer_tax_id, locale=event.locale)
     fold.books.state = fold.state
     fold.outcomes.append(Applied(item))
 

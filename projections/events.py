@@ -60,12 +60,15 @@ class AccountOpened:
     customer_name: str = ""
     billing_address: str = ""  # lines separated by "\n"
     customer_tax_id: str = ""  # a VAT or tax id, for a business customer
+    # v5: the customer's language, a CLDR locale (``nl_BE``): their invoices and portal pages are
+    # worded and formatted in it. "": the deployment's ``invoice_locale``. Not personal: clear.
+    locale: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class AccountDetailsChanged:
-    """The customer's name, billing address or tax id changed: the whole block, as it now is.
-    Invoices issued from now on carry it; issued ones keep the block they were issued with."""
+    """The customer's name, billing address, tax id or language changed: the whole block, as it
+    now is. Invoices issued from now on carry it; issued ones keep the block they were issued with."""
 
     event_id: str
     account_id: str
@@ -73,6 +76,7 @@ class AccountDetailsChanged:
     customer_name: str
     billing_address: str
     customer_tax_id: str
+    locale: str = ""  # v2: the customer's language ("": the deployment's), as AccountOpened v5
 
 
 @fast_init  # made per event: projections/records.py
@@ -502,6 +506,7 @@ class InvoiceIssued:
     billing_address: str = ""
     customer_tax_id: str = ""
     corrects: str = ""  # a credit note: the reference of the invoice it corrects
+    locale: str = ""  # v4: the customer's language at issue, which it is worded in ("": the deployment's)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ cannot hold.
 
 from __future__ import annotations
 
+import re
 from dataclasses import fields
 from typing import Callable
 
@@ -175,7 +176,20 @@ def validate_credit_limit(event: CreditLimitSet) -> None:
                                                     f"(0 or more, or {PLAN_CREDIT_LIMIT} for the plan's limit)")
 
 
+_LOCALE = re.compile(r"[a-z]{2,3}(_[A-Z]{2})?")
+
+
+def validate_locale(account_id: str, locale: str) -> None:
+    """A customer's language: "" (the deployment's) or a CLDR locale's shape (``fr``, ``nl_BE``).
+    Only its shape: which languages have words is the edge's to say (``streams/edge/commands.py``),
+    and a fold must judge an event the same in every release."""
+    if locale and not _LOCALE.fullmatch(locale):
+        raise InvalidEvent("unknown_locale", f"account {account_id}: language {locale[:16]!r} is not a locale "
+                                             "such as fr or nl_BE")
+
+
 def validate_account_opened(event: AccountOpened) -> None:
+    validate_locale(event.account_id, event.locale)
     if event.country and not calling_code(event.country):
         raise InvalidEvent("unknown_country", f"account {event.account_id}: country {event.country[:8]!r} is not an "
                                               "ISO 3166 alpha-2 region with a calling code")

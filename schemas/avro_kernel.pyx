@@ -315,7 +315,7 @@ def read(bytes data, Py_ssize_t start, tuple plan):
 #
 # A worker writes one AccountState per account and batch; at 20,000 accounts that is about one
 # per CDR. Through the plan (a dict of 44 entries built first, then walked) it cost ~24 us, as
-# much as a CDR's whole fold. This writer reads the state's attributes in AccountState v10's field
+# much as a CDR's whole fold. This writer reads the state's attributes in AccountState v11's field
 # order instead. It is only used for that version (``schemas/codec.py``: STATE_WRITER_VERSION),
 # and gives up like the plan's writer (``Unfit``) on any value not of the exact type: the caller
 # then writes the dict through the plan, or fastavro. ``tests/unit/test_state_writer.py`` holds
@@ -438,7 +438,7 @@ cdef int _state_billing(_Out out, object billing) except -1:
 
 
 cdef int _state_tail(_Out out, object s, bytes call_charges) except -1:
-    """tax_jurisdiction .. credit_limit_micros."""
+    """tax_jurisdiction .. locale."""
     for value in (s.tax_jurisdiction, s.pending_plan, s.pending_plan_from):
         _string(out, value)
     _bytes(out, call_charges)
@@ -457,11 +457,12 @@ cdef int _state_tail(_Out out, object s, bytes call_charges) except -1:
     out.varint(0)
     _long(out, s.dedup_floor_ms)
     _long(out, s.credit_limit_micros)
+    _string(out, s.locale)
     return 0
 
 
 def write_state(bytes header, object s, object status, bytes dedup_keys, bytes call_charges):
-    """``header`` then the AccountState v10 record of ``s`` (``status``: its lifecycle's status
+    """``header`` then the AccountState v11 record of ``s`` (``status``: its lifecycle's status
     value; the two tables packed by the caller); raises ``Unfit`` (or another error) for a value
     it is not sure of, having written nothing anywhere."""
     cdef _Out out = _Out(512)

@@ -124,7 +124,7 @@ ERASURE_SUBJECTS = {"voiceledger.ErasureRequested": "request", "voiceledger.Eras
 # The AccountState version the kernel's own state writer writes (schemas/avro_kernel.pyx:
 # write_state). A newer version goes through the dict until that writer learns it, and
 # tests/unit/test_state_writer.py fails until then.
-STATE_WRITER_VERSION = 10
+STATE_WRITER_VERSION = 11
 
 
 def cdr_from_record(d: dict) -> CallDetailRecord:
@@ -148,7 +148,7 @@ def _cdr_to_dict(c: CallDetailRecord) -> dict:
 def _opened_from_dict(d: dict) -> AccountOpened:
     return AccountOpened(d["event_id"], d["account_id"], d["occurred_at_ms"], d["currency"], d["plan"],
                          d["billing_mode"], tuple(d["numbers"]), d["time_zone"], d["tax_jurisdiction"], d["country"],
-                         d["customer_name"], d["billing_address"], d["customer_tax_id"])
+                         d["customer_name"], d["billing_address"], d["customer_tax_id"], d["locale"])
 
 
 def _opened_to_dict(e: AccountOpened) -> dict:
@@ -156,7 +156,7 @@ def _opened_to_dict(e: AccountOpened) -> dict:
             "currency": e.currency, "plan": e.plan, "billing_mode": e.billing_mode,
             "numbers": list(e.numbers), "time_zone": e.time_zone, "tax_jurisdiction": e.tax_jurisdiction,
             "country": e.country, "customer_name": e.customer_name, "billing_address": e.billing_address,
-            "customer_tax_id": e.customer_tax_id}
+            "customer_tax_id": e.customer_tax_id, "locale": e.locale}
 
 
 def _payment_from_dict(d: dict) -> PaymentReceived:
@@ -552,7 +552,7 @@ class EventCodec:
             "customer_tax_id": s.customer_tax_id, "card_override": s.card_override,
             "card_override_from_ms": s.card_override_from_ms,
             "earlier_deals": [{"from_ms": f, "card": c} for f, c in s.earlier_deals],
-            "dedup_floor_ms": s.dedup_floor_ms, "credit_limit_micros": s.credit_limit_micros,
+            "dedup_floor_ms": s.dedup_floor_ms, "credit_limit_micros": s.credit_limit_micros, "locale": s.locale,
         })
 
     def decode_state(self, value: bytes) -> AccountState:
@@ -583,7 +583,7 @@ class EventCodec:
             customer_tax_id=d["customer_tax_id"], card_override=d["card_override"],
             card_override_from_ms=d["card_override_from_ms"],
             earlier_deals=tuple((x["from_ms"], x["card"]) for x in d["earlier_deals"]),
-            dedup_floor_ms=d["dedup_floor_ms"], credit_limit_micros=d["credit_limit_micros"],
+            dedup_floor_ms=d["dedup_floor_ms"], credit_limit_micros=d["credit_limit_micros"], locale=d["locale"],
         )
 
     # --- invoice numbering (projections/numbering.py) -----------------------------------

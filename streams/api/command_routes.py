@@ -55,7 +55,7 @@ def _accept(ctx: Context, who: str, step, key: str, account_id: str | None = Non
 @router.post("/accounts", status_code=202, response_model=Accepted)
 def open_account(body: AccountOpening, key: str = KEY, who: str = Depends(caller),
                  ctx: Context = Depends(context)) -> Accepted:
-    customer = commands.Customer(body.customer_name, body.billing_address, body.customer_tax_id)
+    customer = commands.Customer(body.customer_name, body.billing_address, body.customer_tax_id, body.locale)
     return _accept(ctx, who, lambda: commands.opening(
         body.account_id, body.currency, body.plan, body.billing_mode, body.numbers, body.time_zone, body.country,
         body.tax_jurisdiction, key, ms(body.opened_at), customer, ctx.settings.plans), key)
@@ -64,8 +64,8 @@ def open_account(body: AccountOpening, key: str = KEY, who: str = Depends(caller
 @router.post("/accounts/{account_id}/details", status_code=202, response_model=Accepted)
 def change_details(body: CustomerDetails, account_id: str = ACCOUNT, key: str = KEY, who: str = Depends(caller),
                    ctx: Context = Depends(context)) -> Accepted:
-    """The customer's name, billing address and tax id on the account's next invoices."""
-    customer = commands.Customer(body.customer_name, body.billing_address, body.customer_tax_id)
+    """The customer's name, billing address, tax id and language on the account's next invoices."""
+    customer = commands.Customer(body.customer_name, body.billing_address, body.customer_tax_id, body.locale)
     return _accept(ctx, who, lambda: commands.details(account_id, customer, key), key)
 
 

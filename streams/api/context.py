@@ -3,7 +3,8 @@ the log, the portal's signer, and the dependencies that check the caller."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from fastapi import Request
@@ -12,10 +13,15 @@ from streams.api import access
 from streams.api.links import Signer
 from streams.api.log_writer import LogWriter
 from streams.api.problems import Problem
+from streams.api import read_model
 from streams.api.read_model import Reader
 from streams.config.settings import Settings
 from streams.edge import commands
 from streams.edge.sealing import Opener, opener_for
+
+
+LOCALE_TTL_S = 10.0
+LOCALES_KEPT_MAX = 10_000
 
 
 @dataclass
@@ -26,6 +32,7 @@ class Context:
     log: LogWriter
     signer: Signer | None  # None: no portal_secret_file, the portal and the console are off
     opener: Opener = None  # type: ignore[assignment] - set in __post_init__
+    _locales: dict[str, tuple[str, float]] = field(default_factory=dict)  # account -> (locale, kept until)
 
     def __post_init__(self) -> None:
         # One for the process: it caches the subscribers' keys it has read (for a while: erasures hold).
@@ -36,6 +43,18 @@ class Context:
         from streams.api.statements import document
 
         return document(self.reader, account_id, number, self.settings, self.opener.open)
+
+    def locale_of(self, account_id: str) -> str:
+        """The language of a customer's pages: their own, else the deployment's ``invoice_locale``.
+        Kept for LOCALE_TTL_S: a page asks it several times, and a change reaches the portal soon
+        enough (a customer's invoices carry the one in force when each was issued)."""
+        now = time.monotonic()
+        kept = self._locales.get(account_id)
+        if kept is None or kept[1] <= now:
+            if len(self._locales) >= LOCALES_KEPT_MAX:
+                self._locales.clear()
+            kept = self._locales[account_id] = (read_model.locale_of(self.reader, account_id), now + LOCALE_TTL_S)
+        return kept[0] or self.settings.invoice_locale
 
     def submit(self, event, key: str) -> commands.Answer:  # noqa: ANN001 - an account event
         return command(lambda: commands.submit(self.settings, event, key, send=self.log.send))

@@ -31,14 +31,21 @@ class AccountOpening(_Strict):
     customer_name: str = Field(default="", max_length=200, description="who is invoiced (sealed on the log, R32)")
     billing_address: str = Field(default="", max_length=600, description="lines separated by newlines")
     customer_tax_id: str = Field(default="", max_length=64, description="a business customer's VAT or tax id")
+    locale: str = Field(default="", max_length=16, description="the customer's language, a CLDR locale such as "
+                        "fr, nl_BE or de_CH: their invoices and portal pages are worded and formatted in it; '': the "
+                        "deployment's invoice_locale")
 
 
 class CustomerDetails(_Strict):
-    """The customer block of the account's next invoices: the whole block, as it now is."""
+    """The customer block of the account's next invoices: the whole block, as it now is (a field
+    left out is emptied; the language left out is the deployment's)."""
 
     customer_name: str = Field(max_length=200)
     billing_address: str = Field(default="", max_length=600, description="lines separated by newlines")
     customer_tax_id: str = Field(default="", max_length=64)
+    locale: str = Field(default="", max_length=16, description="the customer's language, a CLDR locale such as "
+                        "fr, nl_BE or de_CH: their invoices and portal pages are worded and formatted in it; '': the "
+                        "deployment's invoice_locale")
 
 
 class PaymentRecording(_Strict):
@@ -190,6 +197,7 @@ class Account(BaseModel):
     open_disputes: int
     credit_limit_micros: int | None = Field(description="R10: this postpaid account's own credit limit (POST "
                                                         ".../credit-limit); null: its plan's (GET /v1/plans)")
+    locale: str = Field(description="the customer's language ('': the deployment's invoice_locale)")
 
 
 class AccountList(BaseModel):
@@ -243,6 +251,7 @@ class InvoiceDocument(InvoiceSummary):
     billing_address: str
     customer_tax_id: str
     corrects: str | None = Field(description="a credit note: the legal number of the invoice it corrects")
+    locale: str = Field(description="the language it was issued in, and is printed in")
     lines: list[InvoiceLineOut]
 
 

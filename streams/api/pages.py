@@ -37,7 +37,7 @@ def money_of(currency: str, locale: str = ENGLISH):  # noqa: ANN201 - a formatte
 
 def page(template: str, status: int = 200, currency: str = "USD", locale: str = ENGLISH,
          **values: object) -> HTMLResponse:
-    """``locale``: the portal's pages are in the customer's language (``invoice_locale``), the
+    """``locale``: the portal's pages are in the customer's language (theirs, else ``invoice_locale``), the
     console's in English (``t`` and ``label`` give their words: streams/api/portal_words.py)."""
     html = TEMPLATES.get_template(template).render(
         issuer=ISSUER_NAME, money=money_of(currency, locale), t=PORTAL_WORDS.wording(locale),
@@ -60,6 +60,15 @@ PORTAL_PROBLEMS = {"unknown-account": ("Account not available yet", "Your accoun
                    "unknown-invoice": ("No such invoice", "Your account has no invoice {number}.")}
 
 
+def _customer_locale(ctx, account_id: str) -> str:  # noqa: ANN001 - streams/api/context.py's Context
+    """The customer's language for a problem page: the read model that could not answer the page
+    may not answer this either, and then the deployment's language says it."""
+    try:
+        return ctx.locale_of(account_id) if account_id else ctx.settings.invoice_locale
+    except Exception:  # noqa: BLE001 - ClickHouse down or slow: the page still says what went wrong
+        return ctx.settings.invoice_locale
+
+
 def problem_page(request: Request, exc) -> HTMLResponse:  # noqa: ANN001 - a Problem
     """A problem met while rendering a page, as a page saying it: on the portal, in the customer's
     language where the catalogue has it; on the console, as the API says it."""
@@ -67,7 +76,7 @@ def problem_page(request: Request, exc) -> HTMLResponse:  # noqa: ANN001 - a Pro
     if not request.url.path.startswith("/portal"):
         return message(exc.kind.replace("-", " ").capitalize(), exc.detail, exc.status, base="console_base.html",
                        account_id=account_id)
-    locale = request.app.state.context.settings.invoice_locale
+    locale = _customer_locale(request.app.state.context, account_id)
     t = PORTAL_WORDS.wording(locale)
     title, text = PORTAL_PROBLEMS.get(exc.kind, (None, None))
     path = request.url.path

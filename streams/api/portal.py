@@ -39,22 +39,24 @@ COOKIE = "vl_portal"
 BASE = "portal_base.html"
 
 
-def _locale(ctx: Context) -> str:
-    """The customer's language: the one their invoices are worded in."""
-    return ctx.settings.invoice_locale
+def _locale(ctx: Context, account_id: str = "") -> str:
+    """The customer's language (the account's own, else the deployment's ``invoice_locale``);
+    before the customer is known (signing in), the deployment's."""
+    return ctx.locale_of(account_id) if account_id else ctx.settings.invoice_locale
 
 
-def _words(ctx: Context) -> Callable[[str], str]:
-    return PORTAL_WORDS.wording(_locale(ctx))
+def _words(ctx: Context, account_id: str = "") -> Callable[[str], str]:
+    return PORTAL_WORDS.wording(_locale(ctx, account_id))
 
 
 def _page(ctx: Context, template: str, **values: object) -> Response:
-    return pages.page(template, locale=_locale(ctx), **values)
+    """A page of the customer named by ``values["account_id"]``, in their language."""
+    return pages.page(template, locale=_locale(ctx, str(values.get("account_id", ""))), **values)
 
 
 def _message(ctx: Context, title: str, text: str, status: int, **values: object) -> Response:
     """A page saying one thing, in the customer's language (``title`` and ``text`` already worded)."""
-    return pages.message(title, text, status, locale=_locale(ctx), **values)
+    return pages.message(title, text, status, locale=_locale(ctx, str(values.get("account_id", ""))), **values)
 
 
 def customer(request: Request, ctx: Context = Depends(context)) -> str:
@@ -89,7 +91,7 @@ def home(account_id: str = Depends(customer), ctx: Context = Depends(context)) -
     months = statements.months_of(account)
     start_s, _ = rm.month_bounds_s(months[-1], account.time_zone)
     recent = rm.payments(ctx.reader, account_id, start_s, 2**32 - 1, limit=20)
-    return _page(ctx, "portal_home.html", currency=account.currency, title=_words(ctx)("Your account"),
+    return _page(ctx, "portal_home.html", currency=account.currency, title=_words(ctx, account_id)("Your account"),
                  account_id=account_id, account=account, balance=found[1] if found else 0,
                  to_pay=_to_pay(ctx, account_id), credit_limit=_credit_limit(ctx, account),
                  payments=[{"at": statements.iso(p.at_s), "kind": p.kind, "amount_micros": p.amount_micros}
@@ -120,7 +122,7 @@ def statement(month: str = Query("", pattern=r"^$|" + MONTH), account_id: str = 
               ctx: Context = Depends(context)) -> Response:
     account = rm.account(ctx.reader, account_id)
     months = statements.months_of(account)
-    t = _words(ctx)
+    t = _words(ctx, account_id)
     try:
         found = statements.statement(ctx.reader, account_id, month or months[0])
     except Problem as exc:
@@ -138,7 +140,7 @@ def statement(month: str = Query("", pattern=r"^$|" + MONTH), account_id: str = 
 def invoices(account_id: str = Depends(customer), ctx: Context = Depends(context)) -> Response:
     rows = statements.summaries(ctx.reader, account_id, rm.invoices(ctx.reader, account_id))
     currency = rows[0].currency if rows else "USD"
-    return _page(ctx, "portal_invoices.html", currency=currency, title=_words(ctx)("Invoices"),
+    return _page(ctx, "portal_invoices.html", currency=currency, title=_words(ctx, account_id)("Invoices"),
                  account_id=account_id, invoices=rows)
 
 
@@ -160,7 +162,7 @@ def calls(offset: int = Query(0, ge=0, le=1_000_000), account_id: str = Depends(
           ctx: Context = Depends(context)) -> Response:
     page = call_page(account_id, rm.calls(ctx.reader, account_id, 50, offset), 50, offset)
     currency = page.calls[0].currency if page.calls else "USD"
-    return _page(ctx, "portal_calls.html", currency=currency, title=_words(ctx)("Call records"),
+    return _page(ctx, "portal_calls.html", currency=currency, title=_words(ctx, account_id)("Call records"),
                  account_id=account_id, page=page)
 
 
@@ -171,7 +173,7 @@ def dispute_form(request: Request, invoice: str = Query("", max_length=128), acc
     invoices = [r for r in rm.invoices(ctx.reader, account_id) if r.kind != "CREDIT_NOTE"]
     rows = [{**s.model_dump(), "open": statements.dispute_window_open(r)}
             for r, s in zip(invoices, statements.summaries(ctx.reader, account_id, invoices))]
-    return _page(ctx, "portal_disputes.html", currency=account.currency, title=_words(ctx)("Disputes"),
+    return _page(ctx, "portal_disputes.html", currency=account.currency, title=_words(ctx, account_id)("Disputes"),
                  account_id=account_id, invoices=rows, chosen=invoice, currency_code=account.currency,
                  key=pages.new_key(), csrf=ctx.signer.csrf(request.cookies.get(COOKIE, "")))
 
@@ -180,7 +182,7 @@ async def _posted(request: Request, ctx: Context, account_id: str, back: str) ->
     """A form posted from one of this session's pages; anything else is refused with a page."""
     fields = await pages.form(request)
     if fields is None or not pages.csrf_ok(ctx, request, COOKIE, fields):
-        t = _words(ctx)
+        t = _words(ctx, account_id)
         raise PageRefused(_message(ctx, t("Not sent"), t("The form expired; open the page again."), 400, base=BASE,
                                    account_id=account_id, back=back))
     return fields
@@ -200,7 +202,7 @@ def _dispute(ctx: Context, account_id: str, fields: dict[str, str]) -> Response:
         amount = parse_decimal_micros(fields.get("amount", "")[:16])
     except ValueError:
         amount = 0
-    t = _words(ctx)
+    t = _words(ctx, account_id)
     try:
         statements.check_dispute(row, amount)
     except Problem as exc:
@@ -235,7 +237,7 @@ def _refusal(t, exc: Problem, shown: str, issued_at_s: int) -> str:  # noqa: ANN
 async def privacy(request: Request, account_id: str = Depends(customer), ctx: Context = Depends(context)) -> Response:
     """With ``portal_erasure = reviewed``, the page also says where the customer's requests stand."""
     reviewed = ctx.settings.portal_erasure == "reviewed"
-    return _page(ctx, "portal_privacy.html", title=_words(ctx)("My data"), account_id=account_id,
+    return _page(ctx, "portal_privacy.html", title=_words(ctx, account_id)("My data"), account_id=account_id,
                  key=pages.new_key(), csrf=ctx.signer.csrf(request.cookies.get(COOKIE, "")), reviewed=reviewed,
                  requests=await _requests_of(ctx, account_id) if reviewed else [])
 
@@ -247,7 +249,7 @@ async def _requests_of(ctx: Context, account_id: str) -> list[dict[str, str]] | 
         found = of_account(await erasure_queue.read_queue(ctx.settings), account_id)
     except Exception:  # noqa: BLE001 - aiokafka's errors, a timeout: the broker is down or too slow
         return None
-    t, day = _words(ctx), lambda ms: statements.iso(ms // 1000)[:10]
+    t, day = _words(ctx, account_id), lambda ms: statements.iso(ms // 1000)[:10]
     lines = []
     for s in found:
         asked, a = day(s.request.requested_at_ms), s.answer
@@ -281,7 +283,7 @@ async def erasure(request: Request, account_id: str = Depends(customer), ctx: Co
     It cannot be undone, so the customer types their account id to confirm it; the form's key
     makes a second click the same request."""
     fields = await _posted(request, ctx, account_id, "/portal/privacy")
-    t = _words(ctx)
+    t = _words(ctx, account_id)
     if fields.get("confirm", "").strip() != account_id:
         return _message(ctx, t("Not erased"), t("To confirm, type your account id ({account_id}) exactly.").format(
             account_id=account_id), 422, base=BASE, account_id=account_id, back="/portal/privacy")
@@ -297,7 +299,7 @@ async def erasure(request: Request, account_id: str = Depends(customer), ctx: Co
 async def _ask_for_erasure(ctx: Context, account_id: str, reference: str) -> Response:
     """R32 with a review: the request is logged for an operator, who answers within 30 days; a
     request still open is the one the customer is shown again."""
-    t = _words(ctx)
+    t = _words(ctx, account_id)
     try:
         status, _ = await run_in_threadpool(erasure_queue.ask, ctx.settings, account_id, "portal", reference)
     except erasure_queue.RequestRefused:  # a form not of this page's making (its key)

@@ -83,12 +83,13 @@ class AccountRow:
     open_disputes: int
     newest_event_s: int
     credit_limit_micros: int  # R10: the account's own (CreditLimitSet); -1: its plan's
+    locale: str  # the customer's language ("": the deployment's invoice_locale)
 
 
 _ACCOUNT_SQL = ("SELECT account_id, currency, plan, pending_plan, billing_mode, status, status_reason, "
                 "toUnixTimestamp(status_since), time_zone, country_code, tax_jurisdiction, toUnixTimestamp(opened_at), "
                 "balance_micros, paid_micros, charged_micros, calls_charged, open_disputes, "
-                "toUnixTimestamp(newest_event_at), credit_limit_micros FROM accounts FINAL")
+                "toUnixTimestamp(newest_event_at), credit_limit_micros, locale FROM accounts FINAL")
 
 
 def account(reader: Reader, account_id: str) -> AccountRow:
@@ -96,6 +97,13 @@ def account(reader: Reader, account_id: str) -> AccountRow:
     if not rows:
         raise Problem(404, "unknown-account", f"no account {account_id} (or the worker has not folded its opening yet)")
     return AccountRow(*rows[0])
+
+
+def locale_of(reader: Reader, account_id: str) -> str:
+    """The customer's language as the account's newest row has it; "" for the deployment's (or no
+    account yet)."""
+    rows = reader.rows(f"SELECT argMax(locale, version) FROM accounts WHERE account_id = {quoted(account_id)}")
+    return rows[0][0] if rows else ""
 
 
 @dataclass(frozen=True)
@@ -117,7 +125,8 @@ class AccountFilter:
 _NEWEST = {column: f"argMax({column}, version)" for column in (  # AccountRow's fields after the id, in order
     "currency", "plan", "pending_plan", "billing_mode", "status", "status_reason", "toUnixTimestamp(status_since)",
     "time_zone", "country_code", "tax_jurisdiction", "toUnixTimestamp(opened_at)", "balance_micros", "paid_micros",
-    "charged_micros", "calls_charged", "open_disputes", "toUnixTimestamp(newest_event_at)", "credit_limit_micros")}
+    "charged_micros", "calls_charged", "open_disputes", "toUnixTimestamp(newest_event_at)", "credit_limit_micros",
+    "locale")}
 _FILTERED = ("status", "plan", "currency", "billing_mode")  # AccountFilter's fields that are columns too
 
 
@@ -239,18 +248,20 @@ class InvoiceRow:
     due_at_s: int  # 0: not due (a credit note)
     customer: tuple[str, str, str]  # name, address, tax id, sealed as issued
     corrects: str  # a credit note: the reference of the invoice it corrects
+    locale: str  # the language it was issued in ("": the deployment's invoice_locale)
 
 
 _INVOICE_SQL = ("SELECT invoice_number, kind, period, toUnixTimestamp(issued_at), currency, total_micros, "
                 "payments_micros, balance_micros, time_zone, due_at, customer_name, billing_address, customer_tax_id, "
-                "corrects FROM invoices FINAL WHERE account_id = {account}")
+                "corrects, locale FROM invoices FINAL WHERE account_id = {account}")
 
 
 def _numbered(reader: Reader, account_id: str, rows: list[tuple]) -> list[InvoiceRow]:
     """Rows with their legal numbers (two queries, not a JOIN: the same SQL on every server)."""
     numbers = dict(reader.rows("SELECT reference, number FROM invoice_numbers FINAL "
                                f"WHERE account_id = {quoted(account_id)}")) if rows else {}
-    return [InvoiceRow(r[0], numbers.get(r[0], ""), *r[1:9], int(r[9]), (r[10], r[11], r[12]), r[13]) for r in rows]
+    return [InvoiceRow(r[0], numbers.get(r[0], ""), *r[1:9], int(r[9]), (r[10], r[11], r[12]), r[13], r[14])
+            for r in rows]
 
 
 def legal_numbers(reader: Reader, account_id: str) -> dict[str, str]:

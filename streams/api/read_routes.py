@@ -70,7 +70,8 @@ def account_view(row: rm.AccountRow) -> Account:
                    tax_jurisdiction=row.tax_jurisdiction, opened_at=iso(row.opened_at_s),
                    balance_micros=row.balance_micros, paid_micros=row.paid_micros, charged_micros=row.charged_micros,
                    calls_charged=row.calls_charged, open_disputes=row.open_disputes,
-                   credit_limit_micros=None if row.credit_limit_micros < 0 else row.credit_limit_micros)
+                   credit_limit_micros=None if row.credit_limit_micros < 0 else row.credit_limit_micros,
+                   locale=row.locale)
 
 
 ACCOUNTS_PAGE_MAX = 500

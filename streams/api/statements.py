@@ -95,11 +95,11 @@ def document(reader: rm.Reader, account_id: str, number: str, settings,  # noqa:
                            total_micros=row.total_micros, payments_micros=row.payments_micros,
                            balance_micros=row.balance_micros, time_zone=row.time_zone, due_at_ms=row.due_at_s * 1000,
                            customer_name=row.customer[0], billing_address=row.customer[1],
-                           customer_tax_id=row.customer[2], corrects=row.corrects)
+                           customer_tax_id=row.customer[2], corrects=row.corrects, locale=row.locale)
     legal = legal_for(settings, issued, rm.legal_numbers(reader, account_id), open_sealed)
     doc = InvoiceDocument(**summaries(reader, account_id, [row])[0].model_dump(), customer_name=legal.customer[0],
                           billing_address=legal.customer[1], customer_tax_id=legal.customer[2],
-                          corrects=legal.corrects_number or row.corrects or None,
+                          corrects=legal.corrects_number or row.corrects or None, locale=legal.locale,
                           lines=[InvoiceLineOut(category=c, description=d, quantity=q, amount_micros=a)
                                  for c, d, q, a in lines])
     return doc, issued, legal

@@ -79,16 +79,19 @@ def _customer_options(parser: argparse.ArgumentParser, required: bool = False) -
     parser.add_argument("--name", default="", required=required, help="who is invoiced (sealed on the log, R32)")
     parser.add_argument("--address", default="", help=r"the billing address, lines separated by \n")
     parser.add_argument("--tax-id", default="", help="a business customer's VAT or tax id")
+    parser.add_argument("--locale", default="", help="the customer's language, e.g. fr, nl_BE or de_CH: their "
+                        "invoices and portal are worded in it (default: the deployment's invoice_locale)")
 
 
 def _customer(args: argparse.Namespace):  # noqa: ANN202 - a commands.Customer
     from streams.edge import commands
 
-    return commands.Customer(args.name, args.address.replace("\\n", "\n"), args.tax_id)
+    return commands.Customer(args.name, args.address.replace("\\n", "\n"), args.tax_id, args.locale)
 
 
 def _account_changes(account_sub: argparse._SubParsersAction, parents: list) -> None:
-    details = account_sub.add_parser("details", parents=parents, help="the customer block of the next invoices")
+    details = account_sub.add_parser("details", parents=parents, help="the customer block (name, address, tax "
+                                     "id, language) of the next invoices, whole")
     details.add_argument("account")
     _customer_options(details, required=True)
     _common(details)

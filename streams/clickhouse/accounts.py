@@ -17,7 +17,7 @@ from projections.account import AccountState
 ACCOUNT_COLUMNS = ("account_id", "currency", "plan", "pending_plan", "billing_mode", "status", "status_reason",
                    "status_since", "time_zone", "country_code", "tax_jurisdiction", "opened_at", "balance_micros",
                    "paid_micros", "charged_micros", "calls_charged", "open_disputes", "newest_event_at",
-                   "credit_limit_micros", "version")
+                   "credit_limit_micros", "version", "locale")
 DEAD_LETTER_COLUMNS = ("source_topic", "source_partition", "source_offset", "source_index", "account_id",
                        "reason_code", "reason", "logged_at")
 INDEX_BITS = 20  # an envelope holds fewer than 2**20 records (streams/worker/processor.py)
@@ -35,4 +35,4 @@ def account_row(state: AccountState) -> tuple:
             life.reason, life.since_ms // 1000, state.time_zone, state.country_code, state.tax_jurisdiction,
             state.opened_at_ms // 1000, state.balance_micros, state.paid_micros, state.charged_micros,
             state.calls_charged, len(state.billing.open_disputes), state.newest_event_ms // 1000,
-            state.credit_limit_micros, version_of(state))
+            state.credit_limit_micros, version_of(state), state.locale)

@@ -19,7 +19,7 @@ INVOICE_NUMBER_COLUMNS = ("reference", "number", "account_id", "issuer", "year",
 
 INVOICE_COLUMNS = ("invoice_number", "account_id", "kind", "period", "issued_at", "currency", "total_micros",
                    "payments_micros", "balance_micros", "time_zone", "due_at", "customer_name", "billing_address",
-                   "customer_tax_id", "corrects")
+                   "customer_tax_id", "corrects", "locale")
 INVOICE_LINE_COLUMNS = ("invoice_number", "line", "account_id", "issued_at", "currency", "category", "description",
                         "quantity", "amount_micros")
 
@@ -32,7 +32,7 @@ def invoice_rows(invoice: InvoiceIssued) -> tuple[tuple, list[tuple]]:
     head = (invoice.invoice_number, invoice.account_id, invoice.kind.value, invoice.period, at_s, invoice.currency,
             invoice.total_micros, invoice.payments_micros, invoice.balance_micros, invoice.time_zone,
             invoice.due_at_ms // 1000, invoice.customer_name, invoice.billing_address, invoice.customer_tax_id,
-            invoice.corrects)
+            invoice.corrects, invoice.locale)
     lines = [(invoice.invoice_number, i, invoice.account_id, at_s, invoice.currency, line.category, line.description,
               line.quantity, line.amount_micros) for i, line in enumerate(invoice.lines)]
     return head, lines

@@ -359,6 +359,9 @@ MIGRATIONS: tuple[tuple[int, str, tuple[Statement, ...]], ...] = (
      tuple(AddColumn(*column) for column in INVOICE_LEGAL_COLUMNS)),
     (14, "accounts.credit_limit_micros: an account's own credit limit (R10), -1 for its plan's",
      (AddColumn("accounts", "credit_limit_micros", "Int64 DEFAULT -1"),)),
+    (15, "accounts.locale and invoices.locale: the customer's language, and the one each invoice was issued in "
+         "('': the deployment's invoice_locale)",
+     (AddColumn("accounts", "locale", "String DEFAULT ''"), AddColumn("invoices", "locale", "String DEFAULT ''"))),
 )
 
 

@@ -9,9 +9,10 @@ invoice always says what was issued. The checklist is the EU VAT Directive's Art
 issue, a sequential number, the supplier's and the customer's names, addresses and VAT ids, the
 period, the taxable amount per rate, the rate, the tax, the total) and a US invoice's usual
 contents (due date, payment instructions). Dates print in the account's zone; words, amounts and
-dates in the locale the deployment chooses (``invoice_locale``: the words from
-streams/documents/wording.py, the lines re-worded by invoice_lines.py, the formats from Babel); no
-float is involved: amounts go from integers to exact decimals.
+dates in the customer's language at issue (``InvoiceIssued.locale``), else the locale the deployment
+chooses (``invoice_locale``): the words from streams/documents/wording.py, the lines re-worded by
+invoice_lines.py, the formats from Babel. No float is involved: amounts go from integers to exact
+decimals.
 """
 
 from __future__ import annotations
@@ -241,12 +242,13 @@ def legal_for(settings, invoice: InvoiceIssued, numbers: dict[str, str],  # noqa
     issuer = Issuer(settings.issuer_name, settings.issuer_address.replace("\\n", "\n"), settings.issuer_tax_id,
                     settings.issuer_registration, settings.payment_instructions)
 
+    locale = invoice.locale or settings.invoice_locale  # the customer's language at issue, else the deployment's
+
     def clear(value: str) -> str:
         if not value or open_sealed is None:
             return value
         opened = open_sealed(invoice.account_id, value)
-        return wording(settings.invoice_locale)("(erased)") if opened is None else opened
+        return wording(locale)("(erased)") if opened is None else opened
 
     customer = (clear(invoice.customer_name), clear(invoice.billing_address), clear(invoice.customer_tax_id))
-    return Legal(issuer, numbers.get(invoice.invoice_number), numbers.get(invoice.corrects, ""), customer,
-                 settings.invoice_locale)
+    return Legal(issuer, numbers.get(invoice.invoice_number), numbers.get(invoice.corrects, ""), customer, locale)

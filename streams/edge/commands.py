@@ -63,6 +63,7 @@ from projections.validation import (
     check_bounds,
     validate_account_opened,
     validate_credit_limit,
+    validate_locale,
     validate_money,
 )
 from streams.config import checks
@@ -99,11 +100,13 @@ def _event_id(kind: str, key: str) -> str:
 
 @dataclass(frozen=True)
 class Customer:
-    """Who is invoiced: a name, a billing address (lines), a tax id; personal, sealed on the log."""
+    """Who is invoiced: a name, a billing address (lines), a tax id, personal and sealed on the
+    log; and the language their invoices and portal are in (not personal, in clear)."""
 
     name: str = ""
     address: str = ""  # lines separated by "\n"
     tax_id: str = ""
+    locale: str = ""  # a CLDR locale (nl_BE); "": the deployment's invoice_locale
 
     def checked(self) -> Customer:
         """Sealed, each must fit an event's text bound: at most these many UTF-8 bytes in clear."""
@@ -111,7 +114,22 @@ class Customer:
                                     ("customer_tax_id", self.tax_id, 64)):
             if len(value.encode()) > limit or any(ord(c) < 32 and c != "\n" for c in value):
                 raise CommandRefused(f"{field}: at most {limit} bytes of text (lines separated by newlines)")
+        known_locale(self.locale)
         return self
+
+
+def known_locale(locale: str) -> str:
+    """A customer's language as the fold takes it (``fr``, ``nl_BE``) and one Babel can word and
+    format their invoices in; "" for the deployment's. A language with no catalogue of words
+    gets English words with its own dates and amounts, as ``invoice_locale`` does."""
+    try:
+        validate_locale("", locale)
+        if locale:
+            checks.locale(locale)
+    except (InvalidEvent, checks.Invalid):
+        raise CommandRefused(f"locale: {locale[:16]!r} is not a language such as fr, nl_BE or de_CH "
+                             "(language, then an optional _REGION)") from None
+    return locale
 
 
 def sold(plan: str, plans: tuple[str, ...]) -> str:
@@ -137,7 +155,7 @@ def opening(account_id: str, currency: str, plan: str, mode: str, numbers: list[
     who = customer.checked()
     event = AccountOpened(_event_id("open", key or account_id), account_id, at_ms or int(time.time() * 1000),
                           currency.upper(), plan, mode, tuple(numbers), time_zone, tax_jurisdiction, country.upper(),
-                          who.name, who.address, who.tax_id)
+                          who.name, who.address, who.tax_id, who.locale)
     _checked(event, validate_account_opened)
     return event
 
@@ -146,7 +164,7 @@ def details(account_id: str, customer: Customer, key: str, at_ms: int | None = N
     """The customer block of the account's next invoices (issued ones keep theirs)."""
     who = customer.checked()
     event = AccountDetailsChanged(_event_id("details", key), account_id, at_ms or _now_ms(), who.name, who.address,
-                                  who.tax_id)
+                                  who.tax_id, who.locale)
     _checked(event, lambda _: None)
     return event
 

@@ -230,6 +230,7 @@ def test_R19_R20_R33_four_months_through_the_api_statements_invoices_and_dispute
     assert status == 200 and [x["reason_code"] for x in letters] == ["refund_exceeds_balance"], \
         "nothing else the API sent was refused by the worker"
     assert "(R8)" in letters[0]["reason"]
+    _a_customer_in_their_own_language(settings, base, tmp_path, old, opened["event_id"])
     # R32: the customer's export, then their erasure: numbers gone, amounts kept.
     status, export, _ = call(base, "POST", f"/v1/accounts/{ACCOUNT}/exports", scope="portal:acct-000001")
     assert status == 200 and len(export["calls"]) == 4 and export["calls"][0]["caller"] == "+15550000001"
@@ -240,6 +241,41 @@ def test_R19_R20_R33_four_months_through_the_api_statements_invoices_and_dispute
     assert (erased_invoice["customer_name"], erased_invoice["total_micros"]) == ("(erased)", old["total_micros"])
     after = call(base, "GET", f"/v1/accounts/{ACCOUNT}/calls", scope="portal:acct-000001")[1]["calls"]
     assert {c["caller"] for c in after} == {""} and sum(c["charge_micros"] for c in after) == -usage
+
+
+def _a_customer_in_their_own_language(settings, base: str, tmp_path: Path, old: dict, dispute_id: str) -> None:
+    """A Dutch-speaking customer of an English deployment (AccountDetailsChanged v2): the
+    account and its portal say so at once; the invoices issued before keep their language and
+    the credit note issued after is worded in Dutch (R13: each invoice as it was issued)."""
+    import http.cookiejar
+    import urllib.request
+
+    block = {"customer_name": "Zoë Łódź", "billing_address": "350 Fifth Avenue\nNew York, NY 10118"}
+    status, refused, _ = call(base, "POST", f"/v1/accounts/{ACCOUNT}/details", {**block, "locale": "Dutch"},
+                              key="lang-0")
+    assert status == 422 and "locale: 'Dutch' is not a language" in refused["detail"], refused
+    assert call(base, "POST", f"/v1/accounts/{ACCOUNT}/details", {**block, "locale": "nl_BE"}, key="lang-1")[0] == 202
+    resolution = {"outcome": "CUSTOMER_FAVOUR", "credit": "0.01", "currency": "USD"}
+    assert call(base, "POST", f"/v1/accounts/{ACCOUNT}/disputes/{dispute_id}/resolution", resolution,
+                key="resolve-1")[0] == 202
+    assert run_worker_to_end(settings, log_events(settings)[1], tmp_path / "worker.log") == 0
+    assert call(base, "GET", f"/v1/accounts/{ACCOUNT}", scope="finance")[1]["locale"] == "nl_BE"
+    listed = call(base, "GET", f"/v1/accounts/{ACCOUNT}/invoices")[1]["invoices"]
+    (note,) = [i for i in listed if i["kind"] == "CREDIT_NOTE"]
+    assert call(base, "GET", f"/v1/accounts/{ACCOUNT}/invoices/{note['reference']}")[1]["locale"] == "nl_BE"
+    kept = call(base, "GET", f"/v1/accounts/{ACCOUNT}/invoices/{old['legal_number']}")[1]
+    assert kept["locale"] == "en", "issued before the change: in the deployment's language, as it was issued"
+    link = subprocess.run([sys.executable, "-m", "streams.cli", "portal", "link", ACCOUNT], env=worker_env(settings),
+                          capture_output=True, text=True, timeout=60)
+    assert link.returncode == 0, link.stderr
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    with browser.open(json.loads(link.stdout)["url"], timeout=60) as home:
+        assert home.headers["Content-Language"] == "nl" and "<h1>Uw account</h1>" in home.read().decode()
+    with browser.open(f"{base}/portal/invoices/{note['reference']}", timeout=60) as shown:
+        page = shown.read().decode()
+        assert shown.headers["Content-Language"] == "nl" and "Creditnota" in page and "Credit note" not in page
+    with browser.open(f"{base}/portal/invoices/{old['legal_number']}", timeout=60) as shown:
+        assert shown.headers["Content-Language"] == "en" and "Invoice" in shown.read().decode()
 
 
 def rerate_at_a_business_card(settings, tmp_path: Path, month: str) -> dict:

@@ -78,7 +78,7 @@ def test_R19_R20_R32_R33_the_customer_portal_and_the_operator_console_in_headles
         assert (folded["status"], folded["plan"], folded["pending_plan"]) == ("FRAUD_HOLD", "basic", "business")
         # R10: the credit limit set from the console, folded, on the account and on its customer's page.
         assert call(base, "GET", f"/v1/accounts/{LATE}")[1]["credit_limit_micros"] == 250_000_000
-        assert "credit limit 250.00 USD" in _portal_home(settings, LATE)
+        assert "kredietlimiet 250,00 USD" in _portal_home(settings, LATE), "in its customer's own language"
         late = call(base, "GET", f"/v1/accounts/{LATE}/calls")[1]["calls"]
         assert [(c["call_key"], c["charge_micros"]) for c in late] == [("fs-1/late-1", 10_000)], "sent again, billed"
 
@@ -174,7 +174,8 @@ def _opened_after_its_call(settings, tmp_path: Path) -> None:  # noqa: ANN001 - 
     asyncio.run(produce_events(settings, [
         CallDetailRecord("fs-1/late-1", "fs-1", "late-1", LATE, "+15550000009", "+12125550100", day_ago,
                          day_ago + 1_000, day_ago + 61_000, Disposition.ANSWERED),
-        AccountOpened("open-late", LATE, day_ago - 86_400_000, "USD", "basic", "postpaid", ("15550000009",))]))
+        AccountOpened("open-late", LATE, day_ago - 86_400_000, "USD", "basic", "postpaid", ("15550000009",),
+                      locale="nl_BE")]))  # a Dutch-speaking customer: their own language, whatever the deployment's
     assert run_worker_to_end(settings, log_events(settings)[1], tmp_path / "worker.log") == 0
 
 
@@ -293,7 +294,23 @@ def _in_french(page, settings, tmp_path: Path, out: Path) -> None:  # noqa: ANN0
         response = page.goto(f"{base}/portal/statements?month=2000-01")
         assert response.status == 403 and page.inner_text("h1") == "Relevé indisponible"
         assert "n'est pas disponible" in page.inner_text("#message") and "(R20)" in page.inner_text("#message")
+        _in_their_own_language(page, french)
         _reviewed_erasure(page, base, out)
+
+
+def _in_their_own_language(page, settings) -> None:  # noqa: ANN001 - a Playwright page, Settings
+    """A customer with a language of their own (AccountOpened v5 ``locale``) reads their portal in
+    it, on the same French deployment; the customer before them still reads French."""
+    link = subprocess.run([sys.executable, "-m", "streams.cli", "portal", "link", LATE], env=worker_env(settings),
+                          capture_output=True, text=True, timeout=60)
+    assert link.returncode == 0, link.stderr
+    response = page.goto(json.loads(link.stdout)["url"])
+    assert response.headers["content-language"] == "nl" and page.locator("html").get_attribute("lang") == "nl"
+    assert page.inner_text("h1") == "Uw account" and "Overzichten" in page.inner_text("header")
+    back = subprocess.run([sys.executable, "-m", "streams.cli", "portal", "link", ACCOUNT], env=worker_env(settings),
+                          capture_output=True, text=True, timeout=60)
+    page.goto(json.loads(back.stdout)["url"])
+    assert page.inner_text("h1") == "Votre compte", "the next customer's pages are in their language again"
 
 
 def _reviewed_erasure(page, base: str, out: Path) -> None:  # noqa: ANN001 - a Playwright page

@@ -445,3 +445,27 @@ def test_R17_R19_the_reversal_of_odd_amounts_still_adds_up_to_the_credit():
         lines, taxes = credit_lines(credit, "USD", US_TAXES, "Credit")
         assert -sum(line.amount_micros for line in lines) == credit and all(t >= 0 for t in taxes.values())
         assert all(line.amount_micros % 10_000 == 0 for line in lines)
+
+
+def test_R13_each_invoice_is_worded_in_the_customers_language_at_issue_and_keeps_it():
+    """A Dutch-speaking customer of a deployment worded in French: the account's locale
+    (AccountOpened v5) goes on its invoices; a change (AccountDetailsChanged v2) reaches the next
+    invoice only; a locale of another shape is refused and changes nothing."""
+    from projections.events import AccountDetailsChanged
+
+    a = Account("2026-10-01T00:00:00", currency="EUR")
+    assert a.state.locale == ""  # opened without one: the deployment's
+    a.feed(AccountDetailsChanged("d1", "a1", ms("2026-10-02T00:00:00"), "", "", "", "nl_BE"))
+    a.tick("2026-11-01T00:00:00")
+    (october,) = a.invoices
+    assert (a.state.locale, october.locale) == ("nl_BE", "nl_BE")
+    (refused,) = a.feed(AccountDetailsChanged("d2", "a1", ms("2026-11-02T00:00:00"), "", "", "", "Dutch; DROP"))
+    assert isinstance(refused, Rejected) and refused.code == "unknown_locale" and a.state.locale == "nl_BE"
+    a.feed(AccountDetailsChanged("d3", "a1", ms("2026-11-03T00:00:00"), "", "", "", "fr"))
+    a.tick("2026-12-01T00:00:00")
+    assert [i.locale for i in a.invoices] == ["nl_BE", "fr"], "the issued invoice keeps the language it was issued in"
+    for locale, code in (("nl", None), ("nl-be", "unknown_locale"), ("x" * 40, "unknown_locale")):
+        opening = AccountOpened("open2", "a2", ms("2026-10-01T00:00:00"), "EUR", "basic", "prepaid", (), "UTC",
+                                locale=locale)
+        state, (outcome,) = fold_batch(None, [Positioned("t/0", 0, 0, NOW, opening)], FOLD)
+        assert (getattr(outcome, "code", None), state and state.locale) == (code, locale if code is None else None)

@@ -83,7 +83,8 @@ class _ReadModel:
 
     def rows(self, sql: str) -> list[tuple]:
         if sql.startswith("SELECT invoice_number, kind"):
-            return [(r, "REGULAR", "2026-10", i, "USD", t, 0, 0, "UTC", d, "", "", "", "") for r, i, d, t in self.invoices]
+            return [(r, "REGULAR", "2026-10", i, "USD", t, 0, 0, "UTC", d, "", "", "", "", "")
+                    for r, i, d, t in self.invoices]
         if sql.startswith("SELECT account_id, currency, invoice_number"):
             return [("a1", "USD", r, i, d, t) for r, i, d, t in self.invoices]
         if "FROM journal" in sql:

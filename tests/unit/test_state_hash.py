@@ -36,7 +36,7 @@ OTHER = {
     "pending_plan_from": "", "call_charges": {11: (20_000, 0, 1, 7)}, "country_code": "1",
     "customer_name": "vlseal1:k:AAAA", "billing_address": "vlseal1:k:BBBB", "customer_tax_id": "vlseal1:k:CCCC",
     "card_override": "acme-deal-usd", "card_override_from_ms": 5, "earlier_deals": ((1, "acme-2025"),), "dedup_floor_ms": 7,
-    "credit_limit_micros": 500_000_000,
+    "credit_limit_micros": 500_000_000, "locale": "nl_BE",
 }
 
 

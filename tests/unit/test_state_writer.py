@@ -34,7 +34,7 @@ def test_the_writer_knows_the_newest_state_version():
     newest = max(int(p.name.split(".v")[1].split(".")[0]) for p in Path("schemas/avro").glob("AccountState.v*.avsc"))
     assert KERNEL.registry.latest_of(STATE_SUBJECT).version == newest == STATE_WRITER_VERSION
     fields = [f["name"] for f in json.loads(Path(f"schemas/avro/AccountState.v{newest}.avsc").read_text())["fields"]]
-    assert len(fields) == 45 and fields[-1] == "credit_limit_micros"
+    assert len(fields) == 46 and fields[-1] == "locale"
 
 
 def test_the_kernel_writes_states_itself():
@@ -65,7 +65,7 @@ states = st.builds(
     call_charges=st.dictionaries(long, st.tuples(long, small, small, long), max_size=4),
     country_code=text, customer_name=text, billing_address=text, customer_tax_id=text, card_override=text,
     card_override_from_ms=small, earlier_deals=st.lists(st.tuples(small, text), max_size=2).map(tuple),
-    dedup_floor_ms=small, credit_limit_micros=st.integers(-1, 10**15),
+    dedup_floor_ms=small, credit_limit_micros=st.integers(-1, 10**15), locale=text,
 )
 
 
