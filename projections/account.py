@@ -988,7 +988,8 @@ def credit_limit_of(state: AccountState, settings: FoldSettings) -> int | None:
 
 
 def _details(fold: _Fold, item: Positioned) -> None:
-    """The customer block of later invoices; issued invoices keep theirs."""
+    """The customer block of later invoices; issued invoices keep theirs. A language left empty
+    is left as it was: a CRM that sends the block without it does not reset the customer's."""
     event = item.event
     assert isinstance(event, AccountDetailsChanged)
     fold.at(item)
@@ -997,7 +998,7 @@ def _details(fold: _Fold, item: Positioned) -> None:
     except InvalidEvent as exc:
         return fold.reject(item, exc.code, str(exc))
     fold.state = replace(fold.state, customer_name=event.customer_name, billing_address=event.billing_address,
-                         customer_tax_id=event.customer_tax_id, locale=event.locale)
+                         customer_tax_id=event.customer_tax_id, locale=event.locale or fold.state.locale)
     fold.books.state = fold.state
     fold.outcomes.append(Applied(item))
 

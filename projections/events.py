@@ -67,8 +67,9 @@ class AccountOpened:
 
 @dataclass(frozen=True, slots=True)
 class AccountDetailsChanged:
-    """The customer's name, billing address, tax id or language changed: the whole block, as it
-    now is. Invoices issued from now on carry it; issued ones keep the block they were issued with."""
+    """The customer's name, billing address or tax id changed: the whole block, as it now is, and
+    their language if it changed. Invoices issued from now on carry it; issued ones keep the block
+    they were issued with."""
 
     event_id: str
     account_id: str
@@ -76,7 +77,7 @@ class AccountDetailsChanged:
     customer_name: str
     billing_address: str
     customer_tax_id: str
-    locale: str = ""  # v2: the customer's language ("": the deployment's), as AccountOpened v5
+    locale: str = ""  # v2: the customer's language from now on, as AccountOpened v5's; "": unchanged
 
 
 @fast_init  # made per event: projections/records.py

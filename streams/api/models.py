@@ -38,7 +38,7 @@ class AccountOpening(_Strict):
 
 class CustomerDetails(_Strict):
     """The customer block of the account's next invoices: the whole block, as it now is (a field
-    left out is emptied; the language left out is the deployment's)."""
+    left out is emptied), and the customer's language if it changes (left out: unchanged)."""
 
     customer_name: str = Field(max_length=200)
     billing_address: str = Field(default="", max_length=600, description="lines separated by newlines")

@@ -450,7 +450,8 @@ def test_R17_R19_the_reversal_of_odd_amounts_still_adds_up_to_the_credit():
 def test_R13_each_invoice_is_worded_in_the_customers_language_at_issue_and_keeps_it():
     """A Dutch-speaking customer of a deployment worded in French: the account's locale
     (AccountOpened v5) goes on its invoices; a change (AccountDetailsChanged v2) reaches the next
-    invoice only; a locale of another shape is refused and changes nothing."""
+    invoice only, and one without a language keeps it; a locale of another shape is refused and
+    changes nothing."""
     from projections.events import AccountDetailsChanged
 
     a = Account("2026-10-01T00:00:00", currency="EUR")
@@ -462,6 +463,8 @@ def test_R13_each_invoice_is_worded_in_the_customers_language_at_issue_and_keeps
     (refused,) = a.feed(AccountDetailsChanged("d2", "a1", ms("2026-11-02T00:00:00"), "", "", "", "Dutch; DROP"))
     assert isinstance(refused, Rejected) and refused.code == "unknown_locale" and a.state.locale == "nl_BE"
     a.feed(AccountDetailsChanged("d3", "a1", ms("2026-11-03T00:00:00"), "", "", "", "fr"))
+    a.feed(AccountDetailsChanged("d4", "a1", ms("2026-11-04T00:00:00"), "Ada", "", ""))  # a CRM without the field
+    assert (a.state.customer_name, a.state.locale) == ("Ada", "fr"), "a block without a language leaves it as it was"
     a.tick("2026-12-01T00:00:00")
     assert [i.locale for i in a.invoices] == ["nl_BE", "fr"], "the issued invoice keeps the language it was issued in"
     for locale, code in (("nl", None), ("nl-be", "unknown_locale"), ("x" * 40, "unknown_locale")):
