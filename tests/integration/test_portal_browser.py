@@ -238,7 +238,7 @@ def _console(page, base: str, out: Path) -> None:  # noqa: ANN001 - a Playwright
     page.fill("header input[name=q]", ACCOUNT)
     page.click("header button")
     assert page.url == f"{base}/console/accounts/{ACCOUNT}"
-    assert page.inner_text("#status") == "ACTIVE"
+    assert page.inner_text("#status") == "ACTIVE" and page.inner_text("#locale") == "the deployment's language"
     # R21: the plans sold but the account's own, from the catalogue; the change from the next period.
     assert page.locator("#plan-choice option").all_inner_texts() == ["business"]
     page.select_option("#plan-choice", "business")
@@ -249,7 +249,7 @@ def _console(page, base: str, out: Path) -> None:  # noqa: ANN001 - a Playwright
     assert "Fraud hold placed" in page.inner_text("#notice")
     page.screenshot(path=str(out / "console-account.png"), full_page=True)
     page.goto(f"{base}/console/accounts/{LATE}")
-    assert "unknown_account" in page.inner_text("#dead-letters")
+    assert "unknown_account" in page.inner_text("#dead-letters") and page.inner_text("#locale") == "nl_BE"
     page.select_option("#redrive-reason", "unknown_account")
     page.click("#redrive")
     assert "1 events of 1 unknown_account dead letters sent again" in page.inner_text("#notice")
