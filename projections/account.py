@@ -997,8 +997,15 @@ def _details(fold: _Fold, item: Positioned) -> None:
         validate_locale(event.account_id, event.locale)
     except InvalidEvent as exc:
         return fold.reject(item, exc.code, str(exc))
-    fold.state = replace(fold.state, customer_name=event.customer_name, billing_address=event.billing_address,
-                         customer_tax_id=event.customer_tax_id, locale=event.locale or fold.state.locale)
+    if event.block_unchanged and (event.customer_name or event.billing_address or event.customer_tax_id):
+        return fold.reject(item, "details_ambiguous", f"details {event.event_id}: a change of the language alone "
+                                                      "carries no block (block_unchanged)")
+    locale = event.locale or fold.state.locale
+    if event.block_unchanged:
+        fold.state = replace(fold.state, locale=locale)
+    else:
+        fold.state = replace(fold.state, customer_name=event.customer_name, billing_address=event.billing_address,
+                             customer_tax_id=event.customer_tax_id, locale=locale)
     fold.books.state = fold.state
     fold.outcomes.append(Applied(item))
 

@@ -78,6 +78,9 @@ class AccountDetailsChanged:
     billing_address: str
     customer_tax_id: str
     locale: str = ""  # v2: the customer's language from now on, as AccountOpened v5's; "": unchanged
+    # v3: only the language changes (the block, empty here, stays): the customer's own choice on
+    # their portal, which cannot send the block (it is sealed, and not in the read model).
+    block_unchanged: bool = False
 
 
 @fast_init  # made per event: projections/records.py

@@ -28,6 +28,7 @@ from streams.api.models import (
     DisputeOpening,
     DisputeResolution,
     Erasure,
+    LanguageChoice,
     PaymentRecording,
     PlanChange,
     ProblemDetails,
@@ -67,6 +68,13 @@ def change_details(body: CustomerDetails, account_id: str = ACCOUNT, key: str = 
     """The customer's name, billing address, tax id and language on the account's next invoices."""
     customer = commands.Customer(body.customer_name, body.billing_address, body.customer_tax_id, body.locale)
     return _accept(ctx, who, lambda: commands.details(account_id, customer, key), key)
+
+
+@router.post("/accounts/{account_id}/language", status_code=202, response_model=Accepted)
+def change_language(body: LanguageChoice, account_id: str = ACCOUNT, key: str = KEY, who: str = Depends(caller),
+                    ctx: Context = Depends(context)) -> Accepted:
+    """The customer's language alone (the sealed block stays): an operator, or the customer's own portal."""
+    return _accept(ctx, who, lambda: commands.language(account_id, body.locale, key), key, account_id)
 
 
 @router.post("/accounts/{account_id}/payments", status_code=202, response_model=Accepted)

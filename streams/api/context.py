@@ -56,6 +56,10 @@ class Context:
             kept = self._locales[account_id] = (read_model.locale_of(self.reader, account_id), now + LOCALE_TTL_S)
         return kept[0] or self.settings.invoice_locale
 
+    def forget_locale(self, account_id: str) -> None:
+        """Read the customer's language again at their next page (they just changed it)."""
+        self._locales.pop(account_id, None)
+
     def submit(self, event, key: str) -> commands.Answer:  # noqa: ANN001 - an account event
         return command(lambda: commands.submit(self.settings, event, key, send=self.log.send))
 

@@ -48,6 +48,12 @@ class CustomerDetails(_Strict):
                         "deployment's invoice_locale")
 
 
+class LanguageChoice(_Strict):
+    """The customer's language alone: their invoices from now on and their portal pages."""
+
+    locale: str = Field(min_length=2, max_length=16, description="a CLDR locale such as fr, nl_BE or de_CH")
+
+
 class PaymentRecording(_Strict):
     amount: str = Field(pattern=AMOUNT, description="in the account's currency, e.g. 25.00")
     currency: str = Field(pattern=CURRENCY, description="ISO 4217")

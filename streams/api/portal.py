@@ -85,7 +85,7 @@ def login(request: Request, token: str = Query("", max_length=8192), ctx: Contex
 
 
 @router.get("")
-def home(account_id: str = Depends(customer), ctx: Context = Depends(context)) -> Response:
+def home(request: Request, account_id: str = Depends(customer), ctx: Context = Depends(context)) -> Response:
     account = rm.account(ctx.reader, account_id)
     found = rm.journal_balance(ctx.reader, account_id)
     months = statements.months_of(account)
@@ -95,7 +95,62 @@ def home(account_id: str = Depends(customer), ctx: Context = Depends(context)) -
                  account_id=account_id, account=account, balance=found[1] if found else 0,
                  to_pay=_to_pay(ctx, account_id), credit_limit=_credit_limit(ctx, account),
                  payments=[{"at": statements.iso(p.at_s), "kind": p.kind, "amount_micros": p.amount_micros}
-                           for p in recent])
+                           for p in recent],
+                 language=_locale(ctx, account_id), languages=language_choices(_locale(ctx, account_id)),
+                 key=pages.new_key(), csrf=ctx.signer.csrf(request.cookies.get(COOKIE, "")))
+
+
+def language_choices(current: str) -> list[tuple[str, str]]:
+    """(locale, its name in itself) for each language the portal has words for: in the region of
+    the customer's locale where Babel knows that pairing (a Belgian customer picks between
+    fr_BE, nl_BE, de_BE...), else the language alone; the current one among them."""
+    from babel import Locale, UnknownLocaleError
+
+    region = current.replace("-", "_").partition("_")[2]
+    out = []
+    for language in PORTAL_WORDS.languages:
+        value = f"{language}_{region}" if region else language
+        try:
+            Locale.parse(value)
+        except (ValueError, UnknownLocaleError):
+            value = language
+        name = _language_name(value) or value
+        out.append((value, name[:1].upper() + name[1:]))  # "français (Belgique)" as a choice: "Français (Belgique)"
+    if current not in {v for v, _ in out}:  # one with no words of its own (ja_JP): English words, its formats
+        out.append((current, _language_name(current) or current))
+    return out
+
+
+@router.post("/language")
+async def change_language(request: Request, account_id: str = Depends(customer),
+                          ctx: Context = Depends(context)) -> Response:
+    """The customer's own language, for their next invoices and these pages (the worker folds it;
+    the pages follow within seconds)."""
+    fields = await _posted(request, ctx, account_id, "/portal")
+    choice = fields.get("locale", "")[:16]
+    chosen = dict(language_choices(_locale(ctx, account_id))).get(choice)
+    if chosen is None:  # not an option the page offered
+        t = _words(ctx, account_id)
+        return _message(ctx, t("Not sent"), t("The form expired; open the page again."), 400, base=BASE,
+                        account_id=account_id, back="/portal")
+    key = "portal:" + fields.get("key", "")[:64]
+    await run_in_threadpool(ctx.submit, command(lambda: commands.language(account_id, choice, key)), key)
+    ctx.forget_locale(account_id)
+    t = PORTAL_WORDS.wording(choice)  # said in the language just chosen, which names itself as a sentence does
+    named = _language_name(choice) or chosen
+    return pages.message(t("Language changed"), t("Your next invoices and these pages will be in {language} in a "
+                                                  "few moments.").format(language=named), 202, base=BASE, kind="done",
+                         back="/portal", locale=choice, account_id=account_id)
+
+
+def _language_name(locale: str) -> str:
+    """``fr_BE`` in its own words, as a sentence names it: "français (Belgique)"."""
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        return Locale.parse(locale).get_display_name(locale) or ""
+    except (ValueError, UnknownLocaleError):
+        return ""
 
 
 def _credit_limit(ctx: Context, account: rm.AccountRow) -> int | None:

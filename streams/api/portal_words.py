@@ -79,6 +79,10 @@ MESSAGES = (
     "Your request of {date} was declined on {answered}: {reason}",
     "The state of your requests cannot be shown right now; try again in a few minutes.",
     "Your request could not be sent; try again in a few minutes.",
+    # the customer's own language (AccountDetailsChanged v3)
+    "Language", "Change the language",
+    "Language changed",
+    "Your next invoices and these pages will be in {language} in a few moments.",
 )
 
 _FR = (
@@ -144,6 +148,9 @@ _FR = (
     "Votre demande du {date} a été refusée le {answered} : {reason}",
     "L'état de vos demandes ne peut pas être affiché pour le moment ; réessayez dans quelques minutes.",
     "Votre demande n'a pas pu être envoyée ; réessayez dans quelques minutes.",
+    "Langue", "Changer de langue",
+    "Langue modifiée",
+    "Vos prochaines factures et ces pages seront en {language} dans quelques instants.",
 )
 
 _DE = (
@@ -209,6 +216,9 @@ _DE = (
     "Ihr Antrag vom {date} wurde am {answered} abgelehnt: {reason}",
     "Der Stand Ihrer Anträge kann gerade nicht angezeigt werden; versuchen Sie es in einigen Minuten erneut.",
     "Ihr Antrag konnte nicht gesendet werden; versuchen Sie es in einigen Minuten erneut.",
+    "Sprache", "Sprache ändern",
+    "Sprache geändert",
+    "Ihre nächsten Rechnungen und diese Seiten sind in wenigen Augenblicken auf {language}.",
 )
 
 _NL = (
@@ -273,6 +283,9 @@ _NL = (
     "Uw verzoek van {date} is op {answered} afgewezen: {reason}",
     "De stand van uw verzoeken kan nu niet worden getoond; probeer het over enkele minuten opnieuw.",
     "Uw verzoek kon niet worden verzonden; probeer het over enkele minuten opnieuw.",
+    "Taal", "Taal wijzigen",
+    "Taal gewijzigd",
+    "Uw volgende facturen en deze pagina's zijn over enkele ogenblikken in het {language}.",
 )
 
 _ES = (
@@ -336,6 +349,9 @@ _ES = (
     "Su solicitud del {date} fue denegada el {answered}: {reason}",
     "El estado de sus solicitudes no se puede mostrar ahora; inténtelo de nuevo en unos minutos.",
     "No se pudo enviar su solicitud; inténtelo de nuevo en unos minutos.",
+    "Idioma", "Cambiar el idioma",
+    "Idioma cambiado",
+    "Sus próximas facturas y estas páginas estarán en {language} en unos momentos.",
 )
 
 _IT = (
@@ -399,6 +415,9 @@ _IT = (
     "La sua richiesta del {date} è stata respinta il {answered}: {reason}",
     "Lo stato delle sue richieste non può essere mostrato ora; riprovi tra qualche minuto.",
     "Non è stato possibile inviare la sua richiesta; riprovi tra qualche minuto.",
+    "Lingua", "Cambia lingua",
+    "Lingua cambiata",
+    "Le sue prossime fatture e queste pagine saranno in {language} tra qualche istante.",
 )
 
 _RU = (
@@ -459,6 +478,9 @@ _RU = (
     "Ваш запрос от {date} отклонён {answered}: {reason}",
     "Состояние ваших запросов сейчас не может быть показано; повторите попытку через несколько минут.",
     "Не удалось отправить ваш запрос; повторите попытку через несколько минут.",
+    "Язык", "Сменить язык",
+    "Язык изменён",
+    "Ваши следующие счета и эти страницы через несколько мгновений будут на языке: {language}.",
 )
 
 PORTAL_WORDS = Catalogue(MESSAGES, {"fr": _FR, "de": _DE, "nl": _NL, "es": _ES, "it": _IT, "ru": _RU})

@@ -96,6 +96,12 @@ def _account_changes(account_sub: argparse._SubParsersAction, parents: list) -> 
     _customer_options(details, required=True)
     _common(details)
     details.set_defaults(handler=change_details)
+    language = account_sub.add_parser("language", parents=parents, help="the customer's language alone, for their "
+                                      "next invoices and their portal (the customer block stays)")
+    language.add_argument("account")
+    language.add_argument("--locale", required=True, help="e.g. fr, nl_BE or de_CH")
+    _common(language)
+    language.set_defaults(handler=change_language)
     show = account_sub.add_parser("show", parents=parents, help="the account as the read model holds it (JSON)")
     show.add_argument("account")
     show.set_defaults(handler=show_account)
@@ -252,6 +258,12 @@ def change_details(args: argparse.Namespace) -> int:
     from streams.edge import commands
 
     return _send(args, lambda key: commands.details(args.account, _customer(args), key), "customer details changed for")
+
+
+def change_language(args: argparse.Namespace) -> int:
+    from streams.edge import commands
+
+    return _send(args, lambda key: commands.language(args.account, args.locale, key), "language changed for")
 
 
 def set_credit_limit(args: argparse.Namespace) -> int:

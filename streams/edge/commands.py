@@ -169,6 +169,19 @@ def details(account_id: str, customer: Customer, key: str, at_ms: int | None = N
     return event
 
 
+def language(account_id: str, locale: str, key: str, at_ms: int | None = None) -> AccountDetailsChanged:
+    """The customer's language alone (their own choice on the portal, or an operator's): the
+    block (sealed) stays as it is."""
+    event = AccountDetailsChanged(_event_id("language", key), account_id, at_ms or _now_ms(), "", "", "",
+                                  known_locale(locale) or _refused_empty(), block_unchanged=True)
+    _checked(event, lambda _: None)
+    return event
+
+
+def _refused_empty() -> str:
+    raise CommandRefused("locale: name the language, such as fr, nl_BE or de_CH")
+
+
 def payment(account_id: str, amount_micros: int, currency: str, reference: str, key: str,
             at_ms: int | None = None) -> PaymentReceived:
     event = PaymentReceived(_event_id("pay", key), account_id, at_ms or int(time.time() * 1000), amount_micros,

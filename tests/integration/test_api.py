@@ -254,6 +254,11 @@ def _a_customer_in_their_own_language(settings, base: str, tmp_path: Path, old: 
     status, refused, _ = call(base, "POST", f"/v1/accounts/{ACCOUNT}/details", {**block, "locale": "Dutch"},
                               key="lang-0")
     assert status == 422 and "locale: 'Dutch' is not a language" in refused["detail"], refused
+    assert call(base, "POST", f"/v1/accounts/{ACCOUNT}/language", {"locale": "de_CH"}, key="lang-2",
+                scope="finance")[0] == 403, "finance reads, it does not command"
+    assert call(base, "POST", f"/v1/accounts/{ACCOUNT}/language", {"locale": "xx_YY"}, key="lang-3")[0] == 422
+    assert call(base, "POST", f"/v1/accounts/{ACCOUNT}/language", {"locale": "de_CH"}, key="lang-4",
+                scope="portal:acct-000001")[0] == 202, "the customer's own portal: the language alone"
     assert call(base, "POST", f"/v1/accounts/{ACCOUNT}/details", {**block, "locale": "nl_BE"}, key="lang-1")[0] == 202
     resolution = {"outcome": "CUSTOMER_FAVOUR", "credit": "0.01", "currency": "USD"}
     assert call(base, "POST", f"/v1/accounts/{ACCOUNT}/disputes/{dispute_id}/resolution", resolution,

@@ -78,7 +78,7 @@ def test_R19_R20_R32_R33_the_customer_portal_and_the_operator_console_in_headles
         assert (folded["status"], folded["plan"], folded["pending_plan"]) == ("FRAUD_HOLD", "basic", "business")
         # R10: the credit limit set from the console, folded, on the account and on its customer's page.
         assert call(base, "GET", f"/v1/accounts/{LATE}")[1]["credit_limit_micros"] == 250_000_000
-        assert "kredietlimiet 250,00 USD" in _portal_home(settings, LATE), "in its customer's own language"
+        assert "plafond de crédit 250,00 USD" in _portal_home(settings, LATE), "in the language its customer chose"
         late = call(base, "GET", f"/v1/accounts/{LATE}/calls")[1]["calls"]
         assert [(c["call_key"], c["charge_micros"]) for c in late] == [("fs-1/late-1", 10_000)], "sent again, billed"
 
@@ -294,19 +294,35 @@ def _in_french(page, settings, tmp_path: Path, out: Path) -> None:  # noqa: ANN0
         response = page.goto(f"{base}/portal/statements?month=2000-01")
         assert response.status == 403 and page.inner_text("h1") == "Relevé indisponible"
         assert "n'est pas disponible" in page.inner_text("#message") and "(R20)" in page.inner_text("#message")
-        _in_their_own_language(page, french)
+        _in_their_own_language(page, base, french, tmp_path / "fr", out)
         _reviewed_erasure(page, base, out)
 
 
-def _in_their_own_language(page, settings) -> None:  # noqa: ANN001 - a Playwright page, Settings
+def _in_their_own_language(page, base: str, settings, tmp_path: Path, out: Path) -> None:  # noqa: ANN001
     """A customer with a language of their own (AccountOpened v5 ``locale``) reads their portal in
-    it, on the same French deployment; the customer before them still reads French."""
+    it, on the same French deployment, and switches it from their portal (AccountDetailsChanged
+    v3: the language alone); the customer before them still reads French."""
     link = subprocess.run([sys.executable, "-m", "streams.cli", "portal", "link", LATE], env=worker_env(settings),
                           capture_output=True, text=True, timeout=60)
     assert link.returncode == 0, link.stderr
     response = page.goto(json.loads(link.stdout)["url"])
     assert response.headers["content-language"] == "nl" and page.locator("html").get_attribute("lang") == "nl"
     assert page.inner_text("h1") == "Uw account" and "Overzichten" in page.inner_text("header")
+    choices = page.locator("#language-choice option")
+    assert "Français (Belgique)" in choices.all_inner_texts() and page.input_value("#language-choice") == "nl_BE"
+    page.select_option("#language-choice", "fr_BE")
+    page.click("#change-language")
+    assert page.inner_text("h1") == "Langue modifiée", "said in the language just chosen"
+    assert "seront en français (Belgique)" in page.inner_text("#message")
+    page.screenshot(path=str(out / "portal-language-fr.png"), full_page=True)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as aside:  # its asyncio off this thread, where Playwright's loop runs
+        assert aside.submit(lambda: run_worker_to_end(settings, log_events(settings)[1],
+                                                      tmp_path / "worker.log")).result() == 0
+    page.goto(f"{base}/portal")
+    assert page.inner_text("h1") == "Votre compte" and page.input_value("#language-choice") == "fr_BE"
+    assert call(base, "GET", f"/v1/accounts/{LATE}")[1]["locale"] == "fr_BE"
     back = subprocess.run([sys.executable, "-m", "streams.cli", "portal", "link", ACCOUNT], env=worker_env(settings),
                           capture_output=True, text=True, timeout=60)
     page.goto(json.loads(back.stdout)["url"])

@@ -465,8 +465,13 @@ def test_R13_each_invoice_is_worded_in_the_customers_language_at_issue_and_keeps
     a.feed(AccountDetailsChanged("d3", "a1", ms("2026-11-03T00:00:00"), "", "", "", "fr"))
     a.feed(AccountDetailsChanged("d4", "a1", ms("2026-11-04T00:00:00"), "Ada", "", ""))  # a CRM without the field
     assert (a.state.customer_name, a.state.locale) == ("Ada", "fr"), "a block without a language leaves it as it was"
+    a.feed(AccountDetailsChanged("d5", "a1", ms("2026-11-05T00:00:00"), "", "", "", "fr_BE", block_unchanged=True))
+    assert (a.state.customer_name, a.state.locale) == ("Ada", "fr_BE"), "the language alone: the block stays"
+    (ambiguous,) = a.feed(AccountDetailsChanged("d6", "a1", ms("2026-11-06T00:00:00"), "Bob", "", "", "de",
+                                                block_unchanged=True))
+    assert isinstance(ambiguous, Rejected) and ambiguous.code == "details_ambiguous" and a.state.locale == "fr_BE"
     a.tick("2026-12-01T00:00:00")
-    assert [i.locale for i in a.invoices] == ["nl_BE", "fr"], "the issued invoice keeps the language it was issued in"
+    assert [i.locale for i in a.invoices] == ["nl_BE", "fr_BE"], "the issued invoice keeps its language"
     for locale, code in (("nl", None), ("nl-be", "unknown_locale"), ("x" * 40, "unknown_locale")):
         opening = AccountOpened("open2", "a2", ms("2026-10-01T00:00:00"), "EUR", "basic", "prepaid", (), "UTC",
                                 locale=locale)
