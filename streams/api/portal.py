@@ -26,7 +26,7 @@ from streams.api.access import PORTAL
 from streams.api.command_routes import erase_now
 from streams.api.context import Context, command, context
 from streams.api.models import MONTH
-from streams.api.portal_words import PORTAL_WORDS
+from streams.api.portal_words import PORTAL_WORDS, language_choices, language_name
 from streams.documents.wording import language_of
 from streams.api.problems import PageRefused, Problem
 from streams.api.read_routes import call_page, pdf_response
@@ -100,27 +100,6 @@ def home(request: Request, account_id: str = Depends(customer), ctx: Context = D
                  key=pages.new_key(), csrf=ctx.signer.csrf(request.cookies.get(COOKIE, "")))
 
 
-def language_choices(current: str) -> list[tuple[str, str]]:
-    """(locale, its name in itself) for each language the portal has words for: in the region of
-    the customer's locale where Babel knows that pairing (a Belgian customer picks between
-    fr_BE, nl_BE, de_BE...), else the language alone; the current one among them."""
-    from babel import Locale, UnknownLocaleError
-
-    region = current.replace("-", "_").partition("_")[2]
-    out = []
-    for language in PORTAL_WORDS.languages:
-        value = f"{language}_{region}" if region else language
-        try:
-            Locale.parse(value)
-        except (ValueError, UnknownLocaleError):
-            value = language
-        name = _language_name(value) or value
-        out.append((value, name[:1].upper() + name[1:]))  # "français (Belgique)" as a choice: "Français (Belgique)"
-    if current not in {v for v, _ in out}:  # one with no words of its own (ja_JP): English words, its formats
-        out.append((current, _language_name(current) or current))
-    return out
-
-
 @router.post("/language")
 async def change_language(request: Request, account_id: str = Depends(customer),
                           ctx: Context = Depends(context)) -> Response:
@@ -137,20 +116,10 @@ async def change_language(request: Request, account_id: str = Depends(customer),
     await run_in_threadpool(ctx.submit, command(lambda: commands.language(account_id, choice, key)), key)
     ctx.forget_locale(account_id)
     t = PORTAL_WORDS.wording(choice)  # said in the language just chosen, which names itself as a sentence does
-    named = _language_name(choice) or chosen
+    named = language_name(choice) or chosen
     return pages.message(t("Language changed"), t("Your next invoices and these pages will be in {language} in a "
                                                   "few moments.").format(language=named), 202, base=BASE, kind="done",
                          back="/portal", locale=choice, account_id=account_id)
-
-
-def _language_name(locale: str) -> str:
-    """``fr_BE`` in its own words, as a sentence names it: "français (Belgique)"."""
-    from babel import Locale, UnknownLocaleError
-
-    try:
-        return Locale.parse(locale).get_display_name(locale) or ""
-    except (ValueError, UnknownLocaleError):
-        return ""
 
 
 def _credit_limit(ctx: Context, account: rm.AccountRow) -> int | None:

@@ -1,5 +1,6 @@
-"""The customer portal's words in the language of ``invoice_locale``, the locale of everything a
-customer reads (their invoices: ``streams/documents/wording.py``; and these pages).
+"""The customer portal's words in the customer's language (their own, else ``invoice_locale``), the
+locale of everything a customer reads (their invoices: ``streams/documents/wording.py``; and these
+pages), and the languages a customer may choose there, each named in itself.
 
 Keyed by the English text, as the invoices' catalogue is, with the same checks
 (``tests/unit/test_portal_words.py``). The last group are values from the data (a status, an
@@ -484,3 +485,34 @@ _RU = (
 )
 
 PORTAL_WORDS = Catalogue(MESSAGES, {"fr": _FR, "de": _DE, "nl": _NL, "es": _ES, "it": _IT, "ru": _RU})
+
+
+def language_choices(current: str) -> list[tuple[str, str]]:
+    """(locale, its name in itself) for each language the portal has words for: in the region of
+    the customer's locale where Babel knows that pairing (a Belgian customer picks between
+    fr_BE, nl_BE, de_BE...), else the language alone; the current one among them."""
+    from babel import Locale, UnknownLocaleError
+
+    region = current.replace("-", "_").partition("_")[2]
+    out = []
+    for language in PORTAL_WORDS.languages:
+        value = f"{language}_{region}" if region else language
+        try:
+            Locale.parse(value)
+        except (ValueError, UnknownLocaleError):
+            value = language
+        name = language_name(value) or value
+        out.append((value, name[:1].upper() + name[1:]))  # "français (Belgique)" as a choice: "Français (Belgique)"
+    if current not in {v for v, _ in out}:  # one with no words of its own (ja_JP): English words, its formats
+        out.append((current, language_name(current) or current))
+    return out
+
+
+def language_name(locale: str) -> str:
+    """``fr_BE`` in its own words, as a sentence names it: "français (Belgique)"."""
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        return Locale.parse(locale).get_display_name(locale) or ""
+    except (ValueError, UnknownLocaleError):
+        return ""

@@ -119,3 +119,14 @@ def test_a_missing_invoice_or_account_is_said_in_the_customers_language():
                                                               "account a-1 has no invoice VL-9")
     assert "<h1>Invalid date</h1>" in _problem_page("/portal/statements", "invalid-date", "not a date")
     assert "<h1>No such invoice</h1>" in _problem_page("/portal/invoices/VL-1", "unknown-invoice", "x", locale="en")
+
+
+def test_a_customer_chooses_among_the_languages_with_words_in_their_own_region():
+    from streams.api.portal_words import language_choices, language_name
+
+    belgian = dict(language_choices("nl_BE"))
+    assert {"fr_BE", "nl_BE", "de_BE", "en_BE"} <= set(belgian) and belgian["fr_BE"] == "Français (Belgique)"
+    assert "es" in belgian, "a pairing Babel does not know: the language alone"
+    assert dict(language_choices("fr"))["nl"] == "Nederlands"
+    assert language_choices("ja_JP")[-1] == ("ja_JP", "日本語 (日本)"), "the current one, though it has no words"
+    assert language_name("fr_BE") == "français (Belgique)" and language_name("xx_YY") == ""
