@@ -47,13 +47,19 @@ class Context:
     def locale_of(self, account_id: str) -> str:
         """The language of a customer's pages: their own, else the deployment's ``invoice_locale``.
         Kept for LOCALE_TTL_S: a page asks it several times, and a change reaches the portal soon
-        enough (a customer's invoices carry the one in force when each was issued)."""
+        enough (a customer's invoices carry the one in force when each was issued). With the read
+        model away, the deployment's: a page that needs no ClickHouse (asking for an erasure) is
+        still served, in the deployment's language."""
         now = time.monotonic()
         kept = self._locales.get(account_id)
         if kept is None or kept[1] <= now:
+            try:
+                found = read_model.locale_of(self.reader, account_id)
+            except Problem:  # not kept: the next page asks again
+                return self.settings.invoice_locale
             if len(self._locales) >= LOCALES_KEPT_MAX:
                 self._locales.clear()
-            kept = self._locales[account_id] = (read_model.locale_of(self.reader, account_id), now + LOCALE_TTL_S)
+            kept = self._locales[account_id] = (found, now + LOCALE_TTL_S)
         return kept[0] or self.settings.invoice_locale
 
     def forget_locale(self, account_id: str) -> None:

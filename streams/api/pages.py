@@ -60,15 +60,6 @@ PORTAL_PROBLEMS = {"unknown-account": ("Account not available yet", "Your accoun
                    "unknown-invoice": ("No such invoice", "Your account has no invoice {number}.")}
 
 
-def _customer_locale(ctx, account_id: str) -> str:  # noqa: ANN001 - streams/api/context.py's Context
-    """The customer's language for a problem page: the read model that could not answer the page
-    may not answer this either, and then the deployment's language says it."""
-    try:
-        return ctx.locale_of(account_id) if account_id else ctx.settings.invoice_locale
-    except Exception:  # noqa: BLE001 - ClickHouse down or slow: the page still says what went wrong
-        return ctx.settings.invoice_locale
-
-
 def problem_page(request: Request, exc) -> HTMLResponse:  # noqa: ANN001 - a Problem
     """A problem met while rendering a page, as a page saying it: on the portal, in the customer's
     language where the catalogue has it; on the console, as the API says it."""
@@ -76,7 +67,8 @@ def problem_page(request: Request, exc) -> HTMLResponse:  # noqa: ANN001 - a Pro
     if not request.url.path.startswith("/portal"):
         return message(exc.kind.replace("-", " ").capitalize(), exc.detail, exc.status, base="console_base.html",
                        account_id=account_id)
-    locale = _customer_locale(request.app.state.context, account_id)
+    ctx = request.app.state.context  # the customer's language (the deployment's with ClickHouse away)
+    locale = ctx.locale_of(account_id) if account_id else ctx.settings.invoice_locale
     t = PORTAL_WORDS.wording(locale)
     title, text = PORTAL_PROBLEMS.get(exc.kind, (None, None))
     path = request.url.path

@@ -68,6 +68,7 @@ def customer(request: Request, ctx: Context = Depends(context)) -> str:
             "Your session has ended or this page needs your portal link. Open the link your provider sent you, or "
             "ask them for a new one."), 401))
     request.state.account_id = scope[len(PORTAL):]
+    ctx.locale_of(request.state.account_id)  # read here, in FastAPI's thread pool: an async page finds it kept
     return request.state.account_id
 
 

@@ -130,3 +130,33 @@ def test_a_customer_chooses_among_the_languages_with_words_in_their_own_region()
     assert dict(language_choices("fr"))["nl"] == "Nederlands"
     assert language_choices("ja_JP")[-1] == ("ja_JP", "日本語 (日本)"), "the current one, though it has no words"
     assert language_name("fr_BE") == "français (Belgique)" and language_name("xx_YY") == ""
+
+
+def test_a_customers_language_is_read_once_in_a_while_and_the_deployments_stands_in_without_clickhouse():
+    """``Context.locale_of``: the account's own from the read model, kept for a few seconds;
+    none of its own, the deployment's; the read model away, the deployment's, not kept."""
+    from dataclasses import replace
+
+    from streams.api.context import Context
+    from streams.api.problems import Problem
+    from streams.config.settings import Settings
+
+    class Reader:
+        def __init__(self) -> None:
+            self.asked, self.down = 0, False
+
+        def rows(self, sql: str) -> list[tuple]:
+            self.asked += 1
+            if self.down:
+                raise Problem(503, "read-model-unavailable", "ClickHouse could not answer")
+            return [("nl_BE",)] if "'acct-nl'" in sql else [("",)]
+
+    reader = Reader()
+    ctx = Context(replace(Settings(), invoice_locale="fr_BE"), {}, reader, None, None)
+    assert [ctx.locale_of("acct-nl"), ctx.locale_of("acct-nl"), ctx.locale_of("acct-x")] == ["nl_BE", "nl_BE", "fr_BE"]
+    assert reader.asked == 2, "kept: a page asks several times"
+    ctx.forget_locale("acct-nl")
+    reader.down = True
+    assert [ctx.locale_of("acct-nl"), ctx.locale_of("acct-nl")] == ["fr_BE", "fr_BE"] and reader.asked == 4
+    reader.down = False
+    assert ctx.locale_of("acct-nl") == "nl_BE", "a failure is not kept"
