@@ -8,6 +8,8 @@ import time
 from dataclasses import fields, replace
 from pathlib import Path
 
+import pytest
+
 from projections.account import AccountState, Positioned, fold_all
 from projections.events import AccountEvent, CallDetailRecord
 from projections.rating import RateCard
@@ -17,6 +19,10 @@ from streams.worker.supervise import start_worker, stop_worker, wait_until_commi
 from streams.kafka.admin import committed_lag
 from streams.kafka.reader import read_account_states
 from streams.edge.sealing import sealer_for
+
+# A module's tests on the ClickHouse server only (``pytestmark = ON_THE_SERVER``): where the worker
+# and the test or the API are separate processes on one database, which chDB's files are not.
+ON_THE_SERVER = pytest.mark.parametrize("clickhouse_url", ["server"], indirect=True)
 
 FAR_FUTURE_MS = 2**62  # the oracle has no log timestamps; nothing is "in the future" for it
 

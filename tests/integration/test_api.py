@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import uuid
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -27,15 +26,14 @@ from projections.periods import next_period, period_start_ms, previous_period
 from streams.dev.embedded import free_port
 from streams.worker.supervise import worker_env
 from tests.integration.api_scenario import ACCOUNT, TOKENS, api_process, call, four_months, iso
-from tests.integration.helpers import log_events, oracle, run_worker_to_end, start_worker_caught_up, stop_worker
+from tests.integration.helpers import (
+    ON_THE_SERVER, log_events, oracle, run_worker_to_end, start_worker_caught_up, stop_worker,
+)
 
 SAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "cdr"
 
 
-@pytest.fixture
-def clickhouse_url(clickhouse_server):
-    """The server engine: the API and the worker are two processes reading and writing it."""
-    return f"clickhouse://default@127.0.0.1:{clickhouse_server.tcp_port}/t_{uuid.uuid4().hex[:12]}"
+pytestmark = ON_THE_SERVER
 
 
 @pytest.fixture
@@ -167,6 +165,17 @@ def test_R19_R20_R33_four_months_through_the_api_statements_invoices_and_dispute
     status, account, _ = call(base, "GET", f"/v1/accounts/{ACCOUNT}", scope="finance")
     assert (status, account["balance_micros"], account["calls_charged"], account["status"]) == (
         200, expected.balance_micros, 4, expected.lifecycle.status.value)
+    usage = _statements_equal_the_fold(settings, base, lived, events, expected)
+    _calls_behind_the_charges(base, usage)
+    old, dispute_id = _invoices_and_a_dispute(base, lived, expected)
+    _refund_and_rerate_each_once(settings, base, tmp_path, lived, expected)
+    _a_customer_in_their_own_language(settings, base, tmp_path, old, dispute_id)
+    _export_then_erasure(base, old, usage)
+
+
+def _statements_equal_the_fold(settings, base: str, lived, events: list, expected) -> int:  # noqa: ANN001
+    """R20: each of the four months' statements equals the pure fold up to its end, each opening where
+    the one before closed; the usage they show (negative micro-units)."""
     opening = usage = 0
     for month in reversed(lived.months):  # oldest first: each opens where the one before closed
         status, shown, _ = call(base, "GET", f"/v1/accounts/{ACCOUNT}/statements/{month}", scope="portal:acct-000001")
@@ -183,12 +192,21 @@ def test_R19_R20_R33_four_months_through_the_api_statements_invoices_and_dispute
     assert (status, refused["type"]) == (422, "https://voiceledger.dev/problems/statement-unavailable")
     assert "(R20)" in refused["detail"]
 
+    return usage
+
+
+def _calls_behind_the_charges(base: str, usage: int) -> None:
+    """R33: the account's calls, paged, add up to the statements' usage."""
     status, page, _ = call(base, "GET", f"/v1/accounts/{ACCOUNT}/calls?limit=3", scope="portal:acct-000001")
     assert status == 200 and len(page["calls"]) == 3 and page["next_offset"] == 3
     rest = call(base, "GET", f"/v1/accounts/{ACCOUNT}/calls?offset=3", scope="portal:acct-000001")[1]
     assert len(rest["calls"]) == 1 and rest["next_offset"] is None
-    assert sum(c["charge_micros"] for c in page["calls"] + rest["calls"]) == -usage > 0, "R33: the calls behind the charges"
+    assert sum(c["charge_micros"] for c in page["calls"] + rest["calls"]) == -usage > 0, "the calls behind the charges"
 
+
+def _invoices_and_a_dispute(base: str, lived, expected) -> tuple[dict, str]:  # noqa: ANN001
+    """The invoices paid by the top-up (R11), a legal invoice's parties and due date, a dispute
+    refused as too late and one opened; the old invoice and the open dispute's event id."""
     status, listed, _ = call(base, "GET", f"/v1/accounts/{ACCOUNT}/invoices", scope="portal:acct-000001")
     by_issue = {i["issued_at"]: i for i in listed["invoices"]}
     old = next(i for i in listed["invoices"] if i["issued_at"] == iso(lived.old_invoice_close_ms))
@@ -216,6 +234,11 @@ def test_R19_R20_R33_four_months_through_the_api_statements_invoices_and_dispute
     status, opened, _ = call(base, "POST", f"/v1/accounts/{ACCOUNT}/disputes",
                              {**dispute, "invoice_number": fresh["reference"]}, scope="portal:acct-000001", key="d-2")
     assert status == 202, opened
+    return old, opened["event_id"]
+
+
+def _refund_and_rerate_each_once(settings, base: str, tmp_path: Path, lived, expected) -> None:  # noqa: ANN001
+    """R8's refused refund is a dead letter with its reason, R6's re-rating is posted once."""
     # R8: the whole top-up back, after the calls it paid for: the worker refuses it, naming why.
     too_much = {"amount": "50.00", "currency": "USD", "reason": "customer asked for the top-up back"}
     assert call(base, "POST", f"/v1/accounts/{ACCOUNT}/refunds", too_much, key="refund-1")[0] == 202
@@ -230,7 +253,9 @@ def test_R19_R20_R33_four_months_through_the_api_statements_invoices_and_dispute
     assert status == 200 and [x["reason_code"] for x in letters] == ["refund_exceeds_balance"], \
         "nothing else the API sent was refused by the worker"
     assert "(R8)" in letters[0]["reason"]
-    _a_customer_in_their_own_language(settings, base, tmp_path, old, opened["event_id"])
+
+
+def _export_then_erasure(base: str, old: dict, usage: int) -> None:
     # R32: the customer's export, then their erasure: numbers gone, amounts kept.
     status, export, _ = call(base, "POST", f"/v1/accounts/{ACCOUNT}/exports", scope="portal:acct-000001")
     assert status == 200 and len(export["calls"]) == 4 and export["calls"][0]["caller"] == "+15550000001"

@@ -16,7 +16,6 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
 
 from schemas.codec import EventCodec
 from streams.clickhouse.client import connect
@@ -28,6 +27,7 @@ from streams.worker.exits import EXIT_BATCH_FAILED
 from streams.worker.supervise import start_worker
 
 from tests.integration.helpers import (
+    ON_THE_SERVER,
     at_the_edge,
     live_states,
     merge_offsets,
@@ -40,11 +40,7 @@ from tests.integration.helpers import (
 ROUNDS = 4
 
 
-@pytest.fixture
-def clickhouse_url(clickhouse_server):
-    import uuid
-
-    return f"clickhouse://default@127.0.0.1:{clickhouse_server.tcp_port}/kill2_{uuid.uuid4().hex[:10]}"
+pytestmark = ON_THE_SERVER
 
 
 def folded(log: Path) -> int:

@@ -15,20 +15,17 @@ import asyncio
 import json
 import subprocess
 import sys
-import uuid
 
-import pytest
 
 from projections.erasure_requests import DAY_MS
 from streams.edge.sealing import SubscriberKeys
 from streams.kafka.producer import produce_raw
 from streams.worker.supervise import worker_env
 from tests.integration.api_scenario import ACCOUNT, api_process, call, four_months
+from tests.integration.helpers import ON_THE_SERVER
 
 
-@pytest.fixture
-def clickhouse_url(clickhouse_server):
-    return f"clickhouse://default@127.0.0.1:{clickhouse_server.tcp_port}/t_{uuid.uuid4().hex[:12]}"
+pytestmark = ON_THE_SERVER
 
 
 def cli(settings, *args: str) -> subprocess.CompletedProcess:  # noqa: ANN001 - Settings

@@ -53,6 +53,16 @@ def write_avro(path: Path, codec: EventCodec, cdrs: list[dict]) -> None:
 
 def test_R1_R9_R30_ingest_cli_produces_good_records_and_dead_letters_bad_ones(settings, tmp_path):
     codec = EventCodec()
+    setup = open_five_accounts(settings)
+    asterisk = SAMPLES / "asterisk-Master.csv"
+    ingest_three_formats_and_a_resent_file(settings, tmp_path, codec, asterisk)
+    records, cdrs = check_cdrs_and_dead_letters(settings, codec, asterisk)
+    fold_and_check(settings, tmp_path, codec, asterisk, setup, records, cdrs)
+    check_carrier_reconciliation(settings, tmp_path, asterisk)
+
+
+def open_five_accounts(settings) -> list:  # noqa: ANN001 - Settings
+    """Five prepaid accounts with a payment each, on the log; the events."""
     accounts = [f"acct-00000{i}" for i in range(1, 6)]
     setup = []
     for n, account_id in enumerate(accounts):
@@ -60,8 +70,11 @@ def test_R1_R9_R30_ingest_cli_produces_good_records_and_dead_letters_bad_ones(se
                                    (f"155500000{n:02d}",), NEW_YORK))
         setup.append(PaymentReceived(f"pay-{account_id}", account_id, T_OPEN_MS + 1_000, 20_000_000, "USD"))
     asyncio.run(produce_events(settings, setup))
+    return setup
 
-    asterisk = SAMPLES / "asterisk-Master.csv"
+
+def ingest_three_formats_and_a_resent_file(settings, tmp_path, codec, asterisk: Path) -> None:  # noqa: ANN001
+    """Asterisk CSV, FreeSWITCH JSON and Avro through ``ingest``; the bad records refused by line."""
     first = cli(settings, "--format", "asterisk-csv", "--carrier", "carrier-a", "--time-zone", NEW_YORK, str(asterisk))
     assert first.returncode == 1, first.stderr  # some records were rejected
     assert "14 record(s) read, 7 produced, 7 rejected" in first.stdout
@@ -70,7 +83,8 @@ def test_R1_R9_R30_ingest_cli_produces_good_records_and_dead_letters_bad_ones(se
 
     fs = cli(settings, "--format", "freeswitch-json", "--carrier", "carrier-b", "--time-zone", NEW_YORK,
              "--envelope", "1", str(SAMPLES / "freeswitch-answered.cdr.json"), str(SAMPLES / "freeswitch-legs.jsonl"))
-    assert fs.returncode == 1 and "2 file(s), 10 record(s) read, 5 produced, 5 rejected" in fs.stdout, fs.stdout + fs.stderr
+    assert fs.returncode == 1, fs.stdout + fs.stderr
+    assert "2 file(s), 10 record(s) read, 5 produced, 5 rejected" in fs.stdout, fs.stdout
 
     good = {"event_id": "av-1", "carrier_id": "carrier-c", "call_id": "av-1", "account_id": "acct-000004",
             "caller": "15550000004", "callee": "12125550199", "start_at_ms": 1_790_860_000_000,
@@ -86,6 +100,9 @@ def test_R1_R9_R30_ingest_cli_produces_good_records_and_dead_letters_bad_ones(se
     again = cli(settings, "--format", "asterisk-csv", "--carrier", "carrier-a", "--time-zone", NEW_YORK, str(asterisk))
     assert again.returncode == 1 and "7 produced" in again.stdout  # a carrier re-sends its file
 
+
+def check_cdrs_and_dead_letters(settings, codec, asterisk: Path) -> tuple[list, list]:  # noqa: ANN001
+    """The events topic's records and the CDRs in them."""
     # Every produced CDR is on its account's partition; every rejected one is a dead letter.
     records = asyncio.run(read_topic(settings.broker, settings.events_topic))
     cdrs = []
@@ -96,13 +113,18 @@ def test_R1_R9_R30_ingest_cli_produces_good_records_and_dead_letters_bad_ones(se
             if isinstance(event, CallDetailRecord):
                 cdrs.append(event)
     assert len(cdrs) == 7 + 5 + 1 + 7 and len({c.call_key for c in cdrs}) == 13
-    letters = [codec.decode_dead_letter(r.value) for r in asyncio.run(read_topic(settings.broker, settings.dead_letter_topic))]
+    letters = [codec.decode_dead_letter(r.value)
+               for r in asyncio.run(read_topic(settings.broker, settings.dead_letter_topic))]
     assert len(letters) == 7 + 5 + 1 + 7
     by_source = {(d["source_topic"], d["source_offset"]): d for d in letters}
     missing = by_source[(f"file:{asterisk}", 7)]
     assert missing["reason_code"] == "missing_uniqueid"
     assert missing["original"].decode().startswith('"acct-000003"'), "the original line, ready to fix and re-send"
+    return records, cdrs
 
+
+def fold_and_check(settings, tmp_path, codec, asterisk: Path, setup: list, records: list,  # noqa: ANN001
+                   cdrs: list) -> None:
     # The worker folds it all: each call charged once, equal to a pure fold of the parsed records.
     zone = carrier_zone(NEW_YORK)
     with open(asterisk) as handle:
@@ -126,6 +148,8 @@ def test_R1_R9_R30_ingest_cli_produces_good_records_and_dead_letters_bad_ones(se
     finally:
         ch.close()
 
+
+def check_carrier_reconciliation(settings, tmp_path, asterisk: Path) -> None:  # noqa: ANN001 - Settings
     # Carrier reconciliation: their file against our call log; then a file with one call
     # missing and one call's duration changed, as a carrier's invoice might have it.
     def reconcile(path: Path) -> subprocess.CompletedProcess:

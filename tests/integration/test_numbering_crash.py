@@ -14,7 +14,6 @@ import signal
 import uuid
 from dataclasses import replace
 
-import pytest
 
 from schemas.codec import EventCodec
 from streams.worker.exits import EXIT_BATCH_FAILED
@@ -25,7 +24,7 @@ from streams.kafka.reader import read_topic
 from streams.ledger.selfcheck import rebuild
 from streams.dev.simulate import START_MS, SimulationSpec, simulate
 
-from tests.integration.helpers import at_the_edge, kill_mid_stream, merge_offsets, run_worker_to_end
+from tests.integration.helpers import ON_THE_SERVER, at_the_edge, kill_mid_stream, merge_offsets, run_worker_to_end
 
 H = 3_600_000
 NOV_1 = 1_793_491_200_000  # 2026-11-01T00:00:00Z: closes October (R13)
@@ -34,9 +33,7 @@ DEC_1 = NOV_1 + 30 * 86_400_000  # closes November: the late October calls of th
 TICKS = (START_MS + 26 * H, NOV_1, NOV_1 + H, DEC_1, DEC_1 + H)
 
 
-@pytest.fixture(params=["server"])
-def clickhouse_url(request, clickhouse_server):
-    return f"clickhouse://default@127.0.0.1:{clickhouse_server.tcp_port}/num_{uuid.uuid4().hex[:10]}"
+pytestmark = ON_THE_SERVER
 
 
 def test_numbers_stay_one_per_invoice_gapless_and_rebuild_identically_when_the_worker_is_killed(

@@ -85,6 +85,14 @@ def test_R1_R2_R7_R9_pipeline_matches_pure_fold_and_logs_every_call_once(setting
     half = len(events) // 2
     first, second = events[:half], events[half:]
 
+    first_half_with_bad_messages(settings, tmp_path, codec, first)
+    expected = second_half_by_a_new_worker(settings, tmp_path, events, second)
+    check_calls_rated(settings, codec, events, expected)
+    check_the_call_log(settings, events, expected)
+
+
+def first_half_with_bad_messages(settings, tmp_path, codec, first: list) -> None:  # noqa: ANN001 - Settings
+    """Every bad message a dead letter with its reason and original, counted in the metrics."""
     # Phase 1: envelopes of CDRs, plus every kind of bad input, through a running worker.
     offsets1 = asyncio.run(produce_events(settings, first, envelope_max=50))
     bad = bad_messages(settings, codec, first)
@@ -108,6 +116,9 @@ def test_R1_R2_R7_R9_pipeline_matches_pure_fold_and_logs_every_call_once(setting
     assert "voiceledger_calls_rated_total" in metrics_text
     assert "voiceledger_clickhouse_insert_seconds_count" in metrics_text
 
+
+def second_half_by_a_new_worker(settings, tmp_path, events: list, second: list) -> dict:  # noqa: ANN001
+    """The live states equal the pure fold's (which it returns), each in its changelog partition."""
     # Phase 2: a new worker process resumes from the committed offsets and table state.
     offsets2 = asyncio.run(produce_events(settings, second, envelope_max=1))
     assert run_worker_to_end(settings, offsets2, tmp_path / "worker2.log") == 0
@@ -125,7 +136,10 @@ def test_R1_R2_R7_R9_pipeline_matches_pure_fold_and_logs_every_call_once(setting
     misplaced = [(r.key, r.partition) for r in changelog if r.partition != partition_for(r.key.decode(),
                                                                                          settings.partitions)]
     assert misplaced == [], misplaced[:5]
+    return expected
 
+
+def check_calls_rated(settings, codec, events: list, expected: dict) -> None:  # noqa: ANN001 - Settings
     # CallRated: one per call once repeats are dropped by event_id, charges equal to the balances'.
     rated = {r.event_id: r for m in asyncio.run(read_topic(settings.broker, settings.calls_rated_topic))
              for r in codec.decode_call_rated_message(m.value)}
@@ -136,6 +150,9 @@ def test_R1_R2_R7_R9_pipeline_matches_pure_fold_and_logs_every_call_once(setting
     assert {a: c for a, c in charged_by_account.items() if c} == \
         {a: s.charged_micros for a, s in expected.items() if s.charged_micros}
 
+
+def check_the_call_log(settings, events: list, expected: dict) -> None:  # noqa: ANN001 - Settings
+    """One row per call, also after a merge, charges equal to the fold's, R1 and R2 held, reconciled."""
     ch = connect(settings.clickhouse_url, settings.clickhouse_cluster)
     try:
         calls = unique_calls(events)

@@ -9,10 +9,8 @@ the pure fold of the good events alone; the worker never stops itself for them."
 from __future__ import annotations
 
 import asyncio
-import uuid
 from dataclasses import replace
 
-import pytest
 
 from projections.events import (AccountOpened, AdjustmentPosted, CallDetailRecord, Disposition, PaymentReceived,
                                 PeriodTicked, TickKind)
@@ -21,15 +19,16 @@ from streams.kafka.topics import ensure_topics
 from streams.kafka.partitioning import partition_for
 from streams.kafka.producer import ENVELOPE_CDRS_MAX, produce_raw
 from streams.kafka.reader import read_topic
-from tests.integration.helpers import live_states, oracle, run_worker_to_end, state_differences, without_positions
+from tests.integration.helpers import (
+    ON_THE_SERVER, live_states, oracle, run_worker_to_end, state_differences, without_positions,
+)
 
 T0 = 1_790_812_800_000  # 2026-10-01
 CODEC = EventCodec()
 
 
-@pytest.fixture
-def clickhouse_url(clickhouse_server):  # the server: it is the engine that refused a 1969 date
-    return f"clickhouse://default@127.0.0.1:{clickhouse_server.tcp_port}/t_{uuid.uuid4().hex[:12]}"
+# The server: it is the engine that refused a 1969 date.
+pytestmark = ON_THE_SERVER
 
 
 def cdr(acct: str, n: int, call_id: str | None = None) -> CallDetailRecord:

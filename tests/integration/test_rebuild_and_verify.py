@@ -97,6 +97,19 @@ def cli(settings, *args: str) -> subprocess.CompletedProcess:
 def test_R7_R9_R13_rebuild_equals_live_invoices_included_and_verify_catches_a_broken_journal(
         settings, tmp_path):
     settings = replace(settings, tax_rules=EXAMPLE_TAX_RULES, **two_plans(tmp_path, settings))
+    offsets = fold_two_plans_and_a_deal(settings, tmp_path)
+    invoices, numbers = check_invoices_and_their_numbers(settings)
+    sample = next(iter(sorted(invoices.values(), key=lambda i: i.invoice_number)))
+    check_what_finance_reads(settings, tmp_path, sample, numbers[sample.invoice_number].number)
+    live = check_the_books(settings, tmp_path, len(invoices))
+    erase_a_subscriber(settings, tmp_path, sample.account_id, live, offsets)
+    check_the_rebuild(settings, tmp_path, len(invoices))
+    check_verify_catches_tampering(settings, tmp_path, live)
+
+
+def fold_two_plans_and_a_deal(settings, tmp_path) -> dict[int, int]:  # noqa: ANN001 - Settings
+    """The live fold of two days of calls over two plans and a deal, closed by November's tick:
+    equal to the pure fold, each plan priced with its own cards. The offsets folded."""
     # Issue 20: every third account is on the business plan, priced with its own card, whose
     # price changes on 2 October (R5): a rebuild must select exactly as live did.
     events = [replace(e, plan="business") if isinstance(e, AccountOpened) and int(e.account_id[-6:]) % 3 == 0 else e
@@ -119,11 +132,17 @@ def test_R7_R9_R13_rebuild_equals_live_invoices_included_and_verify_catches_a_br
     assert business_cards == {"business-usd@2026-10-01", "business-usd@2026-10-02"}, "both versions priced calls"
     assert {r.card_id for r in read_call_log_cards(settings) if r.plan == "residential-basic" and r.currency == "USD"} \
         == {"standard-usd@2020-01-01", "acme-deal@2026-10-01"}, "the other plan keeps the default card, but a deal"
+    return offsets
+
+
+def check_invoices_and_their_numbers(settings) -> tuple[dict, dict]:  # noqa: ANN001 - Settings
+    """October's invoices, one per charged account, and their legal numbers; both by reference."""
     codec = EventCodec()
     invoices = {codec.decode_event(r.value).invoice_number: codec.decode_event(r.value)
                 for r in asyncio.run(read_topic(settings.broker, settings.invoices_topic))}
     charged = {a for a, s in live_states(settings).items() if s.charged_micros}
-    assert {i.account_id for i in invoices.values()} == charged and all(i.period == "2026-10" for i in invoices.values())
+    assert {i.account_id for i in invoices.values()} == charged
+    assert all(i.period == "2026-10" for i in invoices.values())
     # Legal numbers: one sequence for the issuer over all four partitions, 1..n, in the
     # canonical order of the epoch (issue time, then account).
     numbers = read_invoice_numbers(settings)
@@ -131,13 +150,14 @@ def test_R7_R9_R13_rebuild_equals_live_invoices_included_and_verify_catches_a_br
     ordered = sorted(numbers.values(), key=lambda n: (invoices[n.reference].occurred_at_ms, n.account_id, n.reference))
     assert [n.number for n in ordered] == [f"VL-2026-{i:06d}" for i in range(1, len(invoices) + 1)]
     assert len({partition_for(n.account_id, settings.partitions) for n in ordered}) == settings.partitions
+    return invoices, numbers
 
-    # What finance reads: an account's invoices as text, and as HTML for the customer.
-    sample = next(iter(sorted(invoices.values(), key=lambda i: i.invoice_number)))
+
+def check_what_finance_reads(settings, tmp_path, sample, legal: str) -> None:  # noqa: ANN001
+    """An account's invoices as text, HTML and PDF, and its statements (R20)."""
     shown = cli(settings, "invoices", "--account", sample.account_id, "--html", str(tmp_path / "html"),
                 "--pdf", str(tmp_path / "pdf"))
     assert shown.returncode == 0, shown.stderr
-    legal = numbers[sample.invoice_number].number
     assert f"Invoice {legal}   reference {sample.invoice_number}" in shown.stdout
     assert shown.stdout.rstrip().endswith(f"1 invoice(s), HTML in {tmp_path / 'html'}, PDF in {tmp_path / 'pdf'}")
     page = (tmp_path / "html" / f"{legal}.html").read_text()
@@ -149,29 +169,33 @@ def test_R7_R9_R13_rebuild_equals_live_invoices_included_and_verify_catches_a_br
     old = cli(settings, "statement", sample.account_id, "--as-of", "2026-12-24", "--month", "2026-06")
     assert old.returncode == 2 and "(2026-09, 2026-10, 2026-11, 2026-12) (R20)" in old.stderr
 
+
+def check_the_books(settings, tmp_path, invoiced: int) -> dict:  # noqa: ANN001
+    """Reconciliation, the entries on the log and ``verify`` all agree; the live states."""
     # Finance reconciliation: October's calls against the journal, November's invoices against
     # their lines and the journal's tax payable, the trial balance.
     for month in ("2026-10", "2026-11"):
         rec = cli(settings, "reconcile", "--month", month)
         assert rec.returncode == 0 and f"reconciliation of {month}: OK" in rec.stdout, rec.stdout + rec.stderr
-    assert f"invoices: {len(invoices)} issued in 2026-11" in rec.stdout
-
+    assert f"invoices: {invoiced} issued in 2026-11" in rec.stdout
     # Every entry on ledger.entries balances, and the entries alone give the balances.
+    codec = EventCodec()
     entries = {e.entry_id: e for r in asyncio.run(read_topic(settings.broker, settings.ledger_entries_topic))
                for e in codec.decode_journal_message(r.value)}
     live = live_states(settings)
     from_entries = balances_from_journal(list(entries.values()))
     assert {a: s.balance_micros for a, s in live.items() if s.balance_micros} == \
         {a: b for a, b in from_entries.items() if b}
-
     ok = cli(settings, "verify", "--metrics-file", str(tmp_path / "verify.prom"))
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "voiceledger_verify_differences 0\n" in (tmp_path / "verify.prom").read_text()
     assert "ledger verified" in ok.stdout
+    return live
 
-    # R32: a subscriber's erasure: call-log rows anonymised, the request logged, the worker
-    # drops the subscriber's numbers from the account's state; the rebuild below must agree.
-    erased = sample.account_id
+
+def erase_a_subscriber(settings, tmp_path, erased: str, live: dict, offsets: dict[int, int]) -> None:  # noqa: ANN001
+    """R32: call-log rows anonymised, the request logged, the worker drops the subscriber's
+    numbers from the account's state; the rebuild after must agree."""
     assert live[erased].numbers
     er = cli(settings, "subscriber", "erase", erased, "--yes", "--ref", "gdpr-42")
     assert er.returncode == 0, er.stdout + er.stderr
@@ -181,9 +205,12 @@ def test_R7_R9_R13_rebuild_equals_live_invoices_included_and_verify_catches_a_br
     after = live_states(settings)
     assert after[erased].numbers == () and after[erased].balance_micros == live[erased].balance_micros
     assert all(after[a].numbers == live[a].numbers for a in live if a != erased)
-
     if settings.clickhouse_cluster:
         assert_no_number_on_any_replica(settings, erased)
+
+
+def check_the_rebuild(settings, tmp_path, invoiced: int) -> None:  # noqa: ANN001 - Settings
+    """``voiceledger rebuild`` into a new app id and database: every hash equals live's."""
     rebuilt_url = settings.clickhouse_url.rsplit("/", 1)[0] + f"/rebuilt_{uuid.uuid4().hex[:10]}"
     rb = cli(settings, "rebuild", "--app-id", settings.app_id + "-rebuild", "--clickhouse-url", rebuilt_url,
              "--log", str(tmp_path / "rebuild.log"))
@@ -196,15 +223,18 @@ def test_R7_R9_R13_rebuild_equals_live_invoices_included_and_verify_catches_a_br
     assert hashes["live_call_log"] == hashes["rebuilt_call_log"]
     # Every invoice again, byte for byte, numbers included.
     assert hashes["live_invoices"] == hashes["rebuilt_invoices"]
-    assert hashes["live_invoices"].startswith(f"{len(invoices)}:")
+    assert hashes["live_invoices"].startswith(f"{invoiced}:")
     # The rebuild's own numbering stage gives every invoice the same legal number again.
     assert hashes["live_numbers"] == hashes["rebuilt_numbers"]
-    assert hashes["live_numbers"].startswith(f"{len(invoices)}:")
+    assert hashes["live_numbers"].startswith(f"{invoiced}:")
 
-    # Break the books: one unbalanced posting on a customer account.
+
+def check_verify_catches_tampering(settings, tmp_path, live: dict) -> None:  # noqa: ANN001 - Settings
+    """Break the books: ``verify`` and ``reconcile`` both say where."""
     ch = connect(settings.clickhouse_url, settings.clickhouse_cluster)
     try:
         victim = sorted(live)[0]
+        # One unbalanced posting on a customer account.
         ch.insert("journal", JOURNAL_COLUMNS,
                   [("tampered", 0, victim, "usage", 1_790_812_800, live[victim].currency, f"customer:{victim}", 1)])
         # And a balanced entry that invents usage revenue no call explains.

@@ -13,7 +13,6 @@ import time
 import urllib.request
 from dataclasses import replace
 
-import pytest
 
 from schemas.codec import EventCodec
 from streams.clickhouse.client import connect
@@ -26,6 +25,7 @@ from streams.kafka.producer import plan_messages, produce_raw
 from streams.dev.simulate import SimulationSpec, simulate
 
 from tests.integration.helpers import (
+    ON_THE_SERVER,
     at_the_edge,
     live_states,
     merge_offsets,
@@ -62,11 +62,7 @@ def states_held(settings) -> int:
     return int(float(line.split()[-1]))
 
 
-@pytest.fixture
-def clickhouse_url(clickhouse_server):
-    import uuid
-
-    return f"clickhouse://default@127.0.0.1:{clickhouse_server.tcp_port}/scale_{uuid.uuid4().hex[:10]}"
+pytestmark = ON_THE_SERVER
 
 
 def test_R7_R9_R30_a_worker_joins_and_another_leaves_mid_stream(settings, tmp_path):

@@ -19,20 +19,19 @@ from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
 
 from streams.dev.simulate import SimulationSpec, simulate
 from streams.edge.publish import produce_events
 from streams.worker import settings_log
 from streams.worker.supervise import worker_env
-from tests.integration.helpers import live_states, log_events, oracle, run_worker_to_end, without_positions
+from tests.integration.helpers import (
+    ON_THE_SERVER, live_states, log_events, oracle, run_worker_to_end, without_positions,
+)
 
 STANDARD = Path(__file__).resolve().parents[2] / "streams" / "data" / "standard-usd.csv"
 
 
-@pytest.fixture
-def clickhouse_url(clickhouse_server):
-    return f"clickhouse://default@127.0.0.1:{clickhouse_server.tcp_port}/t_{uuid.uuid4().hex[:12]}"
+pytestmark = ON_THE_SERVER
 
 
 def cli(settings, *args: str) -> subprocess.CompletedProcess:  # noqa: ANN001 - Settings

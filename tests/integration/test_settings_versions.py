@@ -85,15 +85,7 @@ def test_a_worker_records_takes_dated_changes_and_refuses_one_in_force_until_acc
     _accepted_changes(s)
     said = capsys.readouterr().out
     assert said.count("\n") == 1 and f"({reason}): monthly_fee_by_plan[basic]; replayed: each partition" in said, said
-    with api_process(s, tmp_path) as (_, base):  # finance reads the same versions over HTTP
-        status, versions_read, _ = call(base, "GET", "/v1/plans/versions", scope="finance")
-        assert status == 200 and [v["digest"] for v in versions_read] == [
-            r["digest"] for r in asyncio.run(settings_log.versions(s))]
-        assert versions_read[-1]["changed_in_force"] == ["monthly_fee_by_plan[basic]"]
-        dated = {t["name"]: t["starts_at"] for t in versions_read[-1]["terms"]}
-        assert dated["monthly_fee_changes[basic@2027-02]"] == "2027-01-31T10:00:00Z"  # UTC+14's February
-        assert dated["monthly_fee_by_plan[basic]"] is None
-        assert call(base, "GET", "/v1/plans/versions", scope="portal:acct-000001")[0] == 403
+    finance_reads_the_versions_over_http(s, tmp_path)
     history = cli(s, "settings", "history")
     assert history.returncode == 0 and len(history.stdout.splitlines()) == 4
     assert history.stdout.splitlines()[-1].endswith("changed in force: monthly_fee_by_plan[basic]")
@@ -113,6 +105,19 @@ def test_a_worker_records_takes_dated_changes_and_refuses_one_in_force_until_acc
     assert handed == asyncio.run(settings_log.epochs(s)) and handed.starts == {0: (0,), 1: (0,)}
     assert asyncio.run(settings_log.guarded(replace(edited, monthly_fees=edited.monthly_fees + ("basic:13@2030-01",)),
                                             NOW))[2] is None, "a version just recorded: the fold stage reads again"
+
+
+def finance_reads_the_versions_over_http(s, tmp_path) -> None:  # noqa: ANN001 - Settings
+    """``GET /v1/plans/versions``: the same versions, each term dated in UTC; not for a customer."""
+    with api_process(s, tmp_path) as (_, base):
+        status, versions_read, _ = call(base, "GET", "/v1/plans/versions", scope="finance")
+        assert status == 200 and [v["digest"] for v in versions_read] == [
+            r["digest"] for r in asyncio.run(settings_log.versions(s))]
+        assert versions_read[-1]["changed_in_force"] == ["monthly_fee_by_plan[basic]"]
+        dated = {t["name"]: t["starts_at"] for t in versions_read[-1]["terms"]}
+        assert dated["monthly_fee_changes[basic@2027-02]"] == "2027-01-31T10:00:00Z"  # UTC+14's February
+        assert dated["monthly_fee_by_plan[basic]"] is None
+        assert call(base, "GET", "/v1/plans/versions", scope="portal:acct-000001")[0] == 403
 
 
 def test_each_version_keeps_every_price_and_one_from_before_that_is_kept_whole_at_the_next_start(broker, tmp_path):

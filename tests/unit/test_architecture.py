@@ -125,7 +125,7 @@ def test_every_module_says_what_it_is_for():
 
 def test_no_function_is_longer_than_70_lines_but_the_listed_ones():
     long = {}
-    for top in (*SHIPPED, "bench"):
+    for top in (*SHIPPED, "bench", "tests"):  # the tests are read as often as the code they prove
         for path in (ROOT / top).rglob("*.py"):
             for node in ast.walk(ast.parse(path.read_text())):
                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
