@@ -1,7 +1,8 @@
 """The operator console at ``/console`` (issue 19): find an account or list them by status and
 owing, see its status, balance, funds held, invoices and dead letters, and place or release a
 fraud hold, post a goodwill credit, change the plan from the next period (among the plans sold,
-``plans``), or send an account's dead-lettered events again, from the page; and read the plans'
+``plans``), set the customer's language, or send an account's dead-lettered events again, from
+the page; and read the plans'
 prices with every version of the settings that priced them (``/console/plans``); and answer
 customers' erasure requests, erasing or declining with a reason (``/console/erasure-requests``, R32).
 
@@ -28,6 +29,7 @@ from streams.api.problems import PageRefused, Problem
 from streams.api.read_routes import STATUSES, account_view, versions_of
 from streams.api.worker_routes import held_on_worker
 from streams.api.plans import catalogue, price_lines
+from streams.api.portal_words import language_choices, language_name
 from streams.edge import commands
 from streams.ledger import erasure_queue
 
@@ -136,7 +138,8 @@ def account(request: Request, account_id: str, notice: str = Query("", max_lengt
                       account=account_view(row), held=held, operator=scope == access.OPERATOR, notice=notice,
                       invoices=statements.summaries(ctx.reader, row.account_id, rm.invoices(ctx.reader, row.account_id)),
                       dead_letters=letters, key=pages.new_key(), csrf=ctx.signer.csrf(request.cookies.get(COOKIE, "")),
-                      plans=[p for p in ctx.settings.plans if p != row.plan])
+                      plans=[p for p in ctx.settings.plans if p != row.plan],
+                      languages=language_choices(row.locale or ctx.settings.invoice_locale))
 
 
 @router.post("/accounts/{account_id}/{action}")
@@ -171,6 +174,10 @@ def _act(ctx: Context, account_id: str, action: str, fields: dict[str, str]) -> 
         event = command(lambda: commands.credit_limit(account_id, limit, row.currency, fields.get("reason", "")[:256],
                                                       key))
         done = f"Credit limit {text} {row.currency} from now on" if text else "The plan's credit limit from now on"
+    elif action == "language":  # any language Babel knows; the choices offered are those with words
+        locale = fields.get("locale", "").strip()[:16]
+        event = command(lambda: commands.language(account_id, locale, key))
+        done = f"Invoices and portal in {language_name(locale) or locale} from the next invoice"
     elif action == "redrive":
         return _redrive(ctx, account_id, fields.get("reason", "")[:64])
     else:

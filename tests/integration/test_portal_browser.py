@@ -23,14 +23,12 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
-import pytest
 
 from streams.worker.supervise import worker_env
 from tests.integration.api_scenario import ACCOUNT, TOKENS, api_process, call, four_months
-from tests.integration.helpers import log_events, run_worker_to_end
+from tests.integration.helpers import ON_THE_SERVER, log_events, run_worker_to_end
 from projections.periods import previous_period
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's (make test installs it); Playwright cannot download one here
@@ -38,9 +36,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run"]
 
 
-@pytest.fixture
-def clickhouse_url(clickhouse_server):
-    return f"clickhouse://default@127.0.0.1:{clickhouse_server.tcp_port}/t_{uuid.uuid4().hex[:12]}"
+pytestmark = ON_THE_SERVER
 
 
 def shots(tmp_path: Path) -> Path:
@@ -72,10 +68,12 @@ def test_R19_R20_R32_R33_the_customer_portal_and_the_operator_console_in_headles
             _console(browser.new_page(viewport={"width": 1100, "height": 800}), base, out)
             _in_french(browser.new_page(viewport={"width": 1100, "height": 800}), settings, tmp_path, out)
             browser.close()
-        # The plan change and the hold placed from the console are folded like any command.
+        # The plan change, the hold and the language set from the console are folded like any command.
         assert run_worker_to_end(settings, log_events(settings)[1], tmp_path / "worker.log") == 0
         folded = call(base, "GET", f"/v1/accounts/{ACCOUNT}")[1]
-        assert (folded["status"], folded["plan"], folded["pending_plan"]) == ("FRAUD_HOLD", "basic", "business")
+        assert (folded["status"], folded["plan"], folded["pending_plan"], folded["locale"]) == (
+        "FRAUD_HOLD", "basic", "business", "fr_CH")
+        assert "Votre compte" in _portal_home(settings, ACCOUNT), "the operator's choice, on the English deployment"
         # R10: the credit limit set from the console, folded, on the account and on its customer's page.
         assert call(base, "GET", f"/v1/accounts/{LATE}")[1]["credit_limit_micros"] == 250_000_000
         assert "plafond de crédit 250,00 USD" in _portal_home(settings, LATE), "in the language its customer chose"
@@ -248,6 +246,7 @@ def _console(page, base: str, out: Path) -> None:  # noqa: ANN001 - a Playwright
     page.click("#hold")
     assert "Fraud hold placed" in page.inner_text("#notice")
     page.screenshot(path=str(out / "console-account.png"), full_page=True)
+    _language_from_the_console(page, base)
     page.goto(f"{base}/console/accounts/{LATE}")
     assert "unknown_account" in page.inner_text("#dead-letters") and page.inner_text("#locale") == "nl_BE"
     page.select_option("#redrive-reason", "unknown_account")
@@ -266,6 +265,20 @@ def _console(page, base: str, out: Path) -> None:  # noqa: ANN001 - a Playwright
     versions = page.locator("#versions tr").all_inner_texts()
     assert len(versions) == 2 and "the first version" in versions[1], versions
     page.screenshot(path=str(out / "console-plans.png"), full_page=True)
+
+
+def _language_from_the_console(page, base: str) -> None:  # noqa: ANN001 - a Playwright page
+    """An operator sets a customer's language: offered those with words, refused one Babel does not know."""
+    choices = page.locator("#languages option")
+    offered = [choices.nth(i).get_attribute("value") for i in range(choices.count())]
+    assert offered == ["en", "de", "es", "fr", "it", "nl", "ru"], "the deployment's English, then each with words"
+    page.fill("#locale-choice", "Klingon")
+    page.click("#change-language")
+    assert "is not a language such as fr, nl_BE or de_CH" in page.inner_text("main")
+    page.goto(f"{base}/console/accounts/{ACCOUNT}")  # a fresh page, a fresh key
+    page.fill("#locale-choice", "fr_CH")
+    page.click("#change-language")
+    assert "Invoices and portal in français (Suisse) from the next invoice" in page.inner_text("#notice")
 
 
 def _in_french(page, settings, tmp_path: Path, out: Path) -> None:  # noqa: ANN001 - a page, Settings
@@ -326,7 +339,7 @@ def _in_their_own_language(page, base: str, settings, tmp_path: Path, out: Path)
     back = subprocess.run([sys.executable, "-m", "streams.cli", "portal", "link", ACCOUNT], env=worker_env(settings),
                           capture_output=True, text=True, timeout=60)
     page.goto(json.loads(back.stdout)["url"])
-    assert page.inner_text("h1") == "Votre compte", "the next customer's pages are in their language again"
+    assert page.inner_text("h1") == "Votre compte", "the next customer's pages are in their language again (fr_CH)"
 
 
 def _reviewed_erasure(page, base: str, out: Path) -> None:  # noqa: ANN001 - a Playwright page
