@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 
-from streams.api import command_routes, console, erasure_routes, pages, portal, problems, read_routes, worker_routes
+from streams.api import (
+    call_routes, command_routes, console, erasure_routes, pages, portal, problems, read_routes, worker_routes,
+)
 from streams.api.context import Context
 from streams.api.links import Signer
 from streams.api.log_writer import LogWriter
@@ -35,8 +37,8 @@ def build_app(settings: Settings, tokens: dict[str, str]) -> FastAPI:
             return problems.problem(413, "too-large", f"a request body is at most {BODY_BYTES_MAX} bytes")
         return await call_next(request)
 
-    routers = (command_routes.router, erasure_routes.router, read_routes.router, worker_routes.router, portal.router,
-               console.router)
+    routers = (command_routes.router, erasure_routes.router, read_routes.router, call_routes.router,
+               worker_routes.router, portal.router, console.router)
     for router in routers:
         app.include_router(router)
     return app

@@ -12,6 +12,8 @@ AMOUNT = r"^[0-9]{1,9}(\.[0-9]{1,6})?$"  # a positive decimal, at most micro-uni
 INVOICE_NUMBER = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
 CURRENCY = r"^[A-Z]{3}$"  # ISO 4217; one the ledger knows (projections/money.py), else a 422
 MONTH = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+# A month whose calls may be asked for: one a calendar can name (1970-2199), so that its bounds exist.
+CALL_MONTH = r"^(19[7-9][0-9]|2[01][0-9]{2})-(0[1-9]|1[0-2])$"
 
 
 class _Strict(BaseModel):
@@ -312,6 +314,9 @@ class CallPage(BaseModel):
     account_id: str
     calls: list[CallRecord]
     next_offset: int | None = Field(description="the offset of the next page; null on the last")
+    month: str | None = Field(None, description="the month asked for (YYYY-MM, the account's zone); null for all")
+    month_calls: int | None = Field(None, description="the month's calls, every page")
+    month_charge_micros: int | None = Field(None, description="the month's charges, every page")
 
 
 class AgedAccount(BaseModel):

@@ -25,11 +25,13 @@ from streams.api import pages, read_model as rm, statements
 from streams.api.access import PORTAL
 from streams.api.command_routes import erase_now
 from streams.api.context import Context, command, context
-from streams.api.models import MONTH
+from streams.api.models import CALL_MONTH, MONTH
 from streams.api.portal_words import PORTAL_WORDS, language_choices, language_name
 from streams.documents.wording import language_of
 from streams.api.problems import PageRefused, Problem
-from streams.api.read_routes import call_page, pdf_response
+from streams.api.call_routes import csv_response
+from streams.api.read_routes import pdf_response
+from streams.documents.call_records import local_iso
 from streams.clickhouse.privacy import export_records
 from streams.edge import commands
 from streams.ledger import erasure_queue
@@ -37,6 +39,7 @@ from streams.ledger import erasure_queue
 router = APIRouter(prefix="/portal", include_in_schema=False)
 COOKIE = "vl_portal"
 BASE = "portal_base.html"
+CALLS_PAGE = 50
 
 
 def _locale(ctx: Context, account_id: str = "") -> str:
@@ -183,12 +186,30 @@ async def invoice_pdf(number: str, account_id: str = Depends(customer), ctx: Con
 
 
 @router.get("/calls")
-def calls(offset: int = Query(0, ge=0, le=1_000_000), account_id: str = Depends(customer),
-          ctx: Context = Depends(context)) -> Response:
-    page = call_page(account_id, rm.calls(ctx.reader, account_id, 50, offset), 50, offset)
-    currency = page.calls[0].currency if page.calls else "USD"
-    return _page(ctx, "portal_calls.html", currency=currency, title=_words(ctx, account_id)("Call records"),
-                 account_id=account_id, page=page)
+def calls(month: str = Query("", pattern=f"^$|{CALL_MONTH}"), offset: int = Query(0, ge=0, le=1_000_000),
+          account_id: str = Depends(customer), ctx: Context = Depends(context)) -> Response:
+    """R33: a month's calls (the current one first), 50 a page, times in the account's zone, with
+    the month's totals and its CSV file."""
+    account = rm.account(ctx.reader, account_id)
+    months = statements.call_months(account)
+    month = month or months[0]
+    bounds = rm.month_bounds_s(month, account.time_zone)
+    rows = rm.calls(ctx.reader, account_id, CALLS_PAGE, offset, bounds)
+    count, charged = rm.call_totals(ctx.reader, account_id, bounds)
+    shown = [{"start": local_iso(r[1], account.time_zone)[:19].replace("T", " "), "direction": r[4], "callee": r[6],
+              "destination": r[7], "billed_s": int(r[8]), "charge_micros": int(r[9])} for r in rows[:CALLS_PAGE]]
+    return _page(ctx, "portal_calls.html", currency=account.currency, title=_words(ctx, account_id)("Call records"),
+                 account_id=account_id, calls=shown, month=month, months=months, zone=account.time_zone,
+                 unit=account.currency,  # the template's ``currency`` is taken by the page's money formatter
+                 count=count, charged=charged, offset=offset,
+                 next_offset=offset + CALLS_PAGE if len(rows) > CALLS_PAGE else None)
+
+
+@router.get("/calls.csv")
+async def calls_csv(month: str = Query(..., pattern=CALL_MONTH), account_id: str = Depends(customer),
+                    ctx: Context = Depends(context)) -> Response:
+    """The month's calls as the API gives them (``GET /v1/accounts/{id}/calls.csv``)."""
+    return await run_in_threadpool(csv_response, ctx.reader, account_id, month)
 
 
 @router.get("/disputes")

@@ -27,7 +27,7 @@ MESSAGES = (
     "Credit note", "Partly paid: {amount} to pay", "Partly paid: {amount} to pay by {date}",
     "Overdue since {date}: {amount} to pay", "Open", "Open: due {date}",
     # call records (R33)
-    "The calls behind your charges (newest first).", "Start (UTC)", "Direction", "Called", "Destination", "Billed s",
+    "The calls behind your charges (newest first).", "Start ({zone})", "Direction", "Called", "Destination", "Billed s",
     "Charge", "Older calls",
     # disputes (R19)
     "Dispute a charge",
@@ -84,6 +84,9 @@ MESSAGES = (
     "Language", "Change the language",
     "Language changed",
     "Your next invoices and these pages will be in {language} in a few moments.",
+    # call records by month (R33)
+    "Month", "Show", "Calls in {month}: {count}, {amount} in all.", "Download the month (CSV)",
+    "No calls in {month}.",
 )
 
 _FR = (
@@ -97,7 +100,7 @@ _FR = (
     "Payée le {date}", "Note de crédit", "Payée en partie : {amount} à payer",
     "Payée en partie : {amount} à payer avant le {date}", "En retard depuis le {date} : {amount} à payer", "Ouverte",
     "Ouverte : échéance le {date}",
-    "Les appels à l'origine de vos frais (les plus récents d'abord).", "Début (UTC)", "Sens", "Numéro appelé",
+    "Les appels à l'origine de vos frais (les plus récents d'abord).", "Début ({zone})", "Sens", "Numéro appelé",
     "Destination", "Secondes facturées", "Montant", "Appels plus anciens",
     "Contester un montant",
     "Vous pouvez contester une facture dans les 30 jours suivant son émission. Nous répondons à chaque contestation ; "
@@ -152,6 +155,8 @@ _FR = (
     "Langue", "Changer de langue",
     "Langue modifiée",
     "Vos prochaines factures et ces pages seront en {language} dans quelques instants.",
+    "Mois", "Afficher", "Appels en {month} : {count}, {amount} au total.", "Télécharger le mois (CSV)",
+    "Aucun appel en {month}.",
 )
 
 _DE = (
@@ -165,7 +170,7 @@ _DE = (
     "Noch keine Rechnungen.", "Bezahlt am {date}", "Gutschrift", "Teilweise bezahlt: {amount} offen",
     "Teilweise bezahlt: {amount} offen bis {date}", "Überfällig seit {date}: {amount} offen", "Offen",
     "Offen: fällig am {date}",
-    "Die Verbindungen hinter Ihren Entgelten (neueste zuerst).", "Beginn (UTC)", "Richtung", "Angerufen", "Ziel",
+    "Die Verbindungen hinter Ihren Entgelten (neueste zuerst).", "Beginn ({zone})", "Richtung", "Angerufen", "Ziel",
     "Berechnete Sek.", "Entgelt", "Ältere Verbindungen",
     "Eine Position beanstanden",
     "Sie können eine Rechnung innerhalb von 30 Tagen nach ihrer Ausstellung beanstanden. Wir beantworten jede "
@@ -220,6 +225,8 @@ _DE = (
     "Sprache", "Sprache ändern",
     "Sprache geändert",
     "Ihre nächsten Rechnungen und diese Seiten sind in wenigen Augenblicken auf {language}.",
+    "Monat", "Anzeigen", "Verbindungen im {month}: {count}, {amount} insgesamt.", "Den Monat herunterladen (CSV)",
+    "Keine Verbindungen im {month}.",
 )
 
 _NL = (
@@ -234,7 +241,7 @@ _NL = (
     "Betaald op {date}", "Creditnota", "Gedeeltelijk betaald: nog {amount} te betalen",
     "Gedeeltelijk betaald: nog {amount} te betalen vóór {date}", "Achterstallig sinds {date}: {amount} te betalen",
     "Open", "Open: vervalt op {date}",
-    "De gesprekken achter uw kosten (nieuwste eerst).", "Begin (UTC)", "Richting", "Gebeld", "Bestemming",
+    "De gesprekken achter uw kosten (nieuwste eerst).", "Begin ({zone})", "Richting", "Gebeld", "Bestemming",
     "Gefactureerde s", "Kosten", "Oudere gesprekken",
     "Een bedrag betwisten",
     "U kunt een factuur betwisten binnen 30 dagen na de uitgifte. We beantwoorden elk geschil; een geschil dat in uw "
@@ -287,6 +294,8 @@ _NL = (
     "Taal", "Taal wijzigen",
     "Taal gewijzigd",
     "Uw volgende facturen en deze pagina's zijn over enkele ogenblikken in het {language}.",
+    "Maand", "Tonen", "Gesprekken in {month}: {count}, {amount} in totaal.", "De maand downloaden (CSV)",
+    "Geen gesprekken in {month}.",
 )
 
 _ES = (
@@ -300,7 +309,7 @@ _ES = (
     "Pagada el {date}", "Factura rectificativa", "Pagada en parte: {amount} pendiente",
     "Pagada en parte: {amount} pendiente antes del {date}", "Vencida desde el {date}: {amount} pendiente", "Abierta",
     "Abierta: vence el {date}",
-    "Las llamadas que originan sus cargos (las más recientes primero).", "Inicio (UTC)", "Sentido", "Número llamado",
+    "Las llamadas que originan sus cargos (las más recientes primero).", "Inicio ({zone})", "Sentido", "Número llamado",
     "Destino", "Segundos facturados", "Cargo", "Llamadas anteriores",
     "Reclamar un cargo",
     "Puede reclamar una factura en un plazo de 30 días desde su emisión. Respondemos a todas las reclamaciones; una "
@@ -353,6 +362,8 @@ _ES = (
     "Idioma", "Cambiar el idioma",
     "Idioma cambiado",
     "Sus próximas facturas y estas páginas estarán en {language} en unos momentos.",
+    "Mes", "Mostrar", "Llamadas en {month}: {count}, {amount} en total.", "Descargar el mes (CSV)",
+    "Ninguna llamada en {month}.",
 )
 
 _IT = (
@@ -366,7 +377,7 @@ _IT = (
     "Pagata il {date}", "Nota di credito", "Pagata in parte: {amount} da pagare",
     "Pagata in parte: {amount} da pagare entro il {date}", "Scaduta dal {date}: {amount} da pagare", "Aperta",
     "Aperta: scade il {date}",
-    "Le chiamate all'origine dei tuoi addebiti (le più recenti prima).", "Inizio (UTC)", "Direzione", "Numero chiamato",
+    "Le chiamate all'origine dei tuoi addebiti (le più recenti prima).", "Inizio ({zone})", "Direzione", "Numero chiamato",
     "Destinazione", "Secondi fatturati", "Addebito", "Chiamate precedenti",
     "Contesta un addebito",
     "Puoi contestare una fattura entro 30 giorni dalla sua emissione. Rispondiamo a ogni contestazione; una "
@@ -419,6 +430,8 @@ _IT = (
     "Lingua", "Cambia lingua",
     "Lingua cambiata",
     "Le sue prossime fatture e queste pagine saranno in {language} tra qualche istante.",
+    "Mese", "Mostra", "Chiamate in {month}: {count}, {amount} in totale.", "Scarica il mese (CSV)",
+    "Nessuna chiamata in {month}.",
 )
 
 _RU = (
@@ -432,7 +445,7 @@ _RU = (
     "Оплачен {date}", "Корректировочный счёт", "Оплачен частично: к оплате {amount}",
     "Оплачен частично: к оплате {amount} до {date}", "Просрочен с {date}: к оплате {amount}", "Не оплачен",
     "Не оплачен: срок {date}",
-    "Звонки, за которые начислена плата (сначала новые).", "Начало (UTC)", "Направление", "Вызываемый номер",
+    "Звонки, за которые начислена плата (сначала новые).", "Начало ({zone})", "Направление", "Вызываемый номер",
     "Направление вызова", "Тарифицировано, с", "Стоимость", "Более ранние звонки",
     "Оспорить начисление",
     "Вы можете оспорить счёт в течение 30 дней с даты его выставления. Мы отвечаем на каждую претензию; если претензия "
@@ -482,6 +495,8 @@ _RU = (
     "Язык", "Сменить язык",
     "Язык изменён",
     "Ваши следующие счета и эти страницы через несколько мгновений будут на языке: {language}.",
+    "Месяц", "Показать", "Звонков за {month}: {count}, на сумму {amount}.", "Скачать месяц (CSV)",
+    "Звонков за {month} нет.",
 )
 
 PORTAL_WORDS = Catalogue(MESSAGES, {"fr": _FR, "de": _DE, "nl": _NL, "es": _ES, "it": _IT, "ru": _RU})

@@ -16,7 +16,7 @@ patterns (letters, digits and ``._:/-``) and are quoted besides.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from projections.periods import next_period, period_start_ms
@@ -310,7 +310,40 @@ CALL_COLUMNS = ("call_key, toUnixTimestamp(start_at), toUnixTimestamp(answer_at)
                 "caller, callee, destination_name, billed_s, charge_micros, currency, revision")
 
 
-def calls(reader: Reader, account_id: str, limit: int, offset: int) -> list[tuple]:
-    """R33: the account's call records, newest first; one more than ``limit`` says a next page exists."""
-    return reader.rows(f"SELECT {CALL_COLUMNS} FROM call_log FINAL WHERE account_id = {quoted(account_id)} "
+def calls(reader: Reader, account_id: str, limit: int, offset: int, bounds_s: tuple[int, int] | None = None,
+          ) -> list[tuple]:
+    """R33: the account's call records, newest first, those started within ``bounds_s`` ([start,
+    end) epoch seconds: a month) if given; one more than ``limit`` says a next page exists."""
+    return reader.rows(f"SELECT {CALL_COLUMNS} FROM call_log FINAL WHERE {_calls_of(account_id, bounds_s)} "
                        f"ORDER BY start_at DESC, call_key LIMIT {int(limit) + 1} OFFSET {int(offset)}")
+
+
+def call_totals(reader: Reader, account_id: str, bounds_s: tuple[int, int]) -> tuple[int, int]:
+    """(calls, charges in micro-units) of the calls started within ``bounds_s``."""
+    rows = reader.rows(f"SELECT count(), toInt64(sum(charge_micros)) FROM call_log FINAL "
+                       f"WHERE {_calls_of(account_id, bounds_s)}")
+    return (int(rows[0][0]), int(rows[0][1] or 0)) if rows else (0, 0)
+
+
+def calls_in_order(reader: Reader, account_id: str, bounds_s: tuple[int, int], page: int = 5_000,
+                   ) -> Iterator[list[tuple]]:
+    """Every call started within ``bounds_s``, oldest first, a page at a time: each page starts
+    after the last one's (start, key), so a month of a call centre is never held whole."""
+    after = ""
+    while True:
+        rows = reader.rows(f"SELECT {CALL_COLUMNS} FROM call_log FINAL WHERE {_calls_of(account_id, bounds_s)}{after} "
+                           f"ORDER BY start_at, call_key LIMIT {int(page)}")
+        if rows:
+            yield rows
+        if len(rows) < page:
+            return
+        last_start, last_key = int(rows[-1][1]), rows[-1][0]
+        after = (f" AND (start_at > toDateTime({last_start}) OR (start_at = toDateTime({last_start}) "
+                 f"AND call_key > {quoted(last_key)}))")
+
+
+def _calls_of(account_id: str, bounds_s: tuple[int, int] | None) -> str:
+    where = f"account_id = {quoted(account_id)}"
+    if bounds_s is not None:
+        where += f" AND start_at >= toDateTime({int(bounds_s[0])}) AND start_at < toDateTime({int(bounds_s[1])})"
+    return where

@@ -26,8 +26,6 @@ from streams.api.models import (
     AccountList,
     AgedAccount,
     Balance,
-    CallPage,
-    CallRecord,
     DeadLetterOut,
     InvoiceDocument,
     InvoiceList,
@@ -165,24 +163,6 @@ def pdf_response(ctx: Context, account_id: str, number: str) -> Response:
     return Response(render_pdf(issued, legal=legal), media_type="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{name}.pdf"',
                              "Content-Language": language_of(legal.locale)})
-
-
-@router.get("/accounts/{account_id}/calls", response_model=CallPage)
-async def calls(account_id: str = ACCOUNT, limit: int = Query(100, ge=1, le=500), offset: int = Query(0, ge=0, le=1_000_000),
-                who: str = Depends(caller), ctx: Context = Depends(context)) -> CallPage:
-    """R33: the account's call records, newest first, a page at a time."""
-    reader = _reader(ctx, who, account_id)
-    rows = await run_in_threadpool(rm.calls, reader, account_id, limit, offset)
-    return call_page(account_id, rows, limit, offset)
-
-
-def call_page(account_id: str, rows: list[tuple], limit: int, offset: int) -> CallPage:
-    iso = statements.iso
-    records = [CallRecord(call_key=r[0], start_at=iso(r[1]), answer_at=None if r[2] is None else iso(r[2]),
-                          end_at=iso(r[3]), direction=r[4], caller=r[5], callee=r[6], destination=r[7],
-                          billed_s=int(r[8]), charge_micros=int(r[9]), currency=r[10], revision=int(r[11]))
-               for r in rows[:limit]]
-    return CallPage(account_id=account_id, calls=records, next_offset=offset + limit if len(rows) > limit else None)
 
 
 # AgedAccount's fields, in the order of streams/clickhouse/receivables.py: AGE_BUCKETS.

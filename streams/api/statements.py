@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 
 from projections.events import InvoiceIssued, InvoiceKind, InvoiceLine
 from projections.invoicing import DISPUTE_WINDOW_MS
-from projections.periods import period_of
+from projections.periods import period_of, previous_period
 from projections.settlement import Settled
 from streams.api import read_model as rm
 from streams.api.models import InvoiceDocument, InvoiceLineOut, InvoiceSummary, MovementLine, PaymentLine, Statement
@@ -33,6 +33,21 @@ def iso(epoch_s: int) -> str:
 def months_of(account: rm.AccountRow, now_ms: int | None = None) -> list[str]:
     """R20: the current month in the account's zone, then the three before it."""
     return available_months(period_of(now_ms if now_ms is not None else int(time.time() * 1000), account.time_zone))
+
+
+# R30 keeps calls five years: the months whose calls a customer may list, the current one included.
+CALL_MONTHS_MAX = 61
+
+
+def call_months(account: rm.AccountRow, now_ms: int | None = None) -> list[str]:
+    """R33: the months of the account's calls a customer may pick, newest first: the current month
+    in the account's zone back to the one it was opened in, at most five years of them."""
+    month = period_of(now_ms if now_ms is not None else int(time.time() * 1000), account.time_zone)
+    first = period_of(account.opened_at_s * 1000, account.time_zone)
+    months = [month]
+    while months[-1] > first and len(months) < CALL_MONTHS_MAX:
+        months.append(previous_period(months[-1]))
+    return months
 
 
 def statement(reader: rm.Reader, account_id: str, month: str, now_ms: int | None = None) -> Statement:

@@ -166,7 +166,7 @@ def test_R19_R20_R33_four_months_through_the_api_statements_invoices_and_dispute
     assert (status, account["balance_micros"], account["calls_charged"], account["status"]) == (
         200, expected.balance_micros, 4, expected.lifecycle.status.value)
     usage = _statements_equal_the_fold(settings, base, lived, events, expected)
-    _calls_behind_the_charges(base, usage)
+    _calls_behind_the_charges(base, usage, lived.months)
     old, dispute_id = _invoices_and_a_dispute(base, lived, expected)
     _refund_and_rerate_each_once(settings, base, tmp_path, lived, expected)
     _a_customer_in_their_own_language(settings, base, tmp_path, old, dispute_id)
@@ -195,13 +195,38 @@ def _statements_equal_the_fold(settings, base: str, lived, events: list, expecte
     return usage
 
 
-def _calls_behind_the_charges(base: str, usage: int) -> None:
-    """R33: the account's calls, paged, add up to the statements' usage."""
+def _calls_behind_the_charges(base: str, usage: int, months: list[str]) -> None:
+    """R33: the account's calls, paged, add up to the statements' usage; so do its months' calls,
+    each month's page, totals and CSV file agreeing."""
     status, page, _ = call(base, "GET", f"/v1/accounts/{ACCOUNT}/calls?limit=3", scope="portal:acct-000001")
-    assert status == 200 and len(page["calls"]) == 3 and page["next_offset"] == 3
+    assert status == 200 and len(page["calls"]) == 3 and page["next_offset"] == 3 and page["month"] is None
     rest = call(base, "GET", f"/v1/accounts/{ACCOUNT}/calls?offset=3", scope="portal:acct-000001")[1]
     assert len(rest["calls"]) == 1 and rest["next_offset"] is None
     assert sum(c["charge_micros"] for c in page["calls"] + rest["calls"]) == -usage > 0, "the calls behind the charges"
+    totals = [_a_months_calls(base, month) for month in months]
+    assert [sum(t) for t in zip(*totals)] == [4, -usage], "every call in one month, once"
+    assert call(base, "GET", f"/v1/accounts/{ACCOUNT}/calls.csv?month=2026-13")[0] == 422
+    assert call(base, "GET", f"/v1/accounts/{ACCOUNT}/calls?month=0000-01")[0] == 422, "a month a calendar names"
+    assert call(base, "GET", f"/v1/accounts/acct-000002/calls.csv?month={months[0]}", scope="portal:acct-000001")[0] \
+        == 403
+
+
+def _a_months_calls(base: str, month: str) -> tuple[int, int]:
+    """A month's page, its totals and its CSV file agree; (calls, charges)."""
+    import csv
+    import io
+
+    status, shown, _ = call(base, "GET", f"/v1/accounts/{ACCOUNT}/calls?month={month}&limit=1",
+                            scope="portal:acct-000001")
+    assert status == 200 and shown["month"] == month and len(shown["calls"]) == min(1, shown["month_calls"])
+    status, got, kind = call(base, "GET", f"/v1/accounts/{ACCOUNT}/calls.csv?month={month}", scope="portal:acct-000001")
+    assert status == 200 and kind == "text/csv; charset=utf-8", (status, got)
+    rows = list(csv.DictReader(io.StringIO(got["raw"].decode())))
+    assert len(rows) == shown["month_calls"]
+    assert sum(int(r["charge_micros"]) for r in rows) == shown["month_charge_micros"]
+    assert all(r["start"][:7] == month and r["start"][19] in "+-" for r in rows), "in the account's zone, its offset"
+    assert all(int(r["charge_micros"]) == round(Decimal(r["charge"]) * 1_000_000) for r in rows)
+    return shown["month_calls"], shown["month_charge_micros"]
 
 
 def _invoices_and_a_dispute(base: str, lived, expected) -> tuple[dict, str]:  # noqa: ANN001

@@ -109,9 +109,36 @@ def _customer(page, base: str, url: str, months: list[str], out: Path) -> None: 
     saved = out / download.value.suggested_filename
     download.value.save_as(str(saved))
     assert saved.read_bytes()[:5] == b"%PDF-" and saved.suffix == ".pdf"
+    _calls_by_month(page, base, months, out)
+
+
+def _calls_by_month(page, base: str, months: list[str], out: Path) -> None:  # noqa: ANN001 - a Playwright page
+    """R33: the calls of each month the customer picks, in the account's zone, and a month's CSV file."""
+    import csv
+    import io
+
     page.goto(f"{base}/portal/calls")
-    assert len(page.locator("#calls tr").all()) == 1 + 4, "a header and the four calls (R33)"
+    assert page.input_value("#month") == months[0], "the current month first"
+    assert page.locator("#calls th").first.inner_text() == "Start (UTC)", "the account's zone, named"
+    seen = 0
+    for month in months:
+        page.select_option("#month", month)
+        page.click("#month-form button")
+        assert page.url == f"{base}/portal/calls?month={month}"
+        seen += page.locator("#calls tr").count() - 1 if page.locator("#calls").count() else 0
+    assert seen == 4, "each of the four calls in its month, once"
+    page.goto(f"{base}/portal/invoices")
+    page.locator("#invoices a.period", has_text=months[1]).first.click()  # an invoice's period: its calls
+    assert page.url == f"{base}/portal/calls?month={months[1]}"
+    charged = call(base, "GET", f"/v1/accounts/{ACCOUNT}/calls?month={months[1]}")[1]["month_charge_micros"]
+    assert page.inner_text("#month-total").startswith(f"Calls in {months[1]}: 1, {charged / 1_000_000:.2f} USD in all.")
+    assert page.locator("#calls td.num").last.inner_text() == f"{charged / 1_000_000:.2f} USD"
     page.screenshot(path=str(out / "portal-calls.png"), full_page=True)
+    with page.expect_download() as download:
+        page.click("#calls-csv")
+    assert download.value.suggested_filename == f"calls-{ACCOUNT}-{months[1]}.csv"
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    assert [(r["start"][:7], r["callee"]) for r in rows] == [(months[1], "+12125550100")]
 
 
 def _disputes(page, base: str, out: Path) -> None:  # noqa: ANN001 - a Playwright page
