@@ -13,7 +13,8 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 
 from streams.api import (
-    call_routes, command_routes, console, erasure_routes, pages, portal, problems, read_routes, worker_routes,
+    call_routes, command_routes, console, dispute_routes, erasure_routes, pages, portal, problems, read_routes,
+    worker_routes,
 )
 from streams.api.context import Context
 from streams.api.links import Signer
@@ -38,7 +39,7 @@ def build_app(settings: Settings, tokens: dict[str, str]) -> FastAPI:
         return await call_next(request)
 
     routers = (command_routes.router, erasure_routes.router, read_routes.router, call_routes.router,
-               worker_routes.router, portal.router, console.router)
+               dispute_routes.router, worker_routes.router, portal.router, console.router)
     for router in routers:
         app.include_router(router)
     return app

@@ -1,8 +1,9 @@
 """The operator console at ``/console`` (issue 19): find an account or list them by status and
 owing, see its status, balance, funds held, invoices and dead letters, and place or release a
 fraud hold, post a goodwill credit, change the plan from the next period (among the plans sold,
-``plans``), set the customer's language, or send an account's dead-lettered events again, from
-the page; and read the plans'
+``plans``), set the customer's language, decide the account's disputes (R19), or send an
+account's dead-lettered events again, from the page; answer every open dispute from one queue
+(``/console/disputes``); and read the plans'
 prices with every version of the settings that priced them (``/console/plans``); and answer
 customers' erasure requests, erasing or declining with a reason (``/console/erasure-requests``, R32).
 
@@ -15,6 +16,7 @@ commands, idempotent by a key each form carries.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from urllib.parse import quote
 
@@ -23,7 +25,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from projections.money import parse_decimal_micros
-from streams.api import access, erasure_routes, pages, read_model as rm, statements
+from streams.api import access, dispute_routes, erasure_routes, pages, read_model as rm, statements
 from streams.api.context import Context, command, context
 from streams.api.problems import PageRefused, Problem
 from streams.api.read_routes import STATUSES, account_view, versions_of
@@ -36,6 +38,7 @@ from streams.ledger import erasure_queue
 router = APIRouter(prefix="/console", include_in_schema=False)
 ID_CHARS = r"^[A-Za-z0-9._:-]*$"
 COOKIE = "vl_console"
+DISPUTE_ID = re.compile(r"dispute:[0-9a-f]{32}")  # as commands make them (streams/edge/commands.py)
 SESSION_S = 12 * 3600
 
 
@@ -127,6 +130,16 @@ async def answer_erasure(request: Request, request_id: str, scope: str = Depends
     return RedirectResponse(f"/console/erasure-requests?notice={quote(notice[:300])}", status_code=303)
 
 
+@router.get("/disputes")
+def disputes(request: Request, notice: str = Query("", max_length=300), scope: str = Depends(operator),
+             ctx: Context = Depends(context)) -> Response:
+    """R19: every dispute waiting for an answer, the oldest first, each decided from its row."""
+    waiting = dispute_routes.views(ctx.reader, rm.open_disputes(ctx.reader))
+    return pages.page("console_disputes.html", title="Disputes", scope=scope, operator=scope == access.OPERATOR,
+                      disputes=waiting, notice=notice, key=pages.new_key(), in_currency=pages.money_of,
+                      csrf=ctx.signer.csrf(request.cookies.get(COOKIE, "")))
+
+
 @router.get("/accounts/{account_id}")
 def account(request: Request, account_id: str, notice: str = Query("", max_length=200),
             scope: str = Depends(operator), ctx: Context = Depends(context)) -> Response:
@@ -139,6 +152,8 @@ def account(request: Request, account_id: str, notice: str = Query("", max_lengt
                       invoices=statements.summaries(ctx.reader, row.account_id, rm.invoices(ctx.reader, row.account_id)),
                       dead_letters=letters, key=pages.new_key(), csrf=ctx.signer.csrf(request.cookies.get(COOKIE, "")),
                       plans=[p for p in ctx.settings.plans if p != row.plan],
+                      disputes=dispute_routes.views(ctx.reader, rm.disputes(ctx.reader, row.account_id)),
+                      in_currency=pages.money_of,
                       languages=language_choices(row.locale or ctx.settings.invoice_locale))
 
 
@@ -178,13 +193,28 @@ def _act(ctx: Context, account_id: str, action: str, fields: dict[str, str]) -> 
         locale = fields.get("locale", "").strip()[:16]
         event = command(lambda: commands.language(account_id, locale, key))
         done = f"Invoices and portal in {language_name(locale) or locale} from the next invoice"
+    elif action == "dispute":  # R19: for the customer, a credit note of the credit; for the provider, nothing
+        event, done = _decided(row, fields, key)
     elif action == "redrive":
         return _redrive(ctx, account_id, fields.get("reason", "")[:64])
     else:
         return pages.message("Unknown action", f"No action {action[:20]!r}.", 404, base="console_base.html")
     answer = ctx.submit(event, key)
     notice = f"{done} ({answer.event_id}); the page shows it once the worker has folded it."
-    return RedirectResponse(f"/console/accounts/{account_id}?notice={quote(notice)}", status_code=303)
+    back = "/console/disputes" if fields.get("back") == "disputes" else f"/console/accounts/{account_id}"
+    return RedirectResponse(f"{back}?notice={quote(notice)}", status_code=303)
+
+
+def _decided(row: rm.AccountRow, fields: dict[str, str], key: str) -> tuple[object, str]:
+    """A dispute's resolution from its form, and what the notice says of it."""
+    dispute_id, outcome = fields.get("dispute_id", "")[:64], fields.get("outcome", "")[:20]
+    if not DISPUTE_ID.fullmatch(dispute_id):
+        raise Problem(422, "unknown-dispute", f"no dispute {dispute_id[:64]!r}: a form of this console names one")
+    favour = outcome == "CUSTOMER_FAVOUR"
+    credit = command(lambda: parse_decimal_micros(fields.get("credit", "")[:16])) if favour else 0
+    event = command(lambda: commands.dispute_resolution(row.account_id, dispute_id, outcome, credit, row.currency, key))
+    said = f"a credit note of {fields.get('credit', '')[:16]} {row.currency}" if favour else "for the provider"
+    return event, f"Dispute {dispute_id} decided: {said}"
 
 
 def _redrive(ctx: Context, account_id: str, reason: str) -> Response:

@@ -152,6 +152,22 @@ class DisputeResolution(_Strict):
     currency: str = Field(pattern=CURRENCY, description="ISO 4217")
 
 
+class Dispute(BaseModel):
+    """R19: a dispute a customer opened, and how it was decided."""
+
+    account_id: str
+    dispute_id: str = Field(description="what a resolution names (POST .../disputes/{dispute_id}/resolution)")
+    invoice_reference: str
+    invoice_number: str = Field(description="the disputed invoice's legal number; empty until it has one")
+    amount_micros: int
+    currency: str
+    reason: str = Field(description="the customer's words")
+    opened_at: str = Field(description="ISO 8601, UTC")
+    status: Literal["open", "CUSTOMER_FAVOUR", "PROVIDER_FAVOUR"]
+    credit_micros: int = Field(description="the credit note's amount (CUSTOMER_FAVOUR), else 0")
+    resolved_at: str | None = Field(description="ISO 8601, UTC; null while open")
+
+
 class PortalLinkRequest(_Strict):
     account_id: str = Field(pattern=ACCOUNT_ID)
     days: int = Field(default=7, ge=1, le=90)

@@ -1,7 +1,8 @@
 """The customer portal at ``/portal`` (issue 19): the account's balance and recent payments, its
 statements for the current month and the three before (R20), its invoices to view and download
-as PDF, the call records behind its charges (R33), a dispute form (R19: refused after 30 days),
-a data export and the erasure of the customer's personal data (R32).
+as PDF, the call records behind its charges by month (R33), a dispute form (R19: refused after
+30 days) and the customer's disputes with how each was decided, a data export and the erasure
+of the customer's personal data (R32).
 
 A customer arrives by the signed, expiring link an operator gave them (``streams/api/links.py``);
 the link's token becomes the session cookie, scoped to that one account. Every page reads the
@@ -21,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from projections.erasure_requests import ERASED, of_account
 from projections.money import parse_decimal_micros
 from projections.plan_prices import credit_limit_in_force
-from streams.api import pages, read_model as rm, statements
+from streams.api import dispute_routes, pages, read_model as rm, statements
 from streams.api.access import PORTAL
 from streams.api.command_routes import erase_now
 from streams.api.context import Context, command, context
@@ -221,7 +222,8 @@ def dispute_form(request: Request, invoice: str = Query("", max_length=128), acc
             for r, s in zip(invoices, statements.summaries(ctx.reader, account_id, invoices))]
     return _page(ctx, "portal_disputes.html", currency=account.currency, title=_words(ctx, account_id)("Disputes"),
                  account_id=account_id, invoices=rows, chosen=invoice, currency_code=account.currency,
-                 key=pages.new_key(), csrf=ctx.signer.csrf(request.cookies.get(COOKIE, "")))
+                 key=pages.new_key(), csrf=ctx.signer.csrf(request.cookies.get(COOKIE, "")),
+                 disputes=dispute_routes.views(ctx.reader, rm.disputes(ctx.reader, account_id)))
 
 
 async def _posted(request: Request, ctx: Context, account_id: str, back: str) -> dict[str, str]:

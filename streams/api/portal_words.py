@@ -87,6 +87,9 @@ MESSAGES = (
     # call records by month (R33)
     "Month", "Show", "Calls in {month}: {count}, {amount} in all.", "Download the month (CSV)",
     "No calls in {month}.",
+    # the customer's disputes and how each was decided (R19)
+    "Your disputes", "Opened", "Decision", "Upheld: a credit note of {amount}", "Not upheld: nothing is credited",
+    "No disputes yet.",
 )
 
 _FR = (
@@ -157,6 +160,8 @@ _FR = (
     "Vos prochaines factures et ces pages seront en {language} dans quelques instants.",
     "Mois", "Afficher", "Appels en {month} : {count}, {amount} au total.", "Télécharger le mois (CSV)",
     "Aucun appel en {month}.",
+    "Vos contestations", "Ouverte le", "Décision", "Acceptée : une note de crédit de {amount}",
+    "Refusée : rien n'est crédité", "Aucune contestation pour l'instant.",
 )
 
 _DE = (
@@ -227,6 +232,8 @@ _DE = (
     "Ihre nächsten Rechnungen und diese Seiten sind in wenigen Augenblicken auf {language}.",
     "Monat", "Anzeigen", "Verbindungen im {month}: {count}, {amount} insgesamt.", "Den Monat herunterladen (CSV)",
     "Keine Verbindungen im {month}.",
+    "Ihre Beanstandungen", "Eröffnet", "Entscheidung", "Stattgegeben: eine Gutschrift über {amount}",
+    "Abgelehnt: es wird nichts gutgeschrieben", "Noch keine Beanstandungen.",
 )
 
 _NL = (
@@ -296,6 +303,8 @@ _NL = (
     "Uw volgende facturen en deze pagina's zijn over enkele ogenblikken in het {language}.",
     "Maand", "Tonen", "Gesprekken in {month}: {count}, {amount} in totaal.", "De maand downloaden (CSV)",
     "Geen gesprekken in {month}.",
+    "Uw geschillen", "Geopend", "Beslissing", "Toegekend: een creditnota van {amount}",
+    "Afgewezen: er wordt niets gecrediteerd", "Nog geen geschillen.",
 )
 
 _ES = (
@@ -364,6 +373,8 @@ _ES = (
     "Sus próximas facturas y estas páginas estarán en {language} en unos momentos.",
     "Mes", "Mostrar", "Llamadas en {month}: {count}, {amount} en total.", "Descargar el mes (CSV)",
     "Ninguna llamada en {month}.",
+    "Sus reclamaciones", "Abierta el", "Decisión", "Aceptada: una nota de crédito de {amount}",
+    "Rechazada: no se abona nada", "Aún no hay reclamaciones.",
 )
 
 _IT = (
@@ -432,6 +443,8 @@ _IT = (
     "Le sue prossime fatture e queste pagine saranno in {language} tra qualche istante.",
     "Mese", "Mostra", "Chiamate in {month}: {count}, {amount} in totale.", "Scarica il mese (CSV)",
     "Nessuna chiamata in {month}.",
+    "Le tue contestazioni", "Aperta il", "Decisione", "Accolta: una nota di credito di {amount}",
+    "Respinta: nulla viene accreditato", "Nessuna contestazione per ora.",
 )
 
 _RU = (
@@ -497,6 +510,8 @@ _RU = (
     "Ваши следующие счета и эти страницы через несколько мгновений будут на языке: {language}.",
     "Месяц", "Показать", "Звонков за {month}: {count}, на сумму {amount}.", "Скачать месяц (CSV)",
     "Звонков за {month} нет.",
+    "Ваши претензии", "Открыта", "Решение", "Удовлетворена: кредит-нота на {amount}",
+    "Отклонена: ничего не зачисляется", "Претензий пока нет.",
 )
 
 PORTAL_WORDS = Catalogue(MESSAGES, {"fr": _FR, "de": _DE, "nl": _NL, "es": _ES, "it": _IT, "ru": _RU})

@@ -347,3 +347,55 @@ def _calls_of(account_id: str, bounds_s: tuple[int, int] | None) -> str:
     if bounds_s is not None:
         where += f" AND start_at >= toDateTime({int(bounds_s[0])}) AND start_at < toDateTime({int(bounds_s[1])})"
     return where
+
+
+@dataclass(frozen=True)
+class DisputeRow:
+    account_id: str
+    dispute_id: str
+    invoice: str  # the disputed invoice's reference
+    amount_micros: int
+    currency: str
+    reason: str
+    opened_at_s: int
+    outcome: str  # "" while open; CUSTOMER_FAVOUR or PROVIDER_FAVOUR
+    credit_micros: int
+    resolved_at_s: int  # 0 while open
+
+
+# Each dispute's two facts as one row (streams/clickhouse/disputes.py): aggregated, not FINAL, so
+# a fact written twice by a replayed batch counts once, on one server as on a cluster.
+_DISPUTE_SQL = ("SELECT account_id, dispute_id, anyIf(invoice, fact = 'opened'), anyIf(amount_micros, fact = 'opened'), "
+                "any(currency), anyIf(reason, fact = 'opened'), toUnixTimestamp(minIf(at, fact = 'opened')), "
+                "anyIf(outcome, fact = 'resolved'), anyIf(credit_micros, fact = 'resolved'), "
+                "toUnixTimestamp(maxIf(at, fact = 'resolved')) FROM disputes WHERE {where} "
+                "GROUP BY account_id, dispute_id HAVING countIf(fact = 'opened') > 0{having} ORDER BY {order} LIMIT {limit}")
+
+
+def disputes(reader: Reader, account_id: str, limit: int = 100) -> list[DisputeRow]:
+    """R19: the account's disputes, newest first, open or resolved."""
+    sql = _DISPUTE_SQL.format(where=f"account_id = {quoted(account_id)}", having="",
+                              order="minIf(at, fact = 'opened') DESC, dispute_id", limit=int(limit))
+    return [_dispute(r) for r in reader.rows(sql)]
+
+
+def open_disputes(reader: Reader, limit: int = 200) -> list[DisputeRow]:
+    """R19: every dispute still waiting for an answer, the oldest first (the operators' queue)."""
+    sql = _DISPUTE_SQL.format(where="1", having=" AND countIf(fact = 'resolved') = 0",
+                              order="minIf(at, fact = 'opened'), account_id, dispute_id", limit=int(limit))
+    return [_dispute(r) for r in reader.rows(sql)]
+
+
+def _dispute(row: tuple) -> DisputeRow:
+    account_id, dispute_id, invoice, amount, currency, reason, opened_s, outcome, credit, resolved_s = row
+    return DisputeRow(account_id, dispute_id, invoice, int(amount), currency, reason, int(opened_s), outcome,
+                      int(credit), int(resolved_s) if outcome else 0)
+
+
+def numbers_of(reader: Reader, references: set[str]) -> dict[str, str]:
+    """The legal numbers of these invoice references, where the numbering stage has given them."""
+    if not references:
+        return {}
+    listed = ", ".join(quoted(r) for r in sorted(references))
+    return dict(reader.rows(f"SELECT reference, number FROM invoice_numbers FINAL WHERE reference IN ({listed})"))
+

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from streams.clickhouse import cluster
 from streams.clickhouse.client import ClickHouse, quoted
+from streams.clickhouse.disputes import DISPUTES_DDL
 from streams.clickhouse.reports import REPORT_VIEWS_DDL
 
 # --- call_log: one row per call (streams/clickhouse/call_log.py) ------------------------------------------------------------
@@ -362,6 +363,8 @@ MIGRATIONS: tuple[tuple[int, str, tuple[Statement, ...]], ...] = (
     (15, "accounts.locale and invoices.locale: the customer's language, and the one each invoice was issued in "
          "('': the deployment's invoice_locale)",
      (AddColumn("accounts", "locale", "String DEFAULT ''"), AddColumn("invoices", "locale", "String DEFAULT ''"))),
+    (16, "disputes: each dispute opened (R19) with the customer's reason, and its resolution: the operators' queue",
+     (DISPUTES_DDL,)),
 )
 
 

@@ -38,6 +38,7 @@ from projections.account import AccountState, FoldSettings
 from streams.config.settings_epochs import Epochs
 from schemas.codec import EventCodec
 from streams.clickhouse.accounts import ACCOUNT_COLUMNS, DEAD_LETTER_COLUMNS, account_row
+from streams.clickhouse.disputes import DISPUTE_COLUMNS
 from streams.clickhouse.call_log import CALL_LOG_COLUMNS, latest_rows
 from streams.clickhouse.invoices import INVOICE_COLUMNS, INVOICE_LINE_COLUMNS
 from streams.clickhouse.journal import JOURNAL_COLUMNS
@@ -87,6 +88,7 @@ def plan_for(result: BatchResult, settings: Settings) -> CommitPlan:
                  ("invoices", INVOICE_COLUMNS, result.invoice_rows),
                  ("invoice_lines", INVOICE_LINE_COLUMNS, result.invoice_line_rows),
                  ("dead_letters", DEAD_LETTER_COLUMNS, result.dead_letter_rows),
+                 ("disputes", DISPUTE_COLUMNS, result.dispute_rows),
                  # the operators' read model: each touched account's state as written below
                  ("accounts", ACCOUNT_COLUMNS, [account_row(s) for _, s in result.encoded_states.values()])],
         # R32: an erasure folded here anonymises the subscriber's rows once more, after every

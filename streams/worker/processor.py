@@ -29,8 +29,8 @@ from projections.account import (
     fold_batch,
 )
 from projections.events import (AccountEvent, AccountOpened, AccountStatusChanged, CallDetailRecord, CallRated,
-                                InterimInvoiceDue, InvoiceIssued, PeriodTicked, SEALED_PREFIX,
-                                SubscriberErasureRequested, is_sealed)
+                                DisputeOpened, DisputeResolved, InterimInvoiceDue, InvoiceIssued, PeriodTicked,
+                                SEALED_PREFIX, SubscriberErasureRequested, is_sealed)
 from projections.journal import JournalEntry
 from projections.numbering import Draft, TickPassed, draft_of
 from projections.rating import call_rated
@@ -38,6 +38,7 @@ from projections.validation import InvalidEvent, check_bounds
 from schemas.codec import DecodeError, EventCodec
 from streams.clickhouse.invoices import invoice_rows
 from streams.clickhouse.call_log import call_log_row
+from streams.clickhouse.disputes import opened_row, resolved_row
 from streams.clickhouse.journal import journal_rows
 from streams.edge.sealing import Opener, SealError, anonymised_callee, sealed_length
 from streams.observe import metrics
@@ -84,6 +85,7 @@ class BatchResult:
     numbering: list[tuple[bytes, bytes]] = field(default_factory=list)
     dead_letters: list[tuple[bytes, bytes]] = field(default_factory=list)  # (key, value)
     dead_letter_rows: list[tuple] = field(default_factory=list)  # ClickHouse dead_letters (the console)
+    dispute_rows: list[tuple] = field(default_factory=list)  # ClickHouse disputes (R19: the operators' queue)
     # (account, call key) of every CDR folded: its call is over, its authorization hold can go
     calls_ended: list[tuple[str, str]] = field(default_factory=list)
     # R32: accounts whose erasure was applied in this batch; their call-log rows are anonymised
@@ -402,6 +404,10 @@ class BatchProcessor:
             result.erased.append(account_id)
             if self.opener is not None:
                 self.opener.forget(account_id)
+        elif isinstance(event, DisputeOpened):
+            result.dispute_rows.append(opened_row(event))
+        elif isinstance(event, DisputeResolved):
+            result.dispute_rows.append(resolved_row(event))
         if outcome.entry is not None:
             result.journal_rows.extend(journal_rows(outcome.entry))
             work.entries_by_partition.setdefault(msg.partition, []).append(outcome.entry)

@@ -271,6 +271,7 @@ def _refund_and_rerate_each_once(settings, base: str, tmp_path: Path, lived, exp
     assert rerated["calls"] == 1 and rerated["difference_micros"] > 0 and rerated["adjustment_event"], rerated
     assert run_worker_to_end(settings, log_events(settings)[1], tmp_path / "worker.log") == 0
     assert call(base, "GET", f"/v1/accounts/{ACCOUNT}", scope="finance")[1]["open_disputes"] == 1
+    _the_open_dispute_is_in_the_queue(base)
     after_all = oracle(settings, log_events(settings)[0])[ACCOUNT]
     assert call(base, "GET", f"/v1/accounts/{ACCOUNT}/balance")[1]["balance_micros"] == after_all.balance_micros \
         == expected.balance_micros - rerated["difference_micros"], "R6: the difference posted once"
@@ -278,6 +279,20 @@ def _refund_and_rerate_each_once(settings, base: str, tmp_path: Path, lived, exp
     assert status == 200 and [x["reason_code"] for x in letters] == ["refund_exceeds_balance"], \
         "nothing else the API sent was refused by the worker"
     assert "(R8)" in letters[0]["reason"]
+
+
+def _the_open_dispute_is_in_the_queue(base: str) -> None:
+    """R19: the dispute the customer opened waits in the operators' queue with their reason and the
+    invoice's legal number; the customer reads theirs, and no other's."""
+    status, queue, _ = call(base, "GET", "/v1/disputes", scope="finance")
+    assert status == 200 and len(queue) == 1, queue
+    (waiting,) = queue
+    assert (waiting["account_id"], waiting["status"], waiting["reason"], waiting["amount_micros"]) == (
+        ACCOUNT, "open", "wrong rate", 10_000) and waiting["resolved_at"] is None
+    invoice = call(base, "GET", f"/v1/accounts/{ACCOUNT}/invoices/{waiting['invoice_reference']}")[1]
+    assert waiting["invoice_number"] == (invoice["legal_number"] or ""), "its legal number once it has one"
+    assert call(base, "GET", f"/v1/accounts/{ACCOUNT}/disputes", scope="portal:acct-000001")[1] == queue
+    assert call(base, "GET", "/v1/disputes", scope="portal:acct-000001")[0] == 403, "the queue is the operators'"
 
 
 def _export_then_erasure(base: str, old: dict, usage: int) -> None:
@@ -315,6 +330,10 @@ def _a_customer_in_their_own_language(settings, base: str, tmp_path: Path, old: 
                 key="resolve-1")[0] == 202
     assert run_worker_to_end(settings, log_events(settings)[1], tmp_path / "worker.log") == 0
     assert call(base, "GET", f"/v1/accounts/{ACCOUNT}", scope="finance")[1]["locale"] == "nl_BE"
+    (decided,) = call(base, "GET", f"/v1/accounts/{ACCOUNT}/disputes", scope="portal:acct-000001")[1]
+    assert (decided["dispute_id"], decided["status"], decided["credit_micros"]) == (dispute_id, "CUSTOMER_FAVOUR",
+                                                                                    10_000)
+    assert decided["resolved_at"] and call(base, "GET", "/v1/disputes")[1] == [], "answered: out of the queue"
     listed = call(base, "GET", f"/v1/accounts/{ACCOUNT}/invoices")[1]["invoices"]
     (note,) = [i for i in listed if i["kind"] == "CREDIT_NOTE"]
     assert call(base, "GET", f"/v1/accounts/{ACCOUNT}/invoices/{note['reference']}")[1]["locale"] == "nl_BE"

@@ -76,6 +76,10 @@ def test_R19_R20_R32_R33_the_customer_portal_and_the_operator_console_in_headles
         assert "Votre compte" in _portal_home(settings, ACCOUNT), "the operator's choice, on the English deployment"
         # R10: the credit limit set from the console, folded, on the account and on its customer's page.
         assert call(base, "GET", f"/v1/accounts/{LATE}")[1]["credit_limit_micros"] == 250_000_000
+        (decided,) = call(base, "GET", f"/v1/accounts/{ACCOUNT}/disputes")[1]
+        assert (decided["status"], decided["credit_micros"]) == ("CUSTOMER_FAVOUR", 10_000), "decided from the console"
+        assert "Acceptée : une note de crédit de 0,01 USD" in _portal_home(settings, ACCOUNT, "/portal/disputes"), \
+            "the customer reads the decision, in their language (fr_CH)"
         assert "plafond de crédit 250,00 USD" in _portal_home(settings, LATE), "in the language its customer chose"
         late = call(base, "GET", f"/v1/accounts/{LATE}/calls")[1]["calls"]
         assert [(c["call_key"], c["charge_micros"]) for c in late] == [("fs-1/late-1", 10_000)], "sent again, billed"
@@ -146,6 +150,8 @@ def _disputes(page, base: str, out: Path) -> None:  # noqa: ANN001 - a Playwrigh
     fresh = next(i for i in invoices if i["total_micros"] > 0 and i["disputable_until"] > _now_iso())
     old = next(i for i in invoices if i["disputable_until"] < _now_iso())
     page.goto(f"{base}/portal/disputes?invoice={fresh['reference']}")
+    assert page.inner_text("label[for=amount]") == "Amount disputed (USD)"
+    assert "No disputes yet." in page.inner_text("main")
     page.fill("#amount", "0.01")
     page.fill("#reason", "This call was not made from my line.")
     page.screenshot(path=str(out / "portal-dispute-form.png"), full_page=True)
@@ -204,8 +210,8 @@ def _opened_after_its_call(settings, tmp_path: Path) -> None:  # noqa: ANN001 - 
     assert run_worker_to_end(settings, log_events(settings)[1], tmp_path / "worker.log") == 0
 
 
-def _portal_home(settings, account_id: str) -> str:  # noqa: ANN001 - Settings
-    """The account page of ``account_id``'s portal, opened by its link, as plain HTML."""
+def _portal_home(settings, account_id: str, path: str = "") -> str:  # noqa: ANN001 - Settings
+    """The account page (or ``path``) of ``account_id``'s portal, opened by its link, as plain HTML."""
     import http.cookiejar
     import urllib.request
 
@@ -214,6 +220,10 @@ def _portal_home(settings, account_id: str) -> str:  # noqa: ANN001 - Settings
     assert link.returncode == 0, link.stderr
     browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
     with browser.open(json.loads(link.stdout)["url"], timeout=60) as response:
+        home = response.read().decode()
+    if not path:
+        return home
+    with browser.open(response.url.split("/portal")[0] + path, timeout=60) as response:
         return response.read().decode()
 
 
@@ -336,6 +346,7 @@ def _in_french(page, settings, tmp_path: Path, out: Path) -> None:  # noqa: ANN0
         assert "n'est pas disponible" in page.inner_text("#message") and "(R20)" in page.inner_text("#message")
         _in_their_own_language(page, base, french, tmp_path / "fr", out)
         _reviewed_erasure(page, base, out)
+        _a_dispute_decided_from_the_console(page, base, out)
 
 
 def _in_their_own_language(page, base: str, settings, tmp_path: Path, out: Path) -> None:  # noqa: ANN001
@@ -367,6 +378,26 @@ def _in_their_own_language(page, base: str, settings, tmp_path: Path, out: Path)
                           capture_output=True, text=True, timeout=60)
     page.goto(json.loads(back.stdout)["url"])
     assert page.inner_text("h1") == "Votre compte", "the next customer's pages are in their language again (fr_CH)"
+
+
+def _a_dispute_decided_from_the_console(page, base: str, out: Path) -> None:  # noqa: ANN001 - a Playwright page
+    """R19: the dispute the customer opened on the portal waits in the console's queue with their
+    reason; a forged form is refused; the operator decides it for the customer."""
+    page.goto(f"{base}/console/erasure-requests")  # signed in by the erasure's review, before
+    page.click("#disputes-link")
+    row = page.locator("#open-disputes tr[data-dispute]")
+    assert row.count() == 1 and ACCOUNT in row.inner_text(), page.inner_text("main")
+    assert row.locator(".reason").inner_text() == "This call was not made from my line."
+    page.screenshot(path=str(out / "console-disputes.png"), full_page=True)
+    row.locator("input[name=dispute_id]").evaluate("input => input.value = 'dispute:forged'")
+    row.locator("button").click()
+    assert "no dispute 'dispute:forged'" in page.inner_text("main")
+    page.goto(f"{base}/console/disputes")
+    row.locator("select[name=outcome]").select_option("CUSTOMER_FAVOUR")
+    row.locator("input[name=credit]").fill("0.01")
+    row.locator("button").click()
+    assert page.url.startswith(f"{base}/console/disputes?notice=")
+    assert "decided: a credit note of 0.01 USD" in page.inner_text("#notice")
 
 
 def _reviewed_erasure(page, base: str, out: Path) -> None:  # noqa: ANN001 - a Playwright page

@@ -117,6 +117,7 @@ def digest(seed: int, keys_dir: str) -> str:
             states[account_id] = state
         for name in ("call_rows", "journal_rows", "entries", "rated_calls", "status_changes", "invoices",
                      "invoice_rows", "invoice_line_rows", "numbering", "dead_letters", "dead_letter_rows",
+                     "dispute_rows",
                      "calls_ended", "erased"):
             h.update(repr(getattr(result, name)).encode())
         h.update(repr(sorted(result.counts.items())).encode())

@@ -34,8 +34,8 @@ from tests.unit.compiled_digest import stream
 PARTITIONS = 3
 HOUR = 3_600_000
 OUTPUTS = ("states", "call_rows", "journal_rows", "entries", "rated_calls", "status_changes", "invoices",
-           "invoice_rows", "invoice_line_rows", "numbering", "dead_letters", "dead_letter_rows", "calls_ended",
-           "erased", "counts")
+           "invoice_rows", "invoice_line_rows", "numbering", "dead_letters", "dead_letter_rows", "dispute_rows",
+           "calls_ended", "erased", "counts")
 
 
 def _event_ms(event: object) -> int:
