@@ -194,7 +194,7 @@ def _act(ctx: Context, account_id: str, action: str, fields: dict[str, str]) -> 
         event = command(lambda: commands.language(account_id, locale, key))
         done = f"Invoices and portal in {language_name(locale) or locale} from the next invoice"
     elif action == "dispute":  # R19: for the customer, a credit note of the credit; for the provider, nothing
-        event, done = _decided(row, fields, key)
+        event, done = _decided(ctx, row, fields, key)
     elif action == "redrive":
         return _redrive(ctx, account_id, fields.get("reason", "")[:64])
     else:
@@ -205,13 +205,19 @@ def _act(ctx: Context, account_id: str, action: str, fields: dict[str, str]) -> 
     return RedirectResponse(f"{back}?notice={quote(notice)}", status_code=303)
 
 
-def _decided(row: rm.AccountRow, fields: dict[str, str], key: str) -> tuple[object, str]:
-    """A dispute's resolution from its form, and what the notice says of it."""
+def _decided(ctx: Context, row: rm.AccountRow, fields: dict[str, str], key: str) -> tuple[object, str]:
+    """A dispute's resolution from its form, and what the notice says of it. The dispute must be
+    open on the account and a credit at most its amount: refused here, with the reason, rather
+    than sent for the worker to dead-letter while the page says "decided"."""
     dispute_id, outcome = fields.get("dispute_id", "")[:64], fields.get("outcome", "")[:20]
-    if not DISPUTE_ID.fullmatch(dispute_id):
-        raise Problem(422, "unknown-dispute", f"no dispute {dispute_id[:64]!r}: a form of this console names one")
+    open_ones = {d.dispute_id: d for d in rm.disputes(ctx.reader, row.account_id) if not d.outcome}
+    if not DISPUTE_ID.fullmatch(dispute_id) or dispute_id not in open_ones:
+        raise Problem(422, "unknown-dispute", f"no open dispute {dispute_id!r} on {row.account_id}")
     favour = outcome == "CUSTOMER_FAVOUR"
     credit = command(lambda: parse_decimal_micros(fields.get("credit", "")[:16])) if favour else 0
+    if credit > open_ones[dispute_id].amount_micros:
+        raise Problem(422, "credit-exceeds-dispute", f"a credit of {fields.get('credit', '')[:16]} {row.currency} is "
+                                                     f"more than the amount disputed (R19)")
     event = command(lambda: commands.dispute_resolution(row.account_id, dispute_id, outcome, credit, row.currency, key))
     said = f"a credit note of {fields.get('credit', '')[:16]} {row.currency}" if favour else "for the provider"
     return event, f"Dispute {dispute_id} decided: {said}"

@@ -391,7 +391,11 @@ def _a_dispute_decided_from_the_console(page, base: str, out: Path) -> None:  # 
     page.screenshot(path=str(out / "console-disputes.png"), full_page=True)
     row.locator("input[name=dispute_id]").evaluate("input => input.value = 'dispute:forged'")
     row.locator("button").click()
-    assert "no dispute 'dispute:forged'" in page.inner_text("main")
+    assert "no open dispute 'dispute:forged' on acct-000001" in page.inner_text("main")
+    page.goto(f"{base}/console/disputes")
+    row.locator("input[name=credit]").fill("0.02")
+    row.locator("button").click()
+    assert "more than the amount disputed (R19)" in page.inner_text("main"), "refused here, not dead-lettered"
     page.goto(f"{base}/console/disputes")
     row.locator("select[name=outcome]").select_option("CUSTOMER_FAVOUR")
     row.locator("input[name=credit]").fill("0.01")
