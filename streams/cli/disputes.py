@@ -1,4 +1,4 @@
-"""``voiceledger dispute open|resolve`` (R19), ``voiceledger compensate`` (R29) and ``voiceledger
+"""``voiceledger dispute open|resolve|list`` (R19), ``voiceledger compensate`` (R29) and ``voiceledger
 portal link`` (issue 19): the API's claim commands and portal links for operators who script. A
 dispute names the invoice by its legal number (or reference), found in the read model, and is
 refused here when the invoice is more than 30 days old, as the API and the worker refuse it. A
@@ -32,6 +32,11 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
     dr.add_argument("--credit", default="0", help="the credit, for CUSTOMER_FAVOUR")
     _common(dr)
     dr.set_defaults(handler=resolve_dispute)
+    dl = dispute_sub.add_parser("list", parents=parents,
+                                help="the disputes waiting for an answer, oldest first; or one account's, newest first")
+    dl.add_argument("--account", default="", help="this account's disputes, decided ones too")
+    dl.add_argument("--json", action="store_true", help="one JSON array, as GET /v1/disputes gives it")
+    dl.set_defaults(handler=list_disputes)
     co = sub.add_parser("compensate", parents=parents,
                         help="R29: credit a provider malfunction, at most the balance when it happened")
     co.add_argument("account")
@@ -82,6 +87,31 @@ def resolve_dispute(args: argparse.Namespace) -> int:
     key = args.idempotency_key or commands.new_key()
     event = commands.dispute_resolution(args.account, args.dispute, args.outcome, _amount(args.credit), currency, key)
     return _say(commands.submit(settings, event, key), args, f"dispute {args.dispute} resolved for")
+
+
+def list_disputes(args: argparse.Namespace) -> int:
+    """R19: what operators have to answer (``/console/disputes``), or one account's disputes."""
+    import re
+
+    from streams.api import read_model
+    from streams.api.dispute_routes import views
+    from streams.edge.commands import ACCOUNT_ID
+
+    if args.account and not re.fullmatch(ACCOUNT_ID, args.account):
+        raise ConfigError(f"--account: {args.account[:64]!r} is not an account id")
+    reader = read_model.Reader.of(settings_of(args))
+    rows = _problem(lambda: read_model.disputes(reader, args.account) if args.account
+                    else read_model.open_disputes(reader, 1000))
+    shown = _problem(lambda: views(reader, rows))
+    if args.json:
+        print(json.dumps([d.model_dump() for d in shown]))
+        return 0
+    for d in shown:
+        decided = d.status if d.status != "CUSTOMER_FAVOUR" else f"CUSTOMER_FAVOUR credit {d.credit_micros}"
+        print(f"{d.opened_at}  {d.account_id}  {d.invoice_number or d.invoice_reference}  {d.amount_micros} "
+              f"{d.currency}  {decided}  {d.dispute_id}  {d.reason!r}")
+    print(f"{len(shown)} dispute(s)" + (f" of {args.account}" if args.account else " waiting for an answer"))
+    return 0
 
 
 def compensate(args: argparse.Namespace) -> int:

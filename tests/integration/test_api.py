@@ -271,7 +271,7 @@ def _refund_and_rerate_each_once(settings, base: str, tmp_path: Path, lived, exp
     assert rerated["calls"] == 1 and rerated["difference_micros"] > 0 and rerated["adjustment_event"], rerated
     assert run_worker_to_end(settings, log_events(settings)[1], tmp_path / "worker.log") == 0
     assert call(base, "GET", f"/v1/accounts/{ACCOUNT}", scope="finance")[1]["open_disputes"] == 1
-    _the_open_dispute_is_in_the_queue(base)
+    _the_open_dispute_is_in_the_queue(settings, base)
     after_all = oracle(settings, log_events(settings)[0])[ACCOUNT]
     assert call(base, "GET", f"/v1/accounts/{ACCOUNT}/balance")[1]["balance_micros"] == after_all.balance_micros \
         == expected.balance_micros - rerated["difference_micros"], "R6: the difference posted once"
@@ -281,9 +281,10 @@ def _refund_and_rerate_each_once(settings, base: str, tmp_path: Path, lived, exp
     assert "(R8)" in letters[0]["reason"]
 
 
-def _the_open_dispute_is_in_the_queue(base: str) -> None:
+def _the_open_dispute_is_in_the_queue(settings, base: str) -> None:  # noqa: ANN001 - Settings
     """R19: the dispute the customer opened waits in the operators' queue with their reason and the
-    invoice's legal number; the customer reads theirs, and no other's."""
+    invoice's legal number, on the API as on the command line; the customer reads theirs, and no
+    other's."""
     status, queue, _ = call(base, "GET", "/v1/disputes", scope="finance")
     assert status == 200 and len(queue) == 1, queue
     (waiting,) = queue
@@ -293,6 +294,13 @@ def _the_open_dispute_is_in_the_queue(base: str) -> None:
     assert waiting["invoice_number"] == (invoice["legal_number"] or ""), "its legal number once it has one"
     assert call(base, "GET", f"/v1/accounts/{ACCOUNT}/disputes", scope="portal:acct-000001")[1] == queue
     assert call(base, "GET", "/v1/disputes", scope="portal:acct-000001")[0] == 403, "the queue is the operators'"
+    listed = subprocess.run([sys.executable, "-m", "streams.cli", "dispute", "list", "--json"],
+                            env=worker_env(settings), capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0 and json.loads(listed.stdout) == queue, listed.stdout + listed.stderr
+    mine = subprocess.run([sys.executable, "-m", "streams.cli", "dispute", "list", "--account", ACCOUNT],
+                          env=worker_env(settings), capture_output=True, text=True, timeout=60)
+    assert mine.returncode == 0 and mine.stdout.endswith(f"1 dispute(s) of {ACCOUNT}\n"), mine.stdout + mine.stderr
+    assert "'wrong rate'" in mine.stdout and queue[0]["dispute_id"] in mine.stdout
 
 
 def _export_then_erasure(base: str, old: dict, usage: int) -> None:
