@@ -153,6 +153,7 @@ def test_duplicate_prefix_is_an_error(tmp_path):
      "locale: 'nl-BE' is not a language such as fr, nl_BE or de_CH"),
     (["account", "details", "a1", "--name", "Ada", "--locale", "xx_YY"], {}, "locale: 'xx_YY' is not a language"),
     (["account", "language", "a1", "--locale", ""], {}, "locale: name the language"),
+    (["dispute", "list", "--account", "bad id!"], {}, "--account: 'bad id!' is not an account id"),
     (["account", "open", "a1", "--currency", "USD", "--plan", "p" * 65, "--mode", "prepaid"], {},
      "plan: 1 to 64 characters"),
     (["account", "plan", "a1", "--plan", "premium"], {"VOICELEDGER_PLANS": "basic,pro"}, "unknown_plan: 'premium'"),
