@@ -143,7 +143,8 @@ class DisputeOpening(_Strict):
     invoice_number: str = Field(pattern=INVOICE_NUMBER)
     amount: str = Field(pattern=AMOUNT, description="the amount disputed, at most the invoice's total")
     currency: str = Field(pattern=CURRENCY, description="ISO 4217")
-    reason: str = Field(default="", max_length=512)
+    reason: str = Field(default="", max_length=512, description="the customer's words: at most 600 bytes in UTF-8, "
+                        "sealed on the log and emptied by an erasure (R32)")
 
 
 class DisputeResolution(_Strict):

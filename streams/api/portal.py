@@ -258,7 +258,7 @@ def _dispute(ctx: Context, account_id: str, fields: dict[str, str]) -> Response:
                         account_id=account_id, back="/portal/disputes")
     key = "portal:" + fields.get("key", "")[:64]
     event = command(lambda: commands.dispute(account_id, row.reference, amount, account.currency,
-                                             fields.get("reason", "")[:500], key))
+                                             fields.get("reason", "")[:300], key))
     answer = ctx.submit(event, key)
     return _message(ctx, t("Dispute received"), t(
         "Your dispute {dispute} of invoice {invoice} is open. We will answer it; if it is decided in your favour, your "

@@ -34,9 +34,10 @@ ORDER BY (account_id, dispute_id, fact)
 """
 
 
-def opened_row(event: DisputeOpened) -> tuple:
+def opened_row(event: DisputeOpened, reason: str) -> tuple:
+    """The ``opened`` fact; ``reason`` is the event's opened (sealed on the log, R32), empty if erased."""
     return (event.account_id, event.event_id, "opened", event.disputed_entry_id, event.amount_micros, event.currency,
-            event.reason[:REASON_CHARS_MAX], "", 0, event.occurred_at_ms // 1000)
+            reason[:REASON_CHARS_MAX], "", 0, event.occurred_at_ms // 1000)
 
 
 def resolved_row(event: DisputeResolved) -> tuple:

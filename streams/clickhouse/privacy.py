@@ -2,14 +2,15 @@
 (R31, R32) in ClickHouse, keeping every amount finance must keep.
 
 - ``export(ch, account, out_dir)`` writes the subscriber's call records, journal postings,
-  invoices and invoice lines, each as JSON and CSV (machine-readable, R33), and returns the
-  files and row counts.
-- ``erase_in_clickhouse(ch, account)`` rewrites the subscriber's call-log rows so that no
-  telephone number remains: the caller (their own number) becomes empty and the callee keeps
-  only the destination prefix the call was rated at (what analytics and disputes need), the
-  rest replaced by ``*``. Amounts, durations, dates, carriers and keys stay, so reconciliation
-  and the five-year retention of financial records still hold. It waits for ClickHouse's
-  mutations to finish and then checks that no number survived.
+  invoices, invoice lines and disputes, each as JSON and CSV (machine-readable, R33), and
+  returns the files and row counts.
+- ``erase_in_clickhouse(ch, account)`` empties the reasons of the subscriber's disputes (their
+  own words) and rewrites their call-log rows so that no telephone number remains: the caller
+  (their own number) becomes empty and the callee keeps only the destination prefix the call
+  was rated at (what analytics and disputes need), the rest replaced by ``*``. Amounts,
+  durations, dates, carriers and keys stay, so reconciliation and the five-year retention of
+  financial records still hold. It waits for ClickHouse's mutations to finish and then checks
+  that no number or reason survived.
 
 The Kafka log's copies are erased by deleting the subscriber's key (``streams/edge/sealing.py``,
 crypto-shredding); ``voiceledger subscriber erase`` does that first, then this, then logs
@@ -38,6 +39,9 @@ EXPORTS = {
                               "payments_micros", "balance_micros"), "issued_at, invoice_number"),
     "invoice_lines": ("invoice_lines", ("invoice_number", "line", "toString(issued_at)", "currency", "category",
                                         "description", "quantity", "amount_micros"), "issued_at, invoice_number, line"),
+    # R19: each dispute as two facts (opened, with the customer's words; resolved, with the outcome)
+    "disputes": ("disputes", ("dispute_id", "fact", "invoice", "amount_micros", "currency", "reason", "outcome",
+                              "credit_micros", "toString(at)"), "at, dispute_id, fact"),
 }
 
 
@@ -77,32 +81,38 @@ def export(ch: ClickHouse, account_id: str, out_dir: Path) -> dict[str, int]:
     return counts
 
 
-def anonymise_mutation(account_id: str) -> tuple[str, str]:
-    """The mutation that anonymises a subscriber's call-log rows (this command's, and the
-    worker's when it folds the erasure), as (table, ALTER clause). caller: the subscriber's own
-    number, gone; callee: the rated prefix, then stars (replaceRegexpAll, not repeat(): the
-    18.16 server has no repeat())."""
-    return "call_log", (f"UPDATE caller = '', callee = concat(destination_prefix, "
-                        f"replaceRegexpAll(substring(callee, length(destination_prefix) + 1), '.', '*')) "
-                        f"WHERE account_id = {quoted(account_id)}")
+def anonymise_mutations(account_id: str) -> tuple[tuple[str, str], ...]:
+    """The mutations that anonymise a subscriber's rows (this command's, and the worker's when it
+    folds the erasure), as (table, ALTER clause). call_log: caller, the subscriber's own number,
+    gone; callee, the rated prefix, then stars (replaceRegexpAll, not repeat(): the 18.16 server
+    has no repeat()). disputes: the customer's reason, empty (their words may name anyone); the
+    invoice, the amounts and the decision stay, as billing records do."""
+    where = f"WHERE account_id = {quoted(account_id)}"
+    return (("call_log", f"UPDATE caller = '', callee = concat(destination_prefix, "
+                         f"replaceRegexpAll(substring(callee, length(destination_prefix) + 1), '.', '*')) {where}"),
+            ("disputes", f"UPDATE reason = '' {where}"))
 
 
 def _pending_mutations(ch: ClickHouse) -> int:
+    tables = ", ".join(f"'{cluster.stored(ch, table)}'" for table, _ in anonymise_mutations(""))
     return int(ch.query("SELECT count() FROM system.mutations WHERE database = currentDatabase() "
-                        f"AND table = '{cluster.stored(ch, 'call_log')}' AND is_done = 0")[0][0])
+                        f"AND table IN ({tables}) AND is_done = 0")[0][0])
 
 
 def _numbers_left(ch: ClickHouse, account_id: str, timeout_s: float) -> int:
-    """On one node: wait for its mutations, then count the subscriber's rows holding a number."""
+    """On one node: wait for its mutations, then count the subscriber's rows holding a number
+    (call log) or their words (disputes)."""
     deadline = time.monotonic() + timeout_s
     while _pending_mutations(ch):
         if time.monotonic() > deadline:
             raise ErasureIncomplete(f"ClickHouse has not finished erasing {account_id} within {timeout_s:.0f} s; "
                                     "run the erasure again (it is idempotent)")
         time.sleep(0.2)
-    (left,), = ch.query(f"SELECT count() FROM {cluster.stored(ch, 'call_log')} WHERE account_id = {quoted(account_id)} "
-                        "AND (caller != '' OR match(callee, '[0-9]{7,}'))")
-    return int(left)
+    (calls,), = ch.query(f"SELECT count() FROM {cluster.stored(ch, 'call_log')} WHERE account_id = "
+                         f"{quoted(account_id)} AND (caller != '' OR match(callee, '[0-9]{{7,}}'))")
+    (reasons,), = ch.query(f"SELECT count() FROM {cluster.stored(ch, 'disputes')} WHERE account_id = "
+                           f"{quoted(account_id)} AND reason != ''")
+    return int(calls) + int(reasons)
 
 
 def erase_in_clickhouse(ch: ClickHouse, account_id: str, timeout_s: float = 120.0) -> int:
@@ -111,11 +121,11 @@ def erase_in_clickhouse(ch: ClickHouse, account_id: str, timeout_s: float = 120.
     applies it from the replication log when it returns, and the erasure says so (run it again
     to see it done everywhere)."""
     (rows,), = ch.query(f"SELECT count() FROM call_log WHERE account_id = {quoted(account_id)}")
-    if rows:
-        cluster.alter(ch, *anonymise_mutation(account_id))
+    for table, clause in anonymise_mutations(account_id):
+        cluster.alter(ch, table, clause)  # a mutation that matches no row costs a look, nothing more
     left, down = cluster.on_every_node(ch, lambda node: _numbers_left(node, account_id, timeout_s))
     if any(left.values()):
-        raise ErasureIncomplete(f"{sum(left.values())} call-log rows of {account_id} still hold a number")
+        raise ErasureIncomplete(f"{sum(left.values())} rows of {account_id} still hold a number or a dispute's words")
     if down:
         raise ErasureIncomplete(f"replicas {', '.join(f'{n.host}:{n.port}' for n in down)} did not answer: the erasure "
                                 "is in their replication log and applies when they return; run the erasure again "

@@ -72,6 +72,7 @@ from streams.edge.publish import produce_events
 from streams.kafka.partitioning import partition_for
 
 KEY_CHARS_MAX = 200
+DISPUTE_REASON_BYTES_MAX = 600  # sealed (R32), it must fit an event's text bound as the billing address does
 # An account's id, as the API takes it: safe in a URL and in a read model's query. Checked when an
 # account is opened, by the CLI as by the API, so that every new account can be reached by both;
 # other commands take the ids already on the log as they are.
@@ -282,7 +283,10 @@ def plan_change(account_id: str, new_plan: str, key: str, at_ms: int | None = No
 def dispute(account_id: str, invoice_reference: str, amount_micros: int, currency: str, reason: str, key: str,
             at_ms: int | None = None) -> DisputeOpened:
     """R19: a dispute of an issued invoice (its reference; the API finds it by its legal number
-    too). The worker refuses one opened more than 30 days after the invoice."""
+    too). The worker refuses one opened more than 30 days after the invoice. The reason is the
+    customer's own words, sealed on the log like their name (R32), so it is bounded in bytes."""
+    if len(reason.encode()) > DISPUTE_REASON_BYTES_MAX or any(ord(c) < 32 and c != "\n" for c in reason):
+        raise CommandRefused(f"reason: at most {DISPUTE_REASON_BYTES_MAX} bytes of text (lines separated by newlines)")
     event = DisputeOpened(_event_id("dispute", key), account_id, at_ms or _now_ms(), invoice_reference,
                           amount_micros, currency.upper(), reason)
     _checked(event, validate_money)

@@ -3,7 +3,7 @@
 
 Why: the event log is append-only and kept for rebuilds, so a subscriber's erasure cannot
 rewrite it. Instead the personal fields of events (a CDR's caller and callee, the numbers of
-``AccountOpened``) are sealed at the edge (``voiceledger ingest``, ``produce_events``) with a
+``AccountOpened``, who is invoiced, a dispute's reason in the customer's words) are sealed at the edge (``voiceledger ingest``, ``produce_events``) with a
 key of the subscriber's own, and erasure deletes the key: every copy in the events topic, in
 the accounts changelog, on the status topic and in dead letters becomes unreadable at once.
 
@@ -62,7 +62,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCMSIV
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from projections.dialling import mark_of
-from projections.events import SEALED_PREFIX, AccountDetailsChanged, AccountOpened, CallDetailRecord, is_sealed
+from projections.events import (SEALED_PREFIX, AccountDetailsChanged, AccountOpened, CallDetailRecord, DisputeOpened,
+                                is_sealed)
 
 NONCE = bytes(12)  # one nonce for every value: deterministic on purpose (see above)
 TAG_BYTES = 16
@@ -389,6 +390,9 @@ class Sealer:
         if isinstance(event, (AccountOpened, AccountDetailsChanged)):
             # Who is invoiced is personal too (R32): sealed like the numbers, shredded with the key.
             return replace(event, **{f: self._sealed(event.account_id, getattr(event, f)) for f in CUSTOMER_FIELDS})
+        if isinstance(event, DisputeOpened) and event.reason:
+            # R32: the customer's own words may name anyone; shredded with their key like their name.
+            return replace(event, reason=self._sealed(event.account_id, event.reason))
         return event
 
     def _sealed(self, account_id: str, value: str) -> str:

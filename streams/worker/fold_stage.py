@@ -42,7 +42,7 @@ from streams.clickhouse.disputes import DISPUTE_COLUMNS
 from streams.clickhouse.call_log import CALL_LOG_COLUMNS, latest_rows
 from streams.clickhouse.invoices import INVOICE_COLUMNS, INVOICE_LINE_COLUMNS
 from streams.clickhouse.journal import JOURNAL_COLUMNS
-from streams.clickhouse.privacy import anonymise_mutation
+from streams.clickhouse.privacy import anonymise_mutations
 from streams.config.settings import Settings
 from streams.authorization.process import AuthorizationProcess
 from streams.observe import metrics
@@ -93,7 +93,7 @@ def plan_for(result: BatchResult, settings: Settings) -> CommitPlan:
                  ("accounts", ACCOUNT_COLUMNS, [account_row(s) for _, s in result.encoded_states.values()])],
         # R32: an erasure folded here anonymises the subscriber's rows once more, after every
         # row of theirs this part inserted (one opened in the moment the key went).
-        mutations=tuple(anonymise_mutation(a) for a in result.erased),
+        mutations=tuple(m for a in result.erased for m in anonymise_mutations(a)),
         states=[(account_id.encode(), raw) for account_id, (raw, _) in result.encoded_states.items()],
     )
 

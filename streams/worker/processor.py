@@ -190,8 +190,8 @@ class BatchProcessor:
         metrics.EVENTS_REJECTED.labels(topic=msg.topic, reason=code).inc()
 
     def _open(self, event: AccountEvent) -> tuple[str, str | None] | None:
-        """A sealed CDR's (caller, callee), callee None if the subscriber was erased; None for
-        anything not sealed. Raises ``SealError`` for a sealed value this worker cannot open,
+        """A sealed CDR's (caller, callee), callee None if the subscriber was erased; a dispute's
+        (reason, None), the reason empty if they were; None for anything not sealed. Raises ``SealError`` for a sealed value this worker cannot open,
         which would otherwise reach ClickHouse as a token (a key store not shared with the edge)."""
         if isinstance(event, CallDetailRecord):
             if not event.callee.startswith(SEALED_PREFIX):  # is_sealed, inline: once per CDR
@@ -205,6 +205,11 @@ class BatchProcessor:
                 raise SealError("sealed numbers, and this processor has no key store")
             for number in event.numbers:  # the status topic hands these to switches: they must open
                 self.opener.open(event.account_id, number)
+        if isinstance(event, DisputeOpened) and event.reason.startswith(SEALED_PREFIX):
+            if self.opener is None:
+                raise SealError("a sealed dispute reason, and this processor has no key store")
+            # R32: the disputes table shows the customer's words; none once they were erased.
+            return self.opener.open(event.account_id, event.reason) or "", None
         return None
 
     @staticmethod
@@ -405,7 +410,8 @@ class BatchProcessor:
             if self.opener is not None:
                 self.opener.forget(account_id)
         elif isinstance(event, DisputeOpened):
-            result.dispute_rows.append(opened_row(event))
+            opened = work.parties.get(id(item))
+            result.dispute_rows.append(opened_row(event, event.reason if opened is None else opened[0]))
         elif isinstance(event, DisputeResolved):
             result.dispute_rows.append(resolved_row(event))
         if outcome.entry is not None:

@@ -290,6 +290,8 @@ def _the_open_dispute_is_in_the_queue(settings, base: str) -> None:  # noqa: ANN
     (waiting,) = queue
     assert (waiting["account_id"], waiting["status"], waiting["reason"], waiting["amount_micros"]) == (
         ACCOUNT, "open", "wrong rate", 10_000) and waiting["resolved_at"] is None
+    logged = [e.reason for e in log_events(settings)[0] if type(e).__name__ == "DisputeOpened"]
+    assert logged and all(r.startswith("vlseal1:") for r in logged), "R32: the customer's words are sealed on the log"
     invoice = call(base, "GET", f"/v1/accounts/{ACCOUNT}/invoices/{waiting['invoice_reference']}")[1]
     assert waiting["invoice_number"] == (invoice["legal_number"] or ""), "its legal number once it has one"
     assert call(base, "GET", f"/v1/accounts/{ACCOUNT}/disputes", scope="portal:acct-000001")[1] == queue
@@ -307,6 +309,7 @@ def _export_then_erasure(base: str, old: dict, usage: int) -> None:
     # R32: the customer's export, then their erasure: numbers gone, amounts kept.
     status, export, _ = call(base, "POST", f"/v1/accounts/{ACCOUNT}/exports", scope="portal:acct-000001")
     assert status == 200 and len(export["calls"]) == 4 and export["calls"][0]["caller"] == "+15550000001"
+    assert [(d["fact"], d["reason"]) for d in export["disputes"]] == [("opened", "wrong rate"), ("resolved", "")]
     assert call(base, "POST", f"/v1/accounts/{ACCOUNT}/erasure", scope="portal:acct-000001", key="gdpr-1")[0] == 403
     status, erased, _ = call(base, "POST", f"/v1/accounts/{ACCOUNT}/erasure", key="gdpr-1")
     assert status == 200 and erased["subscriber_key_deleted"] and erased["call_log_rows_anonymised"] == 4, erased
@@ -314,6 +317,9 @@ def _export_then_erasure(base: str, old: dict, usage: int) -> None:
     assert (erased_invoice["customer_name"], erased_invoice["total_micros"]) == ("(erased)", old["total_micros"])
     after = call(base, "GET", f"/v1/accounts/{ACCOUNT}/calls", scope="portal:acct-000001")[1]["calls"]
     assert {c["caller"] for c in after} == {""} and sum(c["charge_micros"] for c in after) == -usage
+    # R32: the customer's words in their dispute are gone too (sealed on the log, emptied here); the credit stays.
+    (decided,) = call(base, "GET", f"/v1/accounts/{ACCOUNT}/disputes")[1]
+    assert (decided["reason"], decided["status"], decided["credit_micros"]) == ("", "CUSTOMER_FAVOUR", 10_000)
 
 
 def _a_customer_in_their_own_language(settings, base: str, tmp_path: Path, old: dict, dispute_id: str) -> None:

@@ -180,6 +180,7 @@ def test_R32_R33_export_is_machine_readable_and_erasure_leaves_no_number_but_eve
     import csv as csv_module
     import json as json_module
 
+    from streams.clickhouse.disputes import DISPUTE_COLUMNS
     from streams.clickhouse.journal import JOURNAL_COLUMNS
     from streams.clickhouse.privacy import erase_in_clickhouse, export
 
@@ -193,8 +194,12 @@ def test_R32_R33_export_is_machine_readable_and_erasure_leaves_no_number_but_eve
         ch.insert("journal", JOURNAL_COLUMNS, [("c:c/m0", 0, "acct-1", "usage", T, "USD", "customer:acct-1", 10_000),
                                                ("c:c/m0", 1, "acct-1", "usage", T, "USD", "revenue:usage:domestic",
                                                 -10_000)])
+        ch.insert("disputes", DISPUTE_COLUMNS, [("acct-1", "d1", "opened", "inv-1", 5_000, "USD", "Ann's line", "", 0, T),
+                                                ("acct-2", "d2", "opened", "inv-2", 7_000, "USD", "Bob's line", "", 0, T)])
         counts = export(ch, "acct-1", tmp_path / "export")
-        assert counts == {"calls": 3, "journal": 2, "invoices": 0, "invoice_lines": 0}
+        assert counts == {"calls": 3, "journal": 2, "invoices": 0, "invoice_lines": 0, "disputes": 1}
+        disputes = json_module.loads((tmp_path / "export" / "acct-1-disputes.json").read_text())["disputes"]
+        assert [(d["dispute_id"], d["reason"], d["amount_micros"]) for d in disputes] == [("d1", "Ann's line", 5_000)]
         calls = json_module.loads((tmp_path / "export" / "acct-1-calls.json").read_text())["calls"]
         assert [c["callee"] for c in calls] == ["12125550100"] * 3 and calls[0]["caller"] == "15550000001"
         with open(tmp_path / "export" / "acct-1-journal.csv") as handle:
@@ -210,6 +215,9 @@ def test_R32_R33_export_is_machine_readable_and_erasure_leaves_no_number_but_eve
         assert after == before, "every amount is kept"
         assert ch.query("SELECT caller, callee FROM call_log FINAL WHERE account_id = 'acct-2'") == \
             [("15550000002", "12125550100")], "other subscribers are untouched"
+        # R32: the customer's words in their disputes go too; the dispute and its amount stay.
+        assert ch.query("SELECT account_id, reason, amount_micros FROM disputes FINAL ORDER BY account_id") == [
+            ("acct-1", "", 5_000), ("acct-2", "Bob's line", 7_000)]
         (raw,), = ch.query("SELECT count() FROM call_log WHERE caller = '15550000001' OR "
                            "(account_id = 'acct-1' AND callee = '12125550100')")
         assert raw == 0, "no raw number of the subscriber remains, merged or not"

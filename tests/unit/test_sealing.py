@@ -278,7 +278,7 @@ def test_a_sealed_cdr_this_worker_cannot_open_is_dead_lettered_not_logged_as_a_t
 
 def test_R32_a_folded_erasure_asks_for_the_call_log_to_be_anonymised_once_more_and_a_replay_does_not(keys):
     from projections.events import SubscriberErasureRequested
-    from streams.clickhouse.privacy import anonymise_mutation
+    from streams.clickhouse.privacy import anonymise_mutations
 
     events = [AccountOpened("o", ACCT, T0 - 1, "USD", "basic", "prepaid", ("+15550001234",)), CALL,
               SubscriberErasureRequested("erase:1", ACCT, T0 + 90_000, "dsar-1")]
@@ -291,7 +291,44 @@ def test_R32_a_folded_erasure_asks_for_the_call_log_to_be_anonymised_once_more_a
     keys.erase(ACCT)
     assert processor.opener.open(ACCT, sealed[1].callee) is None
     assert _process(processor, sealed, states).erased == []  # redelivered
-    assert anonymise_mutation("o'brien")[1].endswith("WHERE account_id = 'o\\'brien'")
+    assert all(clause.endswith("WHERE account_id = 'o\\'brien'") for _, clause in anonymise_mutations("o'brien"))
+
+
+def test_R32_a_disputes_reason_is_sealed_on_the_log_opened_for_the_queue_and_empty_after_erasure(keys):
+    """The customer's words are personal (R32): the log keeps them sealed, the worker writes them
+    opened to the disputes table, and a rebuild after the erasure writes them empty, as
+    ``subscriber erase`` leaves the table; the dispute, its amount and its invoice stay."""
+    from projections.events import DisputeOpened, PeriodTicked, TickKind
+    from streams.clickhouse.disputes import DISPUTE_COLUMNS
+    from streams.clickhouse.privacy import anonymise_mutations
+
+    sealer, settings = Sealer(keys, 6), FoldSettings(rate_cards=(CARD,))
+    november = T0 + 31 * 86_400_000  # the tick that closes October: the call's invoice
+    first = sealer.seal_events([AccountOpened("o", ACCT, T0 - 1, "USD", "basic", "postpaid", ()), CALL,
+                                PeriodTicked("close", november, TickKind.HOUR, "2026-11")])
+    states: dict = {}
+    (invoice, *_), = _process(BatchProcessor(codec, settings, 4, Opener(keys)), first, states).invoice_rows
+    words = "Jan Smit at +31 20 555 0101 never made that call"
+    dispute = sealer.seal_event(DisputeOpened("d1", ACCT, november + 1, invoice, 10_000, "USD", words))
+    assert is_sealed(dispute.reason) and b"Smit" not in codec.encode(dispute)
+    live = _process(BatchProcessor(codec, settings, 4, Opener(keys)), first + [dispute], {}).dispute_rows
+    assert [dict(zip(DISPUTE_COLUMNS, r))["reason"] for r in live] == [words]
+    keys.erase(ACCT)
+    rebuilt = _process(BatchProcessor(codec, settings, 4, Opener(keys)), first + [dispute], {}).dispute_rows
+    assert [dict(zip(DISPUTE_COLUMNS, r)) for r in rebuilt] == [{**dict(zip(DISPUTE_COLUMNS, live[0])), "reason": ""}]
+    assert ("disputes", f"UPDATE reason = '' WHERE account_id = '{ACCT}'") in anonymise_mutations(ACCT)
+
+
+def test_R32_a_disputes_reason_is_bounded_at_the_edge_so_that_sealed_it_fits_an_event(keys):
+    from projections.validation import check_bounds
+    from streams.edge.commands import DISPUTE_REASON_BYTES_MAX, CommandRefused, dispute
+
+    longest = dispute(ACCT, "inv-1", 10_000, "usd", "é" * (DISPUTE_REASON_BYTES_MAX // 2), "k")
+    check_bounds(Sealer(keys, 6).seal_event(longest))  # the worker takes it: not field_too_long
+    for words in ("é" * (DISPUTE_REASON_BYTES_MAX // 2 + 1), "a\x1b[31m red"):
+        with pytest.raises(CommandRefused, match="reason: at most 600 bytes"):
+            dispute(ACCT, "inv-1", 10_000, "usd", words, "k")
+    assert dispute(ACCT, "inv-1", 10_000, "usd", "line one\nline two", "k").reason.count("\n") == 1
 
 
 def test_R31_a_cdr_is_sealed_with_its_months_key_and_expiring_the_month_leaves_it_sealed_for_good(tmp_path):
