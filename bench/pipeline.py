@@ -39,7 +39,7 @@ from projections.events import CallDetailRecord  # noqa: E402
 from projections import compiled  # noqa: E402
 from schemas import avro_fast  # noqa: E402
 from streams.config.settings import Settings  # noqa: E402
-from streams.worker.supervise import start_worker, stop_worker, wait_until_committed  # noqa: E402
+from streams.worker.supervise import start_worker, stop_worker, supervise_until_committed  # noqa: E402
 from streams.dev.embedded import ClickHouseServer, EmbeddedBroker, free_port  # noqa: E402
 from streams.kafka.admin import committed_lag, committed_offsets  # noqa: E402
 from streams.kafka.topics import ensure_topics  # noqa: E402
@@ -64,7 +64,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--no-seal", action="store_true", help="numbers in clear on the log (seal_personal_data off)")
     p.add_argument("--workers", type=within(1, 16), default=1, help="worker processes in one group (more than one needs "
                    "--engine server: a chDB path belongs to one process)")
-    p.add_argument("--rebuild", action="store_true", help="then rebuild from the log with one worker, timed")
+    p.add_argument("--rebuild", action="store_true", help="then rebuild from the log, timed")
+    p.add_argument("--rebuild-workers", type=within(1, 16), default=1,
+                   help="worker processes of the rebuild (voiceledger rebuild --workers)")
     p.add_argument("--restart", action="store_true", help="then start one worker again and time how long it takes "
                    "to fold a tick: the accounts changelog's recovery, which a restart waits for")
     p.add_argument("--hourly-ticks", action="store_true", help="each hour's events, then that hour's tick on every "
@@ -131,7 +133,7 @@ def wait_until_drained(settings: Settings, offsets: dict[int, int], workers: lis
         time.sleep(0.05)
 
 
-def timed_rebuild(settings: Settings, server: ClickHouseServer, events: int, tmp: Path) -> dict:
+def timed_rebuild(settings: Settings, server: ClickHouseServer, events: int, tmp: Path, workers: int = 1) -> dict:
     """``voiceledger rebuild`` of the log just folded, as ``selfcheck.refold`` then ``compare`` run
     it, timed in parts: all in (the worker's start, the fold, the hashes: what an operator waits
     for), the fold (start to last commit), its steady rate (first commit to last, as the
@@ -144,12 +146,14 @@ def timed_rebuild(settings: Settings, server: ClickHouseServer, events: int, tmp
     target = asyncio.run(committed_offsets(settings))
     fresh = refold_settings(settings, "bench-rebuild", url)
     t0 = time.perf_counter()
-    worker = start_worker(fresh, tmp / "rebuild.log")
+    logs = [tmp / f"rebuild-{n}.log" for n in range(workers)]
+    running = [start_worker(fresh, log) for log in logs]
     try:
-        t_done, first, lag_at_first = wait_until_drained(fresh, target, [worker], tmp, t0)
-        worker = wait_until_committed(fresh, worker, 3600, target, show_progress=False, log_path=tmp / "rebuild.log")
+        t_done, first, lag_at_first = wait_until_drained(fresh, target, running, tmp, t0)
+        running = supervise_until_committed(fresh, running, target, logs, timeout_s=3600, show_progress=False)
     finally:
-        stop_worker(worker)
+        for worker in running:
+            stop_worker(worker)
     t1 = time.perf_counter()
     hashes = compare(settings, fresh, url)
     t2 = time.perf_counter()
@@ -161,7 +165,7 @@ def timed_rebuild(settings: Settings, server: ClickHouseServer, events: int, tmp
     return {"events": events, "seconds": round(t2 - t0, 2), "fold_seconds": round(t1 - t0, 2),
             "hash_seconds": round(t2 - t1, 2), "events_per_s": round(all_in),
             "events_per_s_fold_only": round(fold_rate), "events_per_s_fold_steady": round(steady),
-            "worker_startup_s": round(startup, 2),
+            "worker_startup_s": round(startup, 2), "workers": workers,
             "events_per_s_to_calibration": ratio(all_in, calibration()), "equals_live": same,
             "minutes_for_10m_events_fold_only": round((startup + 10_000_000 / steady) / 60, 1)}
 
@@ -233,7 +237,7 @@ def main() -> None:
             finally:
                 for worker in workers:
                     stop_worker(worker)
-            rebuilt = timed_rebuild(settings, server, len(events), tmp) if args.rebuild else None
+            rebuilt = timed_rebuild(settings, server, len(events), tmp, args.rebuild_workers) if args.rebuild else None
             restarted = timed_restart(settings, tmp) if args.restart else None
         finally:
             if server:

@@ -22,6 +22,16 @@ def positive(text: str) -> int:
     return value
 
 
+def positive_up_to(limit: int):  # noqa: ANN201 - an argparse type
+    """A positive whole number no larger than ``limit``, as an argparse type."""
+    def checked(text: str) -> int:
+        value = positive(text)
+        if value > limit:
+            raise argparse.ArgumentTypeError(f"{value} is more than {limit}")
+        return value
+    return checked
+
+
 def settings_of(args: argparse.Namespace, **overrides: object) -> Settings:
     return load_settings(getattr(args, "config", None), **overrides)
 

@@ -10,8 +10,10 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from streams.cli.common import day, month, settings_of
+from streams.cli.common import day, month, positive_up_to, settings_of
 from streams.config.settings import ConfigError, validate
+
+WORKERS_MAX = 64  # a rebuild's worker processes: at most the partitions, and a bound on what one command starts
 
 
 def register(sub: argparse._SubParsersAction, parents: list) -> None:
@@ -57,6 +59,12 @@ def register(sub: argparse._SubParsersAction, parents: list) -> None:
     rb.add_argument("--app-id", required=True, help="a new app id (consumer group and changelog) for the rebuild")
     rb.add_argument("--clickhouse-url", required=True, help="a fresh ClickHouse database for the rebuilt tables")
     rb.add_argument("--log", default="rebuild-worker.log")
+    rb.add_argument("--workers", type=positive_up_to(WORKERS_MAX), default=1,
+                    help="worker processes folding the log at once, one group sharing its partitions "
+                         f"(at most the partitions; default 1, up to {WORKERS_MAX})")
+    rb.add_argument("--stall-minutes", type=positive_up_to(24 * 60), default=10,
+                    help="give up when nothing was committed for this long (default 10); the rebuild "
+                         "itself may run for hours")
     rb.set_defaults(handler=rebuild)
 
 
@@ -225,7 +233,10 @@ def rebuild(args: argparse.Namespace) -> int:
     if args.app_id == settings.app_id:
         raise ConfigError("--app-id: must differ from the live app_id, or the rebuild would write into live state")
     validate(replace(settings, clickhouse_url=args.clickhouse_url, app_id=args.app_id))
-    hashes = run(settings, args.app_id, args.clickhouse_url, Path(args.log))
+    if args.workers > settings.partitions:
+        raise ConfigError(f"--workers: {args.workers} is more than the {settings.partitions} partitions; "
+                          "a worker beyond them would fold nothing")
+    hashes = run(settings, args.app_id, args.clickhouse_url, Path(args.log), args.workers, args.stall_minutes * 60.0)
     for name, value in hashes.items():
         print(f"{name}\t{value}")
     same = all(hashes[f"live_{part}"] == hashes[f"rebuilt_{part}"]

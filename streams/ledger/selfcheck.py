@@ -104,16 +104,21 @@ def state_hash(states: dict[str, AccountState], codec: EventCodec | None = None)
     return h.hexdigest()
 
 
-def rebuild(settings: Settings, new_app_id: str, clickhouse_url: str, log_path: Path) -> dict[str, str]:
-    """Fold the log again into fresh state; returns the canonical hashes of live and rebuilt."""
-    fresh = refold(settings, new_app_id, clickhouse_url, log_path)
-    return compare(settings, fresh, clickhouse_url)
-
-
 # A refold reads a backlog from offset 0, alone in its group: batches as large as a fetch
 # brings, each writing an account's state once (streams/worker/fold_stage.py), instead of the
 # live default sized for rebalances and authorization.
 REFOLD_BATCH_MESSAGES = 10_000
+# A refold runs as long as the log is long (a year of a carrier's CDRs: hours); it fails only when
+# its workers stop making progress for this long (a broker gone, a worker wedged).
+REFOLD_STALL_S = 600.0
+REFOLD_PROGRESS_EVERY_S = 30.0
+
+
+def rebuild(settings: Settings, new_app_id: str, clickhouse_url: str, log_path: Path, workers: int = 1,
+            stall_s: float = REFOLD_STALL_S) -> dict[str, str]:
+    """Fold the log again into fresh state; returns the canonical hashes of live and rebuilt."""
+    fresh = refold(settings, new_app_id, clickhouse_url, log_path, workers, stall_s)
+    return compare(settings, fresh, clickhouse_url)
 
 
 def refold_settings(settings: Settings, new_app_id: str, clickhouse_url: str) -> Settings:
@@ -132,11 +137,13 @@ def refold_settings(settings: Settings, new_app_id: str, clickhouse_url: str) ->
                    invoice_numbers_topic=f"{new_app_id}.invoice-numbers")
 
 
-def refold(settings: Settings, new_app_id: str, clickhouse_url: str, log_path: Path) -> Settings:
-    """One fresh worker folds the whole log under ``new_app_id`` into ``clickhouse_url``, up to
-    what live has committed; returns the settings it ran with."""
+def refold(settings: Settings, new_app_id: str, clickhouse_url: str, log_path: Path, workers: int = 1,
+           stall_s: float = REFOLD_STALL_S) -> Settings:
+    """``workers`` fresh workers, one group, fold the whole log under ``new_app_id`` into
+    ``clickhouse_url``, up to what live has committed; returns the settings they ran with.
+    Worker ``n`` > 0 writes its log beside ``log_path`` (``rebuild-worker.1.log``)."""
     from streams.worker import settings_log
-    from streams.worker.supervise import start_worker, stop_worker, wait_until_committed
+    from streams.worker.supervise import start_worker, stop_worker, supervise_until_committed
 
     # Here as well as in the refolding worker: a refusal is then this command's one line, not an
     # exit in the worker's log.
@@ -144,11 +151,14 @@ def refold(settings: Settings, new_app_id: str, clickhouse_url: str, log_path: P
     asyncio.run(settings_log.guard(settings))
     target = asyncio.run(committed_offsets(settings))
     fresh = refold_settings(settings, new_app_id, clickhouse_url)
-    worker = start_worker(fresh, log_path)
+    logs = [log_path if n == 0 else log_path.with_name(f"{log_path.stem}.{n}{log_path.suffix}") for n in range(workers)]
+    running = [start_worker(fresh, log) for log in logs]
     try:
-        worker = wait_until_committed(fresh, worker, 3600, target, show_progress=False, log_path=log_path)
+        running = supervise_until_committed(fresh, running, target, logs, stall_s=stall_s,
+                                            progress_every_s=REFOLD_PROGRESS_EVERY_S)
     finally:
-        stop_worker(worker)
+        for worker in running:
+            stop_worker(worker)
     return fresh
 
 

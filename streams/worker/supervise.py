@@ -53,39 +53,78 @@ def wait_until_committed(settings: Settings, worker: subprocess.Popen, timeout_s
                          next_offsets: dict[int, int], show_progress: bool = True,
                          log_path: Path | None = None) -> subprocess.Popen:
     """Until the worker group has committed ``next_offsets``, and then everything the invoice
-    numbering stage was sent; returns the worker then running.
+    numbering stage was sent; returns the worker then running. One worker, at most ``timeout_s``
+    in all: ``supervise_until_committed`` does the work."""
+    return supervise_until_committed(settings, [worker], next_offsets, [log_path], timeout_s=timeout_s,
+                                     show_progress=show_progress)[0]
+
+
+def supervise_until_committed(settings: Settings, workers: list[subprocess.Popen], next_offsets: dict[int, int],
+                              log_paths: list[Path | None], timeout_s: float | None = None,
+                              stall_s: float | None = None, show_progress: bool = True,
+                              progress_every_s: float = 0.0) -> list[subprocess.Popen]:
+    """Until the group of ``workers`` has committed ``next_offsets`` and the numbering stage is
+    drained; returns the workers then running.
 
     Like a supervisor (systemd, Kubernetes) in production, it restarts a worker that stopped
     itself with exit code 75 (a batch it could not complete safely, replayed on restart), at
-    most ``RESTARTS_MAX`` times, when ``log_path`` is given. On a timeout it stops the worker
-    then running before it raises, so no restarted worker is left behind.
-    """
-    deadline = time.monotonic() + timeout_s
-    last_shown = -1
-    restarts = 0
-    total_messages = sum(next_offsets.values())
-    while time.monotonic() < deadline:
-        if worker.poll() is not None:
-            if worker.returncode == EXIT_BATCH_FAILED and log_path is not None and restarts < RESTARTS_MAX:
-                restarts += 1
-                say(f"  worker stopped itself (exit {EXIT_BATCH_FAILED}, see {log_path}); restarting it")
-                worker = start_worker(settings, log_path)
-                continue
-            raise WorkerError(f"worker exited early with code {worker.returncode}")
+    most ``RESTARTS_MAX`` times in all, when its log path is given. It gives up after
+    ``timeout_s`` in all, or after ``stall_s`` in which nothing moved: a rebuild of a year of
+    CDRs runs for hours, and only a group that stopped making progress is a failure. Either
+    way it stops the workers then running before it raises, so none is left behind."""
+    workers = list(workers)
+    started = time.monotonic()
+    total = sum(next_offsets.values())
+    restarts, seen, moved_at, shown_at = 0, None, started, -progress_every_s
+    while timeout_s is None or time.monotonic() - started < timeout_s:
+        for n, worker in enumerate(workers):
+            if worker.poll() is not None:
+                restarts = _restart_or_raise(settings, workers, n, log_paths[n], restarts)
         lag = asyncio.run(committed_lag(settings, next_offsets))
-        done = total_messages - lag
-        if show_progress and done != last_shown:
-            say(f"  worker: {done}/{total_messages} messages committed")
-            last_shown = done
-        if lag == 0 and numbering_lag(settings) == 0:
-            return worker
+        numbering = numbering_lag(settings) if lag == 0 else None
+        now = time.monotonic()
+        if (lag, numbering) != seen:
+            seen, moved_at = (lag, numbering), now
+            if show_progress and now - shown_at >= progress_every_s:
+                say(_progress(total - lag, total, now - started))
+                shown_at = now
+        if numbering == 0:
+            return workers
+        if stall_s is not None and now - moved_at > stall_s:
+            _give_up(settings, workers, next_offsets, f"nothing committed for {stall_s:.0f} s")
         time.sleep(0.5)
-    # The caller holds the first worker only; a restarted one must not outlive this failure.
-    stop_worker(worker)
+    _give_up(settings, workers, next_offsets, f"not all messages committed within {timeout_s} s")
+    raise AssertionError("unreachable")  # _give_up raises
+
+
+def _progress(done: int, total: int, elapsed_s: float) -> str:
+    rate = done / elapsed_s if elapsed_s > 0 else 0.0
+    left = f", ~{(total - done) / rate / 60:.0f} min left" if 0 < rate and done < total else ""
+    return f"  workers: {done}/{total} messages committed ({rate:,.0f}/s{left})"
+
+
+def _restart_or_raise(settings: Settings, workers: list[subprocess.Popen], n: int, log_path: Path | None,
+                      restarts: int) -> int:
+    """Worker ``n`` has exited: start it again if it stopped itself (exit 75) and a supervisor
+    would; returns the restarts so far. Any other exit stops the rest and raises."""
+    worker = workers[n]
+    if worker.returncode == EXIT_BATCH_FAILED and log_path is not None and restarts < RESTARTS_MAX:
+        say(f"  worker stopped itself (exit {EXIT_BATCH_FAILED}, see {log_path}); restarting it")
+        workers[n] = start_worker(settings, log_path)
+        return restarts + 1
+    for other in workers:
+        if other is not worker and other.poll() is None:
+            stop_worker(other)
+    raise WorkerError(f"worker exited early with code {worker.returncode}")
+
+
+def _give_up(settings: Settings, workers: list[subprocess.Popen], next_offsets: dict[int, int], why: str) -> None:
+    # The caller holds the first workers only; a restarted one must not outlive this failure.
+    for worker in workers:
+        stop_worker(worker)
     committed = asyncio.run(committed_offsets(settings, next_offsets.keys()))
     behind = {p: (committed.get(p), target) for p, target in sorted(next_offsets.items()) if committed.get(p, 0) < target}
-    raise WorkerError(f"worker did not commit all messages within {timeout_s} s "
-                    f"(partition: (committed, target) {behind})")
+    raise WorkerError(f"workers gave up: {why} (partition: (committed, target) {behind})")
 
 
 def stop_worker(worker: subprocess.Popen, timeout_s: float = 30) -> int:

@@ -210,11 +210,14 @@ def erase_a_subscriber(settings, tmp_path, erased: str, live: dict, offsets: dic
 
 
 def check_the_rebuild(settings, tmp_path, invoiced: int) -> None:  # noqa: ANN001 - Settings
-    """``voiceledger rebuild`` into a new app id and database: every hash equals live's."""
+    """``voiceledger rebuild`` by two workers sharing the partitions, into a new app id and
+    database: every hash equals live's, legal numbers included (one numbering stage per worker)."""
     rebuilt_url = settings.clickhouse_url.rsplit("/", 1)[0] + f"/rebuilt_{uuid.uuid4().hex[:10]}"
     rb = cli(settings, "rebuild", "--app-id", settings.app_id + "-rebuild", "--clickhouse-url", rebuilt_url,
-             "--log", str(tmp_path / "rebuild.log"))
+             "--log", str(tmp_path / "rebuild.log"), "--workers", "2")
     assert rb.returncode == 0, rb.stdout + rb.stderr
+    assert (tmp_path / "rebuild.1.log").exists(), "the second worker wrote its own log"
+    assert "messages committed" in rb.stderr, "an operator sees the rebuild's progress"
     hashes = dict(line.split("\t") for line in rb.stdout.splitlines() if "\t" in line)
     assert hashes["live_state"] == hashes["rebuilt_state"]
     assert hashes["live_journal"] == hashes["rebuilt_journal"]
@@ -250,3 +253,21 @@ def check_verify_catches_tampering(settings, tmp_path, live: dict) -> None:  # n
     broken = cli(settings, "reconcile", "--month", "2026-10")
     assert broken.returncode == 1 and "trial balance in" in broken.stdout, broken.stdout + broken.stderr
     assert f"{victim} usage:domestic: call log charges" in broken.stdout
+
+
+@pytest.mark.parametrize("clickhouse_url", ["chdb"], indirect=True)
+def test_a_rebuild_is_given_up_only_when_its_workers_stop_committing(settings):
+    """A rebuild runs as long as the log is long (hours for a year of CDRs); what fails it is a
+    group that commits nothing for ``stall_s``: here a "worker" that never folds. It is stopped,
+    and the error names the stall and what is left."""
+    import time
+
+    from streams.worker.supervise import WorkerError, supervise_until_committed
+
+    idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    started = time.monotonic()
+    stalled = r"nothing committed for 3 s \(partition: \(committed, target\) \{0: \(None, 5\)"
+    with pytest.raises(WorkerError, match=stalled):
+        supervise_until_committed(settings, [idle], {0: 5}, [None], stall_s=3, show_progress=False)
+    assert idle.poll() is not None, "the stalled worker is stopped"
+    assert 3 <= time.monotonic() - started < 60

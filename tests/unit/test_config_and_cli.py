@@ -174,6 +174,12 @@ def test_duplicate_prefix_is_an_error(tmp_path):
     (["topics", "ensure", "--dry-run"], {"VOICELEDGER_DEAD_LETTER_RETENTION_DAYS": "90"},
      "dead_letter_retention_days: 90 is more than 28 while seal_personal_data is on"),
     (["receivables", "--as-of", "1900-01-01"], {}, "--as-of: 1900-01-01 is not between 2000 and 2099"),
+    (["rebuild", "--app-id", "rb", "--clickhouse-url", "chdb:///tmp/rb", "--workers", "0"], {}, "must be positive"),
+    (["rebuild", "--app-id", "rb", "--clickhouse-url", "chdb:///tmp/rb", "--workers", "65"], {}, "65 is more than 64"),
+    (["rebuild", "--app-id", "rb", "--clickhouse-url", "chdb:///tmp/rb", "--workers", "9"],
+     {"VOICELEDGER_PARTITIONS": "8"}, "--workers: 9 is more than the 8 partitions"),
+    (["rebuild", "--app-id", "rb", "--clickhouse-url", "chdb:///tmp/rb", "--stall-minutes", "1441"], {},
+     "1441 is more than 1440"),
     (["compensate", "a1", "--amount", "1", "--currency", "USD", "--malfunction-at", "3 Oct", "--reason", "x"], {},
      "--malfunction-at: '3 Oct' is not an ISO 8601 time"),
     # The embedded engine's own errors (no tables in a fresh database) are one line too.
