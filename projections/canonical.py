@@ -7,9 +7,8 @@ key order, so two states equal field by field become equal byte for byte once en
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import fields, is_dataclass, replace
-from typing import Iterable, TypeVar
+from typing import TypeVar
 
 T = TypeVar("T")
 
@@ -24,12 +23,3 @@ def sorted_maps(value: T) -> T:
         changed = {f.name: sorted_maps(getattr(value, f.name)) for f in fields(value) if f.init}
         return replace(value, **changed)
     return value
-
-
-def rows_hash(rows: Iterable[tuple]) -> str:
-    """SHA-256 over rows given in a canonical order (the caller's ORDER BY)."""
-    h = hashlib.sha256()
-    for row in rows:
-        h.update(repr(tuple(row)).encode())
-        h.update(b"\n")
-    return h.hexdigest()

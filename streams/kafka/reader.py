@@ -100,11 +100,21 @@ async def end_offsets(bootstrap: str, topic: str, security: dict | None = None) 
         await consumer.stop()
 
 
-async def read_account_states(settings: Settings, codec: EventCodec | None = None) -> dict:
+async def read_account_states(settings: Settings, codec: EventCodec | None = None, timeout_s: float = 30.0) -> dict:
     """The accounts table as the worker left it: the newest state per key in its changelog."""
     codec = codec or codec_for(settings)
+    latest = await read_latest_values(settings, settings.accounts_changelog_topic(), timeout_s)
+    return {k.decode(): codec.decode_state(v) for k, v in latest.items()}
+
+
+async def read_latest_values(settings: Settings, topic: str, timeout_s: float = 30.0) -> dict[bytes, bytes]:
+    """The newest value per key of a keyed topic (a changelog), keys whose newest is a
+    tombstone left out. Read as fetched, holding one value per key and never every record: an
+    uncompacted changelog (Tansu never compacts) holds each state as often as it was written."""
     latest: dict[bytes, bytes | None] = {}
-    for record in await read_topic(settings.broker, settings.accounts_changelog_topic(), timeout_s=30,
-                                   security=client_kwargs(settings)):
-        latest[record.key] = record.value
-    return {k.decode(): codec.decode_state(v) for k, v in latest.items() if v is not None}
+    async with contextlib.aclosing(topic_batches(settings.broker, topic, timeout_s, security=client_kwargs(settings))) \
+            as batches:
+        async for batch in batches:
+            for record in batch:  # a key lives in one partition, whose records come in log order
+                latest[record.key] = record.value
+    return {k: v for k, v in latest.items() if v is not None}

@@ -7,31 +7,42 @@
   consumer group and a new accounts changelog, and the ClickHouse URL it is given), up to the
   offsets the live group has committed, and prints canonical hashes of both (states, journal,
   every issued invoice byte for byte, and every legal invoice number, which the rebuild's own
-  numbering stage gives again: projections/numbering.py), which must match.
+  numbering stage gives again: projections/numbering.py), which must match. It is built for a
+  log of any length: N workers fold it (``--workers``), it fails only on a stall, and the
+  comparison holds no log in memory: the journal's and call log's hashes are computed by
+  ClickHouse, the topics are read as fetched, keeping a state's bytes per account and a digest
+  per invoice record.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 from dataclasses import replace
 from pathlib import Path
 
 from projections.account import AccountState
-from projections.canonical import rows_hash, sorted_maps
+from projections.canonical import sorted_maps
 from schemas.codec import EventCodec
 from streams.clickhouse.client import connect
 from streams.config.settings import Settings
 from streams.clickhouse.journal import customer_balances, trial_balance
 from streams.kafka.admin import committed_offsets
-from streams.kafka.reader import read_account_states, read_topic
+from streams.kafka.codec import codec_for
+from streams.kafka.reader import read_account_states, read_latest_values, topic_batches
 from streams.kafka.security import client_kwargs
 from streams.kafka.topics import ensure_topics
 
 
+# verify and a rebuild's comparison read topics as long as a year's log makes them (each read
+# ends at the topic's end); this only bounds a read that hangs.
+COMPARE_READ_TIMEOUT_S = 6 * 3600.0
+
+
 def verify(settings: Settings) -> list[str]:
     """Every difference found, as one line each. Empty means the ledger agrees with itself."""
-    states = asyncio.run(read_account_states(settings))
+    states = asyncio.run(read_account_states(settings, timeout_s=COMPARE_READ_TIMEOUT_S))
     ch = connect(settings.clickhouse_url, settings.clickhouse_cluster)
     try:
         from_journal = customer_balances(ch)
@@ -69,28 +80,38 @@ def write_verify_metrics(path: Path, differences: int) -> None:
     tmp.replace(path)
 
 
-def journal_hash(clickhouse_url: str, cluster: str = "") -> str:
+JOURNAL_HASHED = ("entry_id", "line", "account_id", "kind", "occurred_at", "currency", "ledger_account", "amount_micros")
+# Every call-log row's content, not its insert version. After an erasure the live rows were
+# anonymised in place and a rebuild writes them anonymised (R32): the two must agree.
+CALL_LOG_HASHED = ("call_key", "account_id", "event_id", "caller", "callee", "start_at", "end_at", "disposition",
+                   "direction", "trunk", "duration_s", "billed_s", "destination_prefix", "destination_name",
+                   "rate_micros_per_minute", "usage_micros", "connect_fee_micros", "charge_micros", "currency",
+                   "rate_card_id", "on_net", "plan")
+
+
+def table_hash(clickhouse_url: str, table: str, columns: tuple[str, ...], cluster: str = "") -> str:
+    """``rows:<hex>``: the table's row count (``FINAL``: one row per key) and the sums, modulo
+    2^64, of two independent 64-bit hashes of each row's ``columns``. Computed by ClickHouse, on
+    every shard of a cluster: a year of calls and postings is billions of rows, which the
+    command must never read into its own memory (it once did, in key order). A sum does not
+    depend on the order rows are read in; one row's difference moves both sums (a chance of
+    2^-128 that it does not), and a missing or extra row the count too."""
     ch = connect(clickhouse_url, cluster)
     try:
-        return rows_hash(ch.query(
-            "SELECT entry_id, line, account_id, kind, toUnixTimestamp(occurred_at), currency, ledger_account, "
-            "amount_micros FROM journal FINAL ORDER BY account_id, entry_id, line"))
+        listed = ", ".join(columns)
+        (rows, city, sip), = ch.query(f"SELECT count(), sum(cityHash64({listed})), sum(sipHash64({listed})) "
+                                      f"FROM {table} FINAL")
     finally:
         ch.close()
+    return f"{rows}:{int(city):016x}{int(sip):016x}"
+
+
+def journal_hash(clickhouse_url: str, cluster: str = "") -> str:
+    return table_hash(clickhouse_url, "journal", JOURNAL_HASHED, cluster)
 
 
 def call_log_hash(clickhouse_url: str, cluster: str = "") -> str:
-    """Every call-log row's content (not its insert version). After an erasure the live rows were
-    anonymised in place and a rebuild writes them anonymised (R32): the two must agree."""
-    ch = connect(clickhouse_url, cluster)
-    try:
-        return rows_hash(ch.query(
-            "SELECT call_key, account_id, event_id, caller, callee, toUnixTimestamp(start_at), "
-            "toUnixTimestamp(end_at), disposition, direction, trunk, duration_s, billed_s, destination_prefix, "
-            "destination_name, rate_micros_per_minute, usage_micros, connect_fee_micros, charge_micros, currency, "
-            "rate_card_id, on_net, plan FROM call_log FINAL ORDER BY call_key"))
-    finally:
-        ch.close()
+    return table_hash(clickhouse_url, "call_log", CALL_LOG_HASHED, cluster)
 
 
 def state_hash(states: dict[str, AccountState], codec: EventCodec | None = None) -> str:
@@ -99,9 +120,22 @@ def state_hash(states: dict[str, AccountState], codec: EventCodec | None = None)
     codec = codec or EventCodec()
     h = hashlib.sha256()
     for account_id in sorted(states):
-        raw = codec.encode_state(sorted_maps(states[account_id]))
-        h.update(len(raw).to_bytes(4, "big") + raw)
+        _add_state(h, codec, states[account_id])
     return h.hexdigest()
+
+
+def values_state_hash(latest: dict[bytes, bytes], codec: EventCodec) -> str:
+    """``state_hash`` of a changelog's newest values, decoded one at a time: a table of a million
+    accounts is then held once, as its bytes, not as a million decoded states."""
+    h = hashlib.sha256()
+    for key in sorted(latest, key=bytes.decode):  # the same order as state_hash's account ids
+        _add_state(h, codec, codec.decode_state(latest[key]))
+    return h.hexdigest()
+
+
+def _add_state(h, codec: EventCodec, state: AccountState) -> None:  # noqa: ANN001 - a hashlib hash
+    raw = codec.encode_state(sorted_maps(state))
+    h.update(len(raw).to_bytes(4, "big") + raw)
 
 
 # A refold reads a backlog from offset 0, alone in its group: batches as large as a fetch
@@ -165,10 +199,11 @@ def refold(settings: Settings, new_app_id: str, clickhouse_url: str, log_path: P
 def compare(settings: Settings, fresh: Settings, clickhouse_url: str) -> dict[str, str]:
     """The canonical hashes of live (``settings``) and of a refold (``fresh``, into ``clickhouse_url``)."""
     live_states, fresh_states, *topics = asyncio.run(_read_topics(settings, fresh))
-    live_invoices, rebuilt_invoices, live_numbers, rebuilt_numbers = (records_hash(t) for t in topics)
+    live_invoices, rebuilt_invoices, live_numbers, rebuilt_numbers = topics
+    codec = codec_for(settings)
     return {
-        "live_state": state_hash(live_states),
-        "rebuilt_state": state_hash(fresh_states),
+        "live_state": values_state_hash(live_states, codec),
+        "rebuilt_state": values_state_hash(fresh_states, codec),
         "live_journal": journal_hash(settings.clickhouse_url, settings.clickhouse_cluster),
         "rebuilt_journal": journal_hash(clickhouse_url, settings.clickhouse_cluster),
         "live_call_log": call_log_hash(settings.clickhouse_url, settings.clickhouse_cluster),
@@ -179,21 +214,39 @@ def compare(settings: Settings, fresh: Settings, clickhouse_url: str) -> dict[st
 
 
 async def _read_topics(settings: Settings, fresh: Settings) -> list:
-    """Both accounts tables and the four invoice topics, read at once: on Tansu each read ends
-    after a quiet wait (streams/kafka/reader.py), which one after another was most of a compare."""
-    security = client_kwargs(settings)
+    """Both accounts tables (newest value per key) and the four invoice topics (their hashes),
+    read at once: on Tansu each read ends after a quiet wait (streams/kafka/reader.py), which one
+    after another was most of a compare."""
+    timeout = COMPARE_READ_TIMEOUT_S
     return list(await asyncio.gather(
-        read_account_states(settings), read_account_states(fresh),
-        *(read_topic(s.broker, topic, security=security) for s, topic in (
+        read_latest_values(settings, settings.accounts_changelog_topic(), timeout),
+        read_latest_values(fresh, fresh.accounts_changelog_topic(), timeout),
+        *(_topic_hash(s, topic, timeout) for s, topic in (
             (settings, settings.invoices_topic), (fresh, fresh.invoices_topic),
             (settings, settings.invoice_numbers_topic), (fresh, fresh.invoice_numbers_topic)))))
 
 
-def records_hash(records: list) -> str:
-    """Every distinct record value, byte for byte, in a canonical order. The invoice topics are
-    at-least-once: a replay after a crash may send a record again, identical, which counts once."""
-    values = sorted({r.value for r in records})
-    digest = hashlib.sha256()
-    for v in values:
-        digest.update(len(v).to_bytes(4, "big") + v)
-    return f"{len(values)}:{digest.hexdigest()}"
+async def _topic_hash(settings: Settings, topic: str, timeout_s: float) -> str:
+    """Every distinct record value of ``topic``, byte for byte, as one hash: read as fetched,
+    holding a digest (32 bytes) per distinct record, never the records."""
+    digests = set()
+    async with contextlib.aclosing(topic_batches(settings.broker, topic, timeout_s,
+                                                 security=client_kwargs(settings))) as batches:
+        async for batch in batches:
+            digests.update(_digest(r.value) for r in batch)
+    return _digests_hash(digests)
+
+
+def _digest(value: bytes) -> bytes:
+    """A record's value, as the invoice topics' hash holds it. They are at-least-once: a replay
+    after a crash may send a record again, identical, which counts once."""
+    return hashlib.sha256(len(value).to_bytes(4, "big") + value).digest()
+
+
+def _digests_hash(digests: set[bytes]) -> str:
+    """``<distinct records>:<SHA-256 over their digests in order>``: the same for any order and
+    any repeats of the same records; a digest (32 bytes) is all that is held of each."""
+    h = hashlib.sha256()
+    for d in sorted(digests):
+        h.update(d)
+    return f"{len(digests)}:{h.hexdigest()}"

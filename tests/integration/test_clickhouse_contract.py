@@ -229,6 +229,32 @@ def test_R32_R33_export_is_machine_readable_and_erasure_leaves_no_number_but_eve
         ch.close()
 
 
+def test_a_rebuilds_call_log_hash_is_computed_in_clickhouse_and_moves_with_any_row(clickhouse_url):
+    """``voiceledger rebuild`` compares call logs by ``table_hash``: ClickHouse sums two hashes of
+    every row (no row read into the command), so it must not depend on how rows were inserted
+    or repeated, and must move when one field of one row changes, or a row is added."""
+    from streams.ledger.selfcheck import CALL_LOG_HASHED, call_log_hash
+
+    calls = [row(str(n), f"a{n % 3}", 1_000 * n, start=T + n * 3_600) for n in range(1, 40)]
+    ch = connect(clickhouse_url)
+    try:
+        migrate(ch)
+        ch.insert("call_log", CALL_LOG_COLUMNS, calls[::-1])
+        before = call_log_hash(clickhouse_url, cluster_of(clickhouse_url))
+        ch.insert("call_log", CALL_LOG_COLUMNS, calls[:7])  # redelivered: FINAL keeps one of each
+        assert call_log_hash(clickhouse_url, cluster_of(clickhouse_url)) == before and before.startswith("39:")
+        changed = dict(zip(CALL_LOG_COLUMNS, row("5", "a2", 5_000, start=T + 5 * 3_600, revision=1)))
+        for column in ("callee", "charge_micros", "destination_prefix"):
+            assert column in CALL_LOG_HASHED
+        ch.insert("call_log", CALL_LOG_COLUMNS, [tuple({**changed, "callee": "12125550199"}.values())])
+        after = call_log_hash(clickhouse_url, cluster_of(clickhouse_url))
+        assert after != before and after.startswith("39:"), "one digit of one callee"
+        ch.insert("call_log", CALL_LOG_COLUMNS, [row("40", "a1", 1)])
+        assert call_log_hash(clickhouse_url, cluster_of(clickhouse_url)).startswith("40:")
+    finally:
+        ch.close()
+
+
 def test_R34_the_analysts_view_and_their_database_have_no_number_but_the_same_amounts(clickhouse_url):
     ch = connect(clickhouse_url)
     try:

@@ -68,3 +68,29 @@ def test_R10_a_rebuild_answers_no_switch_and_writes_only_outputs_of_its_own():
     assert shared == ["rates_topic", "settings_topic", "erasure_requests_topic"], \
         "every output topic its own; the events, rates, settings versions (and erasure requests, which no fold " \
         "reads or writes) are as live has them"
+
+
+def test_a_changelogs_newest_values_hash_as_their_decoded_states_do_one_at_a_time():
+    """``rebuild`` hashes the states as read (bytes per account), decoding one at a time: the
+    same hash as ``state_hash`` of the decoded table, with a state's maps in any order."""
+    from schemas.codec import EventCodec
+    from streams.ledger.selfcheck import values_state_hash
+
+    codec = EventCodec()
+    other = replace(BASE, account_id="acct-10", positions=dict(reversed(BASE.positions.items())))
+    states = {"acct-2": replace(BASE, account_id="acct-2"), "acct-10": other, "acct-1": BASE}
+    latest = {k.encode(): codec.encode_state(v) for k, v in states.items()}
+    assert values_state_hash(latest, codec) == state_hash(states, codec)
+    assert values_state_hash({**latest, b"acct-2": codec.encode_state(replace(BASE, account_id="acct-2",
+                                                                               calls_charged=9))}, codec) != \
+        state_hash(states, codec)
+
+
+def test_an_invoice_topics_hash_counts_each_distinct_record_once_in_any_order():
+    from streams.ledger.selfcheck import _digest, _digests_hash
+
+    records = [b"VL-1 2026-10", b"VL-2 2026-10", b"", b"VL-3"]
+    once = _digests_hash({_digest(v) for v in records})
+    assert once.startswith("4:") and once == _digests_hash({_digest(v) for v in records[::-1] + records[:2]})
+    assert _digests_hash({_digest(v) for v in [b"VL-1 2026-11", *records[1:]]}) != once
+    assert _digests_hash({_digest(v) for v in records[:3]}).startswith("3:")
