@@ -80,6 +80,11 @@ class Settings:
     dead_letter_topic: str = setting("voiceledger.dead-letter", check=checks.topic)
     ledger_entries_topic: str = setting("voiceledger.ledger.entries", check=checks.topic)
     calls_rated_topic: str = setting("voiceledger.calls.rated", check=checks.topic)
+    # The two feeds above are for consumers downstream (finance's ledger, analytics). Off, the
+    # worker writes neither, and spares itself and the broker a record per call: a rebuild's
+    # workers, whose feeds nothing reads (streams/ledger/selfcheck.py), or a deployment without
+    # such consumers. The journal and the call log in ClickHouse are written either way.
+    publish_feeds: bool = setting(True)
     # Lifecycle transitions (AccountStatusChanged), keyed by account, for switches to block numbers.
     account_status_topic: str = setting("voiceledger.account.status", check=checks.topic)
     # Issued invoices (InvoiceIssued), keyed by account: the monthly close and final invoices.

@@ -159,8 +159,11 @@ def refold_settings(settings: Settings, new_app_id: str, clickhouse_url: str) ->
     """A worker's settings for folding the same events log under ``new_app_id``: its own outputs,
     its own ClickHouse database, no metrics port, large batches, and no authorization endpoint:
     switches must never be answered from states being rebuilt (nor a rebuild hold the live
-    workers' port), and feeding the endpoint's process would cost the refold its time."""
+    workers' port), and feeding the endpoint's process would cost the refold its time. Nor the
+    downstream feeds (ledger.entries, calls.rated): nothing reads a rebuild's, and they cost a
+    record per call to write and to store; the journal and call log it compares are in ClickHouse."""
     return replace(settings, app_id=new_app_id, clickhouse_url=clickhouse_url, metrics_port=0, authorization_port=0,
+                   publish_feeds=False,
                    batch_messages_max=max(settings.batch_messages_max, REFOLD_BATCH_MESSAGES),
                    dead_letter_topic=f"{new_app_id}.dead-letter",
                    ledger_entries_topic=f"{new_app_id}.ledger.entries",

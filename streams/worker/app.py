@@ -176,7 +176,8 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None, epochs:
     sender = TopicSender(output_topics(app, settings))
     accounts, numbering_table = _tables(app, settings)
     writer = ClickHouseWriter(settings.clickhouse_url, clickhouse, settings.clickhouse_cluster)
-    processor = BatchProcessor(codec, fold_settings_from(settings), settings.partitions, opener_for(settings))
+    processor = BatchProcessor(codec, fold_settings_from(settings), settings.partitions, opener_for(settings),
+                               settings.publish_feeds)
     # Asked of each state once: the processor's settings as they are then (a published rate
     # card replaces them, and changes neither a policy nor R18's threshold).
     states = AccountStates(accounts, codec, lambda state: tick_quiet_until(state, processor.settings))

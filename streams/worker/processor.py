@@ -148,9 +148,12 @@ class _BatchWork:
 
 class BatchProcessor:
     def __init__(self, codec: EventCodec, settings: FoldSettings, partitions: int,
-                 opener: Opener | None = None) -> None:
+                 opener: Opener | None = None, feeds: bool = True) -> None:
         assert partitions > 0
         self.codec = codec
+        # The ledger.entries and calls.rated feeds (setting publish_feeds): off in a rebuild,
+        # whose feeds nothing reads; a CallRated record and two envelopes a call saved.
+        self.feeds = feeds
         # Opens sealed caller and callee for the call log (R32 crypto-shredding); without one a
         # sealed CDR is dead-lettered, never written to ClickHouse as a token.
         self.opener = opener
@@ -404,7 +407,8 @@ class BatchProcessor:
             if opened is not None and opened[1] is None:  # erased: as subscriber erase leaves it
                 opened = (opened[0], anonymised_callee(rated.destination_prefix, sealed_length(event.callee)))
             result.call_rows.append(call_log_row(event, rated, msg.partition, msg.offset, item.index, opened))
-            work.rated_by_partition.setdefault(msg.partition, []).append(call_rated(event, rated))
+            if self.feeds:
+                work.rated_by_partition.setdefault(msg.partition, []).append(call_rated(event, rated))
         elif isinstance(event, SubscriberErasureRequested):
             result.erased.append(account_id)
             if self.opener is not None:
@@ -416,14 +420,16 @@ class BatchProcessor:
             result.dispute_rows.append(resolved_row(event))
         if outcome.entry is not None:
             result.journal_rows.extend(journal_rows(outcome.entry))
-            work.entries_by_partition.setdefault(msg.partition, []).append(outcome.entry)
+            if self.feeds:
+                work.entries_by_partition.setdefault(msg.partition, []).append(outcome.entry)
         if outcome.derived or outcome.notices:  # rare for a call or a payment: no call for nothing
             self._lifecycle_effects(work, outcome, msg.partition, msg.offset)
 
     def _lifecycle_effects(self, work: _BatchWork, outcome: Applied | Decided, partition: int, offset: int) -> None:
         for entry in outcome.derived:
             work.result.journal_rows.extend(journal_rows(entry))
-            work.entries_by_partition.setdefault(partition, []).append(entry)
+            if self.feeds:
+                work.entries_by_partition.setdefault(partition, []).append(entry)
         for change in outcome.notices:
             self._notice(work.result, partition, offset, change, work.numbering)
 

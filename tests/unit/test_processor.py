@@ -63,6 +63,24 @@ def test_envelope_applies_each_record_and_bad_input_is_dead_lettered():
     assert again.call_rows == [] and again.counts["redelivered"] == 4
 
 
+def test_without_feeds_a_batch_writes_the_same_states_journal_and_call_log_and_no_feed_record():
+    """``publish_feeds`` off (a rebuild's workers): no ledger.entries or calls.rated record, and
+    everything the rebuild compares exactly as with them."""
+    acct = "acct-1"
+    p = partition_for(acct, 4)
+    calls = [CallDetailRecord(f"e{n}", "c", f"k{n}", acct, "1555", "12125550100", T0 + n, T0 + 1000 + n,
+                              T0 + 62_000 + n, Disposition.ANSWERED) for n in range(5)]
+    messages = [msg(codec.encode(AccountOpened("o", acct, T0, "USD", "b", "prepaid", ())), p, 0),
+                msg(codec.encode_cdr_batch(calls), p, 1)]
+    fed = proc.process(messages, {}.get)
+    quiet = BatchProcessor(codec, FoldSettings(rate_cards=(CARD,)), partitions=4, feeds=False).process(messages, {}.get)
+    assert len(fed.entries) == 1 and len(fed.rated_calls) == 1, "with feeds: one envelope of each"
+    assert quiet.entries == [] and quiet.rated_calls == []
+    assert (quiet.states, quiet.call_rows, quiet.journal_rows, quiet.invoices) == (
+        fed.states, fed.call_rows, fed.journal_rows, fed.invoices)
+    assert len(quiet.journal_rows) == 10, "five calls, two postings each"
+
+
 def test_R12_a_tick_reaches_every_account_of_its_partition_in_state_and_in_the_batch_once():
     from projections.events import AccountStatus, PeriodTicked, TickKind
 

@@ -63,6 +63,7 @@ def test_R10_a_rebuild_answers_no_switch_and_writes_only_outputs_of_its_own():
     live = replace(Settings(), authorization_port=8081, metrics_port=9464)
     fresh = refold_settings(live, "voiceledger-rebuild", "clickhouse://127.0.0.1:9000/rebuild")
     assert (fresh.authorization_port, fresh.metrics_port) == (0, 0), "no authorizations from states being rebuilt"
+    assert live.publish_feeds and not fresh.publish_feeds, "no feed nothing reads"
     topics = [f.name for f in fields(Settings) if f.name.endswith("_topic") and f.name != "events_topic"]
     shared = [t for t in topics if getattr(fresh, t) == getattr(live, t)]
     assert shared == ["rates_topic", "settings_topic", "erasure_requests_topic"], \
