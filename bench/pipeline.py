@@ -67,6 +67,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--rebuild", action="store_true", help="then rebuild from the log, timed")
     p.add_argument("--rebuild-workers", type=within(1, 16), default=1,
                    help="worker processes of the rebuild (voiceledger rebuild --workers)")
+    p.add_argument("--rebuild-feeds", action="store_true",
+                   help="the rebuild's workers write ledger.entries and calls.rated, as rebuilds did before "
+                        "publish_feeds: what leaving them out gives")
     p.add_argument("--restart", action="store_true", help="then start one worker again and time how long it takes "
                    "to fold a tick: the accounts changelog's recovery, which a restart waits for")
     p.add_argument("--hourly-ticks", action="store_true", help="each hour's events, then that hour's tick on every "
@@ -133,7 +136,8 @@ def wait_until_drained(settings: Settings, offsets: dict[int, int], workers: lis
         time.sleep(0.05)
 
 
-def timed_rebuild(settings: Settings, server: ClickHouseServer, events: int, tmp: Path, workers: int = 1) -> dict:
+def timed_rebuild(settings: Settings, server: ClickHouseServer, events: int, tmp: Path, workers: int = 1,
+                  feeds: bool = False) -> dict:
     """``voiceledger rebuild`` of the log just folded, as ``selfcheck.refold`` then ``compare`` run
     it, timed in parts: all in (the worker's start, the fold, the hashes: what an operator waits
     for), the fold (start to last commit), its steady rate (first commit to last, as the
@@ -144,7 +148,7 @@ def timed_rebuild(settings: Settings, server: ClickHouseServer, events: int, tmp
 
     url = server.url.rsplit("/", 1)[0] + "/bench_rebuild"
     target = asyncio.run(committed_offsets(settings))
-    fresh = refold_settings(settings, "bench-rebuild", url)
+    fresh = replace(refold_settings(settings, "bench-rebuild", url), publish_feeds=feeds)
     t0 = time.perf_counter()
     logs = [tmp / f"rebuild-{n}.log" for n in range(workers)]
     running = [start_worker(fresh, log) for log in logs]
@@ -165,7 +169,7 @@ def timed_rebuild(settings: Settings, server: ClickHouseServer, events: int, tmp
     return {"events": events, "seconds": round(t2 - t0, 2), "fold_seconds": round(t1 - t0, 2),
             "hash_seconds": round(t2 - t1, 2), "events_per_s": round(all_in),
             "events_per_s_fold_only": round(fold_rate), "events_per_s_fold_steady": round(steady),
-            "worker_startup_s": round(startup, 2), "workers": workers,
+            "worker_startup_s": round(startup, 2), "workers": workers, "feeds": feeds,
             "events_per_s_to_calibration": ratio(all_in, calibration()), "equals_live": same,
             "minutes_for_10m_events_fold_only": round((startup + 10_000_000 / steady) / 60, 1)}
 
@@ -237,7 +241,8 @@ def main() -> None:
             finally:
                 for worker in workers:
                     stop_worker(worker)
-            rebuilt = timed_rebuild(settings, server, len(events), tmp, args.rebuild_workers) if args.rebuild else None
+            rebuilt = (timed_rebuild(settings, server, len(events), tmp, args.rebuild_workers, args.rebuild_feeds)
+                       if args.rebuild else None)
             restarted = timed_restart(settings, tmp) if args.restart else None
         finally:
             if server:

@@ -63,7 +63,7 @@ def test_R19_R20_R32_R33_the_customer_portal_and_the_operator_console_in_headles
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
             page = browser.new_page(viewport={"width": 1100, "height": 800}, accept_downloads=True)
             _customer(page, base, url, lived.months, out)
-            _disputes(page, base, out)
+            _disputes(page, settings, base, out, tmp_path)
             _erasure(page, base, out)
             _console(browser.new_page(viewport={"width": 1100, "height": 800}), base, out)
             _in_french(browser.new_page(viewport={"width": 1100, "height": 800}), settings, tmp_path, out)
@@ -145,7 +145,11 @@ def _calls_by_month(page, base: str, months: list[str], out: Path) -> None:  # n
     assert [(r["start"][:7], r["callee"]) for r in rows] == [(months[1], "+12125550100")]
 
 
-def _disputes(page, base: str, out: Path) -> None:  # noqa: ANN001 - a Playwright page
+def _disputes(page, settings, base: str, out: Path, tmp_path: Path) -> None:  # noqa: ANN001 - a page, Settings
+    """R19: a dispute opened on the portal; once folded, the customer reads it with their words
+    (sealed on the log, R32, and opened by the worker); one of an old invoice is refused."""
+    from concurrent.futures import ThreadPoolExecutor
+
     invoices = call(base, "GET", f"/v1/accounts/{ACCOUNT}/invoices")[1]["invoices"]
     fresh = next(i for i in invoices if i["total_micros"] > 0 and i["disputable_until"] > _now_iso())
     old = next(i for i in invoices if i["disputable_until"] < _now_iso())
@@ -158,7 +162,13 @@ def _disputes(page, base: str, out: Path) -> None:  # noqa: ANN001 - a Playwrigh
     page.click("#dispute button")
     assert page.inner_text("h1") == "Dispute received", page.inner_text("main")
     page.screenshot(path=str(out / "portal-dispute-opened.png"), full_page=True)
+    with ThreadPoolExecutor(1) as aside:  # its asyncio off this thread, where Playwright's loop runs
+        assert aside.submit(lambda: run_worker_to_end(settings, log_events(settings)[1],
+                                                      tmp_path / "dispute-worker.log")).result() == 0
     page.goto(f"{base}/portal/disputes")
+    mine = page.locator("#my-disputes tr[data-dispute]")
+    assert mine.count() == 1 and "This call was not made from my line." in mine.inner_text(), mine.inner_text()
+    assert mine.locator(".decision").inner_text() == "Open"
     page.select_option("#invoice", old["reference"])
     page.fill("#amount", "0.01")
     page.click("#dispute button")
@@ -381,13 +391,16 @@ def _in_their_own_language(page, base: str, settings, tmp_path: Path, out: Path)
 
 
 def _a_dispute_decided_from_the_console(page, base: str, out: Path) -> None:  # noqa: ANN001 - a Playwright page
-    """R19: the dispute the customer opened on the portal waits in the console's queue with their
-    reason; a forged form is refused; the operator decides it for the customer."""
+    """R19: the dispute the customer opened on the portal waits in the console's queue, without
+    their reason since they erased their data; a forged form is refused; the operator decides it
+    for the customer."""
     page.goto(f"{base}/console/erasure-requests")  # signed in by the erasure's review, before
     page.click("#disputes-link")
     row = page.locator("#open-disputes tr[data-dispute]")
     assert row.count() == 1 and ACCOUNT in row.inner_text(), page.inner_text("main")
-    assert row.locator(".reason").inner_text() == "This call was not made from my line."
+    # R32: the customer erased their personal data after opening it (``_erasure``): their words are
+    # gone from the queue too, the dispute and its amount are not.
+    assert row.locator(".reason").inner_text() == "—", "the customer's words, emptied by their erasure"
     page.screenshot(path=str(out / "console-disputes.png"), full_page=True)
     row.locator("input[name=dispute_id]").evaluate("input => input.value = 'dispute:forged'")
     row.locator("button").click()
