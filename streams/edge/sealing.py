@@ -3,9 +3,10 @@
 
 Why: the event log is append-only and kept for rebuilds, so a subscriber's erasure cannot
 rewrite it. Instead the personal fields of events (a CDR's caller and callee, the numbers of
-``AccountOpened``, who is invoiced, a dispute's reason in the customer's words) are sealed at the edge (``voiceledger ingest``, ``produce_events``) with a
-key of the subscriber's own, and erasure deletes the key: every copy in the events topic, in
-the accounts changelog, on the status topic and in dead letters becomes unreadable at once.
+``AccountOpened``, who is invoiced, a dispute's reason in the customer's words) are sealed at
+the edge (``voiceledger ingest``, ``produce_events``) with a key of the subscriber's own, and
+erasure deletes the key: every copy in the events topic, in the accounts changelog, on the
+status topic and in dead letters becomes unreadable at once.
 
 A sealed value is the text ``vlseal1:<key id>:<base64(ciphertext | tag)>``, AES-256-GCM-SIV
 (RFC 8452) with the account id as associated data (a token copied into another account's

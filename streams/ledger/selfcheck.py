@@ -80,7 +80,8 @@ def write_verify_metrics(path: Path, differences: int) -> None:
     tmp.replace(path)
 
 
-JOURNAL_HASHED = ("entry_id", "line", "account_id", "kind", "occurred_at", "currency", "ledger_account", "amount_micros")
+JOURNAL_HASHED = ("entry_id", "line", "account_id", "kind", "occurred_at", "currency", "ledger_account",
+                  "amount_micros")
 # Every call-log row's content, not its insert version. After an erasure the live rows were
 # anonymised in place and a rebuild writes them anonymised (R32): the two must agree.
 CALL_LOG_HASHED = ("call_key", "account_id", "event_id", "caller", "callee", "start_at", "end_at", "disposition",

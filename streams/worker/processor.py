@@ -194,8 +194,9 @@ class BatchProcessor:
 
     def _open(self, event: AccountEvent) -> tuple[str, str | None] | None:
         """A sealed CDR's (caller, callee), callee None if the subscriber was erased; a dispute's
-        (reason, None), the reason empty if they were; None for anything not sealed. Raises ``SealError`` for a sealed value this worker cannot open,
-        which would otherwise reach ClickHouse as a token (a key store not shared with the edge)."""
+        (reason, None), the reason empty if they were; None for anything not sealed. Raises
+        ``SealError`` for a sealed value this worker cannot open, which would otherwise reach
+        ClickHouse as a token (a key store not shared with the edge)."""
         if isinstance(event, CallDetailRecord):
             if not event.callee.startswith(SEALED_PREFIX):  # is_sealed, inline: once per CDR
                 return None

@@ -16,6 +16,7 @@ import sys
 import time
 from dataclasses import fields
 from pathlib import Path
+from typing import NoReturn
 
 from streams.config.settings import Settings
 from streams.kafka.admin import committed_lag, committed_offsets
@@ -94,7 +95,6 @@ def supervise_until_committed(settings: Settings, workers: list[subprocess.Popen
             _give_up(settings, workers, next_offsets, f"nothing committed for {stall_s:.0f} s")
         time.sleep(0.5)
     _give_up(settings, workers, next_offsets, f"not all messages committed within {timeout_s} s")
-    raise AssertionError("unreachable")  # _give_up raises
 
 
 def _progress(done: int, total: int, elapsed_s: float) -> str:
@@ -118,7 +118,7 @@ def _restart_or_raise(settings: Settings, workers: list[subprocess.Popen], n: in
     raise WorkerError(f"worker exited early with code {worker.returncode}")
 
 
-def _give_up(settings: Settings, workers: list[subprocess.Popen], next_offsets: dict[int, int], why: str) -> None:
+def _give_up(settings: Settings, workers: list[subprocess.Popen], next_offsets: dict[int, int], why: str) -> NoReturn:
     # The caller holds the first workers only; a restarted one must not outlive this failure.
     for worker in workers:
         stop_worker(worker)

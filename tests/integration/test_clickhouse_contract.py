@@ -194,8 +194,9 @@ def test_R32_R33_export_is_machine_readable_and_erasure_leaves_no_number_but_eve
         ch.insert("journal", JOURNAL_COLUMNS, [("c:c/m0", 0, "acct-1", "usage", T, "USD", "customer:acct-1", 10_000),
                                                ("c:c/m0", 1, "acct-1", "usage", T, "USD", "revenue:usage:domestic",
                                                 -10_000)])
-        ch.insert("disputes", DISPUTE_COLUMNS, [("acct-1", "d1", "opened", "inv-1", 5_000, "USD", "Ann's line", "", 0, T),
-                                                ("acct-2", "d2", "opened", "inv-2", 7_000, "USD", "Bob's line", "", 0, T)])
+        ch.insert("disputes", DISPUTE_COLUMNS, [
+            ("acct-1", "d1", "opened", "inv-1", 5_000, "USD", "Ann's line", "", 0, T),
+            ("acct-2", "d2", "opened", "inv-2", 7_000, "USD", "Bob's line", "", 0, T)])
         counts = export(ch, "acct-1", tmp_path / "export")
         assert counts == {"calls": 3, "journal": 2, "invoices": 0, "invoice_lines": 0, "disputes": 1}
         disputes = json_module.loads((tmp_path / "export" / "acct-1-disputes.json").read_text())["disputes"]
