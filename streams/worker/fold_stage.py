@@ -93,9 +93,19 @@ def plan_for(result: BatchResult, settings: Settings) -> CommitPlan:
                  ("accounts", ACCOUNT_COLUMNS, [account_row(s) for _, s in result.encoded_states.values()])],
         # R32: an erasure folded here anonymises the subscriber's rows once more, after every
         # row of theirs this part inserted (one opened in the moment the key went).
-        mutations=tuple(m for a in result.erased for m in anonymise_mutations(a)),
+        mutations=tuple(m for a in result.erased for m in anonymise_mutations(a, disputes=_may_hold_words(result, a))),
         states=[(account_id.encode(), raw) for account_id, (raw, _) in result.encoded_states.items()],
     )
+
+
+def _may_hold_words(result: BatchResult, account_id: str) -> bool:
+    """Whether the disputes table may hold an erased account's words that the erasure command's
+    own mutation missed: a dispute of theirs this part wrote, or one still open, opened with a
+    key cached in the moments before it went. Else no mutation is sent (anonymise_mutations)."""
+    if any(row[0] == account_id for row in result.dispute_rows):
+        return True
+    encoded = result.encoded_states.get(account_id)
+    return encoded is not None and bool(encoded[1].billing.open_disputes)
 
 
 def refusal_dead_letter(settings: Settings, codec: EventCodec, refusal: Refusal) -> tuple[bytes, bytes]:

@@ -292,14 +292,21 @@ def test_R32_a_folded_erasure_asks_for_the_call_log_to_be_anonymised_once_more_a
     assert processor.opener.open(ACCT, sealed[1].callee) is None
     assert _process(processor, sealed, states).erased == []  # redelivered
     assert all(clause.endswith("WHERE account_id = 'o\\'brien'") for _, clause in anonymise_mutations("o'brien"))
+    # No dispute of theirs: no mutation of the disputes table (one over nothing can stay pending).
+    from streams.config.settings import Settings
+    from streams.worker.fold_stage import plan_for
+    assert [t for t, _ in plan_for(first, Settings()).mutations] == ["call_log"]
+    assert anonymise_mutations("a", calls=False, disputes=False) == ()
 
 
 def test_R32_a_disputes_reason_is_sealed_on_the_log_opened_for_the_queue_and_empty_after_erasure(keys):
     """The customer's words are personal (R32): the log keeps them sealed, the worker writes them
     opened to the disputes table, and a rebuild after the erasure writes them empty, as
     ``subscriber erase`` leaves the table; the dispute, its amount and its invoice stay."""
-    from projections.events import DisputeOpened, PeriodTicked, TickKind
+    from projections.events import DisputeOpened, PeriodTicked, SubscriberErasureRequested, TickKind
     from streams.clickhouse.disputes import DISPUTE_COLUMNS
+    from streams.config.settings import Settings
+    from streams.worker.fold_stage import plan_for
     from streams.clickhouse.privacy import anonymise_mutations
 
     sealer, settings = Sealer(keys, 6), FoldSettings(rate_cards=(CARD,))
@@ -313,6 +320,10 @@ def test_R32_a_disputes_reason_is_sealed_on_the_log_opened_for_the_queue_and_emp
     assert is_sealed(dispute.reason) and b"Smit" not in codec.encode(dispute)
     live = _process(BatchProcessor(codec, settings, 4, Opener(keys)), first + [dispute], {}).dispute_rows
     assert [dict(zip(DISPUTE_COLUMNS, r))["reason"] for r in live] == [words]
+    # Its erasure folded: the worker empties the words once more (its dispute is open).
+    erasure = SubscriberErasureRequested("erase:1", ACCT, november + 2, "dsar-1")
+    folded = _process(BatchProcessor(codec, settings, 4, Opener(keys)), first + [dispute, erasure], {})
+    assert [t for t, _ in plan_for(folded, Settings()).mutations] == ["call_log", "disputes"]
     keys.erase(ACCT)
     rebuilt = _process(BatchProcessor(codec, settings, 4, Opener(keys)), first + [dispute], {}).dispute_rows
     assert [dict(zip(DISPUTE_COLUMNS, r)) for r in rebuilt] == [{**dict(zip(DISPUTE_COLUMNS, live[0])), "reason": ""}]
