@@ -216,6 +216,10 @@ class Settings:
     # prefixes may be no longer). Off: the edge puts numbers on the log in clear.
     seal_personal_data: bool = setting(True)
     subscriber_keys_dir: str = setting(".voiceledger/subscriber-keys", check=checks.directory)
+    # A worker opens sealed CDRs in a process beside it, on another core, while it decodes and
+    # routes the batch (streams/worker/opening.py, issue 22). Off: it opens them itself, as on a
+    # machine with one core, where the process would only take turns with the worker.
+    open_sealed_beside_fold: bool = setting(True)
     # Where a worker writes what it needs locally (Faust's data directory): a writable volume in
     # an image or a unit, never the install directory.
     data_dir: str = setting(".voiceledger", check=checks.directory)

@@ -91,6 +91,11 @@ CDRS_RECEIVED = Counter(
     "CDRs posted to the receiver (voiceledger receive), by outcome: produced, rejected (dead-lettered), b_leg "
     "(billed on its A leg), unavailable (the broker did not take it: 503), too_large",
     ["outcome"])
+SEALED_CDRS_OPENED = Counter(
+    "voiceledger_sealed_cdrs_opened_total",
+    "Sealed CDRs whose numbers were opened for the call log, by where: process (the opening process beside the "
+    "worker, open_sealed_beside_fold) or worker (itself: the setting off, or a chunk whose opening was not back yet)",
+    ["by"])
 AVRO_KERNEL_COMPILED = Gauge(
     "voiceledger_avro_kernel_compiled",
     "1: the compiled Avro kernel is built (schemas/avro_kernel.pyx); 0: fastavro reads and writes everything, the same "

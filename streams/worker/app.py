@@ -42,6 +42,7 @@ from streams.worker.exits import exit_for_replay, run_batches
 from streams.worker.fold_stage import FoldStage
 from streams.worker.in_order import InOrderGuard
 from streams.worker.numbering import NUMBERING_BATCH_MAX, NUMBERING_TABLE, NumberingStage
+from streams.worker.opening import OpeningProcess
 from streams.worker.processor import BatchProcessor
 from streams.worker.rate_feed import RateFeed
 from streams.worker.state_cache import AccountStates
@@ -63,6 +64,7 @@ class Worker:
     health: Callable[[], tuple[bool, str]]
     ready: Callable[[], tuple[bool, str]]
     authorization: AuthorizationProcess | None
+    opening: OpeningProcess | None = None  # opens sealed CDRs beside the fold (open_sealed_beside_fold)
 
 
 def faust_app(settings: Settings) -> faust.App:
@@ -176,8 +178,9 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None, epochs:
     sender = TopicSender(output_topics(app, settings))
     accounts, numbering_table = _tables(app, settings)
     writer = ClickHouseWriter(settings.clickhouse_url, clickhouse, settings.clickhouse_cluster)
+    opening = OpeningProcess(settings.subscriber_keys_dir) if settings.open_sealed_beside_fold else None
     processor = BatchProcessor(codec, fold_settings_from(settings), settings.partitions, opener_for(settings),
-                               settings.publish_feeds)
+                               settings.publish_feeds, opening)
     # Asked of each state once: the processor's settings as they are then (a published rate
     # card replaces them, and changes neither a policy nor R18's threshold).
     states = AccountStates(accounts, codec, lambda state: tick_quiet_until(state, processor.settings))
@@ -233,4 +236,4 @@ def create_app(settings: Settings, clickhouse: ClickHouse | None = None, epochs:
         await rate_feed.stop()
         await writer.close()
 
-    return Worker(app, accounts, watchdog.health, watchdog.ready, authorization)
+    return Worker(app, accounts, watchdog.health, watchdog.ready, authorization, opening)

@@ -10,7 +10,8 @@ folded as usual, each half starting from the states the half before it left.
 Only the fold and the encoding of its states are retried this way. They are deterministic: the
 same record fails the same way on a replay and on a rebuild, so the dead letter is the same and
 the rebuild still equals the live state. Writes are not: a broker or ClickHouse that fails is the
-world's fault, not the record's, and the worker exits for a replay (``streams/worker/exits.py``).
+world's fault, not the record's, and the worker exits for a replay (``streams/worker/exits.py``);
+so does a failure of the process that opens sealed numbers (``OpeningFailed``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Callable, Iterable
 
 from projections.account import AccountState
 from schemas.codec import EventCodec
+from streams.worker.opening import OpeningFailed
 from streams.worker.processor import BatchProcessor, BatchResult, InMessage
 
 log = logging.getLogger("voiceledger.worker")
@@ -69,6 +71,8 @@ def _fold(part: _Part, messages: list[InMessage]) -> None:
     try:
         part.keep(part.attempt(messages))
         return
+    except OpeningFailed:  # the opening process, not a record: the worker ends for a replay
+        raise
     except Exception as exc:  # noqa: BLE001 - any failure of the fold is narrowed down below
         if len(messages) == 1:
             _fold_one(part, messages[0], exc)
@@ -91,6 +95,8 @@ def _fold_one(part: _Part, msg: InMessage, exc: Exception) -> None:
         single = InMessage(msg.topic, msg.partition, msg.offset, msg.timestamp_ms, part.codec.encode(event), index)
         try:
             part.keep(part.attempt([single]))
+        except OpeningFailed:
+            raise
         except Exception as event_exc:  # noqa: BLE001 - this event is the record that fails
             _unprocessable(part, single, index, event_exc, single.value or b"")
 

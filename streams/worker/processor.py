@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field, fields
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from streams.kafka.partitioning import partition_for
 from streams.kafka.producer import ENVELOPE_CDRS_MAX
@@ -42,6 +42,7 @@ from streams.clickhouse.disputes import opened_row, resolved_row
 from streams.clickhouse.journal import journal_rows
 from streams.edge.sealing import Opener, SealError, anonymised_callee, sealed_length
 from streams.observe import metrics
+from streams.worker.opening import OpeningProcess
 
 
 PARTITION_CACHE_MAX = 1_000_000  # accounts whose partition is remembered (~100 MB at most)
@@ -148,7 +149,7 @@ class _BatchWork:
 
 class BatchProcessor:
     def __init__(self, codec: EventCodec, settings: FoldSettings, partitions: int,
-                 opener: Opener | None = None, feeds: bool = True) -> None:
+                 opener: Opener | None = None, feeds: bool = True, opening: OpeningProcess | None = None) -> None:
         assert partitions > 0
         self.codec = codec
         # The ledger.entries and calls.rated feeds (setting publish_feeds): off in a rebuild,
@@ -157,6 +158,10 @@ class BatchProcessor:
         # Opens sealed caller and callee for the call log (R32 crypto-shredding); without one a
         # sealed CDR is dead-lettered, never written to ClickHouse as a token.
         self.opener = opener
+        # Opens sealed CDRs in a process beside this one, while the batch decodes and is routed
+        # (setting open_sealed_beside_fold); the opener above still opens the rare others.
+        self.opening = opening
+        assert opening is None or opener is not None, "it opens what the opening process has not yet"
         self.settings = settings
         self.partitions = partitions
         # murmur2 in pure Python costs ~3 us; accounts repeat, so remember each one's partition.
@@ -215,6 +220,13 @@ class BatchProcessor:
             # R32: the disputes table shows the customer's words; none once they were erased.
             return self.opener.open(event.account_id, event.reason) or "", None
         return None
+
+    @staticmethod
+    def _opened(opening: tuple[str, str | None] | str) -> tuple[str, str | None]:
+        """What the opening process gave for a sealed CDR, as ``_open`` gives it."""
+        if type(opening) is str:
+            raise SealError(opening)
+        return opening  # type: ignore[return-value]
 
     @staticmethod
     def _publish_metrics(result: BatchResult, consumed: Counter, applied: Counter,
@@ -290,8 +302,9 @@ class BatchProcessor:
         work = _BatchWork()
         if self.opener is not None:
             self.opener.refresh()  # cached keys expire (an erasure folded below drops its key at once)
-        for msg in messages:
-            self._route(work, msg, ticked_accounts)
+        unpacked, openings = self._unpacked(messages)
+        for msg, got in zip(messages, unpacked):
+            self._route(work, msg, got, ticked_accounts, openings)
         for account_id in work.fold_order():
             items = work.by_account[account_id]
             state = load_state(account_id)
@@ -307,32 +320,47 @@ class BatchProcessor:
         self._envelopes(work)
         return work.result
 
-    def _decode(self, result: BatchResult, msg: InMessage) -> tuple[list[AccountEvent], bool]:
-        """A message's events and whether it is an envelope; none (dead-lettered) for a message
-        that is not a bounded voiceledger event."""
+    def _unpack(self, msg: InMessage) -> tuple[list[AccountEvent], bool] | tuple[str, str]:
+        """A message's (events, whether it is an envelope); (code, reason) for one that is not a
+        bounded voiceledger event, which ``_route`` dead-letters in its place among the others."""
         if msg.value is None:
-            self._dead_letter(result, msg, 0, "tombstone", "a message with no value (a tombstone)", b"")
-            return [], False
+            return "tombstone", "a message with no value (a tombstone)"
         if len(msg.value) > MESSAGE_BYTES_MAX:  # refused before it is decoded: decoding blocks the loop
-            self._dead_letter(result, msg, 0, "message_too_large", f"{len(msg.value)} bytes, at most "
-                              f"{MESSAGE_BYTES_MAX}", msg.value)
-            return [], False
+            return "message_too_large", f"{len(msg.value)} bytes, at most {MESSAGE_BYTES_MAX}"
         try:
             events, enveloped = self.codec.decode_message(msg.value)
         except DecodeError as exc:
-            self._dead_letter(result, msg, 0, exc.code, str(exc), msg.value)
-            return [], False
+            return exc.code, str(exc)
         if len(events) > ENVELOPE_RECORDS_MAX:
-            self._dead_letter(result, msg, 0, "envelope_too_large", f"{len(events)} records, at most "
-                              f"{ENVELOPE_RECORDS_MAX}", msg.value)
-            return [], False
+            return "envelope_too_large", f"{len(events)} records, at most {ENVELOPE_RECORDS_MAX}"
         return events, enveloped
 
-    def _route(self, work: _BatchWork, msg: InMessage, ticked_accounts: Callable[[int], Iterable[str]]) -> None:
-        """Decode one message and put each of its events in its account's list (a tick in every
-        account's of its partition); what cannot be routed is dead-lettered."""
+    def _unpacked(self, messages: list[InMessage]) -> tuple[list, Iterator | None]:
+        """Each message unpacked, and the openings of their sealed CDRs in order: from the
+        opening process, which opens each chunk while the next messages decode and the batch is
+        routed (``streams/worker/opening.py``); None when this processor opens them all itself."""
+        if self.opening is None:
+            return [self._unpack(msg) for msg in messages], None
+        unpacked: list = []
+
+        def events() -> Iterator[list[AccountEvent]]:
+            for msg in messages:
+                unpacked.append(got := self._unpack(msg))
+                if type(got[0]) is list:
+                    yield got[0]
+        openings = self.opening.open_calls(events())
+        return unpacked, openings
+
+    def _route(self, work: _BatchWork, msg: InMessage, unpacked: tuple, ticked_accounts: Callable[[int], Iterable[str]],
+               openings: Iterator | None) -> None:
+        """Put each event of one unpacked message in its account's list (a tick in every
+        account's of its partition); what cannot be routed is dead-lettered. ``openings``: the
+        sealed CDRs' openings in order, each taken whether or not its CDR is routed."""
         result = work.result
-        events, enveloped = self._decode(result, msg)
+        events, enveloped = unpacked
+        if type(events) is not list:  # (code, reason): not a bounded voiceledger event
+            self._dead_letter(result, msg, 0, events, enveloped, msg.value or b"")
+            return
         source = f"{msg.topic}/{msg.partition}"
         for kind, n in Counter(map(type, events)).items():  # counted per message: an envelope is one kind
             work.consumed[(msg.topic, kind.__name__)] += n
@@ -342,6 +370,10 @@ class BatchProcessor:
         by_account, origins, parties, met = work.by_account, work.origin, work.parties, work.met
         offset, log_time_ms = msg.offset, msg.timestamp_ms
         for index, event in enumerate(events, start=msg.first_index):
+            # None: not a sealed CDR (opening.sealed_call, inline: once per event), or its chunk
+            # is not back from the opening process yet
+            opening = (next(openings) if openings is not None and isinstance(event, CallDetailRecord)
+                       and event.callee.startswith(SEALED_PREFIX) else None)
             try:
                 check_bounds(event)
             except InvalidEvent as exc:
@@ -360,7 +392,7 @@ class BatchProcessor:
                                   self.codec.encode(event) if enveloped else msg.value, account_id)
                 continue
             try:
-                opened = self._open(event)
+                opened = self._open(event) if opening is None else self._opened(opening)
             except SealError as exc:
                 self._dead_letter(result, msg, index, "sealed_unreadable", str(exc),
                                   self.codec.encode(event) if enveloped else msg.value, account_id)
@@ -414,6 +446,8 @@ class BatchProcessor:
             result.erased.append(account_id)
             if self.opener is not None:
                 self.opener.forget(account_id)
+            if self.opening is not None:
+                self.opening.forget(account_id)
         elif isinstance(event, DisputeOpened):
             opened = work.parties.get(id(item))
             result.dispute_rows.append(opened_row(event, event.reason if opened is None else opened[0]))

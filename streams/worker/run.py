@@ -53,6 +53,8 @@ def run_worker(settings: Settings) -> None:
         OpsServer(settings.metrics_port, worker.health, worker.ready, settings.http_bind_host).start()
     if worker.authorization is not None:
         worker.authorization.start()  # its own process: R10 answers while batches fold (streams/authorization/)
+    if worker.opening is not None:
+        worker.opening.start()  # before the first batch, which would otherwise wait for it (streams/worker/opening.py)
     memory.take_over()  # garbage collected between batches only (streams/runtime/memory.py)
     _faust_worker_class()(worker.app, loglevel=settings.log_level, quiet=True,
                  logging_config=logging_config(settings.log_level)).execute_from_commandline()

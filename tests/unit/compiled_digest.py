@@ -30,6 +30,7 @@ from streams.dev.simulate import SimulationSpec, simulate
 from streams.edge.sealing import opener_for, sealer_for
 from streams.kafka.producer import plan_messages
 from streams.worker.fold_settings import fold_settings_from
+from streams.worker.opening import OpeningProcess
 from streams.worker.processor import BatchProcessor, InMessage
 
 PARTITIONS = 3
@@ -97,12 +98,13 @@ def messages(events: list, codec: EventCodec, rng: random.Random) -> list[InMess
     return out
 
 
-def digest(seed: int, keys_dir: str) -> str:
+def digest(seed: int, keys_dir: str, opening: OpeningProcess | None = None) -> str:
+    """``opening``: sealed CDRs opened by that process (``test_opening.py``), else by the processor."""
     rng = random.Random(seed)
     settings = replace(Settings(), partitions=PARTITIONS, subscriber_keys_dir=keys_dir, seal_personal_data=True)
     codec = EventCodec()
     events = sealer_for(settings).seal_events(stream(seed))
-    processor = BatchProcessor(codec, fold_settings_from(settings), PARTITIONS, opener_for(settings))
+    processor = BatchProcessor(codec, fold_settings_from(settings), PARTITIONS, opener_for(settings), opening=opening)
     states: dict = {}
     h = hashlib.sha256()
     todo = messages(events, codec, rng)

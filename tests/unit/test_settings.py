@@ -33,6 +33,7 @@ SAMPLES: dict[str, tuple[str, str, object]] = {
     "ledger_entries_topic": ('"le"', "le", "le"),
     "calls_rated_topic": ('"cr"', "cr", "cr"),
     "publish_feeds": ("false", "no", False),
+    "open_sealed_beside_fold": ("false", "no", False),
     "account_status_topic": ('"as"', "as", "as"),
     "invoices_topic": ('"inv"', "inv", "inv"),
     "invoice_numbering_topic": ('"ing"', "ing", "ing"),
