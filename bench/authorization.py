@@ -164,6 +164,8 @@ def parse_args() -> argparse.Namespace:
                    help="ClickHouse in the worker (chdb), or Debian's server in a process of its own, as in production")
     p.add_argument("--realtime-priority", type=int, default=0, choices=range(0, 100), metavar="0-99",
                    help="the worker's authorization_realtime_priority (SCHED_FIFO; 0: an ordinary process)")
+    p.add_argument("--open-in-worker", action="store_true", help="the worker opens sealed numbers itself "
+                   "(open_sealed_beside_fold off), as before that setting")
     return p.parse_args()
 
 
@@ -183,7 +185,8 @@ def main() -> None:
         settings = replace(Settings(), broker=broker.bootstrap, broker_flavor="tansu",
                            clickhouse_url=server.url if server else f"chdb://{tmp / 'chdb'}", app_id="bench-authz",
                            metrics_port=free_port(), authorization_port=free_port(), log_level="warning",
-                           authorization_realtime_priority=args.realtime_priority)
+                           authorization_realtime_priority=args.realtime_priority,
+                           open_sealed_beside_fold=not args.open_in_worker)
         now = int(time.time() * 1000)
         accounts = [f"acct-{n:06d}" for n in range(args.accounts)]
         setup = []
@@ -222,7 +225,7 @@ def main() -> None:
         "latency_ms_p99": round(quantile(ms, 0.99), 3), "latency_ms_p999": round(quantile(ms, 0.999), 3),
         "latency_ms_max": round(max(ms), 3), "calibration": calibration(),
         "cdr_load": args.cdr_load, "accounts": args.accounts, "engine": args.engine, "client": args.client,
-        "realtime_priority": args.realtime_priority,
+        "realtime_priority": args.realtime_priority, "opening_process": not args.open_in_worker,
         "client_cpu_us_per_request": round(client_cpu / max(1, len(latencies)) * 1e6),
         # The time in the handler, and how late the process's loop ran a check due every 10 ms
         # (the wait before a handler starts): the server's part of a switch's wait, without the

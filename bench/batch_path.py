@@ -7,7 +7,11 @@ the changelog write would). It answers "where does the time go" for the pipeline
 every part rewrites each account it touches whole, dedup keys included, so the bytes the changelog
 takes per CDR grow with the keys an account holds, not with its calls.
 
-    python bench/batch_path.py --calls 100000 [--no-seal] [--profile 25]
+    python bench/batch_path.py --calls 100000 [--no-seal] [--profile 25] [--opening-process]
+
+``--opening-process`` opens sealed CDRs in a process beside it, as a worker does by default
+(setting ``open_sealed_beside_fold``, ``streams/worker/opening.py``); ``cpu_seconds`` is then this
+process's own CPU, and ``opening_cpu_seconds`` the other process's.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import cProfile
 import gc
 import io
 import json
+import os
 import pstats
 import resource
 import sys
@@ -39,6 +44,8 @@ from streams.worker.fold_settings import fold_settings_from  # noqa: E402
 from streams.config.settings import Settings  # noqa: E402
 from streams.kafka.producer import plan_messages  # noqa: E402
 from streams.runtime import memory  # noqa: E402
+from streams.observe import metrics  # noqa: E402
+from streams.worker.opening import OpeningProcess  # noqa: E402
 from streams.worker.processor import BatchProcessor, InMessage  # noqa: E402
 from streams.edge.sealing import opener_for, sealer_for  # noqa: E402
 from streams.dev.simulate import SimulationSpec, simulate  # noqa: E402
@@ -59,9 +66,23 @@ def arguments() -> argparse.Namespace:
                         "0: every batch finds every key expired, as a worker does whose subscribers call less "
                         "often than every 30 s (most of them, on a real network)")
     p.add_argument("--profile", type=within(0), default=0, metavar="N")
+    p.add_argument("--opening-process", action="store_true", help="sealed CDRs opened in a process beside this one, "
+                   "as a worker does (open_sealed_beside_fold); without it, in this process")
     p.add_argument("--gc-automatic", action="store_true", help="CPython's automatic garbage collection, as before "
                    "issue 22 (the worker collects between batches only)")
     return p.parse_args()
+
+
+def _cpu_seconds_of(pid: int) -> float:
+    """A process's CPU seconds so far, user and system, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 2)
+
+
+def _opened_by() -> dict[str, int]:
+    """Sealed CDRs opened by the opening process and by the worker itself (its chunk not back in time)."""
+    samples = metrics.SEALED_CDRS_OPENED.collect()[0].samples
+    return {s.labels["by"]: int(s.value) for s in samples if s.name.endswith("_total")}
 
 
 def main() -> None:
@@ -81,7 +102,11 @@ def main() -> None:
         offset = offsets.get(partition, 0)
         offsets[partition] = offset + 1
         messages.append(InMessage("events", partition, offset, 2**62, value))
-    processor = BatchProcessor(codec, fold_settings_from(settings), args.partitions, opener_for(settings))
+    opening = OpeningProcess(keys, args.key_ttl) if args.opening_process else None
+    if opening is not None:
+        opening.start()  # as a worker's first batch does, outside the timing
+    processor = BatchProcessor(codec, fold_settings_from(settings), args.partitions, opener_for(settings),
+                               opening=opening)
     processor.opener.ttl_s = args.key_ttl
     states: dict = {}
     encoded: dict[str, bytes] = {}
@@ -102,19 +127,22 @@ def main() -> None:
     if not args.gc_automatic:
         memory.take_over()  # as a worker process does (streams/runtime/memory.py)
     profiler = cProfile.Profile() if args.profile else None
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     if profiler:
         profiler.runcall(run)
     else:
         run()
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    opening_cpu = _cpu_seconds_of(opening._process.pid) if opening is not None else None
     calibrated = calibration()
     out = {"benchmark": "batch_path", "cdrs": cdrs, "events": len(events), "messages": len(messages),
-           "seconds": round(seconds, 2), "cdr_per_s": round(cdrs / seconds),
+           "seconds": round(seconds, 2), "cdr_per_s": round(cdrs / seconds), "cpu_seconds": round(cpu, 2),
+           "opening_cpu_seconds": opening_cpu, "sealed_cdrs_opened_by": _opened_by(),
            "calibration": calibrated, "cdr_per_s_to_calibration": ratio(cdrs / seconds, calibrated),
            "config": {"avro_kernel": "compiled" if avro_fast.COMPILED else "fastavro", "compiled_modules": compiled.summary(), "sealed": not args.no_seal, "envelope": args.envelope, "batch_messages": args.batch_messages,
                       "accounts": args.accounts, "days": args.days, "profiled": bool(profiler), "key_ttl_s": args.key_ttl,
-                      "gc": "automatic" if args.gc_automatic else "between batches"},
+                      "gc": "automatic" if args.gc_automatic else "between batches",
+                      "opening_process": args.opening_process},
            # What collecting between batches costs in memory, and how often it collected.
            "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
            "gc_full_collections": gc.get_stats()[2]["collections"], "state_records_written": len(written),

@@ -41,10 +41,12 @@ from streams.kafka.producer import plan_messages  # noqa: E402
 from streams.runtime import memory  # noqa: E402
 from streams.worker import processor  # noqa: E402
 from streams.worker.fold_settings import fold_settings_from  # noqa: E402
+from streams.worker.opening import OpeningProcess  # noqa: E402
 
 # (stage, its parts): what each stage's ``rest`` is left after.
 NESTING = {
-    "route": ("decode", "check_bounds", "open_sealed"),
+    "unpack": ("decode",),
+    "route": ("check_bounds", "open_sealed"),
     "open_sealed": ("load_key",),
     "fold_account": ("dedup_checked", "set_up", "finish", "opened", "plain_events"),
     "dedup_checked": ("call", "payment"),
@@ -76,7 +78,7 @@ def instrument(timers: Timers) -> None:
     """Put a timer around each stage where the worker looks its function up at each call (a
     module's global, a class's attribute, a handler table), so the compiled modules see it too."""
     cls = processor.BatchProcessor
-    for stage, name in (("route", "_route"), ("decode", "_decode"), ("open_sealed", "_open"),
+    for stage, name in (("unpack", "_unpacked"), ("route", "_route"), ("decode", "_unpack"), ("open_sealed", "_open"),
                         ("collect", "_collect"), ("envelopes", "_envelopes")):
         setattr(cls, name, timers.wrapped(stage, getattr(cls, name)))
     for stage, name in (("fold_account", "fold_batch"), ("check_bounds", "check_bounds"),
@@ -113,6 +115,8 @@ def arguments() -> argparse.Namespace:
     p.add_argument("--calls", type=within(1, 2_000_000), default=150_000)
     p.add_argument("--accounts", type=within(1, 200_000), default=5_000)
     p.add_argument("--batch-messages", type=within(1, 100_000), default=2_000)
+    p.add_argument("--opening-process", action="store_true", help="sealed CDRs opened in a process beside this "
+                   "one, as a worker does (open_sealed_beside_fold): 'route' then waits for their openings")
     return p.parse_args()
 
 
@@ -127,7 +131,10 @@ def main() -> None:
     for partition, _key, value in plan_messages(events, codec, settings.partitions, 200):
         messages.append(processor.InMessage("events", partition, offsets[partition], 2**62, value))
         offsets[partition] += 1
-    worker = processor.BatchProcessor(codec, fold, settings.partitions, opener_for(settings))
+    opening = OpeningProcess(settings.subscriber_keys_dir) if args.opening_process else None
+    if opening is not None:
+        opening.start()
+    worker = processor.BatchProcessor(codec, fold, settings.partitions, opener_for(settings), opening=opening)
     timers = Timers()
     instrument(timers)
     states: dict = {}
@@ -149,7 +156,7 @@ def report(timers: Timers, whole: float, events: list, messages: int, args: argp
     per_cdr = {stage: round(s / cdrs * 1e6, 2) for stage, s in sorted(timers.seconds.items(), key=lambda kv: -kv[1])}
     rest = {stage: round((timers.seconds[stage] - sum(timers.seconds[p] for p in parts)) / cdrs * 1e6, 2)
             for stage, parts in NESTING.items()}
-    top = ("route", "fold_account", "collect", "envelopes", "state_writes")
+    top = ("unpack", "route", "fold_account", "collect", "envelopes", "state_writes")
     calibrated = calibration()
     return {"benchmark": "batch_stages", "cdrs": cdrs, "events": len(events), "messages": messages,
             "us_per_cdr_whole": round(whole / cdrs * 1e6, 2),
@@ -159,7 +166,8 @@ def report(timers: Timers, whole: float, events: list, messages: int, args: argp
             "cdr_per_s_timed": round(cdrs / whole), "calibration": calibrated,
             "cdr_per_s_to_calibration": ratio(cdrs / whole, calibrated),
             "config": {"compiled_modules": compiled.summary(), "sealed": True, "accounts": args.accounts,
-                       "batch_messages": args.batch_messages, "envelope": 200}}
+                       "batch_messages": args.batch_messages, "envelope": 200,
+                       "opening_process": args.opening_process}}
 
 
 if __name__ == "__main__":

@@ -74,6 +74,8 @@ def parse_args() -> argparse.Namespace:
                    "to fold a tick: the accounts changelog's recovery, which a restart waits for")
     p.add_argument("--hourly-ticks", action="store_true", help="each hour's events, then that hour's tick on every "
                    "partition (a tick reaches every account of its partition), as a live log has them")
+    p.add_argument("--open-in-worker", action="store_true", help="each worker opens sealed numbers itself "
+                   "(open_sealed_beside_fold off), as before that setting: what the opening process gives")
     p.add_argument("--authorization", action="store_true", help="each worker serves the authorization API (R10) "
                    "from its own process, fed every state the fold writes: what that feeding costs the fold")
     args = p.parse_args()
@@ -223,7 +225,8 @@ def main() -> None:
             settings = replace(Settings(), broker=broker.bootstrap, broker_flavor=args.broker_flavor, clickhouse_url=url,
                                partitions=args.partitions, batch_messages_max=args.batch_messages,
                                metrics_port=free_port(), app_id="bench", log_level=args.log_level,
-                               seal_personal_data=not args.no_seal, subscriber_keys_dir=str(tmp / "keys"))
+                               seal_personal_data=not args.no_seal, subscriber_keys_dir=str(tmp / "keys"),
+                               open_sealed_beside_fold=not args.open_in_worker)
             events = simulate(SimulationSpec(accounts=args.accounts, calls=args.calls, days=3, seed=3))
             cdrs = sum(1 for e in events if isinstance(e, CallDetailRecord))
             asyncio.run(ensure_topics(settings))
@@ -269,6 +272,7 @@ def main() -> None:
                    "authorization": args.authorization, "hourly_ticks": args.hourly_ticks,
                    "broker": "tansu (embedded)", "broker_flavor": args.broker_flavor,
                    "sealed": not args.no_seal, "python": platform.python_version(),
+                   "opening_process": not args.open_in_worker,
                    "avro_kernel": "compiled" if avro_fast.COMPILED else "fastavro", "compiled_modules": compiled.summary()},
     }))
 
