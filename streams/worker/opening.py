@@ -48,18 +48,18 @@ class OpeningFailed(RuntimeError):
     """The opening process is gone or wedged: the world's fault, not a record's."""
 
 
-def sealed_call(event: object) -> bool:
-    """Whether the process opens this event: a CDR with a sealed callee (``BatchProcessor._open``'s test)."""
-    return isinstance(event, CallDetailRecord) and event.callee.startswith(SEALED_PREFIX)
-
-
-def open_call(opener: Opener, account_id: str, caller: str, callee: str) -> tuple[str, str | None] | str:
+def open_call(opener: Opener, account_id: str, caller: str, callee: str) -> tuple[str, str | None] | str | None:
     """A sealed CDR's (caller, callee), callee None if the subscriber was erased; the
-    ``SealError``'s words if a token does not open."""
+    ``SealError``'s words if a token does not open; None if opening it failed otherwise (a key
+    file that cannot be read): the worker then opens it itself and fails as it always did, so
+    containment dead-letters that record, where this process ending would end the worker on it
+    again at every replay."""
     try:
         return opener.open(account_id, caller) or "", opener.open(account_id, callee)
     except SealError as exc:
         return str(exc)
+    except Exception:  # noqa: BLE001 - see above: the worker's own attempt is the verdict
+        return None
 
 
 class OpeningProcess:
@@ -69,7 +69,7 @@ class OpeningProcess:
         self.keys_dir, self.ttl_s, self.chunk_cdrs = keys_dir, ttl_s, chunk_cdrs
         self._conn: Connection | None = None
         self._process: subprocess.Popen | None = None
-        self._unread = 0  # replies of an earlier batch not taken (its routing raised)
+        self._unread = 0  # replies not read yet: of chunks the worker opened itself, or of a batch that raised
 
     def start(self) -> None:
         ours, theirs = socket.socketpair()
@@ -85,8 +85,9 @@ class OpeningProcess:
         self._send(("forget", account_id))
 
     def open_calls(self, batches: Iterator[list]) -> Iterator[tuple[str, str | None] | str | None] | None:
-        """Send the sealed CDRs of one batch's lists of events as they come; then the openings,
-        one per sealed CDR (``sealed_call``) in that order, as ``open_call`` gives them, or None
+        """Send the sealed CDRs of one batch's lists of events as they come (a CDR with a sealed
+        callee: ``BatchProcessor._open``'s test); then the openings, one per sealed CDR in that
+        order, as ``open_call`` gives them, or None
         for each CDR of a chunk whose opening is not back yet: the worker opens those itself.
         None for a batch of less than a chunk, which the worker opens alone: the process could
         not answer before the worker routes it, and a message down the pipe costs ~50 us."""
@@ -97,7 +98,7 @@ class OpeningProcess:
         chunk: list[tuple[str, str, str]] = []
         for events in batches:
             for event in events:
-                if isinstance(event, CallDetailRecord) and event.callee.startswith(SEALED_PREFIX):  # sealed_call
+                if isinstance(event, CallDetailRecord) and event.callee.startswith(SEALED_PREFIX):
                     chunk.append((event.account_id, event.caller, event.callee))
             if len(chunk) >= self.chunk_cdrs:
                 self._send(("open", chunk, not sizes))  # a batch's first: the process refreshes its keys
@@ -173,7 +174,6 @@ def _read_requests(conn: Connection, requests: queue.SimpleQueue) -> None:
 
 
 def serve(conn: Connection) -> None:
-    sys.setswitchinterval(0.0002)
     keys_dir, ttl_s = conn.recv()
     opener = Opener(SubscriberKeys(keys_dir), ttl_s)
     requests: queue.SimpleQueue = queue.SimpleQueue()

@@ -370,8 +370,8 @@ class BatchProcessor:
         by_account, origins, parties, met = work.by_account, work.origin, work.parties, work.met
         offset, log_time_ms = msg.offset, msg.timestamp_ms
         for index, event in enumerate(events, start=msg.first_index):
-            # None: not a sealed CDR (opening.sealed_call, inline: once per event), or its chunk
-            # is not back from the opening process yet
+            # None: not a sealed CDR (the test of _open and of the opening process), or its chunk
+            # is not back from the opening process yet, or the process could not open it
             opening = (next(openings) if openings is not None and isinstance(event, CallDetailRecord)
                        and event.callee.startswith(SEALED_PREFIX) else None)
             try:

@@ -176,3 +176,22 @@ def test_R32_a_key_erased_from_the_store_is_seen_by_the_process_once_its_ttl_is_
         assert list(opening.open_calls(iter([calls[1:]]))) == [("", None)]
     finally:
         opening.close()
+
+
+@_policies("waits")
+def test_a_key_that_cannot_be_read_fails_in_the_worker_as_before_and_the_process_lives_on(tmp_path, opening):
+    """A key file the process cannot read (here a directory: not a SealError) must not end the
+    process, which would end the worker on the same record at every replay: the worker opens
+    that CDR itself and fails as it always did, and containment dead-letters it."""
+    keys = SubscriberKeys(tmp_path / "keys")
+    events = _mixed(keys)
+    (keys._dir("acct-9") / "current").unlink()
+    (keys._dir("acct-9") / "current").mkdir()
+    messages = [InMessage("events", 0, i, 2**62, codec.encode(e)) for i, e in enumerate(events)]
+    beside = fold_contained(BatchProcessor(codec, FOLD, 1, Opener(keys), opening=opening), codec, messages, {}.get,
+                            lambda at_ms: ())
+    alone = fold_contained(BatchProcessor(codec, FOLD, 1, Opener(keys)), codec, messages, {}.get, lambda at_ms: ())
+    assert _outputs(beside) == _outputs(alone)
+    letters = [codec.decode_dead_letter(v) for _, v in beside.dead_letters]
+    assert [d["reason_code"] for d in letters].count("unprocessable") == 2  # acct-9's two calls in bounds
+    assert opening._process.poll() is None, "the process lives on"
