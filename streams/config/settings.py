@@ -218,7 +218,8 @@ class Settings:
     subscriber_keys_dir: str = setting(".voiceledger/subscriber-keys", check=checks.directory)
     # A worker opens sealed CDRs in a process beside it, on another core, while it decodes and
     # routes the batch (streams/worker/opening.py, issue 22). Off: it opens them itself, as on a
-    # machine with one core, where the process would only take turns with the worker.
+    # machine with one core or whose cores the workers already fill, where the process would
+    # only take turns with them.
     open_sealed_beside_fold: bool = setting(True)
     # Where a worker writes what it needs locally (Faust's data directory): a writable volume in
     # an image or a unit, never the install directory.
