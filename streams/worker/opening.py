@@ -19,12 +19,14 @@ opener may so use a key that ``subscriber erase`` deleted for up to ``ttl_s``, a
 
 If the process dies or stops answering, the batch fails with ``OpeningFailed`` and the worker
 ends for a replay (``streams/worker/exits.py``): containment must not take it for a bad record.
-The process ends when the worker's end of the pipe closes (the worker exited or was killed).
+The process ends when the worker's end of the pipe closes (the worker exited or was killed),
+not on a stop signal to the worker's group: the worker drains its batch first, with it.
 """
 
 from __future__ import annotations
 
 import queue
+import signal
 import socket
 import subprocess
 import sys
@@ -189,7 +191,11 @@ def serve(conn: Connection) -> None:
 
 
 if __name__ == "__main__":
+    # A Ctrl-C or a stop signal to the worker's whole group is the worker's to handle: it drains
+    # its batch (which needs this process) and exits, and this process ends with the pipe.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         serve(Connection(int(sys.argv[1])))
-    except (EOFError, OSError, KeyboardInterrupt):
+    except (EOFError, OSError):
         pass  # the worker is gone: so is the reason to be here

@@ -6,6 +6,7 @@ instead of turning records into dead letters."""
 
 from __future__ import annotations
 
+import signal
 from dataclasses import replace
 
 import pytest
@@ -195,3 +196,18 @@ def test_a_key_that_cannot_be_read_fails_in_the_worker_as_before_and_the_process
     letters = [codec.decode_dead_letter(v) for _, v in beside.dead_letters]
     assert [d["reason_code"] for d in letters].count("unprocessable") == 2  # acct-9's two calls in bounds
     assert opening._process.poll() is None, "the process lives on"
+
+
+@_policies("waits")
+def test_a_stop_signal_to_the_whole_group_leaves_the_process_to_the_worker(tmp_path, opening):
+    """Ctrl-C or SIGTERM to the worker's group: the worker drains its batch, which needs the
+    process; the process ends when the worker does (its pipe closes), not on the signal."""
+    keys = SubscriberKeys(tmp_path / "keys")
+    events = [e for e in _mixed(keys) if not isinstance(e, AccountOpened)]
+    opening.start()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        opening._process.send_signal(sig)
+    assert list(opening.open_calls(iter([events[:1]])))[0] == ("+15550000000", "+447700900100")
+    process = opening._process
+    opening.close()  # the worker's end of the pipe closes
+    assert process.wait(timeout=10) == 0
