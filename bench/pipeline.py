@@ -23,8 +23,10 @@ import argparse
 import asyncio
 import json
 import platform
+import re
 import sys
 import time
+import urllib.request
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -118,6 +120,17 @@ def _logged_ms(event: object) -> int:
         if getattr(event, name, None):
             return getattr(event, name)
     return 0
+
+
+def sealed_opened_by(ports: list[int]) -> dict[str, int]:
+    """Sealed CDRs the workers' opening processes opened, and those the workers opened themselves
+    (their chunk not back in time, or the setting off), from each worker's /metrics."""
+    opened: dict[str, int] = {}
+    for port in ports:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+        for by, value in re.findall(r'^voiceledger_sealed_cdrs_opened_total\{by="(\w+)"\} ([0-9.e+]+)$', text, re.M):
+            opened[by] = opened.get(by, 0) + int(float(value))
+    return opened
 
 
 def wait_until_drained(settings: Settings, offsets: dict[int, int], workers: list, tmp: Path,
@@ -236,11 +249,13 @@ def main() -> None:
             produce_s = time.perf_counter() - t_produce
             total = sum(offsets.values())
             t_start = time.perf_counter()
-            workers = [start_worker(replace(settings, metrics_port=free_port() if n else settings.metrics_port,
+            ports = [settings.metrics_port, *(free_port() for _ in range(args.workers - 1))]
+            workers = [start_worker(replace(settings, metrics_port=port,
                                             authorization_port=free_port() if args.authorization else 0),
-                                    tmp / f"worker-{n}.log") for n in range(args.workers)]
+                                    tmp / f"worker-{n}.log") for n, port in enumerate(ports)]
             try:
                 t_done, first_progress, lag_at_first = wait_until_drained(settings, offsets, workers, tmp, t_start)
+                opened_by = sealed_opened_by(ports)
             finally:
                 for worker in workers:
                     stop_worker(worker)
@@ -265,6 +280,7 @@ def main() -> None:
         "cdr_per_s_including_startup": round(cdrs / (t_done - t_start)),
         "worker_startup_s": round((first_progress or t_done) - t_start, 2),
         "produce_s": round(produce_s, 2),
+        "sealed_cdrs_opened_by": opened_by,
         **({"rebuild": rebuilt} if rebuilt else {}),
         **({"restart": restarted} if restarted else {}),
         "config": {"engine": args.engine, "envelope_cdrs_max": args.envelope, "partitions": args.partitions,
