@@ -35,6 +35,7 @@ import aiohttp  # noqa: E402
 from bench.arguments import seconds_within, within  # noqa: E402
 from bench.calibration import calibration  # noqa: E402
 from bench.scratch import removed_after_success, scratch_dir  # noqa: E402
+from bench.worker_metrics import scrape  # noqa: E402
 
 from projections.events import AccountOpened, CallDetailRecord, Disposition, PaymentReceived  # noqa: E402
 from streams.config.settings import Settings  # noqa: E402
@@ -129,15 +130,6 @@ async def fire_raw(base: str, accounts: list[str], rate: int, seconds: float,
     while not pool.empty():
         pool.get_nowait()[1].close()
     return latencies, errors, allowed, achieved
-
-
-def scrape(metrics_port: int) -> dict[str, float]:
-    """The worker's /metrics: sample (name with labels) -> value."""
-    import urllib.request
-
-    text = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode()
-    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-            if line and not line.startswith("#")}
 
 
 def buckets(metric: str, before: dict[str, float], after: dict[str, float]) -> dict[str, float]:

@@ -23,10 +23,8 @@ import argparse
 import asyncio
 import json
 import platform
-import re
 import sys
 import time
-import urllib.request
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -37,6 +35,7 @@ from bench.arguments import within  # noqa: E402
 from streams.kafka.producer import ENVELOPE_CDRS_MAX as ENVELOPE_MAX  # noqa: E402
 from bench.calibration import calibration, ratio  # noqa: E402
 from bench.scratch import removed_after_success, scratch_dir  # noqa: E402
+from bench.worker_metrics import scrape  # noqa: E402
 from projections.events import CallDetailRecord  # noqa: E402
 from projections import compiled  # noqa: E402
 from schemas import avro_fast  # noqa: E402
@@ -125,12 +124,9 @@ def _logged_ms(event: object) -> int:
 def sealed_opened_by(ports: list[int]) -> dict[str, int]:
     """Sealed CDRs the workers' opening processes opened, and those the workers opened themselves
     (their chunk not back in time, or the setting off), from each worker's /metrics."""
-    opened: dict[str, int] = {}
-    for port in ports:
-        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
-        for by, value in re.findall(r'^voiceledger_sealed_cdrs_opened_total\{by="(\w+)"\} ([0-9.e+]+)$', text, re.M):
-            opened[by] = opened.get(by, 0) + int(float(value))
-    return opened
+    samples = [scrape(port) for port in ports]
+    return {by: sum(int(s.get(f'voiceledger_sealed_cdrs_opened_total{{by="{by}"}}', 0)) for s in samples)
+            for by in ("process", "worker")}
 
 
 def wait_until_drained(settings: Settings, offsets: dict[int, int], workers: list, tmp: Path,
